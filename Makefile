@@ -1,0 +1,50 @@
+# stationmap: `make serve` and `make test` do all the set-up they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+EXTRAS ?= network,planning,admin,test
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+PYTEST_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv browser-deps init serve test bench clean
+
+help:
+	@echo "make serve   - set up and serve the app on http://$(HOST):$(PORT) (SQLite, sample data)"
+	@echo "make test    - set up and run the whole test suite"
+	@echo "make bench   - run the benchmarks and print their figures"
+
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip wheel setuptools
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian's chromium (and fonts with Chinese glyphs) for the browser tests.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null; \
+	fi
+
+init: venv
+	$(VENV)/bin/stationmap init
+
+serve: init
+	$(VENV)/bin/stationmap serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: venv browser-deps
+	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,111 @@
+"""Defaults and configuration.
+
+Every setting has a default here and may be overridden by an environment
+variable ``STATIONMAP_<NAME>`` (for example ``STATIONMAP_DATABASE_URL``) or,
+in the web app, by ``create_app(test_config)`` / the instance config file.
+The CLI and the app read the same settings through :func:`load`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from stationmap.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT = PACKAGE_DIR.parent
+
+#: Travel modes and their default speeds in km/h (straight-line estimates use
+#: these with :data:`DETOUR_FACTOR`; road networks use per-class speeds).
+MODES = ("walk", "bike", "ebike", "car")
+DEFAULT_SPEEDS_KMH = {"walk": 4.8, "bike": 12.0, "ebike": 16.0, "car": 30.0}
+
+#: Ratio of road distance to straight-line distance used by the circle
+#: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
+#: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).
+DETOUR_FACTOR = 1.3
+
+DEFAULT_MINUTES = 15.0
+
+
+def _default_root() -> Path:
+    """The source checkout when running from one, else the working directory."""
+    if (_CHECKOUT / "setup.cfg").exists() and (_CHECKOUT / "data").is_dir():
+        return _CHECKOUT
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings.  Build with :func:`load`; never mutate, use ``replace``."""
+
+    instance_path: Path = field(default_factory=lambda: _default_root() / "instance")
+    data_dir: Path = field(default_factory=lambda: _default_root() / "data")
+    database_url: str = ""
+    minutes: float = DEFAULT_MINUTES
+    detour_factor: float = DETOUR_FACTOR
+    speeds_kmh: dict = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
+    #: road networks the app loads at start: {name: path to a compiled .npz}
+    networks: dict = field(default_factory=dict)
+    #: farthest a query point may be from a road before the network refuses it
+    max_snap_m: float = 500.0
+    tianditu_key: str = ""
+    secret_key: str = ""
+    default_lang: str = "zh"
+
+    def __post_init__(self):
+        if not self.database_url:
+            url = "sqlite:///" + str(Path(self.instance_path) / "stationmap.sqlite")
+            object.__setattr__(self, "database_url", url)
+
+    @property
+    def boundaries_path(self) -> Path:
+        return Path(self.data_dir) / "boundaries" / "jiangsu_admin_wgs84.gpkg"
+
+    @property
+    def population_path(self) -> Path:
+        return Path(self.data_dir) / "census" / "population.csv"
+
+    def speed_kmh(self, mode: str) -> float:
+        if mode not in self.speeds_kmh:
+            raise ConfigError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
+        return float(self.speeds_kmh[mode])
+
+
+_CASTS = {
+    "instance_path": Path,
+    "data_dir": Path,
+    "minutes": float,
+    "detour_factor": float,
+    "max_snap_m": float,
+    "speeds_kmh": json.loads,
+    "networks": json.loads,
+}
+
+
+def load(overrides: dict | None = None, environ=None) -> Settings:
+    """Settings from defaults, then ``STATIONMAP_*`` variables, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for f in fields(Settings):
+        raw = environ.get("STATIONMAP_" + f.name.upper())
+        if raw is None or raw == "":
+            continue
+        try:
+            values[f.name] = _CASTS.get(f.name, str)(raw)
+        except ValueError as exc:
+            raise ConfigError(f"STATIONMAP_{f.name.upper()} is not valid: {exc}") from None
+    if "speeds_kmh" in values:
+        values["speeds_kmh"] = {**DEFAULT_SPEEDS_KMH, **values["speeds_kmh"]}
+    for k, v in (overrides or {}).items():
+        if k in {f.name for f in fields(Settings)}:
+            values[k] = _CASTS.get(k, lambda x: x)(v) if isinstance(v, str) and k in _CASTS else v
+    settings = Settings(**values)
+    if "networks" not in values:
+        default_net = Path(settings.data_dir) / "roads" / "sip.npz"
+        nets = {"sip": str(default_net)} if default_net.exists() else {}
+        settings = replace(settings, networks=nets)
+    return settings

@@ -1,0 +1,202 @@
+"""Datum conversions between WGS-84, GCJ-02 and BD-09, and metric helpers.
+
+* **WGS-84** (EPSG:4326): GPS, OpenStreetMap, Tianditu (CGCS2000, which differs
+  from WGS-84 by centimetres).  stationmap stores and computes in WGS-84.
+* **GCJ-02** ("火星坐标"): Amap / Gaode, Tencent, WeChat, Apple Maps in China.
+  WGS-84 plus a non-linear obfuscation of 300-700 m.  pyproj cannot convert it.
+* **BD-09**: Baidu; GCJ-02 with one more shift.
+
+Every function takes ``lon, lat`` (in that order) as floats or numpy arrays
+and returns the same shape.  The GCJ-02 shift applies only inside China's
+rough bounding box (lon 72.004-137.8347, lat 0.8293-55.8271, the limits used
+by every public implementation); outside it points pass through unchanged.
+
+The inverses are iterated to convergence (below 1e-9 degree, about 0.1 mm),
+not the one-step approximations (1-2 m off) found in many libraries.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pyproj import Geod
+
+from stationmap.errors import ValidationError
+
+DATUMS = ("wgs84", "gcj02", "bd09")
+
+#: Krasovsky 1940 ellipsoid used by the GCJ-02 formula.
+_A = 6378245.0
+_EE = 0.00669342162296594323
+_X_PI = math.pi * 3000.0 / 180.0
+
+GEOD = Geod(ellps="WGS84")
+#: Mean Earth radius (IUGG), metres.
+EARTH_RADIUS_M = 6371008.8
+
+
+def _as_arrays(lon, lat):
+    scalar = np.isscalar(lon) and np.isscalar(lat)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), scalar
+
+
+def _out(lon, lat, scalar):
+    if scalar:
+        return float(lon), float(lat)
+    return lon, lat
+
+
+def in_china(lon, lat):
+    """True where the GCJ-02 shift applies (China's rough bounding box)."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
+
+
+def _gcj_delta(lon, lat):
+    """The GCJ-02 offset (dlon, dlat) in degrees at a WGS-84 point."""
+    x = lon - 105.0
+    y = lat - 35.0
+    sqrt_abs_x = np.sqrt(np.abs(x))
+    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * np.pi
+    magic = 1.0 - _EE * np.sin(radlat) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(radlat) * np.pi)
+    inside = in_china(lon, lat)
+    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+
+
+def wgs84_to_gcj02(lon, lat):
+    """WGS-84 -> GCJ-02 (Amap, Tencent, WeChat)."""
+    lon, lat, scalar = _as_arrays(lon, lat)
+    dlon, dlat = _gcj_delta(lon, lat)
+    return _out(lon + dlon, lat + dlat, scalar)
+
+
+def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-9, max_iter: int = 30):
+    """GCJ-02 -> WGS-84, iterated until the forward transform hits the input.
+
+    Converges to well below a millimetre in 3-6 iterations.  Points outside
+    China pass through unchanged.
+    """
+    glon, glat, scalar = _as_arrays(lon, lat)
+    wlon, wlat = glon.copy(), glat.copy()
+    for _ in range(max_iter):
+        flon, flat = wgs84_to_gcj02(wlon, wlat)
+        elon, elat = flon - glon, flat - glat
+        wlon = wlon - elon
+        wlat = wlat - elat
+        if np.all(np.abs(elon) < tol_deg) and np.all(np.abs(elat) < tol_deg):
+            break
+    return _out(wlon, wlat, scalar)
+
+
+def gcj02_to_bd09(lon, lat):
+    """GCJ-02 -> BD-09 (Baidu)."""
+    x, y, scalar = _as_arrays(lon, lat)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return _out(z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006, scalar)
+
+
+def _bd09_to_gcj02_step(x, y):
+    x = x - 0.0065
+    y = y - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta), z * np.sin(theta)
+
+
+def bd09_to_gcj02(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 20):
+    """BD-09 -> GCJ-02: Baidu's published one-step inverse, then refined by iteration."""
+    bx, by, scalar = _as_arrays(lon, lat)
+    gx, gy = _bd09_to_gcj02_step(bx, by)
+    for _ in range(max_iter):
+        fx, fy = gcj02_to_bd09(gx, gy)
+        ex, ey = fx - bx, fy - by
+        gx, gy = gx - ex, gy - ey
+        if np.all(np.abs(ex) < tol_deg) and np.all(np.abs(ey) < tol_deg):
+            break
+    return _out(gx, gy, scalar)
+
+
+def wgs84_to_bd09(lon, lat):
+    """WGS-84 -> BD-09 (Baidu)."""
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(lon, lat):
+    """BD-09 (Baidu) -> WGS-84."""
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+_TO_WGS84 = {"wgs84": lambda lon, lat: (lon, lat), "gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+_FROM_WGS84 = {"wgs84": lambda lon, lat: (lon, lat), "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+
+_DATUM_ALIASES = {
+    "wgs84": "wgs84", "wgs-84": "wgs84", "wgs": "wgs84", "epsg:4326": "wgs84", "gps": "wgs84",
+    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "gaode": "gcj02",
+    "bd09": "bd09", "bd-09": "bd09", "bd09ll": "bd09", "baidu": "bd09",
+}
+
+
+def check_datum(datum, *, field: str = "datum") -> str:
+    """The canonical datum name, or a ValidationError naming the allowed ones."""
+    key = str(datum).strip().lower() if datum is not None else ""
+    if key not in _DATUM_ALIASES:
+        raise ValidationError(f"{field} must be one of {DATUMS}, got {datum!r}", field=field)
+    return _DATUM_ALIASES[key]
+
+
+def to_wgs84(lon, lat, datum: str):
+    """Convert ``lon, lat`` given in ``datum`` to WGS-84."""
+    return _TO_WGS84[check_datum(datum)](lon, lat)
+
+
+def from_wgs84(lon, lat, datum: str):
+    """Convert WGS-84 ``lon, lat`` to ``datum``."""
+    return _FROM_WGS84[check_datum(datum)](lon, lat)
+
+
+def geodesic_m(lon1, lat1, lon2, lat2):
+    """Geodesic distance in metres on the WGS-84 ellipsoid (pyproj.Geod); vectorised."""
+    _, _, d = GEOD.inv(lon1, lat1, lon2, lat2)
+    return d
+
+
+def unit_vectors(lon, lat):
+    """Unit-sphere ECEF vectors (n, 3) for WGS-84 lon/lat in degrees.
+
+    Chord length between unit vectors orders points exactly as great-circle
+    distance does, so a Euclidean tree over them answers spherical nearest
+    queries; :mod:`stationmap.index` then measures the winners geodesically.
+    """
+    lam = np.radians(np.asarray(lon, dtype=float))
+    phi = np.radians(np.asarray(lat, dtype=float))
+    cphi = np.cos(phi)
+    return np.column_stack([cphi * np.cos(lam), cphi * np.sin(lam), np.sin(phi)])
+
+
+def chord_for_metres(metres):
+    """Unit-sphere chord length for a great-circle distance in metres."""
+    return 2.0 * np.sin(np.minimum(np.asarray(metres, dtype=float) / (2.0 * EARTH_RADIUS_M), np.pi / 2))
+
+
+def metres_for_chord(chord):
+    """Great-circle distance in metres (mean-radius sphere) for a unit chord."""
+    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.clip(np.asarray(chord, dtype=float) / 2.0, 0.0, 1.0))
+
+
+def utm_crs_for(lon: float, lat: float) -> str:
+    """A metric CRS (UTM zone, WGS-84) for a WGS-84 point: ``EPSG:326NN``."""
+    zone = int((lon + 180.0) // 6.0) + 1
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"

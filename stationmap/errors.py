@@ -1,0 +1,67 @@
+"""Error types.  Each one carries the HTTP status the web layer answers with.
+
+The library raises these; the CLI prints ``message`` (with file, line and field
+where known) and exits non-zero; the web layer turns them into
+``{"error": {"code", "message", "field"}}`` with ``http_status``.
+"""
+
+from __future__ import annotations
+
+
+class StationmapError(Exception):
+    """Base class of every error stationmap raises on purpose."""
+
+    http_status = 500
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class ValidationError(StationmapError, ValueError):
+    """Bad input: a parameter, a field of a record, a file row."""
+
+    http_status = 400
+    code = "invalid"
+
+
+class NotFoundError(StationmapError, LookupError):
+    """A station, district or network that does not exist."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class ConflictError(StationmapError):
+    """A write that clashes with the stored state (duplicate id, stale edit)."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class ConfigError(StationmapError):
+    """Configuration that cannot work (bad database URL, missing data file)."""
+
+    http_status = 500
+    code = "config"
+
+
+class ImportReportError(ValidationError):
+    """An import with invalid rows; ``problems`` lists every one of them."""
+
+    code = "invalid_rows"
+
+    def __init__(self, message: str, problems: list, *, source: str | None = None):
+        super().__init__(message)
+        self.problems = problems
+        self.source = source
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["error"]["problems"] = [p.to_dict() for p in self.problems]
+        return d

@@ -1,0 +1,402 @@
+"""StationIndex: nearest-k, within-radius and bbox queries over the stations.
+
+Stations are indexed by their **ECEF position on the WGS-84 ellipsoid**
+(metres).  The straight-line (chord) distance between two points on the
+ellipsoid differs from the geodesic by less than d³/(24R²): under 1 mm at
+15 km and under 1e-5 relative at 100 km.  So a Euclidean tree over ECEF
+points answers geodesic nearest and radius queries directly, in metres; past
+100 km stationmap measures with pyproj.Geod (Karney's exact geodesic) and
+re-ranks.  Results equal a brute-force pyproj.Geod search
+(``tests/unit/test_index.py``).
+
+Two trees over those points, each doing what it is fastest at
+(``benchmarks/bench_index.py`` shows the figures):
+
+* an **rtree** (libspatialindex) answers within-radius queries and takes every
+  insert, update and delete as it happens;
+* **scipy cKDTrees** (all stations, and one per kind) answer nearest-k: from
+  Python, rtree's nearest costs about 4x cKDTree's.  A cKDTree is immutable, so
+  writes since its build sit in a small "delta", searched by brute force, and
+  are folded in (an O(n log n) build, ~0.1 s for 200,000 stations) only when
+  the delta outgrows max(1024, 5%) of the index.
+
+All coordinates in and out are WGS-84 degrees; distances are metres.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
+from rtree import index as rtree_index
+from scipy.spatial import cKDTree
+
+from stationmap.coords import GEOD
+from stationmap.errors import ValidationError
+from stationmap.model import KINDS, Station, check_kinds, check_services
+
+_KIND_BIT = {k: 1 << i for i, k in enumerate(KINDS)}
+_WGS_A = 6378137.0
+_WGS_E2 = 0.00669437999014
+_RAD = math.pi / 180.0
+#: beyond this chord length distances are measured with pyproj.Geod
+FAR_M = 100_000.0
+MAX_K = 1000
+
+
+class Hit(NamedTuple):
+    """A query result: the station and its geodesic distance in metres."""
+
+    station: Station
+    distance_m: float
+
+
+_make_hit = Hit._make
+
+
+def ecef(lon, lat):
+    """WGS-84 lon/lat (degrees, on the ellipsoid) -> ECEF x, y, z in metres; (n, 3)."""
+    lam = np.radians(np.asarray(lon, dtype=float))
+    phi = np.radians(np.asarray(lat, dtype=float))
+    sphi = np.sin(phi)
+    n = _WGS_A / np.sqrt(1.0 - _WGS_E2 * sphi * sphi)
+    cphi = np.cos(phi)
+    return np.column_stack([n * cphi * np.cos(lam), n * cphi * np.sin(lam), n * (1.0 - _WGS_E2) * sphi])
+
+
+def _ecef1(lon: float, lat: float):
+    lam, phi = lon * _RAD, lat * _RAD
+    sphi, cphi = math.sin(phi), math.cos(phi)
+    n = _WGS_A / math.sqrt(1.0 - _WGS_E2 * sphi * sphi)
+    return np.array((n * cphi * math.cos(lam), n * cphi * math.sin(lam), n * (1.0 - _WGS_E2) * sphi))
+
+
+def _kind_mask(kinds) -> int:
+    m = 0
+    for k in kinds:
+        m |= _KIND_BIT[k]
+    return m
+
+
+def check_point(lon, lat) -> tuple[float, float]:
+    """Finite WGS-84 lon/lat in range, as floats; ValidationError otherwise."""
+    out = []
+    for name, v, lim in (("lon", lon, 180.0), ("lat", lat, 90.0)):
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{name} must be a number, got {v!r}", field=name) from None
+        if not math.isfinite(x) or not -lim <= x <= lim:
+            raise ValidationError(f"{name} must be in [-{lim:g}, {lim:g}], got {v!r}", field=name)
+        out.append(x)
+    return out[0], out[1]
+
+
+def _check_metres(v, name):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be a number, got {v!r}", field=name) from None
+    if not math.isfinite(x) or x < 0:
+        raise ValidationError(f"{name} must be a non-negative number of metres, got {v!r}", field=name)
+    return x
+
+
+def distances_m(lon, lat, lons, lats) -> np.ndarray:
+    """Geodesic distances in metres from one WGS-84 point to many (pyproj.Geod)."""
+    lons = np.asarray(lons, dtype=float)
+    n = lons.size
+    return GEOD.inv(np.full(n, float(lon)), np.full(n, float(lat)), lons, np.asarray(lats, dtype=float))[2]
+
+
+class StationIndex:
+    """Spatial index over stations (WGS-84).  Build with :meth:`from_stations`."""
+
+    def __init__(self):
+        self._stations: list[Station | None] = []
+        self._slot: dict[str, int] = {}
+        self._xyz = np.empty((0, 3))
+        self._kmask = np.empty(0, dtype=np.int64)
+        self._n = 0
+        self._dead: set[int] = set()
+        self._closed: set[int] = set()
+        self._kd: dict = {}
+        self._kd_all: dict = {}
+        self._delta: set[int] = set()
+        prop = rtree_index.Property()
+        prop.dimension = 3
+        self._rtree_props = prop
+        self._rtree = rtree_index.Index(properties=prop)
+        #: the store revision this index reflects (see :meth:`sync`)
+        self.revision = 0
+
+    # -- building ---------------------------------------------------------
+    @classmethod
+    def from_stations(cls, stations, *, revision: int = 0) -> "StationIndex":
+        """Bulk-load an index (the rtree by numpy bulk loading, the kd trees at once)."""
+        self = cls()
+        stations = list(stations)
+        n = len(stations)
+        self._stations = stations
+        self._slot = {s.id: i for i, s in enumerate(stations)}
+        lon = np.fromiter((s.lon for s in stations), float, n)
+        lat = np.fromiter((s.lat for s in stations), float, n)
+        self._xyz = ecef(lon, lat) if n else np.empty((0, 3))
+        self._kmask = np.fromiter((_kind_mask(s.kinds) for s in stations), np.int64, n)
+        self._closed = {i for i, s in enumerate(stations) if s.status == "closed"}
+        self._n = n
+        if n:
+            self._rtree = rtree_index.Index(
+                (np.arange(n, dtype=np.int64), self._xyz, self._xyz), properties=self._rtree_props)
+        self._build_kd()
+        self.revision = revision
+        return self
+
+    @classmethod
+    def from_store(cls, store) -> "StationIndex":
+        rev = store.revision()
+        return cls.from_stations(store.all(), revision=rev)
+
+    def _build_kd(self) -> None:
+        """(Re)build the cKDTrees over every live slot and empty the delta."""
+        n = self._n
+        alive = np.ones(n, dtype=bool)
+        if self._dead:
+            alive[np.fromiter(self._dead, np.int64)] = False
+        not_closed = alive.copy()
+        if self._closed:
+            not_closed[np.fromiter(self._closed, np.int64)] = False
+        self._kd = self._kd_groups(not_closed)
+        self._kd_all = self._kd_groups(alive) if self._closed else self._kd
+        self._delta = set()
+
+    def _kd_groups(self, mask) -> dict:
+        """{None: all, kind: that kind} -> (cKDTree, slots) over the slots in ``mask``."""
+        groups = {None: np.nonzero(mask)[0]}
+        for kind, bit in _KIND_BIT.items():
+            groups[kind] = np.nonzero(mask & ((self._kmask[:self._n] & bit) != 0))[0]
+        out = {}
+        for key, slots in groups.items():
+            out[key] = (cKDTree(self._xyz[slots]) if len(slots) else None, slots.tolist())
+        return out
+
+    def _grow(self, need: int) -> None:
+        cap = len(self._kmask)
+        if need <= cap:
+            return
+        new = max(need, int(cap * 1.5) + 64)
+        km = np.zeros(new, dtype=np.int64)
+        km[:cap] = self._kmask
+        xyz = np.zeros((new, 3))
+        xyz[:cap] = self._xyz
+        self._kmask, self._xyz = km, xyz
+
+    # -- writes (kept in step with the store) -------------------------------
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, station_id) -> bool:
+        return station_id in self._slot
+
+    def get(self, station_id: str) -> Station | None:
+        slot = self._slot.get(station_id)
+        return None if slot is None else self._stations[slot]
+
+    def stations(self) -> list[Station]:
+        """Every station, in slot (load) order."""
+        return [self._stations[i] for i in sorted(self._slot.values())]
+
+    def add(self, station: Station) -> None:
+        """Insert a station, or replace the one with its id (no rebuild)."""
+        if station.id in self._slot:
+            self.remove(station.id)
+        slot = self._n
+        self._grow(slot + 1)
+        self._stations.append(station)
+        self._xyz[slot] = _ecef1(station.lon, station.lat)
+        self._kmask[slot] = _kind_mask(station.kinds)
+        if station.status == "closed":
+            self._closed.add(slot)
+        self._n += 1
+        self._slot[station.id] = slot
+        v = self._xyz[slot]
+        self._rtree.insert(slot, (*v, *v))
+        self._delta.add(slot)
+        if len(self._delta) > max(1024, 0.05 * len(self._slot)):
+            self._build_kd()
+
+    update = add
+
+    def remove(self, station_id: str) -> None:
+        """Delete a station (no rebuild).  Unknown ids are ignored."""
+        slot = self._slot.pop(station_id, None)
+        if slot is None:
+            return
+        v = self._xyz[slot]
+        self._rtree.delete(slot, (*v, *v))
+        self._stations[slot] = None
+        self._dead.add(slot)
+        self._closed.discard(slot)
+        self._delta.discard(slot)
+
+    def sync(self, store) -> int:
+        """Apply the store's changes since :attr:`revision`; returns how many.
+
+        This is how every worker process sees a write made by another one.
+        """
+        changes = store.changes_since(self.revision)
+        for ch in changes:
+            if ch["action"] == "delete" or not ch["after"]:
+                self.remove(ch["station_id"])
+            else:
+                self.add(Station.from_dict(json.loads(ch["after"])))
+            self.revision = ch["rev"]
+        return len(changes)
+
+    # -- queries ------------------------------------------------------------
+    def _accept(self, st: Station, services, open_at) -> bool:
+        if services and not all(s in st.services for s in services):
+            return False
+        if open_at is not None and not st.open_at(open_at):
+            return False
+        return True
+
+    def nearest(self, lon: float, lat: float, *, k: int = 1, kinds=None, services=None,
+                open_at: datetime | None = None, max_m: float | None = None,
+                include_closed: bool = False) -> list[Hit]:
+        """The ``k`` stations nearest a WGS-84 point, nearest first.
+
+        ``kinds``: any of these kinds; ``services``: all of these services;
+        ``open_at``: open at that time (Asia/Shanghai); ``max_m``: no farther
+        (metres).  Closed stations are left out unless ``include_closed``.
+        """
+        if not (type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            lon, lat = check_point(lon, lat)
+        if type(k) is not int or not 1 <= k <= MAX_K:
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+                raise ValidationError(f"k must be an integer in [1, {MAX_K}], got {k!r}", field="k")
+            k = int(k)
+        if kinds:
+            kinds = check_kinds(kinds, field="kind")
+        if services:
+            services = check_services(services, field="service")
+        bound = math.inf if max_m is None else _check_metres(max_m, "max_m") * 1.0001 + 1e-6
+        q = _ecef1(lon, lat)
+        key = kinds[0] if kinds and len(kinds) == 1 else None
+        tree, tree_slots = (self._kd_all if include_closed else self._kd)[key]
+        kmask = _kind_mask(kinds) if kinds else 0
+        plain = not services and open_at is None
+        dead = self._dead
+        stations = self._stations
+        if plain and not dead and not self._delta and max_m is None and tree is not None and tree.n > k > 1:
+            # Fast path: the tree holds exactly the candidates.  Chord order is
+            # geodesic order up to ties closer than d**3/(24 R**2) (< 1 mm at 15 km).
+            dd, ii = tree.query(q, k)
+            dd = dd.tolist()
+            if dd[-1] <= FAR_M * 0.5:
+                return list(map(_make_hit, zip([stations[tree_slots[i]] for i in ii.tolist()], dd)))
+        closed = () if include_closed else self._closed
+        want = k + 1 if plain else 4 * k + 8
+        while True:
+            found, far, exhausted = [], math.inf, True
+            if tree is not None:
+                kk = min(want, tree.n)
+                dd, ii = tree.query(q, kk, distance_upper_bound=bound)
+                n_tree = tree.n
+                if kk == 1:
+                    dd, ii = [float(dd)], [int(ii)]
+                else:
+                    dd, ii = dd.tolist(), ii.tolist()
+                if kk < n_tree and ii[-1] < n_tree:
+                    exhausted, far = False, dd[-1]
+                for d, i in zip(dd, ii):
+                    if i >= n_tree:
+                        break
+                    slot = tree_slots[i]
+                    if (dead and slot in dead) or (closed and slot in closed):
+                        continue
+                    if plain or self._accept(stations[slot], services, open_at):
+                        found.append((d, slot))
+            if self._delta:
+                found += self._delta_hits(q, kmask, bound, services, open_at, closed)
+                found.sort()
+            hits = found[:k]
+            if hits and hits[-1][0] > FAR_M * 0.5:
+                hits = self._regeodesic(lon, lat, found, k)
+            if max_m is not None:
+                hits = [h for h in hits if h[0] <= max_m]
+            # done when nothing unseen can be nearer than the k-th (chord <= geodesic <= chord * (1 + 1e-5))
+            if exhausted or (len(hits) == k and hits[-1][0] * (1 + 1e-5) <= far):
+                return [Hit(stations[slot], d) for d, slot in hits]
+            want *= 4
+
+    def _delta_hits(self, q, kmask, bound, services, open_at, closed):
+        slots = [s for s in self._delta if (not kmask or self._kmask[s] & kmask) and s not in closed]
+        if not slots:
+            return []
+        d = np.linalg.norm(self._xyz[slots] - q, axis=1).tolist()
+        return [(di, s) for di, s in zip(d, slots)
+                if di <= bound and self._accept(self._stations[s], services, open_at)]
+
+    def _regeodesic(self, lon, lat, found, k):
+        """Exact pyproj.Geod distances for far candidates, re-ranked."""
+        slots = [s for _, s in found]
+        st = self._stations
+        d = distances_m(lon, lat, [st[s].lon for s in slots], [st[s].lat for s in slots])
+        return sorted(zip(d.tolist(), slots))[:k]
+
+    def within(self, lon: float, lat: float, radius_m: float, *, kinds=None, services=None,
+               open_at: datetime | None = None, include_closed: bool = False) -> list[Hit]:
+        """Every station within ``radius_m`` metres (geodesic) of a WGS-84 point, nearest first."""
+        lon, lat = check_point(lon, lat)
+        radius_m = _check_metres(radius_m, "radius_m")
+        kinds = check_kinds(kinds, field="kind") if kinds else ()
+        services = check_services(services, field="service") if services else ()
+        q = _ecef1(lon, lat)
+        r = radius_m * 1.0001 + 1e-6
+        slots = np.fromiter(self._rtree.intersection((*(q - r), *(q + r))), np.int64)
+        if kinds and len(slots):
+            slots = slots[(self._kmask[slots] & _kind_mask(kinds)) != 0]
+        d = np.linalg.norm(self._xyz[slots] - q, axis=1) if len(slots) else np.empty(0)
+        keep = d <= r
+        slots, d = slots[keep], d[keep]
+        far = d > FAR_M * 0.5
+        if far.any():
+            st = self._stations
+            d[far] = distances_m(lon, lat, [st[s].lon for s in slots[far]], [st[s].lat for s in slots[far]])
+        hits = []
+        for di, s in sorted(zip(d.tolist(), slots.tolist())):
+            st = self._stations[s]
+            if di > radius_m or (not include_closed and st.status == "closed"):
+                continue
+            if self._accept(st, services, open_at):
+                hits.append(Hit(st, di))
+        return hits
+
+    def bbox(self, west: float, south: float, east: float, north: float, *, kinds=None,
+             services=None, open_at: datetime | None = None, include_closed: bool = True) -> list[Station]:
+        """Stations inside a WGS-84 lon/lat box (``west <= lon <= east``), in id order."""
+        west, south = check_point(west, south)
+        east, north = check_point(east, north)
+        if west > east or south > north:
+            raise ValidationError(
+                "bbox must be west,south,east,north with west<=east and south<=north, "
+                f"got {west},{south},{east},{north}", field="bbox")
+        kinds = check_kinds(kinds, field="kind") if kinds else ()
+        services = check_services(services, field="service") if services else ()
+        kmask = _kind_mask(kinds) if kinds else 0
+        out = []
+        for slot in self._slot.values():
+            st = self._stations[slot]
+            if not (west <= st.lon <= east and south <= st.lat <= north):
+                continue
+            if kmask and not self._kmask[slot] & kmask:
+                continue
+            if not include_closed and st.status == "closed":
+                continue
+            if self._accept(st, services, open_at):
+                out.append(st)
+        return sorted(out, key=lambda s: s.id)

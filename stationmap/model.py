@@ -1,0 +1,382 @@
+"""The station record, its vocabularies and its validation.
+
+A station is one place a worker can go: a union rest station (驿站), a hot-tea
+point (热茶点) or a legal-aid post (法律援助点); a place may be several kinds at
+once.  Coordinates are WGS-84.  Opening hours use OpenStreetMap's
+``opening_hours`` syntax, evaluated in Asia/Shanghai time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import opening_hours as _oh
+
+from stationmap.errors import ValidationError
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+#: kind -> (Chinese, English)
+KINDS = {
+    "rest": ("工会驿站", "Rest station"),
+    "hot_tea": ("热茶点", "Hot-tea point"),
+    "legal_aid": ("法律援助点", "Legal-aid post"),
+}
+
+#: service -> (Chinese, English).  The fixed vocabulary of what a station offers.
+SERVICES = {
+    "drinking_water": ("饮用水", "Drinking water"),
+    "hot_water": ("热水", "Hot water"),
+    "toilet": ("卫生间", "Toilet"),
+    "rest_seats": ("休息座椅", "Rest seats"),
+    "heating": ("取暖", "Heating"),
+    "cooling": ("纳凉 / 空调", "Cooling / air conditioning"),
+    "phone_charging": ("手机充电", "Phone charging"),
+    "ebike_charging": ("电动车充电", "E-bike charging"),
+    "battery_swap": ("换电", "Battery swap"),
+    "microwave": ("微波炉 / 热饭", "Microwave / meal heating"),
+    "first_aid": ("急救药箱", "First-aid kit"),
+    "legal_aid": ("法律援助", "Legal aid"),
+    "reading": ("阅读", "Reading"),
+    "wifi": ("无线网络", "Wi-Fi"),
+    "umbrella": ("爱心雨伞", "Umbrella loan"),
+    "repair_kit": ("打气筒 / 维修工具", "Tyre pump / repair kit"),
+}
+
+#: status -> (Chinese, English)
+STATUSES = {
+    "active": ("正常开放", "Active"),
+    "temporarily_closed": ("暂停开放", "Temporarily closed"),
+    "closed": ("已关闭", "Closed"),
+}
+
+#: typical hosts of a station (free text is allowed; these are suggestions)
+HOSTS = {
+    "union": ("工会", "Trade union"),
+    "bank": ("银行网点", "Bank branch"),
+    "post_office": ("邮政网点", "Post office"),
+    "telecom": ("通信营业厅", "Telecom shop"),
+    "community": ("社区服务中心", "Community centre"),
+    "shop": ("商铺 / 便利店", "Shop"),
+    "hotel": ("酒店", "Hotel"),
+    "gas_station": ("加油站", "Fuel station"),
+    "government": ("党群服务中心", "Party-masses service centre"),
+    "enterprise": ("企业", "Enterprise"),
+    "park": ("公园", "Park"),
+}
+
+_ALIASES_KIND = {
+    **{k: k for k in KINDS},
+    "驿站": "rest", "工会驿站": "rest", "户外劳动者服务站点": "rest", "户外劳动者服务站": "rest",
+    "爱心驿站": "rest", "rest station": "rest",
+    "热茶点": "hot_tea", "热茶供应点": "hot_tea", "热茶": "hot_tea", "hot tea": "hot_tea", "hot-tea": "hot_tea",
+    "法律援助点": "legal_aid", "法律援助": "legal_aid", "法援": "legal_aid", "legal aid": "legal_aid",
+    "legal-aid": "legal_aid",
+}
+_ALIASES_SERVICE = {
+    **{s: s for s in SERVICES},
+    **{zh: s for s, (zh, _en) in SERVICES.items()},
+    **{en.lower(): s for s, (_zh, en) in SERVICES.items()},
+    "饮水": "drinking_water", "喝水": "drinking_water", "water": "drinking_water",
+    "厕所": "toilet", "如厕": "toilet", "座椅": "rest_seats", "休息": "rest_seats",
+    "暖气": "heating", "空调": "cooling", "纳凉": "cooling", "充电": "phone_charging",
+    "电动车充电": "ebike_charging", "电瓶车充电": "ebike_charging", "换电": "battery_swap",
+    "微波炉": "microwave", "热饭": "microwave", "加热": "microwave", "药箱": "first_aid",
+    "急救箱": "first_aid", "医药箱": "first_aid", "图书": "reading", "书报": "reading",
+    "wifi": "wifi", "wi-fi": "wifi", "无线网": "wifi", "雨伞": "umbrella", "打气筒": "repair_kit",
+}
+_ALIASES_STATUS = {
+    **{s: s for s in STATUSES},
+    **{zh: s for s, (zh, _en) in STATUSES.items()},
+    "开放": "active", "正常": "active", "open": "active", "暂停": "temporarily_closed",
+    "暂停服务": "temporarily_closed", "关闭": "closed", "撤销": "closed",
+}
+
+#: China's extent, for "a point outside China" checks (WGS-84 degrees).
+CHINA_BOUNDS = (73.4, 18.1, 135.1, 53.6)
+_ADCODE = re.compile(r"^\d{6}$")
+_SPLIT = re.compile(r"[;,，；、|/\s]+")
+
+FIELDS = (
+    "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator",
+    "phone", "opening_hours", "status", "verified_at", "source", "lon", "lat",
+)
+
+
+@lru_cache(maxsize=4096)
+def parse_opening_hours(expr: str):
+    """Parse an OSM ``opening_hours`` expression; ValidationError if malformed."""
+    try:
+        return _oh.OpeningHours(expr)
+    except (SyntaxError, _oh.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise ValidationError(
+            f"opening_hours is not valid OpenStreetMap syntax: {expr!r} ({first})",
+            field="opening_hours",
+        ) from None
+
+
+def to_shanghai(at: datetime | None) -> datetime:
+    """``at`` as an aware Asia/Shanghai datetime; naive times are taken as Shanghai time."""
+    if at is None:
+        return datetime.now(TZ)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=TZ)
+    return at.astimezone(TZ)
+
+
+@dataclass
+class Station:
+    """One station.  ``lon``/``lat`` are WGS-84 degrees."""
+
+    id: str
+    name: str
+    lon: float
+    lat: float
+    kinds: tuple = ("rest",)
+    services: tuple = ()
+    name_en: str = ""
+    address: str = ""
+    adcode: str = ""
+    host: str = ""
+    operator: str = ""
+    phone: str = ""
+    opening_hours: str = "24/7"
+    status: str = "active"
+    verified_at: date | None = None
+    source: str = ""
+
+    def open_at(self, at: datetime | None = None) -> bool:
+        """Whether the station is open at ``at`` (Asia/Shanghai; default: now).
+
+        A station that is not ``active`` is closed whatever its hours say.
+        """
+        if self.status != "active":
+            return False
+        if not self.opening_hours or self.opening_hours.strip() == "24/7":
+            return True
+        local = to_shanghai(at).replace(tzinfo=None)
+        return bool(parse_opening_hours(self.opening_hours).is_open(local))
+
+    @property
+    def is_sample(self) -> bool:
+        return self.source == "sample"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Station":
+        """The inverse of :meth:`to_dict` (trusted input: no validation)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        d["kinds"] = tuple(d.get("kinds") or ())
+        d["services"] = tuple(d.get("services") or ())
+        v = d.get("verified_at")
+        d["verified_at"] = date.fromisoformat(v[:10]) if isinstance(v, str) and v else (v or None)
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["kinds"] = list(self.kinds)
+        d["services"] = list(self.services)
+        d["verified_at"] = self.verified_at.isoformat() if self.verified_at else None
+        return d
+
+
+@dataclass
+class Problem:
+    """One thing wrong with one input row.  ``row`` counts as a spreadsheet does."""
+
+    row: int | None
+    field: str | None
+    message: str
+    value: object = None
+
+    def to_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "record"
+        return f"{where}, field {self.field or '-'}: {self.message}"
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _text(v) -> str:
+    if _blank(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def _split(v) -> list:
+    if _blank(v):
+        return []
+    if isinstance(v, (list, tuple, set)):
+        items = list(v)
+    else:
+        items = _SPLIT.split(str(v))
+    return [str(i).strip() for i in items if str(i).strip()]
+
+
+def _number(v, name, problems, row):
+    if _blank(v):
+        problems.append(Problem(row, name, f"{name} is missing"))
+        return None
+    try:
+        x = float(str(v).strip()) if not isinstance(v, (int, float)) else float(v)
+    except ValueError:
+        problems.append(Problem(row, name, f"{name} must be a number, got {v!r}", v))
+        return None
+    if not math.isfinite(x):
+        problems.append(Problem(row, name, f"{name} must be a finite number, got {v!r}", v))
+        return None
+    return x
+
+
+def normalize_kind(v) -> str | None:
+    return _ALIASES_KIND.get(str(v).strip().lower()) or _ALIASES_KIND.get(str(v).strip())
+
+
+def normalize_service(v) -> str | None:
+    return _ALIASES_SERVICE.get(str(v).strip().lower()) or _ALIASES_SERVICE.get(str(v).strip())
+
+
+def check_kinds(values, *, field: str = "kind") -> tuple:
+    """Canonical kinds for user input; ValidationError listing the allowed ones."""
+    out = []
+    for v in values:
+        k = normalize_kind(v)
+        if k is None:
+            raise ValidationError(f"{field} must be one of {tuple(KINDS)}, got {v!r}", field=field)
+        out.append(k)
+    return tuple(dict.fromkeys(out))
+
+
+def check_services(values, *, field: str = "service") -> tuple:
+    out = []
+    for v in values:
+        s = normalize_service(v)
+        if s is None:
+            raise ValidationError(f"{field} must be one of {tuple(SERVICES)}, got {v!r}", field=field)
+        out.append(s)
+    return tuple(dict.fromkeys(out))
+
+
+def validate_record(rec: dict, *, row: int | None = None, datum: str = "wgs84"):
+    """Check one input record (already mapped to field names).
+
+    Returns ``(station, problems)``: ``station`` is None when any problem was
+    found.  Every problem is reported, not only the first.  ``lon``/``lat``
+    are taken in ``datum`` and converted to WGS-84.
+    """
+    from stationmap.coords import to_wgs84
+
+    problems: list[Problem] = []
+    name = _text(rec.get("name"))
+    if not name:
+        problems.append(Problem(row, "name", "name is missing"))
+
+    lon = _number(rec.get("lon"), "lon", problems, row)
+    lat = _number(rec.get("lat"), "lat", problems, row)
+    if lon is not None and lat is not None:
+        w, s, e, n = CHINA_BOUNDS
+        if not (-180 <= lon <= 180):
+            problems.append(Problem(row, "lon", f"lon must be in [-180, 180], got {lon!r}", lon))
+        elif not (-90 <= lat <= 90):
+            if -90 <= lon <= 90 and -180 <= lat <= 180 and w <= lat <= e and s <= lon <= n:
+                problems.append(Problem(row, "lat", f"latitude and longitude look swapped (lon={lon}, lat={lat})"))
+            else:
+                problems.append(Problem(row, "lat", f"lat must be in [-90, 90], got {lat!r}", lat))
+        elif not (w <= lon <= e and s <= lat <= n):
+            if w <= lat <= e and s <= lon <= n:
+                problems.append(Problem(row, "lat", f"latitude and longitude look swapped (lon={lon}, lat={lat})"))
+            else:
+                problems.append(Problem(row, "lon", f"point ({lon}, {lat}) is outside China"))
+        else:
+            lon, lat = to_wgs84(lon, lat, datum)
+
+    kinds = []
+    raw_kinds = _split(rec.get("kinds"))
+    if not raw_kinds:
+        problems.append(Problem(row, "kinds", f"kinds is missing (one or more of {', '.join(KINDS)})"))
+    for k in raw_kinds:
+        nk = normalize_kind(k)
+        if nk is None:
+            problems.append(Problem(row, "kinds", f"unknown kind {k!r} (allowed: {', '.join(KINDS)})", k))
+        else:
+            kinds.append(nk)
+
+    services = []
+    for s in _split(rec.get("services")):
+        ns = normalize_service(s)
+        if ns is None:
+            problems.append(Problem(row, "services", f"unknown service {s!r} (allowed: {', '.join(SERVICES)})", s))
+        else:
+            services.append(ns)
+
+    hours = _text(rec.get("opening_hours")) or "24/7"
+    try:
+        parse_opening_hours(hours)
+    except ValidationError as exc:
+        problems.append(Problem(row, "opening_hours", exc.message, hours))
+
+    status_raw = _text(rec.get("status")) or "active"
+    status = _ALIASES_STATUS.get(status_raw.lower()) or _ALIASES_STATUS.get(status_raw)
+    if status is None:
+        problems.append(Problem(row, "status", f"unknown status {status_raw!r} (allowed: {', '.join(STATUSES)})"))
+
+    adcode = _text(rec.get("adcode"))
+    if adcode and not _ADCODE.match(adcode):
+        problems.append(Problem(row, "adcode", f"adcode must be 6 digits, got {adcode!r}", adcode))
+
+    verified = rec.get("verified_at")
+    verified_at = None
+    if not _blank(verified):
+        if isinstance(verified, datetime):
+            verified_at = verified.date()
+        elif isinstance(verified, date):
+            verified_at = verified
+        else:
+            try:
+                verified_at = date.fromisoformat(str(verified).strip()[:10])
+            except ValueError:
+                problems.append(Problem(row, "verified_at", f"verified_at must be a date YYYY-MM-DD, got {verified!r}"))
+
+    sid = _text(rec.get("id"))
+    if problems:
+        return None, problems
+    station = Station(
+        id=sid,
+        name=name,
+        name_en=_text(rec.get("name_en")),
+        lon=round(float(lon), 7),
+        lat=round(float(lat), 7),
+        kinds=tuple(dict.fromkeys(kinds)),
+        services=tuple(dict.fromkeys(services)),
+        address=_text(rec.get("address")),
+        adcode=adcode,
+        host=_text(rec.get("host")),
+        operator=_text(rec.get("operator")),
+        phone=_text(rec.get("phone")),
+        opening_hours=hours,
+        status=status,
+        verified_at=verified_at,
+        source=_text(rec.get("source")),
+    )
+    return station, []
+
+
+def validate(rec: dict, *, datum: str = "wgs84") -> Station:
+    """Validate one record; raise ValidationError with every problem in the message."""
+    station, problems = validate_record(rec, datum=datum)
+    if problems:
+        raise ValidationError("; ".join(p.message for p in problems), field=problems[0].field)
+    return station
