@@ -288,10 +288,11 @@ class StationIndex:
         key = kinds[0] if kinds and len(kinds) == 1 else None
         tree, tree_slots = (self._kd_all if include_closed else self._kd)[key]
         kmask = _kind_mask(kinds) if kinds else 0
+        multi = kmask if key is None and kinds else 0  # several kinds: filter the all-kinds tree
         plain = not services and open_at is None
         dead = self._dead
         stations = self._stations
-        if plain and not dead and not self._delta and max_m is None and tree is not None and tree.n > k > 1:
+        if plain and not multi and not dead and not self._delta and max_m is None and tree is not None and tree.n > k > 1:
             # Fast path: the tree holds exactly the candidates.  Chord order is
             # geodesic order up to ties closer than d**3/(24 R**2) (< 1 mm at 15 km).
             dd, ii = tree.query(q, k)
@@ -299,7 +300,7 @@ class StationIndex:
             if dd[-1] <= FAR_M * 0.5:
                 return list(map(_make_hit, zip([stations[tree_slots[i]] for i in ii.tolist()], dd)))
         closed = () if include_closed else self._closed
-        want = k + 1 if plain else 4 * k + 8
+        want = k + 1 if plain and not multi else 4 * k + 8
         while True:
             found, far, exhausted = [], math.inf, True
             if tree is not None:
@@ -317,6 +318,8 @@ class StationIndex:
                         break
                     slot = tree_slots[i]
                     if (dead and slot in dead) or (closed and slot in closed):
+                        continue
+                    if multi and not self._kmask[slot] & multi:
                         continue
                     if plain or self._accept(stations[slot], services, open_at):
                         found.append((d, slot))

@@ -1,0 +1,120 @@
+"""The ``stationmap`` command line.
+
+Errors the user can fix (bad input, bad config) print one clear message, with
+file, row and field where known, and exit with status 1 (2 for usage errors);
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from stationmap import config as _config
+from stationmap.coords import DATUMS
+from stationmap.errors import ImportReportError, StationmapError
+from stationmap.model import KINDS, SERVICES
+
+
+class _Group(click.Group):
+    """Turns StationmapError into a clean message and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ImportReportError as exc:
+            for p in exc.problems:
+                click.echo(f"{exc.source or 'input'}: {p}", err=True)
+            click.echo(f"error: {exc.message}", err=True)
+            ctx.exit(1)
+        except StationmapError as exc:
+            where = f" (field {exc.field})" if exc.field else ""
+            click.echo(f"error: {exc.message}{where}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stationmap")
+def main():
+    """stationmap: rest stations for outdoor workers (工会驿站), on maps and in reach."""
+
+
+def settings():
+    return _config.load()
+
+
+def open_store(create: bool = False):
+    from stationmap.store import StationStore
+
+    store = StationStore.from_settings(settings())
+    if create:
+        store.create_all()
+    elif not store.exists():
+        raise StationmapError("the database has no stations table yet: run `stationmap init` first")
+    return store
+
+
+# -- stations ------------------------------------------------------------------
+
+@main.command()
+@click.option("--lat", type=float, required=True, help="Latitude of the query point.")
+@click.option("--lon", type=float, required=True, help="Longitude of the query point.")
+@click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
+              help="Datum of --lon/--lat: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many stations.")
+@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
+@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
+              help="Only stations with all these services (repeatable).")
+@click.option("--open-now", is_flag=True, help="Only stations open now (Asia/Shanghai).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
+    """Print the stations nearest a point, nearest first (output in WGS-84)."""
+    from datetime import datetime
+
+    from stationmap.coords import to_wgs84
+    from stationmap.index import StationIndex
+    from stationmap.model import TZ
+
+    wlon, wlat = to_wgs84(lon, lat, datum)
+    index = StationIndex.from_store(open_store())
+    hits = index.nearest(wlon, wlat, k=k, kinds=kinds or None, services=services or None,
+                         open_at=datetime.now(TZ) if open_now else None)
+    rows = [{"id": h.station.id, "name": h.station.name, "distance_m": round(h.distance_m, 1),
+             "lon": h.station.lon, "lat": h.station.lat, "kinds": list(h.station.kinds),
+             "sample": h.station.is_sample} for h in hits]
+    if fmt == "json":
+        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat}, "stations": rows},
+                              ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no station found")
+        return
+    for i, r in enumerate(rows, 1):
+        tag = "  [sample data]" if r["sample"] else ""
+        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84){tag}")
+
+
+# -- the web app -----------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="gunicorn worker processes.")
+def serve(host, port, workers):
+    """Serve the web app under gunicorn (database: STATIONMAP_DATABASE_URL)."""
+    import os
+    import shutil
+
+    open_store()  # fail early, with a clear message, when the database is not initialised
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    if gunicorn is None:
+        raise StationmapError("gunicorn is not installed: run `make serve`, which installs it")
+    click.echo(f"stationmap: serving on http://{host}:{port}/ with {workers} workers (Ctrl-C stops)", err=True)
+    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}",
+                        "--access-logfile", "-", "stationmap.web:create_app()"])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

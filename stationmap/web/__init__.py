@@ -1,0 +1,110 @@
+"""The Flask app: ``create_app(test_config=None)``.
+
+The app is built by the factory, never at import time.  Shared state (the
+settings, the store and the station index) lives in
+``app.extensions["stationmap"]``; every request first brings the index up to
+date with the store's change log, so a write made through one gunicorn worker
+is seen by all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app, g, jsonify, request
+
+from stationmap import config as _config
+from stationmap.errors import StationmapError
+from stationmap.index import StationIndex
+from stationmap.store import StationStore
+
+
+@dataclass
+class AppState:
+    settings: _config.Settings
+    store: StationStore
+    index: StationIndex
+    extra: dict = field(default_factory=dict)
+
+    def sync(self) -> None:
+        """Apply changes other processes wrote since this index was built."""
+        if self.store.revision() != self.index.revision:
+            self.index.sync(self.store)
+
+
+def state() -> AppState:
+    """The current app's :class:`AppState`."""
+    return current_app.extensions["stationmap"]
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app.  ``test_config`` overrides settings (``database_url``...) and Flask config."""
+    test_config = dict(test_config or {})
+    app = Flask(__name__, static_folder=str(_config.PACKAGE_DIR.parent / "static"), static_url_path="/static")
+    settings = _config.load(test_config)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or _secret_key(settings),
+        JSON_AS_ASCII=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+    app.json.ensure_ascii = False
+
+    store = StationStore.from_settings(settings)
+    store.create_all()
+    index = StationIndex.from_store(store)
+    app.extensions["stationmap"] = AppState(settings=settings, store=store, index=index)
+
+    from stationmap.web import i18n
+    i18n.init_app(app)
+
+    from stationmap.web.api import bp as api_bp
+    from stationmap.web.pages import bp as pages_bp
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+
+    @app.before_request
+    def _sync_index():
+        state().sync()
+
+    _register_errors(app)
+    return app
+
+
+def _secret_key(settings) -> str:
+    """A per-instance random key kept in the instance folder (created once)."""
+    import secrets
+    from pathlib import Path
+
+    path = Path(settings.instance_path) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        return key
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(StationmapError)
+    def _stationmap_error(exc: StationmapError):
+        if wants_json():
+            return jsonify(exc.to_dict()), exc.http_status
+        from flask import render_template
+        return render_template("error.html", status=exc.http_status, message=exc.message), exc.http_status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if wants_json():
+            body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                              "message": exc.description, "field": None}}
+            return jsonify(body), exc.code
+        return exc

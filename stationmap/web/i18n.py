@@ -1,0 +1,41 @@
+"""Languages: Chinese (zh, default) first, English second, with Flask-Babel.
+
+The language comes from ``?lang=zh|en`` (remembered in a cookie), else the
+cookie, else the instance default (``STATIONMAP_DEFAULT_LANG``, ``zh``).
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import Babel
+
+LANGUAGES = ("zh", "en")
+
+
+def select_locale() -> str:
+    from stationmap.web import state
+
+    lang = request.args.get("lang") or request.cookies.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    return state().settings.default_lang if state().settings.default_lang in LANGUAGES else "zh"
+
+
+def init_app(app) -> None:
+    from stationmap.config import PACKAGE_DIR
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE_DIR / "translations"))
+    Babel(app, locale_selector=select_locale)
+
+    @app.after_request
+    def _remember(resp):
+        lang = request.args.get("lang")
+        if lang in LANGUAGES and request.cookies.get("lang") != lang:
+            resp.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
+        return resp
+
+    @app.context_processor
+    def _lang():
+        from flask_babel import get_locale
+
+        return {"lang": str(get_locale() or "zh")}

@@ -1,0 +1,94 @@
+"""Station record, vocabularies, opening hours and validation."""
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from stationmap.errors import ValidationError
+from stationmap.model import KINDS, SERVICES, Station, validate, validate_record
+
+REQUIRED_SERVICES = {"drinking_water", "hot_water", "toilet", "rest_seats", "heating", "cooling",
+                     "phone_charging", "ebike_charging", "battery_swap", "microwave", "first_aid",
+                     "legal_aid", "reading", "wifi"}
+
+
+def test_vocabularies():
+    assert set(KINDS) == {"rest", "hot_tea", "legal_aid"}
+    assert REQUIRED_SERVICES <= set(SERVICES)
+    for zh, en in SERVICES.values():
+        assert zh and en
+
+
+@pytest.mark.parametrize("hours,at,expected", [
+    ("24/7", datetime(2026, 1, 1, 3, 0), True),
+    ("Mo-Fr 08:00-12:00,14:00-18:00", datetime(2026, 11, 23, 9, 0), True),   # Monday morning
+    ("Mo-Fr 08:00-12:00,14:00-18:00", datetime(2026, 11, 23, 13, 0), False),  # lunch break
+    ("Mo-Fr 08:00-12:00,14:00-18:00", datetime(2026, 11, 22, 9, 0), False),   # Sunday
+    ("Mo-Fr 08:00-18:00; Sa 09:00-12:00", datetime(2026, 11, 28, 10, 0), True),  # Saturday
+    ("Nov-Mar 07:00-19:00", datetime(2026, 12, 15, 8, 0), True),   # winter: hot tea
+    ("Nov-Mar 07:00-19:00", datetime(2026, 7, 15, 8, 0), False),   # summer: none
+    ("Nov-Mar 07:00-19:00", datetime(2026, 12, 15, 20, 0), False),
+])
+def test_open_at(hours, at, expected):
+    assert Station(id="x", name="x", lon=120.0, lat=31.0, opening_hours=hours).open_at(at) is expected
+
+
+def test_open_at_uses_shanghai_time():
+    s = Station(id="x", name="x", lon=120.0, lat=31.0, opening_hours="Mo-Su 08:00-09:00")
+    # 00:30 UTC is 08:30 in Shanghai
+    assert s.open_at(datetime(2026, 11, 23, 0, 30, tzinfo=timezone.utc))
+    assert not s.open_at(datetime(2026, 11, 23, 8, 30, tzinfo=timezone.utc))
+
+
+def test_not_active_is_never_open():
+    for status in ("temporarily_closed", "closed"):
+        assert not Station(id="x", name="x", lon=120.0, lat=31.0, status=status).open_at(datetime(2026, 1, 1, 12))
+
+
+def test_validate_record_normalises_chinese_values():
+    s, problems = validate_record({"name": "钟楼区邮政驿站", "lon": "119.93", "lat": "31.78", "kinds": "驿站、法律援助点",
+                                   "services": "饮用水,微波炉；电动车充电", "status": "正常开放",
+                                   "verified_at": "2026-10-01", "adcode": "320404"}, row=2)
+    assert problems == []
+    assert s.kinds == ("rest", "legal_aid")
+    assert s.services == ("drinking_water", "microwave", "ebike_charging")
+    assert s.status == "active" and s.verified_at == date(2026, 10, 1)
+
+
+def test_validate_record_reports_every_problem_with_row_and_field():
+    _, problems = validate_record({"name": " ", "lon": "abc", "lat": "31", "kinds": "bar",
+                                   "services": "sauna", "opening_hours": "whenever", "adcode": "32"}, row=7)
+    fields = {p.field for p in problems}
+    assert fields == {"name", "lon", "kinds", "services", "opening_hours", "adcode"}
+    assert all(p.row == 7 for p in problems)
+
+
+@pytest.mark.parametrize("lon,lat,field,text", [
+    (31.78, 119.95, "lat", "swapped"),
+    (2.35, 48.85, "lon", "outside China"),
+    (200, 31, "lon", "[-180, 180]"),
+    (120, 95, "lat", "[-90, 90]"),
+    ("inf", 31, "lon", "finite"),
+])
+def test_coordinate_problems(lon, lat, field, text):
+    _, problems = validate_record({"name": "x", "lon": lon, "lat": lat, "kinds": "rest"}, row=3)
+    assert len(problems) == 1 and problems[0].field == field and text in problems[0].message
+
+
+def test_datum_is_converted_to_wgs84():
+    from stationmap.coords import wgs84_to_gcj02
+    glon, glat = wgs84_to_gcj02(119.95, 31.78)
+    s = validate({"name": "x", "lon": glon, "lat": glat, "kinds": "rest"}, datum="gcj02")
+    assert s.lon == pytest.approx(119.95, abs=1e-7) and s.lat == pytest.approx(31.78, abs=1e-7)
+
+
+def test_validate_raises_with_all_messages():
+    with pytest.raises(ValidationError, match="name is missing.*unknown kind"):
+        validate({"name": "", "lon": 120, "lat": 31, "kinds": "bar"})
+
+
+def test_dict_round_trip():
+    s = Station(id="a", name="甲", lon=120.1, lat=31.2, kinds=("rest", "hot_tea"), services=("toilet",),
+                verified_at=date(2026, 5, 1), source="sample")
+    assert Station.from_dict(s.to_dict()) == s
+    assert s.is_sample
