@@ -11,7 +11,7 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv browser-deps init serve test bench clean
+.PHONY: help venv system-deps init serve test bench clean
 
 help:
 	@echo "make serve   - set up and serve the app on http://$(HOST):$(PORT) (SQLite, sample data)"
@@ -26,12 +26,17 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 
 venv: $(VENV)/.installed
 
-# Debian's chromium (and fonts with Chinese glyphs) for the browser tests.
-browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  echo "installing Debian's chromium for the browser tests"; \
+# Debian packages the tests need: chromium (browser tests), a font with Chinese
+# glyphs (screenshots, charts) and PostgreSQL (the store is tested on it too).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || missing="$$missing fonts-wqy-microhei"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 init: venv
@@ -40,7 +45,7 @@ init: venv
 serve: init
 	$(VENV)/bin/stationmap serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-test: venv browser-deps
+test: venv system-deps
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 bench: venv

@@ -7,9 +7,23 @@ from stationmap.errors import ConfigError, ConflictError, NotFoundError
 from stationmap.store import StationStore
 
 
-@pytest.fixture
-def store(db_url):
-    s = StationStore(db_url)
+@pytest.fixture(scope="module")
+def pg_server():
+    from tests.support.postgres import temporary_postgres
+
+    with temporary_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, db_url):
+    """The same tests on SQLite (the default) and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        s = StationStore(db_url)
+    else:
+        s = StationStore(request.getfixturevalue("pg_server"))
+        from stationmap.store import metadata
+        metadata.drop_all(s.engine)
     s.create_all()
     return s
 
