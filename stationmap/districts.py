@@ -1,0 +1,428 @@
+"""Administrative districts of Jiangsu: boundaries, census population, point lookup.
+
+:class:`Districts` joins two bundled data sets:
+
+* the boundaries in ``data/boundaries/jiangsu_admin_wgs84.gpkg`` (layer
+  ``admin_wgs84``; one province, 13 cities, 95 counties/districts; WGS-84), and
+* the 2020 (7th) census county populations in ``data/census/population.csv``.
+
+Every record is a :class:`District`.  Levels:
+
+``"province"``, ``"city"``, ``"county"``
+    records with a boundary polygon (counties include urban districts 区 and
+    county-level cities 市).
+``"zone"``
+    census units with **no polygon**: development zones such as 320571
+    苏州工业园区 (Suzhou Industrial Park) and 320611 港闸区 (abolished in 2020).
+    Their ``geometry`` and ``bbox`` are None; the census counts them apart
+    from the county polygons that contain them.
+
+Population: a county's or zone's census ``POPU``; a city's is the sum over every
+census unit of that city (zones included); the province's is the sum over all of
+them.  With the bundled data, Changzhou sums to 5,278,121 and Jiangsu to
+84,748,016, the published census totals.
+
+Build once and share: :func:`load_districts` caches one instance per pair of
+files (keyed by path and modification time).  Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stationmap.errors import ConfigError, NotFoundError, ValidationError
+
+#: Levels of :class:`District`, from largest to smallest.
+LEVELS = ("province", "city", "county", "zone")
+
+#: Name of the WGS-84 layer in the bundled boundaries GeoPackage.
+LAYER = "admin_wgs84"
+
+_ADCODE = re.compile(r"^\d{6}$")
+_REQUIRED = ("adcode", "level", "name", "province", "city", "geometry")
+
+
+@dataclass(frozen=True)
+class District:
+    """One administrative unit.
+
+    Attributes
+    ----------
+    adcode : str
+        Six-digit administrative code, e.g. ``"320402"``.
+    name : str
+        Chinese name, e.g. ``"天宁区"``.
+    level : str
+        One of :data:`LEVELS`.
+    province : str
+        Province name (``"江苏省"``).
+    city : str or None
+        Name of the prefecture-level city (``"常州市"``) for cities, counties
+        and zones; None for the province.
+    city_adcode : str or None
+        Code of that city (``"320400"``); None for the province.
+    geometry : shapely (Multi)Polygon or None
+        Boundary in WGS-84 lon/lat degrees; None for zones.
+    bbox : tuple of float or None
+        ``(west, south, east, north)`` of ``geometry`` in WGS-84 degrees; None
+        for zones.
+    population : int or None
+        Resident population, 2020 census; None when unknown.
+    """
+
+    adcode: str
+    name: str
+    level: str
+    province: str
+    city: str | None
+    city_adcode: str | None
+    geometry: object = field(repr=False)
+    bbox: tuple | None
+    population: int | None
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.geometry is not None
+
+    def to_dict(self, *, geometry: bool = False) -> dict:
+        """Plain JSON-ready dict; the boundary as a GeoJSON geometry when ``geometry``."""
+        d = {
+            "adcode": self.adcode,
+            "name": self.name,
+            "level": self.level,
+            "province": self.province,
+            "city": self.city,
+            "city_adcode": self.city_adcode,
+            "bbox": list(self.bbox) if self.bbox is not None else None,
+            "population": self.population,
+        }
+        if geometry:
+            from shapely.geometry import mapping
+
+            d["geometry"] = mapping(self.geometry) if self.geometry is not None else None
+        return d
+
+
+def check_adcode(adcode, *, field: str = "adcode") -> str:
+    """``adcode`` as a six-digit string (ints accepted); ValidationError otherwise."""
+    if isinstance(adcode, bool):
+        raise ValidationError(f"{field} must be 6 digits, got {adcode!r}", field=field)
+    if isinstance(adcode, (int, np.integer)):
+        code = str(int(adcode))
+    elif isinstance(adcode, str):
+        code = adcode.strip()
+    else:
+        raise ValidationError(f"{field} must be 6 digits, got {adcode!r}", field=field)
+    if not _ADCODE.match(code):
+        raise ValidationError(f"{field} must be 6 digits, got {adcode!r}", field=field)
+    return code
+
+
+def _city_code(adcode: str) -> str:
+    return adcode[:4] + "00"
+
+
+def _province_code(adcode: str) -> str:
+    return adcode[:2] + "0000"
+
+
+class Districts:
+    """The districts of the bundled boundaries, with population and point lookup.
+
+    Build with :func:`load_districts` (cached) or :meth:`from_files`; the
+    constructor takes data already in memory.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Boundaries with columns ``adcode, level, name, province, city`` and
+        (Multi)Polygon geometry; reprojected to WGS-84 if it has another CRS.
+    census : dict, optional
+        ``{adcode: (name, resident population or None)}`` of census units
+        (counties and zones), as :func:`read_census` returns.  Units of the
+        frame's provinces that have no polygon become ``"zone"`` records.
+    source : str, optional
+        Where the data came from, for error messages.
+    """
+
+    def __init__(self, frame, census: dict | None = None, *, source: str | None = None):
+        self.source = source or "boundaries"
+        missing = [c for c in _REQUIRED if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"{self.source}: boundaries lack column(s) {', '.join(missing)}")
+        if frame.crs is None:
+            raise ConfigError(f"{self.source}: boundaries have no CRS (expected WGS-84, EPSG:4326)")
+        if frame.crs.to_epsg() != 4326:
+            frame = frame.to_crs(4326)
+        names: dict[str, str] = {}
+        self._census: dict[str, int] = {}
+        for k, (name, pop) in (census or {}).items():
+            code = check_adcode(k)
+            names[code] = str(name)
+            if pop is not None and not (isinstance(pop, float) and math.isnan(pop)):
+                self._census[code] = int(pop)
+
+        records: dict[str, District] = {}
+        city_names: dict[str, str] = {}
+        province_names: dict[str, str] = {}
+        rows = frame.sort_values("adcode")
+        for adcode, level, name, province, city, geom in zip(
+            rows["adcode"], rows["level"], rows["name"], rows["province"], rows["city"], rows.geometry
+        ):
+            code = check_adcode(adcode)
+            if level not in LEVELS[:3]:
+                raise ConfigError(f"{self.source}: adcode {code} has level {level!r}, "
+                                  f"expected one of {LEVELS[:3]}")
+            if code in records:
+                raise ConfigError(f"{self.source}: adcode {code} appears twice")
+            province_names.setdefault(_province_code(code), str(province))
+            if level == "city":
+                city_names[code] = str(name)
+            records[code] = District(
+                adcode=code, name=str(name), level=level, province=str(province),
+                city=None if level == "province" else _clean(city),
+                city_adcode=None if level == "province" else _city_code(code),
+                geometry=geom, bbox=tuple(float(b) for b in geom.bounds) if geom is not None else None,
+                population=None,
+            )
+        # census units of the same provinces without a polygon: zones
+        for code in sorted(names):
+            if code in records or _province_code(code) not in province_names:
+                continue
+            city_code = _city_code(code)
+            if city_code == code:
+                continue
+            records[code] = District(
+                adcode=code, name=names[code] or code, level="zone",
+                province=province_names[_province_code(code)], city=city_names.get(city_code),
+                city_adcode=city_code, geometry=None, bbox=None, population=None,
+            )
+        # populations: county/zone from the census; city and province as sums
+        sums: dict[str, int] = {}
+        for code, pop in self._census.items():
+            for parent in (_city_code(code), _province_code(code)):
+                if parent != code:
+                    sums[parent] = sums.get(parent, 0) + pop
+        for code, rec in list(records.items()):
+            if rec.level in ("county", "zone"):
+                pop = self._census.get(code)
+            else:
+                pop = sums.get(code)
+            object.__setattr__(rec, "population", pop)
+        self._records = dict(sorted(records.items()))
+        records = self._records
+        self._by_level = {lv: [r for r in records.values() if r.level == lv] for lv in LEVELS}
+        self._tree = None
+        self._tree_codes = None
+        self._lock = threading.Lock()
+
+    # -- construction ------------------------------------------------------------
+
+    @classmethod
+    def from_files(cls, boundaries_path, population_path=None, *, layer: str = LAYER) -> "Districts":
+        """Read the boundaries GeoPackage (and the census CSV, if given); not cached."""
+        import geopandas as gpd
+
+        bpath = Path(boundaries_path)
+        if not bpath.is_file():
+            raise ConfigError(f"boundaries file not found: {bpath}")
+        try:
+            frame = gpd.read_file(bpath, layer=layer)
+        except Exception as exc:  # pyogrio raises several types for unreadable files
+            raise ConfigError(f"{bpath}: cannot read layer {layer!r}: {exc}") from None
+        census = read_census(population_path) if population_path is not None else None
+        return cls(frame, census, source=str(bpath))
+
+    # -- lookups -----------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self):
+        return iter(self._records.values())
+
+    def __contains__(self, adcode) -> bool:
+        try:
+            return check_adcode(adcode) in self._records
+        except ValidationError:
+            return False
+
+    def get(self, adcode) -> District:
+        """The record of ``adcode`` (str or int); NotFoundError if there is none."""
+        code = check_adcode(adcode)
+        try:
+            return self._records[code]
+        except KeyError:
+            raise NotFoundError(f"no district with adcode {code!r}", field="adcode") from None
+
+    def all(self, level: str | None = None) -> list[District]:
+        """Every record, or those of one ``level`` (see :data:`LEVELS`), by adcode."""
+        if level is None:
+            return list(self._records.values())
+        if level not in LEVELS:
+            raise ValidationError(f"level must be one of {LEVELS}, got {level!r}", field="level")
+        return list(self._by_level[level])
+
+    def children(self, adcode, *, include_zones: bool = False) -> list[District]:
+        """The units directly under ``adcode``, by adcode.
+
+        A city's counties (and its zones when ``include_zones``); the province's
+        cities; nothing for a county or zone.
+        """
+        rec = self.get(adcode)
+        if rec.level == "province":
+            prefix = rec.adcode[:2]
+            return [r for r in self._by_level["city"] if r.adcode.startswith(prefix)]
+        if rec.level == "city":
+            levels = ("county", "zone") if include_zones else ("county",)
+            return [r for r in self._records.values()
+                    if r.level in levels and r.city_adcode == rec.adcode]
+        return []
+
+    def parent(self, adcode) -> District | None:
+        """The city of a county or zone, the province of a city; None for the province."""
+        rec = self.get(adcode)
+        if rec.level == "province":
+            return None
+        code = _province_code(rec.adcode) if rec.level == "city" else rec.city_adcode
+        return self._records.get(code)
+
+    def find(self, name: str) -> list[District]:
+        """Records whose Chinese name is exactly ``name`` (names repeat: 鼓楼区)."""
+        name = str(name).strip()
+        return [r for r in self._records.values() if r.name == name]
+
+    def population(self, adcode) -> int | None:
+        """2020 census resident population of ``adcode``; None when unknown."""
+        return self.get(adcode).population
+
+    # -- point in polygon -------------------------------------------------------------
+
+    def _index(self):
+        if self._tree is None:
+            with self._lock:
+                if self._tree is None:
+                    import shapely
+
+                    counties = self._by_level["county"]
+                    geoms = np.array([r.geometry for r in counties], dtype=object)
+                    shapely.prepare(geoms)
+                    self._tree_codes = np.array([r.adcode for r in counties], dtype=object)
+                    self._tree = shapely.STRtree(geoms)
+        return self._tree, self._tree_codes
+
+    def locate(self, lon: float, lat: float) -> str | None:
+        """Adcode of the county containing the WGS-84 point ``(lon, lat)``, or None.
+
+        Points on a shared border go to the lower adcode.  Zones have no
+        polygon, so a point in Suzhou Industrial Park gives the county whose
+        polygon covers it (320506 吴中区 in the bundled data).
+        """
+        for name, v in (("lon", lon), ("lat", lat)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(float(v)):
+                raise ValidationError(f"{name} must be a finite number, got {v!r}", field=name)
+        return self.locate_many([float(lon)], [float(lat)])[0]
+
+    def locate_many(self, lons, lats) -> np.ndarray:
+        """Vectorised :meth:`locate` over WGS-84 arrays.
+
+        Returns an object array of adcodes, None where a point is in no county
+        or is not finite.
+        """
+        import shapely
+
+        lons = np.asarray(lons, dtype=float).ravel()
+        lats = np.asarray(lats, dtype=float).ravel()
+        if lons.shape != lats.shape:
+            raise ValidationError(
+                f"lons and lats must have the same length, got {lons.size} and {lats.size}", field="lats")
+        out = np.full(lons.size, None, dtype=object)
+        ok = np.isfinite(lons) & np.isfinite(lats)
+        if not ok.any():
+            return out
+        tree, codes = self._index()
+        idx = np.flatnonzero(ok)
+        points = shapely.points(lons[idx], lats[idx])
+        q_in, q_tree = tree.query(points, predicate="intersects")
+        if q_in.size:
+            # several hits (a shared border): keep the lowest tree index = lowest adcode
+            order = np.lexsort((q_tree, q_in))
+            q_in, q_tree = q_in[order], q_tree[order]
+            first = np.ones(q_in.size, dtype=bool)
+            first[1:] = q_in[1:] != q_in[:-1]
+            out[idx[q_in[first]]] = codes[q_tree[first]]
+        return out
+
+
+def _clean(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def read_census(path) -> dict:
+    """``{adcode: (name, population or None)}`` from the census CSV.
+
+    The file is UTF-8 with a BOM, with columns ``CODE, NAME, POPU`` (the
+    bundled ``data/census/population.csv``).
+    """
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"census file not found: {p}")
+    try:
+        df = pd.read_csv(p, dtype={"CODE": str}, encoding="utf-8-sig", usecols=["CODE", "NAME", "POPU"])
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"{p}: cannot read census columns CODE, NAME, POPU: {exc}") from None
+    out: dict = {}
+    for code, name, pop in zip(df["CODE"], df["NAME"], df["POPU"]):
+        code = str(code).strip()
+        if not _ADCODE.match(code):
+            continue
+        name = name.strip() if isinstance(name, str) else ""
+        ok = pop is not None and not (isinstance(pop, float) and math.isnan(pop))
+        out[code] = (name, int(round(float(pop))) if ok else None)
+    return out
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _stamp(path) -> tuple:
+    p = Path(path).resolve()
+    try:
+        return str(p), p.stat().st_mtime_ns
+    except OSError:
+        return str(p), None
+
+
+def load_districts(settings=None) -> Districts:
+    """The :class:`Districts` of ``settings`` (default: :func:`stationmap.config.load`).
+
+    Cached per boundaries and census file (path and modification time), so
+    repeated calls are free and an edited file is read again.
+    """
+    if settings is None:
+        from stationmap import config
+
+        settings = config.load()
+    bpath, ppath = Path(settings.boundaries_path), Path(settings.population_path)
+    key = (_stamp(bpath), _stamp(ppath))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    districts = Districts.from_files(bpath, ppath)
+    with _CACHE_LOCK:
+        _CACHE[key] = districts
+    return districts

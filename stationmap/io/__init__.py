@@ -1,0 +1,1 @@
+"""Reading and writing station files (importers, exporters) and the sample-data generator."""
