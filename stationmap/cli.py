@@ -96,6 +96,95 @@ def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
         click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84){tag}")
 
 
+# -- accounts (issue 6) ----------------------------------------------------------
+
+def _read_password(password_stdin: bool) -> str:
+    """The new password: the first line of stdin, or a hidden prompt typed twice."""
+    if password_stdin:
+        pw = sys.stdin.readline().rstrip("\r\n")
+        if not pw:
+            raise StationmapError("no password on standard input (--password-stdin reads its first line)")
+        return pw
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+_SCOPE_HELP = ("adcode prefix the editor may edit (repeatable): 3204 = every Changzhou district, "
+               "320404 = Zhonglou only, 32 = all Jiangsu")
+_PW_HELP = "Read the password from the first line of standard input instead of prompting for it."
+
+
+@main.group()
+def user():
+    """Accounts for the editing pages: admins and district editors."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "editor"]), required=True, help="admin: everything; editor: its scopes.")
+@click.option("--scope", "scopes", multiple=True, help=_SCOPE_HELP)
+@click.option("--password-stdin", is_flag=True, help=_PW_HELP)
+def user_add(username, role, scopes, password_stdin):
+    """Create a user (the password is prompted for, never taken from the command line)."""
+    from stationmap import accounts
+
+    store = open_store(create=True)
+    accounts.check_username(username)
+    accounts.check_scopes(scopes, role=role)
+    u = accounts.add_user(store, username, _read_password(password_stdin), role=role, scopes=scopes)
+    click.echo(f"added {u.role} {u.username}" + (f" (scopes: {', '.join(u.scopes)})" if u.scopes else ""))
+
+
+@user.command("set-role")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "editor"]), required=True)
+@click.option("--scope", "scopes", multiple=True, help=_SCOPE_HELP)
+def user_set_role(username, role, scopes):
+    """Change a user's role and scopes (their open sessions end)."""
+    from stationmap import accounts
+
+    u = accounts.set_role(open_store(create=True), username, role=role, scopes=scopes)
+    click.echo(f"{u.username} is now {u.role}" + (f" (scopes: {', '.join(u.scopes)})" if u.scopes else ""))
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help=_PW_HELP)
+def user_passwd(username, password_stdin):
+    """Set a user's password (their open sessions end)."""
+    from stationmap import accounts
+
+    store = open_store(create=True)
+    accounts.get_user(store, username)
+    accounts.set_password(store, username, _read_password(password_stdin))
+    click.echo(f"password of {username} changed")
+
+
+@user.command("remove")
+@click.argument("username")
+def user_remove(username):
+    """Delete a user (the history keeps their name on past edits)."""
+    from stationmap import accounts
+
+    accounts.remove_user(open_store(create=True), username)
+    click.echo(f"removed {username}")
+
+
+@user.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def user_list(fmt):
+    """List the users, their roles and scopes."""
+    from stationmap import accounts
+
+    users = accounts.list_users(open_store(create=True))
+    if fmt == "json":
+        click.echo(json.dumps([u.to_dict() for u in users], ensure_ascii=False, indent=2))
+        return
+    if not users:
+        click.echo("no users")
+    for u in users:
+        click.echo(f"{u.username}\t{u.role}\t{','.join(u.scopes) or '*'}")
+
+
 # -- the web app -----------------------------------------------------------------
 
 @main.command()

@@ -122,6 +122,10 @@ class StationStore:
 
     # -- schema -----------------------------------------------------------
     def create_all(self) -> None:
+        # modules that define more tables on `metadata` (users, worker reports)
+        import stationmap.accounts  # noqa: F401
+        import stationmap.reports  # noqa: F401
+
         metadata.create_all(self.engine)
 
     def exists(self) -> bool:

@@ -1,0 +1,295 @@
+"""Accounts: users, roles, password hashing and scope checks.
+
+Two roles:
+
+``admin``
+    may do everything, in every district, and manage users.
+``editor``
+    may edit the stations of the districts whose adcode starts with one of the
+    user's *scopes*: adcode prefixes of 2, 4 or 6 digits.  ``"3204"`` is the
+    Changzhou city union (every Changzhou district), ``"320404"`` only
+    Zhonglou (钟楼区), ``"32"`` the whole province.
+
+Passwords are hashed with argon2id (:mod:`argon2`, RFC 9106 parameters); a
+hash made with older parameters is upgraded at the next successful login.
+Every user has an ``epoch`` that changes whenever the password, the role or
+the scopes change, so a session that remembers the old epoch stops working.
+
+The users live in the ``users`` table on :data:`stationmap.store.metadata`, so
+:meth:`stationmap.store.StationStore.create_all` creates it.  The functions
+here take a :class:`~stationmap.store.StationStore` (for its engine).  This
+module never imports Flask.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2 import exceptions as _argon2_exc
+
+from stationmap.errors import ConflictError, NotFoundError, StationmapError, ValidationError
+from stationmap.store import metadata
+
+#: role -> (Chinese, English)
+ROLES = {
+    "admin": ("管理员", "Administrator"),
+    "editor": ("编辑", "Editor"),
+}
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
+_SCOPE = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
+
+users_table = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False, default=""),  # comma-separated adcode prefixes
+    sa.Column("epoch", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
+_DUMMY_HASH: str | None = None
+
+
+class PermissionDenied(StationmapError, PermissionError):
+    """A signed-in user asked for something outside their role or scopes."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class User:
+    """One account.  ``scopes`` are adcode prefixes (empty for admins)."""
+
+    id: int
+    username: str
+    role: str
+    scopes: tuple = ()
+    epoch: int = 1
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def can_edit(self, adcode: str | None) -> bool:
+        """Whether this user may change a station of district ``adcode``.
+
+        Admins may edit everything, stations without a district included;
+        an editor only stations whose adcode starts with one of the scopes.
+        """
+        if self.is_admin:
+            return True
+        code = str(adcode or "")
+        return bool(code) and any(code.startswith(p) for p in self.scopes)
+
+    def require_edit(self, adcode: str | None) -> None:
+        """Raise :class:`PermissionDenied` unless :meth:`can_edit` ``adcode``."""
+        if not self.can_edit(adcode):
+            where = f"district {adcode}" if adcode else "stations without a district"
+            raise PermissionDenied(f"user {self.username!r} may not edit {where}", field="adcode")
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise PermissionDenied(f"user {self.username!r} is not an administrator", field="role")
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "username": self.username, "role": self.role, "scopes": list(self.scopes)}
+
+
+# -- checks -------------------------------------------------------------------
+
+def check_username(username) -> str:
+    """A valid user name (2-64 letters, digits, ``_ . @ -``); ValidationError otherwise."""
+    name = str(username or "").strip()
+    if not _USERNAME.match(name):
+        raise ValidationError(
+            f"username must be 2-64 characters of letters, digits, '_', '.', '@' or '-' "
+            f"starting with a letter or digit, got {username!r}", field="username")
+    return name
+
+
+def check_role(role) -> str:
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {tuple(ROLES)}, got {role!r}", field="role")
+    return role
+
+
+def check_scopes(scopes, *, role: str) -> tuple:
+    """Canonical scopes for ``role``: sorted adcode prefixes, none covered by another.
+
+    An editor needs at least one; an admin has none (any given is an error,
+    since it would suggest a limit that does not apply).
+    """
+    if isinstance(scopes, str):
+        scopes = [s for s in re.split(r"[\s,;，；]+", scopes) if s]
+    items = [str(s).strip() for s in (scopes or ()) if str(s).strip()]
+    for s in items:
+        if not _SCOPE.match(s):
+            raise ValidationError(
+                f"scope must be an adcode prefix of 2, 4 or 6 digits (32, 3204, 320404), got {s!r}",
+                field="scope")
+    if role == "admin":
+        if items:
+            raise ValidationError(f"an admin edits every district; scopes must be empty, got {items!r}",
+                                  field="scope")
+        return ()
+    if not items:
+        raise ValidationError("an editor needs at least one scope (an adcode prefix such as 3204)",
+                              field="scope")
+    items = sorted(set(items))
+    # drop prefixes covered by a shorter one: ("3204", "320404") -> ("3204",)
+    return tuple(s for s in items if not any(o != s and s.startswith(o) for o in items))
+
+
+def check_password(password) -> str:
+    """A password long enough; ValidationError otherwise (the password is never echoed)."""
+    if not isinstance(password, str):
+        raise ValidationError("password must be text", field="password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters, got {len(password)}",
+            field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password must be at most {MAX_PASSWORD_LENGTH} characters, got {len(password)}",
+            field="password")
+    return password
+
+
+# -- hashing ------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (PHC string with salt and parameters)."""
+    return _HASHER.hash(check_password(password))
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (constant time)."""
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (_argon2_exc.VerificationError, _argon2_exc.InvalidHashError):
+        return False
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash("not-a-password-of-anyone")
+    return _DUMMY_HASH
+
+
+# -- storage ------------------------------------------------------------------
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _row_to_user(row) -> User:
+    m = row._mapping
+    return User(id=int(m["id"]), username=m["username"], role=m["role"],
+                scopes=tuple(s for s in (m["scopes"] or "").split(",") if s), epoch=int(m["epoch"]))
+
+
+def add_user(store, username: str, password: str, *, role: str, scopes=()) -> User:
+    """Create a user; ConflictError if the name is taken."""
+    username = check_username(username)
+    role = check_role(role)
+    scopes = check_scopes(scopes, role=role)
+    pw_hash = hash_password(password)
+    now = _now()
+    with store.begin() as conn:
+        if conn.execute(sa.select(users_table.c.id).where(users_table.c.username == username)).first():
+            raise ConflictError(f"user {username!r} already exists", field="username")
+        conn.execute(sa.insert(users_table).values(
+            username=username, password_hash=pw_hash, role=role, scopes=",".join(scopes),
+            epoch=1, created_at=now, updated_at=now))
+    return get_user(store, username)
+
+
+def get_user(store, username: str) -> User:
+    """The user called ``username``; NotFoundError if there is none."""
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(users_table).where(users_table.c.username == str(username))).first()
+    if row is None:
+        raise NotFoundError(f"no user {username!r}", field="username")
+    return _row_to_user(row)
+
+
+def get_user_by_id(store, user_id: int) -> User | None:
+    """The user with ``user_id``, or None (a removed user)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(users_table).where(users_table.c.id == int(user_id))).first()
+    return None if row is None else _row_to_user(row)
+
+
+def list_users(store) -> list[User]:
+    """Every user, by name."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(users_table).order_by(users_table.c.username))
+        return [_row_to_user(r) for r in rows]
+
+
+def _update(store, username: str, values: dict) -> User:
+    username = str(username)
+    with store.begin() as conn:
+        res = conn.execute(sa.update(users_table).where(users_table.c.username == username)
+                           .values(**values, epoch=users_table.c.epoch + 1, updated_at=_now()))
+        if res.rowcount == 0:
+            raise NotFoundError(f"no user {username!r}", field="username")
+    return get_user(store, username)
+
+
+def set_role(store, username: str, *, role: str, scopes=()) -> User:
+    """Change a user's role and scopes (their sessions end)."""
+    role = check_role(role)
+    scopes = check_scopes(scopes, role=role)
+    return _update(store, username, {"role": role, "scopes": ",".join(scopes)})
+
+
+def set_password(store, username: str, password: str) -> User:
+    """Change a user's password (their sessions end)."""
+    return _update(store, username, {"password_hash": hash_password(password)})
+
+
+def remove_user(store, username: str) -> None:
+    """Delete a user; NotFoundError if there is none.  Their edits keep their name."""
+    with store.begin() as conn:
+        res = conn.execute(sa.delete(users_table).where(users_table.c.username == str(username)))
+        if res.rowcount == 0:
+            raise NotFoundError(f"no user {username!r}", field="username")
+
+
+def authenticate(store, username: str, password: str) -> User | None:
+    """The user if ``password`` is theirs, else None.
+
+    An unknown user costs the same hashing time as a wrong password, so the
+    answer time does not tell which names exist.  A hash made with outdated
+    parameters is replaced.
+    """
+    name = str(username or "").strip()
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(users_table).where(users_table.c.username == name)).first()
+    if row is None or not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        verify_password(_dummy_hash(), "x" if not isinstance(password, str) else password[:MAX_PASSWORD_LENGTH])
+        return None
+    stored = row._mapping["password_hash"]
+    if not verify_password(stored, password):
+        return None
+    if _HASHER.check_needs_rehash(stored):
+        with store.begin() as conn:
+            conn.execute(sa.update(users_table).where(users_table.c.id == row._mapping["id"])
+                         .values(password_hash=_HASHER.hash(password)))
+    return _row_to_user(row)

@@ -1,0 +1,224 @@
+"""Worker reports and verification: what people on the street say about a station.
+
+Anyone may report, from a station's page, one of :data:`REPORT_KINDS`:
+"open and fine", "closed", "no hot water", "charging broken".  Reports are
+anonymous (nothing about the reporter is stored) and kept in the
+``station_reports`` table on :data:`stationmap.store.metadata`.
+
+A *problem* report (any kind but ``ok``) stays open until an editor deals
+with the station: confirming it is still correct (:func:`verify_station`),
+closing or reopening it resolves every open report of that station
+(:func:`resolve_reports`); an ordinary edit does not.  :func:`needs_visit` lists the stations of a
+district with open problem reports: the union's to-do list.
+
+Times are stored in UTC and shown in Asia/Shanghai.  This module never
+imports Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from stationmap.errors import NotFoundError, ValidationError
+from stationmap.model import TZ, Station
+from stationmap.store import metadata, row_to_station, stations_table
+
+#: kind -> (Chinese, English)
+REPORT_KINDS = {
+    "ok": ("正常开放", "Open and fine"),
+    "closed": ("已关闭", "Closed"),
+    "no_hot_water": ("没有热水", "No hot water"),
+    "charging_broken": ("充电坏了", "Charging broken"),
+}
+#: the kinds that flag a station for a visit
+PROBLEM_KINDS = tuple(k for k in REPORT_KINDS if k != "ok")
+
+#: how far back "recent" reports go, in days
+RECENT_DAYS = 30
+
+reports_table = sa.Table(
+    "station_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("resolved_by", sa.Text, nullable=False, default=""),
+)
+
+
+@dataclass(frozen=True)
+class Report:
+    """One worker report.  ``at`` and ``resolved_at`` are aware UTC datetimes."""
+
+    id: int
+    station_id: str
+    kind: str
+    at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str = ""
+
+    @property
+    def is_problem(self) -> bool:
+        return self.kind in PROBLEM_KINDS
+
+    @property
+    def is_open(self) -> bool:
+        return self.is_problem and self.resolved_at is None
+
+    @property
+    def local_at(self) -> datetime:
+        """``at`` in Asia/Shanghai."""
+        return self.at.astimezone(TZ)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "station_id": self.station_id, "kind": self.kind,
+                "at": self.at.isoformat(), "open": self.is_open,
+                "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None}
+
+
+@dataclass
+class VisitItem:
+    """A station with open problem reports: which kinds, how many, the latest when."""
+
+    station: Station
+    counts: dict
+    latest: datetime
+
+    def to_dict(self) -> dict:
+        return {"station": self.station.to_dict(), "counts": dict(self.counts), "latest": self.latest.isoformat()}
+
+
+def check_report_kind(kind) -> str:
+    if kind not in REPORT_KINDS:
+        raise ValidationError(f"report must be one of {tuple(REPORT_KINDS)}, got {kind!r}", field="kind")
+    return kind
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    """An aware UTC datetime; naive values (SQLite returns them) are taken as UTC."""
+    if dt is None:
+        return None
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _row_to_report(row) -> Report:
+    m = row._mapping
+    return Report(id=int(m["id"]), station_id=m["station_id"], kind=m["kind"], at=_utc(m["at"]),
+                  resolved_at=_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "")
+
+
+def add_report(store, station_id: str, kind: str, *, at: datetime | None = None) -> Report:
+    """Record a worker report about an existing station (NotFoundError otherwise)."""
+    kind = check_report_kind(kind)
+    at = _utc(at) or _now()
+    with store.begin() as conn:
+        found = conn.execute(sa.select(stations_table.c.id).where(stations_table.c.id == station_id)).first()
+        if found is None:
+            raise NotFoundError(f"no station with id {station_id!r}", field="id")
+        res = conn.execute(sa.insert(reports_table).values(station_id=station_id, kind=kind, at=at,
+                                                           resolved_at=None, resolved_by=""))
+        rid = res.inserted_primary_key[0]
+    return Report(id=int(rid), station_id=station_id, kind=kind, at=at)
+
+
+def recent_reports(store, station_id: str, *, days: float = RECENT_DAYS, now: datetime | None = None,
+                   limit: int = 50) -> list[Report]:
+    """The station's reports of the last ``days`` days, newest first."""
+    since = (_utc(now) or _now()) - timedelta(days=days)
+    q = (sa.select(reports_table)
+         .where(reports_table.c.station_id == station_id, reports_table.c.at >= since)
+         .order_by(reports_table.c.at.desc(), reports_table.c.id.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [_row_to_report(r) for r in conn.execute(q)]
+
+
+def report_counts(reports) -> dict:
+    """``{kind: count}`` over ``reports``, every kind present (zeros included)."""
+    out = {k: 0 for k in REPORT_KINDS}
+    for r in reports:
+        out[r.kind] += 1
+    return out
+
+
+def resolve_reports(store, station_id: str, *, user: str, at: datetime | None = None, conn=None) -> int:
+    """Mark the station's open problem reports as dealt with; returns how many."""
+    at = _utc(at) or _now()
+    stmt = (sa.update(reports_table)
+            .where(reports_table.c.station_id == station_id, reports_table.c.resolved_at.is_(None),
+                   reports_table.c.kind.in_(PROBLEM_KINDS))
+            .values(resolved_at=at, resolved_by=str(user)))
+    if conn is not None:
+        return conn.execute(stmt).rowcount
+    with store.begin() as c:
+        return c.execute(stmt).rowcount
+
+
+def today_shanghai(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai (``now`` naive is taken as UTC)."""
+    return (_utc(now) or _now()).astimezone(TZ).date()
+
+
+def verify_station(store, station_id: str, *, user: str, now: datetime | None = None) -> Station:
+    """"Still correct": set ``verified_at`` to today (Asia/Shanghai) and resolve open reports.
+
+    The change is recorded in the store's history (unless the station was
+    already verified today, which changes nothing).  One transaction.
+    """
+    with store.begin() as conn:
+        row = conn.execute(sa.select(stations_table).where(stations_table.c.id == station_id)).first()
+        if row is None:
+            raise NotFoundError(f"no station with id {station_id!r}", field="id")
+        station = replace(row_to_station(row), verified_at=today_shanghai(now))
+        store.write_many([station], user=user, note="verified: still correct", mode="update", conn=conn)
+        resolve_reports(store, station_id, user=user, at=now, conn=conn)
+    return station
+
+
+def needs_visit(store, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
+                now: datetime | None = None) -> list[VisitItem]:
+    """Stations (adcode starting with ``adcode_prefix``) with open problem reports.
+
+    Only reports of the last ``days`` days count.  Most recently reported first.
+    """
+    since = (_utc(now) or _now()) - timedelta(days=days)
+    q = (sa.select(reports_table.c.station_id, reports_table.c.kind, reports_table.c.at)
+         .join(stations_table, stations_table.c.id == reports_table.c.station_id)
+         .where(reports_table.c.resolved_at.is_(None), reports_table.c.kind.in_(PROBLEM_KINDS),
+                reports_table.c.at >= since))
+    if adcode_prefix:
+        q = q.where(stations_table.c.adcode.startswith(str(adcode_prefix), autoescape=True))
+    agg: dict[str, dict] = {}
+    with store.engine.connect() as conn:
+        for sid, kind, at in conn.execute(q):
+            a = agg.setdefault(sid, {"counts": {k: 0 for k in PROBLEM_KINDS}, "latest": None})
+            a["counts"][kind] += 1
+            at = _utc(at)
+            a["latest"] = at if a["latest"] is None or at > a["latest"] else a["latest"]
+        if not agg:
+            return []
+        rows = conn.execute(sa.select(stations_table).where(stations_table.c.id.in_(list(agg))))
+        stations = {r.id: row_to_station(r) for r in rows}
+    items = [VisitItem(station=stations[sid], counts=a["counts"], latest=a["latest"])
+             for sid, a in agg.items() if sid in stations]
+    items.sort(key=lambda it: (it.latest, it.station.id), reverse=True)
+    return items
+
+
+def stale_stations(stations, *, max_age_days: int = 365, today: date | None = None) -> list[Station]:
+    """Stations not verified in ``max_age_days`` days (or never), oldest first."""
+    today = today or today_shanghai()
+    limit = today - timedelta(days=max_age_days)
+    out = [s for s in stations if s.status != "closed" and (s.verified_at is None or s.verified_at < limit)]
+    out.sort(key=lambda s: (s.verified_at is not None, s.verified_at or date.min, s.id))
+    return out

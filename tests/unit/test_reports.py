@@ -1,0 +1,100 @@
+"""Worker reports: recording, recent window, the needs-a-visit list, verification."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from stationmap import reports
+from stationmap.errors import NotFoundError, ValidationError
+from stationmap.store import StationStore
+
+T0 = datetime(2024, 6, 1, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(db_url, make_station):
+    s = StationStore(db_url)
+    s.create_all()
+    s.write_many([
+        make_station(id="zl-1", adcode="320404"),
+        make_station(id="zl-2", adcode="320404"),
+        make_station(id="tn-1", adcode="320402"),
+        make_station(id="sz-1", adcode="320505", lon=120.6, lat=31.3),
+    ], user="seed")
+    return s
+
+
+def test_add_and_recent(store):
+    reports.add_report(store, "zl-1", "ok", at=T0 - timedelta(days=40))
+    r1 = reports.add_report(store, "zl-1", "no_hot_water", at=T0 - timedelta(days=2))
+    r2 = reports.add_report(store, "zl-1", "charging_broken", at=T0 - timedelta(hours=1))
+    reports.add_report(store, "zl-2", "closed", at=T0)
+    got = reports.recent_reports(store, "zl-1", now=T0)
+    assert [r.id for r in got] == [r2.id, r1.id]  # newest first, the 40-day-old one is out
+    assert got[0].at == T0 - timedelta(hours=1) and got[0].at.tzinfo is not None
+    assert all(r.is_open for r in got)
+    assert reports.report_counts(got) == {"ok": 0, "closed": 0, "no_hot_water": 1, "charging_broken": 1}
+    assert len(reports.recent_reports(store, "zl-1", now=T0, days=60)) == 3
+
+
+def test_bad_reports(store):
+    with pytest.raises(ValidationError) as exc:
+        reports.add_report(store, "zl-1", "on_fire")
+    assert "'on_fire'" in exc.value.message and exc.value.field == "kind"
+    with pytest.raises(NotFoundError):
+        reports.add_report(store, "nope", "ok")
+
+
+def test_needs_visit_by_district_prefix(store):
+    reports.add_report(store, "zl-1", "no_hot_water", at=T0 - timedelta(days=3))
+    reports.add_report(store, "zl-1", "no_hot_water", at=T0 - timedelta(days=1))
+    reports.add_report(store, "zl-2", "ok", at=T0)                      # fine: not a problem
+    reports.add_report(store, "tn-1", "closed", at=T0 - timedelta(hours=2))
+    reports.add_report(store, "sz-1", "charging_broken", at=T0 - timedelta(days=45))  # too old
+    items = reports.needs_visit(store, now=T0)
+    assert [i.station.id for i in items] == ["tn-1", "zl-1"]  # most recently reported first
+    assert items[1].counts == {"closed": 0, "no_hot_water": 2, "charging_broken": 0}
+    assert items[1].latest == T0 - timedelta(days=1)
+    assert [i.station.id for i in reports.needs_visit(store, adcode_prefix="320404", now=T0)] == ["zl-1"]
+    assert [i.station.id for i in reports.needs_visit(store, adcode_prefix="3204", now=T0)] == ["tn-1", "zl-1"]
+    assert reports.needs_visit(store, adcode_prefix="3205", now=T0) == []
+    assert [i.station.id for i in reports.needs_visit(store, adcode_prefix="3205", now=T0, days=60)] == ["sz-1"]
+
+
+def test_verify_sets_shanghai_date_records_history_and_resolves(store):
+    reports.add_report(store, "zl-1", "closed", at=T0 - timedelta(hours=3))
+    # 17:30 UTC on 1 June is 01:30 on 2 June in Shanghai (UTC+8, no DST)
+    at = datetime(2024, 6, 1, 17, 30, tzinfo=timezone.utc)
+    st = reports.verify_station(store, "zl-1", user="zl-editor", now=at)
+    assert st.verified_at == date(2024, 6, 2)
+    assert store.get("zl-1").verified_at == date(2024, 6, 2)
+    h = store.history("zl-1")[0]
+    assert h["user"] == "zl-editor" and h["before"]["verified_at"] is None
+    assert h["after"]["verified_at"] == "2024-06-02" and "verified" in h["note"]
+    assert reports.needs_visit(store, now=T0) == []
+    r = reports.recent_reports(store, "zl-1", now=T0)[0]
+    assert not r.is_open and r.resolved_by == "zl-editor"
+    # a report after the verification opens the station again
+    reports.add_report(store, "zl-1", "no_hot_water", at=at + timedelta(minutes=5))
+    assert [i.station.id for i in reports.needs_visit(store, now=at + timedelta(hours=1))] == ["zl-1"]
+    with pytest.raises(NotFoundError):
+        reports.verify_station(store, "nope", user="x")
+
+
+def test_today_shanghai_boundaries():
+    assert reports.today_shanghai(datetime(2024, 1, 1, 15, 59, tzinfo=timezone.utc)) == date(2024, 1, 1)
+    assert reports.today_shanghai(datetime(2024, 1, 1, 16, 0, tzinfo=timezone.utc)) == date(2024, 1, 2)
+
+
+def test_stale_stations(make_station):
+    today = date(2024, 6, 1)
+    sts = [
+        make_station(id="a", verified_at=date(2024, 5, 1)),
+        make_station(id="b", verified_at=date(2023, 5, 1)),
+        make_station(id="c"),
+        make_station(id="d", verified_at=date(2022, 1, 1), status="closed"),
+        make_station(id="e", verified_at=date(2023, 6, 2)),  # 365 days ago: not yet stale
+    ]
+    assert [s.id for s in reports.stale_stations(sts, today=today)] == ["c", "b"]
