@@ -227,5 +227,110 @@ def sample_generate(out, seed):
     click.echo(f"wrote {len(stations)} sample stations to {path}")
 
 
+# -- coverage (issue 5) -----------------------------------------------------------
+
+@main.command("coverage")
+@click.argument("adcode")
+@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True,
+              help="Station kinds (repeatable; default every kind).  Gaps, sites and the map use the first.")
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default="walk", show_default=True)
+@click.option("--minutes", type=click.FloatRange(0, 240, min_open=True), default=None,
+              help="Threshold in minutes (default 15).")
+@click.option("--cell", "cell_m", type=click.FloatRange(10, 50000), default=250.0, show_default=True,
+              help="Cell size in metres.")
+@click.option("--shape", type=click.Choice(["square", "h3"]), default="square", show_default=True)
+@click.option("--h3-resolution", type=click.IntRange(0, 15), default=None, help="H3 resolution (default: from --cell).")
+@click.option("--method", type=click.Choice(["auto", "circle", "network"]), default="auto", show_default=True,
+              help="circle: straight line x detour factor; network: road graph (zones without a polygon need one).")
+@click.option("--network", "network_spec", default=None,
+              help="Road network: a name in STATIONMAP_NETWORKS, a compiled .npz or a .gpkg road graph.")
+@click.option("--add", "add_n", type=click.IntRange(1, 1000), default=None, help="Suggest N new sites.")
+@click.option("--solver", type=click.Choice(["auto", "exact", "greedy"]), default="auto", show_default=True)
+@click.option("--candidates", type=click.Path(dir_okay=False), default=None,
+              help="Candidate host places (CSV lon,lat[,id] or GeoJSON/GeoPackage points, WGS-84); default grid cells.")
+@click.option("--demand", "demand_path", type=click.Path(dir_okay=False), default=None,
+              help="Demand layer (points or polygons with a weight column) instead of the census.")
+@click.option("--demand-column", default="weight", show_default=True)
+@click.option("--sample", "use_sample", is_flag=True, help="Use the bundled SAMPLE stations, not the database.")
+@click.option("--scheduler", default=None,
+              help="Partition by district on Dask: 'local' (a local cluster) or a scheduler address.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local cluster workers (default: cores).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output folder.")
+def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, method, network_spec, add_n, solver,
+                 candidates, demand_path, demand_column, use_sample, scheduler, workers, lang, out_dir):
+    """Coverage of a district (adcode) by stations: cells, gaps, suggested sites, figures, charts, map.
+
+    Writes into --out: coverage.gpkg (cells, gaps, sites, districts), figures.csv and figures.xlsx,
+    coverage_by_district.png, minutes_distribution.png, coverage_map.html and summary.json.
+    With --scheduler (or for the whole province) the run is partitioned by district on Dask and
+    writes the figures only.
+    """
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from stationmap import coverage as cv
+    from stationmap.districts import load_districts
+
+    cfg = settings()
+    if use_sample:
+        from stationmap.io.sample import load_sample
+
+        stations = load_sample(settings=cfg)
+    else:
+        stations = open_store().all()
+        if not stations:
+            raise StationmapError("the database has no stations: import some, or use --sample")
+    district = load_districts(cfg).get(adcode)
+    network = cv.open_network(network_spec, settings=cfg) if network_spec else None
+    cand = cv.read_points(candidates) if candidates else None
+    demand = cv.read_points(demand_path, weight_column=demand_column) if demand_path else None
+    sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
+    if scheduler or district.level == "province":
+        if add_n or network is not None or method == "network":
+            raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and "
+                                  "writes figures only: drop --add / --network / --method network")
+        with tqdm(total=None, unit="district", desc="coverage", disable=None) as bar:
+            def tick(done, total):
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+            res = cv.analyse_many(adcode, stations, kinds=kinds or None, mode=mode, minutes=minutes, cell_m=cell_m,
+                                  shape=shape, h3_resolution=h3_resolution,
+                                  scheduler=None if scheduler in (None, "local") else scheduler,
+                                  n_workers=workers, settings=cfg, progress=tick)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res.stats.to_csv(out / "figures.csv", index=False, encoding="utf-8-sig")
+        res.stats.replace([float("inf")], float("nan")).to_excel(out / "figures.xlsx", index=False)
+        click.echo(f"{len(res.stats)} rows, {res.n_cells:,} cells, {res.seconds:.1f} s on {res.scheduler}; "
+                   f"wrote {out / 'figures.csv'} and figures.xlsx{sample_note}")
+        return
+    steps = ["districts", "grid", *[f"minutes: {k}" for k in (kinds or KINDS)], "demand",
+             *(["sites"] if add_n else []), "tables", "geopackage", "charts", "map"]
+    with tqdm(total=len(steps), desc="coverage", unit="step", disable=None) as bar:
+        def step(label):
+            bar.set_description(label)
+            bar.update(1)
+        cov, sites, paths = cv.report(adcode, stations, out_dir, kinds=kinds or None, mode=mode, minutes=minutes,
+                                      method=method, network=network, cell_m=cell_m, shape=shape,
+                                      h3_resolution=h3_resolution, add=add_n, solver=solver, candidates=cand,
+                                      demand=demand, demand_column=demand_column, lang=lang, settings=cfg,
+                                      progress=step)
+    first = cov.stats()
+    kind = cov.kinds[0]
+    row = first[first.kind == kind].iloc[-1]
+    click.echo(f"{row['name']} ({row['adcode']}), {kind}, {cov.threshold:g} min by {cov.mode} ({cov.method}): "
+               f"demand covered {row['demand_covered']:.1%}, cross-covered {row['demand_cross_covered']:.1%}, "
+               f"area covered {row['area_covered']:.1%}{sample_note}")
+    if sites is not None:
+        click.echo(f"{len(sites.table)} suggested site(s) ({sites.method}{', optimal' if sites.optimal else ''}) "
+                   f"raise demand covered to {sites.covered_after:.1%}")
+    for note in cov.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

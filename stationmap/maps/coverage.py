@@ -1,0 +1,298 @@
+"""The coverage map: cells coloured by minutes to the nearest station.
+
+:func:`coverage_map` builds a folium map from a
+:class:`stationmap.coverage.Coverage` (and optionally
+:class:`stationmap.siting.Sites`):
+
+* the cells, dissolved into minute bands (a few polygons rather than tens of
+  thousands of squares, so the page stays small), coloured from green (near)
+  to dark red (beyond the horizon);
+* the gaps (connected uncovered areas) outlined in red, with their rank,
+  size and uncovered demand;
+* the cross-covered area (two or more stations in reach) hatched in blue;
+* the stations of the kind analysed, and the suggested sites as numbered
+  star markers;
+* district boundaries, a legend, and a "sample data" banner when the
+  stations are generated samples.
+
+Everything is drawn in WGS-84, so only WGS-84 base maps are offered
+(OpenStreetMap; Tianditu with a key); Amap tiles (GCJ-02) would put every
+overlay 300-700 m off.  User text (station and district names) is
+HTML-escaped.
+
+``standalone=True`` inlines Leaflet from ``static/vendor`` so the HTML file
+works offline; otherwise the page links the vendored files under
+``static_url``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import folium
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from stationmap.errors import ValidationError
+from stationmap.maps.icons import KIND_COLORS
+from stationmap.maps.tiles import basemaps
+
+#: colours of the minute bands, near to far (the last: beyond the horizon)
+BAND_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027", "#7f0000")
+GAP_COLOR = "#b2182b"
+CROSS_COLOR = "#2c5aa0"
+SITE_COLOR = "#6a1b9a"
+
+_STATIC = Path(__file__).resolve().parents[2] / "static"
+_LEAFLET = ("vendor/leaflet-1.9.4/leaflet.js", "vendor/leaflet-1.9.4/leaflet.css")
+_CDN = ("https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js",
+        "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.css")
+
+_TEXT = {
+    "zh": {
+        "title": "{name}：{kind} {minutes:g} 分钟{mode}覆盖", "bands": "到最近站点的时间",
+        "beyond": "超过 {h:g} 分钟", "min": "分钟", "gaps": "覆盖空白（未覆盖区域）",
+        "cross": "交叉覆盖（≥2 个站点）", "stations": "现有站点", "sites": "建议新增站点",
+        "districts": "行政区界", "sample": "示例数据（生成的，并非真实站点）", "rank": "排名",
+        "area": "面积", "demand": "未覆盖人口", "site": "建议站点", "new": "新增覆盖人口",
+        "uncovered": "未覆盖", "covered": "已覆盖",
+    },
+    "en": {
+        "title": "{name}: {kind}, {minutes:g} minutes by {mode}", "bands": "Minutes to the nearest station",
+        "beyond": "over {h:g} min", "min": "min", "gaps": "Coverage gaps (uncovered)",
+        "cross": "Cross-covered (2+ stations)", "stations": "Existing stations", "sites": "Suggested sites",
+        "districts": "District boundaries", "sample": "SAMPLE DATA (generated, not real stations)",
+        "rank": "Rank", "area": "Area", "demand": "Uncovered demand", "site": "Suggested site",
+        "new": "Newly covered demand", "uncovered": "uncovered", "covered": "covered",
+    },
+}
+_MODE_ZH = {"walk": "步行", "bike": "骑行", "ebike": "电动车", "car": "驾车"}
+_KIND_ZH = {"rest": "工会驿站", "hot_tea": "热茶点", "legal_aid": "法律援助点"}
+
+
+def band_edges(threshold: float, horizon: float) -> list:
+    """Band edges in minutes: thirds of the threshold, then 4/3 and 2 times it,
+    the horizon, and infinity."""
+    t = float(threshold)
+    inner = [t / 3.0, 2.0 * t / 3.0, t, 4.0 * t / 3.0, 2.0 * t]
+    inner = [x for x in inner if x < horizon] + [float(horizon)]
+    return [0.0, *inner, math.inf]
+
+
+class _Legend(MacroElement):
+    """A fixed legend box (HTML built and escaped in Python)."""
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <div class="sm-coverage-legend" style="position:absolute; z-index:1000; bottom:24px; right:10px;
+             background:rgba(255,255,255,.93); padding:8px 10px; border-radius:4px; font:12px/1.45 sans-serif;
+             box-shadow:0 1px 4px rgba(0,0,0,.3); max-width:260px;">{{ this.body }}</div>
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, body: str):
+        super().__init__()
+        self._name = "CoverageLegend"
+        self.body = body
+
+
+def _swatch(color, *, border=None, dash=False, fill=True):
+    b = border or color
+    style = f"display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;" \
+            f"border:2px {'dashed' if dash else 'solid'} {b};background:{color if fill else 'transparent'}"
+    return f'<span style="{style}"></span>'
+
+
+def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "zh", tianditu_key: str = "",
+                 title: str | None = None, max_gaps: int = 50, standalone: bool = False,
+                 static_url: str = "/static", gaps=None) -> folium.Map:
+    """A folium map of ``coverage`` for ``kind`` (default its first kind).
+
+    Parameters
+    ----------
+    sites : stationmap.siting.Sites, optional
+        Suggested sites, drawn as numbered stars.
+    lang : {"zh", "en"}
+    max_gaps : int
+        Outline at most this many gaps (the largest by uncovered demand).
+    standalone : bool
+        Inline Leaflet (from ``static/vendor``) so the HTML works offline.
+    gaps : GeoDataFrame, optional
+        Precomputed ``coverage.gaps(kind=..., geometry=True)``.
+    """
+    if lang not in _TEXT:
+        raise ValidationError(f"lang must be one of {tuple(_TEXT)}, got {lang!r}", field="lang")
+    tx = _TEXT[lang]
+    kind = coverage._kind(kind)
+    g = coverage.grid
+    if len(g):
+        west, south, east, north = float(g.lon.min()), float(g.lat.min()), float(g.lon.max()), float(g.lat.max())
+    else:
+        west, south, east, north = coverage.areas[0].geometry.bounds
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
+                   control_scale=True, max_zoom=19)
+    _leaflet_assets(m, standalone=standalone, static_url=static_url)
+    for bm in basemaps(tianditu_key=tianditu_key, lang=lang):
+        if bm.datum != "wgs84":
+            continue
+        for k, (url, sub) in enumerate(bm.tiles):
+            folium.TileLayer(tiles=url, attr=bm.attribution, name=bm.label(lang), overlay=False,
+                             control=k == 0, max_zoom=bm.max_zoom, max_native_zoom=bm.max_zoom,
+                             subdomains=sub or "abc").add_to(m)
+
+    # minute bands
+    edges = band_edges(coverage.threshold, coverage.horizon_minutes)
+    bands = coverage.bands(kind=kind, bands=edges[1:-1])
+    fg = folium.FeatureGroup(name=tx["bands"], show=True)
+    labels = []
+    for k in range(len(edges) - 1):
+        lo, hi = edges[k], edges[k + 1]
+        labels.append(tx["beyond"].format(h=lo) if not math.isfinite(hi) else f"{lo:.0f}–{hi:.0f} {tx['min']}")
+    for row in bands.itertuples():
+        k = edges.index(row.lo)
+        color = BAND_COLORS[min(k, len(BAND_COLORS) - 1)] if math.isfinite(row.hi) else BAND_COLORS[-1]
+        tip = f"{labels[k]} · {row.area_km2:.2f} km²"
+        folium.GeoJson(row.geometry.__geo_interface__, style_function=_style(color, 0.55, color, 0.0),
+                       tooltip=html.escape(tip), name=labels[k]).add_to(fg)
+    fg.add_to(m)
+
+    # cross-covered
+    cross = coverage.cross_covered_area(kind=kind)
+    if cross is not None:
+        fgc = folium.FeatureGroup(name=tx["cross"], show=True)
+        folium.GeoJson(cross.__geo_interface__, style_function=lambda _f: {
+            "color": CROSS_COLOR, "weight": 1, "fill": True, "fillColor": CROSS_COLOR, "fillOpacity": 0.08,
+            "dashArray": "2 4"}, tooltip=html.escape(tx["cross"])).add_to(fgc)
+        fgc.add_to(m)
+
+    # gaps
+    gdf = gaps if gaps is not None else coverage.gaps(kind=kind, geometry=True)
+    if len(gdf):
+        fgg = folium.FeatureGroup(name=tx["gaps"], show=True)
+        for row in gdf.head(max_gaps).itertuples():
+            tip = (f"{tx['uncovered']} #{int(row.rank)} · {tx['area']} {row.area_km2:.2f} km² · "
+                   f"{tx['demand']} {row.demand:,.0f}")
+            folium.GeoJson(row.geometry.__geo_interface__,
+                           style_function=_style(GAP_COLOR, 0.0, GAP_COLOR, 2.0, dash="6 4"),
+                           tooltip=html.escape(tip)).add_to(fgg)
+        fgg.add_to(m)
+
+    # district boundaries
+    fgd = folium.FeatureGroup(name=tx["districts"], show=True)
+    for a in coverage.areas:
+        folium.GeoJson(a.geometry.__geo_interface__, style_function=_style("#333333", 0.0, "#333333", 1.2),
+                       tooltip=html.escape(f"{a.name} {a.adcode}".strip())).add_to(fgd)
+    fgd.add_to(m)
+
+    # stations of this kind
+    st = coverage.stations
+    color = KIND_COLORS.get(kind, "#c8102e")
+    fgs = folium.FeatureGroup(name=tx["stations"], show=True)
+    sel = st.of_kind(kind) if len(st) else []
+    pad = 0.05
+    names = st.name if st.name is not None else st.id
+    for sid, nm, lon, lat in zip(st.id[sel], names[sel], st.lon[sel], st.lat[sel]):
+        if not (west - pad <= lon <= east + pad and south - pad <= lat <= north + pad):
+            continue
+        folium.CircleMarker([float(lat), float(lon)], radius=4, color="#ffffff", weight=1, fill=True,
+                            fill_color=color, fill_opacity=1.0,
+                            tooltip=html.escape(f"{nm} ({sid})")).add_to(fgs)
+    fgs.add_to(m)
+
+    # suggested sites
+    if sites is not None and len(sites.table):
+        fgn = folium.FeatureGroup(name=tx["sites"], show=True)
+        for r in sites.table.itertuples():
+            label = int(r.rank)
+            icon = folium.DivIcon(
+                html=(f'<div class="sm-site" style="width:26px;height:26px;line-height:26px;text-align:center;'
+                      f'color:#fff;background:{SITE_COLOR};border:2px solid #fff;border-radius:50%;'
+                      f'font:bold 12px sans-serif;box-shadow:0 1px 3px rgba(0,0,0,.5)">★{label}</div>'),
+                icon_size=(30, 30), icon_anchor=(15, 15))
+            tip = f"{tx['site']} {label} · {tx['new']} {r.new_demand:,.0f} · ({r.lon:.5f}, {r.lat:.5f})"
+            folium.Marker([float(r.lat), float(r.lon)], icon=icon, tooltip=html.escape(tip)).add_to(fgn)
+        fgn.add_to(m)
+
+    # title, legend, layer control
+    name = title or _title(coverage, kind, tx, lang)
+    banner = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(name)}</div>'
+    if coverage.sample:
+        banner += (f'<div style="color:#fff;background:#b35900;padding:2px 4px;margin-bottom:4px;'
+                   f'font-weight:bold">{html.escape(tx["sample"])}</div>')
+    rows = [f"<div><b>{html.escape(tx['bands'])}</b></div>"]
+    for k, lab in enumerate(labels):
+        c = BAND_COLORS[min(k, len(BAND_COLORS) - 1)] if k < len(labels) - 1 else BAND_COLORS[-1]
+        state = tx["covered"] if edges[k + 1] <= coverage.threshold else tx["uncovered"]
+        rows.append(f"<div>{_swatch(c)}{html.escape(lab)} <span style='color:#666'>({html.escape(state)})"
+                    "</span></div>")
+    rows.append(f"<div>{_swatch(GAP_COLOR, dash=True, fill=False)}{html.escape(tx['gaps'])}</div>")
+    rows.append(f"<div>{_swatch('rgba(44,90,160,.15)', border=CROSS_COLOR, dash=True)}"
+                f"{html.escape(tx['cross'])}</div>")
+    rows.append(f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:50%;"
+                f"background:{color};margin:0 8px 0 2px'></span>{html.escape(tx['stations'])}</div>")
+    if sites is not None and len(sites.table):
+        rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;border-radius:50%;"
+                    f"background:{SITE_COLOR};margin:0 6px 0 1px'></span>★ {html.escape(tx['sites'])}</div>")
+    _Legend(banner + "".join(rows)).add_to(m)
+    folium.LayerControl(position="topright", collapsed=True).add_to(m)
+    m.fit_bounds([[south, west], [north, east]])
+    return m
+
+
+def _title(coverage, kind, tx, lang):
+    names = "、".join(a.name for a in coverage.areas[:3]) if lang == "zh" else ", ".join(
+        a.name for a in coverage.areas[:3])
+    if coverage.parent:
+        names = coverage.parent.get("name", names)
+    elif len(coverage.areas) > 3:
+        names += " …"
+    k = _KIND_ZH.get(kind, kind) if lang == "zh" else kind.replace("_", " ")
+    mode = _MODE_ZH.get(coverage.mode, coverage.mode) if lang == "zh" else coverage.mode
+    return tx["title"].format(name=names, kind=k, minutes=coverage.threshold, mode=mode)
+
+
+def _style(fill, fill_opacity, line, weight, dash=None):
+    def f(_feature):
+        s = {"fillColor": fill, "fillOpacity": fill_opacity, "color": line, "weight": weight,
+             "fill": fill_opacity > 0}
+        if dash:
+            s["dashArray"] = dash
+        return s
+    return f
+
+
+def _leaflet_assets(m, *, standalone: bool, static_url: str):
+    js_path, css_path = (_STATIC / p for p in _LEAFLET)
+    if standalone and js_path.is_file() and css_path.is_file():
+        m.default_js = []
+        m.default_css = []
+        root = m.get_root()
+        css = css_path.read_text(encoding="utf-8")
+        for img in ("layers-2x.png", "layers.png", "marker-icon.png"):
+            f = css_path.parent / "images" / img
+            if f.is_file():
+                data = base64.b64encode(f.read_bytes()).decode("ascii")
+                css = css.replace(f"url(images/{img})", f"url(data:image/png;base64,{data})")
+        root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
+        js = js_path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+        root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js")
+    elif standalone:
+        m.default_js = [("leaflet", _CDN[0])]
+        m.default_css = [("leaflet_css", _CDN[1])]
+    else:
+        base = static_url.rstrip("/")
+        m.default_js = [("leaflet", f"{base}/{_LEAFLET[0]}")]
+        m.default_css = [("leaflet_css", f"{base}/{_LEAFLET[1]}")]
+
+
+def save_html(m: folium.Map, path) -> Path:
+    """Write a map as one HTML file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    m.save(str(path))
+    return path

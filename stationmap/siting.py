@@ -1,0 +1,437 @@
+"""Where to add stations: the maximal covering location problem (MCLP).
+
+Given a :class:`stationmap.coverage.Coverage`, choose up to ``n`` new sites
+for one station kind so as to cover the most demand that no existing
+station covers yet (existing stations stay where they are: the demand they
+already cover is worth nothing more).  A cell is covered by a site when the
+site is within the threshold minutes of it, measured the way the coverage
+was (circles with the detour factor, or the road network).
+
+Candidate sites: the grid's cell centres (default) or a supplied list of
+host places (WGS-84 points: stations-to-be at banks, post offices, shops...).
+
+Solvers
+    ``"exact"``: the integer programme (Church & ReVelle 1974)
+
+    .. math:: \\max \\sum_i w_i y_i \\quad\\text{s.t.}\\quad y_i \\le \\sum_{j \\in N_i} x_j,\\;
+              \\sum_j x_j \\le n,\\; x_j \\in \\{0, 1\\},\\; 0 \\le y_i \\le 1
+
+    solved by CBC through PuLP (the solver spopt uses), with a sparse
+    coverage matrix: demand cells with identical candidate sets are merged
+    and candidates that cover nothing uncovered are dropped first.  ``y``
+    may be continuous: with integral ``x`` the optimum sets each
+    ``y_i = min(1, sum x)``, which is integral.
+    ``"greedy"``: repeatedly add the site covering the most still-uncovered
+    demand (lazy evaluation).  Within ``1 - 1/e`` (63 %) of the optimum, in
+    practice much closer; ``tests/unit/test_siting.py`` compares both with
+    a brute-force search over every ``n``-subset on small cases.
+    ``"auto"``: exact when the reduced problem is small enough
+    (:data:`EXACT_MAX_NNZ` coverage pairs), else greedy; the result says
+    which ran and whether it is proven optimal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stationmap.errors import ValidationError
+
+SOLVERS = ("auto", "exact", "greedy")
+#: "auto" uses the exact solver up to this many (candidate, demand) coverage pairs
+EXACT_MAX_NNZ = 1_000_000
+#: default candidates (grid cells) are thinned to every k-th cell when the
+#: coverage matrix would exceed this many pairs
+MAX_PAIRS = 5_000_000
+MAX_SITES = 1000
+
+
+@dataclass
+class Sites:
+    """Suggested sites.
+
+    ``table``: a DataFrame, one row per site in order of added demand
+    (rank, lon, lat (WGS-84), candidate, cell_id, adcode, new_demand,
+    cumulative_demand).  ``objective``: uncovered demand the sites cover
+    together; ``uncovered_before``: uncovered demand before.
+    ``covered_before`` / ``covered_after``: share of all demand covered.
+    """
+
+    kind: str
+    n: int
+    method: str
+    optimal: bool
+    status: str
+    table: object
+    objective: float
+    uncovered_before: float
+    total_demand: float
+    covered_before: float
+    covered_after: float
+    newly_covered: np.ndarray = field(repr=False, default=None)
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        from stationmap.coverage import _records
+
+        return {"kind": self.kind, "n": self.n, "method": self.method, "optimal": self.optimal,
+                "status": self.status, "objective": self.objective, "uncovered_before": self.uncovered_before,
+                "total_demand": self.total_demand, "covered_before": _finite(self.covered_before),
+                "covered_after": _finite(self.covered_after), "notes": list(self.notes),
+                "sites": _records(self.table)}
+
+    def stations(self, *, prefix: str = "new"):
+        """The sites as :class:`stationmap.model.Station` records (``source="suggested"``),
+        to run the coverage again with them."""
+        from stationmap.model import Station
+
+        return [Station(id=f"{prefix}-{int(r.rank)}", name=f"建议站点 {int(r.rank)}", lon=float(r.lon),
+                        lat=float(r.lat), kinds=(self.kind,), adcode=str(r.adcode or ""), source="suggested")
+                for r in self.table.itertuples()]
+
+
+def _finite(x):
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+# -- the coverage matrix -----------------------------------------------------------
+
+def coverage_matrix(coverage, *, kind=None, candidates=None, settings=None, network=None, notes=None):
+    """(A, demand rows, candidate lon, lat, ids) for the uncovered demand of ``kind``.
+
+    ``A`` is a sparse boolean (candidates, demand rows) matrix.  Demand rows
+    are the cells no existing station of ``kind`` covers, with demand > 0.
+    """
+    from stationmap import config as _config
+    from stationmap import coverage as cv
+
+    settings = settings or _config.load()
+    kind = coverage._kind(kind)
+    grid = coverage.grid
+    rows = np.nonzero((coverage.count[kind] == 0) & (coverage.demand > 0))[0]
+    clon, clat, cids = _candidates(coverage, candidates, rows, settings, notes)
+    if coverage.method == "network":
+        network = network if network is not None else coverage.network
+        if network is None:
+            raise ValidationError("this coverage used a road network: pass the same network", field="network")
+        A = cv.network_reach(network, grid.lon[rows], grid.lat[rows], clon, clat, mode=coverage.mode,
+                             minutes=coverage.threshold)
+    else:
+        A = _circle_reach(grid.lon[rows], grid.lat[rows], clon, clat, mode=coverage.mode,
+                          minutes=coverage.threshold, settings=settings)
+    return A, rows, clon, clat, cids
+
+
+def _circle_reach(cell_lon, cell_lat, site_lon, site_lat, *, mode, minutes, settings):
+    from scipy.sparse import coo_matrix
+    from scipy.spatial import cKDTree
+
+    from stationmap import coverage as cv
+
+    n_c, n_s = len(cell_lon), len(site_lon)
+    if not n_c or not n_s:
+        return coo_matrix((n_s, n_c), dtype=bool).tocsr()
+    radius = cv.reach_m(minutes, mode, settings=settings)
+    pairs = cKDTree(cv._ecef(site_lon, site_lat)).sparse_distance_matrix(
+        cKDTree(cv._ecef(cell_lon, cell_lat)), radius, output_type="ndarray")
+    r, c = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    return coo_matrix((np.ones(r.size, bool), (r, c)), shape=(n_s, n_c)).tocsr()
+
+
+def _candidates(coverage, candidates, rows, settings, notes=None):
+    """Candidate lon, lat (WGS-84) and ids.
+
+    Default: the cell centres within reach of some uncovered demand cell; when
+    the coverage matrix would pass :data:`MAX_PAIRS` pairs, every k-th cell in
+    each direction (squares) or the centre cells of coarser parents (H3).
+    """
+    grid = coverage.grid
+    if candidates is not None:
+        return _parse_candidates(candidates)
+    from scipy.spatial import cKDTree
+
+    from stationmap import coverage as cv
+
+    if not rows.size:
+        return np.empty(0), np.empty(0), np.empty(0, dtype=object)
+    if coverage.method == "network":
+        r = coverage.threshold * cv.speed_m_per_min(coverage.mode, settings)
+    else:
+        r = cv.reach_m(coverage.threshold, coverage.mode, settings=settings)
+    t = cKDTree(cv._ecef(grid.lon[rows], grid.lat[rows]))
+    d, _ = t.query(grid.xyz(), k=1, distance_upper_bound=r * (1 + 1e-9) + 1e-6)
+    near = np.isfinite(d)
+    cell_area = float(np.median(grid.area_m2))
+    est = rows.size * math.pi * r * r / cell_area
+    k = max(1, math.ceil(math.sqrt(est / MAX_PAIRS))) if est > MAX_PAIRS else 1
+    if k > 1:
+        if grid.shape == "square":
+            near &= (grid.i % k == 0) & (grid.j % k == 0)
+            msg = (f"candidate sites: one cell in {k} each way ({k * grid.cell_m:g} m apart) "
+                   "to keep the problem tractable")
+        else:
+            import h3
+
+            up = max(1, math.ceil(math.log(k * k) / math.log(7)))
+            res = max(0, grid.resolution - up)
+            centres = {h3.cell_to_center_child(h3.cell_to_parent(h, res), grid.resolution)
+                       for h in grid.cell_id[near].tolist()}
+            near &= np.fromiter((h in centres for h in grid.cell_id.tolist()), bool, len(grid))
+            msg = f"candidate sites: centre cells of H3 resolution {res} to keep the problem tractable"
+        if notes is not None:
+            notes.append(msg)
+    keep = np.nonzero(near)[0]
+    return grid.lon[keep], grid.lat[keep], grid.cell_id[keep]
+
+
+def _parse_candidates(candidates):
+    """Host places: (lon, lat) pairs, objects with lon/lat (and id), or a
+    GeoDataFrame of points; WGS-84."""
+    if hasattr(candidates, "geometry") and hasattr(candidates, "crs"):
+        gdf = candidates if candidates.crs is None or candidates.crs.to_epsg() == 4326 else candidates.to_crs(4326)
+        if not set(gdf.geometry.geom_type) <= {"Point"}:
+            raise ValidationError("candidates must be points", field="candidates")
+        ids = gdf["id"].astype(str).to_numpy(object) if "id" in gdf.columns else \
+            np.array([f"c{i + 1}" for i in range(len(gdf))], dtype=object)
+        return gdf.geometry.x.to_numpy(float), gdf.geometry.y.to_numpy(float), ids
+    lon, lat, ids = [], [], []
+    for i, c in enumerate(candidates):
+        if hasattr(c, "lon") and hasattr(c, "lat"):
+            x, y, cid = c.lon, c.lat, getattr(c, "id", None) or f"c{i + 1}"
+        else:
+            try:
+                x, y = c[0], c[1]
+            except (TypeError, IndexError, KeyError):
+                raise ValidationError(f"candidate {i + 1} must be a (lon, lat) pair, got {c!r}",
+                                      field="candidates") from None
+            cid = c[2] if len(c) > 2 else f"c{i + 1}"
+        try:
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            raise ValidationError(f"candidate {i + 1} must have numeric lon/lat, got {c!r}",
+                                  field="candidates") from None
+        if not (-180 <= x <= 180 and -90 <= y <= 90):
+            raise ValidationError(f"candidate {i + 1} is not a WGS-84 lon/lat, got ({x}, {y})", field="candidates")
+        lon.append(x)
+        lat.append(y)
+        ids.append(str(cid))
+    return np.asarray(lon, float), np.asarray(lat, float), np.asarray(ids, dtype=object)
+
+
+# -- solvers ----------------------------------------------------------------------------
+
+def reduce_problem(A, w):
+    """Drop candidates covering nothing and demand nobody can cover; merge demand
+    rows with the same candidate set.  Returns (A', w', candidate index, row groups)."""
+    from scipy.sparse import csc_matrix, csr_matrix
+
+    A = csr_matrix(A, dtype=bool)
+    w = np.asarray(w, dtype=float)
+    col_any = np.asarray(A.sum(axis=0)).ravel() > 0
+    keep_d = np.nonzero(col_any & (w > 0))[0]
+    A = A[:, keep_d]
+    row_any = np.nonzero(np.asarray(A.sum(axis=1)).ravel() > 0)[0]
+    A = A[row_any]
+    C = csc_matrix(A)
+    C.sort_indices()
+    groups: dict = {}
+    for k in range(C.shape[1]):
+        key = C.indices[C.indptr[k]:C.indptr[k + 1]].tobytes()
+        groups.setdefault(key, []).append(k)
+    reps = [g[0] for g in groups.values()]
+    w2 = np.array([w[keep_d[g]].sum() for g in groups.values()], dtype=float)
+    A2 = C[:, reps].tocsr()
+    member = [keep_d[np.asarray(g)] for g in groups.values()]
+    return A2, w2, row_any, member
+
+
+def solve_greedy(A, w, n):
+    """Lazy greedy MCLP on a boolean (candidates, demand) matrix: list of chosen
+    candidate rows (in order) and the marginal demand each added."""
+    from scipy.sparse import csc_matrix, csr_matrix
+
+    A = csr_matrix(A, dtype=bool)
+    C = csc_matrix(A)
+    w = np.asarray(w, dtype=float)
+    covered = np.zeros(A.shape[1], bool)
+    gains = np.asarray(A @ w).ravel() if A.shape[1] else np.zeros(A.shape[0])
+    heap = [(-g, j) for j, g in enumerate(gains.tolist()) if g > 0]
+    heapq.heapify(heap)
+    chosen, added = [], []
+    while heap and len(chosen) < n:
+        neg, j = heapq.heappop(heap)
+        cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
+        g = float(w[cols[~covered[cols]]].sum())
+        if g <= 0:
+            continue
+        if heap and g < -heap[0][0] - 1e-12 * max(1.0, g):
+            heapq.heappush(heap, (-g, j))
+            continue
+        chosen.append(j)
+        added.append(g)
+        covered[cols] = True
+    del C
+    return chosen, added
+
+
+def solve_exact(A, w, n, *, time_limit_s=60.0, warm=None):
+    """MCLP by CBC (PuLP).  Returns (chosen candidate rows, status, optimal)."""
+    import pulp
+    from scipy.sparse import csc_matrix, csr_matrix
+
+    A = csr_matrix(A, dtype=bool)
+    n_c, n_d = A.shape
+    if n_c == 0 or n_d == 0:
+        return [], "nothing to cover", True
+    if n_c <= n:
+        return list(range(n_c)), "every candidate fits", True
+    C = csc_matrix(A)
+    prob = pulp.LpProblem("mclp", pulp.LpMaximize)
+    x = [prob.add_variable(f"x{j}", cat=pulp.LpBinary) for j in range(n_c)]
+    y = [prob.add_variable(f"y{i}", lowBound=0, upBound=1) for i in range(n_d)]
+    prob += pulp.LpAffineExpression([(y[i], float(w[i])) for i in range(n_d)])
+    for i in range(n_d):
+        js = C.indices[C.indptr[i]:C.indptr[i + 1]]
+        prob += pulp.LpAffineExpression([(y[i], 1.0)] + [(x[j], -1.0) for j in js.tolist()]) <= 0
+    prob += pulp.LpAffineExpression([(xj, 1.0) for xj in x]) <= n
+    if warm:
+        for j in warm:
+            x[j].setInitialValue(1)
+        for j in set(range(n_c)) - set(warm):
+            x[j].setInitialValue(0)
+    with warnings.catch_warnings():
+        # PuLP 3.3 announces that its bundled CBC moves to an extra in PuLP 4; it is what spopt uses today
+        warnings.simplefilter("ignore", DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, warmStart=bool(warm), gapRel=0.0)
+        prob.solve(solver)
+    status = pulp.LpStatus[prob.status]
+    optimal = prob.sol_status == pulp.LpSolutionOptimal
+    chosen = [j for j in range(n_c) if (x[j].value() or 0) > 0.5]
+    return chosen, status, optimal
+
+
+def suggest_sites(coverage, n: int, *, kind: str | None = None, candidates=None, method: str = "auto",
+                  time_limit_s: float = 60.0, network=None, settings=None) -> Sites:
+    """Up to ``n`` new sites for ``kind`` covering the most uncovered demand.
+
+    Parameters
+    ----------
+    coverage : stationmap.coverage.Coverage
+    n : int
+        How many sites (1-1000).  Fewer come back when fewer suffice to
+        cover every coverable uncovered cell.
+    kind : str, optional
+        Default: the coverage's first kind.
+    candidates : optional
+        Host places (WGS-84): (lon, lat[, id]) tuples, objects with
+        ``lon``/``lat`` (stations), or a GeoDataFrame of points.  Default:
+        the grid's cell centres near uncovered demand.
+    method : {"auto", "exact", "greedy"}
+    network : stationmap.network.Network, optional
+        For a network-method coverage: default the coverage's own network.
+    """
+    import pandas as pd
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_SITES:
+        raise ValidationError(f"add must be an integer in [1, {MAX_SITES}], got {n!r}", field="add")
+    if method not in SOLVERS:
+        raise ValidationError(f"method must be one of {SOLVERS}, got {method!r}", field="method")
+    n = int(n)
+    kind = coverage._kind(kind)
+    notes: list = []
+    A, rows, clon, clat, cids = coverage_matrix(coverage, kind=kind, candidates=candidates, settings=settings,
+                                                network=network, notes=notes)
+    w = coverage.demand[rows]
+    total = float(coverage.demand.sum())
+    uncovered = float(w.sum())
+    covered_before = (total - float(coverage.demand[coverage.count[kind] == 0].sum())) / total if total > 0 \
+        else float("nan")
+    A2, w2, cand_idx, members = reduce_problem(A, w)
+    if method == "auto":
+        method = "exact" if A2.nnz <= EXACT_MAX_NNZ else "greedy"
+        if method == "greedy":
+            notes.append(f"the problem has {A2.nnz:,} coverage pairs (over {EXACT_MAX_NNZ:,}): greedy heuristic used")
+    g_chosen, g_added = solve_greedy(A2, w2, n)
+    if method == "exact":
+        chosen, status, optimal = solve_exact(A2, w2, n, time_limit_s=time_limit_s, warm=g_chosen)
+        if not optimal:
+            notes.append(f"CBC stopped ({status}) before proving optimality within {time_limit_s:g} s")
+        # keep the better of CBC's answer and the greedy one (CBC may stop early)
+        if _value(A2, w2, chosen) < _value(A2, w2, g_chosen) - 1e-9:
+            chosen, optimal = g_chosen, False
+        order, added = _order_by_gain(A2, w2, chosen)
+    else:
+        order, added, status, optimal = g_chosen, g_added, "greedy", False
+    sel = cand_idx[np.asarray(order, dtype=np.int64)] if order else np.empty(0, np.int64)
+    grid = coverage.grid
+    cell_pos = {c: i for i, c in enumerate(grid.cell_id.tolist())} if candidates is None else {}
+    adcodes = []
+    for j in sel.tolist():
+        if candidates is None:
+            adcodes.append(grid.adcode[cell_pos[cids[j]]])
+        else:
+            adcodes.append(_area_of(coverage, clon[j], clat[j]))
+    table = pd.DataFrame({
+        "rank": np.arange(1, len(sel) + 1),
+        "lon": clon[sel], "lat": clat[sel],
+        "candidate": cids[sel] if len(sel) else np.empty(0, dtype=object),
+        "cell_id": cids[sel] if candidates is None and len(sel) else [None] * len(sel),
+        "adcode": adcodes,
+        "new_demand": np.asarray(added, dtype=float),
+        "cumulative_demand": np.cumsum(np.asarray(added, dtype=float)),
+    })
+    objective = float(np.sum(added))
+    newly = np.zeros(len(grid), bool)
+    if order:
+        hit = np.asarray(A2[np.asarray(order)].sum(axis=0)).ravel() > 0
+        for k in np.nonzero(hit)[0].tolist():
+            newly[rows[members[k]]] = True
+    if len(sel) < n:
+        notes.append(f"{len(sel)} site(s) cover every uncovered cell that any candidate can reach")
+    after = covered_before + objective / total if total > 0 else float("nan")
+    return Sites(kind=kind, n=n, method=method, optimal=bool(optimal), status=status, table=table,
+                 objective=objective, uncovered_before=uncovered, total_demand=total,
+                 covered_before=covered_before, covered_after=after, newly_covered=newly, notes=notes)
+
+
+def _value(A, w, chosen) -> float:
+    if not chosen:
+        return 0.0
+    hit = np.asarray(A[np.asarray(chosen)].sum(axis=0)).ravel() > 0
+    return float(w[hit].sum())
+
+
+def _order_by_gain(A, w, chosen):
+    """Order a chosen set by marginal gain (largest first) with the gains."""
+    from scipy.sparse import csr_matrix
+
+    A = csr_matrix(A)
+    left = list(chosen)
+    covered = np.zeros(A.shape[1], bool)
+    order, added = [], []
+    while left:
+        gains = []
+        for j in left:
+            cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
+            gains.append(float(w[cols[~covered[cols]]].sum()))
+        k = int(np.argmax(gains))
+        j = left.pop(k)
+        if gains[k] <= 0:
+            continue
+        order.append(j)
+        added.append(gains[k])
+        covered[A.indices[A.indptr[j]:A.indptr[j + 1]]] = True
+    return order, added
+
+
+def _area_of(coverage, lon, lat):
+    import shapely
+
+    for a in coverage.areas:
+        if shapely.intersects_xy(a.geometry, lon, lat):
+            return a.adcode
+    return None
