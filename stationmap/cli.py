@@ -185,6 +185,40 @@ def user_list(fmt):
         click.echo(f"{u.username}\t{u.role}\t{','.join(u.scopes) or '*'}")
 
 
+# -- static export (issue 6) ------------------------------------------------------
+
+@main.command()
+@click.argument("adcode")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="Folder to write the site into.")
+@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
+@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
+              help="Only stations with all these services (repeatable).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Page language (default: STATIONMAP_DEFAULT_LANG).")
+@click.option("--basemap", default="", help="Base map shown first: amap, osm (tianditu with a key).")
+@click.option("--list/--no-list", "show_list", default=True, show_default=True, help="The station list beside the map.")
+@click.option("--locate/--no-locate", default=True, show_default=True, help="The locate-me button.")
+@click.option("--scroll-zoom/--no-scroll-zoom", default=False, show_default=True, help="Zoom with the mouse wheel.")
+def publish(adcode, out, kinds, services, lang, basemap, show_list, locate, scroll_zoom):
+    """Write a district's map as a static site (HTML, stations.js, GeoJSON, assets) into --out.
+
+    The site needs no server: open index.html from disk or copy the folder to any static host.
+    """
+    from stationmap.publish import parse_presets
+    from stationmap.web import create_app
+    from stationmap.web.embed import basemap_names, export_district
+
+    open_store()  # a clear message when the database is not initialised
+    app = create_app()
+    args = {"kind": ",".join(kinds), "service": ",".join(services), "lang": lang or "", "basemap": basemap,
+            "list": "1" if show_list else "0", "locate": "1" if locate else "0", "scroll": "1" if scroll_zoom else "0"}
+    with app.test_request_context(f"/embed/{adcode}"):
+        presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(),
+                                default_lang=app.extensions["stationmap"].settings.default_lang)
+        res = export_district(adcode, out, presets=presets)
+    click.echo(f"published {res['stations']} stations of {adcode} to {res['out']} "
+               f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
+
+
 # -- the web app -----------------------------------------------------------------
 
 @main.command()
@@ -201,6 +235,9 @@ def serve(host, port, workers):
     if gunicorn is None:
         raise StationmapError("gunicorn is not installed: run `make serve`, which installs it")
     click.echo(f"stationmap: serving on http://{host}:{port}/ with {workers} workers (Ctrl-C stops)", err=True)
+    if host in ("127.0.0.1", "localhost", "::1") and not os.environ.get("STATIONMAP_SECURE_COOKIES"):
+        # plain http on this machine only: a Secure session cookie would never come back
+        os.environ["STATIONMAP_SECURE_COOKIES"] = "0"
     os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}",
                         "--access-logfile", "-", "stationmap.web:create_app()"])
 

@@ -55,6 +55,16 @@ class Settings:
     tianditu_key: str = ""
     secret_key: str = ""
     default_lang: str = "zh"
+    #: Secure flag of the session cookie: "auto" (on, except when the app is in
+    #: debug or testing mode, and `stationmap serve` on a loopback address sets
+    #: it to "0" for plain http://127.0.0.1), "1" or "0"
+    secure_cookies: str = "auto"
+    #: parent origins allowed to frame the embeds, by adcode prefix ("*": every
+    #: district): {"320404": ["https://example.org"]}; JSON in the environment
+    embed_origins: dict = field(default_factory=dict)
+    #: Flask-Limiter storage: "memory://" counts per worker process (so N workers
+    #: allow N times the limits); "redis://host:6379" shares the counts
+    ratelimit_storage_uri: str = "memory://"
 
     def __post_init__(self):
         if not self.database_url:
@@ -83,6 +93,7 @@ _CASTS = {
     "max_snap_m": float,
     "speeds_kmh": json.loads,
     "networks": json.loads,
+    "embed_origins": json.loads,
 }
 
 

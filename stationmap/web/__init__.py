@@ -64,6 +64,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
 
+    # accounts, CSRF, rate limits, framing headers; editing, worker reports, embeds (issue 6)
+    from stationmap.web import admin, auth, embed
+    auth.init_app(app)
+    admin.init_app(app)
+    embed.init_app(app)
+
     @app.before_request
     def _sync_index():
         state().sync()

@@ -1,0 +1,156 @@
+/* stationmap published site: answers finder.js's API requests with no server.
+ *
+ * A page opened from file:// may not fetch() local files, so the data comes in
+ * stations.js as window.STATIONMAP_STATIC (stationmap.publish.static_payload),
+ * and this wraps window.fetch to answer the four API paths finder.js asks for:
+ *   api/v1/stations, api/v1/stations/<id>, api/v1/nearest, api/v1/districts/boundaries
+ * "Open now" comes from the opening intervals computed at export time; the
+ * nearest stations from the same straight-line estimate the server uses
+ * (geodesic distance x detour factor / speed of the mode).  Any other request
+ * goes to the real fetch (the base-map tiles are images and never pass here).
+ */
+(function () {
+  'use strict';
+  var D = window.STATIONMAP_STATIC;
+  if (!D) { return; }
+  var realFetch = window.fetch ? window.fetch.bind(window) : null;
+  var byId = {};
+  D.features.forEach(function (f) { byId[f.id] = f; });
+
+  // minutes since Monday 00:00 in Asia/Shanghai (UTC+8 all year; 1970-01-01 was a Thursday)
+  function minuteOfWeek(t) {
+    var local = Math.floor(t / 60000) + 8 * 60 + 3 * 1440;
+    return ((local % 10080) + 10080) % 10080;
+  }
+
+  function openNow(h, t) {
+    if (!h) { return false; }
+    if (h.always) { return true; }
+    if (h.weekly) {
+      var w = minuteOfWeek(t);
+      for (var j = 0; j < h.weekly.length; j++) {
+        if (w >= h.weekly[j][0] && w < h.weekly[j][1]) { return true; }
+      }
+      return false;
+    }
+    for (var i = 0; i < h.open.length; i++) {
+      if (t >= h.open[i][0] && t < h.open[i][1]) { return true; }
+    }
+    return false;
+  }
+
+  function props(f, t, extra) {
+    var p = {}, src = f.properties;
+    Object.keys(src).forEach(function (k) { if (k !== 'hours' && k !== 'nav') { p[k] = src[k]; } });
+    p.open_now = openNow(src.hours, t);
+    if (extra) { Object.keys(extra).forEach(function (k) { p[k] = extra[k]; }); }
+    return p;
+  }
+
+  function feature(f, t, extra) {
+    return { type: 'Feature', id: f.id, geometry: f.geometry, properties: props(f, t, extra) };
+  }
+
+  function answer(obj, status) {
+    return Promise.resolve(new Response(JSON.stringify(obj), {
+      status: status || 200, headers: { 'Content-Type': 'application/json' }
+    }));
+  }
+
+  // navigation links of a mode; a mode with the same links as another names it ("bike": "ebike")
+  function navFor(f, mode) {
+    var nav = f.properties.nav || {};
+    var v = nav[mode] || nav.walk || null;
+    return typeof v === 'string' ? (nav[v] || null) : v;
+  }
+
+  function list(params, name) {
+    var out = [];
+    params.getAll(name).forEach(function (v) { v.split(',').forEach(function (x) { if (x) { out.push(x); } }); });
+    return out;
+  }
+
+  function accept(f, params, t) {
+    var p = f.properties;
+    var kinds = list(params, 'kind'), services = list(params, 'service'), statuses = list(params, 'status');
+    if (kinds.length && !kinds.some(function (k) { return p.kinds.indexOf(k) >= 0; })) { return false; }
+    if (services.length && !services.every(function (s) { return p.services.indexOf(s) >= 0; })) { return false; }
+    if (statuses.length && statuses.indexOf(p.status) < 0) { return false; }
+    if (params.get('open_now') === 'true' && !openNow(p.hours, t)) { return false; }
+    return true;
+  }
+
+  // great-circle distance on the mean-radius sphere, metres
+  function distance(lat1, lon1, lat2, lon2) {
+    var R = 6371008.8, r = Math.PI / 180;
+    var dlat = (lat2 - lat1) * r, dlon = (lon2 - lon1) * r;
+    var a = Math.sin(dlat / 2) * Math.sin(dlat / 2) +
+            Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(dlon / 2) * Math.sin(dlon / 2);
+    return 2 * R * Math.asin(Math.min(1, Math.sqrt(a)));
+  }
+
+  function nearest(params, t) {
+    var lat = parseFloat(params.get('lat')), lon = parseFloat(params.get('lon'));
+    if (!isFinite(lat) || !isFinite(lon)) {
+      return answer({ error: { code: 'invalid', message: 'lat and lon are required', field: 'lat' } }, 400);
+    }
+    var mode = params.get('mode') || 'walk';
+    var speed = D.reach.speeds_kmh[mode] || D.reach.speeds_kmh.walk;
+    var minutesLimit = parseFloat(params.get('minutes')) || D.reach.minutes;
+    var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
+    var perMetre = D.reach.detour_factor / (speed * 1000 / 60);
+    var ranked = D.features.filter(function (f) { return f.properties.status === 'active' && accept(f, params, t); })
+      .map(function (f) {
+        var c = f.geometry.coordinates;
+        return { f: f, d: distance(lat, lon, c[1], c[0]) };
+      })
+      .sort(function (a, b) { return a.d - b.d; })
+      .slice(0, k);
+    return answer({
+      type: 'FeatureCollection', datum: 'wgs84', sample: D.sample,
+      query: { lon: lon, lat: lat, mode: mode, minutes: minutesLimit, k: k },
+      reach: { method: 'straight_line', speed_kmh: speed, detour_factor: D.reach.detour_factor,
+               radius_m: minutesLimit / perMetre },
+      features: ranked.map(function (r) {
+        var mins = r.d * perMetre;
+        return feature(r.f, t, {
+          distance_m: Math.round(r.d * 10) / 10, minutes: Math.round(mins * 10) / 10,
+          within_minutes: mins <= minutesLimit, nav: navFor(r.f, mode)
+        });
+      })
+    });
+  }
+
+  function route(url) {
+    var parts = String(url).split('?');
+    var path = parts[0], params = new URLSearchParams(parts[1] || '');
+    var t = Date.now();
+    var m;
+    if (/(^|\/)api\/v1\/stations$/.test(path)) {
+      var feats = D.features.filter(function (f) { return accept(f, params, t); })
+        .map(function (f) { return feature(f, t); });
+      return answer({ type: 'FeatureCollection', datum: 'wgs84', sample: D.sample, total: feats.length,
+                      next: null, features: feats });
+    }
+    if ((m = /(^|\/)api\/v1\/stations\/([^/]+)$/.exec(path))) {
+      var f = byId[decodeURIComponent(m[2])];
+      if (!f) { return answer({ error: { code: 'not_found', message: 'no such station', field: 'id' } }, 404); }
+      var mode = params.get('mode') || 'walk';
+      var one = feature(f, t, { nav: navFor(f, mode) });
+      one.datum = 'wgs84';
+      return answer(one);
+    }
+    if (/(^|\/)api\/v1\/nearest$/.test(path)) { return nearest(params, t); }
+    if (/(^|\/)api\/v1\/districts\/boundaries$/.test(path)) { return answer(D.boundaries); }
+    return null;
+  }
+
+  window.fetch = function (input, init) {
+    var url = typeof input === 'string' ? input : (input && input.url);
+    var res = url ? route(url) : null;
+    if (res) { return res; }
+    if (!realFetch) { return Promise.reject(new Error('fetch is not available')); }
+    return realFetch(input, init);
+  };
+  window.stationmapStatic = { route: route, openNow: openNow, distance: distance, minuteOfWeek: minuteOfWeek };
+}());

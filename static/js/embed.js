@@ -1,0 +1,66 @@
+/* stationmap embed: the finder map (static/js/finder.js) narrowed by the URL's presets.
+ *
+ * Runs after stationmapFinder.init (the folium map's script).  finder.js has
+ * already loaded the district's stations (its marker query carries the
+ * district, kinds and services); here we
+ *  - give the nearest-station list the same kind / service presets,
+ *  - fit the district when the URL gave no centre and zoom,
+ *  - hide the locate button when the presets say so,
+ *  - list the district's stations until the visitor picks a position.
+ * Text reaches the page through textContent only.
+ */
+(function () {
+  'use strict';
+  var F = window.stationmapFinder;
+  var S = F && F.state;
+  var root = document.documentElement;
+  if (!S || !S.cfg || !S.cfg.embed) { return; }
+  var E = S.cfg.embed;
+  var map = S.map;
+
+  E.kinds.forEach(function (k) { S.filters.kind[k] = true; });
+  E.services.forEach(function (s) { S.filters.service[s] = true; });
+  if (!E.locate) { root.classList.add('no-locate'); }
+  if (E.fit_bounds) {
+    var b = E.fit_bounds;
+    map.fitBounds(L.latLngBounds(F.disp(b[1], b[0]), F.disp(b[3], b[2])), { animate: false, padding: [8, 8] });
+  }
+
+  var listEl = document.getElementById('nearest-list');
+  var statusEl = document.getElementById('finder-status');
+
+  function districtList() {
+    if (!E.list || S.pos || !listEl) { return; }
+    listEl.textContent = '';
+    var feats = S.features.slice().sort(function (a, b) {
+      return String(a.properties.name).localeCompare(String(b.properties.name), 'zh');
+    });
+    if (statusEl) { statusEl.textContent = feats.length ? E.strings.district_list + ' (' + feats.length + ')' : E.strings.empty; }
+    feats.forEach(function (f) {
+      var li = document.createElement('li');
+      li.className = 'station';
+      li.setAttribute('data-id', f.id);
+      var btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'st-name';
+      btn.textContent = f.properties.name;
+      btn.addEventListener('click', function () {
+        var m = S.markerById[f.id];
+        if (m && S.refs.cluster.hasLayer(m)) { S.refs.cluster.zoomToShowLayer(m, function () { m.openPopup(); }); }
+      });
+      li.appendChild(btn);
+      listEl.appendChild(li);
+    });
+    root.dataset.embedList = String(feats.length);
+  }
+
+  if (root.dataset.stationsLoaded !== undefined) {
+    districtList();
+  } else if (window.MutationObserver) {
+    var obs = new MutationObserver(function () {
+      if (root.dataset.stationsLoaded !== undefined) { obs.disconnect(); districtList(); }
+    });
+    obs.observe(root, { attributes: true, attributeFilter: ['data-stations-loaded'] });
+  }
+  root.dataset.embed = 'ready';
+}());

@@ -1,0 +1,420 @@
+"""A district's map for other websites: embed presets, framing allowlist, static export.
+
+:class:`EmbedPresets`
+    what an ``/embed/<adcode>`` URL (or a static export) shows: kinds,
+    services, language, base map, centre and zoom, the list, the locate-me
+    button, scroll-wheel zoom.  :func:`parse_presets` reads them from a query
+    string (every bad value a ValidationError naming the parameter) and
+    :meth:`EmbedPresets.to_query` writes them back, so the builder page and
+    the server agree on one format.
+:func:`frame_ancestors`
+    the parent origins allowed to frame a district's embed (CSP
+    ``frame-ancestors``), from ``Settings.embed_origins``.
+:func:`publish_district`
+    ``stationmap publish ADCODE --out DIR``: a self-contained static site
+    (``index.html``, ``stations.geojson``, ``stations.js``, ``assets/``) that
+    works from any static web host and from ``file://`` with no server: the
+    stations are in ``stations.js``, which sets a global, because a page
+    opened from ``file://`` may not ``fetch()`` a local JSON file.
+
+Coordinates are WGS-84 throughout; the page draws them in the base map's
+datum (GCJ-02 over Amap) from coordinates computed here.  No Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+from stationmap.errors import ConfigError, ValidationError
+from stationmap.model import KINDS, SERVICES
+
+LANGS = ("zh", "en")
+MIN_ZOOM, MAX_ZOOM = 3, 19
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
+#: query parameters of an embed URL
+PARAMS = ("kind", "service", "lang", "basemap", "center", "zoom", "list", "locate", "scroll")
+_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+                     r"(:\d{1,5})?$")
+_KEY = re.compile(r"^(\*|\d{2}|\d{4}|\d{6})$")
+
+
+@dataclass(frozen=True)
+class EmbedPresets:
+    """What an embedded district map shows.  ``center`` is (lon, lat) in WGS-84."""
+
+    kinds: tuple = ()
+    services: tuple = ()
+    lang: str = "zh"
+    basemap: str = ""
+    center: tuple | None = None
+    zoom: int | None = None
+    show_list: bool = True
+    locate: bool = True
+    scroll_zoom: bool = False
+
+    def to_query(self) -> str:
+        """The query string (without ``?``) that :func:`parse_presets` reads back; defaults left out."""
+        q: list = []
+        if self.kinds:
+            q.append(("kind", ",".join(self.kinds)))
+        if self.services:
+            q.append(("service", ",".join(self.services)))
+        if self.lang != "zh":
+            q.append(("lang", self.lang))
+        if self.basemap:
+            q.append(("basemap", self.basemap))
+        if self.center is not None:
+            q.append(("center", f"{self.center[0]:.6f},{self.center[1]:.6f}"))
+        if self.zoom is not None:
+            q.append(("zoom", str(self.zoom)))
+        if not self.show_list:
+            q.append(("list", "0"))
+        if not self.locate:
+            q.append(("locate", "0"))
+        if self.scroll_zoom:
+            q.append(("scroll", "1"))
+        return urlencode(q, safe=",")
+
+    def to_dict(self) -> dict:
+        return {"kinds": list(self.kinds), "services": list(self.services), "lang": self.lang,
+                "basemap": self.basemap, "center": list(self.center) if self.center else None,
+                "zoom": self.zoom, "list": self.show_list, "locate": self.locate, "scroll": self.scroll_zoom}
+
+
+def _one(args, name):
+    getlist = getattr(args, "getlist", None)
+    values = getlist(name) if getlist else ([args[name]] if name in args else [])
+    values = [v if isinstance(v, str) else str(v) for v in values]
+    if len(values) > 1 and name not in ("kind", "service"):
+        raise ValidationError(f"{name} must be given once, got {len(values)} values", field=name)
+    return values
+
+
+def _bool(args, name, default):
+    values = _one(args, name)
+    if not values:
+        return default
+    v = values[0].strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ValidationError(f"{name} must be 1 or 0 (true or false), got {values[0]!r}", field=name)
+
+
+def _many(args, name, vocab):
+    out = []
+    for raw in _one(args, name):
+        for v in raw.split(","):
+            v = v.strip()
+            if not v:
+                continue
+            if v not in vocab:
+                raise ValidationError(f"{name} must be one of {tuple(vocab)}, got {v!r}", field=name)
+            out.append(v)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_presets(args, *, basemaps=("amap", "osm"), default_lang: str = "zh") -> EmbedPresets:
+    """Presets from a query-string mapping (a Flask ``request.args`` or a dict).
+
+    ``basemaps`` are the names available (Tianditu only with a key).  Unknown
+    parameters are an error, so a typo does not pass silently.
+    """
+    keys = list(args.keys())
+    for k in keys:
+        if k not in PARAMS:
+            raise ValidationError(f"unknown parameter {k!r}; an embed takes {', '.join(PARAMS)}", field=k)
+    kinds = _many(args, "kind", KINDS)
+    services = _many(args, "service", SERVICES)
+    lang = (_one(args, "lang") or [default_lang if default_lang in LANGS else "zh"])[0]
+    if lang not in LANGS:
+        raise ValidationError(f"lang must be one of {LANGS}, got {lang!r}", field="lang")
+    basemap = (_one(args, "basemap") or [""])[0]
+    if basemap and basemap not in basemaps:
+        raise ValidationError(f"basemap must be one of {tuple(basemaps)}, got {basemap!r}", field="basemap")
+    center = None
+    raw = _one(args, "center")
+    if raw:
+        parts = raw[0].split(",")
+        try:
+            lon, lat = (float(p) for p in parts)
+        except ValueError:
+            raise ValidationError(f"center must be lon,lat (WGS-84 degrees), got {raw[0]!r}",
+                                  field="center") from None
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValidationError(f"center must be lon,lat within [-180, 180] and [-90, 90], got {raw[0]!r}",
+                                  field="center")
+        center = (lon, lat)
+    zoom = None
+    raw = _one(args, "zoom")
+    if raw:
+        if not re.fullmatch(r"\d{1,2}", raw[0].strip()) or not MIN_ZOOM <= int(raw[0]) <= MAX_ZOOM:
+            raise ValidationError(f"zoom must be an integer in [{MIN_ZOOM}, {MAX_ZOOM}], got {raw[0]!r}",
+                                  field="zoom")
+        zoom = int(raw[0])
+    return EmbedPresets(kinds=kinds, services=services, lang=lang, basemap=basemap, center=center, zoom=zoom,
+                        show_list=_bool(args, "list", True), locate=_bool(args, "locate", True),
+                        scroll_zoom=_bool(args, "scroll", False))
+
+
+# -- framing ------------------------------------------------------------------------
+
+def check_embed_origins(embed_origins: dict) -> dict:
+    """``Settings.embed_origins`` checked: keys ``"*"`` or adcode prefixes, values origins.
+
+    An origin is ``scheme://host[:port]`` (``https://*.example.org`` allowed)
+    or ``"*"``; anything else (a path, a semicolon, a quote) is a ConfigError,
+    since it would end up in a response header.
+    """
+    if not isinstance(embed_origins, dict):
+        raise ConfigError(f"STATIONMAP_EMBED_ORIGINS must be a JSON object, got {embed_origins!r}")
+    out = {}
+    for key, origins in embed_origins.items():
+        if not _KEY.match(str(key)):
+            raise ConfigError(f"STATIONMAP_EMBED_ORIGINS keys must be '*' or an adcode prefix of 2, 4 or 6 "
+                              f"digits, got {key!r}")
+        if isinstance(origins, str):
+            origins = [origins]
+        if not isinstance(origins, (list, tuple)):
+            raise ConfigError(f"STATIONMAP_EMBED_ORIGINS[{key!r}] must be a list of origins, got {origins!r}")
+        clean = []
+        for o in origins:
+            o = str(o).strip().rstrip("/")
+            if o != "*" and not _ORIGIN.match(o):
+                raise ConfigError(f"STATIONMAP_EMBED_ORIGINS[{key!r}]: not an origin "
+                                  f"(scheme://host[:port]): {o!r}")
+            clean.append(o)
+        out[str(key)] = clean
+    return out
+
+
+def frame_ancestors(embed_origins: dict, adcode: str) -> list[str]:
+    """CSP ``frame-ancestors`` sources for the embed of ``adcode``.
+
+    Always ``'self'`` (the builder's preview), then the origins listed under
+    ``"*"`` and under every key that is a prefix of ``adcode`` (``"3204"``
+    covers every Changzhou district).  Nothing configured: ``'self'`` only.
+    """
+    out = ["'self'"]
+    for key, origins in check_embed_origins(embed_origins).items():
+        if key == "*" or str(adcode).startswith(key):
+            out.extend(o for o in origins if o not in out)
+    return out
+
+
+# -- the district's stations ----------------------------------------------------------
+
+def district_prefix(district) -> str:
+    """The adcode prefix of a district record: a city ``320400`` -> ``3204``, a county as is."""
+    if getattr(district, "level", "county") == "city":
+        return district.adcode[:4]
+    if getattr(district, "level", "county") == "province":
+        return district.adcode[:2]
+    return district.adcode
+
+
+def select_stations(stations, district, presets: EmbedPresets | None = None) -> list:
+    """The district's stations that the presets show, by id; closed stations left out."""
+    presets = presets or EmbedPresets()
+    prefix = district_prefix(district)
+    kinds, services = set(presets.kinds), set(presets.services)
+    out = [s for s in stations
+           if s.adcode.startswith(prefix) and s.status != "closed"
+           and (not kinds or not kinds.isdisjoint(s.kinds))
+           and (not services or services.issubset(s.services))]
+    out.sort(key=lambda s: s.id)
+    return out
+
+
+# -- the static site ------------------------------------------------------------------
+
+#: files and folders under the static folder that a published site needs
+ASSETS = (
+    "vendor/leaflet-1.9.4",
+    "vendor/leaflet.markercluster-1.5.3",
+    "vendor/leaflet.locatecontrol-0.83.1",
+    "js/finder.js",
+    "js/embed.js",
+    "js/embed-static.js",
+    "css/stationmap.css",
+    "css/finder.css",
+    "icons",
+)
+#: how far ahead a published site knows the opening hours, in days
+HOURS_HORIZON_DAYS = 120
+#: the global that stations.js sets
+GLOBAL = "STATIONMAP_STATIC"
+
+
+WEEK_MIN = 7 * 24 * 60
+
+
+def _merge(spans):
+    out = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
+    """When ``station`` is open from ``start`` (aware) for ``days`` days, for a page with no server.
+
+    Returns ``{"always": bool, "weekly": [[from, to], ...] | None, "open": [[from_ms, to_ms], ...],
+    "until": ms}``.  ``weekly`` (minutes from Monday 00:00, Asia/Shanghai)
+    when the hours repeat every week over the whole span (the usual case;
+    a few hundred bytes, valid after ``until`` too); otherwise ``open`` lists
+    the open intervals in milliseconds since the epoch (compared with
+    ``Date.now()``), known up to ``until``.  ``always`` for 24/7; nothing
+    open for a station that is not active.
+    """
+    from datetime import timedelta
+
+    import opening_hours as _oh
+
+    from stationmap.model import TZ, parse_opening_hours
+
+    start = start.astimezone(TZ)
+    week0 = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=days)
+    until = int(end.timestamp() * 1000)
+    out = {"always": False, "weekly": None, "open": [], "until": until}
+    if station.status != "active":
+        out["weekly"] = []
+        return out
+    hours = (station.opening_hours or "").strip()
+    if not hours or hours == "24/7":
+        out["always"] = True
+        return out
+
+    def minutes(dt):  # minutes since week0, local time
+        return int(round((dt.replace(tzinfo=TZ) - week0).total_seconds() / 60))
+
+    total = minutes(end.replace(tzinfo=None))
+    spans = _merge([minutes(a), minutes(b)] for a, b, st, _c in
+                   parse_opening_hours(hours).intervals(week0.replace(tzinfo=None), end.replace(tzinfo=None))
+                   if st == _oh.State.OPEN)
+    pattern = [[max(a, 0), min(b, WEEK_MIN)] for a, b in spans if a < WEEK_MIN and b > 0]
+    repeated = []
+    for k in range(total // WEEK_MIN + 1):
+        repeated.extend([a + k * WEEK_MIN, min(b + k * WEEK_MIN, total)] for a, b in pattern
+                        if a + k * WEEK_MIN < total)
+    if _merge(repeated) == spans:
+        out["weekly"] = pattern
+        return out
+    base = int(week0.timestamp() * 1000)
+    out["open"] = [[base + a * 60000, base + b * 60000] for a, b in spans if base + b * 60000 > start.timestamp() * 1000]
+    return out
+
+
+def static_payload(stations, *, boundaries: list, speeds_kmh: dict, detour_factor: float, minutes: float,
+                   title: str = "", now=None, horizon_days: int = HOURS_HORIZON_DAYS) -> dict:
+    """Everything a published page knows, as one JSON-ready dict (coordinates WGS-84).
+
+    ``features``: the stations with the API's properties, their opening
+    intervals (:func:`open_intervals`) and navigation links per travel mode;
+    ``boundaries``: district outlines (GeoJSON features); ``reach``: speeds
+    and detour factor for the straight-line travel-time estimate.
+    """
+    from datetime import datetime
+
+    from stationmap.config import MODES
+    from stationmap.maps.nav import nav_links_many
+    from stationmap.model import TZ
+
+    now = (now or datetime.now(TZ)).astimezone(TZ)
+    stations = list(stations)
+    lons = [s.lon for s in stations]
+    lats = [s.lat for s in stations]
+    names = [s.name for s in stations]
+    navs = {m: nav_links_many(lons, lats, names, mode=m) for m in MODES} if stations else {}
+    feats = []
+    for i, s in enumerate(stations):
+        nav: dict = {}
+        for m in navs:  # a mode whose links equal an earlier mode's names that mode (bike -> "ebike")
+            same = next((k for k in nav if isinstance(nav[k], dict) and nav[k] == navs[m][i]), None)
+            nav[m] = same if same else navs[m][i]
+        feats.append({
+            "type": "Feature", "id": s.id,
+            "geometry": {"type": "Point", "coordinates": [round(s.lon, 6), round(s.lat, 6)]},
+            "properties": {
+                "id": s.id, "name": s.name, "name_en": s.name_en, "kinds": list(s.kinds),
+                "services": list(s.services), "address": s.address, "adcode": s.adcode, "host": s.host,
+                "operator": s.operator, "phone": s.phone, "opening_hours": s.opening_hours,
+                "status": s.status, "verified_at": s.verified_at.isoformat() if s.verified_at else None,
+                "sample": s.is_sample, "url": None,
+                "hours": open_intervals(s, start=now, days=horizon_days),
+                "nav": nav,
+            },
+        })
+    return {
+        "type": "FeatureCollection", "datum": "wgs84", "title": title,
+        "generated_at": now.isoformat(timespec="seconds"),
+        "sample": any(s.is_sample for s in stations),
+        "features": feats,
+        "boundaries": {"type": "FeatureCollection", "datum": "wgs84", "features": list(boundaries)},
+        "reach": {"speeds_kmh": dict(speeds_kmh), "detour_factor": float(detour_factor), "minutes": float(minutes)},
+    }
+
+
+def stations_js(payload: dict) -> str:
+    """``stations.js``: sets ``window.STATIONMAP_STATIC`` to the payload (a script, not JSON,
+    so that a page opened from ``file://`` can load it)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"/* stationmap: generated data, WGS-84 */\nwindow.{GLOBAL} = {body};\n"
+
+
+def write_site(out_dir, *, index_html: str, payload: dict, geojson: dict, static_dir, assets=ASSETS,
+               readme: str = "") -> list:
+    """Write a published site into ``out_dir`` (created; files of an earlier export replaced).
+
+    Returns the paths written.  ``static_dir`` is the app's static folder, whose
+    ``assets`` are copied under ``out_dir/assets/``.
+    """
+    import shutil
+    from pathlib import Path
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"--out must be a folder, got the file {str(out)!r}", field="out")
+    out.mkdir(parents=True, exist_ok=True)
+    static_dir = Path(static_dir)
+    written = []
+    target_assets = out / "assets"
+    for rel in assets:
+        src = static_dir / rel
+        if not src.exists():
+            raise ConfigError(f"asset {rel!r} is missing from {str(static_dir)!r}")
+        dst = target_assets / rel
+        if src.is_dir():
+            if dst.exists():
+                shutil.rmtree(dst)
+            shutil.copytree(src, dst)
+            written.extend(p for p in dst.rglob("*") if p.is_file())
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            written.append(dst)
+    files = {
+        "index.html": index_html,
+        "stations.js": stations_js(payload),
+        "stations.geojson": json.dumps(geojson, ensure_ascii=False, indent=1) + "\n",
+    }
+    if readme:
+        files["README.txt"] = readme
+    for name, text in files.items():
+        p = out / name
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(p)
+        written.append(p)
+    return written

@@ -1,0 +1,591 @@
+"""Editing pages for district unions (``/admin``) and the public report routes.
+
+Every write route needs a signed-in user whose scope covers the station's
+district (403 otherwise), a CSRF token (400 without), and goes through the
+same validation as an import (:func:`stationmap.model.validate_record`).
+Each write is one store transaction, logged in ``station_changes`` with the
+user's name; the other workers' indexes catch up before their next request.
+
+Public routes (blueprint ``reports``): a station's history, and anonymous,
+rate-limited worker reports ("open and fine", "closed", ...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from stationmap import reports as _reports
+from stationmap.accounts import PermissionDenied
+from stationmap.coords import DATUMS, check_datum, from_wgs84
+from stationmap.errors import ConflictError, NotFoundError, ValidationError
+from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
+from stationmap.web import state
+from stationmap.web.auth import signed_in_user
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+public_bp = Blueprint("reports", __name__)
+
+#: worker reports allowed per client address
+REPORT_LIMIT = "6 per minute; 60 per day"
+#: uploads older than this are deleted
+UPLOAD_MAX_AGE_S = 6 * 3600
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: text fields of the station form, in order
+TEXT_FIELDS = ("name", "name_en", "address", "host", "operator", "phone", "opening_hours")
+DATUM_LABELS = {
+    "wgs84": ("WGS-84（GPS、OpenStreetMap、天地图）", "WGS-84 (GPS, OpenStreetMap, Tianditu)"),
+    "gcj02": ("GCJ-02（高德、腾讯、微信）", "GCJ-02 (Amap, Tencent, WeChat)"),
+    "bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
+}
+
+
+# -- helpers -------------------------------------------------------------------
+
+def _user():
+    user = signed_in_user()
+    if user is None:  # login_required ran first; this is a safety net
+        abort(401)
+    return user
+
+
+def _districts():
+    from stationmap.districts import load_districts
+
+    st = state()
+    d = st.extra.get("districts")
+    if d is None:
+        d = st.extra["districts"] = load_districts(st.settings)
+    return d
+
+
+def district_name(adcode: str) -> str:
+    """``"常州市 钟楼区"`` for an adcode, or the adcode itself when unknown."""
+    if not adcode:
+        return ""
+    d = _districts()
+    if adcode in d:
+        rec = d.get(adcode)
+        return f"{rec.city} {rec.name}" if rec.city and rec.city != rec.name else rec.name
+    return adcode
+
+
+def editable_districts(user) -> list:
+    """Counties and zones the user may edit, by adcode."""
+    return [r for r in _districts().all() if r.level in ("county", "zone") and user.can_edit(r.adcode)]
+
+
+def _station(station_id: str):
+    return state().store.get(station_id)
+
+
+def _require_station_scope(station) -> None:
+    _user().require_edit(station.adcode)
+
+
+def _latest_rev(station_id: str) -> int:
+    hist = state().store.history(station_id)
+    return hist[0]["rev"] if hist else 0
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "zh")
+
+
+def _picker_points(station) -> dict:
+    """The station's position in every datum, for the map picker: {datum: [lon, lat]}."""
+    if station is None:
+        return {}
+    return {d: [round(v, 7) for v in from_wgs84(station.lon, station.lat, d)] for d in DATUMS}
+
+
+def _form_context(station, *, values=None, problems=(), base_rev=0, new=False, status=200):
+    from stationmap.maps.tiles import basemaps
+
+    user = _user()
+    values = values or {}
+    center = None
+    if station is not None:
+        center = [station.lon, station.lat]
+    else:
+        adcode = values.get("adcode") or request.args.get("adcode") or ""
+        d = _districts()
+        rec = d.get(adcode) if adcode and adcode in d else None
+        if rec is None:
+            choices = editable_districts(user)
+            rec = next((r for r in choices if r.bbox), None)
+        if rec is not None and rec.bbox:
+            w, s, e, n = rec.bbox
+            center = [(w + e) / 2, (s + n) / 2]
+    bms = [{"name": b.name, "label": b.label(_lang()), "datum": b.datum, "tiles": b.tiles,
+            "attribution": b.attribution, "max_zoom": b.max_zoom}
+           for b in basemaps(tianditu_key=state().settings.tianditu_key, lang=_lang())]
+    picker = {"basemaps": bms, "point": _picker_points(station),
+              "center": {d: list(from_wgs84(center[0], center[1], d)) for d in DATUMS} if center else None}
+    by_field: dict = {}
+    for p in problems:
+        by_field.setdefault(p.field or "", []).append(p.message)
+    return render_template(
+        "admin/station_form.html", station=station, values=values, problems=list(problems),
+        field_problems=by_field, base_rev=base_rev, new=new, kinds=KINDS, services=SERVICES,
+        statuses=STATUSES, datums=DATUM_LABELS, districts=editable_districts(user),
+        district_name=district_name, picker=picker, text_fields=TEXT_FIELDS,
+    ), status
+
+
+def _values_from_form(form) -> dict:
+    v = {f: (form.get(f) or "").strip() for f in TEXT_FIELDS}
+    v["adcode"] = (form.get("adcode") or "").strip()
+    v["status"] = (form.get("status") or "active").strip()
+    v["kinds"] = form.getlist("kinds")
+    v["services"] = form.getlist("services")
+    v["lon"] = (form.get("lon") or "").strip()
+    v["lat"] = (form.get("lat") or "").strip()
+    v["datum"] = (form.get("datum") or "wgs84").strip()
+    v["note"] = (form.get("note") or "").strip()[:500]
+    return v
+
+
+def _values_from_station(station) -> dict:
+    v = {f: getattr(station, f) for f in TEXT_FIELDS}
+    v.update(adcode=station.adcode, status=station.status, kinds=list(station.kinds),
+             services=list(station.services), lon=f"{station.lon:.7f}", lat=f"{station.lat:.7f}",
+             datum="wgs84", note="")
+    return v
+
+
+def check_station_form(values: dict, *, existing=None):
+    """Validate form ``values`` as an import row; returns ``(station, problems)``.
+
+    The district (adcode) defaults to the county containing the point; a
+    point that lies in another city than the adcode says is a problem.
+    """
+    problems: list = []
+    try:
+        datum = check_datum(values.get("datum") or "wgs84")
+    except ValidationError as exc:
+        return None, [Problem(None, "datum", exc.message)]
+    rec = {k: values.get(k) for k in (*TEXT_FIELDS, "adcode", "status", "kinds", "services", "lon", "lat")}
+    if existing is not None:
+        rec.update(id=existing.id, verified_at=existing.verified_at, source=existing.source)
+    else:
+        rec.update(source="web")
+    station, problems = validate_record(rec, datum=datum)
+    if station is None:
+        return None, problems
+    located = _districts().locate(station.lon, station.lat)
+    if not station.adcode:
+        if located is None:
+            return None, [Problem(None, "adcode", _("该位置不在任何区县内，请选择区县。"))]
+        station.adcode = located
+    elif station.adcode not in _districts():
+        return None, [Problem(None, "adcode", _("未知的区划代码 %(code)s", code=station.adcode))]
+    elif located is not None and located[:4] != station.adcode[:4]:
+        return None, [Problem(None, "lon", _("该位置在%(where)s（%(code)s），不在所选区县 %(adcode)s 所属的市",
+                                              where=district_name(located), code=located,
+                                              adcode=station.adcode))]
+    return station, []
+
+
+# -- dashboard and district pages ----------------------------------------------
+
+@bp.get("/")
+@login_required
+def index():
+    """The districts the signed-in user may edit, with counts and stations needing a visit."""
+    user = _user()
+    counts: dict = {}
+    for s in state().index.stations():
+        counts[s.adcode] = counts.get(s.adcode, 0) + 1
+    visits: dict = {}
+    for item in _reports.needs_visit(state().store):
+        visits[item.station.adcode] = visits.get(item.station.adcode, 0) + 1
+    rows = [{"adcode": r.adcode, "name": district_name(r.adcode), "stations": counts.get(r.adcode, 0),
+             "visits": visits.get(r.adcode, 0)} for r in editable_districts(user)]
+    if user.is_admin:
+        rows = [r for r in rows if r["stations"] or r["visits"]] + [
+            r for r in rows if not (r["stations"] or r["visits"])]
+    return render_template("admin/index.html", rows=rows, user=user)
+
+
+@bp.get("/districts/<adcode>")
+@login_required
+def district(adcode):
+    """A district's stations, those needing a visit, and those not verified in a year."""
+    user = _user()
+    if not re.fullmatch(r"\d{6}", adcode or ""):
+        raise ValidationError(f"adcode must be 6 digits, got {adcode!r}", field="adcode")
+    user.require_edit(adcode)
+    stations = sorted((s for s in state().index.stations() if s.adcode == adcode), key=lambda s: s.id)
+    visits = _reports.needs_visit(state().store, adcode_prefix=adcode)
+    stale = _reports.stale_stations(stations)
+    return render_template("admin/district.html", adcode=adcode, name=district_name(adcode),
+                           stations=stations, visits=visits, stale=stale, kinds=KINDS,
+                           statuses=STATUSES, report_kinds=_reports.REPORT_KINDS)
+
+
+# -- one station -----------------------------------------------------------------
+
+@bp.route("/stations/new", methods=["GET", "POST"])
+@login_required
+def station_new():
+    """Create a station: form, map picker, same validation as an import."""
+    user = _user()
+    if request.method == "GET":
+        adcode = request.args.get("adcode", "")
+        values = {"adcode": adcode if user.can_edit(adcode) else "", "status": "active", "kinds": ["rest"],
+                  "services": [], "datum": "gcj02", "opening_hours": "24/7"}
+        return _form_context(None, values=values, new=True)
+    values = _values_from_form(request.form)
+    station, problems = check_station_form(values)
+    if problems:
+        return _form_context(None, values=values, problems=problems, new=True, status=400)
+    user.require_edit(station.adcode)
+    station.id = ""
+    state().store.insert(station, user=user.username, note=values["note"] or "created on the web")
+    flash(_("已新增站点：%(name)s", name=station.name))
+    return redirect(url_for("admin.district", adcode=station.adcode))
+
+
+@bp.route("/stations/<station_id>/edit", methods=["GET", "POST"])
+@login_required
+def station_edit(station_id):
+    """Edit a station (both its old and its new district must be in the user's scope)."""
+    user = _user()
+    existing = _station(station_id)
+    user.require_edit(existing.adcode)
+    if request.method == "GET":
+        return _form_context(existing, values=_values_from_station(existing), base_rev=_latest_rev(station_id))
+    values = _values_from_form(request.form)
+    base_rev = request.form.get("base_rev", type=int)
+    station, problems = check_station_form(values, existing=existing)
+    if problems:
+        return _form_context(existing, values=values, problems=problems, base_rev=base_rev or 0, status=400)
+    user.require_edit(station.adcode)
+    latest = _latest_rev(station_id)
+    if base_rev is not None and base_rev != latest:
+        who = state().store.history(station_id)[0]["user"] or "?"
+        raise ConflictError(_("站点在您打开表单后已被 %(who)s 修改；请重新打开后再编辑。", who=who), field="base_rev")
+    if station == existing:
+        flash(_("没有改动。"))
+    else:
+        state().store.update(station, user=user.username, note=values["note"] or "edited on the web")
+        flash(_("已保存：%(name)s", name=station.name))
+    return redirect(url_for("admin.district", adcode=station.adcode))
+
+
+def _set_status(station_id: str, status: str, note: str):
+    user = _user()
+    st = _station(station_id)
+    user.require_edit(st.adcode)
+    store = state().store
+    with store.begin() as conn:
+        if st.status != status:
+            store.write_many([replace(st, status=status)], user=user.username, note=note, mode="update", conn=conn)
+        _reports.resolve_reports(store, station_id, user=user.username, conn=conn)
+    return st
+
+
+@bp.post("/stations/<station_id>/close")
+@login_required
+def station_close(station_id):
+    st = _set_status(station_id, "closed", (request.form.get("note") or "closed").strip()[:500])
+    flash(_("已关闭：%(name)s", name=st.name))
+    return redirect(request.form.get("back") if _local(request.form.get("back"))
+                    else url_for("admin.district", adcode=st.adcode))
+
+
+@bp.post("/stations/<station_id>/reopen")
+@login_required
+def station_reopen(station_id):
+    st = _set_status(station_id, "active", (request.form.get("note") or "reopened").strip()[:500])
+    flash(_("已重新开放：%(name)s", name=st.name))
+    return redirect(request.form.get("back") if _local(request.form.get("back"))
+                    else url_for("admin.district", adcode=st.adcode))
+
+
+@bp.post("/stations/<station_id>/verify")
+@login_required
+def station_verify(station_id):
+    """"Still correct": verified today (Asia/Shanghai); resolves open reports."""
+    user = _user()
+    st = _station(station_id)
+    user.require_edit(st.adcode)
+    _reports.verify_station(state().store, station_id, user=user.username)
+    flash(_("已确认信息无误：%(name)s", name=st.name))
+    return redirect(request.form.get("back") if _local(request.form.get("back"))
+                    else url_for("admin.district", adcode=st.adcode))
+
+
+def _local(target) -> bool:
+    from stationmap.web.auth import _safe_next
+
+    return _safe_next(target) is not None
+
+
+# -- upload and import -------------------------------------------------------------
+
+def _upload_dir() -> Path:
+    p = Path(state().settings.instance_path) / "uploads"
+    p.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for f in p.glob("*"):  # forget abandoned uploads
+        try:
+            if now - f.stat().st_mtime > UPLOAD_MAX_AGE_S:
+                f.unlink()
+        except OSError:
+            pass
+    return p
+
+
+def _upload_paths(token: str) -> tuple[Path, Path]:
+    if not _TOKEN.match(token or ""):
+        raise NotFoundError(f"no upload {token!r}", field="token")
+    d = _upload_dir()
+    return d / f"{token}.data", d / f"{token}.json"
+
+
+def _load_upload(token: str) -> tuple[Path, dict]:
+    data, meta_path = _upload_paths(token)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        raise NotFoundError(_("上传的文件已过期或不存在，请重新上传。"), field="token") from None
+    if meta.get("user_id") != _user().id or not data.exists():
+        raise NotFoundError(_("上传的文件已过期或不存在，请重新上传。"), field="token")
+    return data, meta
+
+
+def scope_problems(user, stations, rows, *, unit: str = "row") -> list:
+    """Problems for stations outside the user's scope (new district or stored one)."""
+    from stationmap.io.readers import FileProblem
+
+    out = []
+    stored = {}
+    ids = [s.id for s in stations]
+    if ids:
+        import sqlalchemy as sa
+
+        from stationmap.store import stations_table
+
+        with state().store.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(stations_table.c.id, stations_table.c.adcode).where(
+                    stations_table.c.id.in_(ids[i:i + 500]))
+                stored.update({r.id: r.adcode for r in conn.execute(q)})
+    locate = _districts().locate
+    for s, row in zip(stations, rows):
+        code = s.adcode or locate(s.lon, s.lat) or ""
+        if not user.can_edit(code):
+            out.append(FileProblem(row, "adcode", _("区划代码 %(code)s 不在您可编辑的范围（%(scopes)s）内",
+                                                    code=code or "-", scopes=", ".join(user.scopes) or "-"),
+                                   code, unit=unit))
+        elif s.id in stored and not user.can_edit(stored[s.id]):
+            out.append(FileProblem(row, "id", _("站点 %(id)s 属于 %(code)s，不在您可编辑的范围内",
+                                                    id=s.id, code=stored[s.id] or "-"), s.id, unit=unit))
+    return out
+
+
+def _preview(data: Path, meta: dict) -> dict:
+    """What importing the upload would do: counts, per-station changes, every problem."""
+    from stationmap.io.importer import parse_stations
+
+    user = _user()
+    parsed = parse_stations(data, filename=meta["filename"], datum=meta["datum"])
+    store = state().store
+    new, changed, same = store.classify(parsed.stations)
+    unit = parsed.table.unit
+    row_of = {id(s): r for s, r in zip(parsed.stations, parsed.station_rows)}
+    scope = scope_problems(user, parsed.stations, parsed.station_rows, unit=unit)
+    stored = {}
+    if changed:
+        for s in changed:
+            stored[s.id] = store.get(s.id)
+    diffs = []
+    for s in changed:
+        before = stored[s.id].to_dict()
+        after = s.to_dict()
+        diffs.append({"station": s, "row": row_of[id(s)],
+                      "fields": [(k, before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)]})
+    no_adcode = [row_of[id(s)] for s in parsed.stations if not s.adcode]
+    problems = sorted(list(parsed.problems) + scope, key=lambda p: (p.row or 0, p.field or ""))
+    return {"parsed": parsed, "new": [(s, row_of[id(s)]) for s in new], "changed": diffs,
+            "unchanged": len(same), "problems": problems, "scope_problems": scope,
+            "invalid_rows": len({p.row for p in parsed.problems}), "unit": unit, "no_adcode": no_adcode,
+            "warnings": parsed.warnings, "rows": len(parsed.table.rows)}
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_upload():
+    """Upload a file (CSV, XLSX, GeoJSON, GeoPackage); nothing is written before confirming."""
+    user = _user()
+    if request.method == "GET":
+        return render_template("admin/import.html", datums=DATUM_LABELS, user=user)
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        return render_template("admin/import.html", datums=DATUM_LABELS, user=user,
+                               error=_("请选择要上传的文件。")), 400
+    datum = request.form.get("datum") or "auto"
+    if datum != "auto":
+        check_datum(datum)
+    filename = Path(f.filename).name[:200]
+    token = secrets.token_urlsafe(18)
+    data, meta_path = _upload_paths(token)
+    f.save(str(data))
+    meta = {"user_id": user.id, "filename": filename, "datum": None if datum == "auto" else datum,
+            "skip_invalid": bool(request.form.get("skip_invalid")), "at": time.time()}
+    meta_path.write_text(json.dumps(meta))
+    try:
+        pv = _preview(data, meta)
+    except ValidationError as exc:
+        data.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
+        return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=exc.message), 400
+    can_import = not pv["scope_problems"] and (meta["skip_invalid"] or not pv["invalid_rows"]) \
+        and (pv["new"] or pv["changed"])
+    return render_template("admin/import_preview.html", pv=pv, meta=meta, token=token, can_import=can_import,
+                           district_name=district_name)
+
+
+@bp.post("/import/<token>")
+@login_required
+def import_confirm(token):
+    """Import a previewed upload (checked again: the store may have changed since)."""
+    from stationmap.io.importer import import_file
+
+    user = _user()
+    data, meta = _load_upload(token)
+    pv = _preview(data, meta)
+    if pv["scope_problems"]:
+        raise _scope_error(pv["scope_problems"])
+    res = import_file(state().store, data, filename=meta["filename"], datum=meta["datum"],
+                      skip_invalid=meta["skip_invalid"], user=user.username,
+                      note=f"web import {meta['filename']}")
+    data.unlink(missing_ok=True)
+    _upload_paths(token)[1].unlink(missing_ok=True)
+    flash(_("导入完成：新增 %(new)s，更新 %(updated)s，未变 %(same)s，无效 %(invalid)s",
+            new=res.new, updated=res.updated, same=res.unchanged, invalid=res.invalid))
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/import/<token>/cancel")
+@login_required
+def import_cancel(token):
+    data, meta = _load_upload(token)
+    data.unlink(missing_ok=True)
+    _upload_paths(token)[1].unlink(missing_ok=True)
+    flash(_("已取消导入，没有写入任何数据。"))
+    return redirect(url_for("admin.import_upload"))
+
+
+def _scope_error(problems) -> PermissionDenied:
+    return PermissionDenied("; ".join(str(p) for p in problems[:5]) +
+                            (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""), field="adcode")
+
+
+# -- public: history and worker reports --------------------------------------------
+
+def history_rows(station_id: str) -> list[dict]:
+    """The station's changes, newest first, each with the fields that changed."""
+    out = []
+    for h in state().store.history(station_id):
+        before, after = h["before"] or {}, h["after"] or {}
+        keys = [k for k in (after or before) if before.get(k) != after.get(k)] if (before and after) else []
+        at = _reports._utc(h["at"])
+        out.append({**h, "at_local": at.astimezone(_reports.TZ) if at else None,
+                    "fields": [(k, before.get(k), after.get(k)) for k in keys]})
+    return out
+
+
+@public_bp.get("/stations/<station_id>/history")
+def history(station_id):
+    """Every recorded change of a station (who, when, before and after).
+
+    Editors' names are shown to signed-in users only.
+    """
+    rows = history_rows(station_id)
+    current = state().index.get(station_id)
+    if current is None and not rows:
+        raise NotFoundError(f"no station with id {station_id!r}", field="id")
+    user = signed_in_user()
+    return render_template("admin/history.html", station=current, rows=rows, station_id=station_id,
+                           show_users=user is not None, can_edit=bool(user and current and user.can_edit(current.adcode)),
+                           reports=_reports.recent_reports(state().store, station_id),
+                           report_kinds=_reports.REPORT_KINDS)
+
+
+def reports_context(station_id: str) -> dict:
+    """Template context for the reports panel of a station page (``admin/_reports.html``)."""
+    recent = _reports.recent_reports(state().store, station_id)
+    return {"report_station_id": station_id, "recent_reports": recent,
+            "report_counts": _reports.report_counts(recent), "report_kinds": _reports.REPORT_KINDS}
+
+
+@public_bp.get("/stations/<station_id>/reports")
+def reports_page(station_id):
+    """A station's recent worker reports and the buttons to add one."""
+    station = state().index.get(station_id)
+    if station is None:
+        raise NotFoundError(f"no station with id {station_id!r}", field="id")
+    return render_template("admin/reports.html", station=station, **reports_context(station_id))
+
+
+@public_bp.post("/stations/<station_id>/reports")
+def report_add(station_id):
+    """An anonymous worker report (rate-limited per address; CSRF-protected)."""
+    kind = request.form.get("kind", "")
+    _reports.add_report(state().store, station_id, kind)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"ok": True, "station_id": station_id, "kind": kind}), 201
+    flash(_("谢谢！您的反馈已记录：%(what)s",
+            what=_reports.REPORT_KINDS[kind][0 if _lang() == "zh" else 1]))
+    return redirect(url_for("reports.reports_page", station_id=station_id))
+
+
+def init_app(app) -> None:
+    """Register the blueprints, the report rate limit and the upload size limit."""
+    limiter = app.extensions["stationmap_limiter"]
+    limiter.limit(REPORT_LIMIT, methods=["POST"], scope="reports")(public_bp)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    app.register_blueprint(bp)
+    app.register_blueprint(public_bp)
+
+    @app.template_filter("kind_label")
+    def _kind_label(v):
+        return KINDS.get(v, (v, v))[0 if _lang() == "zh" else 1]
+
+    @app.template_filter("service_label")
+    def _service_label(v):
+        return SERVICES.get(v, (v, v))[0 if _lang() == "zh" else 1]
+
+    @app.template_filter("status_label")
+    def _status_label(v):
+        return STATUSES.get(v, (v, v))[0 if _lang() == "zh" else 1]
+
+    @app.template_filter("report_label")
+    def _report_label(v):
+        return _reports.REPORT_KINDS.get(v, (v, v))[0 if _lang() == "zh" else 1]
+
+    @app.template_filter("local_time")
+    def _local_time(dt):
+        """An aware datetime as ``YYYY-MM-DD HH:MM`` in Asia/Shanghai."""
+        dt = _reports._utc(dt)
+        return dt.astimezone(_reports.TZ).strftime("%Y-%m-%d %H:%M") if dt else ""
+
+    @app.template_filter("pick_lang")
+    def _pick(pair):
+        return pair[0 if _lang() == "zh" else 1]
+
+    app.jinja_env.globals.setdefault("reports_context", reports_context)

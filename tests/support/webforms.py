@@ -1,0 +1,75 @@
+"""Helpers of the issue-6 web and browser tests: users, CSRF tokens, sign-in, live servers."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from contextlib import contextmanager
+
+PASSWORD = "a long test password"
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    m = _TOKEN.search(html)
+    assert m, "no csrf_token in the page"
+    return m.group(1)
+
+
+def add_users(store) -> dict:
+    """admin; cz (city union 3204); zl (320404 Zhonglou); tn (320402 Tianning); sz (3205 Suzhou)."""
+    from stationmap import accounts
+
+    out = {"admin": accounts.add_user(store, "admin", PASSWORD, role="admin")}
+    for name, scope in (("cz", "3204"), ("zl", "320404"), ("tn", "320402"), ("sz", "3205")):
+        out[name] = accounts.add_user(store, name, PASSWORD, role="editor", scopes=[scope])
+    return out
+
+
+def sign_in(client, username: str, password: str = PASSWORD):
+    """Sign ``client`` in through the form; returns the response of the POST."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def fresh_token(client, path: str = "/login") -> str:
+    """A valid CSRF token of ``client``'s session (from any page with a form)."""
+    return csrf_token(client.get(path).get_data(as_text=True))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(app, port: int | None = None):
+    """Serve ``app`` (a WSGI app) on 127.0.0.1 in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    port = port or free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        t.join(5)
+
+
+def use_fast_hasher(monkeypatch) -> None:
+    """Cheaper argon2id parameters for web tests that create many users (still argon2id).
+
+    The production parameters (64 MiB, t=3) cost 0.15-0.5 s a hash on the test
+    machine; tests/unit/test_accounts.py checks those.
+    """
+    from argon2 import PasswordHasher
+
+    from stationmap import accounts
+
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", None)

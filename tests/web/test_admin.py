@@ -1,0 +1,476 @@
+"""Editing pages: sign-in, scopes, CSRF, validation, history, uploads, worker reports, headers."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime
+
+import pytest
+
+from stationmap import reports
+from stationmap.coords import wgs84_to_bd09, wgs84_to_gcj02
+from stationmap.model import TZ, Station
+from tests.support.webforms import PASSWORD, add_users, csrf_token, fresh_token, sign_in, use_fast_hasher
+
+ZL_POINT = (119.93, 31.78)   # in 320404 Zhonglou
+TN_POINT = (120.00, 31.80)   # in 320402 Tianning
+
+
+def _stations():
+    return [
+        Station(id="zl-1", name="钟楼测试驿站", lon=ZL_POINT[0], lat=ZL_POINT[1], adcode="320404",
+                kinds=("rest",), services=("drinking_water",)),
+        Station(id="zl-closed", name="钟楼已关闭驿站", lon=119.931, lat=31.781, adcode="320404",
+                kinds=("rest",), status="closed"),
+        Station(id="tn-1", name="天宁测试驿站", lon=TN_POINT[0], lat=TN_POINT[1], adcode="320402",
+                kinds=("hot_tea",)),
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(monkeypatch):
+    use_fast_hasher(monkeypatch)
+
+
+@pytest.fixture
+def app(make_web_app):
+    app = make_web_app(_stations())
+    add_users(app.extensions["stationmap"].store)
+    return app
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["stationmap"].store
+
+
+def _client(app, user=None):
+    c = app.test_client()
+    if user:
+        r = sign_in(c, user)
+        assert r.status_code == 302, r.get_data(as_text=True)
+    return c
+
+
+def _form(**over):
+    d = {"name": "新驿站", "kinds": ["rest"], "services": ["toilet", "hot_water"], "lon": str(ZL_POINT[0] + 0.001),
+         "lat": str(ZL_POINT[1]), "datum": "wgs84", "adcode": "", "opening_hours": "Mo-Fr 08:00-18:00",
+         "status": "active", "address": "测试路1号", "note": "test"}
+    d.update(over)
+    return d
+
+
+def _edit_form(store, sid, **over):
+    s = store.get(sid)
+    d = _form(name=s.name, kinds=list(s.kinds), services=list(s.services), lon=f"{s.lon:.7f}", lat=f"{s.lat:.7f}",
+              adcode=s.adcode, opening_hours=s.opening_hours, status=s.status, address=s.address)
+    d["base_rev"] = str(store.history(sid)[0]["rev"])
+    d.update(over)
+    return d
+
+
+# every write route: (path, form data builder).  The station written is zl-1 (320404).
+WRITES = {
+    "new": ("/admin/stations/new", lambda store: _form()),
+    "edit": ("/admin/stations/zl-1/edit", lambda store: _edit_form(store, "zl-1", name="改过的名字")),
+    "close": ("/admin/stations/zl-1/close", lambda store: {}),
+    "reopen": ("/admin/stations/zl-closed/reopen", lambda store: {}),
+    "verify": ("/admin/stations/zl-1/verify", lambda store: {}),
+}
+
+
+def _effect(store, route):
+    """Whether ``route`` changed what it should have changed."""
+    if route == "new":
+        return any(s.name == "新驿站" for s in store.all())
+    if route == "edit":
+        return store.get("zl-1").name == "改过的名字"
+    if route == "close":
+        return store.get("zl-1").status == "closed"
+    if route == "reopen":
+        return store.get("zl-closed").status == "active"
+    if route == "verify":
+        return store.get("zl-1").verified_at == datetime.now(TZ).date()
+    raise AssertionError(route)
+
+
+@pytest.mark.parametrize("route", sorted(WRITES))
+def test_anonymous_is_refused(app, store, route):
+    path, data = WRITES[route]
+    c = _client(app)
+    rev = store.revision()
+    r = c.post(path, data={**data(store), "csrf_token": fresh_token(c)})
+    assert r.status_code == 401
+    assert store.revision() == rev and not _effect(store, route)
+
+
+@pytest.mark.parametrize("route", sorted(WRITES))
+@pytest.mark.parametrize("user", ["tn", "sz"])
+def test_editor_of_another_district_gets_403(app, store, route, user):
+    path, data = WRITES[route]
+    c = _client(app, user)
+    rev = store.revision()
+    r = c.post(path, data={**data(store), "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 403
+    assert store.revision() == rev and not _effect(store, route)
+
+
+@pytest.mark.parametrize("route", sorted(WRITES))
+@pytest.mark.parametrize("user", ["zl", "cz", "admin"])
+def test_right_editor_succeeds_and_history_records_who(app, store, route, user):
+    path, data = WRITES[route]
+    c = _client(app, user)
+    r = c.post(path, data={**data(store), "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    assert _effect(store, route)
+    last = store.changes_since(0)[-1]
+    assert last["user"] == user
+    # the index of this process reflects the change on the next request
+    c.get("/admin/")
+    index = app.extensions["stationmap"].index
+    assert index.revision == store.revision()
+    sid = last["station_id"]
+    assert index.get(sid) == store.get(sid)
+
+
+@pytest.mark.parametrize("route", sorted(WRITES))
+def test_missing_csrf_gives_400(app, store, route):
+    path, data = WRITES[route]
+    c = _client(app, "zl")
+    rev = store.revision()
+    r = c.post(path, data=data(store))
+    assert r.status_code == 400
+    r2 = c.post(path, data={**data(store), "csrf_token": "forged"})
+    assert r2.status_code == 400
+    assert store.revision() == rev and not _effect(store, route)
+
+
+def test_csrf_token_of_another_session_is_refused(app, store):
+    other = _client(app, "zl")
+    token = fresh_token(other, "/admin/")
+    c = _client(app, "zl")
+    r = c.post("/admin/stations/zl-1/close", data={"csrf_token": token})
+    assert r.status_code == 400 and store.get("zl-1").status == "active"
+
+
+def test_logout_needs_csrf_and_ends_the_session(app):
+    c = _client(app, "zl")
+    assert c.post("/logout").status_code == 400
+    assert c.get("/admin/").status_code == 200
+    r = c.post("/logout", data={"csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302
+    r = c.get("/admin/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_sign_in_wrong_password_and_open_redirect(app):
+    c = app.test_client()
+    r = sign_in(c, "zl", "wrong password!")
+    assert r.status_code == 401 and "用户名或密码不正确" in r.get_data(as_text=True)
+    token = fresh_token(c)
+    r = c.post("/login", data={"username": "zl", "password": PASSWORD, "csrf_token": token,
+                               "next": "https://evil.example/steal"})
+    assert r.status_code == 302 and r.headers["Location"] == "/admin/"
+    c2 = app.test_client()
+    token = fresh_token(c2)
+    r = c2.post("/login", data={"username": "zl", "password": PASSWORD, "csrf_token": token,
+                                "next": "/admin/districts/320404"})
+    assert r.headers["Location"] == "/admin/districts/320404"
+
+
+def test_role_change_ends_sessions(app, store):
+    from stationmap import accounts
+
+    c = _client(app, "zl")
+    assert c.get("/admin/districts/320404").status_code == 200
+    accounts.set_role(store, "zl", role="editor", scopes=["320402"])
+    r = c.get("/admin/districts/320404")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]  # signed out: sign in again
+    sign_in(c, "zl")
+    assert c.get("/admin/districts/320404").status_code == 403
+    assert c.get("/admin/districts/320402").status_code == 200
+
+
+def test_pages_need_sign_in_and_scope(app):
+    anon = _client(app)
+    for path in ("/admin/", "/admin/districts/320404", "/admin/stations/zl-1/edit", "/admin/import",
+                 "/admin/stations/new"):
+        r = anon.get(path)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=")
+    tn = _client(app, "tn")
+    assert tn.get("/admin/districts/320404").status_code == 403
+    assert tn.get("/admin/stations/zl-1/edit").status_code == 403
+    assert tn.get("/admin/districts/320402").status_code == 200
+    assert tn.get("/admin/districts/abc").status_code == 400
+    assert tn.get("/admin/stations/nope/edit").status_code == 404
+    page = tn.get("/admin/").get_data(as_text=True)
+    assert "320402" in page and "320404" not in page
+
+
+# -- validation: the same as an import ---------------------------------------------------
+
+@pytest.mark.parametrize("over,field,message", [
+    ({"name": ""}, "name", "name is missing"),
+    ({"kinds": []}, "kinds", "kinds is missing"),
+    ({"kinds": ["spa"]}, "kinds", "unknown kind &#39;spa&#39;"),
+    ({"services": ["sauna"]}, "services", "unknown service &#39;sauna&#39;"),
+    ({"lon": "abc"}, "lon", "lon must be a number"),
+    ({"lat": "95"}, "lat", "lat must be in [-90, 90]"),
+    ({"lon": "31.78", "lat": "119.93"}, "lat", "look swapped"),
+    ({"lon": "2.35", "lat": "48.85"}, "lon", "outside China"),
+    ({"opening_hours": "whenever"}, "opening_hours", "not valid OpenStreetMap syntax"),
+    ({"status": "sleeping"}, "status", "unknown status"),
+    ({"datum": "mars"}, "datum", "datum must be one of"),
+    ({"adcode": "12345"}, "adcode", "adcode must be 6 digits"),
+    ({"adcode": "320505"}, "lon", "320505"),  # a Suzhou adcode for a point in Changzhou
+])
+def test_form_validation_errors_name_the_field(app, store, over, field, message):
+    c = _client(app, "admin")
+    n = store.count()
+    r = c.post("/admin/stations/new", data={**_form(**over), "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert message in html
+    assert store.count() == n
+
+
+@pytest.mark.parametrize("datum,convert", [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])
+def test_typed_coordinates_in_another_datum_are_stored_in_wgs84(app, store, datum, convert):
+    from pyproj import Geod
+
+    lon, lat = ZL_POINT[0] + 0.002, ZL_POINT[1] + 0.001
+    glon, glat = convert(lon, lat)
+    c = _client(app, "zl")
+    r = c.post("/admin/stations/new", data={**_form(lon=f"{glon:.7f}", lat=f"{glat:.7f}", datum=datum),
+                                             "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302
+    s = next(s for s in store.all() if s.name == "新驿站")
+    d = Geod(ellps="WGS84").inv(lon, lat, s.lon, s.lat)[2]
+    assert d < 0.05  # metres
+    shift = Geod(ellps="WGS84").inv(glon, glat, s.lon, s.lat)[2]
+    assert shift > 100  # the datum was applied, not ignored
+    assert s.adcode == "320404" and s.source == "web"  # district from the point
+
+
+def test_editor_cannot_move_a_station_out_of_scope(app, store):
+    c = _client(app, "zl")
+    form = _edit_form(store, "zl-1", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]), adcode="320402")
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 403 and store.get("zl-1").adcode == "320404"
+    form = _edit_form(store, "zl-1", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]), adcode="")
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 403 and store.get("zl-1").lon == ZL_POINT[0]
+
+
+def test_stale_edit_is_a_conflict(app, store):
+    c = _client(app, "zl")
+    stale = _edit_form(store, "zl-1", name="第一次")
+    other = _client(app, "cz")
+    r = other.post("/admin/stations/zl-1/edit", data={**_edit_form(store, "zl-1", name="别人改的"),
+                                                       "csrf_token": fresh_token(other, "/admin/")})
+    assert r.status_code == 302
+    r = c.post("/admin/stations/zl-1/edit", data={**stale, "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 409 and "cz" in r.get_data(as_text=True)
+    assert store.get("zl-1").name == "别人改的"
+
+
+def test_history_page_shows_who_when_before_after(app, store):
+    c = _client(app, "zl")
+    c.post("/admin/stations/zl-1/edit", data={**_edit_form(store, "zl-1", name="新名字", phone="0519-1234"),
+                                              "csrf_token": fresh_token(c, "/admin/")})
+    c.post("/admin/stations/zl-1/verify", data={"csrf_token": fresh_token(c, "/admin/")})
+    html = c.get("/stations/zl-1/history").get_data(as_text=True)
+    assert html.count("<tr>") >= 4  # header + verify + edit + insert
+    assert "钟楼测试驿站" in html and "新名字" in html and "0519-1234" in html
+    assert ">zl<" in html and "verified: still correct" in html
+    anon = app.test_client().get("/stations/zl-1/history").get_data(as_text=True)
+    assert "新名字" in anon and ">zl<" not in anon  # editors' names only for signed-in users
+    assert app.test_client().get("/stations/nope/history").status_code == 404
+
+
+def test_close_reopen_and_verify_resolve_reports(app, store):
+    reports.add_report(store, "zl-1", "no_hot_water")
+    c = _client(app, "zl")
+    page = c.get("/admin/districts/320404").get_data(as_text=True)
+    assert 'id="visits"' in page and page.index("钟楼测试驿站") < page.index("全部站点")
+    c.post("/admin/stations/zl-1/verify", data={"csrf_token": fresh_token(c, "/admin/")})
+    assert reports.needs_visit(store) == []
+    reports.add_report(store, "zl-1", "closed")
+    c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/")})
+    assert reports.needs_visit(store) == [] and store.get("zl-1").status == "closed"
+    notes = [h["note"] for h in store.history("zl-1")]
+    assert notes[0] == "closed"
+
+
+# -- upload and import -----------------------------------------------------------------
+
+CSV_OK = ("id,name,kinds,lon,lat,adcode,services\n"
+          "up-1,上传驿站一,rest,119.935,31.785,320404,饮用水\n"
+          "zl-1,钟楼测试驿站改,rest,119.93,31.78,320404,drinking_water\n")
+CSV_BAD = ("id,name,kinds,lon,lat,adcode\n"
+           "up-1,上传驿站一,rest,119.935,31.785,320404\n"
+           "up-2,,rest,119.936,31.785,320404\n"
+           "up-3,坏坐标,rest,abc,31.785,320404\n"
+           "up-4,坏类型,spa,119.937,31.785,320404\n")
+CSV_OTHER = ("id,name,kinds,lon,lat,adcode\n"
+             "up-9,天宁上传,rest,120.0,31.8,320402\n")
+
+
+def _upload(c, text, name="stations.csv", **extra):
+    data = {"file": (io.BytesIO(text.encode("utf-8")), name), "datum": "auto",
+            "csrf_token": fresh_token(c, "/admin/import"), **extra}
+    return c.post("/admin/import", data=data, content_type="multipart/form-data")
+
+
+def _token(html):
+    m = re.search(r'action="/admin/import/([A-Za-z0-9_-]+)(?:/cancel)?"', html)
+    assert m
+    return m.group(1)
+
+
+def test_upload_previews_then_imports_on_confirm(app, store):
+    c = _client(app, "zl")
+    rev = store.revision()
+    r = _upload(c, CSV_OK)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert store.revision() == rev  # nothing written by the preview
+    assert "上传驿站一" in html and "钟楼测试驿站改" in html and 'id="new"' in html and 'id="changed"' in html
+    token = _token(html)
+    r = c.post(f"/admin/import/{token}", data={"csrf_token": csrf_token(html)})
+    assert r.status_code == 302
+    assert store.get("up-1").name == "上传驿站一" and store.get("zl-1").name == "钟楼测试驿站改"
+    assert {h["user"] for h in store.changes_since(rev)} == {"zl"}
+    # the upload is gone: confirming again is a 404
+    assert c.post(f"/admin/import/{token}", data={"csrf_token": csrf_token(html)}).status_code == 404
+
+
+def test_upload_lists_every_invalid_row_and_writes_nothing(app, store):
+    c = _client(app, "zl")
+    rev = store.revision()
+    r = _upload(c, CSV_BAD)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\w*)</td>", html.split('id="problems"')[1].split("</table>")[0])
+    assert {(int(a), b) for a, b in rows} >= {(3, "name"), (4, "lon"), (5, "kinds")}
+    assert "确认导入" not in html  # no confirm button with invalid rows
+    token = _token(html)
+    r = c.post(f"/admin/import/{token}", data={"csrf_token": csrf_token(html)})
+    assert r.status_code == 400 and store.revision() == rev
+    # with "skip invalid rows" the valid one goes in
+    r = _upload(c, CSV_BAD, skip_invalid="1")
+    html = r.get_data(as_text=True)
+    assert "确认导入" in html
+    c.post(f"/admin/import/{_token(html)}", data={"csrf_token": csrf_token(html)})
+    assert "up-1" in store.ids() and not {"up-2", "up-3", "up-4"} & store.ids()
+
+
+def test_upload_scope(app, store):
+    anon = _client(app)
+    r = anon.post("/admin/import", data={"csrf_token": fresh_token(anon)})
+    assert r.status_code == 401
+    c = _client(app, "zl")
+    r = _upload(c, CSV_OTHER)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "320402" in html and "确认导入" not in html
+    rev = store.revision()
+    r = c.post(f"/admin/import/{_token(html)}", data={"csrf_token": csrf_token(html)})
+    assert r.status_code == 403 and store.revision() == rev
+    # another user cannot confirm zl's upload
+    r = _upload(c, CSV_OK)
+    token = _token(r.get_data(as_text=True))
+    tn = _client(app, "tn")
+    assert tn.post(f"/admin/import/{token}", data={"csrf_token": fresh_token(tn, "/admin/")}).status_code == 404
+    assert c.post(f"/admin/import/{token}", data={}).status_code == 400  # no CSRF
+    # an editor may not overwrite another district's station by reusing its id
+    tn_csv = "id,name,kinds,lon,lat,adcode\nzl-1,抢来的,rest,120.0,31.8,320402\n"
+    r = _upload(tn, tn_csv)
+    assert "确认导入" not in r.get_data(as_text=True)
+
+
+def test_upload_bad_file_is_a_clear_400(app):
+    c = _client(app, "zl")
+    r = _upload(c, "not,a\nstation,file\n", name="x.csv")
+    assert r.status_code == 400 and "x.csv" in r.get_data(as_text=True)
+    r = _upload(c, "whatever", name="x.pdf")
+    assert r.status_code == 400
+
+
+# -- worker reports ------------------------------------------------------------------------
+
+def test_anonymous_report_needs_csrf_and_shows_up(app, store):
+    c = app.test_client()
+    page = c.get("/stations/zl-1/reports")
+    assert page.status_code == 200
+    assert c.post("/stations/zl-1/reports", data={"kind": "no_hot_water"}).status_code == 400
+    r = c.post("/stations/zl-1/reports", data={"kind": "no_hot_water", "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert r.status_code == 302
+    assert [x.kind for x in reports.recent_reports(store, "zl-1")] == ["no_hot_water"]
+    assert "没有热水" in c.get("/stations/zl-1/reports").get_data(as_text=True)
+    ed = _client(app, "zl")
+    assert "没有热水" in ed.get("/admin/districts/320404").get_data(as_text=True)
+    bad = c.post("/stations/zl-1/reports", data={"kind": "on_fire", "csrf_token": fresh_token(c)})
+    assert bad.status_code == 400
+    assert c.post("/stations/nope/reports", data={"kind": "ok", "csrf_token": fresh_token(c)}).status_code == 404
+
+
+def test_reports_are_rate_limited(app, store):
+    c = app.test_client()
+    token = fresh_token(c)
+    codes = [c.post("/stations/zl-1/reports", data={"kind": "ok", "csrf_token": token}).status_code for _ in range(8)]
+    assert codes[:6] == [302] * 6 and codes[6:] == [429, 429]
+    assert len(reports.recent_reports(store, "zl-1")) == 6
+
+
+def test_sign_in_is_rate_limited(app):
+    c = app.test_client()
+    token = fresh_token(c)
+    codes = [c.post("/login", data={"username": "zl", "password": f"wrong {i}", "csrf_token": token}).status_code
+             for i in range(7)]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+    # even the right password is refused while limited: the limit is per user name
+    r = c.post("/login", data={"username": "zl", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 429
+    # another name from the same address still works (per-address limit is higher)
+    r = c.post("/login", data={"username": "tn", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302
+
+
+# -- cookies and framing ------------------------------------------------------------------------
+
+def _session_cookie(resp):
+    return next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session="))
+
+
+@pytest.mark.parametrize("config,secure", [
+    ({"TESTING": True}, False),                 # auto + testing: off
+    ({"TESTING": False}, True),                 # auto, not debugging or testing: on
+    ({"TESTING": True, "secure_cookies": "1"}, True),
+    ({"TESTING": False, "secure_cookies": "0"}, False),
+])
+def test_session_cookie_flags(make_web_app, config, secure):
+    app = make_web_app(_stations(), **config)
+    add_users(app.extensions["stationmap"].store)
+    c = app.test_client()
+    r = sign_in(c, "zl")
+    cookie = _session_cookie(r)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert ("Secure" in cookie) == secure
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/admin/", "/stations/zl-1/history", "/api/v1/districts",
+                                  "/embed", "/no-such-page"])
+def test_every_other_page_refuses_framing(app, path):
+    r = app.test_client().get(path)
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+
+
+def test_password_never_in_a_page_or_log(app, caplog):
+    c = app.test_client()
+    r = sign_in(c, "zl", "secret wrong pw")
+    assert "secret wrong pw" not in r.get_data(as_text=True)
+    assert "secret wrong pw" not in caplog.text
+    assert json.dumps(PASSWORD) not in caplog.text
