@@ -96,6 +96,132 @@ def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
         click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84){tag}")
 
 
+# -- database, import, export ---------------------------------------------------
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display; StationStore reports bad URLs
+        return url
+
+
+def _cli_user(given: str | None) -> str:
+    if given:
+        return given
+    import getpass
+
+    try:
+        return "cli:" + getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@main.command()
+@click.option("--no-sample", is_flag=True, help="Create an empty database: no sample stations.")
+def init(no_sample):
+    """Create the database and load the SAMPLE stations (safe to run again).
+
+    Only sample stations the database has never had are added: running it
+    again changes nothing, and edited or deleted sample stations stay so.
+    """
+    from stationmap.io.importer import import_file
+    from stationmap.io.sample import sample_path
+
+    cfg = settings()
+    store = open_store(create=True)
+    where = _shown_url(store.url)
+    if no_sample:
+        click.echo(f"database ready: {where} ({store.count()} stations)")
+        return
+    path = sample_path(cfg)
+    if not path.exists():
+        click.echo(f"warning: no sample stations file at {path}: the database has no sample stations "
+                   "(`stationmap sample generate` writes it)", err=True)
+        click.echo(f"database ready: {where} ({store.count()} stations)")
+        return
+    res = import_file(store, path, user="stationmap init", note="sample stations", update_existing=False)
+    for w in res.warnings:
+        click.echo(w, err=True)
+    click.echo(f"database ready: {where} ({store.count()} stations; sample: {res.new} added, "
+               f"{res.kept} already there)")
+
+
+@main.command("import")
+@click.argument("file", metavar="FILE")
+@click.option("--datum", type=click.Choice(DATUMS), default=None,
+              help="Datum of the file's coordinates: wgs84 (GPS, OSM, Tianditu), gcj02 (Amap, Tencent, "
+                   "WeChat), bd09 (Baidu).  [default: the datum the file declares, else wgs84]")
+@click.option("--dry-run", is_flag=True, help="Check every row and count new / updated / unchanged / "
+                                              "invalid; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if some are invalid "
+                                                   "(the invalid ones are still listed).")
+@click.option("--user", "user_name", default=None, help="Name recorded in the change log [default: cli:<login>].")
+def import_cmd(file, datum, dry_run, skip_invalid, user_name):
+    """Import stations from FILE: .csv, .xlsx, .geojson/.json or .gpkg ('-': GeoJSON on stdin).
+
+    Headers may be English field names or the usual Chinese ones (名称, 经度,
+    纬度, 类型, 服务, 地址, 开放时间, ...).  Every row is checked; any invalid
+    row and nothing is written (exit status 1) unless --skip-invalid.  The
+    import is one transaction: all rows or none.
+    """
+    from stationmap.io.importer import import_file
+    from stationmap.store import StationStore
+
+    source, kw = file, {}
+    if file == "-":
+        source, kw = getattr(sys.stdin, "buffer", sys.stdin), {"filename": "<stdin>", "fmt": "geojson"}
+    if dry_run:
+        store = StationStore.from_settings(settings())
+    else:
+        store = open_store(create=True)
+    try:
+        res = import_file(store, source, datum=datum, dry_run=dry_run, skip_invalid=skip_invalid,
+                          user=_cli_user(user_name), **kw)
+    except ImportReportError as exc:
+        for w in getattr(exc, "warnings", ()):
+            click.echo(w, err=True)
+        raise
+    for w in res.warnings:
+        click.echo(w, err=True)
+    for p in res.problems:
+        click.echo(f"{res.source}: {p}", err=True)
+    click.echo(res.summary())
+    if res.problems and not skip_invalid:
+        click.echo(f"error: {res.invalid} invalid {'row' if res.fmt in ('csv', 'xlsx') else 'feature'}"
+                   f"{'' if res.invalid == 1 else 's'}: the import would fail", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("file", metavar="FILE")
+@click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
+              help="Datum of the written coordinates: wgs84, gcj02 (Amap, Tencent), bd09 (Baidu).  "
+                   "The file says which: GeoJSON in a top-level \"datum\" member, CSV / XLSX / "
+                   "GeoPackage in a datum column.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="CSV / XLSX headers and values in English field names or in Chinese (名称, 经度, ...).")
+@click.option("--adcode", "adcodes", multiple=True,
+              help="Only stations whose adcode starts with this (repeatable): 3204 = Changzhou.")
+def export(file, datum, lang, adcodes):
+    """Export every station to FILE (.csv, .xlsx, .geojson/.json, .gpkg; '-': GeoJSON on stdout)."""
+    from stationmap.io.writers import stations_to_geojson, write_stations
+
+    stations = open_store().all()
+    if adcodes:
+        prefixes = tuple(a.strip() for a in adcodes)
+        bad = [a for a in prefixes if not a.isdigit() or len(a) > 6]
+        if bad:
+            raise StationmapError(f"adcode must be 1 to 6 digits, got {bad[0]!r}", field="adcode")
+        stations = [s for s in stations if s.adcode.startswith(prefixes)]
+    if file == "-":
+        click.echo(json.dumps(stations_to_geojson(stations, datum=datum), ensure_ascii=False))
+        return
+    n = write_stations(stations, file, datum=datum, lang=lang)
+    click.echo(f"wrote {n} stations to {file} ({datum} coordinates)")
+
+
 # -- accounts (issue 6) ----------------------------------------------------------
 
 def _read_password(password_stdin: bool) -> str:

@@ -1,0 +1,269 @@
+"""The command line: init, import, export, nearest.
+
+Each test points STATIONMAP_DATABASE_URL at a temporary SQLite file.  Errors
+must be one clear line naming file, row and field, exit status 1, and never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pyproj import Geod
+
+from stationmap.cli import main
+from stationmap.model import Station
+from stationmap.store import StationStore
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "stations.geojson"
+
+
+@pytest.fixture
+def url(tmp_path, monkeypatch):
+    u = f"sqlite:///{tmp_path}/cli.sqlite"
+    monkeypatch.setenv("STATIONMAP_DATABASE_URL", u)
+    return u
+
+
+def run(*args, input=None):
+    res = CliRunner().invoke(main, [str(a) for a in args], input=input)
+    # an exception other than SystemExit would have been a traceback for the user
+    assert res.exception is None or isinstance(res.exception, SystemExit), (res.exception, res.output)
+    assert "Traceback" not in res.output
+    return res
+
+
+def tiny_data_dir(tmp_path: Path) -> Path:
+    """A data dir whose sample file holds 3 stations (WGS-84)."""
+    d = tmp_path / "data"
+    (d / "sample").mkdir(parents=True)
+    feats = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"id": sid, "name": name, "kinds": ["rest"], "source": "sample"}}
+        for sid, name, lon, lat in [("s1", "一号", 120.60, 31.30), ("s2", "二号", 120.62, 31.31),
+                                    ("s3", "三号", 120.70, 31.35)]
+    ]
+    (d / "sample" / "stations.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8")
+    return d
+
+
+# -- init ------------------------------------------------------------------------------
+
+def test_init_loads_the_bundled_sample_once(url):
+    n = len(json.loads(SAMPLE.read_text(encoding="utf-8"))["features"])
+    res = run("init")
+    assert res.exit_code == 0 and f"sample: {n} added" in res.stdout
+    store = StationStore(url)
+    first = (store.all(), store.revision())
+    assert len(first[0]) == n and first[1] == n and all(s.source == "sample" for s in first[0])
+    res = run("init")
+    assert res.exit_code == 0 and f"sample: 0 added, {n} already there" in res.stdout
+    assert (store.all(), store.revision()) == first
+
+
+def test_init_keeps_edits_and_deletions_of_sample_stations(url, tmp_path, monkeypatch):
+    monkeypatch.setenv("STATIONMAP_DATA_DIR", str(tiny_data_dir(tmp_path)))
+    assert run("init").exit_code == 0
+    store = StationStore(url)
+    store.update(Station(id="s1", name="一号（改名）", lon=120.60, lat=31.30, source="sample"))
+    store.delete("s2")
+    rev = store.revision()
+    assert run("init").exit_code == 0
+    assert store.ids() == {"s1", "s3"} and store.get("s1").name == "一号（改名）" and store.revision() == rev
+
+
+def test_init_no_sample_and_missing_sample_file(url, tmp_path, monkeypatch):
+    res = run("init", "--no-sample")
+    assert res.exit_code == 0 and "(0 stations)" in res.stdout
+    assert StationStore(url).exists() and StationStore(url).count() == 0
+    monkeypatch.setenv("STATIONMAP_DATA_DIR", str(tmp_path / "nowhere"))
+    res = run("init")
+    assert res.exit_code == 0 and "no sample stations file" in res.stderr
+    assert StationStore(url).count() == 0
+
+
+# -- import ------------------------------------------------------------------------------
+
+def test_import_reports_every_bad_row_and_writes_nothing(url):
+    run("init", "--no-sample")
+    res = run("import", DATA / "stations_bad.csv")
+    assert res.exit_code == 1
+    f = DATA / "stations_bad.csv"
+    lines = res.stderr.splitlines()
+    assert lines[0] == f"{f}: row 3, field name: name is missing"
+    assert f"{f}: row 6, field lat: latitude and longitude look swapped (lon=31.34, lat=120.64)" in lines
+    assert f"{f}: row 11, field id: duplicate id 'b-01' (also in row 2)" in lines
+    assert len([ln for ln in lines if ln.startswith(f"{f}: row ")]) == 9
+    assert lines[-1].startswith("error: ") and "nothing was imported" in lines[-1]
+    assert StationStore(url).count() == 0
+
+
+def test_import_xlsx_error_names_file_row_and_field(url, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["名称", "经度", "纬度", "类型"])
+    for i in range(2, 7):
+        ws.append([f"站{i}", 120.6 + i / 100, 31.3, "驿站"])
+    ws.append(["颠倒站", 31.34, 120.64, "驿站"])  # row 7
+    path = tmp_path / "stations.xlsx"
+    wb.save(path)
+    res = run("import", path)
+    assert res.exit_code == 1
+    assert f"{path}: row 7, field lat: latitude and longitude look swapped (" in res.stderr
+
+
+def test_import_skip_invalid_and_dry_run(url):
+    run("init", "--no-sample")
+    store = StationStore(url)
+    res = run("import", DATA / "stations_bad.csv", "--dry-run")
+    assert res.exit_code == 1  # the real import would fail
+    assert "dry run, nothing written: 11 rows: 2 new, 0 updated, 0 unchanged, 9 invalid" in res.stdout
+    assert store.count() == 0 and store.revision() == 0
+    res = run("import", DATA / "stations_bad.csv", "--skip-invalid", "--user", "tester")
+    assert res.exit_code == 0 and "imported: 11 rows: 2 new" in res.stdout
+    assert "row 6, field lat" in res.stderr
+    assert store.ids() == {"b-01", "b-10"} and store.history("b-10")[0]["user"] == "tester"
+    res = run("import", DATA / "stations_bad.csv", "--skip-invalid", "--dry-run")
+    assert res.exit_code == 0 and "0 new, 0 updated, 2 unchanged, 9 invalid" in res.stdout
+
+
+def test_import_chinese_xlsx_gbk_csv_and_gcj02(url, tmp_path):
+    res = run("import", DATA / "stations_zh.xlsx")
+    assert res.exit_code == 0 and "4 new" in res.stdout and "'序号' is not a station field" in res.stderr
+    res = run("import", DATA / "stations_gbk.csv")
+    assert res.exit_code == 0 and "2 new" in res.stdout
+    f = tmp_path / "amap.csv"
+    f.write_text("编号,名称,经度,纬度,类型\np,天安门,116.41024449916938,39.91640428150164,驿站\n", encoding="utf-8")
+    res = run("import", f, "--datum", "gcj02")
+    assert res.exit_code == 0 and "converted from gcj02 to WGS-84" in res.stdout
+    s = StationStore(url).get("p")
+    assert abs(s.lon - 116.404) < 2e-7 and abs(s.lat - 39.915) < 2e-7
+    assert StationStore(url).count() == 7
+
+
+@pytest.mark.parametrize("name, content, expect", [
+    ("nope.csv", None, "nope.csv: no such file"),
+    ("stations.txt", "name,lon,lat\n", "unsupported file type '.txt'"),
+    ("stations.xlsx", "名称,经度,纬度\n", "stations.xlsx: is not a valid .xlsx workbook"),
+    ("empty.csv", "", "empty.csv: the file is empty"),
+    ("nolat.csv", "名称,经度\n甲,120\n", "nolat.csv: missing required column lat (纬度)"),
+])
+def test_import_file_errors_are_one_clear_line(url, tmp_path, name, content, expect):
+    run("init", "--no-sample")
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    res = run("import", path)
+    assert res.exit_code == 1
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("error: ") and expect in line and str(path) in line
+
+
+def test_import_geojson_from_stdin(url):
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.6, 31.3]},
+         "properties": {"id": "in-1", "name": "标准输入", "kinds": ["rest"]}}]}
+    res = run("import", "-", input=json.dumps(doc))
+    assert res.exit_code == 0 and "<stdin>: imported: 1 feature: 1 new" in res.stdout
+    assert StationStore(url).get("in-1").name == "标准输入"
+
+
+# -- export ------------------------------------------------------------------------------
+
+def test_export_stdout_is_geojson(url):
+    run("import", DATA / "stations_zh.xlsx")
+    stored = {s.id: s for s in StationStore(url).all()}
+    res = run("export", "-")
+    assert res.exit_code == 0
+    doc = json.loads(res.stdout)
+    assert doc["type"] == "FeatureCollection" and doc["datum"] == "wgs84" and len(doc["features"]) == 4
+    for f in doc["features"]:
+        s = stored[f["id"]]
+        assert f["geometry"]["coordinates"] == [s.lon, s.lat] and f["properties"]["name"] == s.name
+
+
+def test_export_files_datum_and_round_trip(url, tmp_path, monkeypatch):
+    run("import", DATA / "stations_zh.xlsx")
+    before = StationStore(url).all()
+    for ext in ("csv", "xlsx", "geojson", "gpkg"):
+        out = tmp_path / f"out_gcj.{ext}"
+        res = run("export", out, "--datum", "gcj02")
+        assert res.exit_code == 0 and f"wrote 4 stations to {out} (gcj02 coordinates)" in res.stdout
+        monkeypatch.setenv("STATIONMAP_DATABASE_URL", f"sqlite:///{tmp_path}/rt_{ext}.sqlite")
+        res = run("import", out)  # the datum written in the file is honoured
+        assert res.exit_code == 0, res.output
+        after = StationStore(f"sqlite:///{tmp_path}/rt_{ext}.sqlite").all()
+        assert [s.id for s in after] == [s.id for s in before]
+        for a, b in zip(before, after):
+            assert abs(a.lon - b.lon) < 2e-7 and abs(a.lat - b.lat) < 2e-7 and a.name == b.name
+        monkeypatch.setenv("STATIONMAP_DATABASE_URL", url)
+    header = (tmp_path / "out_gcj.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.split(",")[-3:] == ["lon", "lat", "datum"]
+
+
+def test_export_chinese_headers_and_adcode_filter(url, tmp_path):
+    run("import", DATA / "stations_zh.xlsx")
+    run("import", DATA / "stations_gbk.csv")
+    out = tmp_path / "zh.csv"
+    res = run("export", out, "--lang", "zh", "--adcode", "3204")
+    assert res.exit_code == 0 and "wrote 2 stations" in res.stdout
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("编号,名称,英文名称,类型,服务") and lines[0].endswith("经度,纬度,坐标系")
+    assert "驿站" in lines[1] or "工会驿站" in lines[1]
+    res = run("export", out, "--adcode", "32x")
+    assert res.exit_code == 1 and "adcode must be 1 to 6 digits" in res.stderr
+
+
+def test_export_errors(url, tmp_path):
+    res = run("export", tmp_path / "x.csv")
+    assert res.exit_code == 1 and "run `stationmap init` first" in res.stderr
+    run("init", "--no-sample")
+    res = run("export", tmp_path / "x.shp")
+    assert res.exit_code == 1 and "unsupported file type '.shp'" in res.stderr
+    res = run("export", tmp_path / "missing" / "x.csv")
+    assert res.exit_code == 1 and "does not exist" in res.stderr
+    res = run("export", tmp_path / "x.csv", "--datum", "utm")
+    assert res.exit_code == 2  # a usage error, from click
+
+
+# -- nearest ------------------------------------------------------------------------------
+
+def test_nearest_matches_a_brute_force_geodesic_search(url, tmp_path, monkeypatch):
+    data = tmp_path / "d"
+    (data / "sample").mkdir(parents=True)
+    shutil.copy(SAMPLE, data / "sample" / "stations.geojson")
+    monkeypatch.setenv("STATIONMAP_DATA_DIR", str(data))
+    run("init")
+    stations = StationStore(url).all()
+    lon, lat = 119.97, 31.78
+    geod = Geod(ellps="WGS84")
+    ref = sorted((geod.inv(lon, lat, s.lon, s.lat)[2], s.id) for s in stations)[:5]
+    res = run("nearest", "--lon", lon, "--lat", lat, "--k", 5, "--format", "json")
+    assert res.exit_code == 0
+    got = json.loads(res.stdout)["stations"]
+    assert [g["id"] for g in got] == [sid for _, sid in ref]
+    for g, (d, _) in zip(got, ref):
+        assert abs(g["distance_m"] - d) < 0.1
+    text = run("nearest", "--lon", lon, "--lat", lat, "--k", 1)
+    assert text.exit_code == 0 and ref[0][1] in text.stdout and "[sample data]" in text.stdout
+
+
+def test_nearest_in_gcj02_and_before_init(url):
+    res = run("nearest", "--lon", 120.6, "--lat", 31.3)
+    assert res.exit_code == 1 and "run `stationmap init` first" in res.stderr
+    run("import", "-", input=json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.404, 39.915]},
+         "properties": {"id": "tam", "name": "天安门", "kinds": ["rest"]}}]}))
+    # the GCJ-02 coordinates of the same place (coordtransform's published value): distance ~0
+    res = run("nearest", "--lon", 116.41024449916938, "--lat", 39.91640428150164, "--datum", "gcj02",
+              "--format", "json")
+    (hit,) = json.loads(res.stdout)["stations"]
+    assert hit["id"] == "tam" and hit["distance_m"] < 0.05
