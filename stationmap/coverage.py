@@ -712,7 +712,7 @@ def h3_resolution_for(cell_m: float) -> int:
 
 
 def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
-              crs: str | None = None) -> Grid:
+              crs: str | None = None, max_cells: int | None = None) -> Grid:
     """Cells over ``areas`` (a list of :class:`Area`, or one; WGS-84 polygons).
 
     Parameters
@@ -726,7 +726,9 @@ def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h
         zone of the areas' centre (:func:`stationmap.coords.utm_crs_for`).
 
     A cell goes to the first area (in the order given) that contains its
-    centre (centres on a border: the first area touching it).
+    centre (centres on a border: the first area touching it).  With
+    ``max_cells``, a grid that would be larger is refused (ValidationError on
+    ``cell``) before it is built.
     """
     import shapely
 
@@ -738,6 +740,18 @@ def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h
     cell_m = check_cell_m(cell_m)
     if crs is None:
         crs = crs_for(areas)
+    if max_cells is not None:
+        area_m2 = sum(geometry_to_metric(a.geometry, crs).area for a in areas)
+        unit = cell_m * cell_m
+        if shape == "h3":
+            import h3
+
+            res = h3_resolution if isinstance(h3_resolution, int) and 0 <= h3_resolution <= 15 \
+                else h3_resolution_for(cell_m)
+            unit = h3.average_hexagon_area(res, unit="m^2")
+        if area_m2 / unit > max_cells * 1.02:
+            raise ValidationError(f"cell {cell_m:g} m gives about {area_m2 / unit:,.0f} cells here, over the limit "
+                                  f"of {max_cells:,}: use larger cells or a smaller district", field="cell")
     if shape == "h3":
         return _h3_grid(areas, cell_m=cell_m, resolution=h3_resolution, crs=crs)
     ii, jj, codes = [], [], []
@@ -1320,7 +1334,7 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
             method: str = "auto", network=None, cell_m: float = DEFAULT_CELL_M, shape: str = "square",
             h3_resolution: int | None = None, crs: str | None = None, horizon_minutes: float | None = None,
             demand=None, demand_column: str = "weight", demand_proxy: str = "auto", districts=None,
-            settings=None, grid: Grid | None = None, progress=None) -> Coverage:
+            settings=None, grid: Grid | None = None, max_cells: int | None = None, progress=None) -> Coverage:
     """Coverage of ``area`` by ``stations``.
 
     Parameters
@@ -1350,6 +1364,8 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
         by ``demand_proxy``: ``"roads"`` (road length per cell, needs a
         network), ``"uniform"`` (cell area) or ``"auto"`` (roads when a
         network is used, else uniform).
+    max_cells : int, optional
+        Refuse (ValidationError on ``cell``) a grid of more cells than this.
     progress : callable, optional
         Called with a short label as each step starts (the CLI's progress bar).
     """
@@ -1388,7 +1404,11 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
 
     step("grid")
     if grid is None:
-        grid = make_grid(areas, cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, crs=crs)
+        grid = make_grid(areas, cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, crs=crs,
+                         max_cells=max_cells)
+    if max_cells is not None and len(grid) > max_cells:
+        raise ValidationError(f"cell {cell_m:g} m gives {len(grid):,} cells here, over the limit of {max_cells:,}: "
+                              "use larger cells or a smaller district", field="cell")
     st = StationArrays.from_stations(stations)
 
     mins, cnts = {}, {}

@@ -83,14 +83,21 @@ def band_edges(threshold: float, horizon: float) -> list:
 
 
 class _Legend(MacroElement):
-    """A fixed legend box (HTML built and escaped in Python)."""
+    """A legend box as a Leaflet control (bottom right); its HTML is built and
+    escaped in Python and passed to the script as a JSON string."""
 
     _template = Template(
         """
-        {% macro html(this, kwargs) %}
-        <div class="sm-coverage-legend" style="position:absolute; z-index:1000; bottom:24px; right:10px;
-             background:rgba(255,255,255,.93); padding:8px 10px; border-radius:4px; font:12px/1.45 sans-serif;
-             box-shadow:0 1px 4px rgba(0,0,0,.3); max-width:260px;">{{ this.body }}</div>
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: "bottomright"});
+        {{ this.get_name() }}.onAdd = function () {
+            var div = L.DomUtil.create("div", "sm-coverage-legend");
+            div.style.cssText = "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:4px;"
+                + "font:12px/1.45 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:260px";
+            div.innerHTML = {{ this.body|tojson }};
+            return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )

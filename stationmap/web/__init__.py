@@ -69,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     admin.init_app(app)
     embed.init_app(app)
+    __import__("stationmap.web.coverage", fromlist=["init_app"]).init_app(app)  # coverage page + API (issue 5)
 
     @app.before_request
     def _sync_index():

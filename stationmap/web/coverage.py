@@ -1,0 +1,234 @@
+"""Coverage pages and API: ``/coverage/<adcode>`` and ``/api/v1/coverage``.
+
+The page shows the coverage map (:func:`stationmap.maps.coverage.coverage_map`:
+cells coloured by minutes to the nearest station, gaps, cross-covered area,
+suggested sites, legend), the per-district figures and download links for the
+files the CLI writes (GeoPackage, CSV, XLSX, charts, standalone map).  The API
+returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
+
+Views only check their arguments and call the library; runs are cached per
+(arguments, store revision), and the downloads are written once per run into
+``<instance>/coverage/``.  The web refuses grids of more than
+:data:`MAX_CELLS` cells (the CLI has no such limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from flask import Blueprint, abort, render_template, request, send_file, url_for
+
+from stationmap import coverage as cv
+from stationmap.config import MODES
+from stationmap.errors import NotFoundError, ValidationError
+from stationmap.model import KINDS
+from stationmap.web import state
+from stationmap.web.api import Params, json_response
+
+bp = Blueprint("coverage", __name__)
+
+MAX_CELLS = 250_000
+MAX_ADD = 50
+DOWNLOADS = {
+    "coverage.gpkg": "application/geopackage+sqlite3",
+    "figures.csv": "text/csv; charset=utf-8",
+    "figures.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "coverage_by_district.png": "image/png",
+    "minutes_distribution.png": "image/png",
+    "coverage_map.html": "text/html; charset=utf-8",
+    "summary.json": "application/json",
+}
+_LOCK = threading.Lock()
+
+_T = {
+    "zh": {"title": "覆盖分析", "district": "区县", "kind": "站点类型", "mode": "出行方式", "minutes": "分钟",
+           "cell": "网格（米）", "add": "建议新增站点数", "run": "分析", "stations": "站点数", "area": "面积 km²",
+           "population": "人口（2020 普查）", "cov": "人口覆盖率", "cross": "交叉覆盖率", "acov": "面积覆盖率",
+           "median": "中位分钟", "p95": "95% 分钟", "downloads": "下载", "sites": "建议新增站点",
+           "rank": "序号", "new": "新增覆盖人口", "method": "方法", "circle": "直线距离 × 绕行系数",
+           "network": "路网", "note": "说明", "gaps": "主要覆盖空白", "size": "面积 km²", "demand": "未覆盖人口",
+           "centre": "中心（WGS-84）", "all": "合计", "beyond": "超过 {h:g}"},
+    "en": {"title": "Coverage", "district": "District", "kind": "Kind", "mode": "Mode", "minutes": "Minutes",
+           "cell": "Cell (m)", "add": "Suggest sites", "run": "Analyse", "stations": "Stations", "area": "Area km²",
+           "population": "Population (2020 census)", "cov": "Demand covered", "cross": "Cross-covered",
+           "acov": "Area covered", "median": "Median min", "p95": "95th pct min", "downloads": "Downloads",
+           "sites": "Suggested sites", "rank": "Rank", "new": "Newly covered demand", "method": "Method",
+           "circle": "straight line x detour factor", "network": "road network", "note": "Note",
+           "gaps": "Largest gaps", "size": "Area km²", "demand": "Uncovered demand", "centre": "Centre (WGS-84)",
+           "all": "All", "beyond": "over {h:g}"},
+}
+_KIND_LABEL = {"zh": {k: zh for k, (zh, _en) in KINDS.items()}, "en": {k: en for k, (_zh, en) in KINDS.items()}}
+_MODE_LABEL = {"zh": {"walk": "步行", "bike": "自行车", "ebike": "电动车", "car": "汽车"},
+               "en": {m: m for m in MODES}}
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    return "en" if str(get_locale() or "zh") == "en" else "zh"
+
+
+class _Args:
+    """The run's arguments, checked at the edge."""
+
+    def __init__(self, p: Params, *, adcode: str | None):
+        from stationmap.districts import check_adcode
+
+        settings = state().settings
+        self.adcode = check_adcode(adcode if adcode is not None else p.one("district"), field="district") \
+            if (adcode is not None or p.one("district")) else None
+        if self.adcode is None:
+            raise ValidationError("district is required (a 6-digit adcode)", field="district")
+        self.kind = p.choice("kind", tuple(KINDS), default="rest")
+        self.mode = p.choice("mode", MODES, default="walk")
+        self.minutes = p.number("minutes", default=settings.minutes, lo=1.0, hi=120.0)
+        self.cell = p.number("cell", default=250.0, lo=100.0, hi=5000.0)
+        self.method = p.choice("method", cv.METHODS, default="auto")
+        self.add = p.integer("add", default=0, lo=0, hi=MAX_ADD)
+
+    def key(self) -> tuple:
+        return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add,
+                state().store.revision())
+
+    def query(self) -> dict:
+        q = {"kind": self.kind, "mode": self.mode, "minutes": f"{self.minutes:g}", "cell": f"{self.cell:g}"}
+        if self.method != "auto":
+            q["method"] = self.method
+        if self.add:
+            q["add"] = str(self.add)
+        return q
+
+
+def _run(args: _Args):
+    """(coverage, sites) for ``args``, cached per arguments and store revision."""
+    st = state()
+    cache: OrderedDict = st.extra.setdefault("coverage_runs", OrderedDict())
+    key = args.key()
+    with _LOCK:
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+    from stationmap import siting
+    from stationmap.districts import load_districts
+
+    districts = load_districts(st.settings)
+    network = None
+    try:
+        d = districts.get(args.adcode)
+    except NotFoundError:
+        raise NotFoundError(f"no district with adcode {args.adcode!r}", field="district") from None
+    if d.level == "zone" or args.method == "network":
+        network = cv.default_network_for(d, settings=st.settings, districts=districts) if d.level == "zone" \
+            else next(iter(cv.configured_networks(st.settings).values()), None)
+    cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
+                     method=args.method, network=network, cell_m=args.cell, settings=st.settings,
+                     districts=districts, max_cells=MAX_CELLS)
+    sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
+    with _LOCK:
+        cache[key] = (cov, sites)
+        while len(cache) > 6:
+            cache.popitem(last=False)
+    return cov, sites
+
+
+def _fmt_share(x):
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _fmt_min(x, horizon, t):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if math.isinf(x):
+        return t["beyond"].format(h=horizon)
+    return f"{x:.1f}"
+
+
+@bp.get("/coverage/<adcode>")
+def page(adcode: str):
+    """The coverage map, figures and downloads of a district."""
+    from stationmap.maps import render_parts
+    from stationmap.maps.coverage import coverage_map
+
+    args = _Args(Params({"kind", "mode", "minutes", "cell", "method", "add", "lang"}), adcode=adcode)
+    lang = _lang()
+    t = _T[lang]
+    cov, sites = _run(args)
+    cache = state().extra.setdefault("coverage_parts", OrderedDict())
+    pkey = (args.key(), lang, url_for("static", filename=""))
+    parts = cache.get(pkey)
+    if parts is None:
+        m = coverage_map(cov, kind=args.kind, sites=sites, lang=lang, tianditu_key=state().settings.tianditu_key,
+                         static_url=url_for("static", filename="").rstrip("/"))
+        parts = render_parts(m)
+        with _LOCK:
+            cache[pkey] = parts
+            while len(cache) > 6:
+                cache.popitem(last=False)
+    rows = []
+    for r in cv._records(cov.stats()):
+        rows.append({"adcode": r["adcode"], "name": t["all"] if r["adcode"] == "all" else r["name"],
+                     "stations": r["stations"], "area": f"{r['area_km2']:.1f}",
+                     "population": "–" if r["population"] is None else f"{r['population']:,.0f}",
+                     "cov": _fmt_share(r["demand_covered"]), "cross": _fmt_share(r["demand_cross_covered"]),
+                     "acov": _fmt_share(r["area_covered"]),
+                     "median": _fmt_min(r["median_minutes_demand"], cov.horizon_minutes, t),
+                     "p95": _fmt_min(r["p95_minutes_demand"], cov.horizon_minutes, t),
+                     "total": r["adcode"] == (cov.parent or {}).get("adcode", "all")})
+    gaps = cov.gaps(kind=args.kind).head(10)
+    q = args.query()
+    downloads = [(name, url_for("coverage.download", adcode=args.adcode, name=name, **q)) for name in DOWNLOADS]
+    title = (cov.parent or {}).get("name") or "、".join(a.name for a in cov.areas)
+    return render_template(
+        "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
+        downloads=downloads, args=args, title=title, any_sample=cov.sample, notes=cov.notes,
+        method=t.get(cov.method, cov.method), kinds=[(k, _KIND_LABEL[lang][k]) for k in KINDS],
+        modes=[(m, _MODE_LABEL[lang][m]) for m in MODES],
+        api_url=url_for("coverage.api", district=args.adcode, **q))
+
+
+@bp.get("/coverage/<adcode>/download/<name>")
+def download(adcode: str, name: str):
+    """One of the files the CLI writes, for this run (written on first request)."""
+    if name not in DOWNLOADS:
+        abort(404)
+    args = _Args(Params({"kind", "mode", "minutes", "cell", "method", "add", "lang"}), adcode=adcode)
+    lang = _lang()
+    cov, sites = _run(args)
+    digest = hashlib.sha256(repr((args.key(), lang)).encode()).hexdigest()[:20]
+    folder = Path(state().settings.instance_path) / "coverage" / digest
+    done = folder / ".done"
+    with _LOCK:
+        if not done.exists():
+            cv.write_outputs(cov, folder, kind=args.kind, sites=sites, lang=lang)
+            done.write_text("ok")
+    stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min_{name}"
+    return send_file(folder / name, mimetype=DOWNLOADS[name], as_attachment=not name.endswith(".html"),
+                     download_name=stem)
+
+
+@bp.get("/api/v1/coverage")
+def api():
+    """Coverage figures as JSON: ``district`` (adcode, required), ``kind``, ``mode``,
+    ``minutes``, ``cell`` (metres), ``method``, ``add`` (suggest sites), ``cells=true``
+    (the cells as a GeoJSON FeatureCollection, WGS-84), ``gaps`` (how many, default 20)."""
+    p = Params({"district", "kind", "mode", "minutes", "cell", "method", "add", "cells", "gaps"})
+    args = _Args(p, adcode=None)
+    want_cells = p.boolean("cells")
+    n_gaps = p.integer("gaps", default=20, lo=0, hi=1000)
+    cov, sites = _run(args)
+    body = cov.to_dict(cells=want_cells)
+    body["gaps"] = cv._records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
+    if sites is not None:
+        body["sites"] = sites.to_dict()
+    return json_response(body)
+
+
+def init_app(app) -> None:
+    """Register the blueprint (called from :func:`stationmap.web.create_app`)."""
+    app.register_blueprint(bp)
+

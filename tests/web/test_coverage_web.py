@@ -1,0 +1,137 @@
+"""/coverage/<adcode> and /api/v1/coverage through the Flask test client."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+from stationmap import config
+from stationmap import coverage as cv
+from stationmap.districts import load_districts
+
+GEOD = Geod(ellps="WGS84")
+ROADS = Path(config.PACKAGE_DIR).parent / "data" / "roads" / "sip_roads.gpkg"
+
+
+def _no_nan(text):
+    def bad(c):
+        raise AssertionError(f"non-JSON number {c}")
+    return json.loads(text, parse_constant=bad)
+
+
+def test_api_figures_match_brute_force(ro_client, web_stations):
+    r = ro_client.get("/api/v1/coverage?district=320404&kind=rest&mode=walk&minutes=12&cell=500")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    body = _no_nan(r.get_data(as_text=True))
+    assert body["params"]["method"] == "circle" and body["params"]["sample"] is True
+    row = body["stats"][0]
+    assert row["adcode"] == "320404" and row["kind"] == "rest"
+    # brute force over the same 500 m cells: every cell against every active rest station
+    grid = cv.make_grid(cv.resolve_areas("320404"), cell_m=500)
+    st = [s for s in web_stations if "rest" in s.kinds and s.status != "closed"]
+    n, m = len(grid), len(st)
+    d = GEOD.inv(np.repeat(grid.lon, m), np.repeat(grid.lat, m), np.tile([s.lon for s in st], n),
+                 np.tile([s.lat for s in st], n))[2].reshape(n, m)
+    reach = 12 * config.DEFAULT_SPEEDS_KMH["walk"] * 1000 / 60 / config.DETOUR_FACTOR
+    count = (d <= reach).sum(axis=1)
+    assert row["cells"] == n
+    assert row["area_covered"] == pytest.approx((count >= 1).mean(), abs=1e-12)
+    assert row["area_cross_covered"] == pytest.approx((count >= 2).mean(), abs=1e-12)
+    poly = load_districts().get("320404").geometry
+    assert row["stations"] == sum(1 for s in st if poly.intersects(shapely.Point(s.lon, s.lat)))
+
+
+def test_api_cells_as_geojson_and_sites(ro_client):
+    r = ro_client.get("/api/v1/coverage?district=320402&cell=1000&minutes=5&cells=true&add=2&gaps=1")
+    assert r.status_code == 200
+    body = _no_nan(r.get_data(as_text=True))
+    fc = body["cells"]
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == body["stats"][0]["cells"]
+    props = fc["features"][0]["properties"]
+    assert {"cell_id", "adcode", "lon", "lat", "minutes_rest", "count_rest", "demand"} <= set(props)
+    assert any(f["properties"]["minutes_rest"] is None for f in fc["features"])   # beyond the horizon
+    assert len(body["gaps"]) == 1 and body["gaps"][0]["rank"] == 1
+    sites = body["sites"]
+    assert len(sites["sites"]) == 2 and sites["covered_after"] > sites["covered_before"]
+
+
+@pytest.mark.parametrize("query,status,field", [
+    ("district=abc", 400, "district"),
+    ("", 400, "district"),
+    ("district=320402&mode=plane", 400, "mode"),
+    ("district=320402&kind=toilet", 400, "kind"),
+    ("district=320402&minutes=0", 400, "minutes"),
+    ("district=320402&minutes=NaN", 400, "minutes"),
+    ("district=320402&cell=10", 400, "cell"),
+    ("district=320402&add=-1", 400, "add"),
+    ("district=320402&add=999", 400, "add"),
+    ("district=320402&cells=1", 400, "cells"),
+    ("district=320402&foo=1", 400, "foo"),
+    ("district=320402&mode=walk&mode=bike", 400, "mode"),
+    ("district=320000&cell=100", 400, "cell"),
+    ("district=999999", 404, "district"),
+])
+def test_api_bad_input_is_a_clean_4xx(ro_client, query, status, field):
+    r = ro_client.get("/api/v1/coverage?" + query)
+    assert r.status_code == status
+    err = r.get_json()["error"]
+    assert err["field"] == field and err["message"]
+
+
+def test_page_shows_map_table_and_downloads_and_escapes_names(ro_client, xss_name):
+    r = ro_client.get("/coverage/320402?kind=rest&mode=ebike&add=2")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert xss_name not in html                      # the station named <img ...> is escaped
+    assert "coverage-figures" in html and "天宁区" in html and "sm-site" in html
+    assert "示例数据" in html                          # sample stations are labelled
+    for name in ("coverage.gpkg", "figures.csv", "figures.xlsx", "coverage_by_district.png",
+                 "minutes_distribution.png", "coverage_map.html"):
+        assert f"/coverage/320402/download/{name}?" in html
+    assert "/static/vendor/leaflet-1.9.4/leaflet.js" in html
+    en = ro_client.get("/coverage/320402?lang=en").get_data(as_text=True)
+    assert "Demand covered" in en
+
+
+def test_downloads(ro_client):
+    r = ro_client.get("/coverage/320404/download/figures.csv?cell=1000&minutes=10")
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    text = r.get_data().decode("utf-8-sig")
+    head = text.splitlines()[0].split(",")
+    assert head[:3] == ["adcode", "name", "kind"] and "sample_data" in head
+    r = ro_client.get("/coverage/320404/download/coverage_map.html?cell=1000&minutes=10")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    r = ro_client.get("/coverage/320404/download/coverage.gpkg?cell=1000&minutes=10")
+    assert r.status_code == 200 and r.data[:16] == b"SQLite format 3\x00"
+    assert ro_client.get("/coverage/320404/download/etc-passwd?cell=1000").status_code == 404
+    assert ro_client.get("/coverage/320404/download/figures.csv?cell=abc").status_code == 400
+
+
+def test_page_bad_input_is_not_a_500(ro_client):
+    assert ro_client.get("/coverage/320402?mode=plane").status_code == 400
+    assert ro_client.get("/coverage/12?").status_code == 400
+    assert ro_client.get("/coverage/999999").status_code == 404
+
+
+def test_zone_uses_the_configured_network(make_web_app, web_stations, tmp_path):
+    from stationmap.io.sample import load_sample
+    from stationmap.network import Network
+
+    npz = Network.from_gpkg(ROADS).save(tmp_path / "sip.npz")
+    sip_stations = [s for s in load_sample() if s.adcode == "320571"][:20]
+    app = make_web_app(web_stations + sip_stations, networks={"sip": str(npz)})
+    r = app.test_client().get("/api/v1/coverage?district=320571&mode=walk&cell=500")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["params"]["method"] == "network" and "road length" in body["params"]["demand"]
+    assert body["districts"][0]["note"] and 0 < body["stats"][0]["demand_covered"] < 1
+    bare = make_web_app(web_stations, networks={})
+    r = bare.test_client().get("/api/v1/coverage?district=320571")
+    assert r.status_code == 404 and "no boundary polygon" in r.get_json()["error"]["message"]
+    assert math.isfinite(body["stats"][0]["area_km2"])
