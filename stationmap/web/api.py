@@ -1,48 +1,694 @@
-"""JSON API, version 1 (``/api/v1``).  Views parse and check their arguments,
-call the library and return GeoJSON / JSON; errors become
-``{"error": {"code", "message", "field"}}`` with a 4xx status."""
+"""JSON API, version 1 (``/api/v1``).
+
+Views parse and check their arguments at the edge (:class:`Params`: every bad
+value is a :class:`~stationmap.errors.ValidationError`, answered with 400 and
+``{"error": {"code", "message", "field"}}``), call the library and return
+GeoJSON / JSON.  The OpenAPI document is :mod:`stationmap.web.openapi`; the
+prose is ``docs/api.md``.
+
+Ranking: :func:`rank_straight_line` turns the index's nearest stations into
+travel-time estimates.  It is the one function a road-network ranking
+replaces: put another function with the same signature in
+``state().extra["rank"]`` (see :func:`ranker`).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import gzip
+import json
+import math
+import re
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
+from urllib.parse import quote
 
+from flask import Blueprint, Response, request, url_for
+
+from stationmap.config import MODES
+from stationmap.coords import DATUMS, from_wgs84, to_wgs84
+from stationmap.errors import NotFoundError, ValidationError
+from stationmap.maps.nav import nav_links_many
+from stationmap.model import KINDS, SERVICES, STATUSES, TZ
 from stationmap.web import state
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+#: limits of the query parameters (also in the OpenAPI document)
+MAX_K = 100
+DEFAULT_K = 5
+MAX_MINUTES = 120.0
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 1_000
+MAX_OFFSET = 1_000_000_000
+#: ``at`` must fall in these years (opening hours beyond them mean nothing)
+AT_YEARS = (1900, 2200)
+GEOJSON = "application/geo+json"
+#: properties a station feature can carry (``fields`` picks among them)
+PROPERTIES = (
+    "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator", "phone",
+    "opening_hours", "status", "verified_at", "sample", "open_now", "url",
+)
+#: coordinates are rounded to 6 decimals (0.1 m)
+PRECISION = 6
+
+_NUM = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_INT = re.compile(r"[+-]?\d+")
+_PREFIX = re.compile(r"\d{1,6}")
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"([Zz]|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+# -- parameters ------------------------------------------------------------------------
+
+class Params:
+    """The query string of the current request, checked against what a view takes.
+
+    An unknown parameter, a repeated single-valued one, a missing required
+    one or a bad value raises ValidationError naming the parameter.
+    """
+
+    def __init__(self, allowed):
+        self.args = request.args
+        for key in self.args.keys():
+            if key not in allowed:
+                raise ValidationError(
+                    f"unknown parameter {key!r}; this endpoint takes {', '.join(sorted(allowed))}", field=key)
+
+    def one(self, name: str) -> str | None:
+        values = self.args.getlist(name)
+        if len(values) > 1:
+            raise ValidationError(f"{name} must be given once, got {len(values)} values", field=name)
+        return values[0] if values else None
+
+    def number(self, name: str, *, required: bool = False, default: float | None = None,
+               lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> float | None:
+        raw = self.one(name)
+        if raw is None:
+            if required:
+                raise ValidationError(f"{name} is required", field=name)
+            return default
+        text = raw.strip()
+        if not _NUM.fullmatch(text):
+            raise ValidationError(f"{name} must be a number, got {raw!r}", field=name)
+        x = float(text)
+        if not math.isfinite(x):
+            raise ValidationError(f"{name} must be a finite number, got {raw!r}", field=name)
+        if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and x > hi):
+            left = "(" if lo_open else "["
+            raise ValidationError(f"{name} must be in {left}{lo:g}, {hi:g}], got {raw!r}", field=name)
+        return x
+
+    def integer(self, name: str, *, default: int, lo: int, hi: int) -> int:
+        raw = self.one(name)
+        if raw is None:
+            return default
+        text = raw.strip()
+        if not _INT.fullmatch(text) or len(text) > 12:
+            if _INT.fullmatch(text):
+                raise ValidationError(f"{name} must be an integer in [{lo}, {hi}], got {raw!r}", field=name)
+            raise ValidationError(f"{name} must be an integer, got {raw!r}", field=name)
+        x = int(text)
+        if not lo <= x <= hi:
+            raise ValidationError(f"{name} must be an integer in [{lo}, {hi}], got {raw!r}", field=name)
+        return x
+
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        raw = self.one(name)
+        if raw is None:
+            return default
+        if raw in ("true", "false"):
+            return raw == "true"
+        raise ValidationError(f"{name} must be true or false, got {raw!r}", field=name)
+
+    def choice(self, name: str, choices, *, default: str) -> str:
+        raw = self.one(name)
+        if raw is None:
+            return default
+        if raw not in choices:
+            raise ValidationError(f"{name} must be one of {tuple(choices)}, got {raw!r}", field=name)
+        return raw
+
+    def many(self, name: str, choices) -> tuple:
+        """A repeatable parameter (``kind=a&kind=b`` or ``kind=a,b``), each value in ``choices``."""
+        out = []
+        for raw in self.args.getlist(name):
+            for v in raw.split(","):
+                if v not in choices:
+                    raise ValidationError(f"{name} must be one of {tuple(choices)}, got {v!r}", field=name)
+                out.append(v)
+        return tuple(dict.fromkeys(out))
+
+    def when(self, name: str = "at") -> datetime | None:
+        """An ISO 8601 / RFC 3339 date-time; without an offset it is Asia/Shanghai time."""
+        raw = self.one(name)
+        if raw is None:
+            return None
+        return parse_datetime(raw, field=name)
+
+    def bbox(self, name: str = "bbox") -> tuple | None:
+        raw = self.one(name)
+        if raw is None:
+            return None
+        parts = raw.split(",")
+        if len(parts) != 4 or not all(_NUM.fullmatch(p.strip()) for p in parts):
+            raise ValidationError(f"{name} must be four numbers west,south,east,north, got {raw!r}", field=name)
+        w, s, e, n = (float(p) for p in parts)
+        if not all(math.isfinite(v) for v in (w, s, e, n)):
+            raise ValidationError(f"{name} must be four finite numbers, got {raw!r}", field=name)
+        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+            raise ValidationError(f"{name} longitudes must be in [-180, 180] and latitudes in [-90, 90], "
+                                  f"got {raw!r}", field=name)
+        if w > e or s > n:
+            raise ValidationError(f"{name} must have west <= east and south <= north, got {raw!r}", field=name)
+        return w, s, e, n
+
+    def prefix(self, name: str = "district") -> str | None:
+        """An adcode prefix: 1-6 digits; a 6-digit city or province code ends in 00 / 0000
+        and stands for everything in it (``320400`` -> ``3204``)."""
+        raw = self.one(name)
+        if raw is None:
+            return None
+        if not _PREFIX.fullmatch(raw):
+            raise ValidationError(f"{name} must be an adcode or adcode prefix of 1-6 digits, got {raw!r}",
+                                  field=name)
+        if len(raw) == 6:
+            while raw.endswith("00") and len(raw) > 2:
+                raw = raw[:-2]
+        return raw
+
+
+def parse_datetime(raw: str, *, field: str = "at") -> datetime:
+    """``raw`` (ISO 8601 / RFC 3339) as an aware datetime; naive means Asia/Shanghai.
+
+    A leap second (``:60``) is read as ``:59``.  ValidationError naming
+    ``field`` for anything else.
+    """
+    m = _DATETIME.fullmatch(raw.strip())
+    bad = ValidationError(
+        f"{field} must be an ISO 8601 date-time such as 2024-05-01T12:30:00+08:00, got {raw!r}", field=field)
+    if not m:
+        raise bad
+    y, mo, d, hh, mm, ss, frac, tz = m.groups()
+    try:
+        sec = min(int(ss or 0), 59)
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        if tz is None:
+            tzinfo = TZ
+        elif tz in ("Z", "z"):
+            tzinfo = timezone.utc
+        else:
+            sign = -1 if tz[0] == "-" else 1
+            digits = tz[1:].replace(":", "")
+            oh, om = int(digits[:2]), int(digits[2:])
+            if oh > 23 or om > 59:
+                raise ValueError("offset")
+            tzinfo = timezone(sign * timedelta(hours=oh, minutes=om))
+        at = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), sec, micro, tzinfo=tzinfo)
+        if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:
+            raise ValidationError(f"{field} must be in the years {AT_YEARS[0]}-{AT_YEARS[1]}, got {raw!r}",
+                                  field=field)
+        return at.astimezone(TZ)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise bad from None
+
+
+def iso_time(at: datetime) -> str:
+    """RFC 3339 text of ``at``; in UTC when its offset has seconds (Shanghai's
+    local mean time, +08:05:43, before 1901), which RFC 3339 cannot write."""
+    off = at.utcoffset()
+    if off is not None and off.seconds % 60:
+        at = at.astimezone(timezone.utc)
+    return at.isoformat(timespec="seconds")
+
+
+def _datums(p: Params) -> tuple[str, str]:
+    return p.choice("datum", DATUMS, default="wgs84"), p.choice("out_datum", DATUMS, default="wgs84")
+
+
+# -- ranking ------------------------------------------------------------------------------
+
+class Ranked(NamedTuple):
+    """A station with its straight-line (geodesic) distance in metres and travel minutes."""
+
+    station: object
+    distance_m: float
+    minutes: float
+
+
+def minutes_per_metre(settings, mode: str) -> float:
+    """Straight-line estimate: minutes per metre of geodesic distance for ``mode``.
+
+    ``detour_factor`` (road distance / straight-line distance, 1.3 by default)
+    divided by the mode's speed in metres per minute.
+    """
+    return settings.detour_factor / (settings.speed_kmh(mode) * 1000.0 / 60.0)
+
+
+def rank_straight_line(index, lon: float, lat: float, *, k: int, mode: str, settings,
+                       kinds=None, services=None, open_at=None) -> list[Ranked]:
+    """The ``k`` stations nearest the WGS-84 point, with straight-line minutes, quickest first.
+
+    The one ranking step of ``/api/v1/nearest``: a road-network ranking
+    replaces this function (same signature) via ``state().extra["rank"]``; it
+    would ask the index for more candidates and re-rank them by network time.
+    """
+    per_m = minutes_per_metre(settings, mode)
+    hits = index.nearest(lon, lat, k=k, kinds=kinds or None, services=services or None, open_at=open_at)
+    return [Ranked(h.station, h.distance_m, h.distance_m * per_m) for h in hits]
+
+
+rank_straight_line.method = "straight_line"
+
+
+def ranker():
+    """The ranking function in use: ``state().extra["rank"]`` or :func:`rank_straight_line`."""
+    return state().extra.get("rank") or rank_straight_line
+
+
+# -- features -------------------------------------------------------------------------------
+
+_PROP_CACHE: dict = {}
+
+
+def _base_properties(st) -> dict:
+    """The stored fields of a station as feature properties (cached per Station object)."""
+    hit = _PROP_CACHE.get(st.id)
+    if hit is not None and hit[0] is st:
+        return hit[1]
+    props = {
+        "id": st.id, "name": st.name, "name_en": st.name_en, "kinds": list(st.kinds),
+        "services": list(st.services), "address": st.address, "adcode": st.adcode, "host": st.host,
+        "operator": st.operator, "phone": st.phone, "opening_hours": st.opening_hours,
+        "status": st.status, "verified_at": st.verified_at.isoformat() if st.verified_at else None,
+        "sample": st.is_sample, "url": request.script_root + "/station/" + quote(st.id, safe=""),
+    }
+    if len(_PROP_CACHE) > 500_000:
+        _PROP_CACHE.clear()
+    _PROP_CACHE[st.id] = (st, props)
+    return props
+
+
+def _open(st, at) -> bool:
+    return st.open_at(at)
+
+
+def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
+             fields=None, extra=None) -> list[dict]:
+    """GeoJSON Point features for ``stations``; coordinates in ``out_datum``.
+
+    ``fields`` limits the properties (default: all of :data:`PROPERTIES`);
+    ``extra[i]`` (a dict) is merged into feature ``i``'s properties.
+    """
+    stations = list(stations)
+    if not stations:
+        return []
+    lons = [s.lon for s in stations]
+    lats = [s.lat for s in stations]
+    if out_datum != "wgs84":
+        import numpy as np
+
+        lo, la = from_wgs84(np.asarray(lons), np.asarray(lats), out_datum)
+        lons, lats = lo.tolist(), la.tolist()
+    at = at or datetime.now(TZ)
+    want_open = fields is None or "open_now" in fields
+    out = []
+    for i, st in enumerate(stations):
+        base = _base_properties(st)
+        props = dict(base) if fields is None else {f: base[f] for f in fields if f in base}
+        if want_open:
+            props["open_now"] = _open(st, at)
+        if extra is not None:
+            props.update(extra[i])
+        out.append({
+            "type": "Feature", "id": st.id,
+            "geometry": {"type": "Point", "coordinates": [round(lons[i], PRECISION), round(lats[i], PRECISION)]},
+            "properties": props,
+        })
+    return out
+
+
+def geojson_response(obj, status: int = 200) -> Response:
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, mimetype=GEOJSON)
+
+
+def json_response(obj, status: int = 200) -> Response:
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, mimetype="application/json")
+
+
+# -- views -------------------------------------------------------------------------------------
+
+_NEAREST_PARAMS = frozenset({"lat", "lon", "datum", "out_datum", "kind", "service", "open_now", "at", "k",
+                             "mode", "minutes"})
+
+
+@bp.get("/nearest")
+def nearest():
+    """The stations nearest a point, quickest first (GeoJSON FeatureCollection)."""
+    p = Params(_NEAREST_PARAMS)
+    lat = p.number("lat", required=True, lo=-90.0, hi=90.0)
+    lon = p.number("lon", required=True, lo=-180.0, hi=180.0)
+    datum, out_datum = _datums(p)
+    kinds = p.many("kind", KINDS)
+    services = p.many("service", SERVICES)
+    open_now = p.boolean("open_now")
+    at = p.when("at")
+    k = p.integer("k", default=DEFAULT_K, lo=1, hi=MAX_K)
+    mode = p.choice("mode", MODES, default="walk")
+    minutes = p.number("minutes", default=state().settings.minutes, lo=0.0, hi=MAX_MINUTES, lo_open=True)
+    st = state()
+    settings = st.settings
+    wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
+    at_ = at or datetime.now(TZ)
+    rank = ranker()
+    ranked = rank(st.index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
+                  open_at=at_ if open_now else None)
+    stations = [r.station for r in ranked]
+    names = [s.name for s in stations]
+    origin_name = "我的位置"
+    navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], names, mode=mode,
+                          origin_wgs84=(wlon, wlat), origin_name=origin_name)
+    extra = [{"distance_m": round(r.distance_m, 1), "minutes": round(r.minutes, 1),
+              "within_minutes": bool(r.minutes <= minutes), "nav": navs[i]} for i, r in enumerate(ranked)]
+    feats = features(stations, out_datum=out_datum, at=at_, extra=extra)
+    qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
+    speed = settings.speed_kmh(mode)
+    return geojson_response({
+        "type": "FeatureCollection",
+        "datum": out_datum,
+        "sample": any(s.is_sample for s in stations),
+        "query": {"lon": round(qlon, PRECISION), "lat": round(qlat, PRECISION), "mode": mode,
+                  "minutes": minutes, "k": k, "at": iso_time(at_)},
+        "reach": {
+            "method": getattr(rank, "method", "custom"),
+            "speed_kmh": speed,
+            "detour_factor": settings.detour_factor,
+            "radius_m": round(minutes / minutes_per_metre(settings, mode), 1),
+        },
+        "features": feats,
+    })
+
+
+_STATIONS_PARAMS = frozenset({"bbox", "datum", "out_datum", "kind", "service", "status", "district", "open_now",
+                              "at", "limit", "offset", "fields"})
+
+
+def sorted_stations() -> list:
+    """Every station in id order (cached until the index changes)."""
+    st = state()
+    key = (id(st.index), st.index.revision, len(st.index))
+    cached = st.extra.get("_sorted_stations")
+    if cached is None or cached[0] != key:
+        cached = (key, sorted(st.index.stations(), key=lambda s: s.id))
+        st.extra["_sorted_stations"] = cached
+    return cached[1]
+
+
+def any_sample() -> bool:
+    """Whether any stored station is sample data (cached until the index changes)."""
+    st = state()
+    key = (id(st.index), st.index.revision, len(st.index))
+    cached = st.extra.get("_any_sample")
+    if cached is None or cached[0] != key:
+        cached = (key, any(s.is_sample for s in st.index.stations()))
+        st.extra["_any_sample"] = cached
+    return cached[1]
+
+
+@bp.get("/stations")
+def stations():
+    """Stations matching filters, in id order, a page at a time (GeoJSON FeatureCollection)."""
+    p = Params(_STATIONS_PARAMS)
+    datum, out_datum = _datums(p)
+    bbox = p.bbox()
+    kinds = p.many("kind", KINDS)
+    services = p.many("service", SERVICES)
+    statuses = p.many("status", STATUSES)
+    prefix = p.prefix("district")
+    open_now = p.boolean("open_now")
+    at = p.when("at")
+    limit = p.integer("limit", default=DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
+    offset = p.integer("offset", default=0, lo=0, hi=MAX_OFFSET)
+    fields = p.many("fields", PROPERTIES) or None
+    at_ = at or datetime.now(TZ)
+    if bbox is not None and datum != "wgs84":
+        # the box's corners to WGS-84; the box around them (the shift is smooth over a city)
+        lons, lats = to_wgs84(_np_array([bbox[0], bbox[2], bbox[0], bbox[2]]),
+                              _np_array([bbox[1], bbox[3], bbox[3], bbox[1]]), datum)
+        bbox = (float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
+    kind_set, service_set = set(kinds), set(services)
+    matched = []
+    for s in sorted_stations():
+        if bbox is not None and not (bbox[0] <= s.lon <= bbox[2] and bbox[1] <= s.lat <= bbox[3]):
+            continue
+        if kind_set and kind_set.isdisjoint(s.kinds):
+            continue
+        if service_set and not service_set.issubset(s.services):
+            continue
+        if statuses and s.status not in statuses:
+            continue
+        if prefix is not None and not s.adcode.startswith(prefix):
+            continue
+        if open_now and not s.open_at(at_):
+            continue
+        matched.append(s)
+    page = matched[offset:offset + limit]
+    if fields is not None and "id" not in fields:
+        fields = ("id",) + fields
+    nxt = None
+    if offset + limit < len(matched):
+        args = request.args.to_dict(flat=False)
+        args["offset"] = [str(offset + limit)]
+        nxt = url_for("api.stations", _external=False, **args)
+    return geojson_response({
+        "type": "FeatureCollection",
+        "datum": out_datum,
+        "sample": any(s.is_sample for s in page),
+        "total": len(matched),
+        "limit": limit,
+        "offset": offset,
+        "next": nxt,
+        "features": features(page, out_datum=out_datum, at=at_, fields=fields),
+    })
+
+
+def _np_array(values):
+    import numpy as np
+
+    return np.asarray(values, dtype=float)
+
+
+_STATION_PARAMS = frozenset({"out_datum", "at", "mode"})
+
+
+@bp.get("/stations/<path:station_id>", merge_slashes=False)
+def station(station_id: str):
+    """One station as a GeoJSON Feature, with navigation links to it."""
+    p = Params(_STATION_PARAMS)
+    out_datum = p.choice("out_datum", DATUMS, default="wgs84")
+    at = p.when("at")
+    mode = p.choice("mode", MODES, default="walk")
+    st = state().index.get(station_id)
+    if st is None:
+        raise NotFoundError(f"no station with id {station_id!r}", field="id")
+    nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
+    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav}])[0]
+    feat["datum"] = out_datum
+    return geojson_response(feat)
+
 
 def district_counts() -> list[dict]:
-    """Per county: adcode, name, station counts by kind, bbox (WGS-84)."""
+    """Per district with stations: adcode, name, city, counts by kind, total, bbox (WGS-84), sample.
+
+    A station without an adcode is counted in the county whose polygon holds
+    it; stations outside every polygon are counted under adcode ``""``.
+    Cached until the index changes.
+    """
     from stationmap.districts import load_districts
-    from stationmap.model import KINDS
 
     st = state()
+    key = (id(st.index), st.index.revision, len(st.index))
+    cached = st.extra.get("_district_counts")
+    if cached is not None and cached[0] == key:
+        return cached[1]
     districts = st.extra.get("districts")
     if districts is None:
         districts = st.extra["districts"] = load_districts(st.settings)
     counts: dict[str, dict] = {}
+    totals: dict[str, int] = {}
     sample: dict[str, bool] = {}
-    for s in st.index.stations():
-        c = counts.setdefault(s.adcode, {k: 0 for k in KINDS})
+    all_st = st.index.stations()
+    missing = [s for s in all_st if not s.adcode]
+    located = {}
+    if missing:
+        codes = districts.locate_many([s.lon for s in missing], [s.lat for s in missing])
+        located = {s.id: (c or "") for s, c in zip(missing, codes)}
+    for s in all_st:
+        code = s.adcode or located.get(s.id, "")
+        c = counts.setdefault(code, {k: 0 for k in KINDS})
         for k in s.kinds:
-            c[k] += 1
-        sample[s.adcode] = sample.get(s.adcode, False) or s.is_sample
+            if k in c:
+                c[k] += 1
+        totals[code] = totals.get(code, 0) + 1
+        sample[code] = sample.get(code, False) or s.is_sample
     out = []
     for adcode in sorted(counts):
-        rec = districts.get(adcode) if adcode in districts else None
+        rec = districts.get(adcode) if adcode and adcode in districts else None
         out.append({
             "adcode": adcode,
             "name": rec.name if rec else adcode,
             "city": rec.city if rec else None,
+            "level": rec.level if rec else None,
             "counts": counts[adcode],
-            "total": sum(1 for s in st.index.stations() if s.adcode == adcode),
-            "bbox": list(rec.bbox) if rec else None,
+            "total": totals[adcode],
+            "bbox": [round(v, 6) for v in rec.bbox] if rec is not None and rec.bbox is not None else None,
             "sample": sample[adcode],
         })
+    st.extra["_district_counts"] = (key, out)
     return out
 
 
 @bp.get("/districts")
 def districts():
     """Districts with stations: adcode, name, counts by kind, bbox (WGS-84)."""
-    return jsonify({"datum": "wgs84", "districts": district_counts()})
+    Params(frozenset())
+    rows = district_counts()
+    return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows), "districts": rows})
+
+
+#: simplification tolerance (degrees, about 300 m) and rounding of boundary coordinates
+BOUNDARY_TOLERANCE_DEG = 0.003
+BOUNDARY_DECIMALS = 4
+
+
+def boundary_features(level: str) -> list[dict]:
+    """Simplified district boundaries of ``level`` as GeoJSON features (WGS-84); cached."""
+    from stationmap.districts import load_districts
+
+    st = state()
+    cache = st.extra.setdefault("_boundaries", {})
+    if level in cache:
+        return cache[level]
+    import numpy as np
+    import shapely
+    from shapely.geometry import mapping
+
+    districts = st.extra.get("districts")
+    if districts is None:
+        districts = st.extra["districts"] = load_districts(st.settings)
+    out = []
+    for d in districts.all(level):
+        if d.geometry is None:
+            continue
+        g = d.geometry.simplify(BOUNDARY_TOLERANCE_DEG, preserve_topology=True)
+        g = shapely.transform(g, lambda c: np.round(c, BOUNDARY_DECIMALS))
+        out.append({"type": "Feature", "id": d.adcode,
+                    "properties": {"adcode": d.adcode, "name": d.name, "level": d.level, "city": d.city},
+                    "geometry": mapping(g)})
+    cache[level] = out
+    return out
+
+
+@bp.get("/districts/boundaries")
+def boundaries():
+    """District boundaries, simplified for drawing (GeoJSON FeatureCollection, WGS-84)."""
+    p = Params(frozenset({"level", "district"}))
+    level = p.choice("level", ("city", "county"), default="county")
+    prefix = p.prefix("district")
+    feats = boundary_features(level)
+    if prefix:
+        feats = [f for f in feats if f["properties"]["adcode"].startswith(prefix)]
+    resp = geojson_response({"type": "FeatureCollection", "datum": "wgs84",
+                             "simplified_m": round(BOUNDARY_TOLERANCE_DEG * 111_000), "features": feats})
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 3600
+    return resp
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of this API."""
+    from flask import current_app
+
+    from stationmap.web.openapi import document_for_app
+
+    Params(frozenset())
+    return json_response(document_for_app(current_app))
+
+
+# -- request hygiene ----------------------------------------------------------------------------
+
+@bp.before_app_request
+def _decode_query_string():
+    """A query string that is not UTF-8 (raw bytes, not %-escaped) would make
+    ``request.args`` raise UnicodeDecodeError, a 500 wherever it is read: read it
+    with U+FFFD for the bad bytes instead, so the parameter checks refuse it with a 400."""
+    try:
+        request.args  # noqa: B018  (parse once; werkzeug caches it)
+    except UnicodeDecodeError:
+        from urllib.parse import parse_qsl
+
+        from werkzeug.datastructures import ImmutableMultiDict
+
+        pairs = parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True,
+                          errors="replace")
+        request.args = ImmutableMultiDict(pairs)
+
+
+# -- compression -------------------------------------------------------------------------------
+
+_COMPRESSIBLE = {"application/json", GEOJSON, "text/html", "text/css", "text/javascript",
+                 "application/javascript", "image/svg+xml", "text/plain"}
+_MIN_SIZE = 512
+_STATIC_GZ: dict = {}
+
+
+def _accepts_gzip() -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            q = params.strip()
+            if q.startswith("q="):
+                try:
+                    return float(q[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+@bp.after_app_request
+def compress(resp: Response) -> Response:
+    """gzip text responses (HTML, JSON, GeoJSON, CSS, JS, SVG) for clients that accept it."""
+    if (resp.status_code != 200 or resp.mimetype not in _COMPRESSIBLE or "Content-Encoding" in resp.headers
+            or resp.is_streamed and not resp.direct_passthrough):
+        return resp
+    resp.vary.add("Accept-Encoding")
+    if not _accepts_gzip():
+        return resp
+    etag, _weak = resp.get_etag()
+    key = (request.path, etag) if resp.direct_passthrough and etag else None
+    if key is not None and key in _STATIC_GZ:
+        data = _STATIC_GZ[key]
+        resp.direct_passthrough = False
+    else:
+        resp.direct_passthrough = False
+        raw = resp.get_data()
+        if len(raw) < _MIN_SIZE:
+            return resp
+        data = gzip.compress(raw, compresslevel=9 if key is not None else 5, mtime=0)
+        if key is not None:
+            if len(_STATIC_GZ) > 256:
+                _STATIC_GZ.clear()
+            _STATIC_GZ[key] = data
+    resp.set_data(data)
+    resp.headers["Content-Encoding"] = "gzip"
+    if etag:
+        resp.set_etag(etag, weak=True)
+    return resp

@@ -1,0 +1,441 @@
+/* stationmap courier finder.
+ *
+ * Started by the folium map (stationmap/maps/finder.py) with
+ * stationmapFinder.init(map, config, refs).  It
+ *  - loads the stations as GeoJSON from the JSON API and draws them, clustered;
+ *  - draws the district boundaries (works when no tiles load: offline, intranet);
+ *  - sets "my position" from the browser's geolocation, a click on the map or
+ *    ?lat=&lon= (WGS-84) in the page URL, then asks /api/v1/nearest for the
+ *    nearest stations and shows them with the reach circle;
+ *  - applies the filter chips (kind, services, open now) and the travel mode.
+ *
+ * Coordinates are kept in WGS-84 and converted only to draw: over a GCJ-02
+ * base map (Amap) everything is shifted to GCJ-02, and clicks are shifted back.
+ * Stored text (names, addresses) only ever reaches the page through
+ * textContent / setAttribute, never as HTML.
+ */
+(function () {
+  'use strict';
+
+  // ---- datums: a port of stationmap/coords.py (WGS-84 <-> GCJ-02) ----------
+  var A = 6378245.0;
+  var EE = 0.00669342162296594323;
+
+  function inChina(lon, lat) {
+    return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
+  }
+
+  function gcjDelta(lon, lat) {
+    var x = lon - 105.0, y = lat - 35.0, PI = Math.PI;
+    var sq = Math.sqrt(Math.abs(x));
+    var common = (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    var dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sq + common;
+    dlat += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+    dlat += (160.0 * Math.sin(y / 12.0 * PI) + 320.0 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    var dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sq + common;
+    dlon += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+    dlon += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    var radlat = lat / 180.0 * PI;
+    var magic = 1.0 - EE * Math.sin(radlat) * Math.sin(radlat);
+    var sm = Math.sqrt(magic);
+    dlat = (dlat * 180.0) / ((A * (1.0 - EE)) / (magic * sm) * PI);
+    dlon = (dlon * 180.0) / (A / sm * Math.cos(radlat) * PI);
+    return [dlon, dlat];
+  }
+
+  function wgs2gcj(lon, lat) {
+    if (!inChina(lon, lat)) { return [lon, lat]; }
+    var d = gcjDelta(lon, lat);
+    return [lon + d[0], lat + d[1]];
+  }
+
+  function gcj2wgs(lon, lat) {
+    var wlon = lon, wlat = lat;
+    for (var i = 0; i < 30; i++) {
+      var f = wgs2gcj(wlon, wlat);
+      var elon = f[0] - lon, elat = f[1] - lat;
+      wlon -= elon; wlat -= elat;
+      if (Math.abs(elon) < 1e-9 && Math.abs(elat) < 1e-9) { break; }
+    }
+    return [wlon, wlat];
+  }
+
+  // ---- small DOM helpers (text only, never HTML) ---------------------------
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        if (attrs[k] !== null && attrs[k] !== undefined) { e.setAttribute(k, attrs[k]); }
+      });
+    }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+
+  function safeHref(url) {
+    url = String(url || '');
+    return (/^https:\/\//.test(url) || /^\/(?!\/)/.test(url)) ? url : null;
+  }
+
+  function fmt(template, values) {
+    return String(template).replace(/%\((\w+)\)s/g, function (_, k) {
+      return values[k] === undefined ? '' : String(values[k]);
+    });
+  }
+
+  function init(map, cfg, refs) {
+    var S = {
+      map: map, cfg: cfg, refs: refs, datum: 'wgs84', pos: null, posSource: null,
+      features: [], markers: [], markerById: {}, boundaries: null, boundaryLayer: null,
+      filters: { kind: {}, service: {}, open_now: false }, mode: cfg.mode, req: 0,
+      posLayer: L.layerGroup(), tileNotice: false
+    };
+    F.state = S;
+    var T = cfg.strings;
+    var statusEl = document.getElementById('finder-status');
+    var listEl = document.getElementById('nearest-list');
+    var countEl = document.getElementById('marker-count');
+    var root = document.documentElement;
+
+    function status(text, warn) {
+      if (!statusEl) { return; }
+      statusEl.textContent = text || '';
+      statusEl.classList.toggle('warn', !!warn);
+    }
+
+    // -- datum of the base map on show --
+    refs.bases.forEach(function (b) { if (map.hasLayer(b.layer)) { S.datum = b.datum; } });
+    root.dataset.datum = S.datum;
+
+    function disp(lat, lon) {
+      if (S.datum === 'gcj02') { var g = wgs2gcj(lon, lat); return L.latLng(g[1], g[0]); }
+      return L.latLng(lat, lon);
+    }
+    function fromDisp(latlng) {
+      if (S.datum === 'gcj02') { var w = gcj2wgs(latlng.lng, latlng.lat); return { lat: w[1], lon: w[0] }; }
+      return { lat: latlng.lat, lon: latlng.lng };
+    }
+    F.disp = disp;
+    F.fromDisp = fromDisp;
+
+    // the initial centre was given in WGS-84
+    if (S.datum === 'gcj02') { map.setView(disp(map.getCenter().lat, map.getCenter().lng), map.getZoom(), { animate: false }); }
+
+    map.on('baselayerchange', function (e) {
+      var b = refs.bases.filter(function (x) { return x.layer === e.layer; })[0];
+      if (!b || b.datum === S.datum) { return; }
+      var centre = fromDisp(map.getCenter());
+      S.datum = b.datum;
+      root.dataset.datum = S.datum;
+      map.setView(disp(centre.lat, centre.lon), map.getZoom(), { animate: false });
+      redrawAll();
+    });
+
+    // -- base maps that cannot load (offline, intranet) --
+    refs.bases.forEach(function (b) {
+      b.layer.on('tileerror', function () {
+        if (S.tileNotice) { return; }
+        S.tileNotice = true;
+        root.dataset.tiles = 'failed';
+        var Notice = L.Control.extend({
+          onAdd: function () {
+            var box = el('div', { 'class': 'sm-notice', role: 'note' }, T.tiles_failed);
+            L.DomEvent.disableClickPropagation(box);
+            L.DomEvent.on(box, 'click', function () { box.style.display = 'none'; });
+            return box;
+          }
+        });
+        new Notice({ position: 'bottomleft' }).addTo(map);
+      });
+    });
+
+    // -- icons per kind --
+    var icons = {};
+    var kindOrder = Object.keys(cfg.kinds);
+    function primaryKind(kinds) {
+      for (var i = 0; i < kindOrder.length; i++) { if (kinds.indexOf(kindOrder[i]) >= 0) { return kindOrder[i]; } }
+      return kindOrder[0];
+    }
+    function iconFor(kind) {
+      if (!icons[kind]) {
+        var k = cfg.kinds[kind];
+        var html = '<div class="sm-pin" style="background:' + k.color + '"><img alt="" src="' + k.icon + '"></div>';
+        icons[kind] = L.divIcon({ html: html, className: 'sm-marker sm-kind-' + kind, iconSize: [28, 28], iconAnchor: [14, 32], popupAnchor: [0, -30], tooltipAnchor: [12, -18] });
+      }
+      return icons[kind];
+    }
+
+    function serviceIcons(services) {
+      var span = el('span', { 'class': 'st-svc' });
+      cfg.key_services.forEach(function (s) {
+        if (services.indexOf(s) < 0) { return; }
+        var meta = cfg.services[s];
+        span.appendChild(el('img', { src: meta.icon, alt: meta.label, title: meta.label, width: 16, height: 16 }));
+      });
+      return span;
+    }
+
+    function navButtons(nav) {
+      var p = el('div', { 'class': 'st-nav' });
+      ['amap', 'baidu', 'apple'].forEach(function (app) {
+        var href = nav && safeHref(nav[app]);
+        if (!href) { return; }
+        p.appendChild(el('a', { 'class': 'btn nav-' + app, href: href, target: '_blank', rel: 'noopener' }, T[app]));
+      });
+      return p;
+    }
+
+    function popupFor(f) {
+      var p = f.properties;
+      var box = el('div', { 'class': 'sm-popup' });
+      box.appendChild(el('a', { 'class': 'st-name', href: safeHref(p.url) || safeHref(cfg.urls.station_page + encodeURIComponent(p.id)) }, p.name));
+      var facts = el('div', { 'class': 'st-facts' });
+      facts.appendChild(el('span', null, p.kinds.map(function (k) { return (cfg.kinds[k] || { label: k }).label; }).join(' · ')));
+      facts.appendChild(el('span', { 'class': 'badge ' + (p.open_now ? 'open' : 'closed') }, p.open_now ? T.open : T.closed));
+      facts.appendChild(serviceIcons(p.services || []));
+      box.appendChild(facts);
+      var navBox = el('div');
+      box.appendChild(navBox);
+      fetch(cfg.urls.station_api + encodeURIComponent(p.id) + '?mode=' + encodeURIComponent(S.mode))
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) { if (d && d.properties) { navBox.appendChild(navButtons(d.properties.nav)); } })
+        .catch(function () { /* the details link still works */ });
+      return box;
+    }
+
+    function nameTooltip(layer) { return el('span', null, layer.feature.properties.name); }
+
+    function buildMarkers() {
+      S.markers = S.features.map(function (f) {
+        var c = f.geometry.coordinates;
+        var m = L.marker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds)), keyboard: false });
+        m.feature = f;
+        m.bindPopup(function () { return popupFor(f); }, { maxWidth: 260 });
+        m.bindTooltip(nameTooltip, { direction: 'top' });
+        S.markerById[f.id] = m;
+        return m;
+      });
+    }
+
+    function matches(p) {
+      var kinds = Object.keys(S.filters.kind), services = Object.keys(S.filters.service);
+      if (kinds.length && !kinds.some(function (k) { return p.kinds.indexOf(k) >= 0; })) { return false; }
+      if (services.length && !services.every(function (s) { return p.services.indexOf(s) >= 0; })) { return false; }
+      if (S.filters.open_now && !p.open_now) { return false; }
+      return true;
+    }
+
+    function showMarkers() {
+      var cluster = refs.cluster;
+      cluster.clearLayers();
+      var shown = S.markers.filter(function (m) { return matches(m.feature.properties); });
+      shown.forEach(function (m) {
+        var c = m.feature.geometry.coordinates;
+        m.setLatLng(disp(c[1], c[0]));
+      });
+      cluster.addLayers(shown);
+      root.dataset.markers = String(shown.length);
+      if (countEl) { countEl.textContent = fmt(T.count, { n: shown.length }); }
+      return shown.length;
+    }
+
+    // -- district boundaries (drawn whatever the tiles do) --
+    function drawBoundaries() {
+      if (!S.boundaries) { return; }
+      var wasShown = !S.boundaryLayer || map.hasLayer(S.boundaryLayer);
+      if (S.boundaryLayer) { refs.layers.removeLayer(S.boundaryLayer); map.removeLayer(S.boundaryLayer); }
+      S.boundaryLayer = L.geoJSON(S.boundaries, {
+        coordsToLatLng: function (c) { return disp(c[1], c[0]); },
+        style: { color: '#5b6b7a', weight: 1.2, opacity: 0.8, fill: true, fillColor: '#eef1f4', fillOpacity: 0.25 },
+        interactive: false
+      });
+      if (wasShown) { S.boundaryLayer.addTo(map); S.boundaryLayer.bringToBack(); }
+      refs.layers.addOverlay(S.boundaryLayer, T.boundaries);
+    }
+
+    // -- my position and the nearest stations --
+    function drawPosition(radius) {
+      S.posLayer.clearLayers();
+      if (!S.pos) { return; }
+      var ll = disp(S.pos.lat, S.pos.lon);
+      if (radius) {
+        L.circle(ll, { radius: radius, color: '#1a73e8', weight: 1.5, fillOpacity: 0.08, interactive: false }).addTo(S.posLayer);
+      }
+      L.marker(ll, { icon: L.divIcon({ className: 'sm-pos-icon', html: '<div class="sm-pos"></div>', iconSize: [24, 24] }), interactive: false, keyboard: false })
+        .addTo(S.posLayer);
+    }
+    S.posLayer.addTo(map);
+
+    function formatDistance(m) {
+      return m < 1000 ? fmt(T.metres, { n: Math.round(m) }) : fmt(T.kilometres, { n: (m / 1000).toFixed(m < 10000 ? 1 : 0) });
+    }
+
+    function renderList(data) {
+      listEl.textContent = '';
+      S.radius = data.reach.radius_m;
+      drawPosition(S.radius);
+      if (!data.features.length) { status(T.no_results); return; }
+      if (S.fitNext) {
+        // first answer for a located position: show it with its nearest stations
+        S.fitNext = false;
+        var pts = data.features.map(function (f) { return disp(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
+        pts.push(disp(S.pos.lat, S.pos.lon));
+        map.fitBounds(L.latLngBounds(pts).pad(0.15), { maxZoom: 16, animate: false });
+      }
+      status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }));
+      data.features.forEach(function (f) {
+        var p = f.properties;
+        var li = el('li', { 'class': 'station' + (p.within_minutes ? ' within' : ' outside'), 'data-id': p.id });
+        var head = el('div', { 'class': 'st-head' });
+        var kind = cfg.kinds[primaryKind(p.kinds)];
+        var dot = el('span', { 'class': 'st-kind', title: kind.label });
+        dot.style.background = kind.color;
+        head.appendChild(dot);
+        head.appendChild(el('a', { 'class': 'st-name', href: safeHref(p.url) }, p.name));
+        head.appendChild(el('span', { 'class': 'badge ' + (p.open_now ? 'open' : 'closed') }, p.open_now ? T.open : T.closed));
+        if (p.sample) { head.appendChild(el('span', { 'class': 'tag-sample' }, T.sample)); }
+        li.appendChild(head);
+        var facts = el('div', { 'class': 'st-facts' });
+        facts.appendChild(el('span', { 'class': 'dist' }, formatDistance(p.distance_m)));
+        facts.appendChild(el('span', { 'class': 'mins' }, fmt(T.minutes, { n: Math.max(1, Math.round(p.minutes)) })));
+        facts.appendChild(serviceIcons(p.services));
+        li.appendChild(facts);
+        li.appendChild(navButtons(p.nav));
+        li.addEventListener('click', function (ev) {
+          if (ev.target.closest('a')) { return; }
+          var m = S.markerById[p.id];
+          if (m && refs.cluster.hasLayer(m)) { refs.cluster.zoomToShowLayer(m, function () { m.openPopup(); }); }
+        });
+        listEl.appendChild(li);
+      });
+    }
+
+    function query() {
+      if (!S.pos) { return; }
+      var q = new URLSearchParams();
+      q.set('lat', S.pos.lat.toFixed(6));
+      q.set('lon', S.pos.lon.toFixed(6));
+      q.set('k', String(cfg.k));
+      q.set('mode', S.mode);
+      q.set('minutes', String(cfg.minutes));
+      Object.keys(S.filters.kind).forEach(function (k) { q.append('kind', k); });
+      Object.keys(S.filters.service).forEach(function (s) { q.append('service', s); });
+      if (S.filters.open_now) { q.set('open_now', 'true'); }
+      var my = ++S.req;
+      listEl.setAttribute('aria-busy', 'true');
+      return fetch(cfg.urls.nearest + '?' + q.toString())
+        .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
+        .then(function (res) {
+          if (my !== S.req) { return; }
+          listEl.removeAttribute('aria-busy');
+          if (!res.ok) { status((res.d.error && res.d.error.message) || T.load_failed, true); return; }
+          renderList(res.d);
+          listEl.dataset.query = q.toString();
+          root.dataset.listVersion = String(my);
+        })
+        .catch(function () { if (my === S.req) { listEl.removeAttribute('aria-busy'); status(T.load_failed, true); } });
+    }
+
+    function setPosition(pos, source, pan) {
+      if (S.pos && source === 'locate' && S.posSource === 'locate') {
+        // a watched position that barely moved: keep the list
+        var d = map.distance(L.latLng(S.pos.lat, S.pos.lon), L.latLng(pos.lat, pos.lon));
+        if (d < 30) { return; }
+      }
+      S.pos = { lat: pos.lat, lon: pos.lon };
+      S.posSource = source;
+      root.dataset.position = S.pos.lat.toFixed(6) + ',' + S.pos.lon.toFixed(6);
+      drawPosition(S.radius);
+      if (pan) { map.setView(disp(pos.lat, pos.lon), Math.max(map.getZoom(), 14), { animate: false }); S.fitNext = true; }
+      query();
+    }
+    F.setPosition = function (lat, lon) { setPosition({ lat: lat, lon: lon }, 'api', true); };
+
+    map.on('click', function (e) {
+      if (refs.locate && refs.locate._active) { refs.locate.stop(); }
+      setPosition(fromDisp(e.latlng), 'click', false);
+    });
+    map.on('locationfound', function (e) {
+      // the browser reports WGS-84 whatever the base map
+      setPosition({ lat: e.latlng.lat, lon: e.latlng.lng }, 'locate', S.posSource !== 'locate');
+    });
+    if (refs.locate) {
+      refs.locate.options.onLocationError = function () { status(T.locate_failed, true); };
+      refs.locate.options.onLocationOutsideMapBounds = function () {};
+    }
+
+    // -- filter chips and travel modes --
+    Array.prototype.forEach.call(document.querySelectorAll('[data-filter]'), function (chip) {
+      chip.addEventListener('click', function () {
+        var on = chip.getAttribute('aria-pressed') !== 'true';
+        chip.setAttribute('aria-pressed', on ? 'true' : 'false');
+        var f = chip.getAttribute('data-filter'), v = chip.getAttribute('data-value');
+        if (f === 'open_now') { S.filters.open_now = on; }
+        else if (on) { S.filters[f][v] = true; }
+        else { delete S.filters[f][v]; }
+        showMarkers();
+        query();
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-mode]'), function (chip) {
+      if (chip.getAttribute('aria-checked') === 'true') { S.mode = chip.getAttribute('data-mode'); }
+      chip.addEventListener('click', function () {
+        Array.prototype.forEach.call(document.querySelectorAll('[data-mode]'), function (c) {
+          c.setAttribute('aria-checked', c === chip ? 'true' : 'false');
+        });
+        S.mode = chip.getAttribute('data-mode');
+        query();
+      });
+    });
+
+    function redrawAll() {
+      drawBoundaries();
+      if (S.markers.length) { showMarkers(); }
+      drawPosition(S.radius);
+    }
+
+    // -- data --
+    function loadStations() {
+      status(T.loading);
+      var all = [];
+      function page(url) {
+        return fetch(url).then(function (r) {
+          if (!r.ok) { throw new Error('HTTP ' + r.status); }
+          return r.json();
+        }).then(function (d) {
+          all = all.concat(d.features);
+          if (d.next) { return page(d.next); }
+          return all;
+        });
+      }
+      var q = new URLSearchParams(cfg.marker_query);
+      return page(cfg.urls.stations + '?' + q.toString()).then(function (feats) {
+        S.features = feats;
+        buildMarkers();
+        var n = showMarkers();
+        if (window.performance && performance.mark) { performance.mark('stationmap-markers'); }
+        root.dataset.stationsLoaded = String(n);
+        if (!S.pos) { status(T.pick_position); }
+      }).catch(function () { status(T.load_failed, true); });
+    }
+
+    fetch(cfg.urls.boundaries)
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (d) { if (d) { S.boundaries = d; drawBoundaries(); root.dataset.boundaries = String(d.features.length); } })
+      .catch(function () { /* boundaries are a backdrop only */ });
+
+    loadStations();
+
+    var params = new URLSearchParams(window.location.search);
+    var plat = parseFloat(params.get('lat')), plon = parseFloat(params.get('lon'));
+    if (isFinite(plat) && isFinite(plon) && Math.abs(plat) <= 90 && Math.abs(plon) <= 180) {
+      setPosition({ lat: plat, lon: plon }, 'url', true);
+    } else if (cfg.autolocate && navigator.geolocation && refs.locate) {
+      status(T.locating);
+      refs.locate.start();
+    }
+    root.dataset.finder = 'ready';
+  }
+
+  var F = window.stationmapFinder = { init: init, wgs2gcj: wgs2gcj, gcj2wgs: gcj2wgs };
+}());

@@ -1,0 +1,181 @@
+"""The courier finder map: a folium map whose stations come from the JSON API.
+
+The map itself holds no station: ``static/js/finder.js`` fetches them as
+GeoJSON from ``/api/v1/stations`` and draws them, clustered, in the datum of
+the base map on show (GCJ-02 over Amap, WGS-84 otherwise).  So the page stays
+small with thousands of stations, and a write shows up on the next load.
+
+Everything folium would fetch from CDNs (Leaflet, the marker-cluster and the
+locate plugins) is served from ``static/vendor/`` instead (see its README), so
+the page works offline and on intranets.
+
+Build with :func:`finder_map`; a web page embeds the parts that
+:func:`render_parts` returns (``head``: script and style links, ``body``: the
+map's ``<div>``, ``script``: the code that builds the map).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import folium
+from branca.element import CssLink, JavascriptLink, MacroElement
+from folium.plugins import LocateControl, MarkerCluster
+from folium.template import Template
+
+from stationmap.coords import check_datum
+from stationmap.errors import ValidationError
+from stationmap.maps.tiles import add_basemaps
+
+#: Vendored assets, relative to the static folder (see static/vendor/README.md).
+VENDOR = {
+    "leaflet_js": "vendor/leaflet-1.9.4/leaflet.js",
+    "leaflet_css": "vendor/leaflet-1.9.4/leaflet.css",
+    "markercluster_js": "vendor/leaflet.markercluster-1.5.3/leaflet.markercluster.js",
+    "markercluster_css": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.css",
+    "markercluster_default_css": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.Default.css",
+    "locate_js": "vendor/leaflet.locatecontrol-0.83.1/L.Control.Locate.min.js",
+    "locate_css": "vendor/leaflet.locatecontrol-0.83.1/L.Control.Locate.min.css",
+}
+FINDER_JS = "js/finder.js"
+
+
+def _url(static_url: str, path: str) -> str:
+    return static_url.rstrip("/") + "/" + path
+
+
+class FinderApp(MacroElement):
+    """Starts ``stationmapFinder`` (static/js/finder.js) on the map it is added to.
+
+    Add it last (after the layer control): its script refers to the other
+    elements by their JavaScript names.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            stationmapFinder.init({{ this._parent.get_name() }}, {{ this.config|tojson }}, {
+                cluster: {{ this.cluster.get_name() }},
+                locate: {{ this.locate.get_name() }},
+                layers: {{ this.layer_control.get_name() }},
+                bases: [
+                {%- for layer, bm in this.bases %}
+                    {layer: {{ layer.get_name() }}, name: {{ bm.name|tojson }}, datum: {{ bm.datum|tojson }}},
+                {%- endfor %}
+                ]
+            });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, config: dict, cluster, locate, layer_control, bases, js_url: str):
+        super().__init__()
+        self._name = "FinderApp"
+        self.config = config
+        self.cluster = cluster
+        self.locate = locate
+        self.layer_control = layer_control
+        self.bases = bases
+        self.js_url = js_url
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        figure.header.add_child(JavascriptLink(self.js_url), name="stationmap_finder_js")
+        super().render(**kwargs)
+
+
+def finder_map(*, center_wgs84: tuple[float, float], zoom: int = 12, lang: str = "zh",
+               tianditu_key: str = "", config: dict | None = None, static_url: str = "/static",
+               basemap: str | None = None) -> folium.Map:
+    """The finder map, centred on ``center_wgs84`` = (lon, lat) in WGS-84.
+
+    Parameters
+    ----------
+    center_wgs84 : (float, float)
+        Initial centre, WGS-84 lon/lat; drawn in the default base map's datum.
+    zoom : int
+        Initial zoom level (0-19).
+    lang : {"zh", "en"}
+        Language of the base-map labels and layer names.
+    tianditu_key : str
+        Tianditu browser key; without one the Tianditu base map is left out.
+    config : dict
+        Passed to ``stationmapFinder.init`` as JSON: API URLs, UI strings,
+        modes (see ``static/js/finder.js``).  Text in it is JSON-escaped for
+        the ``<script>`` context.
+    static_url : str
+        URL of the static folder (vendored libraries, finder.js, icons).
+    basemap : str, optional
+        Name of the base map shown first (default: the first available).
+    """
+    lon, lat = (float(v) for v in center_wgs84)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValidationError(f"center_wgs84 must be (lon, lat) in range, got {center_wgs84!r}",
+                              field="center_wgs84")
+    if lang not in ("zh", "en"):
+        raise ValidationError(f"lang must be one of ('zh', 'en'), got {lang!r}", field="lang")
+    m = folium.Map(location=[lat, lon], zoom_start=int(zoom), tiles=None, control_scale=True,
+                   prefer_canvas=False, max_zoom=19)
+    m.default_js = [("leaflet", _url(static_url, VENDOR["leaflet_js"]))]
+    m.default_css = [("leaflet_css", _url(static_url, VENDOR["leaflet_css"]))]
+    bases = add_basemaps(m, tianditu_key=tianditu_key, lang=lang, default=basemap)
+    default = next((bm for _, bm in bases if bm.name == (basemap or bases[0][1].name)))
+    check_datum(default.datum)
+    cluster = MarkerCluster(name="stations", control=False, options={
+        "showCoverageOnHover": False, "chunkedLoading": True, "maxClusterRadius": 60,
+        "disableClusteringAtZoom": 17, "spiderfyOnMaxZoom": True,
+    })
+    cluster.default_js = [("markerclusterjs", _url(static_url, VENDOR["markercluster_js"]))]
+    cluster.default_css = [("markerclustercss", _url(static_url, VENDOR["markercluster_css"])),
+                           ("markerclusterdefaultcss", _url(static_url, VENDOR["markercluster_default_css"]))]
+    cluster.add_to(m)
+    strings = (config or {}).get("strings", {})
+    locate = LocateControl(
+        auto_start=False, drawMarker=False, drawCircle=False, showPopup=False, setView=False,
+        showCompass=False, position="topleft",
+        strings={"title": strings.get("locate_title", "")},
+        locateOptions={"enableHighAccuracy": True, "maximumAge": 30000, "timeout": 15000},
+    )
+    locate.default_js = [("Control_locate_min_js", _url(static_url, VENDOR["locate_js"]))]
+    locate.default_css = [("Control_locate_min_css", _url(static_url, VENDOR["locate_css"]))]
+    locate.add_to(m)
+    layer_control = folium.LayerControl(position="topright", collapsed=True)
+    layer_control.add_to(m)
+    cfg = dict(config or {})
+    cfg.setdefault("basemap", default.name)
+    FinderApp(config=cfg, cluster=cluster, locate=locate, layer_control=layer_control,
+              bases=bases, js_url=_url(static_url, FINDER_JS)).add_to(m)
+    return m
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """A rendered folium map, in the pieces a page template places."""
+
+    #: ``<script>`` and ``<link>`` tags (vendored libraries, finder.js) and the map's CSS
+    head: str
+    #: the map's ``<div>``
+    body: str
+    #: the JavaScript that builds the map (goes at the end of ``<body>``)
+    script: str
+    #: the map's JavaScript name / element id
+    map_id: str
+
+
+def render_parts(m: folium.Map) -> MapParts:
+    """Render ``m`` into :class:`MapParts`.
+
+    Only the script and style links of the header are kept: folium's page-level
+    styles (``html, body {height: 100%}``, a viewport meta that forbids zooming)
+    would fight the page's own layout and accessibility.
+    """
+    root = m.get_root()
+    root.render()
+    links = [el.render() for el in root.header._children.values()
+             if isinstance(el, (JavascriptLink, CssLink))]
+    head = "\n".join(links) + (
+        f"\n<style>#{m.get_name()} {{position: relative; width: 100%; height: 100%;}}"
+        " .leaflet-container { font-size: 14px; }</style>"
+        "\n<script>L_NO_TOUCH = false; L_DISABLE_3D = false;</script>"
+    )
+    return MapParts(head=head, body=root.html.render(), script=root.script.render(), map_id=m.get_name())

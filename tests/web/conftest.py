@@ -1,0 +1,49 @@
+"""Fixtures of the web tests: an app over a temporary database with known stations."""
+
+from __future__ import annotations
+
+import pytest
+
+from stationmap.store import StationStore
+from stationmap.web import create_app
+
+
+def _make_app(path, stations, **config):
+    url = f"sqlite:///{path}/web.sqlite"
+    store = StationStore(url)
+    store.create_all()
+    if stations:
+        store.write_many(stations, user="test", note="fixture")
+    return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True, **config})
+
+
+@pytest.fixture
+def make_web_app(tmp_path_factory):
+    """Factory: ``make_web_app(stations, **config)`` -> an app over a fresh database."""
+
+    def make(stations, **config):
+        return _make_app(tmp_path_factory.mktemp("web"), stations, **config)
+
+    return make
+
+
+@pytest.fixture
+def app(make_web_app, web_stations):
+    """The app over the known stations of ``build_web_stations`` (tests/conftest.py)."""
+    return make_web_app(web_stations)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def ro_app(tmp_path_factory, web_stations_builder):
+    """One app per test module over the known stations, for tests that never write."""
+    return _make_app(tmp_path_factory.mktemp("web-ro"), web_stations_builder())
+
+
+@pytest.fixture
+def ro_client(ro_app):
+    return ro_app.test_client()
