@@ -28,6 +28,36 @@ DEFAULT_SPEEDS_KMH = {"walk": 4.8, "bike": 12.0, "ebike": 16.0, "car": 30.0}
 #: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).
 DETOUR_FACTOR = 1.3
 
+#: Car speed on road networks, km/h, per road class (OpenStreetMap ``highway``
+#: values; ``*_link`` ramps count as their road).  These are effective urban
+#: speeds with signals, junctions and traffic, well below the design speeds
+#: of CJJ 37-2012 (expressway 60-100, arterial 40-60, collector 30-50, local
+#: 20-40 km/h).  A class not listed here is closed to cars (footway, cycleway,
+#: path, steps, pedestrian).  ``road`` is an unknown class.  Walk, bike and
+#: e-bike use one speed each (``speeds_kmh``) on every road open to them;
+#: bikes are pushed at walking speed on footways and pedestrian streets.
+#:
+#: ============== ====== ===================================
+#: class          km/h   typical road in a Chinese city
+#: ============== ====== ===================================
+#: motorway       60     urban expressway (快速路), elevated
+#: trunk          50     trunk road (城市主干道, 国道)
+#: primary        40     arterial (主干路)
+#: secondary      35     collector (次干路)
+#: tertiary       30     local distributor (支路)
+#: unclassified   25     minor road
+#: residential    20     residential street (小区道路)
+#: road           20     road of unknown class
+#: service        15     service road, campus, car park
+#: living_street  10     shared street
+#: track          10     track
+#: ============== ====== ===================================
+DEFAULT_CAR_SPEEDS_KMH = {
+    "motorway": 60.0, "trunk": 50.0, "primary": 40.0, "secondary": 35.0, "tertiary": 30.0,
+    "unclassified": 25.0, "residential": 20.0, "road": 20.0, "service": 15.0,
+    "living_street": 10.0, "track": 10.0,
+}
+
 DEFAULT_MINUTES = 15.0
 
 
@@ -48,6 +78,8 @@ class Settings:
     minutes: float = DEFAULT_MINUTES
     detour_factor: float = DETOUR_FACTOR
     speeds_kmh: dict = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
+    #: car speed per road class on road networks, km/h (:data:`DEFAULT_CAR_SPEEDS_KMH`)
+    car_speeds_kmh: dict = field(default_factory=lambda: dict(DEFAULT_CAR_SPEEDS_KMH))
     #: road networks the app loads at start: {name: path to a compiled .npz}
     networks: dict = field(default_factory=dict)
     #: farthest a query point may be from a road before the network refuses it
@@ -92,6 +124,7 @@ _CASTS = {
     "detour_factor": float,
     "max_snap_m": float,
     "speeds_kmh": json.loads,
+    "car_speeds_kmh": json.loads,
     "networks": json.loads,
     "embed_origins": json.loads,
 }
@@ -111,6 +144,8 @@ def load(overrides: dict | None = None, environ=None) -> Settings:
             raise ConfigError(f"STATIONMAP_{f.name.upper()} is not valid: {exc}") from None
     if "speeds_kmh" in values:
         values["speeds_kmh"] = {**DEFAULT_SPEEDS_KMH, **values["speeds_kmh"]}
+    if "car_speeds_kmh" in values:
+        values["car_speeds_kmh"] = {**DEFAULT_CAR_SPEEDS_KMH, **values["car_speeds_kmh"]}
     for k, v in (overrides or {}).items():
         if k in {f.name for f in fields(Settings)}:
             values[k] = _CASTS.get(k, lambda x: x)(v) if isinstance(v, str) and k in _CASTS else v

@@ -1,0 +1,819 @@
+"""Road networks: OpenStreetMap roads as a travel-time graph per mode.
+
+A :class:`Network` is built once from an OpenStreetMap ``.osm.pbf`` / ``.osm``
+file (read with osmium) or from a GeoPackage road graph (layers ``nodes`` and
+``edges``, as ``data/roads/sip_roads.gpkg``), and compiled into a compact
+``.npz`` file that loads in milliseconds (``stationmap network build``).
+
+The graph
+    Nodes are WGS-84 points.  Every edge is a **straight segment** between two
+    nodes (an OpenStreetMap way is split at each of its nodes), so a partly
+    travelled edge is cut exactly, and the geometry needs no other arrays.
+    Lengths are geodesic metres (pyproj.Geod).  Two edges joining the same two
+    nodes are kept apart by a node at the middle of the second one, so the
+    graph is simple.  Only the largest connected piece is kept (fragments cut
+    off at the edge of an extract would trap whoever is snapped onto them).
+
+Modes and their rules (speeds from :mod:`stationmap.config`, applied at load,
+so changing a speed needs no rebuild)
+
+    ========= ============================================ =========================
+    mode      roads                                        speed
+    ========= ============================================ =========================
+    walk      every class except motorway                  ``speeds_kmh["walk"]``
+    bike      every class except motorway and steps;       ``speeds_kmh["bike"]``;
+              both ways on one-way streets                 walking speed on footway
+                                                           and pedestrian (pushed)
+    ebike     as bike                                      ``speeds_kmh["ebike"]``
+    car       classes with a car speed; one-way respected  ``car_speeds_kmh[class]``
+    ========= ============================================ =========================
+
+    OpenStreetMap ``access``, ``foot``, ``bicycle``, ``motor_vehicle``,
+    ``motorcar`` and ``vehicle`` tags close or open a way per mode;
+    ``oneway`` (``yes``, ``-1``), ``junction=roundabout`` and motorways make a
+    way one-way for cars.  E-bikes are non-motor vehicles (非机动车) in China and
+    follow the ``bicycle`` tags.  The GeoPackage graph has no one-way or access
+    information, so on it every road is two-way for every mode.
+
+Searches run :func:`scipy.sparse.csgraph.dijkstra` with ``limit`` on a CSR
+matrix per mode.  The matrix has one extra "virtual" node whose two arcs are
+set, per query, to the two ends of the edge the query point snapped onto, so a
+search starts from the exact point on the road without copying the graph.
+
+Every coordinate in and out is WGS-84 (lon, lat in degrees); distances are
+metres and times seconds unless a name says otherwise.  Geometry work happens
+in the UTM zone of the network's centre (:func:`stationmap.coords.utm_crs_for`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from stationmap import config as _config
+from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
+from stationmap.coords import GEOD, utm_crs_for
+from stationmap.errors import ConfigError, NotFoundError, ValidationError
+
+FORMAT = "stationmap-network/1"
+
+#: Road classes a network knows, in a fixed order (the compiled file stores
+#: the names it used, so this order may grow without breaking old files).
+ROAD_CLASSES = (
+    "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
+    "road", "living_street", "service", "track", "pedestrian", "footway", "cycleway", "path",
+    "steps", "other",
+)
+
+#: OpenStreetMap ``highway`` values that are not roads anyone travels on.
+NOT_ROUTABLE = frozenset({
+    "construction", "proposed", "planned", "abandoned", "disused", "razed", "platform",
+    "raceway", "bus_guideway", "busway", "elevator", "corridor", "rest_area", "services",
+    "emergency_bay", "escape", "bus_stop", "no", "emergency_access_point", "turning_circle",
+})
+
+_ALIASES = {
+    "motorway_link": "motorway", "trunk_link": "trunk", "primary_link": "primary",
+    "secondary_link": "secondary", "tertiary_link": "tertiary", "trail": "path",
+    "bridleway": "path", "crossing": "footway", "sidewalk": "footway",
+}
+
+#: classes closed to each mode (car: every class without a car speed)
+CLOSED = {
+    "walk": frozenset({"motorway"}),
+    "bike": frozenset({"motorway", "steps"}),
+    "ebike": frozenset({"motorway", "steps"}),
+}
+#: classes where bikes are pushed (walking speed)
+PUSHED = frozenset({"footway", "pedestrian"})
+
+_MODE_BIT = {m: 1 << i for i, m in enumerate(MODES)}
+_ALL_MODES = sum(_MODE_BIT.values())
+_YES = frozenset({"yes", "designated", "permissive", "official", "destination", "customers", "delivery"})
+_NO = frozenset({"no", "private", "agricultural", "forestry", "discouraged", "use_sidepath"})
+_ONEWAY_FWD = frozenset({"yes", "true", "1"})
+_ONEWAY_REV = frozenset({"-1", "reverse"})
+#: tags deciding access per mode, most specific first
+_MODE_TAGS = {
+    "walk": ("foot",),
+    "bike": ("bicycle", "vehicle"),
+    "ebike": ("bicycle", "vehicle"),
+    "car": ("motorcar", "motor_vehicle", "vehicle"),
+}
+
+
+def road_class(highway) -> str | None:
+    """The road class for an OpenStreetMap ``highway`` value; None if not routable."""
+    h = str(highway or "").strip().lower()
+    if not h or h in NOT_ROUTABLE:
+        return None
+    h = _ALIASES.get(h, h)
+    return h if h in ROAD_CLASSES else "other"
+
+
+def class_access(cls: str) -> int:
+    """Bit mask of the modes (:data:`MODES` order) that may use a road class."""
+    bits = 0
+    for mode in MODES:
+        if mode == "car":
+            ok = cls in DEFAULT_CAR_SPEEDS_KMH
+        else:
+            ok = cls not in CLOSED[mode]
+        if ok:
+            bits |= _MODE_BIT[mode]
+    return bits
+
+
+def tag_access(cls: str, tags) -> tuple[int, int]:
+    """(mode bit mask, oneway) for an OpenStreetMap way: oneway 1 forward, -1 backward, 0 both.
+
+    ``tags`` is any mapping with ``get``.  One-way applies to cars only.
+    """
+    bits = class_access(cls)
+    general = str(tags.get("access") or "").lower()
+    for mode in MODES:
+        verdict = None
+        for key in _MODE_TAGS[mode]:
+            v = str(tags.get(key) or "").lower()
+            if v in _YES or v in _NO:
+                verdict = v in _YES
+                break
+        if verdict is None and general in _NO:
+            verdict = False
+        if verdict is False:
+            bits &= ~_MODE_BIT[mode]
+        elif verdict is True and (mode != "car" or cls in DEFAULT_CAR_SPEEDS_KMH) and cls not in CLOSED.get(mode, ()):
+            bits |= _MODE_BIT[mode]
+    ow = str(tags.get("oneway") or "").lower()
+    if ow in _ONEWAY_FWD:
+        oneway = 1
+    elif ow in _ONEWAY_REV:
+        oneway = -1
+    elif ow == "no":
+        oneway = 0
+    elif str(tags.get("junction") or "").lower() in ("roundabout", "circular") or cls == "motorway":
+        oneway = 1
+    else:
+        oneway = 0
+    return bits, oneway
+
+
+class Snap(NamedTuple):
+    """Where a point meets the road: ``edge`` index, fraction ``t`` from its ``u`` end,
+    ``distance_m`` from the point, and the point on the road (``lon``, ``lat``, WGS-84;
+    ``x``, ``y`` in the network's metric CRS)."""
+
+    edge: int
+    t: float
+    distance_m: float
+    lon: float
+    lat: float
+    x: float
+    y: float
+
+
+def _check_mode(mode) -> str:
+    if mode not in MODES:
+        raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
+    return mode
+
+
+@dataclass
+class _ModeGraph:
+    """The CSR travel-time graph of one mode, with one virtual source node (index n)."""
+
+    csr: object            # scipy.sparse.csr_matrix (n+1, n+1), seconds
+    arc_eid: np.ndarray    # edge of each real arc
+    arc_fwd: np.ndarray    # arc goes u -> v
+    arc_rev: np.ndarray    # index of the reverse arc, -1 if none
+    arc_src: np.ndarray
+    arc_key: np.ndarray    # src * (n + 1) + dst, sorted
+    edge_s: np.ndarray     # seconds to travel each edge (inf where closed)
+    can_fwd: np.ndarray    # u -> v allowed
+    can_back: np.ndarray   # v -> u allowed
+    edges: np.ndarray      # edges open in at least one direction (snapping targets)
+    lock: threading.Lock
+    arc_twoway: np.ndarray = None   # the arc's edge is open both ways
+    all_twoway: bool = True
+    tree: object = None    # shapely STRtree over ``edges`` (lazy)
+    snaps: dict | None = None  # (lon, lat) -> (edge, t, distance_m), stations
+
+
+class Network:
+    """A compiled road network.  Build with :meth:`build` / :meth:`from_gpkg` /
+    :meth:`from_osm` / :meth:`from_arrays`; save with :meth:`save`; load with :meth:`load`.
+
+    Attributes
+    ----------
+    name : str
+    lon, lat : ndarray (n,)  WGS-84 node coordinates
+    x, y : ndarray (n,)  node coordinates in :attr:`crs` (UTM, metres)
+    edge_u, edge_v : ndarray (m,)  node indices (one-way edges run u -> v)
+    edge_length_m : ndarray (m,)  geodesic length
+    edge_class : ndarray (m,)  index into :attr:`classes`
+    edge_access : ndarray (m,)  bit mask of modes (:data:`stationmap.config.MODES` order)
+    edge_oneway : ndarray (m,)  bool, one-way u -> v for cars
+    """
+
+    def __init__(self, *, name, lon, lat, edge_u, edge_v, edge_length_m, edge_class, classes,
+                 edge_access, edge_oneway, arc_indptr=None, arc_dst=None, arc_eid=None,
+                 source="", settings=None):
+        self.name = str(name)
+        self.source = str(source)
+        self.lon = np.ascontiguousarray(lon, dtype=np.float64)
+        self.lat = np.ascontiguousarray(lat, dtype=np.float64)
+        self.edge_u = np.ascontiguousarray(edge_u, dtype=np.int32)
+        self.edge_v = np.ascontiguousarray(edge_v, dtype=np.int32)
+        self.edge_length_m = np.ascontiguousarray(edge_length_m, dtype=np.float64)
+        self.edge_class = np.ascontiguousarray(edge_class, dtype=np.uint8)
+        self.classes = tuple(str(c) for c in classes)
+        self.edge_access = np.ascontiguousarray(edge_access, dtype=np.uint8)
+        self.edge_oneway = np.ascontiguousarray(edge_oneway, dtype=bool)
+        if arc_indptr is None:
+            arc_indptr, arc_dst, arc_eid = _arcs(len(self.lon), self.edge_u, self.edge_v)
+        self.arc_indptr = np.ascontiguousarray(arc_indptr, dtype=np.int32)
+        self.arc_dst = np.ascontiguousarray(arc_dst, dtype=np.int32)
+        self.arc_eid = np.ascontiguousarray(arc_eid, dtype=np.int32)
+        unknown = set(self.classes) - set(ROAD_CLASSES)
+        if unknown:
+            raise ConfigError(f"network {self.name!r} has unknown road classes {sorted(unknown)}")
+        self.settings = settings or _config.load()
+        lon0 = 0.5 * (float(self.lon.min()) + float(self.lon.max())) if len(self.lon) else 0.0
+        lat0 = 0.5 * (float(self.lat.min()) + float(self.lat.max())) if len(self.lat) else 0.0
+        self.crs = utm_crs_for(lon0, lat0)
+        from pyproj import Transformer
+
+        self._to_xy = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        self._to_lonlat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        self.x, self.y = self._to_xy.transform(self.lon, self.lat)
+        self.x = np.ascontiguousarray(self.x)
+        self.y = np.ascontiguousarray(self.y)
+        #: WGS-84 bounding box of the nodes: west, south, east, north
+        self.bounds = (float(self.lon.min()), float(self.lat.min()),
+                       float(self.lon.max()), float(self.lat.max())) if len(self.lon) else (0, 0, 0, 0)
+        self._modes: dict = {}
+        #: data derived from the network by other modules (built lazily, e.g. isochrone grids)
+        self.derived: dict = {}
+        self._build_lock = threading.Lock()
+
+    # -- sizes ------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return len(self.lon)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    def __repr__(self) -> str:
+        return f"<Network {self.name!r}: {self.n_nodes} nodes, {self.n_edges} edges, {self.crs}>"
+
+    # -- speeds -----------------------------------------------------------------
+    def speed_kmh(self, mode: str, cls: str) -> float:
+        """Speed of ``mode`` on road class ``cls`` (km/h); 0 where the class is closed to it."""
+        _check_mode(mode)
+        s = self.settings
+        if mode == "car":
+            if cls not in DEFAULT_CAR_SPEEDS_KMH:
+                return 0.0
+            v, where = s.car_speeds_kmh.get(cls), f"car_speeds_kmh[{cls!r}]"
+        elif cls in CLOSED[mode]:
+            return 0.0
+        elif mode in ("bike", "ebike") and cls in PUSHED:
+            v, where = s.speeds_kmh.get("walk"), "speeds_kmh['walk']"
+        else:
+            v, where = s.speeds_kmh.get(mode), f"speeds_kmh[{mode!r}]"
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            v = float("nan")
+        if not (math.isfinite(v) and v > 0):
+            raise ConfigError(f"{where} must be a positive speed in km/h, got {v!r}", field=where.split("[")[0])
+        return v
+
+    def walk_mps(self) -> float:
+        """Walking speed in m/s (the off-road part of every trip)."""
+        return self.settings.speed_kmh("walk") / 3.6
+
+    def max_speed_mps(self, mode: str) -> float:
+        """The fastest speed of ``mode`` anywhere on this network, at least walking speed (m/s)."""
+        v = max([self.speed_kmh(mode, c) for c in self.classes] + [self.settings.speed_kmh("walk")])
+        return v / 3.6
+
+    # -- mode graphs --------------------------------------------------------------
+    def graph(self, mode: str) -> _ModeGraph:
+        """The travel-time graph of ``mode`` (built on first use, then cached)."""
+        g = self._modes.get(mode)
+        if g is None:
+            _check_mode(mode)
+            with self._build_lock:
+                g = self._modes.get(mode)
+                if g is None:
+                    g = self._build_mode(mode)
+                    self._modes[mode] = g
+        return g
+
+    def prepare(self, modes=MODES) -> "Network":
+        """Build the mode graphs and snapping trees now rather than on first use."""
+        for m in modes:
+            g = self.graph(m)
+            self._tree(g)
+        return self
+
+    def _build_mode(self, mode: str) -> _ModeGraph:
+        import scipy.sparse as sp
+
+        n = self.n_nodes
+        bit = _MODE_BIT[mode]
+        speeds = np.array([self.speed_kmh(mode, c) for c in self.classes], dtype=np.float64)
+        sp_e = speeds[self.edge_class]
+        open_e = ((self.edge_access & bit) != 0) & (sp_e > 0)
+        with np.errstate(divide="ignore"):
+            edge_s = np.where(open_e, self.edge_length_m / (np.where(open_e, sp_e, 1.0) / 3.6), np.inf)
+        can_fwd = open_e.copy()
+        can_back = open_e & (~self.edge_oneway if mode == "car" else True)
+        src_all = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.arc_indptr))
+        fwd_all = self.arc_dst == self.edge_v[self.arc_eid]
+        ok = np.where(fwd_all, can_fwd[self.arc_eid], can_back[self.arc_eid])
+        src = src_all[ok]
+        dst = self.arc_dst[ok]
+        eid = self.arc_eid[ok]
+        fwd = fwd_all[ok]
+        counts = np.bincount(src, minlength=n + 1)
+        indptr = np.zeros(n + 2, dtype=np.int32)
+        np.cumsum(counts, out=indptr[1:])
+        indptr[n + 1] = indptr[n] + 2          # the virtual node's two arcs
+        indices = np.empty(len(dst) + 2, dtype=np.int32)
+        indices[:-2] = dst
+        indices[-2:] = n
+        data = np.empty(len(dst) + 2, dtype=np.float64)
+        data[:-2] = edge_s[eid]
+        data[-2:] = 0.0
+        csr = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+        # the reverse of each arc (arcs are sorted by (src, dst), so keys are sorted)
+        key = src.astype(np.int64) * (n + 1) + dst
+        rkey = dst.astype(np.int64) * (n + 1) + src
+        pos = np.minimum(np.searchsorted(key, rkey), max(len(key) - 1, 0))
+        rev = np.where(key[pos] == rkey, pos, -1).astype(np.int32) if len(key) else np.empty(0, np.int32)
+        edges = np.flatnonzero(can_fwd | can_back).astype(np.int32)
+        twoway = can_fwd & can_back
+        arc_twoway = twoway[eid]
+        return _ModeGraph(csr=csr, arc_eid=eid, arc_fwd=fwd, arc_rev=rev, arc_src=src, arc_key=key, edge_s=edge_s,
+                          can_fwd=can_fwd, can_back=can_back, edges=edges, lock=threading.Lock(), snaps={},
+                          arc_twoway=arc_twoway, all_twoway=bool(arc_twoway.all()))
+
+    # -- snapping ----------------------------------------------------------------
+    def _tree(self, g: _ModeGraph):
+        if g.tree is None:
+            import shapely
+
+            u, v = self.edge_u[g.edges], self.edge_v[g.edges]
+            coords = np.stack([np.column_stack([self.x[u], self.y[u]]),
+                               np.column_stack([self.x[v], self.y[v]])], axis=1)
+            g.tree = shapely.STRtree(shapely.linestrings(coords))
+        return g.tree
+
+    def to_xy(self, lon, lat):
+        """WGS-84 lon/lat -> metres in :attr:`crs`."""
+        return self._to_xy.transform(lon, lat)
+
+    def to_lonlat(self, x, y):
+        """Metres in :attr:`crs` -> WGS-84 lon/lat."""
+        return self._to_lonlat.transform(x, y)
+
+    def _snap_xy(self, g, qx, qy):
+        """Nearest open edge, fraction along it and distance (metres) for metric points (arrays)."""
+        import shapely
+
+        tree = self._tree(g)
+        qx = np.atleast_1d(np.asarray(qx, dtype=np.float64))
+        qy = np.atleast_1d(np.asarray(qy, dtype=np.float64))
+        if len(g.edges) == 0:
+            return (np.full(len(qx), -1, np.int64), np.zeros(len(qx)), np.full(len(qx), np.inf))
+        (qi, ti) = tree.query_nearest(shapely.points(qx, qy), all_matches=False)
+        e = np.full(len(qx), -1, np.int64)
+        e[qi] = g.edges[ti]
+        u, v = self.edge_u[e], self.edge_v[e]
+        ax, ay = self.x[u], self.y[u]
+        dx, dy = self.x[v] - ax, self.y[v] - ay
+        ll = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(ll > 0, ((qx - ax) * dx + (qy - ay) * dy) / np.where(ll > 0, ll, 1.0), 0.0)
+        t = np.clip(t, 0.0, 1.0)
+        px, py = ax + t * dx, ay + t * dy
+        d = np.hypot(qx - px, qy - py)
+        return e, t, d
+
+    def snap(self, lon: float, lat: float, *, mode: str = "ebike", max_snap_m: float | None = None) -> Snap:
+        """Snap a WGS-84 point to the nearest road open to ``mode``.
+
+        Raises
+        ------
+        ValidationError
+            if the point is farther than ``max_snap_m`` (default
+            ``settings.max_snap_m``) from every such road; the message names
+            the distance and the limit.
+        """
+        from stationmap.index import check_point
+
+        lon, lat = check_point(lon, lat)
+        g = self.graph(_check_mode(mode))
+        limit = self.settings.max_snap_m if max_snap_m is None else float(max_snap_m)
+        qx, qy = self.to_xy(lon, lat)
+        e, t, d = self._snap_xy(g, qx, qy)
+        e, t, d = int(e[0]), float(t[0]), float(d[0])
+        if e < 0 or not d <= limit:
+            far = "no road" if e < 0 else f"{d:.0f} m from the nearest road"
+            raise ValidationError(
+                f"point (lon {lon:.6f}, lat {lat:.6f}) is {far} open to {mode} in network "
+                f"{self.name!r}; the limit is {limit:.0f} m (max_snap_m)", field="point")
+        u, v = self.edge_u[e], self.edge_v[e]
+        px = self.x[u] + t * (self.x[v] - self.x[u])
+        py = self.y[u] + t * (self.y[v] - self.y[u])
+        plon, plat = self.to_lonlat(px, py)
+        return Snap(e, t, d, float(plon), float(plat), float(px), float(py))
+
+    def covers(self, lon: float, lat: float, *, mode: str = "ebike", max_snap_m: float | None = None) -> bool:
+        """Whether a WGS-84 point is inside the network's extent and within
+        ``max_snap_m`` of a road open to ``mode``."""
+        limit = self.settings.max_snap_m if max_snap_m is None else float(max_snap_m)
+        w, s, e, n = self.bounds
+        pad_lat = limit / 111_000.0
+        pad_lon = pad_lat / max(math.cos(math.radians(lat)), 1e-6)
+        if not (w - pad_lon <= lon <= e + pad_lon and s - pad_lat <= lat <= n + pad_lat):
+            return False
+        try:
+            self.snap(lon, lat, mode=mode, max_snap_m=limit)
+        except ValidationError:
+            return False
+        return True
+
+    def snap_stations(self, stations, *, mode: str):
+        """(edge, t, distance_m) arrays for stations (anything with WGS-84 ``lon``/``lat``).
+
+        Results are cached per mode by the station's coordinates, so an edited
+        or moved station is snapped again and an unchanged one never is.
+        """
+        g = self.graph(_check_mode(mode))
+        cache = g.snaps
+        keys = [(s.lon, s.lat) for s in stations]
+        todo = [k for k in dict.fromkeys(keys) if k not in cache]
+        if todo:
+            if len(cache) > 4 * max(len(todo), 50_000):
+                cache.clear()
+            lon = np.fromiter((k[0] for k in todo), float, len(todo))
+            lat = np.fromiter((k[1] for k in todo), float, len(todo))
+            qx, qy = self.to_xy(lon, lat)
+            e, t, d = self._snap_xy(g, qx, qy)
+            for k, ei, ti, di in zip(todo, e.tolist(), t.tolist(), d.tolist()):
+                cache[k] = (ei, ti, di)
+        if not keys:
+            return np.empty(0, np.int64), np.empty(0), np.empty(0)
+        rows = [cache[k] for k in keys]
+        e = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        t = np.fromiter((r[1] for r in rows), float, len(rows))
+        d = np.fromiter((r[2] for r in rows), float, len(rows))
+        return e, t, d
+
+    # -- searching ---------------------------------------------------------------
+    def search(self, snap: Snap, *, mode: str, limit_s: float = np.inf, predecessors: bool = False):
+        """Dijkstra from a snapped point: seconds to every node (inf beyond ``limit_s``).
+
+        Returns ``dist`` (n+1: index n is the snapped point itself), and with
+        ``predecessors`` also the predecessor array (scipy's convention, -9999
+        for none).  The off-road part is not included: add it yourself.
+        """
+        from scipy.sparse.csgraph import dijkstra
+
+        g = self.graph(_check_mode(mode))
+        n = self.n_nodes
+        e, t = snap.edge, snap.t
+        T = g.edge_s[e]
+        csr = g.csr
+        with g.lock:
+            # virtual arcs: toward u needs v -> u, toward v needs u -> v; else a harmless self-loop
+            csr.indices[-2] = self.edge_u[e] if g.can_back[e] else n
+            csr.indices[-1] = self.edge_v[e] if g.can_fwd[e] else n
+            csr.data[-2] = t * T if g.can_back[e] else 0.0
+            csr.data[-1] = (1.0 - t) * T if g.can_fwd[e] else 0.0
+            res = dijkstra(csr, directed=True, indices=n, limit=float(limit_s),
+                           return_predecessors=predecessors)
+        return res
+
+    def path_lengths(self, snap: Snap, pred: np.ndarray, *, mode: str) -> np.ndarray:
+        """Metres along the roads from the snapped point to every node, on the search tree ``pred``.
+
+        inf where a node was not reached.  (Pointer jumping: log2(depth) vector steps.)
+        """
+        g = self.graph(mode)
+        n = self.n_nodes
+        p = np.asarray(pred, dtype=np.int64).copy()
+        reached = p >= 0
+        reached[n] = True
+        p[n] = n
+        acc = np.zeros(n + 1)
+        idx = np.flatnonzero(reached[:n])
+        if len(idx):
+            pi = p[idx]
+            virt = pi == n
+            real = ~virt
+            # arc pred -> node: search the sorted (src, dst) keys
+            pos = np.searchsorted(g.arc_key, pi[real] * (n + 1) + idx[real])
+            acc[idx[real]] = self.edge_length_m[g.arc_eid[pos]]
+            e = snap.edge
+            L = self.edge_length_m[e]
+            acc[idx[virt]] = np.where(idx[virt] == self.edge_u[e], snap.t * L, (1.0 - snap.t) * L)
+        p[~reached] = np.arange(n + 1)[~reached]
+        acc[~reached] = np.inf
+        while True:
+            pp = p[p]
+            if np.array_equal(pp, p):
+                break
+            acc = acc + acc[p]     # acc[root] is 0; unreached nodes stay inf
+            p = pp
+        return acc[:n]
+
+    # -- files --------------------------------------------------------------------
+    def arrays(self) -> dict:
+        """The arrays that define the network (what :meth:`save` writes)."""
+        return {
+            "format": np.array(FORMAT), "name": np.array(self.name), "source": np.array(self.source),
+            "classes": np.array(self.classes),
+            "lon": self.lon, "lat": self.lat,
+            "edge_u": self.edge_u, "edge_v": self.edge_v, "edge_length_m": self.edge_length_m,
+            "edge_class": self.edge_class, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
+            "arc_indptr": self.arc_indptr, "arc_dst": self.arc_dst, "arc_eid": self.arc_eid,
+        }
+
+    def save(self, path) -> Path:
+        """Write the compiled network to ``path`` (a compressed ``.npz``)."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValidationError(f"out must be a .npz file, got {str(path)!r}", field="out")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **self.arrays())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path, *, name: str | None = None, settings=None) -> "Network":
+        """Load a network compiled by :meth:`save` / ``stationmap network build``."""
+        path = Path(path)
+        if not path.exists():
+            raise NotFoundError(f"road network file not found: {str(path)!r}", field="network")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                a = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ConfigError(f"{path}: not a compiled road network ({exc})", field="network") from None
+        if str(a.get("format", "")) != FORMAT:
+            raise ConfigError(f"{path}: not a compiled road network (format {str(a.get('format'))!r}, "
+                              f"expected {FORMAT!r}); rebuild it with `stationmap network build`",
+                              field="network")
+        return cls(name=name or str(a["name"]), source=str(a["source"]), lon=a["lon"], lat=a["lat"],
+                   edge_u=a["edge_u"], edge_v=a["edge_v"], edge_length_m=a["edge_length_m"],
+                   edge_class=a["edge_class"], classes=[str(c) for c in a["classes"]],
+                   edge_access=a["edge_access"], edge_oneway=a["edge_oneway"],
+                   arc_indptr=a["arc_indptr"], arc_dst=a["arc_dst"], arc_eid=a["arc_eid"],
+                   settings=settings)
+
+    # -- building -----------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, lon, lat, u, v, *, highway="residential", access=None, oneway=None,
+                    name: str = "network", source: str = "", largest_only: bool = True,
+                    settings=None) -> "Network":
+        """Compile a network from WGS-84 node coordinates and an edge list.
+
+        Parameters
+        ----------
+        lon, lat : array (n,)  WGS-84 node coordinates
+        u, v : array (m,)  node indices of each straight edge
+        highway : str or array (m,)  OpenStreetMap ``highway`` value per edge
+        access : array (m,) of int, optional  mode bit masks (default: by road class)
+        oneway : array (m,) of int, optional  1 one-way u -> v, -1 one-way v -> u, 0 both (cars only)
+        largest_only : keep only the largest connected piece
+        """
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        m = len(u)
+        if lon.shape != lat.shape or u.shape != v.shape:
+            raise ValidationError("lon/lat and u/v must have matching lengths", field="edges")
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()) or (len(lon) and (
+                np.abs(lon).max() > 180 or np.abs(lat).max() > 90)):
+            raise ValidationError("node coordinates must be finite WGS-84 degrees", field="nodes")
+        if m and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= len(lon)):
+            raise ValidationError("edges refer to nodes that do not exist", field="edges")
+        hw = np.broadcast_to(np.asarray(highway, dtype=object), (m,))
+        names = np.array([road_class(h) or "" for h in hw], dtype=object)
+        keep = names != ""
+        if access is None:
+            acc = np.array([class_access(c) if c else 0 for c in names], dtype=np.int64)
+        else:
+            acc = np.asarray(access, dtype=np.int64)
+        ow = np.zeros(m, np.int64) if oneway is None else np.asarray(oneway, dtype=np.int64)
+        keep &= (u != v) & (acc != 0)
+        u, v, names, acc, ow = u[keep], v[keep], names[keep], acc[keep], ow[keep]
+        # one-way backwards: turn the edge round
+        back = ow < 0
+        u, v = np.where(back, v, u), np.where(back, u, v)
+        ow = ow != 0
+        # parallel edges: a node at the middle of every repeat keeps the graph simple
+        a, b = np.minimum(u, v), np.maximum(u, v)
+        order = np.lexsort((b, a))
+        dup = np.zeros(len(u), bool)
+        if len(u) > 1:
+            same = (a[order][1:] == a[order][:-1]) & (b[order][1:] == b[order][:-1])
+            dup[order[1:][same]] = True
+        if dup.any():
+            di = np.flatnonzero(dup)
+            mid = len(lon) + np.arange(len(di))
+            mlon = 0.5 * (lon[u[di]] + lon[v[di]])
+            mlat = 0.5 * (lat[u[di]] + lat[v[di]])
+            lon = np.concatenate([lon, mlon])
+            lat = np.concatenate([lat, mlat])
+            u2, v2 = u[di].copy(), v[di].copy()
+            v = v.copy()
+            v[di] = mid
+            u = np.concatenate([u, mid])
+            v = np.concatenate([v, v2])
+            names = np.concatenate([names, names[di]])
+            acc = np.concatenate([acc, acc[di]])
+            ow = np.concatenate([ow, ow[di]])
+            del u2
+        # the largest connected piece
+        n = len(lon)
+        used = np.zeros(n, bool)
+        used[u] = True
+        used[v] = True
+        if largest_only and len(u):
+            import scipy.sparse as sp
+            from scipy.sparse.csgraph import connected_components
+
+            adj = sp.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)).tocsr()
+            _, lab = connected_components(adj, directed=False)
+            sizes = np.bincount(lab[used], minlength=lab.max() + 1)
+            big = np.argmax(sizes)
+            used &= lab == big
+            ke = used[u]
+            u, v, names, acc, ow = u[ke], v[ke], names[ke], acc[ke], ow[ke]
+        new = np.full(n, -1, np.int64)
+        new[used] = np.arange(int(used.sum()))
+        lon, lat = lon[used], lat[used]
+        u, v = new[u], new[v]
+        # edges in a canonical order: by (u, v)
+        order = np.lexsort((v, u))
+        u, v, names, acc, ow = u[order], v[order], names[order], acc[order], ow[order]
+        classes = [c for c in ROAD_CLASSES if c in set(names.tolist())]
+        cidx = {c: i for i, c in enumerate(classes)}
+        ecls = np.array([cidx[c] for c in names], dtype=np.uint8)
+        length = GEOD.inv(lon[u], lat[u], lon[v], lat[v])[2] if len(u) else np.empty(0)
+        return cls(name=name, source=source, lon=lon, lat=lat, edge_u=u, edge_v=v,
+                   edge_length_m=np.asarray(length, dtype=np.float64), edge_class=ecls, classes=classes,
+                   edge_access=acc, edge_oneway=ow, settings=settings)
+
+    @classmethod
+    def from_gpkg(cls, path, *, name: str | None = None, settings=None, largest_only: bool = True) -> "Network":
+        """A road graph from a GeoPackage with layers ``nodes`` (node_id, lon, lat)
+        and ``edges`` (u, v, highway), coordinates WGS-84.  Every edge is two-way."""
+        import pyogrio
+
+        path = Path(path)
+        if not path.exists():
+            raise NotFoundError(f"road network source not found: {str(path)!r}", field="source")
+        try:
+            layers = {str(r[0]) for r in pyogrio.list_layers(path)}
+        except Exception as exc:  # pyogrio raises its own DataSourceError types
+            raise ValidationError(f"{path}: cannot read as a GeoPackage ({exc})", field="source") from None
+        for need in ("nodes", "edges"):
+            if need not in layers:
+                raise ValidationError(f"{path}: no layer {need!r} (layers: {sorted(layers)})", field="source")
+        nodes = pyogrio.read_dataframe(path, layer="nodes", read_geometry=False)
+        edges = pyogrio.read_dataframe(path, layer="edges", read_geometry=False)
+        for lay, df, cols in (("nodes", nodes, ("node_id", "lon", "lat")), ("edges", edges, ("u", "v", "highway"))):
+            missing = [c for c in cols if c not in df.columns]
+            if missing:
+                raise ValidationError(f"{path}: layer {lay!r} lacks column(s) {missing}", field="source")
+        ids = nodes["node_id"].to_numpy(np.int64)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        if len(ids) > 1 and (np.diff(ids) == 0).any():
+            raise ValidationError(f"{path}: layer 'nodes' has repeated node_id values", field="source")
+        eu = edges["u"].to_numpy(np.int64)
+        ev = edges["v"].to_numpy(np.int64)
+        iu = np.searchsorted(ids, eu)
+        iv = np.searchsorted(ids, ev)
+        iu_c, iv_c = np.minimum(iu, len(ids) - 1), np.minimum(iv, len(ids) - 1)
+        bad = (ids[iu_c] != eu) | (ids[iv_c] != ev)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            missing = int(eu[row]) if ids[iu_c[row]] != eu[row] else int(ev[row])
+            raise ValidationError(f"{path}: layer 'edges' row {row + 1}: node {missing} is not in layer 'nodes'",
+                                  field="source")
+        lon = nodes["lon"].to_numpy(np.float64)[order]
+        lat = nodes["lat"].to_numpy(np.float64)[order]
+        hw = edges["highway"].astype(str).to_numpy(object)
+        hw = np.where(hw == "other", "road", hw)   # the TMAP "other" class: an unknown road
+        return cls.from_arrays(lon, lat, iu, iv, highway=hw, name=name or path.stem.split("_")[0],
+                               source=path.name, largest_only=largest_only, settings=settings)
+
+    @classmethod
+    def from_osm(cls, path, *, name: str | None = None, settings=None, largest_only: bool = True) -> "Network":
+        """A road graph from an OpenStreetMap file (``.osm.pbf``, ``.osm``), read with osmium.
+
+        Ways with a routable ``highway`` tag become edges (split at every node);
+        nodes missing from the extract split the way there.
+        """
+        import osmium
+
+        path = Path(path)
+        if not path.exists():
+            raise NotFoundError(f"road network source not found: {str(path)!r}", field="source")
+        refs, lons, lats = [], [], []
+        eu_ref, ev_ref, hw_list, acc_list, ow_list = [], [], [], [], []
+        try:
+            fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+            for obj in fp:
+                if not obj.is_way():
+                    continue
+                tags = obj.tags
+                cls_ = road_class(tags.get("highway"))
+                if cls_ is None or str(tags.get("area", "")).lower() == "yes":
+                    continue    # a square or a car park drawn as an area: no line to follow
+                bits, oneway = tag_access(cls_, tags)
+                if not bits:
+                    continue
+                prev = None
+                for nd in obj.nodes:
+                    loc = nd.location
+                    if not loc.valid():
+                        prev = None
+                        continue
+                    ref = nd.ref
+                    refs.append(ref)
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                    if prev is not None:
+                        eu_ref.append(prev)
+                        ev_ref.append(ref)
+                        hw_list.append(cls_)
+                        acc_list.append(bits)
+                        ow_list.append(oneway)
+                    prev = ref
+        except RuntimeError as exc:
+            raise ValidationError(f"{path}: cannot read as OpenStreetMap data ({exc})", field="source") from None
+        if not eu_ref:
+            raise ValidationError(f"{path}: no routable highway in this file", field="source")
+        refs = np.asarray(refs, dtype=np.int64)
+        uniq, first = np.unique(refs, return_index=True)
+        lon = np.asarray(lons)[first]
+        lat = np.asarray(lats)[first]
+        u = np.searchsorted(uniq, np.asarray(eu_ref, dtype=np.int64))
+        v = np.searchsorted(uniq, np.asarray(ev_ref, dtype=np.int64))
+        stem = path.name.split(".")[0]
+        return cls.from_arrays(lon, lat, u, v, highway=np.asarray(hw_list, dtype=object),
+                               access=np.asarray(acc_list), oneway=np.asarray(ow_list),
+                               name=name or stem, source=path.name, largest_only=largest_only,
+                               settings=settings)
+
+    @classmethod
+    def build(cls, source, *, name: str | None = None, settings=None) -> "Network":
+        """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file."""
+        p = Path(source)
+        low = p.name.lower()
+        if low.endswith(".gpkg"):
+            return cls.from_gpkg(p, name=name, settings=settings)
+        if low.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")):
+            return cls.from_osm(p, name=name, settings=settings)
+        raise ValidationError(
+            f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
+            field="source")
+
+
+def _arcs(n: int, u: np.ndarray, v: np.ndarray):
+    """Both arcs of every edge, sorted by (source, target): CSR indptr, targets, edge ids."""
+    m = len(u)
+    src = np.concatenate([u, v]).astype(np.int64)
+    dst = np.concatenate([v, u]).astype(np.int64)
+    eid = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((dst, src))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, dst[order], eid[order]
+
+
+def load_networks(settings=None) -> dict:
+    """The networks named in ``settings.networks`` ({name: path}), loaded: {name: Network}."""
+    settings = settings or _config.load()
+    out = {}
+    for name, path in (settings.networks or {}).items():
+        out[str(name)] = Network.load(path, name=str(name), settings=settings)
+    return out

@@ -1,0 +1,353 @@
+"""stationmap.network: building, saving, snapping and searching road networks.
+
+References are independent of the code under test: the GeoPackage read with
+pyogrio, OpenStreetMap read with pyrosm, travel times from networkx Dijkstra
+on a graph built here from the edge list, nearest edges by brute force.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+
+from stationmap import config
+from stationmap.errors import ConfigError, NotFoundError, ValidationError
+from stationmap.network import Network, road_class
+
+ROOT = Path(__file__).resolve().parents[2]
+SIP_GPKG = ROOT / "data" / "roads" / "sip_roads.gpkg"
+SIP_NPZ = ROOT / "data" / "roads" / "sip.npz"
+ONEWAY_OSM = ROOT / "tests" / "data" / "network_oneway.osm"
+SETTINGS = config.load(environ={})
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.fixture(scope="module")
+def sip():
+    return Network.load(SIP_NPZ, settings=SETTINGS)
+
+
+# -- reference helpers --------------------------------------------------------------
+
+def speed_kmh(mode, cls, settings=SETTINGS):
+    """Speeds as the issue and config document them, written out here on purpose."""
+    if mode == "car":
+        return settings.car_speeds_kmh.get(cls, 0.0) if cls not in (
+            "footway", "cycleway", "path", "steps", "pedestrian", "other") else 0.0
+    if cls == "motorway" or (cls == "steps" and mode != "walk"):
+        return 0.0
+    if mode in ("bike", "ebike") and cls in ("footway", "pedestrian"):
+        return settings.speeds_kmh["walk"]
+    return settings.speeds_kmh[mode]
+
+
+def nx_graph(net, mode, settings=SETTINGS):
+    """networkx DiGraph of ``mode`` from the network's edge list: seconds per edge."""
+    G = nx.DiGraph()
+    bit = 1 << config.MODES.index(mode)
+    for u, v, L, c, acc, ow in zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_length_m.tolist(),
+                                   net.edge_class.tolist(), net.edge_access.tolist(), net.edge_oneway.tolist()):
+        v_kmh = speed_kmh(mode, net.classes[c], settings)
+        if not (acc & bit) or v_kmh <= 0:
+            continue
+        s = L / (v_kmh / 3.6)
+        G.add_edge(u, v, weight=s, length=L)
+        if not (ow and mode == "car"):
+            G.add_edge(v, u, weight=s, length=L)
+    return G
+
+
+def split_at(G, net, snap, mode):
+    """``G`` with the snapped point as node "p" on its edge (the reference for a mid-edge start)."""
+    H = G.copy()
+    u, v = int(net.edge_u[snap.edge]), int(net.edge_v[snap.edge])
+    L = float(net.edge_length_m[snap.edge])
+    H.add_node("p")
+    for a, b, frac in ((u, v, 1 - snap.t), (v, u, snap.t)):   # p -> b needs a -> b
+        if G.has_edge(a, b):
+            w = G[a][b]["weight"]
+            H.add_edge("p", b, weight=w * frac, length=L * frac)
+    return H
+
+
+def utm(net):
+    return Transformer.from_crs("EPSG:4326", net.crs, always_xy=True)
+
+
+# -- building ----------------------------------------------------------------------------
+
+def test_sip_graph_matches_the_geopackage(sip):
+    nodes = pyogrio.read_dataframe(SIP_GPKG, layer="nodes", read_geometry=False)
+    edges = pyogrio.read_dataframe(SIP_GPKG, layer="edges", read_geometry=False)
+    G = nx.Graph()
+    G.add_edges_from(zip(edges.u, edges.v))
+    big = max(nx.connected_components(G), key=len)
+    assert sip.n_nodes == len(big) == 11029          # PROVENANCE.md: the largest piece
+    inside = edges[edges.u.isin(big) & edges.v.isin(big)]
+    assert sip.n_edges == len(inside)                # no parallel edges, no self-loops in SIP
+    # the same segments, by coordinates
+    lon = nodes.set_index("node_id").lon
+    lat = nodes.set_index("node_id").lat
+    want = {}
+    for u, v, L, h in zip(inside.u, inside.v, inside.length_m, inside.highway):
+        key = tuple(sorted([(round(lon[u], 6), round(lat[u], 6)), (round(lon[v], 6), round(lat[v], 6))]))
+        want[key] = (L, "road" if h == "other" else h)
+    got = {}
+    for u, v, L, c in zip(sip.edge_u, sip.edge_v, sip.edge_length_m, sip.edge_class):
+        a = (round(sip.lon[u], 6), round(sip.lat[u], 6))
+        b = (round(sip.lon[v], 6), round(sip.lat[v], 6))
+        got[tuple(sorted([a, b]))] = (L, sip.classes[c])
+    assert got.keys() == want.keys()
+    assert all(got[k][1] == want[k][1] for k in got)
+    # geodesic lengths against the source's own (computed from its float32 coordinates: ~1 m)
+    ours = np.array([got[k][0] for k in got])
+    theirs = np.array([want[k][0] for k in got])
+    assert np.abs(ours - theirs).max() < 6.0
+    assert np.median(np.abs(ours - theirs)) < 0.3
+    assert ours.sum() == pytest.approx(theirs.sum(), rel=2e-3)
+    assert not sip.edge_oneway.any()                  # the GeoPackage has no one-way information
+
+
+def test_committed_sip_file_is_what_the_build_gives():
+    built = Network.build(SIP_GPKG, settings=SETTINGS).arrays()
+    with np.load(SIP_NPZ, allow_pickle=False) as z:
+        saved = {k: z[k] for k in z.files}
+    assert built.keys() == saved.keys()
+    for k in built:
+        np.testing.assert_array_equal(saved[k], built[k], err_msg=k)
+    assert SIP_NPZ.stat().st_size < 1_000_000
+
+
+def test_default_settings_load_the_sip_network():
+    s = config.load(environ={})
+    assert Path(s.networks["sip"]) == SIP_NPZ
+
+
+def test_pbf_build_matches_pyrosm():
+    pyrosm = pytest.importorskip("pyrosm")
+    path = pyrosm.get_data("test_pbf")
+    net = Network.build(path, settings=SETTINGS)
+    assert net.name == "test"
+    whole = Network.from_osm(path, settings=SETTINGS, largest_only=False)
+    _nodes, edges = pyrosm.OSM(path).get_network(network_type="all", nodes=True)
+    # pyrosm keeps ways closed by access=private; stationmap closes them to every mode
+    edges = edges[~edges["access"].isin(["private", "no"])]
+    ref = {}
+    for h, L in zip(edges["highway"], edges["length"]):
+        c = road_class(h)
+        n, tot = ref.get(c, (0, 0.0))
+        ref[c] = (n + 1, tot + float(L))
+    ours = {}
+    for c, L in zip(whole.edge_class, whole.edge_length_m):
+        n, tot = ours.get(whole.classes[c], (0, 0.0))
+        ours[whole.classes[c]] = (n + 1, tot + float(L))
+    assert ours.keys() == ref.keys()
+    for c in ref:
+        assert ours[c][0] == ref[c][0], c
+        # pyrosm measures on a sphere, stationmap on the WGS-84 ellipsoid
+        assert ours[c][1] == pytest.approx(ref[c][1], rel=6e-3), c
+    assert 0 < net.n_nodes < whole.n_nodes
+    # one-way tags reach the car graph
+    assert net.edge_oneway.sum() > 0
+
+
+def test_tags_and_modes_on_a_hand_made_grid():
+    net = Network.build(ONEWAY_OSM, settings=SETTINGS)
+    idx = {(round(lo, 4), round(la, 4)): i for i, (lo, la) in enumerate(zip(net.lon, net.lat))}
+    node = {1: (120.7, 31.3), 2: (120.7011, 31.3), 3: (120.7022, 31.3), 4: (120.7, 31.301),
+            5: (120.7011, 31.301), 6: (120.7022, 31.301), 7: (120.7, 31.302), 8: (120.7011, 31.302),
+            9: (120.7022, 31.302)}
+    nid = {k: idx[v] for k, v in node.items()}
+
+    def arcs(mode):
+        g = net.graph(mode)
+        n = net.n_nodes
+        out = set()
+        for a in range(n):
+            for j in range(g.csr.indptr[a], g.csr.indptr[a + 1]):
+                out.add((a, int(g.csr.indices[j])))
+        inv = {v: k for k, v in nid.items()}
+        return {(inv[a], inv[b]) for a, b in out}
+
+    both = lambda *pairs: {p for a, b in pairs for p in ((a, b), (b, a))}  # noqa: E731
+    assert arcs("car") == {(1, 2), (2, 3), (7, 8), (8, 9), (6, 3)} | both((4, 5), (5, 6))
+    assert arcs("walk") == both((1, 2), (2, 3), (4, 5), (5, 6), (1, 4), (4, 7), (3, 6), (6, 9), (5, 8))
+    assert arcs("bike") == arcs("ebike") == both((1, 2), (2, 3), (4, 5), (5, 6), (1, 4), (4, 7), (3, 6), (5, 8))
+    # bikes are pushed on the footway: walking speed there, riding speed elsewhere
+    g = net.graph("bike")
+    e14 = [e for e in range(net.n_edges) if {net.edge_u[e], net.edge_v[e]} == {nid[1], nid[4]}][0]
+    e12 = [e for e in range(net.n_edges) if {net.edge_u[e], net.edge_v[e]} == {nid[1], nid[2]}][0]
+    assert g.edge_s[e14] == pytest.approx(net.edge_length_m[e14] / (4.8 / 3.6))
+    assert g.edge_s[e12] == pytest.approx(net.edge_length_m[e12] / (12.0 / 3.6))
+    # cars on the motorway at its class speed
+    e78 = [e for e in range(net.n_edges) if {net.edge_u[e], net.edge_v[e]} == {nid[7], nid[8]}][0]
+    assert net.graph("car").edge_s[e78] == pytest.approx(net.edge_length_m[e78] / (60.0 / 3.6))
+    # from 3 a car goes nowhere (one-way street in, one-way street out the wrong way)
+    s3 = net.snap(*node[3], mode="car")
+    d = net.search(s3, mode="car")
+    assert np.isfinite(d[:net.n_nodes]).sum() == 1
+    s3w = net.snap(*node[3], mode="walk")
+    assert np.isfinite(net.search(s3w, mode="walk")[:net.n_nodes]).all()
+
+
+def test_parallel_edges_get_a_middle_node_and_keep_both_speeds():
+    lon = [120.0, 120.01]
+    lat = [31.0, 31.0]
+    net = Network.from_arrays(lon, lat, [0, 1, 0], [1, 0, 1], highway=["primary", "residential", "footway"],
+                              settings=SETTINGS)
+    assert net.n_nodes == 4 and net.n_edges == 5
+    L = GEOD.inv(120.0, 31.0, 120.01, 31.0)[2]
+    s = net.snap(120.0, 31.0, mode="car")
+    d = net.search(s, mode="car")
+    far = int(np.argmin(np.abs(net.lon - 120.01)))
+    assert d[far] == pytest.approx(L / (40 / 3.6), rel=1e-6)      # the primary, not the residential
+    s = net.snap(120.0, 31.0, mode="walk")
+    assert net.search(s, mode="walk")[far] == pytest.approx(L / (4.8 / 3.6), rel=1e-6)
+
+
+# -- files ----------------------------------------------------------------------------
+
+def test_save_load_round_trip(tmp_path, sip):
+    p = sip.save(tmp_path / "x.npz")
+    back = Network.load(p, settings=SETTINGS)
+    for k, v in sip.arrays().items():
+        np.testing.assert_array_equal(back.arrays()[k], v)
+    assert back.name == "sip"
+    assert Network.load(p, name="other", settings=SETTINGS).name == "other"
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    with pytest.raises(NotFoundError, match="not found"):
+        Network.load(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip at all")
+    with pytest.raises(ConfigError, match="not a compiled road network"):
+        Network.load(bad)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.arange(3))
+    with pytest.raises(ConfigError, match="stationmap network build"):
+        Network.load(other)
+    with pytest.raises(ValidationError, match="source must be"):
+        Network.build(tmp_path / "roads.csv")
+    with pytest.raises(NotFoundError):
+        Network.build(tmp_path / "nothing.gpkg")
+    with pytest.raises(ValidationError, match="out must be a .npz"):
+        Network.from_arrays([0, 0.001], [0, 0], [0], [1], settings=SETTINGS).save(tmp_path / "x.txt")
+    notosm = tmp_path / "x.osm"
+    notosm.write_text("<html>no</html>")
+    with pytest.raises(ValidationError, match="x.osm"):
+        Network.build(notosm)
+
+
+# -- snapping -----------------------------------------------------------------------------
+
+def test_snap_finds_the_nearest_open_edge_by_brute_force(sip):
+    rng = np.random.default_rng(7)
+    w, s, e, n = sip.bounds
+    tr = utm(sip)
+    for mode in ("walk", "car"):
+        g = sip.graph(mode)
+        ux, uy = tr.transform(sip.lon[sip.edge_u[g.edges]], sip.lat[sip.edge_u[g.edges]])
+        vx, vy = tr.transform(sip.lon[sip.edge_v[g.edges]], sip.lat[sip.edge_v[g.edges]])
+        segs = shapely.linestrings(np.stack([np.column_stack([ux, uy]), np.column_stack([vx, vy])], axis=1))
+        for lon, lat in zip(rng.uniform(w, e, 25), rng.uniform(s, n, 25)):
+            qx, qy = tr.transform(lon, lat)
+            dist = shapely.distance(segs, shapely.Point(qx, qy))
+            best = dist.min()
+            if best > SETTINGS.max_snap_m:
+                with pytest.raises(ValidationError):
+                    sip.snap(lon, lat, mode=mode)
+                continue
+            sn = sip.snap(lon, lat, mode=mode)
+            assert sn.distance_m == pytest.approx(best, abs=1e-6)
+            px, py = tr.transform(sn.lon, sn.lat)
+            assert math.hypot(px - qx, py - qy) == pytest.approx(best, abs=1e-3)
+            assert dist[np.searchsorted(g.edges, sn.edge)] == pytest.approx(best, abs=1e-6)
+
+
+def test_far_point_is_refused_with_distance_and_limit(sip):
+    lon, lat = 120.74, 31.36          # 1.8 km north of the network's northern edge
+    with pytest.raises(ValidationError) as ei:
+        sip.snap(lon, lat, mode="ebike")
+    msg = ei.value.message
+    assert ei.value.field == "point"
+    assert "500 m" in msg and "max_snap_m" in msg and "sip" in msg
+    metres = float(msg.split(" is ")[1].split(" m ")[0])
+    assert 1500 < metres < 2500
+    assert not sip.covers(lon, lat, mode="ebike")
+    assert sip.covers(120.72, 31.31, mode="ebike")
+    assert sip.covers(lon, lat, mode="ebike", max_snap_m=5000)
+    assert not sip.covers(100.0, 30.0, mode="ebike", max_snap_m=5000)
+    with pytest.raises(ValidationError, match="mode must be one of"):
+        sip.snap(120.72, 31.31, mode="horse")
+    with pytest.raises(ValidationError, match="lat must be in"):
+        sip.snap(120.72, 95, mode="walk")
+
+
+# -- travel times against networkx ------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", config.MODES)
+def test_travel_times_equal_networkx_dijkstra(sip, mode):
+    rng = np.random.default_rng(config.MODES.index(mode))
+    G = nx_graph(sip, mode)
+    limit = 20 * 60.0
+    checked = 0
+    for node in rng.choice(sip.n_nodes, 6, replace=False):
+        # a point 0-60 m off a random node, snapped mid-edge
+        lon = sip.lon[node] + rng.uniform(-6e-4, 6e-4)
+        lat = sip.lat[node] + rng.uniform(-5e-4, 5e-4)
+        sn = sip.snap(lon, lat, mode=mode)
+        d = sip.search(sn, mode=mode, limit_s=limit)[:sip.n_nodes]
+        ref = nx.single_source_dijkstra_path_length(split_at(G, sip, sn, mode), "p", cutoff=limit,
+                                                    weight="weight")
+        ref.pop("p")
+        got = {i: d[i] for i in np.flatnonzero(np.isfinite(d)).tolist()}
+        inner = {k for k, v in ref.items() if v < limit - 1e-6}
+        assert inner <= got.keys() <= ref.keys()
+        err = max((abs(got[k] - ref[k]) for k in got), default=0.0)
+        assert err < 1.0, (mode, node, err)         # within 1 second (in fact ~1e-9)
+        checked += len(got)
+    assert checked > 500
+
+
+def test_search_without_limit_reaches_the_whole_connected_network(sip):
+    sn = sip.snap(120.72, 31.31, mode="walk")
+    d = sip.search(sn, mode="walk")[:sip.n_nodes]
+    G = nx_graph(sip, "walk")
+    comp = nx.node_connected_component(G.to_undirected(), int(sip.edge_u[sn.edge]))
+    assert set(np.flatnonzero(np.isfinite(d)).tolist()) == comp
+
+
+def test_speeds_come_from_settings(sip):
+    from dataclasses import replace
+
+    fast = replace(SETTINGS, speeds_kmh={**SETTINGS.speeds_kmh, "ebike": 20.0})
+    net2 = Network.load(SIP_NPZ, settings=fast)
+    a = sip.search(sip.snap(120.72, 31.31, mode="ebike"), mode="ebike", limit_s=600)[:sip.n_nodes]
+    b = net2.search(net2.snap(120.72, 31.31, mode="ebike"), mode="ebike", limit_s=600)[:sip.n_nodes]
+    ok = np.isfinite(a)
+    np.testing.assert_allclose(b[ok], a[ok] * 16.0 / 20.0, rtol=1e-9)
+    bad = replace(SETTINGS, car_speeds_kmh={**SETTINGS.car_speeds_kmh, "primary": -5})
+    with pytest.raises(ConfigError, match="car_speeds_kmh"):
+        Network.load(SIP_NPZ, settings=bad).graph("car")
+
+
+def test_path_lengths_follow_the_search_tree(sip):
+    G = nx_graph(sip, "car")
+    sn = sip.snap(120.75, 31.32, mode="car")
+    d, pred = sip.search(sn, mode="car", limit_s=600, predecessors=True)
+    lens = sip.path_lengths(sn, pred, mode="car")
+    H = split_at(G, sip, sn, "car")
+    _, paths = nx.single_source_dijkstra(H, "p", cutoff=600, weight="weight")
+    for node in list(np.flatnonzero(np.isfinite(d[:sip.n_nodes])))[::50]:
+        p = paths[int(node)]
+        ref = sum(H[a][b]["length"] for a, b in zip(p[:-1], p[1:]))
+        assert lens[node] == pytest.approx(ref, rel=1e-9, abs=1e-6)

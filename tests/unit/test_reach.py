@@ -1,0 +1,432 @@
+"""stationmap.reach: isochrones, ranking by travel time, the circle fallback.
+
+References: networkx Dijkstra on a graph built here from the edge list (the
+query point and each station inserted as nodes on their edges), pieces of
+reached edges cut by hand, shapely buffers, pyproj.Geod distances and areas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+
+from stationmap import config
+from stationmap.errors import ValidationError
+from stationmap.index import StationIndex
+from stationmap.model import Station
+from stationmap.network import Network
+from stationmap.reach import (
+    METHODS, choose_network, circle_minutes, circle_radius_m, isochrone, pieces_polygon, rank_stations,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SIP_NPZ = ROOT / "data" / "roads" / "sip.npz"
+ONEWAY_OSM = ROOT / "tests" / "data" / "network_oneway.osm"
+SETTINGS = config.load(environ={})
+GEOD = Geod(ellps="WGS84")
+WALK = SETTINGS.speeds_kmh["walk"] / 3.6
+
+
+@pytest.fixture(scope="module")
+def sip():
+    return Network.load(SIP_NPZ, settings=SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def stations(sip):
+    """80 stations near SIP's roads (0-120 m off a random node) and two in Jinji Lake."""
+    rng = np.random.default_rng(11)
+    out = []
+    for i, node in enumerate(rng.choice(sip.n_nodes, 80, replace=False)):
+        out.append(Station(id=f"s{i:02d}", name=f"驿站{i}", lon=float(sip.lon[node] + rng.uniform(-1e-3, 1e-3)),
+                           lat=float(sip.lat[node] + rng.uniform(-8e-4, 8e-4)),
+                           kinds=("rest",) if i % 3 else ("hot_tea",)))
+    out.append(Station(id="lake1", name="湖心", lon=120.693, lat=31.318))
+    out.append(Station(id="lake2", name="湖心2", lon=120.690, lat=31.316, kinds=("hot_tea",)))
+    return out
+
+
+@pytest.fixture()
+def index(stations):
+    return StationIndex.from_stations(stations)
+
+
+def speed_kmh(mode, cls, settings=SETTINGS):
+    """Speeds as the issue and config document them, written out here on purpose."""
+    if mode == "car":
+        return settings.car_speeds_kmh.get(cls, 0.0) if cls not in (
+            "footway", "cycleway", "path", "steps", "pedestrian", "other") else 0.0
+    if cls == "motorway" or (cls == "steps" and mode != "walk"):
+        return 0.0
+    if mode in ("bike", "ebike") and cls in ("footway", "pedestrian"):
+        return settings.speeds_kmh["walk"]
+    return settings.speeds_kmh[mode]
+
+
+def nx_graph(net, mode, settings=SETTINGS):
+    """networkx DiGraph of ``mode`` from the network's edge list: seconds and metres per edge."""
+    G = nx.DiGraph()
+    bit = 1 << config.MODES.index(mode)
+    for u, v, L, c, acc, ow in zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_length_m.tolist(),
+                                   net.edge_class.tolist(), net.edge_access.tolist(), net.edge_oneway.tolist()):
+        v_kmh = speed_kmh(mode, net.classes[c], settings)
+        if not (acc & bit) or v_kmh <= 0:
+            continue
+        s = L / (v_kmh / 3.6)
+        G.add_edge(u, v, weight=s, length=L)
+        if not (ow and mode == "car"):
+            G.add_edge(v, u, weight=s, length=L)
+    return G
+
+
+def split_at(G, net, snap, mode):
+    """``G`` with the snapped point as node "p" on its edge."""
+    H = G.copy()
+    u, v = int(net.edge_u[snap.edge]), int(net.edge_v[snap.edge])
+    L = float(net.edge_length_m[snap.edge])
+    H.add_node("p")
+    for a, b, frac in ((u, v, 1 - snap.t), (v, u, snap.t)):   # p -> b needs a -> b
+        if G.has_edge(a, b):
+            H.add_edge("p", b, weight=G[a][b]["weight"] * frac, length=L * frac)
+    return H
+
+
+def utm(net):
+    return Transformer.from_crs("EPSG:4326", net.crs, always_xy=True)
+
+
+def to_metric(net, geom):
+    tr = utm(net)
+    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def reference_times(net, mode, lon, lat, limit_s=None):
+    """networkx seconds from a WGS-84 point to every node, the point inserted on its edge.
+
+    Returns (dist {node: s}, H, snap, off-road seconds)."""
+    sn = net.snap(lon, lat, mode=mode)
+    tr = utm(net)
+    qx, qy = tr.transform(lon, lat)
+    px, py = tr.transform(sn.lon, sn.lat)
+    off = math.hypot(qx - px, qy - py) / WALK
+    H = split_at(nx_graph(net, mode), net, sn, mode)
+    cutoff = None if limit_s is None else limit_s - off
+    dist, paths = nx.single_source_dijkstra(H, "p", cutoff=cutoff, weight="weight") if (
+        cutoff is None or cutoff >= 0) else ({}, {})
+    H.graph["paths"] = paths
+    return dist, H, sn, off
+
+
+def reference_pieces(net, mode, lon, lat, minutes):
+    """Reached road pieces (metric LineStrings) cut by hand from networkx times."""
+    B = minutes * 60.0
+    dist, H, sn, off = reference_times(net, mode, lon, lat, B)
+    tr = utm(net)
+    x, y = tr.transform(net.lon, net.lat)
+    px, py = tr.transform(sn.lon, sn.lat)
+    qx, qy = tr.transform(lon, lat)
+
+    def xy(node):
+        return (px, py) if node == "p" else (x[node], y[node])
+
+    f0 = min(1.0, B / off) if off > 0 else 1.0
+    pieces = [shapely.LineString([(qx, qy), (qx + (px - qx) * f0, qy + (py - qy) * f0)])]
+    left = B - off
+    for a, da in dist.items():
+        for b, attr in H[a].items():
+            f = 1.0 if attr["weight"] <= left - da else (left - da) / attr["weight"]
+            if f <= 0:
+                continue
+            (ax, ay), (bx, by) = xy(a), xy(b)
+            pieces.append(shapely.LineString([(ax, ay), (ax + (bx - ax) * f, ay + (by - ay) * f)]))
+    return [p for p in pieces if p.length > 0]
+
+
+def station_reference(net, mode, lon, lat, st, dist, H, sn, off):
+    """networkx seconds and metres from the query to one station (inserted on its edge)."""
+    try:
+        ss = net.snap(st.lon, st.lat, mode=mode)
+    except ValidationError:
+        return math.inf, math.inf
+    u, v = int(net.edge_u[ss.edge]), int(net.edge_v[ss.edge])
+    L = float(net.edge_length_m[ss.edge])
+    best = (math.inf, math.inf)
+    G = H
+    cand = []
+    for a, frac in ((u, ss.t), (v, 1 - ss.t)):
+        b = v if a == u else u
+        if a in dist and G.has_edge(a, b):
+            cand.append((dist[a] + G[a][b]["weight"] * frac, a, L * frac))
+    if ss.edge == sn.edge:                       # on the query's own edge
+        if ss.t >= sn.t and G.has_edge(u, v):
+            cand.append((G[u][v]["weight"] * (ss.t - sn.t), "p", L * (ss.t - sn.t)))
+        if ss.t <= sn.t and G.has_edge(v, u):
+            cand.append((G[v][u]["weight"] * (sn.t - ss.t), "p", L * (sn.t - ss.t)))
+    for secs, a, extra in cand:
+        if secs < best[0]:
+            if a == "p":
+                road = extra
+            else:
+                path = H.graph["paths"][a]
+                road = sum(H[i][j]["length"] for i, j in zip(path[:-1], path[1:])) + extra
+            best = (secs, road)
+    if not math.isfinite(best[0]):
+        return best
+    return off + best[0] + ss.distance_m / WALK, sn.distance_m + best[1] + ss.distance_m
+
+
+# -- circle ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", config.MODES)
+def test_circle_minutes_is_distance_times_detour_over_speed(mode):
+    v = {"walk": 4.8, "bike": 12.0, "ebike": 16.0, "car": 30.0}[mode]
+    assert circle_minutes(1000.0, mode, SETTINGS) == pytest.approx(1000 * 1.3 / (v * 1000 / 60))
+    np.testing.assert_allclose(circle_minutes(np.array([0.0, 500.0]), mode, SETTINGS),
+                               [0.0, 500 * 1.3 / (v * 1000 / 60)])
+    assert circle_radius_m(15, mode, SETTINGS) == pytest.approx(15 * v * 1000 / 60 / 1.3)
+
+
+def test_circle_isochrone_far_from_any_network(sip, index):
+    lon, lat = 119.95, 31.78                       # Changzhou: no network there
+    iso = isochrone(lon, lat, 15, "ebike", network=sip, index=index, settings=SETTINGS)
+    assert iso.method == "circle" and iso.network is None
+    r = 15 * 16000 / 60 / 1.3
+    assert iso.area_km2 == pytest.approx(math.pi * r * r / 1e6, rel=0.01)
+    geod_area = abs(GEOD.geometry_area_perimeter(iso.polygon)[0]) / 1e6
+    assert iso.area_km2 == pytest.approx(geod_area, rel=0.005)
+    edge = np.array(iso.polygon.exterior.coords)
+    d = GEOD.inv(np.full(len(edge), lon), np.full(len(edge), lat), edge[:, 0], edge[:, 1])[2]
+    np.testing.assert_allclose(d, r, rtol=1e-9)
+    assert iso.stations == []                      # all stations are in SIP, 100 km away
+
+
+def test_circle_ranking_uses_straight_line_estimate(index, stations):
+    lon, lat = 120.72, 31.31
+    res = rank_stations(None, index, lon, lat, mode="bike", k=5, settings=SETTINGS)
+    assert res.method == "circle"
+    d = np.asarray(GEOD.inv(np.full(len(stations), lon), np.full(len(stations), lat),
+                            np.array([s.lon for s in stations]), np.array([s.lat for s in stations]))[2])
+    order = np.argsort(d)[:5]
+    assert [s.station.id for s in res.stations] == [stations[i].id for i in order]
+    for got, i in zip(res.stations, order):
+        assert got.straight_m == pytest.approx(d[i], abs=1e-3)
+        assert got.minutes == pytest.approx(d[i] * 1.3 / (12000 / 60), rel=1e-9)
+        assert got.distance_m == pytest.approx(d[i] * 1.3, rel=1e-9)
+    within = rank_stations(None, index, lon, lat, mode="bike", k=100, minutes=5, settings=SETTINGS)
+    assert all(s.minutes <= 5 + 1e-9 for s in within.stations)
+    assert len(within.stations) == int((d * 1.3 / 200 <= 5).sum())
+
+
+# -- network isochrones ----------------------------------------------------------------------
+
+SOURCES = [(120.72, 31.31), (120.705, 31.326), (120.75, 31.33), (120.688, 31.3005)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", config.MODES)
+def test_isochrone_holds_the_reached_edges_and_stays_close_to_them(sip, mode):
+    for lon, lat in SOURCES:
+        minutes = 15 if mode != "car" else 6
+        iso = isochrone(lon, lat, minutes, mode, network=sip, settings=SETTINGS)
+        assert iso.method == "network" and iso.network == "sip"
+        poly = to_metric(sip, iso.polygon)
+        assert poly.is_valid and not poly.is_empty
+        pieces = np.array(reference_pieces(sip, mode, lon, lat, minutes))
+        assert len(pieces) > 100
+        lengths = shapely.length(pieces)
+        shapely.prepare(poly)
+        whole = shapely.contains(poly, pieces)
+        inside = np.where(whole, lengths, 0.0)
+        inside[~whole] = shapely.length(shapely.intersection(pieces[~whole], poly))
+        assert inside.sum() / lengths.sum() >= 0.99, (mode, lon, lat)
+        # (quad_segs=2 draws the buffers a little small: the check only gets stricter)
+        buffered = shapely.union_all(shapely.buffer(pieces, 50.0, quad_segs=2))
+        assert poly.area <= 1.5 * buffered.area, (mode, lon, lat, poly.area / buffered.area)
+        assert iso.area_km2 == pytest.approx(poly.area / 1e6, rel=1e-6)
+        geod_area = abs(GEOD.geometry_area_perimeter(iso.polygon)[0]) / 1e6
+        assert iso.area_km2 == pytest.approx(geod_area, rel=2e-3)
+
+
+def test_pieces_polygon_holds_random_segments():
+    rng = np.random.default_rng(3)
+    for res in (7.0, 25.0, 60.0):
+        n = 400
+        x0 = rng.uniform(0, 3000, n)
+        y0 = rng.uniform(0, 2000, n)
+        ang = rng.uniform(0, 2 * np.pi, n)
+        L = rng.exponential(80, n)
+        dx, dy = L * np.cos(ang), L * np.sin(ang)
+        geom, cell = pieces_polygon(x0, y0, dx, dy, resolution_m=res, min_hole_m2=0)
+        assert cell == res and geom.is_valid
+        segs = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x0 + dx, y0 + dy])], 1))
+        inside = shapely.length(shapely.intersection(segs, geom))
+        np.testing.assert_allclose(inside, L, rtol=1e-9, atol=1e-6)
+        # and no farther from them than two cell diagonals
+        near = shapely.union_all(shapely.buffer(segs, 2.0 * res * math.sqrt(2)))
+        assert shapely.difference(geom, near).area < 1e-6 * geom.area
+
+
+def test_isochrone_stations_match_networkx(sip, index, stations):
+    lon, lat, minutes = 120.72, 31.31, 15
+    for mode in ("walk", "ebike"):
+        iso = isochrone(lon, lat, minutes, mode, network=sip, index=index, settings=SETTINGS)
+        dist, H, sn, off = reference_times(sip, mode, lon, lat)
+        ref = {st.id: station_reference(sip, mode, lon, lat, st, dist, H, sn, off) for st in stations}
+        got = {s.station.id: s for s in iso.stations}
+        want = {k for k, (secs, _) in ref.items() if secs <= minutes * 60 - 1e-6}
+        edge = {k for k, (secs, _) in ref.items() if abs(secs - minutes * 60) < 1e-6}
+        assert want <= got.keys() <= want | edge
+        assert len(want) >= 3
+        for k, s in got.items():
+            assert s.minutes * 60 == pytest.approx(ref[k][0], abs=1.0)
+            assert s.distance_m == pytest.approx(ref[k][1], rel=1e-6, abs=0.01)
+        assert [s.minutes for s in iso.stations] == sorted(s.minutes for s in iso.stations)
+        assert "lake1" not in got
+
+
+@pytest.mark.parametrize("mode", config.MODES)
+def test_rank_stations_matches_networkx(sip, index, stations, mode):
+    lon, lat = 120.745, 31.318
+    res = rank_stations(sip, index, lon, lat, mode=mode, k=8, settings=SETTINGS)
+    assert res.method == "network" and res.network == "sip"
+    dist, H, sn, off = reference_times(sip, mode, lon, lat)
+    ref = sorted((station_reference(sip, mode, lon, lat, st, dist, H, sn, off) + (st.id,) for st in stations))
+    ref = [r for r in ref if math.isfinite(r[0])][:8]
+    assert [s.station.id for s in res.stations] == [r[2] for r in ref]
+    for s, (secs, metres, _) in zip(res.stations, ref):
+        assert s.minutes * 60 == pytest.approx(secs, abs=1.0)
+        assert s.distance_m == pytest.approx(metres, rel=1e-6, abs=0.01)
+    assert res.snap_m == pytest.approx(sn.distance_m)
+    # a time limit keeps the fastest ones only
+    lim = rank_stations(sip, index, lon, lat, mode=mode, k=50, minutes=ref[2][0] / 60 + 1e-6, settings=SETTINGS)
+    assert [s.station.id for s in lim.stations] == [r[2] for r in ref[:3]]
+
+
+def test_rank_filters_kinds(sip, index):
+    res = rank_stations(sip, index, 120.745, 31.318, mode="ebike", k=5, kinds=["hot_tea"], settings=SETTINGS)
+    assert res.stations and all("hot_tea" in s.station.kinds for s in res.stations)
+
+
+def test_across_jinji_lake_the_network_time_exceeds_the_straight_line_estimate(sip):
+    """金鸡湖: from the lake's west shore (120.6805, 31.3180) to a station on its east shore
+    (120.7060, 31.3225), 2.5 km apart over the water.  The roads go round the lake
+    (or through the 金鸡湖隧道 tunnel road south of it), so the network time must
+    exceed the circle estimate (straight line x 1.3 / speed), for every mode."""
+    west = (120.6805, 31.3180)
+    east = Station(id="east-shore", name="湖东驿站", lon=120.7060, lat=31.3225)
+    idx = StationIndex.from_stations([east])
+    straight = GEOD.inv(*west, east.lon, east.lat)[2]
+    assert 2400 < straight < 2600
+    for mode in config.MODES:
+        net = rank_stations(sip, idx, *west, mode=mode, k=1, method="network", settings=SETTINGS)
+        circ = rank_stations(sip, idx, *west, mode=mode, k=1, method="circle", settings=SETTINGS)
+        assert net.method == "network" and circ.method == "circle"
+        (n1,), (c1,) = net.stations, circ.stations
+        assert c1.minutes == pytest.approx(circle_minutes(straight, mode, SETTINGS))
+        assert n1.minutes > c1.minutes, mode
+        assert n1.distance_m > 2 * straight        # independent check below with networkx
+    dist, H, sn, off = reference_times(sip, "walk", *west)
+    secs, metres = station_reference(sip, "walk", *west, east, dist, H, sn, off)
+    assert metres > 2 * straight and secs / 60 > circle_minutes(straight, "walk", SETTINGS)
+
+
+# -- choosing a method -----------------------------------------------------------------------
+
+def test_auto_uses_the_network_where_it_covers_the_point(sip, index):
+    nets = {"sip": sip}
+    assert choose_network(nets, 120.72, 31.31, mode="ebike", settings=SETTINGS)[0] is sip
+    assert choose_network(nets, 119.95, 31.78, mode="ebike", settings=SETTINGS) == (None, None)
+    # inside the extent, but in the middle of Jinji Lake: farther than max_snap_m from any road
+    assert choose_network(nets, 120.693, 31.318, mode="ebike", settings=SETTINGS) == (None, None)
+    r = rank_stations(nets, index, 120.693, 31.318, mode="ebike", settings=SETTINGS)
+    assert r.method == "circle"
+    assert rank_stations(nets, index, 120.72, 31.31, settings=SETTINGS).method == "network"
+    assert rank_stations(nets, index, 120.72, 31.31, method="circle", settings=SETTINGS).method == "circle"
+    with pytest.raises(ValidationError, match=r"m from the nearest road .* limit is 500 m"):
+        rank_stations(nets, index, 120.693, 31.318, method="network", settings=SETTINGS)
+    with pytest.raises(ValidationError, match="none is configured"):
+        rank_stations({}, index, 120.72, 31.31, method="network", settings=SETTINGS)
+    wide = replace(SETTINGS, max_snap_m=2000.0)
+    assert choose_network(nets, 120.693, 31.318, mode="ebike", settings=wide)[0] is sip
+    assert METHODS == ("auto", "network", "circle")
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"minutes": 0}, "minutes"), ({"minutes": -3}, "minutes"), ({"minutes": "soon"}, "minutes"),
+    ({"minutes": 1e9}, "minutes"), ({"minutes": float("nan")}, "minutes"), ({"mode": "horse"}, "mode"),
+    ({"method": "teleport"}, "method"), ({"lat": 91}, "lat"), ({"lon": "x"}, "lon"),
+    ({"resolution_m": 0}, "resolution_m"),
+])
+def test_bad_isochrone_arguments(sip, kw, field):
+    args = {"lon": 120.72, "lat": 31.31, "minutes": 15, "mode": "ebike"}
+    args.update(kw)
+    with pytest.raises(ValidationError) as ei:
+        isochrone(args.pop("lon"), args.pop("lat"), network=sip, settings=SETTINGS, **args)
+    assert ei.value.field == field
+
+
+@pytest.mark.parametrize("kw, field", [({"k": 0}, "k"), ({"k": 1001}, "k"), ({"k": True}, "k"),
+                                        ({"minutes": -1}, "minutes"), ({"mode": "plane"}, "mode")])
+def test_bad_rank_arguments(sip, index, kw, field):
+    with pytest.raises(ValidationError) as ei:
+        rank_stations(sip, index, 120.72, 31.31, settings=SETTINGS, **kw)
+    assert ei.value.field == field
+
+
+# -- stations change ----------------------------------------------------------------------------
+
+def test_moved_and_new_stations_are_snapped_again(sip, index, stations):
+    lon, lat = 120.72, 31.31
+    before = {s.station.id: s.minutes for s in rank_stations(sip, index, lon, lat, k=1000, settings=SETTINGS).stations}
+    first = min(before, key=before.get)
+    st = index.get(first)
+    moved = replace(st, lon=120.765, lat=31.335)          # 5 km away
+    index.update(moved)
+    after = {s.station.id: s.minutes for s in rank_stations(sip, index, lon, lat, k=1000, settings=SETTINGS).stations}
+    assert after[first] > before[first] + 5
+    index.add(Station(id="new", name="新驿站", lon=lon + 1e-4, lat=lat))
+    top = rank_stations(sip, index, lon, lat, k=1, settings=SETTINGS).stations[0]
+    assert top.station.id == "new" and top.minutes < 1
+    index.remove("new")
+    assert all(s.station.id != "new" for s in rank_stations(sip, index, lon, lat, k=1000, settings=SETTINGS).stations)
+
+
+# -- one-way streets, GeoJSON ------------------------------------------------------------------------
+
+def test_car_isochrone_follows_one_way_streets():
+    net = Network.build(ONEWAY_OSM, settings=SETTINGS)
+    iso = isochrone(120.7000, 31.3000, 5, "car", network=net, settings=SETTINGS, resolution_m=10)
+    poly = to_metric(net, iso.polygon)
+    tr = utm(net)
+
+    def seg(a, b):
+        return shapely.LineString([tr.transform(*a), tr.transform(*b)])
+
+    east = seg((120.7000, 31.3000), (120.7022, 31.3000))       # one-way, the right way
+    north = seg((120.7000, 31.3010), (120.7022, 31.3010))      # reached only through the footway or private road
+    assert shapely.intersection(east, poly).length == pytest.approx(east.length, rel=1e-9)
+    assert shapely.intersection(north, poly).length < 1e-9
+    walk = to_metric(net, isochrone(120.7022, 31.3000, 5, "walk", network=net, settings=SETTINGS).polygon)
+    assert shapely.intersection(east, walk).length == pytest.approx(east.length, rel=1e-9)
+
+
+def test_geojson_output(sip, index):
+    iso = isochrone(120.72, 31.31, 10, "ebike", network=sip, index=index, settings=SETTINGS)
+    gj = iso.to_geojson()
+    assert gj["type"] == "FeatureCollection"
+    area, *points = gj["features"]
+    assert area["properties"]["role"] == "isochrone" and area["properties"]["method"] == "network"
+    assert area["properties"]["datum"] == "wgs84" and area["properties"]["minutes"] == 10
+    assert area["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert shapely.geometry.shape(area["geometry"]).is_valid
+    assert len(points) == len(iso.stations) and all(p["properties"]["role"] == "station" for p in points)
+    assert [p["properties"]["id"] for p in points] == [s.station.id for s in iso.stations]
+    d = rank_stations(sip, index, 120.72, 31.31, k=3, settings=SETTINGS).to_dict()
+    assert d["method"] == "network" and len(d["stations"]) == 3 and d["stations"][0]["minutes"] >= 0
