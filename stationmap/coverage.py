@@ -597,18 +597,18 @@ def network_reach(network, cell_lon, cell_lat, site_lon, site_lat, *, mode: str 
 class Grid:
     """Cells over one or more areas.
 
-    Arrays are aligned, one entry per cell: ``cell_id`` (str), ``adcode``
-    (the area containing the centre), ``x, y`` (centre in ``crs``, metres),
-    ``lon, lat`` (centre, WGS-84), ``area_m2``.  Square grids also carry
-    ``i, j``, the cell's column and row in the ``crs`` lattice
-    (``x = (i + 0.5) * cell_m``).
+    Arrays are aligned, one entry per cell: ``cell_id`` (str: ``"i_j"`` for
+    squares, the H3 index for hexagons), ``adcode`` (the area containing the
+    centre), ``x, y`` (centre in ``crs``, metres), ``lon, lat`` (centre,
+    WGS-84), ``area_m2``.  Square grids also carry ``i, j``, the cell's column
+    and row in the ``crs`` lattice (``x = (i + 0.5) * cell_m``).
     """
 
     shape: str
     crs: str
     cell_m: float | None
     resolution: int | None
-    cell_id: np.ndarray
+    ids: np.ndarray | None  # H3 indexes; None for squares (built from i, j on use)
     adcode: np.ndarray
     x: np.ndarray
     y: np.ndarray
@@ -617,20 +617,29 @@ class Grid:
     area_m2: np.ndarray
     i: np.ndarray | None = None
     j: np.ndarray | None = None
+    _xyz: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
-        return int(self.cell_id.size)
+        return int(self.x.size)
+
+    @property
+    def cell_id(self) -> np.ndarray:
+        if self.ids is None:
+            self.ids = np.array([f"{a}_{b}" for a, b in zip(self.i.tolist(), self.j.tolist())], dtype=object)
+        return self.ids
 
     def subset(self, mask) -> "Grid":
         mask = np.asarray(mask)
         pick = lambda a: None if a is None else a[mask]  # noqa: E731
-        return replace(self, cell_id=self.cell_id[mask], adcode=self.adcode[mask], x=self.x[mask],
+        return replace(self, ids=pick(self.ids), adcode=self.adcode[mask], x=self.x[mask],
                        y=self.y[mask], lon=self.lon[mask], lat=self.lat[mask], area_m2=self.area_m2[mask],
-                       i=pick(self.i), j=pick(self.j))
+                       i=pick(self.i), j=pick(self.j), _xyz=pick(self._xyz))
 
     def xyz(self):
-        """ECEF positions of the cell centres, metres, (n, 3)."""
-        return _ecef(self.lon, self.lat)
+        """ECEF positions of the cell centres, metres, (n, 3) (computed once)."""
+        if self._xyz is None:
+            self._xyz = _ecef(self.lon, self.lat)
+        return self._xyz
 
     def polygons_metric(self):
         """Cell polygons in ``crs`` (metres), as a shapely array."""
@@ -794,8 +803,7 @@ def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h
                               "use a larger cell or partition the run", field="cell")
     x, y = (I + 0.5) * cell_m, (J + 0.5) * cell_m
     lon, lat = to_wgs84(x, y, crs)
-    ids = np.array([f"{a}_{b}" for a, b in zip(I.tolist(), J.tolist())], dtype=object)
-    return Grid(shape="square", crs=crs, cell_m=cell_m, resolution=None, cell_id=ids, adcode=A,
+    return Grid(shape="square", crs=crs, cell_m=cell_m, resolution=None, ids=None, adcode=A,
                 x=x, y=y, lon=lon, lat=lat, area_m2=np.full(I.size, cell_m * cell_m), i=I, j=J)
 
 
@@ -828,7 +836,7 @@ def _h3_grid(areas, *, cell_m, resolution, crs) -> Grid:
     lat, lon = ll[:, 0], ll[:, 1]
     x, y = to_metric(lon, lat, crs)
     area = np.array([h3.cell_area(h, unit="m^2") for h in ids.tolist()], dtype=float)
-    return Grid(shape="h3", crs=crs, cell_m=None, resolution=int(resolution), cell_id=ids, adcode=codes,
+    return Grid(shape="h3", crs=crs, cell_m=None, resolution=int(resolution), ids=ids, adcode=codes,
                 x=x, y=y, lon=lon, lat=lat, area_m2=area)
 
 
@@ -878,7 +886,7 @@ class StationArrays:
 
 def circle_minutes(cell_lon, cell_lat, station_lon, station_lat, *, mode: str = "walk",
                    minutes: float = _config.DEFAULT_MINUTES, horizon_minutes: float | None = None,
-                   settings=None, detour: float | None = None):
+                   settings=None, detour: float | None = None, cell_xyz=None):
     """Circle method: minutes to the nearest station and stations within ``minutes``.
 
     All coordinates WGS-84.  Time = straight-line distance x detour factor /
@@ -892,7 +900,7 @@ def circle_minutes(cell_lon, cell_lat, station_lon, station_lat, *, mode: str = 
     horizon = horizon_for(minutes, horizon_minutes)
     detour = settings.detour_factor if detour is None else float(detour)
     speed = speed_m_per_min(mode, settings)
-    cells = _ecef(cell_lon, cell_lat)
+    cells = _ecef(cell_lon, cell_lat) if cell_xyz is None else cell_xyz
     n = cells.shape[0]
     out_min = np.full(n, np.inf)
     count = np.zeros(n, dtype=np.int32)
@@ -1147,11 +1155,11 @@ class Coverage:
                     "demand_covered": _share(dem[cov].sum(), d_tot),
                     "demand_cross_covered": _share(dem[cross].sum(), d_tot),
                     "uncovered_demand": float(dem[~cov].sum()),
-                    "median_minutes": weighted_percentile(mins, area, 50),
-                    "p95_minutes": weighted_percentile(mins, area, 95),
-                    "median_minutes_demand": weighted_percentile(mins, dem, 50),
-                    "p95_minutes_demand": weighted_percentile(mins, dem, 95),
                 })
+                order = np.argsort(mins, kind="stable")
+                (rows[-1]["median_minutes"], rows[-1]["p95_minutes"]) = _percentiles(mins, area, order, (50, 95))
+                (rows[-1]["median_minutes_demand"], rows[-1]["p95_minutes_demand"]) = _percentiles(
+                    mins, dem, order, (50, 95))
         return pd.DataFrame(rows)
 
     def gaps(self, *, kind: str | None = None, geometry: bool = False, min_cells: int = 1):
@@ -1313,6 +1321,20 @@ def _share(part, whole):
     return float(part) / float(whole) if whole > 0 else float("nan")
 
 
+def _percentiles(values, weights, order, qs):
+    """:func:`weighted_percentile` for several ``qs`` given the sort ``order`` of ``values``."""
+    v, w = values[order], np.asarray(weights, dtype=float)[order]
+    keep = w > 0
+    if not keep.any():
+        return tuple(float("nan") for _ in qs)
+    v, c = v[keep], np.cumsum(w[keep])
+    out = []
+    for q in qs:
+        k = int(np.searchsorted(c, q / 100.0 * c[-1] * (1 - 1e-12), side="left"))
+        out.append(float(v[min(k, v.size - 1)]))
+    return tuple(out)
+
+
 def weighted_percentile(values, weights, q):
     """The smallest value whose cumulative weight share reaches ``q`` percent
     (numpy's ``inverted_cdf``); NaN when the weights sum to 0."""
@@ -1417,7 +1439,8 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
         sel = st.of_kind(k) if len(st) else np.zeros(0, bool)
         if method == "circle":
             mins[k], cnts[k] = circle_minutes(grid.lon, grid.lat, st.lon[sel], st.lat[sel], mode=mode,
-                                              minutes=minutes, horizon_minutes=horizon, settings=settings)
+                                              minutes=minutes, horizon_minutes=horizon, settings=settings,
+                                              cell_xyz=grid.xyz())
         else:
             mins[k], cnts[k] = network_minutes(network, grid.lon, grid.lat, st.lon[sel], st.lat[sel],
                                                mode=mode, minutes=minutes, horizon_minutes=horizon)
@@ -1504,6 +1527,12 @@ def run_partition(area: Area, stations: StationArrays, params: dict) -> dict:
     return out
 
 
+def run_partitions(batch: list, params: dict) -> list:
+    """Several partitions in one task: ``[(area, stations), ...]`` -> their results.
+    Batching keeps the scheduler's per-task overhead small next to the work."""
+    return [run_partition(a, s, params) for a, s in batch]
+
+
 @dataclass
 class ManyResult:
     """The result of :func:`analyse_many`: figures per area (and cells if kept)."""
@@ -1519,8 +1548,8 @@ class ManyResult:
 def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: float | None = None,
                  cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
                  horizon_minutes: float | None = None, scheduler=None, n_workers: int | None = None,
-                 processes: bool = True, keep_cells: bool = False, districts=None, settings=None,
-                 progress=None) -> ManyResult:
+                 processes: bool = True, keep_cells: bool = False, batch_size: int | None = None, districts=None,
+                 settings=None, progress=None) -> ManyResult:
     """Coverage of many districts, partitioned by district, on Dask.
 
     Each district is one task, with the stations inside its bounding box
@@ -1538,6 +1567,9 @@ def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: fl
         ``processes`` is False) started and closed here; an address
         (``tcp://host:8786``): that cluster; ``"serial"``: a loop in this
         process (for comparison and small runs).
+    batch_size : int, optional
+        Partitions per Dask task (default: about a sixteenth of the
+        partitions per worker thread).
     progress : callable, optional
         Called with (done, total) as partitions finish.
     """
@@ -1602,14 +1634,21 @@ def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: fl
             raise ValidationError(f"scheduler must be None, 'serial', an address or a Client, got {scheduler!r}",
                                   field="scheduler")
         try:
+            # batches of about 1/16 of the partitions per worker thread, largest districts first
+            threads = max(1, sum(client.nthreads().values()))
+            size = math.ceil(total / (16 * threads)) if batch_size is None else max(1, int(batch_size))
+            order = sorted(range(total), key=lambda k: -resolved[k].geometry.area)
             futures = {}
-            for k, (a, idx) in enumerate(zip(resolved, subsets)):
-                f = client.submit(run_partition, a, st.subset(idx), params, pure=False, key=f"coverage-{k}-{a.adcode}")
-                futures[f] = k
+            for b in range(0, total, size):
+                ks = order[b:b + size]
+                batch = [(resolved[k], st.subset(subsets[k])) for k in ks]
+                f = client.submit(run_partitions, batch, params, pure=False, key=f"coverage-{b // size}-{ks[0]}")
+                futures[f] = ks
             done = 0
             for f in as_completed(futures):
-                results[futures[f]] = f.result()
-                done += 1
+                for k, r in zip(futures[f], f.result()):
+                    results[k] = r
+                done += len(futures[f])
                 tick(done, total)
         finally:
             if own is not None:

@@ -291,8 +291,10 @@ def solve_exact(A, w, n, *, time_limit_s=60.0, warm=None):
         return list(range(n_c)), "every candidate fits", True
     C = csc_matrix(A)
     prob = pulp.LpProblem("mclp", pulp.LpMaximize)
-    x = [prob.add_variable(f"x{j}", cat=pulp.LpBinary) for j in range(n_c)]
-    y = [prob.add_variable(f"y{i}", lowBound=0, upBound=1) for i in range(n_d)]
+    # PuLP >= 3.3 attaches variables to the model (LpVariable(...) is deprecated there); older PuLP lacks it
+    var = getattr(prob, "add_variable", None) or pulp.LpVariable
+    x = [var(f"x{j}", cat=pulp.LpBinary) for j in range(n_c)]
+    y = [var(f"y{i}", lowBound=0, upBound=1) for i in range(n_d)]
     prob += pulp.LpAffineExpression([(y[i], float(w[i])) for i in range(n_d)])
     for i in range(n_d):
         js = C.indices[C.indptr[i]:C.indptr[i + 1]]

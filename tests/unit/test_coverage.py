@@ -528,7 +528,8 @@ def test_sample_outputs_from_the_cli(tmp_path):
     layers = {r[0] for r in pyogrio.list_layers(out / "coverage.gpkg")}
     assert {"cells", "gaps", "sites", "districts"} <= layers
     html = (out / "coverage_map.html").read_text(encoding="utf-8")
-    assert "示例数据" in html and html.count('class=\\"sm-site\\"') == 3
+    assert json.dumps("示例数据")[1:-1] in html              # the legend's sample banner (a JSON string)
+    assert html.count('class=\\"sm-site\\"') == 3
     # Leaflet is inlined, so the file works offline: no script or style sheet from elsewhere
     assert not re.search(r'<script[^>]+src="http', html) and not re.search(r'<link[^>]+href="http', html)
 
