@@ -132,8 +132,25 @@
     });
 
     // -- base maps that cannot load (offline, intranet) --
+    // Tiles start loading before this script runs, so look for ones that already
+    // failed, and listen for the rest.
+    function brokenTiles(layer) {
+      var broken = false;
+      var layers = layer.eachLayer ? [] : [layer];
+      if (layer.eachLayer) { layer.eachLayer(function (l) { layers.push(l); }); }
+      layers.forEach(function (l) {
+        Object.keys(l._tiles || {}).forEach(function (key) {
+          var img = l._tiles[key].el;
+          if (img && img.complete && !img.naturalWidth) { broken = true; }
+        });
+      });
+      return broken;
+    }
     refs.bases.forEach(function (b) {
-      b.layer.on('tileerror', function () {
+      b.layer.on('tileerror', tilesFailed);
+      if (map.hasLayer(b.layer) && brokenTiles(b.layer)) { tilesFailed(); }
+    });
+    function tilesFailed() {
         if (S.tileNotice) { return; }
         S.tileNotice = true;
         root.dataset.tiles = 'failed';
@@ -146,8 +163,7 @@
           }
         });
         new Notice({ position: 'bottomleft' }).addTo(map);
-      });
-    });
+    }
 
     // -- icons per kind --
     var icons = {};

@@ -1,0 +1,189 @@
+"""The finder page in real headless chromium, offline (tiles cannot load).
+
+Checked against references computed here: the nearest stations by brute force
+with pyproj.Geod, marker positions with stationmap.coords (GCJ-02 over Amap).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyproj import Geod
+
+from stationmap.config import DEFAULT_SPEEDS_KMH, DETOUR_FACTOR
+from stationmap.coords import wgs84_to_gcj02
+
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+GEOD = Geod(ellps="WGS84")
+#: screenshots are kept here (git ignores it)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT_DATA = "() => Object.assign({}, document.documentElement.dataset)"
+
+
+def nearest_ids(stations, lon, lat, *, k=5, kinds=()):
+    cand = [s for s in stations if s.status != "closed" and (not kinds or set(kinds) & set(s.kinds))]
+    return [s.id for s in sorted(cand, key=lambda s: GEOD.inv(lon, lat, s.lon, s.lat)[2])[:k]]
+
+
+def shown_on_map(stations, *, kinds=()):
+    """The finder draws active stations only (status=active in its marker query)."""
+    return [s for s in stations if s.status == "active" and (not kinds or set(kinds) & set(s.kinds))]
+
+
+def wait_js(page, expression):
+    """Wait until the JavaScript ``expression`` is truthy (checked every 100 ms)."""
+    page.wait_for_function(expression, polling=100)
+
+
+def list_ids(page):
+    return page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)")
+
+
+def wait_list(page, version):
+    wait_js(page, f"() => Number(document.documentElement.dataset.listVersion || 0) >= {version}")
+
+
+def test_page_loads_offline_without_errors_and_draws_stations_and_boundaries(open_finder, web_stations):
+    page, watch = open_finder("/")
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    wait_js(page, "() => document.documentElement.dataset.boundaries !== undefined")
+    wait_js(page, "() => document.documentElement.dataset.tiles === 'failed'")
+    data = page.evaluate(ROOT_DATA)
+    assert int(data["stationsLoaded"]) == len(shown_on_map(web_stations))
+    assert int(data["boundaries"]) == 95  # Jiangsu's counties, drawn whatever the tiles do
+    assert page.locator(".leaflet-overlay-pane path").count() >= 95
+    # markers or clusters are on screen, and the offline notice is shown
+    assert page.locator(".leaflet-marker-icon").count() > 0
+    assert page.locator(".sm-notice").is_visible()
+    # no geolocation answer (headless chromium leaves the permission prompt open): the
+    # page says how to set a position instead, and shows no alert
+    assert page.locator("#finder-status").text_content() in ("点击地图或点定位按钮，设置我的位置。", "正在定位……")
+    assert page.locator("#nearest-list li").count() == 0
+    assert page.locator(".sample-banner").is_visible()
+    # mobile first: nothing wider than the 360 px screen
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "finder-offline-360.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_geolocation_lists_the_nearest_stations_with_escaped_names(open_finder, web_stations, web_query_point,
+                                                                    xss_name):
+    lon, lat = web_query_point
+    page, watch = open_finder("/", geolocation=(lon, lat))
+    wait_list(page, 1)
+    assert list_ids(page) == nearest_ids(web_stations, lon, lat)
+    first = page.locator("#nearest-list li").first
+    assert first.locator(".st-name").text_content() == xss_name
+    # rendered as text: no element was made from the name
+    assert page.locator('img[src="x"]').count() == 0
+    # distance, minutes (e-bike is the default mode), open badge, services and nav buttons
+    d = GEOD.inv(lon, lat, 119.96, 31.79)[2]
+    assert first.locator(".dist").text_content() == f"{round(d)} 米"
+    minutes = d * DETOUR_FACTOR / (DEFAULT_SPEEDS_KMH["ebike"] * 1000 / 60)
+    assert first.locator(".mins").text_content() == f"约 {max(1, round(minutes))} 分钟"
+    assert first.locator(".badge.open").count() == 1
+    assert first.locator(".st-svc img").count() == 3  # water, toilet, microwave
+    hrefs = first.locator(".st-nav a").evaluate_all("els => els.map(e => e.href)")
+    assert [h.split("?")[0] for h in hrefs] == ["https://uri.amap.com/navigation", "https://api.map.baidu.com/direction",
+                                                "https://maps.apple.com/"]
+    assert page.evaluate(ROOT_DATA)["position"] == f"{lat:.6f},{lon:.6f}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "finder-located-360.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_filter_chip_changes_the_list_and_the_markers(open_finder, web_stations, web_query_point):
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}")
+    wait_list(page, 1)
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    before = list_ids(page)
+    page.click('[data-filter="kind"][data-value="hot_tea"]')
+    wait_list(page, 2)
+    after = list_ids(page)
+    assert after == nearest_ids(web_stations, lon, lat, kinds=("hot_tea",)) != before
+    assert page.get_attribute('[data-filter="kind"][data-value="hot_tea"]', "aria-pressed") == "true"
+    assert int(page.evaluate(ROOT_DATA)["markers"]) == len(shown_on_map(web_stations, kinds=("hot_tea",)))
+    # and off again
+    page.click('[data-filter="kind"][data-value="hot_tea"]')
+    wait_list(page, 3)
+    assert list_ids(page) == before
+    assert int(page.evaluate(ROOT_DATA)["markers"]) == len(shown_on_map(web_stations))
+    # the mode changes the minutes (and keeps the order)
+    page.click('[data-mode="walk"]')
+    wait_list(page, 4)
+    assert list_ids(page) == before
+    d = GEOD.inv(lon, lat, 119.96, 31.79)[2]
+    walk = d * DETOUR_FACTOR / (DEFAULT_SPEEDS_KMH["walk"] * 1000 / 60)
+    assert page.locator("#nearest-list li .mins").first.text_content() == f"约 {max(1, round(walk))} 分钟"
+    watch.assert_clean()
+
+
+def test_language_switch(open_finder, web_query_point):
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}")
+    wait_list(page, 1)
+    assert page.locator("#results-title").text_content() == "最近的站点"
+    page.click("nav.lang a")
+    wait_js(page, "() => document.documentElement.lang === 'en'")
+    assert page.locator("#results-title").text_content() == "Nearest stations"
+    assert "Rest station" in page.locator('[data-filter="kind"][data-value="rest"]').text_content()
+    assert page.locator('[data-mode="ebike"]').text_content() == "E-bike"
+    # the script's strings are English too; the cookie keeps English on the next page
+    page.goto(page.url.split("?")[0] + f"?lat={lat}&lon={lon}")
+    wait_list(page, 1)
+    assert page.locator("#nearest-list .badge").first.text_content() in ("Open", "Closed now")
+    assert page.locator("#nearest-list .st-nav a").first.text_content() == "Amap"
+    watch.assert_clean()
+
+
+def test_markers_shift_to_gcj02_over_amap_and_back_over_osm(open_finder, web_stations):
+    page, watch = open_finder("/")
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    assert page.evaluate(ROOT_DATA)["datum"] == "gcj02"  # Amap is the default base map
+    xss = next(s for s in web_stations if s.id == "xss")
+    ll = page.evaluate("() => { const m = stationmapFinder.state.markerById['xss'].getLatLng(); return [m.lng, m.lat]; }")
+    assert ll == pytest.approx(list(wgs84_to_gcj02(xss.lon, xss.lat)), abs=1e-9)
+    # a click on the Amap map is taken back to WGS-84 (the inverse of the shift)
+    page.click(".folium-map", position={"x": 180, "y": 120})
+    wait_js(page, "() => document.documentElement.dataset.listVersion === '1'")
+    pos = page.evaluate("() => [stationmapFinder.state.pos.lon, stationmapFinder.state.pos.lat]")
+    glon, glat = wgs84_to_gcj02(*pos)
+    px = page.evaluate(f"() => {{ const p = stationmapFinder.state.map.latLngToContainerPoint([{glat}, {glon}]);"
+                       " return [p.x, p.y]; }")
+    assert px == pytest.approx([180, 120], abs=1.5)  # the clicked pixel, to within rounding
+    shift_m = GEOD.inv(pos[0], pos[1], glon, glat)[2]
+    assert 200 < shift_m < 1200  # and the shift was undone: WGS-84 is 300-700 m from GCJ-02
+    # switch to OpenStreetMap (WGS-84) with the layer control
+    page.hover(".leaflet-control-layers")
+    page.get_by_label("OpenStreetMap").check()
+    wait_js(page, "() => document.documentElement.dataset.datum === 'wgs84'")
+    ll = page.evaluate("() => { const m = stationmapFinder.state.markerById['xss'].getLatLng(); return [m.lng, m.lat]; }")
+    assert ll == pytest.approx([xss.lon, xss.lat], abs=1e-12)
+    watch.assert_clean()
+
+
+def test_popup_and_tooltip_render_names_as_text(open_finder, xss_name):
+    page, watch = open_finder("/")
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    page.evaluate("""() => new Promise(done => {
+        const S = stationmapFinder.state, m = S.markerById['xss'];
+        S.refs.cluster.zoomToShowLayer(m, () => { m.openTooltip(); m.openPopup(); done(); });
+    })""")
+    page.wait_for_selector(".sm-popup .st-nav a")  # nav links fetched from /api/v1/stations/xss
+    assert page.locator(".sm-popup .st-name").text_content() == xss_name
+    assert page.locator(".leaflet-tooltip").text_content() == xss_name
+    assert page.locator('img[src="x"]').count() == 0
+    watch.assert_clean()
+
+
+def test_station_page_renders_the_name_as_text(open_finder, xss_name):
+    page, watch = open_finder("/station/xss")
+    assert page.locator(".station-name").text_content() == xss_name
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator(".nav-buttons a").count() == 3
+    watch.assert_clean()
