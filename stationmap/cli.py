@@ -96,6 +96,109 @@ def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
         click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84){tag}")
 
 
+# -- road networks and reach (issue 4) ---------------------------------------------
+
+@main.group("network")
+def network_group():
+    """Road networks: OpenStreetMap or GeoPackage roads compiled into travel-time graphs."""
+
+
+@network_group.command("build")
+@click.argument("source", metavar="SOURCE")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the compiled network (.npz).")
+@click.option("--name", default=None, help="Network name (default: from the file name).")
+def network_build(source, out, name):
+    """Compile SOURCE (an OpenStreetMap .osm.pbf / .osm file, or a .gpkg road graph
+    with layers nodes and edges; WGS-84) into a network file that loads in milliseconds."""
+    import time
+
+    from stationmap.network import Network
+
+    t0 = time.perf_counter()
+    net = Network.build(source, name=name, settings=settings())
+    path = net.save(out)
+    km = float(net.edge_length_m.sum()) / 1000.0
+    click.echo(f"built network {net.name!r} from {source}: {net.n_nodes} nodes, {net.n_edges} edges, "
+               f"{km:.1f} km of road, {int(net.edge_oneway.sum())} one-way; "
+               f"{time.perf_counter() - t0:.1f} s; wrote {path}")
+    click.echo(f"to use it: STATIONMAP_NETWORKS='{json.dumps({net.name: str(path)})}'")
+
+
+def _networks_for(spec, cfg):
+    """{name: Network}: the configured networks, or the one ``spec`` names (a configured
+    name, a compiled .npz, or a .gpkg / .osm.pbf built in memory)."""
+    from pathlib import Path
+
+    from stationmap.errors import NotFoundError
+    from stationmap.network import Network, load_networks
+
+    if spec is None:
+        return load_networks(cfg)
+    if spec in (cfg.networks or {}):
+        return {spec: Network.load(cfg.networks[spec], name=spec, settings=cfg)}
+    p = Path(spec)
+    if not p.exists():
+        names = ", ".join(sorted(cfg.networks or {})) or "none configured"
+        raise NotFoundError(f"network must be a configured name ({names}) or a file, got {spec!r}", field="network")
+    net = Network.load(p, settings=cfg) if p.suffix.lower() == ".npz" else Network.build(p, settings=cfg)
+    return {net.name: net}
+
+
+@main.command()
+@click.option("--lat", type=float, required=True, help="Latitude of the start.")
+@click.option("--lon", type=float, required=True, help="Longitude of the start.")
+@click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
+              help="Datum of --lon/--lat: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
+@click.option("--minutes", type=click.FloatRange(0, 180, min_open=True), default=None,
+              help="Travel time [default: STATIONMAP_MINUTES, 15].")
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default="ebike", show_default=True)
+@click.option("--method", type=click.Choice(["auto", "network", "circle"]), default="auto", show_default=True,
+              help="network: minutes on the roads; circle: straight line x detour factor; "
+                   "auto: the network where one covers the start, else the circle.")
+@click.option("--network", "network_spec", default=None,
+              help="Road network: a name in STATIONMAP_NETWORKS, a compiled .npz, or a .gpkg / .osm.pbf "
+                   "[default: every configured network].")
+@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
+@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
+              help="Only stations with all these services (repeatable).")
+@click.option("--open-now", is_flag=True, help="Only stations open now (Asia/Shanghai).")
+@click.option("--format", "fmt", type=click.Choice(["text", "geojson"]), default="text", show_default=True,
+              help="geojson: the area and the stations as a FeatureCollection (WGS-84).")
+def reach(lat, lon, datum, minutes, mode, method, network_spec, kinds, services, open_now, fmt):
+    """The area reachable from a point in so many minutes, and the stations in it (output in WGS-84)."""
+    from datetime import datetime
+
+    from stationmap.coords import to_wgs84
+    from stationmap.index import StationIndex
+    from stationmap.model import TZ
+    from stationmap.reach import isochrone
+
+    cfg = settings()
+    wlon, wlat = to_wgs84(lon, lat, datum)
+    nets = {} if method == "circle" else _networks_for(network_spec, cfg)
+    index = StationIndex.from_store(open_store())
+    iso = isochrone(wlon, wlat, cfg.minutes if minutes is None else minutes, mode, network=nets, index=index,
+                    method=method, kinds=kinds or None, services=services or None,
+                    open_at=datetime.now(TZ) if open_now else None, settings=cfg)
+    if fmt == "geojson":
+        click.echo(json.dumps(iso.to_geojson(), ensure_ascii=False))
+        return
+    how = (f"on network {iso.network!r} (start {iso.snap_m:.0f} m from the road)" if iso.method == "network"
+           else f"straight line x {cfg.detour_factor:g} (no road network covers the start)")
+    click.echo(f"{iso.minutes:g} min by {mode} from {wlon:.6f}, {wlat:.6f} (WGS-84), {how}")
+    click.echo(f"reachable area: {iso.area_km2:.2f} km²")
+    if not iso.stations:
+        click.echo("no station within reach")
+        return
+    click.echo(f"{len(iso.stations)} station(s) within reach, fastest first:")
+    for i, s in enumerate(iso.stations, 1):
+        st = s.station
+        tag = "  [sample data]" if st.is_sample else ""
+        click.echo(f"{i:>3}. {s.minutes:5.1f} min {s.distance_m:>8.0f} m  {st.name}  "
+                   f"({st.id}; {st.lon:.6f}, {st.lat:.6f} WGS-84){tag}")
+
+
 # -- database, import, export ---------------------------------------------------
 
 def _shown_url(url: str) -> str:

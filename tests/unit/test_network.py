@@ -351,3 +351,40 @@ def test_path_lengths_follow_the_search_tree(sip):
         p = paths[int(node)]
         ref = sum(H[a][b]["length"] for a, b in zip(p[:-1], p[1:]))
         assert lens[node] == pytest.approx(ref, rel=1e-9, abs=1e-6)
+
+
+# -- command line --------------------------------------------------------------------------
+
+def test_cli_network_build_writes_a_loadable_network(tmp_path):
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    out = tmp_path / "nets" / "sip.npz"
+    res = CliRunner().invoke(main, ["network", "build", str(SIP_GPKG), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "11029 nodes" in res.output and "STATIONMAP_NETWORKS" in res.output
+    built = Network.load(out, settings=SETTINGS)
+    with np.load(SIP_NPZ, allow_pickle=False) as z:
+        for k in z.files:
+            np.testing.assert_array_equal(built.arrays()[k], z[k], err_msg=k)
+    res = CliRunner().invoke(main, ["network", "build", str(ONEWAY_OSM), "--out", str(tmp_path / "o.npz"),
+                                    "--name", "grid"])
+    assert res.exit_code == 0 and "'grid'" in res.output and "5 one-way" in res.output   # 1-2, 2-3, 6-3 and the motorway 7-8, 8-9
+
+
+@pytest.mark.parametrize("args, message", [
+    (["network", "build", "missing.gpkg", "--out", "x.npz"], "road network source not found: 'missing.gpkg'"),
+    (["network", "build", str(ROOT / "data" / "roads" / "PROVENANCE.md"), "--out", "x.npz"], "source must be"),
+    (["network", "build", str(ONEWAY_OSM), "--out", "x.txt"], "out must be a .npz file"),
+])
+def test_cli_network_build_errors_are_one_clear_line(tmp_path, monkeypatch, args, message):
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1
+    assert isinstance(res.exception, SystemExit)
+    assert message in res.output and "Traceback" not in res.output

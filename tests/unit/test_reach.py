@@ -7,6 +7,7 @@ reached edges cut by hand, shapely buffers, pyproj.Geod distances and areas.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -430,3 +431,69 @@ def test_geojson_output(sip, index):
     assert [p["properties"]["id"] for p in points] == [s.station.id for s in iso.stations]
     d = rank_stations(sip, index, 120.72, 31.31, k=3, settings=SETTINGS).to_dict()
     assert d["method"] == "network" and len(d["stations"]) == 3 and d["stations"][0]["minutes"] >= 0
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch, stations):
+    from stationmap.store import StationStore
+
+    url = f"sqlite:///{tmp_path}/reach.sqlite"
+    monkeypatch.setenv("STATIONMAP_DATABASE_URL", url)
+    store = StationStore(url)
+    store.create_all()
+    store.write_many(stations)
+    return url
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    assert res.exception is None or isinstance(res.exception, SystemExit), (res.exception, res.output)
+    assert "Traceback" not in res.output
+    return res
+
+
+def test_cli_reach_geojson_matches_networkx(sip, cli_db, stations):
+    lon, lat = 120.72, 31.31
+    res = _cli("reach", "--lat", lat, "--lon", lon, "--minutes", 8, "--mode", "ebike", "--format", "geojson")
+    assert res.exit_code == 0, res.output
+    gj = json.loads(res.output)
+    area, *points = gj["features"]
+    assert area["properties"]["method"] == "network" and area["properties"]["network"] == "sip"
+    dist, H, sn, off = reference_times(sip, "ebike", lon, lat)
+    byid = {s.id: s for s in stations}
+    want = {s.id for s in stations
+            if station_reference(sip, "ebike", lon, lat, s, dist, H, sn, off)[0] <= 8 * 60}
+    assert {p["properties"]["id"] for p in points} == want and want
+    for p in points:
+        secs, _ = station_reference(sip, "ebike", lon, lat, byid[p["properties"]["id"]], dist, H, sn, off)
+        assert p["properties"]["minutes"] * 60 == pytest.approx(secs, abs=1.0)
+
+
+def test_cli_reach_text_and_datums(cli_db):
+    from stationmap.coords import wgs84_to_gcj02
+
+    res = _cli("reach", "--lat", 31.31, "--lon", 120.72, "--minutes", 10)
+    assert res.exit_code == 0 and "on network 'sip'" in res.output and "km²" in res.output
+    assert "station(s) within reach" in res.output
+    glon, glat = wgs84_to_gcj02(120.72, 31.31)
+    res2 = _cli("reach", "--lat", glat, "--lon", glon, "--datum", "gcj02", "--minutes", 10)
+    assert res2.output == res.output
+    far = _cli("reach", "--lat", 31.78, "--lon", 119.95, "--minutes", 5)
+    assert far.exit_code == 0 and "straight line x 1.3" in far.output and "no station within reach" in far.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lat", 31.318, "--lon", 120.693, "--method", "network"], "is 548 m from the nearest road"),
+    (["--lat", 31.31, "--lon", 120.72, "--network", "nowhere"], "network must be a configured name (sip)"),
+    (["--lat", 31.31, "--lon", 120.72, "--minutes", 0], "Invalid value for '--minutes'"),
+    (["--lat", 95, "--lon", 120.72], "lat must be in"),
+])
+def test_cli_reach_errors(cli_db, args, message):
+    res = _cli("reach", *args)
+    assert res.exit_code in (1, 2) and message in res.output
