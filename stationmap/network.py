@@ -370,13 +370,22 @@ class Network:
 
     # -- snapping ----------------------------------------------------------------
     def _tree(self, g: _ModeGraph):
+        """STRtree over the mode's open edges (metric); modes open on the same edges share one."""
         if g.tree is None:
+            import hashlib
+
             import shapely
 
-            u, v = self.edge_u[g.edges], self.edge_v[g.edges]
-            coords = np.stack([np.column_stack([self.x[u], self.y[u]]),
-                               np.column_stack([self.x[v], self.y[v]])], axis=1)
-            g.tree = shapely.STRtree(shapely.linestrings(coords))
+            key = hashlib.sha1(g.edges.tobytes()).hexdigest()
+            with self._build_lock:
+                tree = self.derived.setdefault("trees", {}).get(key)
+                if tree is None:
+                    u, v = self.edge_u[g.edges], self.edge_v[g.edges]
+                    coords = np.stack([np.column_stack([self.x[u], self.y[u]]),
+                                       np.column_stack([self.x[v], self.y[v]])], axis=1)
+                    tree = shapely.STRtree(shapely.linestrings(coords))
+                    self.derived["trees"][key] = tree
+                g.tree = tree
         return g.tree
 
     def to_xy(self, lon, lat):

@@ -497,3 +497,27 @@ def test_cli_reach_text_and_datums(cli_db):
 def test_cli_reach_errors(cli_db, args, message):
     res = _cli("reach", *args)
     assert res.exit_code in (1, 2) and message in res.output
+
+
+def test_stations_on_the_query_edge_one_way_or_not():
+    net = Network.build(ONEWAY_OSM, settings=SETTINGS)
+    # the one-way street 1 -> 2 runs east along lat 31.3000 from lon 120.7000 to 120.7011
+    q = (120.7000 + 0.3 * 0.0011, 31.30002)
+    ahead = Station(id="ahead", name="前", lon=120.7000 + 0.7 * 0.0011, lat=31.29998)
+    behind = Station(id="behind", name="后", lon=120.7000 + 0.1 * 0.0011, lat=31.30001)
+    idx = StationIndex.from_stations([ahead, behind])
+    for mode in ("car", "walk"):
+        res = {s.station.id: s for s in rank_stations(net, idx, *q, mode=mode, k=2, settings=SETTINGS).stations}
+        dist, H, sn, off = reference_times(net, mode, *q)
+        for st in (ahead, behind):
+            secs, metres = station_reference(net, mode, *q, st, dist, H, sn, off)
+            if math.isfinite(secs):
+                assert res[st.id].minutes * 60 == pytest.approx(secs, abs=1e-6)
+                assert res[st.id].distance_m == pytest.approx(metres, abs=1e-6)
+            else:
+                assert st.id not in res
+        if mode == "car":
+            assert set(res) == {"ahead"}          # behind is against the one-way, and 2 -> 3 is a dead end
+            assert res["ahead"].distance_m < 60
+        else:
+            assert set(res) == {"ahead", "behind"}
