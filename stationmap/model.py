@@ -205,10 +205,14 @@ class Problem:
 
 
 def _blank(v) -> bool:
+    if type(v) is str:
+        return not v.strip()
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
 def _text(v) -> str:
+    if type(v) is str:
+        return v.strip()
     if _blank(v):
         return ""
     if isinstance(v, float) and v.is_integer():
@@ -239,6 +243,17 @@ def _number(v, name, problems, row):
         problems.append(Problem(row, name, f"{name} must be a finite number, got {v!r}", v))
         return None
     return x
+
+
+@lru_cache(maxsize=4096)
+def _vocab(raw, what: str) -> tuple[tuple, tuple]:
+    """(canonical values without repeats, unknown values) of a kinds/services cell."""
+    norm = normalize_kind if what == "kinds" else normalize_service
+    good, bad = [], []
+    for v in _split(raw):
+        n = norm(v)
+        (bad if n is None else good).append(v if n is None else n)
+    return tuple(dict.fromkeys(good)), tuple(bad)
 
 
 def normalize_kind(v) -> str | None:
@@ -303,24 +318,17 @@ def validate_record(rec: dict, *, row: int | None = None, datum: str = "wgs84"):
         else:
             lon, lat = to_wgs84(lon, lat, datum)
 
-    kinds = []
-    raw_kinds = _split(rec.get("kinds"))
-    if not raw_kinds:
+    raw = rec.get("kinds")
+    kinds, bad = _vocab(raw if type(raw) is str else tuple(_split(raw)), "kinds")
+    if not kinds and not bad:
         problems.append(Problem(row, "kinds", f"kinds is missing (one or more of {', '.join(KINDS)})"))
-    for k in raw_kinds:
-        nk = normalize_kind(k)
-        if nk is None:
-            problems.append(Problem(row, "kinds", f"unknown kind {k!r} (allowed: {', '.join(KINDS)})", k))
-        else:
-            kinds.append(nk)
+    for k in bad:
+        problems.append(Problem(row, "kinds", f"unknown kind {k!r} (allowed: {', '.join(KINDS)})", k))
 
-    services = []
-    for s in _split(rec.get("services")):
-        ns = normalize_service(s)
-        if ns is None:
-            problems.append(Problem(row, "services", f"unknown service {s!r} (allowed: {', '.join(SERVICES)})", s))
-        else:
-            services.append(ns)
+    raw = rec.get("services")
+    services, bad = _vocab(raw if type(raw) is str else tuple(_split(raw)), "services")
+    for s in bad:
+        problems.append(Problem(row, "services", f"unknown service {s!r} (allowed: {', '.join(SERVICES)})", s))
 
     hours = _text(rec.get("opening_hours")) or "24/7"
     try:
@@ -359,8 +367,8 @@ def validate_record(rec: dict, *, row: int | None = None, datum: str = "wgs84"):
         name_en=_text(rec.get("name_en")),
         lon=round(float(lon), 7),
         lat=round(float(lat), 7),
-        kinds=tuple(dict.fromkeys(kinds)),
-        services=tuple(dict.fromkeys(services)),
+        kinds=kinds,
+        services=services,
         address=_text(rec.get("address")),
         adcode=adcode,
         host=_text(rec.get("host")),
