@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from stationmap.errors import ConfigError, ValidationError

@@ -538,7 +538,7 @@ def reports_page(station_id):
     station = state().index.get(station_id)
     if station is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
-    return render_template("admin/reports.html", station=station, **reports_context(station_id))
+    return render_template("admin/reports.html", station=station)
 
 
 @public_bp.post("/stations/<station_id>/reports")

@@ -1,0 +1,301 @@
+"""Embeds in real headless chromium: framing allowed and refused, the builder's snippet,
+escaped station names, and the static export opened from file://.
+
+No internet: base-map tiles fail to load, the stations and boundaries still draw.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pyproj import Geod
+
+from tests.support.webforms import free_port, live_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+DISTRICT = "320402"  # holds the XSS station of build_web_stations
+
+
+@pytest.fixture(scope="module")
+def ports():
+    return {"allowed": free_port(), "other": free_port()}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, web_stations_builder, ports):
+    from stationmap.store import StationStore
+    from stationmap.web import create_app
+
+    path = tmp_path_factory.mktemp("embed-browser")
+    url = f"sqlite:///{path}/b.sqlite"
+    store = StationStore(url)
+    store.create_all()
+    store.write_many(web_stations_builder(), user="test")
+    return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True,
+                       "embed_origins": {DISTRICT: [f"http://127.0.0.1:{ports['allowed']}"]}})
+
+
+@pytest.fixture(scope="module")
+def site(app):
+    with live_server(app) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return {}
+
+
+@pytest.fixture(scope="module")
+def allowed(pages, ports):
+    """The parent site on the origin the district's allowlist names."""
+    with _serve_on(ports["allowed"], pages) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def other(pages, ports):
+    """A parent site on an origin the allowlist does not name."""
+    with _serve_on(ports["other"], pages) as base:
+        yield base
+
+
+@contextmanager
+def _serve_on(port, pages):
+    """A static server on another local origin; ``pages[path]`` is the HTML served at ``path``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = pages.get(self.path.split("?")[0])
+            if body is None:
+                self.send_error(404)
+                return
+            data = body.encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        t.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    pg = ctx.new_page()
+    pg.dialogs = []
+    pg.errors = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    yield pg
+    ctx.close()
+
+
+def _frame(page, prefix):
+    for f in page.frames:
+        if f.url.startswith(prefix):
+            return f
+    return None
+
+
+def _active(stations, *, kinds=()):
+    return sorted(s.id for s in stations if s.adcode == DISTRICT and s.status == "active"
+                  and (not kinds or set(kinds) & set(s.kinds)))
+
+
+def _iframe_page(src, **attrs):
+    extra = " ".join(f'{k}="{v}"' for k, v in attrs.items())
+    return f'<!doctype html><html><body><h1>区总工会</h1><iframe id="m" src="{src}" width="900" height="560" {extra}></iframe></body></html>'
+
+
+def test_embed_renders_in_an_allowed_parent(page, site, allowed, pages, web_stations):
+    pages["/ok.html"] = _iframe_page(f"{site}/embed/{DISTRICT}")
+    page.goto(f"{allowed}/ok.html")
+    page.wait_for_function("() => document.querySelector('#m').contentWindow !== null")
+    frame = None
+    for _ in range(50):
+        frame = _frame(page, f"{site}/embed/")
+        if frame:
+            break
+        page.wait_for_timeout(100)
+    assert frame is not None
+    frame.wait_for_function("document.documentElement.dataset.embed === 'ready'"
+                            " && document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+    want = _active(web_stations)
+    assert int(frame.evaluate("document.documentElement.dataset.markers")) == len(want)
+    ids = frame.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)")
+    assert sorted(ids) == want
+    assert frame.evaluate("stationmapFinder.state.map.scrollWheelZoom.enabled()") is False
+    assert not page.errors and not page.dialogs
+
+
+def test_embed_is_refused_in_another_parent(page, site, other, pages):
+    pages["/other.html"] = _iframe_page(f"{site}/embed/{DISTRICT}")
+    served = []
+    page.on("response", lambda r: served.append(r) if r.url.startswith(f"{site}/embed/") else None)
+    page.goto(f"{other}/other.html")
+    page.wait_for_timeout(2500)
+    # the server answered; the browser refused to show it here
+    assert served and served[0].status == 200
+    assert other not in served[0].headers["content-security-policy"]
+    frames = [f for f in page.frames if f != page.main_frame]
+    assert len(frames) == 1
+    frame = frames[0]
+    assert not frame.url.startswith(site)  # chromium replaced the refused document with an error page
+    assert frame.evaluate("document.documentElement.dataset.embed || ''") == ""
+
+
+def test_other_pages_refuse_framing_even_in_the_allowed_parent(page, site, allowed, pages):
+    pages["/login.html"] = _iframe_page(f"{site}/login")
+    page.goto(f"{allowed}/login.html")
+    page.wait_for_timeout(2000)
+    frame = [f for f in page.frames if f != page.main_frame][0]
+    assert not frame.url.startswith(site)
+    assert frame.evaluate("document.querySelector('input[name=password]') === null")
+
+
+def test_builder_snippet_works(browser, site, allowed, pages, web_stations):
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{site}/embed?adcode={DISTRICT}")
+        page.check('input[name="kind"][value="rest"]')
+        page.uncheck("#b-list")
+        page.wait_for_function("document.querySelector('#b-snippet').value.includes('list=0')")
+        preview = None
+        for _ in range(100):
+            preview = _frame(page, f"{site}/embed/{DISTRICT}?kind=rest")
+            if preview:
+                break
+            page.wait_for_timeout(100)
+        assert preview is not None  # the live preview follows the form
+        preview.wait_for_function("document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+        page.click("#b-copy")
+        page.wait_for_function("document.querySelector('#b-copied').textContent !== ''")
+        snippet = page.input_value("#b-snippet")
+        assert page.evaluate("navigator.clipboard.readText()") == snippet
+        assert snippet.startswith(f'<iframe src="{site}/embed/{DISTRICT}?kind=rest&amp;list=0"')
+        # the snippet, pasted into the union's own page, shows the map with the presets
+        pages["/snippet.html"] = f"<!doctype html><html><body><p>我们的驿站</p>{snippet}</body></html>"
+        page.goto(f"{allowed}/snippet.html")
+        frame = None
+        for _ in range(100):
+            frame = _frame(page, f"{site}/embed/")
+            if frame:
+                break
+            page.wait_for_timeout(100)
+        frame.wait_for_function("document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+        want = _active(web_stations, kinds=("rest",))
+        assert int(frame.evaluate("document.documentElement.dataset.markers")) == len(want)
+        assert frame.evaluate("document.querySelector('.embed-list').hidden") is True
+        assert frame.evaluate("Object.keys(stationmapFinder.state.filters.kind)") == ["rest"]
+    finally:
+        ctx.close()
+
+
+def _check_xss(frame, xss_name, page):
+    """The XSS station's name shows as text in the list and in its popup; nothing ran."""
+    btn = frame.locator("#nearest-list li[data-id='xss'] button")
+    assert btn.text_content() == xss_name
+    btn.click()
+    frame.wait_for_selector(".sm-popup .st-name", timeout=10000)
+    assert frame.text_content(".sm-popup .st-name") == xss_name
+    assert frame.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+
+
+def test_xss_station_renders_as_text_in_the_embed(page, site, allowed, pages, xss_name):
+    pages["/xss.html"] = _iframe_page(f"{site}/embed/{DISTRICT}")
+    page.goto(f"{allowed}/xss.html")
+    frame = None
+    for _ in range(100):
+        frame = _frame(page, f"{site}/embed/")
+        if frame:
+            break
+        page.wait_for_timeout(100)
+    frame.wait_for_function("document.documentElement.dataset.embedList !== undefined", timeout=15000)
+    _check_xss(frame, xss_name, page)
+    assert not page.errors
+
+
+@pytest.fixture(scope="module")
+def export(app, tmp_path_factory):
+    from stationmap.web.embed import export_district
+
+    out = tmp_path_factory.mktemp("published")
+    with app.test_request_context(f"/embed/{DISTRICT}"):
+        export_district(DISTRICT, out)
+    return out
+
+
+def test_static_export_works_from_file_url(page, export, web_stations, xss_name):
+    page.goto((export / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.embedList !== undefined", timeout=15000)
+    want = _active(web_stations)
+    assert int(page.evaluate("document.documentElement.dataset.markers")) == len(want)
+    assert int(page.evaluate("document.documentElement.dataset.boundaries")) == 1
+    _check_xss(page.main_frame, xss_name, page)
+    # a click on the map: the nearest stations, computed in the page, quickest first
+    page.keyboard.press("Escape")
+    box = page.locator(".folium-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6)
+    page.wait_for_function("document.querySelectorAll('#nearest-list li.station .dist').length > 0", timeout=10000)
+    lat, lon = (float(v) for v in page.evaluate("document.documentElement.dataset.position").split(","))
+    got = page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)")
+    by_id = {s.id: s for s in web_stations}
+    geod = Geod(ellps="WGS84")
+    dist = {i: geod.inv(lon, lat, by_id[i].lon, by_id[i].lat)[2] for i in want}
+    expected = sorted(want, key=dist.get)[:len(got)]
+    assert len(got) == 5
+    # the same stations; order may differ only between near-ties (sphere vs ellipsoid)
+    assert set(got) == set(expected) or all(abs(dist[a] - dist[b]) < 0.005 * dist[b] for a, b in zip(got, expected))
+    assert all(dist[a] <= dist[b] * 1.005 for a, b in zip(got, got[1:]))
+    assert not page.errors
+
+
+def test_static_hours_and_week_clock(page, export):
+    page.goto((export / "index.html").as_uri())
+    page.wait_for_function("window.stationmapStatic !== undefined")
+    # minute of the week in Asia/Shanghai, against Python's calendar
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for h in range(0, 24 * 9, 7):
+        t = start + timedelta(hours=h, minutes=13)
+        local = t + timedelta(hours=8)
+        want = local.weekday() * 1440 + local.hour * 60 + local.minute
+        assert page.evaluate(f"stationmapStatic.minuteOfWeek({int(t.timestamp() * 1000)})") == want
+    # a 24/7 station is open; a temporarily closed one never is
+    assert page.evaluate("stationmapStatic.openNow({always: true, weekly: null, open: []}, Date.now())") is True
+    feats = page.evaluate("STATIONMAP_STATIC.features.map(f => [f.id, f.properties.status, "
+                          "stationmapStatic.openNow(f.properties.hours, Date.now())])")
+    assert feats and all(not is_open for _id, status, is_open in feats if status != "active")
