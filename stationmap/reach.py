@@ -185,6 +185,7 @@ class Isochrone:
         import shapely
 
         geom = shapely.set_precision(self.polygon, 10.0 ** -precision) if precision is not None else self.polygon
+        geom = shapely.orient_polygons(geom)      # RFC 7946: exteriors counter-clockwise
         feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(geom) if not geom.is_empty
                   else {"type": "MultiPolygon", "coordinates": []},
                   "properties": {"role": "isochrone", **self.properties()}}]
@@ -401,6 +402,8 @@ class _Search:
         r0 = int((ymin - ras.y0) / c)
         c1 = int((xmax - ras.x0) / c) + 2
         r1 = int((ymax - ras.y0) / c) + 2
+        if (c1 - c0 + 1) * (r1 - r0 + 1) > _MAX_CELLS:     # a huge area: coarser cells
+            return pieces_polygon(*self.pieces(), resolution_m=resolution_m, min_hole_m2=min_hole_m2)
         W = ras.W
         # whole edges: their interior samples, precomputed
         eid = self.g.arc_eid[arc[full]]
@@ -613,6 +616,14 @@ def _ranked(cands, secs, metres, limit_s=None):
 
 # -- the public functions ------------------------------------------------------------------
 
+def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
+    """Build everything the first query would (mode graphs, snapping trees, the
+    isochrone grid) now: call it once at start, so no request pays for it."""
+    for net in _networks(networks):
+        net.prepare()
+        _raster(net, float(resolution_m))
+
+
 def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike", *, network=None,
               index=None, method: str = "auto", kinds=None, services=None,
               open_at: datetime | None = None, resolution_m: float = RESOLUTION_M,
@@ -714,7 +725,9 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
     net, snap = choose_network(network, lon, lat, mode=mode, method=method, settings=settings)
     settings = settings or (net.settings if net is not None else _config.load())
     if net is None:
-        if minutes is None:
+        if index is None:
+            hits = []
+        elif minutes is None:
             hits = index.nearest(lon, lat, k=k, kinds=kinds or None, services=services or None,
                                  open_at=open_at)
         else:

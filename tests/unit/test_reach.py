@@ -521,3 +521,12 @@ def test_stations_on_the_query_edge_one_way_or_not():
             assert res["ahead"].distance_m < 60
         else:
             assert set(res) == {"ahead", "behind"}
+
+
+def test_prepare_builds_what_the_first_query_needs():
+    from stationmap.reach import RESOLUTION_M, prepare
+
+    net = Network.load(SIP_NPZ, settings=SETTINGS)
+    prepare({"sip": net})
+    assert set(net._modes) == set(config.MODES)
+    assert RESOLUTION_M in net.derived["raster"] and len(net.derived["trees"]) == 1
