@@ -24,9 +24,18 @@ def store(db_url):
     return s
 
 
+@pytest.fixture
+def fast_hasher(monkeypatch):
+    """Cheap argon2id parameters for tests about storage, not about the hash itself."""
+    from tests.support.webforms import use_fast_hasher
+
+    use_fast_hasher(monkeypatch)
+
+
 def test_hash_is_argon2id_with_salt_and_verifies_independently():
+    """The production parameters (the only test that pays for them)."""
     h1 = accounts.hash_password(PW)
-    h2 = accounts.hash_password(PW)
+    h2 = accounts._HASHER.hash(PW)
     assert h1 != h2  # salted
     params = extract_parameters(h1)
     assert params.type is Type.ID
@@ -102,7 +111,7 @@ def test_scope_checks(adcode):
         zhonglou.require_edit(adcode)
 
 
-def test_store_roundtrip_and_sessions_epoch(store):
+def test_store_roundtrip_and_sessions_epoch(store, fast_hasher):
     u = accounts.add_user(store, "zhonglou", PW, role="editor", scopes=["320404"])
     assert (u.username, u.role, u.scopes) == ("zhonglou", "editor", ("320404",))
     with pytest.raises(ConflictError):
@@ -130,7 +139,7 @@ def test_store_roundtrip_and_sessions_epoch(store):
         accounts.set_role(store, "ghost", role="admin")
 
 
-def test_stored_hash_is_not_the_password(store):
+def test_stored_hash_is_not_the_password(store, fast_hasher):
     import sqlalchemy as sa
 
     accounts.add_user(store, "a1", PW, role="admin")
@@ -142,7 +151,7 @@ def test_stored_hash_is_not_the_password(store):
 # -- the CLI ------------------------------------------------------------------------
 
 @pytest.fixture
-def cli(db_url, tmp_path):
+def cli(db_url, tmp_path, fast_hasher):
     from stationmap.cli import main
 
     env = {"STATIONMAP_DATABASE_URL": db_url, "STATIONMAP_INSTANCE_PATH": str(tmp_path)}

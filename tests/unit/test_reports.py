@@ -13,9 +13,25 @@ from stationmap.store import StationStore
 T0 = datetime(2024, 6, 1, 8, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def store(db_url, make_station):
-    s = StationStore(db_url)
+@pytest.fixture(scope="module")
+def pg_server():
+    from tests.support.postgres import temporary_postgres
+
+    with temporary_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, db_url, make_station):
+    """The same tests on SQLite (the default) and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        s = StationStore(db_url)
+    else:
+        from stationmap.store import metadata
+
+        s = StationStore(request.getfixturevalue("pg_server"))
+        s.create_all()
+        metadata.drop_all(s.engine)
     s.create_all()
     s.write_many([
         make_station(id="zl-1", adcode="320404"),
