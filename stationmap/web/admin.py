@@ -348,11 +348,20 @@ def _upload_dir() -> Path:
     return p
 
 
-def _upload_paths(token: str) -> tuple[Path, Path]:
+_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
+
+
+def _upload_paths(token: str, suffix: str | None = None) -> tuple[Path, Path]:
+    """(the uploaded file, its ``.meta`` JSON); the file keeps its extension (GDAL wants it)."""
     if not _TOKEN.match(token or ""):
         raise NotFoundError(f"no upload {token!r}", field="token")
     d = _upload_dir()
-    return d / f"{token}.data", d / f"{token}.json"
+    if suffix is None:
+        found = [p for p in d.glob(f"{token}.*") if p.suffix != ".meta"]
+        data = found[0] if found else d / f"{token}.data"
+    else:
+        data = d / f"{token}{suffix if suffix in _SUFFIXES else '.data'}"
+    return data, d / f"{token}.meta"
 
 
 def _load_upload(token: str) -> tuple[Path, dict]:
@@ -441,7 +450,7 @@ def import_upload():
         check_datum(datum)
     filename = Path(f.filename).name[:200]
     token = secrets.token_urlsafe(18)
-    data, meta_path = _upload_paths(token)
+    data, meta_path = _upload_paths(token, Path(filename).suffix.lower())
     f.save(str(data))
     meta = {"user_id": user.id, "filename": filename, "datum": None if datum == "auto" else datum,
             "skip_invalid": bool(request.form.get("skip_invalid")), "at": time.time()}

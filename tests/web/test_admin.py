@@ -474,3 +474,29 @@ def test_password_never_in_a_page_or_log(app, caplog):
     assert "secret wrong pw" not in r.get_data(as_text=True)
     assert "secret wrong pw" not in caplog.text
     assert json.dumps(PASSWORD) not in caplog.text
+
+
+@pytest.mark.parametrize("ext,datum", [("geojson", "gcj02"), ("gpkg", "wgs84"), ("xlsx", "bd09"), ("csv", "gcj02")])
+def test_upload_every_format_and_datum(app, store, tmp_path, ext, datum):
+    """A file written by the exporter in a datum comes back in WGS-84 through the upload form."""
+    from pyproj import Geod
+
+    from stationmap.io.writers import write_stations
+
+    new = [Station(id=f"f-{i}", name=f"格式测试{i}", lon=119.92 + i * 0.003, lat=31.78, adcode="320404",
+                   kinds=("rest",), services=("toilet",)) for i in range(3)]
+    path = tmp_path / f"up.{ext}"
+    write_stations(new, path, datum=datum)
+    c = _client(app, "zl")
+    form = {"file": (io.BytesIO(path.read_bytes()), path.name), "csrf_token": fresh_token(c, "/admin/import"),
+            "datum": "auto"}
+    r = c.post("/admin/import", data=form, content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200, html[-2000:]
+    assert "确认导入" in html
+    r = c.post(f"/admin/import/{_token(html)}", data={"csrf_token": csrf_token(html)})
+    assert r.status_code == 302
+    geod = Geod(ellps="WGS84")
+    for s in new:
+        got = store.get(s.id)
+        assert geod.inv(s.lon, s.lat, got.lon, got.lat)[2] < 0.05
