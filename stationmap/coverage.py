@@ -238,6 +238,9 @@ def resolve_areas(area, *, districts=None, network=None, settings=None) -> list[
         out = []
         for a in area:
             out += resolve_areas(a, districts=districts, network=network, settings=settings)
+        # polygons without a code get their own: area1, area2, ... (in the order given)
+        out = [replace(a, adcode=f"area{k + 1}", name=f"{a.name} {k + 1}") if not a.adcode else a
+               for k, a in enumerate(out)]
         _check_unique(out)
         return out
     if hasattr(area, "geom_type"):
