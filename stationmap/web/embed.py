@@ -102,6 +102,9 @@ def embed_config(district, presets, *, static: bool = False) -> dict:
         cfg["urls"] = dict(cfg["urls"], boundaries=url_for("api.boundaries", level="county", district=prefix))
     mq = dict(cfg.get("marker_query") or {})
     mq["district"] = prefix
+    if mq.get("fields"):  # the embed's list shows the names: load them with the markers
+        fields = [f for f in str(mq["fields"]).split(",") if f]
+        mq["fields"] = ",".join(fields + ([] if "name" in fields else ["name"]))
     if presets.kinds:
         mq["kind"] = ",".join(presets.kinds)
     if presets.services:
