@@ -192,7 +192,8 @@ class Isochrone:
         import shapely
 
         geom = shapely.set_precision(self.polygon, 10.0 ** -precision) if precision is not None else self.polygon
-        geom = shapely.orient_polygons(geom)      # RFC 7946: exteriors counter-clockwise
+        if hasattr(shapely, "orient_polygons"):     # shapely >= 2.1; contourpy's rings already are
+            geom = shapely.orient_polygons(geom)     # RFC 7946: exteriors counter-clockwise
         feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(geom) if not geom.is_empty
                   else {"type": "MultiPolygon", "coordinates": []},
                   "properties": {"role": "isochrone", **self.properties()}}]

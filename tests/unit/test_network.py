@@ -131,7 +131,7 @@ def test_default_settings_load_the_sip_network():
 
 
 def test_pbf_build_matches_pyrosm():
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm
     path = pyrosm.get_data("test_pbf")
     net = Network.build(path, settings=SETTINGS)
     assert net.name == "test"
