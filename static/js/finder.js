@@ -201,10 +201,25 @@
       return p;
     }
 
+    // Station details (name, nav links) are fetched when a popup or tooltip opens:
+    // the marker layer carries only kinds, services and open-now, to stay small.
+    var detailCache = {};
+    function details(id) {
+      if (!detailCache[id]) {
+        detailCache[id] = fetch(cfg.urls.station_api + encodeURIComponent(id) + '?mode=' + encodeURIComponent(S.mode))
+          .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
+          .catch(function (err) { delete detailCache[id]; throw err; });
+      }
+      return detailCache[id];
+    }
+
+    function stationPage(id) { return safeHref(cfg.urls.station_page + encodeURIComponent(id)); }
+
     function popupFor(f) {
       var p = f.properties;
       var box = el('div', { 'class': 'sm-popup' });
-      box.appendChild(el('a', { 'class': 'st-name', href: safeHref(p.url) || safeHref(cfg.urls.station_page + encodeURIComponent(p.id)) }, p.name));
+      var name = el('a', { 'class': 'st-name', href: stationPage(f.id) }, '…');
+      box.appendChild(name);
       var facts = el('div', { 'class': 'st-facts' });
       facts.appendChild(el('span', null, p.kinds.map(function (k) { return (cfg.kinds[k] || { label: k }).label; }).join(' · ')));
       facts.appendChild(el('span', { 'class': 'badge ' + (p.open_now ? 'open' : 'closed') }, p.open_now ? T.open : T.closed));
@@ -212,22 +227,53 @@
       box.appendChild(facts);
       var navBox = el('div');
       box.appendChild(navBox);
-      fetch(cfg.urls.station_api + encodeURIComponent(p.id) + '?mode=' + encodeURIComponent(S.mode))
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (d) { if (d && d.properties) { navBox.appendChild(navButtons(d.properties.nav)); } })
-        .catch(function () { /* the details link still works */ });
+      details(f.id).then(function (d) {
+        name.textContent = d.properties.name;
+        navBox.appendChild(navButtons(d.properties.nav));
+      }).catch(function () { name.textContent = T.details; });
       return box;
     }
 
-    function nameTooltip(layer) { return el('span', null, layer.feature.properties.name); }
+    var names = {};
+    function nameTooltip(layer) {
+      var id = layer.feature.id;
+      if (names[id] !== undefined) { return el('span', null, names[id]); }
+      details(id).then(function (d) {
+        names[id] = d.properties.name;
+        var tip = layer.getTooltip();
+        if (tip && tip.isOpen()) { tip.update(); }  // calls nameTooltip again, which now knows the name
+      }).catch(function () { /* keep the ellipsis */ });
+      return el('span', null, '…');
+    }
+
+    // Popups and tooltips are bound on a marker's first click / hover (through the
+    // cluster group's events), not up front for thousands of markers.
+    function bindPopupOnce(m) {
+      if (!m.getPopup()) { m.bindPopup(function () { return popupFor(m.feature); }, { maxWidth: 260 }); }
+    }
+    function bindTooltipOnce(m) {
+      if (!m.getTooltip()) { m.bindTooltip(nameTooltip, { direction: 'top' }); }
+    }
+    refs.cluster.on('click', function (e) {
+      if (e.layer && e.layer.feature && !e.layer.getPopup()) { bindPopupOnce(e.layer); e.layer.openPopup(); }
+    });
+    refs.cluster.on('mouseover', function (e) {
+      if (e.layer && e.layer.feature && !e.layer.getTooltip()) { bindTooltipOnce(e.layer); e.layer.openTooltip(); }
+    });
+    F.openPopup = function (id) { var m = S.markerById[id]; if (m) { m.openPopup(); } };
+    F.openTooltip = function (id) { var m = S.markerById[id]; if (m) { m.openTooltip(); } };
+
+    // openPopup / openTooltip also work on a marker not yet bound (embed.js calls them)
+    var StationMarker = L.Marker.extend({
+      openPopup: function (latlng) { bindPopupOnce(this); return L.Marker.prototype.openPopup.call(this, latlng); },
+      openTooltip: function (latlng) { bindTooltipOnce(this); return L.Marker.prototype.openTooltip.call(this, latlng); }
+    });
 
     function buildMarkers() {
       S.markers = S.features.map(function (f) {
         var c = f.geometry.coordinates;
-        var m = L.marker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds)), keyboard: false });
+        var m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds)), keyboard: false });
         m.feature = f;
-        m.bindPopup(function () { return popupFor(f); }, { maxWidth: 260 });
-        m.bindTooltip(nameTooltip, { direction: 'top' });
         S.markerById[f.id] = m;
         return m;
       });
@@ -320,7 +366,7 @@
         li.addEventListener('click', function (ev) {
           if (ev.target.closest('a')) { return; }
           var m = S.markerById[p.id];
-          if (m && refs.cluster.hasLayer(m)) { refs.cluster.zoomToShowLayer(m, function () { m.openPopup(); }); }
+          if (m && refs.cluster.hasLayer(m)) { refs.cluster.zoomToShowLayer(m, function () { F.openPopup(p.id); }); }
         });
         listEl.appendChild(li);
       });
@@ -429,7 +475,13 @@
         S.features = feats;
         buildMarkers();
         var n = showMarkers();
-        if (window.performance && performance.mark) { performance.mark('stationmap-markers'); }
+        if (window.performance && performance.mark) {
+          performance.mark('stationmap-markers');
+          // painted: the frame after the one that drew them (benchmarks/bench_page.py)
+          requestAnimationFrame(function () {
+            requestAnimationFrame(function () { performance.mark('stationmap-markers-painted'); });
+          });
+        }
         root.dataset.stationsLoaded = String(n);
         if (!S.pos) { status(T.pick_position); }
       }).catch(function () { status(T.load_failed, true); });

@@ -19,12 +19,14 @@ flag, so none is sent); car -> car / driving / ``dirflg=d``.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from functools import lru_cache
+from typing import NamedTuple
+from urllib.parse import quote
 
 import numpy as np
 
 from stationmap.config import MODES
-from stationmap.coords import wgs84_to_bd09, wgs84_to_gcj02
+from stationmap.coords import gcj02_to_bd09, wgs84_to_gcj02
 from stationmap.errors import ValidationError
 
 APPS = ("amap", "baidu", "apple")
@@ -35,10 +37,6 @@ _APPLE_FLAG = {"walk": "w", "bike": None, "ebike": None, "car": "d"}
 SOURCE = "stationmap"
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.6f}"
-
-
 def _baidu_text(s: str) -> str:
     """Baidu's ``latlng:..|name:..`` mini-syntax breaks on ``|``, ``:`` and ``,``."""
     return " ".join(str(s).replace("|", " ").replace(":", " ").replace(",", " ").split())
@@ -47,6 +45,12 @@ def _baidu_text(s: str) -> str:
 def _amap_text(s: str) -> str:
     """Amap's ``to=lon,lat,name`` breaks on commas in the name."""
     return " ".join(str(s).replace(",", " ").replace("，", " ").split())
+
+
+@lru_cache(maxsize=65536)
+def _q(text: str) -> str:
+    """``text`` %-encoded for a query value (cached: station names repeat)."""
+    return quote(text, safe="")
 
 
 def nav_links_many(lons_wgs84, lats_wgs84, names, *, mode: str = "walk",
@@ -74,49 +78,82 @@ def nav_links_many(lons_wgs84, lats_wgs84, names, *, mode: str = "walk",
     """
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
-    lons = np.asarray(lons_wgs84, dtype=float).ravel()
-    lats = np.asarray(lats_wgs84, dtype=float).ravel()
-    names = list(names)
-    if not (lons.size == lats.size == len(names)):
+    lons = [float(x) for x in lons_wgs84]
+    lats = [float(y) for y in lats_wgs84]
+    names = [str(n) for n in names]
+    if not (len(lons) == len(lats) == len(names)):
         raise ValidationError("lons, lats and names must have the same length", field="names")
-    if lons.size == 0:
+    if not lons:
         return []
-    glon, glat = wgs84_to_gcj02(lons, lats)
-    blon, blat = wgs84_to_bd09(lons, lats)
-    glon, glat, blon, blat = glon.tolist(), glat.tolist(), blon.tolist(), blat.tolist()
+    dests = _destinations(lons, lats, names)
+    amap_mode, baidu_mode, apple_flag = _AMAP_MODE[mode], _BAIDU_MODE[mode], _APPLE_FLAG[mode]
+    apple_tail = f"&dirflg={apple_flag}" if apple_flag else ""
+    amap_from = apple_from = baidu_origin = ""
     if origin_wgs84 is not None:
-        olon, olat = float(origin_wgs84[0]), float(origin_wgs84[1])
-        ogl, ogt = wgs84_to_gcj02(olon, olat)
-        obl, obt = wgs84_to_bd09(olon, olat)
+        o = _destinations([float(origin_wgs84[0])], [float(origin_wgs84[1])], [origin_name], cache=False)[0]
+        amap_from = f"&from={o.amap_to}"
+        baidu_origin = o.baidu_latlng
+        apple_from = f"&saddr={o.apple}"
     out = []
-    for i, name in enumerate(names):
-        name = str(name)
-        amap = {"to": f"{_fmt(glon[i])},{_fmt(glat[i])},{_amap_text(name)}"}
+    for d in dests:
         if origin_wgs84 is not None:
-            amap["from"] = f"{_fmt(ogl)},{_fmt(ogt)},{_amap_text(origin_name)}"
-        amap.update(mode=_AMAP_MODE[mode], src=SOURCE, coordinate="gaode", callnative="1")
-        if origin_wgs84 is not None:
-            baidu_url = "https://api.map.baidu.com/direction?" + urlencode({
-                "origin": f"latlng:{_fmt(obt)},{_fmt(obl)}|name:{_baidu_text(origin_name) or '-'}",
-                "destination": f"latlng:{_fmt(blat[i])},{_fmt(blon[i])}|name:{_baidu_text(name) or '-'}",
-                "mode": _BAIDU_MODE[mode], "coord_type": "bd09ll", "output": "html", "src": SOURCE,
-            })
+            baidu = (f"https://api.map.baidu.com/direction?origin={baidu_origin}&destination={d.baidu_latlng}"
+                     f"&mode={baidu_mode}&coord_type=bd09ll&output=html&src={SOURCE}")
         else:
-            baidu_url = "https://api.map.baidu.com/marker?" + urlencode({
-                "location": f"{_fmt(blat[i])},{_fmt(blon[i])}", "title": name, "content": name,
-                "coord_type": "bd09ll", "output": "html", "src": SOURCE,
-            })
-        apple = {"daddr": f"{_fmt(glat[i])},{_fmt(glon[i])}"}
-        if origin_wgs84 is not None:
-            apple["saddr"] = f"{_fmt(ogt)},{_fmt(ogl)}"
-        if _APPLE_FLAG[mode]:
-            apple["dirflg"] = _APPLE_FLAG[mode]
+            baidu = (f"https://api.map.baidu.com/marker?location={d.baidu_location}&title={d.name_q}"
+                     f"&content={d.name_q}&coord_type=bd09ll&output=html&src={SOURCE}")
         out.append({
-            "amap": "https://uri.amap.com/navigation?" + urlencode(amap),
-            "baidu": baidu_url,
-            "apple": "https://maps.apple.com/?" + urlencode(apple),
+            "amap": (f"https://uri.amap.com/navigation?to={d.amap_to}{amap_from}&mode={amap_mode}&src={SOURCE}"
+                     "&coordinate=gaode&callnative=1"),
+            "baidu": baidu,
+            "apple": f"https://maps.apple.com/?daddr={d.apple}{apple_from}{apple_tail}",
         })
     return out
+
+
+class _Dest(NamedTuple):
+    """The URL pieces of one place, converted and %-encoded (query-value safe)."""
+
+    amap_to: str         # GCJ-02 "lon,lat,name"
+    baidu_latlng: str    # BD-09 "latlng:lat,lon|name:name"
+    baidu_location: str  # BD-09 "lat,lon"
+    apple: str           # GCJ-02 "lat,lon"
+    name_q: str
+
+
+_DEST_CACHE: dict = {}
+
+
+def _destinations(lons, lats, names, *, cache: bool = True) -> list:
+    """:class:`_Dest` of each WGS-84 place; stations are cached (their datum
+    conversions cost more than building the URLs)."""
+    keys = list(zip(lons, lats, names))
+    missing = [i for i, key in enumerate(keys) if key not in _DEST_CACHE] if cache else list(range(len(keys)))
+    fresh = {}
+    if missing:
+        if len(missing) == 1:  # coords' scalar path is 3x quicker than its array path
+            glon, glat = wgs84_to_gcj02(lons[missing[0]], lats[missing[0]])
+            blon, blat = gcj02_to_bd09(glon, glat)
+            glon, glat, blon, blat = [glon], [glat], [blon], [blat]
+        else:
+            glon, glat = wgs84_to_gcj02(np.asarray([lons[i] for i in missing]),
+                                        np.asarray([lats[i] for i in missing]))
+            blon, blat = gcj02_to_bd09(glon, glat)
+        for j, i in enumerate(missing):
+            gx, gy, bx, by = (f"{float(v[j]):.6f}" for v in (glon, glat, blon, blat))
+            name = names[i]
+            fresh[keys[i]] = _Dest(
+                amap_to=f"{gx}%2C{gy}%2C{_q(_amap_text(name))}",
+                baidu_latlng=_q(f"latlng:{by},{bx}|name:{_baidu_text(name) or '-'}"),
+                baidu_location=f"{by}%2C{bx}",
+                apple=f"{gy}%2C{gx}",
+                name_q=_q(name),
+            )
+        if cache:
+            if len(_DEST_CACHE) + len(fresh) > 200_000:
+                _DEST_CACHE.clear()
+            _DEST_CACHE.update(fresh)
+    return [fresh.get(key) or _DEST_CACHE[key] for key in keys]
 
 
 def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = "walk",

@@ -14,11 +14,14 @@ replaces: put another function with the same signature in
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import math
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -273,35 +276,58 @@ def ranker():
 # -- features -------------------------------------------------------------------------------
 
 _PROP_CACHE: dict = {}
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
-def _base_properties(st) -> dict:
-    """The stored fields of a station as feature properties (cached per Station object)."""
+def _quote_id(station_id: str) -> str:
+    """A station id for a URL path segment (most ids need no escaping: skip quote's cost)."""
+    return station_id if _SAFE_ID.fullmatch(station_id) else quote(station_id, safe="")
+
+
+def _base_properties(st, root: str) -> dict:
+    """The stored fields of a station as feature properties (cached per Station object).
+
+    ``root``: the app's URL prefix (``request.script_root``)."""
     hit = _PROP_CACHE.get(st.id)
-    if hit is not None and hit[0] is st:
+    if hit is not None and hit[0] is st and hit[2] == root:
         return hit[1]
     props = {
         "id": st.id, "name": st.name, "name_en": st.name_en, "kinds": list(st.kinds),
         "services": list(st.services), "address": st.address, "adcode": st.adcode, "host": st.host,
         "operator": st.operator, "phone": st.phone, "opening_hours": st.opening_hours,
         "status": st.status, "verified_at": st.verified_at.isoformat() if st.verified_at else None,
-        "sample": st.is_sample, "url": request.script_root + "/station/" + quote(st.id, safe=""),
+        "sample": st.is_sample, "url": root + "/station/" + _quote_id(st.id),
     }
     if len(_PROP_CACHE) > 500_000:
         _PROP_CACHE.clear()
-    _PROP_CACHE[st.id] = (st, props)
+    _PROP_CACHE[st.id] = (st, props, root)
     return props
 
 
-def _open(st, at) -> bool:
-    return st.open_at(at)
+def open_checker(at: datetime):
+    """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
+    conversion done once rather than per station (it costs more than the check)."""
+    from stationmap.model import parse_opening_hours, to_shanghai
+
+    local = to_shanghai(at).replace(tzinfo=None)
+
+    def is_open(st) -> bool:
+        if st.status != "active":
+            return False
+        hours = st.opening_hours
+        if not hours or hours.strip() == "24/7":
+            return True
+        return bool(parse_opening_hours(hours).is_open(local))
+
+    return is_open
 
 
 def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
              fields=None, extra=None) -> list[dict]:
     """GeoJSON Point features for ``stations``; coordinates in ``out_datum``.
 
-    ``fields`` limits the properties (default: all of :data:`PROPERTIES`);
+    ``fields`` limits the properties to those named (default: all of
+    :data:`PROPERTIES`; the station id is always the feature's ``id``);
     ``extra[i]`` (a dict) is merged into feature ``i``'s properties.
     """
     stations = list(stations)
@@ -314,14 +340,15 @@ def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
 
         lo, la = from_wgs84(np.asarray(lons), np.asarray(lats), out_datum)
         lons, lats = lo.tolist(), la.tolist()
-    at = at or datetime.now(TZ)
+    is_open = open_checker(at or datetime.now(TZ))
     want_open = fields is None or "open_now" in fields
     out = []
+    root = request.script_root
     for i, st in enumerate(stations):
-        base = _base_properties(st)
+        base = _base_properties(st, root)
         props = dict(base) if fields is None else {f: base[f] for f in fields if f in base}
         if want_open:
-            props["open_now"] = _open(st, at)
+            props["open_now"] = is_open(st)
         if extra is not None:
             props.update(extra[i])
         out.append({
@@ -332,8 +359,79 @@ def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
     return out
 
 
+_FRAGMENTS: dict = {}
+
+
+@contextmanager
+def _no_gc(on: bool = True):
+    """Pause the cyclic garbage collector while building thousands of acyclic dicts and
+    strings: its passes over the app's large heap cost more than the build (a 10,000-
+    station page: ~0.25 s -> ~0.1 s)."""
+    if not on or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = None, fields=None) -> str:
+    """The JSON text of ``features(stations, ...)`` (a list), built from cached pieces.
+
+    A station's feature text, all but ``open_now``, is kept per station object,
+    properties and datum: a page of 10,000 stations is then string joins, not
+    10,000 ``json.dumps`` (bench_page.py).
+    """
+    stations = list(stations)
+    if not stations:
+        return "[]"
+    names = tuple(fields) if fields is not None else PROPERTIES
+    static = tuple(f for f in names if f != "open_now")
+    want_open = "open_now" in names
+    key = (static, out_datum)
+    pieces = [None] * len(stations)
+    missing = []
+    for i, st in enumerate(stations):
+        hit = _FRAGMENTS.get(st.id)
+        if hit is not None and hit[0] is st and key in hit[1]:
+            pieces[i] = hit[1][key]
+        else:
+            missing.append(i)
+    if missing:
+        sub = [stations[i] for i in missing]
+        for i, feat in zip(missing, features(sub, out_datum=out_datum, fields=static)):
+            text = json.dumps(feat, ensure_ascii=False, separators=(",", ":"))
+            assert text.endswith("}}")
+            piece = text[:-2] + ("," if feat["properties"] else "")  # open for "open_now"
+            st = stations[i]
+            hit = _FRAGMENTS.get(st.id)
+            if hit is None or hit[0] is not st:
+                if len(_FRAGMENTS) > 500_000:
+                    _FRAGMENTS.clear()
+                hit = _FRAGMENTS[st.id] = (st, {})
+            hit[1][key] = piece
+            pieces[i] = piece
+    if not want_open:
+        return "[" + ",".join(p[:-1] + "}}" if p.endswith(",") else p + "}}" for p in pieces) + "]"
+    is_open = open_checker(at or datetime.now(TZ))
+    return "[" + ",".join(p + ('"open_now":true}}' if is_open(st) else '"open_now":false}}')
+                          for p, st in zip(pieces, stations)) + "]"
+
+
+def _cached_response(body: str, key) -> Response:
+    """A GeoJSON response whose body is cached under ``key``: :func:`compress`
+    then keeps its gzip too (``gzip_key``)."""
+    resp = geojson_response(body)
+    if key is not None:
+        resp.gzip_key = key
+    return resp
+
+
 def geojson_response(obj, status: int = 200) -> Response:
-    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """``obj`` (or its JSON text) as ``application/geo+json``."""
+    body = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     return Response(body, status=status, mimetype=GEOJSON)
 
 
@@ -437,12 +535,23 @@ def stations():
     offset = p.integer("offset", default=0, lo=0, hi=MAX_OFFSET)
     fields = p.many("fields", PROPERTIES) or None
     at_ = at or datetime.now(TZ)
+    # Without ``at`` the answer depends on the minute (open_now) and the stations
+    # only: the finder's marker layer (10,000 stations) is built once a minute.
+    st = state()
+    cache_key = None
+    if at is None:
+        cache_key = (id(st.index), st.index.revision, len(st.index), at_.strftime("%Y%m%d%H%M"),
+                     request.script_root, tuple(sorted(request.args.items(multi=True))))
+        hit = st.extra.get("_stations_cache", {}).get(cache_key)
+        if hit is not None:
+            return _cached_response(hit, cache_key)
     if bbox is not None and datum != "wgs84":
         # the box's corners to WGS-84; the box around them (the shift is smooth over a city)
         lons, lats = to_wgs84(_np_array([bbox[0], bbox[2], bbox[0], bbox[2]]),
                               _np_array([bbox[1], bbox[3], bbox[3], bbox[1]]), datum)
         bbox = (float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
     kind_set, service_set = set(kinds), set(services)
+    is_open = open_checker(at_)
     matched = []
     for s in sorted_stations():
         if bbox is not None and not (bbox[0] <= s.lon <= bbox[2] and bbox[1] <= s.lat <= bbox[3]):
@@ -455,18 +564,16 @@ def stations():
             continue
         if prefix is not None and not s.adcode.startswith(prefix):
             continue
-        if open_now and not s.open_at(at_):
+        if open_now and not is_open(s):
             continue
         matched.append(s)
     page = matched[offset:offset + limit]
-    if fields is not None and "id" not in fields:
-        fields = ("id",) + fields
     nxt = None
     if offset + limit < len(matched):
         args = request.args.to_dict(flat=False)
         args["offset"] = [str(offset + limit)]
         nxt = url_for("api.stations", _external=False, **args)
-    return geojson_response({
+    head = json.dumps({
         "type": "FeatureCollection",
         "datum": out_datum,
         "sample": any(s.is_sample for s in page),
@@ -474,8 +581,17 @@ def stations():
         "limit": limit,
         "offset": offset,
         "next": nxt,
-        "features": features(page, out_datum=out_datum, at=at_, fields=fields),
-    })
+        "features": [],
+    }, ensure_ascii=False, separators=(",", ":"))
+    assert head.endswith('"features":[]}')
+    with _no_gc(len(page) > 1000):
+        body = head[:-3] + features_json(page, out_datum=out_datum, at=at_, fields=fields) + "}"
+    if cache_key is not None:
+        cache = st.extra.setdefault("_stations_cache", {})
+        if len(cache) >= 8:
+            cache.pop(next(iter(cache)))
+        cache[cache_key] = body
+    return _cached_response(body, cache_key)
 
 
 def _np_array(values):
@@ -568,13 +684,51 @@ BOUNDARY_DECIMALS = 4
 
 
 def boundary_features(level: str) -> list[dict]:
-    """Simplified district boundaries of ``level`` as GeoJSON features (WGS-84); cached."""
-    from stationmap.districts import load_districts
+    """Simplified district boundaries of ``level`` as GeoJSON features (WGS-84).
+
+    Cached in memory and, across processes and restarts, in
+    ``<instance>/cache/`` (keyed by the boundary file's size and modification
+    time): reading the boundaries and simplifying them takes ~0.3 s.
+    """
+    import hashlib
+    import os
 
     st = state()
     cache = st.extra.setdefault("_boundaries", {})
     if level in cache:
         return cache[level]
+    src = Path(st.settings.boundaries_path)
+    try:
+        stat = src.stat()
+        stamp = f"{src.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{level}|{BOUNDARY_TOLERANCE_DEG}|{BOUNDARY_DECIMALS}"
+    except OSError:
+        stamp = None
+    disk = None
+    if stamp is not None:
+        disk = (Path(st.settings.instance_path) / "cache"
+                / f"boundaries-{level}-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.json")
+        try:
+            cache[level] = json.loads(disk.read_text(encoding="utf-8"))
+            return cache[level]
+        except (OSError, ValueError):
+            pass
+    feats = _simplified_boundaries(level)
+    cache[level] = feats
+    if disk is not None:
+        try:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            tmp = disk.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(feats, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+            tmp.replace(disk)  # atomic: another worker may be writing the same file
+        except OSError:
+            pass  # a read-only instance folder: keep the memory cache only
+    return feats
+
+
+def _simplified_boundaries(level: str) -> list[dict]:
+    from stationmap.districts import load_districts
+
+    st = state()
     import numpy as np
     import shapely
     from shapely.geometry import mapping
@@ -591,7 +745,6 @@ def boundary_features(level: str) -> list[dict]:
         out.append({"type": "Feature", "id": d.adcode,
                     "properties": {"adcode": d.adcode, "name": d.name, "level": d.level, "city": d.city},
                     "geometry": mapping(g)})
-    cache[level] = out
     return out
 
 
@@ -602,10 +755,19 @@ def boundaries():
     level = p.choice("level", ("city", "county"), default="county")
     prefix = p.prefix("district")
     feats = boundary_features(level)
-    if prefix:
-        feats = [f for f in feats if f["properties"]["adcode"].startswith(prefix)]
-    resp = geojson_response({"type": "FeatureCollection", "datum": "wgs84",
-                             "simplified_m": round(BOUNDARY_TOLERANCE_DEG * 111_000), "features": feats})
+    key = ("boundaries", level, prefix, id(feats))
+    bodies = state().extra.setdefault("_boundary_bodies", {})
+    body = bodies.get(key)
+    if body is None:
+        if prefix:
+            feats = [f for f in feats if f["properties"]["adcode"].startswith(prefix)]
+        body = json.dumps({"type": "FeatureCollection", "datum": "wgs84",
+                           "simplified_m": round(BOUNDARY_TOLERANCE_DEG * 111_000), "features": feats},
+                          ensure_ascii=False, separators=(",", ":"))
+        if len(bodies) > 64:
+            bodies.clear()
+        bodies[key] = body
+    resp = _cached_response(body, key)
     resp.cache_control.public = True
     resp.cache_control.max_age = 3600
     return resp
@@ -647,6 +809,7 @@ _COMPRESSIBLE = {"application/json", GEOJSON, "text/html", "text/css", "text/jav
                  "application/javascript", "image/svg+xml", "text/plain"}
 _MIN_SIZE = 512
 _STATIC_GZ: dict = {}
+_BODY_GZ: dict = {}
 
 
 def _accepts_gzip() -> bool:
@@ -673,20 +836,29 @@ def compress(resp: Response) -> Response:
     if not _accepts_gzip():
         return resp
     etag, _weak = resp.get_etag()
-    key = (request.path, etag) if resp.direct_passthrough and etag else None
-    if key is not None and key in _STATIC_GZ:
-        data = _STATIC_GZ[key]
-        resp.direct_passthrough = False
+    static = resp.direct_passthrough  # a file from the static folder
+    if static and etag:
+        cache, key, room = _STATIC_GZ, (request.path, etag), 256
+    elif getattr(resp, "gzip_key", None) is not None:  # a body the view serves from its cache
+        cache, key, room = _BODY_GZ, resp.gzip_key, 16
     else:
-        resp.direct_passthrough = False
+        cache = key = None
+    resp.direct_passthrough = False
+    if cache is not None and key in cache:
+        data = cache[key]
+    else:
         raw = resp.get_data()
         if len(raw) < _MIN_SIZE:
             return resp
-        data = gzip.compress(raw, compresslevel=9 if key is not None else 5, mtime=0)
-        if key is not None:
-            if len(_STATIC_GZ) > 256:
-                _STATIC_GZ.clear()
-            _STATIC_GZ[key] = data
+        # static files: best compression, once; small dynamic answers: fastest (level 1
+        # costs a quarter of level 5 for a few % more bytes); big ones (the finder's
+        # 10,000-station layer, cached a minute): level 6
+        level = 9 if static else (1 if len(raw) < 65536 else 6)
+        data = gzip.compress(raw, compresslevel=level, mtime=0)
+        if cache is not None:
+            while len(cache) >= room:
+                cache.pop(next(iter(cache)))
+            cache[key] = data
     resp.set_data(data)
     resp.headers["Content-Encoding"] = "gzip"
     if etag:

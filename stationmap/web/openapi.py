@@ -96,7 +96,7 @@ def openapi_document() -> dict:
         _p("offset", {"type": "integer", "minimum": 0, "maximum": api.MAX_OFFSET, "default": 0},
            "Features to skip (stations are in id order)."),
         _p("fields", _array({"type": "string", "enum": list(api.PROPERTIES)}),
-           "Only these properties (`id` always comes); a compact payload for maps.", explode=False),
+           "Only these properties (the id is always the feature's `id`): a compact payload for maps.", explode=False),
     ]
     station_params = [
         {"name": "station_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
@@ -111,7 +111,6 @@ def openapi_document() -> dict:
     nullable_str = {"type": "string", "nullable": True}
     station_props = {
         "type": "object",
-        "required": ["id"],
         "properties": {
             "id": {"type": "string"}, "name": {"type": "string"}, "name_en": {"type": "string"},
             "kinds": {"type": "array", "items": {"type": "string", "enum": list(KINDS)}},

@@ -75,7 +75,7 @@ def finder_config(lang: str) -> dict:
             "station_page": url_for("pages.index") + "station/",
             "boundaries": url_for("api.boundaries", level="county"),
         },
-        "marker_query": {"status": "active", "fields": "name,kinds,services,open_now", "limit": str(MARKER_PAGE)},
+        "marker_query": {"status": "active", "fields": "kinds,services,open_now", "limit": str(MARKER_PAGE)},
         "k": DEFAULT_K,
         "minutes": settings.minutes,
         "mode": "ebike",

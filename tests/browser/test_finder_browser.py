@@ -170,12 +170,27 @@ def test_markers_shift_to_gcj02_over_amap_and_back_over_osm(open_finder, web_sta
 def test_popup_and_tooltip_render_names_as_text(open_finder, xss_name):
     page, watch = open_finder("/")
     wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
-    page.evaluate("""() => new Promise(done => {
-        const S = stationmapFinder.state, m = S.markerById['xss'];
-        S.refs.cluster.zoomToShowLayer(m, () => { m.openTooltip(); m.openPopup(); done(); });
-    })""")
-    page.wait_for_selector(".sm-popup .st-nav a")  # nav links fetched from /api/v1/stations/xss
+    # zoom in past the clustering (no animation), then open the marker's tooltip and popup
+    page.evaluate("""() => { const S = stationmapFinder.state, m = S.markerById['xss'];
+        S.map.setView(m.getLatLng(), 18, {animate: false}); }""")
+    wait_js(page, "() => !!stationmapFinder.state.markerById['xss']._map")
+    # a real hover and click on the marker (popups and tooltips are bound on first use)
+    # wait for the icon to end its cluster-to-marker animation (CSS transition) at its point
+    icon_at_point = """() => { const S = stationmapFinder.state, m = S.markerById['xss'];
+        const p = S.map.latLngToContainerPoint(m.getLatLng()), c = S.map.getContainer().getBoundingClientRect();
+        const r = m._icon.getBoundingClientRect();
+        return Math.abs(r.x + r.width / 2 - (c.x + p.x)) < 1 && Math.abs(r.y + 32 - (c.y + p.y)) < 1; }"""
+    wait_js(page, icon_at_point)
+    box = page.evaluate("() => { const r = stationmapFinder.state.markerById['xss']._icon.getBoundingClientRect();"
+                        " return [r.x + r.width / 2, r.y + r.height / 2]; }")
+    page.mouse.move(*box)
+    wait_js(page, "() => !!document.querySelector('.leaflet-tooltip')")
+    page.mouse.click(*box)
+    # name and nav links are fetched from /api/v1/stations/xss when they open
+    page.wait_for_selector(".sm-popup .st-nav a")
     assert page.locator(".sm-popup .st-name").text_content() == xss_name
+    wait_js(page, "() => document.querySelector('.leaflet-tooltip') && "
+                  "document.querySelector('.leaflet-tooltip').textContent !== '…'")
     assert page.locator(".leaflet-tooltip").text_content() == xss_name
     assert page.locator('img[src="x"]').count() == 0
     watch.assert_clean()

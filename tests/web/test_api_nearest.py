@@ -266,3 +266,22 @@ def test_written_station_is_found_by_the_next_request(app, client, make_station,
     store.insert(make_station(id="new-1", name="新站", lon=web_query_point[0] + 0.0001, lat=web_query_point[1]))
     body = get(client, lat=web_query_point[1], lon=web_query_point[0], k=1)
     assert body["features"][0]["id"] == "new-1"
+
+
+def test_a_write_through_one_worker_is_seen_by_another(tmp_path, make_station):
+    """Two apps over one SQLite file stand for two gunicorn workers: the cheap
+    change probe (PRAGMA data_version) must still notice the other's commit."""
+    from stationmap.store import StationStore
+    from stationmap.web import create_app
+
+    url = f"sqlite:///{tmp_path}/shared.sqlite"
+    StationStore(url).create_all()
+    one = create_app({"database_url": url, "instance_path": str(tmp_path / "i"), "TESTING": True})
+    two = create_app({"database_url": url, "instance_path": str(tmp_path / "i"), "TESTING": True})
+    c1, c2 = one.test_client(), two.test_client()
+    assert get(c2, lat=31.78, lon=119.95)["features"] == []
+    assert get(c2, lat=31.78, lon=119.95)["features"] == []  # probe unchanged: no revision query needed
+    one.extensions["stationmap"].store.insert(make_station(id="w1"))
+    assert [f["id"] for f in get(c2, lat=31.78, lon=119.95)["features"]] == ["w1"]
+    two.extensions["stationmap"].store.delete("w1")
+    assert get(c1, lat=31.78, lon=119.95)["features"] == []

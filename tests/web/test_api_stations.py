@@ -84,7 +84,7 @@ def test_open_now_at_a_time(ro_client, web_stations):
 def test_fields_give_a_compact_payload(ro_client):
     body = get(ro_client, "/api/v1/stations", fields="kinds,open_now", limit=3)
     for f in body["features"]:
-        assert set(f["properties"]) == {"id", "kinds", "open_now"}
+        assert set(f["properties"]) == {"kinds", "open_now"} and f["id"]
     full = ro_client.get("/api/v1/stations?limit=3").data
     assert len(ro_client.get("/api/v1/stations?limit=3&fields=kinds").data) < len(full) / 2
 
@@ -179,3 +179,20 @@ def test_boundaries_are_simplified_counties(ro_client, boundary_frame):
     assert sorted(f["id"] for f in only["features"]) == sorted(c for c in counties.index if c.startswith("3204"))
     cities = get(ro_client, "/api/v1/districts/boundaries", level="city")
     assert len(cities["features"]) == int((boundary_frame["level"] == "city").sum())
+
+
+def test_cached_list_follows_writes(make_web_app, make_station):
+    app = make_web_app([make_station(id="a")])
+    client = app.test_client()
+    params = {"fields": "kinds,open_now", "status": "active"}
+    assert ids(get(client, "/api/v1/stations", **params)) == ["a"]
+    assert ids(get(client, "/api/v1/stations", **params)) == ["a"]  # served again (from the per-minute cache)
+    store = app.extensions["stationmap"].store
+    store.insert(make_station(id="b", lon=119.96))
+    assert ids(get(client, "/api/v1/stations", **params)) == ["a", "b"]
+    store.delete("a")
+    assert ids(get(client, "/api/v1/stations", **params)) == ["b"]
+    b = store.get("b")
+    b.status = "closed"
+    store.update(b)
+    assert ids(get(client, "/api/v1/stations", **params)) == []
