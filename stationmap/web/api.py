@@ -362,6 +362,16 @@ def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
 _FRAGMENTS: dict = {}
 
 
+def _evict(cache: dict, room: int) -> None:
+    """Drop the oldest entries of ``cache`` until it has fewer than ``room``
+    (safe when another thread of a threaded server evicts at the same time)."""
+    while len(cache) >= room:
+        try:
+            cache.pop(next(iter(cache)), None)
+        except (RuntimeError, StopIteration):  # changed under us: try again / now empty
+            continue
+
+
 @contextmanager
 def _no_gc(on: bool = True):
     """Pause the cyclic garbage collector while building thousands of acyclic dicts and
@@ -588,8 +598,7 @@ def stations():
         body = head[:-3] + features_json(page, out_datum=out_datum, at=at_, fields=fields) + "}"
     if cache_key is not None:
         cache = st.extra.setdefault("_stations_cache", {})
-        if len(cache) >= 8:
-            cache.pop(next(iter(cache)))
+        _evict(cache, 8)
         cache[cache_key] = body
     return _cached_response(body, cache_key)
 
@@ -856,8 +865,7 @@ def compress(resp: Response) -> Response:
         level = 9 if static else (1 if len(raw) < 65536 else 6)
         data = gzip.compress(raw, compresslevel=level, mtime=0)
         if cache is not None:
-            while len(cache) >= room:
-                cache.pop(next(iter(cache)))
+            _evict(cache, room)
             cache[key] = data
     resp.set_data(data)
     resp.headers["Content-Encoding"] = "gzip"
