@@ -85,6 +85,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     store.create_all()
     index = StationIndex.from_store(store)
     app.extensions["stationmap"] = AppState(settings=settings, store=store, index=index)
+    # road networks (issue 4): loaded and prepared once per process and settings
+    from stationmap.web.api import app_networks
+    app.extensions["stationmap"].extra["networks"] = app_networks(settings)
 
     from stationmap.web import i18n
     i18n.init_app(app)

@@ -69,6 +69,10 @@ def openapi_document() -> dict:
     at = _p("at", {"type": "string", "format": "date-time"},
             "The time for `open_now` and for each feature's `open_now` (ISO 8601; without an offset it is "
             f"Asia/Shanghai time; years {api.AT_YEARS[0]}-{api.AT_YEARS[1]}). Default: now.")
+    method = _p("method", {"type": "string", "enum": list(api.METHODS), "default": "auto"},
+                "auto: minutes along the roads where a road network covers the point, the circle estimate "
+                "(straight line x detour factor / speed) elsewhere; network: roads only (400 where no network "
+                "covers the point); circle: the estimate only. The response's `method` says which was used.")
     nearest_params = [
         _p("lat", {"type": "number", "minimum": -90, "maximum": 90}, "Latitude of the query point.", required=True),
         _p("lon", {"type": "number", "minimum": -180, "maximum": 180}, "Longitude of the query point.",
@@ -81,7 +85,11 @@ def openapi_document() -> dict:
         _p("minutes", {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": api.MAX_MINUTES,
                        "default": 15},
            "The travel-time budget: `within_minutes` says whether a station is inside it."),
+        method,
     ]
+    reach_params = [p for p in nearest_params if p["name"] != "k"]
+    reach_params = [dict(p, description="Travel time of the area.") if p["name"] == "minutes" else p
+                    for p in reach_params]
     stations_params = [
         _p("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
            "west,south,east,north in `datum` degrees, with west <= east and south <= north.", explode=False),
@@ -121,6 +129,8 @@ def openapi_document() -> dict:
             "verified_at": {"type": "string", "format": "date", "nullable": True},
             "sample": {"type": "boolean"}, "open_now": {"type": "boolean"}, "url": {"type": "string"},
             "distance_m": {"type": "number", "minimum": 0}, "minutes": {"type": "number", "minimum": 0},
+            "straight_m": {"type": "number", "minimum": 0},
+            "role": {"type": "string", "enum": ["station"]},
             "within_minutes": {"type": "boolean"}, "nav": nav,
         },
     }
@@ -133,10 +143,13 @@ def openapi_document() -> dict:
                               "geometry": point, "properties": {"$ref": "#/components/schemas/StationProperties"},
                               "datum": {"type": "string", "enum": list(DATUMS)}}}
     datum_prop = {"type": "string", "enum": list(DATUMS)}
+    used = {"type": "string", "enum": ["network", "circle"]}
     nearest_fc = {
-        "type": "object", "required": ["type", "datum", "sample", "query", "reach", "features"],
+        "type": "object", "required": ["type", "datum", "method", "network", "sample", "query", "reach", "features"],
         "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "datum": datum_prop,
+            "method": {"type": "string", "description": "network or circle (the method used)"},
+            "network": nullable_str,
             "sample": {"type": "boolean", "description": "true when any returned station is sample data"},
             "query": {"type": "object", "required": ["lon", "lat", "mode", "minutes", "k", "at"],
                       "properties": {"lon": {"type": "number"}, "lat": {"type": "number"},
@@ -147,6 +160,33 @@ def openapi_document() -> dict:
                       "properties": {"method": {"type": "string"}, "speed_kmh": {"type": "number"},
                                      "detour_factor": {"type": "number"}, "radius_m": {"type": "number"}}},
             "features": {"type": "array", "items": {"$ref": "#/components/schemas/StationFeature"}},
+        },
+    }
+    polygon = {"type": "object", "required": ["type", "coordinates"],
+               "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                              "coordinates": {"type": "array"}}}
+    area_feature = {
+        "type": "object", "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"}, "geometry": polygon,
+            "properties": {"type": "object",
+                           "required": ["role", "method", "network", "minutes", "mode", "area_km2"],
+                           "properties": {"role": {"type": "string", "enum": ["isochrone"]}, "method": used,
+                                          "network": nullable_str, "minutes": {"type": "number"},
+                                          "mode": {"type": "string", "enum": list(MODES)},
+                                          "area_km2": {"type": "number", "minimum": 0},
+                                          "snap_m": {"type": "number", "nullable": True},
+                                          "resolution_m": {"type": "number", "nullable": True},
+                                          "stations": {"type": "integer", "minimum": 0}}}}}
+    reach_fc = {
+        "type": "object", "required": ["type", "datum", "method", "network", "area_km2", "sample", "query",
+                                       "features"],
+        "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]}, "datum": datum_prop, "method": used,
+            "network": nullable_str, "area_km2": {"type": "number", "minimum": 0}, "sample": {"type": "boolean"},
+            "query": {"type": "object", "required": ["lon", "lat", "mode", "minutes", "method", "at"]},
+            "features": {"type": "array", "minItems": 1,
+                         "items": {"oneOf": [area_feature, {"$ref": "#/components/schemas/StationFeature"}]}},
         },
     }
     stations_fc = {
@@ -178,7 +218,8 @@ def openapi_document() -> dict:
             "version": __version__,
             "description": (
                 "Trade-union rest stations (工会驿站) for outdoor workers. Coordinates are WGS-84 unless "
-                "`datum` / `out_datum` say otherwise. Travel minutes are straight-line estimates: geodesic "
+                "`datum` / `out_datum` say otherwise. Travel minutes are along the roads where a road network "
+                "covers the point, elsewhere straight-line estimates: geodesic "
                 f"distance x a detour factor ({DETOUR_FACTOR} by default) / the mode's speed. Errors are "
                 '`{"error": {"code", "message", "field"}}` with a 4xx status. See docs/api.md.'),
         },
@@ -189,6 +230,41 @@ def openapi_document() -> dict:
                 "responses": {"200": {"description": "GeoJSON FeatureCollection, nearest first.",
                                       "content": {geo: {"schema": nearest_fc}}},
                               "400": bad},
+            }},
+            "/api/v1/reach": {"get": {
+                "operationId": "reach",
+                "summary": "The area reachable from a point in `minutes` (isochrone), and the stations in it.",
+                "parameters": reach_params,
+                "responses": {"200": {"description": "GeoJSON FeatureCollection: the area (a (Multi)Polygon "
+                                                     "feature, role isochrone), then the stations in reach, "
+                                                     "quickest first.",
+                                      "content": {geo: {"schema": reach_fc}}},
+                              "400": bad},
+            }},
+            "/api/v1/coverage": {"get": {
+                "operationId": "coverage",
+                "summary": "Coverage figures of a district: minutes to the nearest station, gaps, sites.",
+                "parameters": [
+                    _p("district", {"type": "string", "pattern": r"^[0-9]{6}$"}, "Adcode of the district.",
+                       required=True),
+                    _p("kind", {"type": "string", "enum": list(KINDS), "default": "rest"}, "Station kind."),
+                    _p("mode", {"type": "string", "enum": list(MODES), "default": "walk"}, "Travel mode."),
+                    _p("minutes", {"type": "number", "minimum": 1, "maximum": 120, "default": 15},
+                       "Travel-time budget."),
+                    _p("cell", {"type": "number", "minimum": 100, "maximum": 5000, "default": 250},
+                       "Grid cell, metres."),
+                    _p("method", {"type": "string", "enum": ["auto", "network", "circle"], "default": "auto"},
+                       "Travel-time method."),
+                    _p("add", {"type": "integer", "minimum": 0, "maximum": 50, "default": 0},
+                       "Suggest this many new sites."),
+                    _p("cells", {"type": "boolean", "default": False},
+                       "Include the cells as a GeoJSON FeatureCollection (WGS-84)."),
+                    _p("gaps", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 20},
+                       "How many gaps to list."),
+                ],
+                "responses": {"200": {"description": "Coverage figures.",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "400": bad, "404": _error("No district with that adcode, or no boundary polygon.")},
             }},
             "/api/v1/stations": {"get": {
                 "operationId": "stations", "summary": "Stations matching filters, in id order, a page at a time.",
