@@ -15,6 +15,11 @@
 * Framing: every response refuses to be framed (``X-Frame-Options: DENY``
   and CSP ``frame-ancestors 'none'``) unless the view set
   ``g.frame_ancestors`` (the embeds do, from the per-district allowlist).
+* Read-only API requests (GET/HEAD/OPTIONS under ``/api/``, see
+  :func:`is_api_read`) are kept cheap: no session is opened, signed or
+  written (:class:`AppSessionInterface`), the rate limiter skips them (its
+  limits are on sign-in and worker-report POSTs), and CSRF only ever checks
+  unsafe methods.  They get the framing headers like every response.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -86,6 +92,37 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+#: methods that never change anything (CSRF checks none of them)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_api_read(req=None) -> bool:
+    """Whether ``req`` (default: the current request) is a read-only JSON API request."""
+    req = request if req is None else req
+    return req.method in SAFE_METHODS and req.path.startswith("/api/")
+
+
+class ApiReadSession(NullSession):
+    """The session of a read-only API request: empty, and writing to it is a bug."""
+
+    def _fail(self, *args, **kwargs):
+        raise RuntimeError("read-only API requests (GET /api/...) have no session; "
+                           "do not read or write the session in an API view")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
+
+
+class AppSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions, except for read-only API requests (:func:`is_api_read`):
+    those neither verify the cookie's signature nor ever send a cookie back.
+    The API answers the same to everyone; nothing in it depends on who is signed in."""
+
+    def open_session(self, app, request):
+        if is_api_read(request):
+            return ApiReadSession()
+        return super().open_session(app, request)
+
+
 def _username_key() -> str:
     return "user:" + (request.form.get("username") or "").strip().lower()[:64]
 
@@ -105,7 +142,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage_uri or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
-    CSRFProtect(app)
+    app.session_interface = AppSessionInterface()
+    CSRFProtect(app)  # checks POST/PUT/PATCH/DELETE only (WTF_CSRF_METHODS)
 
     lm = LoginManager(app)
     lm.login_view = "auth.login"
@@ -130,6 +168,7 @@ def init_app(app: Flask) -> None:
 
     limiter = Limiter(get_remote_address, app=app, default_limits=[])
     app.extensions["stationmap_limiter"] = limiter
+    limiter.request_filter(is_api_read)  # no limit on reading the API; see _cheap_limiter
     limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], scope="login-address")(bp)
     limiter.limit(LOGIN_LIMIT_PER_USERNAME, methods=["POST"], key_func=_username_key,
                   scope="login-user")(bp)
@@ -159,6 +198,41 @@ def init_app(app: Flask) -> None:
         return {"signed_in_user": signed_in_user()}
 
     app.after_request(frame_headers)
+    _cheap_limiter(app, limiter)
+
+
+def _cheap_limiter(app: Flask, limiter: Limiter) -> None:
+    """Skip Flask-Limiter's per-request hooks for read-only API requests.
+
+    ``limiter.request_filter(is_api_read)`` already exempts them, but the
+    limiter still resolves the view's limits and sets its headers on every
+    request (~20% of a cheap API answer, bench_api.py); read-only API requests
+    have no limits to count, so its before-request hook is not called for them.
+    """
+    from functools import partial
+
+    before = app.before_request_funcs.get(None, [])
+    for i, fn in enumerate(before):
+        if getattr(fn, "__self__", None) is limiter:  # Limiter._check_request_limit
+            def _check_limits(fn=fn):
+                return None if is_api_read() else fn()
+            before[i] = _check_limits
+    after = app.after_request_funcs.get(None, [])
+    for i, fn in enumerate(after):
+        if isinstance(fn, partial) and fn.args[:1] == (limiter,):  # its rate-limit headers
+            def _limit_headers(resp, fn=fn):
+                return resp if is_api_read() else fn(resp)
+            after[i] = _limit_headers
+
+
+#: the headers of a response nobody may frame (the common case), built once
+_DENY_HEADERS = (
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
+_DENY_NAMES = frozenset(k.lower() for k, _v in _DENY_HEADERS)
 
 
 def frame_headers(resp):
@@ -168,6 +242,9 @@ def frame_headers(resp):
     the app may have set, rather than replacing it.
     """
     allowed = g.get("frame_ancestors")
+    if not allowed and not any(k.lower() in _DENY_NAMES for k, _v in resp.headers.items()):
+        resp.headers.extend(_DENY_HEADERS)  # none of them set yet: add the four at once
+        return resp
     directive = "frame-ancestors " + (" ".join(allowed) if allowed else "'none'")
     csp = resp.headers.get("Content-Security-Policy", "")
     if "frame-ancestors" not in csp:

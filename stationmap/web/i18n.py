@@ -29,6 +29,8 @@ def init_app(app) -> None:
 
     @app.after_request
     def _remember(resp):
+        if resp.mimetype != "text/html":  # JSON, files: no language to remember
+            return resp
         lang = request.args.get("lang")
         if lang in LANGUAGES and request.cookies.get("lang") != lang:
             resp.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")

@@ -1,0 +1,91 @@
+"""Read-only API requests skip the session, the rate limiter and the language cookie,
+and still get every framing header; writes and sign-in keep all of them (issue 3)."""
+
+from __future__ import annotations
+
+import gzip
+import random
+
+import pytest
+
+from stationmap.web.auth import LOGIN_LIMIT_PER_USERNAME
+from tests.support.webforms import add_users, fresh_token, sign_in, use_fast_hasher
+
+FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+
+
+@pytest.fixture
+def signed_in(app, monkeypatch):
+    use_fast_hasher(monkeypatch)
+    add_users(app.extensions["stationmap"].store)
+    c = app.test_client()
+    assert sign_in(c, "admin").status_code == 302
+    return c
+
+
+def _cookie_headers(resp) -> list:
+    return resp.headers.getlist("Set-Cookie")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/districts", "/api/v1/stations?limit=2",
+                                  "/api/v1/nearest?lat=31.78&lon=119.95", "/api/v1/nearest?bad=1"])
+def test_api_reads_of_a_signed_in_client_neither_set_nor_vary_on_cookies(signed_in, path):
+    r = signed_in.get(path, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code in (200, 400)
+    assert _cookie_headers(r) == []
+    assert "cookie" not in {v.strip().lower() for v in r.headers.get("Vary", "").split(",")}
+    for name, value in FRAMING.items():
+        assert r.headers.get(name) == value, name
+    # the same client's HTML pages still have their session (the sign-in was kept)
+    page = signed_in.get("/admin/")
+    assert page.status_code == 200
+    assert "Cookie" in page.headers.get("Vary", "")
+
+
+def test_api_reads_are_not_rate_limited_but_sign_in_is(client):
+    per_minute = int(LOGIN_LIMIT_PER_USERNAME.split()[0])
+    for _ in range(per_minute * 3):
+        r = client.get("/api/v1/districts")
+        assert r.status_code == 200
+        assert not any(h.lower().startswith("x-ratelimit") for h in r.headers.keys())
+    token = fresh_token(client)
+    statuses = [client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token}).status_code
+                for _ in range(per_minute + 1)]
+    assert statuses == [401] * per_minute + [429]
+    assert client.get("/api/v1/districts").status_code == 200
+
+
+def test_lang_query_remembered_on_pages_not_on_api(client):
+    assert any(c.startswith("lang=en") for c in _cookie_headers(client.get("/?lang=en")))
+    r = client.get("/api/v1/districts?lang=en")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "lang"
+    assert _cookie_headers(r) == []
+
+
+def test_framed_embed_still_drops_deny(app):
+    """A view that allows framing (g.frame_ancestors) gets its allowlist, not DENY."""
+    from flask import g
+
+    @app.get("/_framed_probe")
+    def _probe():
+        g.frame_ancestors = ["https://union.example.org"]
+        return "ok"
+
+    r = app.test_client().get("/_framed_probe")
+    assert "X-Frame-Options" not in r.headers
+    assert r.headers["Content-Security-Policy"] == "frame-ancestors https://union.example.org"
+
+
+@pytest.mark.parametrize("size", [512, 1000, 1024, 5000, 8192, 20000, 32767, 32768, 200_000])
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_small_window_gzip_round_trips(size, level):
+    from stationmap.web.api import _gzip
+
+    rng = random.Random(size)
+    words = ["驿站", "station", '"lon":', "120.123456", "nav", "amap://", "{", "}"]
+    raw = "".join(rng.choice(words) for _ in range(size)).encode()[:size]
+    data = _gzip(raw, level)
+    assert data[:2] == b"\x1f\x8b"
+    assert gzip.decompress(data) == raw  # the standard library's reader is the reference
+    assert len(data) <= len(gzip.compress(raw, compresslevel=level)) * 1.02 + 16
