@@ -320,7 +320,14 @@
       S.posLayer.clearLayers();
       if (!S.pos) { return; }
       var ll = disp(S.pos.lat, S.pos.lon);
-      if (radius) {
+      if (S.area && S.area.pos === S.pos) {
+        // the isochrone (road network), WGS-84 shifted like everything else
+        L.geoJSON(S.area.feature, {
+          coordsToLatLng: function (c) { return disp(c[1], c[0]); },
+          style: { className: 'sm-reach-area', color: '#1a73e8', weight: 1.5, fillOpacity: 0.08 },
+          interactive: false
+        }).addTo(S.posLayer);
+      } else if (radius) {
         L.circle(ll, { radius: radius, color: '#1a73e8', weight: 1.5, fillOpacity: 0.08, interactive: false }).addTo(S.posLayer);
       }
       L.marker(ll, { icon: L.divIcon({ className: 'sm-pos-icon', html: '<div class="sm-pos"></div>', iconSize: [24, 24] }), interactive: false, keyboard: false })
@@ -330,6 +337,23 @@
 
     function formatDistance(m) {
       return m < 1000 ? fmt(T.metres, { n: Math.round(m) }) : fmt(T.kilometres, { n: (m / 1000).toFixed(m < 10000 ? 1 : 0) });
+    }
+
+    // the reach area: the isochrone where a road network covers the position
+    function loadArea(data, q, my) {
+      if (data.method !== 'network') { root.dataset.reach = 'circle'; return; }
+      var pos = S.pos;
+      var rq = new URLSearchParams();
+      ['lat', 'lon', 'mode', 'minutes'].forEach(function (k) { rq.set(k, q.get(k)); });
+      fetch(cfg.urls.reach + '?' + rq.toString())
+        .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
+        .then(function (d) {
+          if (my !== S.req || pos !== S.pos) { return; }
+          S.area = { pos: pos, feature: d.features[0] };
+          drawPosition(S.radius);
+          root.dataset.reach = d.method;
+        })
+        .catch(function () { /* keep the circle */ });
     }
 
     function renderList(data) {
@@ -392,6 +416,7 @@
           listEl.removeAttribute('aria-busy');
           if (!res.ok) { status((res.d.error && res.d.error.message) || T.load_failed, true); return; }
           renderList(res.d);
+          loadArea(res.d, q, my);
           listEl.dataset.query = q.toString();
           root.dataset.listVersion = String(my);
         })

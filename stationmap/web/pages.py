@@ -70,6 +70,7 @@ def finder_config(lang: str) -> dict:
         "lang": lang,
         "urls": {
             "nearest": url_for("api.nearest"),
+            "reach": url_for("api.reach_area"),
             "stations": url_for("api.stations"),
             "station_api": url_for("api.stations") + "/",
             "station_page": url_for("pages.index") + "station/",

@@ -202,3 +202,34 @@ def test_station_page_renders_the_name_as_text(open_finder, xss_name):
     assert page.locator('img[src="x"]').count() == 0
     assert page.locator(".nav-buttons a").count() == 3
     watch.assert_clean()
+
+
+def test_isochrone_polygon_replaces_the_circle_inside_sip_shifted_over_amap(open_finder, finder_app):
+    lon, lat = 120.72, 31.32  # inside the SIP road network
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}")
+    wait_js(page, "() => document.documentElement.dataset.reach === 'network'")
+    assert page.evaluate(ROOT_DATA)["datum"] == "gcj02"
+    assert page.locator(".leaflet-overlay-pane path.sm-reach-area").count() >= 1
+    # the drawn polygon is the API's isochrone moved to GCJ-02 (vertex by vertex)
+    drawn = page.evaluate("""() => { const out = [];
+        stationmapFinder.state.posLayer.eachLayer(l => { if (l.eachLayer) l.eachLayer(p => {
+            const ll = p.getLatLngs(); const ring = Array.isArray(ll[0][0]) ? ll[0][0] : ll[0];
+            ring.forEach(q => out.push([q.lng, q.lat])); }); });
+        return out; }""")
+    mode = page.evaluate("() => stationmapFinder.state.mode")
+    body = finder_app.test_client().get(f"/api/v1/reach?lat={lat}&lon={lon}&mode={mode}&minutes=15").get_json()
+    geom = body["features"][0]["geometry"]
+    ring = geom["coordinates"][0] if geom["type"] == "Polygon" else geom["coordinates"][0][0]
+    want = [list(wgs84_to_gcj02(x, y)) for x, y in ring[:-1]]
+    assert len(drawn) == len(want) > 10
+    assert max(abs(a - b) for p, q in zip(drawn, want) for a, b in zip(p, q)) < 1e-7
+    watch.assert_clean()
+
+
+def test_circle_stays_where_no_network_covers_the_position(open_finder, web_query_point):
+    page, watch = open_finder(f"/?lat={web_query_point[1]}&lon={web_query_point[0]}")
+    wait_js(page, "() => document.documentElement.dataset.reach === 'circle'")
+    assert page.locator(".leaflet-overlay-pane path.sm-reach-area").count() == 0
+    assert page.evaluate("() => { let n = 0; stationmapFinder.state.posLayer.eachLayer(l => { "
+                         "if (l instanceof L.Circle) n++; }); return n; }") == 1
+    watch.assert_clean()
