@@ -1,0 +1,70 @@
+"""The station page offers anonymous worker reports; the header signs in and out."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+
+from tests.support.webforms import add_users, csrf_token, sign_in, use_fast_hasher
+
+_FORM = re.compile(r'<form method="post" action="([^"]+)" class="report-form">(.*?)</form>', re.S)
+
+
+@pytest.fixture
+def users(app, monkeypatch):
+    use_fast_hasher(monkeypatch)
+    add_users(app.extensions["stationmap"].store)
+
+
+def _report_rows(app, station_id):
+    """The stored reports of ``station_id``, read with sqlite3 (not through the app's code)."""
+    path = app.extensions["stationmap"].store.engine.url.database
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT kind FROM station_reports WHERE station_id = ?", (station_id,))]
+
+
+def test_station_page_reports_panel_posts_a_report(app, client):
+    html = client.get("/station/w-001").get_data(as_text=True)
+    m = _FORM.search(html)
+    assert m, "no report form on the station page"
+    action, form = m.groups()
+    assert action == "/stations/w-001/reports"
+    kinds = re.findall(r'name="kind" value="([^"]+)"', form)
+    assert kinds == ["ok", "closed", "no_hot_water", "charging_broken"]
+    assert "最近 30 天没有反馈。" in html
+    token = csrf_token(form)
+    r = client.post(action, data={"kind": "no_hot_water", "csrf_token": token})
+    assert r.status_code == 302
+    assert _report_rows(app, "w-001") == ["no_hot_water"]
+    again = client.get("/station/w-001").get_data(as_text=True)
+    assert "没有热水" in again.split('class="recent-reports"', 1)[1].split("</ul>", 1)[0]
+    en = client.get("/station/w-001?lang=en").get_data(as_text=True)
+    assert "No hot water" in en and "Open and fine" in en
+
+
+def test_report_from_station_page_without_token_is_refused(app, client):
+    r = client.post("/stations/w-001/reports", data={"kind": "closed"})
+    assert r.status_code == 400
+    assert _report_rows(app, "w-001") == []
+
+
+@pytest.mark.parametrize("lang, sign_in_text, admin_text, sign_out_text",
+                         [("zh", "登录", "管理", "退出登录"), ("en", "Sign in", "Admin", "Sign out")])
+def test_header_sign_in_admin_sign_out(app, users, lang, sign_in_text, admin_text, sign_out_text):
+    c = app.test_client()
+    header = c.get(f"/station/w-001?lang={lang}").get_data(as_text=True).split("</header>")[0]
+    assert f'<a href="/login" class="login-link">{sign_in_text}</a>' in header
+    assert "/logout" not in header and "/admin/" not in header
+    assert sign_in(c, "zl").status_code == 302
+    for page in ("/", "/station/w-001", "/districts"):
+        header = c.get(page).get_data(as_text=True).split("</header>")[0]
+        assert f'<a href="/admin/" class="admin-link">{admin_text}</a>' in header
+        assert f">{sign_out_text}</button>" in header and 'action="/logout"' in header
+        assert "login-link" not in header
+    token = csrf_token(header)
+    assert c.post("/logout", data={"csrf_token": token}).status_code == 302
+    header = c.get("/districts").get_data(as_text=True).split("</header>")[0]
+    assert "login-link" in header and "admin-link" not in header
+    assert c.get("/admin/").status_code == 302  # signed out for real
