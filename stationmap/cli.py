@@ -463,12 +463,15 @@ def serve(host, port, workers):
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     if gunicorn is None:
         raise StationmapError("gunicorn is not installed: run `make serve`, which installs it")
-    click.echo(f"stationmap: serving on http://{host}:{port}/ with {workers} workers (Ctrl-C stops)", err=True)
+    click.echo(f"stationmap: starting http://{host}:{port}/ ...", err=True)
+    # said by gunicorn once the app is built and the port listens (stationmap/gunicorn_conf.py)
+    os.environ["STATIONMAP_SERVE_BANNER"] = (
+        f"stationmap: serving on http://{host}:{port}/ with {workers} workers (Ctrl-C stops)")
     if host in ("127.0.0.1", "localhost", "::1") and not os.environ.get("STATIONMAP_SECURE_COOKIES"):
         # plain http on this machine only: a Secure session cookie would never come back
         os.environ["STATIONMAP_SECURE_COOKIES"] = "0"
-    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}",
-                        "--access-logfile", "-", "stationmap.web:create_app()"])
+    os.execv(gunicorn, [gunicorn, "--config", "python:stationmap.gunicorn_conf", "--workers", str(workers),
+                        "--bind", f"{host}:{port}", "--access-logfile", "-", "stationmap.web:create_app()"])
 
 
 # -- sample data ------------------------------------------------------------------
