@@ -16,7 +16,7 @@ from stationmap.config import MODES
 from stationmap.errors import NotFoundError
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.nav import nav_links
-from stationmap.model import KINDS, SERVICES, STATUSES, TZ, parse_opening_hours
+from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, TZ, parse_opening_hours
 from stationmap.web import state
 from stationmap.web.api import DEFAULT_K, any_sample, sorted_stations
 
@@ -173,6 +173,7 @@ def station(station_id: str):
     kinds = [(k, label(KINDS, k, lang), KIND_COLORS.get(k, "#666")) for k in st.kinds]
     return render_template(
         "station.html", st=st, kinds=kinds, services=services, status=label(STATUSES, st.status, lang),
+        host=label(HOSTS, st.host, lang) if st.host else "",
         hours=_hours_info(st, now), nav=nav, any_sample=st.is_sample, lang_name=lang,
         primary_color=KIND_COLORS[primary_kind(st.kinds)],
         primary_icon=url_for("static", filename=kind_icon(primary_kind(st.kinds))),

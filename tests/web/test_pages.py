@@ -155,3 +155,17 @@ def test_small_and_error_responses_are_not_compressed(ro_client):
     r = ro_client.get("/api/v1/nearest?lat=x&lon=1", headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 400 and "Content-Encoding" not in r.headers
     assert r.get_json()["error"]["field"] == "lat"
+
+
+
+def test_station_page_shows_the_host_label_not_its_key(db_url, make_station):
+    from stationmap.store import StationStore
+    from stationmap.web import create_app
+
+    store = StationStore(db_url)
+    store.create_all()
+    store.insert(make_station(id="h-1", host="post_office"))
+    client = create_app({"database_url": db_url, "TESTING": True}).test_client()
+    html = client.get("/station/h-1").get_data(as_text=True)
+    assert "邮政网点" in html and ">post_office<" not in html
+    assert "Post office" in client.get("/station/h-1?lang=en").get_data(as_text=True)
