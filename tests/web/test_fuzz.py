@@ -37,6 +37,9 @@ EXAMPLES = {
     ("/api/v1/stations", "positive"): 300, ("/api/v1/stations", "negative"): 250,
     ("/api/v1/stations/{station_id}", "positive"): 150, ("/api/v1/stations/{station_id}", "negative"): 150,
     ("/api/v1/districts/boundaries", "positive"): 60, ("/api/v1/districts/boundaries", "negative"): 60,
+    ("/api/v1/reach", "positive"): 120, ("/api/v1/reach", "negative"): 100,
+    # a coverage run costs up to seconds: a few cases, a known district mixed in
+    ("/api/v1/coverage", "positive"): 12, ("/api/v1/coverage", "negative"): 12,
     # /api/v1/districts takes no parameter: nothing to violate
     ("/api/v1/districts", "positive"): 20,
 }
@@ -66,6 +69,9 @@ def test_schemathesis(api_schema, path, mode):
     if "{station_id}" in path:  # random ids are all unknown: mix in a known one
         strategy = st.one_of(strategy, op.as_strategy(generation_mode=GenerationMode(mode),
                                                       path_parameters={"station_id": "xss"}))
+    if path == "/api/v1/coverage" and mode == "positive":  # random adcodes are all unknown
+        strategy = st.one_of(strategy, op.as_strategy(generation_mode=GenerationMode(mode),
+                                                      query={"district": "320402", "add": 0}))
 
     @settings(max_examples=EXAMPLES[path, mode], **FUZZ_SETTINGS)
     @given(case=strategy)
@@ -87,14 +93,14 @@ def test_schemathesis(api_schema, path, mode):
 
 
 PARAM_NAMES = ["lat", "lon", "datum", "out_datum", "kind", "service", "status", "open_now", "at", "k", "mode",
-               "minutes", "bbox", "district", "limit", "offset", "fields", "level", "x"]
+               "minutes", "bbox", "district", "limit", "offset", "fields", "level", "method", "x"]
 ENDPOINTS = ["/api/v1/nearest", "/api/v1/stations", "/api/v1/stations/xss", "/api/v1/districts",
-             "/api/v1/districts/boundaries", "/api/v1/openapi.json"]
+             "/api/v1/districts/boundaries", "/api/v1/openapi.json", "/api/v1/reach"]
 values = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", "nan", "NaN", "inf", "-inf", "1e309", "-0", "0", "1", "-1", "90", "-180.0", "1e-320",
                      "true", "false", "rest", "toilet", "gcj02", "31.79", "119.96", "2024-05-01T10:00:00",
-                     "119,31,120,32", "320402", "%", "\x00", "９０", "1" * 400]),
+                     "119,31,120,32", "320402", "network", "circle", "120.72", "31.32", "%", "\x00", "９０", "1" * 400]),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(min_value=-(10 ** 30), max_value=10 ** 30).map(str),
 )
