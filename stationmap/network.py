@@ -39,10 +39,16 @@ Searches run :func:`scipy.sparse.csgraph.dijkstra` with ``limit`` on a CSR
 matrix per mode.  The matrix has one extra "virtual" node whose two arcs are
 set, per query, to the two ends of the edge the query point snapped onto, so a
 search starts from the exact point on the road without copying the graph.
+Searches that need times at junctions only (isochrones) run on a contracted
+copy (:meth:`Network.core`, :meth:`Network.search_core`): the middle nodes of
+two-way chains are taken out and each chain becomes one arc, so Dijkstra
+visits junctions only (half of SIP's nodes) and finds the same times there.
 
 Every coordinate in and out is WGS-84 (lon, lat in degrees); distances are
 metres and times seconds unless a name says otherwise.  Geometry work happens
-in the UTM zone of the network's centre (:func:`stationmap.coords.utm_crs_for`).
+in the UTM zone of the network's centre (:func:`stationmap.coords.utm_crs_for`);
+many points go back to WGS-84 through polynomials fitted to pyproj over the
+network's extent (:meth:`Network.to_lonlat_fast`, error below 1 mm).
 """
 
 from __future__ import annotations
@@ -203,6 +209,36 @@ class _ModeGraph:
     all_twoway: bool = True
     tree: object = None    # shapely STRtree over ``edges`` (lazy)
     snaps: dict | None = None  # (lon, lat) -> (edge, t, distance_m), stations
+    core: object = None    # _Core: the graph with its two-way chains contracted (lazy)
+
+
+@dataclass
+class _Core:
+    """A mode graph with its chains contracted, for searches that need times at
+    junctions only (isochrones).
+
+    A node is *contracted* when exactly two edges meet there and both are open
+    both ways to the mode (a bend or a split in the middle of a road); the
+    others are *kept*.  A **super-arc** is a maximal run of arcs from a kept
+    node through contracted nodes to the next kept node; its time is the sum
+    of theirs, so times between kept nodes are exactly those of the full
+    graph.  Every arc of the mode graph lies on exactly one super-arc.
+    """
+
+    keep: np.ndarray       # (nk,) node index of each kept node
+    csr: object            # scipy.sparse.csr_matrix (nk+1, nk+1): super-arcs in seconds; row nk: virtual source
+    sa_src: np.ndarray     # (S,) kept index of each super-arc's start (sorted: CSR order)
+    sa_dst: np.ndarray     # (S,) kept index of its end
+    sa_s: np.ndarray       # (S,) seconds along it
+    sa_twoway: np.ndarray  # (S,) open both ways (its reverse is a super-arc too)
+    sa_drawn: np.ndarray   # (S,) one per road: one-way ones, and of a two-way pair the one from the lower node
+    sa_ptr: np.ndarray     # (S+1,) its arcs: ca_*[sa_ptr[s]:sa_ptr[s+1]], in order
+    ca_arc: np.ndarray     # mode-graph arc (index into the CSR's real arcs)
+    ca_sa: np.ndarray      # super-arc of each
+    ca_tau: np.ndarray     # seconds from the super-arc's start to the arc's start
+    edge_ca: np.ndarray    # (m,) position in ca_* of each open edge's u -> v arc (-1: closed)
+    out_max_s: np.ndarray  # (nk,) the longest super-arc leaving each kept node (0 if none), seconds
+    lock: threading.Lock
 
 
 class Network:
@@ -258,6 +294,7 @@ class Network:
         self.bounds = (float(self.lon.min()), float(self.lat.min()),
                        float(self.lon.max()), float(self.lat.max())) if len(self.lon) else (0, 0, 0, 0)
         self._modes: dict = {}
+        self._lonlat_fit = None
         #: data derived from the network by other modules (built lazily, e.g. isochrone grids)
         self.derived: dict = {}
         self._build_lock = threading.Lock()
@@ -368,6 +405,94 @@ class Network:
                           can_fwd=can_fwd, can_back=can_back, edges=edges, lock=threading.Lock(), snaps={},
                           arc_twoway=arc_twoway, all_twoway=bool(arc_twoway.all()))
 
+    def core(self, mode: str) -> _Core:
+        """The contracted graph of ``mode`` (:class:`_Core`; built on first use, then cached)."""
+        g = self.graph(mode)
+        if g.core is None:
+            with self._build_lock:
+                if g.core is None:
+                    g.core = self._build_core(g)
+        return g.core
+
+    def _build_core(self, g: _ModeGraph) -> _Core:
+        import scipy.sparse as sp
+
+        n = self.n_nodes
+        indptr = g.csr.indptr[:n + 1].astype(np.int64)
+        A = int(indptr[n])
+        dst = g.csr.indices[:A].astype(np.int64)
+        w = np.asarray(g.csr.data[:A], dtype=np.float64)
+        src = g.arc_src.astype(np.int64)
+        rev = g.arc_rev.astype(np.int64)
+        twoway = np.asarray(g.arc_twoway, dtype=bool)
+        ids = np.arange(A, dtype=np.int64)
+        deg = np.diff(indptr)
+        contracted = (deg == 2) & (np.bincount(src[twoway], minlength=n) == 2)
+        rounds = max(int(A).bit_length(), 1) + 1
+        while True:
+            # the arc after one entering a contracted node: that node's other arc
+            first = indptr[dst]
+            other = np.where(first == rev, first + 1, first)
+            succ = np.where(contracted[dst], other, -1)
+            pred = np.full(A, -1, np.int64)
+            has = succ >= 0
+            pred[succ[has]] = ids[has]
+            # pointer jumping back to each run's first arc: seconds and arcs before each arc
+            par = np.where(pred >= 0, pred, ids)
+            tau = np.where(pred >= 0, w[np.maximum(pred, 0)], 0.0)
+            rank = (pred >= 0).astype(np.int64)
+            for _ in range(rounds):
+                pp = par[par]
+                if np.array_equal(pp, par):
+                    break
+                tau = tau + tau[par]
+                rank = rank + rank[par]
+                par = pp
+            ring = pred[par] >= 0          # a ring of contracted nodes only: keep its nodes
+            if not ring.any():
+                break
+            contracted[src[ring]] = False
+        keep = np.flatnonzero(~contracted)
+        nk = len(keep)
+        kid = np.full(n, -1, np.int64)
+        kid[keep] = np.arange(nk)
+        head = pred < 0
+        heads = ids[head]
+        S = len(heads)
+        sa = (np.cumsum(head) - 1)[par]
+        order = np.lexsort((rank, sa))
+        inv = np.empty(A, np.int64)
+        inv[order] = ids
+        end_arc = np.empty(S, np.int64)
+        last = succ < 0
+        end_arc[sa[last]] = ids[last]
+        sa_src = kid[src[heads]]
+        sa_dst = kid[dst[end_arc]]
+        sa_s = tau[end_arc] + w[end_arc]
+        sa_twoway = twoway[heads]
+        sa_drawn = ~sa_twoway | (sa_src < sa_dst) | ((sa_src == sa_dst) & (heads < rev[end_arc]))
+        sa_ptr = np.zeros(S + 1, np.int64)
+        np.cumsum(np.bincount(sa, minlength=S), out=sa_ptr[1:])
+        kindptr = np.zeros(nk + 2, np.int32)
+        np.cumsum(np.bincount(sa_src, minlength=nk), out=kindptr[1:nk + 1])
+        kindptr[nk + 1] = kindptr[nk] + 2
+        indices = np.empty(S + 2, np.int32)
+        indices[:S] = sa_dst
+        indices[S:] = nk
+        data = np.zeros(S + 2, np.float64)
+        data[:S] = sa_s
+        csr = sp.csr_matrix((data, indices, kindptr), shape=(nk + 1, nk + 1))
+        out_max = np.zeros(nk)
+        rows = np.flatnonzero(np.diff(kindptr[:nk + 1]) > 0)
+        if len(rows):
+            out_max[rows] = np.maximum.reduceat(sa_s, kindptr[rows])
+        edge_ca = np.full(self.n_edges, -1, np.int64)
+        fwd = np.asarray(g.arc_fwd, dtype=bool)
+        edge_ca[g.arc_eid[fwd]] = inv[fwd]
+        return _Core(keep=keep, csr=csr, sa_src=sa_src, sa_dst=sa_dst, sa_s=sa_s, sa_twoway=sa_twoway,
+                     sa_drawn=sa_drawn, sa_ptr=sa_ptr, ca_arc=order, ca_sa=sa[order], ca_tau=tau[order],
+                     edge_ca=edge_ca, out_max_s=out_max, lock=threading.Lock())
+
     # -- snapping ----------------------------------------------------------------
     def _tree(self, g: _ModeGraph):
         """STRtree over the mode's open edges (metric); modes open on the same edges share one."""
@@ -395,6 +520,35 @@ class Network:
     def to_lonlat(self, x, y):
         """Metres in :attr:`crs` -> WGS-84 lon/lat."""
         return self._to_lonlat.transform(x, y)
+
+    def to_lonlat_fast(self, x, y):
+        """Metres in :attr:`crs` -> WGS-84 lon/lat (arrays), as :meth:`to_lonlat` but
+        from polynomials fitted to it over the network's extent and a margin
+        (:class:`_LonLatFit`: error below 1 mm, checked when fitted); exact
+        :meth:`to_lonlat` for points outside that rectangle or where no
+        polynomial is that close (a very large network)."""
+        fit = self._lonlat_fit
+        if fit is None:
+            with self._build_lock:
+                if self._lonlat_fit is None:
+                    pad = max(float(self.settings.max_snap_m), 500.0) + 5000.0
+                    x0, x1 = float(self.x.min()) - pad, float(self.x.max()) + pad
+                    y0, y1 = float(self.y.min()) - pad, float(self.y.max()) + pad
+                    self._lonlat_fit = _LonLatFit(x0, y0, x1, y1, self._to_lonlat)
+                fit = self._lonlat_fit
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if fit.ok and x.size and fit.covers(x, y):
+            return fit(x, y)
+        return self.to_lonlat(x, y)
+
+    def lonlat_points(self, x, y) -> np.ndarray:
+        """As :meth:`to_lonlat_fast`, for 1-d arrays, as one (n, 2) array."""
+        lon, lat = self.to_lonlat_fast(x, y)
+        out = np.empty((len(lon), 2))
+        out[:, 0] = lon
+        out[:, 1] = lat
+        return out
 
     def _snap_xy(self, g, qx, qy):
         """Nearest open edge, fraction along it and distance (metres) for metric points (arrays)."""
@@ -431,20 +585,28 @@ class Network:
         """
         from stationmap.index import check_point
 
+        import shapely
+
         lon, lat = check_point(lon, lat)
         g = self.graph(_check_mode(mode))
         limit = self.settings.max_snap_m if max_snap_m is None else float(max_snap_m)
         qx, qy = self.to_xy(lon, lat)
-        e, t, d = self._snap_xy(g, qx, qy)
-        e, t, d = int(e[0]), float(t[0]), float(d[0])
+        e, t, d = -1, 0.0, math.inf
+        if len(g.edges):
+            # one point: the same sums as _snap_xy, on Python floats
+            e = int(g.edges[int(self._tree(g).query_nearest(shapely.Point(qx, qy), all_matches=False)[0])])
+            u, v = int(self.edge_u[e]), int(self.edge_v[e])
+            ax, ay = float(self.x[u]), float(self.y[u])
+            dx, dy = float(self.x[v]) - ax, float(self.y[v]) - ay
+            ll = dx * dx + dy * dy
+            t = min(max(((qx - ax) * dx + (qy - ay) * dy) / ll, 0.0), 1.0) if ll > 0 else 0.0
+            d = math.hypot(qx - (ax + t * dx), qy - (ay + t * dy))
         if e < 0 or not d <= limit:
             far = "no road" if e < 0 else f"{d:.0f} m from the nearest road"
             raise ValidationError(
                 f"point (lon {lon:.6f}, lat {lat:.6f}) is {far} open to {mode} in network "
                 f"{self.name!r}; the limit is {limit:.0f} m (max_snap_m)", field="point")
-        u, v = self.edge_u[e], self.edge_v[e]
-        px = self.x[u] + t * (self.x[v] - self.x[u])
-        py = self.y[u] + t * (self.y[v] - self.y[u])
+        px, py = ax + t * dx, ay + t * dy
         plon, plat = self.to_lonlat(px, py)
         return Snap(e, t, d, float(plon), float(plat), float(px), float(py))
 
@@ -514,6 +676,29 @@ class Network:
             res = dijkstra(csr, directed=True, indices=n, limit=float(limit_s),
                            return_predecessors=predecessors)
         return res
+
+    def search_core(self, snap: Snap, *, mode: str, limit_s: float = np.inf) -> np.ndarray:
+        """Dijkstra from a snapped point on the contracted graph (:meth:`core`):
+        seconds to every kept node (``core.keep``; inf beyond ``limit_s``), the
+        same times as :meth:`search` gives those nodes.  Index nk is the point itself."""
+        from scipy.sparse.csgraph import dijkstra
+
+        core = self.core(_check_mode(mode))
+        g = self.graph(mode)
+        nk = len(core.keep)
+        ci = int(core.edge_ca[snap.edge])
+        s = int(core.ca_sa[ci])
+        tau = float(core.ca_tau[ci]) + snap.t * float(g.edge_s[snap.edge])
+        T = float(core.sa_s[s])
+        csr = core.csr
+        with core.lock:
+            # toward the super-arc's start needs it two-way; else a harmless self-loop
+            back = bool(core.sa_twoway[s])
+            csr.indices[-2] = core.sa_src[s] if back else nk
+            csr.data[-2] = min(max(tau, 0.0), T) if back else 0.0
+            csr.indices[-1] = core.sa_dst[s]
+            csr.data[-1] = min(max(T - tau, 0.0), T)
+            return dijkstra(csr, directed=True, indices=nk, limit=float(limit_s))
 
     def path_lengths(self, snap: Snap, pred: np.ndarray, *, mode: str) -> np.ndarray:
         """Metres along the roads from the snapped point to every node, on the search tree ``pred``.
@@ -805,6 +990,74 @@ class Network:
         raise ValidationError(
             f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
             field="source")
+
+
+class _LonLatFit:
+    """WGS-84 lon/lat as polynomials in metric x, y over a rectangle, fitted to a
+    pyproj transformer (``xy -> lonlat``) on Chebyshev points; the lowest
+    degree (2..8) whose error on a finer check grid is below ``tol_m``
+    metres.  ``ok`` is False when no degree is that close."""
+
+    def __init__(self, x0, y0, x1, y1, transformer, *, tol_m: float = 1e-3):
+        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
+        self.cx, self.cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+        self.hx, self.hy = max(0.5 * (x1 - x0), 1.0), max(0.5 * (y1 - y0), 1.0)
+        self.ok = False
+        chk = np.linspace(-1.0, 1.0, 41)
+        cu, cv = (a.ravel() for a in np.meshgrid(chk, chk))
+        clon, clat = transformer.transform(self.cx + cu * self.hx, self.cy + cv * self.hy)
+        self.lon0, self.lat0 = float(np.mean(clon)), float(np.mean(clat))
+        m_lat = 111_320.0
+        m_lon = m_lat * math.cos(math.radians(self.lat0))
+        for deg in range(2, 9):
+            k = 2 * deg + 4
+            nodes = np.cos(np.pi * (np.arange(k) + 0.5) / k)
+            fu, fv = (a.ravel() for a in np.meshgrid(nodes, nodes))
+            flon, flat = transformer.transform(self.cx + fu * self.hx, self.cy + fv * self.hy)
+            i, j = np.meshgrid(np.arange(deg + 1), np.arange(deg + 1), indexing="ij")
+            i, j = i.ravel(), j.ravel()
+            tot = (i + j) <= deg
+            V = fu[:, None] ** i[tot] * fv[:, None] ** j[tot]
+            rhs = np.column_stack([np.asarray(flon) - self.lon0, np.asarray(flat) - self.lat0])
+            sol = np.linalg.lstsq(V, rhs, rcond=None)[0]
+            coef = np.zeros((deg + 1, deg + 1, 2))
+            coef[i[tot], j[tot]] = sol
+            # C[j, 2 * i + o]: the coefficient of u^i v^j for output o (lon, lat)
+            self.deg = deg
+            self.C = np.ascontiguousarray(coef.transpose(1, 0, 2).reshape(deg + 1, 2 * (deg + 1)))
+            glon, glat = self._eval(cu, cv)
+            err = np.hypot((glon - clon) * m_lon, (glat - clat) * m_lat)
+            self.max_error_m = float(err.max())
+            if self.max_error_m <= tol_m:
+                self.ok = True
+                break
+
+    def covers(self, x, y) -> bool:
+        return bool(x.min() >= self.x0 and x.max() <= self.x1 and y.min() >= self.y0 and y.max() <= self.y1)
+
+    def _eval(self, u, v):
+        d = self.deg
+        vp = np.empty((d + 1, len(v)))
+        vp[0] = 1.0
+        for k in range(1, d + 1):
+            np.multiply(vp[k - 1], v, out=vp[k])
+        Q = self.C.T @ vp            # Q[2i + o]: the coefficient of u^i for output o, at each point
+        out = []
+        for o in (0, 1):             # Horner in u, on contiguous rows
+            acc = Q[2 * d + o].copy()
+            for k in range(d - 1, -1, -1):
+                acc *= u
+                acc += Q[2 * k + o]
+            out.append(acc)
+        return out[0] + self.lon0, out[1] + self.lat0
+
+    def __call__(self, x, y):
+        """lon, lat (arrays) for metric x, y (arrays inside the rectangle)."""
+        shape = np.shape(x)
+        u = (np.ravel(x) - self.cx) * (1.0 / self.hx)
+        v = (np.ravel(y) - self.cy) * (1.0 / self.hy)
+        lon, lat = self._eval(u, v)
+        return lon.reshape(shape), lat.reshape(shape)
 
 
 def _arcs(n: int, u: np.ndarray, v: np.ndarray):

@@ -318,6 +318,82 @@ def test_travel_times_equal_networkx_dijkstra(sip, mode):
     assert checked > 500
 
 
+def _core_check(net, mode, points, limit):
+    """search_core against networkx at the kept nodes, and which nodes are kept; returns nodes checked."""
+    G = nx_graph(net, mode)
+    core = net.core(mode)
+    # kept: every node except those where exactly two edges meet, both open both ways to the mode
+    # (a ring of such nodes keeps some of them)
+    U = G.to_undirected()
+    two = {x for x in U.nodes if U.degree(x) == 2 and all(G.has_edge(x, y) and G.has_edge(y, x) for y in U[x])}
+    kept = set(core.keep.tolist())
+    assert set(U.nodes) - two <= kept
+    assert not kept & two or len(two) == U.number_of_nodes()
+    checked = 0
+    for lon, lat in points:
+        sn = net.snap(lon, lat, mode=mode)
+        d = net.search_core(sn, mode=mode, limit_s=limit)[:len(core.keep)]
+        ref = nx.single_source_dijkstra_path_length(split_at(G, net, sn, mode), "p", cutoff=limit,
+                                                    weight="weight")
+        kept = {int(k): i for i, k in enumerate(core.keep.tolist())}
+        ref = {kept[k]: v for k, v in ref.items() if k in kept}
+        got = {i: d[i] for i in np.flatnonzero(np.isfinite(d)).tolist()}
+        inner = {k for k, v in ref.items() if v < limit - 1e-6}
+        assert inner <= got.keys() <= ref.keys()
+        assert max((abs(got[k] - ref[k]) for k in got), default=0.0) < 1.0
+        checked += len(got)
+    return checked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", config.MODES)
+def test_contracted_search_equals_networkx_at_the_junctions(sip, mode):
+    rng = np.random.default_rng(10 + config.MODES.index(mode))
+    nodes = rng.choice(sip.n_nodes, 5, replace=False)
+    pts = [(sip.lon[k] + rng.uniform(-6e-4, 6e-4), sip.lat[k] + rng.uniform(-5e-4, 5e-4)) for k in nodes]
+    assert _core_check(sip, mode, pts, 15 * 60.0) > 500
+    core = sip.core(mode)
+    assert len(core.keep) < 0.6 * sip.n_nodes             # about half of SIP's nodes are inside chains
+    # every arc of the mode graph on exactly one super-arc, in order, times adding up
+    g = sip.graph(mode)
+    A = int(g.csr.indptr[sip.n_nodes])
+    assert np.array_equal(np.sort(core.ca_arc), np.arange(A))
+    w = g.csr.data[core.ca_arc]
+    ends = core.sa_ptr[1:] - 1
+    np.testing.assert_allclose(core.ca_tau[ends] + w[ends], core.sa_s, rtol=1e-12)
+
+
+def test_contracted_search_on_one_way_streets_and_a_ring():
+    net = Network.build(ONEWAY_OSM, settings=SETTINGS)
+    for mode in config.MODES:
+        _core_check(net, mode, [(120.7000, 31.3000), (120.7022, 31.3005), (120.7011, 31.3010)], 600.0)
+    # a ring of six nodes, every one where two two-way edges meet: some must be kept
+    ang = np.arange(6) * np.pi / 3
+    ring = Network.from_arrays(120.7 + 0.002 * np.cos(ang), 31.3 + 0.002 * np.sin(ang), np.arange(6),
+                               (np.arange(6) + 1) % 6, settings=SETTINGS)
+    assert len(ring.core("walk").keep) >= 1
+    _core_check(ring, "walk", [(120.7021, 31.3001), (120.699, 31.3005)], 600.0)
+
+
+def test_fast_lonlat_matches_pyproj_within_a_millimetre(sip):
+    rng = np.random.default_rng(4)
+    pad = 3000.0
+    x = rng.uniform(sip.x.min() - pad, sip.x.max() + pad, 5000)
+    y = rng.uniform(sip.y.min() - pad, sip.y.max() + pad, 5000)
+    back = Transformer.from_crs(sip.crs, "EPSG:4326", always_xy=True)
+    lon_ref, lat_ref = back.transform(x, y)
+    lon, lat = sip.to_lonlat_fast(x, y)
+    err = GEOD.inv(lon, lat, lon_ref, lat_ref)[2]
+    assert err.max() < 1e-3
+    assert sip._lonlat_fit.ok                               # the polynomial, not the fallback
+    pts = sip.lonlat_points(x[:10], y[:10])
+    assert pts.shape == (10, 2) and np.allclose(pts[:, 0], lon[:10]) and np.allclose(pts[:, 1], lat[:10])
+    # far outside the fitted rectangle: pyproj itself
+    far_lon, far_lat = sip.to_lonlat_fast(np.array([sip.x.max() + 200_000.0]), np.array([sip.y.min()]))
+    ref = back.transform(sip.x.max() + 200_000.0, sip.y.min())
+    assert GEOD.inv(far_lon[0], far_lat[0], *ref)[2] < 1e-6
+
+
 def test_search_without_limit_reaches_the_whole_connected_network(sip):
     sn = sip.snap(120.72, 31.31, mode="walk")
     d = sip.search(sn, mode="walk")[:sip.n_nodes]
