@@ -274,6 +274,94 @@ def test_pieces_polygon_holds_random_segments():
         assert shapely.difference(geom, near).area < 1e-6 * geom.area
 
 
+def test_traced_rings_match_contourpy_on_random_grids():
+    """The tracer (marching squares, compiled) against contourpy's filled contours at 0.5
+    on the same grid of nodes: the same shape except inside saddle cells (two marked
+    corners facing each other, which the two may join or not), every marked node inside."""
+    import contourpy
+
+    from stationmap.reach import _Outline
+
+    rng = np.random.default_rng(21)
+    for trial in range(60):
+        H, W = rng.integers(6, 40, 2)
+        m0 = rng.random((H, W)) < rng.uniform(0.05, 0.6)
+        m0[:2] = m0[-2:] = False
+        m0[:, :2] = m0[:, -2:] = False
+        cells = np.flatnonzero(m0.ravel())
+        if not len(cells):
+            continue
+        out = _Outline.trace(cells, W, 1.0, 0.0, 0.0, 0.0)
+        geom = out.geometry()
+        assert geom.is_valid, trial
+        assert out.area_m2 == pytest.approx(geom.area, abs=1e-9)
+        # the nodes: the four corners of each marked cell (cell (i, j) has its lower-left corner at (j, i))
+        M = np.zeros((H + 1, W + 1))
+        for di in (0, 1):
+            for dj in (0, 1):
+                M[di:di + H, dj:dj + W] = np.maximum(M[di:di + H, dj:dj + W], m0)
+        gen = contourpy.contour_generator(z=M, name="serial", fill_type=contourpy.FillType.OuterOffset,
+                                          corner_mask=False)
+        pts, offs = gen.filled(0.5, 2.0)
+        ref = shapely.union_all([shapely.Polygon(p[o[0]:o[1]], [p[a:b] for a, b in zip(o[1:-1], o[2:])])
+                                 for p, o in zip(pts, offs)])
+        b = M.astype(int)
+        case = b[:-1, :-1] + 2 * b[:-1, 1:] + 4 * b[1:, 1:] + 8 * b[1:, :-1]
+        saddles = int(((case == 5) | (case == 10)).sum())
+        assert shapely.symmetric_difference(geom, ref).area <= 0.5 * saddles + 1e-9, trial
+        ii, jj = np.nonzero(M)
+        assert shapely.contains_xy(geom, jj, ii).all()
+    # holes below the limit are filled, larger ones kept
+    m0 = np.zeros((20, 20), bool)
+    m0[3:17, 3:17] = True         # 15 x 15 nodes: 225 cell², less four corners cut by 1/8
+    m0[6:8, 6:8] = False          # a hole of one node: 0.5 cell²
+    m0[10:15, 10:15] = False      # 4 x 4 nodes: 16 cell², less four corners: 15.5
+    geom = _Outline.trace(np.flatnonzero(m0.ravel()), 20, 1.0, 0.0, 0.0, 1.0).geometry()
+    assert geom.exterior.is_ccw and len(geom.interiors) == 1 and not geom.interiors[0].is_ccw
+    assert geom.area == pytest.approx(225 - 0.5 - 15.5)
+
+
+@pytest.mark.parametrize("mode", ["walk", "ebike", "car"])
+def test_isochrone_on_the_contracted_graph_draws_what_the_full_graph_draws(sip, mode):
+    """The fast path (junction times, precomputed stars, compiled kernels) against the
+    plain one: every reached arc of the full graph cut by hand-written numpy and drawn
+    by :func:`pieces_polygon` on the same grid."""
+    from stationmap.reach import _Search
+
+    for lon, lat in SOURCES:
+        minutes = 15 if mode != "car" else 6
+        sn = sip.snap(lon, lat, mode=mode)
+        fast = _Search(sip, sn, mode, minutes * 60.0, lon, lat, full=False)
+        out = fast.outline()
+        assert out is not None
+        full = _Search(sip, sn, mode, minutes * 60.0, lon, lat)
+        ref, _ = pieces_polygon(*full.pieces())
+        geom = out.geometry()
+        assert geom.is_valid
+        # (the two grids are offset: compare areas, and the shapes up to a band of two cells)
+        assert out.area_m2 == pytest.approx(ref.area, rel=0.03)
+        c = out.cell
+        assert shapely.difference(geom, shapely.buffer(ref, 2 * c)).area < 1e-6 * geom.area
+        assert shapely.difference(ref, shapely.buffer(geom, 2 * c)).area < 1e-6 * ref.area
+
+
+def test_a_walk_to_the_road_longer_than_the_time_is_cut_where_the_time_runs_out(sip):
+    sn = sip.snap(120.7005, 31.3078, mode="walk")          # a point ~190 m from the road
+    walk = sn.distance_m / WALK
+    assert 100 < sn.distance_m < SETTINGS.max_snap_m and walk > 60
+    minutes = 0.5 * walk / 60.0
+    iso = isochrone(120.7005, 31.3078, minutes, "walk", network=sip, settings=SETTINGS, resolution_m=10)
+    poly = to_metric(sip, iso.polygon)
+    tr = utm(sip)
+    qx, qy = tr.transform(120.7005, 31.3078)
+    px, py = tr.transform(sn.lon, sn.lat)
+    half = shapely.LineString([(qx, qy), (0.5 * (qx + px), 0.5 * (qy + py))])
+    assert shapely.intersection(half, poly).length == pytest.approx(half.length, rel=1e-9)
+    assert shapely.distance(shapely.Point(px, py), poly) > 0.5 * half.length - 30   # the road is not reached
+    c = iso.resolution_m
+    assert poly.area < (half.length + 4 * c) * 4 * c
+
+
 def test_isochrone_stations_match_networkx(sip, index, stations):
     lon, lat, minutes = 120.72, 31.31, 15
     for mode in ("walk", "ebike"):
@@ -524,9 +612,13 @@ def test_stations_on_the_query_edge_one_way_or_not():
 
 
 def test_prepare_builds_what_the_first_query_needs():
+    import stationmap.reach as reach
     from stationmap.reach import RESOLUTION_M, prepare
 
     net = Network.load(SIP_NPZ, settings=SETTINGS)
     prepare({"sip": net})
     assert set(net._modes) == set(config.MODES)
     assert RESOLUTION_M in net.derived["raster"] and len(net.derived["trees"]) == 1
+    assert all(net._modes[m].core is not None for m in config.MODES)
+    assert set(net.derived["raster"][RESOLUTION_M]._modes) == set(config.MODES)
+    assert net._lonlat_fit is not None and reach._KERNELS is not None
