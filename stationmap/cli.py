@@ -203,10 +203,11 @@ def reach(lat, lon, datum, minutes, mode, method, network_spec, kinds, services,
 
 def _shown_url(url: str) -> str:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display; StationStore reports bad URLs
+    except (ArgumentError, ValueError):  # only for display; StationStore reports bad URLs
         return url
 
 

@@ -60,7 +60,7 @@ import numpy as np
 from stationmap import config as _config
 from stationmap.config import MODES
 from stationmap.coords import utm_crs_for
-from stationmap.errors import NotFoundError, ValidationError
+from stationmap.errors import NotFoundError, ValidationError, geodata_read_errors
 from stationmap.model import KINDS, Station, check_kinds
 
 SHAPES = ("square", "h3")
@@ -1935,7 +1935,7 @@ def read_points(path, *, weight_column: str | None = None):
         return gdf
     try:
         gdf = gpd.read_file(p)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
+    except geodata_read_errors() as exc:
         raise ValidationError(f"{p}: cannot read: {exc}", field="file") from None
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)

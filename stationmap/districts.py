@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stationmap.errors import ConfigError, NotFoundError, ValidationError
+from stationmap.errors import ConfigError, NotFoundError, ValidationError, geodata_read_errors
 
 #: Levels of :class:`District`, from largest to smallest.
 LEVELS = ("province", "city", "county", "zone")
@@ -234,7 +234,7 @@ class Districts:
             raise ConfigError(f"boundaries file not found: {bpath}")
         try:
             frame = gpd.read_file(bpath, layer=layer)
-        except Exception as exc:  # pyogrio raises several types for unreadable files
+        except geodata_read_errors() as exc:
             raise ConfigError(f"{bpath}: cannot read layer {layer!r}: {exc}") from None
         census = read_census(population_path) if population_path is not None else None
         return cls(frame, census, source=str(bpath))

@@ -65,3 +65,10 @@ class ImportReportError(ValidationError):
         d = super().to_dict()
         d["error"]["problems"] = [p.to_dict() for p in self.problems]
         return d
+
+
+def geodata_read_errors() -> tuple:
+    """The exception types pyogrio / GDAL raise for a missing, corrupt or unreadable file."""
+    from pyogrio.errors import DataLayerError, DataSourceError, FieldError
+
+    return (DataSourceError, DataLayerError, FieldError, RuntimeError, OSError, ValueError)

@@ -65,7 +65,7 @@ import numpy as np
 from stationmap import config as _config
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import GEOD, utm_crs_for
-from stationmap.errors import ConfigError, NotFoundError, ValidationError
+from stationmap.errors import ConfigError, NotFoundError, ValidationError, geodata_read_errors
 
 FORMAT = "stationmap-network/1"
 
@@ -885,7 +885,7 @@ class Network:
             raise NotFoundError(f"road network source not found: {str(path)!r}", field="source")
         try:
             layers = {str(r[0]) for r in pyogrio.list_layers(path)}
-        except Exception as exc:  # pyogrio raises its own DataSourceError types
+        except geodata_read_errors() as exc:
             raise ValidationError(f"{path}: cannot read as a GeoPackage ({exc})", field="source") from None
         for need in ("nodes", "edges"):
             if need not in layers:

@@ -77,7 +77,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stationmap.errors import ValidationError
+from stationmap.errors import ValidationError, geodata_read_errors
 from stationmap.model import Problem
 
 #: file extension -> format name
@@ -512,7 +512,6 @@ def read_geojson(source, *, name: str | None = None) -> Table:
 def read_gpkg(source, *, name: str | None = None) -> Table:
     """Read the station layer of a GeoPackage."""
     import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
 
     name = name or str(source)
     data = _load_bytes(source, name)
@@ -530,7 +529,7 @@ def read_gpkg(source, *, name: str | None = None) -> Table:
             layer = "stations" if "stations" in names else (points[0] if points else names[0])
             buf.seek(0)
             gdf = pyogrio.read_dataframe(buf, layer=layer)
-    except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
+    except geodata_read_errors() as exc:
         msg = str(exc).split(";")[0].replace(str(getattr(buf, "name", "")), "")
         if "not recognized" in msg:
             msg = "not a GeoPackage"
