@@ -592,9 +592,13 @@ class Network:
         limit = self.settings.max_snap_m if max_snap_m is None else float(max_snap_m)
         qx, qy = self.to_xy(lon, lat)
         e, t, d = -1, 0.0, math.inf
-        if len(g.edges):
+        found = ()
+        if len(g.edges) and math.isfinite(qx) and math.isfinite(qy):
+            # (a point far outside the projection's zone can map to inf: then there is no road near)
+            found = self._tree(g).query_nearest(shapely.Point(qx, qy), all_matches=False)
+        if len(found):
             # one point: the same sums as _snap_xy, on Python floats
-            e = int(g.edges[int(self._tree(g).query_nearest(shapely.Point(qx, qy), all_matches=False)[0])])
+            e = int(g.edges[int(found[0])])
             u, v = int(self.edge_u[e]), int(self.edge_v[e])
             ax, ay = float(self.x[u]), float(self.y[u])
             dx, dy = float(self.x[v]) - ax, float(self.y[v]) - ay
@@ -602,7 +606,7 @@ class Network:
             t = min(max(((qx - ax) * dx + (qy - ay) * dy) / ll, 0.0), 1.0) if ll > 0 else 0.0
             d = math.hypot(qx - (ax + t * dx), qy - (ay + t * dy))
         if e < 0 or not d <= limit:
-            far = "no road" if e < 0 else f"{d:.0f} m from the nearest road"
+            far = "far from every road" if e < 0 else f"{d:.0f} m from the nearest road"
             raise ValidationError(
                 f"point (lon {lon:.6f}, lat {lat:.6f}) is {far} open to {mode} in network "
                 f"{self.name!r}; the limit is {limit:.0f} m (max_snap_m)", field="point")

@@ -426,3 +426,12 @@ def test_cli_network_build_errors_are_one_clear_line(tmp_path, monkeypatch, args
     assert res.exit_code == 1
     assert isinstance(res.exception, SystemExit)
     assert message in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("lon,lat", [(25.0, 1.3), (-170.0, -80.0), (179.9, 89.9)])
+def test_points_far_outside_the_projection_are_refused_not_crashing(sip, lon, lat):
+    # found by fuzzing /api/v1/reach: such points project to inf in the network's UTM zone
+    with pytest.raises(ValidationError, match="far from every road|from the nearest road") as exc:
+        sip.snap(lon, lat, mode="walk")
+    assert exc.value.field == "point"
+    assert not sip.covers(lon, lat, mode="walk")
