@@ -520,6 +520,22 @@ _NEAREST_PARAMS = frozenset({"lat", "lon", "datum", "out_datum", "kind", "servic
 METHODS = ("auto", "network", "circle")
 
 
+def _point_query(p: Params) -> tuple:
+    """The arguments /nearest and /reach share, checked: lat, lon, datum, out_datum,
+    kinds, services, open_now, at, mode, minutes, method."""
+    lat = p.number("lat", required=True, lo=-90.0, hi=90.0)
+    lon = p.number("lon", required=True, lo=-180.0, hi=180.0)
+    datum, out_datum = _datums(p)
+    kinds = p.many("kind", KINDS)
+    services = p.many("service", SERVICES)
+    open_now = p.boolean("open_now")
+    at = p.when("at")
+    mode = p.choice("mode", MODES, default="walk")
+    minutes = p.number("minutes", default=state().settings.minutes, lo=0.0, hi=MAX_MINUTES, lo_open=True)
+    method = p.choice("method", METHODS, default="auto")
+    return lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method
+
+
 @bp.get("/nearest")
 def nearest():
     """The stations quickest to reach from a point, quickest first (GeoJSON FeatureCollection).
@@ -528,17 +544,8 @@ def nearest():
     default, or ``network``), the circle estimate elsewhere (or ``circle``).
     """
     p = Params(_NEAREST_PARAMS)
-    lat = p.number("lat", required=True, lo=-90.0, hi=90.0)
-    lon = p.number("lon", required=True, lo=-180.0, hi=180.0)
-    datum, out_datum = _datums(p)
-    kinds = p.many("kind", KINDS)
-    services = p.many("service", SERVICES)
-    open_now = p.boolean("open_now")
-    at = p.when("at")
+    lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p)
     k = p.integer("k", default=DEFAULT_K, lo=1, hi=MAX_K)
-    mode = p.choice("mode", MODES, default="walk")
-    minutes = p.number("minutes", default=state().settings.minutes, lo=0.0, hi=MAX_MINUTES, lo_open=True)
-    method = p.choice("method", METHODS, default="auto")
     st = state()
     settings = st.settings
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
@@ -619,16 +626,7 @@ def reach_area():
     from stationmap.reach import isochrone
 
     p = Params(_REACH_PARAMS)
-    lat = p.number("lat", required=True, lo=-90.0, hi=90.0)
-    lon = p.number("lon", required=True, lo=-180.0, hi=180.0)
-    datum, out_datum = _datums(p)
-    kinds = p.many("kind", KINDS)
-    services = p.many("service", SERVICES)
-    open_now = p.boolean("open_now")
-    at = p.when("at")
-    mode = p.choice("mode", MODES, default="walk")
-    minutes = p.number("minutes", default=state().settings.minutes, lo=0.0, hi=MAX_MINUTES, lo_open=True)
-    method = p.choice("method", METHODS, default="auto")
+    lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p)
     st = state()
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     wlon, wlat = float(wlon), float(wlat)
