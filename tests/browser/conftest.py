@@ -1,34 +1,19 @@
 """Fixtures of the finder's browser tests: a real local server and headless chromium.
 
-Chromium is Debian's (``/usr/bin/chromium``, installed by ``make browser-deps``),
+Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test`` (``make system-deps``)),
 driven by Playwright; requests that leave 127.0.0.1 (map tiles) are aborted, as
 they would fail offline or on an intranet.
 """
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 import pytest
+
+from tests.support.webforms import live_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@contextmanager
-def serve(app):
-    """Serve ``app`` from a thread on a free port of 127.0.0.1; yields the base URL."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="finder-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +31,7 @@ def finder_app(tmp_path_factory, web_stations_builder):
 
 @pytest.fixture(scope="module")
 def finder_url(finder_app):
-    with serve(finder_app) as base:
+    with live_server(finder_app) as base:
         yield base
 
 
