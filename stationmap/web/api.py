@@ -328,11 +328,15 @@ def _rank_by_time(index, lon: float, lat: float, *, k: int, mode: str, settings,
         return rank_stations(networks(), index, lon, lat, mode=mode, k=k, kinds=kinds or None,
                              services=services or None, open_at=open_at, method=method, settings=settings)
     except ValidationError as exc:
-        if method != "network" or exc.field not in ("method", "point"):
-            raise
-        raise ValidationError(f"method=network: no road network covers the point (lon {lon:.6f}, "
-                              f"lat {lat:.6f} WGS-84): {exc.message}; use method=auto or circle",
-                              field="method") from None
+        raise _no_network(exc, method, lon, lat) from None
+
+
+def _no_network(exc: ValidationError, method: str, lon: float, lat: float) -> ValidationError:
+    """With ``method=network``, a snapping failure becomes a 400 on ``method``; else ``exc`` as is."""
+    if method != "network" or exc.field not in ("method", "point"):
+        return exc
+    return ValidationError(f"method=network: no road network covers the point (lon {lon:.6f}, "
+                           f"lat {lat:.6f} WGS-84): {exc.message}; use method=auto or circle", field="method")
 
 
 # -- features -------------------------------------------------------------------------------
@@ -636,11 +640,7 @@ def reach_area():
                         kinds=kinds or None, services=services or None, open_at=at_ if open_now else None,
                         settings=st.settings)
     except ValidationError as exc:
-        if method != "network" or exc.field not in ("method", "point"):
-            raise
-        raise ValidationError(f"method=network: no road network covers the point (lon {wlon:.6f}, "
-                              f"lat {wlat:.6f} WGS-84): {exc.message}; use method=auto or circle",
-                              field="method") from None
+        raise _no_network(exc, method, wlon, wlat) from None
     geom = shapely.set_precision(iso.polygon, 10.0 ** -PRECISION) if not iso.polygon.is_empty else iso.polygon
     if hasattr(shapely, "orient_polygons"):
         geom = shapely.orient_polygons(geom)  # RFC 7946: exteriors counter-clockwise
