@@ -119,6 +119,7 @@ class StationIndex:
         self._stations: list[Station | None] = []
         self._slot: dict[str, int] = {}
         self._xyz = np.empty((0, 3))
+        self._ll = np.empty((0, 2))     # lon, lat per slot (bbox queries)
         self._kmask = np.empty(0, dtype=np.int64)
         self._n = 0
         self._dead: set[int] = set()
@@ -145,6 +146,7 @@ class StationIndex:
         lon = np.fromiter((s.lon for s in stations), float, n)
         lat = np.fromiter((s.lat for s in stations), float, n)
         self._xyz = ecef(lon, lat) if n else np.empty((0, 3))
+        self._ll = np.column_stack([lon, lat]) if n else np.empty((0, 2))
         self._kmask = np.fromiter((_kind_mask(s.kinds) for s in stations), np.int64, n)
         self._closed = {i for i, s in enumerate(stations) if s.status == "closed"}
         self._n = n
@@ -192,7 +194,9 @@ class StationIndex:
         km[:cap] = self._kmask
         xyz = np.zeros((new, 3))
         xyz[:cap] = self._xyz
-        self._kmask, self._xyz = km, xyz
+        ll = np.full((new, 2), np.nan)
+        ll[:cap] = self._ll
+        self._kmask, self._xyz, self._ll = km, xyz, ll
 
     # -- writes (kept in step with the store) -------------------------------
     def __len__(self) -> int:
@@ -217,6 +221,7 @@ class StationIndex:
         self._grow(slot + 1)
         self._stations.append(station)
         self._xyz[slot] = _ecef1(station.lon, station.lat)
+        self._ll[slot] = (station.lon, station.lat)
         self._kmask[slot] = _kind_mask(station.kinds)
         if station.status == "closed":
             self._closed.add(slot)
@@ -238,6 +243,7 @@ class StationIndex:
         v = self._xyz[slot]
         self._rtree.delete(slot, (*v, *v))
         self._stations[slot] = None
+        self._ll[slot] = np.nan      # never inside a box
         self._dead.add(slot)
         self._closed.discard(slot)
         self._delta.discard(slot)
@@ -390,14 +396,14 @@ class StationIndex:
                 f"got {west},{south},{east},{north}", field="bbox")
         kinds = check_kinds(kinds, field="kind") if kinds else ()
         services = check_services(services, field="service") if services else ()
-        kmask = _kind_mask(kinds) if kinds else 0
+        ll = self._ll[:self._n]
+        with np.errstate(invalid="ignore"):     # removed slots are NaN: never inside
+            inside = (ll[:, 0] >= west) & (ll[:, 0] <= east) & (ll[:, 1] >= south) & (ll[:, 1] <= north)
+        if kinds:
+            inside &= (self._kmask[:self._n] & _kind_mask(kinds)) != 0
         out = []
-        for slot in self._slot.values():
+        for slot in np.flatnonzero(inside).tolist():
             st = self._stations[slot]
-            if not (west <= st.lon <= east and south <= st.lat <= north):
-                continue
-            if kmask and not self._kmask[slot] & kmask:
-                continue
             if not include_closed and st.status == "closed":
                 continue
             if self._accept(st, services, open_at):

@@ -123,6 +123,8 @@ def circle_minutes(distance_m, mode: str = "ebike", settings=None):
     """
     settings = settings or _config.load()
     v = settings.speed_kmh(check_mode(mode)) / 3.6
+    if type(distance_m) is float:   # the common case, without numpy's overhead
+        return distance_m * settings.detour_factor / v / 60.0
     d = np.asarray(distance_m, dtype=float) * settings.detour_factor / v / 60.0
     return float(d) if d.ndim == 0 else d
 
@@ -321,17 +323,21 @@ class _Search:
 
     def station_times(self, stations):
         """(seconds, metres) arrays for stations (inf where not reached within the budget)."""
+        secs, parts = self.station_seconds(stations)
+        return secs, self.station_metres(parts, self.lengths())
+
+    def station_seconds(self, stations):
+        """Seconds to each station (inf where not reached within the budget), and the parts
+        :meth:`station_metres` needs to tell the metres of the way."""
         net, g, sn = self.net, self.g, self.snap
         if not stations:
-            return np.empty(0), np.empty(0)
+            return np.empty(0), None
         e, t, d_off = net.snap_stations(stations, mode=self.mode)
         ok = (e >= 0) & (d_off <= net.settings.max_snap_m)
         e = np.where(ok, e, 0)
         u, v = net.edge_u[e], net.edge_v[e]
         T = g.edge_s[e]
-        L = net.edge_length_m[e]
         dist = self.dist
-        lens = self.lengths()
         with np.errstate(invalid="ignore"):
             via_u = np.where(g.can_fwd[e], dist[u] + t * T, np.inf)
             via_v = np.where(g.can_back[e], dist[v] + (1.0 - t) * T, np.inf)
@@ -340,12 +346,32 @@ class _Search:
             behind = same & (t <= sn.t) & g.can_back[e]
             direct = np.where(ahead | behind, np.abs(t - sn.t) * T, np.inf)
         best = np.minimum(np.minimum(via_u, via_v), direct)
-        road_m = np.where(best == direct, np.abs(t - sn.t) * L,
-                          np.where(best == via_u, lens[u] + t * L, lens[v] + (1.0 - t) * L))
         secs = self.off_s + best + d_off / net.walk_mps()
         secs = np.where(ok & np.isfinite(best), secs, np.inf)
-        metres = np.where(np.isfinite(secs), sn.distance_m + road_m + d_off, np.inf)
-        return secs, metres
+        # how the way ends: 0 along the snapped edge itself, 1 through u, 2 through v
+        how = np.where(best == direct, 0, np.where(best == via_u, 1, 2))
+        return secs, (secs, e, t, d_off, how)
+
+    def station_metres(self, parts, lengths=None, sel=None):
+        """Metres along the way to the stations of :meth:`station_seconds` (``sel``: only
+        those, by position).  ``lengths``: metres to every node (:meth:`lengths`); without
+        them, only the nodes the chosen stations need are walked back to the start."""
+        if parts is None:
+            return np.empty(0)
+        net, sn = self.net, self.snap
+        secs, e, t, d_off, how = parts
+        if sel is not None:
+            secs, e, t, d_off, how = secs[sel], e[sel], t[sel], d_off[sel], how[sel]
+        L = net.edge_length_m[e]
+        node = np.where(how == 1, net.edge_u[e], net.edge_v[e])
+        if lengths is None:
+            if self.pred is None:
+                self._dist, self.pred = net.search(sn, mode=self.mode, limit_s=self.limit_s, predecessors=True)
+            at_node = net.node_lengths(sn, self.pred, node, mode=self.mode)
+        else:
+            at_node = lengths[node]
+        road_m = np.where(how == 0, np.abs(t - sn.t) * L, at_node + np.where(how == 1, t, 1.0 - t) * L)
+        return np.where(np.isfinite(secs), sn.distance_m + road_m + d_off, np.inf)
 
     def _arcs(self):
         """Arcs leaving the reached nodes, each edge drawn once: (r, s, tt, f, full, arc)."""
@@ -1021,13 +1047,20 @@ def _candidates(index, lon, lat, radius_m, *, kinds, services, open_at, net=None
     return list(zip(sts, d.tolist()))
 
 
-def _ranked(cands, secs, metres, limit_s=None):
-    out = []
-    for (st, straight), s_, m_ in zip(cands, secs.tolist(), metres.tolist()):
-        if math.isfinite(s_) and (limit_s is None or s_ <= limit_s + 1e-9):
-            out.append(StationTime(st, s_ / 60.0, m_, straight))
+def _ranked(cands, secs, metres, limit_s=None, k=None):
+    """StationTime of the candidates reached (within ``limit_s``), fastest first (ties: by id);
+    the first ``k`` of them (None: all)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(secs) if limit_s is None else np.isfinite(secs) & (secs <= limit_s + 1e-9)
+    idx = np.flatnonzero(ok)
+    if k is not None and len(idx) > k:
+        # only those as fast as the k-th fastest can be among the first k (ties kept for the id order)
+        kth = np.partition(secs[idx], k - 1)[k - 1]
+        idx = idx[secs[idx] <= kth]
+    s_, m_ = secs[idx].tolist(), metres[idx].tolist()
+    out = [StationTime(cands[i][0], s / 60.0, m, cands[i][1]) for i, s, m in zip(idx.tolist(), s_, m_)]
     out.sort(key=lambda x: (x.minutes, x.station.id))
-    return out
+    return out if k is None else out[:k]
 
 
 # -- the public functions ------------------------------------------------------------------
@@ -1053,6 +1086,8 @@ def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
                 except ValidationError:     # no road open to the mode
                     continue
                 _Search(net, sn, mode, 1.0, lon, lat, full=False).outline(resolution_m=float(resolution_m))
+                _, pred = net.search(sn, mode=mode, limit_s=1.0, predecessors=True)
+                net.node_lengths(sn, pred, [0], mode=mode)
                 break
 
 
@@ -1133,6 +1168,62 @@ def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, 
     return Isochrone(lon, lat, minutes, mode, "circle", poly, float(area), stations)
 
 
+def _rank_within(net, snap, index, lon, lat, mode, budget_s, k, filters):
+    """The first ``k`` stations reached within ``budget_s`` seconds, fastest first: the
+    search stops at the budget, and only stations inside the straight-line radius
+    the fastest road speed covers in that time can be reached."""
+    search = _Search(net, snap, mode, budget_s, lon, lat, predecessors=True)
+    radius = net.max_speed_mps(mode) * budget_s * (1.0 + 1e-6) + 1.0
+    cands = _candidates(index, lon, lat, radius, **filters)
+    return _ranked_search(search, cands, budget_s, k)
+
+
+def _ranked_search(search, cands, limit_s, k):
+    """:func:`_ranked` over ``search``: times for every candidate, metres for the first ``k`` only."""
+    secs, parts = search.station_seconds([c[0] for c in cands])
+    first = _ranked(cands, secs, secs, limit_s, k)   # metres filled in below
+    if not first:
+        return first
+    pos = {id(c[0]): i for i, c in enumerate(cands)}
+    sel = np.array([pos[id(x.station)] for x in first], dtype=np.int64)
+    for x, m in zip(first, search.station_metres(parts, sel=sel).tolist()):
+        x.distance_m = m
+    return first
+
+
+#: rounds of :func:`_rank_nearest` with a growing budget before it searches the whole network
+_BUDGET_ROUNDS = 4
+
+
+def _rank_nearest(net, snap, index, lon, lat, mode, k, filters, settings):
+    """The ``k`` stations fastest to reach, with no time limit (exact).
+
+    Searching the whole network and timing every station on it costs
+    milliseconds; the answer is usually a few minutes away.  So: a budget from
+    the ``k``-th nearest station by straight line (twice its circle estimate),
+    :func:`_rank_within` that budget, and if fewer than ``k`` are reached, three
+    times the budget, and so on; a station outside the budget is slower than
+    every one inside it, so ``k`` reached within a budget are the ``k`` fastest
+    overall.  After :data:`_BUDGET_ROUNDS` rounds, the whole network.
+    """
+    if index is None:
+        return []
+    near = index.nearest(lon, lat, k=k, kinds=filters["kinds"] or None, services=filters["services"] or None,
+                         open_at=filters["open_at"])
+    if not near:
+        return []
+    off_s = snap.distance_m / net.walk_mps()
+    budget = off_s + max(120.0, 2.0 * circle_minutes(near[-1].distance_m, mode, settings) * 60.0)
+    for _ in range(_BUDGET_ROUNDS):
+        ranked = _rank_within(net, snap, index, lon, lat, mode, budget, k, filters)
+        if len(ranked) >= k:
+            return ranked
+        budget *= 3.0
+    search = _Search(net, snap, mode, np.inf, lon, lat, predecessors=True)
+    cands = _candidates(index, lon, lat, None, net=net, **filters)
+    return _ranked_search(search, cands, None, k)
+
+
 def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike",
                   minutes: float | None = None, k: int = 5, kinds=None, services=None,
                   open_at: datetime | None = None, method: str = "auto", settings=None) -> Ranking:
@@ -1173,10 +1264,9 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
         out = [StationTime(h.station, circle_minutes(h.distance_m, mode, settings),
                            h.distance_m * settings.detour_factor, h.distance_m) for h in hits]
         return Ranking(lon, lat, mode, "circle", minutes, out)
-    budget = np.inf if minutes is None else minutes * 60.0
-    search = _Search(net, snap, mode, budget, lon, lat, predecessors=True)
-    radius = None if minutes is None else net.max_speed_mps(mode) * budget + 1.0
-    cands = _candidates(index, lon, lat, radius, kinds=kinds, services=services, open_at=open_at, net=net)
-    secs, metres = search.station_times([c[0] for c in cands])
-    ranked = _ranked(cands, secs, metres, None if minutes is None else budget)[:k]
+    filters = {"kinds": kinds, "services": services, "open_at": open_at}
+    if minutes is not None:
+        ranked = _rank_within(net, snap, index, lon, lat, mode, minutes * 60.0, k, filters)
+    else:
+        ranked = _rank_nearest(net, snap, index, lon, lat, mode, k, filters, settings)
     return Ranking(lon, lat, mode, "network", minutes, ranked, net.name, snap.distance_m)

@@ -389,6 +389,15 @@ def test_path_lengths_follow_the_search_tree(sip):
         p = paths[int(node)]
         ref = sum(H[a][b]["length"] for a, b in zip(p[:-1], p[1:]))
         assert lens[node] == pytest.approx(ref, rel=1e-9, abs=1e-6)
+    # node_lengths walks single branches back (the ranking asks for a few nodes)
+    nodes = np.arange(0, sip.n_nodes, 7)
+    got = sip.node_lengths(sn, pred, nodes, mode="car")
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(lens[nodes]))
+    assert np.isinf(got).any() and np.isfinite(got).sum() > 100
+    ok = np.isfinite(got)
+    np.testing.assert_allclose(got[ok], lens[nodes][ok], rtol=1e-12, atol=1e-9)
+    assert sip.node_lengths(sn, pred, [sip.edge_u[sn.edge], sip.edge_v[sn.edge]], mode="car").tolist() == \
+        pytest.approx([sn.t * sip.edge_length_m[sn.edge], (1 - sn.t) * sip.edge_length_m[sn.edge]])
 
 
 # -- command line --------------------------------------------------------------------------

@@ -361,6 +361,43 @@ def test_rank_stations_matches_networkx(sip, index, stations, mode):
     assert [s.station.id for s in lim.stations] == [r[2] for r in ref[:3]]
 
 
+def _whole_network_ranking(net, index, lon, lat, mode, k, kinds=None):
+    """Every station on the network timed by one unlimited search (what rank_stations did
+    before it searched with a growing budget), fastest first, ties by id."""
+    from stationmap.reach import _Search
+
+    sn = net.snap(lon, lat, mode=mode)
+    search = _Search(net, sn, mode, np.inf, lon, lat, predecessors=True)
+    sts = [s for s in index.stations() if not kinds or set(kinds) & set(s.kinds)]
+    secs, metres = search.station_times(sts)
+    rows = sorted((t / 60.0, s.id, m) for s, t, m in zip(sts, secs.tolist(), metres.tolist()) if math.isfinite(t))
+    return rows[:k]
+
+
+@pytest.mark.parametrize("mode", config.MODES)
+def test_budgeted_ranking_equals_the_whole_network_search(sip, index, mode):
+    """rank_stations searches with a growing time budget; its answer must be the one a
+    search of the whole network gives: 30 random points, k from 1 to all stations."""
+    rng = np.random.default_rng(5)
+    w, s, e, n = sip.bounds
+    done = 0
+    for _ in range(60):
+        lon, lat = float(rng.uniform(w, e)), float(rng.uniform(s, n))
+        if not sip.covers(lon, lat, mode=mode):
+            continue
+        for k in (1, 5, 40, 100):
+            kinds = ["hot_tea"] if k == 40 else None
+            got = rank_stations(sip, index, lon, lat, mode=mode, k=k, kinds=kinds, settings=SETTINGS)
+            want = _whole_network_ranking(sip, index, lon, lat, mode, k, kinds)
+            assert [x.station.id for x in got.stations] == [r[1] for r in want], (lon, lat, k)
+            assert [x.minutes for x in got.stations] == pytest.approx([r[0] for r in want], abs=1e-9)
+            assert [x.distance_m for x in got.stations] == pytest.approx([r[2] for r in want], abs=1e-6)
+        done += 1
+        if done == 30:
+            break
+    assert done == 30
+
+
 def test_rank_filters_kinds(sip, index):
     res = rank_stations(sip, index, 120.745, 31.318, mode="ebike", k=5, kinds=["hot_tea"], settings=SETTINGS)
     assert res.stations and all("hot_tea" in s.station.kinds for s in res.stations)
