@@ -75,8 +75,34 @@ def _gcj_delta(lon, lat):
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
+def _gcj_delta1(lon: float, lat: float) -> tuple[float, float]:
+    """:func:`_gcj_delta` for one point, on Python floats (a fifth of numpy's time there)."""
+    if not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):
+        return 0.0, 0.0
+    pi, sin = math.pi, math.sin
+    x = lon - 105.0
+    y = lat - 35.0
+    sqrt_abs_x = math.sqrt(abs(x))
+    common = (20.0 * sin(6.0 * x * pi) + 20.0 * sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
+    dlat += (20.0 * sin(y * pi) + 40.0 * sin(y / 3.0 * pi)) * 2.0 / 3.0
+    dlat += (160.0 * sin(y / 12.0 * pi) + 320.0 * sin(y * pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
+    dlon += (20.0 * sin(x * pi) + 40.0 * sin(x / 3.0 * pi)) * 2.0 / 3.0
+    dlon += (150.0 * sin(x / 12.0 * pi) + 300.0 * sin(x / 30.0 * pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _EE * sin(radlat) ** 2
+    sqrt_magic = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * math.cos(radlat) * pi)
+    return dlon, dlat
+
+
 def wgs84_to_gcj02(lon, lat):
     """WGS-84 -> GCJ-02 (Amap, Tencent, WeChat)."""
+    if type(lon) is float and type(lat) is float:
+        dlon, dlat = _gcj_delta1(lon, lat)
+        return lon + dlon, lat + dlat
     lon, lat, scalar = _as_arrays(lon, lat)
     dlon, dlat = _gcj_delta(lon, lat)
     return _out(lon + dlon, lat + dlat, scalar)
@@ -102,6 +128,10 @@ def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-9, max_iter: int = 30):
 
 def gcj02_to_bd09(lon, lat):
     """GCJ-02 -> BD-09 (Baidu)."""
+    if type(lon) is float and type(lat) is float:
+        z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
+        theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
+        return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
     x, y, scalar = _as_arrays(lon, lat)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)

@@ -143,6 +143,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
     app.session_interface = AppSessionInterface()
+    before0 = list(app.before_request_funcs.get(None, []))
+    after0 = list(app.after_request_funcs.get(None, []))
     CSRFProtect(app)  # checks POST/PUT/PATCH/DELETE only (WTF_CSRF_METHODS)
 
     lm = LoginManager(app)
@@ -168,7 +170,12 @@ def init_app(app: Flask) -> None:
 
     limiter = Limiter(get_remote_address, app=app, default_limits=[])
     app.extensions["stationmap_limiter"] = limiter
-    limiter.request_filter(is_api_read)  # no limit on reading the API; see _cheap_limiter
+    limiter.request_filter(is_api_read)  # no limit on reading the API
+    # what CSRFProtect, LoginManager and Limiter hooked in does nothing for a read-only API
+    # request (no unsafe method, no session, no limits): stationmap.web.lean_hooks leaves it out
+    from stationmap.web import skip_on_api_reads
+    skip_on_api_reads(app, *[f for f in app.before_request_funcs.get(None, []) if f not in before0],
+                      *[f for f in app.after_request_funcs.get(None, []) if f not in after0])
     limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], scope="login-address")(bp)
     limiter.limit(LOGIN_LIMIT_PER_USERNAME, methods=["POST"], key_func=_username_key,
                   scope="login-user")(bp)
@@ -198,31 +205,6 @@ def init_app(app: Flask) -> None:
         return {"signed_in_user": signed_in_user()}
 
     app.after_request(frame_headers)
-    _cheap_limiter(app, limiter)
-
-
-def _cheap_limiter(app: Flask, limiter: Limiter) -> None:
-    """Skip Flask-Limiter's per-request hooks for read-only API requests.
-
-    ``limiter.request_filter(is_api_read)`` already exempts them, but the
-    limiter still resolves the view's limits and sets its headers on every
-    request (~20% of a cheap API answer, bench_api.py); read-only API requests
-    have no limits to count, so its before-request hook is not called for them.
-    """
-    from functools import partial
-
-    before = app.before_request_funcs.get(None, [])
-    for i, fn in enumerate(before):
-        if getattr(fn, "__self__", None) is limiter:  # Limiter._check_request_limit
-            def _check_limits(fn=fn):
-                return None if is_api_read() else fn()
-            before[i] = _check_limits
-    after = app.after_request_funcs.get(None, [])
-    for i, fn in enumerate(after):
-        if isinstance(fn, partial) and fn.args[:1] == (limiter,):  # its rate-limit headers
-            def _limit_headers(resp, fn=fn):
-                return resp if is_api_read() else fn(resp)
-            after[i] = _limit_headers
 
 
 #: the headers of a response nobody may frame (the common case), built once

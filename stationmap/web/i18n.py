@@ -36,6 +36,9 @@ def init_app(app) -> None:
             resp.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
         return resp
 
+    from stationmap.web import skip_on_api_reads
+    skip_on_api_reads(app, _remember)    # the API answers JSON
+
     @app.context_processor
     def _lang():
         from flask_babel import get_locale

@@ -81,6 +81,20 @@ def test_scalar_in_scalar_out():
     assert isinstance(out[0], float) and isinstance(out[1], float)
 
 
+def test_scalar_path_equals_the_array_path():
+    """One point (Python floats) takes a math-module path; it must give what the arrays give,
+    inside China, outside it and on the edges of its box."""
+    rng = np.random.default_rng(3)
+    lon = np.concatenate([rng.uniform(60, 150, 3000), [72.004, 137.8347, 72.0039, 137.8348, 105.0]])
+    lat = np.concatenate([rng.uniform(-5, 60, 3000), [0.8293, 55.8271, 0.8292, 55.8272, 35.0]])
+    for fn in (coords.wgs84_to_gcj02, coords.gcj02_to_bd09):
+        alon, alat = fn(lon, lat)
+        one = np.array([fn(float(x), float(y)) for x, y in zip(lon, lat)])
+        np.testing.assert_allclose(one[:, 0], alon, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(one[:, 1], alat, rtol=0, atol=1e-12)
+        assert all(type(v) is float for v in fn(120.5, 31.3))
+
+
 @pytest.mark.parametrize("bad", ["utm", "", None, "EPSG:3857"])
 def test_unknown_datum_names_the_allowed_ones(bad):
     with pytest.raises(ValidationError, match="wgs84"):
