@@ -54,7 +54,6 @@ class Hit(NamedTuple):
     distance_m: float
 
 
-_make_hit = Hit._make
 
 
 def ecef(lon, lat):
@@ -120,6 +119,7 @@ class StationIndex:
         self._slot: dict[str, int] = {}
         self._xyz = np.empty((0, 3))
         self._ll = np.empty((0, 2))     # lon, lat per slot (bbox queries)
+        self._shut = np.empty(0, dtype=bool)    # closed, per slot (the set _closed, as a mask)
         self._kmask = np.empty(0, dtype=np.int64)
         self._n = 0
         self._dead: set[int] = set()
@@ -149,6 +149,7 @@ class StationIndex:
         self._ll = np.column_stack([lon, lat]) if n else np.empty((0, 2))
         self._kmask = np.fromiter((_kind_mask(s.kinds) for s in stations), np.int64, n)
         self._closed = {i for i, s in enumerate(stations) if s.status == "closed"}
+        self._shut = np.fromiter((s.status == "closed" for s in stations), bool, n)
         self._n = n
         if n:
             self._rtree = rtree_index.Index(
@@ -196,7 +197,9 @@ class StationIndex:
         xyz[:cap] = self._xyz
         ll = np.full((new, 2), np.nan)
         ll[:cap] = self._ll
-        self._kmask, self._xyz, self._ll = km, xyz, ll
+        shut = np.zeros(new, dtype=bool)
+        shut[:cap] = self._shut
+        self._kmask, self._xyz, self._ll, self._shut = km, xyz, ll, shut
 
     # -- writes (kept in step with the store) -------------------------------
     def __len__(self) -> int:
@@ -223,6 +226,7 @@ class StationIndex:
         self._xyz[slot] = _ecef1(station.lon, station.lat)
         self._ll[slot] = (station.lon, station.lat)
         self._kmask[slot] = _kind_mask(station.kinds)
+        self._shut[slot] = station.status == "closed"
         if station.status == "closed":
             self._closed.add(slot)
         self._n += 1
@@ -279,6 +283,20 @@ class StationIndex:
         ``open_at``: open at that time (Asia/Shanghai); ``max_m``: no farther
         (metres).  Closed stations are left out unless ``include_closed``.
         """
+        st = self._stations
+        return [Hit(st[slot], d) for d, slot in self._nearest(lon, lat, k, kinds, services, open_at, max_m,
+                                                             include_closed)]
+
+    def nearest_slots(self, lon: float, lat: float, *, k: int = 1, kinds=None, services=None,
+                      open_at: datetime | None = None, max_m: float | None = None,
+                      include_closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`nearest` as arrays ``(slots, distances_m)``, nearest first (see :meth:`station_at`)."""
+        pairs = self._nearest(lon, lat, k, kinds, services, open_at, max_m, include_closed)
+        return (np.fromiter((p[1] for p in pairs), np.int64, len(pairs)),
+                np.fromiter((p[0] for p in pairs), float, len(pairs)))
+
+    def _nearest(self, lon, lat, k, kinds, services, open_at, max_m, include_closed) -> list[tuple]:
+        """[(distance_m, slot)] of :meth:`nearest`."""
         if not (type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
             lon, lat = check_point(lon, lat)
         if type(k) is not int or not 1 <= k <= MAX_K:
@@ -304,7 +322,7 @@ class StationIndex:
             dd, ii = tree.query(q, k)
             dd = dd.tolist()
             if dd[-1] <= FAR_M * 0.5:
-                return list(map(_make_hit, zip([stations[tree_slots[i]] for i in ii.tolist()], dd)))
+                return list(zip(dd, [tree_slots[i] for i in ii.tolist()]))
         closed = () if include_closed else self._closed
         want = k + 1 if plain and not multi else 4 * k + 8
         while True:
@@ -339,7 +357,7 @@ class StationIndex:
                 hits = [h for h in hits if h[0] <= max_m]
             # done when nothing unseen can be nearer than the k-th (chord <= geodesic <= chord * (1 + 1e-5))
             if exhausted or (len(hits) == k and hits[-1][0] * (1 + 1e-5) <= far):
-                return [Hit(stations[slot], d) for d, slot in hits]
+                return hits
             want *= 4
 
     def _delta_hits(self, q, kmask, bound, services, open_at, closed):
@@ -360,6 +378,17 @@ class StationIndex:
     def within(self, lon: float, lat: float, radius_m: float, *, kinds=None, services=None,
                open_at: datetime | None = None, include_closed: bool = False) -> list[Hit]:
         """Every station within ``radius_m`` metres (geodesic) of a WGS-84 point, nearest first."""
+        slots, d = self.within_slots(lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at,
+                                     include_closed=include_closed)
+        order = np.lexsort((slots, d))
+        st = self._stations
+        return [Hit(st[s], di) for s, di in zip(slots[order].tolist(), d[order].tolist())]
+
+    def within_slots(self, lon: float, lat: float, radius_m: float, *, kinds=None, services=None,
+                     open_at: datetime | None = None, include_closed: bool = False):
+        """:meth:`within` as arrays, in no order: ``(slots, distances_m)``; a slot's station
+        is :meth:`station_at`, its coordinates :meth:`lonlat` (no Station objects are
+        touched unless ``services`` or ``open_at`` need them)."""
         lon, lat = check_point(lon, lat)
         radius_m = _check_metres(radius_m, "radius_m")
         kinds = check_kinds(kinds, field="kind") if kinds else ()
@@ -369,6 +398,8 @@ class StationIndex:
         slots = np.fromiter(self._rtree.intersection((*(q - r), *(q + r))), np.int64)
         if kinds and len(slots):
             slots = slots[(self._kmask[slots] & _kind_mask(kinds)) != 0]
+        if not include_closed and len(slots):
+            slots = slots[~self._shut[slots]]
         d = np.linalg.norm(self._xyz[slots] - q, axis=1) if len(slots) else np.empty(0)
         keep = d <= r
         slots, d = slots[keep], d[keep]
@@ -376,18 +407,34 @@ class StationIndex:
         if far.any():
             st = self._stations
             d[far] = distances_m(lon, lat, [st[s].lon for s in slots[far]], [st[s].lat for s in slots[far]])
-        hits = []
-        for di, s in sorted(zip(d.tolist(), slots.tolist())):
-            st = self._stations[s]
-            if di > radius_m or (not include_closed and st.status == "closed"):
-                continue
-            if self._accept(st, services, open_at):
-                hits.append(Hit(st, di))
-        return hits
+        keep = d <= radius_m
+        slots, d = slots[keep], d[keep]
+        if (services or open_at is not None) and len(slots):
+            st = self._stations
+            keep = np.fromiter((self._accept(st[s], services, open_at) for s in slots.tolist()), bool, len(slots))
+            slots, d = slots[keep], d[keep]
+        return slots, d
+
+    def station_at(self, slot: int) -> Station:
+        """The station in ``slot`` (from :meth:`within_slots` / :meth:`bbox_slots`)."""
+        return self._stations[slot]
+
+    def lonlat(self, slots) -> tuple[np.ndarray, np.ndarray]:
+        """WGS-84 lon and lat arrays of ``slots``."""
+        ll = self._ll[np.asarray(slots, dtype=np.int64)]
+        return ll[:, 0], ll[:, 1]
 
     def bbox(self, west: float, south: float, east: float, north: float, *, kinds=None,
              services=None, open_at: datetime | None = None, include_closed: bool = True) -> list[Station]:
         """Stations inside a WGS-84 lon/lat box (``west <= lon <= east``), in id order."""
+        st = self._stations
+        out = [st[s] for s in self.bbox_slots(west, south, east, north, kinds=kinds, services=services,
+                                                open_at=open_at, include_closed=include_closed).tolist()]
+        return sorted(out, key=lambda s: s.id)
+
+    def bbox_slots(self, west: float, south: float, east: float, north: float, *, kinds=None,
+                   services=None, open_at: datetime | None = None, include_closed: bool = True) -> np.ndarray:
+        """The slots of :meth:`bbox`'s stations (ascending slot order; see :meth:`station_at`)."""
         west, south = check_point(west, south)
         east, north = check_point(east, north)
         if west > east or south > north:
@@ -396,16 +443,17 @@ class StationIndex:
                 f"got {west},{south},{east},{north}", field="bbox")
         kinds = check_kinds(kinds, field="kind") if kinds else ()
         services = check_services(services, field="service") if services else ()
-        ll = self._ll[:self._n]
+        n = self._n
+        ll = self._ll[:n]
         with np.errstate(invalid="ignore"):     # removed slots are NaN: never inside
             inside = (ll[:, 0] >= west) & (ll[:, 0] <= east) & (ll[:, 1] >= south) & (ll[:, 1] <= north)
         if kinds:
-            inside &= (self._kmask[:self._n] & _kind_mask(kinds)) != 0
-        out = []
-        for slot in np.flatnonzero(inside).tolist():
-            st = self._stations[slot]
-            if not include_closed and st.status == "closed":
-                continue
-            if self._accept(st, services, open_at):
-                out.append(st)
-        return sorted(out, key=lambda s: s.id)
+            inside &= (self._kmask[:n] & _kind_mask(kinds)) != 0
+        if not include_closed:
+            inside &= ~self._shut[:n]
+        slots = np.flatnonzero(inside)
+        if (services or open_at is not None) and len(slots):
+            st = self._stations
+            keep = np.fromiter((self._accept(st[s], services, open_at) for s in slots.tolist()), bool, len(slots))
+            slots = slots[keep]
+        return slots

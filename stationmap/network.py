@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,7 @@ class _ModeGraph:
     all_twoway: bool = True
     tree: object = None    # shapely STRtree over ``edges`` (lazy)
     snaps: dict | None = None  # (lon, lat) -> (edge, t, distance_m), stations
+    slot_snaps: object = None  # StationIndex -> (edge, t, distance_m) arrays by slot (weak keys)
     core: object = None    # _Core: the graph with its two-way chains contracted (lazy)
 
 
@@ -403,6 +405,7 @@ class Network:
         arc_twoway = twoway[eid]
         return _ModeGraph(csr=csr, arc_eid=eid, arc_fwd=fwd, arc_rev=rev, arc_src=src, arc_key=key, edge_s=edge_s,
                           can_fwd=can_fwd, can_back=can_back, edges=edges, lock=threading.Lock(), snaps={},
+                          slot_snaps=weakref.WeakKeyDictionary(),
                           arc_twoway=arc_twoway, all_twoway=bool(arc_twoway.all()))
 
     def core(self, mode: str) -> _Core:
@@ -656,6 +659,36 @@ class Network:
         d = np.fromiter((r[2] for r in rows), float, len(rows))
         return e, t, d
 
+    def snap_slots(self, index, slots, *, mode: str):
+        """(edge, t, distance_m) arrays for the stations in ``slots`` of a StationIndex
+        (:meth:`snap_stations` without Station objects: vectorised).
+
+        A slot never changes its station (a write takes a new slot), so each is
+        snapped once per index and mode and kept in arrays by slot.
+        """
+        g = self.graph(_check_mode(mode))
+        slots = np.asarray(slots, dtype=np.int64)
+        if not len(slots):
+            return np.empty(0, np.int64), np.empty(0), np.empty(0)
+        cache = g.slot_snaps.get(index)
+        need = int(slots.max()) + 1
+        if cache is None or len(cache[0]) < need:
+            size = max(need, int(len(cache[0]) * 1.5) if cache is not None else 0, 1024)
+            grown = (np.full(size, -2, np.int64), np.zeros(size), np.full(size, np.inf))
+            if cache is not None:
+                for new, old in zip(grown, cache):
+                    new[:len(old)] = old
+            cache = g.slot_snaps[index] = grown
+        e_all, t_all, d_all = cache
+        todo = np.unique(slots[e_all[slots] == -2])    # -2: not snapped yet
+        if len(todo):
+            lon, lat = index.lonlat(todo)
+            qx, qy = self.to_xy(lon, lat)
+            e, t, d = self._snap_xy(g, qx, qy)
+            t_all[todo], d_all[todo] = t, d
+            e_all[todo] = e
+        return e_all[slots], t_all[slots], d_all[slots]
+
     # -- searching ---------------------------------------------------------------
     def search(self, snap: Snap, *, mode: str, limit_s: float = np.inf, predecessors: bool = False):
         """Dijkstra from a snapped point: seconds to every node (inf beyond ``limit_s``).
@@ -703,6 +736,48 @@ class Network:
             csr.indices[-1] = core.sa_dst[s]
             csr.data[-1] = min(max(T - tau, 0.0), T)
             return dijkstra(csr, directed=True, indices=nk, limit=float(limit_s))
+
+    def nearest_targets(self, snap: Snap, *, mode: str, k: int, att_node, att_target, att_s, direct_s, cost_s,
+                        limit_s: float = np.inf):
+        """The targets fastest to reach from a snapped point: Dijkstra that stops as soon as
+        the ``k`` fastest are known.
+
+        Targets (stations, in practice) hang off the graph: attachment ``i`` reaches
+        target ``att_target[i]`` from node ``att_node[i]`` in ``att_s[i]`` seconds;
+        ``direct_s[j]`` is target ``j``'s time straight from the snapped point (inf:
+        none); ``cost_s[j]`` is added to every way to ``j`` (the walks off the road).
+        A target's time is its fastest way plus its cost.
+
+        Returns ``(target, total_s, road_s, att, pred)``: every target whose time is
+        final when the search stopped (at least the ``k`` fastest, and every one tied
+        with the ``k``-th; ``att``: the attachment used, -1 for the direct way), and the
+        search tree (:meth:`search`'s convention) for :meth:`node_lengths`.  With a
+        ``limit_s``, nodes farther than that are not searched: then the targets
+        reached within it (their road part), fewer than ``k`` perhaps.
+
+        It stops when the ``k``-th fastest time is below what any unsettled way can
+        take (the search's frontier plus the smallest cost); the times equal a full
+        search's (tests/unit/test_network.py), at the cost of the nodes nearer than
+        the ``k``-th target, not all of them.
+        """
+        g = self.graph(_check_mode(mode))
+        e = snap.edge
+        T = float(g.edge_s[e])
+        s_nodes = np.array([self.edge_u[e], self.edge_v[e]], dtype=np.int64)
+        s_times = np.array([snap.t * T if g.can_back[e] else np.inf,
+                            (1.0 - snap.t) * T if g.can_fwd[e] else np.inf])
+        att_node = np.asarray(att_node, dtype=np.int64)
+        order = np.argsort(att_node, kind="stable")
+        cost_s = np.asarray(cost_s, dtype=np.float64)
+        floor = float(cost_s.min()) if len(cost_s) else 0.0
+        csr = g.csr
+        out = _targets_kernel()(csr.indptr, csr.indices, csr.data, self.n_nodes, s_nodes, s_times,
+                                float(limit_s), att_node[order], np.asarray(att_target, np.int64)[order],
+                                np.asarray(att_s, np.float64)[order], np.asarray(direct_s, np.float64),
+                                cost_s, int(k), floor)
+        target, total, road, att, pred = out
+        att = np.where(att >= 0, order[np.maximum(att, 0)], -1)   # back to the caller's attachment order
+        return target, total, road, att, pred
 
     def node_lengths(self, snap: Snap, pred: np.ndarray, nodes, *, mode: str) -> np.ndarray:
         """Metres along the roads from the snapped point to ``nodes``, on the search tree ``pred``
@@ -1136,3 +1211,159 @@ def _chain_kernel():
 
                 _CHAIN = numba.njit(cache=True, nogil=True)(_k_chain)
     return _CHAIN
+
+
+def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_target, att_s,
+               direct_s, cost_s, k, floor):
+    """See :meth:`Network.nearest_targets` (``att_*`` sorted by node).  The CSR's last two
+    arcs (the virtual source's, set by :meth:`Network.search`) are not used: the source's
+    first arcs are ``s_nodes``/``s_times``."""
+    N = n + 1
+    na = att_node.shape[0]
+    nt = direct_s.shape[0]
+    dist = np.full(N, np.inf)
+    pred = np.full(N, -9999, np.int64)
+    first = np.full(N, -1, np.int64)
+    for i in range(na - 1, -1, -1):
+        first[att_node[i]] = i
+    cap = indices.shape[0] + na + nt + 8
+    hk = np.empty(cap)
+    hv = np.empty(cap, np.int64)
+    size = 0
+    # heap values: a node (>= 0), or -(1 + event) for the event of attachment `event`
+    # (event < na) or of target event - na's direct way
+    done = np.zeros(nt, np.bool_)
+    out_t = np.empty(nt, np.int64)
+    out_total = np.empty(nt)
+    out_road = np.empty(nt)
+    out_att = np.empty(nt, np.int64)
+    m = 0
+    best = np.full(max(k, 1), np.inf)   # the k smallest totals so far, ascending
+    dist[n] = 0.0
+    for j in range(-2, nt):
+        if j < 0:
+            key = s_times[j + 2]
+            val = s_nodes[j + 2]
+            if not (key <= limit and key < np.inf):
+                continue
+            if key >= dist[val]:
+                continue
+            dist[val] = key
+            pred[val] = n
+        else:
+            key = direct_s[j]
+            val = -(1 + na + j)
+            if not (key <= limit and key < np.inf):
+                continue
+        i = size            # push
+        size += 1
+        while i > 0:
+            p = (i - 1) >> 1
+            if hk[p] <= key:
+                break
+            hk[i] = hk[p]
+            hv[i] = hv[p]
+            i = p
+        hk[i] = key
+        hv[i] = val
+    while size > 0:
+        key = hk[0]         # pop
+        val = hv[0]
+        size -= 1
+        if size > 0:
+            lk = hk[size]
+            lv = hv[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and hk[c + 1] < hk[c]:
+                    c += 1
+                if hk[c] >= lk:
+                    break
+                hk[i] = hk[c]
+                hv[i] = hv[c]
+                i = c
+            hk[i] = lk
+            hv[i] = lv
+        if key > limit:
+            break
+        if best[k - 1] < key + floor:   # nothing unsettled can beat (or tie) the k-th
+            break
+        if val < 0:
+            ev = -val - 1
+            j = att_target[ev] if ev < na else ev - na
+            if done[j]:
+                continue
+            done[j] = True
+            total = key + cost_s[j]
+            out_t[m] = j
+            out_total[m] = total
+            out_road[m] = key
+            out_att[m] = ev if ev < na else -1
+            m += 1
+            if total < best[k - 1]:
+                q = k - 1
+                while q > 0 and best[q - 1] > total:
+                    best[q] = best[q - 1]
+                    q -= 1
+                best[q] = total
+            continue
+        x = val
+        if key > dist[x]:
+            continue
+        a0 = first[x]
+        if a0 >= 0:
+            a = a0
+            while a < na and att_node[a] == x:
+                if not done[att_target[a]]:
+                    nk = key + att_s[a]
+                    if nk <= limit and nk < np.inf:
+                        i = size
+                        size += 1
+                        while i > 0:
+                            p = (i - 1) >> 1
+                            if hk[p] <= nk:
+                                break
+                            hk[i] = hk[p]
+                            hv[i] = hv[p]
+                            i = p
+                        hk[i] = nk
+                        hv[i] = -(1 + a)
+                a += 1
+        for a in range(indptr[x], indptr[x + 1]):
+            y = indices[a]
+            if y >= n:      # the virtual source's arcs point at n: never back to it
+                continue
+            nd = key + data[a]
+            if nd < dist[y] and nd <= limit:     # (nd < dist[y] <= inf: finite)
+                dist[y] = nd
+                pred[y] = x
+                i = size
+                size += 1
+                while i > 0:
+                    p = (i - 1) >> 1
+                    if hk[p] <= nd:
+                        break
+                    hk[i] = hk[p]
+                    hv[i] = hv[p]
+                    i = p
+                hk[i] = nd
+                hv[i] = y
+    return out_t[:m], out_total[:m], out_road[:m], out_att[:m], pred
+
+
+_TARGETS = None
+
+
+def _targets_kernel():
+    """:func:`_k_targets` compiled (numba: on first use, then cached on disk)."""
+    global _TARGETS
+    if _TARGETS is None:
+        with _CHAIN_LOCK:
+            if _TARGETS is None:
+                import numba
+
+                _TARGETS = numba.njit(cache=True, nogil=True)(_k_targets)
+    return _TARGETS

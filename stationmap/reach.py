@@ -323,21 +323,17 @@ class _Search:
 
     def station_times(self, stations):
         """(seconds, metres) arrays for stations (inf where not reached within the budget)."""
-        secs, parts = self.station_seconds(stations)
-        return secs, self.station_metres(parts, self.lengths())
-
-    def station_seconds(self, stations):
-        """Seconds to each station (inf where not reached within the budget), and the parts
-        :meth:`station_metres` needs to tell the metres of the way."""
         net, g, sn = self.net, self.g, self.snap
         if not stations:
-            return np.empty(0), None
+            return np.empty(0), np.empty(0)
         e, t, d_off = net.snap_stations(stations, mode=self.mode)
         ok = (e >= 0) & (d_off <= net.settings.max_snap_m)
         e = np.where(ok, e, 0)
         u, v = net.edge_u[e], net.edge_v[e]
         T = g.edge_s[e]
+        L = net.edge_length_m[e]
         dist = self.dist
+        lens = self.lengths()
         with np.errstate(invalid="ignore"):
             via_u = np.where(g.can_fwd[e], dist[u] + t * T, np.inf)
             via_v = np.where(g.can_back[e], dist[v] + (1.0 - t) * T, np.inf)
@@ -346,32 +342,12 @@ class _Search:
             behind = same & (t <= sn.t) & g.can_back[e]
             direct = np.where(ahead | behind, np.abs(t - sn.t) * T, np.inf)
         best = np.minimum(np.minimum(via_u, via_v), direct)
+        road_m = np.where(best == direct, np.abs(t - sn.t) * L,
+                          np.where(best == via_u, lens[u] + t * L, lens[v] + (1.0 - t) * L))
         secs = self.off_s + best + d_off / net.walk_mps()
         secs = np.where(ok & np.isfinite(best), secs, np.inf)
-        # how the way ends: 0 along the snapped edge itself, 1 through u, 2 through v
-        how = np.where(best == direct, 0, np.where(best == via_u, 1, 2))
-        return secs, (secs, e, t, d_off, how)
-
-    def station_metres(self, parts, lengths=None, sel=None):
-        """Metres along the way to the stations of :meth:`station_seconds` (``sel``: only
-        those, by position).  ``lengths``: metres to every node (:meth:`lengths`); without
-        them, only the nodes the chosen stations need are walked back to the start."""
-        if parts is None:
-            return np.empty(0)
-        net, sn = self.net, self.snap
-        secs, e, t, d_off, how = parts
-        if sel is not None:
-            secs, e, t, d_off, how = secs[sel], e[sel], t[sel], d_off[sel], how[sel]
-        L = net.edge_length_m[e]
-        node = np.where(how == 1, net.edge_u[e], net.edge_v[e])
-        if lengths is None:
-            if self.pred is None:
-                self._dist, self.pred = net.search(sn, mode=self.mode, limit_s=self.limit_s, predecessors=True)
-            at_node = net.node_lengths(sn, self.pred, node, mode=self.mode)
-        else:
-            at_node = lengths[node]
-        road_m = np.where(how == 0, np.abs(t - sn.t) * L, at_node + np.where(how == 1, t, 1.0 - t) * L)
-        return np.where(np.isfinite(secs), sn.distance_m + road_m + d_off, np.inf)
+        metres = np.where(np.isfinite(secs), sn.distance_m + road_m + d_off, np.inf)
+        return secs, metres
 
     def _arcs(self):
         """Arcs leaving the reached nodes, each edge drawn once: (r, s, tt, f, full, arc)."""
@@ -1031,20 +1007,26 @@ def _to_lonlat_geom(net, geom):
 
 def _candidates(index, lon, lat, radius_m, *, kinds, services, open_at, net=None):
     """[(station, straight_m)] that may be reached: within ``radius_m`` (None: anywhere on ``net``)."""
+    slots, d = _candidate_slots(index, lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at,
+                                net=net)
+    return [(index.station_at(s), di) for s, di in zip(slots.tolist(), d.tolist())]
+
+
+def _candidate_slots(index, lon, lat, radius_m, *, kinds, services, open_at, net=None):
+    """:func:`_candidates` as index slots and straight-line metres (arrays)."""
     if index is None:
-        return []
+        return np.empty(0, np.int64), np.empty(0)
     if radius_m is not None:
-        return [(h.station, h.distance_m) for h in
-                index.within(lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at)]
+        return index.within_slots(lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at)
     w, s, e, n = net.bounds
     pad = net.settings.max_snap_m / 111_000.0
     padx = pad / max(math.cos(math.radians(lat)), 1e-6)
-    sts = index.bbox(max(w - padx, -180), max(s - pad, -90), min(e + padx, 180), min(n + pad, 90),
-                     kinds=kinds, services=services, open_at=open_at, include_closed=False)
-    if not sts:
-        return []
-    d = distances_m(lon, lat, [x.lon for x in sts], [x.lat for x in sts])
-    return list(zip(sts, d.tolist()))
+    slots = index.bbox_slots(max(w - padx, -180), max(s - pad, -90), min(e + padx, 180), min(n + pad, 90),
+                             kinds=kinds, services=services, open_at=open_at, include_closed=False)
+    if not len(slots):
+        return slots, np.empty(0)
+    lons, lats = index.lonlat(slots)
+    return slots, distances_m(lon, lat, lons, lats)
 
 
 def _ranked(cands, secs, metres, limit_s=None, k=None):
@@ -1088,6 +1070,8 @@ def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
                 _Search(net, sn, mode, 1.0, lon, lat, full=False).outline(resolution_m=float(resolution_m))
                 _, pred = net.search(sn, mode=mode, limit_s=1.0, predecessors=True)
                 net.node_lengths(sn, pred, [0], mode=mode)
+                net.nearest_targets(sn, mode=mode, k=1, att_node=[0], att_target=[0], att_s=[0.0],
+                                    direct_s=[np.inf], cost_s=[0.0], limit_s=1.0)
                 break
 
 
@@ -1169,59 +1153,104 @@ def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, 
 
 
 def _rank_within(net, snap, index, lon, lat, mode, budget_s, k, filters):
-    """The first ``k`` stations reached within ``budget_s`` seconds, fastest first: the
-    search stops at the budget, and only stations inside the straight-line radius
-    the fastest road speed covers in that time can be reached."""
-    search = _Search(net, snap, mode, budget_s, lon, lat, predecessors=True)
+    """The first ``k`` stations reached within ``budget_s`` seconds, fastest first: only
+    stations inside the straight-line radius the fastest road speed covers in that time
+    can be reached, and the search goes no farther than the budget."""
     radius = net.max_speed_mps(mode) * budget_s * (1.0 + 1e-6) + 1.0
-    cands = _candidates(index, lon, lat, radius, **filters)
-    return _ranked_search(search, cands, budget_s, k)
+    slots, straight = _candidate_slots(index, lon, lat, radius, **filters)
+    return _fastest(net, snap, mode, index, slots, straight, k, budget_s)
 
 
-def _ranked_search(search, cands, limit_s, k):
-    """:func:`_ranked` over ``search``: times for every candidate, metres for the first ``k`` only."""
-    secs, parts = search.station_seconds([c[0] for c in cands])
-    first = _ranked(cands, secs, secs, limit_s, k)   # metres filled in below
-    if not first:
-        return first
-    pos = {id(c[0]): i for i, c in enumerate(cands)}
-    sel = np.array([pos[id(x.station)] for x in first], dtype=np.int64)
-    for x, m in zip(first, search.station_metres(parts, sel=sel).tolist()):
-        x.distance_m = m
-    return first
+def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, strict=False):
+    """The ``k`` fastest of the candidate stations (index ``slots``, ``straight`` metres away)
+    reached within ``budget_s`` (``strict``: in less; StationTime, fastest first, ties by id): one
+    :meth:`~stationmap.network.Network.nearest_targets` search, which stops once the
+    ``k`` fastest are known; metres along the way for those ``k`` only."""
+    if not len(slots):
+        return []
+    g = net.graph(mode)
+    sn = snap
+    walk = net.walk_mps()
+    off_s = sn.distance_m / walk
+    e, t, d_off = net.snap_slots(index, slots, mode=mode)
+    ok = (e >= 0) & (d_off <= net.settings.max_snap_m)
+    e = np.where(ok, e, 0)
+    T = g.edge_s[e]
+    j = np.arange(len(slots))
+    fwd = ok & g.can_fwd[e]     # reached through u, then along the edge u -> v
+    back = ok & g.can_back[e]   # through v, along v -> u
+    n_fwd = int(fwd.sum())      # (the first attachments: through u)
+    att_node = np.concatenate([net.edge_u[e][fwd], net.edge_v[e][back]])
+    att_target = np.concatenate([j[fwd], j[back]])
+    att_s = np.concatenate([(t * T)[fwd], ((1.0 - t) * T)[back]])
+    same = ok & (e == sn.edge)
+    direct = np.where(same & (((t >= sn.t) & g.can_fwd[e]) | ((t <= sn.t) & g.can_back[e])),
+                      np.abs(t - sn.t) * T, np.inf)
+    cost = off_s + d_off / walk
+    tgt, total, road, att, pred = net.nearest_targets(
+        sn, mode=mode, k=k, att_node=att_node, att_target=att_target, att_s=att_s, direct_s=direct,
+        cost_s=cost, limit_s=budget_s - off_s)
+    keep = np.isfinite(total) & ((total < budget_s) if strict else (total <= budget_s + 1e-9))
+    tgt, total, att = tgt[keep], total[keep], att[keep]
+    if not len(tgt):
+        return []
+    stations = [index.station_at(s) for s in slots[tgt].tolist()]
+    order = sorted(range(len(tgt)), key=lambda i: (total[i] / 60.0, stations[i].id))[:k]
+    tgt, total, att = tgt[order], total[order], att[order]
+    stations = [stations[i] for i in order]
+    # metres: to the node the way came through, then along the edge (or just along it)
+    L = net.edge_length_m[e[tgt]]
+    tt = t[tgt]
+    via = np.where(att >= 0, att_node[np.maximum(att, 0)], 0)
+    at_node = net.node_lengths(sn, pred, via, mode=mode)
+    road_m = np.where(att < 0, np.abs(tt - sn.t) * L,
+                      at_node + np.where((att >= 0) & (att < n_fwd), tt, 1.0 - tt) * L)
+    metres = sn.distance_m + road_m + d_off[tgt]
+    return [StationTime(st, s / 60.0, m, d)
+            for st, s, m, d in zip(stations, total.tolist(), metres.tolist(), straight[tgt].tolist())]
 
 
-#: rounds of :func:`_rank_nearest` with a growing budget before it searches the whole network
-_BUDGET_ROUNDS = 4
+#: rounds of :func:`_rank_nearest` with more candidates before it takes every station on the network
+_ROUNDS = 3
+#: :func:`_rank_nearest`'s first candidates: this many times ``k``
+_FIRST_CANDIDATES = 8
 
 
-def _rank_nearest(net, snap, index, lon, lat, mode, k, filters, settings):
+def _rank_nearest(net, snap, index, lon, lat, mode, k, filters):
     """The ``k`` stations fastest to reach, with no time limit (exact).
 
-    Searching the whole network and timing every station on it costs
-    milliseconds; the answer is usually a few minutes away.  So: a budget from
-    the ``k``-th nearest station by straight line (twice its circle estimate),
-    :func:`_rank_within` that budget, and if fewer than ``k`` are reached, three
-    times the budget, and so on; a station outside the budget is slower than
-    every one inside it, so ``k`` reached within a budget are the ``k`` fastest
-    overall.  After :data:`_BUDGET_ROUNDS` rounds, the whole network.
+    Timing every station on the network costs milliseconds; the answer is
+    usually a few minutes away.  So: the ``8 k`` stations nearest by straight
+    line are the candidates.  Every other station is at least as far as the
+    farthest of them, ``d``, and no way to it (off-road walks included) is
+    faster than the mode's top speed, so it takes at least ``d / top speed``:
+    the candidates timed faster than that (:func:`_fastest`, whose search stops
+    there too) are the fastest of all stations.  If fewer than ``k`` are, four
+    times the candidates, and so on; after :data:`_ROUNDS` rounds, every
+    station on the network.
     """
     if index is None:
         return []
-    near = index.nearest(lon, lat, k=k, kinds=filters["kinds"] or None, services=filters["services"] or None,
-                         open_at=filters["open_at"])
-    if not near:
-        return []
-    off_s = snap.distance_m / net.walk_mps()
-    budget = off_s + max(120.0, 2.0 * circle_minutes(near[-1].distance_m, mode, settings) * 60.0)
-    for _ in range(_BUDGET_ROUNDS):
-        ranked = _rank_within(net, snap, index, lon, lat, mode, budget, k, filters)
-        if len(ranked) >= k:
+    vmax = net.max_speed_mps(mode)
+    want = _FIRST_CANDIDATES * k
+    nearest_kw = {"kinds": filters["kinds"] or None, "services": filters["services"] or None,
+                  "open_at": filters["open_at"]}
+    for _ in range(_ROUNDS):
+        slots, straight = index.nearest_slots(lon, lat, k=min(want, MAX_K), **nearest_kw)
+        if not len(slots):
+            return []
+        everyone = len(slots) < min(want, MAX_K)
+        # (straight-line metres from the index are geodesic; road lengths are measured in the
+        # network's projection: a thousandth of slack covers its scale error)
+        bound = np.inf if everyone else float(straight[-1]) / vmax * (1.0 - 1e-3)
+        ranked = _fastest(net, snap, mode, index, slots, straight, k, bound, strict=True)
+        if len(ranked) >= k or everyone:
             return ranked
-        budget *= 3.0
-    search = _Search(net, snap, mode, np.inf, lon, lat, predecessors=True)
-    cands = _candidates(index, lon, lat, None, net=net, **filters)
-    return _ranked_search(search, cands, None, k)
+        if want >= MAX_K:
+            break
+        want *= 4
+    slots, straight = _candidate_slots(index, lon, lat, None, net=net, **filters)
+    return _fastest(net, snap, mode, index, slots, straight, k)
 
 
 def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike",
@@ -1268,5 +1297,5 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
     if minutes is not None:
         ranked = _rank_within(net, snap, index, lon, lat, mode, minutes * 60.0, k, filters)
     else:
-        ranked = _rank_nearest(net, snap, index, lon, lat, mode, k, filters, settings)
+        ranked = _rank_nearest(net, snap, index, lon, lat, mode, k, filters)
     return Ranking(lon, lat, mode, "network", minutes, ranked, net.name, snap.distance_m)

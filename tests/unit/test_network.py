@@ -400,6 +400,60 @@ def test_path_lengths_follow_the_search_tree(sip):
         pytest.approx([sn.t * sip.edge_length_m[sn.edge], (1 - sn.t) * sip.edge_length_m[sn.edge]])
 
 
+@pytest.mark.parametrize("mode", ["walk", "car"])
+def test_nearest_targets_equal_a_full_search(sip, mode):
+    """nearest_targets stops early; the k fastest targets and their times must be those a
+    full scipy search gives, with attachments, direct ways, costs, ties and a limit."""
+    rng = np.random.default_rng(8)
+    g = sip.graph(mode)
+    for trial in range(25):
+        node = int(rng.integers(sip.n_nodes))
+        try:
+            sn = sip.snap(float(sip.lon[node]) + 2e-4, float(sip.lat[node]), mode=mode)
+        except ValidationError:
+            continue
+        dist = sip.search(sn, mode=mode)
+        nt = 60
+        att_node = rng.integers(0, sip.n_nodes, 90)
+        att_target = rng.integers(0, nt, 90)
+        att_s = rng.uniform(0, 60, 90)
+        direct = np.full(nt, np.inf)
+        direct[:3] = rng.uniform(0, 30, 3)
+        cost = rng.uniform(0, 200, nt)
+        cost[7] = cost[8]                  # a tie, if both are reached the same way
+        att_node[att_target == 8] = att_node[att_target == 7][:1] if (att_target == 7).any() else 0
+        att_s[att_target == 8] = att_s[att_target == 7][:1] if (att_target == 7).any() else 0.0
+        want = np.minimum(direct, np.full(nt, np.inf))
+        for a in range(90):
+            want[att_target[a]] = min(want[att_target[a]], dist[att_node[a]] + att_s[a])
+        want_total = want + cost
+        limit = np.inf if trial % 2 else float(rng.uniform(60, 900))
+        for k in (1, 5, 20):
+            tgt, total, road, att, pred = sip.nearest_targets(
+                sn, mode=mode, k=k, att_node=att_node, att_target=att_target, att_s=att_s, direct_s=direct,
+                cost_s=cost, limit_s=limit)
+            assert len(set(tgt.tolist())) == len(tgt)
+            np.testing.assert_allclose(total, want_total[tgt], rtol=1e-12)
+            np.testing.assert_allclose(road, want[tgt], rtol=1e-12)
+            assert (road <= limit).all()
+            ok = np.isfinite(want) & (want <= limit)
+            ref = np.sort(want_total[ok])[:k]
+            got = np.sort(total)[:k]
+            np.testing.assert_allclose(got, ref, rtol=1e-12)
+            if len(ref) == k:       # every target tied with the k-th is there
+                assert (np.isin(np.flatnonzero(ok & (want_total <= ref[-1])), tgt)).all()
+            # the way each came: its attachment (or the direct one) and the search tree behind it
+            for j, r, a in zip(tgt.tolist(), road.tolist(), att.tolist()):
+                if a < 0:
+                    assert r == pytest.approx(direct[j])
+                else:
+                    assert att_target[a] == j and r == pytest.approx(dist[att_node[a]] + att_s[a])
+                    x = att_node[a]
+                    while pred[x] != sip.n_nodes:
+                        x = pred[x]
+                        assert x >= 0
+
+
 # -- command line --------------------------------------------------------------------------
 
 def test_cli_network_build_writes_a_loadable_network(tmp_path):
