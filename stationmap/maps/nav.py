@@ -144,7 +144,9 @@ def _destinations(lons, lats, names, *, cache: bool = True) -> list:
             name = names[i]
             fresh[keys[i]] = _Dest(
                 amap_to=f"{gx}%2C{gy}%2C{_q(_amap_text(name))}",
-                baidu_latlng=_q(f"latlng:{by},{bx}|name:{_baidu_text(name) or '-'}"),
+                # = quote(f"latlng:{by},{bx}|name:{name}"): numbers need no escaping, and the
+                # name's escape is cached (an origin's coordinates are new every time)
+                baidu_latlng=f"latlng%3A{by}%2C{bx}%7Cname%3A{_q(_baidu_text(name) or '-')}",
                 baidu_location=f"{by}%2C{bx}",
                 apple=f"{gy}%2C{gx}",
                 name_q=_q(name),

@@ -117,20 +117,20 @@ _API_READ_NOOPS = "stationmap_api_read_noops"
 
 
 def skip_on_api_reads(app: Flask, *hooks) -> None:
-    """Mark before/after-request ``hooks`` as doing nothing for a read-only API request
+    """Mark before/after/teardown-request ``hooks`` as doing nothing for a read-only API request
     (:func:`stationmap.web.auth.is_api_read`): :func:`lean_hooks` leaves them out there."""
     app.extensions.setdefault(_API_READ_NOOPS, []).extend(hooks)
 
 
 def lean_hooks(app: Flask) -> None:
-    """Run the app's request hooks through one before- and one after-request function.
+    """Run the app's request hooks through one before-, one after- and one teardown function.
 
     Flask pays a few microseconds per hook per request (it checks each for a
-    coroutine); the app has nine, and five of them (CSRF, sign-in cookie, rate
-    limits, the language cookie) do nothing for a read-only API request, the
-    most frequent request there is.  The two functions run the same hooks in
+    coroutine); the app has ten, and six of them (CSRF, the sign-in cookie, the
+    rate limiter's three, the language cookie) do nothing for a read-only API
+    request, the most frequent request there is.  The three functions run the same hooks in
     Flask's order (before: as registered, stopping at the first that answers;
-    after: in reverse), leaving out those :func:`skip_on_api_reads` marked when
+    after and teardown: in reverse), leaving out those :func:`skip_on_api_reads` marked when
     the request is a read-only API one (bench_api.py).  Hooks registered later
     are run by Flask as usual.
     """
@@ -139,10 +139,12 @@ def lean_hooks(app: Flask) -> None:
     noops = app.extensions.get(_API_READ_NOOPS, [])
     before = list(app.before_request_funcs.get(None, []))
     after = list(reversed(app.after_request_funcs.get(None, [])))
-    if not noops or not (before or after):
+    teardown = list(reversed(app.teardown_request_funcs.get(None, [])))
+    if not noops:
         return
     api_before = [f for f in before if f not in noops]
     api_after = [f for f in after if f not in noops]
+    api_teardown = [f for f in teardown if f not in noops]
 
     def _before_request():
         for fn in (api_before if is_api_read() else before):
@@ -156,8 +158,13 @@ def lean_hooks(app: Flask) -> None:
             resp = fn(resp)
         return resp
 
+    def _teardown_request(exc=None):
+        for fn in (api_teardown if is_api_read() else teardown):
+            fn(exc)
+
     app.before_request_funcs[None] = [_before_request]
     app.after_request_funcs[None] = [_after_request]
+    app.teardown_request_funcs[None] = [_teardown_request]
 
 
 def _secret_key(settings) -> str:

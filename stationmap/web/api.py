@@ -76,14 +76,16 @@ class Params:
     """
 
     def __init__(self, allowed):
-        self.args = request.args
-        for key in self.args.keys():
+        self.args = args = dict(request.args.lists())   # {name: [values]}: plain dict lookups below
+        for key in args:
             if key not in allowed:
                 raise ValidationError(
                     f"unknown parameter {key!r}; this endpoint takes {', '.join(sorted(allowed))}", field=key)
 
     def one(self, name: str) -> str | None:
-        values = self.args.getlist(name)
+        values = self.args.get(name)
+        if values is None:
+            return None
         if len(values) > 1:
             raise ValidationError(f"{name} must be given once, got {len(values)} values", field=name)
         return values[0] if values else None
@@ -139,7 +141,7 @@ class Params:
     def many(self, name: str, choices) -> tuple:
         """A repeatable parameter (``kind=a&kind=b`` or ``kind=a,b``), each value in ``choices``."""
         out = []
-        for raw in self.args.getlist(name):
+        for raw in self.args.get(name, ()):
             for v in raw.split(","):
                 if v not in choices:
                     raise ValidationError(f"{name} must be one of {tuple(choices)}, got {v!r}", field=name)
@@ -355,9 +357,15 @@ def _base_properties(st, root: str) -> dict:
     """The stored fields of a station as feature properties (cached per Station object).
 
     ``root``: the app's URL prefix (``request.script_root``)."""
+    return _cached_feature(st, root)[1]
+
+
+def _cached_feature(st, root: str) -> tuple:
+    """``(station, properties, root, WGS-84 point geometry)`` of a station, built once per
+    Station object (a write makes a new one) and URL prefix; shared: never modify."""
     hit = _PROP_CACHE.get(st.id)
     if hit is not None and hit[0] is st and hit[2] == root:
-        return hit[1]
+        return hit
     props = {
         "id": st.id, "name": st.name, "name_en": st.name_en, "kinds": list(st.kinds),
         "services": list(st.services), "address": st.address, "adcode": st.adcode, "host": st.host,
@@ -365,16 +373,17 @@ def _base_properties(st, root: str) -> dict:
         "status": st.status, "verified_at": st.verified_at.isoformat() if st.verified_at else None,
         "sample": st.is_sample, "url": root + "/station/" + _quote_id(st.id),
     }
+    geom = {"type": "Point", "coordinates": [round(st.lon, PRECISION), round(st.lat, PRECISION)]}
     if len(_PROP_CACHE) > 500_000:
         _PROP_CACHE.clear()
-    _PROP_CACHE[st.id] = (st, props, root)
-    return props
+    hit = _PROP_CACHE[st.id] = (st, props, root, geom)
+    return hit
 
 
 def open_checker(at: datetime):
     """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
     conversion done once rather than per station (it costs more than the check)."""
-    from stationmap.model import parse_opening_hours, to_shanghai
+    from stationmap.model import hours_open, to_shanghai
 
     local = to_shanghai(at).replace(tzinfo=None)
 
@@ -384,7 +393,7 @@ def open_checker(at: datetime):
         hours = st.opening_hours
         if not hours or hours.strip() == "24/7":
             return True
-        return bool(parse_opening_hours(hours).is_open(local))
+        return hours_open(hours, local)
 
     return is_open
 
@@ -400,29 +409,26 @@ def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
     stations = list(stations)
     if not stations:
         return []
-    lons = [s.lon for s in stations]
-    lats = [s.lat for s in stations]
     if out_datum != "wgs84":
         import numpy as np
 
-        lo, la = from_wgs84(np.asarray(lons), np.asarray(lats), out_datum)
-        lons, lats = lo.tolist(), la.tolist()
+        lo, la = from_wgs84(np.asarray([s.lon for s in stations]), np.asarray([s.lat for s in stations]),
+                            out_datum)
+        moved = [{"type": "Point", "coordinates": [round(x, PRECISION), round(y, PRECISION)]}
+                 for x, y in zip(lo.tolist(), la.tolist())]
     is_open = open_checker(at or datetime.now(TZ))
     want_open = fields is None or "open_now" in fields
     out = []
     root = request.script_root
     for i, st in enumerate(stations):
-        base = _base_properties(st, root)
-        props = dict(base) if fields is None else {f: base[f] for f in fields if f in base}
+        _st, base, _root, geom = _cached_feature(st, root)
+        props = base.copy() if fields is None else {f: base[f] for f in fields if f in base}
         if want_open:
             props["open_now"] = is_open(st)
         if extra is not None:
             props.update(extra[i])
-        out.append({
-            "type": "Feature", "id": st.id,
-            "geometry": {"type": "Point", "coordinates": [round(lons[i], PRECISION), round(lats[i], PRECISION)]},
-            "properties": props,
-        })
+        out.append({"type": "Feature", "id": st.id, "geometry": geom if out_datum == "wgs84" else moved[i],
+                    "properties": props})
     return out
 
 
@@ -1015,7 +1021,10 @@ _BODY_GZ: dict = {}
 
 
 def _accepts_gzip() -> bool:
-    for part in request.headers.get("Accept-Encoding", "").split(","):
+    header = request.headers.get("Accept-Encoding", "")
+    if ";" not in header:  # no q-values (what browsers send): a plain look for the name
+        return any(part.strip().lower() in ("gzip", "*") for part in header.split(","))
+    for part in header.split(","):
         name, _, params = part.strip().partition(";")
         if name.strip().lower() in ("gzip", "*"):
             q = params.strip()
@@ -1049,13 +1058,19 @@ def _gzip(raw: bytes, level: int) -> bytes:
 @bp.after_app_request
 def compress(resp: Response) -> Response:
     """gzip text responses (HTML, JSON, GeoJSON, CSS, JS, SVG) for clients that accept it."""
-    if (resp.status_code != 200 or resp.mimetype not in _COMPRESSIBLE or "Content-Encoding" in resp.headers
+    headers = resp.headers
+    if (resp.status_code != 200 or "Content-Encoding" in headers
+            or headers.get("Content-Type", "").partition(";")[0].strip().lower() not in _COMPRESSIBLE
             or resp.is_streamed and not resp.direct_passthrough):
         return resp
-    resp.vary.add("Accept-Encoding")
+    vary = headers.get("Vary")  # (resp.vary parses it into a set: ten times the cost)
+    if not vary:
+        headers["Vary"] = "Accept-Encoding"
+    elif "accept-encoding" not in vary.lower():
+        headers["Vary"] = f"{vary}, Accept-Encoding"
     if not _accepts_gzip():
         return resp
-    etag, _weak = resp.get_etag()
+    etag = resp.get_etag()[0] if "ETag" in headers else None
     static = resp.direct_passthrough  # a file from the static folder
     if static and etag:
         cache, key, room = _STATIC_GZ, (request.path, etag), 256

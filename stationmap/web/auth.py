@@ -97,9 +97,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def is_api_read(req=None) -> bool:
-    """Whether ``req`` (default: the current request) is a read-only JSON API request."""
-    req = request if req is None else req
-    return req.method in SAFE_METHODS and req.path.startswith("/api/")
+    """Whether ``req`` (default: the current request) is a read-only JSON API request
+    (asked by several hooks per request: the answer is kept in the request's environ)."""
+    req = request._get_current_object() if req is None else req
+    env = req.environ
+    flag = env.get("stationmap.api_read")
+    if flag is None:
+        flag = env["stationmap.api_read"] = req.method in SAFE_METHODS and req.path.startswith("/api/")
+    return flag
 
 
 class ApiReadSession(NullSession):
@@ -145,6 +150,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = AppSessionInterface()
     before0 = list(app.before_request_funcs.get(None, []))
     after0 = list(app.after_request_funcs.get(None, []))
+    teardown0 = list(app.teardown_request_funcs.get(None, []))
     CSRFProtect(app)  # checks POST/PUT/PATCH/DELETE only (WTF_CSRF_METHODS)
 
     lm = LoginManager(app)
@@ -175,7 +181,8 @@ def init_app(app: Flask) -> None:
     # request (no unsafe method, no session, no limits): stationmap.web.lean_hooks leaves it out
     from stationmap.web import skip_on_api_reads
     skip_on_api_reads(app, *[f for f in app.before_request_funcs.get(None, []) if f not in before0],
-                      *[f for f in app.after_request_funcs.get(None, []) if f not in after0])
+                      *[f for f in app.after_request_funcs.get(None, []) if f not in after0],
+                      *[f for f in app.teardown_request_funcs.get(None, []) if f not in teardown0])
     limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], scope="login-address")(bp)
     limiter.limit(LOGIN_LIMIT_PER_USERNAME, methods=["POST"], key_func=_username_key,
                   scope="login-user")(bp)

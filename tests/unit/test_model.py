@@ -40,6 +40,30 @@ def test_open_at_uses_shanghai_time():
     assert not s.open_at(datetime(2026, 11, 23, 8, 30, tzinfo=timezone.utc))
 
 
+def test_open_answers_cached_per_minute_equal_the_parser():
+    """hours_open keeps answers per (expression, minute); over random seconds, near every
+    boundary, its answers equal opening-hours-py's, asked fresh each time."""
+    import random
+    from datetime import timedelta
+
+    import opening_hours
+
+    from stationmap.model import hours_open
+
+    exprs = ["Mo-Fr 08:00-18:00", "Mo-Su 07:30-11:59,13:01-20:00", "Sa,Su 10:00-16:00; PH off",
+             "24/7", "Mo-Su 22:00-06:00", "Mo-Su sunrise-sunset"]
+    rng = random.Random(4)
+    t0 = datetime(2026, 11, 23, 0, 0)
+    for _ in range(4000):
+        expr = rng.choice(exprs)
+        at = t0 + timedelta(minutes=rng.randrange(7 * 24 * 60), seconds=rng.choice([0, 1, 29, 59, 59.999]))
+        assert hours_open(expr, at) == bool(opening_hours.OpeningHours(expr).is_open(at)), (expr, at)
+    # the last second before closing is open, the first second of the closing minute is not
+    assert hours_open("Mo-Su 08:00-18:00", datetime(2026, 11, 23, 17, 59, 59))
+    assert not hours_open("Mo-Su 08:00-18:00", datetime(2026, 11, 23, 18, 0, 0))
+    assert not hours_open("Mo-Su 08:00-18:00", datetime(2026, 11, 23, 18, 0, 30))
+
+
 def test_not_active_is_never_open():
     for status in ("temporarily_closed", "closed"):
         assert not Station(id="x", name="x", lon=120.0, lat=31.0, status=status).open_at(datetime(2026, 1, 1, 12))

@@ -215,6 +215,9 @@ def test_nav_links_use_each_apps_datum_and_mode(client, web_stations, mode, amap
         assert (float(d_lat), float(d_lon)) == pytest.approx((blat, blon), abs=1.5e-6)
         o_lat, o_lon = q["origin"][len("latlng:"):].split("|")[0].split(",")
         assert (float(o_lat), float(o_lon)) == pytest.approx((olat_b, olon_b), abs=1.5e-6)
+        assert q["origin"].split("|")[1] == "name:我的位置"
+        assert dest.split("|", 1)[1] == "name:" + " ".join(s.name.replace("|", " ").replace(":", " ")
+                                                         .replace(",", " ").split())
         base, q = _q(nav["apple"])
         assert base == "https://maps.apple.com/"
         d_lat, d_lon = q["daddr"].split(",")
