@@ -126,6 +126,7 @@ class StationIndex:
         self._closed: set[int] = set()
         self._kd: dict = {}
         self._kd_all: dict = {}
+        self._flat: dict = {}
         self._delta: set[int] = set()
         prop = rtree_index.Property()
         prop.dimension = 3
@@ -174,7 +175,18 @@ class StationIndex:
             not_closed[np.fromiter(self._closed, np.int64)] = False
         self._kd = self._kd_groups(not_closed)
         self._kd_all = self._kd_groups(alive) if self._closed else self._kd
+        self._flat = {}     # id(cKDTree) -> _FlatTree, built on first use
         self._delta = set()
+
+    def prepare(self) -> "StationIndex":
+        """Do now what the first nearest query would (flatten the kd trees, load the compiled
+        search): a server calls it at start, so no request pays for it."""
+        for groups in (self._kd, self._kd_all):
+            for tree, _slots in groups.values():
+                if tree is not None and id(tree) not in self._flat:
+                    self._flat[id(tree)] = _FlatTree(tree)
+                    self._flat[id(tree)].query(np.zeros(3), 1)
+        return self
 
     def _kd_groups(self, mask) -> dict:
         """{None: all, kind: that kind} -> (cKDTree, slots) over the slots in ``mask``."""
@@ -319,7 +331,10 @@ class StationIndex:
         if plain and not multi and not dead and not self._delta and max_m is None and tree is not None and tree.n > k > 1:
             # Fast path: the tree holds exactly the candidates.  Chord order is
             # geodesic order up to ties closer than d**3/(24 R**2) (< 1 mm at 15 km).
-            dd, ii = tree.query(q, k)
+            flat = self._flat.get(id(tree))
+            if flat is None:
+                flat = self._flat[id(tree)] = _FlatTree(tree)
+            dd, ii = flat.query(q, k)
             dd = dd.tolist()
             if dd[-1] <= FAR_M * 0.5:
                 return list(zip(dd, [tree_slots[i] for i in ii.tolist()]))
@@ -457,3 +472,107 @@ class StationIndex:
             keep = np.fromiter((self._accept(st[s], services, open_at) for s in slots.tolist()), bool, len(slots))
             slots = slots[keep]
         return slots
+
+
+class _FlatTree:
+    """A cKDTree's nodes as flat arrays, for one-point nearest-k queries in compiled code.
+
+    ``cKDTree.query`` spends most of a one-point query checking and reshaping its
+    arguments in Python (14 us of 16 here; 50 us when the caches are cold, as
+    they are between two requests of a busy server: bench_api.py); the search
+    itself is a few hundred instructions.  This keeps scipy's tree (its build,
+    its splits) and walks it with :func:`_k_query`: the same neighbours
+    (tests/unit/test_index.py), ties in point order.
+    """
+
+    def __init__(self, tree):
+        n_nodes = 0
+        stack = [tree.tree]
+        nodes = []
+        while stack:    # number the nodes depth-first
+            node = stack.pop()
+            nodes.append(node)
+            n_nodes += 1
+            if node.split_dim != -1:
+                stack.append(node.greater)
+                stack.append(node.lesser)
+        pos = {id(nd): i for i, nd in enumerate(nodes)}
+        self.dim = np.array([nd.split_dim for nd in nodes], dtype=np.int64)
+        self.split = np.array([nd.split for nd in nodes], dtype=np.float64)
+        self.lesser = np.array([pos[id(nd.lesser)] if nd.split_dim != -1 else -1 for nd in nodes], dtype=np.int64)
+        self.greater = np.array([pos[id(nd.greater)] if nd.split_dim != -1 else -1 for nd in nodes],
+                                dtype=np.int64)
+        self.start = np.array([nd.start_idx for nd in nodes], dtype=np.int64)
+        self.end = np.array([nd.end_idx for nd in nodes], dtype=np.int64)
+        self.order = np.ascontiguousarray(tree.indices, dtype=np.int64)
+        self.points = np.ascontiguousarray(tree.data[self.order], dtype=np.float64)
+
+    def query(self, q, k: int):
+        """(distances, point indices) of the ``k`` points nearest ``q``, nearest first."""
+        return _query_kernel()(self.dim, self.split, self.lesser, self.greater, self.start, self.end,
+                               self.order, self.points, q, k)
+
+
+def _k_query(dim, split, lesser, greater, start, end, order, points, q, k):
+    """Exact k-nearest search of a kd tree (see :class:`_FlatTree`)."""
+    best_d = np.full(k, np.inf)     # squared distances, ascending
+    best_i = np.full(k, -1, np.int64)
+    stack_n = np.empty(128, np.int64)
+    stack_b = np.empty(128)
+    stack_n[0] = 0
+    stack_b[0] = 0.0
+    top = 1
+    q0, q1, q2 = q[0], q[1], q[2]
+    while top > 0:
+        top -= 1
+        node = stack_n[top]
+        nb = stack_b[top]       # a lower bound of the squared distance to anything in the node
+        if nb > best_d[k - 1]:
+            continue
+        sd = dim[node]
+        if sd == -1:
+            for j in range(start[node], end[node]):
+                a = points[j, 0] - q0
+                b = points[j, 1] - q1
+                c = points[j, 2] - q2
+                d = a * a + b * b + c * c
+                i = order[j]
+                if d < best_d[k - 1] or (d == best_d[k - 1] and i < best_i[k - 1]):
+                    p = k - 1
+                    while p > 0 and (best_d[p - 1] > d or (best_d[p - 1] == d and best_i[p - 1] > i)):
+                        best_d[p] = best_d[p - 1]
+                        best_i[p] = best_i[p - 1]
+                        p -= 1
+                    best_d[p] = d
+                    best_i[p] = i
+            continue
+        diff = q[sd] - split[node]
+        if diff < 0:
+            near, far = lesser[node], greater[node]
+        else:
+            near, far = greater[node], lesser[node]
+        if top + 2 > stack_n.shape[0]:
+            grown_n = np.empty(2 * stack_n.shape[0], np.int64)
+            grown_b = np.empty(2 * stack_n.shape[0])
+            grown_n[:top] = stack_n[:top]
+            grown_b[:top] = stack_b[:top]
+            stack_n, stack_b = grown_n, grown_b
+        stack_n[top] = far      # beyond the split plane: at least diff away
+        stack_b[top] = max(nb, diff * diff)
+        stack_n[top + 1] = near     # popped first
+        stack_b[top + 1] = nb
+        top += 2
+    return np.sqrt(best_d), best_i
+
+
+_QUERY = None
+
+
+def _query_kernel():
+    """:func:`_k_query` compiled (numba: on first use, then cached on disk)."""
+    global _QUERY
+    if _QUERY is None:
+        import numba
+
+        _QUERY = numba.njit(cache=True, nogil=True)(_k_query)
+    return _QUERY

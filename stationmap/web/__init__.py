@@ -83,7 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     store = StationStore.from_settings(settings)
     store.create_all()
-    index = StationIndex.from_store(store)
+    index = StationIndex.from_store(store).prepare()
     app.extensions["stationmap"] = AppState(settings=settings, store=store, index=index)
     # road networks (issue 4): loaded and prepared once per process and settings
     from stationmap.web.api import app_networks

@@ -460,12 +460,14 @@ def _no_gc(on: bool = True):
         gc.enable()
 
 
-def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = None, fields=None) -> str:
+def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = None, fields=None,
+                  extra=None) -> str:
     """The JSON text of ``features(stations, ...)`` (a list), built from cached pieces.
 
     A station's feature text, all but ``open_now``, is kept per station object,
     properties and datum: a page of 10,000 stations is then string joins, not
-    10,000 ``json.dumps`` (bench_page.py).
+    10,000 ``json.dumps`` (bench_page.py), and a /nearest answer the JSON of
+    its few per-request properties (``extra[i]``, merged into feature ``i``'s).
     """
     stations = list(stations)
     if not stations:
@@ -496,6 +498,15 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
                 hit = _FRAGMENTS[st.id] = (st, {})
             hit[1][key] = piece
             pieces[i] = piece
+    if extra is not None:
+        is_open = open_checker(at or datetime.now(TZ)) if want_open else None
+        out = []
+        for p, st, more in zip(pieces, stations, extra):
+            tail = orjson.dumps(more).decode()[1:-1] if more else ""
+            if is_open is not None:
+                tail = ('"open_now":true' if is_open(st) else '"open_now":false') + ("," + tail if tail else "")
+            out.append((p + tail if tail or not p.endswith(",") else p[:-1]) + "}}")
+        return "[" + ",".join(out) + "]"
     if not want_open:
         return "[" + ",".join(p[:-1] + "}}" if p.endswith(",") else p + "}}" for p in pieces) + "]"
     is_open = open_checker(at or datetime.now(TZ))
@@ -534,12 +545,36 @@ def _plain(obj):
 
 def geojson_response(obj, status: int = 200) -> Response:
     """``obj`` (or its JSON text) as ``application/geo+json``."""
-    body = obj if isinstance(obj, (str, bytes)) else dumps(obj)
-    return Response(body, status=status, mimetype=GEOJSON)
+    return api_response(obj if isinstance(obj, (str, bytes)) else dumps(obj), status, GEOJSON)
 
 
 def json_response(obj, status: int = 200) -> Response:
-    return Response(dumps(obj), status=status, mimetype="application/json")
+    return api_response(dumps(obj), status, "application/json")
+
+
+def api_response(body, status: int, mimetype: str) -> Response:
+    """A JSON API answer with its final headers set at once.
+
+    What the after-request hooks would add one by one, the API's answers carry
+    from the start (they are the most frequent answers, and each header set on a
+    werkzeug response costs): the framing headers (nothing of the API is ever
+    framed: ``frame_headers`` leaves them), and for a body under 64 KB, gzip
+    (:func:`compress`'s rules) with ``Vary``.  Larger bodies are left to
+    :func:`compress`, which keeps the gzip of cached ones.
+    """
+    from stationmap.web.auth import DENY_HEADERS
+
+    data = body.encode() if isinstance(body, str) else body
+    headers = list(DENY_HEADERS)
+    if status == 200 and _MIN_SIZE <= len(data) < 65536:
+        headers.append(("Vary", "Accept-Encoding"))
+        if _accepts_gzip():
+            data = _gzip(data, 1)
+            headers.append(("Content-Encoding", "gzip"))
+    resp = Response(data, status=status, mimetype=mimetype, headers=headers)
+    resp.deny_framing = True
+    resp.encoded = len(data) < 65536 or status != 200   # compress() has nothing left to do
+    return resp
 
 
 # -- views -------------------------------------------------------------------------------------
@@ -602,10 +637,9 @@ def nearest():
                           origin_wgs84=(wlon, wlat), origin_name=origin_name)
     extra = [{"distance_m": round(d, 1), "straight_m": round(sm, 1), "minutes": round(m, 1),
               "within_minutes": bool(m <= minutes), "nav": navs[i]} for i, (_s, d, sm, m) in enumerate(rows)]
-    feats = features(stations, out_datum=out_datum, at=at_, extra=extra)
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     speed = settings.speed_kmh(mode)
-    return geojson_response({
+    head = dumps({
         "type": "FeatureCollection",
         "datum": out_datum,
         "method": used,
@@ -621,8 +655,10 @@ def nearest():
             "detour_factor": settings.detour_factor,
             "radius_m": round(minutes / minutes_per_metre(settings, mode), 1),
         },
-        "features": feats,
-    })
+        "features": [],
+    }).decode()
+    # the features from their cached pieces (features_json), with this request's properties
+    return geojson_response(head[:-3] + features_json(stations, out_datum=out_datum, at=at_, extra=extra) + "}")
 
 
 _REACH_PARAMS = frozenset({"lat", "lon", "datum", "out_datum", "kind", "service", "open_now", "at", "mode",
@@ -1058,6 +1094,8 @@ def _gzip(raw: bytes, level: int) -> bytes:
 @bp.after_app_request
 def compress(resp: Response) -> Response:
     """gzip text responses (HTML, JSON, GeoJSON, CSS, JS, SVG) for clients that accept it."""
+    if getattr(resp, "encoded", False):     # an api_response: encoded when it was built
+        return resp
     headers = resp.headers
     if (resp.status_code != 200 or "Content-Encoding" in headers
             or headers.get("Content-Type", "").partition(";")[0].strip().lower() not in _COMPRESSIBLE

@@ -215,13 +215,13 @@ def init_app(app: Flask) -> None:
 
 
 #: the headers of a response nobody may frame (the common case), built once
-_DENY_HEADERS = (
+DENY_HEADERS = (
     ("Content-Security-Policy", "frame-ancestors 'none'"),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
 )
-_DENY_NAMES = frozenset(k.lower() for k, _v in _DENY_HEADERS)
+_DENY_NAMES = frozenset(k.lower() for k, _v in DENY_HEADERS)
 
 
 def frame_headers(resp):
@@ -230,9 +230,11 @@ def frame_headers(resp):
     Appends ``frame-ancestors`` to a Content-Security-Policy another part of
     the app may have set, rather than replacing it.
     """
+    if getattr(resp, "deny_framing", False):  # built with DENY_HEADERS (the JSON API's answers)
+        return resp
     allowed = g.get("frame_ancestors")
     if not allowed and not any(k.lower() in _DENY_NAMES for k, _v in resp.headers.items()):
-        resp.headers.extend(_DENY_HEADERS)  # none of them set yet: add the four at once
+        resp.headers.extend(DENY_HEADERS)  # none of them set yet: add the four at once
         return resp
     directive = "frame-ancestors " + (" ".join(allowed) if allowed else "'none'")
     csp = resp.headers.get("Content-Security-Policy", "")

@@ -199,3 +199,26 @@ def test_empty_index():
 def test_all_kinds_have_a_tree(china):
     _, index = china
     assert set(index._kd) == {None, *KINDS}
+
+
+def test_flat_tree_query_equals_brute_force():
+    """The compiled walk of scipy's kd tree (the nearest fast path) finds the same points as
+    brute force, ties (duplicate points) in point order, for small and large trees."""
+    from scipy.spatial import cKDTree
+
+    from stationmap.index import _FlatTree
+
+    rng = np.random.default_rng(1)
+    for n in (3, 20, 1000, 30000):
+        pts = rng.random((n, 3)) * 1e5
+        pts[1] = pts[2]
+        flat = _FlatTree(cKDTree(pts))
+        for trial in range(200):
+            q = pts[1].copy() if trial % 10 == 0 else rng.random(3) * 1e5
+            k = int(rng.integers(1, min(n, 30) + 1))
+            d, i = flat.query(q, k)
+            dd = np.sqrt(((pts - q) ** 2).sum(1))
+            ref = np.lexsort((np.arange(n), dd))[:k]
+            assert i.tolist() == ref.tolist()
+            np.testing.assert_allclose(d, dd[ref], rtol=1e-12, atol=1e-9)
+
