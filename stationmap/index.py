@@ -82,6 +82,8 @@ def _kind_mask(kinds) -> int:
 
 def check_point(lon, lat) -> tuple[float, float]:
     """Finite WGS-84 lon/lat in range, as floats; ValidationError otherwise."""
+    if type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
+        return lon, lat     # (NaN fails the comparisons)
     out = []
     for name, v, lim in (("lon", lon, 180.0), ("lat", lat, 90.0)):
         try:

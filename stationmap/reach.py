@@ -137,7 +137,7 @@ def circle_radius_m(minutes: float, mode: str = "ebike", settings=None) -> float
 
 # -- results ------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class StationTime:
     """A station with its travel time.
 
@@ -1290,8 +1290,9 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
         else:
             hits = index.within(lon, lat, circle_radius_m(minutes, mode, settings), kinds=kinds,
                                 services=services, open_at=open_at)[:k]
-        out = [StationTime(h.station, circle_minutes(h.distance_m, mode, settings),
-                           h.distance_m * settings.detour_factor, h.distance_m) for h in hits]
+        per_m = circle_minutes(1.0, mode, settings)     # minutes per straight-line metre
+        detour = settings.detour_factor
+        out = [StationTime(h.station, h.distance_m * per_m, h.distance_m * detour, h.distance_m) for h in hits]
         return Ranking(lon, lat, mode, "circle", minutes, out)
     filters = {"kinds": kinds, "services": services, "open_at": open_at}
     if minutes is not None:
