@@ -385,7 +385,7 @@ def open_checker(at: datetime):
     conversion done once rather than per station (it costs more than the check)."""
     from stationmap.model import hours_open, to_shanghai
 
-    local = to_shanghai(at).replace(tzinfo=None)
+    local = (at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None)
 
     def is_open(st) -> bool:
         if st.status != "active":
@@ -433,6 +433,8 @@ def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
 
 
 _FRAGMENTS: dict = {}
+#: the properties of a feature that do not change with the time of the request
+_STATIC_PROPERTIES = tuple(f for f in PROPERTIES if f != "open_now")
 
 
 def _evict(cache: dict, room: int) -> None:
@@ -472,9 +474,11 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
     stations = list(stations)
     if not stations:
         return "[]"
-    names = tuple(fields) if fields is not None else PROPERTIES
-    static = tuple(f for f in names if f != "open_now")
-    want_open = "open_now" in names
+    if fields is None:
+        static, want_open = _STATIC_PROPERTIES, True
+    else:
+        static = tuple(f for f in fields if f != "open_now")
+        want_open = "open_now" in fields
     key = (static, out_datum)
     pieces = [None] * len(stations)
     missing = []
