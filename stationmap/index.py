@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
+from stationmap.jit import compiled
 from stationmap.model import KINDS, Station, check_kinds, check_services
 
 _KIND_BIT = {k: 1 << i for i, k in enumerate(KINDS)}
@@ -511,7 +512,7 @@ class _FlatTree:
 
     def query(self, q, k: int):
         """(distances, point indices) of the ``k`` points nearest ``q``, nearest first."""
-        return _query_kernel()(self.dim, self.split, self.lesser, self.greater, self.start, self.end,
+        return compiled(_k_query)(self.dim, self.split, self.lesser, self.greater, self.start, self.end,
                                self.order, self.points, q, k)
 
 
@@ -565,16 +566,3 @@ def _k_query(dim, split, lesser, greater, start, end, order, points, q, k):
         stack_b[top + 1] = nb
         top += 2
     return np.sqrt(best_d), best_i
-
-
-_QUERY = None
-
-
-def _query_kernel():
-    """:func:`_k_query` compiled (numba: on first use, then cached on disk)."""
-    global _QUERY
-    if _QUERY is None:
-        import numba
-
-        _QUERY = numba.njit(cache=True, nogil=True)(_k_query)
-    return _QUERY

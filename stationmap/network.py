@@ -67,6 +67,7 @@ from stationmap import config as _config
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import GEOD, utm_crs_for
 from stationmap.errors import ConfigError, NotFoundError, ValidationError, geodata_read_errors
+from stationmap.jit import compiled
 
 FORMAT = "stationmap-network/1"
 
@@ -771,7 +772,7 @@ class Network:
         cost_s = np.asarray(cost_s, dtype=np.float64)
         floor = float(cost_s.min()) if len(cost_s) else 0.0
         csr = g.csr
-        out = _targets_kernel()(csr.indptr, csr.indices, csr.data, self.n_nodes, s_nodes, s_times,
+        out = compiled(_k_targets)(csr.indptr, csr.indices, csr.data, self.n_nodes, s_nodes, s_times,
                                 float(limit_s), att_node[order], np.asarray(att_target, np.int64)[order],
                                 np.asarray(att_s, np.float64)[order], np.asarray(direct_s, np.float64),
                                 cost_s, int(k), floor)
@@ -788,7 +789,7 @@ class Network:
         """
         g = self.graph(mode)
         e = snap.edge
-        return _chain_kernel()(np.ascontiguousarray(nodes, dtype=np.int64), np.asarray(pred), self.n_nodes,
+        return compiled(_k_chain)(np.ascontiguousarray(nodes, dtype=np.int64), np.asarray(pred), self.n_nodes,
                                g.arc_key, g.arc_eid, self.edge_length_m, int(self.edge_u[e]),
                                float(snap.t), float(self.edge_length_m[e]))
 
@@ -1197,22 +1198,6 @@ def _k_chain(nodes, pred, n, arc_key, arc_eid, edge_len, snap_u, snap_t, snap_le
     return out
 
 
-_CHAIN = None
-_CHAIN_LOCK = threading.Lock()
-
-
-def _chain_kernel():
-    """:func:`_k_chain` compiled (numba: on first use, then cached on disk)."""
-    global _CHAIN
-    if _CHAIN is None:
-        with _CHAIN_LOCK:
-            if _CHAIN is None:
-                import numba
-
-                _CHAIN = numba.njit(cache=True, nogil=True)(_k_chain)
-    return _CHAIN
-
-
 def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_target, att_s,
                direct_s, cost_s, k, floor):
     """See :meth:`Network.nearest_targets` (``att_*`` sorted by node).  The CSR's last two
@@ -1352,18 +1337,3 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
                 hk[i] = nd
                 hv[i] = y
     return out_t[:m], out_total[:m], out_road[:m], out_att[:m], pred
-
-
-_TARGETS = None
-
-
-def _targets_kernel():
-    """:func:`_k_targets` compiled (numba: on first use, then cached on disk)."""
-    global _TARGETS
-    if _TARGETS is None:
-        with _CHAIN_LOCK:
-            if _TARGETS is None:
-                import numba
-
-                _TARGETS = numba.njit(cache=True, nogil=True)(_k_targets)
-    return _TARGETS

@@ -68,6 +68,7 @@ from stationmap.config import MODES
 from stationmap.coords import GEOD, utm_crs_for
 from stationmap.errors import ValidationError
 from stationmap.index import check_point, distances_m
+from stationmap.jit import compiled
 from stationmap.model import Station
 
 METHODS = ("auto", "network", "circle")
@@ -889,22 +890,9 @@ def _k_trace(cells, W, max_cells, min_hole_cells):
     return xy[:no], ring_off, count, total, (r0 - 1, c0 - 1)
 
 
-_KERNELS = None
-_KERNELS_LOCK = threading.Lock()
-
-
 def _kernels():
-    """``(k_cells, k_trace)`` compiled (numba: on first use, then cached on disk
-    next to this module, or in numba's user cache where that is read-only)."""
-    global _KERNELS
-    if _KERNELS is None:
-        with _KERNELS_LOCK:
-            if _KERNELS is None:
-                import numba
-
-                jit = numba.njit(cache=True, nogil=True)
-                _KERNELS = (jit(_k_cells), jit(_k_trace))
-    return _KERNELS
+    """``(k_cells, k_trace)`` compiled (:func:`stationmap.jit.compiled`)."""
+    return compiled(_k_cells), compiled(_k_trace)
 
 
 class _Outline:

@@ -1,0 +1,28 @@
+"""Compiled kernels: ``compiled(fn)`` is ``fn`` compiled by numba on first use.
+
+nopython, without the GIL, cached on disk next to the module (or in numba's
+user cache where that is read-only), so a new process loads rather than
+compiles.  The kernels themselves live beside the code that calls them
+(``reach``, ``network``, ``index``); a server calls their ``prepare`` at
+start so no request pays for the first compilation or load.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_COMPILED: dict = {}
+_LOCK = threading.Lock()
+
+
+def compiled(fn):
+    """``fn`` compiled with ``numba.njit(cache=True, nogil=True)``, once per process."""
+    jit = _COMPILED.get(fn)
+    if jit is None:
+        with _LOCK:
+            jit = _COMPILED.get(fn)
+            if jit is None:
+                import numba
+
+                jit = _COMPILED[fn] = numba.njit(cache=True, nogil=True)(fn)
+    return jit
