@@ -621,4 +621,8 @@ def test_prepare_builds_what_the_first_query_needs():
     assert RESOLUTION_M in net.derived["raster"] and len(net.derived["trees"]) == 1
     assert all(net._modes[m].core is not None for m in config.MODES)
     assert set(net.derived["raster"][RESOLUTION_M]._modes) == set(config.MODES)
-    assert net._lonlat_fit is not None and reach._KERNELS is not None
+    assert net._lonlat_fit is not None
+    from stationmap.jit import _COMPILED
+    from stationmap.network import _k_chain, _k_targets
+    # the isochrone's kernels and the ranking's, compiled (or loaded) before any query
+    assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets} <= set(_COMPILED)
