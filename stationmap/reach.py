@@ -65,7 +65,7 @@ import numpy as np
 
 from stationmap import config as _config
 from stationmap.config import MODES
-from stationmap.coords import GEOD, utm_crs_for
+from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
 from stationmap.index import check_point, distances_m
 from stationmap.jit import compiled
@@ -184,7 +184,8 @@ class Isochrone:
     """The area reachable from a WGS-84 point in ``minutes``.
 
     ``polygon`` is a shapely Polygon or MultiPolygon in WGS-84 (empty when
-    nothing is reached); ``area_km2`` is measured in a UTM projection;
+    nothing is reached); ``area_km2`` is measured in the network's metric
+    projection (the circle's on the ellipsoid, pyproj.Geod);
     ``stations`` are those reached within ``minutes``, fastest first.
     """
 
@@ -1117,27 +1118,44 @@ def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike"
 
 
 def _circle_polygon(lon, lat, radius_m, n=72):
+    """The geodesic circle as a lon/lat polygon, its longitudes continuous around the
+    centre (near the antimeridian they pass ±180: see :func:`_cut_at_antimeridian`)."""
     import shapely
 
     az = np.linspace(0.0, 360.0, n, endpoint=False)
     plon, plat, _ = GEOD.fwd(np.full(n, lon), np.full(n, lat), az, np.full(n, radius_m))
+    plon = lon + (plon - lon + 180.0) % 360.0 - 180.0
     return shapely.Polygon(np.column_stack([plon, plat])[::-1])
 
 
-def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings):
-    from pyproj import Transformer
+def _cut_at_antimeridian(poly):
+    """``poly`` with the parts beyond ±180° moved back by 360° (a MultiPolygon then), as
+    GeoJSON wants it (RFC 7946, 3.1.9); ``poly`` itself where it stays within."""
     import shapely
+    from shapely import affinity
 
+    w, _s, e, _n = poly.bounds
+    if w >= -180.0 and e <= 180.0:
+        return poly
+    parts = []
+    for shift in (-360.0, 0.0, 360.0):
+        piece = poly.intersection(shapely.box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
+        if not piece.is_empty:
+            piece = affinity.translate(piece, xoff=shift)
+            parts.extend(getattr(piece, "geoms", [piece]))
+    return shapely.MultiPolygon([p for p in parts if p.geom_type == "Polygon" and p.area > 0])
+
+
+def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings):
     r = circle_radius_m(minutes, mode, settings)
     poly = _circle_polygon(lon, lat, r)
-    tr = Transformer.from_crs("EPSG:4326", utm_crs_for(lon, lat), always_xy=True)
-    area = shapely.transform(poly, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))).area / 1e6
+    area = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6    # on the ellipsoid (whatever the longitude)
     stations = []
     if index is not None:
         for h in index.within(lon, lat, r, kinds=kinds, services=services, open_at=open_at):
             stations.append(StationTime(h.station, circle_minutes(h.distance_m, mode, settings),
                                         h.distance_m * settings.detour_factor, h.distance_m))
-    return Isochrone(lon, lat, minutes, mode, "circle", poly, float(area), stations)
+    return Isochrone(lon, lat, minutes, mode, "circle", _cut_at_antimeridian(poly), float(area), stations)
 
 
 def _rank_within(net, snap, index, lon, lat, mode, budget_s, k, filters):

@@ -405,7 +405,6 @@ def test_nearest_targets_equal_a_full_search(sip, mode):
     """nearest_targets stops early; the k fastest targets and their times must be those a
     full scipy search gives, with attachments, direct ways, costs, ties and a limit."""
     rng = np.random.default_rng(8)
-    g = sip.graph(mode)
     for trial in range(25):
         node = int(rng.integers(sip.n_nodes))
         try:

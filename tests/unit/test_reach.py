@@ -626,3 +626,20 @@ def test_prepare_builds_what_the_first_query_needs():
     from stationmap.network import _k_chain, _k_targets
     # the isochrone's kernels and the ranking's, compiled (or loaded) before any query
     assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets} <= set(_COMPILED)
+
+
+@pytest.mark.parametrize("lon", [179.99, -179.99, 180.0])
+def test_circle_near_the_antimeridian_is_cut_there(lon):
+    """A circle crossing ±180° (a query there, or converted there from BD-09) is valid
+    GeoJSON: cut at the antimeridian, every longitude within ±180, the area a circle's."""
+    iso = isochrone(lon, 1.3, 15, "car", method="circle", settings=SETTINGS)
+    poly = iso.polygon
+    assert poly.is_valid and poly.geom_type == "MultiPolygon" and len(poly.geoms) == 2
+    w, s, e, n = poly.bounds
+    assert -180.0 <= w and e <= 180.0
+    r = circle_radius_m(15, "car", SETTINGS)
+    assert iso.area_km2 == pytest.approx(math.pi * r * r / 1e6, rel=0.01)
+    # the two parts, measured on the ellipsoid, add up to the same area
+    geod_area = sum(abs(GEOD.geometry_area_perimeter(g)[0]) for g in poly.geoms) / 1e6
+    assert geod_area == pytest.approx(iso.area_km2, rel=0.01)
+
