@@ -6,7 +6,7 @@ cookie, else the instance default (``STATIONMAP_DEFAULT_LANG``, ``zh``).
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import request
 from flask_babel import Babel
 
 LANGUAGES = ("zh", "en")
