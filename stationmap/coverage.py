@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
@@ -1699,21 +1700,12 @@ def figures_table(coverage):
 
 def chart_coverage_by_district(coverage, path, *, kind=None, lang="zh"):
     """Bar chart: share of demand covered once and twice (and of area) per district (PNG, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     kind = coverage._kind(kind)
-    font = cjk_font()
-    zh = lang == "zh" and font is not None
+    zh = lang == "zh" and cjk_font() is not None
     df = coverage.stats()
     df = df[df.kind == kind].reset_index(drop=True)
     labels = [(f"{n}" if zh else f"{c}") for c, n in zip(df.adcode, df.name)]
-    fig_h = 1.2 + 0.45 * len(df)
-    with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
-                         "axes.unicode_minus": False}):
-        fig, ax = plt.subplots(figsize=(8, max(2.6, fig_h)), dpi=110)
+    with _chart(coverage, kind, zh, path, (8, max(2.6, 1.2 + 0.45 * len(df)))) as ax:
         y = np.arange(len(df))[::-1]
         h = 0.27
         ax.barh(y + h, df.demand_covered.fillna(0) * 100, h, color="#1a9850",
@@ -1727,28 +1719,15 @@ def chart_coverage_by_district(coverage, path, *, kind=None, lang="zh"):
         ax.set_xlabel("%")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
-        ax.set_title(_chart_title(coverage, kind, zh), fontsize=10)
-        _sample_mark(fig, coverage, zh)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
     return Path(path)
 
 
 def chart_minutes_distribution(coverage, path, *, kind=None, lang="zh"):
     """Cumulative share of demand within x minutes of a station, per district (PNG, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     kind = coverage._kind(kind)
-    font = cjk_font()
-    zh = lang == "zh" and font is not None
+    zh = lang == "zh" and cjk_font() is not None
     x = np.linspace(0, coverage.horizon_minutes, 241)
-    with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
-                         "axes.unicode_minus": False}):
-        fig, ax = plt.subplots(figsize=(8, 4.6), dpi=110)
+    with _chart(coverage, kind, zh, path, (8, 4.6)) as ax:
         groups = [(a.name if zh else a.adcode, coverage.grid.adcode == a.adcode) for a in coverage.areas]
         if len(coverage.areas) > 1:
             groups.append(((coverage.parent or {}).get("name", "全部") if zh else
@@ -1770,12 +1749,30 @@ def chart_minutes_distribution(coverage, path, *, kind=None, lang="zh"):
         ax.set_ylabel("人口累计占比 %" if zh else "share of demand within x minutes, %")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, ncol=2 if len(groups) > 6 else 1, loc="lower right")
-        ax.set_title(_chart_title(coverage, kind, zh), fontsize=10)
-        _sample_mark(fig, coverage, zh)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
     return Path(path)
+
+
+@contextmanager
+def _chart(coverage, kind, zh, path, figsize):
+    """One chart's axes (matplotlib, Agg, the CJK font when there is one); on exit: the
+    title, the sample-data mark, and the PNG written to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    font = cjk_font()
+    with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
+                         "axes.unicode_minus": False}):
+        fig, ax = plt.subplots(figsize=figsize, dpi=110)
+        try:
+            yield ax
+            ax.set_title(_chart_title(coverage, kind, zh), fontsize=10)
+            _sample_mark(fig, coverage, zh)
+            fig.tight_layout()
+            fig.savefig(path)
+        finally:
+            plt.close(fig)
 
 
 def _chart_title(coverage, kind, zh):

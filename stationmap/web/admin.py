@@ -301,8 +301,7 @@ def _set_status(station_id: str, status: str, note: str):
 def station_close(station_id):
     st = _set_status(station_id, "closed", (request.form.get("note") or "closed").strip()[:500])
     flash(_("已关闭：%(name)s", name=st.name))
-    return redirect(request.form.get("back") if _local(request.form.get("back"))
-                    else url_for("admin.district", adcode=st.adcode))
+    return _back_to(st)
 
 
 @bp.post("/stations/<station_id>/reopen")
@@ -310,8 +309,7 @@ def station_close(station_id):
 def station_reopen(station_id):
     st = _set_status(station_id, "active", (request.form.get("note") or "reopened").strip()[:500])
     flash(_("已重新开放：%(name)s", name=st.name))
-    return redirect(request.form.get("back") if _local(request.form.get("back"))
-                    else url_for("admin.district", adcode=st.adcode))
+    return _back_to(st)
 
 
 @bp.post("/stations/<station_id>/verify")
@@ -323,8 +321,13 @@ def station_verify(station_id):
     user.require_edit(st.adcode)
     _reports.verify_station(state().store, station_id, user=user.username)
     flash(_("已确认信息无误：%(name)s", name=st.name))
-    return redirect(request.form.get("back") if _local(request.form.get("back"))
-                    else url_for("admin.district", adcode=st.adcode))
+    return _back_to(st)
+
+
+def _back_to(st):
+    """Redirect to the form's ``back`` (a path on this site), else to the station's district."""
+    back = request.form.get("back")
+    return redirect(back if _local(back) else url_for("admin.district", adcode=st.adcode))
 
 
 def _local(target) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.webforms import live_server
+from tests.support.webforms import live_server, make_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -18,15 +18,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture(scope="module")
 def finder_app(tmp_path_factory, web_stations_builder):
-    from stationmap.store import StationStore
-    from stationmap.web import create_app
-
-    path = tmp_path_factory.mktemp("finder-browser")
-    url = f"sqlite:///{path}/finder.sqlite"
-    store = StationStore(url)
-    store.create_all()
-    store.write_many(web_stations_builder(), user="test")
-    return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True})
+    return make_app(tmp_path_factory.mktemp("finder-browser"), web_stations_builder())
 
 
 @pytest.fixture(scope="module")

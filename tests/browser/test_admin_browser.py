@@ -10,36 +10,25 @@ from pyproj import Geod
 
 from stationmap.coords import gcj02_to_wgs84
 from stationmap.model import Station
-from tests.support.webforms import PASSWORD, add_users, live_server, use_fast_hasher
+from tests.support.webforms import PASSWORD, add_users, live_server, make_app, use_fast_hasher
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture
-def app(make_station, tmp_path, monkeypatch):
-    from stationmap.store import StationStore
-    from stationmap.web import create_app
-
+def app(tmp_path, monkeypatch):
     use_fast_hasher(monkeypatch)
-    url = f"sqlite:///{tmp_path}/a.sqlite"
-    store = StationStore(url)
-    store.create_all()
-    store.write_many([Station(id="zl-1", name="钟楼测试驿站", lon=119.93, lat=31.78, adcode="320404")])
-    add_users(store)
-    return create_app({"database_url": url, "instance_path": str(tmp_path / "instance"), "TESTING": True})
+    app = make_app(tmp_path, [Station(id="zl-1", name="钟楼测试驿站", lon=119.93, lat=31.78, adcode="320404")])
+    add_users(app.extensions["stationmap"].store)
+    return app
 
 
-def test_place_a_station_by_clicking_the_map(app):
-    from playwright.sync_api import sync_playwright
-
+def test_place_a_station_by_clicking_the_map(app, chromium):
     store = app.extensions["stationmap"].store
-    with live_server(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    with live_server(app) as base:
+        page = chromium.new_page(viewport={"width": 1100, "height": 1400})
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{base}/admin/stations/new?adcode=320404")
@@ -75,4 +64,4 @@ def test_place_a_station_by_clicking_the_map(app):
             assert page.input_value("#f-datum") == "wgs84" and page.input_value("#f-lon") != before
             assert not errors
         finally:
-            browser.close()
+            page.close()

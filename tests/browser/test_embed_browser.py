@@ -6,21 +6,15 @@ No internet: base-map tiles fail to load, the stations and boundaries still draw
 
 from __future__ import annotations
 
-import http.server
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from pyproj import Geod
 
-from tests.support.webforms import free_port, live_server
+from tests.support.webforms import free_port, live_server, make_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 DISTRICT = "320402"  # holds the XSS station of build_web_stations
 
 
@@ -31,16 +25,8 @@ def ports():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, web_stations_builder, ports):
-    from stationmap.store import StationStore
-    from stationmap.web import create_app
-
-    path = tmp_path_factory.mktemp("embed-browser")
-    url = f"sqlite:///{path}/b.sqlite"
-    store = StationStore(url)
-    store.create_all()
-    store.write_many(web_stations_builder(), user="test")
-    return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True,
-                       "embed_origins": {DISTRICT: [f"http://127.0.0.1:{ports['allowed']}"]}})
+    return make_app(tmp_path_factory.mktemp("embed-browser"), web_stations_builder(),
+                    embed_origins={DISTRICT: [f"http://127.0.0.1:{ports['allowed']}"]})
 
 
 @pytest.fixture(scope="module")
@@ -68,49 +54,23 @@ def other(pages, ports):
         yield base
 
 
-@contextmanager
 def _serve_on(port, pages):
     """A static server on another local origin; ``pages[path]`` is the HTML served at ``path``."""
+    def parent_site(environ, start_response):
+        body = pages.get(environ.get("PATH_INFO", ""))
+        if body is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        data = body.encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))])
+        return [data]
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            body = pages.get(self.path.split("?")[0])
-            if body is None:
-                self.send_error(404)
-                return
-            data = body.encode("utf-8")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        t.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    return live_server(parent_site, port=port)
 
 
 @pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+def page(chromium):
+    ctx = chromium.new_context(viewport={"width": 1000, "height": 700})
     pg = ctx.new_page()
     pg.dialogs = []
     pg.errors = []
@@ -120,10 +80,13 @@ def page(browser):
     ctx.close()
 
 
-def _frame(page, prefix):
-    for f in page.frames:
-        if f.url.startswith(prefix):
-            return f
+def _frame(page, prefix, *, tries=100):
+    """The page's frame whose URL starts with ``prefix``, waited for (0.1 s a try); None if none comes."""
+    for _ in range(tries):
+        for f in page.frames:
+            if f.url.startswith(prefix):
+                return f
+        page.wait_for_timeout(100)
     return None
 
 
@@ -141,12 +104,7 @@ def test_embed_renders_in_an_allowed_parent(page, site, allowed, pages, web_stat
     pages["/ok.html"] = _iframe_page(f"{site}/embed/{DISTRICT}")
     page.goto(f"{allowed}/ok.html")
     page.wait_for_function("() => document.querySelector('#m').contentWindow !== null")
-    frame = None
-    for _ in range(50):
-        frame = _frame(page, f"{site}/embed/")
-        if frame:
-            break
-        page.wait_for_timeout(100)
+    frame = _frame(page, f"{site}/embed/", tries=50)
     assert frame is not None
     frame.wait_for_function("document.documentElement.dataset.embed === 'ready'"
                             " && document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
@@ -183,8 +141,8 @@ def test_other_pages_refuse_framing_even_in_the_allowed_parent(page, site, allow
     assert frame.evaluate("document.querySelector('input[name=password]') === null")
 
 
-def test_builder_snippet_works(browser, site, allowed, pages, web_stations):
-    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+def test_builder_snippet_works(chromium, site, allowed, pages, web_stations):
+    ctx = chromium.new_context(viewport={"width": 1200, "height": 900})
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
     page = ctx.new_page()
     try:
@@ -192,12 +150,7 @@ def test_builder_snippet_works(browser, site, allowed, pages, web_stations):
         page.check('input[name="kind"][value="rest"]')
         page.uncheck("#b-list")
         page.wait_for_function("document.querySelector('#b-snippet').value.includes('list=0')")
-        preview = None
-        for _ in range(100):
-            preview = _frame(page, f"{site}/embed/{DISTRICT}?kind=rest")
-            if preview:
-                break
-            page.wait_for_timeout(100)
+        preview = _frame(page, f"{site}/embed/{DISTRICT}?kind=rest")
         assert preview is not None  # the live preview follows the form
         preview.wait_for_function("document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
         page.click("#b-copy")
@@ -208,12 +161,7 @@ def test_builder_snippet_works(browser, site, allowed, pages, web_stations):
         # the snippet, pasted into the union's own page, shows the map with the presets
         pages["/snippet.html"] = f"<!doctype html><html><body><p>我们的驿站</p>{snippet}</body></html>"
         page.goto(f"{allowed}/snippet.html")
-        frame = None
-        for _ in range(100):
-            frame = _frame(page, f"{site}/embed/")
-            if frame:
-                break
-            page.wait_for_timeout(100)
+        frame = _frame(page, f"{site}/embed/")
         frame.wait_for_function("document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
         want = _active(web_stations, kinds=("rest",))
         assert int(frame.evaluate("document.documentElement.dataset.markers")) == len(want)
@@ -238,12 +186,7 @@ def _check_xss(frame, xss_name, page):
 def test_xss_station_renders_as_text_in_the_embed(page, site, allowed, pages, xss_name):
     pages["/xss.html"] = _iframe_page(f"{site}/embed/{DISTRICT}")
     page.goto(f"{allowed}/xss.html")
-    frame = None
-    for _ in range(100):
-        frame = _frame(page, f"{site}/embed/")
-        if frame:
-            break
-        page.wait_for_timeout(100)
+    frame = _frame(page, f"{site}/embed/")
     frame.wait_for_function("document.documentElement.dataset.embedList !== undefined", timeout=15000)
     _check_xss(frame, xss_name, page)
     assert not page.errors

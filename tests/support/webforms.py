@@ -73,3 +73,18 @@ def use_fast_hasher(monkeypatch) -> None:
 
     monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     monkeypatch.setattr(accounts, "_DUMMY_HASH", None)
+
+
+def make_app(path, stations=(), **config):
+    """The web app over a fresh SQLite database in ``path`` holding ``stations``;
+    ``config``: settings and Flask config of ``create_app``."""
+    from stationmap.store import StationStore
+    from stationmap.web import create_app
+
+    url = f"sqlite:///{path}/web.sqlite"
+    store = StationStore(url)
+    store.create_all()
+    if stations:
+        store.write_many(stations, user="test", note="fixture")
+    return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True, **config})
+

@@ -22,6 +22,7 @@ from stationmap import config
 from stationmap import coverage as cv
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import KINDS, Station
+from tests.support.geodesic import geod_matrix
 
 SETTINGS = config.load({"speeds_kmh": dict(config.DEFAULT_SPEEDS_KMH), "detour_factor": config.DETOUR_FACTOR,
                         "minutes": config.DEFAULT_MINUTES, "max_snap_m": 500.0})
@@ -48,22 +49,13 @@ def _stations(seed=7, n=24):
     return out
 
 
-def _geod_matrix(lon1, lat1, lon2, lat2):
-    """Every-to-every geodesic distances in metres, (len1, len2)."""
-    a = np.repeat(np.asarray(lon1, float), len(lon2))
-    b = np.repeat(np.asarray(lat1, float), len(lon2))
-    c = np.tile(np.asarray(lon2, float), len(lon1))
-    d = np.tile(np.asarray(lat2, float), len(lon1))
-    return GEOD.inv(a, b, c, d)[2].reshape(len(lon1), len(lon2))
-
-
 def _reference(lon, lat, stations, kind, *, mode, minutes, horizon):
     """Brute force: minutes to the nearest station of ``kind`` and stations in reach."""
     speed = SETTINGS.speed_kmh(mode) * 1000 / 60
     st = [s for s in stations if kind in s.kinds and s.status != "closed"]
     if not st:
         return np.full(len(lon), np.inf), np.zeros(len(lon), int)
-    d = _geod_matrix(lon, lat, [s.lon for s in st], [s.lat for s in st])
+    d = geod_matrix(lon, lat, [s.lon for s in st], [s.lat for s in st])
     t = d * SETTINGS.detour_factor / speed
     best = t.min(axis=1)
     best[best > horizon] = np.inf

@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pytest
-from pyproj import Geod
 from scipy.sparse import csr_matrix
 from shapely.geometry import box
 
@@ -18,19 +17,11 @@ from stationmap import coverage as cv
 from stationmap import siting
 from stationmap.errors import ValidationError
 from stationmap.model import Station
+from tests.support.geodesic import geod_matrix
 
 SETTINGS = config.load({"speeds_kmh": dict(config.DEFAULT_SPEEDS_KMH), "detour_factor": config.DETOUR_FACTOR,
                         "minutes": config.DEFAULT_MINUTES})
-GEOD = Geod(ellps="WGS84")
 AREA = cv.Area("900001", "测试区", "county", box(119.95, 31.75, 119.99, 31.78), population=50_000)
-
-
-def _geod(lon1, lat1, lon2, lat2):
-    a = np.repeat(np.asarray(lon1, float), len(lon2))
-    b = np.repeat(np.asarray(lat1, float), len(lon2))
-    c = np.tile(np.asarray(lon2, float), len(lon1))
-    d = np.tile(np.asarray(lat2, float), len(lon1))
-    return GEOD.inv(a, b, c, d)[2].reshape(len(lon1), len(lon2))
 
 
 def _coverage(stations, *, minutes=5, mode="walk", cell_m=500, seed=3):
@@ -45,7 +36,7 @@ def _brute_force(cov, cand_lon, cand_lat, n, *, minutes, mode="walk"):
     radius = minutes * SETTINGS.speed_kmh(mode) * 1000 / 60 / SETTINGS.detour_factor
     g = cov.grid
     unc = cov.count["rest"] == 0
-    covers = _geod(cand_lon, cand_lat, g.lon, g.lat) <= radius          # (candidates, cells)
+    covers = geod_matrix(cand_lon, cand_lat, g.lon, g.lat) <= radius          # (candidates, cells)
     w = np.where(unc, cov.demand, 0.0)
     best, best_set = 0.0, ()
     for k in range(1, n + 1):
@@ -103,7 +94,7 @@ def test_exact_matches_spopt_mclp():
     cand = list(zip(rng.uniform(119.95, 119.99, 15), rng.uniform(31.75, 31.78, 15)))
     cov = _coverage([], minutes=5)
     radius = 5 * SETTINGS.speed_kmh("walk") * 1000 / 60 / SETTINGS.detour_factor
-    cost = _geod(cov.grid.lon, cov.grid.lat, [c[0] for c in cand], [c[1] for c in cand])
+    cost = geod_matrix(cov.grid.lon, cov.grid.lat, [c[0] for c in cand], [c[1] for c in cand])
     model = MCLP.from_cost_matrix(cost, cov.demand, radius, p_facilities=3)
     model = model.solve(PULP_CBC_CMD(msg=False))
     chosen = [j for j, x in enumerate(model.fac_vars) if x.value() > 0.5]

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stationmap.store import StationStore
-from stationmap.web import create_app
-
-
-def _make_app(path, stations, **config):
-    url = f"sqlite:///{path}/web.sqlite"
-    store = StationStore(url)
-    store.create_all()
-    if stations:
-        store.write_many(stations, user="test", note="fixture")
-    return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True, **config})
+from tests.support.webforms import make_app
 
 
 @pytest.fixture
@@ -22,7 +12,7 @@ def make_web_app(tmp_path_factory):
     """Factory: ``make_web_app(stations, **config)`` -> an app over a fresh database."""
 
     def make(stations, **config):
-        return _make_app(tmp_path_factory.mktemp("web"), stations, **config)
+        return make_app(tmp_path_factory.mktemp("web"), stations, **config)
 
     return make
 
@@ -41,7 +31,7 @@ def client(app):
 @pytest.fixture(scope="module")
 def ro_app(tmp_path_factory, web_stations_builder):
     """One app per test module over the known stations, for tests that never write."""
-    return _make_app(tmp_path_factory.mktemp("web-ro"), web_stations_builder())
+    return make_app(tmp_path_factory.mktemp("web-ro"), web_stations_builder())
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from stationmap.config import DEFAULT_SPEEDS_KMH, DETOUR_FACTOR
 from stationmap.coords import wgs84_to_gcj02
 from stationmap.model import Station
 from stationmap.network import Network
+from tests.support.webforms import make_app
 from tests.unit.test_reach import SETTINGS, SIP_NPZ, reference_times, station_reference
 
 GEOD = Geod(ellps="WGS84")
@@ -46,16 +47,8 @@ def sip():
 
 @pytest.fixture(scope="module")
 def net_client(tmp_path_factory, web_stations_builder, sip):
-    from stationmap.store import StationStore
-    from stationmap.web import create_app
-
-    path = tmp_path_factory.mktemp("web-net")
-    url = f"sqlite:///{path}/web.sqlite"
-    store = StationStore(url)
-    store.create_all()
-    store.write_many(web_stations_builder() + sip[1], user="test", note="fixture")
-    app = create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True,
-                      "networks": {"sip": str(SIP_NPZ)}})
+    app = make_app(tmp_path_factory.mktemp("web-net"), web_stations_builder() + sip[1],
+                   networks={"sip": str(SIP_NPZ)})
     assert list(app.extensions["stationmap"].extra["networks"]) == ["sip"]
     return app.test_client()
 
