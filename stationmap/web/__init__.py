@@ -9,6 +9,8 @@ is seen by all of them.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, jsonify, request
@@ -41,9 +43,6 @@ class AppState:
         where asking for the revision costs ~0.15 ms a request (bench_api.py).
         Other databases: always True (the revision is asked every request).
         """
-        import os
-        import sqlite3
-
         pid = os.getpid()
         probe = self.extra.get("_data_version")
         if probe is None or probe[0] != pid:  # first call in this (forked) process

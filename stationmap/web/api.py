@@ -353,16 +353,10 @@ def _quote_id(station_id: str) -> str:
     return station_id if _SAFE_ID.fullmatch(station_id) else quote(station_id, safe="")
 
 
-def _base_properties(st, root: str) -> dict:
-    """The stored fields of a station as feature properties (cached per Station object).
-
-    ``root``: the app's URL prefix (``request.script_root``)."""
-    return _cached_feature(st, root)[1]
-
-
 def _cached_feature(st, root: str) -> tuple:
-    """``(station, properties, root, WGS-84 point geometry)`` of a station, built once per
-    Station object (a write makes a new one) and URL prefix; shared: never modify."""
+    """``(station, properties, root, WGS-84 point geometry)`` of a station: its stored
+    fields as feature properties, built once per Station object (a write makes a new
+    one) and URL prefix (``request.script_root``); shared: never modify."""
     hit = _PROP_CACHE.get(st.id)
     if hit is not None and hit[0] is st and hit[2] == root:
         return hit
@@ -521,9 +515,10 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
 def _cached_response(body: str, key) -> Response:
     """A GeoJSON response whose body is cached under ``key``: :func:`compress`
     then keeps its gzip too (``gzip_key``)."""
-    resp = geojson_response(body)
-    if key is not None:
-        resp.gzip_key = key
+    if key is None:
+        return geojson_response(body)
+    resp = api_response(body, 200, GEOJSON, encode=False)
+    resp.gzip_key = key
     return resp
 
 
@@ -556,28 +551,30 @@ def json_response(obj, status: int = 200) -> Response:
     return api_response(dumps(obj), status, "application/json")
 
 
-def api_response(body, status: int, mimetype: str) -> Response:
+def api_response(body, status: int, mimetype: str, *, encode: bool = True) -> Response:
     """A JSON API answer with its final headers set at once.
 
     What the after-request hooks would add one by one, the API's answers carry
     from the start (they are the most frequent answers, and each header set on a
     werkzeug response costs): the framing headers (nothing of the API is ever
     framed: ``frame_headers`` leaves them), and for a body under 64 KB, gzip
-    (:func:`compress`'s rules) with ``Vary``.  Larger bodies are left to
-    :func:`compress`, which keeps the gzip of cached ones.
+    (:func:`compress`'s rules) with ``Vary``.  Larger bodies, and any with
+    ``encode=False`` (a body the view caches), are left to :func:`compress`,
+    which keeps the gzip of cached ones.
     """
     from stationmap.web.auth import DENY_HEADERS
 
     data = body.encode() if isinstance(body, str) else body
     headers = list(DENY_HEADERS)
-    if status == 200 and _MIN_SIZE <= len(data) < 65536:
+    encode = encode and (status != 200 or len(data) < 65536)
+    if encode and status == 200 and len(data) >= _MIN_SIZE:
         headers.append(("Vary", "Accept-Encoding"))
         if _accepts_gzip():
             data = _gzip(data, 0)     # the fastest: a small answer built for one request
             headers.append(("Content-Encoding", "gzip"))
     resp = Response(data, status=status, mimetype=mimetype, headers=headers)
     resp.deny_framing = True
-    resp.encoded = len(data) < 65536 or status != 200   # compress() has nothing left to do
+    resp.encoded = encode   # then compress() has nothing left to do
     return resp
 
 
