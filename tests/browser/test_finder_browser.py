@@ -128,7 +128,8 @@ def test_language_switch(open_finder, web_query_point):
     page, watch = open_finder(f"/?lat={lat}&lon={lon}")
     wait_list(page, 1)
     assert page.locator("#results-title").text_content() == "最近的站点"
-    page.click("nav.lang a")
+    with page.expect_navigation():  # the link loads a new page: wait for it before asking the new one
+        page.click("nav.lang a")
     wait_js(page, "() => document.documentElement.lang === 'en'")
     assert page.locator("#results-title").text_content() == "Nearest stations"
     assert "Rest station" in page.locator('[data-filter="kind"][data-value="rest"]').text_content()
