@@ -100,3 +100,58 @@ def test_small_window_gzip_round_trips(size, level, isal, monkeypatch):
     slack = 1.02 if level or not isal else (1.4 if size >= 4096 else 1.8)
     assert len(data) <= len(gzip.compress(raw, compresslevel=max(level, 1))) * slack + 16
     assert len(data) < 0.7 * len(raw)
+
+
+def _wsgi(resp, method="GET"):
+    """(status, headers, body) of a response called as a WSGI app."""
+    from werkzeug.test import create_environ
+
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, list(headers)
+
+    body = b"".join(resp(create_environ("/api/v1/x", "http://localhost/", method=method), start_response))
+    return seen["status"], seen["headers"], body
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("status", [200, 201, 204, 400, 404])
+def test_api_response_hands_over_what_werkzeug_would(app, method, status):
+    """ApiResponse's shortcut gives the server the status, headers and body werkzeug's
+    Response.__call__ gives, whatever the method and status."""
+    from flask import Response
+
+    from stationmap.web.api import ApiResponse, api_response
+
+    with app.test_request_context(headers={"Accept-Encoding": "gzip"}):
+        ours = api_response('{"a": "' + "x" * 600 + '"}', status, "application/json")
+        assert type(ours) is ApiResponse
+        plain = Response(ours.get_data(), status=status, headers=list(ours.headers))
+        assert _wsgi(ours, method) == _wsgi(plain, method)
+
+
+def test_api_response_takes_werkzeugs_way_for_what_a_hook_changed(app):
+    """A Location header, a streamed body or a close callback set after the view: werkzeug's way."""
+    from stationmap.web.api import api_response
+
+    with app.test_request_context():
+        r = api_response("{}", 200, "application/json")
+        r.headers["Location"] = "/api/v1/stations/a b"
+        assert dict(_wsgi(r)[1])["Location"] == "/api/v1/stations/a%20b"  # werkzeug made it a URI
+        r = api_response("{}", 200, "application/json")
+        r.response = iter([b"[", b"]"])
+        del r.headers["Content-Length"]
+        assert _wsgi(r)[2] == b"[]"
+        closed = []
+        r = api_response("{}", 200, "application/json")
+        r.call_on_close(lambda: closed.append(True))
+        assert _wsgi(r)[2] == b"{}" and closed == [True]
+
+
+def test_head_of_an_api_read_has_the_headers_and_no_body(client):
+    get = client.get("/api/v1/nearest?lat=31.78&lon=119.95", headers={"Accept-Encoding": "gzip"})
+    head = client.head("/api/v1/nearest?lat=31.78&lon=119.95", headers={"Accept-Encoding": "gzip"})
+    assert get.status_code == head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Encoding"] == "gzip" and int(head.headers["Content-Length"]) > 0
+    assert head.headers["Content-Type"] == get.headers["Content-Type"] == "application/geo+json"
