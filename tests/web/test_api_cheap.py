@@ -111,7 +111,10 @@ def _wsgi(resp, method="GET"):
     def start_response(status, headers, exc_info=None):
         seen["status"], seen["headers"] = status, list(headers)
 
-    body = b"".join(resp(create_environ("/api/v1/x", "http://localhost/", method=method), start_response))
+    it = resp(create_environ("/api/v1/x", "http://localhost/", method=method), start_response)
+    body = b"".join(it)
+    if hasattr(it, "close"):  # as a WSGI server does
+        it.close()
     return seen["status"], seen["headers"], body
 
 
