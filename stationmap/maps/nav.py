@@ -88,27 +88,25 @@ def nav_links_many(lons_wgs84, lats_wgs84, names, *, mode: str = "walk",
     dests = _destinations(lons, lats, names)
     amap_mode, baidu_mode, apple_flag = _AMAP_MODE[mode], _BAIDU_MODE[mode], _APPLE_FLAG[mode]
     apple_tail = f"&dirflg={apple_flag}" if apple_flag else ""
-    amap_from = apple_from = baidu_origin = ""
-    if origin_wgs84 is not None:
-        o = _destinations([float(origin_wgs84[0])], [float(origin_wgs84[1])], [origin_name], cache=False)[0]
-        amap_from = f"&from={o.amap_to}"
-        baidu_origin = o.baidu_latlng
-        apple_from = f"&saddr={o.apple}"
-    out = []
-    for d in dests:
-        if origin_wgs84 is not None:
-            baidu = (f"https://api.map.baidu.com/direction?origin={baidu_origin}&destination={d.baidu_latlng}"
-                     f"&mode={baidu_mode}&coord_type=bd09ll&output=html&src={SOURCE}")
-        else:
-            baidu = (f"https://api.map.baidu.com/marker?location={d.baidu_location}&title={d.name_q}"
-                     f"&content={d.name_q}&coord_type=bd09ll&output=html&src={SOURCE}")
-        out.append({
-            "amap": (f"https://uri.amap.com/navigation?to={d.amap_to}{amap_from}&mode={amap_mode}&src={SOURCE}"
-                     "&coordinate=gaode&callnative=1"),
-            "baidu": baidu,
-            "apple": f"https://maps.apple.com/?daddr={d.apple}{apple_from}{apple_tail}",
-        })
-    return out
+    if origin_wgs84 is None:
+        amap_tail = f"&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative=1"
+        return [{
+            "amap": f"https://uri.amap.com/navigation?to={d.amap_to}{amap_tail}",
+            "baidu": (f"https://api.map.baidu.com/marker?location={d.baidu_location}&title={d.name_q}"
+                      f"&content={d.name_q}&coord_type=bd09ll&output=html&src={SOURCE}"),
+            "apple": f"https://maps.apple.com/?daddr={d.apple}{apple_tail}",
+        } for d in dests]
+    o = _place(float(origin_wgs84[0]), float(origin_wgs84[1]), origin_name)
+    # what follows each destination, the same for all of them
+    amap_tail = f"&from={o.amap_to}&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative=1"
+    baidu_tail = f"&mode={baidu_mode}&coord_type=bd09ll&output=html&src={SOURCE}"
+    baidu_head = f"https://api.map.baidu.com/direction?origin={o.baidu_latlng}&destination="
+    apple_tail = f"&saddr={o.apple}{apple_tail}"
+    return [{
+        "amap": f"https://uri.amap.com/navigation?to={d.amap_to}{amap_tail}",
+        "baidu": f"{baidu_head}{d.baidu_latlng}{baidu_tail}",
+        "apple": f"https://maps.apple.com/?daddr={d.apple}{apple_tail}",
+    } for d in dests]
 
 
 class _Dest(NamedTuple):
@@ -124,38 +122,60 @@ class _Dest(NamedTuple):
 _DEST_CACHE: dict = {}
 
 
-def _destinations(lons, lats, names, *, cache: bool = True) -> list:
-    """:class:`_Dest` of each WGS-84 place; stations are cached (their datum
-    conversions cost more than building the URLs)."""
-    keys = list(zip(lons, lats, names))
-    missing = [i for i, key in enumerate(keys) if key not in _DEST_CACHE] if cache else list(range(len(keys)))
-    fresh = {}
+def _destinations(lons, lats, names) -> list:
+    """:class:`_Dest` of each WGS-84 place, cached (a station's datum conversions
+    cost more than building its URLs)."""
+    out = []
+    missing = []
+    get = _DEST_CACHE.get
+    for key in zip(lons, lats, names):
+        d = get(key)
+        if d is None:
+            missing.append(len(out))
+        out.append(d)
+    if len(missing) == 1:       # coords' scalar path is 3x quicker than its array path
+        i = missing[0]
+        out[i] = _place(lons[i], lats[i], names[i])
+    elif missing:
+        glon, glat = wgs84_to_gcj02(np.asarray([lons[i] for i in missing]),
+                                    np.asarray([lats[i] for i in missing]))
+        blon, blat = gcj02_to_bd09(glon, glat)
+        for i, gx, gy, bx, by in zip(missing, glon.tolist(), glat.tolist(), blon.tolist(), blat.tolist()):
+            out[i] = _dest(gx, gy, bx, by, names[i])
     if missing:
-        if len(missing) == 1:  # coords' scalar path is 3x quicker than its array path
-            glon, glat = wgs84_to_gcj02(lons[missing[0]], lats[missing[0]])
-            blon, blat = gcj02_to_bd09(glon, glat)
-            glon, glat, blon, blat = [glon], [glat], [blon], [blat]
-        else:
-            glon, glat = wgs84_to_gcj02(np.asarray([lons[i] for i in missing]),
-                                        np.asarray([lats[i] for i in missing]))
-            blon, blat = gcj02_to_bd09(glon, glat)
-        for j, i in enumerate(missing):
-            gx, gy, bx, by = (f"{float(v[j]):.6f}" for v in (glon, glat, blon, blat))
-            name = names[i]
-            fresh[keys[i]] = _Dest(
-                amap_to=f"{gx}%2C{gy}%2C{_q(_amap_text(name))}",
-                # = quote(f"latlng:{by},{bx}|name:{name}"): numbers need no escaping, and the
-                # name's escape is cached (an origin's coordinates are new every time)
-                baidu_latlng=f"latlng%3A{by}%2C{bx}%7Cname%3A{_q(_baidu_text(name) or '-')}",
-                baidu_location=f"{by}%2C{bx}",
-                apple=f"{gy}%2C{gx}",
-                name_q=_q(name),
-            )
-        if cache:
-            if len(_DEST_CACHE) + len(fresh) > 200_000:
-                _DEST_CACHE.clear()
-            _DEST_CACHE.update(fresh)
-    return [fresh.get(key) or _DEST_CACHE[key] for key in keys]
+        if len(_DEST_CACHE) + len(missing) > 200_000:
+            _DEST_CACHE.clear()
+        for i in missing:
+            _DEST_CACHE[(lons[i], lats[i], names[i])] = out[i]
+    return out
+
+
+def _place(lon: float, lat: float, name: str) -> _Dest:
+    """:class:`_Dest` of one WGS-84 place (not cached: an origin is new every time)."""
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    blon, blat = gcj02_to_bd09(glon, glat)
+    return _dest(glon, glat, blon, blat, name)
+
+
+def _dest(glon: float, glat: float, blon: float, blat: float, name: str) -> _Dest:
+    """:class:`_Dest` of a place at GCJ-02 ``glon, glat`` and BD-09 ``blon, blat``."""
+    gx, gy, bx, by = f"{glon:.6f}", f"{glat:.6f}", f"{blon:.6f}", f"{blat:.6f}"
+    amap_name, baidu_name, name_q = _name_pieces(name)
+    return _Dest(
+        amap_to=f"{gx}%2C{gy}%2C{amap_name}",
+        # = quote(f"latlng:{by},{bx}|name:{name}"): numbers need no escaping
+        baidu_latlng=f"latlng%3A{by}%2C{bx}%7Cname%3A{baidu_name}",
+        baidu_location=f"{by}%2C{bx}",
+        apple=f"{gy}%2C{gx}",
+        name_q=name_q,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _name_pieces(name: str) -> tuple[str, str, str]:
+    """A name %-encoded for Amap's ``to=``, Baidu's ``name:`` and a plain query value
+    (cached: station names repeat, and so does an origin's label)."""
+    return _q(_amap_text(name)), _q(_baidu_text(name) or "-"), _q(name)
 
 
 def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = "walk",

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass, field
+from types import FunctionType
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, Request, current_app, jsonify, request
+from werkzeug.utils import cached_property
 
 from stationmap import config as _config
 from stationmap.errors import StationmapError
@@ -61,6 +63,49 @@ class AppState:
         return changed
 
 
+class StationmapRequest(Request):
+    """Flask's request, with ``args`` parsed without ``urllib.parse.parse_qsl``'s
+    per-pair unquoting where there is nothing to unquote.
+
+    Every API request reads its query string, and parse_qsl makes some ten calls
+    a pair.  A query string of plain ASCII with no ``%`` or ``+`` (the API's
+    numbers and names: what the finder and most clients send) is split on ``&``
+    and ``=`` here, which is what parse_qsl does to it (keeping blank values,
+    as werkzeug asks); anything else goes to werkzeug (tests/web/test_api_cheap.py
+    compares the two)."""
+
+    @cached_property
+    def args(self):
+        qs = self.environ.get("QUERY_STRING", "")
+        if qs.isascii() and "%" not in qs and "+" not in qs:
+            return self.parameter_storage_class(
+                [(k, v) for k, _, v in (part.partition("=") for part in qs.split("&") if part)])
+        return super().args
+
+
+class StationmapFlask(Flask):
+    """Flask, asking once per function whether it is a coroutine function.
+
+    Flask wraps every hook and view in ``ensure_sync`` on every request, and
+    the question (``inspect.iscoroutinefunction``) costs microseconds each time
+    (four times a request here).  Plain functions known to be synchronous are
+    kept in a set; anything else takes Flask's way."""
+
+    request_class = StationmapRequest
+    _SYNC_CAP = 4096
+
+    def ensure_sync(self, func):
+        known = self.__dict__.get("_sync_funcs")
+        if known is None:
+            known = self._sync_funcs = set()
+        if func in known:
+            return func
+        out = super().ensure_sync(func)
+        if out is func and type(func) is FunctionType and len(known) < self._SYNC_CAP:
+            known.add(func)
+        return out
+
+
 def state() -> AppState:
     """The current app's :class:`AppState`."""
     return current_app.extensions["stationmap"]
@@ -69,7 +114,7 @@ def state() -> AppState:
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app.  ``test_config`` overrides settings (``database_url``...) and Flask config."""
     test_config = dict(test_config or {})
-    app = Flask(__name__, static_folder=str(_config.PACKAGE_DIR.parent / "static"), static_url_path="/static")
+    app = StationmapFlask(__name__, static_folder=str(_config.PACKAGE_DIR.parent / "static"), static_url_path="/static")
     settings = _config.load(test_config)
     app.config.update(
         SECRET_KEY=settings.secret_key or _secret_key(settings),
