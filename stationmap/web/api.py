@@ -1145,8 +1145,7 @@ def _gzip(raw: bytes, level: int) -> bytes:
     window no bigger than ``raw`` needs: for a few-KB answer, setting up zlib's
     default 32 KB window and hash tables costs more than compressing."""
     if level <= 1 and _isal_zlib is not None:
-        co = _isal_zlib.compressobj(level, _isal_zlib.DEFLATED, 31)
-        return co.compress(raw) + co.flush()
+        return _isal_zlib.compress(raw, level, 31)     # (31: a gzip header and trailer)
     level = max(level, 1)
     if len(raw) >= 32768:
         return gzip.compress(raw, compresslevel=level, mtime=0)
