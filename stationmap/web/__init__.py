@@ -10,7 +10,6 @@ is seen by all of them.
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from types import FunctionType
 
@@ -38,29 +37,13 @@ class AppState:
             self.index.sync(self.store)
 
     def _may_have_changed(self) -> bool:
-        """False only when the database surely has no new commit since the last call.
-
-        SQLite: ``PRAGMA data_version`` on a connection of this process's own
-        changes whenever any other connection commits, and costs microseconds
-        where asking for the revision costs ~0.15 ms a request (bench_api.py).
-        Other databases: always True (the revision is asked every request).
-        """
+        """False only when the database surely has no new commit since the last call
+        (:class:`stationmap.store.ChangeProbe`, one per process: a fork makes a new one)."""
         pid = os.getpid()
-        probe = self.extra.get("_data_version")
-        if probe is None or probe[0] != pid:  # first call in this (forked) process
-            url = self.store.engine.url
-            path = url.database if url.get_backend_name() == "sqlite" else None
-            conn = None
-            if path and path != ":memory:" and not path.startswith("file:"):
-                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.extra["_data_version"] = [pid, conn, None]
-            probe = self.extra["_data_version"]
-        if probe[1] is None:
-            return True
-        version = probe[1].execute("PRAGMA data_version").fetchone()[0]
-        changed = version != probe[2]
-        probe[2] = version
-        return changed
+        probe = self.extra.get("_change_probe")
+        if probe is None or probe[0] != pid:
+            probe = self.extra["_change_probe"] = (pid, self.store.change_probe())
+        return probe[1].changed()
 
 
 class StationmapRequest(Request):

@@ -75,3 +75,71 @@ def test_database_url_from_environment(tmp_path):
 def test_bad_database_url_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot be used"):
         StationStore("nosuchdb://x")
+
+
+class _Counting:
+    """A sqlite3 connection that counts its execute calls."""
+
+    def __init__(self, conn):
+        self.conn, self.calls = conn, 0
+
+    def execute(self, *args):
+        self.calls += 1
+        return self.conn.execute(*args)
+
+
+def _two_stores(tmp_path):
+    url = f"sqlite:///{tmp_path}/probe.sqlite"
+    writer = StationStore(url)
+    writer.create_all()
+    return writer, StationStore(url)
+
+
+def test_change_probe_sees_every_commit_of_another_connection(tmp_path, make_station):
+    writer, reader = _two_stores(tmp_path)
+    probe = reader.change_probe()
+    assert probe.changed() is True      # the first call knows nothing yet
+    assert probe.changed() is False
+    for i in range(60):                 # every commit, each seen by the next call and only then
+        if i % 20 == 10:                # a checkpoint that restarts the WAL from its start
+            with writer.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            probe.changed()
+        writer.insert(make_station(id=f"s{i}"))
+        assert probe.changed() is True, i
+        assert probe.changed() is False, i
+
+
+def test_change_probe_skips_the_pragma_while_the_wal_header_stands(tmp_path, make_station, monkeypatch):
+    writer, reader = _two_stores(tmp_path)
+    probe = reader.change_probe()
+    probe.changed()
+    assert probe._shm is not None       # the database is in WAL mode: its -shm is mapped
+    probe._conn = counting = _Counting(probe._conn)
+    for _ in range(5):
+        assert probe.changed() is False
+    assert counting.calls == 0          # no commit: the header alone answered
+    writer.insert(make_station(id="a"))
+    assert probe.changed() is True and counting.calls == 1
+    monkeypatch.setattr(probe, "RECHECK_S", 0.0)    # past the recheck time: the PRAGMA is asked again
+    assert probe.changed() is False and counting.calls == 2
+
+
+def test_change_probe_without_wal_asks_every_time(tmp_path, make_station):
+    """A SQLite file in rollback-journal mode (another tool made it so) has no -shm:
+    the PRAGMA alone answers, every call."""
+    import sqlite3
+
+    writer, reader = _two_stores(tmp_path)
+    writer.engine.dispose()
+    raw = sqlite3.connect(f"{tmp_path}/probe.sqlite", isolation_level=None)
+    assert raw.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    probe = reader.change_probe()
+    assert probe.changed() is True and probe._shm is None
+    assert probe.changed() is False
+    raw.execute("CREATE TABLE other (x)")
+    assert probe.changed() is True and probe.changed() is False
+
+
+def test_change_probe_of_other_databases_always_says_changed(tmp_path):
+    assert StationStore("sqlite://").change_probe().changed() is True
