@@ -135,15 +135,26 @@ def hours_open(expr: str, local: datetime) -> bool:
     stations, most with the same few expressions; the check costs ~3 us, the
     lookup a tenth of that).  Expressions with sun times are not cached.
     """
-    key = (expr, local.year, local.month, local.day, local.hour, local.minute)
-    hit = _OPEN_CACHE.get(key)
-    if hit is None:
-        hit = bool(parse_opening_hours(expr).is_open(local))
-        if not any(w in expr for w in _VARIABLE_TIMES):
-            if len(_OPEN_CACHE) > 100_000:
-                _OPEN_CACHE.clear()
-            _OPEN_CACHE[key] = hit
-    return hit
+    return hours_checker(local)(expr)
+
+
+def hours_checker(local: datetime):
+    """``check(expr)``: :func:`hours_open` of ``expr`` at ``local``, the minute's cache
+    key made once for many expressions (a /nearest answer checks five stations)."""
+    minute = (local.year, local.month, local.day, local.hour, local.minute)
+
+    def check(expr: str) -> bool:
+        key = (expr, minute)
+        hit = _OPEN_CACHE.get(key)
+        if hit is None:
+            hit = bool(parse_opening_hours(expr).is_open(local))
+            if not any(w in expr for w in _VARIABLE_TIMES):
+                if len(_OPEN_CACHE) > 100_000:
+                    _OPEN_CACHE.clear()
+                _OPEN_CACHE[key] = hit
+        return hit
+
+    return check
 
 
 def to_shanghai(at: datetime | None) -> datetime:

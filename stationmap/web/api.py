@@ -381,9 +381,9 @@ def _cached_feature(st, root: str) -> tuple:
 def open_checker(at: datetime):
     """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
     conversion done once rather than per station (it costs more than the check)."""
-    from stationmap.model import hours_open, to_shanghai
+    from stationmap.model import hours_checker, to_shanghai
 
-    local = (at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None)
+    check = hours_checker((at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None))
 
     def is_open(st) -> bool:
         if st.status != "active":
@@ -391,7 +391,7 @@ def open_checker(at: datetime):
         hours = st.opening_hours
         if not hours or hours.strip() == "24/7":
             return True
-        return hours_open(hours, local)
+        return check(hours)
 
     return is_open
 
