@@ -11,6 +11,7 @@ drops the inherited pool (SQLAlchemy's advice for forked processes).
 from __future__ import annotations
 
 import os
+import sys
 
 preload_app = True
 
@@ -33,4 +34,4 @@ def when_ready(server):
     """The app is built and the port is listening: tell the user."""
     banner = os.environ.get("STATIONMAP_SERVE_BANNER")
     if banner:
-        print(banner, file=__import__("sys").stderr, flush=True)
+        print(banner, file=sys.stderr, flush=True)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import mmap
+import os
+import sqlite3
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -418,8 +422,6 @@ class ChangeProbe:
     _HEADER = 48     # one copy of the WAL-index header (WalIndexHdr)
 
     def __init__(self, store: "StationStore"):
-        import sqlite3
-
         self._conn = self._shm = None
         self._mapped = False
         self._version = self._header = None
@@ -433,9 +435,6 @@ class ChangeProbe:
 
     def _map_shm(self):
         """The ``-shm`` file's first page, mapped read-only (None: not in WAL mode, or not yet there)."""
-        import mmap
-        import os
-
         try:
             fd = os.open(self._path + "-shm", os.O_RDONLY)
         except OSError:
@@ -452,8 +451,6 @@ class ChangeProbe:
     def changed(self) -> bool:
         if self._conn is None:
             return True
-        import time
-
         if not self._mapped:
             self._mapped = True
             self._conn.execute("PRAGMA data_version")  # opens the database (and, in WAL mode, its -shm)

@@ -47,12 +47,6 @@ def _amap_text(s: str) -> str:
     return " ".join(str(s).replace(",", " ").replace("，", " ").split())
 
 
-@lru_cache(maxsize=65536)
-def _q(text: str) -> str:
-    """``text`` %-encoded for a query value (cached: station names repeat)."""
-    return quote(text, safe="")
-
-
 def nav_links_many(lons_wgs84, lats_wgs84, names, *, mode: str = "walk",
                    origin_wgs84: tuple[float, float] | None = None,
                    origin_name: str = "") -> list[dict]:
@@ -175,7 +169,7 @@ def _dest(glon: float, glat: float, blon: float, blat: float, name: str) -> _Des
 def _name_pieces(name: str) -> tuple[str, str, str]:
     """A name %-encoded for Amap's ``to=``, Baidu's ``name:`` and a plain query value
     (cached: station names repeat, and so does an origin's label)."""
-    return _q(_amap_text(name)), _q(_baidu_text(name) or "-"), _q(name)
+    return quote(_amap_text(name), safe=""), quote(_baidu_text(name) or "-", safe=""), quote(name, safe="")
 
 
 def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = "walk",

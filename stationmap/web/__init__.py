@@ -77,10 +77,12 @@ class StationmapFlask(Flask):
     request_class = StationmapRequest
     _SYNC_CAP = 4096
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync_funcs: set = set()
+
     def ensure_sync(self, func):
-        known = self.__dict__.get("_sync_funcs")
-        if known is None:
-            known = self._sync_funcs = set()
+        known = self._sync_funcs
         if func in known:
             return func
         out = super().ensure_sync(func)
@@ -164,11 +166,11 @@ def lean_hooks(app: Flask) -> None:
     from stationmap.web.auth import is_api_read
 
     noops = app.extensions.get(_API_READ_NOOPS, [])
+    if not noops:
+        return
     before = list(app.before_request_funcs.get(None, []))
     after = list(reversed(app.after_request_funcs.get(None, [])))
     teardown = list(reversed(app.teardown_request_funcs.get(None, [])))
-    if not noops:
-        return
     api_before = [f for f in before if f not in noops]
     api_after = [f for f in after if f not in noops]
     api_teardown = [f for f in teardown if f not in noops]

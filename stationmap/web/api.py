@@ -517,6 +517,14 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
                             for p, st in zip(pieces, stations)) + b"]"
 
 
+def _collection(head: dict, features: bytes) -> bytes:
+    """The JSON text of the FeatureCollection ``head`` (its last member ``"features": []``)
+    with ``features`` (the JSON text of a list, :func:`features_json`) in that place."""
+    text = dumps(head)
+    assert text.endswith(b'"features":[]}')
+    return text[:-3] + features + b"}"
+
+
 def _cached_response(body, key) -> Response:
     """A GeoJSON response whose body is cached under ``key``: :func:`compress`
     then keeps its gzip too (``gzip_key``)."""
@@ -700,7 +708,7 @@ def nearest():
               "within_minutes": bool(m <= minutes), "nav": navs[i]} for i, (_s, d, sm, m) in enumerate(rows)]
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     speed = settings.speed_kmh(mode)
-    head = dumps({
+    head = {
         "type": "FeatureCollection",
         "datum": out_datum,
         "method": used,
@@ -717,9 +725,9 @@ def nearest():
             "radius_m": round(minutes / minutes_per_metre(settings, mode), 1),
         },
         "features": [],
-    })
+    }
     # the features from their cached pieces (features_json), with this request's properties
-    return geojson_response(head[:-3] + features_json(stations, out_datum=out_datum, at=at_, extra=extra) + b"}")
+    return geojson_response(_collection(head, features_json(stations, out_datum=out_datum, at=at_, extra=extra)))
 
 
 _REACH_PARAMS = frozenset({"lat", "lon", "datum", "out_datum", "kind", "service", "open_now", "at", "mode",
@@ -874,7 +882,7 @@ def stations():
         args = request.args.to_dict(flat=False)
         args["offset"] = [str(offset + limit)]
         nxt = url_for("api.stations", _external=False, **args)
-    head = json.dumps({
+    head = {
         "type": "FeatureCollection",
         "datum": out_datum,
         "sample": any(s.is_sample for s in page),
@@ -883,10 +891,9 @@ def stations():
         "offset": offset,
         "next": nxt,
         "features": [],
-    }, ensure_ascii=False, separators=(",", ":")).encode()
-    assert head.endswith(b'"features":[]}')
+    }
     with _no_gc(len(page) > 1000):
-        body = head[:-3] + features_json(page, out_datum=out_datum, at=at_, fields=fields) + b"}"
+        body = _collection(head, features_json(page, out_datum=out_datum, at=at_, fields=fields))
     if cache_key is not None:
         cache = st.extra.setdefault("_stations_cache", {})
         _evict(cache, 8)
@@ -1061,11 +1068,9 @@ def boundaries():
     if body is None:
         if prefix:
             feats = [f for f in feats if f["properties"]["adcode"].startswith(prefix)]
-        body = json.dumps({"type": "FeatureCollection", "datum": "wgs84",
-                           "simplified_m": round(BOUNDARY_TOLERANCE_DEG * 111_000), "features": feats},
-                          ensure_ascii=False, separators=(",", ":"))
-        if len(bodies) > 64:
-            bodies.clear()
+        body = dumps({"type": "FeatureCollection", "datum": "wgs84",
+                      "simplified_m": round(BOUNDARY_TOLERANCE_DEG * 111_000), "features": feats})
+        _evict(bodies, 64)
         bodies[key] = body
     resp = _cached_response(body, key)
     resp.cache_control.public = True
