@@ -1701,11 +1701,12 @@ def figures_table(coverage):
 def chart_coverage_by_district(coverage, path, *, kind=None, lang="zh"):
     """Bar chart: share of demand covered once and twice (and of area) per district (PNG, Agg)."""
     kind = coverage._kind(kind)
-    zh = lang == "zh" and cjk_font() is not None
+    font = cjk_font()
+    zh = lang == "zh" and font is not None
     df = coverage.stats()
     df = df[df.kind == kind].reset_index(drop=True)
     labels = [(f"{n}" if zh else f"{c}") for c, n in zip(df.adcode, df.name)]
-    with _chart(coverage, kind, zh, path, (8, max(2.6, 1.2 + 0.45 * len(df)))) as ax:
+    with _chart(coverage, kind, zh, font, path, (8, max(2.6, 1.2 + 0.45 * len(df)))) as ax:
         y = np.arange(len(df))[::-1]
         h = 0.27
         ax.barh(y + h, df.demand_covered.fillna(0) * 100, h, color="#1a9850",
@@ -1725,9 +1726,10 @@ def chart_coverage_by_district(coverage, path, *, kind=None, lang="zh"):
 def chart_minutes_distribution(coverage, path, *, kind=None, lang="zh"):
     """Cumulative share of demand within x minutes of a station, per district (PNG, Agg)."""
     kind = coverage._kind(kind)
-    zh = lang == "zh" and cjk_font() is not None
+    font = cjk_font()
+    zh = lang == "zh" and font is not None
     x = np.linspace(0, coverage.horizon_minutes, 241)
-    with _chart(coverage, kind, zh, path, (8, 4.6)) as ax:
+    with _chart(coverage, kind, zh, font, path, (8, 4.6)) as ax:
         groups = [(a.name if zh else a.adcode, coverage.grid.adcode == a.adcode) for a in coverage.areas]
         if len(coverage.areas) > 1:
             groups.append(((coverage.parent or {}).get("name", "全部") if zh else
@@ -1753,15 +1755,14 @@ def chart_minutes_distribution(coverage, path, *, kind=None, lang="zh"):
 
 
 @contextmanager
-def _chart(coverage, kind, zh, path, figsize):
-    """One chart's axes (matplotlib, Agg, the CJK font when there is one); on exit: the
-    title, the sample-data mark, and the PNG written to ``path``."""
+def _chart(coverage, kind, zh, font, path, figsize):
+    """One chart's axes (matplotlib, Agg, ``font`` (:func:`cjk_font`) when there is one);
+    on exit: the title, the sample-data mark, and the PNG written to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    font = cjk_font()
     with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
                          "axes.unicode_minus": False}):
         fig, ax = plt.subplots(figsize=figsize, dpi=110)

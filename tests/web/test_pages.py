@@ -157,7 +157,6 @@ def test_small_and_error_responses_are_not_compressed(ro_client):
     assert r.get_json()["error"]["field"] == "lat"
 
 
-
 def test_station_page_shows_the_host_label_not_its_key(db_url, make_station):
     from stationmap.store import StationStore
     from stationmap.web import create_app
