@@ -243,6 +243,12 @@ class _Core:
     out_max_s: np.ndarray  # (nk,) the longest super-arc leaving each kept node (0 if none), seconds
     lock: threading.Lock
 
+    def locate(self, snap: Snap, edge_s: np.ndarray) -> tuple[int, float]:
+        """Where a snapped point lies: its super-arc and the seconds along it from its start
+        to the point (``edge_s``: the mode graph's seconds per edge)."""
+        ci = int(self.edge_ca[snap.edge])
+        return int(self.ca_sa[ci]), float(self.ca_tau[ci]) + snap.t * float(edge_s[snap.edge])
+
 
 class Network:
     """A compiled road network.  Build with :meth:`build` / :meth:`from_gpkg` /
@@ -360,10 +366,22 @@ class Network:
         return g
 
     def prepare(self, modes=MODES) -> "Network":
-        """Build the mode graphs and snapping trees now rather than on first use."""
+        """Build the mode graphs and snapping trees now rather than on first use, and compile
+        the searches of :meth:`nearest_targets` and :meth:`node_lengths` (or load them from
+        the disk cache): a server calls it at start, so no request pays for them."""
+        warm = None
         for m in modes:
             g = self.graph(m)
             self._tree(g)
+            if warm is None and len(g.edges):
+                warm = m
+        if warm is not None:
+            # a query at the first node of the mode's first road, typed as a ranking's
+            u = int(self.edge_u[self.graph(warm).edges[0]])
+            sn = self.snap(float(self.lon[u]), float(self.lat[u]), mode=warm, max_snap_m=math.inf)
+            *_, pred = self.nearest_targets(sn, mode=warm, k=1, att_node=[u], att_target=[0], att_s=[0.0],
+                                            direct_s=[np.inf], cost_s=[0.0], limit_s=1.0)
+            self.node_lengths(sn, pred, [u], mode=warm)
         return self
 
     def _build_mode(self, mode: str) -> _ModeGraph:
@@ -722,11 +740,8 @@ class Network:
         from scipy.sparse.csgraph import dijkstra
 
         core = self.core(_check_mode(mode))
-        g = self.graph(mode)
         nk = len(core.keep)
-        ci = int(core.edge_ca[snap.edge])
-        s = int(core.ca_sa[ci])
-        tau = float(core.ca_tau[ci]) + snap.t * float(g.edge_s[snap.edge])
+        s, tau = core.locate(snap, self.graph(mode).edge_s)
         T = float(core.sa_s[s])
         csr = core.csr
         with core.lock:
@@ -790,7 +805,7 @@ class Network:
         g = self.graph(mode)
         e = snap.edge
         return compiled(_k_chain)(np.ascontiguousarray(nodes, dtype=np.int64), np.asarray(pred), self.n_nodes,
-                               g.arc_key, g.arc_eid, self.edge_length_m, int(self.edge_u[e]),
+                               g.csr.indptr, g.csr.indices, g.arc_eid, self.edge_length_m, int(self.edge_u[e]),
                                float(snap.t), float(self.edge_length_m[e]))
 
     def path_lengths(self, snap: Snap, pred: np.ndarray, *, mode: str) -> np.ndarray:
@@ -1176,9 +1191,10 @@ def load_networks(settings=None) -> dict:
 
 # -- compiled kernels ------------------------------------------------------------------------
 
-def _k_chain(nodes, pred, n, arc_key, arc_eid, edge_len, snap_u, snap_t, snap_len):
+def _k_chain(nodes, pred, n, indptr, indices, arc_eid, edge_len, snap_u, snap_t, snap_len):
     """Metres from the search's start to each of ``nodes`` along the predecessor tree
-    (index ``n`` is the snapped point; its virtual arcs run along the snapped edge)."""
+    (index ``n`` is the snapped point; its virtual arcs run along the snapped edge).  The
+    arc ``p -> v`` is found in ``p``'s row of the mode graph's CSR (the graph is simple)."""
     out = np.empty(nodes.shape[0])
     for i in range(nodes.shape[0]):
         v = nodes[i]
@@ -1191,8 +1207,11 @@ def _k_chain(nodes, pred, n, arc_key, arc_eid, edge_len, snap_u, snap_t, snap_le
             if p == n:      # the first step, from the snapped point along its edge
                 acc += snap_t * snap_len if v == snap_u else (1.0 - snap_t) * snap_len
                 break
-            pos = np.searchsorted(arc_key, np.int64(p) * (n + 1) + v)
-            acc += edge_len[arc_eid[pos]]
+            a = indptr[p]
+            end = indptr[p + 1]
+            while a < end - 1 and indices[a] != v:
+                a += 1
+            acc += edge_len[arc_eid[a]]
             v = p
         out[i] = acc
     return out
@@ -1200,9 +1219,9 @@ def _k_chain(nodes, pred, n, arc_key, arc_eid, edge_len, snap_u, snap_t, snap_le
 
 def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_target, att_s,
                direct_s, cost_s, k, floor):
-    """See :meth:`Network.nearest_targets` (``att_*`` sorted by node).  The CSR's last two
-    arcs (the virtual source's, set by :meth:`Network.search`) are not used: the source's
-    first arcs are ``s_nodes``/``s_times``."""
+    """See :meth:`Network.nearest_targets` (``att_*`` sorted by node).  The CSR's row ``n``
+    (the virtual source's two arcs, set by :meth:`Network.search`) is never read: the
+    search starts from ``s_nodes``/``s_times``, and the real rows lead to real nodes only."""
     N = n + 1
     na = att_node.shape[0]
     nt = direct_s.shape[0]
@@ -1214,34 +1233,12 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
     cap = indices.shape[0] + na + nt + 8
     hk = np.empty(cap)
     hv = np.empty(cap, np.int64)
-    size = 0
     # heap values: a node (>= 0), or -(1 + event) for the event of attachment `event`
     # (event < na) or of target event - na's direct way
-    done = np.zeros(nt, np.bool_)
-    out_t = np.empty(nt, np.int64)
-    out_total = np.empty(nt)
-    out_road = np.empty(nt)
-    out_att = np.empty(nt, np.int64)
-    m = 0
-    best = np.full(max(k, 1), np.inf)   # the k smallest totals so far, ascending
-    dist[n] = 0.0
-    for j in range(-2, nt):
-        if j < 0:
-            key = s_times[j + 2]
-            val = s_nodes[j + 2]
-            if not (key <= limit and key < np.inf):
-                continue
-            if key >= dist[val]:
-                continue
-            dist[val] = key
-            pred[val] = n
-        else:
-            key = direct_s[j]
-            val = -(1 + na + j)
-            if not (key <= limit and key < np.inf):
-                continue
-        i = size            # push
-        size += 1
+
+    def push(size, key, val):
+        """Push (key, val) on the heap of ``size`` entries; returns the new size."""
+        i = size
         while i > 0:
             p = (i - 1) >> 1
             if hk[p] <= key:
@@ -1251,6 +1248,28 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
             i = p
         hk[i] = key
         hv[i] = val
+        return size + 1
+
+    size = 0
+    done = np.zeros(nt, np.bool_)
+    out_t = np.empty(nt, np.int64)
+    out_total = np.empty(nt)
+    out_road = np.empty(nt)
+    out_att = np.empty(nt, np.int64)
+    m = 0
+    best = np.full(max(k, 1), np.inf)   # the k smallest totals so far, ascending
+    dist[n] = 0.0
+    for j in range(2):                  # the two ends of the snapped edge
+        key = s_times[j]
+        x = s_nodes[j]
+        if key <= limit and key < np.inf and key < dist[x]:
+            dist[x] = key
+            pred[x] = n
+            size = push(size, key, x)
+    for j in range(nt):                 # the targets straight along it
+        key = direct_s[j]
+        if key <= limit and key < np.inf:
+            size = push(size, key, -(1 + na + j))
     while size > 0:
         key = hk[0]         # pop
         val = hv[0]
@@ -1298,42 +1317,19 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
         x = val
         if key > dist[x]:
             continue
-        a0 = first[x]
-        if a0 >= 0:
-            a = a0
+        a = first[x]
+        if a >= 0:
             while a < na and att_node[a] == x:
                 if not done[att_target[a]]:
                     nk = key + att_s[a]
                     if nk <= limit and nk < np.inf:
-                        i = size
-                        size += 1
-                        while i > 0:
-                            p = (i - 1) >> 1
-                            if hk[p] <= nk:
-                                break
-                            hk[i] = hk[p]
-                            hv[i] = hv[p]
-                            i = p
-                        hk[i] = nk
-                        hv[i] = -(1 + a)
+                        size = push(size, nk, -(1 + a))
                 a += 1
         for a in range(indptr[x], indptr[x + 1]):
             y = indices[a]
-            if y >= n:      # the virtual source's arcs point at n: never back to it
-                continue
             nd = key + data[a]
             if nd < dist[y] and nd <= limit:     # (nd < dist[y] <= inf: finite)
                 dist[y] = nd
                 pred[y] = x
-                i = size
-                size += 1
-                while i > 0:
-                    p = (i - 1) >> 1
-                    if hk[p] <= nd:
-                        break
-                    hk[i] = hk[p]
-                    hv[i] = hv[p]
-                    i = p
-                hk[i] = nd
-                hv[i] = y
+                size = push(size, nd, y)
     return out_t[:m], out_total[:m], out_road[:m], out_att[:m], pred

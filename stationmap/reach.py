@@ -5,8 +5,10 @@ Two methods, and a chooser:
 ``network``
     Minutes on the roads of a :class:`~stationmap.network.Network`: the query
     point is snapped to the nearest road open to the mode (the off-road part
-    walked), scipy's Dijkstra runs with a time limit, and stations (snapped
-    the same way) get their travel time and the length of their route.
+    walked), Dijkstra runs with a time limit (scipy's for the isochrone; for
+    stations, :meth:`~stationmap.network.Network.nearest_targets`, which also
+    stops once the ``k`` fastest are known), and stations (snapped the same
+    way) get their travel time and the length of their route.
 ``circle``
     The straight-line estimate where no network covers the point:
     ``minutes = distance x detour_factor / speed`` (:func:`circle_minutes`).
@@ -45,9 +47,10 @@ with the same limit on SIP and 1.5 times on a 90,000-node grid
 (``benchmarks/bench_network.py``).  The area is measured in the UTM
 projection (the shoelace sum of the traced rings).
 
-Stations are snapped like the query point; snaps are cached per network and
-mode by the station's coordinates, so a moved or new station is snapped on
-its next query and an unchanged one never again (no revision to track).
+Stations are snapped like the query point; snaps are cached per network, mode
+and station index slot (:meth:`~stationmap.network.Network.snap_slots`; a moved
+or new station takes a new slot), so a moved or new station is snapped on its
+next query and an unchanged one never again (no revision to track).
 
 All coordinates in and out are WGS-84 (lon, lat); distances metres; times
 minutes unless a name says seconds.
@@ -124,8 +127,6 @@ def circle_minutes(distance_m, mode: str = "ebike", settings=None):
     """
     settings = settings or _config.load()
     v = settings.speed_kmh(check_mode(mode)) / 3.6
-    if type(distance_m) is float:   # the common case, without numpy's overhead
-        return distance_m * settings.detour_factor / v / 60.0
     d = np.asarray(distance_m, dtype=float) * settings.detour_factor / v / 60.0
     return float(d) if d.ndim == 0 else d
 
@@ -281,26 +282,24 @@ def choose_network(networks, lon: float, lat: float, *, mode: str = "ebike", met
 # -- network searches ------------------------------------------------------------------
 
 class _Search:
-    """One Dijkstra from a snapped point, with the budget left after the off-road walk."""
+    """One Dijkstra from a snapped point, with the budget left after the off-road walk.
 
-    def __init__(self, net, snap, mode, budget_s, lon, lat, *, predecessors=False, full=True):
+    Nothing is searched up front: :meth:`outline` runs the search on the contracted
+    graph (:meth:`kept_dist`), :meth:`pieces` the one on the whole graph (:attr:`dist`).
+    """
+
+    def __init__(self, net, snap, mode, budget_s, lon, lat):
         self.net, self.snap, self.mode = net, snap, mode
-        self.lon_q, self.lat_q = lon, lat
         self.g = net.graph(mode)
         self.off_s = snap.distance_m / net.walk_mps()
         self.budget_s = budget_s
         self.limit_s = budget_s - self.off_s
-        self._dist = self.pred = self._kept = self._lengths = None
+        # the query point (metric) and the part of the walk to the road done within the budget
+        self.qx, self.qy = net.to_xy(lon, lat)
+        self.f0 = 1.0 if self.off_s <= budget_s else budget_s / self.off_s
+        self._dist = self._kept = None
         if self.limit_s < 0:
-            n = net.n_nodes
-            self._dist = np.full(n + 1, np.inf)
-            self.pred = np.full(n + 1, -9999, np.int32)
-        elif predecessors:
-            self._dist, self.pred = net.search(snap, mode=mode, limit_s=self.limit_s, predecessors=True)
-        elif full:
-            self._dist = net.search(snap, mode=mode, limit_s=self.limit_s)
-        else:       # times at junctions only (the contracted graph): enough for the polygon
-            self._kept = net.search_core(snap, mode=mode, limit_s=self.limit_s)
+            self._dist = np.full(net.n_nodes + 1, np.inf)
 
     @property
     def dist(self):
@@ -310,46 +309,11 @@ class _Search:
         return self._dist
 
     def kept_dist(self):
-        """Seconds to the kept nodes of the mode's contracted graph (``core.keep``)."""
+        """Seconds to the kept nodes of the mode's contracted graph (``core.keep``), searched
+        there on first use."""
         if self._kept is None:
-            self._kept = self.dist[self.net.core(self.mode).keep]
+            self._kept = self.net.search_core(self.snap, mode=self.mode, limit_s=self.limit_s)
         return self._kept
-
-    def lengths(self):
-        if self._lengths is None:
-            if self.pred is None:
-                self._dist, self.pred = self.net.search(self.snap, mode=self.mode, limit_s=self.limit_s,
-                                                        predecessors=True)
-            self._lengths = self.net.path_lengths(self.snap, self.pred, mode=self.mode)
-        return self._lengths
-
-    def station_times(self, stations):
-        """(seconds, metres) arrays for stations (inf where not reached within the budget)."""
-        net, g, sn = self.net, self.g, self.snap
-        if not stations:
-            return np.empty(0), np.empty(0)
-        e, t, d_off = net.snap_stations(stations, mode=self.mode)
-        ok = (e >= 0) & (d_off <= net.settings.max_snap_m)
-        e = np.where(ok, e, 0)
-        u, v = net.edge_u[e], net.edge_v[e]
-        T = g.edge_s[e]
-        L = net.edge_length_m[e]
-        dist = self.dist
-        lens = self.lengths()
-        with np.errstate(invalid="ignore"):
-            via_u = np.where(g.can_fwd[e], dist[u] + t * T, np.inf)
-            via_v = np.where(g.can_back[e], dist[v] + (1.0 - t) * T, np.inf)
-            same = e == sn.edge
-            ahead = same & (t >= sn.t) & g.can_fwd[e]
-            behind = same & (t <= sn.t) & g.can_back[e]
-            direct = np.where(ahead | behind, np.abs(t - sn.t) * T, np.inf)
-        best = np.minimum(np.minimum(via_u, via_v), direct)
-        road_m = np.where(best == direct, np.abs(t - sn.t) * L,
-                          np.where(best == via_u, lens[u] + t * L, lens[v] + (1.0 - t) * L))
-        secs = self.off_s + best + d_off / net.walk_mps()
-        secs = np.where(ok & np.isfinite(best), secs, np.inf)
-        metres = np.where(np.isfinite(secs), sn.distance_m + road_m + d_off, np.inf)
-        return secs, metres
 
     def _arcs(self):
         """Arcs leaving the reached nodes, each edge drawn once: (r, s, tt, f, full, arc)."""
@@ -386,8 +350,7 @@ class _Search:
     def _extra(self):
         """The off-road walk to the road and the two ways along the snapped edge: x0, y0, dx, dy."""
         net, g, sn = self.net, self.g, self.snap
-        qx, qy = net.to_xy(self.lon_q, self.lat_q)
-        f0 = 1.0 if self.off_s <= self.budget_s else self.budget_s / self.off_s
+        qx, qy, f0 = self.qx, self.qy, self.f0
         rows = [(qx, qy, (sn.x - qx) * f0, (sn.y - qy) * f0)]
         B = self.limit_s
         if B >= 0:
@@ -416,17 +379,6 @@ class _Search:
                 np.concatenate([edx, (net.x[tt] - x0) * f]), np.concatenate([edy, (net.y[tt] - y0) * f]),
                 np.concatenate([np.zeros(len(ex0), bool), full]))
 
-    def polygon(self, *, resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2):
-        """The reached area as ``(geometry in metric coordinates, cell_m)``.
-
-        The shape :func:`pieces_polygon` draws over :meth:`pieces` (the same
-        cells), from :meth:`outline` where the network's grid can be used.
-        """
-        out = self.outline(resolution_m=resolution_m, min_hole_m2=min_hole_m2)
-        if out is None:
-            return pieces_polygon(*self.pieces(), resolution_m=resolution_m, min_hole_m2=min_hole_m2)
-        return out.geometry(), out.cell
-
     def outline(self, *, resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2):
         """The reached area traced on the network's grid (:class:`_Outline`), or None
         where that grid cannot hold it (no grid for so large a network, a query
@@ -443,18 +395,15 @@ class _Search:
         ras = _raster(net, c)
         if ras is None:
             return None
-        qx, qy = net.to_xy(self.lon_q, self.lat_q)
+        qx, qy, f0 = self.qx, self.qy, self.f0
         if not (ras.x0 <= qx < ras.x1 and ras.y0 <= qy < ras.y1):
             return None
         core = net.core(self.mode)
         mc = ras.mode_cells(net, self.mode)
-        f0 = 1.0 if self.off_s <= self.budget_s else self.budget_s / self.off_s
         B = self.limit_s
         if B >= 0:
             kd = self.kept_dist()
-            ci = int(core.edge_ca[sn.edge])
-            s = int(core.ca_sa[ci])
-            tau_s = float(core.ca_tau[ci]) + sn.t * float(self.g.edge_s[sn.edge])
+            s, tau_s = core.locate(sn, self.g.edge_s)
         else:
             kd, s, tau_s = mc.own[:0].astype(np.float64), 0, 0.0
         k_cells, _ = _kernels()
@@ -556,20 +505,18 @@ def _raster(net, resolution_m):
     return ras
 
 
-def _along(x0, y0, dx, dy, c, ox, oy, *, start: bool = True, end: bool = True):
+def _along(x0, y0, dx, dy, c, ox, oy, *, end: bool = True):
     """Grid coordinates ``(gx, gy, count)`` of samples along segments (floats: floor
     them for the cell; ``count`` per segment).
 
     A segment of length L gets k = ceil(L / 0.7c) + 1 evenly spaced samples,
-    both ends included unless ``start`` / ``end`` say otherwise.
+    both ends included (the end left out unless ``end``).
     """
     k = np.ceil(np.hypot(dx, dy) * (1.0 / (0.7 * c))).astype(np.intp) + 1
-    kk = np.maximum(k - (not start) - (not end), 0)
+    kk = k if end else k - 1
     cs = np.cumsum(kk)
     S = int(cs[-1]) if len(cs) else 0
     j = np.arange(S, dtype=np.float64) - np.repeat((cs - kk).astype(np.float64), kk)
-    if not start:
-        j += 1.0
     j *= np.repeat(1.0 / np.maximum(k - 1, 1), kk)
     gx = np.repeat((x0 - ox) * (1.0 / c), kk) + j * np.repeat(dx * (1.0 / c), kk)
     gy = np.repeat((y0 - oy) * (1.0 / c), kk) + j * np.repeat(dy * (1.0 / c), kk)
@@ -618,6 +565,23 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
     :meth:`_Search.outline`.  ``kd``: seconds to the kept nodes (inf: not
     reached); ``B``: the seconds left at the road; ``(wx, wy, wdx, wdy)``: the
     off-road walk."""
+
+    def room(cells, n, more):
+        """``cells`` (``n`` used) if ``more`` fit, else a copy of twice ``n + more``."""
+        if n + more <= cells.shape[0]:
+            return cells
+        grown = np.empty(2 * (n + more), np.int64)
+        grown[:n] = cells[:n]
+        return grown
+
+    def room2(pieces, npc, more):
+        """``pieces`` (``npc`` used) if ``more`` fit, else a copy twice as long."""
+        if npc + more <= pieces.shape[0]:
+            return pieces
+        grown = np.empty((2 * pieces.shape[0], 4))
+        grown[:npc] = pieces[:npc]
+        return grown
+
     nk = out_max.shape[0]
     cells = np.empty(16384, np.int64)
     n = 0
@@ -632,18 +596,12 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
             left = B - d
             if left >= out_max[k]:
                 a, b = star_ptr[k], star_ptr[k + 1]
-                if n + b - a > cells.shape[0]:
-                    grown = np.empty(2 * (n + b - a), np.int64)
-                    grown[:n] = cells[:n]
-                    cells = grown
+                cells = room(cells, n, b - a)
                 for i in range(a, b):
                     cells[n] = star_cells[i]
                     n += 1
                 continue
-            if n + 1 > cells.shape[0]:
-                grown = np.empty(2 * n + 2, np.int64)
-                grown[:n] = cells[:n]
-                cells = grown
+            cells = room(cells, n, 1)
             cells[n] = own[k]
             n += 1
             for s in range(kp[k], kp[k + 1]):
@@ -655,10 +613,7 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
                         lb = B - db
                 if left + max(lb, 0.0) >= T:    # travelled in full, from one end or the two
                     a, b = sc_ptr[s], sc_ptr[s + 1]
-                    if n + b - a > cells.shape[0]:
-                        grown = np.empty(2 * (n + b - a), np.int64)
-                        grown[:n] = cells[:n]
-                        cells = grown
+                    cells = room(cells, n, b - a)
                     for i in range(a, b):
                         cells[n] = sc_cells[i]
                         n += 1
@@ -670,10 +625,7 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
                     t0 = ca_tau[a]
                     fa = min((left - t0) / w, 1.0)
                     fb = min((lb - (T - t0 - w)) / w, 1.0) if lb >= 0 else 0.0
-                    if npc + 2 > pieces.shape[0]:
-                        grown2 = np.empty((2 * pieces.shape[0], 4))
-                        grown2[:npc] = pieces[:npc]
-                        pieces = grown2
+                    pieces = room2(pieces, npc, 2)
                     if fa > 0:                  # from the arc's start
                         pieces[npc, 0], pieces[npc, 1] = ca_x[a], ca_y[a]
                         pieces[npc, 2], pieces[npc, 3] = ca_dx[a] * fa, ca_dy[a] * fa
@@ -692,10 +644,7 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
             g0 = max((lo - ca_tau[a]) / w, 0.0)
             g1 = min((hi - ca_tau[a]) / w, 1.0)
             if g1 > g0:
-                if npc + 1 > pieces.shape[0]:
-                    grown2 = np.empty((2 * pieces.shape[0], 4))
-                    grown2[:npc] = pieces[:npc]
-                    pieces = grown2
+                pieces = room2(pieces, npc, 1)
                 pieces[npc, 0], pieces[npc, 1] = ca_x[a] + ca_dx[a] * g0, ca_y[a] + ca_dy[a] * g0
                 pieces[npc, 2], pieces[npc, 3] = ca_dx[a] * (g1 - g0), ca_dy[a] * (g1 - g0)
                 npc += 1
@@ -704,10 +653,7 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
     for p in range(npc):
         x, y, dx, dy = pieces[p, 0], pieces[p, 1], pieces[p, 2], pieces[p, 3]
         m = int(math.ceil(math.sqrt(dx * dx + dy * dy) / step)) + 1
-        if n + m > cells.shape[0]:
-            grown = np.empty(2 * (n + m), np.int64)
-            grown[:n] = cells[:n]
-            cells = grown
+        cells = room(cells, n, m)
         for j in range(m):
             f = j / (m - 1) if m > 1 else 0.0
             cells[n] = int((y + f * dy - oy) * inv_c) * W + int((x + f * dx - ox) * inv_c)
@@ -935,15 +881,15 @@ class _Outline:
         return polys[0] if len(polys) == 1 else shapely.MultiPolygon(list(polys))
 
 
-def _samples(x0, y0, dx, dy, full, c, ox, oy, *, starts: bool):
-    """Grid coordinates of samples along segments (as :func:`_along`): the start
-    left out unless ``starts``, the end where ``full`` (a node, drawn anyway)."""
+def _samples(x0, y0, dx, dy, full, c, ox, oy):
+    """Grid coordinates of samples along segments (as :func:`_along`): the end left
+    out where ``full`` (a node, drawn anyway)."""
     if full is None:
-        gx, gy, _ = _along(x0, y0, dx, dy, c, ox, oy, start=starts)
+        gx, gy, _ = _along(x0, y0, dx, dy, c, ox, oy)
         return gx, gy
     full = np.asarray(full, dtype=bool)
-    a = _along(x0[full], y0[full], dx[full], dy[full], c, ox, oy, start=starts, end=False)
-    b = _along(x0[~full], y0[~full], dx[~full], dy[~full], c, ox, oy, start=starts)
+    a = _along(x0[full], y0[full], dx[full], dy[full], c, ox, oy, end=False)
+    b = _along(x0[~full], y0[~full], dx[~full], dy[~full], c, ox, oy)
     return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
 
 
@@ -961,11 +907,16 @@ def pieces_polygon(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTIO
     than ``min_hole_m2`` are filled.  Returns ``(geometry, cell_m)``;
     ``cell_m`` grows past ``resolution_m`` only for areas beyond 4 million cells.
     """
-    import shapely
+    out = _pieces_outline(x0, y0, dx, dy, full, resolution_m=resolution_m, min_hole_m2=min_hole_m2)
+    return out.geometry(), out.cell
 
+
+def _pieces_outline(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTION_M,
+                    min_hole_m2: float = MIN_HOLE_M2):
+    """:func:`pieces_polygon` as an :class:`_Outline` (on a grid of its own)."""
     x0, y0, dx, dy = (np.asarray(a, dtype=np.float64) for a in (x0, y0, dx, dy))
     if len(x0) == 0:
-        return shapely.MultiPolygon(), resolution_m
+        return _Outline(np.empty((0, 2)), np.zeros(1, np.int64), np.zeros(1, np.int64), 0.0, resolution_m)
     x1, y1 = x0 + dx, y0 + dy
     xmin = float(min(x0.min(), x1.min()))
     ymin = float(min(y0.min(), y1.min()))
@@ -976,33 +927,14 @@ def pieces_polygon(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTIO
         c = math.sqrt((xmax - xmin) * (ymax - ymin) / _MAX_CELLS)
     ox, oy = xmin - 1.5 * c, ymin - 1.5 * c       # (a margin: samples are computed with rounding)
     W = int((xmax - ox) / c) + 3
-    gx, gy = _samples(x0, y0, dx, dy, full, c, ox, oy, starts=True)
+    gx, gy = _samples(x0, y0, dx, dy, full, c, ox, oy)
     cells = gy.astype(np.int64) * W + gx.astype(np.int64)
-    return _Outline.trace(cells, W, c, ox, oy, min_hole_m2, max_cells=1 << 62).geometry(), c
-
-
-def _to_lonlat_geom(net, geom):
-    import shapely
-
-    if geom.is_empty:
-        return shapely.MultiPolygon()
-
-    def fn(xy):
-        lon, lat = net.to_lonlat_fast(xy[:, 0], xy[:, 1])
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(geom, fn)
-
-
-def _candidates(index, lon, lat, radius_m, *, kinds, services, open_at, net=None):
-    """[(station, straight_m)] that may be reached: within ``radius_m`` (None: anywhere on ``net``)."""
-    slots, d = _candidate_slots(index, lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at,
-                                net=net)
-    return [(index.station_at(s), di) for s, di in zip(slots.tolist(), d.tolist())]
+    return _Outline.trace(cells, W, c, ox, oy, min_hole_m2, max_cells=1 << 62)
 
 
 def _candidate_slots(index, lon, lat, radius_m, *, kinds, services, open_at, net=None):
-    """:func:`_candidates` as index slots and straight-line metres (arrays)."""
+    """Index slots and straight-line metres (arrays) of the stations that may be reached: within
+    ``radius_m`` (None: anywhere on ``net``), filtered as :meth:`StationIndex.within_slots`."""
     if index is None:
         return np.empty(0, np.int64), np.empty(0)
     if radius_m is not None:
@@ -1018,28 +950,13 @@ def _candidate_slots(index, lon, lat, radius_m, *, kinds, services, open_at, net
     return slots, distances_m(lon, lat, lons, lats)
 
 
-def _ranked(cands, secs, metres, limit_s=None, k=None):
-    """StationTime of the candidates reached (within ``limit_s``), fastest first (ties: by id);
-    the first ``k`` of them (None: all)."""
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(secs) if limit_s is None else np.isfinite(secs) & (secs <= limit_s + 1e-9)
-    idx = np.flatnonzero(ok)
-    if k is not None and len(idx) > k:
-        # only those as fast as the k-th fastest can be among the first k (ties kept for the id order)
-        kth = np.partition(secs[idx], k - 1)[k - 1]
-        idx = idx[secs[idx] <= kth]
-    s_, m_ = secs[idx].tolist(), metres[idx].tolist()
-    out = [StationTime(cands[i][0], s / 60.0, m, cands[i][1]) for i, s, m in zip(idx.tolist(), s_, m_)]
-    out.sort(key=lambda x: (x.minutes, x.station.id))
-    return out if k is None else out[:k]
-
-
 # -- the public functions ------------------------------------------------------------------
 
 def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
-    """Build everything the first query would (mode graphs, snapping trees, the
-    contracted graphs, the isochrone grid and its cells per mode, the fast
-    lon/lat transform) now: call it once at start, so no request pays for it."""
+    """Build everything the first query would (mode graphs, snapping trees and the
+    ranking's compiled searches: :meth:`Network.prepare`; the contracted graphs, the
+    isochrone grid and its cells per mode, the fast lon/lat transform, the isochrone's
+    compiled kernels) now: call it once at start, so no request pays for it."""
     for net in _networks(networks):
         net.prepare()
         ras = _raster(net, float(resolution_m))
@@ -1049,18 +966,14 @@ def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
                 ras.mode_cells(net, mode)
         net.to_lonlat_fast(net.x[:1], net.y[:1])
         if ras is not None:
-            # compile the kernels (or load them from the disk cache): a short query at the first node
+            # compile the kernels (or load them from the disk cache): a short isochrone at the first node
             lon, lat = float(net.lon[0]), float(net.lat[0])
             for mode in MODES:
                 try:
                     sn = net.snap(lon, lat, mode=mode, max_snap_m=math.inf)
                 except ValidationError:     # no road open to the mode
                     continue
-                _Search(net, sn, mode, 1.0, lon, lat, full=False).outline(resolution_m=float(resolution_m))
-                _, pred = net.search(sn, mode=mode, limit_s=1.0, predecessors=True)
-                net.node_lengths(sn, pred, [0], mode=mode)
-                net.nearest_targets(sn, mode=mode, k=1, att_node=[0], att_target=[0], att_s=[0.0],
-                                    direct_s=[np.inf], cost_s=[0.0], limit_s=1.0)
+                _Search(net, sn, mode, 1.0, lon, lat).outline(resolution_m=float(resolution_m))
                 break
 
 
@@ -1098,21 +1011,13 @@ def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike"
     budget = minutes * 60.0
     if net is None:
         return _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings)
-    search = _Search(net, snap, mode, budget, lon, lat, predecessors=index is not None,
-                     full=index is not None)
+    search = _Search(net, snap, mode, budget, lon, lat)
     out = search.outline(resolution_m=resolution_m, min_hole_m2=min_hole_m2)
-    if out is None:
-        geom_m, cell = pieces_polygon(*search.pieces(), resolution_m=resolution_m, min_hole_m2=min_hole_m2)
-        area = float(geom_m.area) / 1e6
-        poly = _to_lonlat_geom(net, geom_m)
-    else:
-        poly, area, cell = out.geometry(net.lonlat_points), out.area_m2 / 1e6, out.cell
-    stations = []
-    if index is not None:
-        radius = net.max_speed_mps(mode) * budget + 1.0
-        cands = _candidates(index, lon, lat, radius, kinds=kinds, services=services, open_at=open_at)
-        secs, metres = search.station_times([c[0] for c in cands])
-        stations = _ranked(cands, secs, metres, budget)
+    if out is None:     # beyond the network's grid: the reached pieces on a grid of their own
+        out = _pieces_outline(*search.pieces(), resolution_m=resolution_m, min_hole_m2=min_hole_m2)
+    poly, area, cell = out.geometry(net.lonlat_points), out.area_m2 / 1e6, out.cell
+    filters = {"kinds": kinds, "services": services, "open_at": open_at}
+    stations = _rank_within(net, snap, index, lon, lat, mode, budget, None, filters)
     return Isochrone(lon, lat, minutes, mode, "network", poly, area, stations, net.name,
                      snap.distance_m, cell)
 
@@ -1146,25 +1051,33 @@ def _cut_at_antimeridian(poly):
     return shapely.MultiPolygon([p for p in parts if p.geom_type == "Polygon" and p.area > 0])
 
 
+def _circle_times(hits, mode, settings) -> list:
+    """StationTime of index hits (``station``, ``distance_m``) by the circle estimate
+    (:func:`circle_minutes`; the route ``straight_m x detour_factor``), in their order."""
+    straight = np.fromiter((h.distance_m for h in hits), np.float64, len(hits))
+    minutes = circle_minutes(straight, mode, settings).tolist()
+    metres = (straight * settings.detour_factor).tolist()
+    return [StationTime(h.station, mi, me, d) for h, mi, me, d in zip(hits, minutes, metres, straight.tolist())]
+
+
 def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings):
     r = circle_radius_m(minutes, mode, settings)
     poly = _circle_polygon(lon, lat, r)
     area = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6    # on the ellipsoid (whatever the longitude)
     stations = []
     if index is not None:
-        for h in index.within(lon, lat, r, kinds=kinds, services=services, open_at=open_at):
-            stations.append(StationTime(h.station, circle_minutes(h.distance_m, mode, settings),
-                                        h.distance_m * settings.detour_factor, h.distance_m))
+        stations = _circle_times(index.within(lon, lat, r, kinds=kinds, services=services, open_at=open_at),
+                                 mode, settings)
     return Isochrone(lon, lat, minutes, mode, "circle", _cut_at_antimeridian(poly), float(area), stations)
 
 
 def _rank_within(net, snap, index, lon, lat, mode, budget_s, k, filters):
-    """The first ``k`` stations reached within ``budget_s`` seconds, fastest first: only
-    stations inside the straight-line radius the fastest road speed covers in that time
-    can be reached, and the search goes no farther than the budget."""
+    """The first ``k`` stations (None: all) reached within ``budget_s`` seconds, fastest
+    first: only stations inside the straight-line radius the fastest road speed covers in
+    that time can be reached, and the search goes no farther than the budget."""
     radius = net.max_speed_mps(mode) * budget_s * (1.0 + 1e-6) + 1.0
     slots, straight = _candidate_slots(index, lon, lat, radius, **filters)
-    return _fastest(net, snap, mode, index, slots, straight, k, budget_s)
+    return _fastest(net, snap, mode, index, slots, straight, len(slots) if k is None else k, budget_s)
 
 
 def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, strict=False):
@@ -1175,9 +1088,8 @@ def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, str
     if not len(slots):
         return []
     g = net.graph(mode)
-    sn = snap
     walk = net.walk_mps()
-    off_s = sn.distance_m / walk
+    off_s = snap.distance_m / walk
     e, t, d_off = net.snap_slots(index, slots, mode=mode)
     ok = (e >= 0) & (d_off <= net.settings.max_snap_m)
     e = np.where(ok, e, 0)
@@ -1189,12 +1101,13 @@ def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, str
     att_node = np.concatenate([net.edge_u[e][fwd], net.edge_v[e][back]])
     att_target = np.concatenate([j[fwd], j[back]])
     att_s = np.concatenate([(t * T)[fwd], ((1.0 - t) * T)[back]])
-    same = ok & (e == sn.edge)
-    direct = np.where(same & (((t >= sn.t) & g.can_fwd[e]) | ((t <= sn.t) & g.can_back[e])),
-                      np.abs(t - sn.t) * T, np.inf)
+    # straight along the query's own edge, where its direction allows
+    same = ok & (e == snap.edge)
+    direct = np.where(same & (((t >= snap.t) & g.can_fwd[e]) | ((t <= snap.t) & g.can_back[e])),
+                      np.abs(t - snap.t) * T, np.inf)
     cost = off_s + d_off / walk
-    tgt, total, road, att, pred = net.nearest_targets(
-        sn, mode=mode, k=k, att_node=att_node, att_target=att_target, att_s=att_s, direct_s=direct,
+    tgt, total, _, att, pred = net.nearest_targets(
+        snap, mode=mode, k=k, att_node=att_node, att_target=att_target, att_s=att_s, direct_s=direct,
         cost_s=cost, limit_s=budget_s - off_s)
     keep = np.isfinite(total) & ((total < budget_s) if strict else (total <= budget_s + 1e-9))
     tgt, total, att = tgt[keep], total[keep], att[keep]
@@ -1208,10 +1121,10 @@ def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, str
     L = net.edge_length_m[e[tgt]]
     tt = t[tgt]
     via = np.where(att >= 0, att_node[np.maximum(att, 0)], 0)
-    at_node = net.node_lengths(sn, pred, via, mode=mode)
-    road_m = np.where(att < 0, np.abs(tt - sn.t) * L,
+    at_node = net.node_lengths(snap, pred, via, mode=mode)
+    road_m = np.where(att < 0, np.abs(tt - snap.t) * L,
                       at_node + np.where((att >= 0) & (att < n_fwd), tt, 1.0 - tt) * L)
-    metres = sn.distance_m + road_m + d_off[tgt]
+    metres = snap.distance_m + road_m + d_off[tgt]
     return [StationTime(st, s / 60.0, m, d)
             for st, s, m, d in zip(stations, total.tolist(), metres.tolist(), straight[tgt].tolist())]
 
@@ -1296,10 +1209,7 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
         else:
             hits = index.within(lon, lat, circle_radius_m(minutes, mode, settings), kinds=kinds,
                                 services=services, open_at=open_at)[:k]
-        per_m = circle_minutes(1.0, mode, settings)     # minutes per straight-line metre
-        detour = settings.detour_factor
-        out = [StationTime(h.station, h.distance_m * per_m, h.distance_m * detour, h.distance_m) for h in hits]
-        return Ranking(lon, lat, mode, "circle", minutes, out)
+        return Ranking(lon, lat, mode, "circle", minutes, _circle_times(hits, mode, settings))
     filters = {"kinds": kinds, "services": services, "open_at": open_at}
     if minutes is not None:
         ranked = _rank_within(net, snap, index, lon, lat, mode, minutes * 60.0, k, filters)

@@ -59,7 +59,7 @@ def index(stations):
     return StationIndex.from_stations(stations)
 
 
-from tests.support.network_reference import nx_graph, split_at  # noqa: E402
+from tests.support.network_reference import nx_graph, split_at, whole_network_times  # noqa: E402
 
 
 def utm(net):
@@ -294,7 +294,7 @@ def test_isochrone_on_the_contracted_graph_draws_what_the_full_graph_draws(sip, 
     for lon, lat in SOURCES:
         minutes = 15 if mode != "car" else 6
         sn = sip.snap(lon, lat, mode=mode)
-        fast = _Search(sip, sn, mode, minutes * 60.0, lon, lat, full=False)
+        fast = _Search(sip, sn, mode, minutes * 60.0, lon, lat)
         out = fast.outline()
         assert out is not None
         full = _Search(sip, sn, mode, minutes * 60.0, lon, lat)
@@ -361,17 +361,18 @@ def test_rank_stations_matches_networkx(sip, index, stations, mode):
     assert [s.station.id for s in lim.stations] == [r[2] for r in ref[:3]]
 
 
-def _whole_network_ranking(net, index, lon, lat, mode, k, kinds=None):
-    """Every station on the network timed by one unlimited search (what rank_stations did
-    before it searched with a growing budget), fastest first, ties by id."""
-    from stationmap.reach import _Search
+def _whole_network_ranking(net, index, lon, lat, mode):
+    """Every station on the network timed by one unlimited search of the whole network
+    (what rank_stations did before it searched with a growing budget): a function of the
+    kinds asked for and k, giving (minutes, id, metres) fastest first, ties by id."""
+    sts = index.stations()
+    secs, metres = whole_network_times(net, mode, lon, lat, sts)
+    rows = sorted((t / 60.0, s.id, m, s.kinds) for s, t, m in zip(sts, secs.tolist(), metres.tolist())
+                  if math.isfinite(t))
 
-    sn = net.snap(lon, lat, mode=mode)
-    search = _Search(net, sn, mode, np.inf, lon, lat, predecessors=True)
-    sts = [s for s in index.stations() if not kinds or set(kinds) & set(s.kinds)]
-    secs, metres = search.station_times(sts)
-    rows = sorted((t / 60.0, s.id, m) for s, t, m in zip(sts, secs.tolist(), metres.tolist()) if math.isfinite(t))
-    return rows[:k]
+    def ranking(k, kinds=None):
+        return [r[:3] for r in rows if not kinds or set(kinds) & set(r[3])][:k]
+    return ranking
 
 
 @pytest.mark.parametrize("mode", config.MODES)
@@ -385,10 +386,11 @@ def test_budgeted_ranking_equals_the_whole_network_search(sip, index, mode):
         lon, lat = float(rng.uniform(w, e)), float(rng.uniform(s, n))
         if not sip.covers(lon, lat, mode=mode):
             continue
+        whole = _whole_network_ranking(sip, index, lon, lat, mode)
         for k in (1, 5, 40, 100):
             kinds = ["hot_tea"] if k == 40 else None
             got = rank_stations(sip, index, lon, lat, mode=mode, k=k, kinds=kinds, settings=SETTINGS)
-            want = _whole_network_ranking(sip, index, lon, lat, mode, k, kinds)
+            want = whole(k, kinds)
             assert [x.station.id for x in got.stations] == [r[1] for r in want], (lon, lat, k)
             assert [x.minutes for x in got.stations] == pytest.approx([r[0] for r in want], abs=1e-9)
             assert [x.distance_m for x in got.stations] == pytest.approx([r[2] for r in want], abs=1e-6)
@@ -396,6 +398,38 @@ def test_budgeted_ranking_equals_the_whole_network_search(sip, index, mode):
         if done == 30:
             break
     assert done == 30
+
+
+@pytest.mark.parametrize("mode", config.MODES)
+def test_isochrone_stations_equal_the_whole_network_search(sip, index, mode):
+    """An isochrone's stations (a search that stops at the time limit) are those a search of
+    the whole network reaches within the minutes, with its times and route lengths, fastest
+    first (ties by id): 12 random points, 5 to 20 minutes."""
+    rng = np.random.default_rng(17)
+    w, s, e, n = sip.bounds
+    sts = index.stations()
+    done = found = 0
+    for _ in range(40):
+        lon, lat = float(rng.uniform(w, e)), float(rng.uniform(s, n))
+        if not sip.covers(lon, lat, mode=mode):
+            continue
+        minutes = float(rng.choice([5.0, 10.0, 20.0]))
+        iso = isochrone(lon, lat, minutes, mode, network=sip, index=index, settings=SETTINGS)
+        secs, metres = whole_network_times(sip, mode, lon, lat, sts)
+        B = minutes * 60.0
+        ref = {st.id: (t, m) for st, t, m in zip(sts, secs.tolist(), metres.tolist())}
+        want = {k for k, (t, _) in ref.items() if t <= B - 1e-6}
+        edge = {k for k, (t, _) in ref.items() if abs(t - B) < 1e-6}
+        got = [x.station.id for x in iso.stations]
+        assert want <= set(got) <= want | edge, (lon, lat, minutes)
+        assert got == sorted(got, key=lambda k: (ref[k][0] / 60.0, k))
+        assert [x.minutes for x in iso.stations] == pytest.approx([ref[k][0] / 60.0 for k in got], abs=1e-9)
+        assert [x.distance_m for x in iso.stations] == pytest.approx([ref[k][1] for k in got], abs=1e-6)
+        found += len(got)
+        done += 1
+        if done == 12:
+            break
+    assert done == 12 and found >= 5
 
 
 def test_rank_filters_kinds(sip, index):
@@ -626,6 +660,52 @@ def test_prepare_builds_what_the_first_query_needs():
     from stationmap.network import _k_chain, _k_targets
     # the isochrone's kernels and the ranking's, compiled (or loaded) before any query
     assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets} <= set(_COMPILED)
+
+
+_PREPARED_KERNELS = """
+import sys
+from stationmap import config
+from stationmap.index import StationIndex
+from stationmap.jit import _COMPILED
+from stationmap.model import Station
+from stationmap.network import Network, _k_chain, _k_targets
+import stationmap.reach as reach
+
+S = config.load(environ={})
+net = Network.load(sys.argv[1], settings=S)
+idx = StationIndex.from_stations([Station(id="a", name="a", lon=120.72, lat=31.311),
+                                  Station(id="b", name="b", lon=120.73, lat=31.32)])
+
+def signatures(kernels):
+    return [list(_COMPILED[k].signatures) if k in _COMPILED else None for k in kernels]
+
+net.prepare()
+ranking = signatures([_k_targets, _k_chain])
+for mode in config.MODES:
+    reach.rank_stations(net, idx, 120.72, 31.31, mode=mode, k=2, settings=S)
+    reach.rank_stations(net, idx, 120.72, 31.31, mode=mode, k=2, minutes=15, settings=S)
+assert signatures([_k_targets, _k_chain]) == ranking, (ranking, signatures([_k_targets, _k_chain]))
+reach.prepare(net)
+kernels = [_k_targets, _k_chain, reach._k_cells, reach._k_trace]
+before = signatures(kernels)
+for mode in config.MODES:
+    reach.isochrone(120.72, 31.31, 10, mode, network=net, index=idx, settings=S)
+assert signatures(kernels) == before, (before, signatures(kernels))
+print("ok", [len(x) for x in before])
+"""
+
+
+def test_prepare_compiles_the_kernels_queries_use():
+    """In a new process, Network.prepare compiles (or loads) the ranking's searches with the
+    argument types a ranking passes, and reach.prepare the isochrone's kernels: the queries
+    after them compile nothing."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _PREPARED_KERNELS, str(SIP_NPZ)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ok [1, 1, 1, 1]"), res.stdout
 
 
 @pytest.mark.parametrize("lon", [179.99, -179.99, 180.0])
