@@ -47,42 +47,25 @@ def _out(lon, lat, scalar):
     return lon, lat
 
 
+#: China's rough bounding box, where the GCJ-02 shift applies (degrees).
+_CHINA_WEST, _CHINA_EAST = 72.004, 137.8347
+_CHINA_SOUTH, _CHINA_NORTH = 0.8293, 55.8271
+
+
 def in_china(lon, lat):
     """True where the GCJ-02 shift applies (China's rough bounding box)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
+    return (lon >= _CHINA_WEST) & (lon <= _CHINA_EAST) & (lat >= _CHINA_SOUTH) & (lat <= _CHINA_NORTH)
 
 
-def _gcj_delta(lon, lat):
-    """The GCJ-02 offset (dlon, dlat) in degrees at a WGS-84 point."""
+def _gcj_raw(lon, lat, m):
+    """The GCJ-02 offset (dlon, dlat) in degrees at a WGS-84 point, by the formula alone
+    (no bounding box): ``m`` is :mod:`math` for Python floats or :mod:`numpy` for arrays."""
+    sin, pi = m.sin, m.pi
     x = lon - 105.0
     y = lat - 35.0
-    sqrt_abs_x = np.sqrt(np.abs(x))
-    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
-    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
-    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
-    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    radlat = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(radlat) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(radlat) * np.pi)
-    inside = in_china(lon, lat)
-    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
-
-
-def _gcj_delta1(lon: float, lat: float) -> tuple[float, float]:
-    """:func:`_gcj_delta` for one point, on Python floats (a fifth of numpy's time there)."""
-    if not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):
-        return 0.0, 0.0
-    pi, sin = math.pi, math.sin
-    x = lon - 105.0
-    y = lat - 35.0
-    sqrt_abs_x = math.sqrt(abs(x))
+    sqrt_abs_x = m.sqrt(abs(x))
     common = (20.0 * sin(6.0 * x * pi) + 20.0 * sin(2.0 * x * pi)) * 2.0 / 3.0
     dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
     dlat += (20.0 * sin(y * pi) + 40.0 * sin(y / 3.0 * pi)) * 2.0 / 3.0
@@ -92,10 +75,24 @@ def _gcj_delta1(lon: float, lat: float) -> tuple[float, float]:
     dlon += (150.0 * sin(x / 12.0 * pi) + 300.0 * sin(x / 30.0 * pi)) * 2.0 / 3.0
     radlat = lat / 180.0 * pi
     magic = 1.0 - _EE * sin(radlat) ** 2
-    sqrt_magic = math.sqrt(magic)
+    sqrt_magic = m.sqrt(magic)
     dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * math.cos(radlat) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * m.cos(radlat) * pi)
     return dlon, dlat
+
+
+def _gcj_delta(lon, lat):
+    """The GCJ-02 offset (dlon, dlat) in degrees at WGS-84 points (arrays); 0 outside China."""
+    dlon, dlat = _gcj_raw(lon, lat, np)
+    inside = in_china(lon, lat)
+    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+
+
+def _gcj_delta1(lon: float, lat: float) -> tuple[float, float]:
+    """:func:`_gcj_delta` for one point, on Python floats (a fifth of numpy's time there)."""
+    if not (_CHINA_WEST <= lon <= _CHINA_EAST and _CHINA_SOUTH <= lat <= _CHINA_NORTH):
+        return 0.0, 0.0
+    return _gcj_raw(lon, lat, math)
 
 
 def wgs84_to_gcj02(lon, lat):

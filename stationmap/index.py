@@ -45,6 +45,9 @@ _WGS_E2 = 0.00669437999014
 _RAD = math.pi / 180.0
 #: beyond this chord length distances are measured with pyproj.Geod
 FAR_M = 100_000.0
+#: the nearest query's compiled fast path serves while the kd trees hold at most this many
+#: removed slots (an edit or a delete removes one; past 1024 or 5% of the stations, they are rebuilt)
+_STALE_FAST = 64
 MAX_K = 1000
 
 
@@ -122,11 +125,11 @@ class StationIndex:
         self._slot: dict[str, int] = {}
         self._xyz = np.empty((0, 3))
         self._ll = np.empty((0, 2))     # lon, lat per slot (bbox queries)
-        self._shut = np.empty(0, dtype=bool)    # closed, per slot (the set _closed, as a mask)
+        self._shut = np.empty(0, dtype=bool)    # per slot: a live closed station
         self._kmask = np.empty(0, dtype=np.int64)
         self._n = 0
-        self._dead: set[int] = set()
-        self._closed: set[int] = set()
+        #: removed slots still in the kd trees (until the next rebuild)
+        self._stale: set[int] = set()
         self._kd: dict = {}
         self._kd_all: dict = {}
         self._flat: dict = {}
@@ -152,7 +155,6 @@ class StationIndex:
         self._xyz = ecef(lon, lat) if n else np.empty((0, 3))
         self._ll = np.column_stack([lon, lat]) if n else np.empty((0, 2))
         self._kmask = np.fromiter((_kind_mask(s.kinds) for s in stations), np.int64, n)
-        self._closed = {i for i, s in enumerate(stations) if s.status == "closed"}
         self._shut = np.fromiter((s.status == "closed" for s in stations), bool, n)
         self._n = n
         if n:
@@ -170,26 +172,29 @@ class StationIndex:
     def _build_kd(self) -> None:
         """(Re)build the cKDTrees over every live slot and empty the delta."""
         n = self._n
-        alive = np.ones(n, dtype=bool)
-        if self._dead:
-            alive[np.fromiter(self._dead, np.int64)] = False
-        not_closed = alive.copy()
-        if self._closed:
-            not_closed[np.fromiter(self._closed, np.int64)] = False
-        self._kd = self._kd_groups(not_closed)
-        self._kd_all = self._kd_groups(alive) if self._closed else self._kd
+        alive = np.fromiter((s is not None for s in self._stations[:n]), bool, n)
+        shut = self._shut[:n]
+        self._kd = self._kd_groups(alive & ~shut)
+        self._kd_all = self._kd_groups(alive) if shut.any() else self._kd
         self._flat = {}     # id(cKDTree) -> _FlatTree, built on first use
         self._delta = set()
+        self._stale = set()
 
     def prepare(self) -> "StationIndex":
         """Do now what the first nearest query would (flatten the kd trees, load the compiled
         search): a server calls it at start, so no request pays for it."""
         for groups in (self._kd, self._kd_all):
             for tree, _slots in groups.values():
-                if tree is not None and id(tree) not in self._flat:
-                    self._flat[id(tree)] = _FlatTree(tree)
-                    self._flat[id(tree)].query(np.zeros(3), 1)
+                if tree is not None:
+                    self._flat_tree(tree).query(np.zeros(3), 1)
         return self
+
+    def _flat_tree(self, tree) -> "_FlatTree":
+        """The :class:`_FlatTree` of one of the cKDTrees, built on first use."""
+        flat = self._flat.get(id(tree))
+        if flat is None:
+            flat = self._flat[id(tree)] = _FlatTree(tree)
+        return flat
 
     def _kd_groups(self, mask) -> dict:
         """{None: all, kind: that kind} -> (cKDTree, slots) over the slots in ``mask``."""
@@ -242,8 +247,6 @@ class StationIndex:
         self._ll[slot] = (station.lon, station.lat)
         self._kmask[slot] = _kind_mask(station.kinds)
         self._shut[slot] = station.status == "closed"
-        if station.status == "closed":
-            self._closed.add(slot)
         self._n += 1
         self._slot[station.id] = slot
         v = self._xyz[slot]
@@ -263,9 +266,13 @@ class StationIndex:
         self._rtree.delete(slot, (*v, *v))
         self._stations[slot] = None
         self._ll[slot] = np.nan      # never inside a box
-        self._dead.add(slot)
-        self._closed.discard(slot)
-        self._delta.discard(slot)
+        self._shut[slot] = False
+        if slot in self._delta:
+            self._delta.discard(slot)
+        else:
+            self._stale.add(slot)
+            if len(self._stale) > max(1024, 0.05 * len(self._slot)):
+                self._build_kd()
 
     def sync(self, store) -> int:
         """Apply the store's changes since :attr:`revision`; returns how many.
@@ -312,8 +319,7 @@ class StationIndex:
 
     def _nearest(self, lon, lat, k, kinds, services, open_at, max_m, include_closed) -> list[tuple]:
         """[(distance_m, slot)] of :meth:`nearest`."""
-        if not (type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-            lon, lat = check_point(lon, lat)
+        lon, lat = check_point(lon, lat)
         if type(k) is not int or not 1 <= k <= MAX_K:
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
                 raise ValidationError(f"k must be an integer in [1, {MAX_K}], got {k!r}", field="k")
@@ -329,19 +335,21 @@ class StationIndex:
         kmask = _kind_mask(kinds) if kinds else 0
         multi = kmask if key is None and kinds else 0  # several kinds: filter the all-kinds tree
         plain = not services and open_at is None
-        dead = self._dead
+        dead = self._stale
         stations = self._stations
-        if plain and not multi and not dead and not self._delta and max_m is None and tree is not None and tree.n > k > 1:
-            # Fast path: the tree holds exactly the candidates.  Chord order is
-            # geodesic order up to ties closer than d**3/(24 R**2) (< 1 mm at 15 km).
-            flat = self._flat.get(id(tree))
-            if flat is None:
-                flat = self._flat[id(tree)] = _FlatTree(tree)
-            dd, ii = flat.query(q, k)
-            dd = dd.tolist()
-            if dd[-1] <= FAR_M * 0.5:
-                return list(zip(dd, [tree_slots[i] for i in ii.tolist()]))
-        closed = () if include_closed else self._closed
+        if (plain and not multi and max_m is None and tree is not None and len(dead) <= _STALE_FAST
+                and tree.n > k + len(dead)):
+            # Fast path: the tree's nearest (as many more as it holds removed slots), and the
+            # stations written since it was built.  Chord order is geodesic order up to ties
+            # closer than d**3/(24 R**2) (< 1 mm at 15 km); ties in slot order, as below.
+            dd, ii = self._flat_tree(tree).query(q, k + len(dead))
+            hits = list(zip(dd.tolist(), [tree_slots[i] for i in ii.tolist()]))
+            if dead:
+                hits = [h for h in hits if h[1] not in dead][:k]
+            if self._delta:
+                hits = sorted(hits + self._delta_hits(q, kmask, math.inf, None, None, include_closed))[:k]
+            if hits[-1][0] <= FAR_M * 0.5:
+                return hits
         want = k + 1 if plain and not multi else 4 * k + 8
         while True:
             found, far, exhausted = [], math.inf, True
@@ -359,14 +367,14 @@ class StationIndex:
                     if i >= n_tree:
                         break
                     slot = tree_slots[i]
-                    if (dead and slot in dead) or (closed and slot in closed):
-                        continue
+                    if dead and slot in dead:   # (closed slots are not in self._kd's trees:
+                        continue                # a slot's status is fixed when it is added)
                     if multi and not self._kmask[slot] & multi:
                         continue
                     if plain or self._accept(stations[slot], services, open_at):
                         found.append((d, slot))
             if self._delta:
-                found += self._delta_hits(q, kmask, bound, services, open_at, closed)
+                found += self._delta_hits(q, kmask, bound, services, open_at, include_closed)
                 found.sort()
             hits = found[:k]
             if hits and hits[-1][0] > FAR_M * 0.5:
@@ -378,8 +386,9 @@ class StationIndex:
                 return hits
             want *= 4
 
-    def _delta_hits(self, q, kmask, bound, services, open_at, closed):
-        slots = [s for s in self._delta if (not kmask or self._kmask[s] & kmask) and s not in closed]
+    def _delta_hits(self, q, kmask, bound, services, open_at, include_closed):
+        km, shut = self._kmask, self._shut
+        slots = [s for s in self._delta if (not kmask or km[s] & kmask) and (include_closed or not shut[s])]
         if not slots:
             return []
         d = np.linalg.norm(self._xyz[slots] - q, axis=1).tolist()
@@ -389,8 +398,7 @@ class StationIndex:
     def _regeodesic(self, lon, lat, found, k):
         """Exact pyproj.Geod distances for far candidates, re-ranked."""
         slots = [s for _, s in found]
-        st = self._stations
-        d = distances_m(lon, lat, [st[s].lon for s in slots], [st[s].lat for s in slots])
+        d = distances_m(lon, lat, *self.lonlat(slots))
         return sorted(zip(d.tolist(), slots))[:k]
 
     def within(self, lon: float, lat: float, radius_m: float, *, kinds=None, services=None,
@@ -423,8 +431,7 @@ class StationIndex:
         slots, d = slots[keep], d[keep]
         far = d > FAR_M * 0.5
         if far.any():
-            st = self._stations
-            d[far] = distances_m(lon, lat, [st[s].lon for s in slots[far]], [st[s].lat for s in slots[far]])
+            d[far] = distances_m(lon, lat, *self.lonlat(slots[far]))
         keep = d <= radius_m
         slots, d = slots[keep], d[keep]
         if (services or open_at is not None) and len(slots):
@@ -489,13 +496,11 @@ class _FlatTree:
     """
 
     def __init__(self, tree):
-        n_nodes = 0
         stack = [tree.tree]
         nodes = []
         while stack:    # number the nodes depth-first
             node = stack.pop()
             nodes.append(node)
-            n_nodes += 1
             if node.split_dim != -1:
                 stack.append(node.greater)
                 stack.append(node.lesser)

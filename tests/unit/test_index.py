@@ -222,3 +222,101 @@ def test_flat_tree_query_equals_brute_force():
             assert i.tolist() == ref.tolist()
             np.testing.assert_allclose(d, dd[ref], rtol=1e-12, atol=1e-9)
 
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_nearest_ties_equal_brute_force_for_every_k(jiangsu, k):
+    """Stations sharing a position tie exactly; for k=1 as for k>1 the index gives brute force's
+    order (ties in load order), and k=1 takes the compiled fast path (not the scipy loop)."""
+    stations, _ = jiangsu
+    stations = list(stations[:1500])
+    for j in range(0, 300, 3):      # triples at one point, some of them closed
+        for t in (1, 2):
+            stations[j + t] = Station(**{**stations[j + t].__dict__, "lon": stations[j].lon,
+                                         "lat": stations[j].lat, "status": "closed" if j % 2 else "active"})
+    index = StationIndex.from_stations(stations)
+    points = [(stations[j].lon, stations[j].lat) for j in range(0, 300, 3)]
+    points += [(stations[j].lon + 1e-4, stations[j].lat - 1e-4) for j in range(0, 300, 15)]
+    points += query_points(20, 11, (116.5, 121.5), (31.0, 34.8))
+    for lon, lat in points:
+        for kinds in (None, ["rest"]):
+            for include_closed in (False, True):
+                ref = brute(stations, lon, lat, kinds=kinds, include_closed=include_closed)
+                check(index.nearest(float(lon), float(lat), k=k, kinds=kinds, include_closed=include_closed),
+                      ref, k)
+    assert id(index._kd[None][0]) in index._flat     # k=1 too: the _FlatTree walk
+
+
+def test_closed_stations_written_after_the_build(jiangsu):
+    """Stations added or updated as closed (in the delta, then after a rebuild) are left out
+    of nearest, within and bbox unless include_closed, as brute force says."""
+    stations, _ = jiangsu
+    index = StationIndex.from_stations(stations[:400])
+    live = {s.id: s for s in stations[:400]}
+    rng = np.random.default_rng(13)
+    tree_before = index._kd[None][0]
+
+    def agree():
+        ok = list(live.values())
+        for lon, lat in query_points(10, 14, (117, 121), (31, 34)):
+            for include_closed in (False, True):
+                ref = brute(ok, lon, lat, include_closed=include_closed)
+                check(index.nearest(lon, lat, k=5, include_closed=include_closed), ref, 5)
+                got = index.within(lon, lat, 25_000, include_closed=include_closed)
+                assert [h.station.id for h in got] == [r[0] for r in ref if r[1] <= 25_000]
+            box = (lon - 0.3, lat - 0.3, lon + 0.3, lat + 0.3)
+            assert [s.id for s in index.bbox(*box, include_closed=False)] == sorted(
+                s.id for s in ok if s.status != "closed" and box[0] <= s.lon <= box[2] and box[1] <= s.lat <= box[3])
+
+    for i in range(1600):
+        if i % 4 == 3 and live:     # flip a station's status
+            sid = sorted(live)[int(rng.integers(len(live)))]
+            s = Station(**{**live[sid].__dict__, "status": "active" if live[sid].status == "closed" else "closed"})
+        else:
+            s = Station(id=f"w{i}", name="新", lon=float(rng.uniform(117, 121)), lat=float(rng.uniform(31, 34)),
+                        kinds=("rest",), status="closed" if i % 3 == 0 else "active")
+        index.add(s)
+        live[s.id] = s
+        if i % 5 == 0:
+            del live[s.id]
+            index.remove(s.id)
+        if i == 200:
+            assert index._delta     # still unbuilt: the delta's closed stations
+            agree()
+    assert index._kd[None][0] is not tree_before and len(index) == len(live)   # rebuilt past 1024 writes
+    agree()
+
+
+def test_nearest_after_edits_stays_on_the_fast_path(jiangsu, monkeypatch):
+    """Edits and deletes since the last build (stations moved, closed, removed, added) leave
+    nearest equal to brute force, and still answered by the compiled walk of the kd tree
+    (a long-running server edits stations; its queries must not all fall to scipy's loop)."""
+    from stationmap import index as index_mod
+
+    stations, _ = jiangsu
+    live = {s.id: s for s in stations[:2000]}
+    index = StationIndex.from_stations(list(live.values()))
+    tree_before = index._kd[None][0]
+    rng = np.random.default_rng(5)
+    for i in range(60):
+        sid = sorted(live)[int(rng.integers(len(live)))]
+        if i % 3 == 0:
+            index.remove(sid)
+            del live[sid]
+        else:   # moved (or closed), as an edit does
+            s = Station(**{**live[sid].__dict__, "lon": live[sid].lon + float(rng.normal(0, 0.05)),
+                           "status": "closed" if i % 3 == 2 else "active"})
+            index.add(s)
+            live[sid] = s
+    assert index._kd[None][0] is tree_before and index._stale and index._delta   # not rebuilt
+    calls = []
+    real = index_mod._FlatTree.query
+    monkeypatch.setattr(index_mod._FlatTree, "query", lambda self, q, k: calls.append(k) or real(self, q, k))
+    points = query_points(40, 21, (117, 121), (31, 34)) + [(s.lon, s.lat) for s in list(live.values())[:40]]
+    for lon, lat in points:
+        for k in (1, 5):
+            for kinds in (None, ["rest"]):
+                for include_closed in (False, True):
+                    ref = brute(list(live.values()), lon, lat, kinds=kinds, include_closed=include_closed)
+                    check(index.nearest(float(lon), float(lat), k=k, kinds=kinds, include_closed=include_closed),
+                          ref, k)
+    assert len(calls) == len(points) * 2 * 2 * 2    # every query took the fast path
