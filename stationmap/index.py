@@ -70,11 +70,13 @@ def ecef(lon, lat):
     return np.column_stack([n * cphi * np.cos(lam), n * cphi * np.sin(lam), n * (1.0 - _WGS_E2) * sphi])
 
 
-def _ecef1(lon: float, lat: float):
+def _ecef1(lon: float, lat: float) -> tuple[float, float, float]:
+    """ECEF x, y, z (metres) of one WGS-84 point, as a tuple of floats (a numpy array
+    costs more to make than the arithmetic)."""
     lam, phi = lon * _RAD, lat * _RAD
     sphi, cphi = math.sin(phi), math.cos(phi)
     n = _WGS_A / math.sqrt(1.0 - _WGS_E2 * sphi * sphi)
-    return np.array((n * cphi * math.cos(lam), n * cphi * math.sin(lam), n * (1.0 - _WGS_E2) * sphi))
+    return n * cphi * math.cos(lam), n * cphi * math.sin(lam), n * (1.0 - _WGS_E2) * sphi
 
 
 def _kind_mask(kinds) -> int:
@@ -186,7 +188,7 @@ class StationIndex:
         for groups in (self._kd, self._kd_all):
             for tree, _slots in groups.values():
                 if tree is not None:
-                    self._flat_tree(tree).query(np.zeros(3), 1)
+                    self._flat_tree(tree).query((0.0, 0.0, 0.0), 1)
         return self
 
     def _flat_tree(self, tree) -> "_FlatTree":
@@ -421,7 +423,8 @@ class StationIndex:
         services = check_services(services, field="service") if services else ()
         q = _ecef1(lon, lat)
         r = radius_m * 1.0001 + 1e-6
-        slots = np.fromiter(self._rtree.intersection((*(q - r), *(q + r))), np.int64)
+        slots = np.fromiter(self._rtree.intersection((q[0] - r, q[1] - r, q[2] - r, q[0] + r, q[1] + r, q[2] + r)),
+                            np.int64)
         if kinds and len(slots):
             slots = slots[(self._kmask[slots] & _kind_mask(kinds)) != 0]
         if not include_closed and len(slots):
@@ -505,24 +508,23 @@ class _FlatTree:
                 stack.append(node.greater)
                 stack.append(node.lesser)
         pos = {id(nd): i for i, nd in enumerate(nodes)}
-        self.dim = np.array([nd.split_dim for nd in nodes], dtype=np.int64)
+        # one row per node (split dimension, -1 for a leaf; lesser and greater child;
+        # first and past-the-last point): a node's fields share a cache line
+        self.nodes = np.array([(nd.split_dim, pos[id(nd.lesser)], pos[id(nd.greater)], nd.start_idx, nd.end_idx)
+                               if nd.split_dim != -1 else (-1, -1, -1, nd.start_idx, nd.end_idx) for nd in nodes],
+                              dtype=np.int64).reshape(-1, 5)
         self.split = np.array([nd.split for nd in nodes], dtype=np.float64)
-        self.lesser = np.array([pos[id(nd.lesser)] if nd.split_dim != -1 else -1 for nd in nodes], dtype=np.int64)
-        self.greater = np.array([pos[id(nd.greater)] if nd.split_dim != -1 else -1 for nd in nodes],
-                                dtype=np.int64)
-        self.start = np.array([nd.start_idx for nd in nodes], dtype=np.int64)
-        self.end = np.array([nd.end_idx for nd in nodes], dtype=np.int64)
         self.order = np.ascontiguousarray(tree.indices, dtype=np.int64)
         self.points = np.ascontiguousarray(tree.data[self.order], dtype=np.float64)
 
     def query(self, q, k: int):
-        """(distances, point indices) of the ``k`` points nearest ``q``, nearest first."""
-        return compiled(_k_query)(self.dim, self.split, self.lesser, self.greater, self.start, self.end,
-                               self.order, self.points, q, k)
+        """(distances, point indices) of the ``k`` points nearest ``q`` (x, y, z), nearest first."""
+        return compiled(_k_query)(self.nodes, self.split, self.order, self.points, q[0], q[1], q[2], k)
 
 
-def _k_query(dim, split, lesser, greater, start, end, order, points, q, k):
-    """Exact k-nearest search of a kd tree (see :class:`_FlatTree`)."""
+def _k_query(nodes, split, order, points, q0, q1, q2, k):
+    """Exact k-nearest search of a kd tree (see :class:`_FlatTree`); few arguments, each
+    of a type numba checks quickly (its dispatch is most of a small query's time)."""
     best_d = np.full(k, np.inf)     # squared distances, ascending
     best_i = np.full(k, -1, np.int64)
     stack_n = np.empty(128, np.int64)
@@ -530,16 +532,15 @@ def _k_query(dim, split, lesser, greater, start, end, order, points, q, k):
     stack_n[0] = 0
     stack_b[0] = 0.0
     top = 1
-    q0, q1, q2 = q[0], q[1], q[2]
     while top > 0:
         top -= 1
         node = stack_n[top]
         nb = stack_b[top]       # a lower bound of the squared distance to anything in the node
         if nb > best_d[k - 1]:
             continue
-        sd = dim[node]
+        sd = nodes[node, 0]
         if sd == -1:
-            for j in range(start[node], end[node]):
+            for j in range(nodes[node, 3], nodes[node, 4]):
                 a = points[j, 0] - q0
                 b = points[j, 1] - q1
                 c = points[j, 2] - q2
@@ -554,11 +555,11 @@ def _k_query(dim, split, lesser, greater, start, end, order, points, q, k):
                     best_d[p] = d
                     best_i[p] = i
             continue
-        diff = q[sd] - split[node]
+        diff = (q0 if sd == 0 else q1 if sd == 1 else q2) - split[node]
         if diff < 0:
-            near, far = lesser[node], greater[node]
+            near, far = nodes[node, 1], nodes[node, 2]
         else:
-            near, far = greater[node], lesser[node]
+            near, far = nodes[node, 2], nodes[node, 1]
         if top + 2 > stack_n.shape[0]:
             grown_n = np.empty(2 * stack_n.shape[0], np.int64)
             grown_b = np.empty(2 * stack_n.shape[0])

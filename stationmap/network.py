@@ -67,6 +67,7 @@ from stationmap import config as _config
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import GEOD, utm_crs_for
 from stationmap.errors import ConfigError, NotFoundError, ValidationError, geodata_read_errors
+from stationmap.index import check_point
 from stationmap.jit import compiled
 
 FORMAT = "stationmap-network/1"
@@ -209,7 +210,7 @@ class _ModeGraph:
     lock: threading.Lock
     arc_twoway: np.ndarray = None   # the arc's edge is open both ways
     all_twoway: bool = True
-    tree: object = None    # shapely STRtree over ``edges`` (lazy)
+    grid: object = None    # _SegmentGrid over ``edges`` (lazy)
     snaps: dict | None = None  # (lon, lat) -> (edge, t, distance_m), stations
     slot_snaps: object = None  # StationIndex -> (edge, t, distance_m) arrays by slot (weak keys)
     core: object = None    # _Core: the graph with its two-way chains contracted (lazy)
@@ -366,13 +367,13 @@ class Network:
         return g
 
     def prepare(self, modes=MODES) -> "Network":
-        """Build the mode graphs and snapping trees now rather than on first use, and compile
-        the searches of :meth:`nearest_targets` and :meth:`node_lengths` (or load them from
-        the disk cache): a server calls it at start, so no request pays for them."""
+        """Build the mode graphs and snapping grids now rather than on first use, and compile
+        the searches of :meth:`snap`, :meth:`nearest_targets` and :meth:`node_lengths` (or load
+        them from the disk cache): a server calls it at start, so no request pays for them."""
         warm = None
         for m in modes:
             g = self.graph(m)
-            self._tree(g)
+            self._grid(g)
             if warm is None and len(g.edges):
                 warm = m
         if warm is not None:
@@ -516,24 +517,20 @@ class Network:
                      edge_ca=edge_ca, out_max_s=out_max, lock=threading.Lock())
 
     # -- snapping ----------------------------------------------------------------
-    def _tree(self, g: _ModeGraph):
-        """STRtree over the mode's open edges (metric); modes open on the same edges share one."""
-        if g.tree is None:
+    def _grid(self, g: _ModeGraph) -> "_SegmentGrid":
+        """The :class:`_SegmentGrid` of the mode's open edges (metric); modes open on the
+        same edges share one."""
+        if g.grid is None:
             import hashlib
-
-            import shapely
 
             key = hashlib.sha1(g.edges.tobytes()).hexdigest()
             with self._build_lock:
-                tree = self.derived.setdefault("trees", {}).get(key)
-                if tree is None:
+                grid = self.derived.setdefault("grids", {}).get(key)
+                if grid is None:
                     u, v = self.edge_u[g.edges], self.edge_v[g.edges]
-                    coords = np.stack([np.column_stack([self.x[u], self.y[u]]),
-                                       np.column_stack([self.x[v], self.y[v]])], axis=1)
-                    tree = shapely.STRtree(shapely.linestrings(coords))
-                    self.derived["trees"][key] = tree
-                g.tree = tree
-        return g.tree
+                    grid = self.derived["grids"][key] = _SegmentGrid(self.x[u], self.y[u], self.x[v], self.y[v])
+                g.grid = grid
+        return g.grid
 
     def to_xy(self, lon, lat):
         """WGS-84 lon/lat -> metres in :attr:`crs`."""
@@ -574,25 +571,10 @@ class Network:
 
     def _snap_xy(self, g, qx, qy):
         """Nearest open edge, fraction along it and distance (metres) for metric points (arrays)."""
-        import shapely
-
-        tree = self._tree(g)
         qx = np.atleast_1d(np.asarray(qx, dtype=np.float64))
         qy = np.atleast_1d(np.asarray(qy, dtype=np.float64))
-        if len(g.edges) == 0:
-            return (np.full(len(qx), -1, np.int64), np.zeros(len(qx)), np.full(len(qx), np.inf))
-        (qi, ti) = tree.query_nearest(shapely.points(qx, qy), all_matches=False)
-        e = np.full(len(qx), -1, np.int64)
-        e[qi] = g.edges[ti]
-        u, v = self.edge_u[e], self.edge_v[e]
-        ax, ay = self.x[u], self.y[u]
-        dx, dy = self.x[v] - ax, self.y[v] - ay
-        ll = dx * dx + dy * dy
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(ll > 0, ((qx - ax) * dx + (qy - ay) * dy) / np.where(ll > 0, ll, 1.0), 0.0)
-        t = np.clip(t, 0.0, 1.0)
-        px, py = ax + t * dx, ay + t * dy
-        d = np.hypot(qx - px, qy - py)
+        pos, t, d = self._grid(g).nearest_many(qx, qy)
+        e = np.where(pos >= 0, g.edges[np.maximum(pos, 0)] if len(g.edges) else -1, -1)
         return e, t, d
 
     def snap(self, lon: float, lat: float, *, mode: str = "ebike", max_snap_m: float | None = None) -> Snap:
@@ -605,36 +587,19 @@ class Network:
             ``settings.max_snap_m``) from every such road; the message names
             the distance and the limit.
         """
-        from stationmap.index import check_point
-
-        import shapely
-
         lon, lat = check_point(lon, lat)
         g = self.graph(_check_mode(mode))
         limit = self.settings.max_snap_m if max_snap_m is None else float(max_snap_m)
         qx, qy = self.to_xy(lon, lat)
-        e, t, d = -1, 0.0, math.inf
-        found = ()
-        if len(g.edges) and math.isfinite(qx) and math.isfinite(qy):
-            # (a point far outside the projection's zone can map to inf: then there is no road near)
-            found = self._tree(g).query_nearest(shapely.Point(qx, qy), all_matches=False)
-        if len(found):
-            # one point: the same sums as _snap_xy, on Python floats
-            e = int(g.edges[int(found[0])])
-            u, v = int(self.edge_u[e]), int(self.edge_v[e])
-            ax, ay = float(self.x[u]), float(self.y[u])
-            dx, dy = float(self.x[v]) - ax, float(self.y[v]) - ay
-            ll = dx * dx + dy * dy
-            t = min(max(((qx - ax) * dx + (qy - ay) * dy) / ll, 0.0), 1.0) if ll > 0 else 0.0
-            d = math.hypot(qx - (ax + t * dx), qy - (ay + t * dy))
-        if e < 0 or not d <= limit:
-            far = "far from every road" if e < 0 else f"{d:.0f} m from the nearest road"
+        pos, t, d, px, py = self._grid(g).nearest(qx, qy)
+        # (a point far outside the projection's zone can map to inf: then there is no road near)
+        if pos < 0 or not d <= limit:
+            far = "far from every road" if pos < 0 else f"{d:.0f} m from the nearest road"
             raise ValidationError(
                 f"point (lon {lon:.6f}, lat {lat:.6f}) is {far} open to {mode} in network "
                 f"{self.name!r}; the limit is {limit:.0f} m (max_snap_m)", field="point")
-        px, py = ax + t * dx, ay + t * dy
         plon, plat = self.to_lonlat(px, py)
-        return Snap(e, t, d, float(plon), float(plat), float(px), float(py))
+        return Snap(int(g.edges[pos]), t, d, float(plon), float(plat), px, py)
 
     def covers(self, lon: float, lat: float, *, mode: str = "ebike", max_snap_m: float | None = None) -> bool:
         """Whether a WGS-84 point is inside the network's extent and within
@@ -1098,6 +1063,122 @@ class Network:
         raise ValidationError(
             f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
             field="source")
+
+
+class _SegmentGrid:
+    """Line segments (metric) in a uniform grid of square cells, for nearest-segment
+    queries in compiled code: :meth:`nearest` for one point (what a request snaps:
+    a few microseconds, where a shapely STRtree query spends tens in Python around
+    its search), :meth:`nearest_many` for arrays.
+
+    Each segment is listed in every cell its bounding box touches.  A query looks
+    at the cells in square rings around its own; once the nearest segment found is
+    no farther than the ring's inner edge, no unseen segment can be nearer.  Ties go
+    to the lower segment position, so the answer is the brute-force one
+    (tests/unit/test_network.py).
+    """
+
+    def __init__(self, ax, ay, bx, by):
+        ax, ay, bx, by = (np.ascontiguousarray(a, dtype=np.float64) for a in (ax, ay, bx, by))
+        self.ax, self.ay, self.bx, self.by = ax, ay, bx, by
+        n = len(ax)
+        if n == 0:
+            self.x0 = self.y0 = 0.0
+            self.cell, self.nx, self.ny = 1.0, 1, 1
+            self.start, self.items = np.zeros(2, np.int64), np.zeros(0, np.int64)
+            return
+        x0, y0 = float(min(ax.min(), bx.min())), float(min(ay.min(), by.min()))
+        x1, y1 = float(max(ax.max(), bx.max())), float(max(ay.max(), by.max()))
+        # cells about as long as a typical segment, and about as many as segments
+        typical = float(np.median(np.hypot(bx - ax, by - ay)))
+        cell = max(typical, math.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / n), 1.0)
+        self.x0, self.y0, self.cell = x0, y0, cell
+        self.nx, self.ny = int((x1 - x0) // cell) + 1, int((y1 - y0) // cell) + 1
+        cx0 = ((np.minimum(ax, bx) - x0) // cell).astype(np.int64)
+        cx1 = ((np.maximum(ax, bx) - x0) // cell).astype(np.int64)
+        cy0 = ((np.minimum(ay, by) - y0) // cell).astype(np.int64)
+        cy1 = ((np.maximum(ay, by) - y0) // cell).astype(np.int64)
+        reps = (cx1 - cx0 + 1) * (cy1 - cy0 + 1)
+        seg = np.repeat(np.arange(n, dtype=np.int64), reps)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(reps) - reps, reps)    # rank within its segment
+        w = np.repeat(cx1 - cx0 + 1, reps)
+        cells = (np.repeat(cy0, reps) + k // w) * self.nx + np.repeat(cx0, reps) + k % w
+        order = np.lexsort((seg, cells))
+        self.items = seg[order]
+        self.start = np.searchsorted(cells[order], np.arange(self.nx * self.ny + 1)).astype(np.int64)
+
+    def nearest(self, qx: float, qy: float) -> tuple:
+        """``(position, t, distance, px, py)`` of the segment nearest the point: its
+        position, the fraction along it of the nearest point ``(px, py)``, and the
+        distance (Python numbers); position -1 (distance inf) when there is none or the
+        point is not finite."""
+        pos, t, d = self.nearest_many(np.array((qx,)), np.array((qy,)))
+        i, t, d = int(pos[0]), float(t[0]), float(d[0])
+        if i < 0:
+            return -1, 0.0, math.inf, float(qx), float(qy)
+        ax, ay = float(self.ax[i]), float(self.ay[i])
+        return i, t, d, ax + t * (float(self.bx[i]) - ax), ay + t * (float(self.by[i]) - ay)
+
+    def nearest_many(self, qx, qy):
+        """The segment nearest each point: ``(positions, t, distances)`` arrays (as :meth:`nearest`)."""
+        return compiled(_grid_nearest)(self.start, self.items, self.x0, self.y0, self.cell, self.nx, self.ny,
+                                       self.ax, self.ay, self.bx, self.by,
+                                       np.ascontiguousarray(qx, dtype=np.float64),
+                                       np.ascontiguousarray(qy, dtype=np.float64))
+
+
+def _grid_nearest(start, items, x0, y0, cell, nx, ny, ax, ay, bx, by, qx, qy):
+    """See :class:`_SegmentGrid`.
+
+    The rings are centred on the cell of the point's projection onto the grid's
+    rectangle, p; for any point z of the rectangle, |q - z|^2 >= |p - z|^2 + gap^2
+    (gap = |q - p|), and every segment not in rings 0..r is more than r cells from p.
+    """
+    n = len(qx)
+    pos = np.full(n, -1, np.int64)
+    tt = np.zeros(n)
+    dd = np.full(n, np.inf)
+    if len(items) == 0:
+        return pos, tt, dd
+    for q in range(n):
+        px, py = qx[q], qy[q]
+        if not (np.isfinite(px) and np.isfinite(py)):
+            continue
+        fx, fy = (px - x0) / cell, (py - y0) / cell
+        cx = int(min(max(np.floor(fx), 0.0), nx - 1.0))
+        cy = int(min(max(np.floor(fy), 0.0), ny - 1.0))
+        gx = max(0.0, -fx, fx - nx) * cell
+        gy = max(0.0, -fy, fy - ny) * cell
+        gap2 = gx * gx + gy * gy
+        best, best_t, best_d = -1, 0.0, np.inf
+        r = 0
+        while True:
+            for y in range(max(cy - r, 0), min(cy + r, ny - 1) + 1):
+                whole_row = y == cy - r or y == cy + r
+                for x in range(max(cx - r, 0), min(cx + r, nx - 1) + 1):
+                    if not whole_row and x != cx - r and x != cx + r:
+                        continue
+                    c = y * nx + x
+                    for j in range(start[c], start[c + 1]):
+                        i = items[j]
+                        sx, sy = ax[i], ay[i]
+                        dx, dy = bx[i] - sx, by[i] - sy
+                        ll = dx * dx + dy * dy
+                        t = 0.0
+                        if ll > 0.0:
+                            t = min(max(((px - sx) * dx + (py - sy) * dy) / ll, 0.0), 1.0)
+                        ex, ey = px - (sx + t * dx), py - (sy + t * dy)
+                        d = np.sqrt(ex * ex + ey * ey)
+                        if d < best_d or (d == best_d and i < best):
+                            best, best_t, best_d = i, t, d
+            ring = r * cell
+            if best >= 0 and best_d * best_d < ring * ring + gap2:
+                break
+            if cx - r <= 0 and cy - r <= 0 and cx + r >= nx - 1 and cy + r >= ny - 1:
+                break   # the rings cover the grid
+            r += 1
+        pos[q], tt[q], dd[q] = best, best_t, best_d
+    return pos, tt, dd
 
 
 class _LonLatFit:

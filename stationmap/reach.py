@@ -119,22 +119,29 @@ def check_k(k) -> int:
 
 # -- circle estimate --------------------------------------------------------------
 
+def minutes_per_metre(mode: str = "ebike", settings=None) -> float:
+    """The circle estimate's minutes per metre of geodesic distance: the detour factor
+    (road distance / straight-line distance) over the mode's speed in metres per minute."""
+    settings = settings or _config.load()
+    return settings.detour_factor / (settings.speed_kmh(check_mode(mode)) * (1000.0 / 60.0))
+
+
 def circle_minutes(distance_m, mode: str = "ebike", settings=None):
     """Straight-line estimate of travel minutes: ``distance_m x detour_factor / speed``.
 
     ``distance_m`` is a geodesic distance in metres (a float or an array);
     speed and detour factor come from ``settings`` (default: :func:`stationmap.config.load`).
     """
-    settings = settings or _config.load()
-    v = settings.speed_kmh(check_mode(mode)) / 3.6
-    d = np.asarray(distance_m, dtype=float) * settings.detour_factor / v / 60.0
+    per_m = minutes_per_metre(mode, settings)
+    if type(distance_m) is float:
+        return distance_m * per_m
+    d = np.asarray(distance_m, dtype=float) * per_m
     return float(d) if d.ndim == 0 else d
 
 
 def circle_radius_m(minutes: float, mode: str = "ebike", settings=None) -> float:
     """The straight-line radius the circle estimate reaches in ``minutes`` (metres)."""
-    settings = settings or _config.load()
-    return float(minutes) * 60.0 * settings.speed_kmh(check_mode(mode)) / 3.6 / settings.detour_factor
+    return float(minutes) / minutes_per_metre(mode, settings)
 
 
 # -- results ------------------------------------------------------------------------
@@ -251,8 +258,11 @@ def choose_network(networks, lon: float, lat: float, *, mode: str = "ebike", met
     first that covers the point wins).  ``method="network"`` raises
     ValidationError when none covers it (naming the distance and the limit).
     """
-    check_method(method)
-    check_mode(mode)
+    return _choose_network(networks, lon, lat, check_mode(mode), check_method(method), settings)
+
+
+def _choose_network(networks, lon, lat, mode, method, settings):
+    """:func:`choose_network` for a checked mode and method."""
     if method == "circle":
         return None, None
     nets = _networks(networks)
@@ -1006,7 +1016,7 @@ def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike"
     if not (math.isfinite(resolution_m) and 1.0 <= resolution_m <= 1000.0):
         raise ValidationError(f"resolution_m must be a number in [1, 1000], got {resolution_m!r}",
                               field="resolution_m")
-    net, snap = choose_network(network, lon, lat, mode=mode, method=method, settings=settings)
+    net, snap = _choose_network(network, lon, lat, mode, method, settings)
     settings = settings or (net.settings if net is not None else _config.load())
     budget = minutes * 60.0
     if net is None:
@@ -1053,11 +1063,10 @@ def _cut_at_antimeridian(poly):
 
 def _circle_times(hits, mode, settings) -> list:
     """StationTime of index hits (``station``, ``distance_m``) by the circle estimate
-    (:func:`circle_minutes`; the route ``straight_m x detour_factor``), in their order."""
-    straight = np.fromiter((h.distance_m for h in hits), np.float64, len(hits))
-    minutes = circle_minutes(straight, mode, settings).tolist()
-    metres = (straight * settings.detour_factor).tolist()
-    return [StationTime(h.station, mi, me, d) for h, mi, me, d in zip(hits, minutes, metres, straight.tolist())]
+    (:func:`circle_minutes`; the route ``straight_m x detour_factor``), in their order
+    (on Python floats: a ranking has a handful, where numpy costs more than it saves)."""
+    per_m, detour = minutes_per_metre(mode, settings), settings.detour_factor
+    return [StationTime(h.station, h.distance_m * per_m, h.distance_m * detour, h.distance_m) for h in hits]
 
 
 def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings):
@@ -1198,7 +1207,7 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
     minutes = check_minutes(minutes, allow_none=True)
     k = check_k(k)
     check_method(method)
-    net, snap = choose_network(network, lon, lat, mode=mode, method=method, settings=settings)
+    net, snap = _choose_network(network, lon, lat, mode, method, settings)
     settings = settings or (net.settings if net is not None else _config.load())
     if net is None:
         if index is None:

@@ -22,6 +22,11 @@ from stationmap.index import StationIndex
 from stationmap.store import StationStore
 
 
+#: this process's id, kept current across forks (os.getpid() is a system call: every request asks)
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
 @dataclass
 class AppState:
     settings: _config.Settings
@@ -39,7 +44,7 @@ class AppState:
     def _may_have_changed(self) -> bool:
         """False only when the database surely has no new commit since the last call
         (:class:`stationmap.store.ChangeProbe`, one per process: a fork makes a new one)."""
-        pid = os.getpid()
+        pid = _PID[0]
         probe = self.extra.get("_change_probe")
         if probe is None or probe[0] != pid:
             probe = self.extra["_change_probe"] = (pid, self.store.change_probe())
@@ -47,7 +52,7 @@ class AppState:
 
 
 class StationmapRequest(Request):
-    """Flask's request, with ``args`` parsed without ``urllib.parse.parse_qsl``'s
+    """Flask's request, with the query string parsed without ``urllib.parse.parse_qsl``'s
     per-pair unquoting where there is nothing to unquote.
 
     Every API request reads its query string, and parse_qsl makes some ten calls
@@ -58,11 +63,27 @@ class StationmapRequest(Request):
     compares the two)."""
 
     @cached_property
+    def arg_lists(self) -> dict:
+        """The query string as ``{name: [values]}`` (what ``args.lists()`` gives, as a
+        plain dict: the API's parameter checks read it; never modify)."""
+        qs = self.environ.get("QUERY_STRING", "")
+        if qs.isascii() and "%" not in qs and "+" not in qs:
+            out: dict = {}
+            for part in qs.split("&"):
+                if part:
+                    k, _, v = part.partition("=")
+                    if k in out:
+                        out[k].append(v)
+                    else:
+                        out[k] = [v]
+            return out
+        return dict(self.args.lists())
+
+    @cached_property
     def args(self):
         qs = self.environ.get("QUERY_STRING", "")
         if qs.isascii() and "%" not in qs and "+" not in qs:
-            return self.parameter_storage_class(
-                [(k, v) for k, _, v in (part.partition("=") for part in qs.split("&") if part)])
+            return self.parameter_storage_class(self.arg_lists)
         return super().args
 
 

@@ -6,10 +6,10 @@ value is a :class:`~stationmap.errors.ValidationError`, answered with 400 and
 GeoJSON / JSON.  The OpenAPI document is :mod:`stationmap.web.openapi`; the
 prose is ``docs/api.md``.
 
-Ranking: :func:`rank_straight_line` turns the index's nearest stations into
-travel-time estimates.  It is the one function a road-network ranking
-replaces: put another function with the same signature in
-``state().extra["rank"]`` (see :func:`ranker`).
+Ranking: ``/nearest`` ranks with :func:`stationmap.reach.rank_stations` (by
+road where a network covers the point, the circle estimate elsewhere).  Another
+ranking plugs in as a function with :func:`rank_straight_line`'s signature put
+in ``state().extra["rank"]`` (see :func:`ranker`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from stationmap.config import MODES
 from stationmap.coords import DATUMS, from_wgs84, to_wgs84
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.maps.nav import nav_links_many
-from stationmap.model import KINDS, SERVICES, STATUSES, TZ
+from stationmap.model import KINDS, SERVICES, STATUSES, TZ, hours_checker, to_shanghai
+from stationmap.reach import circle_radius_m, isochrone, minutes_per_metre, rank_stations
 from stationmap.web import state
+from stationmap.web.auth import DENY_HEADERS
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -77,7 +79,7 @@ class Params:
     """
 
     def __init__(self, allowed):
-        self.args = args = dict(request.args.lists())   # {name: [values]}: plain dict lookups below
+        self.args = args = request.arg_lists   # {name: [values]}: plain dict lookups below
         for key in args:
             if key not in allowed:
                 raise ValidationError(
@@ -248,24 +250,15 @@ class Ranked(NamedTuple):
     minutes: float
 
 
-def minutes_per_metre(settings, mode: str) -> float:
-    """Straight-line estimate: minutes per metre of geodesic distance for ``mode``.
-
-    ``detour_factor`` (road distance / straight-line distance, 1.3 by default)
-    divided by the mode's speed in metres per minute.
-    """
-    return settings.detour_factor / (settings.speed_kmh(mode) * 1000.0 / 60.0)
-
-
 def rank_straight_line(index, lon: float, lat: float, *, k: int, mode: str, settings,
                        kinds=None, services=None, open_at=None) -> list[Ranked]:
     """The ``k`` stations nearest the WGS-84 point, with straight-line minutes, quickest first.
 
-    The one ranking step of ``/api/v1/nearest``: a road-network ranking
-    replaces this function (same signature) via ``state().extra["rank"]``; it
-    would ask the index for more candidates and re-rank them by network time.
+    The signature (and the simplest example) of a ranking put in
+    ``state().extra["rank"]``, which ``/api/v1/nearest`` then uses in place of
+    :func:`stationmap.reach.rank_stations`.
     """
-    per_m = minutes_per_metre(settings, mode)
+    per_m = minutes_per_metre(mode, settings)
     hits = index.nearest(lon, lat, k=k, kinds=kinds or None, services=services or None, open_at=open_at)
     return [Ranked(h.station, h.distance_m, h.distance_m * per_m) for h in hits]
 
@@ -329,8 +322,6 @@ def _rank_by_time(st, lon: float, lat: float, *, k: int, mode: str, kinds=(), se
     ``method="network"`` where no network covers the point raises
     ValidationError naming ``method`` and the point.
     """
-    from stationmap.reach import rank_stations
-
     try:
         return rank_stations(networks(st), st.index, lon, lat, mode=mode, k=k, kinds=kinds or None,
                              services=services or None, open_at=open_at, method=method, settings=st.settings)
@@ -381,8 +372,6 @@ def _cached_feature(st, root: str) -> tuple:
 def open_checker(at: datetime):
     """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
     conversion done once rather than per station (it costs more than the check)."""
-    from stationmap.model import hours_checker, to_shanghai
-
     check = hours_checker((at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None))
 
     def is_open(st) -> bool:
@@ -630,8 +619,6 @@ def api_response(body, status: int, mimetype: str, *, encode: bool = True) -> Re
     ``encode=False`` (a body the view caches), are left to :func:`compress`,
     which keeps the gzip of cached ones.
     """
-    from stationmap.web.auth import DENY_HEADERS
-
     data = body.encode() if isinstance(body, str) else body
     headers = [*DENY_HEADERS, ("Content-Type", _content_type(mimetype))]
     encode = encode and (status != 200 or len(data) < 65536)
@@ -722,7 +709,7 @@ def nearest():
             "snap_m": None if snap_m is None else round(snap_m, 1),
             "speed_kmh": speed,
             "detour_factor": settings.detour_factor,
-            "radius_m": round(minutes / minutes_per_metre(settings, mode), 1),
+            "radius_m": round(circle_radius_m(minutes, mode, settings), 1),
         },
         "features": [],
     }
@@ -757,8 +744,6 @@ def reach_area():
     """
     import shapely
     from shapely.geometry import mapping
-
-    from stationmap.reach import isochrone
 
     st = state()
     p = Params(_REACH_PARAMS)
@@ -1097,7 +1082,7 @@ def _decode_query_string():
     ``request.args`` raise UnicodeDecodeError, a 500 wherever it is read: read it
     with U+FFFD for the bad bytes instead, so the parameter checks refuse it with a 400."""
     try:
-        request.args  # noqa: B018  (parse once; werkzeug caches it)
+        request.arg_lists  # noqa: B018  (parse once; cached)
     except UnicodeDecodeError:
         from urllib.parse import parse_qsl
 

@@ -234,6 +234,41 @@ def test_snap_finds_the_nearest_open_edge_by_brute_force(sip):
             assert dist[np.searchsorted(g.edges, sn.edge)] == pytest.approx(best, abs=1e-6)
 
 
+def test_segment_grid_equals_brute_force_with_ties_and_far_points():
+    """The compiled snapping grid finds what shapely's distance to every segment finds:
+    points inside, between and far outside the segments, ties to the lower position,
+    zero-length segments, and no answer for a point that is not finite."""
+    from stationmap.network import _SegmentGrid
+
+    rng = np.random.default_rng(11)
+    for n, spread in ((1, 10.0), (7, 500.0), (400, 5000.0), (3000, 20000.0)):
+        a = rng.uniform(0, spread, (n, 2))
+        b = a + rng.normal(0, spread / 20, (n, 2))
+        b[::9] = a[::9]                     # points, not lines
+        if n > 2:
+            a[2], b[2] = a[1], b[1]         # a duplicate: a tie, the lower position wins
+        grid = _SegmentGrid(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+        segs = shapely.linestrings(np.stack([a, b], axis=1))
+        q = np.concatenate([rng.uniform(-0.2 * spread, 1.2 * spread, (300, 2)),
+                            rng.uniform(-50 * spread, 50 * spread, (30, 2)), a[:5] + 1e-3])
+        pos, t, d = grid.nearest_many(q[:, 0], q[:, 1])
+        for k, (x, y) in enumerate(q):
+            dist = shapely.distance(segs, shapely.Point(x, y))
+            assert d[k] == pytest.approx(dist.min(), rel=1e-12, abs=1e-9)
+            assert pos[k] == int(np.flatnonzero(dist <= dist.min() * (1 + 1e-12) + 1e-12)[0])
+            one = grid.nearest(x, y)
+            assert one[:3] == (pos[k], t[k], d[k])
+            assert math.hypot(one[3] - x, one[4] - y) == pytest.approx(d[k], rel=1e-9, abs=1e-9)
+    assert grid.nearest(math.nan, 0.0)[0] == -1 and grid.nearest(math.inf, 0.0)[2] == math.inf
+    # a tie between cells: position 1 is in the query's own cell, position 0 (as near) in the next
+    xs = np.concatenate([[-10.0, 10.0], np.arange(-500.0, 500.0, 5.0)])
+    ys = np.concatenate([[0.0, 0.0], np.full(200, 500.0)])
+    tie = _SegmentGrid(xs, ys, xs, ys)
+    assert tie.nearest(0.0, 0.0)[:3] == (0, 0.0, 10.0)
+    empty = _SegmentGrid(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    assert empty.nearest(1.0, 2.0)[0] == -1
+
+
 def test_far_point_is_refused_with_distance_and_limit(sip):
     lon, lat = 120.74, 31.36          # 1.8 km north of the network's northern edge
     with pytest.raises(ValidationError) as ei:

@@ -652,7 +652,7 @@ def test_prepare_builds_what_the_first_query_needs():
     net = Network.load(SIP_NPZ, settings=SETTINGS)
     prepare({"sip": net})
     assert set(net._modes) == set(config.MODES)
-    assert RESOLUTION_M in net.derived["raster"] and len(net.derived["trees"]) == 1
+    assert RESOLUTION_M in net.derived["raster"] and len(net.derived["grids"]) == 1
     assert all(net._modes[m].core is not None for m in config.MODES)
     assert set(net.derived["raster"][RESOLUTION_M]._modes) == set(config.MODES)
     assert net._lonlat_fit is not None
