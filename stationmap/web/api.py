@@ -19,6 +19,7 @@ import gzip
 import json
 import math
 import re
+import time
 import zlib
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -227,6 +228,22 @@ def parse_datetime(raw: str, *, field: str = "at") -> datetime:
         raise bad from None
 
 
+_NOW: tuple = (None, None, "")
+
+
+def now() -> tuple[datetime, str]:
+    """The current second in Asia/Shanghai and its :func:`iso_time` (the views' default
+    ``at``): made once a second, not per request (the time zone's look-ups cost more
+    than most of a /nearest answer's steps)."""
+    global _NOW
+    sec = int(time.time())
+    hit = _NOW
+    if hit[0] != sec:
+        at = datetime.fromtimestamp(sec, TZ)
+        hit = _NOW = (sec, at, iso_time(at))
+    return hit[1], hit[2]
+
+
 def iso_time(at: datetime) -> str:
     """RFC 3339 text of ``at``; in UTC when its offset has seconds (Shanghai's
     local mean time, +08:05:43, before 1901), which RFC 3339 cannot write."""
@@ -369,9 +386,17 @@ def _cached_feature(st, root: str) -> tuple:
     return hit
 
 
+_LAST_CHECKER: tuple = (None, None)
+
+
 def open_checker(at: datetime):
     """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
-    conversion done once rather than per station (it costs more than the check)."""
+    conversion done once rather than per station (it costs more than the check);
+    the last one is kept for the same ``at`` (:func:`now` gives one a second)."""
+    global _LAST_CHECKER
+    last = _LAST_CHECKER
+    if last[0] is at:
+        return last[1]
     check = hours_checker((at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None))
 
     def is_open(st) -> bool:
@@ -382,6 +407,7 @@ def open_checker(at: datetime):
             return True
         return check(hours)
 
+    _LAST_CHECKER = (at, is_open)
     return is_open
 
 
@@ -670,7 +696,7 @@ def nearest():
     lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, settings)
     k = p.integer("k", default=DEFAULT_K, lo=1, hi=MAX_K)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
-    at_ = at or datetime.now(TZ)
+    at_, at_text = (at, iso_time(at)) if at else now()
     open_at = at_ if open_now else None
     rank = ranker(st)
     net_name = snap_m = None
@@ -702,7 +728,7 @@ def nearest():
         "network": net_name,
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(qlon, PRECISION), "lat": round(qlat, PRECISION), "mode": mode,
-                  "minutes": minutes, "k": k, "at": iso_time(at_), "method": method},
+                  "minutes": minutes, "k": k, "at": at_text, "method": method},
         "reach": {
             "method": used,
             "network": net_name,
@@ -750,7 +776,7 @@ def reach_area():
     lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, st.settings)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     wlon, wlat = float(wlon), float(wlat)
-    at_ = at or datetime.now(TZ)
+    at_, at_text = (at, iso_time(at)) if at else now()
     try:
         iso = isochrone(wlon, wlat, minutes, mode, network=networks(st), index=st.index, method=method,
                         kinds=kinds or None, services=services or None, open_at=at_ if open_now else None,
@@ -782,7 +808,7 @@ def reach_area():
         "area_km2": round(iso.area_km2, 4),
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(float(qlon), PRECISION), "lat": round(float(qlat), PRECISION), "mode": mode,
-                  "minutes": minutes, "method": method, "at": iso_time(at_)},
+                  "minutes": minutes, "method": method, "at": at_text},
         "features": feats,
     })
 
@@ -828,7 +854,7 @@ def stations():
     limit = p.integer("limit", default=DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
     offset = p.integer("offset", default=0, lo=0, hi=MAX_OFFSET)
     fields = p.many("fields", PROPERTIES) or None
-    at_ = at or datetime.now(TZ)
+    at_ = at or now()[0]
     # Without ``at`` the answer depends on the minute (open_now) and the stations
     # only: the finder's marker layer (10,000 stations) is built once a minute.
     st = state()

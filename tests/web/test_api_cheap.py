@@ -200,3 +200,28 @@ def test_request_args_are_what_werkzeug_parses(qs):
     except UnicodeDecodeError:
         got = UnicodeDecodeError
     assert got == want
+    try:
+        lists = StationmapRequest(dict(env)).arg_lists
+    except UnicodeDecodeError:
+        lists = UnicodeDecodeError
+    assert lists == (want if want is UnicodeDecodeError else dict(Request(dict(env)).args.lists()))
+
+
+def test_now_is_this_second_in_shanghai_and_its_checker_is_kept(monkeypatch):
+    """api.now(): the current second as an Asia/Shanghai datetime with its RFC 3339 text,
+    made again when the second changes; open_checker keeps the checker of that same ``at``."""
+    from datetime import datetime
+
+    from stationmap.model import TZ
+    from stationmap.web import api
+
+    clock = [1_800_000_000.25]
+    monkeypatch.setattr(api.time, "time", lambda: clock[0])
+    at, text = api.now()
+    assert at == datetime(2027, 1, 15, 16, 0, tzinfo=TZ) and at.tzinfo is TZ
+    assert text == "2027-01-15T16:00:00+08:00" and api.now()[0] is at
+    assert api.open_checker(at) is api.open_checker(at)
+    clock[0] += 1.0
+    later, text = api.now()
+    assert later is not at and text == "2027-01-15T16:00:01+08:00"
+    assert api.open_checker(later) is not api.open_checker(at)
