@@ -188,14 +188,15 @@ class StationIndex:
         for groups in (self._kd, self._kd_all):
             for tree, _slots in groups.values():
                 if tree is not None:
-                    self._flat_tree(tree).query((0.0, 0.0, 0.0), 1)
+                    self._flat_tree(tree, _slots).query((0.0, 0.0, 0.0), 1)
         return self
 
-    def _flat_tree(self, tree) -> "_FlatTree":
-        """The :class:`_FlatTree` of one of the cKDTrees, built on first use."""
+    def _flat_tree(self, tree, slots) -> "_FlatTree":
+        """The :class:`_FlatTree` of one of the cKDTrees (labelled with its points' ``slots``),
+        built on first use."""
         flat = self._flat.get(id(tree))
         if flat is None:
-            flat = self._flat[id(tree)] = _FlatTree(tree)
+            flat = self._flat[id(tree)] = _FlatTree(tree, slots)
         return flat
 
     def _kd_groups(self, mask) -> dict:
@@ -344,8 +345,8 @@ class StationIndex:
             # Fast path: the tree's nearest (as many more as it holds removed slots), and the
             # stations written since it was built.  Chord order is geodesic order up to ties
             # closer than d**3/(24 R**2) (< 1 mm at 15 km); ties in slot order, as below.
-            dd, ii = self._flat_tree(tree).query(q, k + len(dead))
-            hits = list(zip(dd.tolist(), [tree_slots[i] for i in ii.tolist()]))
+            dd, slots = self._flat_tree(tree, tree_slots).query(q, k + len(dead))
+            hits = list(zip(dd.tolist(), slots.tolist()))
             if dead:
                 hits = [h for h in hits if h[1] not in dead][:k]
             if self._delta:
@@ -495,10 +496,12 @@ class _FlatTree:
     they are between two requests of a busy server: bench_api.py); the search
     itself is a few hundred instructions.  This keeps scipy's tree (its build,
     its splits) and walks it with :func:`_k_query`: the same neighbours
-    (tests/unit/test_index.py), ties in point order.
+    (tests/unit/test_index.py), ties in point order.  A point is answered by its
+    label (``labels[i]`` for the tree's point ``i``; default ``i``): an ascending
+    labelling keeps the order of ties.
     """
 
-    def __init__(self, tree):
+    def __init__(self, tree, labels=None):
         stack = [tree.tree]
         nodes = []
         while stack:    # number the nodes depth-first
@@ -514,11 +517,12 @@ class _FlatTree:
                                if nd.split_dim != -1 else (-1, -1, -1, nd.start_idx, nd.end_idx) for nd in nodes],
                               dtype=np.int64).reshape(-1, 5)
         self.split = np.array([nd.split for nd in nodes], dtype=np.float64)
-        self.order = np.ascontiguousarray(tree.indices, dtype=np.int64)
-        self.points = np.ascontiguousarray(tree.data[self.order], dtype=np.float64)
+        order = np.asarray(tree.indices, dtype=np.int64)
+        self.points = np.ascontiguousarray(tree.data[order], dtype=np.float64)
+        self.order = np.ascontiguousarray(order if labels is None else np.asarray(labels, dtype=np.int64)[order])
 
     def query(self, q, k: int):
-        """(distances, point indices) of the ``k`` points nearest ``q`` (x, y, z), nearest first."""
+        """(distances, labels) of the ``k`` points nearest ``q`` (x, y, z), nearest first."""
         return compiled(_k_query)(self.nodes, self.split, self.order, self.points, q[0], q[1], q[2], k)
 
 

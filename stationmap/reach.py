@@ -1096,25 +1096,9 @@ def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, str
     ``k`` fastest are known; metres along the way for those ``k`` only."""
     if not len(slots):
         return []
-    g = net.graph(mode)
-    walk = net.walk_mps()
-    off_s = snap.distance_m / walk
+    off_s = snap.distance_m / net.walk_mps()
     e, t, d_off = net.snap_slots(index, slots, mode=mode)
-    ok = (e >= 0) & (d_off <= net.settings.max_snap_m)
-    e = np.where(ok, e, 0)
-    T = g.edge_s[e]
-    j = np.arange(len(slots))
-    fwd = ok & g.can_fwd[e]     # reached through u, then along the edge u -> v
-    back = ok & g.can_back[e]   # through v, along v -> u
-    n_fwd = int(fwd.sum())      # (the first attachments: through u)
-    att_node = np.concatenate([net.edge_u[e][fwd], net.edge_v[e][back]])
-    att_target = np.concatenate([j[fwd], j[back]])
-    att_s = np.concatenate([(t * T)[fwd], ((1.0 - t) * T)[back]])
-    # straight along the query's own edge, where its direction allows
-    same = ok & (e == snap.edge)
-    direct = np.where(same & (((t >= snap.t) & g.can_fwd[e]) | ((t <= snap.t) & g.can_back[e])),
-                      np.abs(t - snap.t) * T, np.inf)
-    cost = off_s + d_off / walk
+    att_node, att_target, att_s, n_fwd, direct, cost = net.attachments(snap, e, t, d_off, mode=mode)
     tgt, total, _, att, pred = net.nearest_targets(
         snap, mode=mode, k=k, att_node=att_node, att_target=att_target, att_s=att_s, direct_s=direct,
         cost_s=cost, limit_s=budget_s - off_s)
@@ -1123,7 +1107,8 @@ def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, str
     if not len(tgt):
         return []
     stations = [index.station_at(s) for s in slots[tgt].tolist()]
-    order = sorted(range(len(tgt)), key=lambda i: (total[i] / 60.0, stations[i].id))[:k]
+    minutes = (total / 60.0).tolist()
+    order = sorted(range(len(tgt)), key=lambda i: (minutes[i], stations[i].id))[:k]
     tgt, total, att = tgt[order], total[order], att[order]
     stations = [stations[i] for i in order]
     # metres: to the node the way came through, then along the edge (or just along it)

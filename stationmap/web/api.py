@@ -61,6 +61,7 @@ PROPERTIES = (
 PRECISION = 6
 
 _NUM = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_PLAIN_NUMBER = frozenset("0123456789.+-eE")
 _INT = re.compile(r"[+-]?\d+")
 _PREFIX = re.compile(r"\d{1,6}")
 _DATETIME = re.compile(
@@ -102,9 +103,14 @@ class Params:
                 raise ValidationError(f"{name} is required", field=name)
             return default
         text = raw.strip()
-        if not _NUM.fullmatch(text):
-            raise ValidationError(f"{name} must be a number, got {raw!r}", field=name)
-        x = float(text)
+        try:    # (what float() reads from these characters is what _NUM matches: skip the regex)
+            x = float(text) if _PLAIN_NUMBER.issuperset(text) else None
+        except ValueError:
+            x = None
+        if x is None:
+            if not _NUM.fullmatch(text):
+                raise ValidationError(f"{name} must be a number, got {raw!r}", field=name)
+            x = float(text)
         if not math.isfinite(x):
             raise ValidationError(f"{name} must be a finite number, got {raw!r}", field=name)
         if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and x > hi):

@@ -221,6 +221,9 @@ def test_flat_tree_query_equals_brute_force():
             ref = np.lexsort((np.arange(n), dd))[:k]
             assert i.tolist() == ref.tolist()
             np.testing.assert_allclose(d, dd[ref], rtol=1e-12, atol=1e-9)
+        labels = np.sort(rng.choice(10 * n, n, replace=False))     # ascending, as the index's slots
+        d2, lab = _FlatTree(cKDTree(pts), labels).query(q, k)
+        assert lab.tolist() == labels[ref].tolist() and d2.tolist() == d.tolist()
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])

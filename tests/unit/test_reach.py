@@ -657,9 +657,9 @@ def test_prepare_builds_what_the_first_query_needs():
     assert set(net.derived["raster"][RESOLUTION_M]._modes) == set(config.MODES)
     assert net._lonlat_fit is not None
     from stationmap.jit import _COMPILED
-    from stationmap.network import _k_chain, _k_targets
+    from stationmap.network import _grid_nearest, _k_attach, _k_chain, _k_targets
     # the isochrone's kernels and the ranking's, compiled (or loaded) before any query
-    assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets} <= set(_COMPILED)
+    assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets, _k_attach, _grid_nearest} <= set(_COMPILED)
 
 
 _PREPARED_KERNELS = """
@@ -668,7 +668,7 @@ from stationmap import config
 from stationmap.index import StationIndex
 from stationmap.jit import _COMPILED
 from stationmap.model import Station
-from stationmap.network import Network, _k_chain, _k_targets
+from stationmap.network import Network, _grid_nearest, _k_attach, _k_chain, _k_targets
 import stationmap.reach as reach
 
 S = config.load(environ={})
@@ -680,13 +680,14 @@ def signatures(kernels):
     return [list(_COMPILED[k].signatures) if k in _COMPILED else None for k in kernels]
 
 net.prepare()
-ranking = signatures([_k_targets, _k_chain])
+RANKING = [_k_targets, _k_chain, _k_attach, _grid_nearest]
+ranking = signatures(RANKING)
 for mode in config.MODES:
     reach.rank_stations(net, idx, 120.72, 31.31, mode=mode, k=2, settings=S)
     reach.rank_stations(net, idx, 120.72, 31.31, mode=mode, k=2, minutes=15, settings=S)
-assert signatures([_k_targets, _k_chain]) == ranking, (ranking, signatures([_k_targets, _k_chain]))
+assert signatures(RANKING) == ranking, (ranking, signatures(RANKING))
 reach.prepare(net)
-kernels = [_k_targets, _k_chain, reach._k_cells, reach._k_trace]
+kernels = RANKING + [reach._k_cells, reach._k_trace]
 before = signatures(kernels)
 for mode in config.MODES:
     reach.isochrone(120.72, 31.31, 10, mode, network=net, index=idx, settings=S)
@@ -705,7 +706,7 @@ def test_prepare_compiles_the_kernels_queries_use():
     res = subprocess.run([sys.executable, "-c", _PREPARED_KERNELS, str(SIP_NPZ)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("ok [1, 1, 1, 1]"), res.stdout
+    assert res.stdout.startswith("ok [1, 1, 1, 1, 1, 1]"), res.stdout
 
 
 @pytest.mark.parametrize("lon", [179.99, -179.99, 180.0])

@@ -225,3 +225,18 @@ def test_now_is_this_second_in_shanghai_and_its_checker_is_kept(monkeypatch):
     later, text = api.now()
     assert later is not at and text == "2027-01-15T16:00:01+08:00"
     assert api.open_checker(later) is not api.open_checker(at)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(hst.text(alphabet="0123456789.+-eE", max_size=12))
+def test_plain_numbers_need_no_regex(text):
+    """Params.number skips its regex for text of digits, '.', signs and 'e': over those
+    characters, what float() reads is exactly what the regex takes."""
+    from stationmap.web.api import _NUM
+
+    try:
+        float(text)
+        reads = True
+    except ValueError:
+        reads = False
+    assert reads == bool(_NUM.fullmatch(text))
