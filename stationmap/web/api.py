@@ -22,6 +22,7 @@ import re
 import time
 import zlib
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -36,7 +37,7 @@ from stationmap.coords import DATUMS, from_wgs84, to_wgs84
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.maps.nav import nav_links_many
 from stationmap.model import KINDS, SERVICES, STATUSES, TZ, hours_checker, to_shanghai
-from stationmap.reach import circle_radius_m, isochrone, minutes_per_metre, rank_stations
+from stationmap.reach import StationTime, circle_radius_m, isochrone, minutes_per_metre, rank_stations
 from stationmap.web import state
 from stationmap.web.auth import DENY_HEADERS
 
@@ -486,13 +487,34 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
     """The JSON text (UTF-8) of ``features(stations, ...)`` (a list), built from cached pieces.
 
     A station's feature text, all but ``open_now``, is kept per station object,
-    properties and datum: a page of 10,000 stations is then string joins, not
-    10,000 ``json.dumps`` (bench_page.py), and a /nearest answer the JSON of
-    its few per-request properties (``extra[i]``, merged into feature ``i``'s).
+    properties and datum: a page of 10,000 stations is then one join of cached
+    pieces, not 10,000 ``json.dumps`` (bench_page.py), and a /nearest answer the
+    JSON of its few per-request properties (``extra[i]``, merged into feature ``i``'s).
     """
+    parts: list = []
+    _feature_parts(parts, stations, out_datum=out_datum, at=at, fields=fields, extra=extra)
+    return b"".join(parts)
+
+
+def _collection(head: dict, stations, **kwargs) -> bytes:
+    """The JSON text of the FeatureCollection ``head`` (its last member ``"features": []``)
+    with the features of ``stations`` (:func:`features_json`, with ``kwargs``) in that place:
+    one join of the pieces."""
+    text = dumps(head)
+    assert text.endswith(b'"features":[]}')
+    parts = [text[:-3]]
+    _feature_parts(parts, stations, **kwargs)
+    parts.append(b"}")
+    return b"".join(parts)
+
+
+def _feature_parts(parts: list, stations, *, out_datum: str = "wgs84", at: datetime | None = None,
+                   fields=None, extra=None) -> None:
+    """Append to ``parts`` the pieces of :func:`features_json`'s text, ``[`` to ``]``."""
     stations = list(stations)
     if not stations:
-        return b"[]"
+        parts.append(b"[]")
+        return
     if fields is None:
         static, want_open = _STATIC_PROPERTIES, True
         key = (None, out_datum)     # (cheaper to hash than the tuple of all the names)
@@ -513,7 +535,8 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
         for i, feat in zip(missing, features(sub, out_datum=out_datum, fields=static)):
             text = json.dumps(feat, ensure_ascii=False, separators=(",", ":")).encode()
             assert text.endswith(b"}}")
-            piece = text[:-2] + (b"," if feat["properties"] else b"")  # open for "open_now"
+            # open for more properties ("open_now"): ends in "," unless it has none
+            piece = text[:-2] + (b"," if feat["properties"] else b"")
             st = stations[i]
             hit = _FRAGMENTS.get(st.id)
             if hit is None or hit[0] is not st:
@@ -522,28 +545,26 @@ def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = N
                 hit = _FRAGMENTS[st.id] = (st, {})
             hit[1][key] = piece
             pieces[i] = piece
-    if extra is not None:
-        is_open = open_checker(at or datetime.now(TZ)) if want_open else None
-        out = []
-        for p, st, more in zip(pieces, stations, extra):
-            tail = orjson.dumps(more)[1:-1] if more else b""
-            if is_open is not None:
-                tail = (b'"open_now":true' if is_open(st) else b'"open_now":false') + (b"," + tail if tail else b"")
-            out.append((p + tail if tail or not p.endswith(b",") else p[:-1]) + b"}}")
-        return b"[" + b",".join(out) + b"]"
-    if not want_open:
-        return b"[" + b",".join(p[:-1] + b"}}" if p.endswith(b",") else p + b"}}" for p in pieces) + b"]"
-    is_open = open_checker(at or datetime.now(TZ))
-    return b"[" + b",".join(p + (b'"open_now":true}}' if is_open(st) else b'"open_now":false}}')
-                            for p, st in zip(pieces, stations)) + b"]"
-
-
-def _collection(head: dict, features: bytes) -> bytes:
-    """The JSON text of the FeatureCollection ``head`` (its last member ``"features": []``)
-    with ``features`` (the JSON text of a list, :func:`features_json`) in that place."""
-    text = dumps(head)
-    assert text.endswith(b'"features":[]}')
-    return text[:-3] + features + b"}"
+    is_open = open_checker(at or datetime.now(TZ)) if want_open else None
+    add = parts.append
+    sep = b"["
+    for i, p in enumerate(pieces):
+        add(sep)
+        sep = b","
+        more = orjson.dumps(extra[i])[1:-1] if extra is not None and extra[i] else b""
+        if is_open is not None:
+            add(p)
+            add(b'"open_now":true' if is_open(stations[i]) else b'"open_now":false')
+            if more:
+                add(b",")
+                add(more)
+        elif more:
+            add(p)
+            add(more)
+        else:
+            add(p[:-1] if p.endswith(b",") else p)
+        add(b"}}")
+    add(b"]")
 
 
 def _cached_response(body, key) -> Response:
@@ -710,21 +731,18 @@ def nearest():
         ranked = rank(st.index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
                       open_at=open_at)
         used = getattr(rank, "method", "custom")
-        rows = [(r.station, r.distance_m, r.distance_m, r.minutes) for r in ranked]
+        times = [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked]
     else:
         ranking = _rank_by_time(st, wlon, wlat, k=k, mode=mode, kinds=kinds, services=services,
                                 open_at=open_at, method=method)
-        used, net_name, snap_m = ranking.method, ranking.network, ranking.snap_m
-        # distance_m: along the roads (network); the geodesic distance (circle)
-        rows = [(r.station, r.distance_m if used == "network" else r.straight_m, r.straight_m, r.minutes)
-                for r in ranking.stations]
-    stations = [r[0] for r in rows]
-    names = [s.name for s in stations]
-    origin_name = "我的位置"
-    navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], names, mode=mode,
-                          origin_wgs84=(wlon, wlat), origin_name=origin_name)
-    extra = [{"distance_m": round(d, 1), "straight_m": round(sm, 1), "minutes": round(m, 1),
-              "within_minutes": bool(m <= minutes), "nav": navs[i]} for i, (_s, d, sm, m) in enumerate(rows)]
+        used, net_name, snap_m, times = ranking.method, ranking.network, ranking.snap_m, ranking.stations
+    stations = [t.station for t in times]
+    navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
+                          mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置")
+    on_roads = used == "network"    # distance_m: along the roads; else the geodesic distance
+    extra = [{"distance_m": round(t.distance_m if on_roads else t.straight_m, 1), "straight_m": round(t.straight_m, 1),
+              "minutes": round(t.minutes, 1), "within_minutes": bool(t.minutes <= minutes), "nav": nav}
+             for t, nav in zip(times, navs)]
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     speed = settings.speed_kmh(mode)
     head = {
@@ -746,7 +764,7 @@ def nearest():
         "features": [],
     }
     # the features from their cached pieces (features_json), with this request's properties
-    return geojson_response(_collection(head, features_json(stations, out_datum=out_datum, at=at_, extra=extra)))
+    return geojson_response(_collection(head, stations, out_datum=out_datum, at=at_, extra=extra))
 
 
 _REACH_PARAMS = frozenset({"lat", "lon", "datum", "out_datum", "kind", "service", "open_now", "at", "mode",
@@ -910,7 +928,7 @@ def stations():
         "features": [],
     }
     with _no_gc(len(page) > 1000):
-        body = _collection(head, features_json(page, out_datum=out_datum, at=at_, fields=fields))
+        body = _collection(head, page, out_datum=out_datum, at=at_, fields=fields)
     if cache_key is not None:
         cache = st.extra.setdefault("_stations_cache", {})
         _evict(cache, 8)
@@ -1140,7 +1158,12 @@ _BODY_GZ: dict = {}
 
 
 def _accepts_gzip() -> bool:
-    header = request.environ.get("HTTP_ACCEPT_ENCODING", "")  # (request.headers: 3x the time)
+    return _gzip_accepted(request.environ.get("HTTP_ACCEPT_ENCODING", ""))  # (request.headers: 3x the time)
+
+
+@lru_cache(maxsize=256)
+def _gzip_accepted(header: str) -> bool:
+    """Whether an ``Accept-Encoding`` value takes gzip (kept: clients send a few values)."""
     if ";" not in header:  # no q-values (what browsers send): a plain look for the name
         return any(part.strip().lower() in ("gzip", "*") for part in header.split(","))
     for part in header.split(","):
