@@ -1,5 +1,6 @@
 """StationIndex against a brute-force pyproj.Geod reference."""
 
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_index_kept_in_step_with_writes_without_rebuild(jiangsu):
             live[s.id] = s
         elif op == 1 and live:  # update: move and change kind
             sid = sorted(live)[int(rng.integers(len(live)))]
-            s = Station(**{**live[sid].__dict__, "lon": float(rng.uniform(117, 121)), "kinds": ("legal_aid",)})
+            s = replace(live[sid], lon=float(rng.uniform(117, 121)), kinds=("legal_aid",))
             index.update(s)
             live[sid] = s
         elif live:  # delete
@@ -234,8 +235,8 @@ def test_nearest_ties_equal_brute_force_for_every_k(jiangsu, k):
     stations = list(stations[:1500])
     for j in range(0, 300, 3):      # triples at one point, some of them closed
         for t in (1, 2):
-            stations[j + t] = Station(**{**stations[j + t].__dict__, "lon": stations[j].lon,
-                                         "lat": stations[j].lat, "status": "closed" if j % 2 else "active"})
+            stations[j + t] = replace(stations[j + t], lon=stations[j].lon, lat=stations[j].lat,
+                                      status="closed" if j % 2 else "active")
     index = StationIndex.from_stations(stations)
     points = [(stations[j].lon, stations[j].lat) for j in range(0, 300, 3)]
     points += [(stations[j].lon + 1e-4, stations[j].lat - 1e-4) for j in range(0, 300, 15)]
@@ -273,7 +274,7 @@ def test_closed_stations_written_after_the_build(jiangsu):
     for i in range(1600):
         if i % 4 == 3 and live:     # flip a station's status
             sid = sorted(live)[int(rng.integers(len(live)))]
-            s = Station(**{**live[sid].__dict__, "status": "active" if live[sid].status == "closed" else "closed"})
+            s = replace(live[sid], status="active" if live[sid].status == "closed" else "closed")
         else:
             s = Station(id=f"w{i}", name="新", lon=float(rng.uniform(117, 121)), lat=float(rng.uniform(31, 34)),
                         kinds=("rest",), status="closed" if i % 3 == 0 else "active")
@@ -306,8 +307,8 @@ def test_nearest_after_edits_stays_on_the_fast_path(jiangsu, monkeypatch):
             index.remove(sid)
             del live[sid]
         else:   # moved (or closed), as an edit does
-            s = Station(**{**live[sid].__dict__, "lon": live[sid].lon + float(rng.normal(0, 0.05)),
-                           "status": "closed" if i % 3 == 2 else "active"})
+            s = replace(live[sid], lon=live[sid].lon + float(rng.normal(0, 0.05)),
+                        status="closed" if i % 3 == 2 else "active")
             index.add(s)
             live[sid] = s
     assert index._kd[None][0] is tree_before and index._stale and index._delta   # not rebuilt
