@@ -75,7 +75,7 @@ def sip(settings):
     stations = [s for s in load_sample(settings=settings) if s.adcode == "320571"]
     lon = np.array([s.lon for s in stations])
     lat = np.array([s.lat for s in stations])
-    cv.node_minutes(net, lon, lat, mode="walk")           # warm the caches (graph, snapping tree)
+    cv.node_minutes(net, lon, lat, mode="walk")           # warm the caches (graph, snapping grid)
     _real, rev = cv._reverse_graph(net, "walk")
     e, _t, _a = cv._snap_points(net, "walk", lon, lat, settings.max_snap_m)
     src = np.unique(net.edge_u[e[e >= 0]])

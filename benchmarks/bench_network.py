@@ -132,7 +132,7 @@ def main():
     out["grid_load_prepare_all_ms"] = round(t_prep * 1e3, 1)
     print(f"grid {grid.n_nodes} nodes, {grid.n_edges} edges: compiled in {out['grid_build_s']} s, "
           f"file {out['grid_file_mb']} MB; load {out['grid_load_ms']} ms (median {out['grid_load_median_ms']}; "
-          f"goal <= 200 ms); load + e-bike graph and snapping tree {out['grid_load_prepare_ebike_ms']} ms; "
+          f"goal <= 200 ms); load + e-bike graph and snapping grid {out['grid_load_prepare_ebike_ms']} ms; "
           f"load + all four modes {out['grid_load_prepare_all_ms']} ms")
     w, s, e, n = grid.bounds
     out["grid_isochrone"] = _isochrone_figures(grid, (w + e) / 2 + 1e-4, (s + n) / 2 + 1e-4, "grid")

@@ -963,7 +963,7 @@ def _candidate_slots(index, lon, lat, radius_m, *, kinds, services, open_at, net
 # -- the public functions ------------------------------------------------------------------
 
 def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
-    """Build everything the first query would (mode graphs, snapping trees and the
+    """Build everything the first query would (mode graphs, snapping grids and the
     ranking's compiled searches: :meth:`Network.prepare`; the contracted graphs, the
     isochrone grid and its cells per mode, the fast lon/lat transform, the isochrone's
     compiled kernels) now: call it once at start, so no request pays for it."""
