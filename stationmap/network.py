@@ -580,7 +580,9 @@ class Network:
         qx = np.atleast_1d(np.asarray(qx, dtype=np.float64))
         qy = np.atleast_1d(np.asarray(qy, dtype=np.float64))
         pos, t, d = self._grid(g).nearest_many(qx, qy)
-        e = np.where(pos >= 0, g.edges[np.maximum(pos, 0)] if len(g.edges) else -1, -1)
+        e = np.full(len(pos), -1, np.int64)
+        found = pos >= 0
+        e[found] = g.edges[pos[found]]
         return e, t, d
 
     def snap(self, lon: float, lat: float, *, mode: str = "ebike", max_snap_m: float | None = None) -> Snap:
@@ -1117,16 +1119,21 @@ class _SegmentGrid:
             return
         x0, y0 = float(min(ax.min(), bx.min())), float(min(ay.min(), by.min()))
         x1, y1 = float(max(ax.max(), bx.max())), float(max(ay.max(), by.max()))
-        # cells about as long as a typical segment, and about as many as segments
+        # cells about as long as a typical segment, and about as many as segments; larger
+        # where a few very long segments would be listed in too many cells
         typical = float(np.median(np.hypot(bx - ax, by - ay)))
         cell = max(typical, math.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / n), 1.0)
+        while True:
+            cx0 = ((np.minimum(ax, bx) - x0) // cell).astype(np.int64)
+            cx1 = ((np.maximum(ax, bx) - x0) // cell).astype(np.int64)
+            cy0 = ((np.minimum(ay, by) - y0) // cell).astype(np.int64)
+            cy1 = ((np.maximum(ay, by) - y0) // cell).astype(np.int64)
+            reps = (cx1 - cx0 + 1) * (cy1 - cy0 + 1)
+            if int(reps.sum()) <= max(16 * n, 1 << 20):
+                break
+            cell *= 2.0
         self.x0, self.y0, self.cell = x0, y0, cell
         self.nx, self.ny = int((x1 - x0) // cell) + 1, int((y1 - y0) // cell) + 1
-        cx0 = ((np.minimum(ax, bx) - x0) // cell).astype(np.int64)
-        cx1 = ((np.maximum(ax, bx) - x0) // cell).astype(np.int64)
-        cy0 = ((np.minimum(ay, by) - y0) // cell).astype(np.int64)
-        cy1 = ((np.maximum(ay, by) - y0) // cell).astype(np.int64)
-        reps = (cx1 - cx0 + 1) * (cy1 - cy0 + 1)
         seg = np.repeat(np.arange(n, dtype=np.int64), reps)
         k = np.arange(len(seg)) - np.repeat(np.cumsum(reps) - reps, reps)    # rank within its segment
         w = np.repeat(cx1 - cx0 + 1, reps)

@@ -22,8 +22,8 @@ import re
 import time
 import zlib
 from contextlib import contextmanager
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote

@@ -260,6 +260,15 @@ def test_segment_grid_equals_brute_force_with_ties_and_far_points():
             assert one[:3] == (pos[k], t[k], d[k])
             assert math.hypot(one[3] - x, one[4] - y) == pytest.approx(d[k], rel=1e-9, abs=1e-9)
     assert grid.nearest(math.nan, 0.0)[0] == -1 and grid.nearest(math.inf, 0.0)[2] == math.inf
+    # a hundred long diagonals across many short segments: bigger cells, not millions of entries
+    a = np.concatenate([rng.uniform(0, 1e5, (20000, 2)), rng.uniform(0, 1e4, (100, 2))])
+    b = np.concatenate([a[:20000] + rng.normal(0, 30, (20000, 2)), rng.uniform(9e4, 1e5, (100, 2))])
+    long = _SegmentGrid(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    assert len(long.items) <= 1 << 20 and long.cell > 2 * math.sqrt(1e10 / len(a))
+    segs = shapely.linestrings(np.stack([a, b], axis=1))
+    for x, y in rng.uniform(-1e4, 1.1e5, (150, 2)).tolist():
+        dist = shapely.distance(segs, shapely.Point(x, y))
+        assert long.nearest(x, y)[2] == pytest.approx(dist.min(), rel=1e-12, abs=1e-9)
     # a tie between cells: position 1 is in the query's own cell, position 0 (as near) in the next
     xs = np.concatenate([[-10.0, 10.0], np.arange(-500.0, 500.0, 5.0)])
     ys = np.concatenate([[0.0, 0.0], np.full(200, 500.0)])
