@@ -8,8 +8,7 @@ prose is ``docs/api.md``.
 
 Ranking: ``/nearest`` ranks with :func:`stationmap.reach.rank_stations` (by
 road where a network covers the point, the circle estimate elsewhere).  Another
-ranking plugs in as a function with :func:`rank_straight_line`'s signature put
-in ``state().extra["rank"]`` (see :func:`ranker`).
+ranking plugs in as a function put in ``state().extra["rank"]`` (see :func:`ranker`).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from stationmap.coords import DATUMS, from_wgs84, to_wgs84
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.maps.nav import nav_links_many
 from stationmap.model import KINDS, SERVICES, STATUSES, TZ, hours_checker, to_shanghai
-from stationmap.reach import StationTime, circle_radius_m, isochrone, minutes_per_metre, rank_stations
+from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web import state
 from stationmap.web.auth import DENY_HEADERS
 
@@ -274,27 +273,15 @@ class Ranked(NamedTuple):
     minutes: float
 
 
-def rank_straight_line(index, lon: float, lat: float, *, k: int, mode: str, settings,
-                       kinds=None, services=None, open_at=None) -> list[Ranked]:
-    """The ``k`` stations nearest the WGS-84 point, with straight-line minutes, quickest first.
-
-    The signature (and the simplest example) of a ranking put in
-    ``state().extra["rank"]``, which ``/api/v1/nearest`` then uses in place of
-    :func:`stationmap.reach.rank_stations`.
-    """
-    per_m = minutes_per_metre(mode, settings)
-    hits = index.nearest(lon, lat, k=k, kinds=kinds or None, services=services or None, open_at=open_at)
-    return [Ranked(h.station, h.distance_m, h.distance_m * per_m) for h in hits]
-
-
-rank_straight_line.method = "straight_line"
-
-
 def ranker(st=None):
     """The ranking function put in ``state().extra["rank"]`` (of ``st``, default the
     current app's state), or None: then ``/api/v1/nearest`` ranks with
     :func:`stationmap.reach.rank_stations` (road network where one covers the
-    point, circle estimate elsewhere)."""
+    point, circle estimate elsewhere).
+
+    A ranking is called ``rank(index, lon, lat, *, k, mode, settings, kinds, services,
+    open_at)`` (WGS-84) and returns :class:`Ranked`, quickest first; its ``method``
+    attribute, if any, is reported as the answer's method."""
     return (st or state()).extra.get("rank")
 
 
@@ -482,24 +469,10 @@ def _no_gc(on: bool = True):
         gc.enable()
 
 
-def features_json(stations, *, out_datum: str = "wgs84", at: datetime | None = None, fields=None,
-                  extra=None) -> bytes:
-    """The JSON text (UTF-8) of ``features(stations, ...)`` (a list), built from cached pieces.
-
-    A station's feature text, all but ``open_now``, is kept per station object,
-    properties and datum: a page of 10,000 stations is then one join of cached
-    pieces, not 10,000 ``json.dumps`` (bench_page.py), and a /nearest answer the
-    JSON of its few per-request properties (``extra[i]``, merged into feature ``i``'s).
-    """
-    parts: list = []
-    _feature_parts(parts, stations, out_datum=out_datum, at=at, fields=fields, extra=extra)
-    return b"".join(parts)
-
-
 def _collection(head: dict, stations, **kwargs) -> bytes:
-    """The JSON text of the FeatureCollection ``head`` (its last member ``"features": []``)
-    with the features of ``stations`` (:func:`features_json`, with ``kwargs``) in that place:
-    one join of the pieces."""
+    """The JSON text (UTF-8) of the FeatureCollection ``head`` (its last member
+    ``"features": []``) with ``features(stations, **kwargs)`` in that place, built from
+    cached pieces (:func:`_feature_parts`) and joined once."""
     text = dumps(head)
     assert text.endswith(b'"features":[]}')
     parts = [text[:-3]]
@@ -510,7 +483,13 @@ def _collection(head: dict, stations, **kwargs) -> bytes:
 
 def _feature_parts(parts: list, stations, *, out_datum: str = "wgs84", at: datetime | None = None,
                    fields=None, extra=None) -> None:
-    """Append to ``parts`` the pieces of :func:`features_json`'s text, ``[`` to ``]``."""
+    """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
+
+    A station's feature text, all but ``open_now``, is kept per station object,
+    properties and datum: a page of 10,000 stations is then one join of cached
+    pieces, not 10,000 ``json.dumps`` (bench_page.py), and a /nearest answer the
+    JSON of its few per-request properties (``extra[i]``, merged into feature ``i``'s).
+    """
     stations = list(stations)
     if not stations:
         parts.append(b"[]")
@@ -763,7 +742,7 @@ def nearest():
         },
         "features": [],
     }
-    # the features from their cached pieces (features_json), with this request's properties
+    # the features from their cached pieces (_feature_parts), with this request's properties
     return geojson_response(_collection(head, stations, out_datum=out_datum, at=at_, extra=extra))
 
 
