@@ -46,17 +46,45 @@ def settings():
 
 
 def open_store(create: bool = False):
+    """The configured store.  ``create``: bring its schema to this release first (build it when
+    empty, migrate it when older: :func:`stationmap.migrations.upgrade`); else it must exist."""
     from stationmap.store import StationStore
 
     store = StationStore.from_settings(settings())
     if create:
-        store.create_all()
+        _echo_schema(_migrate(store), err=True, quiet_when_new=True)
     elif not store.exists():
         raise StationmapError("the database has no stations table yet: run `stationmap init` first")
     return store
 
 
-# -- stations ------------------------------------------------------------------
+def _migrate(store, revision: str = "head"):
+    from stationmap import migrations
+
+    return migrations.upgrade(store.engine, revision)
+
+
+def _echo_schema(res, *, err: bool = False, quiet_when_new: bool = False) -> None:
+    """Say what :func:`stationmap.migrations.upgrade` did (nothing when it changed nothing)."""
+    from stationmap import migrations
+
+    start = res.before
+    if res.adopted == "baseline":
+        made = f"; created {', '.join(res.created)}" if res.created else ""
+        click.echo(f"schema: a database made before migrations, recognised as revision {migrations.BASELINE} "
+                   f"(baseline){made}", err=err)
+        start = migrations.BASELINE
+    elif res.adopted == "head":
+        click.echo(f"schema: the tables are this release's, recorded as revision {res.after}", err=err)
+        start = res.after
+    if start == res.after:
+        return
+    if start is None:
+        if not quiet_when_new:
+            click.echo(f"schema: created at revision {res.after}", err=err)
+    else:
+        click.echo(f"schema: upgraded from revision {start} to {res.after}", err=err)
+
 
 @main.command()
 @click.option("--lat", type=float, required=True, help="Latitude of the query point.")
@@ -225,16 +253,19 @@ def _cli_user(given: str | None) -> str:
 @main.command()
 @click.option("--no-sample", is_flag=True, help="Create an empty database: no sample stations.")
 def init(no_sample):
-    """Create the database and load the SAMPLE stations (safe to run again).
+    """Create or upgrade the database and load the SAMPLE stations (safe to run again).
 
-    Only sample stations the database has never had are added: running it
+    The schema is migrated to this release (`stationmap db upgrade`).  Only sample stations the database has never had are added: running it
     again changes nothing, and edited or deleted sample stations stay so.
     """
     from stationmap.io.importer import import_file
     from stationmap.io.sample import sample_path
 
+    from stationmap.store import StationStore
+
     cfg = settings()
-    store = open_store(create=True)
+    store = StationStore.from_settings(cfg)
+    _echo_schema(_migrate(store), quiet_when_new=True)
     where = _shown_url(store.url)
     if no_sample:
         click.echo(f"database ready: {where} ({store.count()} stations)")
@@ -415,6 +446,118 @@ def user_list(fmt):
         click.echo(f"{u.username}\t{u.role}\t{','.join(u.scopes) or '*'}")
 
 
+# -- schema migrations and backups (issue 22) -----------------------------------------
+
+@main.group("db")
+def db_group():
+    """The database schema: upgrade it to this release, show its revision and the revisions."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Migrate the database to REVISION (default: head, this release's schema); a no-op when it is there.
+
+    A database made before migrations (no alembic_version table) is recognised
+    as revision 0001 and upgraded in place.  Make a backup first
+    (`stationmap backup FILE`).
+    """
+    from stationmap.store import StationStore
+
+    store = StationStore.from_settings(settings())
+    res = _migrate(store, revision)
+    _echo_schema(res)
+    if not res.changed:
+        click.echo(f"schema: already at revision {res.after}; nothing to do")
+    click.echo(f"database {_shown_url(store.url)} at revision {res.after}")
+
+
+@db_group.command("current")
+def db_current():
+    """Print the database's schema revision, and whether this release needs an upgrade."""
+    from stationmap import migrations
+    from stationmap.store import StationStore
+
+    store = StationStore.from_settings(settings())
+    cur, head = migrations.current(store.engine), migrations.head()
+    if cur is None:
+        if migrations.table_names(store.engine) & set(migrations.target_metadata().tables):
+            click.echo("none: a database made before migrations (`stationmap db upgrade` adopts it as "
+                       f"revision {migrations.BASELINE})")
+        else:
+            click.echo("none: the database is empty (`stationmap init` or `stationmap db upgrade` builds it)")
+    elif cur == head:
+        click.echo(f"{cur} (head)")
+    elif cur in {s.revision for s in migrations.history()}:
+        click.echo(f"{cur} (this release needs {head}: run `stationmap db upgrade`)")
+    else:
+        click.echo(f"{cur} (unknown to this release: a newer release migrated this database)")
+
+
+@db_group.command("history")
+def db_history():
+    """List the schema revisions, newest first."""
+    from stationmap import migrations
+
+    for s in migrations.history():
+        tag = " (head)" if s.is_head else ""
+        click.echo(f"{s.revision}{tag}  {s.doc}")
+
+
+@db_group.command("revision")
+@click.argument("message")
+def db_revision(message):
+    """For developers: write a new revision for the tables' changes since the head (autogenerated;
+    check and edit it before committing)."""
+    from stationmap import migrations
+
+    click.echo(f"wrote {migrations.new_revision(message)}")
+
+
+@main.command("backup")
+@click.argument("file", metavar="FILE")
+def backup_cmd(file):
+    """Copy the database into FILE, consistently, while the server serves and editors save.
+
+    SQLite: a single SQLite file (the online backup API); PostgreSQL: a
+    `pg_dump --format=custom` file.  FILE is replaced if it exists and is
+    readable by its owner only (it holds password hashes).
+    """
+    from stationmap import backup
+
+    store = open_store()
+    info = backup.backup(store.url, file)
+    click.echo(f"backed up {_shown_url(store.url)} to {info.path} ({info.summary()}) in {info.seconds:.1f} s")
+
+
+@main.command("restore")
+@click.argument("file", metavar="FILE")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_cmd(file, yes):
+    """Replace the whole database (stations, history, accounts, reports) with the backup FILE.
+
+    Stop the server first (or restart it after).  A backup from an older
+    release is put back as it was: run `stationmap db upgrade` after it.
+    """
+    from stationmap import backup, migrations
+    from stationmap.store import StationStore
+
+    store = StationStore.from_settings(settings())
+    info = backup.check_restorable(store.url, file)
+    if not yes:
+        if not click.confirm(f"Replace everything in {_shown_url(store.url)} with {info.path} "
+                             f"({info.summary()})?"):
+            click.echo("nothing restored", err=True)
+            sys.exit(1)
+    info = backup.restore(store.url, file)
+    click.echo(f"restored {_shown_url(store.url)} from {info.path} ({info.summary()})")
+    store.engine.dispose()
+    cur = migrations.current(store.engine)
+    if cur != migrations.head():
+        click.echo(f"note: the restored schema is at revision {cur or 'none (before migrations)'}, this release "
+                   f"needs {migrations.head()}: run `stationmap db upgrade`")
+
+
 # -- static export (issue 6) ------------------------------------------------------
 
 @main.command()
@@ -460,7 +603,10 @@ def serve(host, port, workers):
     import os
     import shutil
 
-    open_store()  # fail early, with a clear message, when the database is not initialised
+    from stationmap import migrations
+
+    # fail early, with a clear message, when the database is not initialised or not upgraded
+    migrations.require_head(open_store().engine)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     if gunicorn is None:
         raise StationmapError("gunicorn is not installed: run `make serve`, which installs it")
