@@ -52,7 +52,8 @@ class BackupInfo:
     def summary(self) -> str:
         what = f"{self.stations} stations, " if self.stations is not None else ""
         rev = f"schema {self.revision}, " if self.revision else ""
-        return f"{self.kind}, {what}{rev}{self.size / 1e6:.1f} MB"
+        size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e6 else f"{self.size / 1e3:.0f} kB"
+        return f"{self.kind}, {what}{rev}{size}"
 
 
 def _dialect(url: str) -> str:
@@ -116,8 +117,9 @@ def _sqlite_facts(conn: sqlite3.Connection, path: Path) -> tuple[int, str | None
     return stations, revision
 
 
-def inspect_backup(path) -> BackupInfo:
-    """What a backup file is; NotFoundError / ValidationError when it is missing or not a backup."""
+def backup_kind(path: str | os.PathLike) -> str:
+    """"sqlite" or "postgresql", from the file's first bytes; NotFoundError / ValidationError
+    when it is missing or neither."""
     path = Path(path)
     if not path.exists():
         raise NotFoundError(f"no such file: {path}")
@@ -125,21 +127,35 @@ def inspect_backup(path) -> BackupInfo:
         raise ValidationError(f"{path} is not a file")
     with open(path, "rb") as f:
         head = f.read(len(SQLITE_MAGIC))
-    size = path.stat().st_size
     if head.startswith(SQLITE_MAGIC):
+        return "sqlite"
+    if head.startswith(PGDUMP_MAGIC):
+        return "postgresql"
+    raise ValidationError(f"{path} is not a stationmap backup: neither a SQLite database nor a "
+                          "pg_dump custom-format file")
+
+
+def inspect_backup(path: str | os.PathLike) -> BackupInfo:
+    """What a backup file is; NotFoundError / ValidationError when it is missing or not a backup."""
+    path = Path(path)
+    kind = backup_kind(path)
+    size = path.stat().st_size
+    if kind == "sqlite":
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             stations, revision = _sqlite_facts(conn, path)
         finally:
             conn.close()
         return BackupInfo(path, "sqlite", size, stations, revision)
-    if head.startswith(PGDUMP_MAGIC):
+    try:
         listing = _run([_pg_tool("pg_restore"), "--list", str(path)], what="pg_restore --list")
-        if not re.search(r"\bTABLE \S+ stations\b", listing):
-            raise ValidationError(f"{path} is not a stationmap backup: a pg_dump file without the stations table")
-        return BackupInfo(path, "postgresql", size)
-    raise ValidationError(f"{path} is not a stationmap backup: neither a SQLite database nor a "
-                          "pg_dump custom-format file")
+    except ConfigError:
+        raise
+    except StationmapError as exc:
+        raise ValidationError(f"{path} is not a stationmap backup: {exc.message}") from None
+    if not re.search(r"\bTABLE \S+ stations\b", listing):
+        raise ValidationError(f"{path} is not a stationmap backup: a pg_dump file without the stations table")
+    return BackupInfo(path, "postgresql", size)
 
 
 # -- SQLite -------------------------------------------------------------------
@@ -252,7 +268,7 @@ def _restore_postgres(url: str, info: BackupInfo) -> None:
 
 # -- public ---------------------------------------------------------------------
 
-def backup(url: str, dest) -> BackupInfo:
+def backup(url: str, dest: str | os.PathLike) -> BackupInfo:
     """Copy the database at ``url`` into the file ``dest`` (replaced if there), consistently, while
     others keep writing.  SQLite: the online backup API; PostgreSQL: ``pg_dump --format=custom``."""
     dialect = _dialect(url)
@@ -263,13 +279,13 @@ def backup(url: str, dest) -> BackupInfo:
     raise ConfigError(f"backups of {dialect} databases are not supported (SQLite and PostgreSQL are)")
 
 
-def check_restorable(url: str, path) -> BackupInfo:
+def check_restorable(url: str, path: str | os.PathLike) -> BackupInfo:
     """:func:`inspect_backup`, and that the backup fits the database at ``url`` and this release."""
-    info = inspect_backup(path)
-    dialect = _dialect(url)
-    if info.kind != dialect:
-        raise ValidationError(f"{info.path} is a {info.kind} backup but the database is {dialect}: "
+    kind, dialect = backup_kind(path), _dialect(url)
+    if kind != dialect:
+        raise ValidationError(f"{path} is a {kind} backup but the database is {dialect}: "
                               "restore it into a database of its kind")
+    info = inspect_backup(path)
     if info.revision is not None:
         from stationmap import migrations
 
@@ -280,7 +296,7 @@ def check_restorable(url: str, path) -> BackupInfo:
     return info
 
 
-def restore(url: str, path) -> BackupInfo:
+def restore(url: str, path: str | os.PathLike) -> BackupInfo:
     """Replace the database at ``url`` with the backup ``path`` (checked by :func:`check_restorable`)."""
     info = check_restorable(url, path)
     t0 = time.monotonic()

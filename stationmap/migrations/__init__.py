@@ -63,7 +63,7 @@ def alembic_config(*, connection: sa.Connection | None = None, url: str | None =
 
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE).replace("%", "%%"))
-    cfg.set_main_option("version_locations", str(HERE / "versions").replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
     if connection is not None:
         cfg.attributes["connection"] = connection
     if url is not None:
@@ -102,7 +102,7 @@ def current(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def table_names(engine_or_conn) -> set:
+def table_names(engine_or_conn: sa.Engine | sa.Connection) -> set:
     """The names of the tables in the database."""
     return set(sa.inspect(engine_or_conn).get_table_names())
 
@@ -167,7 +167,7 @@ def _adopt(conn: sa.Connection, existing: set) -> tuple[str, list]:
         if t.name in existing:
             t.to_metadata(present)
     if present.tables and not differences(conn, present, ignore_other_tables=True):
-        missing = [t for t in base.sorted_tables if t.name not in existing]
+        missing = [t for name, t in base.tables.items() if name not in existing]
         base.create_all(conn, tables=missing)  # tables the release that made it had not yet
         return BASELINE, [t.name for t in missing]
     diffs_head = differences(conn, target_metadata(), ignore_other_tables=True)
