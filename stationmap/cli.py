@@ -255,12 +255,12 @@ def _cli_user(given: str | None) -> str:
 def init(no_sample):
     """Create or upgrade the database and load the SAMPLE stations (safe to run again).
 
-    The schema is migrated to this release (`stationmap db upgrade`).  Only sample stations the database has never had are added: running it
-    again changes nothing, and edited or deleted sample stations stay so.
+    The schema is migrated to this release (`stationmap db upgrade`).  Only
+    sample stations the database has never had are added: running it again
+    changes nothing, and edited or deleted sample stations stay so.
     """
     from stationmap.io.importer import import_file
     from stationmap.io.sample import sample_path
-
     from stationmap.store import StationStore
 
     cfg = settings()
