@@ -17,6 +17,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from stationmap import config as _config
+from stationmap.config import Settings
 from stationmap.errors import NotFoundError
 from stationmap.network.graph import Network
 
@@ -26,7 +27,7 @@ _CACHE: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def _cached(name: str | None, path, settings) -> Network | None:
+def _cached(name: str | None, path, settings: Settings) -> Network | None:
     """The network compiled at ``path`` (named ``name``, default the name it was saved
     with), from the cache or loaded into it; None when the file cannot be read
     (``os.stat`` fails)."""
@@ -48,13 +49,13 @@ def _cached(name: str | None, path, settings) -> Network | None:
     return net
 
 
-def _load(name: str | None, path, settings) -> Network:
+def _load(name: str | None, path, settings: Settings) -> Network:
     """:func:`_cached`, or the error :meth:`Network.load` gives for a file it cannot read."""
     net = _cached(name, path, settings)
     return net if net is not None else Network.load(path, name=name, settings=settings)
 
 
-def load_networks(settings=None, *, skip_missing: bool = False) -> dict:
+def load_networks(settings: Settings | None = None, *, skip_missing: bool = False) -> dict[str, Network]:
     """The networks named in ``settings.networks`` ({name: path to a compiled ``.npz``}),
     loaded (once per process: see the module's docstring): {name: Network}, in the
     settings' order.
@@ -71,7 +72,7 @@ def load_networks(settings=None, *, skip_missing: bool = False) -> dict:
     return out
 
 
-def open_network(spec, *, settings=None) -> Network:
+def open_network(spec: str | os.PathLike, *, settings: Settings | None = None) -> Network:
     """A road network from a name in ``Settings.networks``, a compiled ``.npz`` (both
     through the cache) or a ``.gpkg`` / OpenStreetMap road graph (built in memory, each time)."""
     settings = settings or _config.load()

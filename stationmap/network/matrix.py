@@ -13,8 +13,13 @@ and :func:`reach_matrix`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 from stationmap.network.graph import Network
 from stationmap.network.osm import check_mode
@@ -53,7 +58,7 @@ def reverse_graph(network: Network, mode: str) -> tuple:
     return real, rev
 
 
-def snap_points(network: Network, mode: str, lon, lat, max_snap_m: float) -> tuple:
+def snap_points(network: Network, mode: str, lon: ArrayLike, lat: ArrayLike, max_snap_m: float) -> tuple:
     """(edge, t, access seconds) of WGS-84 points snapped onto ``mode``'s roads;
     edge -1 where a point is farther than ``max_snap_m`` from every road."""
     lon = np.asarray(lon, dtype=float)
@@ -90,8 +95,8 @@ def _augmented(rev, n_src, arcs_per_src):
     return csr_matrix((data, indices, indptr), shape=(size, size))
 
 
-def node_minutes(network: Network, station_lon, station_lat, *, mode: str = "walk", limit_minutes: float = np.inf,
-                 max_snap_m: float | None = None) -> np.ndarray:
+def node_minutes(network: Network, station_lon: ArrayLike, station_lat: ArrayLike, *, mode: str = "walk",
+                 limit_minutes: float = np.inf, max_snap_m: float | None = None) -> np.ndarray:
     """Minutes from every node of ``network`` to the nearest station (WGS-84
     points snapped onto the roads, the off-road part at walking speed): one
     Dijkstra on the reversed graph from a virtual source joined to every
@@ -181,8 +186,9 @@ def _station_blocks(network, g, rev, legs, se, st, sacc, limit_s, block=128):
         yield k_idx, tk
 
 
-def cell_minutes(network: Network, cell_lon, cell_lat, station_lon, station_lat, *, mode: str, minutes: float,
-                 horizon_minutes: float, max_snap_m: float | None = None, count: bool = True) -> tuple:
+def cell_minutes(network: Network, cell_lon: ArrayLike, cell_lat: ArrayLike, station_lon: ArrayLike,
+                 station_lat: ArrayLike, *, mode: str, minutes: float, horizon_minutes: float,
+                 max_snap_m: float | None = None, count: bool = True) -> tuple:
     """Minutes from each cell (WGS-84 centres) to the nearest station, and the stations
     within ``minutes``, on ``network``.
 
@@ -231,8 +237,8 @@ def cell_minutes(network: Network, cell_lon, cell_lat, station_lon, station_lat,
     return out_min, cnt
 
 
-def reach_matrix(network: Network, cell_lon, cell_lat, site_lon, site_lat, *, mode: str, minutes: float,
-                 max_snap_m: float | None = None):
+def reach_matrix(network: Network, cell_lon: ArrayLike, cell_lat: ArrayLike, site_lon: ArrayLike,
+                 site_lat: ArrayLike, *, mode: str, minutes: float, max_snap_m: float | None = None) -> csr_matrix:
     """Sparse boolean (sites, cells) matrix: which cells (WGS-84 centres) reach which
     sites within ``minutes`` on ``network`` (as :func:`cell_minutes`; ``minutes`` checked
     by the caller).  Sites off the network reach nothing."""
