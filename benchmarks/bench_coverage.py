@@ -69,15 +69,15 @@ def sip(settings):
 
     from stationmap import coverage as cv
     from stationmap.io.sample import load_sample
-    from stationmap.network import Network
+    from stationmap.network import Network, reverse_graph, snap_points
 
     net = Network.from_gpkg(ROOT / "data" / "roads" / "sip_roads.gpkg", settings=settings)
     stations = [s for s in load_sample(settings=settings) if s.adcode == "320571"]
     lon = np.array([s.lon for s in stations])
     lat = np.array([s.lat for s in stations])
     cv.node_minutes(net, lon, lat, mode="walk")           # warm the caches (graph, snapping grid)
-    _real, rev = cv._reverse_graph(net, "walk")
-    e, _t, _a = cv._snap_points(net, "walk", lon, lat, settings.max_snap_m)
+    _real, rev = reverse_graph(net, "walk")
+    e, _t, _a = snap_points(net, "walk", lon, lat, settings.max_snap_m)
     src = np.unique(net.edge_u[e[e >= 0]])
     ours, got = best_of(lambda: cv.node_minutes(net, lon, lat, mode="walk"), repeat=7)
     bare, ref = best_of(lambda: dijkstra(rev, directed=True, indices=src, min_only=True), repeat=7)

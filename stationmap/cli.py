@@ -156,20 +156,11 @@ def network_build(source, out, name):
 def _networks_for(spec, cfg):
     """{name: Network}: the configured networks, or the one ``spec`` names (a configured
     name, a compiled .npz, or a .gpkg / .osm.pbf built in memory)."""
-    from pathlib import Path
-
-    from stationmap.errors import NotFoundError
-    from stationmap.network import Network, load_networks
+    from stationmap.network import load_networks, open_network
 
     if spec is None:
         return load_networks(cfg)
-    if spec in (cfg.networks or {}):
-        return {spec: Network.load(cfg.networks[spec], name=spec, settings=cfg)}
-    p = Path(spec)
-    if not p.exists():
-        names = ", ".join(sorted(cfg.networks or {})) or "none configured"
-        raise NotFoundError(f"network must be a configured name ({names}) or a file, got {spec!r}", field="network")
-    net = Network.load(p, settings=cfg) if p.suffix.lower() == ".npz" else Network.build(p, settings=cfg)
+    net = open_network(spec, settings=cfg)
     return {net.name: net}
 
 
@@ -687,7 +678,9 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
     from tqdm import tqdm
 
     from stationmap import coverage as cv
+    from stationmap import planning
     from stationmap.districts import load_districts
+    from stationmap.network import open_network
 
     cfg = settings()
     if use_sample:
@@ -699,7 +692,7 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
         if not stations:
             raise StationmapError("the database has no stations: import some, or use --sample")
     district = load_districts(cfg).get(adcode)
-    network = cv.open_network(network_spec, settings=cfg) if network_spec else None
+    network = open_network(network_spec, settings=cfg) if network_spec else None
     cand = cv.read_points(candidates) if candidates else None
     demand = cv.read_points(demand_path, weight_column=demand_column) if demand_path else None
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
@@ -729,11 +722,11 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
         def step(label):
             bar.set_description(label)
             bar.update(1)
-        cov, sites, paths = cv.report(adcode, stations, out_dir, kinds=kinds or None, mode=mode, minutes=minutes,
-                                      method=method, network=network, cell_m=cell_m, shape=shape,
-                                      h3_resolution=h3_resolution, add=add_n, solver=solver, candidates=cand,
-                                      demand=demand, demand_column=demand_column, lang=lang, settings=cfg,
-                                      progress=step)
+        cov, sites, paths = planning.report(adcode, stations, out_dir, kinds=kinds or None, mode=mode,
+                                            minutes=minutes, method=method, network=network, cell_m=cell_m,
+                                            shape=shape, h3_resolution=h3_resolution, add=add_n, solver=solver,
+                                            candidates=cand, demand=demand, demand_column=demand_column, lang=lang,
+                                            settings=cfg, progress=step)
     first = cov.stats()
     kind = cov.kinds[0]
     row = first[first.kind == kind].iloc[-1]

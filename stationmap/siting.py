@@ -76,13 +76,13 @@ class Sites:
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from stationmap.coverage import _records
+        from stationmap.coverage import records
 
         return {"kind": self.kind, "n": self.n, "method": self.method, "optimal": self.optimal,
                 "status": self.status, "objective": self.objective, "uncovered_before": self.uncovered_before,
                 "total_demand": self.total_demand, "covered_before": _finite(self.covered_before),
                 "covered_after": _finite(self.covered_after), "notes": list(self.notes),
-                "sites": _records(self.table)}
+                "sites": records(self.table)}
 
     def stations(self, *, prefix: str = "new"):
         """The sites as :class:`stationmap.model.Station` records (``source="suggested"``),
@@ -110,7 +110,7 @@ def coverage_matrix(coverage, *, kind=None, candidates=None, settings=None, netw
     from stationmap import coverage as cv
 
     settings = settings or _config.load()
-    kind = coverage._kind(kind)
+    kind = coverage.resolve_kind(kind)
     grid = coverage.grid
     rows = np.nonzero((coverage.count[kind] == 0) & (coverage.demand > 0))[0]
     clon, clat, cids = _candidates(coverage, candidates, rows, settings, notes)
@@ -131,13 +131,14 @@ def _circle_reach(cell_lon, cell_lat, site_lon, site_lat, *, mode, minutes, sett
     from scipy.spatial import cKDTree
 
     from stationmap import coverage as cv
+    from stationmap.index import ecef
 
     n_c, n_s = len(cell_lon), len(site_lon)
     if not n_c or not n_s:
         return coo_matrix((n_s, n_c), dtype=bool).tocsr()
     radius = cv.reach_m(minutes, mode, settings=settings)
-    pairs = cKDTree(cv._ecef(site_lon, site_lat)).sparse_distance_matrix(
-        cKDTree(cv._ecef(cell_lon, cell_lat)), radius, output_type="ndarray")
+    pairs = cKDTree(ecef(site_lon, site_lat)).sparse_distance_matrix(
+        cKDTree(ecef(cell_lon, cell_lat)), radius, output_type="ndarray")
     r, c = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
     return coo_matrix((np.ones(r.size, bool), (r, c)), shape=(n_s, n_c)).tocsr()
 
@@ -155,6 +156,7 @@ def _candidates(coverage, candidates, rows, settings, notes=None):
     from scipy.spatial import cKDTree
 
     from stationmap import coverage as cv
+    from stationmap.index import ecef
 
     if not rows.size:
         return np.empty(0), np.empty(0), np.empty(0, dtype=object)
@@ -162,7 +164,7 @@ def _candidates(coverage, candidates, rows, settings, notes=None):
         r = coverage.threshold * cv.speed_m_per_min(coverage.mode, settings)
     else:
         r = cv.reach_m(coverage.threshold, coverage.mode, settings=settings)
-    t = cKDTree(cv._ecef(grid.lon[rows], grid.lat[rows]))
+    t = cKDTree(ecef(grid.lon[rows], grid.lat[rows]))
     d, _ = t.query(grid.xyz(), k=1, distance_upper_bound=r * (1 + 1e-9) + 1e-6)
     near = np.isfinite(d)
     cell_area = float(np.median(grid.area_m2))
@@ -343,7 +345,7 @@ def suggest_sites(coverage, n: int, *, kind: str | None = None, candidates=None,
     if method not in SOLVERS:
         raise ValidationError(f"method must be one of {SOLVERS}, got {method!r}", field="method")
     n = int(n)
-    kind = coverage._kind(kind)
+    kind = coverage.resolve_kind(kind)
     notes: list = []
     A, rows, clon, clat, cids = coverage_matrix(coverage, kind=kind, candidates=candidates, settings=settings,
                                                 network=network, notes=notes)

@@ -135,7 +135,7 @@ def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "
     if lang not in _TEXT:
         raise ValidationError(f"lang must be one of {tuple(_TEXT)}, got {lang!r}", field="lang")
     tx = _TEXT[lang]
-    kind = coverage._kind(kind)
+    kind = coverage.resolve_kind(kind)
     g = coverage.grid
     if len(g):
         west, south, east, north = float(g.lon.min()), float(g.lat.min()), float(g.lon.max()), float(g.lat.max())

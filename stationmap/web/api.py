@@ -285,37 +285,20 @@ def ranker(st=None):
     return (st or state()).extra.get("rank")
 
 
-_NETWORKS_CACHE: dict = {}
-
-
 def app_networks(settings) -> dict:
     """The road networks of ``settings.networks``, loaded and prepared ({name: Network}).
 
-    Kept per process, keyed by the files (path, size, modification time) and
-    the settings the networks use (speeds, snap limit): every app of a test
-    run, and every app built over the same files, shares one set, so
-    :func:`stationmap.web.create_app` pays for loading and preparing once.
+    Loaded through :func:`stationmap.network.load_networks`, whose one cache is keyed by
+    the files and the settings the networks use (speeds, snap limit): every app of a test
+    run, and every app built over the same files, shares one set (preparing a prepared
+    network costs little), so :func:`stationmap.web.create_app` pays for loading and
+    preparing once.
     """
-    import os
-
     from stationmap.network import load_networks
     from stationmap.reach import prepare
 
-    files = []
-    for name, path in sorted((settings.networks or {}).items()):
-        try:
-            stat = os.stat(path)
-            files.append((str(name), os.path.realpath(path), stat.st_size, stat.st_mtime_ns))
-        except OSError:
-            files.append((str(name), str(path), None, None))  # load_networks reports it
-    key = (tuple(files), repr(sorted(settings.speeds_kmh.items())),
-           repr(sorted(settings.car_speeds_kmh.items())), settings.max_snap_m)
-    hit = _NETWORKS_CACHE.get(key)
-    if hit is None:
-        hit = load_networks(settings)
-        prepare(hit)
-        _evict(_NETWORKS_CACHE, 4)
-        _NETWORKS_CACHE[key] = hit
+    hit = load_networks(settings)
+    prepare(hit)
     return hit
 
 

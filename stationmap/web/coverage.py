@@ -115,6 +115,7 @@ def _run(args: _Args):
             return hit
     from stationmap import siting
     from stationmap.districts import load_districts
+    from stationmap.network import load_networks
 
     districts = load_districts(st.settings)
     network = None
@@ -124,7 +125,7 @@ def _run(args: _Args):
         raise NotFoundError(f"no district with adcode {args.adcode!r}", field="district") from None
     if d.level == "zone" or args.method == "network":
         network = cv.default_network_for(d, settings=st.settings, districts=districts) if d.level == "zone" \
-            else next(iter(cv.configured_networks(st.settings).values()), None)
+            else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
                      districts=districts, max_cells=MAX_CELLS)
@@ -170,7 +171,7 @@ def page(adcode: str):
             while len(cache) > 6:
                 cache.popitem(last=False)
     rows = []
-    for r in cv._records(cov.stats()):
+    for r in cv.records(cov.stats()):
         rows.append({"adcode": r["adcode"], "name": t["all"] if r["adcode"] == "all" else r["name"],
                      "stations": r["stations"], "area": f"{r['area_km2']:.1f}",
                      "population": "–" if r["population"] is None else f"{r['population']:,.0f}",
@@ -204,7 +205,9 @@ def download(adcode: str, name: str):
     done = folder / ".done"
     with _LOCK:
         if not done.exists():
-            cv.write_outputs(cov, folder, kind=args.kind, sites=sites, lang=lang)
+            from stationmap.planning import write_outputs
+
+            write_outputs(cov, folder, kind=args.kind, sites=sites, lang=lang)
             done.write_text("ok")
     stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min_{name}"
     return send_file(folder / name, mimetype=DOWNLOADS[name], as_attachment=not name.endswith(".html"),
@@ -222,7 +225,7 @@ def api():
     n_gaps = p.integer("gaps", default=20, lo=0, hi=1000)
     cov, sites = _run(args)
     body = cov.to_dict(cells=want_cells)
-    body["gaps"] = cv._records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
+    body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
     if sites is not None:
         body["sites"] = sites.to_dict()
     return json_response(body)

@@ -398,9 +398,11 @@ def test_network_reach_matrix_equals_networkx(sip):
 def test_node_minutes_is_one_search_from_every_station(sip):
     from scipy.sparse.csgraph import dijkstra
 
+    from stationmap.network import reverse_graph
+
     pick = np.arange(0, sip.n_nodes, 997)
     got = cv.node_minutes(sip, sip.lon[pick], sip.lat[pick], mode="walk")
-    real, _rev = cv._reverse_graph(sip, "walk")
+    real, _rev = reverse_graph(sip, "walk")
     want = dijkstra(real, directed=True, indices=pick, min_only=True) / 60.0
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
 

@@ -238,7 +238,7 @@ def test_segment_grid_equals_brute_force_with_ties_and_far_points():
     """The compiled snapping grid finds what shapely's distance to every segment finds:
     points inside, between and far outside the segments, ties to the lower position,
     zero-length segments, and no answer for a point that is not finite."""
-    from stationmap.network import _SegmentGrid
+    from stationmap.network.snapping import _SegmentGrid
 
     rng = np.random.default_rng(11)
     for n, spread in ((1, 10.0), (7, 500.0), (400, 5000.0), (3000, 20000.0)):

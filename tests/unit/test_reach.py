@@ -657,7 +657,8 @@ def test_prepare_builds_what_the_first_query_needs():
     assert set(net.derived["raster"][RESOLUTION_M]._modes) == set(config.MODES)
     assert net._lonlat_fit is not None
     from stationmap.jit import _COMPILED
-    from stationmap.network import _grid_nearest, _k_attach, _k_chain, _k_targets
+    from stationmap.network.search import _k_attach, _k_chain, _k_targets
+    from stationmap.network.snapping import _grid_nearest
     # the isochrone's kernels and the ranking's, compiled (or loaded) before any query
     assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets, _k_attach, _grid_nearest} <= set(_COMPILED)
 
@@ -668,7 +669,9 @@ from stationmap import config
 from stationmap.index import StationIndex
 from stationmap.jit import _COMPILED
 from stationmap.model import Station
-from stationmap.network import Network, _grid_nearest, _k_attach, _k_chain, _k_targets
+from stationmap.network import Network
+from stationmap.network.search import _k_attach, _k_chain, _k_targets
+from stationmap.network.snapping import _grid_nearest
 import stationmap.reach as reach
 
 S = config.load(environ={})

@@ -1,0 +1,449 @@
+"""The analysis: :func:`analyse` runs a coverage (areas, grid, minutes per kind, demand)
+and returns a :class:`Coverage`, whose figures, gaps, minute bands and cells feed the
+tables, maps and :mod:`stationmap.siting`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stationmap import config as _config
+from stationmap.coverage.areas import default_network, default_network_for, geometry_to_wgs84, resolve_areas
+from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
+from stationmap.coverage.grid import Grid, make_grid
+from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
+from stationmap.coverage.params import (DEFAULT_CELL_M, DEMAND_PROXIES, METHODS, MINUTE_BANDS, check_kind_list,
+                                        check_minutes, check_mode, horizon_for)
+from stationmap.errors import NotFoundError, ValidationError
+from stationmap.model import check_kinds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class Coverage:
+    """A coverage run: the grid, per-kind minutes and counts, demand, areas.
+
+    ``minutes[kind]``: minutes to the nearest station of that kind (``inf``
+    beyond ``horizon_minutes``); ``count[kind]``: stations of that kind
+    within ``threshold`` minutes (>= 1 covered, >= 2 cross-covered).
+    """
+
+    grid: Grid
+    areas: list
+    kinds: tuple
+    mode: str
+    threshold: float
+    horizon_minutes: float
+    method: str
+    minutes: dict
+    count: dict
+    demand: np.ndarray
+    demand_source: str
+    stations: StationArrays
+    parent: dict | None = None
+    notes: list = field(default_factory=list)
+    #: the road network of a network-method run (not serialised)
+    network: object = field(default=None, repr=False)
+
+    @property
+    def sample(self) -> bool:
+        """True when any station counted is SAMPLE data (generated, not real)."""
+        return bool(self.stations.sample.any()) if len(self.stations) else False
+
+    def params(self) -> dict:
+        return {"mode": self.mode, "minutes": self.threshold, "horizon_minutes": self.horizon_minutes,
+                "method": self.method, "kinds": list(self.kinds), "shape": self.grid.shape,
+                "cell_m": self.grid.cell_m, "h3_resolution": self.grid.resolution, "crs": self.grid.crs,
+                "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid)}
+
+    # -- tables ---------------------------------------------------------------------
+    def cells(self, *, geometry: bool = False):
+        """One row per cell: ids, centre (WGS-84), area, demand, and per kind
+        ``minutes_<kind>``, ``count_<kind>``.  A GeoDataFrame (WGS-84 cell
+        polygons) when ``geometry``, else a DataFrame."""
+        import pandas as pd
+
+        g = self.grid
+        cols = {"cell_id": g.cell_id, "adcode": g.adcode, "lon": g.lon, "lat": g.lat,
+                "area_m2": g.area_m2, "demand": self.demand}
+        for k in self.kinds:
+            cols[f"minutes_{k}"] = self.minutes[k]
+            cols[f"count_{k}"] = self.count[k]
+        df = pd.DataFrame(cols)
+        if not geometry:
+            return df
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(df, geometry=g.polygons_wgs84(), crs="EPSG:4326")
+
+    def stats(self, *, total: bool = True):
+        """Figures per district and kind (a DataFrame).
+
+        Columns: adcode, name, kind, stations (of that kind inside the
+        district), cells, area_km2, population, demand, area_covered,
+        area_cross_covered, demand_covered, demand_cross_covered (shares in
+        [0, 1]), uncovered_demand, median_minutes, p95_minutes (over area),
+        median_minutes_demand, p95_minutes_demand (over demand).  With
+        ``total`` and several districts, a row per kind for all of them.
+        """
+        import pandas as pd
+
+        rows = []
+        groups = [(a.adcode, a.name, a.population, self.grid.adcode == a.adcode, a.geometry) for a in self.areas]
+        if total and len(self.areas) > 1:
+            p = self.parent or {}
+            pops = [a.population for a in self.areas]
+            pop = None if any(x is None for x in pops) else float(sum(pops))
+            groups.append((p.get("adcode", "all"), p.get("name", "all"), pop, np.ones(len(self.grid), bool),
+                           None))
+        st = self.stations
+        inside = {}
+        for code, _name, _pop, _m, geom in groups:
+            inside[code] = _points_in(geom, st.lon, st.lat) if geom is not None else None
+        if total and len(self.areas) > 1:
+            code = groups[-1][0]
+            inside[code] = np.zeros(len(st), bool)
+            for a in self.areas:
+                inside[code] |= inside[a.adcode]
+        for code, name, pop, m, _geom in groups:
+            area = self.grid.area_m2[m]
+            dem = self.demand[m]
+            for k in self.kinds:
+                mins, cnt = self.minutes[k][m], self.count[k][m]
+                cov, cross = cnt >= 1, cnt >= 2
+                a_tot, d_tot = float(area.sum()), float(dem.sum())
+                rows.append({
+                    "adcode": code, "name": name, "kind": k,
+                    "stations": int((inside[code] & st.of_kind(k)).sum()) if len(st) else 0,
+                    "cells": int(m.sum()), "area_km2": a_tot / 1e6,
+                    "population": pop, "demand": d_tot,
+                    "area_covered": _share(area[cov].sum(), a_tot),
+                    "area_cross_covered": _share(area[cross].sum(), a_tot),
+                    "demand_covered": _share(dem[cov].sum(), d_tot),
+                    "demand_cross_covered": _share(dem[cross].sum(), d_tot),
+                    "uncovered_demand": float(dem[~cov].sum()),
+                })
+                order = np.argsort(mins, kind="stable")
+                (rows[-1]["median_minutes"], rows[-1]["p95_minutes"]) = _percentiles(mins, area, order, (50, 95))
+                (rows[-1]["median_minutes_demand"], rows[-1]["p95_minutes_demand"]) = _percentiles(
+                    mins, dem, order, (50, 95))
+        return pd.DataFrame(rows)
+
+    def gaps(self, *, kind: str | None = None, geometry: bool = False, min_cells: int = 1):
+        """Connected uncovered areas for ``kind`` (default: the first kind), ranked
+        by uncovered demand, then area.
+
+        Columns: rank, kind, cells, area_km2, demand, adcode (the district
+        holding most of the gap), lon, lat (WGS-84 centre: the gap's cell
+        nearest its area centroid, so it lies in the gap), max_minutes.
+        With ``geometry``, a GeoDataFrame of the dissolved gap polygons.
+        """
+        import pandas as pd
+        from scipy.sparse.csgraph import connected_components
+
+        kind = self.resolve_kind(kind)
+        unc = np.nonzero(self.count[kind] == 0)[0]
+        cols = ["rank", "kind", "cells", "area_km2", "demand", "adcode", "lon", "lat", "max_minutes"]
+        if not unc.size:
+            df = pd.DataFrame(columns=cols)
+            return _maybe_geo(df, [] if geometry else None)
+        sub = self.grid.subset(unc)
+        ncomp, label = connected_components(sub.adjacency(), directed=False)
+        area, dem = sub.area_m2, self.demand[unc]
+        a_sum = np.bincount(label, weights=area, minlength=ncomp)
+        d_sum = np.bincount(label, weights=dem, minlength=ncomp)
+        n_cells = np.bincount(label, minlength=ncomp)
+        cx = np.bincount(label, weights=area * sub.x, minlength=ncomp) / a_sum
+        cy = np.bincount(label, weights=area * sub.y, minlength=ncomp) / a_sum
+        # the member cell nearest each centroid
+        dist = np.hypot(sub.x - cx[label], sub.y - cy[label])
+        order = np.lexsort((dist, label))
+        first = order[np.r_[True, label[order][1:] != label[order][:-1]]]
+        mins = self.minutes[kind][unc]
+        max_min = np.full(ncomp, -np.inf)
+        np.maximum.at(max_min, label, mins)
+        main_code = _majority(label, sub.adcode, area, ncomp)
+        df = pd.DataFrame({"kind": kind, "cells": n_cells, "area_km2": a_sum / 1e6, "demand": d_sum,
+                           "adcode": main_code, "lon": sub.lon[first], "lat": sub.lat[first],
+                           "max_minutes": max_min})
+        df["_label"] = np.arange(ncomp)
+        df = df[df.cells >= int(min_cells)]
+        df = df.sort_values(["demand", "area_km2", "lat", "lon"], ascending=[False, False, True, True],
+                            kind="mergesort").reset_index(drop=True)
+        df.insert(0, "rank", np.arange(1, len(df) + 1))
+        geoms = None
+        if geometry:
+            geoms = _dissolve_groups(sub, label, df["_label"].to_numpy())
+        df = df.drop(columns="_label")
+        return _maybe_geo(df, geoms)
+
+    def bands(self, *, kind: str | None = None, bands=MINUTE_BANDS):
+        """Cells dissolved by minute band for maps: a GeoDataFrame (WGS-84) with
+        lo, hi (minutes; hi inf for the last band), area_km2, demand."""
+        import geopandas as gpd
+
+        kind = self.resolve_kind(kind)
+        edges = [0.0, *[float(b) for b in bands], np.inf]
+        mins = self.minutes[kind]
+        band = np.searchsorted(np.asarray(edges[1:-1]), mins, side="left")
+        rows, geoms = [], []
+        labels = np.unique(band)
+        polys = _dissolve_groups(self.grid, band, labels)
+        for lab, g in zip(labels.tolist(), polys):
+            m = band == lab
+            rows.append({"lo": edges[lab], "hi": edges[lab + 1], "cells": int(m.sum()),
+                         "area_km2": float(self.grid.area_m2[m].sum() / 1e6),
+                         "demand": float(self.demand[m].sum())})
+            geoms.append(g)
+        return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+
+    def cross_covered_area(self, *, kind: str | None = None):
+        """The dissolved cross-covered (>= 2 stations in reach) area, WGS-84."""
+        kind = self.resolve_kind(kind)
+        m = self.count[kind] >= 2
+        if not m.any():
+            return None
+        return _dissolve_groups(self.grid, m.astype(np.int64), np.array([1]))[0]
+
+    def resolve_kind(self, kind: str | None) -> str:
+        """The kind ``kind`` names (canonical; default: the run's first kind); ValidationError
+        (field ``kind``) when the run did not analyse it."""
+        if kind is None:
+            return self.kinds[0]
+        kind = check_kinds([kind])[0]
+        if kind not in self.kinds:
+            raise ValidationError(f"kind must be one of {self.kinds}, got {kind!r}", field="kind")
+        return kind
+
+    def to_dict(self, *, cells: bool = False) -> dict:
+        """JSON-ready figures (non-finite numbers as None); the cells as a
+        GeoJSON FeatureCollection (WGS-84) when ``cells``."""
+        import json
+
+        out = {"params": self.params(), "datum": "wgs84",
+               "districts": [{"adcode": a.adcode, "name": a.name, "level": a.level,
+                              "population": a.population, "note": a.note or None} for a in self.areas],
+               "stats": records(self.stats()), "notes": list(self.notes)}
+        if cells:
+            gdf = self.cells(geometry=True)
+            for k in self.kinds:
+                col = f"minutes_{k}"
+                gdf[col] = gdf[col].astype(object).where(np.isfinite(gdf[col].to_numpy(float)), None)
+            out["cells"] = json.loads(gdf.to_json(na="null", drop_id=True))
+        return out
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """A DataFrame's rows as JSON-ready dicts: numpy scalars as Python numbers, non-finite
+    floats as None."""
+    out = []
+    for r in df.to_dict(orient="records"):
+        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else
+                        (v.item() if hasattr(v, "item") else v)) for k, v in r.items()})
+    return out
+
+
+def _maybe_geo(df, geoms):
+    if geoms is None:
+        return df
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(df, geometry=list(geoms), crs="EPSG:4326")
+
+
+def _majority(label, codes, weight, ncomp):
+    import pandas as pd
+
+    t = pd.DataFrame({"l": label, "c": codes, "w": weight}).groupby(["l", "c"], sort=True)["w"].sum()
+    t = t.reset_index().sort_values(["l", "w", "c"], ascending=[True, False, True], kind="mergesort")
+    best = t.drop_duplicates("l")
+    out = np.empty(ncomp, dtype=object)
+    out[best["l"].to_numpy()] = best["c"].to_numpy()
+    return out
+
+
+def _dissolve_groups(grid: Grid, label, wanted) -> list:
+    """Union of the cells of each wanted label, in WGS-84 (squares: exact coverage union)."""
+    import shapely
+
+    polys = grid.polygons_metric()
+    out = []
+    for lab in np.asarray(wanted).tolist():
+        members = polys[label == lab]
+        if grid.shape == "square":
+            g = shapely.coverage_union_all(members)
+        else:
+            g = shapely.union_all(members, grid_size=0.01)
+        g = shapely.simplify(g, 0.0)
+        out.append(geometry_to_wgs84(g, grid.crs))
+    return out
+
+
+def _points_in(geom, lon, lat):
+    import shapely
+
+    if geom is None or not len(lon):
+        return np.zeros(len(lon), bool)
+    shapely.prepare(geom)
+    return shapely.intersects_xy(geom, lon, lat)
+
+
+def _share(part, whole):
+    return float(part) / float(whole) if whole > 0 else float("nan")
+
+
+def _percentiles(values, weights, order, qs):
+    """:func:`weighted_percentile` for several ``qs`` given the sort ``order`` of ``values``."""
+    v, w = values[order], np.asarray(weights, dtype=float)[order]
+    keep = w > 0
+    if not keep.any():
+        return tuple(float("nan") for _ in qs)
+    v, c = v[keep], np.cumsum(w[keep])
+    out = []
+    for q in qs:
+        k = int(np.searchsorted(c, q / 100.0 * c[-1] * (1 - 1e-12), side="left"))
+        out.append(float(v[min(k, v.size - 1)]))
+    return tuple(out)
+
+
+def weighted_percentile(values, weights, q):
+    """The smallest value whose cumulative weight share reaches ``q`` percent
+    (numpy's ``inverted_cdf``); NaN when the weights sum to 0."""
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    keep = weights > 0
+    if not keep.any():
+        return float("nan")
+    v, w = values[keep], weights[keep]
+    order = np.argsort(v, kind="stable")
+    v, c = v[order], np.cumsum(w[order])
+    k = int(np.searchsorted(c, q / 100.0 * c[-1] * (1 - 1e-12), side="left"))
+    return float(v[min(k, v.size - 1)])
+
+
+def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | None = None,
+            method: str = "auto", network=None, cell_m: float = DEFAULT_CELL_M, shape: str = "square",
+            h3_resolution: int | None = None, crs: str | None = None, horizon_minutes: float | None = None,
+            demand=None, demand_column: str = "weight", demand_proxy: str = "auto", districts=None,
+            settings=None, grid: Grid | None = None, max_cells: int | None = None, progress=None) -> Coverage:
+    """Coverage of ``area`` by ``stations``.
+
+    Parameters
+    ----------
+    area : adcode, Area, shapely polygon (WGS-84) or a list of them
+        See :func:`resolve_areas`.  A city gives one row per county in
+        :meth:`Coverage.stats` and one for the whole city.
+    stations : iterable of Station, StationIndex or StationArrays
+        Closed stations are left out.  Stations outside the area count too
+        (a worker may cross a border); pass them all.
+    kinds : list of str, optional
+        Station kinds to analyse (default: every kind).
+    mode : str
+        One of :data:`stationmap.config.MODES`; speed from ``settings``.
+    minutes : float, optional
+        The threshold (default ``Settings.minutes``, 15).
+    method : {"auto", "circle", "network"}
+        ``"auto"``: the network when ``network`` is given (or the area is a
+        zone that only a network delimits), else circles.
+    cell_m, shape, h3_resolution, crs
+        The grid (:func:`make_grid`).
+    horizon_minutes : float, optional
+        Minutes are reported up to this (default ``4 * minutes``).
+    demand : GeoDataFrame or array, optional
+        A demand layer (points or polygons with ``demand_column``) or an
+        array with one value per cell; default the census population spread
+        by ``demand_proxy``: ``"roads"`` (road length per cell, needs a
+        network), ``"uniform"`` (cell area) or ``"auto"`` (roads when a
+        network is used, else uniform).
+    max_cells : int, optional
+        Refuse (ValidationError on ``cell``) a grid of more cells than this.
+    progress : callable, optional
+        Called with a short label as each step starts (the CLI's progress bar).
+    """
+    settings = settings or _config.load()
+    minutes = check_minutes(settings.minutes if minutes is None else minutes)
+    mode = check_mode(mode)
+    kinds = check_kind_list(kinds)
+    if method not in METHODS:
+        raise ValidationError(f"method must be one of {METHODS}, got {method!r}", field="method")
+    if demand_proxy not in DEMAND_PROXIES:
+        raise ValidationError(f"demand_proxy must be one of {DEMAND_PROXIES}, got {demand_proxy!r}",
+                              field="demand_proxy")
+    horizon = horizon_for(minutes, horizon_minutes)
+    step = progress or (lambda label: None)
+
+    step("districts")
+    parent = None
+    if isinstance(area, (str, int, np.integer)) and not isinstance(area, bool):
+        if districts is None:
+            from stationmap.districts import load_districts
+
+            districts = load_districts(settings)
+        d = districts.get(area)
+        if d.level in ("city", "province"):
+            parent = {"adcode": d.adcode, "name": d.name}
+        if d.level == "zone" and network is None:
+            network = default_network_for(d, settings=settings, districts=districts)
+    areas = resolve_areas(area, districts=districts, network=network, settings=settings)
+    if method == "auto":
+        method = "network" if network is not None else "circle"
+    if method == "network" and network is None:
+        network = default_network(settings)
+        if network is None:
+            raise NotFoundError("method 'network' needs a road network and none is configured", field="method")
+    notes = [a.note for a in areas if a.note]
+
+    step("grid")
+    if grid is None:
+        grid = make_grid(areas, cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, crs=crs,
+                         max_cells=max_cells)
+    if max_cells is not None and len(grid) > max_cells:
+        raise ValidationError(f"cell {cell_m:g} m gives {len(grid):,} cells here, over the limit of {max_cells:,}: "
+                              "use larger cells or a smaller district", field="cell")
+    st = StationArrays.from_stations(stations)
+
+    mins, cnts = {}, {}
+    for k in kinds:
+        step(f"minutes: {k}")
+        sel = st.of_kind(k) if len(st) else np.zeros(0, bool)
+        if method == "circle":
+            mins[k], cnts[k] = circle_minutes(grid.lon, grid.lat, st.lon[sel], st.lat[sel], mode=mode,
+                                              minutes=minutes, horizon_minutes=horizon, settings=settings,
+                                              cell_xyz=grid.xyz())
+        else:
+            mins[k], cnts[k] = network_minutes(network, grid.lon, grid.lat, st.lon[sel], st.lat[sel],
+                                               mode=mode, minutes=minutes, horizon_minutes=horizon)
+
+    step("demand")
+    if demand is None:
+        proxy = demand_proxy
+        if proxy == "auto":
+            proxy = "roads" if (network is not None and method == "network") else "uniform"
+        if proxy == "roads":
+            if network is None:
+                raise ValidationError("demand_proxy 'roads' needs a road network", field="demand_proxy")
+            dem = spread_population(grid, areas, weights=road_length_per_cell(grid, network))
+            source = "census 2020 population spread over cells by road length"
+        else:
+            dem = spread_population(grid, areas)
+            source = "census 2020 population spread uniformly over cell area"
+        if any(a.population is None for a in areas):
+            source += " (relative demand where the population is unknown)"
+    elif isinstance(demand, np.ndarray) or isinstance(demand, (list, tuple)):
+        dem = np.asarray(demand, dtype=float)
+        if dem.shape != (len(grid),):
+            raise ValidationError(f"demand must have one value per cell ({len(grid)}), got shape {dem.shape}",
+                                  field="demand")
+        source = "supplied per cell"
+    else:
+        dem = demand_from_frame(grid, demand, column=demand_column)
+        source = f"supplied layer ({len(demand)} features, column {demand_column!r})"
+    return Coverage(grid=grid, areas=areas, kinds=kinds, mode=mode, threshold=minutes, horizon_minutes=horizon,
+                    method=method, minutes=mins, count=cnts, demand=dem, demand_source=source, stations=st,
+                    parent=parent, notes=notes, network=network if method == "network" else None)

@@ -1,0 +1,195 @@
+"""Study areas of a coverage run: :class:`Area` (a district or any polygon), resolving an
+adcode into areas, the road network that delimits a census zone without a polygon, and
+the WGS-84 <-> metric projection helpers every part of a run uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+import numpy as np
+
+from stationmap.config import Settings
+from stationmap.errors import NotFoundError, ValidationError
+from stationmap.network import Network, load_networks
+
+_TLS = threading.local()
+
+
+def _transformer(crs: str, inverse: bool = False):
+    """A cached (per thread: pyproj transformers are not shared across threads)
+    WGS-84 <-> ``crs`` transformer, always lon/lat order."""
+    cache = getattr(_TLS, "cache", None)
+    if cache is None:
+        cache = _TLS.cache = {}
+    key = (crs, inverse)
+    t = cache.get(key)
+    if t is None:
+        from pyproj import Transformer
+
+        t = (Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if inverse
+             else Transformer.from_crs("EPSG:4326", crs, always_xy=True))
+        cache[key] = t
+    return t
+
+
+def to_metric(lon, lat, crs: str):
+    """WGS-84 lon/lat (degrees) -> ``crs`` x, y (metres)."""
+    x, y = _transformer(crs).transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def to_wgs84(x, y, crs: str):
+    """``crs`` x, y (metres) -> WGS-84 lon/lat (degrees)."""
+    lon, lat = _transformer(crs, inverse=True).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def geometry_to_metric(geom, crs: str):
+    """A shapely geometry in WGS-84 -> the same in ``crs`` (metres)."""
+    import shapely
+
+    t = _transformer(crs)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def geometry_to_wgs84(geom, crs: str):
+    """A shapely geometry in ``crs`` (metres) -> the same in WGS-84."""
+    import shapely
+
+    t = _transformer(crs, inverse=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+@dataclass(frozen=True)
+class Area:
+    """One district (or any polygon) of a coverage run.
+
+    ``geometry`` is a shapely (Multi)Polygon in WGS-84; ``population`` the
+    census population spread over its cells (None: unknown, demand is then
+    relative and sums to 1).  ``note`` says anything a reader must know (for
+    example that the polygon is a road network's extent).
+    """
+
+    adcode: str
+    name: str
+    level: str
+    geometry: object = field(repr=False)
+    population: float | None = None
+    note: str = ""
+
+    @classmethod
+    def from_district(cls, d, *, geometry=None, note: str = "") -> "Area":
+        return cls(adcode=d.adcode, name=d.name, level=d.level, geometry=geometry or d.geometry,
+                   population=d.population, note=note)
+
+
+def resolve_areas(area, *, districts=None, network=None, settings=None) -> list[Area]:
+    """The :class:`Area` list for ``area``.
+
+    ``area`` may be an adcode (str or int): a county gives itself; a city its
+    counties and districts; the province every county.  A census zone with no
+    polygon (320571 Suzhou Industrial Park) takes the extent of ``network``
+    (the convex hull of its nodes) as its polygon.  ``area`` may also be an
+    :class:`Area`, a shapely polygon in WGS-84, or a list of any of these.
+    """
+    if isinstance(area, Area):
+        return [area]
+    if isinstance(area, (list, tuple)):
+        out = []
+        for a in area:
+            out += resolve_areas(a, districts=districts, network=network, settings=settings)
+        # polygons without a code get their own: area1, area2, ... (in the order given)
+        out = [replace(a, adcode=f"area{k + 1}", name=f"{a.name} {k + 1}") if not a.adcode else a
+               for k, a in enumerate(out)]
+        check_unique(out)
+        return out
+    if hasattr(area, "geom_type"):
+        if area.geom_type not in ("Polygon", "MultiPolygon") or area.is_empty:
+            raise ValidationError(f"area must be a polygon in WGS-84, got a {area.geom_type}", field="area")
+        _check_wgs84_bounds(area.bounds)
+        return [Area(adcode="", name="polygon", level="polygon", geometry=area)]
+    if districts is None:
+        from stationmap.districts import load_districts
+
+        districts = load_districts(settings)
+    d = districts.get(area)
+    if d.level == "county":
+        return [Area.from_district(d)]
+    if d.level == "city":
+        return [Area.from_district(c) for c in districts.children(d.adcode)]
+    if d.level == "province":
+        out = []
+        for c in districts.children(d.adcode):
+            out += [Area.from_district(k) for k in districts.children(c.adcode)]
+        return out
+    # a zone: no polygon of its own
+    if network is None:
+        network = default_network_for(d, settings=settings, districts=districts)
+    if network is None:
+        raise NotFoundError(
+            f"district {d.adcode} ({d.name}) has no boundary polygon and no road network covers it; "
+            "give a polygon or a network", field="district")
+    note = (f"{d.name} has no boundary polygon in the bundled data: the study area is the extent "
+            "(convex hull) of its road network, and the census population of the whole unit is spread "
+            "over it, so absolute demand overstates this area; shares are unaffected")
+    return [Area.from_district(d, geometry=network_extent(network), note=note)]
+
+
+def check_unique(areas: Iterable[Area]) -> None:
+    """ValidationError (field ``district``) when two areas have the same adcode."""
+    seen = set()
+    for a in areas:
+        if a.adcode and a.adcode in seen:
+            raise ValidationError(f"district {a.adcode} is given twice", field="district")
+        seen.add(a.adcode)
+
+
+def _check_wgs84_bounds(bounds):
+    w, s, e, n = bounds
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        raise ValidationError(f"area must be in WGS-84 degrees, got bounds {tuple(round(b, 3) for b in bounds)}",
+                              field="area")
+
+
+def network_extent(network):
+    """The convex hull (WGS-84) of a road network's nodes: the study polygon of a zone."""
+    import shapely
+
+    return shapely.convex_hull(shapely.multipoints(np.column_stack([network.lon, network.lat])))
+
+
+def default_network_for(district, *, settings=None, districts=None, networks=None):
+    """The road network that delimits a census zone without a polygon (such as
+    320571, Suzhou Industrial Park): among ``networks`` (default: the
+    configured ones that exist, :func:`stationmap.network.load_networks`), the first (by name) whose
+    centre lies in the zone's city; None if there is none, or if ``district``
+    is not a zone (a county has its own polygon: give a network explicitly
+    to use one there)."""
+    if district.level != "zone":
+        return None
+    nets = load_networks(settings, skip_missing=True) if networks is None else networks
+    if not nets:
+        return None
+    if districts is None:
+        from stationmap.districts import load_districts
+
+        districts = load_districts(settings)
+    for name in sorted(nets):
+        net = nets[name]
+        w, s, e, n = net.bounds
+        code = districts.locate((w + e) / 2.0, (s + n) / 2.0)
+        if code is None:
+            continue
+        if code[:4] == district.adcode[:4]:
+            return net
+    return None
+
+
+def default_network(settings: Settings | None = None) -> Network | None:
+    """The first configured network (by name) that exists, or None: what the network
+    method uses when no network is given."""
+    nets = load_networks(settings, skip_missing=True)
+    return nets[sorted(nets)[0]] if nets else None

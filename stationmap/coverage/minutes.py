@@ -1,0 +1,125 @@
+"""Minutes from each cell to the nearest station and the stations in reach, by the
+two methods: ``"circle"`` (straight line x detour factor, :func:`circle_minutes`) and
+``"network"`` (road travel time, :func:`network_minutes` over
+:mod:`stationmap.network.matrix`); and stations as arrays (:class:`StationArrays`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from stationmap import config as _config
+from stationmap.coverage.params import check_minutes, check_mode, horizon_for, speed_m_per_min
+from stationmap.model import KINDS, Station
+from stationmap.network.matrix import cell_minutes, reach_matrix
+
+
+@dataclass
+class StationArrays:
+    """Stations as numpy arrays (what partitions ship to workers).  WGS-84."""
+
+    id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    kinds: np.ndarray  # bit mask over KINDS
+    sample: np.ndarray
+    name: np.ndarray | None = None
+
+    @classmethod
+    def from_stations(cls, stations: Iterable[Station], *, include_closed: bool = False) -> "StationArrays":
+        """Stations (closed ones left out unless ``include_closed``)."""
+        if isinstance(stations, StationArrays):
+            return stations
+        if hasattr(stations, "stations") and callable(stations.stations):
+            stations = stations.stations()
+        st = [s for s in stations if include_closed or s.status != "closed"]
+        bits = {k: 1 << i for i, k in enumerate(KINDS)}
+        return cls(
+            id=np.array([s.id for s in st], dtype=object),
+            lon=np.array([s.lon for s in st], dtype=float),
+            lat=np.array([s.lat for s in st], dtype=float),
+            kinds=np.array([sum(bits.get(k, 0) for k in s.kinds) for s in st], dtype=np.int64),
+            sample=np.array([s.is_sample for s in st], dtype=bool),
+            name=np.array([s.name for s in st], dtype=object),
+        )
+
+    def __len__(self) -> int:
+        return int(self.lon.size)
+
+    def of_kind(self, kind: str) -> np.ndarray:
+        return (self.kinds & (1 << tuple(KINDS).index(kind))) != 0
+
+    def subset(self, mask) -> "StationArrays":
+        return StationArrays(self.id[mask], self.lon[mask], self.lat[mask], self.kinds[mask], self.sample[mask],
+                             None if self.name is None else self.name[mask])
+
+
+def circle_minutes(cell_lon, cell_lat, station_lon, station_lat, *, mode: str = "walk",
+                   minutes: float = _config.DEFAULT_MINUTES, horizon_minutes: float | None = None,
+                   settings=None, detour: float | None = None, cell_xyz=None):
+    """Circle method: minutes to the nearest station and stations within ``minutes``.
+
+    All coordinates WGS-84.  Time = straight-line distance x detour factor /
+    mode speed.  Returns ``(minutes_to_nearest, count)``; minutes beyond
+    ``horizon_minutes`` (default ``4 * minutes``) are ``inf``.
+    """
+    from scipy.spatial import cKDTree
+
+    from stationmap.index import ecef
+
+    settings = settings or _config.load()
+    minutes = check_minutes(minutes)
+    horizon = horizon_for(minutes, horizon_minutes)
+    detour = settings.detour_factor if detour is None else float(detour)
+    speed = speed_m_per_min(mode, settings)
+    cells = ecef(cell_lon, cell_lat) if cell_xyz is None else cell_xyz
+    n = cells.shape[0]
+    out_min = np.full(n, np.inf)
+    count = np.zeros(n, dtype=np.int32)
+    if n == 0 or len(station_lon) == 0:
+        return out_min, count
+    tree = cKDTree(ecef(station_lon, station_lat))
+    horizon_m = horizon * speed / detour
+    d, _ = tree.query(cells, k=1, distance_upper_bound=horizon_m * (1 + 1e-9) + 1e-6)
+    m = d * detour / speed
+    m[m > horizon] = np.inf
+    out_min[:] = m
+    radius = minutes * speed / detour
+    count[:] = tree.query_ball_point(cells, r=radius, return_length=True)
+    return out_min, count
+
+
+def network_minutes(network, cell_lon, cell_lat, station_lon, station_lat, *, mode: str = "walk",
+                    minutes: float = _config.DEFAULT_MINUTES, horizon_minutes: float | None = None,
+                    max_snap_m: float | None = None, count: bool = True):
+    """Network method: minutes to the nearest station and stations within ``minutes``.
+
+    ``network`` is a :class:`stationmap.network.Network`.  Cell centres and
+    stations (WGS-84) are snapped onto the nearest road open to ``mode``; the
+    off-road part is a straight walk at walking speed (as in
+    :mod:`stationmap.network`); the trip runs from the cell to the station
+    (one-way streets respected).  A point farther than ``max_snap_m`` (default
+    the network's ``Settings.max_snap_m``) from every road is off the network:
+    cells get ``inf`` and 0, stations are ignored.
+
+    Returns ``(minutes, count)`` per cell; minutes beyond ``horizon_minutes``
+    (default ``4 * minutes``) are ``inf``.
+    """
+    mode = check_mode(mode)
+    minutes = check_minutes(minutes)
+    return cell_minutes(network, cell_lon, cell_lat, station_lon, station_lat, mode=mode, minutes=minutes,
+                        horizon_minutes=horizon_for(minutes, horizon_minutes), max_snap_m=max_snap_m, count=count)
+
+
+def network_reach(network, cell_lon, cell_lat, site_lon, site_lat, *, mode: str = "walk",
+                  minutes: float = _config.DEFAULT_MINUTES, max_snap_m: float | None = None):
+    """Sparse boolean (sites, cells) matrix: which cells (WGS-84 centres) reach
+    which sites within ``minutes`` on ``network`` (as :func:`network_minutes`).
+    Sites off the network reach nothing."""
+    mode = check_mode(mode)
+    minutes = check_minutes(minutes)
+    return reach_matrix(network, cell_lon, cell_lat, site_lon, site_lat, mode=mode, minutes=minutes,
+                        max_snap_m=max_snap_m)

@@ -1,0 +1,89 @@
+"""The one loader of road networks, with the one cache: the networks of
+``Settings.networks`` (:func:`load_networks`) and any network a user names
+(:func:`open_network`), used by the app, the CLI and coverage.
+
+A network loaded from a compiled file is kept per process, keyed by its name, the
+file (real path, size, modification time) and the settings a network routes with
+(speeds, car speeds, snap limit): every app of a process (and of a test run), the
+CLI and the coverage runs share one copy, a rebuilt file is loaded again, and other
+speeds give another copy.  The cache keeps the last :data:`CACHE_SIZE` networks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from stationmap import config as _config
+from stationmap.config import Settings
+from stationmap.errors import NotFoundError
+from stationmap.network.graph import Network
+
+#: how many loaded networks the cache keeps (least recently used go first)
+CACHE_SIZE = 8
+_CACHE: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _cached(name: str | None, path, settings: Settings) -> Network | None:
+    """The network compiled at ``path`` (named ``name``, default the name it was saved
+    with), from the cache or loaded into it; None when the file cannot be read
+    (``os.stat`` fails)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (name, os.path.realpath(path), st.st_size, st.st_mtime_ns,
+           repr(sorted(settings.speeds_kmh.items())), repr(sorted(settings.car_speeds_kmh.items())),
+           settings.max_snap_m)
+    with _LOCK:
+        net = _CACHE.get(key)
+        if net is None:
+            net = _CACHE[key] = Network.load(path, name=name, settings=settings)
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        else:
+            _CACHE.move_to_end(key)
+    return net
+
+
+def _load(name: str | None, path, settings: Settings) -> Network:
+    """:func:`_cached`, or the error :meth:`Network.load` gives for a file it cannot read."""
+    net = _cached(name, path, settings)
+    return net if net is not None else Network.load(path, name=name, settings=settings)
+
+
+def load_networks(settings: Settings | None = None, *, skip_missing: bool = False) -> dict[str, Network]:
+    """The networks named in ``settings.networks`` ({name: path to a compiled ``.npz``}),
+    loaded (once per process: see the module's docstring): {name: Network}, in the
+    settings' order.
+
+    A file that does not exist raises NotFoundError, or is left out with ``skip_missing``
+    (what coverage does when it looks for a network that covers a district).
+    """
+    settings = settings or _config.load()
+    out = {}
+    for name, path in (settings.networks or {}).items():
+        net = _cached(str(name), path, settings) if skip_missing else _load(str(name), path, settings)
+        if net is not None:
+            out[str(name)] = net
+    return out
+
+
+def open_network(spec: str | os.PathLike, *, settings: Settings | None = None) -> Network:
+    """A road network from a name in ``Settings.networks``, a compiled ``.npz`` (both
+    through the cache) or a ``.gpkg`` / OpenStreetMap road graph (built in memory, each time)."""
+    settings = settings or _config.load()
+    configured = settings.networks or {}
+    if spec in configured:
+        return _load(str(spec), configured[spec], settings)
+    p = Path(str(spec))
+    if not p.exists():
+        names = ", ".join(sorted(configured)) or "none configured"
+        raise NotFoundError(f"network must be a configured name ({names}) or a file, got {str(spec)!r}",
+                            field="network")
+    if p.suffix.lower() == ".npz":
+        return _load(None, p, settings)
+    return Network.build(p, settings=settings)

@@ -1,0 +1,345 @@
+"""OpenStreetMap roads: road classes, which modes may use them, the tags that open or close
+a way, and building a :class:`~stationmap.network.Network` from an OpenStreetMap file, a
+GeoPackage road graph or arrays (the :class:`Building` part of the class).
+
+The rules per mode are in the package's docstring (:mod:`stationmap.network`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
+from stationmap.coords import GEOD
+from stationmap.errors import NotFoundError, ValidationError, geodata_read_errors
+
+#: Road classes a network knows, in a fixed order (the compiled file stores
+#: the names it used, so this order may grow without breaking old files).
+ROAD_CLASSES = (
+    "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
+    "road", "living_street", "service", "track", "pedestrian", "footway", "cycleway", "path",
+    "steps", "other",
+)
+
+#: OpenStreetMap ``highway`` values that are not roads anyone travels on.
+NOT_ROUTABLE = frozenset({
+    "construction", "proposed", "planned", "abandoned", "disused", "razed", "platform",
+    "raceway", "bus_guideway", "busway", "elevator", "corridor", "rest_area", "services",
+    "emergency_bay", "escape", "bus_stop", "no", "emergency_access_point", "turning_circle",
+})
+
+_ALIASES = {
+    "motorway_link": "motorway", "trunk_link": "trunk", "primary_link": "primary",
+    "secondary_link": "secondary", "tertiary_link": "tertiary", "trail": "path",
+    "bridleway": "path", "crossing": "footway", "sidewalk": "footway",
+}
+
+#: classes closed to each mode (car: every class without a car speed)
+CLOSED = {
+    "walk": frozenset({"motorway"}),
+    "bike": frozenset({"motorway", "steps"}),
+    "ebike": frozenset({"motorway", "steps"}),
+}
+#: classes where bikes are pushed (walking speed)
+PUSHED = frozenset({"footway", "pedestrian"})
+
+#: bit of each mode in an edge's access mask (:data:`stationmap.config.MODES` order)
+MODE_BIT = {m: 1 << i for i, m in enumerate(MODES)}
+_ALL_MODES = sum(MODE_BIT.values())
+_YES = frozenset({"yes", "designated", "permissive", "official", "destination", "customers", "delivery"})
+_NO = frozenset({"no", "private", "agricultural", "forestry", "discouraged", "use_sidepath"})
+_ONEWAY_FWD = frozenset({"yes", "true", "1"})
+_ONEWAY_REV = frozenset({"-1", "reverse"})
+#: tags deciding access per mode, most specific first
+_MODE_TAGS = {
+    "walk": ("foot",),
+    "bike": ("bicycle", "vehicle"),
+    "ebike": ("bicycle", "vehicle"),
+    "car": ("motorcar", "motor_vehicle", "vehicle"),
+}
+
+
+def road_class(highway) -> str | None:
+    """The road class for an OpenStreetMap ``highway`` value; None if not routable."""
+    h = str(highway or "").strip().lower()
+    if not h or h in NOT_ROUTABLE:
+        return None
+    h = _ALIASES.get(h, h)
+    return h if h in ROAD_CLASSES else "other"
+
+
+def class_access(cls: str) -> int:
+    """Bit mask of the modes (:data:`MODES` order) that may use a road class."""
+    bits = 0
+    for mode in MODES:
+        if mode == "car":
+            ok = cls in DEFAULT_CAR_SPEEDS_KMH
+        else:
+            ok = cls not in CLOSED[mode]
+        if ok:
+            bits |= MODE_BIT[mode]
+    return bits
+
+
+def tag_access(cls: str, tags) -> tuple[int, int]:
+    """(mode bit mask, oneway) for an OpenStreetMap way: oneway 1 forward, -1 backward, 0 both.
+
+    ``tags`` is any mapping with ``get``.  One-way applies to cars only.
+    """
+    bits = class_access(cls)
+    general = str(tags.get("access") or "").lower()
+    for mode in MODES:
+        verdict = None
+        for key in _MODE_TAGS[mode]:
+            v = str(tags.get(key) or "").lower()
+            if v in _YES or v in _NO:
+                verdict = v in _YES
+                break
+        if verdict is None and general in _NO:
+            verdict = False
+        if verdict is False:
+            bits &= ~MODE_BIT[mode]
+        elif verdict is True and (mode != "car" or cls in DEFAULT_CAR_SPEEDS_KMH) and cls not in CLOSED.get(mode, ()):
+            bits |= MODE_BIT[mode]
+    ow = str(tags.get("oneway") or "").lower()
+    if ow in _ONEWAY_FWD:
+        oneway = 1
+    elif ow in _ONEWAY_REV:
+        oneway = -1
+    elif ow == "no":
+        oneway = 0
+    elif str(tags.get("junction") or "").lower() in ("roundabout", "circular") or cls == "motorway":
+        oneway = 1
+    else:
+        oneway = 0
+    return bits, oneway
+
+
+def check_mode(mode) -> str:
+    """``mode`` if it is one of :data:`stationmap.config.MODES`; ValidationError (field ``mode``) otherwise."""
+    if mode not in MODES:
+        raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
+    return mode
+
+
+_Net = TypeVar("_Net", bound="Building")
+
+
+class Building:
+    """How a :class:`~stationmap.network.Network` is built (mixed into it): from arrays, a
+    GeoPackage road graph or an OpenStreetMap file."""
+
+    @classmethod
+    def from_arrays(cls: type[_Net], lon, lat, u, v, *, highway="residential", access=None, oneway=None,
+                    name: str = "network", source: str = "", largest_only: bool = True,
+                    settings=None) -> _Net:
+        """Compile a network from WGS-84 node coordinates and an edge list.
+
+        Parameters
+        ----------
+        lon, lat : array (n,)  WGS-84 node coordinates
+        u, v : array (m,)  node indices of each straight edge
+        highway : str or array (m,)  OpenStreetMap ``highway`` value per edge
+        access : array (m,) of int, optional  mode bit masks (default: by road class)
+        oneway : array (m,) of int, optional  1 one-way u -> v, -1 one-way v -> u, 0 both (cars only)
+        largest_only : keep only the largest connected piece
+        """
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        m = len(u)
+        if lon.shape != lat.shape or u.shape != v.shape:
+            raise ValidationError("lon/lat and u/v must have matching lengths", field="edges")
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()) or (len(lon) and (
+                np.abs(lon).max() > 180 or np.abs(lat).max() > 90)):
+            raise ValidationError("node coordinates must be finite WGS-84 degrees", field="nodes")
+        if m and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= len(lon)):
+            raise ValidationError("edges refer to nodes that do not exist", field="edges")
+        hw = np.broadcast_to(np.asarray(highway, dtype=object), (m,))
+        names = np.array([road_class(h) or "" for h in hw], dtype=object)
+        keep = names != ""
+        if access is None:
+            acc = np.array([class_access(c) if c else 0 for c in names], dtype=np.int64)
+        else:
+            acc = np.asarray(access, dtype=np.int64)
+        ow = np.zeros(m, np.int64) if oneway is None else np.asarray(oneway, dtype=np.int64)
+        keep &= (u != v) & (acc != 0)
+        u, v, names, acc, ow = u[keep], v[keep], names[keep], acc[keep], ow[keep]
+        # one-way backwards: turn the edge round
+        back = ow < 0
+        u, v = np.where(back, v, u), np.where(back, u, v)
+        ow = ow != 0
+        # parallel edges: a node at the middle of every repeat keeps the graph simple
+        a, b = np.minimum(u, v), np.maximum(u, v)
+        order = np.lexsort((b, a))
+        dup = np.zeros(len(u), bool)
+        if len(u) > 1:
+            same = (a[order][1:] == a[order][:-1]) & (b[order][1:] == b[order][:-1])
+            dup[order[1:][same]] = True
+        if dup.any():
+            di = np.flatnonzero(dup)
+            mid = len(lon) + np.arange(len(di))
+            mlon = 0.5 * (lon[u[di]] + lon[v[di]])
+            mlat = 0.5 * (lat[u[di]] + lat[v[di]])
+            lon = np.concatenate([lon, mlon])
+            lat = np.concatenate([lat, mlat])
+            u2, v2 = u[di].copy(), v[di].copy()
+            v = v.copy()
+            v[di] = mid
+            u = np.concatenate([u, mid])
+            v = np.concatenate([v, v2])
+            names = np.concatenate([names, names[di]])
+            acc = np.concatenate([acc, acc[di]])
+            ow = np.concatenate([ow, ow[di]])
+            del u2
+        # the largest connected piece
+        n = len(lon)
+        used = np.zeros(n, bool)
+        used[u] = True
+        used[v] = True
+        if largest_only and len(u):
+            import scipy.sparse as sp
+            from scipy.sparse.csgraph import connected_components
+
+            adj = sp.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)).tocsr()
+            _, lab = connected_components(adj, directed=False)
+            sizes = np.bincount(lab[used], minlength=lab.max() + 1)
+            big = np.argmax(sizes)
+            used &= lab == big
+            ke = used[u]
+            u, v, names, acc, ow = u[ke], v[ke], names[ke], acc[ke], ow[ke]
+        new = np.full(n, -1, np.int64)
+        new[used] = np.arange(int(used.sum()))
+        lon, lat = lon[used], lat[used]
+        u, v = new[u], new[v]
+        # edges in a canonical order: by (u, v)
+        order = np.lexsort((v, u))
+        u, v, names, acc, ow = u[order], v[order], names[order], acc[order], ow[order]
+        classes = [c for c in ROAD_CLASSES if c in set(names.tolist())]
+        cidx = {c: i for i, c in enumerate(classes)}
+        ecls = np.array([cidx[c] for c in names], dtype=np.uint8)
+        length = GEOD.inv(lon[u], lat[u], lon[v], lat[v])[2] if len(u) else np.empty(0)
+        return cls(name=name, source=source, lon=lon, lat=lat, edge_u=u, edge_v=v,
+                   edge_length_m=np.asarray(length, dtype=np.float64), edge_class=ecls, classes=classes,
+                   edge_access=acc, edge_oneway=ow, settings=settings)
+
+    @classmethod
+    def from_gpkg(cls: type[_Net], path, *, name: str | None = None, settings=None, largest_only: bool = True) -> _Net:
+        """A road graph from a GeoPackage with layers ``nodes`` (node_id, lon, lat)
+        and ``edges`` (u, v, highway), coordinates WGS-84.  Every edge is two-way."""
+        import pyogrio
+
+        path = Path(path)
+        if not path.exists():
+            raise NotFoundError(f"road network source not found: {str(path)!r}", field="source")
+        try:
+            layers = {str(r[0]) for r in pyogrio.list_layers(path)}
+        except geodata_read_errors() as exc:
+            raise ValidationError(f"{path}: cannot read as a GeoPackage ({exc})", field="source") from None
+        for need in ("nodes", "edges"):
+            if need not in layers:
+                raise ValidationError(f"{path}: no layer {need!r} (layers: {sorted(layers)})", field="source")
+        nodes = pyogrio.read_dataframe(path, layer="nodes", read_geometry=False)
+        edges = pyogrio.read_dataframe(path, layer="edges", read_geometry=False)
+        for lay, df, cols in (("nodes", nodes, ("node_id", "lon", "lat")), ("edges", edges, ("u", "v", "highway"))):
+            missing = [c for c in cols if c not in df.columns]
+            if missing:
+                raise ValidationError(f"{path}: layer {lay!r} lacks column(s) {missing}", field="source")
+        ids = nodes["node_id"].to_numpy(np.int64)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        if len(ids) > 1 and (np.diff(ids) == 0).any():
+            raise ValidationError(f"{path}: layer 'nodes' has repeated node_id values", field="source")
+        eu = edges["u"].to_numpy(np.int64)
+        ev = edges["v"].to_numpy(np.int64)
+        iu = np.searchsorted(ids, eu)
+        iv = np.searchsorted(ids, ev)
+        iu_c, iv_c = np.minimum(iu, len(ids) - 1), np.minimum(iv, len(ids) - 1)
+        bad = (ids[iu_c] != eu) | (ids[iv_c] != ev)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            missing = int(eu[row]) if ids[iu_c[row]] != eu[row] else int(ev[row])
+            raise ValidationError(f"{path}: layer 'edges' row {row + 1}: node {missing} is not in layer 'nodes'",
+                                  field="source")
+        lon = nodes["lon"].to_numpy(np.float64)[order]
+        lat = nodes["lat"].to_numpy(np.float64)[order]
+        hw = edges["highway"].astype(str).to_numpy(object)
+        hw = np.where(hw == "other", "road", hw)   # the TMAP "other" class: an unknown road
+        return cls.from_arrays(lon, lat, iu, iv, highway=hw, name=name or path.stem.split("_")[0],
+                               source=path.name, largest_only=largest_only, settings=settings)
+
+    @classmethod
+    def from_osm(cls: type[_Net], path, *, name: str | None = None, settings=None, largest_only: bool = True) -> _Net:
+        """A road graph from an OpenStreetMap file (``.osm.pbf``, ``.osm``), read with osmium.
+
+        Ways with a routable ``highway`` tag become edges (split at every node);
+        nodes missing from the extract split the way there.
+        """
+        import osmium
+
+        path = Path(path)
+        if not path.exists():
+            raise NotFoundError(f"road network source not found: {str(path)!r}", field="source")
+        refs, lons, lats = [], [], []
+        eu_ref, ev_ref, hw_list, acc_list, ow_list = [], [], [], [], []
+        try:
+            fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+            for obj in fp:
+                if not obj.is_way():
+                    continue
+                tags = obj.tags
+                cls_ = road_class(tags.get("highway"))
+                if cls_ is None or str(tags.get("area", "")).lower() == "yes":
+                    continue    # a square or a car park drawn as an area: no line to follow
+                bits, oneway = tag_access(cls_, tags)
+                if not bits:
+                    continue
+                prev = None
+                for nd in obj.nodes:
+                    loc = nd.location
+                    if not loc.valid():
+                        prev = None
+                        continue
+                    ref = nd.ref
+                    refs.append(ref)
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                    if prev is not None:
+                        eu_ref.append(prev)
+                        ev_ref.append(ref)
+                        hw_list.append(cls_)
+                        acc_list.append(bits)
+                        ow_list.append(oneway)
+                    prev = ref
+        except RuntimeError as exc:
+            raise ValidationError(f"{path}: cannot read as OpenStreetMap data ({exc})", field="source") from None
+        if not eu_ref:
+            raise ValidationError(f"{path}: no routable highway in this file", field="source")
+        refs = np.asarray(refs, dtype=np.int64)
+        uniq, first = np.unique(refs, return_index=True)
+        lon = np.asarray(lons)[first]
+        lat = np.asarray(lats)[first]
+        u = np.searchsorted(uniq, np.asarray(eu_ref, dtype=np.int64))
+        v = np.searchsorted(uniq, np.asarray(ev_ref, dtype=np.int64))
+        stem = path.name.split(".")[0]
+        return cls.from_arrays(lon, lat, u, v, highway=np.asarray(hw_list, dtype=object),
+                               access=np.asarray(acc_list), oneway=np.asarray(ow_list),
+                               name=name or stem, source=path.name, largest_only=largest_only,
+                               settings=settings)
+
+    @classmethod
+    def build(cls: type[_Net], source, *, name: str | None = None, settings=None) -> _Net:
+        """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file."""
+        p = Path(source)
+        low = p.name.lower()
+        if low.endswith(".gpkg"):
+            return cls.from_gpkg(p, name=name, settings=settings)
+        if low.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")):
+            return cls.from_osm(p, name=name, settings=settings)
+        raise ValidationError(
+            f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
+            field="source")

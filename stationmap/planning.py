@@ -1,0 +1,250 @@
+"""Planning runs end to end: :func:`report` analyses a district, suggests sites and writes
+every output (:func:`write_outputs`: GeoPackage, CSV/XLSX tables, charts, the standalone
+map, a JSON summary) for the ``stationmap coverage`` command and the coverage pages.
+
+It sits above :mod:`stationmap.coverage` and :mod:`stationmap.siting` (which consumes a
+Coverage); neither imports it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from stationmap import siting
+from stationmap.config import Settings
+from stationmap.coverage import DEFAULT_CELL_M, Coverage, analyse, records
+from stationmap.network import Network
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: fonts with CJK glyphs, preferred first (fonts-wqy-microhei on Debian)
+CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+             "Source Han Sans CN", "SimHei", "Microsoft YaHei", "PingFang SC", "Droid Sans Fallback",
+             "AR PL UMing CN", "AR PL UKai CN")
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font with CJK glyphs (matplotlib's list), or None."""
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in have:
+            return name
+    return None
+
+
+def figures_table(coverage: Coverage) -> pd.DataFrame:
+    """:meth:`Coverage.stats` with the run's parameters, for CSV/XLSX."""
+    df = coverage.stats()
+    df.insert(3, "mode", coverage.mode)
+    df.insert(4, "minutes", coverage.threshold)
+    df.insert(5, "method", coverage.method)
+    df["sample_data"] = coverage.sample
+    return df
+
+
+def chart_coverage_by_district(coverage: Coverage, path: str | Path, *, kind: str | None = None,
+                               lang: str = "zh") -> Path:
+    """Bar chart: share of demand covered once and twice (and of area) per district (PNG, Agg)."""
+    kind = coverage.resolve_kind(kind)
+    font = cjk_font()
+    zh = lang == "zh" and font is not None
+    df = coverage.stats()
+    df = df[df.kind == kind].reset_index(drop=True)
+    labels = [(f"{n}" if zh else f"{c}") for c, n in zip(df.adcode, df.name)]
+    with _chart(coverage, kind, zh, font, path, (8, max(2.6, 1.2 + 0.45 * len(df)))) as ax:
+        y = np.arange(len(df))[::-1]
+        h = 0.27
+        ax.barh(y + h, df.demand_covered.fillna(0) * 100, h, color="#1a9850",
+                label="人口覆盖率（≥1 站）" if zh else "demand covered (1+ station)")
+        ax.barh(y, df.demand_cross_covered.fillna(0) * 100, h, color="#2c5aa0",
+                label="交叉覆盖（≥2 站）" if zh else "demand cross-covered (2+)")
+        ax.barh(y - h, df.area_covered.fillna(0) * 100, h, color="#bbbbbb",
+                label="面积覆盖率" if zh else "area covered")
+        ax.set_yticks(y, labels)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("%")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    return Path(path)
+
+
+def chart_minutes_distribution(coverage: Coverage, path: str | Path, *, kind: str | None = None,
+                               lang: str = "zh") -> Path:
+    """Cumulative share of demand within x minutes of a station, per district (PNG, Agg)."""
+    kind = coverage.resolve_kind(kind)
+    font = cjk_font()
+    zh = lang == "zh" and font is not None
+    x = np.linspace(0, coverage.horizon_minutes, 241)
+    with _chart(coverage, kind, zh, font, path, (8, 4.6)) as ax:
+        groups = [(a.name if zh else a.adcode, coverage.grid.adcode == a.adcode) for a in coverage.areas]
+        if len(coverage.areas) > 1:
+            groups.append(((coverage.parent or {}).get("name", "全部") if zh else
+                           (coverage.parent or {}).get("adcode", "all"), np.ones(len(coverage.grid), bool)))
+        for k, (label, mask) in enumerate(groups):
+            mins, dem = coverage.minutes[kind][mask], coverage.demand[mask]
+            tot = dem.sum()
+            if tot <= 0:
+                continue
+            order = np.argsort(mins)
+            cum = np.cumsum(dem[order]) / tot
+            share = np.concatenate([[0.0], cum])[np.searchsorted(mins[order], x, side="right")]
+            last = k == len(groups) - 1 and len(groups) > 1
+            ax.plot(x, share * 100, lw=2.4 if last else 1.3, color="black" if last else None, label=label)
+        ax.axvline(coverage.threshold, color="#d73027", ls="--", lw=1)
+        ax.set_xlim(0, coverage.horizon_minutes)
+        ax.set_ylim(0, 100)
+        ax.set_xlabel("到最近站点的分钟数" if zh else "minutes to the nearest station")
+        ax.set_ylabel("人口累计占比 %" if zh else "share of demand within x minutes, %")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, ncol=2 if len(groups) > 6 else 1, loc="lower right")
+    return Path(path)
+
+
+@contextmanager
+def _chart(coverage, kind, zh, font, path, figsize):
+    """One chart's axes (matplotlib, Agg, ``font`` (:func:`cjk_font`) when there is one);
+    on exit: the title, the sample-data mark, and the PNG written to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
+                         "axes.unicode_minus": False}):
+        fig, ax = plt.subplots(figsize=figsize, dpi=110)
+        try:
+            yield ax
+            ax.set_title(_chart_title(coverage, kind, zh), fontsize=10)
+            _sample_mark(fig, coverage, zh)
+            fig.tight_layout()
+            fig.savefig(path)
+        finally:
+            plt.close(fig)
+
+
+def _chart_title(coverage, kind, zh):
+    name = (coverage.parent or {}).get("name") or coverage.areas[0].name
+    if not zh:
+        name = (coverage.parent or {}).get("adcode") or coverage.areas[0].adcode or "area"
+        return f"{name}: {kind}, {coverage.threshold:g} min by {coverage.mode} ({coverage.method})"
+    kinds = {"rest": "工会驿站", "hot_tea": "热茶点", "legal_aid": "法律援助点"}
+    modes = {"walk": "步行", "bike": "骑行", "ebike": "电动车", "car": "驾车"}
+    return f"{name}：{kinds.get(kind, kind)} {coverage.threshold:g} 分钟{modes.get(coverage.mode, coverage.mode)}覆盖"
+
+
+def _sample_mark(fig, coverage, zh):
+    if coverage.sample:
+        fig.text(0.99, 0.01, "示例数据（非真实站点）" if zh else "SAMPLE DATA (generated, not real stations)",
+                 ha="right", va="bottom", fontsize=8, color="#b35900")
+
+
+def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None = None,
+                  sites: siting.Sites | None = None, lang: str = "zh",
+                  progress: Callable[[str], None] | None = None) -> dict:
+    """Write every output of a run into ``out_dir``; returns {name: path}.
+
+    * ``coverage.gpkg``: layers ``cells`` (polygons: minutes and counts per
+      kind, demand), ``gaps`` (dissolved, ranked), ``sites`` (points, when
+      ``sites``), ``districts`` (boundaries); WGS-84.
+    * ``figures.csv`` (UTF-8 with BOM, for Excel) and ``figures.xlsx``
+      (sheets figures, gaps, sites, about): the per-district figures.
+    * ``coverage_by_district.png``, ``minutes_distribution.png``.
+    * ``coverage_map.html``: the standalone map.
+    * ``summary.json``: parameters and figures.
+    """
+    import json
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from stationmap.maps.coverage import coverage_map, save_html
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kind = coverage.resolve_kind(kind)
+    step = progress or (lambda label: None)
+    paths = {}
+
+    step("tables")
+    fig = figures_table(coverage)
+    gaps = coverage.gaps(kind=kind, geometry=True)
+    paths["csv"] = out / "figures.csv"
+    fig.to_csv(paths["csv"], index=False, encoding="utf-8-sig")
+    about = pd.DataFrame({"item": list(coverage.params().keys()) + ["notes", "datum"],
+                          "value": [str(v) for v in coverage.params().values()]
+                          + [" | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
+    if coverage.sample:
+        about.loc[len(about)] = ["SAMPLE DATA", "the stations are generated samples, not real stations"]
+    paths["xlsx"] = out / "figures.xlsx"
+    with pd.ExcelWriter(paths["xlsx"], engine="openpyxl") as xw:
+        fig.replace([np.inf, -np.inf], np.nan).to_excel(xw, sheet_name="figures", index=False)
+        pd.DataFrame(gaps.drop(columns="geometry")).replace([np.inf, -np.inf], np.nan).to_excel(
+            xw, sheet_name="gaps", index=False)
+        if sites is not None:
+            sites.table.to_excel(xw, sheet_name="sites", index=False)
+        about.to_excel(xw, sheet_name="about", index=False)
+
+    step("geopackage")
+    paths["gpkg"] = out / "coverage.gpkg"
+    if paths["gpkg"].exists():
+        paths["gpkg"].unlink()
+    cells = coverage.cells(geometry=True)
+    cells.to_file(paths["gpkg"], layer="cells", driver="GPKG")
+    if len(gaps):
+        gaps.to_file(paths["gpkg"], layer="gaps", driver="GPKG")
+    if sites is not None and len(sites.table):
+        sp = gpd.GeoDataFrame(sites.table.copy(), geometry=gpd.points_from_xy(sites.table.lon, sites.table.lat),
+                              crs="EPSG:4326")
+        sp["kind"] = sites.kind
+        sp.to_file(paths["gpkg"], layer="sites", driver="GPKG")
+    gpd.GeoDataFrame({"adcode": [a.adcode for a in coverage.areas], "name": [a.name for a in coverage.areas],
+                      "population": [a.population for a in coverage.areas]},
+                     geometry=[a.geometry for a in coverage.areas], crs="EPSG:4326").to_file(
+        paths["gpkg"], layer="districts", driver="GPKG")
+
+    step("charts")
+    paths["chart_districts"] = chart_coverage_by_district(coverage, out / "coverage_by_district.png", kind=kind,
+                                                          lang=lang)
+    paths["chart_minutes"] = chart_minutes_distribution(coverage, out / "minutes_distribution.png", kind=kind,
+                                                        lang=lang)
+
+    step("map")
+    paths["html"] = save_html(coverage_map(coverage, kind=kind, sites=sites, lang=lang, standalone=True,
+                                           gaps=gaps), out / "coverage_map.html")
+    summary = coverage.to_dict()
+    summary["gaps"] = records(pd.DataFrame(gaps.drop(columns="geometry")).head(50))
+    if sites is not None:
+        summary["sites"] = sites.to_dict()
+    paths["json"] = out / "summary.json"
+    paths["json"].write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    return paths
+
+
+def report(area, stations, out_dir: str | Path, *, kinds=None, mode: str = "walk", minutes: float | None = None,
+           method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
+           shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
+           candidates=None, demand=None, demand_column: str = "weight", lang: str = "zh",
+           settings: Settings | None = None,
+           progress: Callable[[str], None] | None = None) -> tuple[Coverage, siting.Sites | None, dict]:
+    """Analyse ``area``, suggest ``add`` sites for the first kind, and write every
+    output (:func:`write_outputs`).  Returns ``(coverage, sites or None, paths)``.
+
+    ``area``, ``stations``, ``kinds``, ``demand`` and the other parameters of the run are
+    :func:`stationmap.coverage.analyse`'s; ``add``, ``solver`` and ``candidates``
+    :func:`stationmap.siting.suggest_sites`'s (``solver`` is its ``method``)."""
+    cov = analyse(area, stations, kinds=kinds, mode=mode, minutes=minutes, method=method, network=network,
+                  cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, demand=demand,
+                  demand_column=demand_column, settings=settings, progress=progress)
+    sites = None
+    if add:
+        (progress or (lambda label: None))("sites")
+        sites = siting.suggest_sites(cov, add, candidates=candidates, method=solver, settings=settings)
+    paths = write_outputs(cov, out_dir, sites=sites, lang=lang, progress=progress)
+    return cov, sites, paths
