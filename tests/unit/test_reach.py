@@ -243,7 +243,7 @@ def test_traced_rings_match_contourpy_on_random_grids():
     corners facing each other, which the two may join or not), every marked node inside."""
     import contourpy
 
-    from stationmap.reach import _Outline
+    from stationmap.reach.outline import Outline
 
     rng = np.random.default_rng(21)
     for trial in range(60):
@@ -254,7 +254,7 @@ def test_traced_rings_match_contourpy_on_random_grids():
         cells = np.flatnonzero(m0.ravel())
         if not len(cells):
             continue
-        out = _Outline.trace(cells, W, 1.0, 0.0, 0.0, 0.0)
+        out = Outline.trace(cells, W, 1.0, 0.0, 0.0, 0.0)
         geom = out.geometry()
         assert geom.is_valid, trial
         assert out.area_m2 == pytest.approx(geom.area, abs=1e-9)
@@ -279,7 +279,7 @@ def test_traced_rings_match_contourpy_on_random_grids():
     m0[3:17, 3:17] = True         # 15 x 15 nodes: 225 cell², less four corners cut by 1/8
     m0[6:8, 6:8] = False          # a hole of one node: 0.5 cell²
     m0[10:15, 10:15] = False      # 4 x 4 nodes: 16 cell², less four corners: 15.5
-    geom = _Outline.trace(np.flatnonzero(m0.ravel()), 20, 1.0, 0.0, 0.0, 1.0).geometry()
+    geom = Outline.trace(np.flatnonzero(m0.ravel()), 20, 1.0, 0.0, 0.0, 1.0).geometry()
     assert geom.exterior.is_ccw and len(geom.interiors) == 1 and not geom.interiors[0].is_ccw
     assert geom.area == pytest.approx(225 - 0.5 - 15.5)
 
@@ -289,15 +289,15 @@ def test_isochrone_on_the_contracted_graph_draws_what_the_full_graph_draws(sip, 
     """The fast path (junction times, precomputed stars, compiled kernels) against the
     plain one: every reached arc of the full graph cut by hand-written numpy and drawn
     by :func:`pieces_polygon` on the same grid."""
-    from stationmap.reach import _Search
+    from stationmap.reach.outline import ReachSearch
 
     for lon, lat in SOURCES:
         minutes = 15 if mode != "car" else 6
         sn = sip.snap(lon, lat, mode=mode)
-        fast = _Search(sip, sn, mode, minutes * 60.0, lon, lat)
+        fast = ReachSearch(sip, sn, mode, minutes * 60.0, lon, lat)
         out = fast.outline()
         assert out is not None
-        full = _Search(sip, sn, mode, minutes * 60.0, lon, lat)
+        full = ReachSearch(sip, sn, mode, minutes * 60.0, lon, lat)
         ref, _ = pieces_polygon(*full.pieces())
         geom = out.geometry()
         assert geom.is_valid
@@ -646,8 +646,7 @@ def test_stations_on_the_query_edge_one_way_or_not():
 
 
 def test_prepare_builds_what_the_first_query_needs():
-    import stationmap.reach as reach
-    from stationmap.reach import RESOLUTION_M, prepare
+    from stationmap.reach import RESOLUTION_M, prepare, trace
 
     net = Network.load(SIP_NPZ, settings=SETTINGS)
     prepare({"sip": net})
@@ -660,7 +659,7 @@ def test_prepare_builds_what_the_first_query_needs():
     from stationmap.network.search import _k_attach, _k_chain, _k_targets
     from stationmap.network.snapping import _grid_nearest
     # the isochrone's kernels and the ranking's, compiled (or loaded) before any query
-    assert {reach._k_cells, reach._k_trace, _k_chain, _k_targets, _k_attach, _grid_nearest} <= set(_COMPILED)
+    assert {trace._k_cells, trace._k_trace, _k_chain, _k_targets, _k_attach, _grid_nearest} <= set(_COMPILED)
 
 
 _PREPARED_KERNELS = """
@@ -673,6 +672,7 @@ from stationmap.network import Network
 from stationmap.network.search import _k_attach, _k_chain, _k_targets
 from stationmap.network.snapping import _grid_nearest
 import stationmap.reach as reach
+from stationmap.reach import trace
 
 S = config.load(environ={})
 net = Network.load(sys.argv[1], settings=S)
@@ -690,7 +690,7 @@ for mode in config.MODES:
     reach.rank_stations(net, idx, 120.72, 31.31, mode=mode, k=2, minutes=15, settings=S)
 assert signatures(RANKING) == ranking, (ranking, signatures(RANKING))
 reach.prepare(net)
-kernels = RANKING + [reach._k_cells, reach._k_trace]
+kernels = RANKING + [trace._k_cells, trace._k_trace]
 before = signatures(kernels)
 for mode in config.MODES:
     reach.isochrone(120.72, 31.31, 10, mode, network=net, index=idx, settings=S)

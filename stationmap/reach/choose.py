@@ -1,0 +1,60 @@
+"""Which network serves a WGS-84 point, if any: the ``auto`` / ``network`` / ``circle``
+choice of :mod:`stationmap.reach` (:func:`choose_network`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from stationmap.errors import ValidationError
+from stationmap.reach.checks import check_method, check_mode
+
+
+def network_list(networks) -> list:
+    """``networks`` (None, a Network, a list or tuple of them, a {name: Network} mapping) as a list."""
+    if networks is None:
+        return []
+    if isinstance(networks, Mapping):
+        return list(networks.values())
+    if isinstance(networks, (list, tuple)):
+        return list(networks)
+    return [networks]
+
+
+def choose_network(networks, lon: float, lat: float, *, mode: str = "ebike", method: str = "auto",
+                   settings=None):
+    """``(network, snap)`` for a WGS-84 point, or ``(None, None)`` for the circle method.
+
+    ``networks``: a Network, a list of them or a {name: Network} mapping (the
+    first that covers the point wins).  ``method="network"`` raises
+    ValidationError when none covers it (naming the distance and the limit).
+    """
+    return choose_network_checked(networks, lon, lat, check_mode(mode), check_method(method), settings)
+
+
+def choose_network_checked(networks, lon: float, lat: float, mode: str, method: str, settings) -> tuple:
+    """:func:`choose_network` for a checked mode and method."""
+    if method == "circle":
+        return None, None
+    nets = network_list(networks)
+    if not nets:
+        if method == "network":
+            raise ValidationError("method 'network' needs a road network, and none is configured "
+                                  "(settings.networks)", field="method")
+        return None, None
+    first_error = None
+    for net in nets:
+        limit = (settings or net.settings).max_snap_m
+        w, s, e, n = net.bounds
+        pad_lat = limit / 111_000.0
+        pad_lon = pad_lat / max(math.cos(math.radians(lat)), 1e-6)
+        inside = w - pad_lon <= lon <= e + pad_lon and s - pad_lat <= lat <= n + pad_lat
+        if not inside and method == "auto":
+            continue
+        try:
+            return net, net.snap(lon, lat, mode=mode, max_snap_m=limit)
+        except ValidationError as exc:
+            first_error = first_error or exc
+    if method == "network":
+        raise first_error
+    return None, None
