@@ -331,8 +331,9 @@ def read_csv(source, *, name: str | None = None) -> Table:
     mapping, warns, found = _map_headers(headers, name, "row")
     _check_required(name, found, headers)
     fields = [mapping[i] for i in mapping]
-    # a leading ' that our exports put before a formula-like cell goes (stationmap.io.cells)
-    cols = [[restore_cell(v) if v[:1] == "'" else v for v in df.iloc[1:, i].tolist()] for i in mapping]
+    cols = [df.iloc[1:, i].tolist() for i in mapping]
+    if "'" in text:  # a leading ' that our exports put before a formula-like cell goes (stationmap.io.cells)
+        cols = [[restore_cell(v) if v[:1] == "'" else v for v in c] for c in cols]
     first_row = header_idx + 2  # spreadsheet row of the first data line
     records, rows = [], []
     for n, vals in enumerate(zip(*cols)):

@@ -171,6 +171,7 @@ def test_safe_cell_and_restore_cell(value, cell):
 def test_safe_cell_keeps_numbers_and_blanks_missing():
     import numpy as np
 
-    assert [safe_cell(v) for v in (-3, 2.5, True, None, float("nan"), float("-inf"))] == [-3, 2.5, True, "", "", "'-inf"]
+    values = (-3, 2.5, True, None, float("nan"), float("-inf"))
+    assert [safe_cell(v) for v in values] == [-3, 2.5, True, "", "", "'-inf"]
     v = safe_cell(np.float64(-0.25))
     assert v == -0.25 and type(v) is float
