@@ -680,6 +680,7 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
     from stationmap import coverage as cv
     from stationmap import planning
     from stationmap.districts import load_districts
+    from stationmap.io.cells import frame_to_csv, frames_to_xlsx
     from stationmap.network import open_network
 
     cfg = settings()
@@ -711,8 +712,8 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
                                   n_workers=workers, settings=cfg, progress=tick)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        res.stats.to_csv(out / "figures.csv", index=False, encoding="utf-8-sig")
-        res.stats.replace([float("inf")], float("nan")).to_excel(out / "figures.xlsx", index=False)
+        frame_to_csv(res.stats, out / "figures.csv")
+        frames_to_xlsx({"Sheet1": res.stats}, out / "figures.xlsx")
         click.echo(f"{len(res.stats)} rows, {res.n_cells:,} cells, {res.seconds:.1f} s on {res.scheduler}; "
                    f"wrote {out / 'figures.csv'} and figures.xlsx{sample_note}")
         return

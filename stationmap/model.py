@@ -102,6 +102,11 @@ _ALIASES_STATUS = {
 CHINA_BOUNDS = (73.4, 18.1, 135.1, 53.6)
 _ADCODE = re.compile(r"^\d{6}$")
 _SPLIT = re.compile(r"[;,，；、|/\s]+")
+# one telephone number: digits, spaces, + - and parentheses (also full-width), then maybe an
+# extension (转123, 分机123, ext. 123, x123; a "-123" after the number is part of it)
+_PHONE_ONE = r"\+?[(（]?\d(?:[\d ()（）-]*\d)?[)）]?(?: ?(?:转|分机|ext\.?|x) ?\d{1,6})?"
+#: a valid ``phone`` field (fullmatch): one or more numbers separated by / , ; 、 and 3 digits at least
+PHONE = re.compile(rf"(?=(?:\D*\d){{3}}){_PHONE_ONE}(?: ?[/,，;；、] ?{_PHONE_ONE})*", re.IGNORECASE)
 
 FIELDS = (
     "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator",
@@ -376,6 +381,11 @@ def validate_record(rec: dict, *, row: int | None = None, datum: str = "wgs84"):
     if status is None:
         problems.append(Problem(row, "status", f"unknown status {status_raw!r} (allowed: {', '.join(STATUSES)})"))
 
+    phone = _text(rec.get("phone"))
+    if phone and not PHONE.fullmatch(phone):
+        problems.append(Problem(row, "phone", "phone must be a telephone number (digits, spaces, + - ( ) and an "
+                                f"extension such as 转123 or ext. 123), got {phone!r}", phone))
+
     adcode = _text(rec.get("adcode"))
     if adcode and not _ADCODE.match(adcode):
         problems.append(Problem(row, "adcode", f"adcode must be 6 digits, got {adcode!r}", adcode))
@@ -408,7 +418,7 @@ def validate_record(rec: dict, *, row: int | None = None, datum: str = "wgs84"):
         adcode=adcode,
         host=_text(rec.get("host")),
         operator=_text(rec.get("operator")),
-        phone=_text(rec.get("phone")),
+        phone=phone,
         opening_hours=hours,
         status=status,
         verified_at=verified_at,

@@ -17,6 +17,7 @@ import numpy as np
 from stationmap import siting
 from stationmap.config import Settings
 from stationmap.coverage import DEFAULT_CELL_M, Coverage, analyse, records
+from stationmap.io.cells import frame_to_csv, frames_to_xlsx
 from stationmap.network import Network
 
 if TYPE_CHECKING:
@@ -176,20 +177,15 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
     fig = figures_table(coverage)
     gaps = coverage.gaps(kind=kind, geometry=True)
     paths["csv"] = out / "figures.csv"
-    fig.to_csv(paths["csv"], index=False, encoding="utf-8-sig")
+    frame_to_csv(fig, paths["csv"])
     about = pd.DataFrame({"item": list(coverage.params().keys()) + ["notes", "datum"],
                           "value": [str(v) for v in coverage.params().values()]
                           + [" | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
     if coverage.sample:
         about.loc[len(about)] = ["SAMPLE DATA", "the stations are generated samples, not real stations"]
     paths["xlsx"] = out / "figures.xlsx"
-    with pd.ExcelWriter(paths["xlsx"], engine="openpyxl") as xw:
-        fig.replace([np.inf, -np.inf], np.nan).to_excel(xw, sheet_name="figures", index=False)
-        pd.DataFrame(gaps.drop(columns="geometry")).replace([np.inf, -np.inf], np.nan).to_excel(
-            xw, sheet_name="gaps", index=False)
-        if sites is not None:
-            sites.table.to_excel(xw, sheet_name="sites", index=False)
-        about.to_excel(xw, sheet_name="about", index=False)
+    frames_to_xlsx({"figures": fig, "gaps": pd.DataFrame(gaps.drop(columns="geometry")),
+                    **({"sites": sites.table} if sites is not None else {}), "about": about}, paths["xlsx"])
 
     step("geopackage")
     paths["gpkg"] = out / "coverage.gpkg"

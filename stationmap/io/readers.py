@@ -52,6 +52,8 @@ Formats
 * **CSV** (``.csv``): UTF-8 (with or without BOM), else GB18030 (a superset of
   the GBK that Chinese Excel saves); comma-separated, or tab / semicolon when
   the header line has no comma.  Title lines above the header are skipped.
+  The ``'`` that stationmap's CSV export puts before a formula-like cell
+  (``'=1+1``) is dropped (:func:`stationmap.io.cells.restore_cell`).
 * **XLSX** (``.xlsx``, ``.xlsm``): the first sheet with a recognisable header
   within its first 10 rows; title rows above it are skipped.  Legacy ``.xls``
   is refused with a hint to save as ``.xlsx``.
@@ -78,6 +80,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stationmap.errors import ValidationError, geodata_read_errors
+from stationmap.io.cells import restore_cell
 from stationmap.model import Problem
 
 #: file extension -> format name
@@ -329,6 +332,8 @@ def read_csv(source, *, name: str | None = None) -> Table:
     _check_required(name, found, headers)
     fields = [mapping[i] for i in mapping]
     cols = [df.iloc[1:, i].tolist() for i in mapping]
+    if "'" in text:  # a leading ' that our exports put before a formula-like cell goes (stationmap.io.cells)
+        cols = [[restore_cell(v) if v[:1] == "'" else v for v in c] for c in cols]
     first_row = header_idx + 2  # spreadsheet row of the first data line
     records, rows = [], []
     for n, vals in enumerate(zip(*cols)):

@@ -19,14 +19,16 @@ Stations are stored in WGS-84; an export writes WGS-84 unless asked for
   (they are not a CRS any GIS knows; the ``datum`` column says which).
 
 Values are written as text, never as formulas: a name starting with ``=`` is
-stored as an XLSX string cell.  CSV cells are not escaped against formula
-injection (that would change the data on re-import); open untrusted CSV in a
-spreadsheet with care.
+stored as an XLSX string cell.  A CSV cell that a spreadsheet would run as a
+formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return and is not a number) gets a leading ``'`` and text cells are
+double-quoted (:mod:`stationmap.io.cells`, after OWASP); the CSV reader drops
+that quote again, so an export imports back unchanged.
+:func:`write_problems_csv` writes an import's problem list the same way.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -38,6 +40,7 @@ import numpy as np
 
 from stationmap.coords import check_datum, from_wgs84
 from stationmap.errors import StationmapError, ValidationError
+from stationmap.io.cells import write_csv
 from stationmap.io.readers import FORMATS, ZH_HEADERS, format_for
 from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES
 
@@ -110,11 +113,23 @@ def _headers(lang):
 
 
 def _write_csv(rows, f, lang):
-    w = csv.writer(f, lineterminator="\r\n")
-    w.writerow(_headers(lang))
-    for r in rows:
-        v = r["verified_at"]
-        w.writerow([(v.isoformat() if v else "") if c == "verified_at" else r[c] for c in COLUMNS])
+    write_csv(f, _headers(lang), ([(r[c].isoformat() if r[c] else "") if c == "verified_at" else r[c]
+                                   for c in COLUMNS] for r in rows))
+
+
+#: columns of a problem list (:func:`write_problems_csv`)
+PROBLEM_COLUMNS = ("unit", "row", "field", "message", "value")
+
+
+def write_problems_csv(problems, f) -> int:
+    """Write problems (:class:`~stationmap.model.Problem`, e.g. an import's) as CSV to the text stream ``f``.
+
+    Columns :data:`PROBLEM_COLUMNS`; ``value`` is the offending value as read,
+    neutralised like every CSV cell (:func:`stationmap.io.cells.safe_cell`).
+    Returns the number of problems written.
+    """
+    return write_csv(f, PROBLEM_COLUMNS, ((getattr(p, "unit", "row"), p.row, p.field or "", p.message, p.value)
+                                          for p in problems))
 
 
 def _write_xlsx(rows, f, lang):

@@ -116,3 +116,19 @@ def test_dict_round_trip():
                 verified_at=date(2026, 5, 1), source="sample")
     assert Station.from_dict(s.to_dict()) == s
     assert s.is_sample
+
+
+@pytest.mark.parametrize("phone", [
+    "0519-8888 8888", "+86 (519) 8888-8888", "12345转678", "13800138000", "0519-88888888 ext. 123",
+    "0519-88888888x123", "0519-88888888-123", "（0519）88888888", "0519-88880001、13800138000", "12351", "",
+])
+def test_phone_numbers_accepted(phone):
+    s, problems = validate_record({"name": "x", "lon": 119.95, "lat": 31.78, "kinds": "rest", "phone": phone})
+    assert problems == [] and s.phone == phone
+
+
+@pytest.mark.parametrize("phone", ["=1+1", "<script>", "abc", "+cmd|calc!A0", "@SUM(1)", "-123", "12"])
+def test_phone_numbers_refused_naming_the_field(phone):
+    s, problems = validate_record({"name": "x", "lon": 119.95, "lat": 31.78, "kinds": "rest", "phone": phone}, row=4)
+    assert s is None and [(p.row, p.field) for p in problems] == [(4, "phone")]
+    assert "phone must be a telephone number" in problems[0].message and repr(phone) in problems[0].message

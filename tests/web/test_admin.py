@@ -304,6 +304,31 @@ def test_close_reopen_and_verify_resolve_reports(app, store):
     assert notes[0] == "closed"
 
 
+@pytest.mark.parametrize("phone", ["=1+1", "<script>", "abc"])
+def test_form_refuses_a_phone_that_is_not_a_number_on_the_field(app, store, phone):
+    c = _client(app, "admin")
+    n = store.count()
+    r = c.post("/admin/stations/new", data={**_form(phone=phone), "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 400 and store.count() == n
+    html = r.get_data(as_text=True)
+    assert re.search(r'id="f-phone"[^>]*><div class="field-error" role="alert">phone must be a telephone number',
+                     html)
+    assert "<script>" not in html.split('id="f-phone"')[1].split("</form>")[0]
+    before = store.get("zl-1")
+    r = c.post("/admin/stations/zl-1/edit", data={**_edit_form(store, "zl-1", phone=phone),
+                                                   "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 400 and store.get("zl-1") == before
+    assert 'id="f-phone"' in r.get_data(as_text=True) and "phone must be a telephone number" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("phone", ["0519-8888 8888", "+86 (519) 8888-8888", "12345转678", "13800138000"])
+def test_form_accepts_telephone_numbers(app, store, phone):
+    c = _client(app, "admin")
+    r = c.post("/admin/stations/zl-1/edit", data={**_edit_form(store, "zl-1", phone=phone),
+                                                   "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302 and store.get("zl-1").phone == phone
+
+
 # -- upload and import -----------------------------------------------------------------
 
 CSV_OK = ("id,name,kinds,lon,lat,adcode,services\n"
@@ -365,6 +390,21 @@ def test_upload_lists_every_invalid_row_and_writes_nothing(app, store):
     assert "确认导入" in html
     c.post(f"/admin/import/{_token(html)}", data={"csrf_token": csrf_token(html)})
     assert "up-1" in store.ids() and not {"up-2", "up-3", "up-4"} & store.ids()
+
+
+def test_upload_refuses_a_phone_that_is_not_a_number(app, store):
+    c = _client(app, "zl")
+    rev = store.revision()
+    text = ("id,name,kinds,lon,lat,adcode,phone\n"
+            "up-1,上传驿站一,rest,119.935,31.785,320404,0519-8888 8888\n"
+            "up-2,上传驿站二,rest,119.936,31.785,320404,=1+1\n"
+            "up-3,上传驿站三,rest,119.937,31.785,320404,<script>\n")
+    html = _upload(c, text).get_data(as_text=True)
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(\w*)</td>", html.split('id="problems"')[1].split("</table>")[0])
+    assert {(int(a), b) for a, b in rows} == {(3, "phone"), (4, "phone")}
+    assert "确认导入" not in html
+    r = c.post(f"/admin/import/{_token(html)}", data={"csrf_token": csrf_token(html)})
+    assert r.status_code == 400 and store.revision() == rev
 
 
 def test_upload_scope(app, store):
