@@ -210,10 +210,7 @@ class Districts:
                 if parent != code:
                     sums[parent] = sums.get(parent, 0) + pop
         for code, rec in list(records.items()):
-            if rec.level in ("county", "zone"):
-                pop = self._census.get(code)
-            else:
-                pop = sums.get(code)
+            pop = self._census.get(code) if rec.level in ("county", "zone") else sums.get(code)
             object.__setattr__(rec, "population", pop)
         self._records = dict(sorted(records.items()))
         records = self._records
@@ -225,7 +222,7 @@ class Districts:
     # -- construction ------------------------------------------------------------
 
     @classmethod
-    def from_files(cls, boundaries_path, population_path=None, *, layer: str = LAYER) -> "Districts":
+    def from_files(cls, boundaries_path, population_path=None, *, layer: str = LAYER) -> Districts:
         """Read the boundaries GeoPackage (and the census CSV, if given); not cached."""
         import geopandas as gpd
 
@@ -390,7 +387,7 @@ def read_census(path) -> dict:
             continue
         name = name.strip() if isinstance(name, str) else ""
         ok = pop is not None and not (isinstance(pop, float) and math.isnan(pop))
-        out[code] = (name, int(round(float(pop))) if ok else None)
+        out[code] = (name, round(float(pop)) if ok else None)
     return out
 
 

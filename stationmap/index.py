@@ -145,7 +145,7 @@ class StationIndex:
 
     # -- building ---------------------------------------------------------
     @classmethod
-    def from_stations(cls, stations, *, revision: int = 0) -> "StationIndex":
+    def from_stations(cls, stations, *, revision: int = 0) -> StationIndex:
         """Bulk-load an index (the rtree by numpy bulk loading, the kd trees at once)."""
         self = cls()
         stations = list(stations)
@@ -167,7 +167,7 @@ class StationIndex:
         return self
 
     @classmethod
-    def from_store(cls, store) -> "StationIndex":
+    def from_store(cls, store) -> StationIndex:
         rev = store.revision()
         return cls.from_stations(store.all(), revision=rev)
 
@@ -182,7 +182,7 @@ class StationIndex:
         self._delta = set()
         self._stale = set()
 
-    def prepare(self) -> "StationIndex":
+    def prepare(self) -> StationIndex:
         """Do now what the first nearest query would (flatten the kd trees, load the compiled
         search): a server calls it at start, so no request pays for it."""
         for groups in (self._kd, self._kd_all):
@@ -191,7 +191,7 @@ class StationIndex:
                     self._flat_tree(tree, _slots).query((0.0, 0.0, 0.0), 1)
         return self
 
-    def _flat_tree(self, tree, slots) -> "_FlatTree":
+    def _flat_tree(self, tree, slots) -> _FlatTree:
         """The :class:`_FlatTree` of one of the cKDTrees (labelled with its points' ``slots``),
         built on first use."""
         flat = self._flat.get(id(tree))
@@ -295,9 +295,7 @@ class StationIndex:
     def _accept(self, st: Station, services, open_at) -> bool:
         if services and not all(s in st.services for s in services):
             return False
-        if open_at is not None and not st.open_at(open_at):
-            return False
-        return True
+        return open_at is None or st.open_at(open_at)
 
     def nearest(self, lon: float, lat: float, *, k: int = 1, kinds=None, services=None,
                 open_at: datetime | None = None, max_m: float | None = None,

@@ -265,7 +265,7 @@ def solve_greedy(A, w, n):
     heapq.heapify(heap)
     chosen, added = [], []
     while heap and len(chosen) < n:
-        neg, j = heapq.heappop(heap)
+        _neg, j = heapq.heappop(heap)
         cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
         g = float(w[cols[~covered[cols]]].sum())
         if g <= 0:

@@ -16,8 +16,16 @@ from stationmap.coverage.areas import default_network, default_network_for, geom
 from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
 from stationmap.coverage.grid import Grid, make_grid
 from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
-from stationmap.coverage.params import (DEFAULT_CELL_M, DEMAND_PROXIES, METHODS, MINUTE_BANDS, check_kind_list,
-                                        check_minutes, check_mode, horizon_for)
+from stationmap.coverage.params import (
+    DEFAULT_CELL_M,
+    DEMAND_PROXIES,
+    METHODS,
+    MINUTE_BANDS,
+    check_kind_list,
+    check_minutes,
+    check_mode,
+    horizon_for,
+)
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import check_kinds
 
@@ -242,11 +250,9 @@ class Coverage:
 def records(df: pd.DataFrame) -> list[dict]:
     """A DataFrame's rows as JSON-ready dicts: numpy scalars as Python numbers, non-finite
     floats as None."""
-    out = []
-    for r in df.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else
-                        (v.item() if hasattr(v, "item") else v)) for k, v in r.items()})
-    return out
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
+                 (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
 
 
 def _maybe_geo(df, geoms):
@@ -435,7 +441,7 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
             source = "census 2020 population spread uniformly over cell area"
         if any(a.population is None for a in areas):
             source += " (relative demand where the population is unknown)"
-    elif isinstance(demand, np.ndarray) or isinstance(demand, (list, tuple)):
+    elif isinstance(demand, (np.ndarray, list, tuple)):
         dem = np.asarray(demand, dtype=float)
         if dem.shape != (len(grid),):
             raise ValidationError(f"demand must have one value per cell ({len(grid)}), got shape {dem.shape}",

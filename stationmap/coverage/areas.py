@@ -6,8 +6,8 @@ the WGS-84 <-> metric projection helpers every part of a run uses.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class Area:
     note: str = ""
 
     @classmethod
-    def from_district(cls, d, *, geometry=None, note: str = "") -> "Area":
+    def from_district(cls, d, *, geometry=None, note: str = "") -> Area:
         return cls(adcode=d.adcode, name=d.name, level=d.level, geometry=geometry or d.geometry,
                    population=d.population, note=note)
 

@@ -53,7 +53,7 @@ class Grid:
             self.ids = np.array([f"{a}_{b}" for a, b in zip(self.i.tolist(), self.j.tolist())], dtype=object)
         return self.ids
 
-    def subset(self, mask) -> "Grid":
+    def subset(self, mask) -> Grid:
         mask = np.asarray(mask)
         pick = lambda a: None if a is None else a[mask]  # noqa: E731
         return replace(self, ids=pick(self.ids), adcode=self.adcode[mask], x=self.x[mask],
@@ -144,7 +144,7 @@ def h3_resolution_for(cell_m: float) -> int:
     import h3
 
     target = math.log(float(cell_m) ** 2)
-    return min(range(0, 16), key=lambda r: abs(math.log(h3.average_hexagon_area(r, unit="m^2")) - target))
+    return min(range(16), key=lambda r: abs(math.log(h3.average_hexagon_area(r, unit="m^2")) - target))
 
 
 def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,

@@ -6,8 +6,8 @@ two methods: ``"circle"`` (straight line x detour factor, :func:`circle_minutes`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class StationArrays:
     name: np.ndarray | None = None
 
     @classmethod
-    def from_stations(cls, stations: Iterable[Station], *, include_closed: bool = False) -> "StationArrays":
+    def from_stations(cls, stations: Iterable[Station], *, include_closed: bool = False) -> StationArrays:
         """Stations (closed ones left out unless ``include_closed``)."""
         if isinstance(stations, StationArrays):
             return stations
@@ -52,7 +52,7 @@ class StationArrays:
     def of_kind(self, kind: str) -> np.ndarray:
         return (self.kinds & (1 << tuple(KINDS).index(kind))) != 0
 
-    def subset(self, mask) -> "StationArrays":
+    def subset(self, mask) -> StationArrays:
         return StationArrays(self.id[mask], self.lon[mask], self.lat[mask], self.kinds[mask], self.sample[mask],
                              None if self.name is None else self.name[mask])
 

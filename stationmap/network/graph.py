@@ -205,7 +205,7 @@ class Network(Snapping, Searching, Building):
                     self._modes[mode] = g
         return g
 
-    def prepare(self, modes=MODES) -> "Network":
+    def prepare(self, modes=MODES) -> Network:
         """Build the mode graphs and snapping grids now rather than on first use, and compile
         the searches of :meth:`snap`, :meth:`nearest_targets` and :meth:`node_lengths` (or load
         them from the disk cache): a server calls it at start, so no request pays for them."""
@@ -380,7 +380,7 @@ class Network(Snapping, Searching, Building):
         return path
 
     @classmethod
-    def load(cls, path, *, name: str | None = None, settings=None) -> "Network":
+    def load(cls, path, *, name: str | None = None, settings=None) -> Network:
         """Load a network compiled by :meth:`save` / ``stationmap network build``."""
         path = Path(path)
         if not path.exists():

@@ -26,7 +26,7 @@ from stationmap.network.osm import check_mode
 
 
 class _Pt:
-    __slots__ = ("lon", "lat")
+    __slots__ = ("lat", "lon")
 
     def __init__(self, lon, lat):
         self.lon, self.lat = lon, lat

@@ -75,10 +75,7 @@ def class_access(cls: str) -> int:
     """Bit mask of the modes (:data:`MODES` order) that may use a road class."""
     bits = 0
     for mode in MODES:
-        if mode == "car":
-            ok = cls in DEFAULT_CAR_SPEEDS_KMH
-        else:
-            ok = cls not in CLOSED[mode]
+        ok = cls in DEFAULT_CAR_SPEEDS_KMH if mode == "car" else cls not in CLOSED[mode]
         if ok:
             bits |= MODE_BIT[mode]
     return bits

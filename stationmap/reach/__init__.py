@@ -78,11 +78,21 @@ from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
 from stationmap.index import check_point
 from stationmap.reach.checks import (
-    MAX_K, MAX_MINUTES, METHODS, check_k, check_method, check_minutes, check_mode,
+    MAX_K,
+    MAX_MINUTES,
+    METHODS,
+    check_k,
+    check_method,
+    check_minutes,
+    check_mode,
 )
 from stationmap.reach.choose import choose_network, choose_network_checked, network_list
 from stationmap.reach.circle import (
-    circle_minutes, circle_polygon, circle_radius_m, cut_at_antimeridian, minutes_per_metre,
+    circle_minutes,
+    circle_polygon,
+    circle_radius_m,
+    cut_at_antimeridian,
+    minutes_per_metre,
 )
 from stationmap.reach.outline import MIN_HOLE_M2, RESOLUTION_M, ReachSearch, pieces_outline, pieces_polygon, raster
 from stationmap.reach.ranking import Ranking, StationTime, circle_times, rank_stations, rank_within

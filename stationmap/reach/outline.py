@@ -118,7 +118,7 @@ class ReachSearch:
         """
         net = self.net
         ex0, ey0, edx, edy = self._extra()
-        r, s, tt, f, full, _ = self._arcs()
+        _r, s, tt, f, full, _ = self._arcs()
         x0, y0 = net.x[s], net.y[s]
         return (np.concatenate([ex0, x0]), np.concatenate([ey0, y0]),
                 np.concatenate([edx, (net.x[tt] - x0) * f]), np.concatenate([edy, (net.y[tt] - y0) * f]),
