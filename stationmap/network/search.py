@@ -5,7 +5,7 @@ k-nearest-targets search of a ranking and the lengths along its tree (the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -33,6 +33,13 @@ class Searching:
         def graph(self, mode: str) -> Any: ...
         def core(self, mode: str) -> Any: ...
         def walk_mps(self) -> float: ...
+
+    @overload
+    def search(self, snap: Snap, *, mode: str, limit_s: float = ...,
+               predecessors: Literal[False] = ...) -> np.ndarray: ...
+    @overload
+    def search(self, snap: Snap, *, mode: str, limit_s: float = ...,
+               predecessors: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
 
     def search(self, snap: Snap, *, mode: str, limit_s: float = np.inf,
                predecessors: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
