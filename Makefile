@@ -11,11 +11,12 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps init serve test bench clean
+.PHONY: help venv system-deps init serve test lint bench clean
 
 help:
 	@echo "make serve   - set up and serve the app on http://$(HOST):$(PORT) (SQLite, sample data)"
 	@echo "make test    - set up and run the whole test suite"
+	@echo "make lint    - ruff and mypy over the library (configured in pyproject.toml, setup.cfg)"
 	@echo "make bench   - run the benchmarks and print their figures"
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
@@ -47,6 +48,12 @@ serve: init
 
 test: venv system-deps
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# ruff (pyproject.toml [tool.ruff]) over the library and the benchmarks, mypy (setup.cfg [mypy])
+# over the library.  Not yet part of `make test`.
+lint: venv
+	$(VENV)/bin/ruff check stationmap benchmarks
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(PY) benchmarks/run.py

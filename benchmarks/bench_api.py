@@ -101,7 +101,7 @@ def gunicorn(target: str, *, port: int, env: dict, cwd: str, workers: int = WORK
     ``ready_path``, any status), then as long again: the workers boot side by side.
     """
     exe = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    log = tempfile.TemporaryFile()  # gunicorn's error log (a pipe nobody reads could fill up)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server) gunicorn's error log (a pipe nobody reads could fill up)
     proc = subprocess.Popen([exe, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
                              "--access-logfile", "-", target],
                             cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)

@@ -79,8 +79,8 @@ def sip(settings):
     _real, rev = reverse_graph(net, "walk")
     e, _t, _a = snap_points(net, "walk", lon, lat, settings.max_snap_m)
     src = np.unique(net.edge_u[e[e >= 0]])
-    ours, got = best_of(lambda: cv.node_minutes(net, lon, lat, mode="walk"), repeat=7)
-    bare, ref = best_of(lambda: dijkstra(rev, directed=True, indices=src, min_only=True), repeat=7)
+    ours, _got = best_of(lambda: cv.node_minutes(net, lon, lat, mode="walk"), repeat=7)
+    bare, _ref = best_of(lambda: dijkstra(rev, directed=True, indices=src, min_only=True), repeat=7)
     full, cov = best_of(lambda: cv.analyse("320571", stations, network=net, mode="walk", settings=settings))
     ratio = ours / bare
     out = {"nodes": net.n_nodes, "stations": len(stations), "node_minutes_s": ours, "scipy_min_only_s": bare,

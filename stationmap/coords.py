@@ -18,6 +18,8 @@ not the one-step approximations (1-2 m off) found in many libraries.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from pyproj import Geod
@@ -25,6 +27,10 @@ from pyproj import Geod
 from stationmap.errors import ValidationError
 
 DATUMS = ("wgs84", "gcj02", "bd09")
+
+#: A longitude or latitude in degrees: a float, or a numpy array of them.  The
+#: converters return what they are given (floats for floats, arrays for arrays).
+Deg = TypeVar("Deg", float, np.ndarray)
 
 #: Krasovsky 1940 ellipsoid used by the GCJ-02 formula.
 _A = 6378245.0
@@ -36,12 +42,12 @@ GEOD = Geod(ellps="WGS84")
 EARTH_RADIUS_M = 6371008.8
 
 
-def _as_arrays(lon, lat):
+def _as_arrays(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, bool]:
     scalar = np.isscalar(lon) and np.isscalar(lat)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), scalar
 
 
-def _out(lon, lat, scalar):
+def _out(lon: np.ndarray, lat: np.ndarray, scalar: bool) -> tuple[Any, Any]:
     if scalar:
         return float(lon), float(lat)
     return lon, lat
@@ -52,14 +58,25 @@ _CHINA_WEST, _CHINA_EAST = 72.004, 137.8347
 _CHINA_SOUTH, _CHINA_NORTH = 0.8293, 55.8271
 
 
-def in_china(lon, lat):
-    """True where the GCJ-02 shift applies (China's rough bounding box)."""
+def in_china(lon: float | np.ndarray, lat: float | np.ndarray) -> np.ndarray:
+    """True where the GCJ-02 shift applies (China's rough bounding box).
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        WGS-84 degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, of the inputs' (broadcast) shape; a 0-d array for floats.
+    """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     return (lon >= _CHINA_WEST) & (lon <= _CHINA_EAST) & (lat >= _CHINA_SOUTH) & (lat <= _CHINA_NORTH)
 
 
-def _gcj_raw(lon, lat, m):
+def _gcj_raw(lon: Any, lat: Any, m: Any) -> tuple[Any, Any]:
     """The GCJ-02 offset (dlon, dlat) in degrees at a WGS-84 point, by the formula alone
     (no bounding box): ``m`` is :mod:`math` for Python floats or :mod:`numpy` for arrays."""
     sin, pi = m.sin, m.pi
@@ -81,7 +98,7 @@ def _gcj_raw(lon, lat, m):
     return dlon, dlat
 
 
-def _gcj_delta(lon, lat):
+def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The GCJ-02 offset (dlon, dlat) in degrees at WGS-84 points (arrays); 0 outside China."""
     dlon, dlat = _gcj_raw(lon, lat, np)
     inside = in_china(lon, lat)
@@ -95,21 +112,58 @@ def _gcj_delta1(lon: float, lat: float) -> tuple[float, float]:
     return _gcj_raw(lon, lat, math)
 
 
-def wgs84_to_gcj02(lon, lat):
-    """WGS-84 -> GCJ-02 (Amap, Tencent, WeChat)."""
+def wgs84_to_gcj02(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
+    """WGS-84 -> GCJ-02 (Amap, Tencent, WeChat).
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        WGS-84 degrees.  Outside China's rough bounding box points pass unchanged.
+
+    Returns
+    -------
+    (lon, lat)
+        GCJ-02 degrees: floats for floats, arrays of the inputs' shape for arrays.
+
+    Examples
+    --------
+    >>> lon, lat = wgs84_to_gcj02(120.0, 31.0)
+    >>> round(lon - 120.0, 4), round(lat - 31.0, 4)
+    (0.0047, -0.0022)
+    """
     if type(lon) is float and type(lat) is float:
         dlon, dlat = _gcj_delta1(lon, lat)
         return lon + dlon, lat + dlat
-    lon, lat, scalar = _as_arrays(lon, lat)
-    dlon, dlat = _gcj_delta(lon, lat)
-    return _out(lon + dlon, lat + dlat, scalar)
+    x, y, scalar = _as_arrays(lon, lat)
+    dx, dy = _gcj_delta(x, y)
+    return _out(x + dx, y + dy, scalar)
 
 
-def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-9, max_iter: int = 30):
+def gcj02_to_wgs84(lon: Deg, lat: Deg, *, tol_deg: float = 1e-9, max_iter: int = 30) -> tuple[Deg, Deg]:
     """GCJ-02 -> WGS-84, iterated until the forward transform hits the input.
 
     Converges to well below a millimetre in 3-6 iterations.  Points outside
     China pass through unchanged.
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        GCJ-02 degrees (Amap, Tencent, WeChat).
+    tol_deg : float
+        Stop when the forward transform of the answer is this close to the input (degrees).
+    max_iter : int
+        At most this many iterations.
+
+    Returns
+    -------
+    (lon, lat)
+        WGS-84 degrees: floats for floats, arrays of the inputs' shape for arrays.
+
+    Examples
+    --------
+    >>> lon, lat = gcj02_to_wgs84(*wgs84_to_gcj02(120.0, 31.0))
+    >>> abs(lon - 120.0) < 1e-9 and abs(lat - 31.0) < 1e-9
+    True
     """
     glon, glat, scalar = _as_arrays(lon, lat)
     wlon, wlat = glon.copy(), glat.copy()
@@ -123,8 +177,19 @@ def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-9, max_iter: int = 30):
     return _out(wlon, wlat, scalar)
 
 
-def gcj02_to_bd09(lon, lat):
-    """GCJ-02 -> BD-09 (Baidu)."""
+def gcj02_to_bd09(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
+    """GCJ-02 -> BD-09 (Baidu).
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        GCJ-02 degrees.
+
+    Returns
+    -------
+    (lon, lat)
+        BD-09 degrees, floats for floats, arrays for arrays.
+    """
     if type(lon) is float and type(lat) is float:
         z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
         theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
@@ -135,7 +200,7 @@ def gcj02_to_bd09(lon, lat):
     return _out(z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006, scalar)
 
 
-def _bd09_to_gcj02_step(x, y):
+def _bd09_to_gcj02_step(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = x - 0.0065
     y = y - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
@@ -143,8 +208,21 @@ def _bd09_to_gcj02_step(x, y):
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def bd09_to_gcj02(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 20):
-    """BD-09 -> GCJ-02: Baidu's published one-step inverse, then refined by iteration."""
+def bd09_to_gcj02(lon: Deg, lat: Deg, *, tol_deg: float = 1e-10, max_iter: int = 20) -> tuple[Deg, Deg]:
+    """BD-09 -> GCJ-02: Baidu's published one-step inverse, then refined by iteration.
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        BD-09 degrees (Baidu).
+    tol_deg, max_iter
+        As in :func:`gcj02_to_wgs84`.
+
+    Returns
+    -------
+    (lon, lat)
+        GCJ-02 degrees, floats for floats, arrays for arrays.
+    """
     bx, by, scalar = _as_arrays(lon, lat)
     gx, gy = _bd09_to_gcj02_step(bx, by)
     for _ in range(max_iter):
@@ -156,18 +234,43 @@ def bd09_to_gcj02(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 20):
     return _out(gx, gy, scalar)
 
 
-def wgs84_to_bd09(lon, lat):
-    """WGS-84 -> BD-09 (Baidu)."""
+def wgs84_to_bd09(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
+    """WGS-84 -> BD-09 (Baidu): :func:`wgs84_to_gcj02`, then :func:`gcj02_to_bd09`.
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        WGS-84 degrees.
+
+    Returns
+    -------
+    (lon, lat)
+        BD-09 degrees, floats for floats, arrays for arrays.
+    """
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-def bd09_to_wgs84(lon, lat):
-    """BD-09 (Baidu) -> WGS-84."""
+def bd09_to_wgs84(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
+    """BD-09 (Baidu) -> WGS-84: :func:`bd09_to_gcj02`, then :func:`gcj02_to_wgs84`.
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        BD-09 degrees.
+
+    Returns
+    -------
+    (lon, lat)
+        WGS-84 degrees, floats for floats, arrays for arrays.
+    """
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-_TO_WGS84 = {"wgs84": lambda lon, lat: (lon, lat), "gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
-_FROM_WGS84 = {"wgs84": lambda lon, lat: (lon, lat), "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+_Convert = Callable[[Any, Any], tuple[Any, Any]]
+_TO_WGS84: dict[str, _Convert] = {"wgs84": lambda lon, lat: (lon, lat), "gcj02": gcj02_to_wgs84,
+                                  "bd09": bd09_to_wgs84}
+_FROM_WGS84: dict[str, _Convert] = {"wgs84": lambda lon, lat: (lon, lat), "gcj02": wgs84_to_gcj02,
+                                    "bd09": wgs84_to_bd09}
 
 _DATUM_ALIASES = {
     "wgs84": "wgs84", "wgs-84": "wgs84", "wgs": "wgs84", "epsg:4326": "wgs84", "gps": "wgs84",
@@ -176,31 +279,96 @@ _DATUM_ALIASES = {
 }
 
 
-def check_datum(datum, *, field: str = "datum") -> str:
-    """The canonical datum name, or a ValidationError naming the allowed ones."""
+def check_datum(datum: object, *, field: str = "datum") -> str:
+    """The canonical datum name (one of :data:`DATUMS`) for a name or alias.
+
+    Parameters
+    ----------
+    datum : str
+        A datum name or alias, any case: ``wgs84``, ``WGS-84``, ``gps``, ``gcj02``,
+        ``amap``, ``gaode``, ``bd09``, ``baidu``, ...
+    field : str
+        The field named in the error.
+
+    Returns
+    -------
+    str
+        ``"wgs84"``, ``"gcj02"`` or ``"bd09"``.
+
+    Raises
+    ------
+    ValidationError
+        If ``datum`` is not a known name or alias.
+
+    Examples
+    --------
+    >>> check_datum("Amap")
+    'gcj02'
+    """
     key = str(datum).strip().lower() if datum is not None else ""
     if key not in _DATUM_ALIASES:
         raise ValidationError(f"{field} must be one of {DATUMS}, got {datum!r}", field=field)
     return _DATUM_ALIASES[key]
 
 
-def to_wgs84(lon, lat, datum: str):
-    """Convert ``lon, lat`` given in ``datum`` to WGS-84."""
+def to_wgs84(lon: Deg, lat: Deg, datum: str) -> tuple[Deg, Deg]:
+    """Convert ``lon, lat`` given in ``datum`` to WGS-84.
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        Degrees in ``datum``.
+    datum : str
+        A name or alias accepted by :func:`check_datum`.
+
+    Returns
+    -------
+    (lon, lat)
+        WGS-84 degrees, floats for floats, arrays for arrays.
+
+    Raises
+    ------
+    ValidationError
+        If ``datum`` is not known.
+
+    Examples
+    --------
+    >>> to_wgs84(120.0, 31.0, "wgs84")
+    (120.0, 31.0)
+    """
     return _TO_WGS84[check_datum(datum)](lon, lat)
 
 
-def from_wgs84(lon, lat, datum: str):
-    """Convert WGS-84 ``lon, lat`` to ``datum``."""
+def from_wgs84(lon: Deg, lat: Deg, datum: str) -> tuple[Deg, Deg]:
+    """Convert WGS-84 ``lon, lat`` to ``datum``.
+
+    Parameters
+    ----------
+    lon, lat : float or numpy.ndarray
+        WGS-84 degrees.
+    datum : str
+        A name or alias accepted by :func:`check_datum`.
+
+    Returns
+    -------
+    (lon, lat)
+        Degrees in ``datum``, floats for floats, arrays for arrays.
+
+    Raises
+    ------
+    ValidationError
+        If ``datum`` is not known.
+    """
     return _FROM_WGS84[check_datum(datum)](lon, lat)
 
 
-def geodesic_m(lon1, lat1, lon2, lat2):
+def geodesic_m(lon1: Deg, lat1: Deg, lon2: Deg, lat2: Deg) -> Deg:
     """Geodesic distance in metres on the WGS-84 ellipsoid (pyproj.Geod); vectorised."""
     _, _, d = GEOD.inv(lon1, lat1, lon2, lat2)
     return d
 
 
-def unit_vectors(lon, lat):
+def unit_vectors(lon: float | np.ndarray, lat: float | np.ndarray) -> np.ndarray:
     """Unit-sphere ECEF vectors (n, 3) for WGS-84 lon/lat in degrees.
 
     Chord length between unit vectors orders points exactly as great-circle
@@ -213,12 +381,12 @@ def unit_vectors(lon, lat):
     return np.column_stack([cphi * np.cos(lam), cphi * np.sin(lam), np.sin(phi)])
 
 
-def chord_for_metres(metres):
+def chord_for_metres(metres: float | np.ndarray) -> np.ndarray:
     """Unit-sphere chord length for a great-circle distance in metres."""
     return 2.0 * np.sin(np.minimum(np.asarray(metres, dtype=float) / (2.0 * EARTH_RADIUS_M), np.pi / 2))
 
 
-def metres_for_chord(chord):
+def metres_for_chord(chord: float | np.ndarray) -> np.ndarray:
     """Great-circle distance in metres (mean-radius sphere) for a unit chord."""
     return 2.0 * EARTH_RADIUS_M * np.arcsin(np.clip(np.asarray(chord, dtype=float) / 2.0, 0.0, 1.0))
 

@@ -29,14 +29,25 @@ files (keyed by path and modification time).  Nothing is read at import time.
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stationmap.errors import ConfigError, NotFoundError, ValidationError, geodata_read_errors
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy.typing as npt
+    import shapely
+    from shapely.geometry.base import BaseGeometry
+
+    from stationmap.config import Settings
 
 #: Levels of :class:`District`, from largest to smallest.
 LEVELS = ("province", "city", "county", "zone")
@@ -82,17 +93,18 @@ class District:
     province: str
     city: str | None
     city_adcode: str | None
-    geometry: object = field(repr=False)
+    geometry: BaseGeometry | None = field(repr=False)
     bbox: tuple | None
     population: int | None
 
     @property
     def has_geometry(self) -> bool:
+        """Whether the unit has a boundary polygon (zones have none)."""
         return self.geometry is not None
 
     def to_dict(self, *, geometry: bool = False) -> dict:
         """Plain JSON-ready dict; the boundary as a GeoJSON geometry when ``geometry``."""
-        d = {
+        d: dict[str, Any] = {
             "adcode": self.adcode,
             "name": self.name,
             "level": self.level,
@@ -109,7 +121,7 @@ class District:
         return d
 
 
-def check_adcode(adcode, *, field: str = "adcode") -> str:
+def check_adcode(adcode: object, *, field: str = "adcode") -> str:
     """``adcode`` as a six-digit string (ints accepted); ValidationError otherwise."""
     if isinstance(adcode, bool):
         raise ValidationError(f"{field} must be 6 digits, got {adcode!r}", field=field)
@@ -151,7 +163,7 @@ class Districts:
         Where the data came from, for error messages.
     """
 
-    def __init__(self, frame, census: dict | None = None, *, source: str | None = None):
+    def __init__(self, frame: gpd.GeoDataFrame, census: dict | None = None, *, source: str | None = None) -> None:
         self.source = source or "boundaries"
         missing = [c for c in _REQUIRED if c not in frame.columns]
         if missing:
@@ -210,22 +222,20 @@ class Districts:
                 if parent != code:
                     sums[parent] = sums.get(parent, 0) + pop
         for code, rec in list(records.items()):
-            if rec.level in ("county", "zone"):
-                pop = self._census.get(code)
-            else:
-                pop = sums.get(code)
+            pop = self._census.get(code) if rec.level in ("county", "zone") else sums.get(code)
             object.__setattr__(rec, "population", pop)
         self._records = dict(sorted(records.items()))
         records = self._records
         self._by_level = {lv: [r for r in records.values() if r.level == lv] for lv in LEVELS}
-        self._tree = None
-        self._tree_codes = None
+        self._tree: shapely.STRtree | None = None
+        self._tree_codes: np.ndarray | None = None
         self._lock = threading.Lock()
 
     # -- construction ------------------------------------------------------------
 
     @classmethod
-    def from_files(cls, boundaries_path, population_path=None, *, layer: str = LAYER) -> "Districts":
+    def from_files(cls, boundaries_path: str | os.PathLike, population_path: str | os.PathLike | None = None, *,
+                   layer: str = LAYER) -> Districts:
         """Read the boundaries GeoPackage (and the census CSV, if given); not cached."""
         import geopandas as gpd
 
@@ -244,16 +254,16 @@ class Districts:
     def __len__(self) -> int:
         return len(self._records)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[District]:
         return iter(self._records.values())
 
-    def __contains__(self, adcode) -> bool:
+    def __contains__(self, adcode: object) -> bool:
         try:
             return check_adcode(adcode) in self._records
         except ValidationError:
             return False
 
-    def get(self, adcode) -> District:
+    def get(self, adcode: str | int) -> District:
         """The record of ``adcode`` (str or int); NotFoundError if there is none."""
         code = check_adcode(adcode)
         try:
@@ -269,7 +279,7 @@ class Districts:
             raise ValidationError(f"level must be one of {LEVELS}, got {level!r}", field="level")
         return list(self._by_level[level])
 
-    def children(self, adcode, *, include_zones: bool = False) -> list[District]:
+    def children(self, adcode: str | int, *, include_zones: bool = False) -> list[District]:
         """The units directly under ``adcode``, by adcode.
 
         A city's counties (and its zones when ``include_zones``); the province's
@@ -285,26 +295,26 @@ class Districts:
                     if r.level in levels and r.city_adcode == rec.adcode]
         return []
 
-    def parent(self, adcode) -> District | None:
+    def parent(self, adcode: str | int) -> District | None:
         """The city of a county or zone, the province of a city; None for the province."""
         rec = self.get(adcode)
         if rec.level == "province":
             return None
         code = _province_code(rec.adcode) if rec.level == "city" else rec.city_adcode
-        return self._records.get(code)
+        return self._records.get(code)  # type: ignore[arg-type]  # counties and zones have a city
 
     def find(self, name: str) -> list[District]:
         """Records whose Chinese name is exactly ``name`` (names repeat: 鼓楼区)."""
         name = str(name).strip()
         return [r for r in self._records.values() if r.name == name]
 
-    def population(self, adcode) -> int | None:
+    def population(self, adcode: str | int) -> int | None:
         """2020 census resident population of ``adcode``; None when unknown."""
         return self.get(adcode).population
 
     # -- point in polygon -------------------------------------------------------------
 
-    def _index(self):
+    def _index(self) -> tuple[shapely.STRtree, np.ndarray]:
         if self._tree is None:
             with self._lock:
                 if self._tree is None:
@@ -315,7 +325,7 @@ class Districts:
                     shapely.prepare(geoms)
                     self._tree_codes = np.array([r.adcode for r in counties], dtype=object)
                     self._tree = shapely.STRtree(geoms)
-        return self._tree, self._tree_codes
+        return self._tree, self._tree_codes  # type: ignore[return-value]  # built above
 
     def locate(self, lon: float, lat: float) -> str | None:
         """Adcode of the county containing the WGS-84 point ``(lon, lat)``, or None.
@@ -330,7 +340,7 @@ class Districts:
                 raise ValidationError(f"{name} must be a finite number, got {v!r}", field=name)
         return self.locate_many([float(lon)], [float(lat)])[0]
 
-    def locate_many(self, lons, lats) -> np.ndarray:
+    def locate_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> np.ndarray:
         """Vectorised :meth:`locate` over WGS-84 arrays.
 
         Returns an object array of adcodes, None where a point is in no county
@@ -368,7 +378,7 @@ def _clean(v):
     return s or None
 
 
-def read_census(path) -> dict:
+def read_census(path: str | os.PathLike) -> dict[str, tuple[str, int | None]]:
     """``{adcode: (name, population or None)}`` from the census CSV.
 
     The file is UTF-8 with a BOM, with columns ``CODE, NAME, POPU`` (the
@@ -390,7 +400,7 @@ def read_census(path) -> dict:
             continue
         name = name.strip() if isinstance(name, str) else ""
         ok = pop is not None and not (isinstance(pop, float) and math.isnan(pop))
-        out[code] = (name, int(round(float(pop))) if ok else None)
+        out[code] = (name, round(float(pop)) if ok else None)
     return out
 
 
@@ -398,7 +408,7 @@ _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _stamp(path) -> tuple:
+def _stamp(path: str | os.PathLike) -> tuple:
     p = Path(path).resolve()
     try:
         return str(p), p.stat().st_mtime_ns
@@ -406,7 +416,7 @@ def _stamp(path) -> tuple:
         return str(p), None
 
 
-def load_districts(settings=None) -> Districts:
+def load_districts(settings: Settings | None = None) -> Districts:
     """The :class:`Districts` of ``settings`` (default: :func:`stationmap.config.load`).
 
     Cached per boundaries and census file (path and modification time), so

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from rtree import index as rtree_index
@@ -38,6 +38,20 @@ from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
 from stationmap.jit import compiled
 from stationmap.model import KINDS, Station, check_kinds, check_services
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Protocol
+
+    import numpy.typing as npt
+
+    class StationSource(Protocol):
+        """What :meth:`StationIndex.from_store` and :meth:`StationIndex.sync` read of a
+        store (:class:`stationmap.store.StationStore`)."""
+
+        def all(self) -> list[Station]: ...
+        def revision(self) -> int: ...
+        def changes_since(self, rev: int) -> list[dict]: ...
 
 _KIND_BIT = {k: 1 << i for i, k in enumerate(KINDS)}
 _WGS_A = 6378137.0
@@ -60,7 +74,7 @@ class Hit(NamedTuple):
 
 
 
-def ecef(lon, lat):
+def ecef(lon: float | npt.ArrayLike, lat: float | npt.ArrayLike) -> np.ndarray:
     """WGS-84 lon/lat (degrees, on the ellipsoid) -> ECEF x, y, z in metres; (n, 3)."""
     lam = np.radians(np.asarray(lon, dtype=float))
     phi = np.radians(np.asarray(lat, dtype=float))
@@ -79,21 +93,37 @@ def _ecef1(lon: float, lat: float) -> tuple[float, float, float]:
     return n * cphi * math.cos(lam), n * cphi * math.sin(lam), n * (1.0 - _WGS_E2) * sphi
 
 
-def _kind_mask(kinds) -> int:
+def _kind_mask(kinds: Iterable[str]) -> int:
     m = 0
     for k in kinds:
         m |= _KIND_BIT[k]
     return m
 
 
-def check_point(lon, lat) -> tuple[float, float]:
-    """Finite WGS-84 lon/lat in range, as floats; ValidationError otherwise."""
+def check_point(lon: object, lat: object) -> tuple[float, float]:
+    """Finite WGS-84 lon/lat in range, as floats; ValidationError otherwise.
+
+    Parameters
+    ----------
+    lon, lat : object
+        Anything ``float()`` takes: floats, ints, numpy scalars, numeric strings.
+
+    Returns
+    -------
+    (float, float)
+        ``lon`` in [-180, 180], ``lat`` in [-90, 90].
+
+    Raises
+    ------
+    ValidationError
+        If either is not a number, not finite or out of range (``field`` names which).
+    """
     if type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
         return lon, lat     # (NaN fails the comparisons)
     out = []
     for name, v, lim in (("lon", lon, 180.0), ("lat", lat, 90.0)):
         try:
-            x = float(v)
+            x = float(v)  # type: ignore[arg-type]  # anything float() takes; the rest is refused
         except (TypeError, ValueError):
             raise ValidationError(f"{name} must be a number, got {v!r}", field=name) from None
         if not math.isfinite(x) or not -lim <= x <= lim:
@@ -102,7 +132,7 @@ def check_point(lon, lat) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _check_metres(v, name):
+def _check_metres(v: Any, name: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -112,7 +142,7 @@ def _check_metres(v, name):
     return x
 
 
-def distances_m(lon, lat, lons, lats) -> np.ndarray:
+def distances_m(lon: float, lat: float, lons: npt.ArrayLike, lats: npt.ArrayLike) -> np.ndarray:
     """Geodesic distances in metres from one WGS-84 point to many (pyproj.Geod)."""
     lons = np.asarray(lons, dtype=float)
     n = lons.size
@@ -122,7 +152,7 @@ def distances_m(lon, lat, lons, lats) -> np.ndarray:
 class StationIndex:
     """Spatial index over stations (WGS-84).  Build with :meth:`from_stations`."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._stations: list[Station | None] = []
         self._slot: dict[str, int] = {}
         self._xyz = np.empty((0, 3))
@@ -132,9 +162,10 @@ class StationIndex:
         self._n = 0
         #: removed slots still in the kd trees (until the next rebuild)
         self._stale: set[int] = set()
-        self._kd: dict = {}
-        self._kd_all: dict = {}
-        self._flat: dict = {}
+        #: {None: every kind, kind: that kind} -> (cKDTree or None, its points' slots)
+        self._kd: dict[str | None, tuple[cKDTree | None, list[int]]] = {}
+        self._kd_all: dict[str | None, tuple[cKDTree | None, list[int]]] = {}
+        self._flat: dict[int, _FlatTree] = {}
         self._delta: set[int] = set()
         prop = rtree_index.Property()
         prop.dimension = 3
@@ -145,19 +176,32 @@ class StationIndex:
 
     # -- building ---------------------------------------------------------
     @classmethod
-    def from_stations(cls, stations, *, revision: int = 0) -> "StationIndex":
-        """Bulk-load an index (the rtree by numpy bulk loading, the kd trees at once)."""
+    def from_stations(cls, stations: Iterable[Station], *, revision: int = 0) -> StationIndex:
+        """Bulk-load an index (the rtree by numpy bulk loading, the kd trees at once).
+
+        Parameters
+        ----------
+        stations : iterable of Station
+            The stations, with distinct ids.
+        revision : int
+            The store revision they reflect (see :meth:`sync`).
+
+        Returns
+        -------
+        StationIndex
+            A new index; call :meth:`prepare` before serving to compile its search.
+        """
         self = cls()
-        stations = list(stations)
-        n = len(stations)
-        self._stations = stations
-        self._slot = {s.id: i for i, s in enumerate(stations)}
-        lon = np.fromiter((s.lon for s in stations), float, n)
-        lat = np.fromiter((s.lat for s in stations), float, n)
+        loaded = list(stations)
+        n = len(loaded)
+        self._stations = cast("list[Station | None]", loaded)
+        self._slot = {s.id: i for i, s in enumerate(loaded)}
+        lon = np.fromiter((s.lon for s in loaded), float, n)
+        lat = np.fromiter((s.lat for s in loaded), float, n)
         self._xyz = ecef(lon, lat) if n else np.empty((0, 3))
         self._ll = np.column_stack([lon, lat]) if n else np.empty((0, 2))
-        self._kmask = np.fromiter((_kind_mask(s.kinds) for s in stations), np.int64, n)
-        self._shut = np.fromiter((s.status == "closed" for s in stations), bool, n)
+        self._kmask = np.fromiter((_kind_mask(s.kinds) for s in loaded), np.int64, n)
+        self._shut = np.fromiter((s.status == "closed" for s in loaded), bool, n)
         self._n = n
         if n:
             self._rtree = rtree_index.Index(
@@ -167,7 +211,8 @@ class StationIndex:
         return self
 
     @classmethod
-    def from_store(cls, store) -> "StationIndex":
+    def from_store(cls, store: StationSource) -> StationIndex:
+        """An index of every station in ``store``, at its current revision."""
         rev = store.revision()
         return cls.from_stations(store.all(), revision=rev)
 
@@ -182,7 +227,7 @@ class StationIndex:
         self._delta = set()
         self._stale = set()
 
-    def prepare(self) -> "StationIndex":
+    def prepare(self) -> StationIndex:
         """Do now what the first nearest query would (flatten the kd trees, load the compiled
         search): a server calls it at start, so no request pays for it."""
         for groups in (self._kd, self._kd_all):
@@ -191,7 +236,7 @@ class StationIndex:
                     self._flat_tree(tree, _slots).query((0.0, 0.0, 0.0), 1)
         return self
 
-    def _flat_tree(self, tree, slots) -> "_FlatTree":
+    def _flat_tree(self, tree: cKDTree, slots: list[int]) -> _FlatTree:
         """The :class:`_FlatTree` of one of the cKDTrees (labelled with its points' ``slots``),
         built on first use."""
         flat = self._flat.get(id(tree))
@@ -199,12 +244,12 @@ class StationIndex:
             flat = self._flat[id(tree)] = _FlatTree(tree, slots)
         return flat
 
-    def _kd_groups(self, mask) -> dict:
+    def _kd_groups(self, mask: np.ndarray) -> dict[str | None, tuple[cKDTree | None, list[int]]]:
         """{None: all, kind: that kind} -> (cKDTree, slots) over the slots in ``mask``."""
-        groups = {None: np.nonzero(mask)[0]}
+        groups: dict[str | None, np.ndarray] = {None: np.nonzero(mask)[0]}
         for kind, bit in _KIND_BIT.items():
             groups[kind] = np.nonzero(mask & ((self._kmask[:self._n] & bit) != 0))[0]
-        out = {}
+        out: dict[str | None, tuple[cKDTree | None, list[int]]] = {}
         for key, slots in groups.items():
             out[key] = (cKDTree(self._xyz[slots]) if len(slots) else None, slots.tolist())
         return out
@@ -228,16 +273,17 @@ class StationIndex:
     def __len__(self) -> int:
         return len(self._slot)
 
-    def __contains__(self, station_id) -> bool:
+    def __contains__(self, station_id: object) -> bool:
         return station_id in self._slot
 
     def get(self, station_id: str) -> Station | None:
+        """The station with this id, or None."""
         slot = self._slot.get(station_id)
         return None if slot is None else self._stations[slot]
 
     def stations(self) -> list[Station]:
         """Every station, in slot (load) order."""
-        return [self._stations[i] for i in sorted(self._slot.values())]
+        return [self._stations[i] for i in sorted(self._slot.values())]  # type: ignore[misc]  # live slots
 
     def add(self, station: Station) -> None:
         """Insert a station, or replace the one with its id (no rebuild)."""
@@ -277,7 +323,7 @@ class StationIndex:
             if len(self._stale) > max(1024, 0.05 * len(self._slot)):
                 self._build_kd()
 
-    def sync(self, store) -> int:
+    def sync(self, store: StationSource) -> int:
         """Apply the store's changes since :attr:`revision`; returns how many.
 
         This is how every worker process sees a write made by another one.
@@ -292,35 +338,72 @@ class StationIndex:
         return len(changes)
 
     # -- queries ------------------------------------------------------------
-    def _accept(self, st: Station, services, open_at) -> bool:
+    def _accept(self, st: Station, services: tuple[str, ...] | None, open_at: datetime | None) -> bool:
         if services and not all(s in st.services for s in services):
             return False
-        if open_at is not None and not st.open_at(open_at):
-            return False
-        return True
+        return open_at is None or st.open_at(open_at)
 
-    def nearest(self, lon: float, lat: float, *, k: int = 1, kinds=None, services=None,
-                open_at: datetime | None = None, max_m: float | None = None,
-                include_closed: bool = False) -> list[Hit]:
+    def nearest(self, lon: float, lat: float, *, k: int = 1, kinds: Iterable[str] | None = None,
+                services: Iterable[str] | None = None, open_at: datetime | None = None,
+                max_m: float | None = None, include_closed: bool = False) -> list[Hit]:
         """The ``k`` stations nearest a WGS-84 point, nearest first.
 
-        ``kinds``: any of these kinds; ``services``: all of these services;
-        ``open_at``: open at that time (Asia/Shanghai); ``max_m``: no farther
-        (metres).  Closed stations are left out unless ``include_closed``.
+        Distances are geodesic (WGS-84 ellipsoid): the chord through the earth up to
+        100 km (under 1 mm off at 15 km), pyproj.Geod's exact geodesic beyond.
+
+        Parameters
+        ----------
+        lon, lat : float
+            The query point, WGS-84 degrees.
+        k : int
+            How many stations, 1 to :data:`MAX_K`.
+        kinds : iterable of str, optional
+            Only stations of any of these kinds (names or aliases, see
+            :func:`stationmap.model.check_kinds`).
+        services : iterable of str, optional
+            Only stations offering all of these services.
+        open_at : datetime, optional
+            Only stations open at that time (naive times are Asia/Shanghai).
+        max_m : float, optional
+            No farther than this many metres.
+        include_closed : bool
+            Also stations whose status is ``closed``.
+
+        Returns
+        -------
+        list of Hit
+            ``(station, distance_m)`` pairs, nearest first, ties in load order; fewer
+            than ``k`` when fewer stations qualify.
+
+        Raises
+        ------
+        ValidationError
+            For a point out of range, ``k`` not an integer in range, an unknown kind or
+            service, or a negative ``max_m``.
+
+        Examples
+        --------
+        >>> from stationmap.model import Station
+        >>> index = StationIndex.from_stations([
+        ...     Station(id="a", name="A", lon=120.60, lat=31.30),
+        ...     Station(id="b", name="B", lon=120.70, lat=31.30)])
+        >>> [(h.station.id, round(h.distance_m)) for h in index.nearest(120.61, 31.30, k=2)]
+        [('a', 952), ('b', 8568)]
         """
-        st = self._stations
+        st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
         return [Hit(st[slot], d) for d, slot in self._nearest(lon, lat, k, kinds, services, open_at, max_m,
                                                              include_closed)]
 
-    def nearest_slots(self, lon: float, lat: float, *, k: int = 1, kinds=None, services=None,
-                      open_at: datetime | None = None, max_m: float | None = None,
-                      include_closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def nearest_slots(self, lon: float, lat: float, *, k: int = 1, kinds: Iterable[str] | None = None,
+                      services: Iterable[str] | None = None, open_at: datetime | None = None,
+                      max_m: float | None = None, include_closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`nearest` as arrays ``(slots, distances_m)``, nearest first (see :meth:`station_at`)."""
         pairs = self._nearest(lon, lat, k, kinds, services, open_at, max_m, include_closed)
         return (np.fromiter((p[1] for p in pairs), np.int64, len(pairs)),
                 np.fromiter((p[0] for p in pairs), float, len(pairs)))
 
-    def _nearest(self, lon, lat, k, kinds, services, open_at, max_m, include_closed) -> list[tuple]:
+    def _nearest(self, lon: float, lat: float, k: int, kinds: Any, services: Any, open_at: datetime | None,
+                 max_m: float | None, include_closed: bool) -> list[tuple[float, int]]:
         """[(distance_m, slot)] of :meth:`nearest`."""
         lon, lat = check_point(lon, lat)
         if type(k) is not int or not 1 <= k <= MAX_K:
@@ -339,14 +422,14 @@ class StationIndex:
         multi = kmask if key is None and kinds else 0  # several kinds: filter the all-kinds tree
         plain = not services and open_at is None
         dead = self._stale
-        stations = self._stations
+        stations: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
         if (plain and not multi and max_m is None and tree is not None and len(dead) <= _STALE_FAST
                 and tree.n > k + len(dead)):
             # Fast path: the tree's nearest (as many more as it holds removed slots), and the
             # stations written since it was built.  Chord order is geodesic order up to ties
             # closer than d**3/(24 R**2) (< 1 mm at 15 km); ties in slot order, as below.
-            dd, slots = self._flat_tree(tree, tree_slots).query(q, k + len(dead))
-            hits = list(zip(dd.tolist(), slots.tolist()))
+            fd, fs = self._flat_tree(tree, tree_slots).query(q, k + len(dead))
+            hits = list(zip(fd.tolist(), fs.tolist()))
             if dead:
                 hits = [h for h in hits if h[1] not in dead][:k]
             if self._delta:
@@ -358,12 +441,14 @@ class StationIndex:
             found, far, exhausted = [], math.inf, True
             if tree is not None:
                 kk = min(want, tree.n)
-                dd, ii = tree.query(q, kk, distance_upper_bound=bound)
+                qd, qi = tree.query(q, kk, distance_upper_bound=bound)
                 n_tree = tree.n
+                dd: list[float]
+                ii: list[int]
                 if kk == 1:
-                    dd, ii = [float(dd)], [int(ii)]
-                else:
-                    dd, ii = dd.tolist(), ii.tolist()
+                    dd, ii = [float(qd)], [int(qi)]
+                else:   # arrays when kk > 1
+                    dd, ii = qd.tolist(), qi.tolist()  # type: ignore[union-attr,assignment]
                 if kk < n_tree and ii[-1] < n_tree:
                     exhausted, far = False, dd[-1]
                 for d, i in zip(dd, ii):
@@ -389,32 +474,65 @@ class StationIndex:
                 return hits
             want *= 4
 
-    def _delta_hits(self, q, kmask, bound, services, open_at, include_closed):
+    def _delta_hits(self, q: tuple[float, float, float], kmask: int, bound: float, services: Any,
+                    open_at: datetime | None, include_closed: bool) -> list[tuple[float, int]]:
         km, shut = self._kmask, self._shut
         slots = [s for s in self._delta if (not kmask or km[s] & kmask) and (include_closed or not shut[s])]
         if not slots:
             return []
         d = np.linalg.norm(self._xyz[slots] - q, axis=1).tolist()
+        st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
         return [(di, s) for di, s in zip(d, slots)
-                if di <= bound and self._accept(self._stations[s], services, open_at)]
+                if di <= bound and self._accept(st[s], services, open_at)]
 
-    def _regeodesic(self, lon, lat, found, k):
+    def _regeodesic(self, lon: float, lat: float, found: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
         """Exact pyproj.Geod distances for far candidates, re-ranked."""
         slots = [s for _, s in found]
         d = distances_m(lon, lat, *self.lonlat(slots))
         return sorted(zip(d.tolist(), slots))[:k]
 
-    def within(self, lon: float, lat: float, radius_m: float, *, kinds=None, services=None,
-               open_at: datetime | None = None, include_closed: bool = False) -> list[Hit]:
-        """Every station within ``radius_m`` metres (geodesic) of a WGS-84 point, nearest first."""
+    def within(self, lon: float, lat: float, radius_m: float, *, kinds: Iterable[str] | None = None,
+               services: Iterable[str] | None = None, open_at: datetime | None = None,
+               include_closed: bool = False) -> list[Hit]:
+        """Every station within ``radius_m`` metres (geodesic) of a WGS-84 point, nearest first.
+
+        Parameters
+        ----------
+        lon, lat : float
+            The query point, WGS-84 degrees.
+        radius_m : float
+            The radius, metres (geodesic).
+        kinds, services, open_at, include_closed
+            Filters, as in :meth:`nearest`.
+
+        Returns
+        -------
+        list of Hit
+            ``(station, distance_m)`` pairs, nearest first, ties in load order.
+
+        Raises
+        ------
+        ValidationError
+            For a point out of range, a negative radius, an unknown kind or service.
+
+        Examples
+        --------
+        >>> from stationmap.model import Station
+        >>> index = StationIndex.from_stations([
+        ...     Station(id="a", name="A", lon=120.60, lat=31.30),
+        ...     Station(id="b", name="B", lon=120.70, lat=31.30)])
+        >>> [h.station.id for h in index.within(120.61, 31.30, 5000)]
+        ['a']
+        """
         slots, d = self.within_slots(lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at,
                                      include_closed=include_closed)
         order = np.lexsort((slots, d))
-        st = self._stations
+        st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
         return [Hit(st[s], di) for s, di in zip(slots[order].tolist(), d[order].tolist())]
 
-    def within_slots(self, lon: float, lat: float, radius_m: float, *, kinds=None, services=None,
-                     open_at: datetime | None = None, include_closed: bool = False):
+    def within_slots(self, lon: float, lat: float, radius_m: float, *, kinds: Iterable[str] | None = None,
+                     services: Iterable[str] | None = None, open_at: datetime | None = None,
+                     include_closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`within` as arrays, in no order: ``(slots, distances_m)``; a slot's station
         is :meth:`station_at`, its coordinates :meth:`lonlat` (no Station objects are
         touched unless ``services`` or ``open_at`` need them)."""
@@ -439,30 +557,62 @@ class StationIndex:
         keep = d <= radius_m
         slots, d = slots[keep], d[keep]
         if (services or open_at is not None) and len(slots):
-            st = self._stations
+            st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
             keep = np.fromiter((self._accept(st[s], services, open_at) for s in slots.tolist()), bool, len(slots))
             slots, d = slots[keep], d[keep]
         return slots, d
 
     def station_at(self, slot: int) -> Station:
         """The station in ``slot`` (from :meth:`within_slots` / :meth:`bbox_slots`)."""
-        return self._stations[slot]
+        return self._stations[slot]  # type: ignore[return-value]  # a live slot
 
-    def lonlat(self, slots) -> tuple[np.ndarray, np.ndarray]:
+    def lonlat(self, slots: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """WGS-84 lon and lat arrays of ``slots``."""
         ll = self._ll[np.asarray(slots, dtype=np.int64)]
         return ll[:, 0], ll[:, 1]
 
-    def bbox(self, west: float, south: float, east: float, north: float, *, kinds=None,
-             services=None, open_at: datetime | None = None, include_closed: bool = True) -> list[Station]:
-        """Stations inside a WGS-84 lon/lat box (``west <= lon <= east``), in id order."""
-        st = self._stations
+    def bbox(self, west: float, south: float, east: float, north: float, *, kinds: Iterable[str] | None = None,
+             services: Iterable[str] | None = None, open_at: datetime | None = None,
+             include_closed: bool = True) -> list[Station]:
+        """Stations inside a WGS-84 lon/lat box (``west <= lon <= east``), in id order.
+
+        Parameters
+        ----------
+        west, south, east, north : float
+            The box, WGS-84 degrees, edges included (a box across the antimeridian is
+            two queries).
+        kinds, services, open_at
+            Filters, as in :meth:`nearest`.
+        include_closed : bool
+            Also closed stations (the default here: a map shows them greyed).
+
+        Returns
+        -------
+        list of Station
+            In id order.
+
+        Raises
+        ------
+        ValidationError
+            For corners out of range or ``west > east`` / ``south > north``.
+
+        Examples
+        --------
+        >>> from stationmap.model import Station
+        >>> index = StationIndex.from_stations([
+        ...     Station(id="a", name="A", lon=120.60, lat=31.30),
+        ...     Station(id="b", name="B", lon=120.70, lat=31.30)])
+        >>> [s.id for s in index.bbox(120.5, 31.0, 120.65, 31.5)]
+        ['a']
+        """
+        st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
         out = [st[s] for s in self.bbox_slots(west, south, east, north, kinds=kinds, services=services,
                                                 open_at=open_at, include_closed=include_closed).tolist()]
         return sorted(out, key=lambda s: s.id)
 
-    def bbox_slots(self, west: float, south: float, east: float, north: float, *, kinds=None,
-                   services=None, open_at: datetime | None = None, include_closed: bool = True) -> np.ndarray:
+    def bbox_slots(self, west: float, south: float, east: float, north: float, *,
+                   kinds: Iterable[str] | None = None, services: Iterable[str] | None = None,
+                   open_at: datetime | None = None, include_closed: bool = True) -> np.ndarray:
         """The slots of :meth:`bbox`'s stations (ascending slot order; see :meth:`station_at`)."""
         west, south = check_point(west, south)
         east, north = check_point(east, north)
@@ -482,7 +632,7 @@ class StationIndex:
             inside &= ~self._shut[:n]
         slots = np.flatnonzero(inside)
         if (services or open_at is not None) and len(slots):
-            st = self._stations
+            st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
             keep = np.fromiter((self._accept(st[s], services, open_at) for s in slots.tolist()), bool, len(slots))
             slots = slots[keep]
         return slots
@@ -501,9 +651,9 @@ class _FlatTree:
     labelling keeps the order of ties.
     """
 
-    def __init__(self, tree, labels=None):
-        stack = [tree.tree]
-        nodes = []
+    def __init__(self, tree: cKDTree, labels: npt.ArrayLike | None = None) -> None:
+        stack: list[Any] = [tree.tree]
+        nodes: list[Any] = []
         while stack:    # number the nodes depth-first
             node = stack.pop()
             nodes.append(node)
@@ -521,7 +671,7 @@ class _FlatTree:
         self.points = np.ascontiguousarray(tree.data[order], dtype=np.float64)
         self.order = np.ascontiguousarray(order if labels is None else np.asarray(labels, dtype=np.int64)[order])
 
-    def query(self, q, k: int):
+    def query(self, q: tuple[float, float, float], k: int) -> tuple[np.ndarray, np.ndarray]:
         """(distances, labels) of the ``k`` points nearest ``q`` (x, y, z), nearest first."""
         return compiled(_k_query)(self.nodes, self.split, self.order, self.points, q[0], q[1], q[2], k)
 

@@ -8,9 +8,10 @@ Coverage); neither imports it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -178,9 +179,9 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
     gaps = coverage.gaps(kind=kind, geometry=True)
     paths["csv"] = out / "figures.csv"
     frame_to_csv(fig, paths["csv"])
-    about = pd.DataFrame({"item": list(coverage.params().keys()) + ["notes", "datum"],
-                          "value": [str(v) for v in coverage.params().values()]
-                          + [" | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
+    about = pd.DataFrame({"item": [*coverage.params().keys(), "notes", "datum"],
+                          "value": [*(str(v) for v in coverage.params().values()),
+                                    " | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
     if coverage.sample:
         about.loc[len(about)] = ["SAMPLE DATA", "the stations are generated samples, not real stations"]
     paths["xlsx"] = out / "figures.xlsx"

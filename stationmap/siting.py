@@ -36,10 +36,17 @@ import heapq
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stationmap.errors import ValidationError
+
+if TYPE_CHECKING:
+
+    from stationmap.config import Settings
+    from stationmap.coverage import Coverage
+    from stationmap.network import Network
 
 SOLVERS = ("auto", "exact", "greedy")
 #: "auto" uses the exact solver up to this many (candidate, demand) coverage pairs
@@ -265,7 +272,7 @@ def solve_greedy(A, w, n):
     heapq.heapify(heap)
     chosen, added = [], []
     while heap and len(chosen) < n:
-        neg, j = heapq.heappop(heap)
+        _neg, j = heapq.heappop(heap)
         cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
         g = float(w[cols[~covered[cols]]].sum())
         if g <= 0:
@@ -318,8 +325,9 @@ def solve_exact(A, w, n, *, time_limit_s=60.0, warm=None):
     return chosen, status, optimal
 
 
-def suggest_sites(coverage, n: int, *, kind: str | None = None, candidates=None, method: str = "auto",
-                  time_limit_s: float = 60.0, network=None, settings=None) -> Sites:
+def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candidates: Any = None,
+                  method: str = "auto", time_limit_s: float = 60.0, network: Network | None = None,
+                  settings: Settings | None = None) -> Sites:
     """Up to ``n`` new sites for ``kind`` covering the most uncovered demand.
 
     Parameters
@@ -335,8 +343,36 @@ def suggest_sites(coverage, n: int, *, kind: str | None = None, candidates=None,
         ``lon``/``lat`` (stations), or a GeoDataFrame of points.  Default:
         the grid's cell centres near uncovered demand.
     method : {"auto", "exact", "greedy"}
+        ``exact``: a maximal covering problem solved by CBC (PuLP) within
+        ``time_limit_s``, never worse than greedy; ``greedy``: the largest gain
+        first; ``auto``: exact up to :data:`EXACT_MAX_NNZ` coverage pairs.
+    time_limit_s : float
+        CBC's time limit; ``Sites.optimal`` says whether it proved optimality.
     network : stationmap.network.Network, optional
         For a network-method coverage: default the coverage's own network.
+    settings : Settings, optional
+        Speeds and detour factor of the circle method (default :func:`stationmap.config.load`).
+
+    Returns
+    -------
+    Sites
+        The sites in the order they were chosen (largest gain first), the demand
+        each adds, coverage before and after, the solver's status and notes.
+
+    Raises
+    ------
+    ValidationError
+        For ``n`` out of range, an unknown ``method`` or ``kind``, or unusable
+        ``candidates``.
+
+    Examples
+    --------
+    >>> from stationmap.coverage import analyse
+    >>> from stationmap.model import Station
+    >>> cov = analyse("320402", [Station(id="a", name="A", lon=119.98, lat=31.78)], minutes=10)  # doctest: +SKIP
+    >>> sites = suggest_sites(cov, 3)  # doctest: +SKIP
+    >>> len(sites.stations()) <= 3  # doctest: +SKIP
+    True
     """
     import pandas as pd
 

@@ -58,17 +58,51 @@ The package
 """
 
 from stationmap.coverage.analysis import Coverage, analyse, records, weighted_percentile
-from stationmap.coverage.areas import (Area, check_unique, default_network, default_network_for, geometry_to_metric,
-                                       geometry_to_wgs84, network_extent, resolve_areas, to_metric, to_wgs84)
-from stationmap.coverage.dask import (ManyResult, analyse_many, margin_m, partition_stations, run_partition,
-                                      run_partitions)
-from stationmap.coverage.demand import (demand_from_frame, demand_from_points, demand_from_polygons, read_points,
-                                        road_length_per_cell, spread_population)
+from stationmap.coverage.areas import (
+    Area,
+    check_unique,
+    default_network,
+    default_network_for,
+    geometry_to_metric,
+    geometry_to_wgs84,
+    network_extent,
+    resolve_areas,
+    to_metric,
+    to_wgs84,
+)
+from stationmap.coverage.dask import (
+    ManyResult,
+    analyse_many,
+    margin_m,
+    partition_stations,
+    run_partition,
+    run_partitions,
+)
+from stationmap.coverage.demand import (
+    demand_from_frame,
+    demand_from_points,
+    demand_from_polygons,
+    read_points,
+    road_length_per_cell,
+    spread_population,
+)
 from stationmap.coverage.grid import Grid, crs_for, h3_resolution_for, locate_cells, make_grid
 from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes, network_reach
-from stationmap.coverage.params import (DEFAULT_CELL_M, DEMAND_PROXIES, HORIZON_FACTOR, METHODS, MINUTE_BANDS, SHAPES,
-                                        check_cell_m, check_kind_list, check_minutes, check_mode, horizon_for, reach_m,
-                                        speed_m_per_min)
+from stationmap.coverage.params import (
+    DEFAULT_CELL_M,
+    DEMAND_PROXIES,
+    HORIZON_FACTOR,
+    METHODS,
+    MINUTE_BANDS,
+    SHAPES,
+    check_cell_m,
+    check_kind_list,
+    check_minutes,
+    check_mode,
+    horizon_for,
+    reach_m,
+    speed_m_per_min,
+)
 from stationmap.network.matrix import node_minutes
 
 __all__ = [

@@ -6,8 +6,9 @@ tables, maps and :mod:`stationmap.siting`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,13 +17,28 @@ from stationmap.coverage.areas import default_network, default_network_for, geom
 from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
 from stationmap.coverage.grid import Grid, make_grid
 from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
-from stationmap.coverage.params import (DEFAULT_CELL_M, DEMAND_PROXIES, METHODS, MINUTE_BANDS, check_kind_list,
-                                        check_minutes, check_mode, horizon_for)
+from stationmap.coverage.params import (
+    DEFAULT_CELL_M,
+    DEMAND_PROXIES,
+    METHODS,
+    MINUTE_BANDS,
+    check_kind_list,
+    check_minutes,
+    check_mode,
+    horizon_for,
+)
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import check_kinds
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from stationmap.config import Settings
+    from stationmap.coverage.areas import AreaSpec
+    from stationmap.districts import Districts
+    from stationmap.index import StationIndex
+    from stationmap.model import Station
+    from stationmap.network import Network
 
 
 @dataclass
@@ -242,11 +258,9 @@ class Coverage:
 def records(df: pd.DataFrame) -> list[dict]:
     """A DataFrame's rows as JSON-ready dicts: numpy scalars as Python numbers, non-finite
     floats as None."""
-    out = []
-    for r in df.to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else
-                        (v.item() if hasattr(v, "item") else v)) for k, v in r.items()})
-    return out
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
+                 (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
 
 
 def _maybe_geo(df, geoms):
@@ -327,11 +341,14 @@ def weighted_percentile(values, weights, q):
     return float(v[min(k, v.size - 1)])
 
 
-def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | None = None,
-            method: str = "auto", network=None, cell_m: float = DEFAULT_CELL_M, shape: str = "square",
-            h3_resolution: int | None = None, crs: str | None = None, horizon_minutes: float | None = None,
-            demand=None, demand_column: str = "weight", demand_proxy: str = "auto", districts=None,
-            settings=None, grid: Grid | None = None, max_cells: int | None = None, progress=None) -> Coverage:
+def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, *,
+            kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
+            method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
+            shape: str = "square", h3_resolution: int | None = None, crs: str | None = None,
+            horizon_minutes: float | None = None, demand: Any = None, demand_column: str = "weight",
+            demand_proxy: str = "auto", districts: Districts | None = None, settings: Settings | None = None,
+            grid: Grid | None = None, max_cells: int | None = None,
+            progress: Callable[[str], object] | None = None) -> Coverage:
     """Coverage of ``area`` by ``stations``.
 
     Parameters
@@ -361,10 +378,38 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
         by ``demand_proxy``: ``"roads"`` (road length per cell, needs a
         network), ``"uniform"`` (cell area) or ``"auto"`` (roads when a
         network is used, else uniform).
+    network : Network, optional
+        The road network of the network method.
+    districts : Districts, optional
+        Default :func:`stationmap.districts.load_districts`.
+    settings : Settings, optional
+        Speeds, detour factor, threshold (default :func:`stationmap.config.load`).
+    grid : Grid, optional
+        Use this grid rather than make one (a partitioned run shares one).
     max_cells : int, optional
         Refuse (ValidationError on ``cell``) a grid of more cells than this.
     progress : callable, optional
         Called with a short label as each step starts (the CLI's progress bar).
+
+    Returns
+    -------
+    Coverage
+        The grid, minutes to the nearest station and stations within ``minutes``
+        per kind and cell, demand; tables from :meth:`Coverage.stats`,
+        :meth:`Coverage.gaps`, :meth:`Coverage.bands`.
+
+    Raises
+    ------
+    ValidationError
+        For an argument out of range (the field named), or a grid too large.
+    NotFoundError
+        For an unknown adcode, or a zone no polygon or network delimits.
+
+    Examples
+    --------
+    >>> from stationmap.model import Station
+    >>> cov = analyse("320402", [Station(id="a", name="A", lon=119.98, lat=31.78)], minutes=10)  # doctest: +SKIP
+    >>> cov.stats()[["adcode", "covered_share"]]  # doctest: +SKIP
     """
     settings = settings or _config.load()
     minutes = check_minutes(settings.minutes if minutes is None else minutes)
@@ -435,7 +480,7 @@ def analyse(area, stations, *, kinds=None, mode: str = "walk", minutes: float | 
             source = "census 2020 population spread uniformly over cell area"
         if any(a.population is None for a in areas):
             source += " (relative demand where the population is unknown)"
-    elif isinstance(demand, np.ndarray) or isinstance(demand, (list, tuple)):
+    elif isinstance(demand, (np.ndarray, list, tuple)):
         dem = np.asarray(demand, dtype=float)
         if dem.shape != (len(grid),):
             raise ValidationError(f"demand must have one value per cell ({len(grid)}), got shape {dem.shape}",

@@ -6,8 +6,9 @@ the WGS-84 <-> metric projection helpers every part of a run uses.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -15,10 +16,20 @@ from stationmap.config import Settings
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.network import Network, load_networks
 
+if TYPE_CHECKING:
+    from pyproj import Transformer
+    from shapely.geometry.base import BaseGeometry
+
+    from stationmap.districts import District, Districts
+
+#: What a coverage run takes for ``area``: an adcode (str or int), an :class:`Area`, a shapely
+#: polygon in WGS-84, or a list of any of these (see :func:`resolve_areas`).
+AreaSpec: TypeAlias = "str | int | Area | BaseGeometry | Sequence[str | int | Area | BaseGeometry]"
+
 _TLS = threading.local()
 
 
-def _transformer(crs: str, inverse: bool = False):
+def _transformer(crs: str, inverse: bool = False) -> Transformer:
     """A cached (per thread: pyproj transformers are not shared across threads)
     WGS-84 <-> ``crs`` transformer, always lon/lat order."""
     cache = getattr(_TLS, "cache", None)
@@ -35,19 +46,19 @@ def _transformer(crs: str, inverse: bool = False):
     return t
 
 
-def to_metric(lon, lat, crs: str):
+def to_metric(lon: Any, lat: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 lon/lat (degrees) -> ``crs`` x, y (metres)."""
     x, y = _transformer(crs).transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def to_wgs84(x, y, crs: str):
+def to_wgs84(x: Any, y: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """``crs`` x, y (metres) -> WGS-84 lon/lat (degrees)."""
     lon, lat = _transformer(crs, inverse=True).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
-def geometry_to_metric(geom, crs: str):
+def geometry_to_metric(geom: BaseGeometry, crs: str) -> BaseGeometry:
     """A shapely geometry in WGS-84 -> the same in ``crs`` (metres)."""
     import shapely
 
@@ -55,7 +66,7 @@ def geometry_to_metric(geom, crs: str):
     return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def geometry_to_wgs84(geom, crs: str):
+def geometry_to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
     """A shapely geometry in ``crs`` (metres) -> the same in WGS-84."""
     import shapely
 
@@ -76,17 +87,20 @@ class Area:
     adcode: str
     name: str
     level: str
-    geometry: object = field(repr=False)
+    geometry: BaseGeometry = field(repr=False)
     population: float | None = None
     note: str = ""
 
     @classmethod
-    def from_district(cls, d, *, geometry=None, note: str = "") -> "Area":
-        return cls(adcode=d.adcode, name=d.name, level=d.level, geometry=geometry or d.geometry,
+    def from_district(cls, d: District, *, geometry: BaseGeometry | None = None, note: str = "") -> Area:
+        """The area of a district (its own polygon unless ``geometry`` is given)."""
+        return cls(adcode=d.adcode, name=d.name, level=d.level,
+                   geometry=geometry or d.geometry,  # type: ignore[arg-type]  # (a zone comes with ``geometry``)
                    population=d.population, note=note)
 
 
-def resolve_areas(area, *, districts=None, network=None, settings=None) -> list[Area]:
+def resolve_areas(area: AreaSpec, *, districts: Districts | None = None, network: Network | None = None,
+                  settings: Settings | None = None) -> list[Area]:
     """The :class:`Area` list for ``area``.
 
     ``area`` may be an adcode (str or int): a county gives itself; a city its
@@ -107,15 +121,16 @@ def resolve_areas(area, *, districts=None, network=None, settings=None) -> list[
         check_unique(out)
         return out
     if hasattr(area, "geom_type"):
-        if area.geom_type not in ("Polygon", "MultiPolygon") or area.is_empty:
-            raise ValidationError(f"area must be a polygon in WGS-84, got a {area.geom_type}", field="area")
-        _check_wgs84_bounds(area.bounds)
-        return [Area(adcode="", name="polygon", level="polygon", geometry=area)]
+        geom: BaseGeometry = area  # type: ignore[assignment]  # a shapely geometry
+        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise ValidationError(f"area must be a polygon in WGS-84, got a {geom.geom_type}", field="area")
+        _check_wgs84_bounds(geom.bounds)
+        return [Area(adcode="", name="polygon", level="polygon", geometry=geom)]
     if districts is None:
         from stationmap.districts import load_districts
 
         districts = load_districts(settings)
-    d = districts.get(area)
+    d = districts.get(area)  # type: ignore[arg-type]  # an adcode by now
     if d.level == "county":
         return [Area.from_district(d)]
     if d.level == "city":
@@ -154,14 +169,15 @@ def _check_wgs84_bounds(bounds):
                               field="area")
 
 
-def network_extent(network):
+def network_extent(network: Network) -> BaseGeometry:
     """The convex hull (WGS-84) of a road network's nodes: the study polygon of a zone."""
     import shapely
 
-    return shapely.convex_hull(shapely.multipoints(np.column_stack([network.lon, network.lat])))
+    return shapely.convex_hull(shapely.multipoints(np.column_stack([network.lon, network.lat])))  # type: ignore[return-value]
 
 
-def default_network_for(district, *, settings=None, districts=None, networks=None):
+def default_network_for(district: District, *, settings: Settings | None = None, districts: Districts | None = None,
+                        networks: Mapping[str, Network] | None = None) -> Network | None:
     """The road network that delimits a census zone without a polygon (such as
     320571, Suzhou Industrial Park): among ``networks`` (default: the
     configured ones that exist, :func:`stationmap.network.load_networks`), the first (by name) whose

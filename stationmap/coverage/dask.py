@@ -13,8 +13,16 @@ from stationmap import config as _config
 from stationmap.coverage.analysis import analyse
 from stationmap.coverage.areas import Area, check_unique, resolve_areas
 from stationmap.coverage.minutes import StationArrays
-from stationmap.coverage.params import (DEFAULT_CELL_M, SHAPES, check_cell_m, check_kind_list, check_minutes,
-                                        check_mode, horizon_for, speed_m_per_min)
+from stationmap.coverage.params import (
+    DEFAULT_CELL_M,
+    SHAPES,
+    check_cell_m,
+    check_kind_list,
+    check_minutes,
+    check_mode,
+    horizon_for,
+    speed_m_per_min,
+)
 from stationmap.errors import ValidationError
 
 

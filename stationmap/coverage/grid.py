@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +16,10 @@ from stationmap.coords import utm_crs_for
 from stationmap.coverage.areas import Area, geometry_to_metric, to_metric, to_wgs84
 from stationmap.coverage.params import DEFAULT_CELL_M, SHAPES, check_cell_m
 from stationmap.errors import ValidationError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from scipy.sparse import csr_matrix
 
 _MAX_CELLS = 20_000_000
 
@@ -40,8 +46,8 @@ class Grid:
     lon: np.ndarray
     lat: np.ndarray
     area_m2: np.ndarray
-    i: np.ndarray | None = None
-    j: np.ndarray | None = None
+    i: np.ndarray = None  # type: ignore[assignment]  # square grids only (None on H3 grids)
+    j: np.ndarray = None  # type: ignore[assignment]  # square grids only (None on H3 grids)
     _xyz: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -53,14 +59,15 @@ class Grid:
             self.ids = np.array([f"{a}_{b}" for a, b in zip(self.i.tolist(), self.j.tolist())], dtype=object)
         return self.ids
 
-    def subset(self, mask) -> "Grid":
+    def subset(self, mask: npt.ArrayLike) -> Grid:
+        """The cells ``mask`` (booleans or indices) picks."""
         mask = np.asarray(mask)
         pick = lambda a: None if a is None else a[mask]  # noqa: E731
         return replace(self, ids=pick(self.ids), adcode=self.adcode[mask], x=self.x[mask],
                        y=self.y[mask], lon=self.lon[mask], lat=self.lat[mask], area_m2=self.area_m2[mask],
-                       i=pick(self.i), j=pick(self.j), _xyz=pick(self._xyz))
+                       i=pick(self.i), j=pick(self.j), _xyz=pick(self._xyz))  # type: ignore[arg-type]
 
-    def xyz(self):
+    def xyz(self) -> np.ndarray:
         """ECEF positions of the cell centres, metres, (n, 3) (computed once)."""
         if self._xyz is None:
             from stationmap.index import ecef
@@ -68,30 +75,30 @@ class Grid:
             self._xyz = ecef(self.lon, self.lat)
         return self._xyz
 
-    def polygons_metric(self):
+    def polygons_metric(self) -> np.ndarray:
         """Cell polygons in ``crs`` (metres), as a shapely array."""
         import shapely
 
         if self.shape == "square":
-            c = self.cell_m
+            c: float = self.cell_m  # type: ignore[assignment]  # square grids have one
             x0, y0 = self.i * c, self.j * c
             return shapely.box(x0, y0, x0 + c, y0 + c)
         return np.array([geometry_to_metric(p, self.crs) for p in self.polygons_wgs84()], dtype=object)
 
-    def polygons_wgs84(self):
+    def polygons_wgs84(self) -> np.ndarray:
         """Cell polygons in WGS-84 lon/lat, as a shapely array."""
         import shapely
 
         if len(self) == 0:
             return np.empty(0, dtype=object)
         if self.shape == "square":
-            c = self.cell_m
+            c: float = self.cell_m  # type: ignore[assignment]  # square grids have one
             x0, y0 = self.i * c, self.j * c
             xs = np.stack([x0, x0 + c, x0 + c, x0, x0], axis=1)
             ys = np.stack([y0, y0, y0 + c, y0 + c, y0], axis=1)
             lon, lat = to_wgs84(xs.ravel(), ys.ravel(), self.crs)
             coords = np.stack([lon.reshape(xs.shape), lat.reshape(xs.shape)], axis=2)
-            return shapely.polygons(coords)
+            return shapely.polygons(coords)  # type: ignore[return-value]  # an array, for an array
         import h3
 
         out = []
@@ -100,12 +107,13 @@ class Grid:
             out.append(shapely.Polygon(ring))
         return np.array(out, dtype=object)
 
-    def adjacency(self):
+    def adjacency(self) -> csr_matrix:
         """Sparse symmetric (n, n) adjacency: squares sharing an edge, hexagons sharing a side."""
         from scipy.sparse import coo_matrix
 
         n = len(self)
-        rows, cols = [], []
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
         if self.shape == "square":
             if n:
                 off = int(min(self.i.min(), 0)) - 1, int(min(self.j.min(), 0)) - 1
@@ -124,15 +132,16 @@ class Grid:
             import h3
 
             where = {h: k for k, h in enumerate(self.cell_id.tolist())}
-            r, c = [], []
+            r_: list[int] = []
+            c_: list[int] = []
             for k, h in enumerate(self.cell_id.tolist()):
                 for nb in h3.grid_ring(h, 1):
                     m = where.get(nb)
                     if m is not None and m > k:
-                        r.append(k)
-                        c.append(m)
-            rows.append(np.asarray(r, dtype=np.int64))
-            cols.append(np.asarray(c, dtype=np.int64))
+                        r_.append(k)
+                        c_.append(m)
+            rows.append(np.asarray(r_, dtype=np.int64))
+            cols.append(np.asarray(c_, dtype=np.int64))
         r = np.concatenate(rows) if rows else np.empty(0, np.int64)
         c = np.concatenate(cols) if cols else np.empty(0, np.int64)
         data = np.ones(2 * r.size, dtype=np.int8)
@@ -144,10 +153,11 @@ def h3_resolution_for(cell_m: float) -> int:
     import h3
 
     target = math.log(float(cell_m) ** 2)
-    return min(range(0, 16), key=lambda r: abs(math.log(h3.average_hexagon_area(r, unit="m^2")) - target))
+    return min(range(16), key=lambda r: abs(math.log(h3.average_hexagon_area(r, unit="m^2")) - target))
 
 
-def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
+def make_grid(areas: Area | Sequence[Area], *, cell_m: float = DEFAULT_CELL_M, shape: str = "square",
+              h3_resolution: int | None = None,
               crs: str | None = None, max_cells: int | None = None) -> Grid:
     """Cells over ``areas`` (a list of :class:`Area`, or one; WGS-84 polygons).
 
@@ -209,8 +219,7 @@ def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h
         rows_per_chunk = max(1, 2_000_000 // n_i)
         for js in range(j0, j1 + 1, rows_per_chunk):
             cj = np.arange(js, min(j1, js + rows_per_chunk - 1) + 1, dtype=np.int64)
-            I, J = np.meshgrid(ci, cj, indexing="xy")
-            I, J = I.ravel(), J.ravel()
+            I, J = (g.ravel() for g in np.meshgrid(ci, cj, indexing="xy"))
             inside = shapely.intersects_xy(gm, (I + 0.5) * cell_m, (J + 0.5) * cell_m)
             ii.append(I[inside])
             jj.append(J[inside])
@@ -234,7 +243,7 @@ def make_grid(areas, *, cell_m: float = DEFAULT_CELL_M, shape: str = "square", h
                 x=x, y=y, lon=lon, lat=lat, area_m2=np.full(I.size, cell_m * cell_m), i=I, j=J)
 
 
-def crs_for(areas) -> str:
+def crs_for(areas: Iterable[Area]) -> str:
     """The UTM zone (WGS-84) of the centre of ``areas``' combined bounds."""
     b = np.array([a.geometry.bounds for a in areas])
     if not len(b):
@@ -242,7 +251,7 @@ def crs_for(areas) -> str:
     return utm_crs_for((b[:, 0].min() + b[:, 2].max()) / 2.0, (b[:, 1].min() + b[:, 3].max()) / 2.0)
 
 
-def _h3_grid(areas, *, cell_m, resolution, crs) -> Grid:
+def _h3_grid(areas: Sequence[Area], *, cell_m: float, resolution: int | None, crs: str) -> Grid:
     import h3
 
     if resolution is None:
@@ -267,7 +276,8 @@ def _h3_grid(areas, *, cell_m, resolution, crs) -> Grid:
                 x=x, y=y, lon=lon, lat=lat, area_m2=area)
 
 
-def locate_cells(grid: Grid, *, lon=None, lat=None, x=None, y=None) -> np.ndarray:
+def locate_cells(grid: Grid, *, lon: npt.ArrayLike | None = None, lat: npt.ArrayLike | None = None,
+                 x: npt.ArrayLike | None = None, y: npt.ArrayLike | None = None) -> np.ndarray:
     """Index of the cell holding each point (WGS-84 ``lon, lat`` or grid-CRS
     ``x, y``), -1 where no cell of the grid holds it."""
     if x is None:
@@ -276,7 +286,7 @@ def locate_cells(grid: Grid, *, lon=None, lat=None, x=None, y=None) -> np.ndarra
     if len(grid) == 0 or x.size == 0:
         return np.full(x.size, -1, dtype=np.int64)
     if grid.shape == "square":
-        c = grid.cell_m
+        c: float = grid.cell_m  # type: ignore[assignment]  # square grids have one
         pi, pj = np.floor(x / c).astype(np.int64), np.floor(y / c).astype(np.int64)
         off_i, off_j = min(int(grid.i.min()), int(pi.min())) - 1, min(int(grid.j.min()), int(pj.min())) - 1
         span = max(int(grid.j.max()), int(pj.max())) - off_j + 2

@@ -6,8 +6,9 @@ two methods: ``"circle"`` (straight line x detour factor, :func:`circle_minutes`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,13 @@ from stationmap import config as _config
 from stationmap.coverage.params import check_minutes, check_mode, horizon_for, speed_m_per_min
 from stationmap.model import KINDS, Station
 from stationmap.network.matrix import cell_minutes, reach_matrix
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from scipy.sparse import csr_matrix
+
+    from stationmap.config import Settings
+    from stationmap.network import Network
 
 
 @dataclass
@@ -29,7 +37,7 @@ class StationArrays:
     name: np.ndarray | None = None
 
     @classmethod
-    def from_stations(cls, stations: Iterable[Station], *, include_closed: bool = False) -> "StationArrays":
+    def from_stations(cls, stations: Iterable[Station], *, include_closed: bool = False) -> StationArrays:
         """Stations (closed ones left out unless ``include_closed``)."""
         if isinstance(stations, StationArrays):
             return stations
@@ -50,16 +58,19 @@ class StationArrays:
         return int(self.lon.size)
 
     def of_kind(self, kind: str) -> np.ndarray:
+        """Booleans: which stations are of ``kind``."""
         return (self.kinds & (1 << tuple(KINDS).index(kind))) != 0
 
-    def subset(self, mask) -> "StationArrays":
+    def subset(self, mask: np.ndarray) -> StationArrays:
+        """The stations ``mask`` (booleans or indices) picks."""
         return StationArrays(self.id[mask], self.lon[mask], self.lat[mask], self.kinds[mask], self.sample[mask],
                              None if self.name is None else self.name[mask])
 
 
-def circle_minutes(cell_lon, cell_lat, station_lon, station_lat, *, mode: str = "walk",
-                   minutes: float = _config.DEFAULT_MINUTES, horizon_minutes: float | None = None,
-                   settings=None, detour: float | None = None, cell_xyz=None):
+def circle_minutes(cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: np.ndarray,
+                   station_lat: np.ndarray, *, mode: str = "walk", minutes: float = _config.DEFAULT_MINUTES,
+                   horizon_minutes: float | None = None, settings: Settings | None = None,
+                   detour: float | None = None, cell_xyz: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Circle method: minutes to the nearest station and stations within ``minutes``.
 
     All coordinates WGS-84.  Time = straight-line distance x detour factor /
@@ -84,7 +95,7 @@ def circle_minutes(cell_lon, cell_lat, station_lon, station_lat, *, mode: str = 
     tree = cKDTree(ecef(station_lon, station_lat))
     horizon_m = horizon * speed / detour
     d, _ = tree.query(cells, k=1, distance_upper_bound=horizon_m * (1 + 1e-9) + 1e-6)
-    m = d * detour / speed
+    m = np.asarray(d * detour / speed)
     m[m > horizon] = np.inf
     out_min[:] = m
     radius = minutes * speed / detour
@@ -92,9 +103,10 @@ def circle_minutes(cell_lon, cell_lat, station_lon, station_lat, *, mode: str = 
     return out_min, count
 
 
-def network_minutes(network, cell_lon, cell_lat, station_lon, station_lat, *, mode: str = "walk",
-                    minutes: float = _config.DEFAULT_MINUTES, horizon_minutes: float | None = None,
-                    max_snap_m: float | None = None, count: bool = True):
+def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: npt.ArrayLike,
+                    station_lat: npt.ArrayLike, *, mode: str = "walk", minutes: float = _config.DEFAULT_MINUTES,
+                    horizon_minutes: float | None = None, max_snap_m: float | None = None,
+                    count: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Network method: minutes to the nearest station and stations within ``minutes``.
 
     ``network`` is a :class:`stationmap.network.Network`.  Cell centres and
@@ -114,8 +126,9 @@ def network_minutes(network, cell_lon, cell_lat, station_lon, station_lat, *, mo
                         horizon_minutes=horizon_for(minutes, horizon_minutes), max_snap_m=max_snap_m, count=count)
 
 
-def network_reach(network, cell_lon, cell_lat, site_lon, site_lat, *, mode: str = "walk",
-                  minutes: float = _config.DEFAULT_MINUTES, max_snap_m: float | None = None):
+def network_reach(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, site_lon: npt.ArrayLike,
+                  site_lat: npt.ArrayLike, *, mode: str = "walk", minutes: float = _config.DEFAULT_MINUTES,
+                  max_snap_m: float | None = None) -> csr_matrix:
     """Sparse boolean (sites, cells) matrix: which cells (WGS-84 centres) reach
     which sites within ``minutes`` on ``network`` (as :func:`network_minutes`).
     Sites off the network reach nothing."""

@@ -6,11 +6,16 @@ speeds and circle radii from the settings.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from stationmap import config as _config
 from stationmap.config import MODES
 from stationmap.errors import ValidationError
 from stationmap.model import KINDS, check_kinds
+
+if TYPE_CHECKING:
+    from stationmap.config import Settings
 
 SHAPES = ("square", "h3")
 METHODS = ("auto", "circle", "network")
@@ -37,19 +42,19 @@ def _check_positive(value, name, *, hi=None):
     return x
 
 
-def check_mode(mode) -> str:
+def check_mode(mode: str) -> str:
     """``mode`` if it is one of :data:`stationmap.config.MODES`; ValidationError otherwise."""
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
     return mode
 
 
-def check_minutes(minutes, *, name="minutes") -> float:
+def check_minutes(minutes: object, *, name: str = "minutes") -> float:
     """A travel-time threshold in minutes, in (0, 240]."""
     return _check_positive(minutes, name, hi=240.0)
 
 
-def check_cell_m(cell_m) -> float:
+def check_cell_m(cell_m: object) -> float:
     """A square cell size in metres, in [10, 50000]."""
     x = _check_positive(cell_m, "cell")
     if not _MIN_CELL_M <= x <= _MAX_CELL_M:
@@ -58,7 +63,7 @@ def check_cell_m(cell_m) -> float:
     return x
 
 
-def check_kind_list(kinds) -> tuple:
+def check_kind_list(kinds: str | Sequence[str] | None) -> tuple[str, ...]:
     """Canonical kinds (default: every kind in :data:`stationmap.model.KINDS`)."""
     if kinds is None or (not isinstance(kinds, str) and len(kinds) == 0):
         return tuple(KINDS)
@@ -75,13 +80,13 @@ def horizon_for(minutes: float, horizon_minutes: float | None = None) -> float:
     return max(_check_positive(horizon_minutes, "horizon_minutes", hi=1440.0), minutes)
 
 
-def speed_m_per_min(mode: str, settings=None) -> float:
+def speed_m_per_min(mode: str, settings: Settings | None = None) -> float:
     """The mode's speed in metres per minute (``Settings.speed_kmh``)."""
     settings = settings or _config.load()
     return settings.speed_kmh(check_mode(mode)) * 1000.0 / 60.0
 
 
-def reach_m(minutes: float, mode: str, *, settings=None, detour: float | None = None) -> float:
+def reach_m(minutes: float, mode: str, *, settings: Settings | None = None, detour: float | None = None) -> float:
     """Straight-line radius in metres reached in ``minutes`` by the circle method."""
     settings = settings or _config.load()
     detour = settings.detour_factor if detour is None else detour

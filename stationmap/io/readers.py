@@ -504,8 +504,7 @@ def read_geojson(source, *, name: str | None = None) -> Table:
                 rec["lon"], rec["lat"] = c[0], c[1]
         records.append(rec)
         rows.append(n)
-    for k, n in unknown.items():
-        warns.append(f"{name}: warning: property {k!r} is not a station field; ignored")
+    warns.extend(f"{name}: warning: property {k!r} is not a station field; ignored" for k in unknown)
     _check_required(name, present, list(keymap), geometry=True)
     fields = list(dict.fromkeys([*present, "lon", "lat"]))
     return Table(source=name, fmt="geojson", unit="feature", fields=fields, records=records, rows=rows,
@@ -529,8 +528,8 @@ def read_gpkg(source, *, name: str | None = None) -> Table:
             layers = pyogrio.list_layers(buf)
             if not len(layers):
                 raise _no_rows(name, "layers")
-            names = [str(l[0]) for l in layers]
-            points = [str(l[0]) for l in layers if str(l[1]) in ("Point", "Point Z", "MultiPoint")]
+            names = [str(lyr[0]) for lyr in layers]
+            points = [str(lyr[0]) for lyr in layers if str(lyr[1]) in ("Point", "Point Z", "MultiPoint")]
             layer = "stations" if "stations" in names else (points[0] if points else names[0])
             buf.seek(0)
             gdf = pyogrio.read_dataframe(buf, layer=layer)

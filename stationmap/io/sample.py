@@ -74,7 +74,8 @@ _CITIES = {
 _PLACES = {
     "320402": ("天宁区", "Tianning District", (119.98, 31.78), 0.65,
                ["雕庄街道", "青龙街道", "红梅街道", "天宁街道", "兰陵街道", "茶山街道", "郑陆镇"],
-               ["延陵东路", "关河东路", "和平北路", "青洋北路", "劳动东路", "北环路", "竹林北路", "中吴大道", "丽华北路"]),
+               ["延陵东路", "关河东路", "和平北路", "青洋北路", "劳动东路",
+                "北环路", "竹林北路", "中吴大道", "丽华北路"]),
     "320404": ("钟楼区", "Zhonglou District", (119.92, 31.79), 0.65,
                ["五星街道", "永红街道", "北港街道", "西林街道", "南大街街道", "荷花池街道", "新闸街道", "邹区镇"],
                ["延陵西路", "南大街", "西横街", "勤业路", "广化街", "怀德南路", "清潭路", "星港路", "玉龙南路"]),
@@ -96,14 +97,15 @@ _PLACES = {
     "321003": ("邗江区", "Hanjiang District", (119.40, 32.38), 0.6,
                ["邗上街道", "蒋王街道", "汊河街道", "双桥街道", "甘泉街道", "瓜洲镇", "杨庙镇", "公道镇", "方巷镇",
                 "槐泗镇", "杨寿镇"],
-               ["文昌西路", "扬子江中路", "邗江中路", "维扬路", "真州北路", "江阳西路", "润扬中路", "兴城西路", "百祥路"]),
+               ["文昌西路", "扬子江中路", "邗江中路", "维扬路", "真州北路",
+                "江阳西路", "润扬中路", "兴城西路", "百祥路"]),
     "320803": ("淮安区", "Huai'an District", (119.14, 33.51), 0.55,
                ["淮城街道", "河下街道", "车桥镇", "施河镇", "苏嘴镇", "钦工镇", "流均镇", "平桥镇", "南闸镇", "林集镇",
                 "顺河镇", "博里镇"],
                ["翔宇大道", "镇淮楼东路", "南门大街", "漕运西路", "北京西路", "楚州大道", "永怀路", "府前街"]),
     "320724": ("灌南县", "Guannan County", (119.35, 34.09), 0.5,
-               ["新安镇", "堆沟港镇", "田楼镇", "北陈集镇", "张店镇", "三口镇", "孟兴庄镇", "汤沟镇", "百禄镇", "新集镇",
-                "李集镇"],
+               ["新安镇", "堆沟港镇", "田楼镇", "北陈集镇", "张店镇", "三口镇", "孟兴庄镇", "汤沟镇", "百禄镇",
+                "新集镇", "李集镇"],
                ["人民中路", "新港大道", "长江路", "北京路", "海西路", "灌河路", "新安大道", "建设路"]),
     "320921": ("响水县", "Xiangshui County", (119.57, 34.20), 0.5,
                ["响水镇", "陈家港镇", "小尖镇", "黄圩镇", "大有镇", "双港镇", "南河镇", "运河镇"],
@@ -131,7 +133,7 @@ _HOURS = {
 }
 _WINTER_HOURS = ["Nov-Mar 07:00-19:00", "Dec-Feb Mo-Su 06:30-18:30", "Nov-Mar Mo-Sa 07:30-18:00",
                  "Dec-Feb 07:00-18:00"]
-_TEA_HOURS_CZ = _WINTER_HOURS + ["Mo-Su 07:00-19:00"]
+_TEA_HOURS_CZ = [*_WINTER_HOURS, "Mo-Su 07:00-19:00"]
 _BANKS = ["工商银行", "农业银行", "建设银行", "中国银行", "交通银行", "邮储银行", "农商银行"]
 _CARRIERS = ["中国移动", "中国电信", "中国联通"]
 _SHOPS = ["惠民", "邻里", "万家", "佳佳", "乐家", "便民"]
@@ -229,7 +231,7 @@ def allocate(total: int, weights: dict) -> dict:
     if wsum <= 0:
         raise ValidationError(f"weights must have a positive sum, got {wsum!r}", field="weights")
     quotas = {k: total * weights[k] / wsum for k in keys}
-    out = {k: int(math.floor(quotas[k])) for k in keys}
+    out = {k: math.floor(quotas[k]) for k in keys}
     left = total - sum(out.values())
     for k in sorted(keys, key=lambda k: (-(quotas[k] - out[k]), k))[:left]:
         out[k] += 1
@@ -420,7 +422,7 @@ def _changzhou(seed: int, districts, names: _Names) -> list:
     rest = allocate(312, pops)
     tea = allocate(6, pops)
     # 10 legal-aid posts: one per district, four more by station count
-    legal_n = {c: 1 for c in codes}
+    legal_n = dict.fromkeys(codes, 1)
     for c, k in allocate(4, rest).items():
         legal_n[c] += k
     out, taken = [], []

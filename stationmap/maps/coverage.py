@@ -110,8 +110,8 @@ class _Legend(MacroElement):
 
 def _swatch(color, *, border=None, dash=False, fill=True):
     b = border or color
-    style = f"display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;" \
-            f"border:2px {'dashed' if dash else 'solid'} {b};background:{color if fill else 'transparent'}"
+    style = (f"display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;"
+             f"border:2px {'dashed' if dash else 'solid'} {b};background:{color if fill else 'transparent'}")
     return f'<span style="{style}"></span>'
 
 

@@ -18,8 +18,10 @@ KIND_COLORS = {
 #: The services couriers filter by most (the finder's filter chips), in order.
 KEY_SERVICES = ("drinking_water", "toilet", "ebike_charging", "microwave", "legal_aid")
 
-assert set(KIND_COLORS) == set(KINDS)
-assert set(KEY_SERVICES) <= set(SERVICES)
+if set(KIND_COLORS) != set(KINDS):
+    raise RuntimeError("KIND_COLORS must give a colour to every kind and only to kinds")
+if not set(KEY_SERVICES) <= set(SERVICES):
+    raise RuntimeError("KEY_SERVICES must be services")
 
 
 def kind_icon(kind: str) -> str:

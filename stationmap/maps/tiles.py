@@ -49,11 +49,12 @@ class Basemap:
 def basemaps(*, tianditu_key: str = "", lang: str = "zh") -> list[Basemap]:
     """The available base maps, default first; Tianditu only with a key."""
     amap_lang = "en" if lang == "en" else "zh_cn"
+    amap_url = (f"https://webrd0{{s}}.is.autonavi.com/appmaptile?lang={amap_lang}&size=1&scale=1&style=8"
+                "&x={x}&y={y}&z={z}")
     out = [
         Basemap(
             "amap", "高德地图", "Amap", "gcj02",
-            ((f"https://webrd0{{s}}.is.autonavi.com/appmaptile?lang={amap_lang}&size=1&scale=1&style=8"
-              "&x={x}&y={y}&z={z}", "1234"),),
+            ((amap_url, "1234"),),
             '&copy; <a href="https://www.amap.com/">高德地图 AutoNavi</a>',
             max_zoom=18,
         ),

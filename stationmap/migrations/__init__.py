@@ -39,7 +39,8 @@ def target_metadata() -> sa.MetaData:
 
     The one place migrations learn where the tables live.
     """
-    import stationmap.accounts  # noqa: F401  (their tables join the store's metadata)
+    # imported for their side effect: their tables join the store's metadata
+    import stationmap.accounts
     import stationmap.reports  # noqa: F401
     from stationmap.store import metadata
 

@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import weakref
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +27,12 @@ from stationmap.network.osm import CLOSED, MODE_BIT, PUSHED, ROAD_CLASSES, Build
 from stationmap.network.search import Searching
 from stationmap.network.snapping import Snap, Snapping
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from scipy.sparse import csr_matrix
+
+    from stationmap.config import Settings
+
 FORMAT = "stationmap-network/1"
 
 
@@ -31,7 +40,7 @@ FORMAT = "stationmap-network/1"
 class _ModeGraph:
     """The CSR travel-time graph of one mode, with one virtual source node (index n)."""
 
-    csr: object            # scipy.sparse.csr_matrix (n+1, n+1), seconds
+    csr: csr_matrix        # (n+1, n+1), seconds
     arc_eid: np.ndarray    # edge of each real arc
     arc_fwd: np.ndarray    # arc goes u -> v
     arc_rev: np.ndarray    # index of the reverse arc, -1 if none
@@ -42,12 +51,12 @@ class _ModeGraph:
     can_back: np.ndarray   # v -> u allowed
     edges: np.ndarray      # edges open in at least one direction (snapping targets)
     lock: threading.Lock
-    arc_twoway: np.ndarray = None   # the arc's edge is open both ways
+    arc_twoway: np.ndarray = None  # type: ignore[assignment]  # the arc's edge is open both ways (always set)
     all_twoway: bool = True
-    grid: object = None    # _SegmentGrid over ``edges`` (lazy)
+    grid: Any = None       # _SegmentGrid over ``edges`` (lazy)
     snaps: dict | None = None  # (lon, lat) -> (edge, t, distance_m), stations
-    slot_snaps: object = None  # StationIndex -> (edge, t, distance_m) arrays by slot (weak keys)
-    core: object = None    # _Core: the graph with its two-way chains contracted (lazy)
+    slot_snaps: Any = None  # StationIndex -> (edge, t, distance_m) arrays by slot (weak keys)
+    core: _Core | None = None  # the graph with its two-way chains contracted (lazy)
 
 
 @dataclass
@@ -64,7 +73,7 @@ class _Core:
     """
 
     keep: np.ndarray       # (nk,) node index of each kept node
-    csr: object            # scipy.sparse.csr_matrix (nk+1, nk+1): super-arcs in seconds; row nk: virtual source
+    csr: csr_matrix        # (nk+1, nk+1): super-arcs in seconds; row nk: virtual source
     sa_src: np.ndarray     # (S,) kept index of each super-arc's start (sorted: CSR order)
     sa_dst: np.ndarray     # (S,) kept index of its end
     sa_s: np.ndarray       # (S,) seconds along it
@@ -101,9 +110,11 @@ class Network(Snapping, Searching, Building):
     edge_oneway : ndarray (m,)  bool, one-way u -> v for cars
     """
 
-    def __init__(self, *, name, lon, lat, edge_u, edge_v, edge_length_m, edge_class, classes,
-                 edge_access, edge_oneway, arc_indptr=None, arc_dst=None, arc_eid=None,
-                 source="", settings=None):
+    def __init__(self, *, name: str, lon: npt.ArrayLike, lat: npt.ArrayLike, edge_u: npt.ArrayLike,
+                 edge_v: npt.ArrayLike, edge_length_m: npt.ArrayLike, edge_class: npt.ArrayLike,
+                 classes: Iterable[str], edge_access: npt.ArrayLike, edge_oneway: npt.ArrayLike,
+                 arc_indptr: npt.ArrayLike | None = None, arc_dst: npt.ArrayLike | None = None,
+                 arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None) -> None:
         self.name = str(name)
         self.source = str(source)
         self.lon = np.ascontiguousarray(lon, dtype=np.float64)
@@ -137,8 +148,8 @@ class Network(Snapping, Searching, Building):
         #: WGS-84 bounding box of the nodes: west, south, east, north
         self.bounds = (float(self.lon.min()), float(self.lat.min()),
                        float(self.lon.max()), float(self.lat.max())) if len(self.lon) else (0, 0, 0, 0)
-        self._modes: dict = {}
-        self._max_mps: dict = {}
+        self._modes: dict[str, _ModeGraph] = {}
+        self._max_mps: dict[str, float] = {}
         self._lonlat_fit = None
         #: data derived from the network by other modules (built lazily, e.g. isochrone grids)
         self.derived: dict = {}
@@ -172,7 +183,7 @@ class Network(Snapping, Searching, Building):
         else:
             v, where = s.speeds_kmh.get(mode), f"speeds_kmh[{mode!r}]"
         try:
-            v = float(v)
+            v = float(v)  # type: ignore[arg-type]  # None or junk are refused below
         except (TypeError, ValueError):
             v = float("nan")
         if not (math.isfinite(v) and v > 0):
@@ -205,7 +216,7 @@ class Network(Snapping, Searching, Building):
                     self._modes[mode] = g
         return g
 
-    def prepare(self, modes=MODES) -> "Network":
+    def prepare(self, modes: Iterable[str] = MODES) -> Network:
         """Build the mode graphs and snapping grids now rather than on first use, and compile
         the searches of :meth:`snap`, :meth:`nearest_targets` and :meth:`node_lengths` (or load
         them from the disk cache): a server calls it at start, so no request pays for them."""
@@ -368,7 +379,7 @@ class Network(Snapping, Searching, Building):
             "arc_indptr": self.arc_indptr, "arc_dst": self.arc_dst, "arc_eid": self.arc_eid,
         }
 
-    def save(self, path) -> Path:
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the compiled network to ``path`` (a compressed ``.npz``)."""
         path = Path(path)
         if path.suffix != ".npz":
@@ -380,7 +391,7 @@ class Network(Snapping, Searching, Building):
         return path
 
     @classmethod
-    def load(cls, path, *, name: str | None = None, settings=None) -> "Network":
+    def load(cls, path: str | os.PathLike, *, name: str | None = None, settings: Settings | None = None) -> Network:
         """Load a network compiled by :meth:`save` / ``stationmap network build``."""
         path = Path(path)
         if not path.exists():
@@ -402,7 +413,7 @@ class Network(Snapping, Searching, Building):
                    settings=settings)
 
 
-def _arcs(n: int, u: np.ndarray, v: np.ndarray):
+def _arcs(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both arcs of every edge, sorted by (source, target): CSR indptr, targets, edge ids."""
     m = len(u)
     src = np.concatenate([u, v]).astype(np.int64)

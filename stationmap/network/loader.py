@@ -27,7 +27,7 @@ _CACHE: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def _cached(name: str | None, path, settings: Settings) -> Network | None:
+def _cached(name: str | None, path: str | os.PathLike, settings: Settings) -> Network | None:
     """The network compiled at ``path`` (named ``name``, default the name it was saved
     with), from the cache or loaded into it; None when the file cannot be read
     (``os.stat`` fails)."""
@@ -49,19 +49,36 @@ def _cached(name: str | None, path, settings: Settings) -> Network | None:
     return net
 
 
-def _load(name: str | None, path, settings: Settings) -> Network:
+def _load(name: str | None, path: str | os.PathLike, settings: Settings) -> Network:
     """:func:`_cached`, or the error :meth:`Network.load` gives for a file it cannot read."""
     net = _cached(name, path, settings)
     return net if net is not None else Network.load(path, name=name, settings=settings)
 
 
 def load_networks(settings: Settings | None = None, *, skip_missing: bool = False) -> dict[str, Network]:
-    """The networks named in ``settings.networks`` ({name: path to a compiled ``.npz``}),
-    loaded (once per process: see the module's docstring): {name: Network}, in the
-    settings' order.
+    """The networks named in ``settings.networks``, loaded once per process (see the
+    module's docstring).
 
-    A file that does not exist raises NotFoundError, or is left out with ``skip_missing``
-    (what coverage does when it looks for a network that covers a district).
+    Parameters
+    ----------
+    settings : Settings, optional
+        Whose ``networks`` ({name: path to a compiled ``.npz``}) to load (default
+        :func:`stationmap.config.load`); their speeds and ``max_snap_m`` apply.
+    skip_missing : bool
+        Leave out a file that does not exist or cannot be read, rather than raise
+        (what coverage does when it looks for a network that covers a district).
+
+    Returns
+    -------
+    dict of str to Network
+        {name: Network}, in the settings' order.
+
+    Raises
+    ------
+    NotFoundError
+        For a file that does not exist (unless ``skip_missing``).
+    ConfigError
+        For a file that is not a compiled network (unless ``skip_missing``).
     """
     settings = settings or _config.load()
     out = {}
@@ -73,8 +90,27 @@ def load_networks(settings: Settings | None = None, *, skip_missing: bool = Fals
 
 
 def open_network(spec: str | os.PathLike, *, settings: Settings | None = None) -> Network:
-    """A road network from a name in ``Settings.networks``, a compiled ``.npz`` (both
-    through the cache) or a ``.gpkg`` / OpenStreetMap road graph (built in memory, each time)."""
+    """A road network from a name, a compiled file or a road graph.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike
+        A name in ``settings.networks`` or a compiled ``.npz`` (both loaded through the
+        cache), or a ``.gpkg`` / OpenStreetMap road graph (built in memory, each time).
+    settings : Settings, optional
+        Default :func:`stationmap.config.load`.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    NotFoundError
+        If ``spec`` is neither a configured name nor an existing file.
+    ConfigError, ValidationError
+        If the file cannot be read as a network.
+    """
     settings = settings or _config.load()
     configured = settings.networks or {}
     if spec in configured:

@@ -21,12 +21,14 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
+    from stationmap.network.graph import _ModeGraph
+
 from stationmap.network.graph import Network
 from stationmap.network.osm import check_mode
 
 
 class _Pt:
-    __slots__ = ("lon", "lat")
+    __slots__ = ("lat", "lon")
 
     def __init__(self, lon, lat):
         self.lon, self.lat = lon, lat
@@ -117,7 +119,7 @@ def node_minutes(network: Network, station_lon: ArrayLike, station_lat: ArrayLik
     tgt = np.concatenate([u[ou], v[ov]])
     w = np.concatenate([wu[ou], wv[ov]])
     aug = _augmented(rev, 1, [(tgt, w)])
-    d = dijkstra(aug, directed=True, indices=n, limit=float(limit_minutes) * 60.0)
+    d = dijkstra(aug, directed=True, indices=n, limit=float(limit_minutes) * 60.0)  # type: ignore[call-overload]
     return d[:n] / 60.0
 
 
@@ -145,12 +147,13 @@ def _cell_legs(network, g, mode, lon, lat, max_snap):
                  base=cacc[ok])
 
 
-def _via_graph(legs: _Legs, D):
+def _via_graph(legs: _Legs, D: np.ndarray) -> np.ndarray:
     """(k, n) seconds from each node to the station(s) -> (k, cells on the network)."""
     return np.minimum(D[:, legs.cu] + legs.lu, D[:, legs.cv] + legs.lv) + legs.base
 
 
-def _same_edge(legs: _Legs, g, se, st, sacc, k_idx):
+def _same_edge(legs: _Legs, g: _ModeGraph, se: np.ndarray, st: np.ndarray, sacc: np.ndarray,
+               k_idx: np.ndarray) -> np.ndarray:
     """(k, cells) seconds when a cell and a station share an edge and the trip stays on it."""
     out = np.full((len(k_idx), legs.ok.size), np.inf)
     by_edge: dict = {}
@@ -224,7 +227,7 @@ def cell_minutes(network: Network, cell_lon: ArrayLike, cell_lat: ArrayLike, sta
     # minutes to the nearest station: one search from a source joined to them all
     u, wu, ou, v, wv, ov = _source_arcs(network, g, se, st, sacc)
     aug = _augmented(rev, 1, [(np.concatenate([u[ou], v[ov]]), np.concatenate([wu[ou], wv[ov]]))])
-    D = dijkstra(aug, directed=True, indices=n, limit=horizon * 60.0)[None, :n]
+    D = dijkstra(aug, directed=True, indices=n, limit=horizon * 60.0)[None, :n]  # type: ignore[call-overload]
     best = _via_graph(legs, D)[0]
     best = np.minimum(best, _same_edge(legs, g, se, st, sacc, np.arange(se.size)).min(axis=0))
     m = best / 60.0

@@ -7,14 +7,26 @@ The rules per mode are in the package's docstring (:mod:`stationmap.network`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import GEOD
 from stationmap.errors import NotFoundError, ValidationError, geodata_read_errors
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from stationmap.config import Settings
+
+
+class Tags(Protocol):
+    """OpenStreetMap tags: a dict, or osmium's TagList (anything with ``get``)."""
+
+    def get(self, key: str, default: Any = None, /) -> Any: ...
 
 #: Road classes a network knows, in a fixed order (the compiled file stores
 #: the names it used, so this order may grow without breaking old files).
@@ -62,7 +74,7 @@ _MODE_TAGS = {
 }
 
 
-def road_class(highway) -> str | None:
+def road_class(highway: object) -> str | None:
     """The road class for an OpenStreetMap ``highway`` value; None if not routable."""
     h = str(highway or "").strip().lower()
     if not h or h in NOT_ROUTABLE:
@@ -75,16 +87,13 @@ def class_access(cls: str) -> int:
     """Bit mask of the modes (:data:`MODES` order) that may use a road class."""
     bits = 0
     for mode in MODES:
-        if mode == "car":
-            ok = cls in DEFAULT_CAR_SPEEDS_KMH
-        else:
-            ok = cls not in CLOSED[mode]
+        ok = cls in DEFAULT_CAR_SPEEDS_KMH if mode == "car" else cls not in CLOSED[mode]
         if ok:
             bits |= MODE_BIT[mode]
     return bits
 
 
-def tag_access(cls: str, tags) -> tuple[int, int]:
+def tag_access(cls: str, tags: Tags) -> tuple[int, int]:
     """(mode bit mask, oneway) for an OpenStreetMap way: oneway 1 forward, -1 backward, 0 both.
 
     ``tags`` is any mapping with ``get``.  One-way applies to cars only.
@@ -118,7 +127,7 @@ def tag_access(cls: str, tags) -> tuple[int, int]:
     return bits, oneway
 
 
-def check_mode(mode) -> str:
+def check_mode(mode: str) -> str:
     """``mode`` if it is one of :data:`stationmap.config.MODES`; ValidationError (field ``mode``) otherwise."""
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
@@ -132,10 +141,14 @@ class Building:
     """How a :class:`~stationmap.network.Network` is built (mixed into it): from arrays, a
     GeoPackage road graph or an OpenStreetMap file."""
 
+    if TYPE_CHECKING:   # Network's constructor (declared for the type checker only)
+        def __init__(self, **arrays: Any) -> None: ...
+
     @classmethod
-    def from_arrays(cls: type[_Net], lon, lat, u, v, *, highway="residential", access=None, oneway=None,
-                    name: str = "network", source: str = "", largest_only: bool = True,
-                    settings=None) -> _Net:
+    def from_arrays(cls: type[_Net], lon: npt.ArrayLike, lat: npt.ArrayLike, u: npt.ArrayLike, v: npt.ArrayLike,
+                    *, highway: str | npt.ArrayLike = "residential", access: npt.ArrayLike | None = None,
+                    oneway: npt.ArrayLike | None = None, name: str = "network", source: str = "",
+                    largest_only: bool = True, settings: Settings | None = None) -> _Net:
         """Compile a network from WGS-84 node coordinates and an edge list.
 
         Parameters
@@ -189,7 +202,7 @@ class Building:
             lat = np.concatenate([lat, mlat])
             u2, v2 = u[di].copy(), v[di].copy()
             v = v.copy()
-            v[di] = mid
+            v[di] = mid  # type: ignore[index]  # an array by now
             u = np.concatenate([u, mid])
             v = np.concatenate([v, v2])
             names = np.concatenate([names, names[di]])
@@ -228,7 +241,8 @@ class Building:
                    edge_access=acc, edge_oneway=ow, settings=settings)
 
     @classmethod
-    def from_gpkg(cls: type[_Net], path, *, name: str | None = None, settings=None, largest_only: bool = True) -> _Net:
+    def from_gpkg(cls: type[_Net], path: str | os.PathLike, *, name: str | None = None,
+                  settings: Settings | None = None, largest_only: bool = True) -> _Net:
         """A road graph from a GeoPackage with layers ``nodes`` (node_id, lon, lat)
         and ``edges`` (u, v, highway), coordinates WGS-84.  Every edge is two-way."""
         import pyogrio
@@ -262,8 +276,8 @@ class Building:
         bad = (ids[iu_c] != eu) | (ids[iv_c] != ev)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            missing = int(eu[row]) if ids[iu_c[row]] != eu[row] else int(ev[row])
-            raise ValidationError(f"{path}: layer 'edges' row {row + 1}: node {missing} is not in layer 'nodes'",
+            absent = int(eu[row]) if ids[iu_c[row]] != eu[row] else int(ev[row])
+            raise ValidationError(f"{path}: layer 'edges' row {row + 1}: node {absent} is not in layer 'nodes'",
                                   field="source")
         lon = nodes["lon"].to_numpy(np.float64)[order]
         lat = nodes["lat"].to_numpy(np.float64)[order]
@@ -273,7 +287,8 @@ class Building:
                                source=path.name, largest_only=largest_only, settings=settings)
 
     @classmethod
-    def from_osm(cls: type[_Net], path, *, name: str | None = None, settings=None, largest_only: bool = True) -> _Net:
+    def from_osm(cls: type[_Net], path: str | os.PathLike, *, name: str | None = None,
+                 settings: Settings | None = None, largest_only: bool = True) -> _Net:
         """A road graph from an OpenStreetMap file (``.osm.pbf``, ``.osm``), read with osmium.
 
         Ways with a routable ``highway`` tag become edges (split at every node);
@@ -288,8 +303,8 @@ class Building:
         eu_ref, ev_ref, hw_list, acc_list, ow_list = [], [], [], [], []
         try:
             fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
-            for obj in fp:
-                if not obj.is_way():
+            for obj in fp:     # (nodes and ways only: no changesets, areas or relations)
+                if not obj.is_way():  # type: ignore[union-attr]
                     continue
                 tags = obj.tags
                 cls_ = road_class(tags.get("highway"))
@@ -299,7 +314,7 @@ class Building:
                 if not bits:
                     continue
                 prev = None
-                for nd in obj.nodes:
+                for nd in obj.nodes:  # type: ignore[union-attr]  # a way
                     loc = nd.location
                     if not loc.valid():
                         prev = None
@@ -319,8 +334,7 @@ class Building:
             raise ValidationError(f"{path}: cannot read as OpenStreetMap data ({exc})", field="source") from None
         if not eu_ref:
             raise ValidationError(f"{path}: no routable highway in this file", field="source")
-        refs = np.asarray(refs, dtype=np.int64)
-        uniq, first = np.unique(refs, return_index=True)
+        uniq, first = np.unique(np.asarray(refs, dtype=np.int64), return_index=True)
         lon = np.asarray(lons)[first]
         lat = np.asarray(lats)[first]
         u = np.searchsorted(uniq, np.asarray(eu_ref, dtype=np.int64))
@@ -332,7 +346,8 @@ class Building:
                                settings=settings)
 
     @classmethod
-    def build(cls: type[_Net], source, *, name: str | None = None, settings=None) -> _Net:
+    def build(cls: type[_Net], source: str | os.PathLike, *, name: str | None = None,
+              settings: Settings | None = None) -> _Net:
         """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file."""
         p = Path(source)
         low = p.name.lower()

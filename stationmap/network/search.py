@@ -5,17 +5,44 @@ k-nearest-targets search of a ranking and the lengths along its tree (the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, overload
+
 import numpy as np
 
 from stationmap.jit import compiled
 from stationmap.network.osm import check_mode
 from stationmap.network.snapping import Snap
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from stationmap.config import Settings
+
 
 class Searching:
     """Searches from a snapped point (mixed into :class:`~stationmap.network.Network`)."""
 
-    def search(self, snap: Snap, *, mode: str, limit_s: float = np.inf, predecessors: bool = False):
+    if TYPE_CHECKING:   # what it uses of Network (declared for the type checker only)
+        settings: Settings
+        edge_u: np.ndarray
+        edge_v: np.ndarray
+        edge_length_m: np.ndarray
+
+        @property
+        def n_nodes(self) -> int: ...
+        def graph(self, mode: str) -> Any: ...
+        def core(self, mode: str) -> Any: ...
+        def walk_mps(self) -> float: ...
+
+    @overload
+    def search(self, snap: Snap, *, mode: str, limit_s: float = ...,
+               predecessors: Literal[False] = ...) -> np.ndarray: ...
+    @overload
+    def search(self, snap: Snap, *, mode: str, limit_s: float = ...,
+               predecessors: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def search(self, snap: Snap, *, mode: str, limit_s: float = np.inf,
+               predecessors: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Dijkstra from a snapped point: seconds to every node (inf beyond ``limit_s``).
 
         Returns ``dist`` (n+1: index n is the snapped point itself), and with
@@ -35,8 +62,8 @@ class Searching:
             csr.indices[-1] = self.edge_v[e] if g.can_fwd[e] else n
             csr.data[-2] = t * T if g.can_back[e] else 0.0
             csr.data[-1] = (1.0 - t) * T if g.can_fwd[e] else 0.0
-            res = dijkstra(csr, directed=True, indices=n, limit=float(limit_s),
-                           return_predecessors=predecessors)
+            res = dijkstra(csr, directed=True, indices=n, limit=float(limit_s),  # type: ignore[call-overload]
+                           return_predecessors=predecessors)    # (scipy-stubs: no scalar ``indices``)
         return res
 
     def search_core(self, snap: Snap, *, mode: str, limit_s: float = np.inf) -> np.ndarray:
@@ -57,10 +84,12 @@ class Searching:
             csr.data[-2] = min(max(tau, 0.0), T) if back else 0.0
             csr.indices[-1] = core.sa_dst[s]
             csr.data[-1] = min(max(T - tau, 0.0), T)
-            return dijkstra(csr, directed=True, indices=nk, limit=float(limit_s))
+            return dijkstra(csr, directed=True, indices=nk, limit=float(limit_s))  # type: ignore[call-overload]
 
-    def nearest_targets(self, snap: Snap, *, mode: str, k: int, att_node, att_target, att_s, direct_s, cost_s,
-                        limit_s: float = np.inf):
+    def nearest_targets(self, snap: Snap, *, mode: str, k: int, att_node: npt.ArrayLike,
+                        att_target: npt.ArrayLike, att_s: npt.ArrayLike, direct_s: npt.ArrayLike,
+                        cost_s: npt.ArrayLike, limit_s: float = np.inf,
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The targets fastest to reach from a snapped point: Dijkstra that stops as soon as
         the ``k`` fastest are known.
 
@@ -101,7 +130,8 @@ class Searching:
         att = np.where(att >= 0, order[np.maximum(att, 0)], -1)   # back to the caller's attachment order
         return target, total, road, att, pred
 
-    def attachments(self, snap: Snap, e, t, d_off, *, mode: str) -> tuple:
+    def attachments(self, snap: Snap, e: npt.ArrayLike, t: npt.ArrayLike, d_off: npt.ArrayLike, *,
+                    mode: str) -> tuple:
         """How targets snapped to the roads hang off the graph, for :meth:`nearest_targets`.
 
         Target ``j`` snapped to edge ``e[j]`` (int64; -1: none) at fraction ``t[j]``,
@@ -120,7 +150,7 @@ class Searching:
             float(self.settings.max_snap_m), self.edge_u, self.edge_v, g.edge_s, g.can_fwd, g.can_back,
             int(snap.edge), float(snap.t), float(snap.distance_m / walk), float(walk))
 
-    def node_lengths(self, snap: Snap, pred: np.ndarray, nodes, *, mode: str) -> np.ndarray:
+    def node_lengths(self, snap: Snap, pred: np.ndarray, nodes: npt.ArrayLike, *, mode: str) -> np.ndarray:
         """Metres along the roads from the snapped point to ``nodes``, on the search tree ``pred``
         (what :meth:`path_lengths` gives those nodes, inf where not reached).
 

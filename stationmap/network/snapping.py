@@ -6,14 +6,29 @@ network's metric CRS (the :class:`Snapping` part of :class:`~stationmap.network.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from stationmap.errors import ValidationError
-from stationmap.index import check_point
+from stationmap.index import StationIndex, check_point
 from stationmap.jit import compiled
 from stationmap.network.osm import check_mode
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from pyproj import Transformer
+
+    from stationmap.config import Settings
+
+
+class HasLonLat(Protocol):
+    """Anything with WGS-84 ``lon`` and ``lat`` (a Station, for one)."""
+
+    lon: float
+    lat: float
 
 
 class Snap(NamedTuple):
@@ -35,7 +50,23 @@ class Snapping:
     """Snapping points onto the roads and converting coordinates (mixed into
     :class:`~stationmap.network.Network`)."""
 
-    def _grid(self, g) -> _SegmentGrid:
+    if TYPE_CHECKING:   # what it uses of Network (declared for the type checker only)
+        name: str
+        settings: Settings
+        bounds: tuple[float, float, float, float]
+        derived: dict
+        x: np.ndarray
+        y: np.ndarray
+        edge_u: np.ndarray
+        edge_v: np.ndarray
+        _build_lock: threading.Lock
+        _to_xy: Transformer
+        _to_lonlat: Transformer
+        _lonlat_fit: _LonLatFit | None
+
+        def graph(self, mode: str) -> Any: ...
+
+    def _grid(self, g: Any) -> _SegmentGrid:
         """The :class:`_SegmentGrid` of the mode's open edges (metric); modes open on the
         same edges share one."""
         if g.grid is None:
@@ -50,15 +81,15 @@ class Snapping:
                 g.grid = grid
         return g.grid
 
-    def to_xy(self, lon, lat):
+    def to_xy(self, lon: Any, lat: Any) -> tuple[Any, Any]:
         """WGS-84 lon/lat -> metres in :attr:`crs`."""
         return self._to_xy.transform(lon, lat)
 
-    def to_lonlat(self, x, y):
+    def to_lonlat(self, x: Any, y: Any) -> tuple[Any, Any]:
         """Metres in :attr:`crs` -> WGS-84 lon/lat."""
         return self._to_lonlat.transform(x, y)
 
-    def to_lonlat_fast(self, x, y):
+    def to_lonlat_fast(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Metres in :attr:`crs` -> WGS-84 lon/lat (arrays), as :meth:`to_lonlat` but
         from polynomials fitted to it over the network's extent and a margin
         (:class:`_LonLatFit`: error below 1 mm, checked when fitted); exact
@@ -79,7 +110,7 @@ class Snapping:
             return fit(x, y)
         return self.to_lonlat(x, y)
 
-    def lonlat_points(self, x, y) -> np.ndarray:
+    def lonlat_points(self, x: npt.ArrayLike, y: npt.ArrayLike) -> np.ndarray:
         """As :meth:`to_lonlat_fast`, for 1-d arrays, as one (n, 2) array."""
         lon, lat = self.to_lonlat_fast(x, y)
         out = np.empty((len(lon), 2))
@@ -100,12 +131,36 @@ class Snapping:
     def snap(self, lon: float, lat: float, *, mode: str = "ebike", max_snap_m: float | None = None) -> Snap:
         """Snap a WGS-84 point to the nearest road open to ``mode``.
 
+        Parameters
+        ----------
+        lon, lat : float
+            WGS-84 degrees.
+        mode : str
+            One of :data:`stationmap.config.MODES`: only roads open to it.
+        max_snap_m : float, optional
+            The farthest the point may be from the road, metres (default
+            ``settings.max_snap_m``).
+
+        Returns
+        -------
+        Snap
+            The edge, the fraction ``t`` along it from its ``u`` end, the distance in
+            metres, and the point on the road (WGS-84 and metric).
+
         Raises
         ------
         ValidationError
-            if the point is farther than ``max_snap_m`` (default
-            ``settings.max_snap_m``) from every such road; the message names
-            the distance and the limit.
+            If the point is out of range, the mode unknown, or the point farther than
+            ``max_snap_m`` from every road open to ``mode`` (the message names the
+            distance and the limit).
+
+        Examples
+        --------
+        >>> from stationmap.network import Network
+        >>> net = Network.from_arrays([120.0, 120.01], [31.0, 31.0], [0], [1])
+        >>> sn = net.snap(120.005, 31.0005, mode="walk")
+        >>> sn.edge, round(sn.t, 2), round(sn.distance_m)
+        (0, 0.5, 55)
         """
         lon, lat = check_point(lon, lat)
         g = self.graph(check_mode(mode))
@@ -136,7 +191,8 @@ class Snapping:
             return False
         return True
 
-    def snap_stations(self, stations, *, mode: str):
+    def snap_stations(self, stations: Iterable[HasLonLat], *, mode: str,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(edge, t, distance_m) arrays for stations (anything with WGS-84 ``lon``/``lat``).
 
         Results are cached per mode by the station's coordinates, so an edited
@@ -163,7 +219,8 @@ class Snapping:
         d = np.fromiter((r[2] for r in rows), float, len(rows))
         return e, t, d
 
-    def snap_slots(self, index, slots, *, mode: str):
+    def snap_slots(self, index: StationIndex, slots: npt.ArrayLike, *, mode: str,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(edge, t, distance_m) arrays for the stations in ``slots`` of a StationIndex
         (:meth:`snap_stations` without Station objects: vectorised).
 
@@ -324,7 +381,8 @@ class _LonLatFit:
     degree (2..8) whose error on a finer check grid is below ``tol_m``
     metres.  ``ok`` is False when no degree is that close."""
 
-    def __init__(self, x0, y0, x1, y1, transformer, *, tol_m: float = 1e-3):
+    def __init__(self, x0: float, y0: float, x1: float, y1: float, transformer: Transformer, *,
+                 tol_m: float = 1e-3) -> None:
         self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
         self.cx, self.cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
         self.hx, self.hy = max(0.5 * (x1 - x0), 1.0), max(0.5 * (y1 - y0), 1.0)
@@ -340,8 +398,7 @@ class _LonLatFit:
             nodes = np.cos(np.pi * (np.arange(k) + 0.5) / k)
             fu, fv = (a.ravel() for a in np.meshgrid(nodes, nodes))
             flon, flat = transformer.transform(self.cx + fu * self.hx, self.cy + fv * self.hy)
-            i, j = np.meshgrid(np.arange(deg + 1), np.arange(deg + 1), indexing="ij")
-            i, j = i.ravel(), j.ravel()
+            i, j = (a.ravel() for a in np.meshgrid(np.arange(deg + 1), np.arange(deg + 1), indexing="ij"))
             tot = (i + j) <= deg
             V = fu[:, None] ** i[tot] * fv[:, None] ** j[tot]
             rhs = np.column_stack([np.asarray(flon) - self.lon0, np.asarray(flat) - self.lat0])
@@ -358,7 +415,7 @@ class _LonLatFit:
                 self.ok = True
                 break
 
-    def covers(self, x, y) -> bool:
+    def covers(self, x: np.ndarray, y: np.ndarray) -> bool:
         return bool(x.min() >= self.x0 and x.max() <= self.x1 and y.min() >= self.y0 and y.max() <= self.y1)
 
     def _eval(self, u, v):

@@ -71,6 +71,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from stationmap import config as _config
 from stationmap.config import MODES
@@ -78,14 +79,33 @@ from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
 from stationmap.index import check_point
 from stationmap.reach.checks import (
-    MAX_K, MAX_MINUTES, METHODS, check_k, check_method, check_minutes, check_mode,
+    MAX_K,
+    MAX_MINUTES,
+    METHODS,
+    check_k,
+    check_method,
+    check_minutes,
+    check_mode,
 )
 from stationmap.reach.choose import choose_network, choose_network_checked, network_list
 from stationmap.reach.circle import (
-    circle_minutes, circle_polygon, circle_radius_m, cut_at_antimeridian, minutes_per_metre,
+    circle_minutes,
+    circle_polygon,
+    circle_radius_m,
+    cut_at_antimeridian,
+    minutes_per_metre,
 )
 from stationmap.reach.outline import MIN_HOLE_M2, RESOLUTION_M, ReachSearch, pieces_outline, pieces_polygon, raster
 from stationmap.reach.ranking import Ranking, StationTime, circle_times, rank_stations, rank_within
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import shapely
+
+    from stationmap.config import Settings
+    from stationmap.index import StationIndex
+    from stationmap.reach.choose import Networks
 
 __all__ = [
     "MAX_K", "MAX_MINUTES", "METHODS", "MIN_HOLE_M2", "RESOLUTION_M", "Isochrone", "Ranking", "StationTime",
@@ -109,14 +129,15 @@ class Isochrone:
     minutes: float
     mode: str
     method: str
-    polygon: object
+    polygon: shapely.Polygon | shapely.MultiPolygon
     area_km2: float
-    stations: list = field(default_factory=list)
+    stations: list[StationTime] = field(default_factory=list)
     network: str | None = None
     snap_m: float | None = None
     resolution_m: float | None = None
 
     def properties(self) -> dict:
+        """The GeoJSON properties of the area (query, mode, method, network, area, counts)."""
         return {"datum": "wgs84", "lon": self.lon, "lat": self.lat, "minutes": self.minutes,
                 "mode": self.mode, "method": self.method, "network": self.network,
                 "area_km2": round(self.area_km2, 4),
@@ -145,7 +166,7 @@ class Isochrone:
         return {"type": "FeatureCollection", "features": feats}
 
 
-def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
+def prepare(networks: Networks, *, resolution_m: float = RESOLUTION_M) -> None:
     """Build everything the first query would (mode graphs, snapping grids and the
     ranking's compiled searches: :meth:`Network.prepare`; the contracted graphs, the
     isochrone grid and its cells per mode, the fast lon/lat transform, the isochrone's
@@ -170,23 +191,55 @@ def prepare(networks, *, resolution_m: float = RESOLUTION_M) -> None:
                 break
 
 
-def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike", *, network=None,
-              index=None, method: str = "auto", kinds=None, services=None,
-              open_at: datetime | None = None, resolution_m: float = RESOLUTION_M,
-              min_hole_m2: float = MIN_HOLE_M2, settings=None) -> Isochrone:
+def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike", *, network: Networks = None,
+              index: StationIndex | None = None, method: str = "auto", kinds: Iterable[str] | None = None,
+              services: Iterable[str] | None = None, open_at: datetime | None = None,
+              resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2,
+              settings: Settings | None = None) -> Isochrone:
     """The area reachable from a WGS-84 point in ``minutes`` by ``mode``, and the stations in it.
 
     Parameters
     ----------
-    lon, lat : WGS-84 degrees
-    minutes : travel time, in (0, 180]
-    mode : one of :data:`stationmap.config.MODES`
-    network : a Network, a list or a {name: Network} mapping (the first covering the point is used)
-    index : a StationIndex (optional); stations filtered by ``kinds`` (any), ``services`` (all),
-        ``open_at`` (open then); closed stations are left out
-    method : "auto" (network where one covers the point, else circle), "network" or "circle"
-    resolution_m : grid cell of the polygon, metres
-    min_hole_m2 : holes smaller than this are filled
+    lon, lat : float
+        The start, WGS-84 degrees.
+    minutes : float
+        Travel time, in (0, :data:`MAX_MINUTES`].
+    mode : str
+        One of :data:`stationmap.config.MODES`.
+    network : Network, list of Network or dict of str to Network, optional
+        The road networks; the first that covers the point is used.  None: the circle
+        estimate.
+    index : StationIndex, optional
+        The stations to report; without it, ``stations`` is empty.
+    method : {"auto", "network", "circle"}
+        ``auto``: a network where one covers the point, else the circle estimate.
+    kinds, services, open_at
+        Filters on the stations, as in :meth:`StationIndex.nearest` (``kinds``: any of
+        them; ``services``: all of them; ``open_at``: open then); closed stations are left out.
+    resolution_m : float
+        Grid cell of the polygon, metres, in [1, 1000].
+    min_hole_m2 : float
+        Holes smaller than this (m²) are filled.
+    settings : Settings, optional
+        Speeds and detour factor (default: the network's, else :func:`stationmap.config.load`).
+
+    Returns
+    -------
+    Isochrone
+        The area (WGS-84; ``method`` says which was used), its km², and the stations
+        reached, fastest first.
+
+    Raises
+    ------
+    ValidationError
+        For an argument out of range, or ``method="network"`` where no network covers
+        the point (the message names the distance and the limit).
+
+    Examples
+    --------
+    >>> iso = isochrone(120.6, 31.3, 10, "walk", method="circle")
+    >>> iso.method, round(iso.area_km2, 1)
+    ('circle', 1.2)
     """
     lon, lat = check_point(lon, lat)
     minutes = check_minutes(minutes)
@@ -202,7 +255,7 @@ def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike"
     net, snap = choose_network_checked(network, lon, lat, mode, method, settings)
     settings = settings or (net.settings if net is not None else _config.load())
     budget = minutes * 60.0
-    if net is None:
+    if net is None or snap is None:     # (both or neither)
         return _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings)
     search = ReachSearch(net, snap, mode, budget, lon, lat)
     out = search.outline(resolution_m=resolution_m, min_hole_m2=min_hole_m2)

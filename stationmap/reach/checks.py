@@ -7,6 +7,7 @@ bad value.  (Other modules keep checks of their own; one table of them is a late
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
@@ -18,23 +19,33 @@ MAX_MINUTES = 180.0
 MAX_K = 1000
 
 
-def check_mode(mode) -> str:
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`stationmap.config.MODES`; ValidationError otherwise."""
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
     return mode
 
 
-def check_method(method) -> str:
+def check_method(method: str) -> str:
+    """``method`` if it is one of :data:`METHODS`; ValidationError otherwise."""
     if method not in METHODS:
         raise ValidationError(f"method must be one of {METHODS}, got {method!r}", field="method")
     return method
 
 
-def check_minutes(minutes, *, allow_none: bool = False):
+@overload
+def check_minutes(minutes: object, *, allow_none: Literal[False] = ...) -> float: ...
+@overload
+def check_minutes(minutes: object, *, allow_none: bool) -> float | None: ...
+
+
+def check_minutes(minutes: object, *, allow_none: bool = False) -> float | None:
+    """``minutes`` as a float in (0, :data:`MAX_MINUTES`] (None passes with ``allow_none``);
+    ValidationError otherwise."""
     if minutes is None and allow_none:
         return None
     try:
-        x = float(minutes)
+        x = float(minutes)  # type: ignore[arg-type]  # anything float() takes; the rest is refused
     except (TypeError, ValueError):
         raise ValidationError(f"minutes must be a number, got {minutes!r}", field="minutes") from None
     if isinstance(minutes, bool) or not math.isfinite(x) or not 0 < x <= MAX_MINUTES:
@@ -43,7 +54,8 @@ def check_minutes(minutes, *, allow_none: bool = False):
     return x
 
 
-def check_k(k) -> int:
+def check_k(k: object) -> int:
+    """``k`` as an int in [1, :data:`MAX_K`] (numpy integers too, not bools); ValidationError otherwise."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         raise ValidationError(f"k must be an integer in [1, {MAX_K}], got {k!r}", field="k")
     return int(k)

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeAlias
 
 from stationmap.errors import ValidationError
 from stationmap.reach.checks import check_method, check_mode
 
+if TYPE_CHECKING:
+    from stationmap.config import Settings
+    from stationmap.network import Network, Snap
 
-def network_list(networks) -> list:
+#: What reach takes for ``network``: a Network, a list or tuple of them, a {name: Network}
+#: mapping (the first that covers the point serves), or None (the circle estimate only).
+Networks: TypeAlias = "Network | list[Network] | tuple[Network, ...] | Mapping[str, Network] | None"
+
+
+def network_list(networks: Networks) -> list[Network]:
     """``networks`` (None, a Network, a list or tuple of them, a {name: Network} mapping) as a list."""
     if networks is None:
         return []
@@ -21,8 +30,8 @@ def network_list(networks) -> list:
     return [networks]
 
 
-def choose_network(networks, lon: float, lat: float, *, mode: str = "ebike", method: str = "auto",
-                   settings=None):
+def choose_network(networks: Networks, lon: float, lat: float, *, mode: str = "ebike", method: str = "auto",
+                   settings: Settings | None = None) -> tuple[Network, Snap] | tuple[None, None]:
     """``(network, snap)`` for a WGS-84 point, or ``(None, None)`` for the circle method.
 
     ``networks``: a Network, a list of them or a {name: Network} mapping (the
@@ -32,7 +41,8 @@ def choose_network(networks, lon: float, lat: float, *, mode: str = "ebike", met
     return choose_network_checked(networks, lon, lat, check_mode(mode), check_method(method), settings)
 
 
-def choose_network_checked(networks, lon: float, lat: float, mode: str, method: str, settings) -> tuple:
+def choose_network_checked(networks: Networks, lon: float, lat: float, mode: str, method: str,
+                           settings: Settings | None) -> tuple[Network, Snap] | tuple[None, None]:
     """:func:`choose_network` for a checked mode and method."""
     if method == "circle":
         return None, None
@@ -42,7 +52,7 @@ def choose_network_checked(networks, lon: float, lat: float, mode: str, method: 
             raise ValidationError("method 'network' needs a road network, and none is configured "
                                   "(settings.networks)", field="method")
         return None, None
-    first_error = None
+    first_error: ValidationError | None = None
     for net in nets:
         limit = (settings or net.settings).max_snap_m
         w, s, e, n = net.bounds
@@ -55,6 +65,6 @@ def choose_network_checked(networks, lon: float, lat: float, mode: str, method: 
             return net, net.snap(lon, lat, mode=mode, max_snap_m=limit)
         except ValidationError as exc:
             first_error = first_error or exc
-    if method == "network":
+    if method == "network" and first_error is not None:     # (always set here: "network" tries every one)
         raise first_error
     return None, None

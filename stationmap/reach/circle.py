@@ -8,21 +8,35 @@ GeoJSON (:func:`cut_at_antimeridian`).  Coordinates WGS-84 (lon, lat); distances
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, overload
+
 import numpy as np
 
 from stationmap import config as _config
 from stationmap.coords import GEOD
 from stationmap.reach.checks import check_mode
 
+if TYPE_CHECKING:
+    import shapely
 
-def minutes_per_metre(mode: str = "ebike", settings=None) -> float:
+    from stationmap.config import Settings
+
+
+def minutes_per_metre(mode: str = "ebike", settings: Settings | None = None) -> float:
     """The circle estimate's minutes per metre of geodesic distance: the detour factor
     (road distance / straight-line distance) over the mode's speed in metres per minute."""
     settings = settings or _config.load()
     return settings.detour_factor / (settings.speed_kmh(check_mode(mode)) * (1000.0 / 60.0))
 
 
-def circle_minutes(distance_m, mode: str = "ebike", settings=None):
+@overload
+def circle_minutes(distance_m: float, mode: str = ..., settings: Settings | None = ...) -> float: ...
+@overload
+def circle_minutes(distance_m: np.ndarray, mode: str = ..., settings: Settings | None = ...) -> np.ndarray: ...
+
+
+def circle_minutes(distance_m: float | np.ndarray, mode: str = "ebike",
+                   settings: Settings | None = None) -> float | np.ndarray:
     """Straight-line estimate of travel minutes: ``distance_m x detour_factor / speed``.
 
     ``distance_m`` is a geodesic distance in metres (a float or an array);
@@ -35,12 +49,12 @@ def circle_minutes(distance_m, mode: str = "ebike", settings=None):
     return float(d) if d.ndim == 0 else d
 
 
-def circle_radius_m(minutes: float, mode: str = "ebike", settings=None) -> float:
+def circle_radius_m(minutes: float, mode: str = "ebike", settings: Settings | None = None) -> float:
     """The straight-line radius the circle estimate reaches in ``minutes`` (metres)."""
     return float(minutes) / minutes_per_metre(mode, settings)
 
 
-def circle_polygon(lon: float, lat: float, radius_m: float, n: int = 72):
+def circle_polygon(lon: float, lat: float, radius_m: float, n: int = 72) -> shapely.Polygon:
     """The geodesic circle as a lon/lat polygon, its longitudes continuous around the
     centre (near the antimeridian they pass ±180: see :func:`cut_at_antimeridian`)."""
     import shapely
@@ -51,7 +65,7 @@ def circle_polygon(lon: float, lat: float, radius_m: float, n: int = 72):
     return shapely.Polygon(np.column_stack([plon, plat])[::-1])
 
 
-def cut_at_antimeridian(poly):
+def cut_at_antimeridian(poly: shapely.Polygon) -> shapely.Polygon | shapely.MultiPolygon:
     """``poly`` with the parts beyond ±180° moved back by 360° (a MultiPolygon then), as
     GeoJSON wants it (RFC 7946, 3.1.9); ``poly`` itself where it stays within."""
     import shapely
@@ -60,7 +74,7 @@ def cut_at_antimeridian(poly):
     w, _s, e, _n = poly.bounds
     if w >= -180.0 and e <= 180.0:
         return poly
-    parts = []
+    parts: list[Any] = []   # shapely geometries; the polygons among them are kept
     for shift in (-360.0, 0.0, 360.0):
         piece = poly.intersection(shapely.box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
         if not piece.is_empty:

@@ -14,10 +14,21 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stationmap.reach.trace import kernels
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import shapely
+
+    from stationmap.network import Network, Snap
+
+#: reached road pieces in metric coordinates: ``(x0, y0, dx, dy, full)`` (see :meth:`ReachSearch.pieces`)
+Pieces = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 #: default grid cell of the isochrone polygon, metres
 RESOLUTION_M = 50.0
@@ -33,7 +44,7 @@ class ReachSearch:
     graph (:meth:`kept_dist`), :meth:`pieces` the one on the whole graph (:attr:`dist`).
     """
 
-    def __init__(self, net, snap, mode, budget_s, lon, lat):
+    def __init__(self, net: Network, snap: Snap, mode: str, budget_s: float, lon: float, lat: float) -> None:
         self.net, self.snap, self.mode = net, snap, mode
         self.g = net.graph(mode)
         self.off_s = snap.distance_m / net.walk_mps()
@@ -42,18 +53,19 @@ class ReachSearch:
         # the query point (metric) and the part of the walk to the road done within the budget
         self.qx, self.qy = net.to_xy(lon, lat)
         self.f0 = 1.0 if self.off_s <= budget_s else budget_s / self.off_s
-        self._dist = self._kept = None
+        self._dist: np.ndarray | None = None
+        self._kept: np.ndarray | None = None
         if self.limit_s < 0:
             self._dist = np.full(net.n_nodes + 1, np.inf)
 
     @property
-    def dist(self):
+    def dist(self) -> np.ndarray:
         """Seconds to every node (n+1; index n is the snapped point), searched on first use."""
         if self._dist is None:
             self._dist = self.net.search(self.snap, mode=self.mode, limit_s=self.limit_s)
         return self._dist
 
-    def kept_dist(self):
+    def kept_dist(self) -> np.ndarray:
         """Seconds to the kept nodes of the mode's contracted graph (``core.keep``), searched
         there on first use."""
         if self._kept is None:
@@ -108,7 +120,7 @@ class ReachSearch:
                     rows.append((sn.x, sn.y, (net.x[end] - sn.x) * f, (net.y[end] - sn.y) * f))
         return tuple(np.array([float(r_[i]) for r_ in rows]) for i in range(4))
 
-    def pieces(self):
+    def pieces(self) -> Pieces:
         """Reached road pieces in metric coordinates.
 
         Returns ``(x0, y0, dx, dy, full)``: segments from ``(x0, y0)`` to
@@ -118,13 +130,13 @@ class ReachSearch:
         """
         net = self.net
         ex0, ey0, edx, edy = self._extra()
-        r, s, tt, f, full, _ = self._arcs()
+        _r, s, tt, f, full, _ = self._arcs()
         x0, y0 = net.x[s], net.y[s]
         return (np.concatenate([ex0, x0]), np.concatenate([ey0, y0]),
                 np.concatenate([edx, (net.x[tt] - x0) * f]), np.concatenate([edy, (net.y[tt] - y0) * f]),
                 np.concatenate([np.zeros(len(ex0), bool), full]))
 
-    def outline(self, *, resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2):
+    def outline(self, *, resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2) -> Outline | None:
         """The reached area traced on the network's grid (:class:`Outline`), or None
         where that grid cannot hold it (no grid for so large a network, a query
         point beyond its margin, an area beyond ``_MAX_CELLS`` cells).
@@ -175,7 +187,7 @@ class _Raster:
     origin and size (metric CRS, a margin around the nodes), the cell of every
     node, and per mode the cells of the contracted graph (:class:`_ModeCells`)."""
 
-    def __init__(self, net, c: float, margin_m: float):
+    def __init__(self, net: Network, c: float, margin_m: float) -> None:
         self.c = c
         self.x0 = float(net.x.min()) - margin_m
         self.y0 = float(net.y.min()) - margin_m
@@ -237,7 +249,7 @@ class _ModeCells:
         np.cumsum(np.bincount(node, minlength=nk), out=self.star_ptr[1:])
 
 
-def raster(net, resolution_m: float) -> _Raster | None:
+def raster(net: Network, resolution_m: float) -> _Raster | None:
     """The network's :class:`_Raster` for a cell size (built once), None if too large."""
     cache = net.derived.setdefault("raster", {})
     key = float(resolution_m)
@@ -251,7 +263,8 @@ def raster(net, resolution_m: float) -> _Raster | None:
     return ras
 
 
-def _along(x0, y0, dx, dy, c, ox, oy, *, end: bool = True):
+def _along(x0: np.ndarray, y0: np.ndarray, dx: np.ndarray, dy: np.ndarray, c: float, ox: float, oy: float, *,
+           end: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grid coordinates ``(gx, gy, count)`` of samples along segments (floats: floor
     them for the cell; ``count`` per segment).
 
@@ -274,12 +287,14 @@ class Outline:
     is ``xy[ring_off[i]:ring_off[i + 1]]``, polygon ``j`` the rings
     ``poly_off[j]:poly_off[j + 1]``, shell first), its area (m²) and the cell size."""
 
-    def __init__(self, xy, ring_off, poly_off, area_m2, cell):
+    def __init__(self, xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray, area_m2: float,
+                 cell: float) -> None:
         self.xy, self.ring_off, self.poly_off = xy, ring_off, poly_off
         self.area_m2, self.cell = area_m2, cell
 
     @classmethod
-    def trace(cls, cells, W, c, ox, oy, min_hole_m2, *, max_cells: int = _MAX_CELLS):
+    def trace(cls, cells: np.ndarray, W: int, c: float, ox: float, oy: float, min_hole_m2: float, *,
+              max_cells: int = _MAX_CELLS) -> Outline | None:
         """Trace marked cells (flat indices on a grid ``W`` wide whose cell
         ``(i, j)`` has its lower-left corner at ``(ox + j c, oy + i c)``; none
         on the grid's edge).  None when the area would take more than
@@ -293,7 +308,8 @@ class Outline:
         xy[:, 1] = xy2[:, 1] * (0.5 * c) + (oy + row * c)
         return cls(xy, ring_off, poly_off, max(area, 0.0) * c * c, c)
 
-    def geometry(self, transform=None):
+    def geometry(self, transform: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                 ) -> shapely.Polygon | shapely.MultiPolygon:
         """A shapely Polygon or MultiPolygon (empty MultiPolygon if nothing), in metric
         coordinates or through ``transform(x, y) -> (n, 2) array`` (such as
         :meth:`Network.lonlat_points`)."""
@@ -320,8 +336,9 @@ def _samples(x0, y0, dx, dy, full, c, ox, oy):
     return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
 
 
-def pieces_polygon(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTION_M,
-                   min_hole_m2: float = MIN_HOLE_M2):
+def pieces_polygon(x0: npt.ArrayLike, y0: npt.ArrayLike, dx: npt.ArrayLike, dy: npt.ArrayLike,
+                   full: npt.ArrayLike | None = None, *, resolution_m: float = RESOLUTION_M,
+                   min_hole_m2: float = MIN_HOLE_M2) -> tuple[shapely.Polygon | shapely.MultiPolygon, float]:
     """A polygon (metric coordinates) holding every segment ``(x0, y0) -> (x0 + dx, y0 + dy)``.
 
     Each segment is sampled every 0.7 cell or closer, both ends included
@@ -339,7 +356,8 @@ def pieces_polygon(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTIO
     return out.geometry(), out.cell
 
 
-def pieces_outline(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTION_M,
+def pieces_outline(x0: npt.ArrayLike, y0: npt.ArrayLike, dx: npt.ArrayLike, dy: npt.ArrayLike,
+                   full: npt.ArrayLike | None = None, *, resolution_m: float = RESOLUTION_M,
                    min_hole_m2: float = MIN_HOLE_M2) -> Outline:
     """:func:`pieces_polygon` as an :class:`Outline` (on a grid of its own)."""
     x0, y0, dx, dy = (np.asarray(a, dtype=np.float64) for a in (x0, y0, dx, dy))
@@ -357,4 +375,4 @@ def pieces_outline(x0, y0, dx, dy, full=None, *, resolution_m: float = RESOLUTIO
     W = int((xmax - ox) / c) + 3
     gx, gy = _samples(x0, y0, dx, dy, full, c, ox, oy)
     cells = gy.astype(np.int64) * W + gx.astype(np.int64)
-    return Outline.trace(cells, W, c, ox, oy, min_hole_m2, max_cells=1 << 62)
+    return Outline.trace(cells, W, c, ox, oy, min_hole_m2, max_cells=1 << 62)  # type: ignore[return-value]  # no cell limit: never None

@@ -10,8 +10,10 @@ first, then more, as :func:`_rank_nearest` explains); elsewhere the circle estim
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +23,12 @@ from stationmap.model import Station
 from stationmap.reach.checks import MAX_K, check_k, check_method, check_minutes, check_mode
 from stationmap.reach.choose import choose_network_checked
 from stationmap.reach.circle import circle_radius_m, minutes_per_metre
+
+if TYPE_CHECKING:
+    from stationmap.config import Settings
+    from stationmap.index import Hit, StationIndex
+    from stationmap.network import Network, Snap
+    from stationmap.reach.choose import Networks
 
 
 @dataclass(slots=True)
@@ -38,6 +46,7 @@ class StationTime:
     straight_m: float
 
     def to_dict(self) -> dict:
+        """The station's dict with ``minutes``, ``distance_m`` and ``straight_m`` (rounded)."""
         d = self.station.to_dict()
         d.update(minutes=round(self.minutes, 2), distance_m=round(self.distance_m, 1),
                  straight_m=round(self.straight_m, 1))
@@ -53,7 +62,7 @@ class Ranking:
     mode: str
     method: str                 # "network" or "circle"
     minutes: float | None       # the limit asked for (None: no limit)
-    stations: list = field(default_factory=list)    # [StationTime], fastest first
+    stations: list[StationTime] = field(default_factory=list)    # fastest first
     network: str | None = None
     snap_m: float | None = None   # query point to the road (network method)
 
@@ -64,7 +73,7 @@ class Ranking:
                 "stations": [s.to_dict() for s in self.stations]}
 
 
-def circle_times(hits, mode: str, settings) -> list:
+def circle_times(hits: Iterable[Hit], mode: str, settings: Settings) -> list[StationTime]:
     """StationTime of index hits (``station``, ``distance_m``) by the circle estimate
     (:func:`circle_minutes`; the route ``straight_m x detour_factor``), in their order
     (on Python floats: a ranking has a handful, where numpy costs more than it saves)."""
@@ -90,8 +99,8 @@ def _candidate_slots(index, lon, lat, radius_m, *, kinds, services, open_at, net
     return slots, distances_m(lon, lat, lons, lats)
 
 
-def rank_within(net, snap, index, lon: float, lat: float, mode: str, budget_s: float, k: int | None,
-                filters: dict) -> list:
+def rank_within(net: Network, snap: Snap, index: StationIndex | None, lon: float, lat: float, mode: str,
+                budget_s: float, k: int | None, filters: dict) -> list[StationTime]:
     """The first ``k`` stations (None: all) reached within ``budget_s`` seconds, fastest
     first: only stations inside the straight-line radius the fastest road speed covers in
     that time can be reached, and the search goes no farther than the budget."""
@@ -177,26 +186,54 @@ def _rank_nearest(net, snap, index, lon, lat, mode, k, filters):
     return _fastest(net, snap, mode, index, slots, straight, k)
 
 
-def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike",
-                  minutes: float | None = None, k: int = 5, kinds=None, services=None,
-                  open_at: datetime | None = None, method: str = "auto", settings=None) -> Ranking:
+def rank_stations(network: Networks, index: StationIndex | None, lon: float, lat: float, *, mode: str = "ebike",
+                  minutes: float | None = None, k: int = 5, kinds: Iterable[str] | None = None,
+                  services: Iterable[str] | None = None, open_at: datetime | None = None, method: str = "auto",
+                  settings: Settings | None = None) -> Ranking:
     """The ``k`` stations fastest to reach from a WGS-84 point, fastest first.
 
     Parameters
     ----------
-    network : a Network, a list, a {name: Network} mapping, or None (circle only)
-    index : StationIndex
-    lon, lat : WGS-84 degrees
-    mode : one of :data:`stationmap.config.MODES`
-    minutes : only stations within this many minutes (None: no limit)
-    k : how many, 1..1000
-    kinds, services, open_at : as :meth:`StationIndex.nearest`; closed stations are left out
-    method : "auto", "network" or "circle"; the result's ``method`` says which was used
+    network : Network, list of Network, dict of str to Network, or None
+        The road networks (the first that covers the point serves); None: the circle
+        estimate only.
+    index : StationIndex or None
+        The stations (None: an empty ranking).
+    lon, lat : float
+        The start, WGS-84 degrees.
+    mode : str
+        One of :data:`stationmap.config.MODES`.
+    minutes : float, optional
+        Only stations within this many minutes (None: no limit).
+    k : int
+        How many, 1 to :data:`MAX_K`.
+    kinds, services, open_at
+        As in :meth:`StationIndex.nearest`; closed stations are left out.
+    method : {"auto", "network", "circle"}
+        The result's ``method`` says which was used.
+    settings : Settings, optional
+        Speeds and detour factor (default: the network's, else :func:`stationmap.config.load`).
 
     Returns
     -------
     Ranking
-        ``stations``: StationTime (minutes, distance_m along the roads, straight_m).
+        ``stations``: :class:`StationTime` (minutes, distance_m along the roads,
+        straight_m), fastest first, ties by id.
+
+    Raises
+    ------
+    ValidationError
+        For an argument out of range, or ``method="network"`` where no network covers
+        the point.
+
+    Examples
+    --------
+    >>> from stationmap.index import StationIndex
+    >>> from stationmap.model import Station
+    >>> index = StationIndex.from_stations([Station(id="a", name="A", lon=120.61, lat=31.30)])
+    >>> r = rank_stations(None, index, 120.60, 31.30, mode="walk")
+    >>> r.method, [(s.station.id, round(s.minutes)) for s in r.stations]
+    ('circle', [('a', 15)])
     """
     lon, lat = check_point(lon, lat)
     check_mode(mode)
@@ -205,7 +242,7 @@ def rank_stations(network, index, lon: float, lat: float, *, mode: str = "ebike"
     check_method(method)
     net, snap = choose_network_checked(network, lon, lat, mode, method, settings)
     settings = settings or (net.settings if net is not None else _config.load())
-    if net is None:
+    if net is None or snap is None:     # (both or neither)
         if index is None:
             hits = []
         elif minutes is None:

@@ -144,7 +144,7 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
     step = 0.7 / inv_c
     for p in range(npc):
         x, y, dx, dy = pieces[p, 0], pieces[p, 1], pieces[p, 2], pieces[p, 3]
-        m = int(math.ceil(math.sqrt(dx * dx + dy * dy) / step)) + 1
+        m = int(math.ceil(math.sqrt(dx * dx + dy * dy) / step)) + 1  # noqa: RUF046 (numba kernel: types spelled out)
         cells = room(cells, n, m)
         for j in range(m):
             f = j / (m - 1) if m > 1 else 0.0
