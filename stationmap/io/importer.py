@@ -260,7 +260,7 @@ def _test_pause(conn, n_written: int) -> None:
         return
     import sqlalchemy as sa
 
-    from stationmap.store import stations_table
+    from stationmap.schema import stations_table
 
     count = conn.execute(sa.select(sa.func.count()).select_from(stations_table)).scalar_one()
     print(f"stationmap test hook: {count} stations in the open import transaction "
@@ -360,7 +360,7 @@ def import_file(store, source, *, filename: str | None = None, fmt: str | None =
 def _ids_with_history(conn, ids) -> set:
     import sqlalchemy as sa
 
-    from stationmap.store import changes_table
+    from stationmap.schema import changes_table
 
     out = set()
     for i in range(0, len(ids), 500):
