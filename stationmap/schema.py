@@ -30,7 +30,7 @@ from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 
-from stationmap.model import Station
+from stationmap.model import Station, build_station
 
 metadata = sa.MetaData()
 
@@ -129,6 +129,14 @@ def station_columns(stations: list[Station], updated_at: datetime) -> dict[str, 
     return cols
 
 
+#: Station's fields in declaration order: :func:`row_to_station` gives them to
+#: :func:`~stationmap.model.build_station` positionally
+_STATION_ORDER = ("id", "name", "lon", "lat", "kinds", "services", "name_en", "address", "adcode", "host",
+                  "operator", "phone", "opening_hours", "status", "verified_at", "source")
+if tuple(f.name for f in dataclasses.fields(Station)) != _STATION_ORDER:
+    raise ImportError("Station's fields changed: update stationmap.schema.row_to_station and _STATION_ORDER")
+
+
 def row_to_station(row) -> Station:
     """The Station of a ``stations`` row (a SQLAlchemy Row or a mapping)."""
     m = row._mapping if hasattr(row, "_mapping") else row
@@ -137,15 +145,15 @@ def row_to_station(row) -> Station:
         verified = verified.date()
     elif isinstance(verified, str) and verified:
         verified = date.fromisoformat(verified[:10])
-    return Station(
-        id=m["id"], name=m["name"], name_en=m["name_en"] or "",
-        lon=float(m["lon"]), lat=float(m["lat"]),
-        kinds=tuple(k for k in (m["kinds"] or "").split(",") if k),
-        services=tuple(k for k in (m["services"] or "").split(",") if k),
-        address=m["address"] or "", adcode=m["adcode"] or "", host=m["host"] or "",
-        operator=m["operator"] or "", phone=m["phone"] or "",
-        opening_hours=m["opening_hours"] or "24/7", status=m["status"] or "active",
-        verified_at=verified or None, source=m["source"] or "",
+    # build_station, positionally (_STATION_ORDER): Station(...) without the frozen __init__'s
+    # cost or keyword matching (store.all() and every import's comparison read every row)
+    return build_station(
+        m["id"], m["name"], float(m["lon"]), float(m["lat"]),
+        tuple(k for k in (m["kinds"] or "").split(",") if k),
+        tuple(k for k in (m["services"] or "").split(",") if k),
+        m["name_en"] or "", m["address"] or "", m["adcode"] or "", m["host"] or "",
+        m["operator"] or "", m["phone"] or "", m["opening_hours"] or "24/7", m["status"] or "active",
+        verified or None, m["source"] or "",
     )
 
 

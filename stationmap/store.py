@@ -18,6 +18,7 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -227,10 +228,7 @@ class StationStore:
         stations inserted, updated and left unchanged (``"insert"``,
         ``"update"``, ``"unchanged"``).
         """
-        stations = list(stations)
-        for s in stations:
-            if not s.id:
-                s.id = new_id()
+        stations = [s if s.id else replace(s, id=new_id()) for s in stations]
         if conn is None:
             with self.begin() as c:
                 return self._write_many(c, stations, user, note, mode, log, stats)

@@ -188,7 +188,7 @@ def check_station_form(values: dict, *, existing=None):
     if not station.adcode:
         if located is None:
             return None, [Problem(None, "adcode", _("该位置不在任何区县内，请选择区县。"))]
-        station.adcode = located
+        station = replace(station, adcode=located)
     elif station.adcode not in _districts():
         return None, [Problem(None, "adcode", _("未知的区划代码 %(code)s", code=station.adcode))]
     elif located is not None and located[:4] != station.adcode[:4]:
@@ -252,7 +252,7 @@ def station_new():
     if problems:
         return _form_context(None, values=values, problems=problems, new=True, status=400)
     user.require_edit(station.adcode)
-    station.id = ""
+    station = replace(station, id="")
     state().store.insert(station, user=user.username, note=values["note"] or "created on the web")
     flash(_("已新增站点：%(name)s", name=station.name))
     return redirect(url_for("admin.district", adcode=station.adcode))

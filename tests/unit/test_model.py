@@ -116,3 +116,27 @@ def test_dict_round_trip():
                 verified_at=date(2026, 5, 1), source="sample")
     assert Station.from_dict(s.to_dict()) == s
     assert s.is_sample
+
+
+def test_station_is_frozen_and_build_station_equals_the_constructor():
+    import dataclasses
+
+    from stationmap.model import build_station
+
+    fields = dict(id="a", name="甲", lon=120.1, lat=31.2, kinds=("rest", "hot_tea"), services=("toilet",),
+                  name_en="A", address="路1号", adcode="320404", host="union", operator="总工会", phone="1",
+                  opening_hours="Mo-Fr 08:00-18:00", status="temporarily_closed",
+                  verified_at=date(2026, 5, 1), source="sample")
+    s = Station(**fields)
+    built = build_station(**fields)
+    assert type(built) is Station and built == s and hash(built) == hash(s)
+    assert build_station(*(fields[f.name] for f in dataclasses.fields(Station))) == s
+    for obj in (s, built):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            obj.name = "乙"
+        assert not hasattr(obj, "__dict__")
+    assert dataclasses.replace(built, name="乙").name == "乙" and built.name == "甲"
+    with pytest.raises(TypeError):
+        build_station(id="a", name="甲", lon=120.1, lat=31.2)  # every field, no defaults
+    with pytest.raises(TypeError):
+        build_station(**fields, colour="red")
