@@ -44,7 +44,16 @@ from stationmap.errors import ConfigError, ValidationError
 from stationmap.model import KINDS, SERVICES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+    from pathlib import Path
+
+    import babel.support
     import jinja2
+
+    from stationmap.config import Settings
+    from stationmap.districts import District
+    from stationmap.model import Station
 
 LANGS = ("zh", "en")
 MIN_ZOOM, MAX_ZOOM = 3, 19
@@ -455,14 +464,14 @@ def basemap_names(tianditu_key: str = "") -> tuple[str, ...]:
     return tuple(b.name for b in basemaps(tianditu_key=tianditu_key))
 
 
-def full_name(district) -> str:
+def full_name(district: District) -> str:
     """``常州市钟楼区``: a district's name with its city's, when they differ."""
     if district.city and district.city != district.name:
         return f"{district.city}{district.name}"
     return district.name
 
 
-def view(district, presets: EmbedPresets, stations) -> tuple:
+def view(district: District, presets: EmbedPresets, stations: Iterable[Station]) -> tuple:
     """Centre (WGS-84), zoom, and the bounds to fit when the presets give no centre or zoom.
 
     A zone (no polygon) is framed by the box around its stations among
@@ -483,8 +492,8 @@ def view(district, presets: EmbedPresets, stations) -> tuple:
     return center, presets.zoom or 12, fit
 
 
-def embed_config(finder_cfg: dict, district, presets: EmbedPresets, *, fit, static: bool,
-                 gettext: Callable[[str], str]) -> dict:
+def embed_config(finder_cfg: dict, district: District, presets: EmbedPresets, *, fit: list | None,
+                 static: bool, gettext: Callable[[str], str]) -> dict:
     """finder.js's configuration for an embed: ``finder_cfg`` (the finder's own, see
     :func:`stationmap.maps.finder.finder_config`) narrowed to the district, in place.
 
@@ -512,14 +521,14 @@ def embed_config(finder_cfg: dict, district, presets: EmbedPresets, *, fit, stat
     return cfg
 
 
-def translations(lang: str):
+def translations(lang: str) -> babel.support.NullTranslations:
     """Babel's catalogue of ``lang`` (a NullTranslations for Chinese, the message ids' language)."""
     from babel.support import Translations
 
     return Translations.load(str(TRANSLATIONS_DIR), [lang], "messages")
 
 
-def page_environment(catalogue) -> jinja2.Environment:
+def page_environment(catalogue: babel.support.NullTranslations) -> jinja2.Environment:
     """A Jinja environment over the page templates, as the app's renders them.
 
     Autoescaping by file name as Flask's, and ``_`` / ``gettext`` of the
@@ -538,8 +547,8 @@ def page_environment(catalogue) -> jinja2.Environment:
     return env
 
 
-def render_static_page(district, presets: EmbedPresets, *, stations, tianditu_key: str = "",
-                       minutes: float, sample: bool) -> str:
+def render_static_page(district: District, presets: EmbedPresets, *, stations: Iterable[Station],
+                       tianditu_key: str = "", minutes: float, sample: bool) -> str:
     """``index.html`` of a published site: the embed page with its assets under ``assets/``.
 
     ``stations`` are every station (a zone is framed by its own, see :func:`view`);
@@ -563,7 +572,7 @@ def render_static_page(district, presets: EmbedPresets, *, stations, tianditu_ke
     )
 
 
-def site_readme(district, n: int, generated: str, sample: bool) -> str:
+def site_readme(district: District, n: int, generated: str, sample: bool) -> str:
     """``README.txt`` of a published site."""
     lines = [
         f"{full_name(district)} ({district.adcode}): {n} stations, exported {generated} by stationmap.",
@@ -582,8 +591,8 @@ def site_readme(district, n: int, generated: str, sample: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish_district(adcode: str, out_dir, *, settings, stations, presets: EmbedPresets | None = None,
-                     now=None) -> dict:
+def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, stations: Iterable[Station],
+                     presets: EmbedPresets | None = None, now: datetime | None = None) -> dict:
     """Write the static site of district ``adcode`` into ``out_dir`` (``stationmap publish``).
 
     Parameters
