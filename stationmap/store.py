@@ -5,11 +5,11 @@ SQLite by default (a file under ``instance/``), PostgreSQL when
 and appends to ``station_changes`` (who, when, what before and after).  That
 table is both the audit log and the feed that keeps every process's
 :class:`~stationmap.index.StationIndex` in step (:meth:`StationStore.changes_since`).
+The tables and the row <-> Station mapping are :mod:`stationmap.schema`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import mmap
@@ -18,7 +18,8 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,115 +27,20 @@ from sqlalchemy import event
 
 from stationmap.errors import ConfigError, ConflictError, NotFoundError
 from stationmap.model import Station
-
-metadata = sa.MetaData()
-
-stations_table = sa.Table(
-    "stations",
+from stationmap.schema import (
+    STATION_COLUMNS,
+    changes_table,
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("name_en", sa.Text, nullable=False, default=""),
-    sa.Column("kinds", sa.Text, nullable=False),  # comma-separated, canonical names
-    sa.Column("services", sa.Text, nullable=False, default=""),
-    sa.Column("address", sa.Text, nullable=False, default=""),
-    sa.Column("adcode", sa.String(6), nullable=False, default="", index=True),
-    sa.Column("host", sa.Text, nullable=False, default=""),
-    sa.Column("operator", sa.Text, nullable=False, default=""),
-    sa.Column("phone", sa.Text, nullable=False, default=""),
-    sa.Column("opening_hours", sa.Text, nullable=False, default="24/7"),
-    sa.Column("status", sa.String(32), nullable=False, default="active"),
-    sa.Column("verified_at", sa.Date, nullable=True),
-    sa.Column("source", sa.Text, nullable=False, default=""),
-    sa.Column("lon", sa.Float, nullable=False),  # WGS-84
-    sa.Column("lat", sa.Float, nullable=False),  # WGS-84
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    row_to_station,
+    station_columns,
+    station_json,
+    station_to_row,
+    stations_table,
 )
-
-changes_table = sa.Table(
-    "station_changes",
-    metadata,
-    sa.Column("rev", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("station_id", sa.String(64), nullable=False, index=True),
-    sa.Column("action", sa.String(16), nullable=False),  # insert | update | delete
-    sa.Column("user", sa.Text, nullable=False, default=""),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("before", sa.Text, nullable=True),  # JSON of the record, or NULL
-    sa.Column("after", sa.Text, nullable=True),
-    sa.Column("note", sa.Text, nullable=False, default=""),
-)
-
-_COLUMNS = [c.name for c in stations_table.columns if c.name != "updated_at"]
 
 
 def _now():
     return datetime.now(timezone.utc)
-
-
-def station_to_row(s: Station) -> dict:
-    row = {c: getattr(s, c) for c in _COLUMNS}
-    row["kinds"] = ",".join(s.kinds)
-    row["services"] = ",".join(s.services)
-    return row
-
-
-def row_to_station(row) -> Station:
-    m = row._mapping if hasattr(row, "_mapping") else row
-    verified = m["verified_at"]
-    if isinstance(verified, datetime):
-        verified = verified.date()
-    elif isinstance(verified, str) and verified:
-        verified = date.fromisoformat(verified[:10])
-    return Station(
-        id=m["id"], name=m["name"], name_en=m["name_en"] or "",
-        lon=float(m["lon"]), lat=float(m["lat"]),
-        kinds=tuple(k for k in (m["kinds"] or "").split(",") if k),
-        services=tuple(k for k in (m["services"] or "").split(",") if k),
-        address=m["address"] or "", adcode=m["adcode"] or "", host=m["host"] or "",
-        operator=m["operator"] or "", phone=m["phone"] or "",
-        opening_hours=m["opening_hours"] or "24/7", status=m["status"] or "active",
-        verified_at=verified or None, source=m["source"] or "",
-    )
-
-
-def _json_slow(s: Station) -> str:
-    return json.dumps(s.to_dict(), ensure_ascii=False, sort_keys=True)
-
-
-_jstr = json.encoder.encode_basestring  # the C implementation where there is one
-_FAST_FIELDS = ("adcode", "address", "host", "id", "kinds", "lat", "lon", "name", "name_en", "opening_hours",
-                "operator", "phone", "services", "source", "status", "verified_at")
-_FAST_JSON = tuple(sorted(f.name for f in dataclasses.fields(Station))) == _FAST_FIELDS
-
-
-def _json(s: Station | None):
-    """``json.dumps(s.to_dict(), ensure_ascii=False, sort_keys=True)``, 3x faster.
-
-    An import logs one of these per station (200,000 for a large list).  The
-    fast path writes the same text for the fields Station has today
-    (``tests/unit/test_io.py`` checks it against :func:`_json_slow`); any
-    other shape or value type takes the slow path.
-    """
-    if s is None:
-        return None
-    if _FAST_JSON and type(s) is Station:
-        try:
-            lon, lat, v = s.lon, s.lat, s.verified_at
-            if type(lon) is float and type(lat) is float and math.isfinite(lon) and math.isfinite(lat) \
-                    and (v is None or type(v) is date):
-                return (
-                    f'{{"adcode": {_jstr(s.adcode)}, "address": {_jstr(s.address)}, "host": {_jstr(s.host)}, '
-                    f'"id": {_jstr(s.id)}, "kinds": [{", ".join(map(_jstr, s.kinds))}], '
-                    f'"lat": {float.__repr__(lat)}, "lon": {float.__repr__(lon)}, "name": {_jstr(s.name)}, '
-                    f'"name_en": {_jstr(s.name_en)}, "opening_hours": {_jstr(s.opening_hours)}, '
-                    f'"operator": {_jstr(s.operator)}, "phone": {_jstr(s.phone)}, '
-                    f'"services": [{", ".join(map(_jstr, s.services))}], "source": {_jstr(s.source)}, '
-                    f'"status": {_jstr(s.status)}, '
-                    f'"verified_at": {"null" if v is None else _jstr(v.isoformat())}}}'
-                )
-        except TypeError:  # a value that is not a str: let json decide
-            pass
-    return _json_slow(s)
 
 
 #: above this many rows an insert goes straight to the driver (see _insert_columns)
@@ -181,15 +87,6 @@ def _insert_columns(conn, table, columns: dict) -> None:
     conn.exec_driver_sql(str(compiled), params)
 
 
-def _station_columns(stations: list, now) -> dict:
-    """The stations table's columns for ``stations`` (as :func:`station_to_row` makes rows)."""
-    cols = {c: [getattr(s, c) for s in stations] for c in _COLUMNS if c not in ("kinds", "services")}
-    cols["kinds"] = [",".join(s.kinds) for s in stations]
-    cols["services"] = [",".join(s.services) for s in stations]
-    cols["updated_at"] = [now] * len(stations)
-    return cols
-
-
 def new_id() -> str:
     """A fresh station id for a record that came without one."""
     return "st-" + uuid.uuid4().hex[:12]
@@ -217,10 +114,7 @@ class StationStore:
 
     # -- schema -----------------------------------------------------------
     def create_all(self) -> None:
-        # modules that define more tables on `metadata` (users, worker reports)
-        import stationmap.accounts  # noqa: F401
-        import stationmap.reports  # noqa: F401
-
+        """Create every table of :data:`stationmap.schema.metadata` that does not exist yet."""
         metadata.create_all(self.engine)
 
     def exists(self) -> bool:
@@ -253,6 +147,19 @@ class StationStore:
     def ids(self) -> set:
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(sa.select(stations_table.c.id))}
+
+    def adcodes(self, ids) -> dict[str, str]:
+        """``{id: adcode}`` of those of ``ids`` that are stored (the districts a write would touch)."""
+        ids = list(ids)
+        out: dict[str, str] = {}
+        if not ids:
+            return out
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(stations_table.c.id, stations_table.c.adcode).where(
+                    stations_table.c.id.in_(ids[i:i + 500]))
+                out.update({r.id: r.adcode for r in conn.execute(q)})
+        return out
 
     def revision(self) -> int:
         """The number of the latest change (0 for a store never written)."""
@@ -308,7 +215,7 @@ class StationStore:
             before = row_to_station(row)
             conn.execute(sa.delete(stations_table).where(stations_table.c.id == station_id))
             self._log(conn, [dict(station_id=station_id, action="delete", user=user, at=_now(),
-                                  before=_json(before), after=None, note=note)])
+                                  before=station_json(before), after=None, note=note)])
         return before
 
     def write_many(self, stations, *, user: str = "", note: str = "", mode: str = "upsert",
@@ -321,10 +228,7 @@ class StationStore:
         stations inserted, updated and left unchanged (``"insert"``,
         ``"update"``, ``"unchanged"``).
         """
-        stations = list(stations)
-        for s in stations:
-            if not s.id:
-                s.id = new_id()
+        stations = [s if s.id else replace(s, id=new_id()) for s in stations]
         if conn is None:
             with self.begin() as c:
                 return self._write_many(c, stations, user, note, mode, log, stats)
@@ -381,10 +285,10 @@ class StationStore:
             if log:
                 logged.append((s, action, before))
         if new:
-            _insert_columns(conn, stations_table, _station_columns(new, now))
+            _insert_columns(conn, stations_table, station_columns(new, now))
         if changed:
             stmt = (sa.update(stations_table).where(stations_table.c.id == sa.bindparam("_id"))
-                    .values({c: sa.bindparam(c) for c in _COLUMNS if c != "id"} | {"updated_at": sa.bindparam("updated_at")}))
+                    .values({c: sa.bindparam(c) for c in STATION_COLUMNS if c != "id"} | {"updated_at": sa.bindparam("updated_at")}))
             conn.execute(stmt, [{**station_to_row(s), "updated_at": now, "_id": s.id} for s in changed])
         if stats is not None:
             stats.update(insert=len(new), update=len(changed), unchanged=len(stations) - len(new) - len(changed))
@@ -392,8 +296,8 @@ class StationStore:
             n = len(logged)
             _insert_columns(conn, changes_table, {
                 "station_id": [s.id for s, _, _ in logged], "action": [a for _, a, _ in logged],
-                "user": [user] * n, "at": [now] * n, "before": [_json(b) for _, _, b in logged],
-                "after": [_json(s) for s, _, _ in logged], "note": [note] * n,
+                "user": [user] * n, "at": [now] * n, "before": [station_json(b) for _, _, b in logged],
+                "after": [station_json(s) for s, _, _ in logged], "note": [note] * n,
             })
         return stations
 

@@ -1,9 +1,10 @@
 """Import a station list into a :class:`~stationmap.store.StationStore`.
 
 file -> :func:`~stationmap.io.readers.read_table` (headers mapped to fields)
--> :func:`stationmap.model.validate_record` for every row (every problem, with
+-> :func:`stationmap.model.validated_fields` for every row (every problem, with
 its row number) -> duplicate ids -> datum conversion to WGS-84 (vectorised,
-whole columns) -> :meth:`StationStore.write_many` in ONE transaction.
+whole columns) -> one Station per valid row -> :meth:`StationStore.write_many`
+in ONE transaction.
 
 Rules
 -----
@@ -47,7 +48,7 @@ import numpy as np
 from stationmap.coords import check_datum, to_wgs84
 from stationmap.errors import ImportReportError, ValidationError
 from stationmap.io.readers import FileProblem, Table, read_table
-from stationmap.model import validate_record
+from stationmap.model import build_station, validated_fields
 
 #: longest id the store's ``id`` column holds
 MAX_ID_LEN = 64
@@ -171,7 +172,7 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
         reader_problems.setdefault(p.row, []).append(p)
 
     problems: list = []
-    stations, st_rows, st_datums, raw_lon, raw_lat = [], [], [], [], []
+    valid, st_rows, st_datums, raw_lon, raw_lat = [], [], [], [], []  # valid: each station's fields
     seen: dict = {}
     for rec, row in zip(table.records, table.rows):
         row_problems = []
@@ -192,7 +193,7 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
                         row_problems.append(FileProblem(
                             row, "datum", f"the datum column says {d} but datum {explicit} was asked for",
                             raw, unit=unit))
-        station, probs = validate_record(rec, row=row, datum="wgs84")
+        fields, probs = validated_fields(rec, row=row, datum="wgs84")
         geometry_bad = any(p.field == "geometry" for p in rp)
         for p in probs:
             if geometry_bad and p.field in ("lon", "lat"):
@@ -224,8 +225,8 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
         if row_problems:
             problems.extend(row_problems)
             continue
-        station.id = sid
-        stations.append(station)
+        fields["id"] = sid
+        valid.append(fields)
         st_rows.append(row)
         if d != "wgs84":
             st_datums.append(d)
@@ -236,7 +237,7 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
             raw_lon.append(np.nan)
             raw_lat.append(np.nan)
 
-    # datum conversion, vectorised per datum (validate_record checked the input coordinates)
+    # datum conversion, vectorised per datum (validated_fields checked the input coordinates)
     if any(d != "wgs84" for d in st_datums):
         dat = np.asarray(st_datums)
         lon_in = np.asarray(raw_lon, dtype=float)
@@ -247,8 +248,10 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
             wlon = np.round(wlon, 7).tolist()
             wlat = np.round(wlat, 7).tolist()
             for j, i in enumerate(idx.tolist()):
-                stations[i].lon = wlon[j]
-                stations[i].lat = wlat[j]
+                valid[i]["lon"] = wlon[j]
+                valid[i]["lat"] = wlat[j]
+    # each Station built once, with its final id and coordinates (frozen: build_station, for speed)
+    stations = [build_station(**f) for f in valid]
     problems.sort(key=lambda p: (p.row is None, p.row or 0))
     return Parsed(table=table, datum=default, stations=stations, station_rows=st_rows,
                   problems=problems, warnings=warns, datums=tuple(sorted(set(st_datums))))
@@ -260,7 +263,7 @@ def _test_pause(conn, n_written: int) -> None:
         return
     import sqlalchemy as sa
 
-    from stationmap.store import stations_table
+    from stationmap.schema import stations_table
 
     count = conn.execute(sa.select(sa.func.count()).select_from(stations_table)).scalar_one()
     print(f"stationmap test hook: {count} stations in the open import transaction "
@@ -360,7 +363,7 @@ def import_file(store, source, *, filename: str | None = None, fmt: str | None =
 def _ids_with_history(conn, ids) -> set:
     import sqlalchemy as sa
 
-    from stationmap.store import changes_table
+    from stationmap.schema import changes_table
 
     out = set()
     for i in range(0, len(ids), 500):

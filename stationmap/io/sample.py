@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -546,10 +547,13 @@ def _sip(seed: int, districts, names: _Names, roads_path: Path) -> list:
     return out
 
 
-def _close_one(stations: list, rng: _Rng) -> None:
-    """Mark one station of ``stations`` (not a legal-aid post) as closed, in place."""
-    pool = [s for s in stations if "legal_aid" not in s.kinds and s.status == "active"]
-    pool[rng.below(len(pool))].status = "closed"
+def _close_one(stations: list, rng: _Rng, *, among=None) -> None:
+    """Mark one active station of ``stations`` (not a legal-aid post; one ``among`` accepts,
+    if given) as closed: the list's item is replaced by a closed copy."""
+    pool = [i for i, s in enumerate(stations) if (among is None or among(s))
+            and "legal_aid" not in s.kinds and s.status == "active"]
+    i = pool[rng.below(len(pool))]
+    stations[i] = replace(stations[i], status="closed")
 
 
 def generate(*, seed: int = DEFAULT_SEED, settings=None) -> list[Station]:
@@ -574,7 +578,7 @@ def generate(*, seed: int = DEFAULT_SEED, settings=None) -> list[Station]:
     gn = _one_district(seed, districts, names, prefix="gn", adcode="320724", n=40, kind="hot_tea")
     xs = _one_district(seed, districts, names, prefix="xs", adcode="320921", n=52, kind="rest")
     status_rng = _Rng(seed, "closed")
-    _close_one([s for s in cz if "rest" in s.kinds], status_rng)
+    _close_one(cz, status_rng, among=lambda s: "rest" in s.kinds)
     _close_one(yz, status_rng)
     return cz + sip + yz + ha + gn + xs
 

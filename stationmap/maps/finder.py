@@ -11,11 +11,14 @@ the page works offline and on intranets.
 
 Build with :func:`finder_map`; a web page embeds the parts that
 :func:`render_parts` returns (``head``: script and style links, ``body``: the
-map's ``<div>``, ``script``: the code that builds the map).
+map's ``<div>``, ``script``: the code that builds the map).  What finder.js
+needs to know (URLs, vocabularies with labels and icons, UI strings) is
+:func:`finder_config`, the same for the web app and a published static site.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import folium
@@ -25,7 +28,9 @@ from folium.template import Template
 
 from stationmap.coords import check_datum
 from stationmap.errors import ValidationError
+from stationmap.maps.icons import KEY_SERVICES, KIND_COLORS, kind_icon, service_icon
 from stationmap.maps.tiles import add_basemaps
+from stationmap.model import KINDS, SERVICES
 
 #: Vendored assets, relative to the static folder (see static/vendor/README.md).
 VENDOR = {
@@ -38,6 +43,10 @@ VENDOR = {
     "locate_css": "vendor/leaflet.locatecontrol-0.83.1/L.Control.Locate.min.css",
 }
 FINDER_JS = "js/finder.js"
+#: where the finder opens when there are no stations (Changzhou, WGS-84)
+DEFAULT_CENTER = (119.974, 31.811)
+#: stations per request when the finder loads its markers
+MARKER_PAGE = 10_000
 
 
 def _url(static_url: str, path: str) -> str:
@@ -179,3 +188,73 @@ def render_parts(m: folium.Map) -> MapParts:
         "\n<script>L_NO_TOUCH = false; L_DISABLE_3D = false;</script>"
     )
     return MapParts(head=head, body=root.html.render(), script=root.script.render(), map_id=m.get_name())
+
+
+def mode_labels(gettext: Callable[[str], str]) -> dict[str, str]:
+    """The travel modes' names in the language of ``gettext`` (a catalogue's ``gettext``)."""
+    _ = gettext
+    return {"walk": _("步行"), "bike": _("自行车"), "ebike": _("电动车"), "car": _("汽车")}
+
+
+def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, static_url: str,
+                  minutes: float, k: int) -> dict:
+    """What ``static/js/finder.js`` needs: API URLs, vocabularies with labels, UI strings.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+        Language of the vocabulary labels.
+    gettext : callable
+        Translates the UI strings into ``lang`` (Flask-Babel's ``gettext`` in
+        the web app, a Babel catalogue's for a static site).
+    urls : dict
+        The URLs finder.js asks (``nearest``, ``stations``, ``boundaries``, ...).
+    static_url : str
+        Prefix of the icons' URLs: the static folder, ending in ``/``.
+    minutes, k : float, int
+        The reach circle's minutes and how many nearest stations to list.
+    """
+    _ = gettext
+    return {
+        "lang": lang,
+        "urls": urls,
+        "marker_query": {"status": "active", "fields": "kinds,services,open_now", "limit": str(MARKER_PAGE)},
+        "k": k,
+        "minutes": minutes,
+        "mode": "ebike",
+        "autolocate": True,
+        "kinds": {kd: {"label": KINDS[kd][1 if lang == "en" else 0], "color": KIND_COLORS[kd],
+                       "icon": static_url + kind_icon(kd)}
+                  for kd in KINDS},
+        "services": {s: {"label": SERVICES[s][1 if lang == "en" else 0],
+                         "icon": (static_url + service_icon(s)) if service_icon(s) else None}
+                     for s in SERVICES},
+        "key_services": list(KEY_SERVICES),
+        "modes": mode_labels(gettext),
+        "strings": {
+            "locate_title": _("显示我的位置"),
+            "my_position": _("我的位置"),
+            "minutes": _("约 %(n)s 分钟"),
+            "metres": _("%(n)s 米"),
+            "kilometres": _("%(n)s 公里"),
+            "open": _("营业中"),
+            "closed": _("未营业"),
+            "within": _("%(m)s 分钟内可达"),
+            "amap": _("高德"),
+            "baidu": _("百度"),
+            "apple": _("苹果地图"),
+            "navigate": _("导航"),
+            "details": _("详情"),
+            "no_results": _("附近没有符合条件的站点。"),
+            "pick_position": _("点击地图或点定位按钮，设置我的位置。"),
+            "locating": _("正在定位……"),
+            "locate_failed": _("无法获取您的位置：请点击地图设置位置。"),
+            "tiles_failed": _("底图无法加载（可能离线），仍可查看站点和区县边界。"),
+            "loading": _("正在加载站点……"),
+            "load_failed": _("站点数据加载失败，请稍后重试。"),
+            "count": _("地图上共 %(n)s 个站点"),
+            "reach": _("%(mode)s %(m)s 分钟范围"),
+            "boundaries": _("区县边界"),
+            "sample": _("示例"),
+        },
+    }

@@ -39,10 +39,7 @@ def target_metadata() -> sa.MetaData:
 
     The one place migrations learn where the tables live.
     """
-    # imported for their side effect: their tables join the store's metadata
-    import stationmap.accounts
-    import stationmap.reports  # noqa: F401
-    from stationmap.store import metadata
+    from stationmap.schema import metadata
 
     return metadata
 

@@ -28,6 +28,7 @@ from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, ValidationError
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
+from stationmap.schema import as_utc
 from stationmap.web import state
 from stationmap.web.auth import signed_in_user
 
@@ -187,7 +188,7 @@ def check_station_form(values: dict, *, existing=None):
     if not station.adcode:
         if located is None:
             return None, [Problem(None, "adcode", _("该位置不在任何区县内，请选择区县。"))]
-        station.adcode = located
+        station = replace(station, adcode=located)
     elif station.adcode not in _districts():
         return None, [Problem(None, "adcode", _("未知的区划代码 %(code)s", code=station.adcode))]
     elif located is not None and located[:4] != station.adcode[:4]:
@@ -251,7 +252,7 @@ def station_new():
     if problems:
         return _form_context(None, values=values, problems=problems, new=True, status=400)
     user.require_edit(station.adcode)
-    station.id = ""
+    station = replace(station, id="")
     state().store.insert(station, user=user.username, note=values["note"] or "created on the web")
     flash(_("已新增站点：%(name)s", name=station.name))
     return redirect(url_for("admin.district", adcode=station.adcode))
@@ -383,18 +384,7 @@ def scope_problems(user, stations, rows, *, unit: str = "row") -> list:
     from stationmap.io.readers import FileProblem
 
     out = []
-    stored = {}
-    ids = [s.id for s in stations]
-    if ids:
-        import sqlalchemy as sa
-
-        from stationmap.store import stations_table
-
-        with state().store.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                q = sa.select(stations_table.c.id, stations_table.c.adcode).where(
-                    stations_table.c.id.in_(ids[i:i + 500]))
-                stored.update({r.id: r.adcode for r in conn.execute(q)})
+    stored = state().store.adcodes([s.id for s in stations])
     locate = _districts().locate
     for s, row in zip(stations, rows):
         code = s.adcode or locate(s.lon, s.lat) or ""
@@ -514,7 +504,7 @@ def history_rows(station_id: str) -> list[dict]:
     for h in state().store.history(station_id):
         before, after = h["before"] or {}, h["after"] or {}
         keys = [k for k in (after or before) if before.get(k) != after.get(k)] if (before and after) else []
-        at = _reports._utc(h["at"])
+        at = as_utc(h["at"])
         out.append({**h, "at_local": at.astimezone(_reports.TZ) if at else None,
                     "fields": [(k, before.get(k), after.get(k)) for k in keys]})
     return out
@@ -593,7 +583,7 @@ def init_app(app) -> None:
     @app.template_filter("local_time")
     def _local_time(dt):
         """An aware datetime as ``YYYY-MM-DD HH:MM`` in Asia/Shanghai."""
-        dt = _reports._utc(dt)
+        dt = as_utc(dt)
         return dt.astimezone(_reports.TZ).strftime("%Y-%m-%d %H:%M") if dt else ""
 
     @app.template_filter("pick_lang")

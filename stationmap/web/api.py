@@ -31,8 +31,9 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 from werkzeug.datastructures import Headers
 
-from stationmap.config import MODES
+from stationmap.config import DEFAULT_K, MODES
 from stationmap.coords import DATUMS, from_wgs84, to_wgs84
+from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.maps.nav import nav_links_many
 from stationmap.model import KINDS, SERVICES, STATUSES, TZ, hours_checker, to_shanghai
@@ -44,7 +45,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 #: limits of the query parameters (also in the OpenAPI document)
 MAX_K = 100
-DEFAULT_K = 5
 MAX_MINUTES = 120.0
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1_000
@@ -982,11 +982,6 @@ def districts():
     return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows), "districts": rows})
 
 
-#: simplification tolerance (degrees, about 300 m) and rounding of boundary coordinates
-BOUNDARY_TOLERANCE_DEG = 0.003
-BOUNDARY_DECIMALS = 4
-
-
 def boundary_features(level: str) -> list[dict]:
     """Simplified district boundaries of ``level`` as GeoJSON features (WGS-84).
 
@@ -1030,26 +1025,13 @@ def boundary_features(level: str) -> list[dict]:
 
 
 def _simplified_boundaries(level: str) -> list[dict]:
-    from stationmap.districts import load_districts
+    from stationmap.districts import load_districts, simplified_boundaries
 
     st = state()
-    import numpy as np
-    import shapely
-    from shapely.geometry import mapping
-
     districts = st.extra.get("districts")
     if districts is None:
         districts = st.extra["districts"] = load_districts(st.settings)
-    out = []
-    for d in districts.all(level):
-        if d.geometry is None:
-            continue
-        g = d.geometry.simplify(BOUNDARY_TOLERANCE_DEG, preserve_topology=True)
-        g = shapely.transform(g, lambda c: np.round(c, BOUNDARY_DECIMALS))
-        out.append({"type": "Feature", "id": d.adcode,
-                    "properties": {"adcode": d.adcode, "name": d.name, "level": d.level, "city": d.city},
-                    "geometry": mapping(g)})
-    return out
+    return simplified_boundaries(districts, level)
 
 
 @bp.get("/districts/boundaries")

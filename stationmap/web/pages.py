@@ -15,6 +15,9 @@ from flask_babel import gettext as _
 from stationmap.config import MODES
 from stationmap.errors import NotFoundError
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
+from stationmap.maps.finder import DEFAULT_CENTER
+from stationmap.maps.finder import finder_config as _finder_config
+from stationmap.maps.finder import mode_labels as _mode_labels
 from stationmap.maps.nav import nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, TZ, parse_opening_hours
 from stationmap.web import state
@@ -22,10 +25,6 @@ from stationmap.web.api import DEFAULT_K, any_sample, sorted_stations
 
 bp = Blueprint("pages", __name__)
 
-#: where the finder opens when there are no stations (Changzhou, WGS-84)
-DEFAULT_CENTER = (119.974, 31.811)
-#: stations per request when the finder loads its markers
-MARKER_PAGE = 10_000
 
 
 def _lang() -> str:
@@ -41,7 +40,7 @@ def label(vocab: dict, key: str, lang: str) -> str:
 
 
 def mode_labels() -> dict:
-    return {"walk": _("步行"), "bike": _("自行车"), "ebike": _("电动车"), "car": _("汽车")}
+    return _mode_labels(_)
 
 
 def _center() -> tuple[float, float]:
@@ -63,57 +62,15 @@ def _center() -> tuple[float, float]:
 
 
 def finder_config(lang: str) -> dict:
-    """What static/js/finder.js needs: API URLs, vocabularies with labels, UI strings."""
-    settings = state().settings
-    static = url_for("static", filename="")
-    return {
-        "lang": lang,
-        "urls": {
-            "nearest": url_for("api.nearest"),
-            "reach": url_for("api.reach_area"),
-            "stations": url_for("api.stations"),
-            "station_api": url_for("api.stations") + "/",
-            "station_page": url_for("pages.index") + "station/",
-            "boundaries": url_for("api.boundaries", level="county"),
-        },
-        "marker_query": {"status": "active", "fields": "kinds,services,open_now", "limit": str(MARKER_PAGE)},
-        "k": DEFAULT_K,
-        "minutes": settings.minutes,
-        "mode": "ebike",
-        "autolocate": True,
-        "kinds": {k: {"label": label(KINDS, k, lang), "color": KIND_COLORS[k], "icon": static + kind_icon(k)}
-                  for k in KINDS},
-        "services": {s: {"label": label(SERVICES, s, lang), "icon": (static + service_icon(s)) if service_icon(s) else None}
-                     for s in SERVICES},
-        "key_services": list(KEY_SERVICES),
-        "modes": mode_labels(),
-        "strings": {
-            "locate_title": _("显示我的位置"),
-            "my_position": _("我的位置"),
-            "minutes": _("约 %(n)s 分钟"),
-            "metres": _("%(n)s 米"),
-            "kilometres": _("%(n)s 公里"),
-            "open": _("营业中"),
-            "closed": _("未营业"),
-            "within": _("%(m)s 分钟内可达"),
-            "amap": _("高德"),
-            "baidu": _("百度"),
-            "apple": _("苹果地图"),
-            "navigate": _("导航"),
-            "details": _("详情"),
-            "no_results": _("附近没有符合条件的站点。"),
-            "pick_position": _("点击地图或点定位按钮，设置我的位置。"),
-            "locating": _("正在定位……"),
-            "locate_failed": _("无法获取您的位置：请点击地图设置位置。"),
-            "tiles_failed": _("底图无法加载（可能离线），仍可查看站点和区县边界。"),
-            "loading": _("正在加载站点……"),
-            "load_failed": _("站点数据加载失败，请稍后重试。"),
-            "count": _("地图上共 %(n)s 个站点"),
-            "reach": _("%(mode)s %(m)s 分钟范围"),
-            "boundaries": _("区县边界"),
-            "sample": _("示例"),
-        },
-    }
+    """What static/js/finder.js needs (:func:`stationmap.maps.finder.finder_config`), with this app's URLs."""
+    return _finder_config(lang, gettext=_, urls={
+        "nearest": url_for("api.nearest"),
+        "reach": url_for("api.reach_area"),
+        "stations": url_for("api.stations"),
+        "station_api": url_for("api.stations") + "/",
+        "station_page": url_for("pages.index") + "station/",
+        "boundaries": url_for("api.boundaries", level="county"),
+    }, static_url=url_for("static", filename=""), minutes=state().settings.minutes, k=DEFAULT_K)
 
 
 def _finder_parts(lang: str):

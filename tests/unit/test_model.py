@@ -132,3 +132,27 @@ def test_phone_numbers_refused_naming_the_field(phone):
     s, problems = validate_record({"name": "x", "lon": 119.95, "lat": 31.78, "kinds": "rest", "phone": phone}, row=4)
     assert s is None and [(p.row, p.field) for p in problems] == [(4, "phone")]
     assert "phone must be a telephone number" in problems[0].message and repr(phone) in problems[0].message
+
+
+def test_station_is_frozen_and_build_station_equals_the_constructor():
+    import dataclasses
+
+    from stationmap.model import build_station
+
+    fields = dict(id="a", name="甲", lon=120.1, lat=31.2, kinds=("rest", "hot_tea"), services=("toilet",),
+                  name_en="A", address="路1号", adcode="320404", host="union", operator="总工会", phone="1",
+                  opening_hours="Mo-Fr 08:00-18:00", status="temporarily_closed",
+                  verified_at=date(2026, 5, 1), source="sample")
+    s = Station(**fields)
+    built = build_station(**fields)
+    assert type(built) is Station and built == s and hash(built) == hash(s)
+    assert build_station(*(fields[f.name] for f in dataclasses.fields(Station))) == s
+    for obj in (s, built):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            obj.name = "乙"
+        assert not hasattr(obj, "__dict__")
+    assert dataclasses.replace(built, name="乙").name == "乙" and built.name == "甲"
+    with pytest.raises(TypeError):
+        build_station(id="a", name="甲", lon=120.1, lat=31.2)  # every field, no defaults
+    with pytest.raises(TypeError):
+        build_station(**fields, colour="red")

@@ -217,3 +217,43 @@ def test_write_site(tmp_path):
         publish.write_site(tmp_path / "file", index_html="", payload={}, geojson={}, static_dir=STATIC)
     with pytest.raises(ConfigError):
         publish.write_site(tmp_path / "s2", index_html="", payload={}, geojson={}, static_dir=tmp_path)
+
+
+PUBLISH_WITHOUT_FLASK = r"""
+import json, sys
+from datetime import datetime, timezone
+from stationmap import config, publish
+from stationmap.model import Station
+
+stations = [Station(id="x", name=sys.argv[2], lon=119.93, lat=31.78, adcode="320404", source="sample"),
+            Station(id="y", name="驿站", lon=119.94, lat=31.79, adcode="320404", kinds=("hot_tea",)),
+            Station(id="z", name="关闭", lon=119.94, lat=31.79, adcode="320404", status="closed"),
+            Station(id="o", name="别区", lon=119.99, lat=31.79, adcode="320402")]
+res = publish.publish_district("320404", sys.argv[1], settings=config.load(), stations=stations,
+                               presets=publish.EmbedPresets(lang="en"),
+                               now=datetime(2024, 6, 1, tzinfo=timezone.utc))
+print(json.dumps({"stations": res["stations"],
+                  "flask": sorted(m for m in sys.modules if m.split(".")[0] in ("flask", "flask_babel"))}))
+"""
+
+
+def test_publish_district_renders_without_flask(tmp_path):
+    """The static site is rendered with Jinja and Babel directly: no Flask module is imported."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-c", PUBLISH_WITHOUT_FLASK, str(out), XSS], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got == {"stations": 2, "flask": []}
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert '<script src="stations.js"></script>' in html and "assets/js/embed-static.js" in html
+    assert "/static/" not in html and XSS not in html
+    assert "Union rest stations map" in html and "Stations in this district" in html  # the English catalogue
+    assert "SAMPLE DATA" in (out / "README.txt").read_text(encoding="utf-8")
+    js = (out / "stations.js").read_text(encoding="utf-8")
+    payload = json.loads(js[js.index("= ") + 2:].rstrip().rstrip(";"))
+    assert sorted(f["id"] for f in payload["features"]) == ["x", "y"]
+    assert payload["generated_at"] == "2024-06-01T08:00:00+08:00"

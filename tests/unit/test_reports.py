@@ -27,7 +27,7 @@ def store(request, db_url, make_station):
     if request.param == "sqlite":
         s = StationStore(db_url)
     else:
-        from stationmap.store import metadata
+        from stationmap.schema import metadata
 
         s = StationStore(request.getfixturevalue("pg_server"))
         s.create_all()

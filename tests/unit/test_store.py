@@ -22,7 +22,7 @@ def store(request, db_url):
         s = StationStore(db_url)
     else:
         s = StationStore(request.getfixturevalue("pg_server"))
-        from stationmap.store import metadata
+        from stationmap.schema import metadata
         metadata.drop_all(s.engine)
     s.create_all()
     return s

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -192,7 +193,6 @@ def test_cached_list_follows_writes(make_web_app, make_station):
     assert ids(get(client, "/api/v1/stations", **params)) == ["a", "b"]
     store.delete("a")
     assert ids(get(client, "/api/v1/stations", **params)) == ["b"]
-    b = store.get("b")
-    b.status = "closed"
+    b = replace(store.get("b"), status="closed")
     store.update(b)
     assert ids(get(client, "/api/v1/stations", **params)) == []

@@ -16,12 +16,16 @@ MO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.mo"
 
 
 def ui_strings() -> set[str]:
-    """Every gettext message id in the web layer's Python and templates (Babel's extractors)."""
+    """Every gettext message id in the web layer's Python and templates, and in the library
+    modules with UI strings (the finder's configuration, the static site) (Babel's extractors)."""
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
     found = set()
     for _file, _line, msg, _comments, _ctx in extract_from_dir(
             str(PACKAGE_DIR / "web"), method_map=method_map,
             options_map={"**/templates/**.html": {"extensions": "jinja2.ext.do"}}):
+        found.add(msg if isinstance(msg, str) else msg[0])
+    for _file, _line, msg, _comments, _ctx in extract_from_dir(
+            str(PACKAGE_DIR), method_map=[("maps/finder.py", "python"), ("publish.py", "python")]):
         found.add(msg if isinstance(msg, str) else msg[0])
     return found
 
