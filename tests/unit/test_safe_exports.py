@@ -10,6 +10,7 @@ hand.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from pathlib import Path
 
@@ -59,9 +60,8 @@ def test_station_csv_export_neutralises_formula_cells(tmp_path, lang):
 
 
 def test_exported_csv_imports_back_unchanged(tmp_path):
-    stations = [s for s in _hostile_stations() if not s.name.startswith(("\t", "\r"))]  # import trims those
-    for s in stations:
-        s.phone = "+86 519 1234"
+    stations = [dataclasses.replace(s, phone="+86 519 1234")
+                for s in _hostile_stations() if not s.name.startswith(("\t", "\r"))]  # import trims those
     stations.append(Station(id="q", name="'=already quoted", address="'abc", lon=119.91, lat=31.7, kinds=("rest",)))
     write_stations(stations, tmp_path / "s.csv")
     assert _read(tmp_path / "s.csv")[-1]["name"] == "''=already quoted"
