@@ -37,7 +37,7 @@ FORMAT = "stationmap-network/1"
 
 
 @dataclass
-class _ModeGraph:
+class ModeGraph:
     """The CSR travel-time graph of one mode, with one virtual source node (index n)."""
 
     csr: csr_matrix        # (n+1, n+1), seconds
@@ -148,7 +148,7 @@ class Network(Snapping, Searching, Building):
         #: WGS-84 bounding box of the nodes: west, south, east, north
         self.bounds = (float(self.lon.min()), float(self.lat.min()),
                        float(self.lon.max()), float(self.lat.max())) if len(self.lon) else (0, 0, 0, 0)
-        self._modes: dict[str, _ModeGraph] = {}
+        self._modes: dict[str, ModeGraph] = {}
         self._max_mps: dict[str, float] = {}
         self._lonlat_fit = None
         #: data derived from the network by other modules (built lazily, e.g. isochrone grids)
@@ -204,7 +204,7 @@ class Network(Snapping, Searching, Building):
         return v
 
     # -- mode graphs --------------------------------------------------------------
-    def graph(self, mode: str) -> _ModeGraph:
+    def graph(self, mode: str) -> ModeGraph:
         """The travel-time graph of ``mode`` (built on first use, then cached)."""
         g = self._modes.get(mode)
         if g is None:
@@ -236,7 +236,7 @@ class Network(Snapping, Searching, Building):
             self.node_lengths(sn, pred, [u], mode=warm)
         return self
 
-    def _build_mode(self, mode: str) -> _ModeGraph:
+    def _build_mode(self, mode: str) -> ModeGraph:
         import scipy.sparse as sp
 
         n = self.n_nodes
@@ -274,7 +274,7 @@ class Network(Snapping, Searching, Building):
         edges = np.flatnonzero(can_fwd | can_back).astype(np.int32)
         twoway = can_fwd & can_back
         arc_twoway = twoway[eid]
-        return _ModeGraph(csr=csr, arc_eid=eid, arc_fwd=fwd, arc_rev=rev, arc_src=src, arc_key=key, edge_s=edge_s,
+        return ModeGraph(csr=csr, arc_eid=eid, arc_fwd=fwd, arc_rev=rev, arc_src=src, arc_key=key, edge_s=edge_s,
                           can_fwd=can_fwd, can_back=can_back, edges=edges, lock=threading.Lock(), snaps={},
                           slot_snaps=weakref.WeakKeyDictionary(),
                           arc_twoway=arc_twoway, all_twoway=bool(arc_twoway.all()))
@@ -288,7 +288,7 @@ class Network(Snapping, Searching, Building):
                     g.core = self._build_core(g)
         return g.core
 
-    def _build_core(self, g: _ModeGraph) -> _Core:
+    def _build_core(self, g: ModeGraph) -> _Core:
         import scipy.sparse as sp
 
         n = self.n_nodes

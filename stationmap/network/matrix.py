@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
-    from stationmap.network.graph import _ModeGraph
+    from stationmap.network.graph import ModeGraph
 
 from stationmap.network.graph import Network
 from stationmap.network.osm import check_mode
@@ -152,7 +152,7 @@ def _via_graph(legs: _Legs, D: np.ndarray) -> np.ndarray:
     return np.minimum(D[:, legs.cu] + legs.lu, D[:, legs.cv] + legs.lv) + legs.base
 
 
-def _same_edge(legs: _Legs, g: _ModeGraph, se: np.ndarray, st: np.ndarray, sacc: np.ndarray,
+def _same_edge(legs: _Legs, g: ModeGraph, se: np.ndarray, st: np.ndarray, sacc: np.ndarray,
                k_idx: np.ndarray) -> np.ndarray:
     """(k, cells) seconds when a cell and a station share an edge and the trip stays on it."""
     out = np.full((len(k_idx), legs.ok.size), np.inf)
