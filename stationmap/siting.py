@@ -154,7 +154,8 @@ def _circle_reach(cell_lon: np.ndarray, cell_lat: np.ndarray, site_lon: np.ndarr
 
     n_c, n_s = len(cell_lon), len(site_lon)
     if not n_c or not n_s:
-        return coo_matrix((n_s, n_c), dtype=bool).tocsr()  # type: ignore[arg-type, type-var]  # not in the stubs
+        # scipy-stubs have no coo_matrix(shape, dtype=bool) overload
+        return coo_matrix((n_s, n_c), dtype=bool).tocsr()  # type: ignore[arg-type, type-var]
     radius = cv.reach_m(minutes, mode, settings=settings)
     pairs = cKDTree(ecef(site_lon, site_lat)).sparse_distance_matrix(
         cKDTree(ecef(cell_lon, cell_lat)), radius, output_type="ndarray")
