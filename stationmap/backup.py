@@ -50,6 +50,7 @@ class BackupInfo:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """One line: kind, stations, schema revision, size."""
         what = f"{self.stations} stations, " if self.stations is not None else ""
         rev = f"schema {self.revision}, " if self.revision else ""
         size = f"{self.size / 1e6:.1f} MB" if self.size >= 1e6 else f"{self.size / 1e3:.0f} kB"
@@ -117,7 +118,7 @@ def _sqlite_facts(conn: sqlite3.Connection, path: Path) -> tuple[int, str | None
     return stations, revision
 
 
-def backup_kind(path: str | os.PathLike) -> str:
+def backup_kind(path: str | os.PathLike[str]) -> str:
     """"sqlite" or "postgresql", from the file's first bytes; NotFoundError / ValidationError
     when it is missing or neither."""
     path = Path(path)
@@ -135,7 +136,7 @@ def backup_kind(path: str | os.PathLike) -> str:
                           "pg_dump custom-format file")
 
 
-def inspect_backup(path: str | os.PathLike) -> BackupInfo:
+def inspect_backup(path: str | os.PathLike[str]) -> BackupInfo:
     """What a backup file is; NotFoundError / ValidationError when it is missing or not a backup."""
     path = Path(path)
     kind = backup_kind(path)
@@ -223,7 +224,7 @@ def _pg_tool(name: str) -> str:
     raise ConfigError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
 
 
-def _libpq(url: str) -> tuple[str, dict]:
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
     """(a libpq connection URI without the password, environment with PGPASSWORD) for an SQLAlchemy URL."""
     u = sa.engine.make_url(url)
     env = dict(os.environ)
@@ -233,7 +234,7 @@ def _libpq(url: str) -> tuple[str, dict]:
     return plain.render_as_string(hide_password=False), env
 
 
-def _run(cmd: list, *, what: str, env: dict | None = None) -> str:
+def _run(cmd: list[str], *, what: str, env: dict[str, str] | None = None) -> str:
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     except OSError as exc:
@@ -268,7 +269,7 @@ def _restore_postgres(url: str, info: BackupInfo) -> None:
 
 # -- public ---------------------------------------------------------------------
 
-def backup(url: str, dest: str | os.PathLike) -> BackupInfo:
+def backup(url: str, dest: str | os.PathLike[str]) -> BackupInfo:
     """Copy the database at ``url`` into the file ``dest`` (replaced if there), consistently, while
     others keep writing.  SQLite: the online backup API; PostgreSQL: ``pg_dump --format=custom``."""
     dialect = _dialect(url)
@@ -279,7 +280,7 @@ def backup(url: str, dest: str | os.PathLike) -> BackupInfo:
     raise ConfigError(f"backups of {dialect} databases are not supported (SQLite and PostgreSQL are)")
 
 
-def check_restorable(url: str, path: str | os.PathLike) -> BackupInfo:
+def check_restorable(url: str, path: str | os.PathLike[str]) -> BackupInfo:
     """:func:`inspect_backup`, and that the backup fits the database at ``url`` and this release."""
     kind, dialect = backup_kind(path), _dialect(url)
     if kind != dialect:
@@ -296,7 +297,7 @@ def check_restorable(url: str, path: str | os.PathLike) -> BackupInfo:
     return info
 
 
-def restore(url: str, path: str | os.PathLike) -> BackupInfo:
+def restore(url: str, path: str | os.PathLike[str]) -> BackupInfo:
     """Replace the database at ``url`` with the backup ``path`` (checked by :func:`check_restorable`)."""
     info = check_restorable(url, path)
     t0 = time.monotonic()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from stationmap.errors import ConfigError
 
@@ -81,11 +83,11 @@ class Settings:
     database_url: str = ""
     minutes: float = DEFAULT_MINUTES
     detour_factor: float = DETOUR_FACTOR
-    speeds_kmh: dict = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
+    speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
     #: car speed per road class on road networks, km/h (:data:`DEFAULT_CAR_SPEEDS_KMH`)
-    car_speeds_kmh: dict = field(default_factory=lambda: dict(DEFAULT_CAR_SPEEDS_KMH))
+    car_speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CAR_SPEEDS_KMH))
     #: road networks the app loads at start: {name: path to a compiled .npz}
-    networks: dict = field(default_factory=dict)
+    networks: dict[str, str] = field(default_factory=dict)
     #: farthest a query point may be from a road before the network refuses it
     max_snap_m: float = 500.0
     tianditu_key: str = ""
@@ -97,31 +99,35 @@ class Settings:
     secure_cookies: str = "auto"
     #: parent origins allowed to frame the embeds, by adcode prefix ("*": every
     #: district): {"320404": ["https://example.org"]}; JSON in the environment
-    embed_origins: dict = field(default_factory=dict)
+    embed_origins: dict[str, list[str]] = field(default_factory=dict)
     #: Flask-Limiter storage: "memory://" counts per worker process (so N workers
     #: allow N times the limits); "redis://host:6379" shares the counts
     ratelimit_storage_uri: str = "memory://"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.database_url:
             url = "sqlite:///" + str(Path(self.instance_path) / "stationmap.sqlite")
             object.__setattr__(self, "database_url", url)
 
     @property
     def boundaries_path(self) -> Path:
+        """The district boundaries (GeoPackage) under ``data_dir``."""
         return Path(self.data_dir) / "boundaries" / "jiangsu_admin_wgs84.gpkg"
 
     @property
     def population_path(self) -> Path:
+        """The census population table (CSV) under ``data_dir``."""
         return Path(self.data_dir) / "census" / "population.csv"
 
     def speed_kmh(self, mode: str) -> float:
+        """The speed of ``mode`` in km/h; ConfigError (field ``mode``) for an unknown mode."""
         if mode not in self.speeds_kmh:
             raise ConfigError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
         return float(self.speeds_kmh[mode])
 
 
-_CASTS = {
+#: setting -> how its environment variable's text becomes a value (str when not listed)
+_CASTS: dict[str, Callable[[str], Any]] = {
     "instance_path": Path,
     "data_dir": Path,
     "minutes": float,
@@ -134,10 +140,11 @@ _CASTS = {
 }
 
 
-def load(overrides: dict | None = None, environ=None) -> Settings:
-    """Settings from defaults, then ``STATIONMAP_*`` variables, then ``overrides``."""
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from defaults, then ``STATIONMAP_*`` variables (of ``environ``, default
+    ``os.environ``), then ``overrides``."""
     environ = os.environ if environ is None else environ
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(Settings):
         raw = environ.get("STATIONMAP_" + f.name.upper())
         if raw is None or raw == "":

@@ -7,6 +7,9 @@ where known) and exits non-zero; the web layer turns them into
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 
 class StationmapError(Exception):
     """Base class of every error stationmap raises on purpose."""
@@ -14,12 +17,13 @@ class StationmapError(Exception):
     http_status = 500
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body the web layer answers with: ``{"error": {"code", "message", "field"}}``."""
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
@@ -51,23 +55,29 @@ class ConfigError(StationmapError):
     code = "config"
 
 
+class _Reportable(Protocol):
+    """A problem of an import (:class:`stationmap.model.Problem` and its kin)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 class ImportReportError(ValidationError):
     """An import with invalid rows; ``problems`` lists every one of them."""
 
     code = "invalid_rows"
 
-    def __init__(self, message: str, problems: list, *, source: str | None = None):
+    def __init__(self, message: str, problems: Sequence[_Reportable], *, source: str | None = None) -> None:
         super().__init__(message)
         self.problems = problems
         self.source = source
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["error"]["problems"] = [p.to_dict() for p in self.problems]
         return d
 
 
-def geodata_read_errors() -> tuple:
+def geodata_read_errors() -> tuple[type[Exception], ...]:
     """The exception types pyogrio / GDAL raise for a missing, corrupt or unreadable file."""
     from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 preload_app = True
 
+# gunicorn ships no type hints: its Arbiter (``server``) and Worker are typed Any here.
 
-def _app(server):
+
+def _app(server: Any) -> object | None:
     """The Flask app the master built (preload), or None."""
     return getattr(server.app, "callable", None)
 
 
-def post_fork(server, worker):
+def post_fork(server: Any, worker: Any) -> None:
     """In the new worker: forget the master's pooled connections (without closing them:
     they belong to the master), so the worker opens its own."""
     app = _app(server)
@@ -30,7 +33,7 @@ def post_fork(server, worker):
         state.store.engine.dispose(close=False)
 
 
-def when_ready(server):
+def when_ready(server: Any) -> None:
     """The app is built and the port is listening: tell the user."""
     banner = os.environ.get("STATIONMAP_SERVE_BANNER")
     if banner:

@@ -10,12 +10,16 @@ start so no request pays for the first compilation or load.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-_COMPILED: dict = {}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_COMPILED: dict[Callable[..., Any], Any] = {}  # kernel -> its numba dispatcher
 _LOCK = threading.Lock()
 
 
-def compiled(fn):
+def compiled(fn: _F) -> _F:
     """``fn`` compiled with ``numba.njit(cache=True, nogil=True)``, once per process."""
     jit = _COMPILED.get(fn)
     if jit is None:
@@ -25,4 +29,4 @@ def compiled(fn):
                 import numba
 
                 jit = _COMPILED[fn] = numba.njit(cache=True, nogil=True)(fn)
-    return jit
+    return jit  # type: ignore[return-value]  # a numba Dispatcher is called as fn is

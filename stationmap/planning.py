@@ -8,10 +8,10 @@ Coverage); neither imports it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,13 @@ from stationmap.network import Network
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from stationmap.coverage import StationArrays
+    from stationmap.coverage.areas import AreaSpec
+    from stationmap.index import StationIndex
+    from stationmap.model import Station
 
 #: fonts with CJK glyphs, preferred first (fonts-wqy-microhei on Debian)
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
@@ -110,7 +117,8 @@ def chart_minutes_distribution(coverage: Coverage, path: str | Path, *, kind: st
 
 
 @contextmanager
-def _chart(coverage, kind, zh, font, path, figsize):
+def _chart(coverage: Coverage, kind: str, zh: bool, font: str | None, path: str | Path,
+           figsize: tuple[float, float]) -> Iterator[Axes]:
     """One chart's axes (matplotlib, Agg, ``font`` (:func:`cjk_font`) when there is one);
     on exit: the title, the sample-data mark, and the PNG written to ``path``."""
     import matplotlib
@@ -131,7 +139,7 @@ def _chart(coverage, kind, zh, font, path, figsize):
             plt.close(fig)
 
 
-def _chart_title(coverage, kind, zh):
+def _chart_title(coverage: Coverage, kind: str, zh: bool) -> str:
     name = (coverage.parent or {}).get("name") or coverage.areas[0].name
     if not zh:
         name = (coverage.parent or {}).get("adcode") or coverage.areas[0].adcode or "area"
@@ -141,7 +149,7 @@ def _chart_title(coverage, kind, zh):
     return f"{name}：{kinds.get(kind, kind)} {coverage.threshold:g} 分钟{modes.get(coverage.mode, coverage.mode)}覆盖"
 
 
-def _sample_mark(fig, coverage, zh):
+def _sample_mark(fig: Figure, coverage: Coverage, zh: bool) -> None:
     if coverage.sample:
         fig.text(0.99, 0.01, "示例数据（非真实站点）" if zh else "SAMPLE DATA (generated, not real stations)",
                  ha="right", va="bottom", fontsize=8, color="#b35900")
@@ -149,7 +157,7 @@ def _sample_mark(fig, coverage, zh):
 
 def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None = None,
                   sites: siting.Sites | None = None, lang: str = "zh",
-                  progress: Callable[[str], None] | None = None) -> dict:
+                  progress: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``; returns {name: path}.
 
     * ``coverage.gpkg``: layers ``cells`` (polygons: minutes and counts per
@@ -172,7 +180,7 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
     out.mkdir(parents=True, exist_ok=True)
     kind = coverage.resolve_kind(kind)
     step = progress or (lambda label: None)
-    paths = {}
+    paths: dict[str, Path] = {}
 
     step("tables")
     fig = figures_table(coverage)
@@ -224,12 +232,13 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
     return paths
 
 
-def report(area, stations, out_dir: str | Path, *, kinds=None, mode: str = "walk", minutes: float | None = None,
+def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, out_dir: str | Path, *,
+           kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
            method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
-           candidates=None, demand=None, demand_column: str = "weight", lang: str = "zh",
+           candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",
            settings: Settings | None = None,
-           progress: Callable[[str], None] | None = None) -> tuple[Coverage, siting.Sites | None, dict]:
+           progress: Callable[[str], None] | None = None) -> tuple[Coverage, siting.Sites | None, dict[str, Path]]:
     """Analyse ``area``, suggest ``add`` sites for the first kind, and write every
     output (:func:`write_outputs`).  Returns ``(coverage, sites or None, paths)``.
 

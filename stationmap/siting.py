@@ -35,6 +35,7 @@ from __future__ import annotations
 import heapq
 import math
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +44,13 @@ import numpy as np
 from stationmap.errors import ValidationError
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pandas as pd
+    from scipy.sparse import csr_matrix
 
     from stationmap.config import Settings
     from stationmap.coverage import Coverage
+    from stationmap.model import Station
     from stationmap.network import Network
 
 SOLVERS = ("auto", "exact", "greedy")
@@ -73,16 +78,18 @@ class Sites:
     method: str
     optimal: bool
     status: str
-    table: object
+    table: pd.DataFrame
     objective: float
     uncovered_before: float
     total_demand: float
     covered_before: float
     covered_after: float
-    newly_covered: np.ndarray = field(repr=False, default=None)
-    notes: list = field(default_factory=list)
+    #: booleans per grid cell: covered by the sites and by no existing station (:func:`suggest_sites` sets it)
+    newly_covered: np.ndarray | None = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the figures, notes and the sites' table as records."""
         from stationmap.coverage import records
 
         return {"kind": self.kind, "n": self.n, "method": self.method, "optimal": self.optimal,
@@ -91,23 +98,27 @@ class Sites:
                 "covered_after": _finite(self.covered_after), "notes": list(self.notes),
                 "sites": records(self.table)}
 
-    def stations(self, *, prefix: str = "new"):
+    def stations(self, *, prefix: str = "new") -> list[Station]:
         """The sites as :class:`stationmap.model.Station` records (``source="suggested"``),
         to run the coverage again with them."""
         from stationmap.model import Station
 
+        rows: Iterable[Any] = self.table.itertuples()  # pandas' named tuples: fields untyped
         return [Station(id=f"{prefix}-{int(r.rank)}", name=f"建议站点 {int(r.rank)}", lon=float(r.lon),
                         lat=float(r.lat), kinds=(self.kind,), adcode=str(r.adcode or ""), source="suggested")
-                for r in self.table.itertuples()]
+                for r in rows]
 
 
-def _finite(x):
+def _finite(x: float | None) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
 # -- the coverage matrix -----------------------------------------------------------
 
-def coverage_matrix(coverage, *, kind=None, candidates=None, settings=None, network=None, notes=None):
+def coverage_matrix(coverage: Coverage, *, kind: str | None = None, candidates: Any = None,
+                    settings: Settings | None = None, network: Network | None = None,
+                    notes: list[str] | None = None
+                    ) -> tuple[csr_matrix, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(A, demand rows, candidate lon, lat, ids) for the uncovered demand of ``kind``.
 
     ``A`` is a sparse boolean (candidates, demand rows) matrix.  Demand rows
@@ -133,7 +144,8 @@ def coverage_matrix(coverage, *, kind=None, candidates=None, settings=None, netw
     return A, rows, clon, clat, cids
 
 
-def _circle_reach(cell_lon, cell_lat, site_lon, site_lat, *, mode, minutes, settings):
+def _circle_reach(cell_lon: np.ndarray, cell_lat: np.ndarray, site_lon: np.ndarray, site_lat: np.ndarray, *,
+                  mode: str, minutes: float, settings: Settings) -> csr_matrix:
     from scipy.sparse import coo_matrix
     from scipy.spatial import cKDTree
 
@@ -142,7 +154,8 @@ def _circle_reach(cell_lon, cell_lat, site_lon, site_lat, *, mode, minutes, sett
 
     n_c, n_s = len(cell_lon), len(site_lon)
     if not n_c or not n_s:
-        return coo_matrix((n_s, n_c), dtype=bool).tocsr()
+        # scipy-stubs have no coo_matrix(shape, dtype=bool) overload
+        return coo_matrix((n_s, n_c), dtype=bool).tocsr()  # type: ignore[arg-type, type-var]
     radius = cv.reach_m(minutes, mode, settings=settings)
     pairs = cKDTree(ecef(site_lon, site_lat)).sparse_distance_matrix(
         cKDTree(ecef(cell_lon, cell_lat)), radius, output_type="ndarray")
@@ -150,7 +163,8 @@ def _circle_reach(cell_lon, cell_lat, site_lon, site_lat, *, mode, minutes, sett
     return coo_matrix((np.ones(r.size, bool), (r, c)), shape=(n_s, n_c)).tocsr()
 
 
-def _candidates(coverage, candidates, rows, settings, notes=None):
+def _candidates(coverage: Coverage, candidates: Any, rows: np.ndarray, settings: Settings,
+                notes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate lon, lat (WGS-84) and ids.
 
     Default: the cell centres within reach of some uncovered demand cell; when
@@ -180,13 +194,14 @@ def _candidates(coverage, candidates, rows, settings, notes=None):
     if k > 1:
         if grid.shape == "square":
             near &= (grid.i % k == 0) & (grid.j % k == 0)
-            msg = (f"candidate sites: one cell in {k} each way ({k * grid.cell_m:g} m apart) "
+            msg = (f"candidate sites: one cell in {k} each way "
+                   f"({k * grid.cell_m:g} m apart) "  # type: ignore[operator]  # square grids have a cell size
                    "to keep the problem tractable")
         else:
             import h3
 
             up = max(1, math.ceil(math.log(k * k) / math.log(7)))
-            res = max(0, grid.resolution - up)
+            res = max(0, grid.resolution - up)  # type: ignore[operator]  # H3 grids have a resolution
             centres = {h3.cell_to_center_child(h3.cell_to_parent(h, res), grid.resolution)
                        for h in grid.cell_id[near].tolist()}
             near &= np.fromiter((h in centres for h in grid.cell_id.tolist()), bool, len(grid))
@@ -197,17 +212,19 @@ def _candidates(coverage, candidates, rows, settings, notes=None):
     return grid.lon[keep], grid.lat[keep], grid.cell_id[keep]
 
 
-def _parse_candidates(candidates):
+def _parse_candidates(candidates: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Host places: (lon, lat) pairs, objects with lon/lat (and id), or a
     GeoDataFrame of points; WGS-84."""
     if hasattr(candidates, "geometry") and hasattr(candidates, "crs"):
         gdf = candidates if candidates.crs is None or candidates.crs.to_epsg() == 4326 else candidates.to_crs(4326)
         if not set(gdf.geometry.geom_type) <= {"Point"}:
             raise ValidationError("candidates must be points", field="candidates")
-        ids = gdf["id"].astype(str).to_numpy(object) if "id" in gdf.columns else \
+        gids = gdf["id"].astype(str).to_numpy(object) if "id" in gdf.columns else \
             np.array([f"c{i + 1}" for i in range(len(gdf))], dtype=object)
-        return gdf.geometry.x.to_numpy(float), gdf.geometry.y.to_numpy(float), ids
-    lon, lat, ids = [], [], []
+        return gdf.geometry.x.to_numpy(float), gdf.geometry.y.to_numpy(float), gids
+    lon: list[float] = []
+    lat: list[float] = []
+    ids: list[str] = []
     for i, c in enumerate(candidates):
         if hasattr(c, "lon") and hasattr(c, "lat"):
             x, y, cid = c.lon, c.lat, getattr(c, "id", None) or f"c{i + 1}"
@@ -233,7 +250,7 @@ def _parse_candidates(candidates):
 
 # -- solvers ----------------------------------------------------------------------------
 
-def reduce_problem(A, w):
+def reduce_problem(A: csr_matrix, w: npt.ArrayLike) -> tuple[csr_matrix, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Drop candidates covering nothing and demand nobody can cover; merge demand
     rows with the same candidate set.  Returns (A', w', candidate index, row groups)."""
     from scipy.sparse import csc_matrix, csr_matrix
@@ -247,7 +264,7 @@ def reduce_problem(A, w):
     A = A[row_any]
     C = csc_matrix(A)
     C.sort_indices()
-    groups: dict = {}
+    groups: dict[bytes, list[int]] = {}
     for k in range(C.shape[1]):
         key = C.indices[C.indptr[k]:C.indptr[k + 1]].tobytes()
         groups.setdefault(key, []).append(k)
@@ -258,7 +275,7 @@ def reduce_problem(A, w):
     return A2, w2, row_any, member
 
 
-def solve_greedy(A, w, n):
+def solve_greedy(A: csr_matrix, w: npt.ArrayLike, n: int) -> tuple[list[int], list[float]]:
     """Lazy greedy MCLP on a boolean (candidates, demand) matrix: list of chosen
     candidate rows (in order) and the marginal demand each added."""
     from scipy.sparse import csc_matrix, csr_matrix
@@ -270,7 +287,8 @@ def solve_greedy(A, w, n):
     gains = np.asarray(A @ w).ravel() if A.shape[1] else np.zeros(A.shape[0])
     heap = [(-g, j) for j, g in enumerate(gains.tolist()) if g > 0]
     heapq.heapify(heap)
-    chosen, added = [], []
+    chosen: list[int] = []
+    added: list[float] = []
     while heap and len(chosen) < n:
         _neg, j = heapq.heappop(heap)
         cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
@@ -287,7 +305,8 @@ def solve_greedy(A, w, n):
     return chosen, added
 
 
-def solve_exact(A, w, n, *, time_limit_s=60.0, warm=None):
+def solve_exact(A: csr_matrix, w: np.ndarray, n: int, *, time_limit_s: float = 60.0,
+                warm: Sequence[int] | None = None) -> tuple[list[int], str, bool]:
     """MCLP by CBC (PuLP).  Returns (chosen candidate rows, status, optimal)."""
     import pulp
     from scipy.sparse import csc_matrix, csr_matrix
@@ -382,7 +401,7 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
         raise ValidationError(f"method must be one of {SOLVERS}, got {method!r}", field="method")
     n = int(n)
     kind = coverage.resolve_kind(kind)
-    notes: list = []
+    notes: list[str] = []
     A, rows, clon, clat, cids = coverage_matrix(coverage, kind=kind, candidates=candidates, settings=settings,
                                                 network=network, notes=notes)
     w = coverage.demand[rows]
@@ -438,21 +457,22 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
                  covered_before=covered_before, covered_after=after, newly_covered=newly, notes=notes)
 
 
-def _value(A, w, chosen) -> float:
+def _value(A: csr_matrix, w: np.ndarray, chosen: Sequence[int]) -> float:
     if not chosen:
         return 0.0
     hit = np.asarray(A[np.asarray(chosen)].sum(axis=0)).ravel() > 0
     return float(w[hit].sum())
 
 
-def _order_by_gain(A, w, chosen):
+def _order_by_gain(A: csr_matrix, w: np.ndarray, chosen: Iterable[int]) -> tuple[list[int], list[float]]:
     """Order a chosen set by marginal gain (largest first) with the gains."""
     from scipy.sparse import csr_matrix
 
     A = csr_matrix(A)
     left = list(chosen)
     covered = np.zeros(A.shape[1], bool)
-    order, added = [], []
+    order: list[int] = []
+    added: list[float] = []
     while left:
         gains = []
         for j in left:
@@ -468,7 +488,7 @@ def _order_by_gain(A, w, chosen):
     return order, added
 
 
-def _area_of(coverage, lon, lat):
+def _area_of(coverage: Coverage, lon: float, lat: float) -> str | None:
     import shapely
 
     for a in coverage.areas:

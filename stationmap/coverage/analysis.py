@@ -6,9 +6,9 @@ tables, maps and :mod:`stationmap.siting`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -31,10 +31,13 @@ from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import check_kinds
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy.typing as npt
     import pandas as pd
+    from shapely.geometry.base import BaseGeometry
 
     from stationmap.config import Settings
-    from stationmap.coverage.areas import AreaSpec
+    from stationmap.coverage.areas import Area, AreaSpec
     from stationmap.districts import Districts
     from stationmap.index import StationIndex
     from stationmap.model import Station
@@ -51,35 +54,44 @@ class Coverage:
     """
 
     grid: Grid
-    areas: list
-    kinds: tuple
+    areas: list[Area]
+    kinds: tuple[str, ...]
     mode: str
     threshold: float
     horizon_minutes: float
     method: str
-    minutes: dict
-    count: dict
+    minutes: dict[str, np.ndarray]
+    count: dict[str, np.ndarray]
     demand: np.ndarray
     demand_source: str
     stations: StationArrays
-    parent: dict | None = None
-    notes: list = field(default_factory=list)
+    #: adcode and name of the city or province analysed as a whole (its counties are ``areas``)
+    parent: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
     #: the road network of a network-method run (not serialised)
-    network: object = field(default=None, repr=False)
+    network: Network | None = field(default=None, repr=False)
 
     @property
     def sample(self) -> bool:
         """True when any station counted is SAMPLE data (generated, not real)."""
         return bool(self.stations.sample.any()) if len(self.stations) else False
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
+        """The run's parameters (mode, minutes, method, kinds, grid, demand source...), JSON-ready."""
         return {"mode": self.mode, "minutes": self.threshold, "horizon_minutes": self.horizon_minutes,
                 "method": self.method, "kinds": list(self.kinds), "shape": self.grid.shape,
                 "cell_m": self.grid.cell_m, "h3_resolution": self.grid.resolution, "crs": self.grid.crs,
                 "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid)}
 
     # -- tables ---------------------------------------------------------------------
-    def cells(self, *, geometry: bool = False):
+    @overload
+    def cells(self, *, geometry: Literal[False] = False) -> pd.DataFrame: ...
+    @overload
+    def cells(self, *, geometry: Literal[True]) -> gpd.GeoDataFrame: ...
+    @overload
+    def cells(self, *, geometry: bool) -> pd.DataFrame: ...
+
+    def cells(self, *, geometry: bool = False) -> pd.DataFrame:
         """One row per cell: ids, centre (WGS-84), area, demand, and per kind
         ``minutes_<kind>``, ``count_<kind>``.  A GeoDataFrame (WGS-84 cell
         polygons) when ``geometry``, else a DataFrame."""
@@ -98,7 +110,7 @@ class Coverage:
 
         return gpd.GeoDataFrame(df, geometry=g.polygons_wgs84(), crs="EPSG:4326")
 
-    def stats(self, *, total: bool = True):
+    def stats(self, *, total: bool = True) -> pd.DataFrame:
         """Figures per district and kind (a DataFrame).
 
         Columns: adcode, name, kind, stations (of that kind inside the
@@ -110,23 +122,25 @@ class Coverage:
         """
         import pandas as pd
 
-        rows = []
-        groups = [(a.adcode, a.name, a.population, self.grid.adcode == a.adcode, a.geometry) for a in self.areas]
+        rows: list[dict[str, Any]] = []
+        groups: list[tuple[str, str, float | None, np.ndarray, BaseGeometry | None]] = [
+            (a.adcode, a.name, a.population, self.grid.adcode == a.adcode, a.geometry) for a in self.areas]
         if total and len(self.areas) > 1:
             p = self.parent or {}
-            pops = [a.population for a in self.areas]
-            pop = None if any(x is None for x in pops) else float(sum(pops))
+            pops = [a.population for a in self.areas if a.population is not None]
+            pop = float(sum(pops)) if len(pops) == len(self.areas) else None  # None: some unknown
             groups.append((p.get("adcode", "all"), p.get("name", "all"), pop, np.ones(len(self.grid), bool),
                            None))
         st = self.stations
-        inside = {}
+        inside: dict[str, np.ndarray] = {}  # adcode -> which stations are inside
         for code, _name, _pop, _m, geom in groups:
-            inside[code] = _points_in(geom, st.lon, st.lat) if geom is not None else None
-        if total and len(self.areas) > 1:
-            code = groups[-1][0]
-            inside[code] = np.zeros(len(st), bool)
+            if geom is not None:
+                inside[code] = _points_in(geom, st.lon, st.lat)
+        if total and len(self.areas) > 1:  # the whole: inside any of the areas
+            every = np.zeros(len(st), bool)
             for a in self.areas:
-                inside[code] |= inside[a.adcode]
+                every |= inside[a.adcode]
+            inside[groups[-1][0]] = every
         for code, name, pop, m, _geom in groups:
             area = self.grid.area_m2[m]
             dem = self.demand[m]
@@ -151,7 +165,15 @@ class Coverage:
                     mins, dem, order, (50, 95))
         return pd.DataFrame(rows)
 
-    def gaps(self, *, kind: str | None = None, geometry: bool = False, min_cells: int = 1):
+    @overload
+    def gaps(self, *, kind: str | None = None, geometry: Literal[False] = False,
+             min_cells: int = 1) -> pd.DataFrame: ...
+    @overload
+    def gaps(self, *, kind: str | None = None, geometry: Literal[True], min_cells: int = 1) -> gpd.GeoDataFrame: ...
+    @overload
+    def gaps(self, *, kind: str | None = None, geometry: bool, min_cells: int = 1) -> pd.DataFrame: ...
+
+    def gaps(self, *, kind: str | None = None, geometry: bool = False, min_cells: int = 1) -> pd.DataFrame:
         """Connected uncovered areas for ``kind`` (default: the first kind), ranked
         by uncovered demand, then area.
 
@@ -199,7 +221,7 @@ class Coverage:
         df = df.drop(columns="_label")
         return _maybe_geo(df, geoms)
 
-    def bands(self, *, kind: str | None = None, bands=MINUTE_BANDS):
+    def bands(self, *, kind: str | None = None, bands: Iterable[float] = MINUTE_BANDS) -> gpd.GeoDataFrame:
         """Cells dissolved by minute band for maps: a GeoDataFrame (WGS-84) with
         lo, hi (minutes; hi inf for the last band), area_km2, demand."""
         import geopandas as gpd
@@ -208,7 +230,8 @@ class Coverage:
         edges = [0.0, *[float(b) for b in bands], np.inf]
         mins = self.minutes[kind]
         band = np.searchsorted(np.asarray(edges[1:-1]), mins, side="left")
-        rows, geoms = [], []
+        rows: list[dict[str, float]] = []
+        geoms: list[BaseGeometry] = []
         labels = np.unique(band)
         polys = _dissolve_groups(self.grid, band, labels)
         for lab, g in zip(labels.tolist(), polys):
@@ -219,7 +242,7 @@ class Coverage:
             geoms.append(g)
         return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
 
-    def cross_covered_area(self, *, kind: str | None = None):
+    def cross_covered_area(self, *, kind: str | None = None) -> BaseGeometry | None:
         """The dissolved cross-covered (>= 2 stations in reach) area, WGS-84."""
         kind = self.resolve_kind(kind)
         m = self.count[kind] >= 2
@@ -237,7 +260,7 @@ class Coverage:
             raise ValidationError(f"kind must be one of {self.kinds}, got {kind!r}", field="kind")
         return kind
 
-    def to_dict(self, *, cells: bool = False) -> dict:
+    def to_dict(self, *, cells: bool = False) -> dict[str, Any]:
         """JSON-ready figures (non-finite numbers as None); the cells as a
         GeoJSON FeatureCollection (WGS-84) when ``cells``."""
         import json
@@ -255,7 +278,7 @@ class Coverage:
         return out
 
 
-def records(df: pd.DataFrame) -> list[dict]:
+def records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
     """A DataFrame's rows as JSON-ready dicts: numpy scalars as Python numbers, non-finite
     floats as None."""
     return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
@@ -263,7 +286,7 @@ def records(df: pd.DataFrame) -> list[dict]:
             for r in df.to_dict(orient="records")]
 
 
-def _maybe_geo(df, geoms):
+def _maybe_geo(df: pd.DataFrame, geoms: Iterable[BaseGeometry] | None) -> pd.DataFrame:
     if geoms is None:
         return df
     import geopandas as gpd
@@ -271,7 +294,8 @@ def _maybe_geo(df, geoms):
     return gpd.GeoDataFrame(df, geometry=list(geoms), crs="EPSG:4326")
 
 
-def _majority(label, codes, weight, ncomp):
+def _majority(label: np.ndarray, codes: np.ndarray, weight: np.ndarray, ncomp: int) -> np.ndarray:
+    """The code of each component holding most of its weight (ties: the smallest code)."""
     import pandas as pd
 
     t = pd.DataFrame({"l": label, "c": codes, "w": weight}).groupby(["l", "c"], sort=True)["w"].sum()
@@ -282,7 +306,7 @@ def _majority(label, codes, weight, ncomp):
     return out
 
 
-def _dissolve_groups(grid: Grid, label, wanted) -> list:
+def _dissolve_groups(grid: Grid, label: np.ndarray, wanted: npt.ArrayLike) -> list[BaseGeometry]:
     """Union of the cells of each wanted label, in WGS-84 (squares: exact coverage union)."""
     import shapely
 
@@ -299,7 +323,7 @@ def _dissolve_groups(grid: Grid, label, wanted) -> list:
     return out
 
 
-def _points_in(geom, lon, lat):
+def _points_in(geom: BaseGeometry | None, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     import shapely
 
     if geom is None or not len(lon):
@@ -308,11 +332,12 @@ def _points_in(geom, lon, lat):
     return shapely.intersects_xy(geom, lon, lat)
 
 
-def _share(part, whole):
+def _share(part: float, whole: float) -> float:
     return float(part) / float(whole) if whole > 0 else float("nan")
 
 
-def _percentiles(values, weights, order, qs):
+def _percentiles(values: np.ndarray, weights: npt.ArrayLike, order: np.ndarray,
+                 qs: Iterable[float]) -> tuple[float, ...]:
     """:func:`weighted_percentile` for several ``qs`` given the sort ``order`` of ``values``."""
     v, w = values[order], np.asarray(weights, dtype=float)[order]
     keep = w > 0
@@ -326,7 +351,7 @@ def _percentiles(values, weights, order, qs):
     return tuple(out)
 
 
-def weighted_percentile(values, weights, q):
+def weighted_percentile(values: npt.ArrayLike, weights: npt.ArrayLike, q: float) -> float:
     """The smallest value whose cumulative weight share reaches ``q`` percent
     (numpy's ``inverted_cdf``); NaN when the weights sum to 0."""
     values = np.asarray(values, dtype=float)
@@ -424,7 +449,7 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     step = progress or (lambda label: None)
 
     step("districts")
-    parent = None
+    parent: dict[str, str] | None = None
     if isinstance(area, (str, int, np.integer)) and not isinstance(area, bool):
         if districts is None:
             from stationmap.districts import load_districts
@@ -453,7 +478,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
                               "use larger cells or a smaller district", field="cell")
     st = StationArrays.from_stations(stations)
 
-    mins, cnts = {}, {}
+    mins: dict[str, np.ndarray] = {}
+    cnts: dict[str, np.ndarray] = {}
     for k in kinds:
         step(f"minutes: {k}")
         sel = st.of_kind(k) if len(st) else np.zeros(0, bool)
@@ -462,7 +488,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
                                               minutes=minutes, horizon_minutes=horizon, settings=settings,
                                               cell_xyz=grid.xyz())
         else:
-            mins[k], cnts[k] = network_minutes(network, grid.lon, grid.lat, st.lon[sel], st.lat[sel],
+            mins[k], cnts[k] = network_minutes(network,  # type: ignore[arg-type]  # set for "network" above
+                                               grid.lon, grid.lat, st.lon[sel], st.lat[sel],
                                                mode=mode, minutes=minutes, horizon_minutes=horizon)
 
     step("demand")

@@ -5,7 +5,9 @@ each partition the circle-method coverage of one district with the stations near
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,8 +27,19 @@ from stationmap.coverage.params import (
 )
 from stationmap.errors import ValidationError
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client, Future
 
-def margin_m(mode: str, minutes: float, *, horizon_minutes: float | None = None, settings=None) -> float:
+    from stationmap.config import Settings
+    from stationmap.coverage.areas import AreaSpec
+    from stationmap.districts import Districts
+    from stationmap.index import StationIndex
+    from stationmap.model import Station
+
+
+def margin_m(mode: str, minutes: float, *, horizon_minutes: float | None = None,
+             settings: Settings | None = None) -> float:
     """How far (metres) beyond a partition's polygon stations can still matter:
     the circle-method distance of the horizon."""
     settings = settings or _config.load()
@@ -34,7 +47,7 @@ def margin_m(mode: str, minutes: float, *, horizon_minutes: float | None = None,
         / settings.detour_factor
 
 
-def partition_stations(areas, stations: StationArrays, margin: float) -> list:
+def partition_stations(areas: Sequence[Area], stations: StationArrays, margin: float) -> list[np.ndarray]:
     """For each area, the indices of the stations inside its WGS-84 bounding box
     grown by ``margin`` metres (a superset of every station within ``margin``
     of the area)."""
@@ -49,7 +62,7 @@ def partition_stations(areas, stations: StationArrays, margin: float) -> list:
         top = min(89.9, max(abs(s), abs(n)) + dlat)
         dlon = min(180.0, margin / (111_320.0 * math.cos(math.radians(top))) * 1.01 + 1e-6)
         boxes.append(shapely.box(w - dlon, s - dlat, e + dlon, n + dlat))
-    tree = shapely.STRtree(shapely.points(stations.lon, stations.lat))
+    tree = shapely.STRtree(shapely.points(stations.lon, stations.lat))  # type: ignore[arg-type]  # an array of points
     a_idx, s_idx = tree.query(np.array(boxes, dtype=object), predicate="intersects")
     order = np.lexsort((s_idx, a_idx))
     a_idx, s_idx = a_idx[order], s_idx[order]
@@ -57,7 +70,7 @@ def partition_stations(areas, stations: StationArrays, margin: float) -> list:
     return [s_idx[cuts[k]:cuts[k + 1]] for k in range(len(areas))]
 
 
-def run_partition(area: Area, stations: StationArrays, params: dict) -> dict:
+def run_partition(area: Area, stations: StationArrays, params: dict[str, Any]) -> dict[str, Any]:
     """One partition of :func:`analyse_many`: the coverage of one area (circle
     method, its own UTM grid) with the stations near it.  Returns its stats
     (and cells when ``params["keep_cells"]``) as DataFrames."""
@@ -66,13 +79,14 @@ def run_partition(area: Area, stations: StationArrays, params: dict) -> dict:
                   method="circle", cell_m=params["cell_m"], shape=params["shape"],
                   h3_resolution=params["h3_resolution"], horizon_minutes=params["horizon_minutes"],
                   settings=settings)
-    out = {"adcode": area.adcode, "stats": cov.stats(total=False), "cells": None, "n_cells": len(cov.grid)}
+    out: dict[str, Any] = {"adcode": area.adcode, "stats": cov.stats(total=False), "cells": None,
+                           "n_cells": len(cov.grid)}
     if params.get("keep_cells"):
         out["cells"] = cov.cells()
     return out
 
 
-def run_partitions(batch: list, params: dict) -> list:
+def run_partitions(batch: list[tuple[Area, StationArrays]], params: dict[str, Any]) -> list[dict[str, Any]]:
     """Several partitions in one task: ``[(area, stations), ...]`` -> their results.
     Batching keeps the scheduler's per-task overhead small next to the work."""
     return [run_partition(a, s, params) for a, s in batch]
@@ -82,19 +96,21 @@ def run_partitions(batch: list, params: dict) -> list:
 class ManyResult:
     """The result of :func:`analyse_many`: figures per area (and cells if kept)."""
 
-    stats: object
-    cells: object
-    params: dict
+    stats: pd.DataFrame
+    cells: pd.DataFrame | None
+    params: dict[str, Any]
     n_cells: int
     seconds: float
     scheduler: str
 
 
-def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: float | None = None,
+def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, *,
+                 kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
                  cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
-                 horizon_minutes: float | None = None, scheduler=None, n_workers: int | None = None,
-                 processes: bool = True, keep_cells: bool = False, batch_size: int | None = None, districts=None,
-                 settings=None, progress=None) -> ManyResult:
+                 horizon_minutes: float | None = None, scheduler: str | Client | None = None,
+                 n_workers: int | None = None, processes: bool = True, keep_cells: bool = False,
+                 batch_size: int | None = None, districts: Districts | None = None, settings: Settings | None = None,
+                 progress: Callable[[int, int], object] | None = None) -> ManyResult:
     """Coverage of many districts, partitioned by district, on Dask.
 
     Each district is one task, with the stations inside its bounding box
@@ -130,10 +146,8 @@ def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: fl
     if shape not in SHAPES:
         raise ValidationError(f"shape must be one of {SHAPES}, got {shape!r}", field="shape")
     horizon = horizon_for(minutes, horizon_minutes)
-    if not isinstance(areas, (list, tuple)):
-        areas = [areas]
-    resolved = []
-    for a in areas:
+    resolved: list[Area] = []
+    for a in (areas if isinstance(areas, (list, tuple)) else [areas]):
         if isinstance(a, Area):
             resolved.append(a)
         else:
@@ -147,7 +161,7 @@ def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: fl
     total = len(resolved)
     tick = progress or (lambda done, total: None)
     t0 = time.perf_counter()
-    results: list = [None] * total
+    results: list[Any] = [None] * total  # each partition's dict, by area
     if scheduler == "serial":
         label = "serial"
         for k, (a, idx) in enumerate(zip(resolved, subsets)):
@@ -167,7 +181,7 @@ def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: fl
             client = Client(own)
             label = f"local cluster ({workers} {'processes' if processes else 'threads'})"
         elif isinstance(scheduler, Client):
-            client, label = scheduler, f"cluster {scheduler.scheduler.address}"
+            client, label = scheduler, f"cluster {scheduler.scheduler.address}"  # type: ignore[union-attr]  # connected
         elif isinstance(scheduler, str):
             try:
                 client = Client(scheduler, timeout="10s")
@@ -183,7 +197,7 @@ def analyse_many(areas, stations, *, kinds=None, mode: str = "walk", minutes: fl
             threads = max(1, sum(client.nthreads().values()))
             size = math.ceil(total / (16 * threads)) if batch_size is None else max(1, int(batch_size))
             order = sorted(range(total), key=lambda k: -resolved[k].geometry.area)
-            futures = {}
+            futures: dict[Future, list[int]] = {}
             for b in range(0, total, size):
                 ks = order[b:b + size]
                 batch = [(resolved[k], st.subset(subsets[k])) for k in ks]

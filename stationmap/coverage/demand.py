@@ -6,7 +6,10 @@ points or polygons with a weight (:func:`demand_from_frame`, :func:`read_points`
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,8 +17,16 @@ from stationmap.coverage.areas import to_metric
 from stationmap.coverage.grid import Grid, locate_cells
 from stationmap.errors import ValidationError, geodata_read_errors
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy.typing as npt
+    from shapely.geometry.base import BaseGeometry
 
-def spread_population(grid: Grid, areas, *, weights=None) -> np.ndarray:
+    from stationmap.coverage.areas import Area
+    from stationmap.network import Network
+
+
+def spread_population(grid: Grid, areas: Iterable[Area], *, weights: npt.ArrayLike | None = None) -> np.ndarray:
     """Each area's population spread over its cells in proportion to ``weights``
     (default: cell area).  An area whose cells all weigh 0 falls back to area.
     An area without a population gets relative demand summing to 1."""
@@ -33,7 +44,7 @@ def spread_population(grid: Grid, areas, *, weights=None) -> np.ndarray:
     return out
 
 
-def road_length_per_cell(grid: Grid, network, *, step_m: float | None = None) -> np.ndarray:
+def road_length_per_cell(grid: Grid, network: Network, *, step_m: float | None = None) -> np.ndarray:
     """Metres of road in each cell: every edge of ``network`` cut into pieces
     of at most ``step_m`` (default a fifth of the cell), each piece counted
     in the cell holding its midpoint."""
@@ -53,7 +64,7 @@ def road_length_per_cell(grid: Grid, network, *, step_m: float | None = None) ->
     return _sum_into_cells(grid, px, py, piece)
 
 
-def _sum_into_cells(grid: Grid, px, py, weight) -> np.ndarray:
+def _sum_into_cells(grid: Grid, px: np.ndarray, py: np.ndarray, weight: npt.ArrayLike) -> np.ndarray:
     """Sum ``weight`` of metric points (grid CRS) into the cells holding them."""
     out = np.zeros(len(grid))
     idx = locate_cells(grid, x=px, y=py)
@@ -62,7 +73,8 @@ def _sum_into_cells(grid: Grid, px, py, weight) -> np.ndarray:
     return out
 
 
-def demand_from_points(grid: Grid, lon, lat, weight=None) -> np.ndarray:
+def demand_from_points(grid: Grid, lon: npt.ArrayLike, lat: npt.ArrayLike,
+                       weight: npt.ArrayLike | None = None) -> np.ndarray:
     """Demand from points (WGS-84) with weights (default 1): each point's
     weight goes to the cell holding it; points outside the grid are dropped."""
     lon = np.asarray(lon, dtype=float)
@@ -74,7 +86,7 @@ def demand_from_points(grid: Grid, lon, lat, weight=None) -> np.ndarray:
     return _sum_into_cells(grid, *to_metric(lon, lat, grid.crs), w)
 
 
-def demand_from_polygons(grid: Grid, geometries, weight) -> np.ndarray:
+def demand_from_polygons(grid: Grid, geometries: Iterable[BaseGeometry], weight: npt.ArrayLike) -> np.ndarray:
     """Demand from polygons (WGS-84) with weights: a polygon's weight is shared
     equally by the cells whose centres it contains (the cell holding its
     representative point when it contains no centre)."""
@@ -91,7 +103,7 @@ def demand_from_polygons(grid: Grid, geometries, weight) -> np.ndarray:
     if not geoms.size or not len(grid):
         return out
     pts = shapely.points(grid.lon, grid.lat)
-    tree = shapely.STRtree(pts)
+    tree = shapely.STRtree(pts)  # type: ignore[arg-type]  # points of arrays are an array, not a Point
     g_idx, c_idx = tree.query(geoms, predicate="contains")
     counts = np.bincount(g_idx, minlength=geoms.size)
     np.add.at(out, c_idx, w[g_idx] / counts[g_idx])
@@ -102,7 +114,7 @@ def demand_from_polygons(grid: Grid, geometries, weight) -> np.ndarray:
     return out
 
 
-def demand_from_frame(grid: Grid, frame, *, column: str = "weight") -> np.ndarray:
+def demand_from_frame(grid: Grid, frame: gpd.GeoDataFrame, *, column: str = "weight") -> np.ndarray:
     """Demand from a GeoDataFrame of points or polygons with a weight ``column``."""
     if column not in frame.columns:
         raise ValidationError(f"demand layer has no column {column!r} (columns: {', '.join(map(str, frame.columns))})",
@@ -118,7 +130,7 @@ def demand_from_frame(grid: Grid, frame, *, column: str = "weight") -> np.ndarra
     raise ValidationError(f"demand layer must be all points or all polygons, got {sorted(types)}", field="demand")
 
 
-def read_points(path, *, weight_column: str | None = None):
+def read_points(path: str | os.PathLike[str], *, weight_column: str | None = None) -> gpd.GeoDataFrame:
     """Points from a CSV (columns ``lon``, ``lat`` in WGS-84, optional ``id`` /
     ``name`` and the weight column), a GeoJSON or a GeoPackage.  Returns a
     GeoDataFrame in WGS-84; errors name the file, row and field."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
     from stationmap.config import Settings
+    from stationmap.index import StationIndex
     from stationmap.network import Network
 
 
@@ -37,13 +38,15 @@ class StationArrays:
     name: np.ndarray | None = None
 
     @classmethod
-    def from_stations(cls, stations: Iterable[Station], *, include_closed: bool = False) -> StationArrays:
-        """Stations (closed ones left out unless ``include_closed``)."""
+    def from_stations(cls, stations: Iterable[Station] | StationIndex | StationArrays, *,
+                      include_closed: bool = False) -> StationArrays:
+        """Stations (closed ones left out unless ``include_closed``); StationArrays come back as they are."""
         if isinstance(stations, StationArrays):
             return stations
         if hasattr(stations, "stations") and callable(stations.stations):
             stations = stations.stations()
-        st = [s for s in stations if include_closed or s.status != "closed"]
+        st = [s for s in stations  # type: ignore[union-attr]  # an index was replaced by its stations above
+              if include_closed or s.status != "closed"]
         bits = {k: 1 << i for i, k in enumerate(KINDS)}
         return cls(
             id=np.array([s.id for s in st], dtype=object),
@@ -101,6 +104,18 @@ def circle_minutes(cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon
     radius = minutes * speed / detour
     count[:] = tree.query_ball_point(cells, r=radius, return_length=True)
     return out_min, count
+
+
+@overload
+def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: npt.ArrayLike,
+                    station_lat: npt.ArrayLike, *, mode: str = ..., minutes: float = ...,
+                    horizon_minutes: float | None = ..., max_snap_m: float | None = ...,
+                    count: Literal[True] = ...) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: npt.ArrayLike,
+                    station_lat: npt.ArrayLike, *, mode: str = ..., minutes: float = ...,
+                    horizon_minutes: float | None = ..., max_snap_m: float | None = ...,
+                    count: bool) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: npt.ArrayLike,

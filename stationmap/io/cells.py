@@ -30,6 +30,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+    from openpyxl.worksheet.worksheet import Worksheet
+    from pandas import DataFrame
 
 #: first characters that make a spreadsheet read a cell as a formula (OWASP)
 FORMULA_STARTS = frozenset("=+-@\t\r")
@@ -42,7 +48,7 @@ def _formula_like(text: str) -> bool:
     return bool(core) and core[0] in FORMULA_STARTS and _NUMBER.match(core) is None
 
 
-def safe_cell(value):
+def safe_cell(value: Any) -> str | int | float:
     """A value as a spreadsheet may open it: text that would run as a formula gets a leading ``'``.
 
     ``"=1+1"`` -> ``"'=1+1"``, ``"+86 519 1234"`` -> ``"'+86 519 1234"``,
@@ -79,7 +85,8 @@ def restore_cell(text: str) -> str:
     return text
 
 
-def write_csv(f, header: Iterable, rows: Iterable[Iterable], *, lineterminator: str = "\r\n") -> int:
+def write_csv(f: SupportsWrite[str], header: Iterable[object], rows: Iterable[Iterable[object]], *,
+              lineterminator: str = "\r\n") -> int:
     """Write a CSV table to the text stream ``f``; return the number of rows.
 
     The header is written plain (it names columns, it is ours); every row
@@ -95,7 +102,7 @@ def write_csv(f, header: Iterable, rows: Iterable[Iterable], *, lineterminator: 
     return n
 
 
-def frame_to_csv(df, path: str | Path) -> Path:
+def frame_to_csv(df: DataFrame, path: str | Path) -> Path:
     """Write a DataFrame (no index) to ``path`` with :func:`write_csv`, UTF-8 with a BOM (for Excel)."""
     cols = [df[c].tolist() for c in df.columns]
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
@@ -103,7 +110,7 @@ def frame_to_csv(df, path: str | Path) -> Path:
     return Path(path)
 
 
-def formulas_as_text(ws) -> int:
+def formulas_as_text(ws: Worksheet) -> int:
     """Turn every formula cell of the openpyxl worksheet ``ws`` into a text cell; return how many."""
     n = 0
     for row in ws.iter_rows():
@@ -114,7 +121,7 @@ def formulas_as_text(ws) -> int:
     return n
 
 
-def frames_to_xlsx(sheets: Mapping, path: str | Path) -> Path:
+def frames_to_xlsx(sheets: Mapping[str, DataFrame], path: str | Path) -> Path:
     """Write DataFrames (``{sheet name: frame}``, no index) to one XLSX file, text never as formulas.
 
     Infinities are written as empty cells (XLSX has no infinity).

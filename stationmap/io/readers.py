@@ -76,8 +76,10 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeAlias
 
 from stationmap.errors import ValidationError, geodata_read_errors
 from stationmap.io.cells import restore_cell
@@ -125,28 +127,38 @@ ZH_HEADERS = {
 
 REQUIRED = ("name", "lon", "lat")
 
+
+class Readable(Protocol):
+    """A file-like object the readers read whole: an upload, :class:`io.BytesIO`, an open file."""
+
+    def read(self) -> bytes | str: ...
+
+
+#: What a reader takes: a path, or a file-like object opened for reading (bytes; text is encoded as UTF-8).
+Source: TypeAlias = "str | os.PathLike[str] | Readable"
+
 _BRACKETS = re.compile(r"[(（\[【].*?[)）\]】]")
 _SEPS = re.compile(r"[\s\-]+")
 
 
-def _norm_header(h) -> str:
+def _norm_header(h: object) -> str:
     key = _BRACKETS.sub("", str(h if h is not None else ""))
     key = key.strip().strip("*＊:：").strip().lower()
     return _SEPS.sub("_", key)
 
 
-_HEADER_MAP = {}
+_HEADER_MAP: dict[str, str] = {}
 for _f, _aliases in HEADER_ALIASES.items():
     for _a in (_f, *_aliases):
         _HEADER_MAP[_norm_header(_a)] = _f
 
 
-def field_for_header(header) -> str | None:
+def field_for_header(header: object) -> str | None:
     """The station field a column header stands for, or None if unknown."""
     return _HEADER_MAP.get(_norm_header(header))
 
 
-def format_for(filename) -> str:
+def format_for(filename: str | os.PathLike[str]) -> str:
     """The format of a file from its extension; ValidationError if unsupported."""
     name = str(filename)
     ext = os.path.splitext(name)[1].lower()
@@ -173,7 +185,7 @@ class FileProblem(Problem):
 
     unit: str = "row"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["unit"] = self.unit
         return d
@@ -195,18 +207,18 @@ class Table:
     source: str
     fmt: str
     unit: str
-    fields: list
-    records: list
-    rows: list
+    fields: list[str]
+    records: list[dict[str, Any]]
+    rows: list[int]
     declared_datum: str | None = None
-    warnings: list = field(default_factory=list)
-    problems: list = field(default_factory=list)
-    headers: dict = field(default_factory=dict)  # field -> header as written in the file
+    warnings: list[str] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # field -> header as written in the file
 
 
 # -- helpers ---------------------------------------------------------------------
 
-def _load_bytes(source, name: str) -> bytes:
+def _load_bytes(source: Source, name: str) -> bytes:
     if hasattr(source, "read"):
         data = source.read()
         if isinstance(data, str):
@@ -223,17 +235,19 @@ def _load_bytes(source, name: str) -> bytes:
         raise ValidationError(f"{name}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _empty(name: str):
+def _empty(name: str) -> ValidationError:
     return ValidationError(f"{name}: the file is empty")
 
 
-def _no_rows(name: str, what: str = "rows"):
+def _no_rows(name: str, what: str = "rows") -> ValidationError:
     return ValidationError(f"{name}: the file has no station {what}")
 
 
-def _map_headers(headers, name: str, unit: str):
+def _map_headers(headers: Iterable[object], name: str, unit: str) -> tuple[dict[int, str], list[str], dict[str, str]]:
     """column index -> field, the warnings, field -> header."""
-    mapping, warns, seen = {}, [], {}
+    mapping: dict[int, str] = {}
+    warns: list[str] = []
+    seen: dict[str, str] = {}
     for i, h in enumerate(headers):
         if h is None or (isinstance(h, float) and math.isnan(h)) or not str(h).strip():
             continue
@@ -249,7 +263,8 @@ def _map_headers(headers, name: str, unit: str):
     return mapping, warns, seen
 
 
-def _check_required(name: str, found: dict, headers, *, geometry: bool = False):
+def _check_required(name: str, found: Mapping[str, str], headers: Iterable[object], *,
+                    geometry: bool = False) -> None:
     need = [f for f in REQUIRED if f not in found and not (geometry and f in ("lon", "lat"))]
     if need:
         zh = {"name": "名称", "lon": "经度", "lat": "纬度"}
@@ -263,13 +278,13 @@ def _check_required(name: str, found: dict, headers, *, geometry: bool = False):
         )
 
 
-def _looks_like_header(values) -> bool:
+def _looks_like_header(values: Iterable[object]) -> bool:
     fields = {field_for_header(v) for v in values if v is not None and str(v).strip()}
     fields.discard(None)
     return "name" in fields or len(fields) >= 3
 
 
-def _blank(v) -> bool:
+def _blank(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
@@ -290,7 +305,7 @@ def _decode(data: bytes, name: str) -> str:
             "save it as 'CSV UTF-8' from Excel") from None
 
 
-def read_csv(source, *, name: str | None = None) -> Table:
+def read_csv(source: Source, *, name: str | None = None) -> Table:
     """Read a CSV station list (UTF-8 or GBK/GB18030)."""
     import pandas as pd
 
@@ -348,7 +363,7 @@ def read_csv(source, *, name: str | None = None) -> Table:
 
 # -- XLSX ------------------------------------------------------------------------
 
-def read_xlsx(source, *, name: str | None = None) -> Table:
+def read_xlsx(source: Source, *, name: str | None = None) -> Table:
     """Read an Excel workbook (.xlsx): the first sheet with a station header."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -386,8 +401,8 @@ def read_xlsx(source, *, name: str | None = None) -> Table:
             if chosen:
                 break
         if chosen is None:
-            ws = wb.worksheets[0] if wb.worksheets else None
-            rows0 = [] if ws is None else list(ws.iter_rows(values_only=True, max_row=10))
+            first = wb.worksheets[0] if wb.worksheets else None
+            rows0 = [] if first is None else list(first.iter_rows(values_only=True, max_row=10))
             nonempty = [(i, r) for i, r in enumerate(rows0, start=1) if any(not _blank(v) for v in r)]
             if not nonempty:
                 raise _empty(name)
@@ -422,7 +437,7 @@ def read_xlsx(source, *, name: str | None = None) -> Table:
 
 # -- GeoJSON ---------------------------------------------------------------------
 
-def _declared_datum(value, name):
+def _declared_datum(value: object, name: str) -> str | None:
     from stationmap.coords import check_datum
 
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -436,7 +451,7 @@ def _declared_datum(value, name):
                               field="datum") from None
 
 
-def read_geojson(source, *, name: str | None = None) -> Table:
+def read_geojson(source: Source, *, name: str | None = None) -> Table:
     """Read a GeoJSON FeatureCollection of Point features."""
     name = name or str(source)
     data = _load_bytes(source, name)
@@ -462,12 +477,15 @@ def read_geojson(source, *, name: str | None = None) -> Table:
     declared = _declared_datum(doc.get("datum"), name)
     if not feats:
         raise _no_rows(name, "features")
-    records, rows, problems, warns = [], [], [], []
-    unknown: dict = {}
-    keymap: dict = {}
-    present: dict = {}
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    problems: list[FileProblem] = []
+    warns: list[str] = []
+    unknown: dict[str, int] = {}  # property -> first feature with it
+    keymap: dict[str, str | None] = {}  # property -> field
+    present: dict[str, str] = {}  # field -> property
     for n, feat in enumerate(feats, start=1):
-        rec = {}
+        rec: dict[str, Any] = {}
         if not isinstance(feat, dict) or feat.get("type") != "Feature":
             problems.append(FileProblem(n, "type", "is not a GeoJSON Feature", unit="feature"))
             records.append({"name": None, "lon": None, "lat": None})
@@ -478,8 +496,9 @@ def read_geojson(source, *, name: str | None = None) -> Table:
             problems.append(FileProblem(n, "properties", "properties must be an object", unit="feature"))
             props = {}
         for k, v in props.items():
-            f = keymap.get(k, False)
-            if f is False:
+            if k in keymap:
+                f = keymap[k]
+            else:
                 f = keymap[k] = field_for_header(k)
             if f is None:
                 unknown.setdefault(k, n)
@@ -513,7 +532,7 @@ def read_geojson(source, *, name: str | None = None) -> Table:
 
 # -- GeoPackage ------------------------------------------------------------------
 
-def read_gpkg(source, *, name: str | None = None) -> Table:
+def read_gpkg(source: Source, *, name: str | None = None) -> Table:
     """Read the station layer of a GeoPackage."""
     import pyogrio
 
@@ -538,7 +557,7 @@ def read_gpkg(source, *, name: str | None = None) -> Table:
         if "not recognized" in msg:
             msg = "not a GeoPackage"
         raise ValidationError(f"{name}: is not a valid GeoPackage ({msg})") from None
-    warns = []
+    warns: list[str] = []
     if len(layers) > 1:
         warns.append(f"{name}: warning: reading layer {layer!r} only (the file has {len(layers)} layers)")
     if not len(gdf):
@@ -557,10 +576,13 @@ def read_gpkg(source, *, name: str | None = None) -> Table:
 
     geoms = gdf.geometry.values
     gtypes = shapely.get_type_id(geoms)
-    records, rows, problems = [], [], []
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    problems: list[FileProblem] = []
     cols = [(headers[i], f) for i, f in mapping.items()]
     values = {h: gdf[h].tolist() for h, _ in cols}
-    xs, ys = [], []
+    xs: list[float | None] = []
+    ys: list[float | None] = []
     for g, t in zip(geoms, gtypes):
         if g is None or t != 0 or shapely.is_empty(g):
             xs.append(None)
@@ -583,10 +605,14 @@ def read_gpkg(source, *, name: str | None = None) -> Table:
                  declared_datum=declared, warnings=warns, problems=problems, headers=found)
 
 
-_READERS = {"csv": read_csv, "xlsx": read_xlsx, "geojson": read_geojson, "gpkg": read_gpkg}
+class _Reader(Protocol):
+    def __call__(self, source: Source, *, name: str | None = None) -> Table: ...
 
 
-def read_table(source, *, filename: str | None = None, fmt: str | None = None) -> Table:
+_READERS: dict[str, _Reader] = {"csv": read_csv, "xlsx": read_xlsx, "geojson": read_geojson, "gpkg": read_gpkg}
+
+
+def read_table(source: Source, *, filename: str | None = None, fmt: str | None = None) -> Table:
     """Read a station list from a path or a binary file-like object.
 
     Parameters

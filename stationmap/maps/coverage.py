@@ -30,7 +30,10 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import folium
 from branca.element import Element, MacroElement
@@ -39,6 +42,14 @@ from folium.template import Template
 from stationmap.errors import ValidationError
 from stationmap.maps.icons import KIND_COLORS
 from stationmap.maps.tiles import basemaps
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy as np
+    from branca.element import Figure
+
+    from stationmap.coverage import Coverage
+    from stationmap.siting import Sites
 
 #: colours of the minute bands, near to far (the last: beyond the horizon)
 BAND_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027", "#7f0000")
@@ -73,7 +84,7 @@ _MODE_ZH = {"walk": "步行", "bike": "骑行", "ebike": "电动车", "car": "�
 _KIND_ZH = {"rest": "工会驿站", "hot_tea": "热茶点", "legal_aid": "法律援助点"}
 
 
-def band_edges(threshold: float, horizon: float) -> list:
+def band_edges(threshold: float, horizon: float) -> list[float]:
     """Band edges in minutes: thirds of the threshold, then 4/3 and 2 times it,
     the horizon, and infinity."""
     t = float(threshold)
@@ -102,22 +113,22 @@ class _Legend(MacroElement):
         """
     )
 
-    def __init__(self, body: str):
+    def __init__(self, body: str) -> None:
         super().__init__()
         self._name = "CoverageLegend"
         self.body = body
 
 
-def _swatch(color, *, border=None, dash=False, fill=True):
+def _swatch(color: str, *, border: str | None = None, dash: bool = False, fill: bool = True) -> str:
     b = border or color
     style = (f"display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;"
              f"border:2px {'dashed' if dash else 'solid'} {b};background:{color if fill else 'transparent'}")
     return f'<span style="{style}"></span>'
 
 
-def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "zh", tianditu_key: str = "",
-                 title: str | None = None, max_gaps: int = 50, standalone: bool = False,
-                 static_url: str = "/static", gaps=None) -> folium.Map:
+def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | None = None, lang: str = "zh",
+                 tianditu_key: str = "", title: str | None = None, max_gaps: int = 50, standalone: bool = False,
+                 static_url: str = "/static", gaps: gpd.GeoDataFrame | None = None) -> folium.Map:
     """A folium map of ``coverage`` for ``kind`` (default its first kind).
 
     Parameters
@@ -160,6 +171,7 @@ def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "
     for k in range(len(edges) - 1):
         lo, hi = edges[k], edges[k + 1]
         labels.append(tx["beyond"].format(h=lo) if not math.isfinite(hi) else f"{lo:.0f}–{hi:.0f} {tx['min']}")
+    row: Any  # pandas' named tuples: fields untyped
     for row in bands.itertuples():
         k = edges.index(row.lo)
         color = BAND_COLORS[min(k, len(BAND_COLORS) - 1)] if math.isfinite(row.hi) else BAND_COLORS[-1]
@@ -200,7 +212,7 @@ def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "
     st = coverage.stations
     color = KIND_COLORS.get(kind, "#c8102e")
     fgs = folium.FeatureGroup(name=tx["stations"], show=True)
-    sel = st.of_kind(kind) if len(st) else []
+    sel: np.ndarray | list[int] = st.of_kind(kind) if len(st) else []
     pad = 0.05
     names = st.name if st.name is not None else st.id
     for sid, nm, lon, lat in zip(st.id[sel], names[sel], st.lon[sel], st.lat[sel]):
@@ -214,6 +226,7 @@ def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "
     # suggested sites
     if sites is not None and len(sites.table):
         fgn = folium.FeatureGroup(name=tx["sites"], show=True)
+        r: Any
         for r in sites.table.itertuples():
             label = int(r.rank)
             icon = folium.DivIcon(
@@ -251,7 +264,7 @@ def coverage_map(coverage, *, kind: str | None = None, sites=None, lang: str = "
     return m
 
 
-def _title(coverage, kind, tx, lang):
+def _title(coverage: Coverage, kind: str, tx: Mapping[str, str], lang: str) -> str:
     names = "、".join(a.name for a in coverage.areas[:3]) if lang == "zh" else ", ".join(
         a.name for a in coverage.areas[:3])
     if coverage.parent:
@@ -263,9 +276,10 @@ def _title(coverage, kind, tx, lang):
     return tx["title"].format(name=names, kind=k, minutes=coverage.threshold, mode=mode)
 
 
-def _style(fill, fill_opacity, line, weight, dash=None):
-    def f(_feature):
-        s = {"fillColor": fill, "fillOpacity": fill_opacity, "color": line, "weight": weight,
+def _style(fill: str, fill_opacity: float, line: str, weight: float,
+           dash: str | None = None) -> Callable[[object], dict[str, Any]]:
+    def f(_feature: object) -> dict[str, Any]:
+        s: dict[str, Any] = {"fillColor": fill, "fillOpacity": fill_opacity, "color": line, "weight": weight,
              "fill": fill_opacity > 0}
         if dash:
             s["dashArray"] = dash
@@ -273,12 +287,12 @@ def _style(fill, fill_opacity, line, weight, dash=None):
     return f
 
 
-def _leaflet_assets(m, *, standalone: bool, static_url: str):
+def _leaflet_assets(m: folium.Map, *, standalone: bool, static_url: str) -> None:
     js_path, css_path = (_STATIC / p for p in _LEAFLET)
     if standalone and js_path.is_file() and css_path.is_file():
         m.default_js = []
         m.default_css = []
-        root = m.get_root()
+        root = cast("Figure", m.get_root())  # a map's root is its Figure
         css = css_path.read_text(encoding="utf-8")
         for img in ("layers-2x.png", "layers.png", "marker-icon.png"):
             f = css_path.parent / "images" / img
@@ -297,7 +311,7 @@ def _leaflet_assets(m, *, standalone: bool, static_url: str):
         m.default_css = [("leaflet_css", f"{base}/{_LEAFLET[1]}")]
 
 
-def save_html(m: folium.Map, path) -> Path:
+def save_html(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     """Write a map as one HTML file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import folium
 from branca.element import CssLink, JavascriptLink, MacroElement
@@ -31,6 +32,12 @@ from stationmap.errors import ValidationError
 from stationmap.maps.icons import KEY_SERVICES, KIND_COLORS, kind_icon, service_icon
 from stationmap.maps.tiles import add_basemaps
 from stationmap.model import KINDS, SERVICES
+
+if TYPE_CHECKING:
+    from branca.element import Figure
+    from folium.map import Layer
+
+    from stationmap.maps.tiles import Basemap
 
 #: Vendored assets, relative to the static folder (see static/vendor/README.md).
 VENDOR = {
@@ -77,7 +84,8 @@ class FinderApp(MacroElement):
         """
     )
 
-    def __init__(self, *, config: dict, cluster, locate, layer_control, bases, js_url: str):
+    def __init__(self, *, config: dict[str, Any], cluster: MarkerCluster, locate: LocateControl,
+                 layer_control: folium.LayerControl, bases: list[tuple[Layer, Basemap]], js_url: str) -> None:
         super().__init__()
         self._name = "FinderApp"
         self.config = config
@@ -87,14 +95,14 @@ class FinderApp(MacroElement):
         self.bases = bases
         self.js_url = js_url
 
-    def render(self, **kwargs):
-        figure = self.get_root()
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as branca's MacroElement.render: no str
+        figure = cast("Figure", self.get_root())  # the map's Figure
         figure.header.add_child(JavascriptLink(self.js_url), name="stationmap_finder_js")
         super().render(**kwargs)
 
 
 def finder_map(*, center_wgs84: tuple[float, float], zoom: int = 12, lang: str = "zh",
-               tianditu_key: str = "", config: dict | None = None, static_url: str = "/static",
+               tianditu_key: str = "", config: dict[str, Any] | None = None, static_url: str = "/static",
                basemap: str | None = None) -> folium.Map:
     """The finder map, centred on ``center_wgs84`` = (lon, lat) in WGS-84.
 
@@ -178,7 +186,7 @@ def render_parts(m: folium.Map) -> MapParts:
     styles (``html, body {height: 100%}``, a viewport meta that forbids zooming)
     would fight the page's own layout and accessibility.
     """
-    root = m.get_root()
+    root = cast("Figure", m.get_root())  # a map's root is its Figure
     root.render()
     links = [el.render() for el in root.header._children.values()
              if isinstance(el, (JavascriptLink, CssLink))]

@@ -6,6 +6,8 @@ drawn on the kind's colour; ``service-<service>.svg``: coloured glyphs).
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from stationmap.model import KINDS, SERVICES
 
 #: kind -> marker colour (CSS)
@@ -36,7 +38,7 @@ def service_icon(service: str) -> str | None:
     return f"icons/service-{service}.svg" if service in KEY_SERVICES else None
 
 
-def primary_kind(kinds) -> str:
+def primary_kind(kinds: Container[str]) -> str:
     """The kind a marker is drawn as: the first of ``kinds`` in :data:`KINDS` order."""
     for k in KINDS:
         if k in kinds:

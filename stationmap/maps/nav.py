@@ -19,6 +19,7 @@ flag, so none is sent); car -> car / driving / ``dirflg=d``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import quote
@@ -47,9 +48,9 @@ def _amap_text(s: str) -> str:
     return " ".join(str(s).replace(",", " ").replace("，", " ").split())
 
 
-def nav_links_many(lons_wgs84, lats_wgs84, names, *, mode: str = "walk",
-                   origin_wgs84: tuple[float, float] | None = None,
-                   origin_name: str = "") -> list[dict]:
+def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], names: Iterable[str], *,
+                   mode: str = "walk", origin_wgs84: tuple[float, float] | None = None,
+                   origin_name: str = "") -> list[dict[str, str]]:
     """Navigation links for many WGS-84 destinations at once (vectorised conversions).
 
     Parameters
@@ -113,20 +114,20 @@ class _Dest(NamedTuple):
     name_q: str
 
 
-_DEST_CACHE: dict = {}
+_DEST_CACHE: dict[tuple[float, float, str], _Dest] = {}
 
 
-def _destinations(lons, lats, names) -> list:
+def _destinations(lons: list[float], lats: list[float], names: list[str]) -> list[_Dest]:
     """:class:`_Dest` of each WGS-84 place, cached (a station's datum conversions
     cost more than building its URLs)."""
-    out = []
-    missing = []
+    out: list[_Dest] = []
+    missing: list[int] = []
     get = _DEST_CACHE.get
     for key in zip(lons, lats, names):
         d = get(key)
         if d is None:
             missing.append(len(out))
-        out.append(d)
+        out.append(d)  # type: ignore[arg-type]  # a None (not cached) is filled below
     if len(missing) == 1:       # coords' scalar path is 3x quicker than its array path
         i = missing[0]
         out[i] = _place(lons[i], lats[i], names[i])
@@ -173,7 +174,7 @@ def _name_pieces(name: str) -> tuple[str, str, str]:
 
 
 def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = "walk",
-              origin_wgs84: tuple[float, float] | None = None, origin_name: str = "") -> dict:
+              origin_wgs84: tuple[float, float] | None = None, origin_name: str = "") -> dict[str, str]:
     """Navigation links to one WGS-84 destination; see :func:`nav_links_many`."""
     return nav_links_many([lon_wgs84], [lat_wgs84], [name], mode=mode,
                           origin_wgs84=origin_wgs84, origin_name=origin_name)[0]

@@ -19,6 +19,7 @@ page script knows which coordinates to draw in (see ``static/js/finder.js``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -38,11 +39,12 @@ class Basemap:
     label_en: str
     datum: str
     #: (url template, subdomains) of each tile layer, bottom first
-    tiles: tuple
+    tiles: tuple[tuple[str, str], ...]
     attribution: str
     max_zoom: int = 18
 
     def label(self, lang: str) -> str:
+        """The label in ``lang`` ("en"; anything else: Chinese)."""
         return self.label_en if lang == "en" else self.label_zh
 
 
@@ -79,7 +81,8 @@ def basemaps(*, tianditu_key: str = "", lang: str = "zh") -> list[Basemap]:
     return out
 
 
-def check_basemap(name, *, available) -> str:
+def check_basemap(name: str, *, available: Iterable[Basemap]) -> str:
+    """``name`` when it names one of the ``available`` base maps, else ValidationError (field ``basemap``)."""
     names = tuple(b.name for b in available)
     if name not in names:
         raise ValidationError(f"basemap must be one of {names}, got {name!r}", field="basemap")
@@ -96,7 +99,8 @@ def add_basemaps(m: folium.Map, *, tianditu_key: str = "", lang: str = "zh",
     """
     available = basemaps(tianditu_key=tianditu_key, lang=lang)
     default = check_basemap(default or available[0].name, available=available)
-    out = []
+    out: list[tuple[folium.map.Layer, Basemap]] = []
+    layer: folium.map.Layer
     for bm in available:
         show = bm.name == default
         if len(bm.tiles) == 1:

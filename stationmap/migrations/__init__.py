@@ -23,10 +23,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from stationmap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import Script, ScriptDirectory
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,7 +56,7 @@ def database_url() -> str:
     return config.load().database_url
 
 
-def alembic_config(*, connection: sa.Connection | None = None, url: str | None = None):
+def alembic_config(*, connection: sa.Connection | None = None, url: str | None = None) -> Config:
     """An Alembic ``Config`` for this package's revisions, built in code (no alembic.ini).
 
     With ``connection`` the migrations run on it, inside its transaction;
@@ -70,7 +75,7 @@ def alembic_config(*, connection: sa.Connection | None = None, url: str | None =
 
 
 @functools.lru_cache(maxsize=1)
-def script_directory():
+def script_directory() -> ScriptDirectory:
     """Alembic's ScriptDirectory of the revisions in ``versions/`` (read once per process)."""
     from alembic.script import ScriptDirectory
 
@@ -79,10 +84,10 @@ def script_directory():
 
 def head() -> str:
     """The newest revision: the schema this release's code expects."""
-    return script_directory().get_current_head()
+    return script_directory().get_current_head()  # type: ignore[return-value]  # versions/ is never empty
 
 
-def history() -> list:
+def history() -> list[Script]:
     """Every revision, newest first (Alembic ``Script`` objects: ``revision``, ``down_revision``, ``doc``)."""
     return list(script_directory().walk_revisions())
 
@@ -100,12 +105,12 @@ def current(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def table_names(engine_or_conn: sa.Engine | sa.Connection) -> set:
+def table_names(engine_or_conn: sa.Engine | sa.Connection) -> set[str]:
     """The names of the tables in the database."""
     return set(sa.inspect(engine_or_conn).get_table_names())
 
 
-def differences(conn: sa.Connection, metadata: sa.MetaData, *, ignore_other_tables: bool = False) -> list:
+def differences(conn: sa.Connection, metadata: sa.MetaData, *, ignore_other_tables: bool = False) -> list[Any]:
     """What Alembic's autogenerate finds between the database and ``metadata`` ([] when they agree).
 
     ``ignore_other_tables``: tables in the database that ``metadata`` lacks
@@ -114,16 +119,16 @@ def differences(conn: sa.Connection, metadata: sa.MetaData, *, ignore_other_tabl
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    def include(obj, name, type_, reflected, compare_to):
+    def include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
         return not (ignore_other_tables and type_ == "table" and reflected and compare_to is None)
 
     ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include})
     return compare_metadata(ctx, metadata)
 
 
-def describe(diffs: list, limit: int = 5) -> str:
+def describe(diffs: list[Any], limit: int = 5) -> str:
     """A short text for the first ``limit`` differences of :func:`differences`."""
-    def one(d):
+    def one(d: Any) -> str:
         if isinstance(d, list):  # column modifications come in lists
             d = d[0]
         op = d[0]
@@ -150,14 +155,15 @@ class UpgradeResult:
     #: "baseline" or "head" when an unversioned database was recognised and stamped, else ""
     adopted: str = ""
     #: baseline tables an older unversioned database lacked and that were created
-    created: list = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
+        """True when the database's revision moved or it was adopted (stamped)."""
         return self.before != self.after or bool(self.adopted)
 
 
-def _adopt(conn: sa.Connection, existing: set) -> tuple[str, list]:
+def _adopt(conn: sa.Connection, existing: set[str]) -> tuple[str, list[str]]:
     """Recognise an unversioned database; return (the revision to stamp, tables created)."""
     base = baseline_metadata()
     present = sa.MetaData()
@@ -234,4 +240,4 @@ def new_revision(message: str) -> Path:
     finally:
         engine.dispose()
     script_directory.cache_clear()
-    return Path(script.path)
+    return Path(script.path)  # type: ignore[union-attr]  # one head, no directives hook: one Script
