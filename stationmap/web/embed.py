@@ -2,7 +2,7 @@
 
 The embed *is* the courier finder map with presets: the same folium builder
 (:func:`stationmap.maps.finder.finder_map`), the same ``static/js/finder.js``
-and the same configuration (:func:`stationmap.web.pages.finder_config`),
+and the same configuration (:func:`stationmap.web.ui.finder_config`),
 narrowed to one district and the presets of the URL
 (:class:`stationmap.publish.EmbedPresets`), with minimal chrome around it.
 ``static/js/embed.js`` applies what finder.js has no option for (preset
@@ -29,7 +29,8 @@ from flask_babel import gettext as _
 
 from stationmap import publish
 from stationmap.config import PACKAGE_DIR
-from stationmap.web import state
+from stationmap.web.state import boundary_features, district_counts, districts, state
+from stationmap.web.ui import DEFAULT_CENTER, finder_config, lang
 
 bp = Blueprint("embed", __name__)
 
@@ -45,12 +46,6 @@ STATIC_URLS = {
 }
 
 
-def _districts():
-    from stationmap.web.admin import _districts as d
-
-    return d()
-
-
 def basemap_names() -> tuple:
     from stationmap.maps.tiles import basemaps
 
@@ -59,7 +54,7 @@ def basemap_names() -> tuple:
 
 def get_district(adcode: str):
     """The district record of ``adcode`` (400 if malformed, 404 if unknown)."""
-    return _districts().get(adcode)
+    return districts().get(adcode)
 
 
 def presets_from_request():
@@ -69,8 +64,6 @@ def presets_from_request():
 
 def _view(district, presets) -> tuple:
     """Centre (WGS-84), zoom, and the bounds to fit when the URL gave no centre/zoom."""
-    from stationmap.web.pages import DEFAULT_CENTER
-
     bbox = district.bbox
     if bbox is None:  # a zone (no polygon): the box around its stations
         pts = [(s.lon, s.lat) for s in state().index.stations()
@@ -87,8 +80,6 @@ def _view(district, presets) -> tuple:
 
 def embed_config(district, presets, *, static: bool = False) -> dict:
     """finder.js's configuration for an embed: the finder's own, narrowed to the district."""
-    from stationmap.web.pages import finder_config
-
     prefix = publish.district_prefix(district)
     cfg = finder_config(presets.lang)
     if static:
@@ -165,7 +156,6 @@ def embed(adcode):
 def builder():
     """Choose a district, presets and size; live preview; copy the ``<iframe>`` snippet."""
     from stationmap.model import KINDS, SERVICES
-    from stationmap.web.api import district_counts
 
     rows = [r for r in district_counts() if r["adcode"]]
     chosen = request.args.get("adcode") or (rows[0]["adcode"] if rows else "")
@@ -174,7 +164,7 @@ def builder():
                              if o != "'self'"] for r in rows}
     from stationmap.maps.tiles import basemaps
 
-    bms = [(b.name, b.label(_lang())) for b in basemaps(tianditu_key=settings.tianditu_key, lang=_lang())]
+    bms = [(b.name, b.label(lang())) for b in basemaps(tianditu_key=settings.tianditu_key, lang=lang())]
     return render_template(
         "embed/builder.html", rows=rows, chosen=chosen, kinds=KINDS, services=SERVICES, basemaps=bms,
         origins=origins, size=DEFAULT_SIZE,
@@ -183,19 +173,12 @@ def builder():
     )
 
 
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return "en" if str(get_locale() or "zh") == "en" else "zh"
-
-
 def export_district(adcode: str, out_dir, *, presets=None) -> dict:
     """Write the static site of a district (needs an app and a request context).
 
     Returns ``{"stations": n, "files": [...], "out": path}``.
     """
     from stationmap.io.writers import stations_to_geojson
-    from stationmap.web.api import boundary_features
 
     st = state()
     district = get_district(adcode)
