@@ -29,8 +29,8 @@ from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, r
                    session, url_for)
 from flask_babel import gettext as _
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 

@@ -9,7 +9,7 @@ returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
 Views only check their arguments and call the library; runs are cached per
 (arguments, store revision), and the downloads are written once per run into
 ``<instance>/coverage/``.  The web refuses grids of more than
-:data:`MAX_CELLS` cells (the CLI has no such limit).
+:data:`~stationmap.web.params.MAX_CELLS` cells (the CLI has no such limit).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from stationmap.config import MODES
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import KINDS
 from stationmap.web.features import json_response
-from stationmap.web.params import COVERAGE, COVERAGE_PAGE, MAX_ADD, MAX_CELLS, Params, names
+from stationmap.web.params import COVERAGE, COVERAGE_PAGE, MAX_CELLS, Params, names
 from stationmap.web.state import state
 from stationmap.web.ui import lang
 

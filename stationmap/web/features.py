@@ -16,14 +16,18 @@ import json
 import re
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 import orjson
 from flask import Response, request
 
 from stationmap.coords import from_wgs84
-from stationmap.model import TZ, hours_checker, to_shanghai
+from stationmap.model import TZ, Station, hours_checker, to_shanghai
 from stationmap.web.http import GEOJSON, api_response
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 #: properties a station feature can carry (``fields`` picks among them)
 PROPERTIES = (
@@ -66,10 +70,10 @@ def _cached_feature(st, root: str) -> tuple:
 _LAST_CHECKER: tuple = (None, None)
 
 
-def open_checker(at: datetime):
+def open_checker(at: datetime) -> Callable[[Station], bool]:
     """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
     conversion done once rather than per station (it costs more than the check);
-    the last one is kept for the same ``at`` (:func:`now` gives one a second)."""
+    the last one is kept for the same ``at`` (:func:`stationmap.web.params.now` gives one a second)."""
     global _LAST_CHECKER
     last = _LAST_CHECKER
     if last[0] is at:
@@ -88,8 +92,8 @@ def open_checker(at: datetime):
     return is_open
 
 
-def features(stations, *, out_datum: str = "wgs84", at: datetime | None = None,
-             fields=None, extra=None) -> list[dict]:
+def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datetime | None = None,
+             fields: Sequence[str] | None = None, extra: Sequence[dict] | None = None) -> list[dict]:
     """GeoJSON Point features for ``stations``; coordinates in ``out_datum``.
 
     ``fields`` limits the properties to those named (default: all of
@@ -128,7 +132,7 @@ _STATIC_PROPERTIES = tuple(f for f in PROPERTIES if f != "open_now")
 
 
 @contextmanager
-def no_gc(on: bool = True):
+def no_gc(on: bool = True) -> Iterator[None]:
     """Pause the cyclic garbage collector while building thousands of acyclic dicts and
     strings: its passes over the app's large heap cost more than the build.
 
@@ -148,7 +152,7 @@ def no_gc(on: bool = True):
         gc.enable()
 
 
-def collection(head: dict, stations, **kwargs) -> bytes:
+def collection(head: dict, stations: Iterable[Station], **kwargs) -> bytes:
     """The JSON text (UTF-8) of the FeatureCollection ``head`` (its last member
     ``"features": []``) with ``features(stations, **kwargs)`` in that place, built from
     cached pieces (:func:`feature_parts`) and joined once."""
@@ -161,8 +165,9 @@ def collection(head: dict, stations, **kwargs) -> bytes:
     return b"".join(parts)
 
 
-def feature_parts(parts: list, stations, *, out_datum: str = "wgs84", at: datetime | None = None,
-                  fields=None, extra=None) -> None:
+def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = "wgs84",
+                  at: datetime | None = None, fields: Sequence[str] | None = None,
+                  extra: Sequence[dict] | None = None) -> None:
     """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
 
     A station's feature text, all but ``open_now``, is kept per station object,
@@ -227,7 +232,7 @@ def feature_parts(parts: list, stations, *, out_datum: str = "wgs84", at: dateti
     add(b"]")
 
 
-def cached_response(body, key) -> Response:
+def cached_response(body: bytes, key: Hashable | None) -> Response:
     """A GeoJSON response whose body the view caches under ``key`` (None: not cached):
     :func:`stationmap.web.http.compress` then keeps its gzip too (``gzip_key``)."""
     if key is None:
@@ -237,7 +242,7 @@ def cached_response(body, key) -> Response:
     return resp
 
 
-def dumps(obj) -> bytes:
+def dumps(obj: object) -> bytes:
     """Compact UTF-8 JSON text of ``obj``.
 
     orjson (a tenth of the standard library's time: a /nearest answer 60 us -> 5 us,
@@ -257,17 +262,17 @@ def _plain(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def geojson_response(obj, status: int = 200) -> Response:
+def geojson_response(obj: object, status: int = 200) -> Response:
     """``obj`` (or its JSON text) as ``application/geo+json``."""
     return api_response(obj if isinstance(obj, (str, bytes)) else dumps(obj), status, GEOJSON)
 
 
-def json_response(obj, status: int = 200) -> Response:
+def json_response(obj: object, status: int = 200) -> Response:
     """``obj`` as ``application/json``."""
     return api_response(dumps(obj), status, "application/json")
 
 
-def geometry_to(geom, out_datum: str):
+def geometry_to(geom: BaseGeometry, out_datum: str) -> BaseGeometry:
     """A shapely geometry in WGS-84 moved to ``out_datum`` (every vertex, rounded to
     :data:`PRECISION` decimals)."""
     if out_datum == "wgs84" or geom.is_empty:

@@ -74,11 +74,12 @@ import os
 import zlib
 from functools import lru_cache
 from types import FunctionType
+from typing import Callable
 from urllib.parse import parse_qsl
 
 from flask import Flask, Request, Response, request
-from flask.sessions import NullSession, SecureCookieSessionInterface
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+from flask.sessions import NullSession, SecureCookieSessionInterface, SessionMixin
+from werkzeug.datastructures import Headers, ImmutableMultiDict, MultiDict
 from werkzeug.utils import cached_property, get_content_type
 
 #: the media type of the API's GeoJSON answers
@@ -130,7 +131,7 @@ class StationmapRequest(Request):
         return dict(self.args.lists())
 
     @cached_property
-    def args(self):
+    def args(self) -> MultiDict:
         qs = self.environ.get("QUERY_STRING", "")
         if qs.isascii() and "%" not in qs and "+" not in qs:
             return self.parameter_storage_class(self.arg_lists)
@@ -153,7 +154,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods that never change anything (CSRF checks none of them)."""
 
 
-def is_api_read(req=None) -> bool:
+def is_api_read(req: Request | None = None) -> bool:
     """Whether ``req`` (default: the current request) is a read-only JSON API request
     (asked by several hooks per request: the answer is kept in the request's environ)."""
     req = request._get_current_object() if req is None else req
@@ -186,7 +187,7 @@ class StationmapFlask(Flask):
         super().__init__(*args, **kwargs)
         self._sync_funcs: set = set()
 
-    def ensure_sync(self, func):
+    def ensure_sync(self, func: Callable) -> Callable:
         known = self._sync_funcs
         if func in known:
             return func
@@ -271,7 +272,7 @@ class AppSessionInterface(SecureCookieSessionInterface):
     those neither verify the cookie's signature nor ever send a cookie back.
     The API answers the same to everyone; nothing in it depends on who is signed in."""
 
-    def open_session(self, app, request):
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         if is_api_read(request):
             return ApiReadSession()
         return super().open_session(app, request)
@@ -340,7 +341,7 @@ class ApiResponse(Response):
         return body
 
 
-def api_response(body, status: int, mimetype: str, *, encode: bool = True) -> Response:
+def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool = True) -> Response:
     """A JSON API answer with its final headers set at once.
 
     What the after-request hooks would add one by one, the API's answers carry

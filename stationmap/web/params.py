@@ -19,6 +19,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Iterable
 
 from flask import request
 
@@ -122,7 +123,7 @@ def _doc_number(x):
     return int(x) if isinstance(x, float) and x.is_integer() else x
 
 
-def names(params) -> frozenset:
+def names(params: Iterable[Param]) -> frozenset:
     """The names of ``params`` (what :class:`Params` allows)."""
     return frozenset(p.name for p in params)
 

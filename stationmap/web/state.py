@@ -38,7 +38,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from flask import current_app
 
@@ -47,6 +47,9 @@ from stationmap.index import StationIndex
 from stationmap.model import KINDS
 from stationmap.store import StationStore
 from stationmap.web.http import PID, evict
+
+if TYPE_CHECKING:
+    from stationmap.districts import Districts
 
 #: simplification tolerance (degrees, about 300 m) and rounding of boundary coordinates
 BOUNDARY_TOLERANCE_DEG = 0.003
@@ -148,7 +151,7 @@ def build_state(settings: _config.Settings) -> AppState:
 _NETWORKS_CACHE: dict = {}
 
 
-def app_networks(settings) -> dict:
+def app_networks(settings: _config.Settings) -> dict:
     """The road networks of ``settings.networks``, loaded and prepared ({name: Network}).
 
     Kept per process, keyed by the files (path, size, modification time) and
@@ -201,7 +204,7 @@ def any_sample() -> bool:
     return cached[1]
 
 
-def districts():
+def districts() -> Districts:
     """The district boundaries of the app (:class:`stationmap.districts.Districts`), loaded once."""
     st = state()
     d = st.loaded_districts

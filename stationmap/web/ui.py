@@ -14,6 +14,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from stationmap.accounts import User
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, kind_icon, service_icon
 from stationmap.model import KINDS, SERVICES
 from stationmap.web.params import DEFAULT_K
@@ -112,7 +113,7 @@ def finder_config(lang: str) -> dict:
     }
 
 
-def signed_in_user():
+def signed_in_user() -> User | None:
     """The signed-in :class:`~stationmap.accounts.User`, or None."""
     if current_user and current_user.is_authenticated:
         return current_user.user
