@@ -23,9 +23,9 @@ decode_query_string       (not speed) a query string that   errors::test_query_s
                           is not UTF-8 is read with U+FFFD  that_is_not_utf8_is_a_400_   over its cached value
                           for the bad bytes: a 400, not a   not_a_500
                           500
-StationmapFlask           ``iscoroutinefunction`` per hook  every web test (each hook    Flask: ``ensure_sync`` is
-.ensure_sync              and view a request (a few us      and view runs through it)    where each hook and view
-                          each, four a request)                                          is wrapped
+StationmapFlask           ``iscoroutinefunction`` per hook  cheap::test_ensure_sync_     Flask: ``ensure_sync`` is
+.ensure_sync              and view a request (a few us      keeps_flasks_answer_for_     where each hook and view
+                          each, four a request)             plain_functions              is wrapped
 lean_hooks,               six hooks (CSRF, Flask-Login,     cheap::test_api_reads_*,     Flask: ``before_/after_/
 skip_on_api_reads         Flask-Limiter x3, language        ::test_lang_query_           teardown_request_funcs
                           cookie) skipped on API reads, a   remembered_on_pages_not_on_  [None]``; which hooks the

@@ -240,3 +240,33 @@ def test_plain_numbers_need_no_regex(text):
     except ValueError:
         reads = False
     assert reads == bool(_NUM.fullmatch(text))
+
+
+def test_ensure_sync_keeps_flasks_answer_for_plain_functions():
+    """StationmapFlask.ensure_sync answers as Flask's does: a plain function as it is (then
+    remembered), a coroutine function Flask's way (wrapped, or refused without asgiref), never kept."""
+    from flask import Flask
+
+    from stationmap.web.http import StationmapFlask
+
+    ours, stock = StationmapFlask("ours"), Flask("stock")
+
+    def plain():
+        return "ok"
+
+    async def coro():
+        return "ok"
+
+    assert stock.ensure_sync(plain) is plain
+    assert ours.ensure_sync(plain) is plain and plain in ours._sync_funcs
+    assert ours.ensure_sync(plain) is plain
+
+    def outcome(app):
+        try:
+            out = app.ensure_sync(coro)
+        except RuntimeError as exc:     # Flask without its async extra
+            return RuntimeError, str(exc)
+        return type(out), out is coro
+
+    assert outcome(ours) == outcome(stock)
+    assert coro not in ours._sync_funcs
