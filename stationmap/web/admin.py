@@ -29,8 +29,9 @@ from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, ValidationError
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
-from stationmap.web import state
-from stationmap.web.auth import signed_in_user
+from stationmap.web.state import districts as _districts
+from stationmap.web.state import state
+from stationmap.web.ui import safe_next, signed_in_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
@@ -56,16 +57,6 @@ def _user():
     if user is None:  # login_required ran first; this is a safety net
         abort(401)
     return user
-
-
-def _districts():
-    from stationmap.districts import load_districts
-
-    st = state()
-    d = st.extra.get("districts")
-    if d is None:
-        d = st.extra["districts"] = load_districts(st.settings)
-    return d
 
 
 def district_name(adcode: str) -> str:
@@ -332,9 +323,7 @@ def _back_to(st):
 
 
 def _local(target) -> bool:
-    from stationmap.web.auth import _safe_next
-
-    return _safe_next(target) is not None
+    return safe_next(target) is not None
 
 
 # -- upload and import -------------------------------------------------------------

@@ -16,26 +16,27 @@
   and CSP ``frame-ancestors 'none'``) unless the view set
   ``g.frame_ancestors`` (the embeds do, from the per-district allowlist).
 * Read-only API requests (GET/HEAD/OPTIONS under ``/api/``, see
-  :func:`is_api_read`) are kept cheap: no session is opened, signed or
-  written (:class:`AppSessionInterface`), the rate limiter skips them (its
-  limits are on sign-in and worker-report POSTs), and CSRF only ever checks
-  unsafe methods.  They get the framing headers like every response.
+  :func:`stationmap.web.http.is_api_read`) are kept cheap: no session is
+  opened, signed or written (:class:`stationmap.web.http.AppSessionInterface`),
+  the rate limiter skips them (its limits are on sign-in and worker-report
+  POSTs), and CSRF only ever checks unsafe methods.  They get the framing
+  headers like every response.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import (Blueprint, Flask, current_app, flash, g, redirect, render_template, request,
-                   session, url_for)
-from flask.sessions import NullSession, SecureCookieSessionInterface
+from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, UserMixin, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from stationmap import accounts
+from stationmap.web.http import DENY_HEADERS, AppSessionInterface, is_api_read, skip_on_api_reads, wants_json
+from stationmap.web.state import state
+from stationmap.web.ui import safe_next, signed_in_user
 
 bp = Blueprint("auth", __name__)
 
@@ -57,13 +58,6 @@ class LoginUser(UserMixin):
         return getattr(self.user, name)
 
 
-def signed_in_user() -> accounts.User | None:
-    """The signed-in :class:`~stationmap.accounts.User`, or None."""
-    if current_user and current_user.is_authenticated:
-        return current_user.user
-    return None
-
-
 def secure_cookies(app: Flask, setting: str) -> bool:
     """Whether session cookies get the Secure flag.
 
@@ -82,60 +76,12 @@ def secure_cookies(app: Flask, setting: str) -> bool:
     return not (app.debug or app.testing)
 
 
-def _safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site (no open redirects), else None."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
-
-
-#: methods that never change anything (CSRF checks none of them)
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def is_api_read(req=None) -> bool:
-    """Whether ``req`` (default: the current request) is a read-only JSON API request
-    (asked by several hooks per request: the answer is kept in the request's environ)."""
-    req = request._get_current_object() if req is None else req
-    env = req.environ
-    flag = env.get("stationmap.api_read")
-    if flag is None:
-        flag = env["stationmap.api_read"] = req.method in SAFE_METHODS and req.path.startswith("/api/")
-    return flag
-
-
-class ApiReadSession(NullSession):
-    """The session of a read-only API request: empty, and writing to it is a bug."""
-
-    def _fail(self, *args, **kwargs):
-        raise RuntimeError("read-only API requests (GET /api/...) have no session; "
-                           "do not read or write the session in an API view")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
-
-
-class AppSessionInterface(SecureCookieSessionInterface):
-    """Signed-cookie sessions, except for read-only API requests (:func:`is_api_read`):
-    those neither verify the cookie's signature nor ever send a cookie back.
-    The API answers the same to everyone; nothing in it depends on who is signed in."""
-
-    def open_session(self, app, request):
-        if is_api_read(request):
-            return ApiReadSession()
-        return super().open_session(app, request)
-
-
 def _username_key() -> str:
     return "user:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
 def init_app(app: Flask) -> None:
     """Sessions, CSRF, rate limits, cookie flags and the framing headers."""
-    from stationmap.web import state
-
     settings = app.extensions["stationmap"].settings
     # Flask has defaults for these, so they are set, not set-defaulted; the
     # Secure flag follows the setting (create_app(test_config={"secure_cookies": "1"}))
@@ -178,8 +124,7 @@ def init_app(app: Flask) -> None:
     app.extensions["stationmap_limiter"] = limiter
     limiter.request_filter(is_api_read)  # no limit on reading the API
     # what CSRFProtect, LoginManager and Limiter hooked in does nothing for a read-only API
-    # request (no unsafe method, no session, no limits): stationmap.web.lean_hooks leaves it out
-    from stationmap.web import skip_on_api_reads
+    # request (no unsafe method, no session, no limits): stationmap.web.http.lean_hooks leaves it out
     skip_on_api_reads(app, *[f for f in app.before_request_funcs.get(None, []) if f not in before0],
                       *[f for f in app.after_request_funcs.get(None, []) if f not in after0],
                       *[f for f in app.teardown_request_funcs.get(None, []) if f not in teardown0])
@@ -194,16 +139,10 @@ def init_app(app: Flask) -> None:
                                message=_("表单已过期或来自其他网站（%(reason)s）。请刷新页面后重试。",
                                          reason=exc.description)), 400
 
-    from flask_limiter.errors import RateLimitExceeded
-
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc):
-        from stationmap.web import wants_json
-
         msg = _("请求太频繁，请稍后再试（限制：%(limit)s）。", limit=exc.description)
         if wants_json():
-            from flask import jsonify
-
             return jsonify({"error": {"code": "rate_limited", "message": msg, "field": None}}), 429
         return render_template("error.html", status=429, message=msg), 429
 
@@ -214,13 +153,6 @@ def init_app(app: Flask) -> None:
     app.after_request(frame_headers)
 
 
-#: the headers of a response nobody may frame (the common case), built once
-DENY_HEADERS = (
-    ("Content-Security-Policy", "frame-ancestors 'none'"),
-    ("X-Frame-Options", "DENY"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-)
 _DENY_NAMES = frozenset(k.lower() for k, _v in DENY_HEADERS)
 
 
@@ -252,9 +184,7 @@ def frame_headers(resp):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Sign in with user name and password."""
-    from stationmap.web import state
-
-    nxt = _safe_next(request.values.get("next"))
+    nxt = safe_next(request.values.get("next"))
     error = None
     status = 200
     if request.method == "POST":

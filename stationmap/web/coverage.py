@@ -9,7 +9,7 @@ returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
 Views only check their arguments and call the library; runs are cached per
 (arguments, store revision), and the downloads are written once per run into
 ``<instance>/coverage/``.  The web refuses grids of more than
-:data:`MAX_CELLS` cells (the CLI has no such limit).
+:data:`~stationmap.web.params.MAX_CELLS` cells (the CLI has no such limit).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from stationmap import coverage as cv
 from stationmap.config import MODES
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import KINDS
-from stationmap.web import state
-from stationmap.web.api import Params, json_response
+from stationmap.web.features import json_response
+from stationmap.web.params import COVERAGE, COVERAGE_PAGE, MAX_CELLS, Params, names
+from stationmap.web.state import state
+from stationmap.web.ui import lang
 
 bp = Blueprint("coverage", __name__)
 
-MAX_CELLS = 250_000
-MAX_ADD = 50
 DOWNLOADS = {
     "coverage.gpkg": "application/geopackage+sqlite3",
     "figures.csv": "text/csv; charset=utf-8",
@@ -43,6 +43,9 @@ DOWNLOADS = {
     "summary.json": "application/json",
 }
 _LOCK = threading.Lock()
+#: the parameters of a run, by name (declared in :data:`stationmap.web.params.COVERAGE`)
+_PARAM = {p.name: p for p in COVERAGE}
+_API_NAMES = names(COVERAGE)
 
 _T = {
     "zh": {"title": "覆盖分析", "district": "区县", "kind": "站点类型", "mode": "出行方式", "minutes": "分钟",
@@ -66,12 +69,6 @@ _MODE_LABEL = {"zh": {"walk": "步行", "bike": "自行车", "ebike": "电动车
                "en": {m: m for m in MODES}}
 
 
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return "en" if str(get_locale() or "zh") == "en" else "zh"
-
-
 class _Args:
     """The run's arguments, checked at the edge."""
 
@@ -83,12 +80,12 @@ class _Args:
             if (adcode is not None or p.one("district")) else None
         if self.adcode is None:
             raise ValidationError("district is required (a 6-digit adcode)", field="district")
-        self.kind = p.choice("kind", tuple(KINDS), default="rest")
-        self.mode = p.choice("mode", MODES, default="walk")
-        self.minutes = p.number("minutes", default=settings.minutes, lo=1.0, hi=120.0)
-        self.cell = p.number("cell", default=250.0, lo=100.0, hi=5000.0)
-        self.method = p.choice("method", cv.METHODS, default="auto")
-        self.add = p.integer("add", default=0, lo=0, hi=MAX_ADD)
+        self.kind = p.choice(_PARAM["kind"])
+        self.mode = p.choice(_PARAM["mode"])
+        self.minutes = p.number(_PARAM["minutes"], settings.minutes)
+        self.cell = p.number(_PARAM["cell"])
+        self.method = p.choice(_PARAM["method"])
+        self.add = p.integer(_PARAM["add"])
 
     def key(self) -> tuple:
         return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add,
@@ -106,7 +103,7 @@ class _Args:
 def _run(args: _Args):
     """(coverage, sites) for ``args``, cached per arguments and store revision."""
     st = state()
-    cache: OrderedDict = st.extra.setdefault("coverage_runs", OrderedDict())
+    cache: OrderedDict = st.coverage_runs
     key = args.key()
     with _LOCK:
         hit = cache.get(key)
@@ -155,15 +152,15 @@ def page(adcode: str):
     from stationmap.maps import render_parts
     from stationmap.maps.coverage import coverage_map
 
-    args = _Args(Params({"kind", "mode", "minutes", "cell", "method", "add", "lang"}), adcode=adcode)
-    lang = _lang()
-    t = _T[lang]
+    args = _Args(Params(COVERAGE_PAGE), adcode=adcode)
+    page_lang = lang()
+    t = _T[page_lang]
     cov, sites = _run(args)
-    cache = state().extra.setdefault("coverage_parts", OrderedDict())
-    pkey = (args.key(), lang, url_for("static", filename=""))
+    cache = state().coverage_parts
+    pkey = (args.key(), page_lang, url_for("static", filename=""))
     parts = cache.get(pkey)
     if parts is None:
-        m = coverage_map(cov, kind=args.kind, sites=sites, lang=lang, tianditu_key=state().settings.tianditu_key,
+        m = coverage_map(cov, kind=args.kind, sites=sites, lang=page_lang, tianditu_key=state().settings.tianditu_key,
                          static_url=url_for("static", filename="").rstrip("/"))
         parts = render_parts(m)
         with _LOCK:
@@ -187,8 +184,8 @@ def page(adcode: str):
     return render_template(
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
         downloads=downloads, args=args, title=title, any_sample=cov.sample, notes=cov.notes,
-        method=t.get(cov.method, cov.method), kinds=[(k, _KIND_LABEL[lang][k]) for k in KINDS],
-        modes=[(m, _MODE_LABEL[lang][m]) for m in MODES],
+        method=t.get(cov.method, cov.method), kinds=[(k, _KIND_LABEL[page_lang][k]) for k in KINDS],
+        modes=[(m, _MODE_LABEL[page_lang][m]) for m in MODES],
         api_url=url_for("coverage.api", district=args.adcode, **q))
 
 
@@ -197,17 +194,17 @@ def download(adcode: str, name: str):
     """One of the files the CLI writes, for this run (written on first request)."""
     if name not in DOWNLOADS:
         abort(404)
-    args = _Args(Params({"kind", "mode", "minutes", "cell", "method", "add", "lang"}), adcode=adcode)
-    lang = _lang()
+    args = _Args(Params(COVERAGE_PAGE), adcode=adcode)
+    page_lang = lang()
     cov, sites = _run(args)
-    digest = hashlib.sha256(repr((args.key(), lang)).encode()).hexdigest()[:20]
+    digest = hashlib.sha256(repr((args.key(), page_lang)).encode()).hexdigest()[:20]
     folder = Path(state().settings.instance_path) / "coverage" / digest
     done = folder / ".done"
     with _LOCK:
         if not done.exists():
             from stationmap.planning import write_outputs
 
-            write_outputs(cov, folder, kind=args.kind, sites=sites, lang=lang)
+            write_outputs(cov, folder, kind=args.kind, sites=sites, lang=page_lang)
             done.write_text("ok")
     stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min_{name}"
     return send_file(folder / name, mimetype=DOWNLOADS[name], as_attachment=not name.endswith(".html"),
@@ -219,10 +216,10 @@ def api():
     """Coverage figures as JSON: ``district`` (adcode, required), ``kind``, ``mode``,
     ``minutes``, ``cell`` (metres), ``method``, ``add`` (suggest sites), ``cells=true``
     (the cells as a GeoJSON FeatureCollection, WGS-84), ``gaps`` (how many, default 20)."""
-    p = Params({"district", "kind", "mode", "minutes", "cell", "method", "add", "cells", "gaps"})
+    p = Params(_API_NAMES)
     args = _Args(p, adcode=None)
-    want_cells = p.boolean("cells")
-    n_gaps = p.integer("gaps", default=20, lo=0, hi=1000)
+    want_cells = p.boolean(_PARAM["cells"])
+    n_gaps = p.integer(_PARAM["gaps"])
     cov, sites = _run(args)
     body = cov.to_dict(cells=want_cells)
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []

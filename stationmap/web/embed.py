@@ -2,7 +2,7 @@
 
 The embed *is* the courier finder map with presets: the same folium builder
 (:func:`stationmap.maps.finder.finder_map`), the same ``static/js/finder.js``
-and the same configuration (:func:`stationmap.web.pages.finder_config`),
+and the same configuration (:func:`stationmap.web.ui.finder_config`),
 narrowed to one district and the presets of the URL
 (:class:`stationmap.publish.EmbedPresets`), with minimal chrome around it.
 ``static/js/embed.js`` applies what finder.js has no option for (preset
@@ -28,18 +28,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from stationmap import publish
-from stationmap.web import state
+from stationmap.web.state import district_counts, districts, state
+from stationmap.web.ui import finder_config, lang
 
 bp = Blueprint("embed", __name__)
 
 #: default iframe size in the builder, CSS pixels
 DEFAULT_SIZE = (640, 480)
-
-
-def _districts():
-    from stationmap.web.admin import _districts as d
-
-    return d()
 
 
 def basemap_names() -> tuple:
@@ -48,7 +43,7 @@ def basemap_names() -> tuple:
 
 def get_district(adcode: str):
     """The district record of ``adcode`` (400 if malformed, 404 if unknown)."""
-    return _districts().get(adcode)
+    return districts().get(adcode)
 
 
 def presets_from_request():
@@ -63,8 +58,6 @@ def _view(district, presets) -> tuple:
 
 def embed_config(district, presets) -> dict:
     """finder.js's configuration for an embed: the finder's own, narrowed to the district."""
-    from stationmap.web.pages import finder_config
-
     cfg = finder_config(presets.lang)
     prefix = publish.district_prefix(district)
     cfg["urls"] = dict(cfg["urls"], boundaries=url_for("api.boundaries", level="county", district=prefix))
@@ -109,8 +102,6 @@ def embed(adcode):
 def builder():
     """Choose a district, presets and size; live preview; copy the ``<iframe>`` snippet."""
     from stationmap.model import KINDS, SERVICES
-    from stationmap.web.api import district_counts
-
     rows = [r for r in district_counts() if r["adcode"]]
     chosen = request.args.get("adcode") or (rows[0]["adcode"] if rows else "")
     settings = state().settings
@@ -118,19 +109,13 @@ def builder():
                              if o != "'self'"] for r in rows}
     from stationmap.maps.tiles import basemaps
 
-    bms = [(b.name, b.label(_lang())) for b in basemaps(tianditu_key=settings.tianditu_key, lang=_lang())]
+    bms = [(b.name, b.label(lang())) for b in basemaps(tianditu_key=settings.tianditu_key, lang=lang())]
     return render_template(
         "embed/builder.html", rows=rows, chosen=chosen, kinds=KINDS, services=SERVICES, basemaps=bms,
         origins=origins, size=DEFAULT_SIZE,
         base_url=url_for("embed.embed", adcode="ADCODE", _external=True),
         any_sample=any(r["sample"] for r in rows),
     )
-
-
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return "en" if str(get_locale() or "zh") == "en" else "zh"
 
 
 def export_district(adcode: str, out_dir, *, presets=None) -> dict:

@@ -7,14 +7,17 @@ cookie, else the instance default (``STATIONMAP_DEFAULT_LANG``, ``zh``).
 from __future__ import annotations
 
 from flask import request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
+
+from stationmap.config import PACKAGE_DIR
+from stationmap.web.http import skip_on_api_reads
+from stationmap.web.state import state
 
 LANGUAGES = ("zh", "en")
 
 
 def select_locale() -> str:
-    from stationmap.web import state
-
+    """``?lang=``, else the ``lang`` cookie, else the instance's default language."""
     lang = request.args.get("lang") or request.cookies.get("lang")
     if lang in LANGUAGES:
         return lang
@@ -22,8 +25,7 @@ def select_locale() -> str:
 
 
 def init_app(app) -> None:
-    from stationmap.config import PACKAGE_DIR
-
+    """Flask-Babel, the language cookie, and ``lang`` in every template."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE_DIR / "translations"))
     Babel(app, locale_selector=select_locale)
 
@@ -36,11 +38,8 @@ def init_app(app) -> None:
             resp.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
         return resp
 
-    from stationmap.web import skip_on_api_reads
     skip_on_api_reads(app, _remember)    # the API answers JSON
 
     @app.context_processor
     def _lang():
-        from flask_babel import get_locale
-
         return {"lang": str(get_locale() or "zh")}

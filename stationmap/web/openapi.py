@@ -1,6 +1,8 @@
 """The OpenAPI 3.0 document of the JSON API (served at ``/api/v1/openapi.json``).
 
-Kept next to the views it describes; ``tests/web/test_fuzz.py`` generates
+The query parameters are :mod:`stationmap.web.params`' declarations (the same
+ones the views check); the responses' schemas are written here.
+``tests/web/test_fuzz.py`` generates
 thousands of requests from it (schemathesis) and checks that none gives a 500,
 that responses match the schemas here, and that bad input is refused.
 """
@@ -13,18 +15,7 @@ from stationmap import __version__
 from stationmap.config import DETOUR_FACTOR, MODES
 from stationmap.coords import DATUMS
 from stationmap.model import KINDS, SERVICES, STATUSES
-
-
-def _p(name, schema, description, *, required=False, explode=None):
-    d = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
-    if explode is not None:
-        d["style"] = "form"
-        d["explode"] = explode
-    return d
-
-
-def _array(items):
-    return {"type": "array", "items": items}
+from stationmap.web import params
 
 
 def _error(description):
@@ -38,13 +29,12 @@ def register_paths(app, paths: dict) -> None:
     them, and the fuzz tests (tests/web/test_fuzz.py) exercise them too.
     Schemas may refer to ``#/components/schemas/Error``.
     """
-    extra = app.extensions["stationmap"].extra.setdefault("openapi_paths", {})
-    extra.update(paths)
+    app.extensions["stationmap"].openapi_paths.update(paths)
 
 
 def document_for_app(app) -> dict:
     """:func:`openapi_document` plus the paths registered with :func:`register_paths`."""
-    extra = app.extensions["stationmap"].extra.get("openapi_paths") or {}
+    extra = app.extensions["stationmap"].openapi_paths
     doc = openapi_document()
     if not extra:
         return doc
@@ -53,64 +43,10 @@ def document_for_app(app) -> dict:
 
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
-    from stationmap.web import api
-
-    datum_in = _p("datum", {"type": "string", "enum": list(DATUMS), "default": "wgs84"},
-                  "Datum of the input coordinates: wgs84 (GPS, OpenStreetMap), gcj02 (Amap, Tencent, "
-                  "WeChat, Apple Maps in China) or bd09 (Baidu).")
-    datum_out = _p("out_datum", {"type": "string", "enum": list(DATUMS), "default": "wgs84"},
-                   "Datum of the output coordinates (the response's top-level `datum`).")
-    kind = _p("kind", _array({"type": "string", "enum": list(KINDS)}),
-              "Only stations of any of these kinds (repeat the parameter or separate with commas).", explode=True)
-    service = _p("service", _array({"type": "string", "enum": list(SERVICES)}),
-                 "Only stations offering all of these services.", explode=True)
-    open_now = _p("open_now", {"type": "boolean", "default": False},
-                  "Only stations open at `at` (default: now), Asia/Shanghai time.")
-    at = _p("at", {"type": "string", "format": "date-time"},
-            "The time for `open_now` and for each feature's `open_now` (ISO 8601; without an offset it is "
-            f"Asia/Shanghai time; years {api.AT_YEARS[0]}-{api.AT_YEARS[1]}). Default: now.")
-    method = _p("method", {"type": "string", "enum": list(api.METHODS), "default": "auto"},
-                "auto: minutes along the roads where a road network covers the point, the circle estimate "
-                "(straight line x detour factor / speed) elsewhere; network: roads only (400 where no network "
-                "covers the point); circle: the estimate only. The response's `method` says which was used.")
-    nearest_params = [
-        _p("lat", {"type": "number", "minimum": -90, "maximum": 90}, "Latitude of the query point.", required=True),
-        _p("lon", {"type": "number", "minimum": -180, "maximum": 180}, "Longitude of the query point.",
-           required=True),
-        datum_in, datum_out, kind, service, open_now, at,
-        _p("k", {"type": "integer", "minimum": 1, "maximum": api.MAX_K, "default": api.DEFAULT_K},
-           "How many stations."),
-        _p("mode", {"type": "string", "enum": list(MODES), "default": "walk"},
-           "Travel mode for the `minutes` estimate."),
-        _p("minutes", {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": api.MAX_MINUTES,
-                       "default": 15},
-           "The travel-time budget: `within_minutes` says whether a station is inside it."),
-        method,
-    ]
-    reach_params = [p for p in nearest_params if p["name"] != "k"]
-    reach_params = [dict(p, description="Travel time of the area.") if p["name"] == "minutes" else p
-                    for p in reach_params]
-    stations_params = [
-        _p("bbox", {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
-           "west,south,east,north in `datum` degrees, with west <= east and south <= north.", explode=False),
-        datum_in, datum_out, kind, service,
-        _p("status", _array({"type": "string", "enum": list(STATUSES)}),
-           "Only stations with any of these statuses (default: all).", explode=True),
-        _p("district", {"type": "string", "pattern": r"^[0-9]{1,6}$"},
-           "Adcode prefix: 32 (a province), 3204 or 320400 (a city), 320402 (a county)."),
-        open_now, at,
-        _p("limit", {"type": "integer", "minimum": 1, "maximum": api.MAX_LIMIT, "default": api.DEFAULT_LIMIT},
-           "Page size."),
-        _p("offset", {"type": "integer", "minimum": 0, "maximum": api.MAX_OFFSET, "default": 0},
-           "Features to skip (stations are in id order)."),
-        _p("fields", _array({"type": "string", "enum": list(api.PROPERTIES)}),
-           "Only these properties (the id is always the feature's `id`): a compact payload for maps.", explode=False),
-    ]
     station_params = [
         {"name": "station_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
          "description": "Station id."},
-        datum_out, at,
-        _p("mode", {"type": "string", "enum": list(MODES), "default": "walk"}, "Travel mode of the nav links."),
+        *(p.openapi() for p in params.STATION),
     ]
     nav = {"type": "object", "required": ["amap", "baidu", "apple"],
            "properties": {"amap": {"type": "string", "description": "Amap URI (GCJ-02, coordinate=gaode)"},
@@ -226,7 +162,7 @@ def openapi_document() -> dict:
         "paths": {
             "/api/v1/nearest": {"get": {
                 "operationId": "nearest", "summary": "The stations nearest a point, quickest first.",
-                "parameters": nearest_params,
+                "parameters": [p.openapi() for p in params.NEAREST],
                 "responses": {"200": {"description": "GeoJSON FeatureCollection, nearest first.",
                                       "content": {geo: {"schema": nearest_fc}}},
                               "400": bad},
@@ -234,7 +170,7 @@ def openapi_document() -> dict:
             "/api/v1/reach": {"get": {
                 "operationId": "reach",
                 "summary": "The area reachable from a point in `minutes` (isochrone), and the stations in it.",
-                "parameters": reach_params,
+                "parameters": [p.openapi() for p in params.REACH],
                 "responses": {"200": {"description": "GeoJSON FeatureCollection: the area (a (Multi)Polygon "
                                                      "feature, role isochrone), then the stations in reach, "
                                                      "quickest first.",
@@ -244,31 +180,14 @@ def openapi_document() -> dict:
             "/api/v1/coverage": {"get": {
                 "operationId": "coverage",
                 "summary": "Coverage figures of a district: minutes to the nearest station, gaps, sites.",
-                "parameters": [
-                    _p("district", {"type": "string", "pattern": r"^[0-9]{6}$"}, "Adcode of the district.",
-                       required=True),
-                    _p("kind", {"type": "string", "enum": list(KINDS), "default": "rest"}, "Station kind."),
-                    _p("mode", {"type": "string", "enum": list(MODES), "default": "walk"}, "Travel mode."),
-                    _p("minutes", {"type": "number", "minimum": 1, "maximum": 120, "default": 15},
-                       "Travel-time budget."),
-                    _p("cell", {"type": "number", "minimum": 100, "maximum": 5000, "default": 250},
-                       "Grid cell, metres."),
-                    _p("method", {"type": "string", "enum": ["auto", "network", "circle"], "default": "auto"},
-                       "Travel-time method."),
-                    _p("add", {"type": "integer", "minimum": 0, "maximum": 50, "default": 0},
-                       "Suggest this many new sites."),
-                    _p("cells", {"type": "boolean", "default": False},
-                       "Include the cells as a GeoJSON FeatureCollection (WGS-84)."),
-                    _p("gaps", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 20},
-                       "How many gaps to list."),
-                ],
+                "parameters": [p.openapi() for p in params.COVERAGE],
                 "responses": {"200": {"description": "Coverage figures.",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "400": bad, "404": _error("No district with that adcode, or no boundary polygon.")},
             }},
             "/api/v1/stations": {"get": {
                 "operationId": "stations", "summary": "Stations matching filters, in id order, a page at a time.",
-                "parameters": stations_params,
+                "parameters": [p.openapi() for p in params.STATIONS],
                 "responses": {"200": {"description": "GeoJSON FeatureCollection.",
                                       "content": {geo: {"schema": stations_fc}}},
                               "400": bad},
@@ -282,7 +201,7 @@ def openapi_document() -> dict:
             }},
             "/api/v1/districts": {"get": {
                 "operationId": "districts", "summary": "Districts with stations: counts by kind and bounding box.",
-                "parameters": [],
+                "parameters": [p.openapi() for p in params.DISTRICTS],
                 "responses": {"200": {"description": "Districts.", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["datum", "districts"],
                     "properties": {"datum": datum_prop, "sample": {"type": "boolean"},
@@ -291,10 +210,7 @@ def openapi_document() -> dict:
             }},
             "/api/v1/districts/boundaries": {"get": {
                 "operationId": "boundaries", "summary": "District boundaries, simplified for drawing (WGS-84).",
-                "parameters": [
-                    _p("level", {"type": "string", "enum": ["county", "city"], "default": "county"}, "Level."),
-                    _p("district", {"type": "string", "pattern": r"^[0-9]{1,6}$"}, "Adcode prefix."),
-                ],
+                "parameters": [p.openapi() for p in params.BOUNDARIES],
                 "responses": {"200": {"description": "GeoJSON FeatureCollection of (Multi)Polygons.",
                                       "content": {geo: {"schema": {
                                           "type": "object", "required": ["type", "features"],

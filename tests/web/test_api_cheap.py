@@ -86,12 +86,12 @@ def test_framed_embed_still_drops_deny(app):
 def test_small_window_gzip_round_trips(size, level, isal, monkeypatch):
     """gzip with ISA-L (levels 0-1) or zlib (the rest, and all when isal is missing: level
     0 is then zlib's 1, never a stored stream) reads back with the standard library."""
-    from stationmap.web import api
-    from stationmap.web.api import _gzip
+    from stationmap.web import http
+    from stationmap.web.http import _gzip
 
     if not isal:
-        monkeypatch.setattr(api, "_isal_zlib", None)
-    elif api._isal_zlib is None:
+        monkeypatch.setattr(http, "_isal_zlib", None)
+    elif http._isal_zlib is None:
         pytest.fail("isal is in install_requires but cannot be imported")
     rng = random.Random(size)
     words = ["驿站", "station", '"lon":', "120.123456", "nav", "amap://", "{", "}"]
@@ -128,7 +128,7 @@ def test_api_response_hands_over_what_werkzeug_would(app, method, status):
     Response.__call__ gives, whatever the method and status."""
     from flask import Response
 
-    from stationmap.web.api import ApiResponse, api_response
+    from stationmap.web.http import ApiResponse, api_response
 
     with app.test_request_context(headers={"Accept-Encoding": "gzip"}):
         ours = api_response('{"a": "' + "x" * 600 + '"}', status, "application/json")
@@ -139,7 +139,7 @@ def test_api_response_hands_over_what_werkzeug_would(app, method, status):
 
 def test_api_response_takes_werkzeugs_way_for_what_a_hook_changed(app):
     """A Location header, a streamed body or a close callback set after the view: werkzeug's way."""
-    from stationmap.web.api import api_response
+    from stationmap.web.http import api_response
 
     with app.test_request_context():
         r = api_response("{}", 200, "application/json")
@@ -167,7 +167,7 @@ def test_head_of_an_api_read_has_the_headers_and_no_body(client):
 def test_api_response_of_builds_what_the_constructor_builds(status):
     """ApiResponse.of skips Response.__init__: the same attributes, headers, status and body
     (a werkzeug upgrade that adds an attribute to __init__ fails here)."""
-    from stationmap.web.api import ApiResponse
+    from stationmap.web.http import ApiResponse
 
     headers = [("X-Frame-Options", "DENY"), ("Content-Type", "application/geo+json"), ("Vary", "Accept-Encoding")]
     fast = ApiResponse.of(b'{"a":1}', status, headers)
@@ -187,7 +187,7 @@ def test_request_args_are_what_werkzeug_parses(qs):
     from flask import Request
     from werkzeug.test import create_environ
 
-    from stationmap.web import StationmapRequest
+    from stationmap.web.http import StationmapRequest
 
     env = create_environ("/api/v1/stations")
     env["QUERY_STRING"] = qs.encode().decode("latin-1")   # as a WSGI server gives it
@@ -213,18 +213,18 @@ def test_now_is_this_second_in_shanghai_and_its_checker_is_kept(monkeypatch):
     from datetime import datetime
 
     from stationmap.model import TZ
-    from stationmap.web import api
+    from stationmap.web import features, params
 
     clock = [1_800_000_000.25]
-    monkeypatch.setattr(api.time, "time", lambda: clock[0])
-    at, text = api.now()
+    monkeypatch.setattr(params.time, "time", lambda: clock[0])
+    at, text = params.now()
     assert at == datetime(2027, 1, 15, 16, 0, tzinfo=TZ) and at.tzinfo is TZ
-    assert text == "2027-01-15T16:00:00+08:00" and api.now()[0] is at
-    assert api.open_checker(at) is api.open_checker(at)
+    assert text == "2027-01-15T16:00:00+08:00" and params.now()[0] is at
+    assert features.open_checker(at) is features.open_checker(at)
     clock[0] += 1.0
-    later, text = api.now()
+    later, text = params.now()
     assert later is not at and text == "2027-01-15T16:00:01+08:00"
-    assert api.open_checker(later) is not api.open_checker(at)
+    assert features.open_checker(later) is not features.open_checker(at)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -232,7 +232,7 @@ def test_now_is_this_second_in_shanghai_and_its_checker_is_kept(monkeypatch):
 def test_plain_numbers_need_no_regex(text):
     """Params.number skips its regex for text of digits, '.', signs and 'e': over those
     characters, what float() reads is exactly what the regex takes."""
-    from stationmap.web.api import _NUM
+    from stationmap.web.params import _NUM
 
     try:
         float(text)
@@ -240,3 +240,33 @@ def test_plain_numbers_need_no_regex(text):
     except ValueError:
         reads = False
     assert reads == bool(_NUM.fullmatch(text))
+
+
+def test_ensure_sync_keeps_flasks_answer_for_plain_functions():
+    """StationmapFlask.ensure_sync answers as Flask's does: a plain function as it is (then
+    remembered), a coroutine function Flask's way (wrapped, or refused without asgiref), never kept."""
+    from flask import Flask
+
+    from stationmap.web.http import StationmapFlask
+
+    ours, stock = StationmapFlask("ours"), Flask("stock")
+
+    def plain():
+        return "ok"
+
+    async def coro():
+        return "ok"
+
+    assert stock.ensure_sync(plain) is plain
+    assert ours.ensure_sync(plain) is plain and plain in ours._sync_funcs
+    assert ours.ensure_sync(plain) is plain
+
+    def outcome(app):
+        try:
+            out = app.ensure_sync(coro)
+        except RuntimeError as exc:     # Flask without its async extra
+            return RuntimeError, str(exc)
+        return type(out), out is coro
+
+    assert outcome(ours) == outcome(stock)
+    assert coro not in ours._sync_funcs

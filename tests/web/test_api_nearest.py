@@ -237,18 +237,18 @@ def test_sample_flag_is_true_only_when_a_returned_station_is_sample(client, web_
 
 
 def test_ranking_is_one_replaceable_function(app, client, web_query_point):
-    """The network ranking plugs in through state().extra["rank"]."""
-    from stationmap.web import api
+    """The network ranking plugs in through state().rank."""
+    from stationmap.web.state import Ranked
 
     calls = []
 
     def fake_rank(index, lon, lat, *, k, mode, settings, kinds=None, services=None, open_at=None):
         calls.append((lon, lat, k, mode))
         hits = index.nearest(lon, lat, k=k)
-        return [api.Ranked(h.station, h.distance_m, 99.0) for h in reversed(hits)]
+        return [Ranked(h.station, h.distance_m, 99.0) for h in reversed(hits)]
 
     fake_rank.method = "network"
-    app.extensions["stationmap"].extra["rank"] = fake_rank
+    app.extensions["stationmap"].rank = fake_rank
     lon, lat = web_query_point
     body = get(client, lat=lat, lon=lon, k=3)
     assert calls == [(lon, lat, 3, "walk")]

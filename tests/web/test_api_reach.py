@@ -49,7 +49,7 @@ def sip():
 def net_client(tmp_path_factory, web_stations_builder, sip):
     app = make_app(tmp_path_factory.mktemp("web-net"), web_stations_builder() + sip[1],
                    networks={"sip": str(SIP_NPZ)})
-    assert list(app.extensions["stationmap"].extra["networks"]) == ["sip"]
+    assert list(app.extensions["stationmap"].networks) == ["sip"]
     return app.test_client()
 
 

@@ -1,0 +1,389 @@
+"""The JSON API's query parameters, declared once: the checks and the OpenAPI document read them.
+
+Each parameter is a :class:`Param` (name, type, bounds, default, choices,
+description); each endpoint's parameters are a tuple of them (:data:`NEAREST`,
+:data:`REACH`, :data:`STATIONS`, ...).  A view checks its query string with
+:class:`Params` (``Params(names(NEAREST))``, then ``p.number(LAT)``...: every
+bad value is a :class:`~stationmap.errors.ValidationError` naming the
+parameter, answered with 400), and :mod:`stationmap.web.openapi` writes the
+same tuples into the document (:meth:`Param.openapi`).
+
+Also here: reading date-times (:func:`parse_datetime`) and the default ``at``
+(:func:`now`, made once a second).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+
+from flask import request
+
+from stationmap import coverage as _coverage
+from stationmap.config import DEFAULT_K, DEFAULT_MINUTES, MODES
+from stationmap.coords import DATUMS
+from stationmap.errors import ValidationError
+from stationmap.model import KINDS, SERVICES, STATUSES, TZ
+from stationmap.reach import METHODS
+from stationmap.web.features import PROPERTIES
+
+#: limits of the query parameters
+MAX_K = 100
+MAX_MINUTES = 120.0
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 1_000
+MAX_OFFSET = 1_000_000_000
+#: ``at`` must fall in these years (opening hours beyond them mean nothing)
+AT_YEARS = (1900, 2200)
+#: the web's limits of a coverage run (the CLI has none): grid cells, suggested sites
+MAX_CELLS = 250_000
+MAX_ADD = 50
+
+_NUM = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_PLAIN_NUMBER = frozenset("0123456789.+-eE")
+_INT = re.compile(r"[+-]?\d+")
+_PREFIX = re.compile(r"\d{1,6}")
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"([Zz]|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+# -- declarations --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One query parameter: what :class:`Params` checks and the OpenAPI document says.
+
+    ``kind`` is how it is read: ``number``, ``integer``, ``boolean``, ``choice``
+    (one of ``choices``), ``many`` (a repeatable list of ``choices``), ``datetime``,
+    ``bbox``, ``prefix`` (an adcode prefix) or ``adcode`` (six digits).  ``default``
+    is the value when it is absent (a view may pass the instance's own, e.g. the
+    settings' minutes); ``explode`` is the OpenAPI style of a list (``kind=a&kind=b``
+    or ``kind=a,b``; both are read).
+    """
+
+    name: str
+    kind: str
+    description: str
+    required: bool = False
+    default: object = None
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    choices: tuple | dict = ()
+    explode: bool | None = None
+
+    def schema(self) -> dict:
+        """The parameter's OpenAPI 3.0 schema."""
+        kind = self.kind
+        if kind in ("number", "integer"):
+            s: dict = {"type": kind, "minimum": _doc_number(self.lo)}
+            if self.lo_open:
+                s["exclusiveMinimum"] = True
+            s["maximum"] = _doc_number(self.hi)
+        elif kind == "boolean":
+            s = {"type": "boolean"}
+        elif kind == "choice":
+            s = {"type": "string", "enum": list(self.choices)}
+        elif kind == "many":
+            return {"type": "array", "items": {"type": "string", "enum": list(self.choices)}}
+        elif kind == "datetime":
+            return {"type": "string", "format": "date-time"}
+        elif kind == "bbox":
+            return {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
+        elif kind == "prefix":
+            return {"type": "string", "pattern": r"^[0-9]{1,6}$"}
+        elif kind == "adcode":
+            return {"type": "string", "pattern": r"^[0-9]{6}$"}
+        else:
+            raise ValueError(f"unknown parameter kind {kind!r}")
+        if self.default is not None:
+            s["default"] = _doc_number(self.default) if kind in ("number", "integer") else self.default
+        return s
+
+    def openapi(self) -> dict:
+        """The OpenAPI 3.0 parameter object (``in: query``)."""
+        d = {"name": self.name, "in": "query", "required": self.required, "description": self.description,
+             "schema": self.schema()}
+        if self.explode is not None:
+            d["style"] = "form"
+            d["explode"] = self.explode
+        return d
+
+
+def _doc_number(x):
+    """A bound or default as the document writes it: ``15.0`` as ``15``."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x
+
+
+def names(params: Iterable[Param]) -> frozenset:
+    """The names of ``params`` (what :class:`Params` allows)."""
+    return frozenset(p.name for p in params)
+
+
+LAT = Param("lat", "number", "Latitude of the query point.", required=True, lo=-90.0, hi=90.0)
+LON = Param("lon", "number", "Longitude of the query point.", required=True, lo=-180.0, hi=180.0)
+DATUM = Param("datum", "choice", "Datum of the input coordinates: wgs84 (GPS, OpenStreetMap), gcj02 (Amap, "
+              "Tencent, WeChat, Apple Maps in China) or bd09 (Baidu).", choices=DATUMS, default="wgs84")
+OUT_DATUM = Param("out_datum", "choice", "Datum of the output coordinates (the response's top-level `datum`).",
+                  choices=DATUMS, default="wgs84")
+KIND = Param("kind", "many", "Only stations of any of these kinds (repeat the parameter or separate with "
+             "commas).", choices=KINDS, explode=True)
+SERVICE = Param("service", "many", "Only stations offering all of these services.", choices=SERVICES,
+                explode=True)
+STATUS = Param("status", "many", "Only stations with any of these statuses (default: all).",
+               choices=STATUSES, explode=True)
+OPEN_NOW = Param("open_now", "boolean", "Only stations open at `at` (default: now), Asia/Shanghai time.",
+                 default=False)
+AT = Param("at", "datetime", "The time for `open_now` and for each feature's `open_now` (ISO 8601; without an "
+           f"offset it is Asia/Shanghai time; years {AT_YEARS[0]}-{AT_YEARS[1]}). Default: now.")
+K = Param("k", "integer", "How many stations.", lo=1, hi=MAX_K, default=DEFAULT_K)
+MODE = Param("mode", "choice", "Travel mode for the `minutes` estimate.", choices=MODES, default="walk")
+MINUTES = Param("minutes", "number", "The travel-time budget: `within_minutes` says whether a station is "
+                "inside it.", lo=0.0, hi=MAX_MINUTES, lo_open=True, default=DEFAULT_MINUTES)
+METHOD = Param("method", "choice", "auto: minutes along the roads where a road network covers the point, the "
+               "circle estimate (straight line x detour factor / speed) elsewhere; network: roads only (400 "
+               "where no network covers the point); circle: the estimate only. The response's `method` says "
+               "which was used.", choices=METHODS, default="auto")
+BBOX = Param("bbox", "bbox", "west,south,east,north in `datum` degrees, with west <= east and south <= north.",
+             explode=False)
+DISTRICT = Param("district", "prefix", "Adcode prefix: 32 (a province), 3204 or 320400 (a city), 320402 "
+                 "(a county).")
+LIMIT = Param("limit", "integer", "Page size.", lo=1, hi=MAX_LIMIT, default=DEFAULT_LIMIT)
+OFFSET = Param("offset", "integer", "Features to skip (stations are in id order).", lo=0, hi=MAX_OFFSET,
+               default=0)
+FIELDS = Param("fields", "many", "Only these properties (the id is always the feature's `id`): a compact "
+               "payload for maps.", choices=PROPERTIES, explode=False)
+LEVEL = Param("level", "choice", "Level.", choices=("city", "county"), default="county")
+
+#: the parameters of each endpoint, in the document's order
+NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, MODE, MINUTES, METHOD)
+REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES else p
+              for p in NEAREST if p is not K)
+STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
+STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."))
+DISTRICTS = ()
+BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."))
+COVERAGE = (
+    Param("district", "adcode", "Adcode of the district.", required=True),
+    Param("kind", "choice", "Station kind.", choices=tuple(KINDS), default="rest"),
+    replace(MODE, description="Travel mode."),
+    Param("minutes", "number", "Travel-time budget.", lo=1.0, hi=120.0, default=DEFAULT_MINUTES),
+    Param("cell", "number", "Grid cell, metres.", lo=100.0, hi=5000.0, default=250.0),
+    Param("method", "choice", "Travel-time method.", choices=_coverage.METHODS, default="auto"),
+    Param("add", "integer", "Suggest this many new sites.", lo=0, hi=MAX_ADD, default=0),
+    Param("cells", "boolean", "Include the cells as a GeoJSON FeatureCollection (WGS-84).", default=False),
+    Param("gaps", "integer", "How many gaps to list.", lo=0, hi=1000, default=20),
+)
+#: the coverage page (HTML) takes the run's parameters and ``lang``
+COVERAGE_PAGE = frozenset({p.name for p in COVERAGE if p.name not in ("district", "cells", "gaps")} | {"lang"})
+
+
+# -- checks --------------------------------------------------------------------------------
+
+class Params:
+    """The query string of the current request, checked against what a view takes.
+
+    An unknown parameter, a repeated single-valued one, a missing required
+    one or a bad value raises ValidationError naming the parameter.
+    """
+
+    def __init__(self, allowed):
+        self.args = args = request.arg_lists   # {name: [values]}: plain dict lookups below
+        for key in args:
+            if key not in allowed:
+                raise ValidationError(
+                    f"unknown parameter {key!r}; this endpoint takes {', '.join(sorted(allowed))}", field=key)
+
+    def one(self, name: str) -> str | None:
+        values = self.args.get(name)
+        if values is None:
+            return None
+        if len(values) > 1:
+            raise ValidationError(f"{name} must be given once, got {len(values)} values", field=name)
+        return values[0] if values else None
+
+    def number(self, spec: Param, default: float | None = None) -> float | None:
+        """A finite number in ``spec``'s bounds (``default``, else ``spec.default``, when absent)."""
+        name = spec.name
+        raw = self.one(name)
+        if raw is None:
+            if spec.required:
+                raise ValidationError(f"{name} is required", field=name)
+            return spec.default if default is None else default
+        text = raw.strip()
+        try:    # (what float() reads from these characters is what _NUM matches: skip the regex)
+            x = float(text) if _PLAIN_NUMBER.issuperset(text) else None
+        except ValueError:
+            x = None
+        if x is None:
+            if not _NUM.fullmatch(text):
+                raise ValidationError(f"{name} must be a number, got {raw!r}", field=name)
+            x = float(text)
+        if not math.isfinite(x):
+            raise ValidationError(f"{name} must be a finite number, got {raw!r}", field=name)
+        lo, hi, lo_open = spec.lo, spec.hi, spec.lo_open
+        if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and x > hi):
+            left = "(" if lo_open else "["
+            raise ValidationError(f"{name} must be in {left}{lo:g}, {hi:g}], got {raw!r}", field=name)
+        return x
+
+    def integer(self, spec: Param) -> int:
+        """An integer in ``spec``'s bounds (``spec.default`` when absent)."""
+        name = spec.name
+        raw = self.one(name)
+        if raw is None:
+            return spec.default
+        lo, hi = spec.lo, spec.hi
+        text = raw.strip()
+        if not _INT.fullmatch(text) or len(text) > 12:
+            if _INT.fullmatch(text):
+                raise ValidationError(f"{name} must be an integer in [{lo}, {hi}], got {raw!r}", field=name)
+            raise ValidationError(f"{name} must be an integer, got {raw!r}", field=name)
+        x = int(text)
+        if not lo <= x <= hi:
+            raise ValidationError(f"{name} must be an integer in [{lo}, {hi}], got {raw!r}", field=name)
+        return x
+
+    def boolean(self, spec: Param) -> bool:
+        """``true`` or ``false`` (``spec.default`` when absent)."""
+        name = spec.name
+        raw = self.one(name)
+        if raw is None:
+            return spec.default
+        if raw in ("true", "false"):
+            return raw == "true"
+        raise ValidationError(f"{name} must be true or false, got {raw!r}", field=name)
+
+    def choice(self, spec: Param) -> str:
+        """One of ``spec.choices`` (``spec.default`` when absent)."""
+        name = spec.name
+        raw = self.one(name)
+        if raw is None:
+            return spec.default
+        choices = spec.choices
+        if raw not in choices:
+            raise ValidationError(f"{name} must be one of {tuple(choices)}, got {raw!r}", field=name)
+        return raw
+
+    def many(self, spec: Param) -> tuple:
+        """A repeatable parameter (``kind=a&kind=b`` or ``kind=a,b``), each value in ``spec.choices``."""
+        name, choices = spec.name, spec.choices
+        out = []
+        for raw in self.args.get(name, ()):
+            for v in raw.split(","):
+                if v not in choices:
+                    raise ValidationError(f"{name} must be one of {tuple(choices)}, got {v!r}", field=name)
+                out.append(v)
+        return tuple(dict.fromkeys(out))
+
+    def when(self, spec: Param = AT) -> datetime | None:
+        """An ISO 8601 / RFC 3339 date-time; without an offset it is Asia/Shanghai time."""
+        raw = self.one(spec.name)
+        if raw is None:
+            return None
+        return parse_datetime(raw, field=spec.name)
+
+    def bbox(self, spec: Param = BBOX) -> tuple | None:
+        """``west, south, east, north`` (four ordered numbers), or None when absent."""
+        name = spec.name
+        raw = self.one(name)
+        if raw is None:
+            return None
+        parts = raw.split(",")
+        if len(parts) != 4 or not all(_NUM.fullmatch(p.strip()) for p in parts):
+            raise ValidationError(f"{name} must be four numbers west,south,east,north, got {raw!r}", field=name)
+        w, s, e, n = (float(p) for p in parts)
+        if not all(math.isfinite(v) for v in (w, s, e, n)):
+            raise ValidationError(f"{name} must be four finite numbers, got {raw!r}", field=name)
+        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+            raise ValidationError(f"{name} longitudes must be in [-180, 180] and latitudes in [-90, 90], "
+                                  f"got {raw!r}", field=name)
+        if w > e or s > n:
+            raise ValidationError(f"{name} must have west <= east and south <= north, got {raw!r}", field=name)
+        return w, s, e, n
+
+    def prefix(self, spec: Param = DISTRICT) -> str | None:
+        """An adcode prefix: 1-6 digits; a 6-digit city or province code ends in 00 / 0000
+        and stands for everything in it (``320400`` -> ``3204``)."""
+        name = spec.name
+        raw = self.one(name)
+        if raw is None:
+            return None
+        if not _PREFIX.fullmatch(raw):
+            raise ValidationError(f"{name} must be an adcode or adcode prefix of 1-6 digits, got {raw!r}",
+                                  field=name)
+        if len(raw) == 6:
+            while raw.endswith("00") and len(raw) > 2:
+                raw = raw[:-2]
+        return raw
+
+
+# -- date-times ----------------------------------------------------------------------------------
+
+def parse_datetime(raw: str, *, field: str = "at") -> datetime:
+    """``raw`` (ISO 8601 / RFC 3339) as an aware datetime; naive means Asia/Shanghai.
+
+    A leap second (``:60``) is read as ``:59``.  ValidationError naming
+    ``field`` for anything else.
+    """
+    m = _DATETIME.fullmatch(raw.strip())
+    bad = ValidationError(
+        f"{field} must be an ISO 8601 date-time such as 2024-05-01T12:30:00+08:00, got {raw!r}", field=field)
+    if not m:
+        raise bad
+    y, mo, d, hh, mm, ss, frac, tz = m.groups()
+    try:
+        sec = min(int(ss or 0), 59)
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        if tz is None:
+            tzinfo = TZ
+        elif tz in ("Z", "z"):
+            tzinfo = timezone.utc
+        else:
+            sign = -1 if tz[0] == "-" else 1
+            digits = tz[1:].replace(":", "")
+            oh, om = int(digits[:2]), int(digits[2:])
+            if oh > 23 or om > 59:
+                raise ValueError("offset")
+            tzinfo = timezone(sign * timedelta(hours=oh, minutes=om))
+        at = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), sec, micro, tzinfo=tzinfo)
+        if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:
+            raise ValidationError(f"{field} must be in the years {AT_YEARS[0]}-{AT_YEARS[1]}, got {raw!r}",
+                                  field=field)
+        return at.astimezone(TZ)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise bad from None
+
+
+_NOW: tuple = (None, None, "")
+
+
+def now() -> tuple[datetime, str]:
+    """The current second in Asia/Shanghai and its :func:`iso_time` (the views' default
+    ``at``): made once a second, not per request (the time zone's look-ups cost more
+    than most of a /nearest answer's steps)."""
+    global _NOW
+    sec = int(time.time())
+    hit = _NOW
+    if hit[0] != sec:
+        at = datetime.fromtimestamp(sec, TZ)
+        hit = _NOW = (sec, at, iso_time(at))
+    return hit[1], hit[2]
+
+
+def iso_time(at: datetime) -> str:
+    """RFC 3339 text of ``at``; in UTC when its offset has seconds (Shanghai's
+    local mean time, +08:05:43, before 1901), which RFC 3339 cannot write."""
+    off = at.utcoffset()
+    if off is not None and off.seconds % 60:
+        at = at.astimezone(timezone.utc)
+    return at.isoformat(timespec="seconds")

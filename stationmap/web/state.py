@@ -1,0 +1,287 @@
+"""The app's state (:class:`AppState`, in ``app.extensions["stationmap"]``) and what is derived from it.
+
+One typed field per thing the app keeps: the settings, the store, the station
+index, the road networks, an optional plug-in ranking, the districts, the
+OpenAPI paths other blueprints register, and the caches of what is derived from
+the stations.  The derived data (stations in id order, whether any is sample
+data, per-district counts, simplified district boundaries) is built here,
+cached until the index changes (its key: the index object, its revision and
+size), and shared by every blueprint.
+
+The web layer's caches and their bounds:
+
+=========================  ==============================  ==============================================
+cache                      where                           kept until / bound
+=========================  ==============================  ==============================================
+sorted_stations,           AppState (per app)              the index changes (one entry)
+any_sample, district_
+counts, center
+boundaries                 AppState, and                   the boundary file changes (one per level)
+                           ``<instance>/cache/``
+boundary_bodies            AppState                        64 bodies, oldest dropped (:func:`evict`)
+stations_bodies            AppState                        8 bodies, oldest dropped; keyed by the minute
+finder_parts               AppState                        16 maps (per language and centre), then cleared
+coverage_runs /            AppState                        6 runs / maps, least recently used dropped
+coverage_parts
+networks                   module (per process)            4 sets of networks, oldest dropped
+feature parts              :mod:`~stationmap.web.features`  per Station object; cleared past 500,000
+gzip of static files and   :mod:`~stationmap.web.http`     256 / 16 bodies, oldest dropped
+cached bodies
+=========================  ==============================  ==============================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from flask import current_app
+
+from stationmap import config as _config
+from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG, simplified_boundaries
+from stationmap.index import StationIndex
+from stationmap.model import KINDS
+from stationmap.store import StationStore
+from stationmap.web.http import PID
+
+if TYPE_CHECKING:
+    from stationmap.districts import Districts
+
+
+
+class Ranked(NamedTuple):
+    """A station with its straight-line (geodesic) distance in metres and travel minutes:
+    what a plug-in ranking (:attr:`AppState.rank`) returns, quickest first."""
+
+    station: object
+    distance_m: float
+    minutes: float
+
+
+@dataclass
+class AppState:
+    """What the app keeps (one per app; ``app.extensions["stationmap"]``)."""
+
+    settings: _config.Settings
+    store: StationStore
+    index: StationIndex
+    #: the road networks of ``settings.networks`` ({name: Network}; empty when none is configured)
+    networks: dict = field(default_factory=dict)
+    #: a plug-in ranking for ``/api/v1/nearest``, or None: then it ranks with
+    #: :func:`stationmap.reach.rank_stations` (road network where one covers the point,
+    #: circle estimate elsewhere).  Called ``rank(index, lon, lat, *, k, mode, settings,
+    #: kinds, services, open_at)`` (WGS-84), it returns :class:`Ranked`, quickest first;
+    #: its ``method`` attribute, if any, is reported as the answer's method.
+    rank: Callable[..., list] | None = None
+    #: the district boundaries (:class:`stationmap.districts.Districts`), loaded on first use
+    loaded_districts: Any = None
+    #: OpenAPI path items other blueprints add (:func:`stationmap.web.openapi.register_paths`)
+    openapi_paths: dict = field(default_factory=dict)
+
+    # -- caches (see the module's table) --
+    #: ``(pid, ChangeProbe)``: the store's change probe of this process
+    change_probe: tuple | None = None
+    #: ``(index key, stations in id order)``
+    sorted_stations: tuple | None = None
+    #: ``(index key, any sample station)``
+    any_sample: tuple | None = None
+    #: ``(index key, rows)`` of :func:`district_counts`
+    district_counts: tuple | None = None
+    #: ``(id of the sorted stations, (lon, lat))``: where the finder opens
+    center: tuple | None = None
+    #: ``{level: features}`` of :func:`boundary_features`
+    boundaries: dict = field(default_factory=dict)
+    #: ``{key: JSON text}`` of ``/api/v1/districts/boundaries``
+    boundary_bodies: dict = field(default_factory=dict)
+    #: ``{key: JSON text}`` of ``/api/v1/stations`` answers without ``at``
+    stations_bodies: dict = field(default_factory=dict)
+    #: ``{key: rendered map parts}`` of the finder page
+    finder_parts: dict = field(default_factory=dict)
+    #: coverage runs and their rendered maps (:mod:`stationmap.web.coverage`), least recently used first
+    coverage_runs: OrderedDict = field(default_factory=OrderedDict)
+    coverage_parts: OrderedDict = field(default_factory=OrderedDict)
+
+    def sync(self) -> None:
+        """Apply changes other processes wrote since this index was built."""
+        if not self._may_have_changed():
+            return
+        if self.store.revision() != self.index.revision:
+            self.index.sync(self.store)
+
+    def _may_have_changed(self) -> bool:
+        """False only when the database surely has no new commit since the last call
+        (:class:`stationmap.store.ChangeProbe`, one per process: a fork makes a new one)."""
+        pid = PID[0]
+        probe = self.change_probe
+        if probe is None or probe[0] != pid:
+            probe = self.change_probe = (pid, self.store.change_probe())
+        return probe[1].changed()
+
+    def index_key(self) -> tuple:
+        """What the derived caches are kept for: the index object, its revision and size."""
+        return (id(self.index), self.index.revision, len(self.index))
+
+
+def state() -> AppState:
+    """The current app's :class:`AppState`."""
+    return current_app.extensions["stationmap"]
+
+
+def sync_index() -> None:
+    """Before each request: bring the index up to date with the store's change log."""
+    state().sync()
+
+
+def build_state(settings: _config.Settings) -> AppState:
+    """The store (its tables created), the prepared index and the road networks of ``settings``."""
+    store = StationStore.from_settings(settings)
+    store.create_all()
+    index = StationIndex.from_store(store).prepare()
+    # road networks (issue 4): loaded and prepared once per process and settings
+    return AppState(settings=settings, store=store, index=index, networks=app_networks(settings))
+
+
+def app_networks(settings: _config.Settings) -> dict:
+    """The road networks of ``settings.networks``, loaded and prepared ({name: Network}).
+
+    Loaded through :func:`stationmap.network.load_networks`, whose one cache is keyed by
+    the files and the settings the networks use (speeds, snap limit): every app of a test
+    run, and every app built over the same files, shares one set (preparing a prepared
+    network costs little), so :func:`stationmap.web.create_app` pays for loading and
+    preparing once.
+    """
+    from stationmap.network import load_networks
+    from stationmap.reach import prepare
+
+    hit = load_networks(settings)
+    prepare(hit)
+    return hit
+
+
+# -- derived from the stations -----------------------------------------------------------------
+
+def sorted_stations() -> list:
+    """Every station in id order (cached until the index changes)."""
+    st = state()
+    key = st.index_key()
+    cached = st.sorted_stations
+    if cached is None or cached[0] != key:
+        cached = st.sorted_stations = (key, sorted(st.index.stations(), key=lambda s: s.id))
+    return cached[1]
+
+
+def any_sample() -> bool:
+    """Whether any stored station is sample data (cached until the index changes)."""
+    st = state()
+    key = st.index_key()
+    cached = st.any_sample
+    if cached is None or cached[0] != key:
+        cached = st.any_sample = (key, any(s.is_sample for s in st.index.stations()))
+    return cached[1]
+
+
+def districts() -> Districts:
+    """The district boundaries of the app (:class:`stationmap.districts.Districts`), loaded once."""
+    st = state()
+    d = st.loaded_districts
+    if d is None:
+        from stationmap.districts import load_districts
+
+        d = st.loaded_districts = load_districts(st.settings)
+    return d
+
+
+def district_counts() -> list[dict]:
+    """Per district with stations: adcode, name, city, counts by kind, total, bbox (WGS-84), sample.
+
+    A station without an adcode is counted in the county whose polygon holds
+    it; stations outside every polygon are counted under adcode ``""``.
+    Cached until the index changes.
+    """
+    st = state()
+    key = st.index_key()
+    cached = st.district_counts
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    all_districts = districts()
+    counts: dict[str, dict] = {}
+    totals: dict[str, int] = {}
+    sample: dict[str, bool] = {}
+    all_st = st.index.stations()
+    missing = [s for s in all_st if not s.adcode]
+    located = {}
+    if missing:
+        codes = all_districts.locate_many([s.lon for s in missing], [s.lat for s in missing])
+        located = {s.id: (c or "") for s, c in zip(missing, codes)}
+    for s in all_st:
+        code = s.adcode or located.get(s.id, "")
+        c = counts.setdefault(code, dict.fromkeys(KINDS, 0))
+        for k in s.kinds:
+            if k in c:
+                c[k] += 1
+        totals[code] = totals.get(code, 0) + 1
+        sample[code] = sample.get(code, False) or s.is_sample
+    out = []
+    for adcode in sorted(counts):
+        rec = all_districts.get(adcode) if adcode and adcode in all_districts else None
+        out.append({
+            "adcode": adcode,
+            "name": rec.name if rec else adcode,
+            "city": rec.city if rec else None,
+            "level": rec.level if rec else None,
+            "counts": counts[adcode],
+            "total": totals[adcode],
+            "bbox": [round(v, 6) for v in rec.bbox] if rec is not None and rec.bbox is not None else None,
+            "sample": sample[adcode],
+        })
+    st.district_counts = (key, out)
+    return out
+
+
+def boundary_features(level: str) -> list[dict]:
+    """Simplified district boundaries of ``level`` as GeoJSON features (WGS-84).
+
+    Cached in memory and, across processes and restarts, in
+    ``<instance>/cache/`` (keyed by the boundary file's size and modification
+    time): reading the boundaries and simplifying them takes ~0.3 s.
+    """
+    st = state()
+    cache = st.boundaries
+    if level in cache:
+        return cache[level]
+    src = Path(st.settings.boundaries_path)
+    try:
+        stat = src.stat()
+        stamp = f"{src.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{level}|{BOUNDARY_TOLERANCE_DEG}|{BOUNDARY_DECIMALS}"
+    except OSError:
+        stamp = None
+    disk = None
+    if stamp is not None:
+        disk = (Path(st.settings.instance_path) / "cache"
+                / f"boundaries-{level}-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.json")
+        try:
+            cache[level] = json.loads(disk.read_text(encoding="utf-8"))
+            return cache[level]
+        except (OSError, ValueError):
+            pass
+    feats = _simplified_boundaries(level)
+    cache[level] = feats
+    if disk is not None:
+        try:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            tmp = disk.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(feats, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+            tmp.replace(disk)  # atomic: another worker may be writing the same file
+        except OSError:
+            pass  # a read-only instance folder: keep the memory cache only
+    return feats
+
+
+def _simplified_boundaries(level: str) -> list[dict]:
+    return simplified_boundaries(districts(), level)

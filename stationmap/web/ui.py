@@ -1,0 +1,83 @@
+"""What the HTML pages share: the page language, vocabulary labels, the finder's
+configuration and where it opens, the signed-in user, safe redirect targets.
+
+Blueprints (pages, embed, coverage, admin, auth) read these; none of them imports
+another blueprint's helpers.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from stationmap.accounts import User
+from stationmap.maps import finder
+from stationmap.maps.finder import DEFAULT_CENTER
+from stationmap.web.params import DEFAULT_K
+from stationmap.web.state import sorted_stations, state
+
+
+def lang() -> str:
+    """The page's language: ``"en"`` or ``"zh"``."""
+    return "en" if str(get_locale() or "zh") == "en" else "zh"
+
+
+def label(vocab: dict, key: str, lang: str) -> str:
+    """The Chinese or English label of a vocabulary entry (kinds, services, statuses)."""
+    zh, en = vocab.get(key, (key, key))
+    return en if lang == "en" else zh
+
+
+def mode_labels() -> dict:
+    """The travel modes' labels in the page's language."""
+    return finder.mode_labels(_)
+
+
+def center() -> tuple[float, float]:
+    """The median WGS-84 position of the stations (cached with them), else DEFAULT_CENTER."""
+    st = state()
+    stations = sorted_stations()
+    key = id(stations)
+    cached = st.center
+    if cached is None or cached[0] != key:
+        if stations:
+            lons = sorted(s.lon for s in stations)
+            lats = sorted(s.lat for s in stations)
+            middle = (lons[len(lons) // 2], lats[len(lats) // 2])
+        else:
+            middle = DEFAULT_CENTER
+        cached = st.center = (key, middle)
+    return cached[1]
+
+
+def finder_config(lang: str) -> dict:
+    """What static/js/finder.js needs (:func:`stationmap.maps.finder.finder_config`), with this app's URLs."""
+    return finder.finder_config(lang, gettext=_, urls={
+        "nearest": url_for("api.nearest"),
+        "reach": url_for("api.reach_area"),
+        "stations": url_for("api.stations"),
+        "station_api": url_for("api.stations") + "/",
+        "station_page": url_for("pages.index") + "station/",
+        "boundaries": url_for("api.boundaries", level="county"),
+    }, static_url=url_for("static", filename=""), minutes=state().settings.minutes, k=DEFAULT_K)
+
+
+def signed_in_user() -> User | None:
+    """The signed-in :class:`~stationmap.accounts.User`, or None."""
+    if current_user and current_user.is_authenticated:
+        return current_user.user
+    return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (no open redirects), else None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
