@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make serve   - set up and serve the app on http://$(HOST):$(PORT) (SQLite, sample data)"
 	@echo "make test    - set up and run the whole test suite"
-	@echo "make lint    - ruff and mypy over the library (configured in pyproject.toml, setup.cfg)"
+	@echo "make lint    - ruff, import contracts and mypy over the library (configured in pyproject.toml, setup.cfg)"
 	@echo "make bench   - run the benchmarks and print their figures"
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
@@ -53,6 +53,7 @@ test: venv system-deps
 # over the library.  Not yet part of `make test`.
 lint: venv
 	$(VENV)/bin/ruff check stationmap benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 
 bench: venv
