@@ -86,5 +86,7 @@ def _register_errors(app: Flask) -> None:
         if http.wants_json():
             body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
                               "message": exc.description, "field": None}}
-            return jsonify(body), exc.code
+            # the exception's own headers (Allow on a 405, Retry-After, WWW-Authenticate), not its HTML type
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+            return jsonify(body), exc.code, headers
         return exc

@@ -126,3 +126,25 @@ def test_at_in_1900_is_answered_in_rfc3339(ro_client):
     r = ro_client.get("/api/v1/nearest?lat=31.79&lon=119.96&at=1900-02-17T02:26:32%2B09:05")
     assert r.status_code == 200
     assert r.get_json()["query"]["at"] == "1900-02-16T17:21:32+00:00"
+
+
+def test_every_405_names_the_allowed_methods(ro_app):
+    """RFC 9110: a 405 carries Allow; the JSON error body must not lose the exception's headers."""
+    client = ro_app.test_client()
+    samples = {"station_id": "x", "adcode": "320404", "filename": "css/x.css", "name": "figures.csv",
+               "token": "t", "user_id": "1", "username": "u"}
+    checked = 0
+    for rule in ro_app.url_map.iter_rules():
+        url = rule.build(samples, append_unknown=False)[1] if rule.arguments <= set(samples) else None
+        if url is None:
+            continue
+        for method in ("DELETE", "PUT", "PATCH", "POST", "GET"):
+            if method in rule.methods:
+                continue
+            r = client.open(url, method=method)
+            if r.status_code != 405:
+                continue  # another rule answers this method at this URL
+            checked += 1
+            allowed = {m.strip() for m in r.headers.get("Allow", "").split(",") if m.strip()}
+            assert allowed and method not in allowed, (method, url, r.headers)
+    assert checked > 20
