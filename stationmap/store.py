@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from stationmap.errors import ConfigError, ConflictError, NotFoundError
+from stationmap.instance import create_private_file, private_dir
 from stationmap.model import Station
 from stationmap.schema import (
     STATION_COLUMNS,
@@ -100,8 +101,9 @@ class StationStore:
         try:
             if url.startswith("sqlite:///"):
                 path = url[len("sqlite:///"):]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if path and path != ":memory:" and "?" not in path and not path.startswith("file:"):
+                    private_dir(Path(path).parent)
+                    create_private_file(path)  # SQLite gives its -wal and -shm files the same mode
             self.engine = sa.create_engine(url, future=True)
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise ConfigError(f"database URL {url!r} cannot be used: {exc}") from None
@@ -109,7 +111,7 @@ class StationStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @classmethod
-    def from_settings(cls, settings) -> "StationStore":
+    def from_settings(cls, settings) -> StationStore:
         return cls(settings.database_url)
 
     # -- schema -----------------------------------------------------------
@@ -166,7 +168,7 @@ class StationStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(changes_table.c.rev))).scalar() or 0
 
-    def change_probe(self) -> "ChangeProbe":
+    def change_probe(self) -> ChangeProbe:
         """A :class:`ChangeProbe` of this store, for this process (make a new one after a fork)."""
         return ChangeProbe(self)
 
@@ -325,7 +327,7 @@ class ChangeProbe:
     RECHECK_S = 1.0
     _HEADER = 48     # one copy of the WAL-index header (WalIndexHdr)
 
-    def __init__(self, store: "StationStore"):
+    def __init__(self, store: StationStore):
         self._conn = self._shm = None
         self._mapped = False
         self._version = self._header = None

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from stationmap import config as _config
 from stationmap.errors import StationmapError
+from stationmap.instance import private_dir, tighten, write_private
 from stationmap.web import admin, api, auth, coverage, embed, http, i18n, pages
 from stationmap.web.state import build_state, sync_index
 
@@ -32,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = http.StationmapFlask(__name__, static_folder=str(_config.PACKAGE_DIR.parent / "static"),
                                static_url_path="/static")
     settings = _config.load(test_config)
+    tighten(settings.instance_path)  # files an older release left readable by other users
     app.config.update(
         SECRET_KEY=settings.secret_key or _secret_key(settings),
         JSON_AS_ASCII=False,
@@ -68,9 +70,9 @@ def _secret_key(settings) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = secrets.token_hex(32)
-        path.write_text(key)
+        write_private(path, key)
         return key
 
 

@@ -13,6 +13,7 @@ rate-limited worker reports ("open and fine", "closed", ...).
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
@@ -27,6 +28,7 @@ from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, ValidationError
+from stationmap.instance import FILE_MODE, private_dir, write_private
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.state import districts as _districts
@@ -329,8 +331,7 @@ def _local(target) -> bool:
 # -- upload and import -------------------------------------------------------------
 
 def _upload_dir() -> Path:
-    p = Path(state().settings.instance_path) / "uploads"
-    p.mkdir(parents=True, exist_ok=True)
+    p = private_dir(Path(state().settings.instance_path) / "uploads")
     now = time.time()
     for f in p.glob("*"):  # forget abandoned uploads
         try:
@@ -433,10 +434,11 @@ def import_upload():
     filename = Path(f.filename).name[:200]
     token = secrets.token_urlsafe(18)
     data, meta_path = _upload_paths(token, Path(filename).suffix.lower())
-    f.save(str(data))
+    with open(os.open(data, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
+        f.save(out)  # readable by stationmap's user only, from the first byte
     meta = {"user_id": user.id, "filename": filename, "datum": None if datum == "auto" else datum,
             "skip_invalid": bool(request.form.get("skip_invalid")), "at": time.time()}
-    meta_path.write_text(json.dumps(meta))
+    write_private(meta_path, json.dumps(meta))
     try:
         pv = _preview(data, meta)
     except ValidationError as exc:

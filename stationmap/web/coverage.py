@@ -25,6 +25,7 @@ from flask import Blueprint, abort, render_template, send_file, url_for
 from stationmap import coverage as cv
 from stationmap.config import MODES
 from stationmap.errors import NotFoundError, ValidationError
+from stationmap.instance import private_dir
 from stationmap.model import KINDS
 from stationmap.web.features import json_response
 from stationmap.web.params import COVERAGE, COVERAGE_PAGE, MAX_CELLS, Params, names
@@ -204,6 +205,7 @@ def download(adcode: str, name: str):
         if not done.exists():
             from stationmap.planning import write_outputs
 
+            private_dir(folder)
             write_outputs(cov, folder, kind=args.kind, sites=sites, lang=page_lang)
             done.write_text("ok")
     stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min_{name}"

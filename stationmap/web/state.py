@@ -46,6 +46,7 @@ from flask import current_app
 from stationmap import config as _config
 from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG, simplified_boundaries
 from stationmap.index import StationIndex
+from stationmap.instance import private_dir, write_private
 from stationmap.model import KINDS
 from stationmap.store import StationStore
 from stationmap.web.http import PID
@@ -274,9 +275,9 @@ def boundary_features(level: str) -> list[dict]:
     cache[level] = feats
     if disk is not None:
         try:
-            disk.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(disk.parent)
             tmp = disk.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(feats, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+            write_private(tmp, json.dumps(feats, ensure_ascii=False, separators=(",", ":")))
             tmp.replace(disk)  # atomic: another worker may be writing the same file
         except OSError:
             pass  # a read-only instance folder: keep the memory cache only

@@ -540,3 +540,42 @@ def test_upload_every_format_and_datum(app, store, tmp_path, ext, datum):
     for s in new:
         got = store.get(s.id)
         assert geod.inv(s.lon, s.lat, got.lon, got.lat)[2] < 0.05
+
+
+def test_pending_uploads_are_readable_by_their_owner_only(app):
+    """Issue 22: the uploaded file and its metadata are 0600 in a 0700 folder, whatever the umask."""
+    import os
+    import stat
+    from pathlib import Path
+
+    old = os.umask(0o022)
+    try:
+        c = _client(app, "zl")
+        token = _token(_upload(c, CSV_OK).get_data(as_text=True))
+    finally:
+        os.umask(old)
+    folder = Path(app.extensions["stationmap"].settings.instance_path) / "uploads"
+    files = sorted(folder.glob(f"{token}.*"))
+    assert len(files) == 2  # the file and its .meta
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+
+
+def test_create_app_makes_the_secret_key_private_and_tightens_the_folder(tmp_path):
+    """Issue 22: the secret key is 0600; a folder an older release left 0755 is narrowed at start."""
+    import os
+    import stat
+
+    from stationmap.web import create_app
+
+    def _mode(p):
+        return stat.S_IMODE(os.stat(p).st_mode)
+
+    inst = tmp_path / "instance"
+    inst.mkdir(mode=0o755)
+    os.chmod(inst, 0o755)
+    (inst / "old.sqlite").write_text("")
+    os.chmod(inst / "old.sqlite", 0o644)
+    create_app({"TESTING": True, "instance_path": str(inst), "database_url": f"sqlite:///{inst}/s.sqlite"})
+    assert _mode(inst) == 0o700
+    assert _mode(inst / "secret_key") == 0o600 and _mode(inst / "old.sqlite") == 0o600
