@@ -103,6 +103,10 @@ class Settings:
     #: Flask-Limiter storage: "memory://" counts per worker process (so N workers
     #: allow N times the limits); "redis://host:6379" shares the counts
     ratelimit_storage_uri: str = "memory://"
+    #: the web upload's limits (`stationmap import` has none): data rows, and megabytes of data
+    #: once unpacked (an XLSX workbook is a zip); beyond them the page points to the CLI
+    upload_max_rows: int = 200_000
+    upload_max_mb: float = 100.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -133,6 +137,8 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "minutes": float,
     "detour_factor": float,
     "max_snap_m": float,
+    "upload_max_rows": int,
+    "upload_max_mb": float,
     "speeds_kmh": json.loads,
     "car_speeds_kmh": json.loads,
     "networks": json.loads,

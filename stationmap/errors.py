@@ -34,6 +34,22 @@ class ValidationError(StationmapError, ValueError):
     code = "invalid"
 
 
+class TooLargeError(ValidationError):
+    """Input beyond a size limit (rows, unpacked bytes): 413 Content Too Large.
+
+    ``limit`` and ``unit`` say which limit (``"rows"`` or ``"bytes"``), so a
+    page can say it in its own language.
+    """
+
+    http_status = 413
+    code = "too_large"
+
+    def __init__(self, message: str, *, limit: int, unit: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.limit = limit
+        self.unit = unit
+
+
 class NotFoundError(StationmapError, LookupError):
     """A station, district or network that does not exist."""
 

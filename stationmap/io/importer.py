@@ -135,7 +135,8 @@ def derived_id(name: str, address: str, lon, lat) -> str:
 
 
 def parse_stations(source, *, filename: str | None = None, fmt: str | None = None,
-                   datum: str | None = None) -> Parsed:
+                   datum: str | None = None, max_rows: int | None = None,
+                   max_bytes: int | None = None) -> Parsed:
     """Read and validate a station file without touching any store.
 
     Parameters
@@ -145,6 +146,8 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
     datum : {"wgs84", "gcj02", "bd09"}, optional
         Datum of the file's coordinates; by default the one the file declares,
         else WGS-84.  Stations come back in WGS-84.
+    max_rows, max_bytes : int, optional
+        Size limits (:func:`~stationmap.io.readers.read_table`; the web upload's).
 
     Returns
     -------
@@ -152,7 +155,7 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
         ``stations`` (valid, WGS-84, with ids) and ``problems``
         (:class:`~stationmap.io.readers.FileProblem`, ordered by row).
     """
-    table = read_table(source, filename=filename, fmt=fmt)
+    table = read_table(source, filename=filename, fmt=fmt, max_rows=max_rows, max_bytes=max_bytes)
     name, unit = table.source, table.unit
     explicit = check_datum(datum) if datum is not None else None
     if explicit and table.declared_datum and explicit != table.declared_datum:

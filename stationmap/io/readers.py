@@ -81,7 +81,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
-from stationmap.errors import ValidationError, geodata_read_errors
+from stationmap.errors import TooLargeError, ValidationError, geodata_read_errors
 from stationmap.io.cells import restore_cell
 from stationmap.model import Problem
 
@@ -363,8 +363,14 @@ def read_csv(source: Source, *, name: str | None = None) -> Table:
 
 # -- XLSX ------------------------------------------------------------------------
 
-def read_xlsx(source: Source, *, name: str | None = None) -> Table:
-    """Read an Excel workbook (.xlsx): the first sheet with a station header."""
+def read_xlsx(source: Source, *, name: str | None = None, max_rows: int | None = None,
+              max_bytes: int | None = None) -> Table:
+    """Read an Excel workbook (.xlsx): the first sheet with a station header.
+
+    ``max_rows`` / ``max_bytes`` refuse (:class:`~stationmap.errors.TooLargeError`)
+    a sheet with more data rows, or a workbook that unpacks to more bytes (declared
+    and actually decompressed: a zip bomb stops at the limit), before it is parsed.
+    """
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -377,6 +383,8 @@ def read_xlsx(source: Source, *, name: str | None = None) -> Table:
         if data.startswith(b"\xd0\xcf\x11\xe0"):
             hint = " (it looks like an old .xls or an encrypted workbook: save it as .xlsx without a password)"
         raise ValidationError(f"{name}: is not a valid .xlsx workbook{hint}")
+    if max_bytes is not None or max_rows is not None:
+        _check_unpacked(data, name, max_bytes, max_rows)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -396,13 +404,13 @@ def read_xlsx(source: Source, *, name: str | None = None) -> Table:
                 if _looks_like_header(values):
                     chosen = (ws, rownum, values, it)
                     break
-                if rownum >= 10:
+                if rownum >= _HEADER_SCAN_ROWS:
                     break
             if chosen:
                 break
         if chosen is None:
             first = wb.worksheets[0] if wb.worksheets else None
-            rows0 = [] if first is None else list(first.iter_rows(values_only=True, max_row=10))
+            rows0 = [] if first is None else list(first.iter_rows(values_only=True, max_row=_HEADER_SCAN_ROWS))
             nonempty = [(i, r) for i, r in enumerate(rows0, start=1) if any(not _blank(v) for v in r)]
             if not nonempty:
                 raise _empty(name)
@@ -416,15 +424,20 @@ def read_xlsx(source: Source, *, name: str | None = None) -> Table:
         if len(wb.worksheets) > 1:
             warns.append(f"{name}: warning: reading sheet {ws.title!r} only "
                          f"(the workbook has {len(wb.worksheets)} sheets)")
-        records, rows = [], []
+        records: list[dict[str, Any]] = []
+        rows: list[int] = []
         items = list(mapping.items())
         for rownum, values in enumerate(it, start=header_row + 1):
+            if max_rows is not None and len(records) >= max_rows:
+                raise _too_many_rows(name, max_rows)
             n = len(values)
             rec = {f: (values[i] if i < n else None) for i, f in items}
             if all(_blank(v) for v in rec.values()):
                 continue
             records.append(rec)
             rows.append(rownum)
+    except TooLargeError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError) as exc:
         raise ValidationError(f"{name}: is not a valid .xlsx workbook ({type(exc).__name__}: {exc})") from None
     finally:
@@ -433,6 +446,55 @@ def read_xlsx(source: Source, *, name: str | None = None) -> Table:
         raise _no_rows(name)
     return Table(source=name, fmt="xlsx", unit="row", fields=[mapping[i] for i in mapping],
                  records=records, rows=rows, warnings=warns, headers=found)
+
+
+def _too_many_rows(name: str, max_rows: int) -> TooLargeError:
+    return TooLargeError(f"{name}: has more than {max_rows:,} rows; import it with `stationmap import`",
+                         limit=max_rows, unit="rows")
+
+
+def _too_many_bytes(name: str, max_bytes: int) -> TooLargeError:
+    return TooLargeError(f"{name}: unpacks to more than {max_bytes / 1e6:,.0f} MB; import it with "
+                         "`stationmap import`", limit=max_bytes, unit="bytes")
+
+
+#: lines of a sheet looked at for its header row
+_HEADER_SCAN_ROWS = 10
+_ROW_TAG = re.compile(rb"<row[\s>/]")
+
+
+def _check_unpacked(data: bytes, name: str, max_bytes: int | None, max_rows: int | None = None) -> None:
+    """Refuse a zip whose members unpack to more than ``max_bytes``, or a worksheet with more
+    than ``max_rows`` rows (and the few header lines a sheet may have above its rows).
+
+    The declared sizes first, then the bytes actually decompressed (reading at most the
+    limit): a bomb is refused at once, a large workbook in well under a second, before
+    openpyxl parses a row (it reads ~20k rows a second).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()
+            if max_bytes is not None and sum(m.file_size for m in members) > max_bytes:
+                raise _too_many_bytes(name, max_bytes)
+            total = 0
+            for m in members:
+                sheet = m.filename.startswith("xl/worksheets/") and max_rows is not None
+                rows, tail = 0, b""
+                with zf.open(m) as fh:
+                    while chunk := fh.read(1 << 20):
+                        total += len(chunk)
+                        if max_bytes is not None and total > max_bytes:
+                            raise _too_many_bytes(name, max_bytes)
+                        if sheet:
+                            rows += len(_ROW_TAG.findall(tail + chunk))
+                            tail = chunk[-5:]
+                            rows -= len(_ROW_TAG.findall(tail))  # counted again with the next chunk
+                            if max_rows is not None and rows > max_rows + _HEADER_SCAN_ROWS:
+                                raise _too_many_rows(name, max_rows)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(f"{name}: is not a valid .xlsx workbook ({type(exc).__name__}: {exc})") from None
 
 
 # -- GeoJSON ---------------------------------------------------------------------
@@ -612,7 +674,8 @@ class _Reader(Protocol):
 _READERS: dict[str, _Reader] = {"csv": read_csv, "xlsx": read_xlsx, "geojson": read_geojson, "gpkg": read_gpkg}
 
 
-def read_table(source: Source, *, filename: str | None = None, fmt: str | None = None) -> Table:
+def read_table(source: Source, *, filename: str | None = None, fmt: str | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None) -> Table:
     """Read a station list from a path or a binary file-like object.
 
     Parameters
@@ -623,10 +686,44 @@ def read_table(source: Source, *, filename: str | None = None, fmt: str | None =
         The name shown in messages and used to pick the format.
     fmt : {"csv", "xlsx", "geojson", "gpkg"}, optional
         The format; by default from the extension of ``filename`` / ``source``.
+    max_rows, max_bytes : int, optional
+        Limits (the web upload's): more rows (or features), or more bytes of
+        data (an XLSX workbook's unpacked size), raise
+        :class:`~stationmap.errors.TooLargeError`.  An XLSX sheet is refused
+        while it streams, before the rows beyond the limit are read.
+
+    Raises
+    ------
+    ValidationError
+        The file cannot be read (with its name and what is wrong).
+    TooLargeError
+        The file is beyond ``max_rows`` or ``max_bytes``.
     """
     name = filename or (getattr(source, "name", None) if hasattr(source, "read") else None) or str(source)
     if fmt is None:
         fmt = format_for(name)
     elif fmt not in _READERS:
         raise ValidationError(f"format must be one of {FORMATS}, got {fmt!r}", field="format")
-    return _READERS[fmt](source, name=str(name))
+    if fmt == "xlsx":
+        return read_xlsx(source, name=str(name), max_rows=max_rows, max_bytes=max_bytes)
+    if max_bytes is not None:
+        size = _source_size(source)
+        if size is not None and size > max_bytes:
+            raise _too_many_bytes(str(name), max_bytes)
+    table = _READERS[fmt](source, name=str(name))
+    if max_rows is not None and len(table.records) > max_rows:
+        raise _too_many_rows(str(name), max_rows)
+    return table
+
+
+def _source_size(source: Source) -> int | None:
+    """Bytes in a path or a seekable file-like object (None if unknown)."""
+    try:
+        if hasattr(source, "read"):
+            pos = source.tell()  # type: ignore[union-attr]
+            end = source.seek(0, os.SEEK_END)  # type: ignore[union-attr]
+            source.seek(pos)  # type: ignore[union-attr]
+            return int(end) - int(pos)
+        return Path(source).stat().st_size
+    except (OSError, AttributeError, ValueError):
+        return None

@@ -27,7 +27,7 @@ from flask_login import login_required
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
-from stationmap.errors import ConflictError, NotFoundError, ValidationError
+from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
@@ -393,7 +393,9 @@ def _preview(data: Path, meta: dict) -> dict:
     from stationmap.io.importer import parse_stations
 
     user = _user()
-    parsed = parse_stations(data, filename=meta["filename"], datum=meta["datum"])
+    settings = state().settings
+    parsed = parse_stations(data, filename=meta["filename"], datum=meta["datum"],
+                            max_rows=settings.upload_max_rows, max_bytes=int(settings.upload_max_mb * 1e6))
     store = state().store
     new, changed, same = store.classify(parsed.stations)
     unit = parsed.table.unit
@@ -444,6 +446,12 @@ def import_upload():
     except ValidationError as exc:
         data.unlink(missing_ok=True)
         meta_path.unlink(missing_ok=True)
+        if isinstance(exc, TooLargeError):
+            settings = state().settings
+            message = _("文件太大：网页上传最多 %(rows)s 行、解压后 %(mb)s MB。更大的文件请在服务器上用命令 "
+                        "stationmap import 导入。", rows=f"{settings.upload_max_rows:,}",
+                        mb=f"{settings.upload_max_mb:g}")
+            return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=message), 413
         return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=exc.message), 400
     can_import = not pv["scope_problems"] and (meta["skip_invalid"] or not pv["invalid_rows"]) \
         and (pv["new"] or pv["changed"])

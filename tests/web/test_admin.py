@@ -6,6 +6,7 @@ import io
 import json
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -579,3 +580,23 @@ def test_create_app_makes_the_secret_key_private_and_tightens_the_folder(tmp_pat
     create_app({"TESTING": True, "instance_path": str(inst), "database_url": f"sqlite:///{inst}/s.sqlite"})
     assert _mode(inst) == 0o700
     assert _mode(inst / "secret_key") == 0o600 and _mode(inst / "old.sqlite") == 0o600
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "文件太大"), ("en", "The file is too large")])
+def test_an_xlsx_bomb_upload_is_refused_quickly_in_the_page_language(app, lang, words):
+    """Issue 22: a 1.5 MB workbook that unpacks to 3 million rows gets a 413 page, not a dead worker."""
+    import time
+
+    from tests.support.bombs import xlsx_bomb
+
+    c = _client(app, "zl")
+    data = {"file": (io.BytesIO(xlsx_bomb(3_000_000)), "bomb.xlsx"), "datum": "auto",
+            "csrf_token": fresh_token(c, "/admin/import")}
+    t = time.perf_counter()
+    r = c.post(f"/admin/import?lang={lang}", data=data, content_type="multipart/form-data")
+    assert time.perf_counter() - t < 2.0
+    html = r.get_data(as_text=True)
+    assert r.status_code == 413 and words in html and "stationmap import" in html
+    assert "Internal Server Error" not in html
+    folder = Path(app.extensions["stationmap"].settings.instance_path) / "uploads"
+    assert list(folder.glob("*")) == []  # nothing pending is left behind
