@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stationmap import siting
-from stationmap.config import Settings
+from stationmap.config import DEFAULT_MODE, Settings
 from stationmap.coverage import DEFAULT_CELL_M, Coverage, analyse, records
 from stationmap.io.cells import frame_to_csv, frames_to_xlsx
 from stationmap.network import Network
@@ -233,7 +233,7 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
 
 
 def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, out_dir: str | Path, *,
-           kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
+           kinds: str | Sequence[str] | None = None, mode: str = DEFAULT_MODE, minutes: float | None = None,
            method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
            candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",

@@ -27,6 +27,7 @@ from branca.element import CssLink, JavascriptLink, MacroElement
 from folium.plugins import LocateControl, MarkerCluster
 from folium.template import Template
 
+from stationmap.config import DEFAULT_MODE
 from stationmap.coords import check_datum
 from stationmap.errors import ValidationError
 from stationmap.maps.icons import KEY_SERVICES, KIND_COLORS, kind_icon, service_icon
@@ -229,7 +230,7 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
         "marker_query": {"status": "active", "fields": "kinds,services,open_now", "limit": str(MARKER_PAGE)},
         "k": k,
         "minutes": minutes,
-        "mode": "ebike",
+        "mode": DEFAULT_MODE,
         "autolocate": True,
         "kinds": {kd: {"label": KINDS[kd][1 if lang == "en" else 0], "color": KIND_COLORS[kd],
                        "icon": static_url + kind_icon(kd)}

@@ -9,7 +9,7 @@ returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
 Views only check their arguments and call the library; runs are cached per
 (arguments, store revision), and the downloads are written once per run into
 ``<instance>/coverage/``.  The web refuses grids of more than
-:data:`~stationmap.web.params.MAX_CELLS` cells (the CLI has no such limit).
+:data:`~stationmap.config.WEB_MAX_CELLS` cells (the CLI has no such limit).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pathlib import Path
 from flask import Blueprint, abort, render_template, send_file, url_for
 
 from stationmap import coverage as cv
-from stationmap.config import MODES
+from stationmap.config import MODES, WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import KINDS
 from stationmap.web.features import json_response
-from stationmap.web.params import COVERAGE, COVERAGE_PAGE, MAX_CELLS, Params, names
+from stationmap.web.params import COVERAGE, COVERAGE_PAGE, Params, names
 from stationmap.web.state import state
 from stationmap.web.ui import lang
 
@@ -125,7 +125,7 @@ def _run(args: _Args):
             else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
-                     districts=districts, max_cells=MAX_CELLS)
+                     districts=districts, max_cells=WEB_MAX_CELLS)
     sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
     with _LOCK:
         cache[key] = (cov, sites)

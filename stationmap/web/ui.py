@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from stationmap.accounts import User
+from stationmap.config import DEFAULT_K
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
-from stationmap.web.params import DEFAULT_K
 from stationmap.web.state import sorted_stations, state
 
 
