@@ -27,11 +27,12 @@ from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, ValidationError
+from stationmap.labels import DATUM_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
-from stationmap.web.ui import safe_next, signed_in_user
+from stationmap.web.ui import lang, safe_next, signed_in_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
@@ -43,11 +44,6 @@ UPLOAD_MAX_AGE_S = 6 * 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: text fields of the station form, in order
 TEXT_FIELDS = ("name", "name_en", "address", "host", "operator", "phone", "opening_hours")
-DATUM_LABELS = {
-    "wgs84": ("WGS-84（GPS、OpenStreetMap、天地图）", "WGS-84 (GPS, OpenStreetMap, Tianditu)"),
-    "gcj02": ("GCJ-02（高德、腾讯、微信）", "GCJ-02 (Amap, Tencent, WeChat)"),
-    "bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
-}
 
 
 # -- helpers -------------------------------------------------------------------
@@ -88,12 +84,6 @@ def _latest_rev(station_id: str) -> int:
     return hist[0]["rev"] if hist else 0
 
 
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")
-
-
 def _picker_points(station) -> dict:
     """The station's position in every datum, for the map picker: {datum: [lon, lat]}."""
     if station is None:
@@ -119,9 +109,9 @@ def _form_context(station, *, values=None, problems=(), base_rev=0, new=False, s
         if rec is not None and rec.bbox:
             w, s, e, n = rec.bbox
             center = [(w + e) / 2, (s + n) / 2]
-    bms = [{"name": b.name, "label": b.label(_lang()), "datum": b.datum, "tiles": b.tiles,
+    bms = [{"name": b.name, "label": b.label(lang()), "datum": b.datum, "tiles": b.tiles,
             "attribution": b.attribution, "max_zoom": b.max_zoom}
-           for b in basemaps(tianditu_key=state().settings.tianditu_key, lang=_lang())]
+           for b in basemaps(tianditu_key=state().settings.tianditu_key, lang=lang())]
     picker = {"basemaps": bms, "point": _picker_points(station),
               "center": {d: list(from_wgs84(center[0], center[1], d)) for d in DATUMS} if center else None}
     by_field: dict = {}
@@ -540,7 +530,7 @@ def report_add(station_id):
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"ok": True, "station_id": station_id, "kind": kind}), 201
     flash(_("谢谢！您的反馈已记录：%(what)s",
-            what=_reports.REPORT_KINDS[kind][0 if _lang() == "zh" else 1]))
+            what=_reports.REPORT_KINDS[kind][0 if lang() == "zh" else 1]))
     return redirect(url_for("reports.reports_page", station_id=station_id))
 
 
@@ -555,19 +545,19 @@ def init_app(app) -> None:
 
     @app.template_filter("kind_label")
     def _kind_label(v):
-        return KINDS.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return KINDS.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("service_label")
     def _service_label(v):
-        return SERVICES.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return SERVICES.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("status_label")
     def _status_label(v):
-        return STATUSES.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return STATUSES.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("report_label")
     def _report_label(v):
-        return _reports.REPORT_KINDS.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return _reports.REPORT_KINDS.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("local_time")
     def _local_time(dt):
@@ -577,6 +567,6 @@ def init_app(app) -> None:
 
     @app.template_filter("pick_lang")
     def _pick(pair):
-        return pair[0 if _lang() == "zh" else 1]
+        return pair[0 if lang() == "zh" else 1]
 
     app.jinja_env.globals.setdefault("reports_context", reports_context)
