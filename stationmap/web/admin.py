@@ -278,19 +278,15 @@ def _set_status(station_id: str, status: str, note: str):
     return st
 
 
-@bp.post("/stations/<station_id>/close")
+@bp.post("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"})
+@bp.post("/stations/<station_id>/reopen", endpoint="station_reopen", defaults={"status": "active"})
 @login_required
-def station_close(station_id):
-    st = _set_status(station_id, "closed", (request.form.get("note") or "closed").strip()[:500])
-    flash(_("已关闭：%(name)s", name=st.name))
-    return _back_to(st)
-
-
-@bp.post("/stations/<station_id>/reopen")
-@login_required
-def station_reopen(station_id):
-    st = _set_status(station_id, "active", (request.form.get("note") or "reopened").strip()[:500])
-    flash(_("已重新开放：%(name)s", name=st.name))
+def station_status(station_id, status):
+    """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports."""
+    closing = status == "closed"
+    note = (request.form.get("note") or ("closed" if closing else "reopened")).strip()[:500]
+    st = _set_status(station_id, status, note)
+    flash(_("已关闭：%(name)s", name=st.name) if closing else _("已重新开放：%(name)s", name=st.name))
     return _back_to(st)
 
 
