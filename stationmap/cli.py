@@ -91,7 +91,8 @@ def _echo_schema(res, *, err: bool = False, quiet_when_new: bool = False) -> Non
 @click.option("--lon", type=float, required=True, help="Longitude of the query point.")
 @click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="Datum of --lon/--lat: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
-@click.option("--k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many stations.")
+@click.option("--k", "k", type=click.IntRange(1, _config.MAX_K), default=_config.DEFAULT_K, show_default=True,
+              help="How many stations.")
 @click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
 @click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
               help="Only stations with all these services (repeatable).")
@@ -169,10 +170,10 @@ def _networks_for(spec, cfg):
 @click.option("--lon", type=float, required=True, help="Longitude of the start.")
 @click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="Datum of --lon/--lat: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
-@click.option("--minutes", type=click.FloatRange(0, 180, min_open=True), default=None,
+@click.option("--minutes", type=click.FloatRange(0, _config.MAX_MINUTES, min_open=True), default=None,
               help="Travel time [default: STATIONMAP_MINUTES, 15].")
-@click.option("--mode", type=click.Choice(list(_config.MODES)), default="ebike", show_default=True)
-@click.option("--method", type=click.Choice(["auto", "network", "circle"]), default="auto", show_default=True,
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True)
+@click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
               help="network: minutes on the roads; circle: straight line x detour factor; "
                    "auto: the network where one covers the start, else the circle.")
 @click.option("--network", "network_spec", default=None,
@@ -637,18 +638,18 @@ def sample_generate(out, seed):
 @click.argument("adcode")
 @click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True,
               help="Station kinds (repeatable; default every kind).  Gaps, sites and the map use the first.")
-@click.option("--mode", type=click.Choice(list(_config.MODES)), default="walk", show_default=True)
-@click.option("--minutes", type=click.FloatRange(0, 240, min_open=True), default=None,
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True)
+@click.option("--minutes", type=click.FloatRange(0, _config.MAX_MINUTES, min_open=True), default=None,
               help="Threshold in minutes (default 15).")
-@click.option("--cell", "cell_m", type=click.FloatRange(10, 50000), default=250.0, show_default=True,
-              help="Cell size in metres.")
+@click.option("--cell", "cell_m", type=click.FloatRange(_config.MIN_CELL_M, _config.MAX_CELL_M),
+              default=_config.DEFAULT_CELL_M, show_default=True, help="Cell size in metres.")
 @click.option("--shape", type=click.Choice(["square", "h3"]), default="square", show_default=True)
 @click.option("--h3-resolution", type=click.IntRange(0, 15), default=None, help="H3 resolution (default: from --cell).")
-@click.option("--method", type=click.Choice(["auto", "circle", "network"]), default="auto", show_default=True,
+@click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
               help="circle: straight line x detour factor; network: road graph (zones without a polygon need one).")
 @click.option("--network", "network_spec", default=None,
               help="Road network: a name in STATIONMAP_NETWORKS, a compiled .npz or a .gpkg road graph.")
-@click.option("--add", "add_n", type=click.IntRange(1, 1000), default=None, help="Suggest N new sites.")
+@click.option("--add", "add_n", type=click.IntRange(1, _config.MAX_SITES), default=None, help="Suggest N new sites.")
 @click.option("--solver", type=click.Choice(["auto", "exact", "greedy"]), default="auto", show_default=True)
 @click.option("--candidates", type=click.Path(dir_okay=False), default=None,
               help="Candidate host places (CSV lon,lat[,id] or GeoJSON/GeoPackage points, WGS-84); default grid cells.")

@@ -1,4 +1,9 @@
-"""Defaults and configuration.
+"""Defaults and configuration: the settings, and the ONE table of limits, defaults,
+modes and methods.
+
+The library, the CLI, the API (and its OpenAPI document), the pages and the charts
+read the limits and defaults below from here; :mod:`stationmap.checks` checks
+arguments against them and :mod:`stationmap.labels` holds their zh/en labels.
 
 Every setting has a default here and may be overridden by an environment
 variable ``STATIONMAP_<NAME>`` (for example ``STATIONMAP_DATABASE_URL``) or,
@@ -24,10 +29,49 @@ _CHECKOUT = PACKAGE_DIR.parent
 #: these with :data:`DETOUR_FACTOR`; road networks use per-class speeds).
 MODES = ("walk", "bike", "ebike", "car")
 DEFAULT_SPEEDS_KMH = {"walk": 4.8, "bike": 12.0, "ebike": 16.0, "car": 30.0}
+#: The mode when none is asked for, everywhere (library, CLI, API, pages, nav links):
+#: the stations serve couriers and delivery riders, who ride e-bikes.
+DEFAULT_MODE = "ebike"
+
+#: How travel minutes are found: ``auto`` (the road network where one covers the
+#: point, else the circle estimate), ``network`` (roads only), ``circle`` (straight
+#: line x :data:`DETOUR_FACTOR` / speed only).
+METHODS = ("auto", "network", "circle")
+DEFAULT_METHOD = "auto"
+
+#: The travel-time budget when none is asked for (``Settings.minutes`` overrides it)
+#: and the largest one anything accepts (library, CLI, API, coverage page).
+DEFAULT_MINUTES = 15.0
+MAX_MINUTES = 120.0
 
 #: How many nearest stations an answer lists unless asked otherwise (``/api/v1/nearest``'s
 #: ``k``; the finder's list, in the web app and on a published site).
 DEFAULT_K = 5
+#: The most stations the library ranks or the index lists in one call (``--k`` of the CLI).
+MAX_K = 1000
+#: The most stations one API answer lists (``/api/v1/nearest``'s ``k``): a bound on a
+#: request's work, below the library's :data:`MAX_K`.
+API_MAX_K = 100
+
+#: Pages of ``/api/v1/stations``: default and largest ``limit``, largest ``offset``.
+DEFAULT_LIMIT = 1_000
+MAX_LIMIT = 10_000
+MAX_OFFSET = 1_000_000_000
+
+#: Coverage grids: default cell size and the sizes the library accepts, metres.
+DEFAULT_CELL_M = 250.0
+MIN_CELL_M = 10.0
+MAX_CELL_M = 50_000.0
+#: What a web request may ask of a coverage run (the CLI has none of these limits):
+#: cell sizes in metres, grid cells, suggested sites, listed gaps, and the smallest budget.
+WEB_MIN_CELL_M = 100.0
+WEB_MAX_CELL_M = 5_000.0
+WEB_MAX_CELLS = 250_000
+WEB_MAX_ADD = 50
+WEB_MAX_GAPS = 1000
+WEB_MIN_MINUTES = 1.0
+#: The most sites :func:`stationmap.siting.suggest_sites` suggests in one run.
+MAX_SITES = 1000
 
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
@@ -63,8 +107,6 @@ DEFAULT_CAR_SPEEDS_KMH = {
     "unclassified": 25.0, "residential": 20.0, "road": 20.0, "service": 15.0,
     "living_street": 10.0, "track": 10.0,
 }
-
-DEFAULT_MINUTES = 15.0
 
 
 def _default_root() -> Path:

@@ -34,6 +34,8 @@ import numpy as np
 from rtree import index as rtree_index
 from scipy.spatial import cKDTree
 
+from stationmap.checks import check_point
+from stationmap.config import MAX_K
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
 from stationmap.jit import compiled
@@ -62,7 +64,6 @@ FAR_M = 100_000.0
 #: the nearest query's compiled fast path serves while the kd trees hold at most this many
 #: removed slots (an edit or a delete removes one; past 1024 or 5% of the stations, they are rebuilt)
 _STALE_FAST = 64
-MAX_K = 1000
 
 
 class Hit(NamedTuple):
@@ -98,38 +99,6 @@ def _kind_mask(kinds: Iterable[str]) -> int:
     for k in kinds:
         m |= _KIND_BIT[k]
     return m
-
-
-def check_point(lon: object, lat: object) -> tuple[float, float]:
-    """Finite WGS-84 lon/lat in range, as floats; ValidationError otherwise.
-
-    Parameters
-    ----------
-    lon, lat : object
-        Anything ``float()`` takes: floats, ints, numpy scalars, numeric strings.
-
-    Returns
-    -------
-    (float, float)
-        ``lon`` in [-180, 180], ``lat`` in [-90, 90].
-
-    Raises
-    ------
-    ValidationError
-        If either is not a number, not finite or out of range (``field`` names which).
-    """
-    if type(lon) is float and type(lat) is float and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
-        return lon, lat     # (NaN fails the comparisons)
-    out = []
-    for name, v, lim in (("lon", lon, 180.0), ("lat", lat, 90.0)):
-        try:
-            x = float(v)  # type: ignore[arg-type]  # anything float() takes; the rest is refused
-        except (TypeError, ValueError):
-            raise ValidationError(f"{name} must be a number, got {v!r}", field=name) from None
-        if not math.isfinite(x) or not -lim <= x <= lim:
-            raise ValidationError(f"{name} must be in [-{lim:g}, {lim:g}], got {v!r}", field=name)
-        out.append(x)
-    return out[0], out[1]
 
 
 def _check_metres(v: Any, name: str) -> float:

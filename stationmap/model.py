@@ -20,57 +20,16 @@ from zoneinfo import ZoneInfo
 import opening_hours as _oh
 
 from stationmap.errors import ValidationError
+from stationmap.labels import HOST_LABELS, KIND_LABELS, SERVICE_LABELS, STATUS_LABELS
 
 TZ = ZoneInfo("Asia/Shanghai")
 
-#: kind -> (Chinese, English)
-KINDS = {
-    "rest": ("工会驿站", "Rest station"),
-    "hot_tea": ("热茶点", "Hot-tea point"),
-    "legal_aid": ("法律援助点", "Legal-aid post"),
-}
-
-#: service -> (Chinese, English).  The fixed vocabulary of what a station offers.
-SERVICES = {
-    "drinking_water": ("饮用水", "Drinking water"),
-    "hot_water": ("热水", "Hot water"),
-    "toilet": ("卫生间", "Toilet"),
-    "rest_seats": ("休息座椅", "Rest seats"),
-    "heating": ("取暖", "Heating"),
-    "cooling": ("纳凉 / 空调", "Cooling / air conditioning"),
-    "phone_charging": ("手机充电", "Phone charging"),
-    "ebike_charging": ("电动车充电", "E-bike charging"),
-    "battery_swap": ("换电", "Battery swap"),
-    "microwave": ("微波炉 / 热饭", "Microwave / meal heating"),
-    "first_aid": ("急救药箱", "First-aid kit"),
-    "legal_aid": ("法律援助", "Legal aid"),
-    "reading": ("阅读", "Reading"),
-    "wifi": ("无线网络", "Wi-Fi"),
-    "umbrella": ("爱心雨伞", "Umbrella loan"),
-    "repair_kit": ("打气筒 / 维修工具", "Tyre pump / repair kit"),
-}
-
-#: status -> (Chinese, English)
-STATUSES = {
-    "active": ("正常开放", "Active"),
-    "temporarily_closed": ("暂停开放", "Temporarily closed"),
-    "closed": ("已关闭", "Closed"),
-}
-
-#: typical hosts of a station (free text is allowed; these are suggestions)
-HOSTS = {
-    "union": ("工会", "Trade union"),
-    "bank": ("银行网点", "Bank branch"),
-    "post_office": ("邮政网点", "Post office"),
-    "telecom": ("通信营业厅", "Telecom shop"),
-    "community": ("社区服务中心", "Community centre"),
-    "shop": ("商铺 / 便利店", "Shop"),
-    "hotel": ("酒店", "Hotel"),
-    "gas_station": ("加油站", "Fuel station"),
-    "government": ("党群服务中心", "Party-masses service centre"),
-    "enterprise": ("企业", "Enterprise"),
-    "park": ("公园", "Park"),
-}
+#: the vocabularies: kind, service, status and (suggested) host -> (Chinese, English);
+#: the labels live in :mod:`stationmap.labels`, these names are the vocabularies' keys
+KINDS = KIND_LABELS
+SERVICES = SERVICE_LABELS
+STATUSES = STATUS_LABELS
+HOSTS = HOST_LABELS
 
 _ALIASES_KIND = {
     **{k: k for k in KINDS},

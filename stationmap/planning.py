@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stationmap import siting
-from stationmap.config import Settings
+from stationmap.config import DEFAULT_MODE, Settings
 from stationmap.coverage import DEFAULT_CELL_M, Coverage, analyse, records
 from stationmap.io.cells import frame_to_csv, frames_to_xlsx
+from stationmap.labels import translations
 from stationmap.network import Network
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ def chart_coverage_by_district(coverage: Coverage, path: str | Path, *, kind: st
     """Bar chart: share of demand covered once and twice (and of area) per district (PNG, Agg)."""
     kind = coverage.resolve_kind(kind)
     font = cjk_font()
-    zh = lang == "zh" and font is not None
+    zh = lang == "zh" and font is not None      # (Chinese needs a CJK font; English otherwise)
+    _ = translations("zh" if zh else "en").gettext
     df = coverage.stats()
     df = df[df.kind == kind].reset_index(drop=True)
     labels = [(f"{n}" if zh else f"{c}") for c, n in zip(df.adcode, df.name)]
@@ -71,11 +73,11 @@ def chart_coverage_by_district(coverage: Coverage, path: str | Path, *, kind: st
         y = np.arange(len(df))[::-1]
         h = 0.27
         ax.barh(y + h, df.demand_covered.fillna(0) * 100, h, color="#1a9850",
-                label="人口覆盖率（≥1 站）" if zh else "demand covered (1+ station)")
+                label=_("人口覆盖率（≥1 站）"))
         ax.barh(y, df.demand_cross_covered.fillna(0) * 100, h, color="#2c5aa0",
-                label="交叉覆盖（≥2 站）" if zh else "demand cross-covered (2+)")
+                label=_("交叉覆盖（≥2 站）"))
         ax.barh(y - h, df.area_covered.fillna(0) * 100, h, color="#bbbbbb",
-                label="面积覆盖率" if zh else "area covered")
+                label=_("面积覆盖率"))
         ax.set_yticks(y, labels)
         ax.set_xlim(0, 100)
         ax.set_xlabel("%")
@@ -89,13 +91,14 @@ def chart_minutes_distribution(coverage: Coverage, path: str | Path, *, kind: st
     """Cumulative share of demand within x minutes of a station, per district (PNG, Agg)."""
     kind = coverage.resolve_kind(kind)
     font = cjk_font()
-    zh = lang == "zh" and font is not None
+    zh = lang == "zh" and font is not None      # (Chinese needs a CJK font; English otherwise)
+    _ = translations("zh" if zh else "en").gettext
     x = np.linspace(0, coverage.horizon_minutes, 241)
     with _chart(coverage, kind, zh, font, path, (8, 4.6)) as ax:
         groups = [(a.name if zh else a.adcode, coverage.grid.adcode == a.adcode) for a in coverage.areas]
         if len(coverage.areas) > 1:
-            groups.append(((coverage.parent or {}).get("name", "全部") if zh else
-                           (coverage.parent or {}).get("adcode", "all"), np.ones(len(coverage.grid), bool)))
+            groups.append(((coverage.parent or {}).get("name" if zh else "adcode", _("全部")),
+                           np.ones(len(coverage.grid), bool)))
         for k, (label, mask) in enumerate(groups):
             mins, dem = coverage.minutes[kind][mask], coverage.demand[mask]
             tot = dem.sum()
@@ -109,8 +112,8 @@ def chart_minutes_distribution(coverage: Coverage, path: str | Path, *, kind: st
         ax.axvline(coverage.threshold, color="#d73027", ls="--", lw=1)
         ax.set_xlim(0, coverage.horizon_minutes)
         ax.set_ylim(0, 100)
-        ax.set_xlabel("到最近站点的分钟数" if zh else "minutes to the nearest station")
-        ax.set_ylabel("人口累计占比 %" if zh else "share of demand within x minutes, %")
+        ax.set_xlabel(_("到最近站点的分钟数"))
+        ax.set_ylabel(_("人口累计占比 %"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, ncol=2 if len(groups) > 6 else 1, loc="lower right")
     return Path(path)
@@ -140,18 +143,18 @@ def _chart(coverage: Coverage, kind: str, zh: bool, font: str | None, path: str 
 
 
 def _chart_title(coverage: Coverage, kind: str, zh: bool) -> str:
-    name = (coverage.parent or {}).get("name") or coverage.areas[0].name
-    if not zh:
+    from stationmap.maps.coverage import coverage_title
+
+    if zh:
+        name = (coverage.parent or {}).get("name") or coverage.areas[0].name
+    else:   # (the district's adcode: its Chinese name needs a CJK font)
         name = (coverage.parent or {}).get("adcode") or coverage.areas[0].adcode or "area"
-        return f"{name}: {kind}, {coverage.threshold:g} min by {coverage.mode} ({coverage.method})"
-    kinds = {"rest": "工会驿站", "hot_tea": "热茶点", "legal_aid": "法律援助点"}
-    modes = {"walk": "步行", "bike": "骑行", "ebike": "电动车", "car": "驾车"}
-    return f"{name}：{kinds.get(kind, kind)} {coverage.threshold:g} 分钟{modes.get(coverage.mode, coverage.mode)}覆盖"
+    return coverage_title(name, kind, coverage.threshold, coverage.mode, "zh" if zh else "en")
 
 
 def _sample_mark(fig: Figure, coverage: Coverage, zh: bool) -> None:
     if coverage.sample:
-        fig.text(0.99, 0.01, "示例数据（非真实站点）" if zh else "SAMPLE DATA (generated, not real stations)",
+        fig.text(0.99, 0.01, translations("zh" if zh else "en").gettext("示例数据（非真实站点）"),
                  ha="right", va="bottom", fontsize=8, color="#b35900")
 
 
@@ -233,7 +236,7 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
 
 
 def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, out_dir: str | Path, *,
-           kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
+           kinds: str | Sequence[str] | None = None, mode: str = DEFAULT_MODE, minutes: float | None = None,
            method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
            candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",

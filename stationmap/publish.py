@@ -41,6 +41,7 @@ from urllib.parse import urlencode
 
 from stationmap.config import DEFAULT_K, PACKAGE_DIR
 from stationmap.errors import ConfigError, ValidationError
+from stationmap.labels import LANGS, translations
 from stationmap.model import KINDS, SERVICES
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from stationmap.districts import District
     from stationmap.model import Station
 
-LANGS = ("zh", "en")
 MIN_ZOOM, MAX_ZOOM = 3, 19
 _TRUE = ("1", "true", "on", "yes")
 _FALSE = ("0", "false", "off", "no")
@@ -283,8 +283,6 @@ STATIC_URLS = {
 }
 #: the page templates (the embed page is the app's ``/embed/<adcode>`` page)
 TEMPLATES_DIR = PACKAGE_DIR / "web" / "templates"
-#: the message catalogues (English; Chinese is the message ids themselves)
-TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
 
 
 WEEK_MIN = 7 * 24 * 60
@@ -519,13 +517,6 @@ def embed_config(finder_cfg: dict, district: District, presets: EmbedPresets, *,
         "strings": {"district_list": _("本区站点"), "empty": _("没有符合条件的站点。")},
     }
     return cfg
-
-
-def translations(lang: str) -> babel.support.NullTranslations:
-    """Babel's catalogue of ``lang`` (a NullTranslations for Chinese, the message ids' language)."""
-    from babel.support import Translations
-
-    return Translations.load(str(TRANSLATIONS_DIR), [lang], "messages")
 
 
 def page_environment(catalogue: babel.support.NullTranslations) -> jinja2.Environment:

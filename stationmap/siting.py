@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stationmap.config import MAX_SITES
 from stationmap.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ EXACT_MAX_NNZ = 1_000_000
 #: default candidates (grid cells) are thinned to every k-th cell when the
 #: coverage matrix would exceed this many pairs
 MAX_PAIRS = 5_000_000
-MAX_SITES = 1000
 
 
 @dataclass

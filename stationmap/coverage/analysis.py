@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 
 from stationmap import config as _config
+from stationmap.checks import check_method
+from stationmap.config import DEFAULT_MODE
 from stationmap.coverage.areas import default_network, default_network_for, geometry_to_wgs84, resolve_areas
 from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
 from stationmap.coverage.grid import Grid, make_grid
@@ -20,7 +22,6 @@ from stationmap.coverage.minutes import StationArrays, circle_minutes, network_m
 from stationmap.coverage.params import (
     DEFAULT_CELL_M,
     DEMAND_PROXIES,
-    METHODS,
     MINUTE_BANDS,
     check_kind_list,
     check_minutes,
@@ -367,7 +368,7 @@ def weighted_percentile(values: npt.ArrayLike, weights: npt.ArrayLike, q: float)
 
 
 def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, *,
-            kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
+            kinds: str | Sequence[str] | None = None, mode: str = DEFAULT_MODE, minutes: float | None = None,
             method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
             shape: str = "square", h3_resolution: int | None = None, crs: str | None = None,
             horizon_minutes: float | None = None, demand: Any = None, demand_column: str = "weight",
@@ -440,8 +441,7 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     minutes = check_minutes(settings.minutes if minutes is None else minutes)
     mode = check_mode(mode)
     kinds = check_kind_list(kinds)
-    if method not in METHODS:
-        raise ValidationError(f"method must be one of {METHODS}, got {method!r}", field="method")
+    check_method(method)
     if demand_proxy not in DEMAND_PROXIES:
         raise ValidationError(f"demand_proxy must be one of {DEMAND_PROXIES}, got {demand_proxy!r}",
                               field="demand_proxy")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stationmap import config as _config
+from stationmap.config import DEFAULT_MODE
 from stationmap.coverage.analysis import analyse
 from stationmap.coverage.areas import Area, check_unique, resolve_areas
 from stationmap.coverage.minutes import StationArrays
@@ -105,7 +106,7 @@ class ManyResult:
 
 
 def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, *,
-                 kinds: str | Sequence[str] | None = None, mode: str = "walk", minutes: float | None = None,
+                 kinds: str | Sequence[str] | None = None, mode: str = DEFAULT_MODE, minutes: float | None = None,
                  cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
                  horizon_minutes: float | None = None, scheduler: str | Client | None = None,
                  n_workers: int | None = None, processes: bool = True, keep_cells: bool = False,

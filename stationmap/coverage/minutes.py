@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal, overload
 import numpy as np
 
 from stationmap import config as _config
+from stationmap.config import DEFAULT_MODE
 from stationmap.coverage.params import check_minutes, check_mode, horizon_for, speed_m_per_min
 from stationmap.model import KINDS, Station
 from stationmap.network.matrix import cell_minutes, reach_matrix
@@ -71,7 +72,7 @@ class StationArrays:
 
 
 def circle_minutes(cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: np.ndarray,
-                   station_lat: np.ndarray, *, mode: str = "walk", minutes: float = _config.DEFAULT_MINUTES,
+                   station_lat: np.ndarray, *, mode: str = DEFAULT_MODE, minutes: float = _config.DEFAULT_MINUTES,
                    horizon_minutes: float | None = None, settings: Settings | None = None,
                    detour: float | None = None, cell_xyz: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Circle method: minutes to the nearest station and stations within ``minutes``.
@@ -119,7 +120,7 @@ def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.Arr
 
 
 def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: npt.ArrayLike,
-                    station_lat: npt.ArrayLike, *, mode: str = "walk", minutes: float = _config.DEFAULT_MINUTES,
+                    station_lat: npt.ArrayLike, *, mode: str = DEFAULT_MODE, minutes: float = _config.DEFAULT_MINUTES,
                     horizon_minutes: float | None = None, max_snap_m: float | None = None,
                     count: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Network method: minutes to the nearest station and stations within ``minutes``.
@@ -142,7 +143,7 @@ def network_minutes(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.Arr
 
 
 def network_reach(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, site_lon: npt.ArrayLike,
-                  site_lat: npt.ArrayLike, *, mode: str = "walk", minutes: float = _config.DEFAULT_MINUTES,
+                  site_lat: npt.ArrayLike, *, mode: str = DEFAULT_MODE, minutes: float = _config.DEFAULT_MINUTES,
                   max_snap_m: float | None = None) -> csr_matrix:
     """Sparse boolean (sites, cells) matrix: which cells (WGS-84 centres) reach
     which sites within ``minutes`` on ``network`` (as :func:`network_minutes`).

@@ -40,6 +40,7 @@ from branca.element import Element, MacroElement
 from folium.template import Template
 
 from stationmap.errors import ValidationError
+from stationmap.labels import KIND_LABELS, LANGS, MODE_LABELS, label, translations
 from stationmap.maps.icons import KIND_COLORS
 from stationmap.maps.tiles import basemaps
 
@@ -62,26 +63,16 @@ _LEAFLET = ("vendor/leaflet-1.9.4/leaflet.js", "vendor/leaflet-1.9.4/leaflet.css
 _CDN = ("https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js",
         "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.css")
 
-_TEXT = {
-    "zh": {
-        "title": "{name}：{kind} {minutes:g} 分钟{mode}覆盖", "bands": "到最近站点的时间",
-        "beyond": "超过 {h:g} 分钟", "min": "分钟", "gaps": "覆盖空白（未覆盖区域）",
-        "cross": "交叉覆盖（≥2 个站点）", "stations": "现有站点", "sites": "建议新增站点",
-        "districts": "行政区界", "sample": "示例数据（生成的，并非真实站点）", "rank": "排名",
-        "area": "面积", "demand": "未覆盖人口", "site": "建议站点", "new": "新增覆盖人口",
-        "uncovered": "未覆盖", "covered": "已覆盖",
-    },
-    "en": {
-        "title": "{name}: {kind}, {minutes:g} minutes by {mode}", "bands": "Minutes to the nearest station",
-        "beyond": "over {h:g} min", "min": "min", "gaps": "Coverage gaps (uncovered)",
-        "cross": "Cross-covered (2+ stations)", "stations": "Existing stations", "sites": "Suggested sites",
-        "districts": "District boundaries", "sample": "SAMPLE DATA (generated, not real stations)",
-        "rank": "Rank", "area": "Area", "demand": "Uncovered demand", "site": "Suggested site",
-        "new": "Newly covered demand", "uncovered": "uncovered", "covered": "covered",
-    },
-}
-_MODE_ZH = {"walk": "步行", "bike": "骑行", "ebike": "电动车", "car": "驾车"}
-_KIND_ZH = {"rest": "工会驿站", "hot_tea": "热茶点", "legal_aid": "法律援助点"}
+def _texts(lang: str) -> dict[str, str]:
+    """The map's words in ``lang`` (the babel catalogue; Chinese is the message id)."""
+    _ = translations(lang).gettext
+    return {
+        "bands": _("到最近站点的时间"),
+        "gaps": _("覆盖空白（未覆盖区域）"), "cross": _("交叉覆盖（≥2 个站点）"), "stations": _("现有站点"),
+        "sites": _("建议新增站点"), "districts": _("行政区界"), "sample": _("示例数据（生成的，并非真实站点）"),
+        "rank": _("排名"), "area": _("面积"), "demand": _("未覆盖人口"), "site": _("建议站点"),
+        "new": _("新增覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
+    }
 
 
 def band_edges(threshold: float, horizon: float) -> list[float]:
@@ -143,9 +134,10 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     gaps : GeoDataFrame, optional
         Precomputed ``coverage.gaps(kind=..., geometry=True)``.
     """
-    if lang not in _TEXT:
-        raise ValidationError(f"lang must be one of {tuple(_TEXT)}, got {lang!r}", field="lang")
-    tx = _TEXT[lang]
+    if lang not in LANGS:
+        raise ValidationError(f"lang must be one of {LANGS}, got {lang!r}", field="lang")
+    tx = _texts(lang)
+    _ = translations(lang).gettext
     kind = coverage.resolve_kind(kind)
     g = coverage.grid
     if len(g):
@@ -170,7 +162,8 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     labels = []
     for k in range(len(edges) - 1):
         lo, hi = edges[k], edges[k + 1]
-        labels.append(tx["beyond"].format(h=lo) if not math.isfinite(hi) else f"{lo:.0f}–{hi:.0f} {tx['min']}")
+        labels.append(_("超过 %(h)s 分钟") % {"h": f"{lo:g}"} if not math.isfinite(hi)
+                      else _("%(lo)s–%(hi)s 分钟") % {"lo": f"{lo:.0f}", "hi": f"{hi:.0f}"})
     row: Any  # pandas' named tuples: fields untyped
     for row in bands.itertuples():
         k = edges.index(row.lo)
@@ -271,9 +264,15 @@ def _title(coverage: Coverage, kind: str, tx: Mapping[str, str], lang: str) -> s
         names = coverage.parent.get("name", names)
     elif len(coverage.areas) > 3:
         names += " …"
-    k = _KIND_ZH.get(kind, kind) if lang == "zh" else kind.replace("_", " ")
-    mode = _MODE_ZH.get(coverage.mode, coverage.mode) if lang == "zh" else coverage.mode
-    return tx["title"].format(name=names, kind=k, minutes=coverage.threshold, mode=mode)
+    return coverage_title(names, kind, coverage.threshold, coverage.mode, lang)
+
+
+def coverage_title(name: str, kind: str, minutes: float, mode: str, lang: str) -> str:
+    """``"<name>：<kind> <minutes> 分钟<mode>覆盖"`` in ``lang``: the map's and the charts' title."""
+    _ = translations(lang).gettext
+    return _("%(name)s：%(kind)s %(minutes)s 分钟%(mode)s覆盖") % {
+        "name": name, "kind": label(KIND_LABELS, kind, lang), "minutes": f"{minutes:g}",
+        "mode": label(MODE_LABELS, mode, lang)}
 
 
 def _style(fill: str, fill_opacity: float, line: str, weight: float,

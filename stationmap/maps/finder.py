@@ -27,11 +27,12 @@ from branca.element import CssLink, JavascriptLink, MacroElement
 from folium.plugins import LocateControl, MarkerCluster
 from folium.template import Template
 
+from stationmap.config import DEFAULT_MODE
 from stationmap.coords import check_datum
 from stationmap.errors import ValidationError
+from stationmap.labels import KIND_LABELS, SERVICE_LABELS, label, mode_labels
 from stationmap.maps.icons import KEY_SERVICES, KIND_COLORS, kind_icon, service_icon
 from stationmap.maps.tiles import add_basemaps
-from stationmap.model import KINDS, SERVICES
 
 if TYPE_CHECKING:
     from branca.element import Figure
@@ -198,12 +199,6 @@ def render_parts(m: folium.Map) -> MapParts:
     return MapParts(head=head, body=root.html.render(), script=root.script.render(), map_id=m.get_name())
 
 
-def mode_labels(gettext: Callable[[str], str]) -> dict[str, str]:
-    """The travel modes' names in the language of ``gettext`` (a catalogue's ``gettext``)."""
-    _ = gettext
-    return {"walk": _("步行"), "bike": _("自行车"), "ebike": _("电动车"), "car": _("汽车")}
-
-
 def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, static_url: str,
                   minutes: float, k: int) -> dict:
     """What ``static/js/finder.js`` needs: API URLs, vocabularies with labels, UI strings.
@@ -229,16 +224,16 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
         "marker_query": {"status": "active", "fields": "kinds,services,open_now", "limit": str(MARKER_PAGE)},
         "k": k,
         "minutes": minutes,
-        "mode": "ebike",
+        "mode": DEFAULT_MODE,
         "autolocate": True,
-        "kinds": {kd: {"label": KINDS[kd][1 if lang == "en" else 0], "color": KIND_COLORS[kd],
+        "kinds": {kd: {"label": label(KIND_LABELS, kd, lang), "color": KIND_COLORS[kd],
                        "icon": static_url + kind_icon(kd)}
-                  for kd in KINDS},
-        "services": {s: {"label": SERVICES[s][1 if lang == "en" else 0],
+                  for kd in KIND_LABELS},
+        "services": {s: {"label": label(SERVICE_LABELS, s, lang),
                          "icon": (static_url + service_icon(s)) if service_icon(s) else None}
-                     for s in SERVICES},
+                     for s in SERVICE_LABELS},
         "key_services": list(KEY_SERVICES),
-        "modes": mode_labels(gettext),
+        "modes": mode_labels(lang),
         "strings": {
             "locate_title": _("显示我的位置"),
             "my_position": _("我的位置"),

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from stationmap.config import MODES
+from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.coords import gcj02_to_bd09, wgs84_to_gcj02
 from stationmap.errors import ValidationError
 
@@ -49,7 +49,7 @@ def _amap_text(s: str) -> str:
 
 
 def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], names: Iterable[str], *,
-                   mode: str = "walk", origin_wgs84: tuple[float, float] | None = None,
+                   mode: str = DEFAULT_MODE, origin_wgs84: tuple[float, float] | None = None,
                    origin_name: str = "") -> list[dict[str, str]]:
     """Navigation links for many WGS-84 destinations at once (vectorised conversions).
 
@@ -173,7 +173,7 @@ def _name_pieces(name: str) -> tuple[str, str, str]:
     return quote(_amap_text(name), safe=""), quote(_baidu_text(name) or "-", safe=""), quote(name, safe="")
 
 
-def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = "walk",
+def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = DEFAULT_MODE,
               origin_wgs84: tuple[float, float] | None = None, origin_name: str = "") -> dict[str, str]:
     """Navigation links to one WGS-84 destination; see :func:`nav_links_many`."""
     return nav_links_many([lon_wgs84], [lat_wgs84], [name], mode=mode,

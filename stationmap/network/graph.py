@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stationmap import config as _config
+from stationmap.checks import check_mode
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import utm_crs_for
 from stationmap.errors import ConfigError, NotFoundError, ValidationError
-from stationmap.network.osm import CLOSED, MODE_BIT, PUSHED, ROAD_CLASSES, Building, check_mode
+from stationmap.network.osm import CLOSED, MODE_BIT, PUSHED, ROAD_CLASSES, Building
 from stationmap.network.search import Searching
 from stationmap.network.snapping import Snap, Snapping
 

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
     from stationmap.network.graph import ModeGraph
 
+from stationmap.checks import check_mode
+from stationmap.config import DEFAULT_MODE
 from stationmap.network.graph import Network
-from stationmap.network.osm import check_mode
 
 
 class _Pt:
@@ -97,7 +98,7 @@ def _augmented(rev, n_src, arcs_per_src):
     return csr_matrix((data, indices, indptr), shape=(size, size))
 
 
-def node_minutes(network: Network, station_lon: ArrayLike, station_lat: ArrayLike, *, mode: str = "walk",
+def node_minutes(network: Network, station_lon: ArrayLike, station_lat: ArrayLike, *, mode: str = DEFAULT_MODE,
                  limit_minutes: float = np.inf, max_snap_m: float | None = None) -> np.ndarray:
     """Minutes from every node of ``network`` to the nearest station (WGS-84
     points snapped onto the roads, the off-road part at walking speed): one

@@ -127,13 +127,6 @@ def tag_access(cls: str, tags: Tags) -> tuple[int, int]:
     return bits, oneway
 
 
-def check_mode(mode: str) -> str:
-    """``mode`` if it is one of :data:`stationmap.config.MODES`; ValidationError (field ``mode``) otherwise."""
-    if mode not in MODES:
-        raise ValidationError(f"mode must be one of {MODES}, got {mode!r}", field="mode")
-    return mode
-
-
 _Net = TypeVar("_Net", bound="Building")
 
 

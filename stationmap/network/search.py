@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
+from stationmap.checks import check_mode
 from stationmap.jit import compiled
-from stationmap.network.osm import check_mode
 from stationmap.network.snapping import Snap
 
 if TYPE_CHECKING:

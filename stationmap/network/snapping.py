@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from stationmap.checks import check_mode, check_point
 from stationmap.errors import ValidationError
-from stationmap.index import StationIndex, check_point
+from stationmap.index import StationIndex
 from stationmap.jit import compiled
-from stationmap.network.osm import check_mode
 
 if TYPE_CHECKING:
     import numpy.typing as npt

@@ -20,7 +20,6 @@ Two methods, and a chooser:
 The package, one concern a module (this module holds :func:`isochrone`,
 :class:`Isochrone` and :func:`prepare`, and re-exports the public names of the others):
 
-``checks``   the argument checks and limits (:data:`METHODS`, :data:`MAX_MINUTES`, :data:`MAX_K`)
 ``circle``   the straight-line estimate and its circle
 ``choose``   which network, if any, serves a point (:func:`choose_network`)
 ``ranking``  stations ranked by travel time (:func:`rank_stations`, :class:`Ranking`, :class:`StationTime`)
@@ -74,19 +73,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from stationmap import config as _config
-from stationmap.config import MODES
+from stationmap.checks import check_k, check_method, check_minutes, check_mode, check_point
+from stationmap.config import DEFAULT_METHOD, DEFAULT_MINUTES, DEFAULT_MODE, MAX_K, MAX_MINUTES, METHODS, MODES
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
-from stationmap.index import check_point
-from stationmap.reach.checks import (
-    MAX_K,
-    MAX_MINUTES,
-    METHODS,
-    check_k,
-    check_method,
-    check_minutes,
-    check_mode,
-)
 from stationmap.reach.choose import choose_network, choose_network_checked, network_list
 from stationmap.reach.circle import (
     circle_minutes,
@@ -191,10 +181,10 @@ def prepare(networks: Networks, *, resolution_m: float = RESOLUTION_M) -> None:
                 break
 
 
-def isochrone(lon: float, lat: float, minutes: float = 15.0, mode: str = "ebike", *, network: Networks = None,
-              index: StationIndex | None = None, method: str = "auto", kinds: Iterable[str] | None = None,
-              services: Iterable[str] | None = None, open_at: datetime | None = None,
-              resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2,
+def isochrone(lon: float, lat: float, minutes: float = DEFAULT_MINUTES, mode: str = DEFAULT_MODE, *,
+              network: Networks = None, index: StationIndex | None = None, method: str = DEFAULT_METHOD,
+              kinds: Iterable[str] | None = None, services: Iterable[str] | None = None,
+              open_at: datetime | None = None, resolution_m: float = RESOLUTION_M, min_hole_m2: float = MIN_HOLE_M2,
               settings: Settings | None = None) -> Isochrone:
     """The area reachable from a WGS-84 point in ``minutes`` by ``mode``, and the stations in it.
 

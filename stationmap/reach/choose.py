@@ -7,8 +7,9 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
+from stationmap.checks import check_method, check_mode
+from stationmap.config import DEFAULT_METHOD, DEFAULT_MODE
 from stationmap.errors import ValidationError
-from stationmap.reach.checks import check_method, check_mode
 
 if TYPE_CHECKING:
     from stationmap.config import Settings
@@ -30,7 +31,8 @@ def network_list(networks: Networks) -> list[Network]:
     return [networks]
 
 
-def choose_network(networks: Networks, lon: float, lat: float, *, mode: str = "ebike", method: str = "auto",
+def choose_network(networks: Networks, lon: float, lat: float, *, mode: str = DEFAULT_MODE,
+                   method: str = DEFAULT_METHOD,
                    settings: Settings | None = None) -> tuple[Network, Snap] | tuple[None, None]:
     """``(network, snap)`` for a WGS-84 point, or ``(None, None)`` for the circle method.
 

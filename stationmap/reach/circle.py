@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from stationmap import config as _config
+from stationmap.checks import check_mode
+from stationmap.config import DEFAULT_MODE
 from stationmap.coords import GEOD
-from stationmap.reach.checks import check_mode
 
 if TYPE_CHECKING:
     import shapely
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from stationmap.config import Settings
 
 
-def minutes_per_metre(mode: str = "ebike", settings: Settings | None = None) -> float:
+def minutes_per_metre(mode: str = DEFAULT_MODE, settings: Settings | None = None) -> float:
     """The circle estimate's minutes per metre of geodesic distance: the detour factor
     (road distance / straight-line distance) over the mode's speed in metres per minute."""
     settings = settings or _config.load()
@@ -35,7 +36,7 @@ def circle_minutes(distance_m: float, mode: str = ..., settings: Settings | None
 def circle_minutes(distance_m: np.ndarray, mode: str = ..., settings: Settings | None = ...) -> np.ndarray: ...
 
 
-def circle_minutes(distance_m: float | np.ndarray, mode: str = "ebike",
+def circle_minutes(distance_m: float | np.ndarray, mode: str = DEFAULT_MODE,
                    settings: Settings | None = None) -> float | np.ndarray:
     """Straight-line estimate of travel minutes: ``distance_m x detour_factor / speed``.
 
@@ -49,7 +50,7 @@ def circle_minutes(distance_m: float | np.ndarray, mode: str = "ebike",
     return float(d) if d.ndim == 0 else d
 
 
-def circle_radius_m(minutes: float, mode: str = "ebike", settings: Settings | None = None) -> float:
+def circle_radius_m(minutes: float, mode: str = DEFAULT_MODE, settings: Settings | None = None) -> float:
     """The straight-line radius the circle estimate reaches in ``minutes`` (metres)."""
     return float(minutes) / minutes_per_metre(mode, settings)
 

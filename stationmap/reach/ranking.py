@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stationmap import config as _config
-from stationmap.index import check_point, distances_m
+from stationmap.checks import check_k, check_method, check_minutes, check_mode, check_point
+from stationmap.config import DEFAULT_METHOD, DEFAULT_MODE, MAX_K
+from stationmap.index import distances_m
 from stationmap.model import Station
-from stationmap.reach.checks import MAX_K, check_k, check_method, check_minutes, check_mode
 from stationmap.reach.choose import choose_network_checked
 from stationmap.reach.circle import circle_radius_m, minutes_per_metre
 
@@ -186,9 +187,9 @@ def _rank_nearest(net, snap, index, lon, lat, mode, k, filters):
     return _fastest(net, snap, mode, index, slots, straight, k)
 
 
-def rank_stations(network: Networks, index: StationIndex | None, lon: float, lat: float, *, mode: str = "ebike",
+def rank_stations(network: Networks, index: StationIndex | None, lon: float, lat: float, *, mode: str = DEFAULT_MODE,
                   minutes: float | None = None, k: int = 5, kinds: Iterable[str] | None = None,
-                  services: Iterable[str] | None = None, open_at: datetime | None = None, method: str = "auto",
+                  services: Iterable[str] | None = None, open_at: datetime | None = None, method: str = DEFAULT_METHOD,
                   settings: Settings | None = None) -> Ranking:
     """The ``k`` stations fastest to reach from a WGS-84 point, fastest first.
 

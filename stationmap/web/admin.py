@@ -29,11 +29,12 @@ from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
+from stationmap.labels import DATUM_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
-from stationmap.web.ui import safe_next, signed_in_user
+from stationmap.web.ui import lang, safe_next, signed_in_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
@@ -45,11 +46,6 @@ UPLOAD_MAX_AGE_S = 6 * 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: text fields of the station form, in order
 TEXT_FIELDS = ("name", "name_en", "address", "host", "operator", "phone", "opening_hours")
-DATUM_LABELS = {
-    "wgs84": ("WGS-84（GPS、OpenStreetMap、天地图）", "WGS-84 (GPS, OpenStreetMap, Tianditu)"),
-    "gcj02": ("GCJ-02（高德、腾讯、微信）", "GCJ-02 (Amap, Tencent, WeChat)"),
-    "bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
-}
 
 
 # -- helpers -------------------------------------------------------------------
@@ -90,12 +86,6 @@ def _latest_rev(station_id: str) -> int:
     return hist[0]["rev"] if hist else 0
 
 
-def _lang() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")
-
-
 def _picker_points(station) -> dict:
     """The station's position in every datum, for the map picker: {datum: [lon, lat]}."""
     if station is None:
@@ -121,9 +111,9 @@ def _form_context(station, *, values=None, problems=(), base_rev=0, new=False, s
         if rec is not None and rec.bbox:
             w, s, e, n = rec.bbox
             center = [(w + e) / 2, (s + n) / 2]
-    bms = [{"name": b.name, "label": b.label(_lang()), "datum": b.datum, "tiles": b.tiles,
+    bms = [{"name": b.name, "label": b.label(lang()), "datum": b.datum, "tiles": b.tiles,
             "attribution": b.attribution, "max_zoom": b.max_zoom}
-           for b in basemaps(tianditu_key=state().settings.tianditu_key, lang=_lang())]
+           for b in basemaps(tianditu_key=state().settings.tianditu_key, lang=lang())]
     picker = {"basemaps": bms, "point": _picker_points(station),
               "center": {d: list(from_wgs84(center[0], center[1], d)) for d in DATUMS} if center else None}
     by_field: dict = {}
@@ -290,19 +280,15 @@ def _set_status(station_id: str, status: str, note: str):
     return st
 
 
-@bp.post("/stations/<station_id>/close")
+@bp.post("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"})
+@bp.post("/stations/<station_id>/reopen", endpoint="station_reopen", defaults={"status": "active"})
 @login_required
-def station_close(station_id):
-    st = _set_status(station_id, "closed", (request.form.get("note") or "closed").strip()[:500])
-    flash(_("已关闭：%(name)s", name=st.name))
-    return _back_to(st)
-
-
-@bp.post("/stations/<station_id>/reopen")
-@login_required
-def station_reopen(station_id):
-    st = _set_status(station_id, "active", (request.form.get("note") or "reopened").strip()[:500])
-    flash(_("已重新开放：%(name)s", name=st.name))
+def station_status(station_id, status):
+    """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports."""
+    closing = status == "closed"
+    note = (request.form.get("note") or ("closed" if closing else "reopened")).strip()[:500]
+    st = _set_status(station_id, status, note)
+    flash(_("已关闭：%(name)s", name=st.name) if closing else _("已重新开放：%(name)s", name=st.name))
     return _back_to(st)
 
 
@@ -550,7 +536,7 @@ def report_add(station_id):
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"ok": True, "station_id": station_id, "kind": kind}), 201
     flash(_("谢谢！您的反馈已记录：%(what)s",
-            what=_reports.REPORT_KINDS[kind][0 if _lang() == "zh" else 1]))
+            what=_reports.REPORT_KINDS[kind][0 if lang() == "zh" else 1]))
     return redirect(url_for("reports.reports_page", station_id=station_id))
 
 
@@ -565,19 +551,19 @@ def init_app(app) -> None:
 
     @app.template_filter("kind_label")
     def _kind_label(v):
-        return KINDS.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return KINDS.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("service_label")
     def _service_label(v):
-        return SERVICES.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return SERVICES.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("status_label")
     def _status_label(v):
-        return STATUSES.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return STATUSES.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("report_label")
     def _report_label(v):
-        return _reports.REPORT_KINDS.get(v, (v, v))[0 if _lang() == "zh" else 1]
+        return _reports.REPORT_KINDS.get(v, (v, v))[0 if lang() == "zh" else 1]
 
     @app.template_filter("local_time")
     def _local_time(dt):
@@ -587,6 +573,6 @@ def init_app(app) -> None:
 
     @app.template_filter("pick_lang")
     def _pick(pair):
-        return pair[0 if _lang() == "zh" else 1]
+        return pair[0 if lang() == "zh" else 1]
 
     app.jinja_env.globals.setdefault("reports_context", reports_context)

@@ -9,7 +9,7 @@ returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
 Views only check their arguments and call the library; runs are cached per
 (arguments, store revision), and the downloads are written once per run into
 ``<instance>/coverage/``.  The web refuses grids of more than
-:data:`~stationmap.web.params.MAX_CELLS` cells (the CLI has no such limit).
+:data:`~stationmap.config.WEB_MAX_CELLS` cells (the CLI has no such limit).
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ from collections import OrderedDict
 from pathlib import Path
 
 from flask import Blueprint, abort, render_template, send_file, url_for
+from flask_babel import gettext as _
 
 from stationmap import coverage as cv
-from stationmap.config import MODES
+from stationmap.config import WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.instance import private_dir
-from stationmap.model import KINDS
+from stationmap.labels import KIND_LABELS, METHOD_LABELS, label, labels, mode_labels
 from stationmap.web.features import json_response
-from stationmap.web.params import COVERAGE, COVERAGE_PAGE, MAX_CELLS, Params, names
+from stationmap.web.params import COVERAGE, COVERAGE_PAGE, Params, names
 from stationmap.web.state import state
 from stationmap.web.ui import lang
 
@@ -48,26 +49,17 @@ _LOCK = threading.Lock()
 _PARAM = {p.name: p for p in COVERAGE}
 _API_NAMES = names(COVERAGE)
 
-_T = {
-    "zh": {"title": "覆盖分析", "district": "区县", "kind": "站点类型", "mode": "出行方式", "minutes": "分钟",
-           "cell": "网格（米）", "add": "建议新增站点数", "run": "分析", "stations": "站点数", "area": "面积 km²",
-           "population": "人口（2020 普查）", "cov": "人口覆盖率", "cross": "交叉覆盖率", "acov": "面积覆盖率",
-           "median": "中位分钟", "p95": "95% 分钟", "downloads": "下载", "sites": "建议新增站点",
-           "rank": "序号", "new": "新增覆盖人口", "method": "方法", "circle": "直线距离 × 绕行系数",
-           "network": "路网", "note": "说明", "gaps": "主要覆盖空白", "size": "面积 km²", "demand": "未覆盖人口",
-           "centre": "中心（WGS-84）", "all": "合计", "beyond": "超过 {h:g}"},
-    "en": {"title": "Coverage", "district": "District", "kind": "Kind", "mode": "Mode", "minutes": "Minutes",
-           "cell": "Cell (m)", "add": "Suggest sites", "run": "Analyse", "stations": "Stations", "area": "Area km²",
-           "population": "Population (2020 census)", "cov": "Demand covered", "cross": "Cross-covered",
-           "acov": "Area covered", "median": "Median min", "p95": "95th pct min", "downloads": "Downloads",
-           "sites": "Suggested sites", "rank": "Rank", "new": "Newly covered demand", "method": "Method",
-           "circle": "straight line x detour factor", "network": "road network", "note": "Note",
-           "gaps": "Largest gaps", "size": "Area km²", "demand": "Uncovered demand", "centre": "Centre (WGS-84)",
-           "all": "All", "beyond": "over {h:g}"},
-}
-_KIND_LABEL = {"zh": {k: zh for k, (zh, _en) in KINDS.items()}, "en": {k: en for k, (_zh, en) in KINDS.items()}}
-_MODE_LABEL = {"zh": {"walk": "步行", "bike": "自行车", "ebike": "电动车", "car": "汽车"},
-               "en": {m: m for m in MODES}}
+def _texts() -> dict[str, str]:
+    """The page's words in its language (Flask-Babel; Chinese is the message id)."""
+    return {
+        "title": _("覆盖分析"), "district": _("区县"), "kind": _("站点类型"), "mode": _("出行方式"),
+        "minutes": _("分钟"), "cell": _("网格（米）"), "add": _("建议新增站点数"), "run": _("分析"),
+        "stations": _("站点数"), "area": _("面积 km²"), "population": _("人口（2020 普查）"),
+        "cov": _("人口覆盖率"), "cross": _("交叉覆盖率"), "acov": _("面积覆盖率"), "median": _("中位分钟"),
+        "p95": _("95% 分钟"), "downloads": _("下载"), "sites": _("建议新增站点"), "rank": _("序号"),
+        "new": _("新增覆盖人口"), "method": _("方法"), "note": _("说明"), "gaps": _("主要覆盖空白"),
+        "size": _("面积 km²"), "demand": _("未覆盖人口"), "centre": _("中心（WGS-84）"), "all": _("合计"),
+    }
 
 
 class _Args:
@@ -126,7 +118,7 @@ def _run(args: _Args):
             else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
-                     districts=districts, max_cells=MAX_CELLS)
+                     districts=districts, max_cells=WEB_MAX_CELLS)
     sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
     with _LOCK:
         cache[key] = (cov, sites)
@@ -139,11 +131,11 @@ def _fmt_share(x):
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
-def _fmt_min(x, horizon, t):
+def _fmt_min(x, horizon):
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if math.isinf(x):
-        return t["beyond"].format(h=horizon)
+        return _("超过 %(h)s", h=f"{horizon:g}")
     return f"{x:.1f}"
 
 
@@ -155,7 +147,7 @@ def page(adcode: str):
 
     args = _Args(Params(COVERAGE_PAGE), adcode=adcode)
     page_lang = lang()
-    t = _T[page_lang]
+    t = _texts()
     cov, sites = _run(args)
     cache = state().coverage_parts
     pkey = (args.key(), page_lang, url_for("static", filename=""))
@@ -175,8 +167,8 @@ def page(adcode: str):
                      "population": "–" if r["population"] is None else f"{r['population']:,.0f}",
                      "cov": _fmt_share(r["demand_covered"]), "cross": _fmt_share(r["demand_cross_covered"]),
                      "acov": _fmt_share(r["area_covered"]),
-                     "median": _fmt_min(r["median_minutes_demand"], cov.horizon_minutes, t),
-                     "p95": _fmt_min(r["p95_minutes_demand"], cov.horizon_minutes, t),
+                     "median": _fmt_min(r["median_minutes_demand"], cov.horizon_minutes),
+                     "p95": _fmt_min(r["p95_minutes_demand"], cov.horizon_minutes),
                      "total": r["adcode"] == (cov.parent or {}).get("adcode", "all")})
     gaps = cov.gaps(kind=args.kind).head(10)
     q = args.query()
@@ -185,8 +177,8 @@ def page(adcode: str):
     return render_template(
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
         downloads=downloads, args=args, title=title, any_sample=cov.sample, notes=cov.notes,
-        method=t.get(cov.method, cov.method), kinds=[(k, _KIND_LABEL[page_lang][k]) for k in KINDS],
-        modes=[(m, _MODE_LABEL[page_lang][m]) for m in MODES],
+        method=label(METHOD_LABELS, cov.method, page_lang), kinds=list(labels(KIND_LABELS, page_lang).items()),
+        modes=list(mode_labels(page_lang).items()), limits=_limits(),
         api_url=url_for("coverage.api", district=args.adcode, **q))
 
 
@@ -228,6 +220,11 @@ def api():
     if sites is not None:
         body["sites"] = sites.to_dict()
     return json_response(body)
+
+
+def _limits() -> dict[str, dict[str, float]]:
+    """The form's bounds, from the run's declared parameters (:data:`stationmap.web.params.COVERAGE`)."""
+    return {name: {"min": _PARAM[name].lo, "max": _PARAM[name].hi} for name in ("minutes", "cell", "add")}
 
 
 def init_app(app) -> None:

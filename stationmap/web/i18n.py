@@ -7,26 +7,25 @@ cookie, else the instance default (``STATIONMAP_DEFAULT_LANG``, ``zh``).
 from __future__ import annotations
 
 from flask import request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel
 
-from stationmap.config import PACKAGE_DIR
+from stationmap.labels import LANGS, TRANSLATIONS_DIR
+from stationmap.web import ui
 from stationmap.web.http import skip_on_api_reads
 from stationmap.web.state import state
-
-LANGUAGES = ("zh", "en")
 
 
 def select_locale() -> str:
     """``?lang=``, else the ``lang`` cookie, else the instance's default language."""
     lang = request.args.get("lang") or request.cookies.get("lang")
-    if lang in LANGUAGES:
+    if lang in LANGS:
         return lang
-    return state().settings.default_lang if state().settings.default_lang in LANGUAGES else "zh"
+    return state().settings.default_lang if state().settings.default_lang in LANGS else "zh"
 
 
 def init_app(app) -> None:
     """Flask-Babel, the language cookie, and ``lang`` in every template."""
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE_DIR / "translations"))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(app, locale_selector=select_locale)
 
     @app.after_request
@@ -34,7 +33,7 @@ def init_app(app) -> None:
         if resp.mimetype != "text/html":  # JSON, files: no language to remember
             return resp
         lang = request.args.get("lang")
-        if lang in LANGUAGES and request.cookies.get("lang") != lang:
+        if lang in LANGS and request.cookies.get("lang") != lang:
             resp.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
         return resp
 
@@ -42,4 +41,4 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _lang():
-        return {"lang": str(get_locale() or "zh")}
+        return {"lang": ui.lang()}

@@ -12,13 +12,14 @@ from datetime import datetime
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
-from stationmap.config import MODES
+from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
+from stationmap.labels import label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.nav import nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, TZ, parse_opening_hours
 from stationmap.web.state import any_sample, district_counts, state
-from stationmap.web.ui import center, finder_config, label, lang, mode_labels
+from stationmap.web.ui import center, finder_config, lang, mode_labels
 
 bp = Blueprint("pages", __name__)
 
@@ -47,7 +48,7 @@ def index():
     services = [(s, label(SERVICES, s, page_lang), url_for("static", filename=service_icon(s)))
                 for s in KEY_SERVICES]
     return render_template("finder.html", parts=parts, kinds=kinds, services=services,
-                           modes=[(m, mode_labels()[m]) for m in MODES], default_mode="ebike",
+                           modes=[(m, mode_labels()[m]) for m in MODES], default_mode=DEFAULT_MODE,
                            any_sample=any_sample(), total=len(state().index))
 
 
@@ -73,7 +74,7 @@ def station(station_id: str):
     if st is None:
         raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
     page_lang = lang()
-    mode = request.args.get("mode") if request.args.get("mode") in MODES else "walk"
+    mode = request.args.get("mode") if request.args.get("mode") in MODES else DEFAULT_MODE
     now = datetime.now(TZ)
     nav = nav_links(st.lon, st.lat, st.name, mode=mode)
     services = [(s, label(SERVICES, s, page_lang),

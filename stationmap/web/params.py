@@ -23,25 +23,32 @@ from datetime import datetime, timedelta, timezone
 
 from flask import request
 
-from stationmap import coverage as _coverage
-from stationmap.config import DEFAULT_K, DEFAULT_MINUTES, MODES
+from stationmap.config import (
+    API_MAX_K,
+    DEFAULT_CELL_M,
+    DEFAULT_K,
+    DEFAULT_LIMIT,
+    DEFAULT_METHOD,
+    DEFAULT_MINUTES,
+    DEFAULT_MODE,
+    MAX_LIMIT,
+    MAX_MINUTES,
+    MAX_OFFSET,
+    METHODS,
+    MODES,
+    WEB_MAX_ADD,
+    WEB_MAX_CELL_M,
+    WEB_MAX_GAPS,
+    WEB_MIN_CELL_M,
+    WEB_MIN_MINUTES,
+)
 from stationmap.coords import DATUMS
 from stationmap.errors import ValidationError
 from stationmap.model import KINDS, SERVICES, STATUSES, TZ
-from stationmap.reach import METHODS
 from stationmap.web.features import PROPERTIES
 
-#: limits of the query parameters
-MAX_K = 100
-MAX_MINUTES = 120.0
-MAX_LIMIT = 10_000
-DEFAULT_LIMIT = 1_000
-MAX_OFFSET = 1_000_000_000
 #: ``at`` must fall in these years (opening hours beyond them mean nothing)
 AT_YEARS = (1900, 2200)
-#: the web's limits of a coverage run (the CLI has none): grid cells, suggested sites
-MAX_CELLS = 250_000
-MAX_ADD = 50
 
 _NUM = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PLAIN_NUMBER = frozenset("0123456789.+-eE")
@@ -143,14 +150,14 @@ OPEN_NOW = Param("open_now", "boolean", "Only stations open at `at` (default: no
                  default=False)
 AT = Param("at", "datetime", "The time for `open_now` and for each feature's `open_now` (ISO 8601; without an "
            f"offset it is Asia/Shanghai time; years {AT_YEARS[0]}-{AT_YEARS[1]}). Default: now.")
-K = Param("k", "integer", "How many stations.", lo=1, hi=MAX_K, default=DEFAULT_K)
-MODE = Param("mode", "choice", "Travel mode for the `minutes` estimate.", choices=MODES, default="walk")
+K = Param("k", "integer", "How many stations.", lo=1, hi=API_MAX_K, default=DEFAULT_K)
+MODE = Param("mode", "choice", "Travel mode for the `minutes` estimate.", choices=MODES, default=DEFAULT_MODE)
 MINUTES = Param("minutes", "number", "The travel-time budget: `within_minutes` says whether a station is "
                 "inside it.", lo=0.0, hi=MAX_MINUTES, lo_open=True, default=DEFAULT_MINUTES)
 METHOD = Param("method", "choice", "auto: minutes along the roads where a road network covers the point, the "
                "circle estimate (straight line x detour factor / speed) elsewhere; network: roads only (400 "
                "where no network covers the point); circle: the estimate only. The response's `method` says "
-               "which was used.", choices=METHODS, default="auto")
+               "which was used.", choices=METHODS, default=DEFAULT_METHOD)
 BBOX = Param("bbox", "bbox", "west,south,east,north in `datum` degrees, with west <= east and south <= north.",
              explode=False)
 DISTRICT = Param("district", "prefix", "Adcode prefix: 32 (a province), 3204 or 320400 (a city), 320402 "
@@ -174,12 +181,12 @@ COVERAGE = (
     Param("district", "adcode", "Adcode of the district.", required=True),
     Param("kind", "choice", "Station kind.", choices=tuple(KINDS), default="rest"),
     replace(MODE, description="Travel mode."),
-    Param("minutes", "number", "Travel-time budget.", lo=1.0, hi=120.0, default=DEFAULT_MINUTES),
-    Param("cell", "number", "Grid cell, metres.", lo=100.0, hi=5000.0, default=250.0),
-    Param("method", "choice", "Travel-time method.", choices=_coverage.METHODS, default="auto"),
-    Param("add", "integer", "Suggest this many new sites.", lo=0, hi=MAX_ADD, default=0),
+    Param("minutes", "number", "Travel-time budget.", lo=WEB_MIN_MINUTES, hi=MAX_MINUTES, default=DEFAULT_MINUTES),
+    Param("cell", "number", "Grid cell, metres.", lo=WEB_MIN_CELL_M, hi=WEB_MAX_CELL_M, default=DEFAULT_CELL_M),
+    Param("method", "choice", "Travel-time method.", choices=METHODS, default=DEFAULT_METHOD),
+    Param("add", "integer", "Suggest this many new sites.", lo=0, hi=WEB_MAX_ADD, default=0),
     Param("cells", "boolean", "Include the cells as a GeoJSON FeatureCollection (WGS-84).", default=False),
-    Param("gaps", "integer", "How many gaps to list.", lo=0, hi=1000, default=20),
+    Param("gaps", "integer", "How many gaps to list.", lo=0, hi=WEB_MAX_GAPS, default=20),
 )
 #: the coverage page (HTML) takes the run's parameters and ``lang``
 COVERAGE_PAGE = frozenset({p.name for p in COVERAGE if p.name not in ("district", "cells", "gaps")} | {"lang"})

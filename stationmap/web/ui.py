@@ -14,10 +14,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from stationmap import labels
 from stationmap.accounts import User
+from stationmap.config import DEFAULT_K
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
-from stationmap.web.params import DEFAULT_K
 from stationmap.web.state import sorted_stations, state
 
 
@@ -26,15 +27,9 @@ def lang() -> str:
     return "en" if str(get_locale() or "zh") == "en" else "zh"
 
 
-def label(vocab: dict, key: str, lang: str) -> str:
-    """The Chinese or English label of a vocabulary entry (kinds, services, statuses)."""
-    zh, en = vocab.get(key, (key, key))
-    return en if lang == "en" else zh
-
-
 def mode_labels() -> dict:
-    """The travel modes' labels in the page's language."""
-    return finder.mode_labels(_)
+    """The travel modes' labels in the page's language (:data:`stationmap.labels.MODE_LABELS`)."""
+    return labels.mode_labels(lang())
 
 
 def center() -> tuple[float, float]:

@@ -507,7 +507,7 @@ def test_sample_outputs_from_the_cli(tmp_path):
     runner = CliRunner()
     out = tmp_path / "sip"
     res = runner.invoke(main, ["coverage", "320571", "--sample", "--network", str(ROADS), "--kind", "rest",
-                               "--add", "3", "--out", str(out)])
+                               "--mode", "walk", "--add", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "SAMPLE" in res.output and "(network)" in res.output
     for name in ("coverage.gpkg", "figures.csv", "figures.xlsx", "coverage_by_district.png",

@@ -179,7 +179,8 @@ def test_network_sites_equal_brute_force():
     net = Network.from_gpkg(Path(config.PACKAGE_DIR).parent / "data" / "roads" / "sip_roads.gpkg", settings=SETTINGS)
     area = cv.Area("", "sip-box", "polygon", box(120.72, 31.305, 120.735, 31.318))
     st = [Station(id="e", name="e", lon=120.7255, lat=31.3105, kinds=("rest",))]
-    cov = cv.analyse([area], st, kinds=["rest"], network=net, minutes=4, cell_m=250, settings=SETTINGS)
+    cov = cv.analyse([area], st, kinds=["rest"], mode="walk", network=net, minutes=4, cell_m=250,
+                     settings=SETTINGS)
     assert cov.method == "network"
     rng = np.random.default_rng(2)
     cov.demand = rng.uniform(1, 50, len(cov.grid))

@@ -37,13 +37,13 @@ def get(client, **params):
     return r.get_json()
 
 
-def test_default_is_five_nearest_walk_with_reference_distances_and_minutes(client, web_stations, web_query_point, xss_name):
+def test_default_is_five_nearest_ebike_with_reference_distances_and_minutes(client, web_stations, web_query_point, xss_name):
     lon, lat = web_query_point
     body = get(client, lat=lat, lon=lon)
     ref = brute(web_stations, lon, lat)[:5]
     assert body["type"] == "FeatureCollection" and body["datum"] == "wgs84"
     assert [f["id"] for f in body["features"]] == [i for _, i in ref]
-    speed_m_per_min = DEFAULT_SPEEDS_KMH["walk"] * 1000 / 60
+    speed_m_per_min = DEFAULT_SPEEDS_KMH["ebike"] * 1000 / 60   # the default mode
     for f, (d, sid) in zip(body["features"], ref):
         p = f["properties"]
         assert p["id"] == sid
@@ -251,7 +251,7 @@ def test_ranking_is_one_replaceable_function(app, client, web_query_point):
     app.extensions["stationmap"].rank = fake_rank
     lon, lat = web_query_point
     body = get(client, lat=lat, lon=lon, k=3)
-    assert calls == [(lon, lat, 3, "walk")]
+    assert calls == [(lon, lat, 3, "ebike")]
     assert body["reach"]["method"] == "network"
     assert [f["properties"]["minutes"] for f in body["features"]] == [99.0] * 3
     assert body["features"][-1]["id"] == "xss"  # the ranker's order is kept

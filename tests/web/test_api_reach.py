@@ -109,7 +109,7 @@ def test_method_circle_inside_sip_is_the_estimate(net_client, sip):
     lon, lat = SIP_POINT
     body = get(net_client, "/api/v1/nearest", lon=lon, lat=lat, method="circle", k=3)
     assert body["method"] == "circle"
-    speed = DEFAULT_SPEEDS_KMH["walk"] * 1000 / 60
+    speed = DEFAULT_SPEEDS_KMH["ebike"] * 1000 / 60   # the default mode
     for f in body["features"]:
         x, y = f["geometry"]["coordinates"]
         d = GEOD.inv(lon, lat, x, y)[2]

@@ -1,0 +1,129 @@
+"""The words people read: zh/en labels of every vocabulary, and the babel catalogue for prose.
+
+Vocabulary labels (kinds, services, statuses, hosts, travel modes, methods, datums) are
+``key -> (Chinese, English)`` tables here, and nowhere else; :func:`label` picks one.
+:mod:`stationmap.model` keeps the vocabularies (their keys and the aliases an import
+accepts) and re-exports the kind, service, status and host tables under their old names.
+
+UI prose (titles, legends, chart axes) goes through babel, one mechanism for the web
+layer (Flask-Babel) and the library (maps, charts, a published site): the Chinese text is
+the message id and ``translations/en/LC_MESSAGES/messages.po`` holds the English.
+A library module takes ``_ = translations(lang).gettext`` and writes ``_("…")``,
+so ``pybabel extract`` finds its strings (list the module in
+``translations/babel.cfg``).  One word per mode everywhere: 步行 / 自行车 /
+电动车 / 汽车.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from stationmap.config import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
+
+#: where the catalogues live (``<lang>/LC_MESSAGES/messages.mo``)
+TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
+#: the languages of the UI: Chinese (the message ids' language) first
+LANGS = ("zh", "en")
+
+#: kind -> (Chinese, English)
+KIND_LABELS = {
+    "rest": ("工会驿站", "Rest station"),
+    "hot_tea": ("热茶点", "Hot-tea point"),
+    "legal_aid": ("法律援助点", "Legal-aid post"),
+}
+
+#: service -> (Chinese, English).  The fixed vocabulary of what a station offers.
+SERVICE_LABELS = {
+    "drinking_water": ("饮用水", "Drinking water"),
+    "hot_water": ("热水", "Hot water"),
+    "toilet": ("卫生间", "Toilet"),
+    "rest_seats": ("休息座椅", "Rest seats"),
+    "heating": ("取暖", "Heating"),
+    "cooling": ("纳凉 / 空调", "Cooling / air conditioning"),
+    "phone_charging": ("手机充电", "Phone charging"),
+    "ebike_charging": ("电动车充电", "E-bike charging"),
+    "battery_swap": ("换电", "Battery swap"),
+    "microwave": ("微波炉 / 热饭", "Microwave / meal heating"),
+    "first_aid": ("急救药箱", "First-aid kit"),
+    "legal_aid": ("法律援助", "Legal aid"),
+    "reading": ("阅读", "Reading"),
+    "wifi": ("无线网络", "Wi-Fi"),
+    "umbrella": ("爱心雨伞", "Umbrella loan"),
+    "repair_kit": ("打气筒 / 维修工具", "Tyre pump / repair kit"),
+}
+
+#: status -> (Chinese, English)
+STATUS_LABELS = {
+    "active": ("正常开放", "Active"),
+    "temporarily_closed": ("暂停开放", "Temporarily closed"),
+    "closed": ("已关闭", "Closed"),
+}
+
+#: typical hosts of a station (free text is allowed; these are suggestions)
+HOST_LABELS = {
+    "union": ("工会", "Trade union"),
+    "bank": ("银行网点", "Bank branch"),
+    "post_office": ("邮政网点", "Post office"),
+    "telecom": ("通信营业厅", "Telecom shop"),
+    "community": ("社区服务中心", "Community centre"),
+    "shop": ("商铺 / 便利店", "Shop"),
+    "hotel": ("酒店", "Hotel"),
+    "gas_station": ("加油站", "Fuel station"),
+    "government": ("党群服务中心", "Party-masses service centre"),
+    "enterprise": ("企业", "Enterprise"),
+    "park": ("公园", "Park"),
+}
+
+#: travel mode (:data:`stationmap.config.MODES`) -> (Chinese, English)
+MODE_LABELS = {
+    "walk": ("步行", "Walk"),
+    "bike": ("自行车", "Bike"),
+    "ebike": ("电动车", "E-bike"),
+    "car": ("汽车", "Car"),
+}
+
+#: travel-time method (:data:`stationmap.config.METHODS`) -> (Chinese, English)
+METHOD_LABELS = {
+    "auto": ("自动", "auto"),
+    "network": ("路网", "road network"),
+    "circle": ("直线距离 × 绕行系数", "straight line x detour factor"),
+}
+
+#: datum (:data:`stationmap.coords.DATUMS`) -> (Chinese, English): which maps use it
+DATUM_LABELS = {
+    "wgs84": ("WGS-84（GPS、OpenStreetMap、天地图）", "WGS-84 (GPS, OpenStreetMap, Tianditu)"),
+    "gcj02": ("GCJ-02（高德、腾讯、微信）", "GCJ-02 (Amap, Tencent, WeChat)"),
+    "bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
+}
+
+
+def label(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
+    """The Chinese or English label of ``key`` in one of the tables above (the key itself
+    when the table lacks it)."""
+    zh, en = table.get(key, (key, key))
+    return en if lang == "en" else zh
+
+
+def labels(table: dict[str, tuple[str, str]], lang: str) -> dict[str, str]:
+    """``{key: label}`` of a whole table in ``lang``."""
+    i = 1 if lang == "en" else 0
+    return {k: pair[i] for k, pair in table.items()}
+
+
+def mode_labels(lang: str) -> dict[str, str]:
+    """The travel modes' labels in ``lang``."""
+    return labels(MODE_LABELS, lang)
+
+
+@lru_cache(maxsize=len(LANGS))
+def translations(lang: str) -> NullTranslations:
+    """Babel's catalogue of ``lang`` (a NullTranslations for Chinese, the message ids' language)."""
+    from babel.support import Translations
+
+    return Translations.load(str(TRANSLATIONS_DIR), [lang], "messages")
+
+
