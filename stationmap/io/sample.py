@@ -366,11 +366,33 @@ class _Names:
         return name if k == 1 else f"{name}（{k}）"
 
 
-def _make_station(rec: dict) -> Station:
+def _station(rng: _Rng, sid: str, name: str, *, kind: str, kinds: list[str], host: str, legal: bool,
+             place_en: str, street: str, adcode: str, operator: str, phone_code: tuple[str, str],
+             hours: str | None, lon: float, lat: float) -> Station:
+    """One sample station, drawing its services, house number, phone, hours (when ``hours`` is None),
+    status and verification date from ``rng`` in that order (the order fixes the sample file)."""
+    rec = {
+        "id": sid,
+        "name": name,
+        "name_en": _name_en(kind=kind, host=host, legal=legal, place_en=place_en),
+        "kinds": kinds,
+        "services": _services(rng, kind=kind, host=host, legal=legal),
+        "address": f"{street}{1 + rng.below(999)}号",
+        "adcode": adcode,
+        "host": host,
+        "operator": operator,
+        "phone": _phone(rng, *phone_code),
+        "opening_hours": rng.choice(_HOURS[host]) if hours is None else hours,
+        "status": "temporarily_closed" if rng.chance(0.025) else "active",
+        "verified_at": _verified(rng),
+        "source": "sample",
+        "lon": lon,
+        "lat": lat,
+    }
     station, problems = validate_record(rec)
-    if problems:
-        raise ValidationError(f"sample station {rec.get('id')}: " + "; ".join(p.message for p in problems),
-                              field=problems[0].field)
+    if station is None or problems:
+        raise ValidationError(f"sample station {sid}: " + "; ".join(p.message for p in problems),
+                              field=problems[0].field if problems else "id")
     return station
 
 
@@ -394,25 +416,10 @@ def _district_stations(rng: _Rng, names: _Names, district, *, prefix: str, start
                 break
         kinds = ["rest", "legal_aid"] if is_legal else [kind]
         hours = rng.choice(winter_hours) if kind == "hot_tea" else rng.choice(_HOURS[host])
-        rec = {
-            "id": f"{prefix}-{start + i:04d}",
-            "name": names(name),
-            "name_en": _name_en(kind=kind, host=host, legal=is_legal, place_en=place_en),
-            "kinds": kinds,
-            "services": _services(rng, kind=kind, host=host, legal=is_legal),
-            "address": f"{city}{dname}{township}{road}{1 + rng.below(999)}号",
-            "adcode": district.adcode,
-            "host": host,
-            "operator": operator,
-            "phone": _phone(rng, area, lead),
-            "opening_hours": hours,
-            "status": "temporarily_closed" if rng.chance(0.025) else "active",
-            "verified_at": _verified(rng),
-            "source": "sample",
-            "lon": lon,
-            "lat": lat,
-        }
-        out.append(_make_station(rec))
+        out.append(_station(rng, f"{prefix}-{start + i:04d}", names(name), kind=kind, kinds=kinds, host=host,
+                            legal=is_legal, place_en=place_en, street=f"{city}{dname}{township}{road}",
+                            adcode=district.adcode, operator=operator, phone_code=(area, lead), hours=hours,
+                            lon=lon, lat=lat))
     return out
 
 
@@ -525,25 +532,9 @@ def _sip(seed: int, districts, names: _Names, roads_path: Path) -> list:
                      city_short=city_short)
         if host == "union" and rng.chance(0.6):
             name = f"{dname}{road}工会驿站"
-        rec = {
-            "id": f"sip-{len(out) + 1:04d}",
-            "name": names(name),
-            "name_en": _name_en(kind="rest", host=host, legal=False, place_en=place_en),
-            "kinds": ["rest"],
-            "services": _services(rng, kind="rest", host=host, legal=False),
-            "address": f"{city}{dname}{road}{1 + rng.below(999)}号",
-            "adcode": adcode,
-            "host": host,
-            "operator": operator,
-            "phone": _phone(rng, area, lead),
-            "opening_hours": rng.choice(_HOURS[host]),
-            "status": "temporarily_closed" if rng.chance(0.025) else "active",
-            "verified_at": _verified(rng),
-            "source": "sample",
-            "lon": plon,
-            "lat": plat,
-        }
-        out.append(_make_station(rec))
+        out.append(_station(rng, f"sip-{len(out) + 1:04d}", names(name), kind="rest", kinds=["rest"], host=host,
+                            legal=False, place_en=place_en, street=f"{city}{dname}{road}", adcode=adcode,
+                            operator=operator, phone_code=(area, lead), hours=None, lon=plon, lat=plat))
     return out
 
 
