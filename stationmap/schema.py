@@ -28,7 +28,7 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 
@@ -113,6 +113,14 @@ reports_table = sa.Table(
 
 #: the ``stations`` columns a Station fills (all but ``updated_at``), in table order
 STATION_COLUMNS = tuple(c.name for c in stations_table.columns if c.name != "updated_at")
+
+
+@overload
+def as_utc(dt: datetime | str) -> datetime: ...
+@overload
+def as_utc(dt: None) -> None: ...
+@overload
+def as_utc(dt: datetime | str | None) -> datetime | None: ...
 
 
 def as_utc(dt: datetime | str | None) -> datetime | None:
