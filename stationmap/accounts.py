@@ -24,8 +24,10 @@ module never imports Flask.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -33,6 +35,9 @@ from argon2 import exceptions as _argon2_exc
 
 from stationmap.errors import ConflictError, NotFoundError, StationmapError, ValidationError
 from stationmap.schema import users_table
+
+if TYPE_CHECKING:
+    from stationmap.store import StationStore
 
 #: role -> (Chinese, English)
 ROLES = {
@@ -64,11 +69,12 @@ class User:
     id: int
     username: str
     role: str
-    scopes: tuple = ()
+    scopes: tuple[str, ...] = ()
     epoch: int = 1
 
     @property
     def is_admin(self) -> bool:
+        """Whether the user is an administrator."""
         return self.role == "admin"
 
     def can_edit(self, adcode: str | None) -> bool:
@@ -89,16 +95,18 @@ class User:
             raise PermissionDenied(f"user {self.username!r} may not edit {where}", field="adcode")
 
     def require_admin(self) -> None:
+        """Raise :class:`PermissionDenied` unless the user is an administrator."""
         if not self.is_admin:
             raise PermissionDenied(f"user {self.username!r} is not an administrator", field="role")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The user as JSON-ready data (no password hash, no epoch)."""
         return {"id": self.id, "username": self.username, "role": self.role, "scopes": list(self.scopes)}
 
 
 # -- checks -------------------------------------------------------------------
 
-def check_username(username) -> str:
+def check_username(username: object) -> str:
     """A valid user name (2-64 letters, digits, ``_ . @ -``); ValidationError otherwise."""
     name = str(username or "").strip()
     if not _USERNAME.match(name):
@@ -108,13 +116,14 @@ def check_username(username) -> str:
     return name
 
 
-def check_role(role) -> str:
-    if role not in ROLES:
+def check_role(role: object) -> str:
+    """``role`` if it is one of :data:`ROLES`; ValidationError otherwise."""
+    if not isinstance(role, str) or role not in ROLES:
         raise ValidationError(f"role must be one of {tuple(ROLES)}, got {role!r}", field="role")
     return role
 
 
-def check_scopes(scopes, *, role: str) -> tuple:
+def check_scopes(scopes: str | Iterable[object] | None, *, role: str) -> tuple[str, ...]:
     """Canonical scopes for ``role``: sorted adcode prefixes, none covered by another.
 
     An editor needs at least one; an admin has none (any given is an error,
@@ -141,7 +150,7 @@ def check_scopes(scopes, *, role: str) -> tuple:
     return tuple(s for s in items if not any(o != s and s.startswith(o) for o in items))
 
 
-def check_password(password) -> str:
+def check_password(password: object) -> str:
     """A password long enough; ValidationError otherwise (the password is never echoed)."""
     if not isinstance(password, str):
         raise ValidationError("password must be text", field="password")
@@ -180,33 +189,34 @@ def _dummy_hash() -> str:
 
 # -- storage ------------------------------------------------------------------
 
-def _now():
+def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _row_to_user(row) -> User:
+def _row_to_user(row: sa.Row[Any]) -> User:
     m = row._mapping
     return User(id=int(m["id"]), username=m["username"], role=m["role"],
                 scopes=tuple(s for s in (m["scopes"] or "").split(",") if s), epoch=int(m["epoch"]))
 
 
-def add_user(store, username: str, password: str, *, role: str, scopes=()) -> User:
+def add_user(store: StationStore, username: str, password: str, *, role: str,
+             scopes: str | Iterable[object] | None = ()) -> User:
     """Create a user; ConflictError if the name is taken."""
     username = check_username(username)
     role = check_role(role)
-    scopes = check_scopes(scopes, role=role)
+    canonical = check_scopes(scopes, role=role)
     pw_hash = hash_password(password)
     now = _now()
     with store.begin() as conn:
         if conn.execute(sa.select(users_table.c.id).where(users_table.c.username == username)).first():
             raise ConflictError(f"user {username!r} already exists", field="username")
         conn.execute(sa.insert(users_table).values(
-            username=username, password_hash=pw_hash, role=role, scopes=",".join(scopes),
+            username=username, password_hash=pw_hash, role=role, scopes=",".join(canonical),
             epoch=1, created_at=now, updated_at=now))
     return get_user(store, username)
 
 
-def get_user(store, username: str) -> User:
+def get_user(store: StationStore, username: str) -> User:
     """The user called ``username``; NotFoundError if there is none."""
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(users_table).where(users_table.c.username == str(username))).first()
@@ -215,21 +225,21 @@ def get_user(store, username: str) -> User:
     return _row_to_user(row)
 
 
-def get_user_by_id(store, user_id: int) -> User | None:
+def get_user_by_id(store: StationStore, user_id: int) -> User | None:
     """The user with ``user_id``, or None (a removed user)."""
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(users_table).where(users_table.c.id == int(user_id))).first()
     return None if row is None else _row_to_user(row)
 
 
-def list_users(store) -> list[User]:
+def list_users(store: StationStore) -> list[User]:
     """Every user, by name."""
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(users_table).order_by(users_table.c.username))
         return [_row_to_user(r) for r in rows]
 
 
-def _update(store, username: str, values: dict) -> User:
+def _update(store: StationStore, username: str, values: dict[str, Any]) -> User:
     username = str(username)
     with store.begin() as conn:
         res = conn.execute(sa.update(users_table).where(users_table.c.username == username)
@@ -239,19 +249,20 @@ def _update(store, username: str, values: dict) -> User:
     return get_user(store, username)
 
 
-def set_role(store, username: str, *, role: str, scopes=()) -> User:
+def set_role(store: StationStore, username: str, *, role: str,
+             scopes: str | Iterable[object] | None = ()) -> User:
     """Change a user's role and scopes (their sessions end)."""
     role = check_role(role)
-    scopes = check_scopes(scopes, role=role)
-    return _update(store, username, {"role": role, "scopes": ",".join(scopes)})
+    canonical = check_scopes(scopes, role=role)
+    return _update(store, username, {"role": role, "scopes": ",".join(canonical)})
 
 
-def set_password(store, username: str, password: str) -> User:
+def set_password(store: StationStore, username: str, password: str) -> User:
     """Change a user's password (their sessions end)."""
     return _update(store, username, {"password_hash": hash_password(password)})
 
 
-def remove_user(store, username: str) -> None:
+def remove_user(store: StationStore, username: str) -> None:
     """Delete a user; NotFoundError if there is none.  Their edits keep their name."""
     with store.begin() as conn:
         res = conn.execute(sa.delete(users_table).where(users_table.c.username == str(username)))
@@ -259,7 +270,7 @@ def remove_user(store, username: str) -> None:
             raise NotFoundError(f"no user {username!r}", field="username")
 
 
-def authenticate(store, username: str, password: str) -> User | None:
+def authenticate(store: StationStore, username: str, password: str) -> User | None:
     """The user if ``password`` is theirs, else None.
 
     An unknown user costs the same hashing time as a wrong password, so the

@@ -139,6 +139,23 @@ def wgs84_to_gcj02(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
     return _out(x + dx, y + dy, scalar)
 
 
+_Pair = tuple[np.ndarray, np.ndarray]
+
+
+def _invert(forward: Callable[[np.ndarray, np.ndarray], _Pair], tx: np.ndarray, ty: np.ndarray,
+            x: np.ndarray, y: np.ndarray, tol_deg: float, max_iter: int) -> _Pair:
+    """Invert ``forward`` at ``(tx, ty)`` by fixed-point iteration from the guess ``(x, y)``:
+    step by the forward transform's error until it is below ``tol_deg`` on both axes
+    (at most ``max_iter`` steps)."""
+    for _ in range(max_iter):
+        fx, fy = forward(x, y)
+        ex, ey = fx - tx, fy - ty
+        x, y = x - ex, y - ey
+        if np.all(np.abs(ex) < tol_deg) and np.all(np.abs(ey) < tol_deg):
+            break
+    return x, y
+
+
 def gcj02_to_wgs84(lon: Deg, lat: Deg, *, tol_deg: float = 1e-9, max_iter: int = 30) -> tuple[Deg, Deg]:
     """GCJ-02 -> WGS-84, iterated until the forward transform hits the input.
 
@@ -157,38 +174,22 @@ def gcj02_to_wgs84(lon: Deg, lat: Deg, *, tol_deg: float = 1e-9, max_iter: int =
     Returns
     -------
     (lon, lat)
-        WGS-84 degrees: floats for floats, arrays of the inputs' shape for arrays.
+        WGS-84 degrees, of the inputs' type (float or array) and shape.
 
     Examples
     --------
-    >>> lon, lat = gcj02_to_wgs84(*wgs84_to_gcj02(120.0, 31.0))
-    >>> abs(lon - 120.0) < 1e-9 and abs(lat - 31.0) < 1e-9
-    True
+    >>> [round(deg, 9) for deg in gcj02_to_wgs84(*wgs84_to_gcj02(120.0, 31.0))]
+    [120.0, 31.0]
     """
     glon, glat, scalar = _as_arrays(lon, lat)
-    wlon, wlat = glon.copy(), glat.copy()
-    for _ in range(max_iter):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon = wlon - elon
-        wlat = wlat - elat
-        if np.all(np.abs(elon) < tol_deg) and np.all(np.abs(elat) < tol_deg):
-            break
-    return _out(wlon, wlat, scalar)
+    return _out(*_invert(wgs84_to_gcj02, glon, glat, glon, glat, tol_deg, max_iter), scalar)
 
 
 def gcj02_to_bd09(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
-    """GCJ-02 -> BD-09 (Baidu).
+    """GCJ-02 -> BD-09 (Baidu), by Baidu's published formula.
 
-    Parameters
-    ----------
-    lon, lat : float or numpy.ndarray
-        GCJ-02 degrees.
-
-    Returns
-    -------
-    (lon, lat)
-        BD-09 degrees, floats for floats, arrays for arrays.
+    ``lon, lat`` in GCJ-02 degrees give ``(lon, lat)`` in BD-09 degrees, floats for floats and arrays for
+    arrays, as every converter here does.
     """
     if type(lon) is float and type(lat) is float:
         z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
@@ -224,28 +225,14 @@ def bd09_to_gcj02(lon: Deg, lat: Deg, *, tol_deg: float = 1e-10, max_iter: int =
         GCJ-02 degrees, floats for floats, arrays for arrays.
     """
     bx, by, scalar = _as_arrays(lon, lat)
-    gx, gy = _bd09_to_gcj02_step(bx, by)
-    for _ in range(max_iter):
-        fx, fy = gcj02_to_bd09(gx, gy)
-        ex, ey = fx - bx, fy - by
-        gx, gy = gx - ex, gy - ey
-        if np.all(np.abs(ex) < tol_deg) and np.all(np.abs(ey) < tol_deg):
-            break
-    return _out(gx, gy, scalar)
+    return _out(*_invert(gcj02_to_bd09, bx, by, *_bd09_to_gcj02_step(bx, by), tol_deg, max_iter), scalar)
 
 
 def wgs84_to_bd09(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
     """WGS-84 -> BD-09 (Baidu): :func:`wgs84_to_gcj02`, then :func:`gcj02_to_bd09`.
 
-    Parameters
-    ----------
-    lon, lat : float or numpy.ndarray
-        WGS-84 degrees.
-
-    Returns
-    -------
-    (lon, lat)
-        BD-09 degrees, floats for floats, arrays for arrays.
+    ``lon, lat`` in WGS-84 degrees give ``(lon, lat)`` in BD-09 degrees, floats for floats and arrays for arrays,
+    as every converter here does.
     """
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
@@ -253,15 +240,8 @@ def wgs84_to_bd09(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
 def bd09_to_wgs84(lon: Deg, lat: Deg) -> tuple[Deg, Deg]:
     """BD-09 (Baidu) -> WGS-84: :func:`bd09_to_gcj02`, then :func:`gcj02_to_wgs84`.
 
-    Parameters
-    ----------
-    lon, lat : float or numpy.ndarray
-        BD-09 degrees.
-
-    Returns
-    -------
-    (lon, lat)
-        WGS-84 degrees, floats for floats, arrays for arrays.
+    ``lon, lat`` in BD-09 degrees give ``(lon, lat)`` in WGS-84 degrees, floats for floats and arrays for arrays,
+    as every converter here does.
     """
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 

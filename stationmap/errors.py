@@ -82,10 +82,16 @@ class ImportReportError(ValidationError):
 
     code = "invalid_rows"
 
-    def __init__(self, message: str, problems: Sequence[_Reportable], *, source: str | None = None) -> None:
+    def __init__(self, message: str, problems: Sequence[_Reportable], *, source: str | None = None,
+                 warnings: Sequence[str] = (), result: Any = None) -> None:
         super().__init__(message)
         self.problems = problems
         self.source = source
+        #: the import's warnings (a missing kinds column, ...), shown with the problems
+        self.warnings = list(warnings)
+        #: the :class:`stationmap.io.importer.ImportResult` of the refused import (typed Any here:
+        #: this module imports nothing of the package's)
+        self.result = result
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()

@@ -487,9 +487,8 @@ class StationIndex:
         Examples
         --------
         >>> from stationmap.model import Station
-        >>> index = StationIndex.from_stations([
-        ...     Station(id="a", name="A", lon=120.60, lat=31.30),
-        ...     Station(id="b", name="B", lon=120.70, lat=31.30)])
+        >>> index = StationIndex.from_stations(
+        ...     [Station(id=i, name=i.upper(), lon=lon, lat=31.30) for i, lon in (("a", 120.60), ("b", 120.70))])
         >>> [h.station.id for h in index.within(120.61, 31.30, 5000)]
         ['a']
         """
@@ -568,11 +567,9 @@ class StationIndex:
         Examples
         --------
         >>> from stationmap.model import Station
-        >>> index = StationIndex.from_stations([
-        ...     Station(id="a", name="A", lon=120.60, lat=31.30),
-        ...     Station(id="b", name="B", lon=120.70, lat=31.30)])
-        >>> [s.id for s in index.bbox(120.5, 31.0, 120.65, 31.5)]
-        ['a']
+        >>> index = StationIndex.from_stations([Station(id="a", name="A", lon=120.60, lat=31.30)])
+        >>> [s.id for s in index.bbox(120.5, 31.0, 120.65, 31.5)], index.bbox(120.65, 31.0, 120.8, 31.5)
+        (['a'], [])
         """
         st: list[Station] = self._stations  # type: ignore[assignment]  # the slots asked are live
         out = [st[s] for s in self.bbox_slots(west, south, east, north, kinds=kinds, services=services,

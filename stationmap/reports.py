@@ -17,14 +17,19 @@ imports Flask.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.model import TZ, Station
 from stationmap.schema import as_utc, reports_table, row_to_station, stations_table
+
+if TYPE_CHECKING:
+    from stationmap.store import StationStore
 
 #: kind -> (Chinese, English)
 REPORT_KINDS = {
@@ -53,6 +58,7 @@ class Report:
 
     @property
     def is_problem(self) -> bool:
+        """Whether the report flags a problem (any kind but ``ok``)."""
         return self.kind in PROBLEM_KINDS
 
     @property
@@ -64,7 +70,8 @@ class Report:
         """``at`` in Asia/Shanghai."""
         return self.at.astimezone(TZ)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (ISO 8601 times)."""
         return {"id": self.id, "station_id": self.station_id, "kind": self.kind,
                 "at": self.at.isoformat(), "open": self.is_open,
                 "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None}
@@ -75,15 +82,17 @@ class VisitItem:
     """A station with open problem reports: which kinds, how many, the latest when."""
 
     station: Station
-    counts: dict
+    counts: dict[str, int]
     latest: datetime
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The item as JSON-ready data."""
         return {"station": self.station.to_dict(), "counts": dict(self.counts), "latest": self.latest.isoformat()}
 
 
-def check_report_kind(kind) -> str:
-    if kind not in REPORT_KINDS:
+def check_report_kind(kind: object) -> str:
+    """``kind`` if it is one of :data:`REPORT_KINDS`; ValidationError otherwise."""
+    if not isinstance(kind, str) or kind not in REPORT_KINDS:
         raise ValidationError(f"report must be one of {tuple(REPORT_KINDS)}, got {kind!r}", field="kind")
     return kind
 
@@ -92,27 +101,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _row_to_report(row) -> Report:
+def _row_to_report(row: sa.Row[Any]) -> Report:
     m = row._mapping
     return Report(id=int(m["id"]), station_id=m["station_id"], kind=m["kind"], at=as_utc(m["at"]),
                   resolved_at=as_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "")
 
 
-def add_report(store, station_id: str, kind: str, *, at: datetime | None = None) -> Report:
+def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime | None = None) -> Report:
     """Record a worker report about an existing station (NotFoundError otherwise)."""
     kind = check_report_kind(kind)
-    at = as_utc(at) or _now()
+    when = as_utc(at) or _now()
     with store.begin() as conn:
         found = conn.execute(sa.select(stations_table.c.id).where(stations_table.c.id == station_id)).first()
         if found is None:
             raise NotFoundError(f"no station with id {station_id!r}", field="id")
-        res = conn.execute(sa.insert(reports_table).values(station_id=station_id, kind=kind, at=at,
+        res = conn.execute(sa.insert(reports_table).values(station_id=station_id, kind=kind, at=when,
                                                            resolved_at=None, resolved_by=""))
-        rid = res.inserted_primary_key[0]
-    return Report(id=int(rid), station_id=station_id, kind=kind, at=at)
+        rid = res.inserted_primary_key[0]  # type: ignore[index]  # a one-row INSERT always has its key
+    return Report(id=int(rid), station_id=station_id, kind=kind, at=when)
 
 
-def recent_reports(store, station_id: str, *, days: float = RECENT_DAYS, now: datetime | None = None,
+def recent_reports(store: StationStore, station_id: str, *, days: float = RECENT_DAYS, now: datetime | None = None,
                    limit: int = 50) -> list[Report]:
     """The station's reports of the last ``days`` days, newest first."""
     since = (as_utc(now) or _now()) - timedelta(days=days)
@@ -123,21 +132,22 @@ def recent_reports(store, station_id: str, *, days: float = RECENT_DAYS, now: da
         return [_row_to_report(r) for r in conn.execute(q)]
 
 
-def report_counts(reports) -> dict:
+def report_counts(reports: Iterable[Report]) -> dict[str, int]:
     """``{kind: count}`` over ``reports``, every kind present (zeros included)."""
-    out = {k: 0 for k in REPORT_KINDS}
+    out = dict.fromkeys(REPORT_KINDS, 0)
     for r in reports:
         out[r.kind] += 1
     return out
 
 
-def resolve_reports(store, station_id: str, *, user: str, at: datetime | None = None, conn=None) -> int:
+def resolve_reports(store: StationStore, station_id: str, *, user: str, at: datetime | None = None,
+                    conn: sa.Connection | None = None) -> int:
     """Mark the station's open problem reports as dealt with; returns how many."""
-    at = as_utc(at) or _now()
+    when = as_utc(at) or _now()
     stmt = (sa.update(reports_table)
             .where(reports_table.c.station_id == station_id, reports_table.c.resolved_at.is_(None),
                    reports_table.c.kind.in_(PROBLEM_KINDS))
-            .values(resolved_at=at, resolved_by=str(user)))
+            .values(resolved_at=when, resolved_by=str(user)))
     if conn is not None:
         return conn.execute(stmt).rowcount
     with store.begin() as c:
@@ -149,7 +159,7 @@ def today_shanghai(now: datetime | None = None) -> date:
     return (as_utc(now) or _now()).astimezone(TZ).date()
 
 
-def verify_station(store, station_id: str, *, user: str, now: datetime | None = None) -> Station:
+def verify_station(store: StationStore, station_id: str, *, user: str, now: datetime | None = None) -> Station:
     """"Still correct": set ``verified_at`` to today (Asia/Shanghai) and resolve open reports.
 
     The change is recorded in the store's history (unless the station was
@@ -165,7 +175,7 @@ def verify_station(store, station_id: str, *, user: str, now: datetime | None = 
     return station
 
 
-def needs_visit(store, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
+def needs_visit(store: StationStore, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
                 now: datetime | None = None) -> list[VisitItem]:
     """Stations (adcode starting with ``adcode_prefix``) with open problem reports.
 
@@ -178,10 +188,10 @@ def needs_visit(store, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
                 reports_table.c.at >= since))
     if adcode_prefix:
         q = q.where(stations_table.c.adcode.startswith(str(adcode_prefix), autoescape=True))
-    agg: dict[str, dict] = {}
+    agg: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as conn:
         for sid, kind, at in conn.execute(q):
-            a = agg.setdefault(sid, {"counts": {k: 0 for k in PROBLEM_KINDS}, "latest": None})
+            a = agg.setdefault(sid, {"counts": dict.fromkeys(PROBLEM_KINDS, 0), "latest": None})
             a["counts"][kind] += 1
             at = as_utc(at)
             a["latest"] = at if a["latest"] is None or at > a["latest"] else a["latest"]
@@ -195,7 +205,7 @@ def needs_visit(store, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
     return items
 
 
-def stale_stations(stations, *, max_age_days: int = 365, today: date | None = None) -> list[Station]:
+def stale_stations(stations: Iterable[Station], *, max_age_days: int = 365, today: date | None = None) -> list[Station]:
     """Stations not verified in ``max_age_days`` days (or never), oldest first."""
     today = today or today_shanghai()
     limit = today - timedelta(days=max_age_days)

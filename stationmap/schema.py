@@ -26,13 +26,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
+from typing import Any, overload
 
 import sqlalchemy as sa
 
 from stationmap.model import Station, build_station
 
 metadata = sa.MetaData()
+
+
+def _serial(name: str) -> sa.Column[int]:
+    """An autoincrementing integer primary key."""
+    return sa.Column(name, sa.Integer, primary_key=True, autoincrement=True)
+
+
+def _utc(name: str, *, nullable: bool = False, index: bool | None = None) -> sa.Column[datetime]:
+    """A UTC time (timezone-aware ``DateTime``)."""
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable, index=index)
+
+
+def _station_ref() -> sa.Column[str]:
+    """``station_id``: the station a log or report row is about (no foreign key: it outlives deletes)."""
+    return sa.Column("station_id", sa.String(64), nullable=False, index=True)
+
 
 stations_table = sa.Table(
     "stations",
@@ -53,17 +71,17 @@ stations_table = sa.Table(
     sa.Column("source", sa.Text, nullable=False, default=""),
     sa.Column("lon", sa.Float, nullable=False),  # WGS-84
     sa.Column("lat", sa.Float, nullable=False),  # WGS-84
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    _utc("updated_at"),
 )
 
 changes_table = sa.Table(
     "station_changes",
     metadata,
-    sa.Column("rev", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("station_id", sa.String(64), nullable=False, index=True),
+    _serial("rev"),
+    _station_ref(),
     sa.Column("action", sa.String(16), nullable=False),  # insert | update | delete
     sa.Column("user", sa.Text, nullable=False, default=""),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    _utc("at"),
     sa.Column("before", sa.Text, nullable=True),  # JSON of the record, or NULL
     sa.Column("after", sa.Text, nullable=True),
     sa.Column("note", sa.Text, nullable=False, default=""),
@@ -72,29 +90,37 @@ changes_table = sa.Table(
 users_table = sa.Table(
     "users",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _serial("id"),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("scopes", sa.Text, nullable=False, default=""),  # comma-separated adcode prefixes
     sa.Column("epoch", sa.Integer, nullable=False, default=1),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    _utc("created_at"),
+    _utc("updated_at"),
 )
 
 reports_table = sa.Table(
     "station_reports",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("station_id", sa.String(64), nullable=False, index=True),
+    _serial("id"),
+    _station_ref(),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    _utc("at", index=True),
+    _utc("resolved_at", nullable=True),
     sa.Column("resolved_by", sa.Text, nullable=False, default=""),
 )
 
 #: the ``stations`` columns a Station fills (all but ``updated_at``), in table order
 STATION_COLUMNS = tuple(c.name for c in stations_table.columns if c.name != "updated_at")
+
+
+@overload
+def as_utc(dt: datetime | str) -> datetime: ...
+@overload
+def as_utc(dt: None) -> None: ...
+@overload
+def as_utc(dt: datetime | str | None) -> datetime | None: ...
 
 
 def as_utc(dt: datetime | str | None) -> datetime | None:
@@ -111,7 +137,7 @@ def as_utc(dt: datetime | str | None) -> datetime | None:
 
 # -- row <-> Station ------------------------------------------------------------
 
-def station_to_row(s: Station) -> dict:
+def station_to_row(s: Station) -> dict[str, Any]:
     """The ``stations`` row of ``s`` (without ``updated_at``)."""
     row = {c: getattr(s, c) for c in STATION_COLUMNS}
     row["kinds"] = ",".join(s.kinds)
@@ -119,7 +145,7 @@ def station_to_row(s: Station) -> dict:
     return row
 
 
-def station_columns(stations: list[Station], updated_at: datetime) -> dict[str, list]:
+def station_columns(stations: list[Station], updated_at: datetime) -> dict[str, list[Any]]:
     """The ``stations`` columns of ``stations``, column-wise (``{name: [values]}``),
     as :func:`station_to_row` makes rows; every row's ``updated_at`` is ``updated_at``."""
     cols = {c: [getattr(s, c) for s in stations] for c in STATION_COLUMNS if c not in ("kinds", "services")}
@@ -137,9 +163,9 @@ if tuple(f.name for f in dataclasses.fields(Station)) != _STATION_ORDER:
     raise ImportError("Station's fields changed: update stationmap.schema.row_to_station and _STATION_ORDER")
 
 
-def row_to_station(row) -> Station:
+def row_to_station(row: sa.Row[Any] | Mapping[str, Any]) -> Station:
     """The Station of a ``stations`` row (a SQLAlchemy Row or a mapping)."""
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = row._mapping if isinstance(row, sa.Row) else row
     verified = m["verified_at"]
     if isinstance(verified, datetime):
         verified = verified.date()

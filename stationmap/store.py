@@ -17,10 +17,12 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -39,8 +41,11 @@ from stationmap.schema import (
     stations_table,
 )
 
+if TYPE_CHECKING:
+    from stationmap.config import Settings
 
-def _now():
+
+def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -48,7 +53,7 @@ def _now():
 _BULK_ROWS = 1000
 
 
-def _insert_columns(conn, table, columns: dict) -> None:
+def _insert_columns(conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]]) -> None:
     """Insert rows given column-wise (``{name: [values]}``), in the open transaction.
 
     Equivalent to ``conn.execute(sa.insert(table), rows)``.  For many rows
@@ -68,8 +73,8 @@ def _insert_columns(conn, table, columns: dict) -> None:
         return
     dialect = conn.dialect
     compiled = sa.insert(table).compile(dialect=dialect, column_keys=keys)
-    names = list(compiled.positiontup) if compiled.positional else keys
-    cols = []
+    names = list(compiled.positiontup or ()) if compiled.positional else keys
+    cols: list[list[Any]] = []
     for k in names:
         vals = columns[k]
         proc = table.c[k].type.dialect_impl(dialect).bind_processor(dialect)
@@ -81,10 +86,8 @@ def _insert_columns(conn, table, columns: dict) -> None:
             else:
                 vals = [proc(v) for v in vals]
         cols.append(vals)
-    if compiled.positional:
-        params = list(zip(*cols))
-    else:
-        params = [dict(zip(names, t)) for t in zip(*cols)]
+    params: list[tuple[Any, ...]] | list[dict[str, Any]]
+    params = list(zip(*cols)) if compiled.positional else [dict(zip(names, t)) for t in zip(*cols)]
     conn.exec_driver_sql(str(compiled), params)
 
 
@@ -96,7 +99,7 @@ def new_id() -> str:
 class StationStore:
     """Stations in a SQL database.  ``url`` is an SQLAlchemy URL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str) -> None:
         self.url = url
         try:
             if url.startswith("sqlite:///"):
@@ -111,7 +114,8 @@ class StationStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @classmethod
-    def from_settings(cls, settings) -> StationStore:
+    def from_settings(cls, settings: Settings) -> StationStore:
+        """The store at ``settings.database_url``."""
         return cls(settings.database_url)
 
     # -- schema -----------------------------------------------------------
@@ -120,20 +124,24 @@ class StationStore:
         metadata.create_all(self.engine)
 
     def exists(self) -> bool:
+        """Whether the ``stations`` table is there."""
         return sa.inspect(self.engine).has_table("stations")
 
     @contextmanager
-    def begin(self):
+    def begin(self) -> Iterator[sa.Connection]:
+        """A connection in a transaction, committed on leaving (rolled back on an error)."""
         with self.engine.begin() as conn:
             yield conn
 
     # -- reads ------------------------------------------------------------
     def all(self) -> list[Station]:
+        """Every stored station, in id order."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(stations_table).order_by(stations_table.c.id))
             return [row_to_station(r) for r in rows]
 
     def get(self, station_id: str) -> Station:
+        """The stored station ``station_id``; NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(stations_table).where(stations_table.c.id == station_id)
@@ -143,14 +151,16 @@ class StationStore:
         return row_to_station(row)
 
     def count(self) -> int:
+        """How many stations are stored."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(stations_table)).scalar_one()
 
-    def ids(self) -> set:
+    def ids(self) -> set[str]:
+        """The stored stations' ids."""
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(sa.select(stations_table.c.id))}
 
-    def adcodes(self, ids) -> dict[str, str]:
+    def adcodes(self, ids: Iterable[str]) -> dict[str, str]:
         """``{id: adcode}`` of those of ``ids`` that are stored (the districts a write would touch)."""
         ids = list(ids)
         out: dict[str, str] = {}
@@ -172,7 +182,7 @@ class StationStore:
         """A :class:`ChangeProbe` of this store, for this process (make a new one after a fork)."""
         return ChangeProbe(self)
 
-    def changes_since(self, rev: int, *, limit: int | None = None) -> list[dict]:
+    def changes_since(self, rev: int, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Changes after ``rev``, oldest first: dicts with rev, station_id, action, ..."""
         q = sa.select(changes_table).where(changes_table.c.rev > rev).order_by(changes_table.c.rev)
         if limit:
@@ -180,12 +190,12 @@ class StationStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def history(self, station_id: str) -> list[dict]:
+    def history(self, station_id: str) -> list[dict[str, Any]]:
         """Every recorded change of one station, newest first, with before/after records."""
         q = (sa.select(changes_table).where(changes_table.c.station_id == station_id)
              .order_by(changes_table.c.rev.desc()))
         with self.engine.connect() as conn:
-            out = []
+            out: list[dict[str, Any]] = []
             for r in conn.execute(q):
                 d = dict(r._mapping)
                 d["before"] = json.loads(d["before"]) if d["before"] else None
@@ -194,20 +204,24 @@ class StationStore:
             return out
 
     # -- writes -----------------------------------------------------------
-    def _log(self, conn, rows: list[dict]) -> None:
+    def _log(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(sa.insert(changes_table), rows)
 
     def insert(self, station: Station, *, user: str = "", note: str = "") -> Station:
+        """Insert one station (ConflictError if its id is stored); the station as stored."""
         return self.write_many([station], user=user, note=note, mode="insert")[0]
 
     def update(self, station: Station, *, user: str = "", note: str = "") -> Station:
+        """Update one stored station (NotFoundError if its id is not stored); the station as stored."""
         return self.write_many([station], user=user, note=note, mode="update")[0]
 
     def upsert(self, station: Station, *, user: str = "", note: str = "") -> Station:
+        """Insert or update one station; the station as stored."""
         return self.write_many([station], user=user, note=note, mode="upsert")[0]
 
     def delete(self, station_id: str, *, user: str = "", note: str = "") -> Station:
+        """Delete one stored station (NotFoundError if there is none); the station it was."""
         with self.begin() as conn:
             row = conn.execute(
                 sa.select(stations_table).where(stations_table.c.id == station_id)
@@ -216,12 +230,13 @@ class StationStore:
                 raise NotFoundError(f"no station with id {station_id!r}", field="id")
             before = row_to_station(row)
             conn.execute(sa.delete(stations_table).where(stations_table.c.id == station_id))
-            self._log(conn, [dict(station_id=station_id, action="delete", user=user, at=_now(),
-                                  before=station_json(before), after=None, note=note)])
+            self._log(conn, [{"station_id": station_id, "action": "delete", "user": user, "at": _now(),
+                              "before": station_json(before), "after": None, "note": note}])
         return before
 
-    def write_many(self, stations, *, user: str = "", note: str = "", mode: str = "upsert",
-                   conn=None, log: bool = True, stats: dict | None = None) -> list[Station]:
+    def write_many(self, stations: Iterable[Station], *, user: str = "", note: str = "", mode: str = "upsert",
+                   conn: sa.Connection | None = None, log: bool = True,
+                   stats: dict[str, int] | None = None) -> list[Station]:
         """Write stations in ONE transaction; all or nothing.
 
         ``mode``: ``insert`` (an existing id is a ConflictError), ``update`` (a
@@ -230,40 +245,44 @@ class StationStore:
         stations inserted, updated and left unchanged (``"insert"``,
         ``"update"``, ``"unchanged"``).
         """
-        stations = [s if s.id else replace(s, id=new_id()) for s in stations]
+        todo = [s if s.id else replace(s, id=new_id()) for s in stations]
         if conn is None:
             with self.begin() as c:
-                return self._write_many(c, stations, user, note, mode, log, stats)
-        return self._write_many(conn, stations, user, note, mode, log, stats)
+                return self._write_many(c, todo, user, note, mode, log, stats)
+        return self._write_many(conn, todo, user, note, mode, log, stats)
 
-    def _existing(self, conn, ids) -> dict:
+    def _existing(self, conn: sa.Connection, ids: list[str]) -> dict[str, Station]:
         """{id: stored Station} for those of ``ids`` that are stored."""
-        existing = {}
+        existing: dict[str, Station] = {}
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start:chunk_start + 500]
             for r in conn.execute(sa.select(stations_table).where(stations_table.c.id.in_(chunk))):
                 existing[r.id] = row_to_station(r)
         return existing
 
-    def classify(self, stations, *, conn=None) -> tuple[list, list, list]:
+    def classify(self, stations: Iterable[Station], *, conn: sa.Connection | None = None,
+                 ) -> tuple[list[Station], list[Station], list[Station]]:
         """Split stations into (new, changed, unchanged) against the stored ones.
 
         What :meth:`write_many` in ``upsert`` mode would insert, update and
         skip; writes nothing (dry runs use it).
         """
-        stations = list(stations)
+        todo = list(stations)
         if conn is None:
             with self.engine.connect() as c:
-                existing = self._existing(c, [s.id for s in stations])
+                existing = self._existing(c, [s.id for s in todo])
         else:
-            existing = self._existing(conn, [s.id for s in stations])
-        new, changed, same = [], [], []
-        for s in stations:
+            existing = self._existing(conn, [s.id for s in todo])
+        new: list[Station] = []
+        changed: list[Station] = []
+        same: list[Station] = []
+        for s in todo:
             before = existing.get(s.id)
             (new if before is None else same if before == s else changed).append(s)
         return new, changed, same
 
-    def _write_many(self, conn, stations, user, note, mode, log, stats=None):
+    def _write_many(self, conn: sa.Connection, stations: list[Station], user: str, note: str, mode: str,
+                    log: bool, stats: dict[str, int] | None = None) -> list[Station]:
         ids = [s.id for s in stations]
         existing = self._existing(conn, ids)
         if mode == "insert" and existing:
@@ -273,7 +292,9 @@ class StationStore:
             if missing:
                 raise NotFoundError(f"no station with id {missing[0]!r}", field="id")
         now = _now()
-        new, changed, logged = [], [], []
+        new: list[Station] = []
+        changed: list[Station] = []
+        logged: list[tuple[Station, str, Station | None]] = []
         for s in stations:
             before = existing.get(s.id)
             if before is None:
@@ -290,7 +311,8 @@ class StationStore:
             _insert_columns(conn, stations_table, station_columns(new, now))
         if changed:
             stmt = (sa.update(stations_table).where(stations_table.c.id == sa.bindparam("_id"))
-                    .values({c: sa.bindparam(c) for c in STATION_COLUMNS if c != "id"} | {"updated_at": sa.bindparam("updated_at")}))
+                    .values({c: sa.bindparam(c) for c in STATION_COLUMNS if c != "id"}
+                            | {"updated_at": sa.bindparam("updated_at")}))
             conn.execute(stmt, [{**station_to_row(s), "updated_at": now, "_id": s.id} for s in changed])
         if stats is not None:
             stats.update(insert=len(new), update=len(changed), unchanged=len(stations) - len(new) - len(changed))
@@ -327,10 +349,12 @@ class ChangeProbe:
     RECHECK_S = 1.0
     _HEADER = 48     # one copy of the WAL-index header (WalIndexHdr)
 
-    def __init__(self, store: StationStore):
-        self._conn = self._shm = None
+    def __init__(self, store: StationStore) -> None:
+        self._conn: sqlite3.Connection | None = None
+        self._shm: mmap.mmap | None = None
         self._mapped = False
-        self._version = self._header = None
+        self._version: int | None = None
+        self._header: bytes | None = None
         self._checked = -math.inf
         url = store.engine.url
         path = url.database if url.get_backend_name() == "sqlite" else None
@@ -339,7 +363,7 @@ class ChangeProbe:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._path = path
 
-    def _map_shm(self):
+    def _map_shm(self) -> mmap.mmap | None:
         """The ``-shm`` file's first page, mapped read-only (None: not in WAL mode, or not yet there)."""
         try:
             fd = os.open(self._path + "-shm", os.O_RDONLY)
@@ -355,6 +379,7 @@ class ChangeProbe:
             os.close(fd)
 
     def changed(self) -> bool:
+        """False only when no commit can have happened since the last call (see the class)."""
         if self._conn is None:
             return True
         if not self._mapped:
@@ -373,7 +398,7 @@ class ChangeProbe:
         return changed
 
 
-def _sqlite_pragmas(dbapi_conn, _record):
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

@@ -13,19 +13,10 @@ import numpy as np
 
 from stationmap import config as _config
 from stationmap.config import DEFAULT_MODE
+from stationmap.coverage import params as limits
 from stationmap.coverage.analysis import analyse
 from stationmap.coverage.areas import Area, check_unique, resolve_areas
 from stationmap.coverage.minutes import StationArrays
-from stationmap.coverage.params import (
-    DEFAULT_CELL_M,
-    SHAPES,
-    check_cell_m,
-    check_kind_list,
-    check_minutes,
-    check_mode,
-    horizon_for,
-    speed_m_per_min,
-)
 from stationmap.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -44,7 +35,7 @@ def margin_m(mode: str, minutes: float, *, horizon_minutes: float | None = None,
     """How far (metres) beyond a partition's polygon stations can still matter:
     the circle-method distance of the horizon."""
     settings = settings or _config.load()
-    return horizon_for(check_minutes(minutes), horizon_minutes) * speed_m_per_min(mode, settings) \
+    return limits.horizon_for(limits.check_minutes(minutes), horizon_minutes) * limits.speed_m_per_min(mode, settings) \
         / settings.detour_factor
 
 
@@ -107,7 +98,7 @@ class ManyResult:
 
 def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | StationArrays, *,
                  kinds: str | Sequence[str] | None = None, mode: str = DEFAULT_MODE, minutes: float | None = None,
-                 cell_m: float = DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
+                 cell_m: float = limits.DEFAULT_CELL_M, shape: str = "square", h3_resolution: int | None = None,
                  horizon_minutes: float | None = None, scheduler: str | Client | None = None,
                  n_workers: int | None = None, processes: bool = True, keep_cells: bool = False,
                  batch_size: int | None = None, districts: Districts | None = None, settings: Settings | None = None,
@@ -140,13 +131,13 @@ def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | S
     import pandas as pd
 
     settings = settings or _config.load()
-    minutes = check_minutes(settings.minutes if minutes is None else minutes)
-    mode = check_mode(mode)
-    kinds = check_kind_list(kinds)
-    check_cell_m(cell_m)
-    if shape not in SHAPES:
-        raise ValidationError(f"shape must be one of {SHAPES}, got {shape!r}", field="shape")
-    horizon = horizon_for(minutes, horizon_minutes)
+    minutes = limits.check_minutes(settings.minutes if minutes is None else minutes)
+    mode = limits.check_mode(mode)
+    kinds = limits.check_kind_list(kinds)
+    limits.check_cell_m(cell_m)
+    if shape not in limits.SHAPES:
+        raise ValidationError(f"shape must be one of {limits.SHAPES}, got {shape!r}", field="shape")
+    horizon = limits.horizon_for(minutes, horizon_minutes)
     resolved: list[Area] = []
     for a in (areas if isinstance(areas, (list, tuple)) else [areas]):
         if isinstance(a, Area):

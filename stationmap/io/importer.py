@@ -42,13 +42,19 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stationmap.coords import check_datum, to_wgs84
 from stationmap.errors import ImportReportError, ValidationError
-from stationmap.io.readers import FileProblem, Table, read_table
-from stationmap.model import build_station, validated_fields
+from stationmap.io.readers import FileProblem, Source, Table, read_table
+from stationmap.model import Station, build_station, validated_fields
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from stationmap.store import StationStore
 
 #: longest id the store's ``id`` column holds
 MAX_ID_LEN = 64
@@ -69,12 +75,12 @@ class ImportResult:
     kept: int = 0
     invalid: int = 0
     #: datums the valid rows' coordinates were given in (converted to WGS-84)
-    datums: tuple = ()
+    datums: tuple[str, ...] = ()
     dry_run: bool = False
     written: bool = False
-    problems: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-    ids: list = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -91,10 +97,11 @@ class ImportResult:
         conv = [d for d in self.datums if d != "wgs84"]
         datum = f"; coordinates converted from {' and '.join(conv)} to WGS-84" if conv else ""
         unit = "row" if self.fmt in ("csv", "xlsx") else "feature"
-        return f"{self.source}: {verb}: {self.rows} {unit}{'' if self.rows == 1 else 's'}: " \
-               f"{', '.join(parts)}{datum}"
+        return (f"{self.source}: {verb}: {self.rows} {unit}{'' if self.rows == 1 else 's'}: "
+                f"{', '.join(parts)}{datum}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data."""
         return {
             "source": self.source, "format": self.fmt, "datum": self.datum, "rows": self.rows,
             "new": self.new, "updated": self.updated, "unchanged": self.unchanged, "kept": self.kept,
@@ -109,18 +116,19 @@ class Parsed:
 
     table: Table
     datum: str
-    stations: list
-    station_rows: list
-    problems: list
-    warnings: list
-    datums: tuple = ()
+    stations: list[Station]
+    station_rows: list[int]
+    problems: list[FileProblem]
+    warnings: list[str]
+    datums: tuple[str, ...] = ()
 
     @property
     def invalid_rows(self) -> int:
+        """How many rows have a problem."""
         return len({p.row for p in self.problems})
 
 
-def _text(v) -> str:
+def _text(v: object) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, float) and v.is_integer():
@@ -128,13 +136,13 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def derived_id(name: str, address: str, lon, lat) -> str:
+def derived_id(name: str, address: str, lon: object, lat: object) -> str:
     """A stable id for a row without one: from name and address (or position)."""
     key = f"{name}\x1f{address}" if address else f"{name}\x1f{_text(lon)}\x1f{_text(lat)}"
     return "st-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
-def parse_stations(source, *, filename: str | None = None, fmt: str | None = None,
+def parse_stations(source: Source, *, filename: str | None = None, fmt: str | None = None,
                    datum: str | None = None, max_rows: int | None = None,
                    max_bytes: int | None = None) -> Parsed:
     """Read and validate a station file without touching any store.
@@ -143,6 +151,10 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
     ----------
     source : str, Path or binary file-like
         The file (a file-like object needs ``filename`` or ``fmt``).
+    filename : str, optional
+        The name the file goes by (an upload's); its extension gives the format.
+    fmt : {"csv", "xlsx", "geojson", "gpkg"}, optional
+        The format, when neither ``source`` nor ``filename`` tells it.
     datum : {"wgs84", "gcj02", "bd09"}, optional
         Datum of the file's coordinates; by default the one the file declares,
         else WGS-84.  Stations come back in WGS-84.
@@ -154,6 +166,13 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
     Parsed
         ``stations`` (valid, WGS-84, with ids) and ``problems``
         (:class:`~stationmap.io.readers.FileProblem`, ordered by row).
+
+    Raises
+    ------
+    ValidationError
+        The file cannot be read, has the wrong format, is empty or lacks a
+        required column; or ``datum`` is unknown or contradicts the datum the
+        file declares.  Invalid rows do not raise: they are in ``problems``.
     """
     table = read_table(source, filename=filename, fmt=fmt, max_rows=max_rows, max_bytes=max_bytes)
     name, unit = table.source, table.unit
@@ -170,15 +189,19 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
                      "'rest' (工会驿站)")
     has_datum_col = "datum" in table.fields
 
-    reader_problems: dict = {}
+    reader_problems: dict[int | None, list[FileProblem]] = {}
     for p in table.problems:
         reader_problems.setdefault(p.row, []).append(p)
 
-    problems: list = []
-    valid, st_rows, st_datums, raw_lon, raw_lat = [], [], [], [], []  # valid: each station's fields
-    seen: dict = {}
+    problems: list[FileProblem] = []
+    valid: list[dict[str, Any]] = []  # each valid station's fields
+    st_rows: list[int] = []
+    st_datums: list[str] = []
+    raw_lon: list[float] = []
+    raw_lat: list[float] = []
+    seen: dict[tuple[str, str], int] = {}
     for rec, row in zip(table.records, table.rows):
-        row_problems = []
+        row_problems: list[FileProblem] = []
         rp = reader_problems.get(row, ())
         row_problems.extend(rp)
         if no_kinds:
@@ -198,17 +221,18 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
                             raw, unit=unit))
         fields, probs = validated_fields(rec, row=row, datum="wgs84")
         geometry_bad = any(p.field == "geometry" for p in rp)
-        for p in probs:
-            if geometry_bad and p.field in ("lon", "lat"):
+        for vp in probs:
+            if geometry_bad and vp.field in ("lon", "lat"):
                 continue  # already said: the feature has no usable point
-            row_problems.append(FileProblem(p.row, p.field, p.message, p.value, unit=unit))
+            row_problems.append(FileProblem(vp.row, vp.field, vp.message, vp.value, unit=unit))
         # ids: given, or derived from name + address; duplicates within the file
         sid = _text(rec.get("id"))
+        key: tuple[str, str] | None
         if sid:
             if len(sid) > MAX_ID_LEN:
                 row_problems.append(FileProblem(row, "id", f"id is longer than {MAX_ID_LEN} characters", sid,
                                                 unit=unit))
-            key, label = ("id", sid), None
+            key = ("id", sid)
         else:
             nm = _text(rec.get("name"))
             addr = _text(rec.get("address"))
@@ -225,7 +249,7 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
                            "(give each row an id if they are different stations)")
                     fld = "name"
                 row_problems.append(FileProblem(row, fld, msg, sid, unit=unit))
-        if row_problems:
+        if row_problems or fields is None:  # (fields is None only for a row with problems)
             problems.extend(row_problems)
             continue
         fields["id"] = sid
@@ -260,7 +284,7 @@ def parse_stations(source, *, filename: str | None = None, fmt: str | None = Non
                   problems=problems, warnings=warns, datums=tuple(sorted(set(st_datums))))
 
 
-def _test_pause(conn, n_written: int) -> None:
+def _test_pause(conn: sa.Connection, n_written: int) -> None:
     raw = os.environ.get(TEST_PAUSE_ENV)
     if not raw:
         return
@@ -274,18 +298,23 @@ def _test_pause(conn, n_written: int) -> None:
     time.sleep(float(raw))
 
 
-def import_file(store, source, *, filename: str | None = None, fmt: str | None = None,
+def import_file(store: StationStore | None, source: Source, *, filename: str | None = None, fmt: str | None = None,
                 datum: str | None = None, dry_run: bool = False, skip_invalid: bool = False,
                 user: str = "", note: str | None = None, update_existing: bool = True) -> ImportResult:
     """Import a station file into ``store`` in one transaction.
 
     Parameters
     ----------
-    store : StationStore
-        Where the stations go (its tables must exist unless ``dry_run``).
+    store : StationStore or None
+        Where the stations go (its tables must exist unless ``dry_run``; with
+        ``dry_run``, None or a store without tables counts every station as new).
     source : str, Path or binary file-like
         CSV, XLSX, GeoJSON or GeoPackage; a file-like object (an upload)
         needs ``filename`` (or ``fmt``).
+    filename : str, optional
+        The name the file goes by (an upload's); its extension gives the format.
+    fmt : {"csv", "xlsx", "geojson", "gpkg"}, optional
+        The format, when neither ``source`` nor ``filename`` tells it.
     datum : {"wgs84", "gcj02", "bd09"}, optional
         Datum of the file's coordinates (default: the file's own declaration,
         else WGS-84).  Stations are stored in WGS-84.
@@ -306,6 +335,8 @@ def import_file(store, source, *, filename: str | None = None, fmt: str | None =
     Returns
     -------
     ImportResult
+        The counts (new, updated, unchanged, kept, invalid), the problems and
+        warnings, the ids of the valid stations, and whether anything was written.
 
     Raises
     ------
@@ -328,9 +359,7 @@ def import_file(store, source, *, filename: str | None = None, fmt: str | None =
             f"{table.source}: {n} of {res.rows} {table.unit}s {'is' if n == 1 else 'are'} invalid; "
             f"nothing was imported (fix {'it' if n == 1 else 'them'}, or skip invalid {table.unit}s "
             f"to import the {len(parsed.stations)} valid ones)",
-            parsed.problems, source=table.source)
-        exc.warnings = parsed.warnings
-        exc.result = res
+            parsed.problems, source=table.source, warnings=parsed.warnings, result=res)
         raise exc
     stations = parsed.stations
     res.ids = [s.id for s in stations]
@@ -341,10 +370,12 @@ def import_file(store, source, *, filename: str | None = None, fmt: str | None =
             new, changed, same = stations, [], []
         _count(res, new, changed, same, update_existing)
         return res
+    if store is None:
+        raise TypeError("import_file needs a store (only a dry run goes without one)")
     note = f"import {table.source}" if note is None else note
     with store.begin() as conn:
         if update_existing:
-            stats: dict = {}
+            stats: dict[str, int] = {}
             store.write_many(stations, user=user, note=note, mode="upsert", conn=conn, stats=stats)
             res.new, res.updated, res.unchanged = stats["insert"], stats["update"], stats["unchanged"]
             n_written = res.new + res.updated
@@ -363,19 +394,20 @@ def import_file(store, source, *, filename: str | None = None, fmt: str | None =
     return res
 
 
-def _ids_with_history(conn, ids) -> set:
+def _ids_with_history(conn: sa.Connection, ids: list[str]) -> set[str]:
     import sqlalchemy as sa
 
     from stationmap.schema import changes_table
 
-    out = set()
+    out: set[str] = set()
     for i in range(0, len(ids), 500):
         q = sa.select(changes_table.c.station_id).where(changes_table.c.station_id.in_(ids[i:i + 500])).distinct()
         out.update(r[0] for r in conn.execute(q))
     return out
 
 
-def _count(res, new, changed, same, update_existing):
+def _count(res: ImportResult, new: list[Station], changed: list[Station], same: list[Station],
+           update_existing: bool) -> None:
     res.new = len(new)
     if update_existing:
         res.updated, res.unchanged = len(changed), len(same)

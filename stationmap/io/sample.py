@@ -38,12 +38,29 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stationmap.errors import ConfigError, ValidationError
 from stationmap.model import HOSTS, SERVICES, Station, validate_record
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
+    from stationmap.config import Settings
+    from stationmap.districts import District, Districts
+
+_T = TypeVar("_T")
+_K = TypeVar("_K")
+#: a coordinate, or an array of them
+_Num = TypeVar("_Num", float, "np.ndarray")
+#: a WGS-84 point (lon, lat)
+_Point = tuple[float, float]
 
 DEFAULT_SEED = 20261122
 #: the ``name`` member of the FeatureCollection
@@ -174,10 +191,10 @@ class _Rng:
     def below(self, n: int) -> int:
         return min(int(self._r.random() * n), n - 1)
 
-    def choice(self, seq):
+    def choice(self, seq: Sequence[_T]) -> _T:
         return seq[self.below(len(seq))]
 
-    def weighted(self, weights: dict):
+    def weighted(self, weights: Mapping[_K, float]) -> _K:
         total = sum(weights.values())
         x = self._r.random() * total
         for key, w in weights.items():
@@ -186,7 +203,7 @@ class _Rng:
                 return key
         return key
 
-    def gauss2(self) -> tuple:
+    def gauss2(self) -> tuple[float, float]:
         """Two independent standard normal draws (Box-Muller)."""
         u1 = 1.0 - self._r.random()
         u2 = self._r.random()
@@ -204,13 +221,13 @@ class _LocalFrame:
         self.my = 111132.954 - 559.822 * math.cos(2 * phi) + 1.175 * math.cos(4 * phi)
         self.mx = 111412.84 * math.cos(phi) - 93.5 * math.cos(3 * phi)
 
-    def to_m(self, lon, lat):
+    def to_m(self, lon: _Num, lat: _Num) -> tuple[_Num, _Num]:
         return (lon - self.lon0) * self.mx, (lat - self.lat0) * self.my
 
-    def to_deg(self, x, y):
+    def to_deg(self, x: _Num, y: _Num) -> tuple[_Num, _Num]:
         return self.lon0 + x / self.mx, self.lat0 + y / self.my
 
-    def geometry(self, geom):
+    def geometry(self, geom: BaseGeometry) -> BaseGeometry:
         from shapely import affinity
 
         return affinity.affine_transform(geom, [self.mx, 0, 0, self.my, -self.lon0 * self.mx, -self.lat0 * self.my])
@@ -220,7 +237,7 @@ def _round(x: float) -> float:
     return round(float(x), _COORD_DECIMALS)
 
 
-def allocate(total: int, weights: dict) -> dict:
+def allocate(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     """Share ``total`` out over ``weights`` by the largest-remainder (Hamilton) method.
 
     Ties in the remainders go to the key that sorts first.
@@ -239,17 +256,19 @@ def allocate(total: int, weights: dict) -> dict:
     return out
 
 
-def _place_in_district(rng: _Rng, district, n: int, *, seat, core_share: float, taken: list) -> list:
+def _place_in_district(rng: _Rng, district: District, n: int, *, seat: _Point, core_share: float,
+                       taken: list[_Point]) -> list[_Point]:
     """``n`` WGS-84 points inside ``district.geometry`` (see the module docstring)."""
     import shapely
 
+    outline = _outline(district)
     frame = _LocalFrame(*seat)
-    poly = frame.geometry(district.geometry)
+    poly = frame.geometry(outline)
     shapely.prepare(poly)
     border = poly.boundary
     sigma = min(max(0.15 * math.sqrt(poly.area), 1500.0), 6000.0)
     x0, y0, x1, y1 = poly.bounds
-    out = []
+    out: list[_Point] = []
     tries = 0
     while len(out) < n:
         tries += 1
@@ -269,14 +288,29 @@ def _place_in_district(rng: _Rng, district, n: int, *, seat, core_share: float, 
         lon, lat = _round(lon), _round(lat)
         if any(_gap_m(lon, lat, o) < _MIN_GAP_M for o in taken):
             continue
-        if not shapely.contains_xy(district.geometry, lon, lat):  # never fails with a 40 m margin
+        if not shapely.contains_xy(outline, lon, lat):  # never fails with a 40 m margin
             continue
         out.append((lon, lat))
         taken.append((lon, lat))
     return out
 
 
-def _gap_m(lon: float, lat: float, other: tuple) -> float:
+def _outline(district: District) -> BaseGeometry:
+    """The district's polygon; ConfigError for a census unit without one."""
+    if district.geometry is None:
+        raise ConfigError(f"district {district.adcode} has no boundary polygon to place sample stations in")
+    return district.geometry
+
+
+def _population(districts: Districts, adcode: str) -> int:
+    """The district's census population; ConfigError where the census has none."""
+    pop = districts.population(adcode)
+    if pop is None:
+        raise ConfigError(f"district {adcode} has no census population to share sample stations by")
+    return pop
+
+
+def _gap_m(lon: float, lat: float, other: _Point) -> float:
     """Approximate (equirectangular) distance in metres between two nearby WGS-84 points."""
     phi = math.radians((lat + other[1]) / 2.0)
     dx = (lon - other[0]) * 111320.0 * math.cos(phi)
@@ -291,7 +325,7 @@ def _strip_township(s: str) -> str:
     return s
 
 
-def _services(rng: _Rng, *, kind: str, host: str, legal: bool) -> list:
+def _services(rng: _Rng, *, kind: str, host: str, legal: bool) -> list[str]:
     probs = _TEA_SERVICES if kind == "hot_tea" else _REST_SERVICES
     have = {s for s, p in probs.items() if rng.chance(p)}
     if kind == "rest":
@@ -357,8 +391,8 @@ def _phone(rng: _Rng, area: str, lead: str) -> str:
 class _Names:
     """Makes names unique by numbering repeats: 青龙街道邮政驿站, 青龙街道邮政驿站（2）."""
 
-    def __init__(self):
-        self.seen: dict = {}
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
 
     def __call__(self, name: str) -> str:
         k = self.seen.get(name, 0) + 1
@@ -366,16 +400,38 @@ class _Names:
         return name if k == 1 else f"{name}（{k}）"
 
 
-def _make_station(rec: dict) -> Station:
+def _station(rng: _Rng, sid: str, name: str, *, kind: str, kinds: list[str], host: str, legal: bool,
+             place_en: str, street: str, adcode: str, operator: str, phone_code: tuple[str, str],
+             hours: str | None, lon: float, lat: float) -> Station:
+    """One sample station, drawing its services, house number, phone, hours (when ``hours`` is None),
+    status and verification date from ``rng`` in that order (the order fixes the sample file)."""
+    rec = {
+        "id": sid,
+        "name": name,
+        "name_en": _name_en(kind=kind, host=host, legal=legal, place_en=place_en),
+        "kinds": kinds,
+        "services": _services(rng, kind=kind, host=host, legal=legal),
+        "address": f"{street}{1 + rng.below(999)}号",
+        "adcode": adcode,
+        "host": host,
+        "operator": operator,
+        "phone": _phone(rng, *phone_code),
+        "opening_hours": rng.choice(_HOURS[host]) if hours is None else hours,
+        "status": "temporarily_closed" if rng.chance(0.025) else "active",
+        "verified_at": _verified(rng),
+        "source": "sample",
+        "lon": lon,
+        "lat": lat,
+    }
     station, problems = validate_record(rec)
-    if problems:
-        raise ValidationError(f"sample station {rec.get('id')}: " + "; ".join(p.message for p in problems),
-                              field=problems[0].field)
+    if station is None or problems:
+        raise ValidationError(f"sample station {sid}: " + "; ".join(p.message for p in problems),
+                              field=problems[0].field if problems else "id")
     return station
 
 
-def _district_stations(rng: _Rng, names: _Names, district, *, prefix: str, start: int, n: int, kind: str,
-                       legal: set, taken: list, winter_hours: list) -> list:
+def _district_stations(rng: _Rng, names: _Names, district: District, *, prefix: str, start: int, n: int,
+                       kind: str, legal: set[int], taken: list[_Point], winter_hours: list[str]) -> list[Station]:
     dname, place_en, seat, core, townships, roads = _PLACES[district.adcode]
     city, city_short, area, lead = _CITIES[district.adcode[:4]]
     operator = f"{dname}总工会" if dname.endswith(("市", "县")) else f"{city}{dname}总工会"
@@ -394,42 +450,28 @@ def _district_stations(rng: _Rng, names: _Names, district, *, prefix: str, start
                 break
         kinds = ["rest", "legal_aid"] if is_legal else [kind]
         hours = rng.choice(winter_hours) if kind == "hot_tea" else rng.choice(_HOURS[host])
-        rec = {
-            "id": f"{prefix}-{start + i:04d}",
-            "name": names(name),
-            "name_en": _name_en(kind=kind, host=host, legal=is_legal, place_en=place_en),
-            "kinds": kinds,
-            "services": _services(rng, kind=kind, host=host, legal=is_legal),
-            "address": f"{city}{dname}{township}{road}{1 + rng.below(999)}号",
-            "adcode": district.adcode,
-            "host": host,
-            "operator": operator,
-            "phone": _phone(rng, area, lead),
-            "opening_hours": hours,
-            "status": "temporarily_closed" if rng.chance(0.025) else "active",
-            "verified_at": _verified(rng),
-            "source": "sample",
-            "lon": lon,
-            "lat": lat,
-        }
-        out.append(_make_station(rec))
+        out.append(_station(rng, f"{prefix}-{start + i:04d}", names(name), kind=kind, kinds=kinds, host=host,
+                            legal=is_legal, place_en=place_en, street=f"{city}{dname}{township}{road}",
+                            adcode=district.adcode, operator=operator, phone_code=(area, lead), hours=hours,
+                            lon=lon, lat=lat))
     return out
 
 
-def _changzhou(seed: int, districts, names: _Names) -> list:
+def _changzhou(seed: int, districts: Districts, names: _Names) -> list[Station]:
     rng = _Rng(seed, "cz")
     codes = ["320402", "320404", "320411", "320412", "320413", "320481"]
-    pops = {c: districts.population(c) for c in codes}
+    pops = {c: _population(districts, c) for c in codes}
     rest = allocate(312, pops)
     tea = allocate(6, pops)
     # 10 legal-aid posts: one per district, four more by station count
     legal_n = dict.fromkeys(codes, 1)
     for c, k in allocate(4, rest).items():
         legal_n[c] += k
-    out, taken = [], []
+    out: list[Station] = []
+    taken: list[_Point] = []
     number = 1
     for c in codes:
-        picks = set()
+        picks: set[int] = set()
         while len(picks) < legal_n[c]:
             picks.add(rng.below(rest[c]))
         block = _district_stations(rng, names, districts.get(c), prefix="cz", start=number, n=rest[c], kind="rest",
@@ -445,13 +487,14 @@ def _changzhou(seed: int, districts, names: _Names) -> list:
     return out
 
 
-def _one_district(seed: int, districts, names: _Names, *, prefix: str, adcode: str, n: int, kind: str) -> list:
+def _one_district(seed: int, districts: Districts, names: _Names, *, prefix: str, adcode: str, n: int,
+                  kind: str) -> list[Station]:
     rng = _Rng(seed, prefix)
     return _district_stations(rng, names, districts.get(adcode), prefix=prefix, start=1, n=n, kind=kind,
                               legal=set(), taken=[], winter_hours=_WINTER_HOURS)
 
 
-def _sip_nodes(roads_path: Path):
+def _sip_nodes(roads_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Candidate road nodes of the SIP graph: (lon, lat, weight) in the largest component."""
     import numpy as np
     import pyogrio
@@ -482,7 +525,7 @@ def _sip_nodes(roads_path: Path):
     return lon, lat, w, labels
 
 
-def _sip(seed: int, districts, names: _Names, roads_path: Path) -> list:
+def _sip(seed: int, districts: Districts, names: _Names, roads_path: Path) -> list[Station]:
     import numpy as np
     import shapely
 
@@ -490,7 +533,7 @@ def _sip(seed: int, districts, names: _Names, roads_path: Path) -> list:
     lon, lat, w, labels = _sip_nodes(roads_path)
     adcode, dname, place_en, operator = _SIP
     city, city_short, area, lead = _CITIES[adcode[:4]]
-    suzhou = districts.get("320500").geometry
+    suzhou = _outline(districts.get("320500"))
     frame = _LocalFrame(float(np.median(lon[w > 0])), float(np.median(lat[w > 0])))
     roads = labels[(labels["label_type"] == "road") & ~labels["name"].str.contains("隧道|高架|立交|匝道")]
     places = labels[(labels["label_type"] == "place") & labels["name"].str.endswith("社区")]
@@ -499,7 +542,8 @@ def _sip(seed: int, districts, names: _Names, roads_path: Path) -> list:
     road_names, place_names = roads["name"].to_list(), places["name"].to_list()
     cum = np.cumsum(w)
     total = float(cum[-1])
-    out, taken = [], []
+    out: list[Station] = []
+    taken: list[_Point] = []
     tries = 0
     while len(out) < _SIP_COUNT:
         tries += 1
@@ -525,29 +569,13 @@ def _sip(seed: int, districts, names: _Names, roads_path: Path) -> list:
                      city_short=city_short)
         if host == "union" and rng.chance(0.6):
             name = f"{dname}{road}工会驿站"
-        rec = {
-            "id": f"sip-{len(out) + 1:04d}",
-            "name": names(name),
-            "name_en": _name_en(kind="rest", host=host, legal=False, place_en=place_en),
-            "kinds": ["rest"],
-            "services": _services(rng, kind="rest", host=host, legal=False),
-            "address": f"{city}{dname}{road}{1 + rng.below(999)}号",
-            "adcode": adcode,
-            "host": host,
-            "operator": operator,
-            "phone": _phone(rng, area, lead),
-            "opening_hours": rng.choice(_HOURS[host]),
-            "status": "temporarily_closed" if rng.chance(0.025) else "active",
-            "verified_at": _verified(rng),
-            "source": "sample",
-            "lon": plon,
-            "lat": plat,
-        }
-        out.append(_make_station(rec))
+        out.append(_station(rng, f"sip-{len(out) + 1:04d}", names(name), kind="rest", kinds=["rest"], host=host,
+                            legal=False, place_en=place_en, street=f"{city}{dname}{road}", adcode=adcode,
+                            operator=operator, phone_code=(area, lead), hours=None, lon=plon, lat=plat))
     return out
 
 
-def _close_one(stations: list, rng: _Rng, *, among=None) -> None:
+def _close_one(stations: list[Station], rng: _Rng, *, among: Callable[[Station], bool] | None = None) -> None:
     """Mark one active station of ``stations`` (not a legal-aid post; one ``among`` accepts,
     if given) as closed: the list's item is replaced by a closed copy."""
     pool = [i for i, s in enumerate(stations) if (among is None or among(s))
@@ -556,7 +584,7 @@ def _close_one(stations: list, rng: _Rng, *, among=None) -> None:
     stations[i] = replace(stations[i], status="closed")
 
 
-def generate(*, seed: int = DEFAULT_SEED, settings=None) -> list[Station]:
+def generate(*, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> list[Station]:
     """The sample stations for ``seed``, in a fixed order (see the module docstring).
 
     Reads the bundled boundaries, census and SIP road graph of ``settings``
@@ -585,7 +613,7 @@ def generate(*, seed: int = DEFAULT_SEED, settings=None) -> list[Station]:
 
 # -- files ---------------------------------------------------------------------------
 
-def _feature(station: Station) -> dict:
+def _feature(station: Station) -> dict[str, Any]:
     props = station.to_dict()
     lon, lat = props.pop("lon"), props.pop("lat")
     return {
@@ -596,7 +624,7 @@ def _feature(station: Station) -> dict:
     }
 
 
-def dumps_geojson(stations) -> str:
+def dumps_geojson(stations: Iterable[Station]) -> str:
     """The sample FeatureCollection as text: sorted keys, one feature per line, 7-decimal coordinates."""
     head = {"attribution": ATTRIBUTION, "name": SAMPLE_NAME, "sample": True, "type": "FeatureCollection"}
     parts = []
@@ -609,7 +637,7 @@ def dumps_geojson(stations) -> str:
     return "{" + ", ".join(parts) + "}\n"
 
 
-def write_geojson(stations, path) -> Path:
+def write_geojson(stations: Iterable[Station], path: str | Path) -> Path:
     """Write ``stations`` as the sample GeoJSON FeatureCollection (WGS-84) to ``path``.
 
     The text is byte-for-byte reproducible: sorted keys, coordinates rounded to
@@ -629,7 +657,7 @@ def write_geojson(stations, path) -> Path:
     return path
 
 
-def sample_path(settings=None) -> Path:
+def sample_path(settings: Settings | None = None) -> Path:
     """``<data_dir>/sample/stations.geojson`` of ``settings`` (default :func:`stationmap.config.load`)."""
     from stationmap import config
 
@@ -637,13 +665,13 @@ def sample_path(settings=None) -> Path:
     return Path(settings.data_dir) / "sample" / "stations.geojson"
 
 
-def __getattr__(name):  # SAMPLE_PATH is computed on use, so importing reads no settings
+def __getattr__(name: str) -> Path:  # SAMPLE_PATH is computed on use, so importing reads no settings
     if name == "SAMPLE_PATH":
         return sample_path()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load_sample(path=None, *, settings=None) -> list[Station]:
+def load_sample(path: str | Path | None = None, *, settings: Settings | None = None) -> list[Station]:
     """The stations of a sample GeoJSON file (default: the bundled one, :data:`SAMPLE_PATH`)."""
     path = Path(path) if path is not None else sample_path(settings)
     if not path.is_file():

@@ -276,6 +276,11 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
     # heap values: a node (>= 0), or -(1 + event) for the event of attachment `event`
     # (event < na) or of target event - na's direct way
 
+    def put(i, key, val):
+        """Heap slot ``i`` holds (key, val)."""
+        hk[i] = key
+        hv[i] = val
+
     def push(size, key, val):
         """Push (key, val) on the heap of ``size`` entries; returns the new size."""
         i = size
@@ -283,11 +288,9 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
             p = (i - 1) >> 1
             if hk[p] <= key:
                 break
-            hk[i] = hk[p]
-            hv[i] = hv[p]
+            put(i, hk[p], hv[p])
             i = p
-        hk[i] = key
-        hv[i] = val
+        put(i, key, val)
         return size + 1
 
     size = 0
@@ -326,11 +329,9 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
                     c += 1
                 if hk[c] >= lk:
                     break
-                hk[i] = hk[c]
-                hv[i] = hv[c]
+                put(i, hk[c], hv[c])
                 i = c
-            hk[i] = lk
-            hv[i] = lv
+            put(i, lk, lv)
         if key > limit:
             break
         if best[k - 1] < key + floor:   # nothing unsettled can beat (or tie) the k-th
