@@ -12,7 +12,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -174,7 +174,7 @@ class Station:
         return self.source == "sample"
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Station":
+    def from_dict(cls, d: dict) -> Station:
         """The inverse of :meth:`to_dict` (trusted input: no validation)."""
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
@@ -208,7 +208,7 @@ def _station_builder() -> Callable[..., Station]:
     env.update({f"_set_{n}": Station.__dict__[n].__set__ for n in names})
     src = (f"def build_station({', '.join(names)}):\n    s = _new(_cls)\n"
            + "".join(f"    _set_{n}(s, {n})\n" for n in names) + "    return s\n")
-    exec(src, env)  # noqa: S102 - the source is made above from the field names only
+    exec(src, env)
     return env["build_station"]
 
 
@@ -263,10 +263,7 @@ def _text(v) -> str:
 def _split(v) -> list:
     if _blank(v):
         return []
-    if isinstance(v, (list, tuple, set)):
-        items = list(v)
-    else:
-        items = _SPLIT.split(str(v))
+    items = list(v) if isinstance(v, (list, tuple, set)) else _SPLIT.split(str(v))
     return [str(i).strip() for i in items if str(i).strip()]
 
 
@@ -376,13 +373,12 @@ def validated_fields(rec: dict, *, row: int | None = None,
     kinds, bad = _vocab(raw if type(raw) is str else tuple(_split(raw)), "kinds")
     if not kinds and not bad:
         problems.append(Problem(row, "kinds", f"kinds is missing (one or more of {', '.join(KINDS)})"))
-    for k in bad:
-        problems.append(Problem(row, "kinds", f"unknown kind {k!r} (allowed: {', '.join(KINDS)})", k))
+    problems.extend(Problem(row, "kinds", f"unknown kind {k!r} (allowed: {', '.join(KINDS)})", k) for k in bad)
 
     raw = rec.get("services")
     services, bad = _vocab(raw if type(raw) is str else tuple(_split(raw)), "services")
-    for s in bad:
-        problems.append(Problem(row, "services", f"unknown service {s!r} (allowed: {', '.join(SERVICES)})", s))
+    problems.extend(Problem(row, "services", f"unknown service {s!r} (allowed: {', '.join(SERVICES)})", s)
+                    for s in bad)
 
     hours = _text(rec.get("opening_hours")) or "24/7"
     try:

@@ -160,16 +160,15 @@ def page(adcode: str):
             cache[pkey] = parts
             while len(cache) > 6:
                 cache.popitem(last=False)
-    rows = []
-    for r in cv.records(cov.stats()):
-        rows.append({"adcode": r["adcode"], "name": t["all"] if r["adcode"] == "all" else r["name"],
-                     "stations": r["stations"], "area": f"{r['area_km2']:.1f}",
-                     "population": "–" if r["population"] is None else f"{r['population']:,.0f}",
-                     "cov": _fmt_share(r["demand_covered"]), "cross": _fmt_share(r["demand_cross_covered"]),
-                     "acov": _fmt_share(r["area_covered"]),
-                     "median": _fmt_min(r["median_minutes_demand"], cov.horizon_minutes),
-                     "p95": _fmt_min(r["p95_minutes_demand"], cov.horizon_minutes),
-                     "total": r["adcode"] == (cov.parent or {}).get("adcode", "all")})
+    rows = [{"adcode": r["adcode"], "name": t["all"] if r["adcode"] == "all" else r["name"],
+             "stations": r["stations"], "area": f"{r['area_km2']:.1f}",
+             "population": "–" if r["population"] is None else f"{r['population']:,.0f}",
+             "cov": _fmt_share(r["demand_covered"]), "cross": _fmt_share(r["demand_cross_covered"]),
+             "acov": _fmt_share(r["area_covered"]),
+             "median": _fmt_min(r["median_minutes_demand"], cov.horizon_minutes),
+             "p95": _fmt_min(r["p95_minutes_demand"], cov.horizon_minutes),
+             "total": r["adcode"] == (cov.parent or {}).get("adcode", "all")}
+            for r in cv.records(cov.stats())]
     gaps = cov.gaps(kind=args.kind).head(10)
     q = args.query()
     downloads = [(name, url_for("coverage.download", adcode=args.adcode, name=name, **q)) for name in DOWNLOADS]

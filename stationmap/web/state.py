@@ -259,7 +259,8 @@ def boundary_features(level: str) -> list[dict]:
     src = Path(st.settings.boundaries_path)
     try:
         stat = src.stat()
-        stamp = f"{src.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{level}|{BOUNDARY_TOLERANCE_DEG}|{BOUNDARY_DECIMALS}"
+        stamp = (f"{src.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{level}"
+                 f"|{BOUNDARY_TOLERANCE_DEG}|{BOUNDARY_DECIMALS}")
     except OSError:
         stamp = None
     disk = None
