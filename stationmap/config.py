@@ -103,6 +103,13 @@ class Settings:
     #: Flask-Limiter storage: "memory://" counts per worker process (so N workers
     #: allow N times the limits); "redis://host:6379" shares the counts
     ratelimit_storage_uri: str = "memory://"
+    #: a signed-in session ends after this many minutes without a request (issue 22)
+    session_idle_minutes: float = 30.0
+    #: ... and this many hours after sign-in, whatever happens
+    session_max_hours: float = 12.0
+    #: reverse proxies whose X-Forwarded-For names the client: "" (none: the peer address is the
+    #: client), a hop count ("1": werkzeug's ProxyFix) or proxy addresses ("10.0.0.5,10.0.0.6")
+    trusted_proxies: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -137,6 +144,8 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "car_speeds_kmh": json.loads,
     "networks": json.loads,
     "embed_origins": json.loads,
+    "session_idle_minutes": float,
+    "session_max_hours": float,
 }
 
 

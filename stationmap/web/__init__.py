@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
-from stationmap.web import admin, api, auth, coverage, embed, http, i18n, pages
+from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages
 from stationmap.web.state import build_state, sync_index
 
 
@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # accounts, CSRF, rate limits, framing headers; editing, worker reports, embeds (issue 6)
     auth.init_app(app)
     admin.init_app(app)
+    app.register_blueprint(audit_log.bp)  # /admin/audit (issue 22)
     embed.init_app(app)
     coverage.init_app(app)  # coverage page + API (issue 5)
 
