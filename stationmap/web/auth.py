@@ -269,6 +269,8 @@ def login():
             current_app.logger.warning("failed sign-in for %r from %s", username[:64], address)
         else:
             sessions.clear_failures(store, username)
+            if current_user.is_authenticated:  # signing in again: the old session ends
+                sessions.end(store, current_user.token, reason="replaced")
             token = sessions.start(store, user.id, address=address)  # a new id: no fixation
             lang = session.get("lang")
             session.clear()  # a fresh session (and CSRF token) for the signed-in user
