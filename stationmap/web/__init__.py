@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _secret_key(settings) -> str:
     """A per-instance random key kept in the instance folder (created once)."""
+    import os
     import secrets
     from pathlib import Path
 
@@ -72,9 +73,17 @@ def _secret_key(settings) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         private_dir(path.parent)
-        key = secrets.token_hex(32)
-        write_private(path, key)
-        return key
+        # gunicorn's workers start at once: write aside, then link into place (atomic; the
+        # first process wins) and read back what won, so every worker signs with one key
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        write_private(tmp, secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
 
 
 def _register_errors(app: Flask) -> None:
