@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
 from stationmap.schema import as_utc, audit_table
+
+#: a :class:`stationmap.store.StationStore` (not imported here: the store writes through this module)
+Store = Any
 
 #: entries younger than this many days are kept by :func:`prune`
 KEEP_DAYS = 180
@@ -66,7 +70,7 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def record(store_or_conn, event: str, *, user: str = "", address: str = "", detail: str = "",
+def record(store_or_conn: Store | sa.Connection, event: str, *, user: str = "", address: str = "", detail: str = "",
            at: datetime | None = None) -> None:
     """Append one entry.  ``store_or_conn``: a StationStore (own transaction) or an open
     connection (the entry commits with the caller's change)."""
@@ -95,7 +99,7 @@ def _where(*, user: str | None, event: str | None, since: datetime | None, until
     return conds
 
 
-def entries(store, *, user: str | None = None, event: str | None = None, since: datetime | None = None,
+def entries(store: Store, *, user: str | None = None, event: str | None = None, since: datetime | None = None,
             until: datetime | None = None, limit: int | None = None, offset: int = 0) -> list[Entry]:
     """Entries matching every filter given, newest first."""
     q = sa.select(audit_table).where(*_where(user=user, event=event, since=since, until=until)) \
@@ -107,7 +111,7 @@ def entries(store, *, user: str | None = None, event: str | None = None, since: 
                       detail=r.detail) for r in conn.execute(q)]
 
 
-def count(store, *, user: str | None = None, event: str | None = None, since: datetime | None = None,
+def count(store: Store, *, user: str | None = None, event: str | None = None, since: datetime | None = None,
           until: datetime | None = None) -> int:
     """How many entries match the filters."""
     q = sa.select(sa.func.count()).select_from(audit_table) \
@@ -116,7 +120,7 @@ def count(store, *, user: str | None = None, event: str | None = None, since: da
         return int(conn.execute(q).scalar_one())
 
 
-def prune(store, *, days: int = KEEP_DAYS, at: datetime | None = None) -> int:
+def prune(store: Store, *, days: int = KEEP_DAYS, at: datetime | None = None) -> int:
     """Delete entries older than ``days`` days; return how many."""
     if days < 1:
         raise ValueError("days must be at least 1")

@@ -27,11 +27,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
 from stationmap import audit
 from stationmap.schema import as_utc, login_failures_table, sessions_table, users_table
+
+#: a :class:`stationmap.store.StationStore` (not imported here: the store writes through this module)
+Store = Any
 
 #: ``last_seen`` is written when it is older than this (no write per request)
 TOUCH_EVERY = timedelta(minutes=1)
@@ -66,7 +70,7 @@ class Check:
     expired: str = ""
 
 
-def start(store, user_id: int, *, address: str = "") -> str:
+def start(store: Store, user_id: int, *, address: str = "") -> str:
     """A new session for ``user_id``; returns its token (for the cookie; never stored)."""
     token = secrets.token_urlsafe(32)
     t = now()
@@ -77,7 +81,7 @@ def start(store, user_id: int, *, address: str = "") -> str:
     return token
 
 
-def check(store, token: str, *, idle: timedelta, max_age: timedelta) -> Check:
+def check(store: Store, token: str, *, idle: timedelta, max_age: timedelta) -> Check:
     """Whom ``token`` signs in, ending it here if it is idle or too old (one read; a write only
     to touch ``last_seen`` once a :data:`TOUCH_EVERY` or to end it)."""
     if not token or len(token) > 128:
@@ -112,7 +116,7 @@ def _username(conn: sa.Connection, user_id: int) -> str:
     return conn.execute(sa.select(users_table.c.username).where(users_table.c.id == user_id)).scalar() or ""
 
 
-def end(store, token: str, *, reason: str = "logout") -> bool:
+def end(store: Store, token: str, *, reason: str = "logout") -> bool:
     """End the session of ``token``; whether it was open."""
     if not token:
         return False
@@ -131,7 +135,7 @@ def end_all(conn: sa.Connection, user_id: int, *, reason: str) -> int:
     return int(res.rowcount or 0)
 
 
-def open_sessions(store, user_id: int) -> int:
+def open_sessions(store: Store, user_id: int) -> int:
     """How many sessions of ``user_id`` are open (not ended; expiry is checked on use)."""
     c = sessions_table.c
     with store.engine.connect() as conn:
@@ -155,7 +159,7 @@ def _locked_until(times: list, limit: int) -> datetime | None:
     return until
 
 
-def locked_for(store, username: str, address: str) -> timedelta | None:
+def locked_for(store: Store, username: str, address: str) -> timedelta | None:
     """How long sign-in stays locked for ``username`` from ``address`` (None: not locked)."""
     t = now()
     c = login_failures_table.c
@@ -170,7 +174,7 @@ def locked_for(store, username: str, address: str) -> timedelta | None:
     return max(ends) - t if ends else None
 
 
-def record_failure(store, username: str, address: str) -> None:
+def record_failure(store: Store, username: str, address: str) -> None:
     """Count one failed sign-in for ``username`` (existing or not) from ``address``; old rows
     (older than the window and the lock together) are dropped on the way."""
     t = now()
@@ -180,7 +184,7 @@ def record_failure(store, username: str, address: str) -> None:
         conn.execute(sa.delete(login_failures_table).where(login_failures_table.c.at < t - WINDOW - LOCK))
 
 
-def clear_failures(store, username: str) -> None:
+def clear_failures(store: Store, username: str) -> None:
     """Forget the failures of ``username`` (after a successful sign-in)."""
     with store.begin() as conn:
         conn.execute(sa.delete(login_failures_table).where(login_failures_table.c.username == name_key(username)))

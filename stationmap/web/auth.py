@@ -43,6 +43,7 @@ from datetime import timedelta
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     flash,
     g,
@@ -237,7 +238,7 @@ def frame_headers(resp):
     return resp
 
 
-def _locked_page(wait: timedelta):
+def _locked_page(wait: timedelta) -> Response:
     minutes = max(1, math.ceil(wait.total_seconds() / 60))
     msg = _("登录尝试失败次数过多，该账号已暂时锁定。请在 %(minutes)s 分钟后再试。", minutes=minutes)
     resp = make_response(render_template("error.html", status=429, message=msg), 429)
