@@ -13,7 +13,12 @@ Two roles:
 Passwords are hashed with argon2id (:mod:`argon2`, RFC 9106 parameters); a
 hash made with older parameters is upgraded at the next successful login.
 Every user has an ``epoch`` that changes whenever the password, the role or
-the scopes change, so a session that remembers the old epoch stops working.
+the scopes change, so a session that remembers the old epoch stops working;
+such a change also ends the user's server-side sessions
+(:func:`stationmap.sessions.end_all`) and is written to the audit log
+(:mod:`stationmap.audit`; ``by``: who made it).  A disabled account keeps its
+row with its password hash prefixed by ``!`` (as a locked Unix account): no
+password matches it until it is enabled again.
 
 The users live in the ``users`` table (:data:`stationmap.schema.users_table`),
 which :meth:`stationmap.store.StationStore.create_all` creates.  The functions
@@ -33,6 +38,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2 import exceptions as _argon2_exc
 
+from stationmap import audit, sessions
 from stationmap.errors import ConflictError, NotFoundError, StationmapError, ValidationError
 from stationmap.schema import users_table
 
@@ -71,6 +77,7 @@ class User:
     role: str
     scopes: tuple[str, ...] = ()
     epoch: int = 1
+    disabled: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -196,12 +203,16 @@ def _now() -> datetime:
 def _row_to_user(row: sa.Row[Any]) -> User:
     m = row._mapping
     return User(id=int(m["id"]), username=m["username"], role=m["role"],
-                scopes=tuple(s for s in (m["scopes"] or "").split(",") if s), epoch=int(m["epoch"]))
+                scopes=tuple(s for s in (m["scopes"] or "").split(",") if s), epoch=int(m["epoch"]),
+                disabled=str(m["password_hash"]).startswith(_DISABLED))
 
 
-def add_user(store: StationStore, username: str, password: str, *, role: str,
-             scopes: str | Iterable[object] | None = ()) -> User:
-    """Create a user; ConflictError if the name is taken."""
+#: the prefix of a disabled account's password hash
+_DISABLED = "!"
+
+
+def add_user(store, username: str, password: str, *, role: str, scopes=(), by: str = "") -> User:
+    """Create a user; ConflictError if the name is taken.  ``by``: who (for the audit log)."""
     username = check_username(username)
     role = check_role(role)
     canonical = check_scopes(scopes, role=role)
@@ -213,10 +224,15 @@ def add_user(store: StationStore, username: str, password: str, *, role: str,
         conn.execute(sa.insert(users_table).values(
             username=username, password_hash=pw_hash, role=role, scopes=",".join(canonical),
             epoch=1, created_at=now, updated_at=now))
+        audit.record(conn, "user_added", user=by, detail=_describe(username, role, scopes))
     return get_user(store, username)
 
 
-def get_user(store: StationStore, username: str) -> User:
+def _describe(username: str, role: str, scopes) -> str:
+    return f"{username}: {role}" + (f" ({','.join(scopes)})" if scopes else "")
+
+
+def get_user(store, username: str) -> User:
     """The user called ``username``; NotFoundError if there is none."""
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(users_table).where(users_table.c.username == str(username))).first()
@@ -239,35 +255,60 @@ def list_users(store: StationStore) -> list[User]:
         return [_row_to_user(r) for r in rows]
 
 
-def _update(store: StationStore, username: str, values: dict[str, Any]) -> User:
+def _update(store, username: str, values: dict, *, event: str, by: str, detail: str = "") -> User:
+    """Change a user's row (a new epoch), end their sessions and write ``event`` to the audit log."""
     username = str(username)
     with store.begin() as conn:
-        res = conn.execute(sa.update(users_table).where(users_table.c.username == username)
-                           .values(**values, epoch=users_table.c.epoch + 1, updated_at=_now()))
-        if res.rowcount == 0:
+        uid = conn.execute(sa.select(users_table.c.id).where(users_table.c.username == username)).scalar()
+        if uid is None:
             raise NotFoundError(f"no user {username!r}", field="username")
+        new = {k: (v(conn, uid) if callable(v) else v) for k, v in values.items()}
+        conn.execute(sa.update(users_table).where(users_table.c.id == uid)
+                     .values(**new, epoch=users_table.c.epoch + 1, updated_at=_now()))
+        sessions.end_all(conn, uid, reason=event)
+        audit.record(conn, event, user=by, detail=detail or username)
     return get_user(store, username)
 
 
-def set_role(store: StationStore, username: str, *, role: str,
-             scopes: str | Iterable[object] | None = ()) -> User:
+def set_role(store, username: str, *, role: str, scopes=(), by: str = "") -> User:
     """Change a user's role and scopes (their sessions end)."""
     role = check_role(role)
-    canonical = check_scopes(scopes, role=role)
-    return _update(store, username, {"role": role, "scopes": ",".join(canonical)})
+    scopes = check_scopes(scopes, role=role)
+    return _update(store, username, {"role": role, "scopes": ",".join(scopes)}, event="role_changed", by=by,
+                   detail=_describe(str(username), role, scopes))
 
 
-def set_password(store: StationStore, username: str, password: str) -> User:
-    """Change a user's password (their sessions end)."""
-    return _update(store, username, {"password_hash": hash_password(password)})
+def set_password(store, username: str, password: str, *, by: str = "") -> User:
+    """Change a user's password (their sessions end; a disabled account stays disabled)."""
+    new_hash = hash_password(password)
+
+    def keep_disabled(conn, uid):
+        old = conn.execute(sa.select(users_table.c.password_hash).where(users_table.c.id == uid)).scalar()
+        return _DISABLED + new_hash if str(old).startswith(_DISABLED) else new_hash
+
+    return _update(store, username, {"password_hash": keep_disabled}, event="password_changed", by=by)
 
 
-def remove_user(store: StationStore, username: str) -> None:
-    """Delete a user; NotFoundError if there is none.  Their edits keep their name."""
+def set_disabled(store, username: str, disabled: bool, *, by: str = "") -> User:
+    """Disable (every session ends, no password opens it) or enable a user again."""
+    def flip(conn, uid):
+        old = str(conn.execute(sa.select(users_table.c.password_hash).where(users_table.c.id == uid)).scalar())
+        bare = old.lstrip(_DISABLED)
+        return _DISABLED + bare if disabled else bare
+
+    return _update(store, username, {"password_hash": flip}, event="user_disabled" if disabled else "user_enabled",
+                   by=by)
+
+
+def remove_user(store, username: str, *, by: str = "") -> None:
+    """Delete a user; NotFoundError if there is none.  Their edits keep their name; their sessions end."""
     with store.begin() as conn:
-        res = conn.execute(sa.delete(users_table).where(users_table.c.username == str(username)))
-        if res.rowcount == 0:
+        uid = conn.execute(sa.select(users_table.c.id).where(users_table.c.username == str(username))).scalar()
+        if uid is None:
             raise NotFoundError(f"no user {username!r}", field="username")
+        conn.execute(sa.delete(users_table).where(users_table.c.id == uid))
+        sessions.end_all(conn, uid, reason="user_removed")
+        audit.record(conn, "user_removed", user=by, detail=str(username))
 
 
 def authenticate(store: StationStore, username: str, password: str) -> User | None:
@@ -284,6 +325,9 @@ def authenticate(store: StationStore, username: str, password: str) -> User | No
         verify_password(_dummy_hash(), "x" if not isinstance(password, str) else password[:MAX_PASSWORD_LENGTH])
         return None
     stored = row._mapping["password_hash"]
+    if stored.startswith(_DISABLED):  # the same time as a wrong password
+        verify_password(_dummy_hash(), password)
+        return None
     if not verify_password(stored, password):
         return None
     if _HASHER.check_needs_rehash(stored):

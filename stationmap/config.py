@@ -149,6 +149,13 @@ class Settings:
     #: once unpacked (an XLSX workbook is a zip); beyond them the page points to the CLI
     upload_max_rows: int = 200_000
     upload_max_mb: float = 100.0
+    #: a signed-in session ends after this many minutes without a request (issue 22)
+    session_idle_minutes: float = 30.0
+    #: ... and this many hours after sign-in, whatever happens
+    session_max_hours: float = 12.0
+    #: reverse proxies whose X-Forwarded-For names the client: "" (none: the peer address is the
+    #: client), a hop count ("1": werkzeug's ProxyFix) or proxy addresses ("10.0.0.5,10.0.0.6")
+    trusted_proxies: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -185,6 +192,8 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "car_speeds_kmh": json.loads,
     "networks": json.loads,
     "embed_origins": json.loads,
+    "session_idle_minutes": float,
+    "session_max_hours": float,
 }
 
 

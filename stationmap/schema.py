@@ -13,6 +13,14 @@ Tables
     accounts (:mod:`stationmap.accounts`).
 ``station_reports``
     anonymous worker reports (:mod:`stationmap.reports`).
+``sessions``
+    signed-in sessions, by the hash of their random id (:mod:`stationmap.sessions`).
+``login_failures``
+    failed sign-ins, per account name tried and client address: the throttle
+    (:mod:`stationmap.sessions`).
+``audit_log``
+    the security audit log: sign-ins, sign-outs, account changes, imports,
+    station closures (:mod:`stationmap.audit`).
 
 :mod:`stationmap.store`, :mod:`stationmap.accounts` and :mod:`stationmap.reports`
 import their tables from here; this module imports none of them, so every
@@ -109,6 +117,38 @@ reports_table = sa.Table(
     _utc("at", index=True),
     _utc("resolved_at", nullable=True),
     sa.Column("resolved_by", sa.Text, nullable=False, default=""),
+)
+
+sessions_table = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 hex of the cookie's random token
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("end_reason", sa.String(32), nullable=False, default=""),
+    sa.Column("address", sa.String(64), nullable=False, default=""),
+)
+
+login_failures_table = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),  # as tried, lower case
+    sa.Column("address", sa.String(64), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+audit_table = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("event", sa.String(32), nullable=False, index=True),
+    sa.Column("user", sa.String(64), nullable=False, default="", index=True),  # who (or the name tried)
+    sa.Column("address", sa.String(64), nullable=False, default=""),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
 )
 
 #: the ``stations`` columns a Station fills (all but ``updated_at``), in table order

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from stationmap import audit
 from stationmap.errors import ConfigError, ConflictError, NotFoundError
 from stationmap.instance import create_private_file, private_dir
 from stationmap.model import Station
@@ -232,6 +233,7 @@ class StationStore:
             conn.execute(sa.delete(stations_table).where(stations_table.c.id == station_id))
             self._log(conn, [{"station_id": station_id, "action": "delete", "user": user, "at": _now(),
                               "before": station_json(before), "after": None, "note": note}])
+            audit.record(conn, "station_deleted", user=user, detail=f"{station_id} {before.name}")
         return before
 
     def write_many(self, stations: Iterable[Station], *, user: str = "", note: str = "", mode: str = "upsert",

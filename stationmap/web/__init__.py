@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
-from stationmap.web import admin, api, auth, coverage, embed, http, i18n, pages
+from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages
 from stationmap.web.state import build_state, sync_index
 
 
@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # accounts, CSRF, rate limits, framing headers; editing, worker reports, embeds (issue 6)
     auth.init_app(app)
     admin.init_app(app)
+    app.register_blueprint(audit_log.bp)  # /admin/audit (issue 22)
     embed.init_app(app)
     coverage.init_app(app)  # coverage page + API (issue 5)
 
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _secret_key(settings) -> str:
     """A per-instance random key kept in the instance folder (created once)."""
+    import os
     import secrets
     from pathlib import Path
 
@@ -71,9 +73,17 @@ def _secret_key(settings) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         private_dir(path.parent)
-        key = secrets.token_hex(32)
-        write_private(path, key)
-        return key
+        # gunicorn's workers start at once: write aside, then link into place (atomic; the
+        # first process wins) and read back what won, so every worker signs with one key
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        write_private(tmp, secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
 
 
 def _register_errors(app: Flask) -> None:

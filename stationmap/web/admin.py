@@ -24,6 +24,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from stationmap import audit
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
@@ -32,6 +33,7 @@ from stationmap.instance import FILE_MODE, private_dir, write_private
 from stationmap.labels import DATUM_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
+from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
 from stationmap.web.ui import lang, safe_next, signed_in_user
@@ -276,6 +278,8 @@ def _set_status(station_id: str, status: str, note: str):
     with store.begin() as conn:
         if st.status != status:
             store.write_many([replace(st, status=status)], user=user.username, note=note, mode="update", conn=conn)
+            audit.record(conn, "station_closed" if status == "closed" else "station_reopened", user=user.username,
+                         address=client_address(), detail=f"{st.id} {st.name}: {note}")
         _reports.resolve_reports(store, station_id, user=user.username, conn=conn)
     return st
 
@@ -459,6 +463,9 @@ def import_confirm(token):
     res = import_file(state().store, data, filename=meta["filename"], datum=meta["datum"],
                       skip_invalid=meta["skip_invalid"], user=user.username,
                       note=f"web import {meta['filename']}")
+    audit.record(state().store, "import_confirmed", user=user.username, address=client_address(),
+                 detail=f"{meta['filename']}: {res.new} new, {res.updated} updated, {res.unchanged} unchanged, "
+                        f"{res.invalid} invalid")
     data.unlink(missing_ok=True)
     _upload_paths(token)[1].unlink(missing_ok=True)
     flash(_("导入完成：新增 %(new)s，更新 %(updated)s，未变 %(same)s，无效 %(invalid)s",

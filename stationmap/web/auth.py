@@ -1,15 +1,28 @@
 """Sign-in and the security plumbing of the web app.
 
-* Flask-Login sessions.  The session remembers ``"<user id>:<epoch>"``; a
-  user whose password, role or scopes changed (or who was removed) is signed
-  out at their next request (:mod:`stationmap.accounts`).
+* Server-side sessions (:mod:`stationmap.sessions`).  A sign-in starts a
+  session row and a new random token; Flask-Login keeps only that token in
+  the session cookie (``_user_id``), the database its hash.  Sign-out ends the
+  row, so a copied cookie opens nothing afterwards; so do the idle timeout
+  (``STATIONMAP_SESSION_IDLE_MINUTES``, 30) and the absolute lifetime
+  (``STATIONMAP_SESSION_MAX_HOURS``, 12), and a change of the user's
+  password, role or scopes, or disabling them (:mod:`stationmap.accounts`
+  ends their sessions).  Only requests that ask who is signed in read the
+  row (one query, as the user lookup before); API reads open no session.
+* Sign-in throttling in the database (:mod:`stationmap.sessions`): failures
+  per account name tried (existing or not) and per client address, shared by
+  every worker and kept across restarts; while locked, every sign-in for that
+  name (the right password too) is a 429 saying how long to wait.
+* The client address (:func:`client_address`): the peer address, unless
+  ``STATIONMAP_TRUSTED_PROXIES`` names the proxies in front (a hop count:
+  werkzeug's ProxyFix; addresses: their X-Forwarded-For only).
+* Every sign-in, failed sign-in and sign-out goes to the audit log (:mod:`stationmap.audit`).
 * Flask-WTF's CSRFProtect on every POST/PUT/PATCH/DELETE of the app: forms
   carry ``{{ csrf_token() }}``, scripts send it as ``X-CSRFToken``.  A missing
   or wrong token is a 400.
-* Flask-Limiter: sign-in attempts (per address and per user name) and
-  worker reports are rate-limited.  The default storage (``memory://``)
-  counts per worker process; ``STATIONMAP_RATELIMIT_STORAGE_URI`` (redis)
-  shares the counts between workers.
+* Flask-Limiter: worker reports are rate-limited (admin.py).  The default
+  storage (``memory://``) counts per worker process;
+  ``STATIONMAP_RATELIMIT_STORAGE_URI`` (redis) shares the counts between workers.
 * Session cookie: HttpOnly, SameSite=Lax, Secure per
   ``STATIONMAP_SECURE_COOKIES`` (see :func:`secure_cookies`).
 * Framing: every response refuses to be framed (``X-Frame-Options: DENY``
@@ -18,41 +31,59 @@
 * Read-only API requests (GET/HEAD/OPTIONS under ``/api/``, see
   :func:`stationmap.web.http.is_api_read`) are kept cheap: no session is
   opened, signed or written (:class:`stationmap.web.http.AppSessionInterface`),
-  the rate limiter skips them (its limits are on sign-in and worker-report
-  POSTs), and CSRF only ever checks unsafe methods.  They get the framing
-  headers like every response.
+  the rate limiter skips them, and CSRF only ever checks unsafe methods.
+  They get the framing headers like every response.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+import math
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from stationmap import accounts
+from stationmap import accounts, audit, sessions
 from stationmap.web.http import DENY_HEADERS, AppSessionInterface, is_api_read, skip_on_api_reads, wants_json
 from stationmap.web.state import state
 from stationmap.web.ui import safe_next, signed_in_user
 
 bp = Blueprint("auth", __name__)
 
-#: sign-in attempts (POST /login) allowed per client address, and per user name
-LOGIN_LIMIT_PER_ADDRESS = "10 per minute; 100 per day"
-LOGIN_LIMIT_PER_USERNAME = "5 per minute; 50 per day"
+#: failed sign-ins allowed per account name (the DB throttle: stationmap.sessions), as text
+LOGIN_LIMIT_PER_USERNAME = f"{sessions.MAX_FAILURES_PER_NAME} failures per {sessions.WINDOW} per account name"
+#: ... and per client address
+LOGIN_LIMIT_PER_ADDRESS = f"{sessions.MAX_FAILURES_PER_ADDRESS} failures per {sessions.WINDOW} per address"
 
 
 class LoginUser(UserMixin):
-    """A :class:`stationmap.accounts.User` as Flask-Login wants it."""
+    """A :class:`stationmap.accounts.User` as Flask-Login wants it, with its session's token."""
 
-    def __init__(self, user: accounts.User):
+    def __init__(self, user: accounts.User, token: str):
         self.user = user
+        self.token = token
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{self.user.epoch}"
+        return self.token  # what the cookie carries: the session's random token, nothing else
 
     def __getattr__(self, name):  # username, role, scopes, can_edit, require_edit...
         return getattr(self.user, name)
@@ -76,8 +107,31 @@ def secure_cookies(app: Flask, setting: str) -> bool:
     return not (app.debug or app.testing)
 
 
-def _username_key() -> str:
-    return "user:" + (request.form.get("username") or "").strip().lower()[:64]
+_TRUSTED = "stationmap_trusted_proxies"
+
+
+def client_address() -> str:
+    """The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted
+    proxy (``STATIONMAP_TRUSTED_PROXIES``: the rightmost address that is not one of them)."""
+    addr = request.remote_addr or ""
+    trusted = current_app.extensions.get(_TRUSTED)
+    if trusted and addr in trusted:
+        for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+            hop = hop.strip()
+            if hop and hop not in trusted:
+                return hop[:64]
+    return addr
+
+
+def _proxies(app: Flask, setting: str) -> None:
+    """Honour the trusted proxies: a hop count wraps the app in ProxyFix; addresses are kept
+    for :func:`client_address`."""
+    value = str(setting or "").strip()
+    if value.isdigit():
+        if int(value) > 0:
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(value), x_proto=int(value))  # type: ignore[method-assign]
+        return
+    app.extensions[_TRUSTED] = frozenset(p.strip() for p in value.split(",") if p.strip())
 
 
 def init_app(app: Flask) -> None:
@@ -103,16 +157,21 @@ def init_app(app: Flask) -> None:
     lm.login_view = "auth.login"
     lm.login_message = None
 
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    max_age = timedelta(hours=settings.session_max_hours)
+
     @lm.user_loader
-    def _load(user_key: str):
-        try:
-            uid, epoch = (int(x) for x in str(user_key).split(":", 1))
-        except ValueError:
+    def _load(token: str):
+        store = state().store
+        found = sessions.check(store, str(token), idle=idle, max_age=max_age)
+        if found.user_id is None:
+            if found.expired:
+                flash(_("会话已过期，请重新登录。"))
             return None
-        user = accounts.get_user_by_id(state().store, uid)
-        if user is None or user.epoch != epoch:
+        user = accounts.get_user_by_id(store, found.user_id)
+        if user is None or user.disabled:
             return None
-        return LoginUser(user)
+        return LoginUser(user, str(token))
 
     @lm.unauthorized_handler
     def _unauthorized():
@@ -120,7 +179,7 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return render_template("error.html", status=401, message=_("请先登录。")), 401
 
-    limiter = Limiter(get_remote_address, app=app, default_limits=[])
+    limiter = Limiter(client_address, app=app, default_limits=[])
     app.extensions["stationmap_limiter"] = limiter
     limiter.request_filter(is_api_read)  # no limit on reading the API
     # what CSRFProtect, LoginManager and Limiter hooked in does nothing for a read-only API
@@ -128,9 +187,7 @@ def init_app(app: Flask) -> None:
     skip_on_api_reads(app, *[f for f in app.before_request_funcs.get(None, []) if f not in before0],
                       *[f for f in app.after_request_funcs.get(None, []) if f not in after0],
                       *[f for f in app.teardown_request_funcs.get(None, []) if f not in teardown0])
-    limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], scope="login-address")(bp)
-    limiter.limit(LOGIN_LIMIT_PER_USERNAME, methods=["POST"], key_func=_username_key,
-                  scope="login-user")(bp)
+    _proxies(app, settings.trusted_proxies)
     app.register_blueprint(bp)
 
     @app.errorhandler(CSRFError)
@@ -181,33 +238,59 @@ def frame_headers(resp):
     return resp
 
 
+def _locked_page(wait: timedelta) -> Response:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    msg = _("登录尝试失败次数过多，该账号已暂时锁定。请在 %(minutes)s 分钟后再试。", minutes=minutes)
+    resp = make_response(render_template("error.html", status=429, message=msg), 429)
+    resp.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
+    return resp
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with user name and password."""
+    """Sign in with user name and password (throttled per account name and address)."""
     nxt = safe_next(request.values.get("next"))
     error = None
     status = 200
     if request.method == "POST":
+        store = state().store
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
-        user = accounts.authenticate(state().store, username, password)
+        address = client_address()
+        wait = sessions.locked_for(store, username, address)
+        if wait is not None:  # even the right password: the same answer for every name
+            audit.record(store, "login_locked", user=username[:64], address=address)
+            return _locked_page(wait)
+        user = accounts.authenticate(store, username, password)
         if user is None:
             error = _("用户名或密码不正确。")
             status = 401
-            current_app.logger.warning("failed sign-in for %r from %s", username[:64], get_remote_address())
+            sessions.record_failure(store, username, address)
+            audit.record(store, "login_failed", user=username[:64], address=address)
+            current_app.logger.warning("failed sign-in for %r from %s", username[:64], address)
         else:
+            sessions.clear_failures(store, username)
+            if current_user.is_authenticated:  # signing in again: the old session ends
+                sessions.end(store, current_user.token, reason="replaced")
+            token = sessions.start(store, user.id, address=address)  # a new id: no fixation
             lang = session.get("lang")
             session.clear()  # a fresh session (and CSRF token) for the signed-in user
             if lang:
                 session["lang"] = lang
-            login_user(LoginUser(user))
+            login_user(LoginUser(user, token))
+            audit.record(store, "login_ok", user=user.username, address=address)
             return redirect(nxt or url_for("admin.index"))
     return render_template("admin/login.html", error=error, next=nxt), status
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with the CSRF token, so other sites cannot sign anyone out)."""
+    """Sign out (a POST with the CSRF token, so other sites cannot sign anyone out): the
+    session ends in the database too, so a copy of the cookie opens nothing."""
+    store = state().store
+    if current_user.is_authenticated:
+        sessions.end(store, current_user.token, reason="logout")
+        audit.record(store, "logout", user=current_user.username, address=client_address())
     logout_user()
     session.clear()
     flash(_("已退出登录。"))

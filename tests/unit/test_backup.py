@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from stationmap import accounts, backup
+from stationmap import accounts, backup, migrations
 from stationmap.cli import main
 from stationmap.model import Station
 from stationmap.store import StationStore
@@ -225,7 +225,8 @@ def test_postgres_backup_while_editors_save_and_restore(pg_server, tmp_path, mon
     monkeypatch.setenv("STATIONMAP_DATABASE_URL", pg_server)
     store = StationStore(pg_server)
     with store.engine.begin() as conn:
-        for t in ("alembic_version", "station_reports", "users", "station_changes", "stations"):
+        for t in ("alembic_version", "audit_log", "login_failures", "sessions", "station_reports", "users",
+                  "station_changes", "stations"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {t}"))
     assert run("init", "--no-sample").exit_code == 0
     store.write_many(_bulk(5000), user="import")
@@ -245,7 +246,7 @@ def test_postgres_backup_while_editors_save_and_restore(pg_server, tmp_path, mon
     assert before <= live_ids <= every and "after" not in ids and len(ids) <= n_live
     with store.engine.connect() as conn:
         logged = {r[0] for r in conn.execute(sa.text("SELECT station_id FROM station_changes"))}
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == migrations.head()
     assert ids == logged
     # a SQLite backup is refused here
     lite = tmp_path / "lite.sqlite"

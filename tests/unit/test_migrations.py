@@ -32,7 +32,7 @@ def pg_server():
 def _empty(url: str) -> StationStore:
     store = StationStore(url)
     with store.engine.begin() as conn:
-        for t in ("alembic_version", *reversed(TABLES)):
+        for t in ("alembic_version", "audit_log", "login_failures", "sessions", *reversed(TABLES)):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {t}"))
     return store
 
@@ -197,7 +197,7 @@ def test_baseline_is_the_schema_create_all_made(empty_url):
     """Revision 0001 equals the tables as the release before migrations created them, and a
     database made by create_all is adopted; a second upgrade is a no-op."""
     store = StationStore(empty_url)
-    store.create_all()
+    migrations.baseline_metadata().create_all(store.engine)  # what create_all made before migrations
     with store.engine.connect() as conn:
         assert migrations.differences(conn, migrations.baseline_metadata()) == []
     store.insert(Station(id="keep", name="留", lon=120, lat=31))
@@ -206,6 +206,16 @@ def test_baseline_is_the_schema_create_all_made(empty_url):
     again = migrations.upgrade(store.engine)
     assert not again.changed and again.before == again.after == migrations.head()
     assert store.ids() == {"keep"}
+    with store.engine.connect() as conn:
+        assert migrations.differences(conn, migrations.target_metadata()) == []
+    store.engine.dispose()
+
+
+def test_a_database_made_by_this_releases_create_all_is_the_head(empty_url):
+    store = StationStore(empty_url)
+    store.create_all()
+    res = migrations.upgrade(store.engine)
+    assert res.adopted == "head" and res.after == migrations.head()
     with store.engine.connect() as conn:
         assert migrations.differences(conn, migrations.target_metadata()) == []
     store.engine.dispose()

@@ -157,3 +157,35 @@ def test_a_write_through_one_worker_is_seen_through_every_other(servers):
         listed = _fresh(f"{a}/api/v1/stations?district=320404&status=active")
         assert "zl-1" not in listed and "zl-2" in listed
     assert [h["user"] for h in store.history("zl-1")[:2]] == ["zl", "zl"]
+
+
+def test_sign_in_throttling_and_sign_out_hold_across_workers(servers):
+    """Failures counted in the database: 6 wrong passwords spread over two servers (four worker
+    processes) lock the account; the 6th and the right password get 429 (issue 22).  A session
+    ended through one server opens nothing through the other."""
+    (a, b), store = servers
+    br = _Browser()
+    _status, page = br.get(f"{a}/login")
+    token = csrf_token(page)
+    codes = []
+    for i in range(6):
+        codes.append(br.post(f"{(a, b)[i % 2]}/login", {"username": "zl", "password": f"wrong {i}",
+                                                         "csrf_token": token}))
+    assert codes == [401] * 5 + [429]
+    assert br.post(f"{b}/login", {"username": "zl", "password": PASSWORD, "csrf_token": token}) == 429
+    assert br.post(f"{a}/login", {"username": "zl", "password": PASSWORD, "csrf_token": token}) == 429
+    # an account name that does not exist is locked the same way
+    ghost = [br.post(f"{(b, a)[i % 2]}/login", {"username": "no.such.user", "password": "x", "csrf_token": token})
+             for i in range(6)]
+    assert ghost == [401] * 5 + [429]
+
+    # sign in on A, copy the cookie, sign out on B: the copy no longer opens /admin/ anywhere
+    assert br.post(f"{a}/login", {"username": "tn", "password": PASSWORD, "csrf_token": token}) == 302
+    copy = _Browser()
+    for c in br.jar:
+        copy.jar.set_cookie(c)
+    assert copy.get(f"{a}/admin/")[0] == 200
+    _status, admin_page = br.get(f"{b}/admin/")
+    assert br.post(f"{b}/logout", {"csrf_token": csrf_token(admin_page)}) == 302
+    for base in (a, b, a, b):
+        assert copy.get(f"{base}/admin/")[0] == 302
