@@ -122,7 +122,8 @@ def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
         return
     for i, r in enumerate(rows, 1):
         tag = "  [sample data]" if r["sample"] else ""
-        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84){tag}")
+        where = f"{r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84"
+        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({where}){tag}")
 
 
 # -- road networks and reach (issue 4) ---------------------------------------------
@@ -299,10 +300,7 @@ def import_cmd(file, datum, dry_run, skip_invalid, user_name):
     source, kw = file, {}
     if file == "-":
         source, kw = getattr(sys.stdin, "buffer", sys.stdin), {"filename": "<stdin>", "fmt": "geojson"}
-    if dry_run:
-        store = StationStore.from_settings(settings())
-    else:
-        store = open_store(create=True)
+    store = StationStore.from_settings(settings()) if dry_run else open_store(create=True)
     try:
         res = import_file(store, source, datum=datum, dry_run=dry_run, skip_invalid=skip_invalid,
                           user=_cli_user(user_name), **kw)
@@ -373,7 +371,8 @@ def user():
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "editor"]), required=True, help="admin: everything; editor: its scopes.")
+@click.option("--role", type=click.Choice(["admin", "editor"]), required=True,
+              help="admin: everything; editor: its scopes.")
 @click.option("--scope", "scopes", multiple=True, help=_SCOPE_HELP)
 @click.option("--password-stdin", is_flag=True, help=_PW_HELP)
 def user_add(username, role, scopes, password_stdin):
@@ -593,11 +592,10 @@ def restore_cmd(file, yes):
 
     store = StationStore.from_settings(settings())
     info = backup.check_restorable(store.url, file)
-    if not yes:
-        if not click.confirm(f"Replace everything in {_shown_url(store.url)} with {info.path} "
-                             f"({info.summary()})?"):
-            click.echo("nothing restored", err=True)
-            sys.exit(1)
+    if not yes and not click.confirm(f"Replace everything in {_shown_url(store.url)} with {info.path} "
+                                     f"({info.summary()})?"):
+        click.echo("nothing restored", err=True)
+        sys.exit(1)
     info = backup.restore(store.url, file)
     click.echo(f"restored {_shown_url(store.url)} from {info.path} ({info.summary()})")
     store.engine.dispose()
@@ -615,7 +613,8 @@ def restore_cmd(file, yes):
 @click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
 @click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
               help="Only stations with all these services (repeatable).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Page language (default: STATIONMAP_DEFAULT_LANG).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Page language (default: STATIONMAP_DEFAULT_LANG).")
 @click.option("--basemap", default="", help="Base map shown first: amap, osm (tianditu with a key).")
 @click.option("--list/--no-list", "show_list", default=True, show_default=True, help="The station list beside the map.")
 @click.option("--locate/--no-locate", default=True, show_default=True, help="The locate-me button.")

@@ -12,6 +12,7 @@ rate-limited worker reports ("open and fine", "closed", ...).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -324,11 +325,9 @@ def _upload_dir() -> Path:
     p = private_dir(Path(state().settings.instance_path) / "uploads")
     now = time.time()
     for f in p.glob("*"):  # forget abandoned uploads
-        try:
+        with contextlib.suppress(OSError):
             if now - f.stat().st_mtime > UPLOAD_MAX_AGE_S:
                 f.unlink()
-        except OSError:
-            pass
     return p
 
 
@@ -476,7 +475,7 @@ def import_confirm(token):
 @bp.post("/import/<token>/cancel")
 @login_required
 def import_cancel(token):
-    data, meta = _load_upload(token)
+    data, _meta = _load_upload(token)
     data.unlink(missing_ok=True)
     _upload_paths(token)[1].unlink(missing_ok=True)
     flash(_("已取消导入，没有写入任何数据。"))
@@ -514,7 +513,8 @@ def history(station_id):
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
     user = signed_in_user()
     return render_template("admin/history.html", station=current, rows=rows, station_id=station_id,
-                           show_users=user is not None, can_edit=bool(user and current and user.can_edit(current.adcode)),
+                           show_users=user is not None,
+                           can_edit=bool(user and current and user.can_edit(current.adcode)),
                            reports=_reports.recent_reports(state().store, station_id),
                            report_kinds=_reports.REPORT_KINDS)
 
