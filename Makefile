@@ -11,7 +11,7 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps init serve test lint bench clean
+.PHONY: help venv system-deps init serve test style lint bench clean
 
 help:
 	@echo "make serve   - set up and serve the app on http://$(HOST):$(PORT) (SQLite, sample data)"
