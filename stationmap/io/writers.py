@@ -34,6 +34,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ from stationmap.errors import StationmapError, ValidationError
 from stationmap.geojson import EXPORT_PRECISION, record_features
 from stationmap.io.cells import write_csv
 from stationmap.io.readers import FORMATS, ZH_HEADERS, format_for
-from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES
+from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Station
 
 #: columns of CSV / XLSX / GeoPackage exports, in order
 COLUMNS = tuple(f for f in FIELDS if f not in ("lon", "lat")) + ("lon", "lat", "datum")
@@ -92,7 +93,7 @@ def station_rows(stations, *, datum: str = "wgs84", lang: str = "en") -> list[di
     return out
 
 
-def stations_to_geojson(stations, *, datum: str = "wgs84") -> dict:
+def stations_to_geojson(stations: Iterable[Station], *, datum: str = "wgs84") -> dict:
     """A GeoJSON FeatureCollection of the stations in ``datum`` (default WGS-84).
 
     The top-level ``"datum"`` member names the datum of every coordinate; the
