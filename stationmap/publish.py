@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from stationmap import geojson
 from stationmap.config import DEFAULT_K, PACKAGE_DIR
 from stationmap.errors import ConfigError, ValidationError
 from stationmap.labels import LANGS, translations
@@ -352,7 +353,8 @@ def static_payload(stations, *, boundaries: list, speeds_kmh: dict, detour_facto
                    title: str = "", now=None, horizon_days: int = HOURS_HORIZON_DAYS) -> dict:
     """Everything a published page knows, as one JSON-ready dict (coordinates WGS-84).
 
-    ``features``: the stations with the API's properties, their opening
+    ``features``: the stations with the API's properties (:func:`stationmap.geojson.properties`,
+    no ``url``: a static site has no station pages), their opening
     intervals (:func:`open_intervals`) and navigation links per travel mode;
     ``boundaries``: district outlines (GeoJSON features); ``reach``: speeds
     and detour factor for the straight-line travel-time estimate.
@@ -375,19 +377,10 @@ def static_payload(stations, *, boundaries: list, speeds_kmh: dict, detour_facto
         for m in navs:  # a mode whose links equal an earlier mode's names that mode (bike -> "ebike")
             same = next((k for k in nav if isinstance(nav[k], dict) and nav[k] == navs[m][i]), None)
             nav[m] = same if same else navs[m][i]
-        feats.append({
-            "type": "Feature", "id": s.id,
-            "geometry": {"type": "Point", "coordinates": [round(s.lon, 6), round(s.lat, 6)]},
-            "properties": {
-                "id": s.id, "name": s.name, "name_en": s.name_en, "kinds": list(s.kinds),
-                "services": list(s.services), "address": s.address, "adcode": s.adcode, "host": s.host,
-                "operator": s.operator, "phone": s.phone, "opening_hours": s.opening_hours,
-                "status": s.status, "verified_at": s.verified_at.isoformat() if s.verified_at else None,
-                "sample": s.is_sample, "url": None,
-                "hours": open_intervals(s, start=now, days=horizon_days),
-                "nav": nav,
-            },
-        })
+        props = geojson.properties(s)
+        props["hours"] = open_intervals(s, start=now, days=horizon_days)
+        props["nav"] = nav
+        feats.append(geojson.feature(s, geojson.point(s.lon, s.lat), props))
     return {
         "type": "FeatureCollection", "datum": "wgs84", "title": title,
         "generated_at": now.isoformat(timespec="seconds"),

@@ -44,6 +44,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from stationmap import geojson
 from stationmap.errors import ConfigError, ValidationError
 from stationmap.model import HOSTS, SERVICES, Station, validate_record
 
@@ -614,14 +615,9 @@ def generate(*, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> l
 # -- files ---------------------------------------------------------------------------
 
 def _feature(station: Station) -> dict[str, Any]:
-    props = station.to_dict()
-    lon, lat = props.pop("lon"), props.pop("lat")
-    return {
-        "type": "Feature",
-        "id": station.id,
-        "geometry": {"type": "Point", "coordinates": [_round(lon), _round(lat)]},
-        "properties": props,
-    }
+    """The station's record Feature (:mod:`stationmap.geojson`), coordinates to 7 decimals."""
+    return geojson.feature(station, geojson.point(station.lon, station.lat, _COORD_DECIMALS),
+                           geojson.record_properties(station))
 
 
 def dumps_geojson(stations: Iterable[Station]) -> str:

@@ -6,7 +6,7 @@ Stations are stored in WGS-84; an export writes WGS-84 unless asked for
 * **GeoJSON**: a FeatureCollection with a top-level ``"datum"`` member
   (``"wgs84"``, ``"gcj02"`` or ``"bd09"``); each feature's properties are
   :meth:`Station.to_dict` without ``lon``/``lat`` (the point geometry holds
-  them), the feature ``id`` is the station id.  Only a ``wgs84`` file is
+  them), the feature ``id`` is the station id (:mod:`stationmap.geojson`).  Only a ``wgs84`` file is
   plain RFC 7946 GeoJSON; the others are for Chinese map SDKs.
 * **CSV / XLSX**: one row per station, columns :data:`COLUMNS` (``lon``,
   ``lat`` and a ``datum`` column saying the datum on every row).  Lists
@@ -34,15 +34,17 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from stationmap.coords import check_datum, from_wgs84
 from stationmap.errors import StationmapError, ValidationError
+from stationmap.geojson import EXPORT_PRECISION, record_features
 from stationmap.io.cells import write_csv
 from stationmap.io.readers import FORMATS, ZH_HEADERS, format_for
-from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES
+from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Station
 
 #: columns of CSV / XLSX / GeoPackage exports, in order
 COLUMNS = tuple(f for f in FIELDS if f not in ("lon", "lat")) + ("lon", "lat", "datum")
@@ -59,7 +61,7 @@ def _coords(stations, datum: str):
     lat = np.fromiter((s.lat for s in stations), dtype=float, count=len(stations))
     if datum != "wgs84" and len(stations):
         lon, lat = from_wgs84(lon, lat, datum)
-        lon, lat = np.round(lon, 7), np.round(lat, 7)
+        lon, lat = np.round(lon, EXPORT_PRECISION), np.round(lat, EXPORT_PRECISION)
     return lon.tolist(), lat.tolist()
 
 
@@ -91,21 +93,14 @@ def station_rows(stations, *, datum: str = "wgs84", lang: str = "en") -> list[di
     return out
 
 
-def stations_to_geojson(stations, *, datum: str = "wgs84") -> dict:
+def stations_to_geojson(stations: Iterable[Station], *, datum: str = "wgs84") -> dict:
     """A GeoJSON FeatureCollection of the stations in ``datum`` (default WGS-84).
 
-    The top-level ``"datum"`` member names the datum of every coordinate.
+    The top-level ``"datum"`` member names the datum of every coordinate; the
+    features are :func:`stationmap.geojson.record_features` (the stored record).
     """
     datum = check_datum(datum)
-    stations = list(stations)
-    lons, lats = _coords(stations, datum)
-    feats = []
-    for s, x, y in zip(stations, lons, lats):
-        props = s.to_dict()
-        del props["lon"], props["lat"]
-        feats.append({"type": "Feature", "id": s.id,
-                      "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": props})
-    return {"type": "FeatureCollection", "datum": datum, "features": feats}
+    return {"type": "FeatureCollection", "datum": datum, "features": record_features(stations, datum=datum)}
 
 
 def _headers(lang):

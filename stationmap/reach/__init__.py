@@ -77,6 +77,7 @@ from stationmap.checks import check_k, check_method, check_minutes, check_mode, 
 from stationmap.config import DEFAULT_METHOD, DEFAULT_MINUTES, DEFAULT_MODE, MAX_K, MAX_MINUTES, METHODS, MODES
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
+from stationmap.geojson import PRECISION, features, polygon_geometry
 from stationmap.reach.choose import choose_network, choose_network_checked, network_list
 from stationmap.reach.circle import (
     circle_minutes,
@@ -134,25 +135,18 @@ class Isochrone:
                 "snap_m": None if self.snap_m is None else round(self.snap_m, 1),
                 "resolution_m": self.resolution_m, "stations": len(self.stations)}
 
-    def to_geojson(self, *, precision: int = 6) -> dict:
-        """A GeoJSON FeatureCollection: the area (``role: isochrone``), then one point
-        per station (``role: station``, with ``minutes`` and ``distance_m``)."""
-        import shapely
-
-        geom = shapely.set_precision(self.polygon, 10.0 ** -precision) if precision is not None else self.polygon
-        if hasattr(shapely, "orient_polygons"):     # shapely >= 2.1; traced rings already are
-            geom = shapely.orient_polygons(geom)     # RFC 7946: exteriors counter-clockwise
-        feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(geom) if not geom.is_empty
-                  else {"type": "MultiPolygon", "coordinates": []},
+    def to_geojson(self, *, precision: int | None = PRECISION) -> dict:
+        """A GeoJSON FeatureCollection (WGS-84): the area (``role: isochrone``,
+        :func:`stationmap.geojson.polygon_geometry`), then each station's Feature
+        (:func:`stationmap.geojson.features`, ``role: station``, with ``minutes``,
+        ``distance_m`` and ``straight_m``); coordinates rounded to ``precision``
+        decimals (None: not)."""
+        feats = [{"type": "Feature", "geometry": polygon_geometry(self.polygon, precision=precision),
                   "properties": {"role": "isochrone", **self.properties()}}]
-        for s in self.stations:
-            st = s.station
-            feats.append({"type": "Feature",
-                          "geometry": {"type": "Point", "coordinates": [st.lon, st.lat]},
-                          "properties": {"role": "station", "id": st.id, "name": st.name,
-                                         "kinds": list(st.kinds), "minutes": round(s.minutes, 2),
-                                         "distance_m": round(s.distance_m, 1),
-                                         "straight_m": round(s.straight_m, 1)}})
+        feats += features([s.station for s in self.stations], precision=precision,
+                          extra=[{"role": "station", "minutes": round(s.minutes, 2),
+                                  "distance_m": round(s.distance_m, 1), "straight_m": round(s.straight_m, 1)}
+                                 for s in self.stations])
         return {"type": "FeatureCollection", "features": feats}
 
 

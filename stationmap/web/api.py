@@ -19,6 +19,7 @@ from flask import Blueprint, current_app, request, url_for
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
+from stationmap.geojson import polygon_geometry
 from stationmap.maps.nav import nav_links_many
 from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web.features import (
@@ -28,7 +29,6 @@ from stationmap.web.features import (
     dumps,
     features,
     geojson_response,
-    geometry_to,
     json_response,
     no_gc,
     open_checker,
@@ -181,9 +181,6 @@ def reach_area():
     By road where a network covers the point, else the circle of radius
     minutes x speed / detour factor.
     """
-    import shapely
-    from shapely.geometry import mapping
-
     st = state()
     p = Params(_REACH)
     lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, st.settings)
@@ -196,17 +193,13 @@ def reach_area():
                         settings=st.settings)
     except ValidationError as exc:
         raise _no_network(exc, method, wlon, wlat) from None
-    geom = shapely.set_precision(iso.polygon, 10.0 ** -PRECISION) if not iso.polygon.is_empty else iso.polygon
-    if hasattr(shapely, "orient_polygons"):
-        geom = shapely.orient_polygons(geom)  # RFC 7946: exteriors counter-clockwise
-    geom = geometry_to(geom, out_datum)
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     area_props = {"role": "isochrone", "method": iso.method, "network": iso.network, "minutes": minutes,
                   "mode": mode, "area_km2": round(iso.area_km2, 4),
                   "snap_m": None if iso.snap_m is None else round(iso.snap_m, 1),
                   "resolution_m": iso.resolution_m, "stations": len(iso.stations)}
     area = {"type": "Feature", "id": "isochrone",
-            "geometry": mapping(geom) if not geom.is_empty else {"type": "MultiPolygon", "coordinates": []},
+            "geometry": polygon_geometry(iso.polygon, datum=out_datum),
             "properties": area_props}
     stations = [s.station for s in iso.stations]
     extra = [{"role": "station", "minutes": round(s.minutes, 1),

@@ -1,5 +1,8 @@
 """Stations as GeoJSON for the web: features, their cached JSON pieces, and JSON answers.
 
+What a station's Feature is (properties, coordinates, precision) is defined in
+:mod:`stationmap.geojson`; this module keeps what it makes per station object and
+adds the per-request properties (``open_now``, ``extra``).
 :func:`features` makes the GeoJSON Point features of stations (dicts);
 :func:`collection` makes the JSON text of a whole FeatureCollection from pieces
 kept per station object (:func:`feature_parts`: a page of 10,000 stations is one
@@ -17,26 +20,15 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import orjson
 from flask import Response, request
 
-from stationmap.coords import from_wgs84
+from stationmap import geojson
+from stationmap.geojson import PRECISION, PROPERTIES, STATIC_PROPERTIES  # noqa: F401 (PRECISION, PROPERTIES re-exported)
 from stationmap.model import TZ, Station, hours_checker, to_shanghai
 from stationmap.web.http import GEOJSON, api_response
-
-if TYPE_CHECKING:
-    from shapely.geometry.base import BaseGeometry
-
-#: properties a station feature can carry (``fields`` picks among them)
-PROPERTIES = (
-    "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator", "phone",
-    "opening_hours", "status", "verified_at", "sample", "open_now", "url",
-)
-#: coordinates are rounded to 6 decimals (0.1 m)
-PRECISION = 6
 
 _PROP_CACHE: dict = {}
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.~-]+")
@@ -54,14 +46,8 @@ def _cached_feature(st, root: str) -> tuple:
     hit = _PROP_CACHE.get(st.id)
     if hit is not None and hit[0] is st and hit[2] == root:
         return hit
-    props = {
-        "id": st.id, "name": st.name, "name_en": st.name_en, "kinds": list(st.kinds),
-        "services": list(st.services), "address": st.address, "adcode": st.adcode, "host": st.host,
-        "operator": st.operator, "phone": st.phone, "opening_hours": st.opening_hours,
-        "status": st.status, "verified_at": st.verified_at.isoformat() if st.verified_at else None,
-        "sample": st.is_sample, "url": root + "/station/" + _quote_id(st.id),
-    }
-    geom = {"type": "Point", "coordinates": [round(st.lon, PRECISION), round(st.lat, PRECISION)]}
+    props = geojson.properties(st, root + "/station/" + _quote_id(st.id))
+    geom = geojson.point(st.lon, st.lat)
     if len(_PROP_CACHE) > 500_000:
         _PROP_CACHE.clear()
     hit = _PROP_CACHE[st.id] = (st, props, root, geom)
@@ -105,12 +91,7 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
     if not stations:
         return []
     if out_datum != "wgs84":
-        import numpy as np
-
-        lo, la = from_wgs84(np.asarray([s.lon for s in stations]), np.asarray([s.lat for s in stations]),
-                            out_datum)
-        moved = [{"type": "Point", "coordinates": [round(x, PRECISION), round(y, PRECISION)]}
-                 for x, y in zip(lo.tolist(), la.tolist())]
+        moved = geojson.points(stations, out_datum)
     is_open = open_checker(at or datetime.now(TZ))
     want_open = fields is None or "open_now" in fields
     out = []
@@ -122,14 +103,11 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
             props["open_now"] = is_open(st)
         if extra is not None:
             props.update(extra[i])
-        out.append({"type": "Feature", "id": st.id, "geometry": geom if out_datum == "wgs84" else moved[i],
-                    "properties": props})
+        out.append(geojson.feature(st, geom if out_datum == "wgs84" else moved[i], props))
     return out
 
 
 _FRAGMENTS: dict = {}
-#: the properties of a feature that do not change with the time of the request
-_STATIC_PROPERTIES = tuple(f for f in PROPERTIES if f != "open_now")
 
 
 @contextmanager
@@ -181,7 +159,7 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
         parts.append(b"[]")
         return
     if fields is None:
-        static, want_open = _STATIC_PROPERTIES, True
+        static, want_open = STATIC_PROPERTIES, True
         key = (None, out_datum)     # (cheaper to hash than the tuple of all the names)
     else:
         static = tuple(f for f in fields if f != "open_now")
@@ -198,9 +176,7 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
     if missing:
         sub = [stations[i] for i in missing]
         for i, feat in zip(missing, features(sub, out_datum=out_datum, fields=static)):
-            text = json.dumps(feat, ensure_ascii=False, separators=(",", ":")).encode()
-            if not text.endswith(b"}}"):    # properties last: the piece is cut open there
-                raise ValueError(f"a feature's JSON must end with its properties, got {text[-40:]!r}")
+            text = geojson.feature_json(feat)   # properties last: the piece is cut open there
             # open for more properties ("open_now"): ends in "," unless it has none
             piece = text[:-2] + (b"," if feat["properties"] else b"")
             st = stations[i]
@@ -271,18 +247,3 @@ def geojson_response(obj: object, status: int = 200) -> Response:
 def json_response(obj: object, status: int = 200) -> Response:
     """``obj`` as ``application/json``."""
     return api_response(dumps(obj), status, "application/json")
-
-
-def geometry_to(geom: BaseGeometry, out_datum: str) -> BaseGeometry:
-    """A shapely geometry in WGS-84 moved to ``out_datum`` (every vertex, rounded to
-    :data:`PRECISION` decimals)."""
-    if out_datum == "wgs84" or geom.is_empty:
-        return geom
-    import numpy as np
-    import shapely
-
-    def fn(xy):
-        lo, la = from_wgs84(np.asarray(xy[:, 0]), np.asarray(xy[:, 1]), out_datum)
-        return np.round(np.column_stack([lo, la]), PRECISION)
-
-    return shapely.transform(geom, fn)
