@@ -330,7 +330,7 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
         return out
 
     def minutes(dt):  # minutes since week0, local time
-        return int(round((dt.replace(tzinfo=TZ) - week0).total_seconds() / 60))
+        return round((dt.replace(tzinfo=TZ) - week0).total_seconds() / 60)
 
     total = minutes(end.replace(tzinfo=None))
     spans = _merge([minutes(a), minutes(b)] for a, b, st, _c in
@@ -345,7 +345,8 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
         out["weekly"] = pattern
         return out
     base = int(week0.timestamp() * 1000)
-    out["open"] = [[base + a * 60000, base + b * 60000] for a, b in spans if base + b * 60000 > start.timestamp() * 1000]
+    now_ms = start.timestamp() * 1000
+    out["open"] = [[base + a * 60000, base + b * 60000] for a, b in spans if base + b * 60000 > now_ms]
     return out
 
 

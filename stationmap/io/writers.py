@@ -47,7 +47,7 @@ from stationmap.io.readers import FORMATS, ZH_HEADERS, format_for
 from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Station
 
 #: columns of CSV / XLSX / GeoPackage exports, in order
-COLUMNS = tuple(f for f in FIELDS if f not in ("lon", "lat")) + ("lon", "lat", "datum")
+COLUMNS = (*(f for f in FIELDS if f not in ("lon", "lat")), "lon", "lat", "datum")
 LANGS = ("en", "zh")
 
 

@@ -205,7 +205,7 @@ def reach_area():
     extra = [{"role": "station", "minutes": round(s.minutes, 1),
               "distance_m": round(s.distance_m if iso.method == "network" else s.straight_m, 1),
               "straight_m": round(s.straight_m, 1)} for s in iso.stations]
-    feats = [area] + features(stations, out_datum=out_datum, at=at_, extra=extra)
+    feats = [area, *features(stations, out_datum=out_datum, at=at_, extra=extra)]
     return geojson_response({
         "type": "FeatureCollection",
         "datum": out_datum,
