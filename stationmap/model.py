@@ -301,25 +301,25 @@ def normalize_service(v) -> str | None:
     return _ALIASES_SERVICE.get(str(v).strip().lower()) or _ALIASES_SERVICE.get(str(v).strip())
 
 
-def check_kinds(values, *, field: str = "kind") -> tuple:
-    """Canonical kinds for user input; ValidationError listing the allowed ones."""
+def _canonical(values, normalize, allowed, field: str) -> tuple:
+    """Canonical names of ``values`` (first seen first); ValidationError naming the allowed ones."""
     out = []
     for v in values:
-        k = normalize_kind(v)
-        if k is None:
-            raise ValidationError(f"{field} must be one of {tuple(KINDS)}, got {v!r}", field=field)
-        out.append(k)
+        name = normalize(v)
+        if name is None:
+            raise ValidationError(f"{field} must be one of {tuple(allowed)}, got {v!r}", field=field)
+        out.append(name)
     return tuple(dict.fromkeys(out))
+
+
+def check_kinds(values, *, field: str = "kind") -> tuple:
+    """Canonical kinds for user input; ValidationError listing the allowed ones."""
+    return _canonical(values, normalize_kind, KINDS, field)
 
 
 def check_services(values, *, field: str = "service") -> tuple:
-    out = []
-    for v in values:
-        s = normalize_service(v)
-        if s is None:
-            raise ValidationError(f"{field} must be one of {tuple(SERVICES)}, got {v!r}", field=field)
-        out.append(s)
-    return tuple(dict.fromkeys(out))
+    """Canonical services for user input; ValidationError listing the allowed ones."""
+    return _canonical(values, normalize_service, SERVICES, field)
 
 
 def validate_record(rec: dict, *, row: int | None = None,

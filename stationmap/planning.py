@@ -59,13 +59,18 @@ def figures_table(coverage: Coverage) -> pd.DataFrame:
     return df
 
 
+def _chart_setup(coverage: Coverage, kind: str | None, lang: str) -> tuple:
+    """(kind, CJK font or None, whether the chart is in Chinese, its gettext): Chinese needs a CJK
+    font, so a chart asked for in Chinese is drawn in English on a machine without one."""
+    font = cjk_font()
+    zh = lang == "zh" and font is not None
+    return coverage.resolve_kind(kind), font, zh, translations("zh" if zh else "en").gettext
+
+
 def chart_coverage_by_district(coverage: Coverage, path: str | Path, *, kind: str | None = None,
                                lang: str = "zh") -> Path:
     """Bar chart: share of demand covered once and twice (and of area) per district (PNG, Agg)."""
-    kind = coverage.resolve_kind(kind)
-    font = cjk_font()
-    zh = lang == "zh" and font is not None      # (Chinese needs a CJK font; English otherwise)
-    _ = translations("zh" if zh else "en").gettext
+    kind, font, zh, _ = _chart_setup(coverage, kind, lang)
     df = coverage.stats()
     df = df[df.kind == kind].reset_index(drop=True)
     labels = [(f"{n}" if zh else f"{c}") for c, n in zip(df.adcode, df.name)]
@@ -89,10 +94,7 @@ def chart_coverage_by_district(coverage: Coverage, path: str | Path, *, kind: st
 def chart_minutes_distribution(coverage: Coverage, path: str | Path, *, kind: str | None = None,
                                lang: str = "zh") -> Path:
     """Cumulative share of demand within x minutes of a station, per district (PNG, Agg)."""
-    kind = coverage.resolve_kind(kind)
-    font = cjk_font()
-    zh = lang == "zh" and font is not None      # (Chinese needs a CJK font; English otherwise)
-    _ = translations("zh" if zh else "en").gettext
+    kind, font, zh, _ = _chart_setup(coverage, kind, lang)
     x = np.linspace(0, coverage.horizon_minutes, 241)
     with _chart(coverage, kind, zh, font, path, (8, 4.6)) as ax:
         groups = [(a.name if zh else a.adcode, coverage.grid.adcode == a.adcode) for a in coverage.areas]
