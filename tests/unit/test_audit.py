@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from click.testing import CliRunner
 
 from stationmap import accounts, audit, sessions
-from stationmap.cli import main
 from stationmap.store import StationStore
+from tests.support.cli import run
 from tests.support.webforms import use_fast_hasher
 
 
@@ -29,11 +28,6 @@ def store(tmp_path, monkeypatch):
     return s
 
 
-def run(*args, input=None):
-    res = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    assert res.exception is None or isinstance(res.exception, SystemExit), (res.exception, res.output)
-    assert "Traceback" not in res.output
-    return res
 
 
 def test_record_filter_and_prune(store):

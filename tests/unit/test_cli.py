@@ -12,12 +12,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from pyproj import Geod
 
-from stationmap.cli import main
 from stationmap.model import Station
 from stationmap.store import StationStore
+from tests.support.cli import run
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "stations.geojson"
@@ -30,12 +29,6 @@ def url(tmp_path, monkeypatch):
     return u
 
 
-def run(*args, input=None):
-    res = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    # an exception other than SystemExit would have been a traceback for the user
-    assert res.exception is None or isinstance(res.exception, SystemExit), (res.exception, res.output)
-    assert "Traceback" not in res.output
-    return res
 
 
 def tiny_data_dir(tmp_path: Path) -> Path:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
 from stationmap import migrations
-from stationmap.cli import main
 from stationmap.model import Station
 from stationmap.store import StationStore
+from tests.support.cli import run
 
 LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_v0.sqlite"
 TABLES = ("stations", "station_changes", "users", "station_reports")
@@ -47,11 +46,6 @@ def empty_url(request, tmp_path):
     return url
 
 
-def run(*args, input=None):
-    res = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    assert res.exception is None or isinstance(res.exception, SystemExit), (res.exception, res.output)
-    assert "Traceback" not in res.output
-    return res
 
 
 def _rows(path: Path) -> dict:
