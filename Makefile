@@ -46,14 +46,17 @@ init: venv
 serve: init
 	$(VENV)/bin/stationmap serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-test: venv system-deps
+test: venv system-deps style
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
-# ruff (pyproject.toml [tool.ruff]) over the library and the benchmarks, mypy (setup.cfg [mypy])
-# over the library.  Not yet part of `make test`.
-lint: venv
+# What `make test` checks before the tests: ruff (pyproject.toml [tool.ruff]) over the library and
+# the benchmarks, and the import contracts (setup.cfg [importlinter]: no Flask in the library, no cycles).
+style: venv
 	$(VENV)/bin/ruff check stationmap benchmarks
 	$(VENV)/bin/lint-imports --no-cache
+
+# style, and mypy (setup.cfg [mypy]) over the library: not yet part of `make test` (see README).
+lint: style
 	$(VENV)/bin/mypy
 
 bench: venv
