@@ -46,6 +46,8 @@ EVENTS = {
     "station_closed": ("关闭站点", "Station closed"),
     "station_reopened": ("重新开放站点", "Station reopened"),
     "station_deleted": ("删除站点", "Station deleted"),
+    "data_exported": ("导出全部数据", "Data exported"),
+    "backup_made": ("备份数据库", "Backup made"),
 }
 
 

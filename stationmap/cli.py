@@ -232,6 +232,18 @@ def _shown_url(url: str) -> str:
         return url
 
 
+def _audit(store, event: str, detail: str) -> None:
+    """Record ``event`` in the audit log as the CLI's user; a database not yet upgraded says so."""
+    import sqlalchemy as sa
+
+    from stationmap import audit
+
+    try:
+        audit.record(store, event, user=_cli_user(None), detail=detail)
+    except sa.exc.SQLAlchemyError:
+        click.echo(f"warning: {event} not written to the audit log (run `stationmap db upgrade`)", err=True)
+
+
 def _cli_user(given: str | None) -> str:
     if given:
         return given
@@ -333,17 +345,21 @@ def export(file, datum, lang, adcodes):
     """Export every station to FILE (.csv, .xlsx, .geojson/.json, .gpkg; '-': GeoJSON on stdout)."""
     from stationmap.io.writers import stations_to_geojson, write_stations
 
-    stations = open_store().all()
+    store = open_store()
+    stations = store.all()
     if adcodes:
         prefixes = tuple(a.strip() for a in adcodes)
         bad = [a for a in prefixes if not a.isdigit() or len(a) > 6]
         if bad:
             raise StationmapError(f"adcode must be 1 to 6 digits, got {bad[0]!r}", field="adcode")
         stations = [s for s in stations if s.adcode.startswith(prefixes)]
+    scope = ",".join(adcodes) if adcodes else "all"
     if file == "-":
         click.echo(json.dumps(stations_to_geojson(stations, datum=datum), ensure_ascii=False))
+        _audit(store, "data_exported", f"{len(stations)} stations ({scope}) to stdout")
         return
     n = write_stations(stations, file, datum=datum, lang=lang)
+    _audit(store, "data_exported", f"{n} stations ({scope}) to {file}")
     click.echo(f"wrote {n} stations to {file} ({datum} coordinates)")
 
 
@@ -575,6 +591,7 @@ def backup_cmd(file):
 
     store = open_store()
     info = backup.backup(store.url, file)
+    _audit(store, "backup_made", f"{info.path} ({info.summary()})")
     click.echo(f"backed up {_shown_url(store.url)} to {info.path} ({info.summary()}) in {info.seconds:.1f} s")
 
 

@@ -117,3 +117,18 @@ def test_failures_spread_wider_than_the_window_do_not_lock(store, monkeypatch):
         monkeypatch.setattr(sessions, "now", lambda i=i: t0 + timedelta(minutes=4 * i))
         sessions.record_failure(store, "alice", f"10.0.0.{i}")
         assert sessions.locked_for(store, "alice", "10.0.1.1") is None
+
+
+def test_exports_and_backups_are_audited(store, tmp_path):
+    """Issue 22: an export of the data and a backup each leave an entry naming the file."""
+    from stationmap.model import Station
+
+    store.insert(Station(id="a1", name="甲站", lon=119.95, lat=31.78, kinds=("rest",), adcode="320404"))
+    assert run("export", tmp_path / "all.csv").exit_code == 0
+    assert run("export", tmp_path / "zl.geojson", "--adcode", "3204").exit_code == 0
+    assert run("backup", tmp_path / "copy.sqlite").exit_code == 0
+    got = [(e.event, e.detail) for e in reversed(audit.entries(store))]
+    assert [g[0] for g in got] == ["data_exported", "data_exported", "backup_made"]
+    assert got[0][1] == f"1 stations (all) to {tmp_path / 'all.csv'}"
+    assert got[1][1].startswith("1 stations (3204) to ") and str(tmp_path / "copy.sqlite") in got[2][1]
+    assert all(e.user.startswith("cli") for e in audit.entries(store))
