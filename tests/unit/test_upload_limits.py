@@ -62,3 +62,15 @@ def test_without_limits_nothing_changes_and_bad_zips_stay_plain_errors():
     with pytest.raises(ValidationError) as err:
         read_table(io.BytesIO(b"PK\x03\x04 not really a zip"), filename="b.xlsx", max_rows=10, max_bytes=10**6)
     assert not isinstance(err.value, TooLargeError) and "b.xlsx" in err.value.message
+
+
+def test_the_row_count_is_exact_across_read_chunks():
+    """Tags cut by a 1 MiB chunk's end are counted once: the count equals the sheet's rows."""
+    import zipfile
+
+    from stationmap.io.readers import _count_rows
+
+    with zipfile.ZipFile(io.BytesIO(xlsx_bomb(100_003))) as zf:
+        sheet = zf.getinfo("xl/worksheets/sheet1.xml")
+        assert sheet.file_size > 8 * (1 << 20)  # several chunks
+        assert _count_rows(zf, sheet) == 100_004  # the header row and the data rows
