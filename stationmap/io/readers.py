@@ -368,8 +368,8 @@ def read_xlsx(source: Source, *, name: str | None = None, max_rows: int | None =
     """Read an Excel workbook (.xlsx): the first sheet with a station header.
 
     ``max_rows`` / ``max_bytes`` refuse (:class:`~stationmap.errors.TooLargeError`)
-    a sheet with more data rows, or a workbook that unpacks to more bytes (declared
-    and actually decompressed: a zip bomb stops at the limit), before it is parsed.
+    a sheet with more data rows, or a workbook that unpacks to more bytes, before it is
+    parsed (:func:`_check_unpacked`).
     """
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
