@@ -1,6 +1,6 @@
 """The words people read: zh/en labels of every vocabulary, and the babel catalogue for prose.
 
-Vocabulary labels (kinds, services, statuses, hosts, travel modes, methods, datums) are
+Vocabulary labels (kinds, services, statuses, hosts, travel modes, methods, datums, reports) are
 ``key -> (Chinese, English)`` tables here, and nowhere else; :func:`label` picks one.
 :mod:`stationmap.model` keeps the vocabularies (their keys and the aliases an import
 accepts) and re-exports the kind, service, status and host tables under their old names.
@@ -91,6 +91,14 @@ METHOD_LABELS = {
     "auto": ("自动", "auto"),
     "network": ("路网", "road network"),
     "circle": ("直线距离 × 绕行系数", "straight line x detour factor"),
+}
+
+#: worker report (:data:`stationmap.reports.REPORT_KINDS`) -> (Chinese, English)
+REPORT_LABELS = {
+    "ok": ("正常开放", "Open and fine"),
+    "closed": ("已关闭", "Closed"),
+    "no_hot_water": ("没有热水", "No hot water"),
+    "charging_broken": ("充电坏了", "Charging broken"),
 }
 
 #: datum (:data:`stationmap.coords.DATUMS`) -> (Chinese, English): which maps use it

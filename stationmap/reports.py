@@ -25,19 +25,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from stationmap.errors import NotFoundError, ValidationError
+from stationmap.labels import REPORT_LABELS
 from stationmap.model import TZ, Station
 from stationmap.schema import as_utc, reports_table, row_to_station, stations_table
 
 if TYPE_CHECKING:
     from stationmap.store import StationStore
 
-#: kind -> (Chinese, English)
-REPORT_KINDS = {
-    "ok": ("正常开放", "Open and fine"),
-    "closed": ("已关闭", "Closed"),
-    "no_hot_water": ("没有热水", "No hot water"),
-    "charging_broken": ("充电坏了", "Charging broken"),
-}
+#: what a worker may report (labels: :data:`stationmap.labels.REPORT_LABELS`)
+REPORT_KINDS = tuple(REPORT_LABELS)
 #: the kinds that flag a station for a visit
 PROBLEM_KINDS = tuple(k for k in REPORT_KINDS if k != "ok")
 

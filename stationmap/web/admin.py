@@ -31,7 +31,7 @@ from stationmap.accounts import PermissionDenied
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS
+from stationmap.labels import DATUM_LABELS, REPORT_LABELS, label
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
@@ -218,7 +218,7 @@ def district(adcode):
     stale = _reports.stale_stations(stations)
     return render_template("admin/district.html", adcode=adcode, name=district_name(adcode),
                            stations=stations, visits=visits, stale=stale, kinds=KINDS,
-                           statuses=STATUSES, report_kinds=_reports.REPORT_KINDS)
+                           statuses=STATUSES, report_kinds=REPORT_LABELS)
 
 
 # -- one station -----------------------------------------------------------------
@@ -516,14 +516,14 @@ def history(station_id):
                            show_users=user is not None,
                            can_edit=bool(user and current and user.can_edit(current.adcode)),
                            reports=_reports.recent_reports(state().store, station_id),
-                           report_kinds=_reports.REPORT_KINDS)
+                           report_kinds=REPORT_LABELS)
 
 
 def reports_context(station_id: str) -> dict:
     """Template context for the reports panel of a station page (``admin/_reports.html``)."""
     recent = _reports.recent_reports(state().store, station_id)
     return {"report_station_id": station_id, "recent_reports": recent,
-            "report_counts": _reports.report_counts(recent), "report_kinds": _reports.REPORT_KINDS}
+            "report_counts": _reports.report_counts(recent), "report_kinds": REPORT_LABELS}
 
 
 @public_bp.get("/stations/<station_id>/reports")
@@ -543,7 +543,7 @@ def report_add(station_id):
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"ok": True, "station_id": station_id, "kind": kind}), 201
     flash(_("谢谢！您的反馈已记录：%(what)s",
-            what=_reports.REPORT_KINDS[kind][0 if lang() == "zh" else 1]))
+            what=label(REPORT_LABELS, kind, lang())))
     return redirect(url_for("reports.reports_page", station_id=station_id))
 
 
@@ -558,19 +558,19 @@ def init_app(app) -> None:
 
     @app.template_filter("kind_label")
     def _kind_label(v):
-        return KINDS.get(v, (v, v))[0 if lang() == "zh" else 1]
+        return label(KINDS, v, lang())
 
     @app.template_filter("service_label")
     def _service_label(v):
-        return SERVICES.get(v, (v, v))[0 if lang() == "zh" else 1]
+        return label(SERVICES, v, lang())
 
     @app.template_filter("status_label")
     def _status_label(v):
-        return STATUSES.get(v, (v, v))[0 if lang() == "zh" else 1]
+        return label(STATUSES, v, lang())
 
     @app.template_filter("report_label")
     def _report_label(v):
-        return _reports.REPORT_KINDS.get(v, (v, v))[0 if lang() == "zh" else 1]
+        return label(REPORT_LABELS, v, lang())
 
     @app.template_filter("local_time")
     def _local_time(dt):
@@ -580,6 +580,6 @@ def init_app(app) -> None:
 
     @app.template_filter("pick_lang")
     def _pick(pair):
-        return pair[0 if lang() == "zh" else 1]
+        return pair[1 if lang() == "en" else 0]
 
     app.jinja_env.globals.setdefault("reports_context", reports_context)

@@ -6,6 +6,7 @@ import gettext
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from stationmap.config import PACKAGE_DIR
@@ -15,19 +16,36 @@ PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 MO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.mo"
 
 
+BABEL_CFG = TRANSLATIONS / "babel.cfg"
+
+
 def ui_strings() -> set[str]:
-    """Every gettext message id in the web layer's Python and templates, and in the library
-    modules with UI strings (the finder's configuration, the static site) (Babel's extractors)."""
-    method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+    """Every gettext message id in the files ``babel.cfg`` names (the web layer's Python and
+    templates, and the library modules with UI prose), found by Babel's extractors as
+    ``pybabel extract`` finds them."""
+    with BABEL_CFG.open() as f:
+        method_map, options_map = parse_mapping_cfg(f, str(BABEL_CFG))
     found = set()
     for _file, _line, msg, _comments, _ctx in extract_from_dir(
-            str(PACKAGE_DIR / "web"), method_map=method_map,
-            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.do"}}):
-        found.add(msg if isinstance(msg, str) else msg[0])
-    for _file, _line, msg, _comments, _ctx in extract_from_dir(
-            str(PACKAGE_DIR), method_map=[("maps/finder.py", "python"), ("publish.py", "python")]):
+            str(PACKAGE_DIR.parent), method_map=method_map, options_map=options_map):
         found.add(msg if isinstance(msg, str) else msg[0])
     return found
+
+
+def test_babel_cfg_names_every_module_with_ui_prose():
+    """A library module that takes ``labels.translations(lang).gettext`` is extracted too."""
+    with BABEL_CFG.open() as f:
+        method_map, _options = parse_mapping_cfg(f, str(BABEL_CFG))
+    from babel.util import pathmatch
+
+    root = PACKAGE_DIR.parent
+    users = [p for p in PACKAGE_DIR.rglob("*.py")
+             if "translations(" in p.read_text(encoding="utf-8") and p.name != "labels.py"]
+    assert users  # the coverage map, the charts and the static site do
+    for p in users:
+        rel = p.relative_to(root).as_posix()
+        assert any(pathmatch(pattern, rel) for pattern, method in method_map if method == "python"), \
+            f"{rel} uses labels.translations(); list it in {BABEL_CFG.relative_to(root)}"
 
 
 def test_every_ui_string_has_an_english_translation():
