@@ -8,7 +8,10 @@ Sessions
     account change (:func:`end_all`: a disabled account, a new password, role
     or scopes), or expired (idle longer than the idle timeout, or older than
     the absolute lifetime).  ``last_seen`` is written at most once a
-    :data:`TOUCH_EVERY` (no write per request).
+    :data:`TOUCH_EVERY` (no write per request).  Rows of sessions that can no
+    longer open anything are deleted :data:`KEEP_ENDED` after they ended
+    (:func:`prune`, run at each sign-in); who signed in and out stays in the
+    audit log.
 
 Throttle
     Every failed sign-in is a row (the account name tried, lower case, whether
@@ -39,6 +42,8 @@ Store = Any
 
 #: ``last_seen`` is written when it is older than this (no write per request)
 TOUCH_EVERY = timedelta(minutes=1)
+#: an ended session's row is deleted this long after it ended (the audit log keeps the events)
+KEEP_ENDED = timedelta(days=1)
 #: failed sign-ins counted within this window ...
 WINDOW = timedelta(minutes=15)
 #: ... this many for one account name lock its sign-in ...
@@ -133,6 +138,19 @@ def end_all(conn: sa.Connection, user_id: int, *, reason: str) -> int:
     res = conn.execute(sa.update(sessions_table).where(c.user_id == int(user_id), c.ended_at.is_(None))
                        .values(ended_at=now(), end_reason=reason[:32]))
     return int(res.rowcount or 0)
+
+
+def prune(store: Store, *, max_age: timedelta, idle: timedelta | None = None) -> int:
+    """Delete the rows of sessions that ended more than :data:`KEEP_ENDED` ago, and of those
+    never ended that can no longer open anything (idle longer than ``idle``, or older than
+    ``max_age``) for :data:`KEEP_ENDED` too; how many."""
+    c = sessions_table.c
+    cut = now() - KEEP_ENDED
+    dead = sa.or_(c.ended_at < cut, c.created_at < cut - max_age)
+    if idle is not None:
+        dead = sa.or_(dead, c.last_seen < cut - idle)
+    with store.begin() as conn:
+        return int(conn.execute(sa.delete(sessions_table).where(dead)).rowcount or 0)
 
 
 def open_sessions(store: Store, user_id: int) -> int:

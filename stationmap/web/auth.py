@@ -273,6 +273,9 @@ def login():
             if current_user.is_authenticated:  # signing in again: the old session ends
                 sessions.end(store, current_user.token, reason="replaced")
             token = sessions.start(store, user.id, address=address)  # a new id: no fixation
+            settings = state().settings
+            sessions.prune(store, max_age=timedelta(hours=settings.session_max_hours),
+                           idle=timedelta(minutes=settings.session_idle_minutes))
             lang = session.get("lang")
             session.clear()  # a fresh session (and CSRF token) for the signed-in user
             if lang:

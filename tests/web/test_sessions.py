@@ -146,6 +146,21 @@ def test_last_seen_is_written_at_most_once_a_minute(app, store, clock):
     assert last_seen() != first
 
 
+def test_rows_of_sessions_that_open_nothing_are_deleted_a_day_later(app, store, clock):
+    """Sign-in prunes: an ended session's row goes a day after it ended, an abandoned one a day
+    after it stopped being able to open anything; open ones stay (the audit log keeps the events)."""
+    ended = _signed_in(app)
+    assert ended.post("/logout", data={"csrf_token": fresh_token(ended, "/admin/")}).status_code == 302
+    abandoned = _signed_in(app, "zl")  # never used again: idles out without a check
+    clock(minutes=30, hours=24, seconds=10)  # the day after the idle timeout: both are dead
+    fresh = _signed_in(app)  # prunes
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(sessions_table.c.id, sessions_table.c.user_id)).all()
+    assert len(rows) == 1
+    assert fresh.get("/admin/").status_code == 200
+    assert abandoned.get("/admin/").status_code == 302
+
+
 def test_api_reads_touch_no_session(app, store, clock):
     c = _signed_in(app)
     clock(minutes=5)
