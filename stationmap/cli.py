@@ -103,8 +103,8 @@ def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
     from datetime import datetime
 
     from stationmap.coords import to_wgs84
+    from stationmap.hours import TZ
     from stationmap.index import StationIndex
-    from stationmap.model import TZ
 
     wlon, wlat = to_wgs84(lon, lat, datum)
     index = StationIndex.from_store(open_store())
@@ -191,8 +191,8 @@ def reach(lat, lon, datum, minutes, mode, method, network_spec, kinds, services,
     from datetime import datetime
 
     from stationmap.coords import to_wgs84
+    from stationmap.hours import TZ
     from stationmap.index import StationIndex
-    from stationmap.model import TZ
     from stationmap.reach import isochrone
 
     cfg = settings()

@@ -43,11 +43,13 @@ if TYPE_CHECKING:
 #: properties a station feature can carry in the API (``fields`` picks among them)
 PROPERTIES = (
     "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator", "phone",
-    "opening_hours", "status", "verified_at", "sample", "open_now", "url",
+    "opening_hours", "service_hours", "status", "reopens_on", "verified_at", "sample", "open_now", "closes_at",
+    "opens_at", "url",
 )
-#: the properties of :func:`properties`: all of :data:`PROPERTIES` but ``open_now``
-#: (it changes with the time of the request; the web adds it)
-STATIC_PROPERTIES = tuple(f for f in PROPERTIES if f != "open_now")
+#: the properties that change with the moment asked about (the web adds them: :mod:`stationmap.hours`)
+TIME_PROPERTIES = ("open_now", "closes_at", "opens_at")
+#: the properties of :func:`properties`: all of :data:`PROPERTIES` but :data:`TIME_PROPERTIES`
+STATIC_PROPERTIES = tuple(f for f in PROPERTIES if f not in TIME_PROPERTIES)
 #: coordinates are rounded to 6 decimals (0.1 m)
 PRECISION = 6
 #: a file export's coordinates in a datum other than WGS-84 are rounded to 7 decimals
@@ -66,7 +68,9 @@ def properties(st: Station, url: str | None = None) -> dict:
         "id": st.id, "name": st.name, "name_en": st.name_en, "kinds": list(st.kinds),
         "services": list(st.services), "address": st.address, "adcode": st.adcode, "host": st.host,
         "operator": st.operator, "phone": st.phone, "opening_hours": st.opening_hours,
-        "status": st.status, "verified_at": st.verified_at.isoformat() if st.verified_at else None,
+        "service_hours": dict(st.service_hours), "status": st.status,
+        "reopens_on": st.reopens_on.isoformat() if st.reopens_on else None,
+        "verified_at": st.verified_at.isoformat() if st.verified_at else None,
         "sample": st.is_sample, "url": url,
     }
 

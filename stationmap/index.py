@@ -38,6 +38,7 @@ from stationmap.checks import check_point
 from stationmap.config import MAX_K
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
+from stationmap.hours import open_at as open_at_
 from stationmap.jit import compiled
 from stationmap.model import KINDS, Station, check_kinds, check_services
 
@@ -310,7 +311,7 @@ class StationIndex:
     def _accept(self, st: Station, services: tuple[str, ...] | None, open_at: datetime | None) -> bool:
         if services and not all(s in st.services for s in services):
             return False
-        return open_at is None or st.open_at(open_at)
+        return open_at is None or open_at_(st, open_at, services or ())
 
     def nearest(self, lon: float, lat: float, *, k: int = 1, kinds: Iterable[str] | None = None,
                 services: Iterable[str] | None = None, open_at: datetime | None = None,

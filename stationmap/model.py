@@ -15,14 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-import opening_hours as _oh
-
+from stationmap import hours as _hours
 from stationmap.errors import ValidationError
+from stationmap.hours import parse_opening_hours
 from stationmap.labels import HOST_LABELS, KIND_LABELS, SERVICE_LABELS, STATUS_LABELS
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 #: the vocabularies: kind, service, status and (suggested) host -> (Chinese, English);
 #: the labels live in :mod:`stationmap.labels`, these names are the vocabularies' keys
@@ -70,65 +67,8 @@ PHONE = re.compile(rf"(?=(?:\D*\d){{3}}){_PHONE_ONE}(?: ?[/,，;；、] ?{_PHONE
 
 FIELDS = (
     "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator",
-    "phone", "opening_hours", "status", "verified_at", "source", "lon", "lat",
+    "phone", "opening_hours", "status", "verified_at", "source", "lon", "lat", "reopens_on", "service_hours",
 )
-
-
-@lru_cache(maxsize=4096)
-def parse_opening_hours(expr: str):
-    """Parse an OSM ``opening_hours`` expression; ValidationError if malformed."""
-    try:
-        return _oh.OpeningHours(expr)
-    except (SyntaxError, _oh.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        raise ValidationError(
-            f"opening_hours is not valid OpenStreetMap syntax: {expr!r} ({first})",
-            field="opening_hours",
-        ) from None
-
-
-_OPEN_CACHE: dict = {}
-#: words of variable times (sun events): their answers are not cached per minute
-_VARIABLE_TIMES = ("sun", "dawn", "dusk")
-
-
-def hours_open(expr: str, local: datetime) -> bool:
-    """Whether OSM ``opening_hours`` ``expr`` is open at ``local`` (naive Asia/Shanghai time).
-
-    OSM times are whole minutes, so the answer is the same for every second of a
-    minute: answers are kept per (expression, minute) (a /nearest answer asks five
-    stations, most with the same few expressions; the check costs ~3 us, the
-    lookup a tenth of that).  Expressions with sun times are not cached.
-    """
-    return hours_checker(local)(expr)
-
-
-def hours_checker(local: datetime):
-    """``check(expr)``: :func:`hours_open` of ``expr`` at ``local``, the minute's cache
-    key made once for many expressions (a /nearest answer checks five stations)."""
-    minute = (local.year, local.month, local.day, local.hour, local.minute)
-
-    def check(expr: str) -> bool:
-        key = (expr, minute)
-        hit = _OPEN_CACHE.get(key)
-        if hit is None:
-            hit = bool(parse_opening_hours(expr).is_open(local))
-            if not any(w in expr for w in _VARIABLE_TIMES):
-                if len(_OPEN_CACHE) > 100_000:
-                    _OPEN_CACHE.clear()
-                _OPEN_CACHE[key] = hit
-        return hit
-
-    return check
-
-
-def to_shanghai(at: datetime | None) -> datetime:
-    """``at`` as an aware Asia/Shanghai datetime; naive times are taken as Shanghai time."""
-    if at is None:
-        return datetime.now(TZ)
-    if at.tzinfo is None:
-        return at.replace(tzinfo=TZ)
-    return at.astimezone(TZ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +97,20 @@ class Station:
     status: str = "active"
     verified_at: date | None = None
     source: str = ""
+    #: a ``temporarily_closed`` station counts as active again from this date (local)
+    reopens_on: date | None = None
+    #: ``((service, OSM opening_hours), ...)`` sorted by service: a service's own hours inside the
+    #: station's (a tuple, so a Station stays hashable); :meth:`to_dict` gives a dict
+    service_hours: tuple[tuple[str, str], ...] = ()
 
     def open_at(self, at: datetime | None = None) -> bool:
         """Whether the station is open at ``at`` (Asia/Shanghai; default: now).
 
-        A station that is not ``active`` is closed whatever its hours say.
+        A station that is not ``active`` is closed whatever its hours say (a
+        ``temporarily_closed`` one is active again from its ``reopens_on``):
+        :func:`stationmap.hours.open_at`.
         """
-        if self.status != "active":
-            return False
-        if not self.opening_hours or self.opening_hours.strip() == "24/7":
-            return True
-        return hours_open(self.opening_hours, to_shanghai(at).replace(tzinfo=None))
+        return _hours.open_at(self, at)
 
     @property
     def is_sample(self) -> bool:
@@ -182,6 +125,10 @@ class Station:
         d["services"] = tuple(d.get("services") or ())
         v = d.get("verified_at")
         d["verified_at"] = date.fromisoformat(v[:10]) if isinstance(v, str) and v else (v or None)
+        v = d.get("reopens_on")
+        d["reopens_on"] = date.fromisoformat(v[:10]) if isinstance(v, str) and v else (v or None)
+        sh = d.get("service_hours") or ()
+        d["service_hours"] = tuple(sorted(sh.items() if isinstance(sh, dict) else (tuple(p) for p in sh)))
         if cls is Station:  # the index follows the change log through here: build_station, for speed
             return build_station(**(_STATION_DEFAULTS | d))
         return cls(**d)
@@ -191,6 +138,8 @@ class Station:
         d["kinds"] = list(self.kinds)
         d["services"] = list(self.services)
         d["verified_at"] = self.verified_at.isoformat() if self.verified_at else None
+        d["reopens_on"] = self.reopens_on.isoformat() if self.reopens_on else None
+        d["service_hours"] = dict(self.service_hours)
         return d
 
 
@@ -291,6 +240,73 @@ def _vocab(raw, what: str) -> tuple[tuple, tuple]:
         n = norm(v)
         (bad if n is None else good).append(v if n is None else n)
     return tuple(dict.fromkeys(good)), tuple(bad)
+
+
+def _date(v: object, name: str, problems: list[Problem], row: int | None) -> date | None:
+    """A date cell (a date, a datetime or ``YYYY-MM-DD`` text); None when blank or wrong (a problem)."""
+    if _blank(v):
+        return None
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    try:
+        return date.fromisoformat(str(v).strip()[:10])
+    except ValueError:
+        problems.append(Problem(row, name, f"{name} must be a date YYYY-MM-DD, got {v!r}", v))
+        return None
+
+
+#: between entries of a service_hours cell: a new line, or a single ``|`` (``||`` is OSM's own)
+_SERVICE_HOURS_SPLIT = re.compile(r"\n|(?<!\|)\|(?!\|)")
+
+
+def parse_service_hours(v: object) -> tuple[tuple[str, str], ...]:
+    """A station's ``service_hours`` from a dict ``{service: hours}``, pairs, JSON of a dict, or
+    text ``service=hours`` entries separated by new lines or ``|`` (services by any of their
+    names, hours in OpenStreetMap ``opening_hours`` syntax); sorted by service.
+    ValidationError naming the entry that is wrong."""
+    if _blank(v):
+        return ()
+    if isinstance(v, str) and v.strip().startswith("{"):
+        import json
+
+        try:
+            v = json.loads(v)
+        except ValueError:
+            raise ValidationError(f"service_hours is not valid JSON: {v!r}", field="service_hours") from None
+    if isinstance(v, dict):
+        pairs = list(v.items())
+    elif isinstance(v, (list, tuple)):
+        pairs = [tuple(p) for p in v]
+    else:
+        pairs = []
+        for entry in _SERVICE_HOURS_SPLIT.split(str(v)):
+            if not entry.strip():
+                continue
+            name, eq, hours = entry.partition("=")
+            if not eq:
+                raise ValidationError(f"service_hours entries are service=hours, got {entry.strip()!r}",
+                                      field="service_hours")
+            pairs.append((name, hours))
+    out: dict[str, str] = {}
+    for name, hours in pairs:
+        service = normalize_service(str(name).strip())
+        if service is None:
+            raise ValidationError(f"unknown service {str(name).strip()!r} in service_hours "
+                                  f"(allowed: {', '.join(SERVICES)})", field="service_hours")
+        hours = str(hours or "").strip() or "24/7"
+        try:
+            parse_opening_hours(hours)
+        except ValidationError as exc:
+            raise ValidationError(f"service_hours of {service}: {exc.message}", field="service_hours") from None
+        out[service] = hours
+    return tuple(sorted(out.items()))
+
+
+def format_service_hours(pairs: tuple[tuple[str, str], ...]) -> str:
+    """The text form :func:`parse_service_hours` reads: ``service=hours | service=hours``."""
+    return " | ".join(f"{sv}={h}" for sv, h in pairs)
 
 
 def normalize_kind(v) -> str | None:
@@ -400,18 +416,17 @@ def validated_fields(rec: dict, *, row: int | None = None,
     if adcode and not _ADCODE.match(adcode):
         problems.append(Problem(row, "adcode", f"adcode must be 6 digits, got {adcode!r}", adcode))
 
-    verified = rec.get("verified_at")
-    verified_at = None
-    if not _blank(verified):
-        if isinstance(verified, datetime):
-            verified_at = verified.date()
-        elif isinstance(verified, date):
-            verified_at = verified
-        else:
-            try:
-                verified_at = date.fromisoformat(str(verified).strip()[:10])
-            except ValueError:
-                problems.append(Problem(row, "verified_at", f"verified_at must be a date YYYY-MM-DD, got {verified!r}"))
+    verified_at = _date(rec.get("verified_at"), "verified_at", problems, row)
+    reopens_on = _date(rec.get("reopens_on"), "reopens_on", problems, row)
+    service_hours: tuple[tuple[str, str], ...] = ()
+    try:
+        service_hours = parse_service_hours(rec.get("service_hours"))
+    except ValidationError as exc:
+        problems.append(Problem(row, "service_hours", exc.message, rec.get("service_hours")))
+    missing = [sv for sv, _h in service_hours if sv not in services]
+    if missing:
+        problems.append(Problem(row, "service_hours", f"service_hours names {', '.join(missing)}, which the "
+                                "station does not offer (add it to services)"))
 
     sid = _text(rec.get("id"))
     if problems:
@@ -433,6 +448,8 @@ def validated_fields(rec: dict, *, row: int | None = None,
         "status": status,
         "verified_at": verified_at,
         "source": _text(rec.get("source")),
+        "reopens_on": reopens_on,
+        "service_hours": service_hours,
     }
     return fields, []
 

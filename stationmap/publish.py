@@ -314,7 +314,7 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
 
     import opening_hours as _oh
 
-    from stationmap.model import TZ, parse_opening_hours
+    from stationmap.hours import TZ, parse_opening_hours
 
     start = start.astimezone(TZ)
     week0 = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -363,8 +363,8 @@ def static_payload(stations, *, boundaries: list, speeds_kmh: dict, detour_facto
     from datetime import datetime
 
     from stationmap.config import MODES
+    from stationmap.hours import TZ
     from stationmap.maps.nav import nav_links_many
-    from stationmap.model import TZ
 
     now = (now or datetime.now(TZ)).astimezone(TZ)
     stations = list(stations)

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from stationmap.errors import NotFoundError, ValidationError
+from stationmap.hours import TZ
 from stationmap.labels import REPORT_LABELS
-from stationmap.model import TZ, Station
+from stationmap.model import Station
 from stationmap.schema import as_utc, reports_table, row_to_station, stations_table
 
 if TYPE_CHECKING:

@@ -79,6 +79,8 @@ stations_table = sa.Table(
     sa.Column("source", sa.Text, nullable=False, default=""),
     sa.Column("lon", sa.Float, nullable=False),  # WGS-84
     sa.Column("lat", sa.Float, nullable=False),  # WGS-84
+    sa.Column("reopens_on", sa.Date, nullable=True),  # a temporarily closed station reopens (migration 0003)
+    sa.Column("service_hours", sa.Text, nullable=False, default="", server_default=""),  # JSON {service: hours}
     _utc("updated_at"),
 )
 
@@ -182,15 +184,27 @@ def station_to_row(s: Station) -> dict[str, Any]:
     row = {c: getattr(s, c) for c in STATION_COLUMNS}
     row["kinds"] = ",".join(s.kinds)
     row["services"] = ",".join(s.services)
+    row["service_hours"] = _service_hours_json(s.service_hours)
     return row
+
+
+def _service_hours_json(pairs: tuple[tuple[str, str], ...]) -> str:
+    """The ``service_hours`` column: JSON of ``{service: hours}``, "" for none."""
+    return json.dumps(dict(pairs), ensure_ascii=False, sort_keys=True) if pairs else ""
+
+
+def _service_hours(text: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(json.loads(text).items())) if text else ()
 
 
 def station_columns(stations: list[Station], updated_at: datetime) -> dict[str, list[Any]]:
     """The ``stations`` columns of ``stations``, column-wise (``{name: [values]}``),
     as :func:`station_to_row` makes rows; every row's ``updated_at`` is ``updated_at``."""
-    cols = {c: [getattr(s, c) for s in stations] for c in STATION_COLUMNS if c not in ("kinds", "services")}
+    cols = {c: [getattr(s, c) for s in stations] for c in STATION_COLUMNS
+            if c not in ("kinds", "services", "service_hours")}
     cols["kinds"] = [",".join(s.kinds) for s in stations]
     cols["services"] = [",".join(s.services) for s in stations]
+    cols["service_hours"] = [_service_hours_json(s.service_hours) for s in stations]
     cols["updated_at"] = [updated_at] * len(stations)
     return cols
 
@@ -198,7 +212,8 @@ def station_columns(stations: list[Station], updated_at: datetime) -> dict[str, 
 #: Station's fields in declaration order: :func:`row_to_station` gives them to
 #: :func:`~stationmap.model.build_station` positionally
 _STATION_ORDER = ("id", "name", "lon", "lat", "kinds", "services", "name_en", "address", "adcode", "host",
-                  "operator", "phone", "opening_hours", "status", "verified_at", "source")
+                  "operator", "phone", "opening_hours", "status", "verified_at", "source", "reopens_on",
+                  "service_hours")
 if tuple(f.name for f in dataclasses.fields(Station)) != _STATION_ORDER:
     raise ImportError("Station's fields changed: update stationmap.schema.row_to_station and _STATION_ORDER")
 
@@ -206,11 +221,7 @@ if tuple(f.name for f in dataclasses.fields(Station)) != _STATION_ORDER:
 def row_to_station(row: sa.Row[Any] | Mapping[str, Any]) -> Station:
     """The Station of a ``stations`` row (a SQLAlchemy Row or a mapping)."""
     m = row._mapping if isinstance(row, sa.Row) else row
-    verified = m["verified_at"]
-    if isinstance(verified, datetime):
-        verified = verified.date()
-    elif isinstance(verified, str) and verified:
-        verified = date.fromisoformat(verified[:10])
+    verified = _as_date(m["verified_at"])
     # build_station, positionally (_STATION_ORDER): Station(...) without the frozen __init__'s
     # cost or keyword matching (store.all() and every import's comparison read every row)
     return build_station(
@@ -219,8 +230,18 @@ def row_to_station(row: sa.Row[Any] | Mapping[str, Any]) -> Station:
         tuple(k for k in (m["services"] or "").split(",") if k),
         m["name_en"] or "", m["address"] or "", m["adcode"] or "", m["host"] or "",
         m["operator"] or "", m["phone"] or "", m["opening_hours"] or "24/7", m["status"] or "active",
-        verified or None, m["source"] or "",
+        verified or None, m["source"] or "", _as_date(m.get("reopens_on")) or None,
+        _service_hours(m.get("service_hours")),
     )
+
+
+def _as_date(v: Any) -> date | None:
+    """A Date column's value as a date (SQLite may hand back text)."""
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, str) and v:
+        return date.fromisoformat(v[:10])
+    return v or None
 
 
 # -- the change log's JSON of a station ------------------------------------------
@@ -249,14 +270,17 @@ def station_json(s: Station | None) -> str | None:
     if _FAST_JSON and type(s) is Station:
         try:
             lon, lat, v = s.lon, s.lat, s.verified_at
+            r = s.reopens_on
             if type(lon) is float and type(lat) is float and math.isfinite(lon) and math.isfinite(lat) \
-                    and (v is None or type(v) is date):
+                    and (v is None or type(v) is date) and (r is None or type(r) is date) and not s.service_hours:
                 return (
                     f'{{"adcode": {_jstr(s.adcode)}, "address": {_jstr(s.address)}, "host": {_jstr(s.host)}, '
                     f'"id": {_jstr(s.id)}, "kinds": [{", ".join(map(_jstr, s.kinds))}], '
                     f'"lat": {float.__repr__(lat)}, "lon": {float.__repr__(lon)}, "name": {_jstr(s.name)}, '
                     f'"name_en": {_jstr(s.name_en)}, "opening_hours": {_jstr(s.opening_hours)}, '
                     f'"operator": {_jstr(s.operator)}, "phone": {_jstr(s.phone)}, '
+                    f'"reopens_on": {"null" if r is None else _jstr(r.isoformat())}, '
+                    f'"service_hours": {{}}, '
                     f'"services": [{", ".join(map(_jstr, s.services))}], "source": {_jstr(s.source)}, '
                     f'"status": {_jstr(s.status)}, '
                     f'"verified_at": {"null" if v is None else _jstr(v.isoformat())}}}'

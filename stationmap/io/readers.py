@@ -112,6 +112,8 @@ HEADER_ALIASES = {
     "status": ("状态", "运营状态", "开放状态"),
     "verified_at": ("verified", "核实日期", "更新日期", "核实时间", "更新时间"),
     "source": ("来源", "数据来源"),
+    "reopens_on": ("reopen_date", "reopens", "恢复开放日期", "预计恢复日期", "恢复日期", "重新开放日期"),
+    "service_hours": ("分项服务时间", "服务项目时间", "各项服务时间"),
     "lon": ("lng", "long", "longitude", "x", "经度"),
     "lat": ("latitude", "y", "纬度"),
     "datum": ("crs", "坐标系", "坐标系统"),
@@ -122,7 +124,8 @@ ZH_HEADERS = {
     "id": "编号", "name": "名称", "name_en": "英文名称", "kinds": "类型", "services": "服务",
     "address": "地址", "adcode": "行政区划代码", "host": "承办单位", "operator": "运营单位",
     "phone": "电话", "opening_hours": "开放时间", "status": "状态", "verified_at": "核实日期",
-    "source": "来源", "lon": "经度", "lat": "纬度", "datum": "坐标系",
+    "source": "来源", "reopens_on": "恢复开放日期", "service_hours": "分项服务时间",
+    "lon": "经度", "lat": "纬度", "datum": "坐标系",
 }
 
 REQUIRED = ("name", "lon", "lat")
@@ -658,8 +661,9 @@ def read_gpkg(source: Source, *, name: str | None = None) -> Table:
             ys.append(g.y)
     for n in range(len(gdf)):
         rec = {f: values[h][n] for h, f in cols}
-        if hasattr(rec.get("verified_at"), "to_pydatetime"):
-            rec["verified_at"] = rec["verified_at"].to_pydatetime()
+        for f in ("verified_at", "reopens_on"):
+            if hasattr(rec.get(f), "to_pydatetime"):
+                rec[f] = rec[f].to_pydatetime()
         if xs[n] is None:
             what = "has no geometry" if geoms[n] is None else f"geometry must be a Point, got {geoms[n].geom_type!r}"
             problems.append(FileProblem(n + 1, "geometry", what, unit="feature"))

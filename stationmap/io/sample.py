@@ -28,6 +28,15 @@ Suzhou Industrial Park has no polygon, so its stations sit on nodes of the
 bundled road graph (largest connected component; primary, secondary and
 tertiary roads preferred), moved up to 20 m off the node.
 
+Hours (issue 15): hosts keep their usual hours (offices Mo-Fr with lunch
+breaks, banks and post offices with weekend hours, shops, hotels and fuel
+stations long or 24/7); about 6.5% of all stations stay 24/7 (ACFTU: 12,100 of
+186,100); hot-tea points open Nov-Mar or Dec-Feb; the lawyer of a legal-aid post
+keeps a weekly afternoon or monthly days (``Mo[1]``); half the e-bike chargers
+run 08:00-22:00; some rest stations have hot water in winter only; about 2.5%
+are temporarily closed, most of them with a reopening date after
+:data:`SAMPLE_DAY`.
+
 Randomness comes only from :class:`random.Random` (its ``random()`` stream is
 stable across Python versions), one stream per network, so editing one
 network does not move the others.
@@ -585,6 +594,34 @@ def _close_one(stations: list[Station], rng: _Rng, *, among: Callable[[Station],
     stations[i] = replace(stations[i], status="closed")
 
 
+#: the day the sample's reopening dates count from
+SAMPLE_DAY = date(2026, 12, 1)
+#: share of the stations drawn 24/7 that stay 24/7 (about 6.5% of all, as ACFTU reports: 12,100 of 186,100)
+_KEEP_24_7 = 0.6
+_LONG_HOURS = ["Mo-Su 06:00-22:00", "Mo-Su 07:00-23:00"]
+#: the lawyer's hours at a legal-aid post: a weekly afternoon, or monthly days
+_LAWYER_HOURS = ["Th 14:00-17:00", "We 14:00-17:30", "Mo[1] 09:00-12:00", "Tu[2,4] 09:00-11:30"]
+
+
+def _times(rng: _Rng, s: Station) -> Station:
+    """The time details of one station, drawn in this order: whether its 24/7 stays so, the
+    lawyer's hours, e-bike charging hours, winter-only hot water, a reopening date."""
+    hours = s.opening_hours
+    if hours == "24/7" and not rng.chance(_KEEP_24_7):
+        hours = rng.choice(_LONG_HOURS)
+    own = {}
+    if "legal_aid" in s.services:
+        own["legal_aid"] = rng.choice(_LAWYER_HOURS)
+    if "ebike_charging" in s.services and rng.chance(0.5):
+        own["ebike_charging"] = "Mo-Su 08:00-22:00"
+    if "hot_water" in s.services and "hot_tea" not in s.kinds and rng.chance(0.1):
+        own["hot_water"] = "Nov-Mar"
+    reopens = None
+    if s.status == "temporarily_closed" and rng.chance(0.7):
+        reopens = SAMPLE_DAY + timedelta(days=7 + rng.below(114))
+    return replace(s, opening_hours=hours, service_hours=tuple(sorted(own.items())), reopens_on=reopens)
+
+
 def generate(*, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> list[Station]:
     """The sample stations for ``seed``, in a fixed order (see the module docstring).
 
@@ -609,7 +646,9 @@ def generate(*, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> l
     status_rng = _Rng(seed, "closed")
     _close_one(cz, status_rng, among=lambda s: "rest" in s.kinds)
     _close_one(yz, status_rng)
-    return cz + sip + yz + ha + gn + xs
+    stations = cz + sip + yz + ha + gn + xs
+    times_rng = _Rng(seed, "times")
+    return [_times(times_rng, s) for s in stations]
 
 
 # -- files ---------------------------------------------------------------------------

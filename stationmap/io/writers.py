@@ -44,10 +44,12 @@ from stationmap.errors import StationmapError, ValidationError
 from stationmap.geojson import EXPORT_PRECISION, record_features
 from stationmap.io.cells import write_csv
 from stationmap.io.readers import FORMATS, ZH_HEADERS, format_for
-from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Station
+from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Station, format_service_hours
 
 #: columns of CSV / XLSX / GeoPackage exports, in order
 COLUMNS = (*(f for f in FIELDS if f not in ("lon", "lat")), "lon", "lat", "datum")
+#: the columns that hold dates (a date cell in XLSX, ``YYYY-MM-DD`` elsewhere)
+DATE_COLUMNS = ("verified_at", "reopens_on")
 LANGS = ("en", "zh")
 
 
@@ -88,7 +90,8 @@ def station_rows(stations, *, datum: str = "wgs84", lang: str = "en") -> list[di
             "id": s.id, "name": s.name, "name_en": s.name_en, "kinds": kinds, "services": services,
             "address": s.address, "adcode": s.adcode, "host": s.host, "operator": s.operator,
             "phone": s.phone, "opening_hours": s.opening_hours, "status": status,
-            "verified_at": s.verified_at, "source": s.source, "lon": x, "lat": y, "datum": datum,
+            "verified_at": s.verified_at, "source": s.source, "reopens_on": s.reopens_on,
+            "service_hours": format_service_hours(s.service_hours), "lon": x, "lat": y, "datum": datum,
         })
     return out
 
@@ -108,7 +111,7 @@ def _headers(lang):
 
 
 def _write_csv(rows, f, lang):
-    write_csv(f, _headers(lang), ([(r[c].isoformat() if r[c] else "") if c == "verified_at" else r[c]
+    write_csv(f, _headers(lang), ([(r[c].isoformat() if r[c] else "") if c in DATE_COLUMNS else r[c]
                                    for c in COLUMNS] for r in rows))
 
 
@@ -135,12 +138,12 @@ def _write_xlsx(rows, f, lang):
     ws = wb.create_sheet("stations")
     ws.freeze_panes = "A2"
     ws.append(_headers(lang))
-    text_cols = [c for c in COLUMNS if c not in ("lon", "lat", "verified_at")]
+    text_cols = [c for c in COLUMNS if c not in ("lon", "lat", *DATE_COLUMNS)]
     for r in rows:
         out = []
         for c in COLUMNS:
             v = r[c]
-            if c == "verified_at":
+            if c in DATE_COLUMNS:
                 if v:
                     cell = WriteOnlyCell(ws, value=v)
                     cell.number_format = "yyyy-mm-dd"
@@ -164,7 +167,8 @@ def _write_gpkg(rows, path, datum):
     import pyogrio
 
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df["verified_at"] = [v.isoformat() if v else None for v in df["verified_at"]]
+    for c in DATE_COLUMNS:
+        df[c] = [v.isoformat() if v else None for v in df[c]]
     geom = gpd.points_from_xy(df["lon"], df["lat"])
     gdf = gpd.GeoDataFrame(df, geometry=geom, crs="EPSG:4326" if datum == "wgs84" else None)
     with warnings.catch_warnings():

@@ -20,6 +20,7 @@ from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.geojson import polygon_geometry
+from stationmap.hours import open_checker
 from stationmap.maps.nav import nav_links_many
 from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web.features import (
@@ -31,7 +32,6 @@ from stationmap.web.features import (
     geojson_response,
     json_response,
     no_gc,
-    open_checker,
 )
 from stationmap.web.http import evict
 from stationmap.web.openapi import document_for_app
@@ -171,7 +171,7 @@ def nearest():
         "features": [],
     }
     # the features from their cached pieces (features.feature_parts), with this request's properties
-    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra))
+    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services))
 
 
 @bp.get("/reach")
@@ -205,7 +205,7 @@ def reach_area():
     extra = [{"role": "station", "minutes": round(s.minutes, 1),
               "distance_m": round(s.distance_m if iso.method == "network" else s.straight_m, 1),
               "straight_m": round(s.straight_m, 1)} for s in iso.stations]
-    feats = [area, *features(stations, out_datum=out_datum, at=at_, extra=extra)]
+    feats = [area, *features(stations, out_datum=out_datum, at=at_, extra=extra, services=services)]
     return geojson_response({
         "type": "FeatureCollection",
         "datum": out_datum,
@@ -253,7 +253,7 @@ def stations():
                               np.asarray([bbox[1], bbox[3], bbox[3], bbox[1]], dtype=float), datum)
         bbox = (float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
     kind_set, service_set = set(kinds), set(services)
-    is_open = open_checker(at_)
+    is_open = open_checker(at_, services)
     matched = []
     for s in sorted_stations():
         if bbox is not None and not (bbox[0] <= s.lon <= bbox[2] and bbox[1] <= s.lat <= bbox[3]):
@@ -286,7 +286,7 @@ def stations():
         "features": [],
     }
     with no_gc(len(page) > 1000):
-        body = collection(head, page, out_datum=out_datum, at=at_, fields=fields)
+        body = collection(head, page, out_datum=out_datum, at=at_, fields=fields, services=services)
     if cache_key is not None:
         evict(st.stations_bodies, 8)
         st.stations_bodies[cache_key] = body

@@ -15,7 +15,7 @@ from flask_login import login_required
 
 from stationmap import audit
 from stationmap.errors import ValidationError
-from stationmap.model import TZ
+from stationmap.hours import TZ
 from stationmap.web.state import state
 from stationmap.web.ui import lang, signed_in_user
 

@@ -6,8 +6,8 @@ adds the per-request properties (``open_now``, ``extra``).
 :func:`features` makes the GeoJSON Point features of stations (dicts);
 :func:`collection` makes the JSON text of a whole FeatureCollection from pieces
 kept per station object (:func:`feature_parts`: a page of 10,000 stations is one
-join of cached bytes, bench_page.py), :func:`open_checker` answers "open at
-``at``?" for many stations at once, and :func:`dumps` / :func:`geojson_response`
+join of cached bytes, bench_page.py), :func:`time_checker` gives the time properties
+(open now, closes at, opens at) of many stations at once, and :func:`dumps` / :func:`geojson_response`
 / :func:`json_response` turn a body into an API answer
 (:func:`stationmap.web.http.api_response`).
 """
@@ -26,8 +26,9 @@ import orjson
 from flask import Response, request
 
 from stationmap import geojson
-from stationmap.geojson import PRECISION, PROPERTIES, STATIC_PROPERTIES  # noqa: F401 (PRECISION, PROPERTIES re-exported)
-from stationmap.model import TZ, Station, hours_checker, to_shanghai
+from stationmap.geojson import PRECISION, PROPERTIES, STATIC_PROPERTIES, TIME_PROPERTIES  # noqa: F401 (PRECISION, PROPERTIES re-exported)
+from stationmap.hours import TZ, When, rfc3339, when_checker
+from stationmap.model import Station
 from stationmap.web.http import GEOJSON, api_response
 
 _PROP_CACHE: dict = {}
@@ -54,33 +55,43 @@ def _cached_feature(st, root: str) -> tuple:
     return hit
 
 
-_LAST_CHECKER: tuple = (None, None)
+_LAST_CHECKER: tuple = (None, (), None)
 
 
-def open_checker(at: datetime) -> Callable[[Station], bool]:
-    """``is_open(station)`` at ``at``: :meth:`Station.open_at` with the time zone
-    conversion done once rather than per station (it costs more than the check);
-    the last one is kept for the same ``at`` (:func:`stationmap.web.params.now` gives one a second)."""
+def time_checker(at: datetime, services: Sequence[str] = (),
+                 times: Sequence[str] = TIME_PROPERTIES) -> Callable[[Station], bytes]:
+    """``time_json(station)``: the JSON members ``"open_now"``, ``"closes_at"``, ``"opens_at"``
+    (those of them in ``times``) of a station at ``at`` (:func:`stationmap.hours.when`; with
+    ``services``, for those services' own hours too), made once per distinct set of hours; the
+    last checker is kept for the same ``at`` (:func:`stationmap.web.params.now` gives one a second)."""
     global _LAST_CHECKER
     last = _LAST_CHECKER
-    if last[0] is at:
-        return last[1]
-    check = hours_checker((at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None))
+    services, times = tuple(services), tuple(times)
+    if last[0] is at and last[1] == (services, times):
+        return last[2]
+    when_of = when_checker(at, services)
+    texts: dict[int, bytes] = {}
 
-    def is_open(st) -> bool:
-        if st.status != "active":
-            return False
-        hours = st.opening_hours
-        if not hours or hours.strip() == "24/7":
-            return True
-        return check(hours)
+    def time_json(st: Station) -> bytes:
+        w = when_of(st)
+        hit = texts.get(id(w))
+        if hit is None:
+            members = time_members(w)
+            hit = texts[id(w)] = orjson.dumps({f: members[f] for f in times})[1:-1]
+        return hit
 
-    _LAST_CHECKER = (at, is_open)
-    return is_open
+    _LAST_CHECKER = (at, (services, times), time_json)
+    return time_json
+
+
+def time_members(w: When) -> dict:
+    """The time properties (:data:`stationmap.geojson.TIME_PROPERTIES`) of ``w``."""
+    return {"open_now": w.open_now, "closes_at": rfc3339(w.closes_at), "opens_at": rfc3339(w.opens_at)}
 
 
 def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datetime | None = None,
-             fields: Sequence[str] | None = None, extra: Sequence[dict] | None = None) -> list[dict]:
+             fields: Sequence[str] | None = None, extra: Sequence[dict] | None = None,
+             services: Sequence[str] = ()) -> list[dict]:
     """GeoJSON Point features for ``stations``; coordinates in ``out_datum``.
 
     ``fields`` limits the properties to those named (default: all of
@@ -92,15 +103,16 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
         return []
     if out_datum != "wgs84":
         moved = geojson.points(stations, out_datum)
-    is_open = open_checker(at or datetime.now(TZ))
-    want_open = fields is None or "open_now" in fields
+    when_of = when_checker(at or datetime.now(TZ), services)
+    times = TIME_PROPERTIES if fields is None else tuple(f for f in TIME_PROPERTIES if f in fields)
     out = []
     root = request.script_root
     for i, st in enumerate(stations):
         _st, base, _root, geom = _cached_feature(st, root)
         props = base.copy() if fields is None else {f: base[f] for f in fields if f in base}
-        if want_open:
-            props["open_now"] = is_open(st)
+        if times:
+            members = time_members(when_of(st))
+            props.update((f, members[f]) for f in times)
         if extra is not None:
             props.update(extra[i])
         out.append(geojson.feature(st, geom if out_datum == "wgs84" else moved[i], props))
@@ -146,7 +158,7 @@ def collection(head: dict, stations: Iterable[Station], **kwargs) -> bytes:
 
 def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = "wgs84",
                   at: datetime | None = None, fields: Sequence[str] | None = None,
-                  extra: Sequence[dict] | None = None) -> None:
+                  extra: Sequence[dict] | None = None, services: Sequence[str] = ()) -> None:
     """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
 
     A station's feature text, all but ``open_now``, is kept per station object,
@@ -159,12 +171,12 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
         parts.append(b"[]")
         return
     if fields is None:
-        static, want_open = STATIC_PROPERTIES, True
+        static = STATIC_PROPERTIES
         key = (None, out_datum)     # (cheaper to hash than the tuple of all the names)
     else:
-        static = tuple(f for f in fields if f != "open_now")
-        want_open = "open_now" in fields
+        static = tuple(f for f in fields if f not in TIME_PROPERTIES)
         key = (static, out_datum)
+    times = TIME_PROPERTIES if fields is None else tuple(f for f in TIME_PROPERTIES if f in fields)
     pieces = [None] * len(stations)
     missing = []
     for i, st in enumerate(stations):
@@ -187,16 +199,16 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
                 hit = _FRAGMENTS[st.id] = (st, {})
             hit[1][key] = piece
             pieces[i] = piece
-    is_open = open_checker(at or datetime.now(TZ)) if want_open else None
+    time_json = time_checker(at or datetime.now(TZ), services, times) if times else None
     add = parts.append
     sep = b"["
     for i, p in enumerate(pieces):
         add(sep)
         sep = b","
         more = orjson.dumps(extra[i])[1:-1] if extra is not None and extra[i] else b""
-        if is_open is not None:
+        if time_json is not None:
             add(p)
-            add(b'"open_now":true' if is_open(stations[i]) else b'"open_now":false')
+            add(time_json(stations[i]))
             if more:
                 add(b",")
                 add(more)

@@ -14,10 +14,11 @@ from flask_babel import gettext as _
 
 from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
+from stationmap.hours import TZ, parse_opening_hours
 from stationmap.labels import label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.nav import nav_links
-from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, TZ, parse_opening_hours
+from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES
 from stationmap.web.state import any_sample, district_counts, state
 from stationmap.web.ui import center, finder_config, lang, mode_labels
 

@@ -44,7 +44,8 @@ from stationmap.config import (
 )
 from stationmap.coords import DATUMS
 from stationmap.errors import ValidationError
-from stationmap.model import KINDS, SERVICES, STATUSES, TZ
+from stationmap.hours import TZ
+from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web.features import PROPERTIES
 
 #: ``at`` must fall in these years (opening hours beyond them mean nothing)

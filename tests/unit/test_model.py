@@ -48,7 +48,7 @@ def test_open_answers_cached_per_minute_equal_the_parser():
 
     import opening_hours
 
-    from stationmap.model import hours_open
+    from stationmap.hours import hours_open
 
     exprs = ["Mo-Fr 08:00-18:00", "Mo-Su 07:30-11:59,13:01-20:00", "Sa,Su 10:00-16:00; PH off",
              "24/7", "Mo-Su 22:00-06:00", "Mo-Su sunrise-sunset"]
@@ -142,7 +142,8 @@ def test_station_is_frozen_and_build_station_equals_the_constructor():
     fields = dict(id="a", name="甲", lon=120.1, lat=31.2, kinds=("rest", "hot_tea"), services=("toilet",),
                   name_en="A", address="路1号", adcode="320404", host="union", operator="总工会", phone="1",
                   opening_hours="Mo-Fr 08:00-18:00", status="temporarily_closed",
-                  verified_at=date(2026, 5, 1), source="sample")
+                  verified_at=date(2026, 5, 1), source="sample", reopens_on=date(2027, 1, 4),
+                  service_hours=(("toilet", "08:00-20:00"),))
     s = Station(**fields)
     built = build_station(**fields)
     assert type(built) is Station and built == s and hash(built) == hash(s)

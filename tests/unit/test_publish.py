@@ -13,7 +13,8 @@ import pytest
 
 from stationmap import publish
 from stationmap.errors import ConfigError, ValidationError
-from stationmap.model import KINDS, SERVICES, TZ, Station
+from stationmap.hours import TZ
+from stationmap.model import KINDS, SERVICES, Station
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 

@@ -12,7 +12,8 @@ import pytest
 
 from stationmap import reports
 from stationmap.coords import wgs84_to_bd09, wgs84_to_gcj02
-from stationmap.model import TZ, Station
+from stationmap.hours import TZ
+from stationmap.model import Station
 from tests.support.webforms import PASSWORD, add_users, csrf_token, fresh_token, sign_in, use_fast_hasher
 
 ZL_POINT = (119.93, 31.78)   # in 320404 Zhonglou

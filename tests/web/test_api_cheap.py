@@ -209,10 +209,10 @@ def test_request_args_are_what_werkzeug_parses(qs):
 
 def test_now_is_this_second_in_shanghai_and_its_checker_is_kept(monkeypatch):
     """api.now(): the current second as an Asia/Shanghai datetime with its RFC 3339 text,
-    made again when the second changes; open_checker keeps the checker of that same ``at``."""
+    made again when the second changes; time_checker keeps the checker of that same ``at``."""
     from datetime import datetime
 
-    from stationmap.model import TZ
+    from stationmap.hours import TZ
     from stationmap.web import features, params
 
     clock = [1_800_000_000.25]
@@ -220,11 +220,11 @@ def test_now_is_this_second_in_shanghai_and_its_checker_is_kept(monkeypatch):
     at, text = params.now()
     assert at == datetime(2027, 1, 15, 16, 0, tzinfo=TZ) and at.tzinfo is TZ
     assert text == "2027-01-15T16:00:00+08:00" and params.now()[0] is at
-    assert features.open_checker(at) is features.open_checker(at)
+    assert features.time_checker(at) is features.time_checker(at)
     clock[0] += 1.0
     later, text = params.now()
     assert later is not at and text == "2027-01-15T16:00:01+08:00"
-    assert features.open_checker(later) is not features.open_checker(at)
+    assert features.time_checker(later) is not features.time_checker(at)
 
 
 @settings(max_examples=3000, deadline=None)
