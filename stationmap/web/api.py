@@ -14,6 +14,8 @@ ranking plugs in as a function put in ``state().rank`` (see
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, current_app, request, url_for
 
 from stationmap.coords import from_wgs84, to_wgs84
@@ -54,6 +56,7 @@ from stationmap.web.params import (
     NEAREST,
     OFFSET,
     OPEN_NOW,
+    ORDER,
     OUT_DATUM,
     REACH,
     SERVICE,
@@ -129,20 +132,29 @@ def nearest():
     p = Params(_NEAREST)
     lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, settings)
     k = p.integer(K)
+    order = p.choice(ORDER)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     at_, at_text = (at, iso_time(at)) if at else now()
     open_at = at_ if open_now else None
-    rank = st.rank
-    net_name = snap_m = None
-    if rank is not None:  # a ranking put in state().rank
-        ranked = rank(st.index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
-                      open_at=open_at)
-        used = getattr(rank, "method", "custom")
-        times = [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked]
-    else:
+
+    def ranked_times(open_at: datetime | None) -> tuple:
+        rank = st.rank
+        if rank is not None:  # a ranking put in state().rank
+            ranked = rank(st.index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
+                          open_at=open_at)
+            return (getattr(rank, "method", "custom"), None, None,
+                    [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked])
         ranking = _rank_by_time(st, wlon, wlat, k=k, mode=mode, kinds=kinds, services=services,
                                 open_at=open_at, method=method)
-        used, net_name, snap_m, times = ranking.method, ranking.network, ranking.snap_m, ranking.stations
+        return ranking.method, ranking.network, ranking.snap_m, ranking.stations
+
+    used, net_name, snap_m, times = ranked_times(open_at)
+    if order == "open_first" and open_at is None:
+        # the k quickest open then; after them the closed ones among the k quickest overall
+        is_open = open_checker(at_, services)
+        closed = [t for t in times if not is_open(t.station)]
+        if closed:
+            times = ranked_times(at_)[3] + closed
     stations = [t.station for t in times]
     navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
                           mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置")
@@ -159,7 +171,7 @@ def nearest():
         "network": net_name,
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(qlon, PRECISION), "lat": round(qlat, PRECISION), "mode": mode,
-                  "minutes": minutes, "k": k, "at": at_text, "method": method},
+                  "minutes": minutes, "k": k, "order": order, "at": at_text, "method": method},
         "reach": {
             "method": used,
             "network": net_name,

@@ -149,8 +149,13 @@ STATUS = Param("status", "many", "Only stations with any of these statuses (defa
                choices=STATUSES, explode=True)
 OPEN_NOW = Param("open_now", "boolean", "Only stations open at `at` (default: now), Asia/Shanghai time.",
                  default=False)
-AT = Param("at", "datetime", "The time for `open_now` and for each feature's `open_now` (ISO 8601; without an "
+AT = Param("at", "datetime", "The time for `open_now` and for each feature's `open_now`, `closes_at` and "
+           "`opens_at` (ISO 8601; without an "
            f"offset it is Asia/Shanghai time; years {AT_YEARS[0]}-{AT_YEARS[1]}). Default: now.")
+ORDER = Param("order", "choice", "time: the k quickest stations, quickest first, open or not (each feature "
+              "says `open_now`, `closes_at`, `opens_at`). open_first: the k quickest stations open at `at`, "
+              "quickest first, then those of the k quickest overall that are closed then, quickest first (at "
+              "most 2k; the finder's list).", choices=("time", "open_first"), default="time")
 K = Param("k", "integer", "How many stations.", lo=1, hi=API_MAX_K, default=DEFAULT_K)
 MODE = Param("mode", "choice", "Travel mode for the `minutes` estimate.", choices=MODES, default=DEFAULT_MODE)
 MINUTES = Param("minutes", "number", "The travel-time budget: `within_minutes` says whether a station is "
@@ -171,9 +176,9 @@ FIELDS = Param("fields", "many", "Only these properties (the id is always the fe
 LEVEL = Param("level", "choice", "Level.", choices=("city", "county"), default="county")
 
 #: the parameters of each endpoint, in the document's order
-NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, MODE, MINUTES, METHOD)
+NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, ORDER, MODE, MINUTES, METHOD)
 REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES else p
-              for p in NEAREST if p is not K)
+              for p in NEAREST if p not in (K, ORDER))
 STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."))
 DISTRICTS = ()
