@@ -83,6 +83,36 @@
     });
   }
 
+  // -- when: open until, opens at (the API's closes_at / opens_at, RFC 3339 in +08:00) --
+  var DAY_MS = 86400000;
+  function shanghaiDay(d) {  // YYYY-MM-DD of a Date in Asia/Shanghai
+    return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  }
+  function dayDiff(fromDay, toDay) {  // whole days between two YYYY-MM-DD
+    return Math.round((Date.UTC(+toDay.slice(0, 4), +toDay.slice(5, 7) - 1, +toDay.slice(8, 10)) -
+                       Date.UTC(+fromDay.slice(0, 4), +fromDay.slice(5, 7) - 1, +fromDay.slice(8, 10))) / DAY_MS);
+  }
+
+  function whenWords(cfg) {
+    var T = cfg.strings;
+    var dateFmt = new Intl.DateTimeFormat(cfg.lang === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai', month: 'long', day: 'numeric' });
+    function at(ts, today) {  // "20:00", "明天 06:00", "11月1日 07:00"
+      var hm = ts.slice(11, 16), days = dayDiff(today, ts.slice(0, 10));
+      if (days <= 0) { return hm; }
+      return fmt(days === 1 ? T.tomorrow_at : T.date_at, { d: dateFmt.format(new Date(ts)), t: hm });
+    }
+    // the words for a station's properties at the moment whose day is `today` (YYYY-MM-DD)
+    return function (p, today) {
+      if (p.open_now) { return p.closes_at ? fmt(T.open_until, { t: at(p.closes_at, today) }) : T.open_always; }
+      if (!p.opens_at) { return p.status === 'closed' ? T.closed_for_good : T.not_opening; }
+      if (dayDiff(today, p.opens_at.slice(0, 10)) > 6) {
+        var season = (p.kinds || []).indexOf('hot_tea') >= 0 && p.status === 'active' ? T.hot_tea_season : '';
+        return fmt(T.opens_from, { d: dateFmt.format(new Date(p.opens_at)) }) + season;
+      }
+      return fmt(T.opens_at, { t: at(p.opens_at, today) });
+    };
+  }
+
   function init(map, cfg, refs) {
     var S = {
       map: map, cfg: cfg, refs: refs, datum: 'wgs84', pos: null, posSource: null,
@@ -92,6 +122,7 @@
     };
     F.state = S;
     var T = cfg.strings;
+    var whenText = whenWords(cfg);
     var statusEl = document.getElementById('finder-status');
     var listEl = document.getElementById('nearest-list');
     var countEl = document.getElementById('marker-count');
@@ -229,6 +260,7 @@
       box.appendChild(navBox);
       details(f.id).then(function (d) {
         name.textContent = d.properties.name;
+        facts.appendChild(el('span', { 'class': 'when' }, whenText(d.properties, shanghaiDay(new Date()))));
         navBox.appendChild(navButtons(d.properties.nav));
       }).catch(function () { name.textContent = T.details; });
       return box;
@@ -371,7 +403,8 @@
       status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }));
       data.features.forEach(function (f) {
         var p = f.properties;
-        var li = el('li', { 'class': 'station' + (p.within_minutes ? ' within' : ' outside'), 'data-id': p.id });
+        var li = el('li', { 'class': 'station' + (p.within_minutes ? ' within' : ' outside') + (p.open_now ? '' : ' shut'),
+                            'data-id': p.id, 'data-open': p.open_now ? '1' : '0' });
         var head = el('div', { 'class': 'st-head' });
         var kind = cfg.kinds[primaryKind(p.kinds)];
         var dot = el('span', { 'class': 'st-kind', title: kind.label });
@@ -386,6 +419,7 @@
         facts.appendChild(el('span', { 'class': 'mins' }, fmt(T.minutes, { n: Math.max(1, Math.round(p.minutes)) })));
         facts.appendChild(serviceIcons(p.services));
         li.appendChild(facts);
+        li.appendChild(el('div', { 'class': 'when' }, whenText(p, data.query.at.slice(0, 10))));
         li.appendChild(navButtons(p.nav));
         li.addEventListener('click', function (ev) {
           if (ev.target.closest('a')) { return; }
@@ -406,7 +440,8 @@
       q.set('minutes', String(cfg.minutes));
       Object.keys(S.filters.kind).forEach(function (k) { q.append('kind', k); });
       Object.keys(S.filters.service).forEach(function (s) { q.append('service', s); });
-      if (S.filters.open_now) { q.set('open_now', 'true'); }
+      // open now first, the closed ones after them with when they open; the chip: open ones only
+      if (S.filters.open_now) { q.set('open_now', 'true'); } else { q.set('order', 'open_first'); }
       var my = ++S.req;
       listEl.setAttribute('aria-busy', 'true');
       return fetch(cfg.urls.nearest + '?' + q.toString())
