@@ -304,9 +304,10 @@ def parse_service_hours(v: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
-def format_service_hours(pairs: tuple[tuple[str, str], ...]) -> str:
-    """The text form :func:`parse_service_hours` reads: ``service=hours | service=hours``."""
-    return " | ".join(f"{sv}={h}" for sv, h in pairs)
+def format_service_hours(pairs: tuple[tuple[str, str], ...], sep: str = " | ") -> str:
+    """The text form :func:`parse_service_hours` reads: ``service=hours | service=hours``
+    (``sep="\\n"``: one a line, as the station form shows them)."""
+    return sep.join(f"{sv}={h}" for sv, h in pairs)
 
 
 def normalize_kind(v) -> str | None:

@@ -32,7 +32,7 @@ from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
 from stationmap.labels import DATUM_LABELS, REPORT_LABELS, label
-from stationmap.model import KINDS, SERVICES, STATUSES, Problem, validate_record
+from stationmap.model import KINDS, SERVICES, STATUSES, Problem, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
@@ -140,6 +140,8 @@ def _values_from_form(form) -> dict:
     v["lat"] = (form.get("lat") or "").strip()
     v["datum"] = (form.get("datum") or "wgs84").strip()
     v["note"] = (form.get("note") or "").strip()[:500]
+    v["reopens_on"] = (form.get("reopens_on") or "").strip()
+    v["service_hours"] = (form.get("service_hours") or "").strip()
     return v
 
 
@@ -147,7 +149,8 @@ def _values_from_station(station) -> dict:
     v = {f: getattr(station, f) for f in TEXT_FIELDS}
     v.update(adcode=station.adcode, status=station.status, kinds=list(station.kinds),
              services=list(station.services), lon=f"{station.lon:.7f}", lat=f"{station.lat:.7f}",
-             datum="wgs84", note="")
+             datum="wgs84", note="", reopens_on=station.reopens_on.isoformat() if station.reopens_on else "",
+             service_hours=format_service_hours(station.service_hours, sep="\n"))
     return v
 
 
@@ -162,7 +165,8 @@ def check_station_form(values: dict, *, existing=None):
         datum = check_datum(values.get("datum") or "wgs84")
     except ValidationError as exc:
         return None, [Problem(None, "datum", exc.message)]
-    rec = {k: values.get(k) for k in (*TEXT_FIELDS, "adcode", "status", "kinds", "services", "lon", "lat")}
+    rec = {k: values.get(k) for k in (*TEXT_FIELDS, "adcode", "status", "kinds", "services", "lon", "lat",
+                                      "reopens_on", "service_hours")}
     if existing is not None:
         rec.update(id=existing.id, verified_at=existing.verified_at, source=existing.source)
     else:

@@ -14,11 +14,11 @@ from flask_babel import gettext as _
 
 from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
-from stationmap.hours import TZ, parse_opening_hours
+from stationmap.hours import TZ, When, when
 from stationmap.labels import label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.nav import nav_links
-from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES
+from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, state
 from stationmap.web.ui import center, finder_config, lang, mode_labels
 
@@ -53,19 +53,47 @@ def index():
                            any_sample=any_sample(), total=len(state().index))
 
 
-def _hours_info(station, now: datetime) -> dict:
-    """Open now, and the next change of state, for the station page."""
-    info = {"open_now": station.open_at(now), "next_change": None, "always": False}
-    hours = (station.opening_hours or "").strip()
-    if station.status != "active":
-        return info
-    if not hours or hours == "24/7":
-        info["always"] = True
-        return info
-    nxt = parse_opening_hours(hours).next_change(now.replace(tzinfo=None))
-    if nxt is not None and (nxt - now.replace(tzinfo=None)).days < 366:
-        info["next_change"] = nxt.strftime("%Y-%m-%d %H:%M")
-    return info
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December")
+
+
+def _day_words(dt: datetime, page_lang: str) -> str:
+    return f"{dt.day} {_MONTHS_EN[dt.month - 1]}" if page_lang == "en" else f"{dt.month}月{dt.day}日"
+
+
+def when_words(w: When, now: datetime, *, page_lang: str, kinds: tuple = (), status: str = "active") -> str:
+    """A station's :class:`~stationmap.hours.When` in words, as the finder's list says it
+    (``static/js/finder.js``, ``whenWords``: the same strings): 营业至 20:00, 明天 08:00 开门,
+    11月1日起开放（冬季热茶）."""
+    def at(t: datetime) -> str:
+        days = (t.date() - now.date()).days
+        hm = t.strftime("%H:%M")
+        if days <= 0:
+            return hm
+        if days == 1:
+            return _("明天 %(t)s", t=hm)
+        return _("%(d)s %(t)s", d=_day_words(t, page_lang), t=hm)
+
+    if w.open_now:
+        return _("营业至 %(t)s", t=at(w.closes_at)) if w.closes_at else _("24 小时营业")
+    if w.opens_at is None:
+        return _("已关闭") if status == "closed" else _("暂停开放，恢复时间未定")
+    if (w.opens_at.date() - now.date()).days > 6:
+        season = _("（冬季热茶）") if "hot_tea" in kinds and status == "active" else ""
+        return _("%(d)s起开放", d=_day_words(w.opens_at, page_lang)) + season
+    return _("%(t)s 开门", t=at(w.opens_at))
+
+
+def _hours_info(station: Station, now: datetime, page_lang: str) -> dict:
+    """Open now and when that changes, in words, for the station page; each service's own hours."""
+    w = when(station, now)
+    own = [(label(SERVICES, s, page_lang), h,
+            when_words(when(station, now, [s]), now, page_lang=page_lang, kinds=station.kinds,
+                       status=station.status))
+           for s, h in station.service_hours]
+    return {"open_now": w.open_now, "always": (station.opening_hours or "").strip() in ("", "24/7"),
+            "words": when_words(w, now, page_lang=page_lang, kinds=station.kinds, status=station.status),
+            "services": own}
 
 
 @bp.get("/station/<path:station_id>", merge_slashes=False)
@@ -85,7 +113,7 @@ def station(station_id: str):
     return render_template(
         "station.html", st=st, kinds=kinds, services=services, status=label(STATUSES, st.status, page_lang),
         host=label(HOSTS, st.host, page_lang) if st.host else "",
-        hours=_hours_info(st, now), nav=nav, any_sample=st.is_sample, lang_name=page_lang,
+        hours=_hours_info(st, now, page_lang), nav=nav, any_sample=st.is_sample, lang_name=page_lang,
         primary_color=KIND_COLORS[primary_kind(st.kinds)],
         primary_icon=url_for("static", filename=kind_icon(primary_kind(st.kinds))),
     )
