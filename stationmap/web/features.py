@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -30,7 +31,7 @@ from stationmap.geojson import PRECISION, PROPERTIES, STATIC_PROPERTIES  # noqa:
 from stationmap.model import TZ, Station, hours_checker, to_shanghai
 from stationmap.web.http import GEOJSON, api_response
 
-_PROP_CACHE: dict = {}
+_PROP_CACHE: dict[str, tuple[Station, dict[str, Any], str, dict[str, Any]]] = {}
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
@@ -39,7 +40,7 @@ def _quote_id(station_id: str) -> str:
     return station_id if _SAFE_ID.fullmatch(station_id) else quote(station_id, safe="")
 
 
-def _cached_feature(st, root: str) -> tuple:
+def _cached_feature(st: Station, root: str) -> tuple[Station, dict[str, Any], str, dict[str, Any]]:
     """``(station, properties, root, WGS-84 point geometry)`` of a station: its stored
     fields as feature properties, built once per Station object (a write makes a new
     one) and URL prefix (``request.script_root``); shared: never modify."""
@@ -67,7 +68,7 @@ def open_checker(at: datetime) -> Callable[[Station], bool]:
         return last[1]
     check = hours_checker((at if at.tzinfo is TZ else to_shanghai(at)).replace(tzinfo=None))
 
-    def is_open(st) -> bool:
+    def is_open(st: Station) -> bool:
         if st.status != "active":
             return False
         hours = st.opening_hours
@@ -107,7 +108,8 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
     return out
 
 
-_FRAGMENTS: dict = {}
+#: per station id: (the station object, {(fields, datum): its feature's text, open for more properties})
+_FRAGMENTS: dict[str, tuple[Station, dict[tuple[tuple[str, ...] | None, str], bytes]]] = {}
 
 
 @contextmanager
@@ -131,7 +133,7 @@ def no_gc(on: bool = True) -> Iterator[None]:
         gc.enable()
 
 
-def collection(head: dict, stations: Iterable[Station], **kwargs) -> bytes:
+def collection(head: dict, stations: Iterable[Station], **kwargs: Any) -> bytes:
     """The JSON text (UTF-8) of the FeatureCollection ``head`` (its last member
     ``"features": []``) with ``features(stations, **kwargs)`` in that place, built from
     cached pieces (:func:`feature_parts`) and joined once."""
@@ -144,7 +146,7 @@ def collection(head: dict, stations: Iterable[Station], **kwargs) -> bytes:
     return b"".join(parts)
 
 
-def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = "wgs84",
+def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum: str = "wgs84",
                   at: datetime | None = None, fields: Sequence[str] | None = None,
                   extra: Sequence[dict] | None = None) -> None:
     """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
@@ -158,6 +160,7 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
     if not stations:
         parts.append(b"[]")
         return
+    key: tuple[tuple[str, ...] | None, str]
     if fields is None:
         static, want_open = STATIC_PROPERTIES, True
         key = (None, out_datum)     # (cheaper to hash than the tuple of all the names)
@@ -165,7 +168,7 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
         static = tuple(f for f in fields if f != "open_now")
         want_open = "open_now" in fields
         key = (static, out_datum)
-    pieces = [None] * len(stations)
+    pieces = [b""] * len(stations)     # (each set below: from the cache or built)
     missing = []
     for i, st in enumerate(stations):
         hit = _FRAGMENTS.get(st.id)
@@ -232,7 +235,7 @@ def dumps(obj: object) -> bytes:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
 
 
-def _plain(obj):
+def _plain(obj: object) -> object:
     """The standard library's fallback for numpy scalars and arrays."""
     if hasattr(obj, "tolist"):
         return obj.tolist()
