@@ -8,6 +8,7 @@ browser.  Every page that shows sample data says so (``any_sample``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,15 +17,16 @@ from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
 from stationmap.labels import label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
+from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import nav_links
-from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, TZ, parse_opening_hours
+from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, TZ, Station, parse_opening_hours
 from stationmap.web.state import any_sample, district_counts, state
 from stationmap.web.ui import center, finder_config, lang, mode_labels
 
 bp = Blueprint("pages", __name__)
 
 
-def _finder_parts(page_lang: str):
+def _finder_parts(page_lang: str) -> MapParts:
     st = state()
     key = (page_lang, st.settings.tianditu_key, url_for("static", filename=""), center())
     cache = st.finder_parts
@@ -40,7 +42,7 @@ def _finder_parts(page_lang: str):
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     """The courier finder: map, filters, the nearest stations."""
     page_lang = lang()
     parts = _finder_parts(page_lang)
@@ -52,9 +54,9 @@ def index():
                            any_sample=any_sample(), total=len(state().index))
 
 
-def _hours_info(station, now: datetime) -> dict:
+def _hours_info(station: Station, now: datetime) -> dict[str, Any]:
     """Open now, and the next change of state, for the station page."""
-    info = {"open_now": station.open_at(now), "next_change": None, "always": False}
+    info: dict[str, Any] = {"open_now": station.open_at(now), "next_change": None, "always": False}
     hours = (station.opening_hours or "").strip()
     if station.status != "active":
         return info
@@ -68,13 +70,14 @@ def _hours_info(station, now: datetime) -> dict:
 
 
 @bp.get("/station/<path:station_id>", merge_slashes=False)
-def station(station_id: str):
+def station(station_id: str) -> str:
     """One station: details, hours, services, verified date, navigation links."""
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
     page_lang = lang()
-    mode = request.args.get("mode") if request.args.get("mode") in MODES else DEFAULT_MODE
+    asked = request.args.get("mode")
+    mode = asked if asked in MODES else DEFAULT_MODE
     now = datetime.now(TZ)
     nav = nav_links(st.lon, st.lat, st.name, mode=mode)
     services = [(s, label(SERVICES, s, page_lang),
@@ -91,7 +94,7 @@ def station(station_id: str):
 
 
 @bp.get("/districts")
-def districts():
+def districts() -> str:
     """Districts and their station counts."""
     rows = district_counts()
     return render_template("districts.html", rows=rows, any_sample=any(r["sample"] for r in rows),
