@@ -211,7 +211,8 @@ def _row_to_user(row: sa.Row[Any]) -> User:
 _DISABLED = "!"
 
 
-def add_user(store, username: str, password: str, *, role: str, scopes=(), by: str = "") -> User:
+def add_user(store: StationStore, username: str, password: str, *, role: str, scopes: Iterable[str] = (),
+             by: str = "") -> User:
     """Create a user; ConflictError if the name is taken.  ``by``: who (for the audit log)."""
     username = check_username(username)
     role = check_role(role)
@@ -228,11 +229,11 @@ def add_user(store, username: str, password: str, *, role: str, scopes=(), by: s
     return get_user(store, username)
 
 
-def _describe(username: str, role: str, scopes) -> str:
+def _describe(username: str, role: str, scopes: Iterable[str]) -> str:
     return f"{username}: {role}" + (f" ({','.join(scopes)})" if scopes else "")
 
 
-def get_user(store, username: str) -> User:
+def get_user(store: StationStore, username: str) -> User:
     """The user called ``username``; NotFoundError if there is none."""
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(users_table).where(users_table.c.username == str(username))).first()
@@ -255,7 +256,8 @@ def list_users(store: StationStore) -> list[User]:
         return [_row_to_user(r) for r in rows]
 
 
-def _update(store, username: str, values: dict, *, event: str, by: str, detail: str = "") -> User:
+def _update(store: StationStore, username: str, values: dict[str, Any], *, event: str, by: str,
+            detail: str = "") -> User:
     """Change a user's row (a new epoch), end their sessions and write ``event`` to the audit log."""
     username = str(username)
     with store.begin() as conn:
@@ -270,7 +272,8 @@ def _update(store, username: str, values: dict, *, event: str, by: str, detail: 
     return get_user(store, username)
 
 
-def set_role(store, username: str, *, role: str, scopes=(), by: str = "") -> User:
+def set_role(store: StationStore, username: str, *, role: str, scopes: Iterable[str] = (),
+             by: str = "") -> User:
     """Change a user's role and scopes (their sessions end)."""
     role = check_role(role)
     scopes = check_scopes(scopes, role=role)
@@ -278,20 +281,20 @@ def set_role(store, username: str, *, role: str, scopes=(), by: str = "") -> Use
                    detail=_describe(str(username), role, scopes))
 
 
-def set_password(store, username: str, password: str, *, by: str = "") -> User:
+def set_password(store: StationStore, username: str, password: str, *, by: str = "") -> User:
     """Change a user's password (their sessions end; a disabled account stays disabled)."""
     new_hash = hash_password(password)
 
-    def keep_disabled(conn, uid):
+    def keep_disabled(conn: sa.Connection, uid: int) -> str:
         old = conn.execute(sa.select(users_table.c.password_hash).where(users_table.c.id == uid)).scalar()
         return _DISABLED + new_hash if str(old).startswith(_DISABLED) else new_hash
 
     return _update(store, username, {"password_hash": keep_disabled}, event="password_changed", by=by)
 
 
-def set_disabled(store, username: str, disabled: bool, *, by: str = "") -> User:
+def set_disabled(store: StationStore, username: str, disabled: bool, *, by: str = "") -> User:
     """Disable (every session ends, no password opens it) or enable a user again."""
-    def flip(conn, uid):
+    def flip(conn: sa.Connection, uid: int) -> str:
         old = str(conn.execute(sa.select(users_table.c.password_hash).where(users_table.c.id == uid)).scalar())
         bare = old.lstrip(_DISABLED)
         return _DISABLED + bare if disabled else bare
@@ -300,7 +303,7 @@ def set_disabled(store, username: str, disabled: bool, *, by: str = "") -> User:
                    by=by)
 
 
-def remove_user(store, username: str, *, by: str = "") -> None:
+def remove_user(store: StationStore, username: str, *, by: str = "") -> None:
     """Delete a user; NotFoundError if there is none.  Their edits keep their name; their sessions end."""
     with store.begin() as conn:
         uid = conn.execute(sa.select(users_table.c.id).where(users_table.c.username == str(username))).scalar()

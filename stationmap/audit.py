@@ -109,7 +109,7 @@ def entries(store: Store, *, user: str | None = None, event: str | None = None, 
     if limit is not None:
         q = q.limit(limit)
     with store.engine.connect() as conn:
-        return [Entry(id=int(r.id), at=as_utc(r.at), event=r.event, user=r.user, address=r.address,  # type: ignore[arg-type]
+        return [Entry(id=int(r.id), at=as_utc(r.at), event=r.event, user=r.user, address=r.address,
                       detail=r.detail) for r in conn.execute(q)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,11 +18,20 @@ from stationmap.coords import DATUMS
 from stationmap.errors import ImportReportError, StationmapError
 from stationmap.model import KINDS, SERVICES
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from stationmap.config import Settings
+    from stationmap.io.readers import Source
+    from stationmap.migrations import UpgradeResult
+    from stationmap.network import Network
+    from stationmap.store import StationStore
+
 
 class _Group(click.Group):
     """Turns StationmapError into a clean message and exit status 1."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ImportReportError as exc:
@@ -37,15 +47,15 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stationmap")
-def main():
+def main() -> None:
     """stationmap: rest stations for outdoor workers (工会驿站), on maps and in reach."""
 
 
-def settings():
+def settings() -> Settings:
     return _config.load()
 
 
-def open_store(create: bool = False):
+def open_store(create: bool = False) -> StationStore:
     """The configured store.  ``create``: bring its schema to this release first (build it when
     empty, migrate it when older: :func:`stationmap.migrations.upgrade`); else it must exist."""
     from stationmap.store import StationStore
@@ -58,13 +68,13 @@ def open_store(create: bool = False):
     return store
 
 
-def _migrate(store, revision: str = "head"):
+def _migrate(store: StationStore, revision: str = "head") -> UpgradeResult:
     from stationmap import migrations
 
     return migrations.upgrade(store.engine, revision)
 
 
-def _echo_schema(res, *, err: bool = False, quiet_when_new: bool = False) -> None:
+def _echo_schema(res: UpgradeResult, *, err: bool = False, quiet_when_new: bool = False) -> None:
     """Say what :func:`stationmap.migrations.upgrade` did (nothing when it changed nothing)."""
     from stationmap import migrations
 
@@ -98,7 +108,8 @@ def _echo_schema(res, *, err: bool = False, quiet_when_new: bool = False) -> Non
               help="Only stations with all these services (repeatable).")
 @click.option("--open-now", is_flag=True, help="Only stations open now (Asia/Shanghai).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
+def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], services: tuple[str, ...],
+            open_now: bool, fmt: str) -> None:
     """Print the stations nearest a point, nearest first (output in WGS-84)."""
     from datetime import datetime
 
@@ -129,7 +140,7 @@ def nearest(lat, lon, datum, k, kinds, services, open_now, fmt):
 # -- road networks and reach (issue 4) ---------------------------------------------
 
 @main.group("network")
-def network_group():
+def network_group() -> None:
     """Road networks: OpenStreetMap or GeoPackage roads compiled into travel-time graphs."""
 
 
@@ -138,7 +149,7 @@ def network_group():
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="Where to write the compiled network (.npz).")
 @click.option("--name", default=None, help="Network name (default: from the file name).")
-def network_build(source, out, name):
+def network_build(source: str, out: str, name: str | None) -> None:
     """Compile SOURCE (an OpenStreetMap .osm.pbf / .osm file, or a .gpkg road graph
     with layers nodes and edges; WGS-84) into a network file that loads in milliseconds."""
     import time
@@ -155,7 +166,7 @@ def network_build(source, out, name):
     click.echo(f"to use it: STATIONMAP_NETWORKS='{json.dumps({net.name: str(path)})}'")
 
 
-def _networks_for(spec, cfg):
+def _networks_for(spec: str | None, cfg: Settings) -> dict[str, Network]:
     """{name: Network}: the configured networks, or the one ``spec`` names (a configured
     name, a compiled .npz, or a .gpkg / .osm.pbf built in memory)."""
     from stationmap.network import load_networks, open_network
@@ -186,7 +197,8 @@ def _networks_for(spec, cfg):
 @click.option("--open-now", is_flag=True, help="Only stations open now (Asia/Shanghai).")
 @click.option("--format", "fmt", type=click.Choice(["text", "geojson"]), default="text", show_default=True,
               help="geojson: the area and the stations as a FeatureCollection (WGS-84).")
-def reach(lat, lon, datum, minutes, mode, method, network_spec, kinds, services, open_now, fmt):
+def reach(lat: float, lon: float, datum: str, minutes: float | None, mode: str, method: str, network_spec: str | None,
+          kinds: tuple[str, ...], services: tuple[str, ...], open_now: bool, fmt: str) -> None:
     """The area reachable from a point in so many minutes, and the stations in it (output in WGS-84)."""
     from datetime import datetime
 
@@ -232,7 +244,7 @@ def _shown_url(url: str) -> str:
         return url
 
 
-def _audit(store, event: str, detail: str) -> None:
+def _audit(store: StationStore, event: str, detail: str) -> None:
     """Record ``event`` in the audit log as the CLI's user; a database not yet upgraded says so."""
     import sqlalchemy as sa
 
@@ -257,7 +269,7 @@ def _cli_user(given: str | None) -> str:
 
 @main.command()
 @click.option("--no-sample", is_flag=True, help="Create an empty database: no sample stations.")
-def init(no_sample):
+def init(no_sample: bool) -> None:
     """Create or upgrade the database and load the SAMPLE stations (safe to run again).
 
     The schema is migrated to this release (`stationmap db upgrade`).  Only
@@ -298,7 +310,7 @@ def init(no_sample):
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if some are invalid "
                                                    "(the invalid ones are still listed).")
 @click.option("--user", "user_name", default=None, help="Name recorded in the change log [default: cli:<login>].")
-def import_cmd(file, datum, dry_run, skip_invalid, user_name):
+def import_cmd(file: str, datum: str | None, dry_run: bool, skip_invalid: bool, user_name: str | None) -> None:
     """Import stations from FILE: .csv, .xlsx, .geojson/.json or .gpkg ('-': GeoJSON on stdin).
 
     Headers may be English field names or the usual Chinese ones (名称, 经度,
@@ -309,6 +321,8 @@ def import_cmd(file, datum, dry_run, skip_invalid, user_name):
     from stationmap.io.importer import import_file
     from stationmap.store import StationStore
 
+    source: Source
+    kw: dict[str, Any]
     source, kw = file, {}
     if file == "-":
         source, kw = getattr(sys.stdin, "buffer", sys.stdin), {"filename": "<stdin>", "fmt": "geojson"}
@@ -341,7 +355,7 @@ def import_cmd(file, datum, dry_run, skip_invalid, user_name):
               help="CSV / XLSX headers and values in English field names or in Chinese (名称, 经度, ...).")
 @click.option("--adcode", "adcodes", multiple=True,
               help="Only stations whose adcode starts with this (repeatable): 3204 = Changzhou.")
-def export(file, datum, lang, adcodes):
+def export(file: str, datum: str, lang: str, adcodes: tuple[str, ...]) -> None:
     """Export every station to FILE (.csv, .xlsx, .geojson/.json, .gpkg; '-': GeoJSON on stdout)."""
     from stationmap.io.writers import stations_to_geojson, write_stations
 
@@ -381,7 +395,7 @@ _PW_HELP = "Read the password from the first line of standard input instead of p
 
 
 @main.group()
-def user():
+def user() -> None:
     """Accounts for the editing pages: admins and district editors."""
 
 
@@ -391,7 +405,7 @@ def user():
               help="admin: everything; editor: its scopes.")
 @click.option("--scope", "scopes", multiple=True, help=_SCOPE_HELP)
 @click.option("--password-stdin", is_flag=True, help=_PW_HELP)
-def user_add(username, role, scopes, password_stdin):
+def user_add(username: str, role: str, scopes: tuple[str, ...], password_stdin: bool) -> None:
     """Create a user (the password is prompted for, never taken from the command line)."""
     from stationmap import accounts
 
@@ -407,7 +421,7 @@ def user_add(username, role, scopes, password_stdin):
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "editor"]), required=True)
 @click.option("--scope", "scopes", multiple=True, help=_SCOPE_HELP)
-def user_set_role(username, role, scopes):
+def user_set_role(username: str, role: str, scopes: tuple[str, ...]) -> None:
     """Change a user's role and scopes (their open sessions end)."""
     from stationmap import accounts
 
@@ -418,7 +432,7 @@ def user_set_role(username, role, scopes):
 @user.command("passwd")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help=_PW_HELP)
-def user_passwd(username, password_stdin):
+def user_passwd(username: str, password_stdin: bool) -> None:
     """Set a user's password (their open sessions end)."""
     from stationmap import accounts
 
@@ -430,7 +444,7 @@ def user_passwd(username, password_stdin):
 
 @user.command("remove")
 @click.argument("username")
-def user_remove(username):
+def user_remove(username: str) -> None:
     """Delete a user (the history keeps their name on past edits)."""
     from stationmap import accounts
 
@@ -441,7 +455,7 @@ def user_remove(username):
 @user.command("disable")
 @click.argument("username")
 @click.option("--enable", is_flag=True, help="Enable a disabled user again.")
-def user_disable(username, enable):
+def user_disable(username: str, enable: bool) -> None:
     """Disable a user (their sessions end and no password opens the account), or --enable it again."""
     from stationmap import accounts
 
@@ -451,7 +465,7 @@ def user_disable(username, enable):
 
 @user.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def user_list(fmt):
+def user_list(fmt: str) -> None:
     """List the users, their roles and scopes."""
     from stationmap import accounts
 
@@ -467,7 +481,7 @@ def user_list(fmt):
 
 # -- the security audit log (issue 22) ---------------------------------------------------
 
-def _day(value: str | None):
+def _day(value: str | None) -> datetime | None:
     from datetime import datetime, timezone
 
     if not value:
@@ -484,7 +498,7 @@ def _day(value: str | None):
 @click.option("--since", default=None, help="Only entries from this date (YYYY-MM-DD, UTC) on.")
 @click.option("--event", default=None, help="Only this event (login_failed, user_added, ...).")
 @click.pass_context
-def audit_group(ctx, user_name, since, event):
+def audit_group(ctx: click.Context, user_name: str | None, since: str | None, event: str | None) -> None:
     """Print the security audit log, newest first (tab-separated: time, event, user, address, detail)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -502,7 +516,7 @@ def audit_group(ctx, user_name, since, event):
 @audit_group.command("prune")
 @click.option("--days", default=180, show_default=True, type=click.IntRange(min=1),
               help="Keep the entries of this many last days.")
-def audit_prune(days):
+def audit_prune(days: int) -> None:
     """Delete audit entries older than --days (graded protection asks for at least 180)."""
     from stationmap import audit
 
@@ -513,13 +527,13 @@ def audit_prune(days):
 # -- schema migrations and backups (issue 22) -----------------------------------------
 
 @main.group("db")
-def db_group():
+def db_group() -> None:
     """The database schema: upgrade it to this release, show its revision and the revisions."""
 
 
 @db_group.command("upgrade")
 @click.argument("revision", default="head")
-def db_upgrade(revision):
+def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: head, this release's schema); a no-op when it is there.
 
     A database made before migrations (no alembic_version table) is recognised
@@ -537,7 +551,7 @@ def db_upgrade(revision):
 
 
 @db_group.command("current")
-def db_current():
+def db_current() -> None:
     """Print the database's schema revision, and whether this release needs an upgrade."""
     from stationmap import migrations
     from stationmap.store import StationStore
@@ -559,7 +573,7 @@ def db_current():
 
 
 @db_group.command("history")
-def db_history():
+def db_history() -> None:
     """List the schema revisions, newest first."""
     from stationmap import migrations
 
@@ -570,7 +584,7 @@ def db_history():
 
 @db_group.command("revision")
 @click.argument("message")
-def db_revision(message):
+def db_revision(message: str) -> None:
     """For developers: write a new revision for the tables' changes since the head (autogenerated;
     check and edit it before committing)."""
     from stationmap import migrations
@@ -580,7 +594,7 @@ def db_revision(message):
 
 @main.command("backup")
 @click.argument("file", metavar="FILE")
-def backup_cmd(file):
+def backup_cmd(file: str) -> None:
     """Copy the database into FILE, consistently, while the server serves and editors save.
 
     SQLite: a single SQLite file (the online backup API); PostgreSQL: a
@@ -598,7 +612,7 @@ def backup_cmd(file):
 @main.command("restore")
 @click.argument("file", metavar="FILE")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_cmd(file, yes):
+def restore_cmd(file: str, yes: bool) -> None:
     """Replace the whole database (stations, history, accounts, reports) with the backup FILE.
 
     Stop the server first (or restart it after).  A backup from an older
@@ -636,7 +650,8 @@ def restore_cmd(file, yes):
 @click.option("--list/--no-list", "show_list", default=True, show_default=True, help="The station list beside the map.")
 @click.option("--locate/--no-locate", default=True, show_default=True, help="The locate-me button.")
 @click.option("--scroll-zoom/--no-scroll-zoom", default=False, show_default=True, help="Zoom with the mouse wheel.")
-def publish(adcode, out, kinds, services, lang, basemap, show_list, locate, scroll_zoom):
+def publish(adcode: str, out: str, kinds: tuple[str, ...], services: tuple[str, ...], lang: str | None, basemap: str,
+            show_list: bool, locate: bool, scroll_zoom: bool) -> None:
     """Write a district's map as a static site (HTML, stations.js, GeoJSON, assets) into --out.
 
     The site needs no server: open index.html from disk or copy the folder to any static host.
@@ -660,7 +675,7 @@ def publish(adcode, out, kinds, services, lang, basemap, show_list, locate, scro
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="gunicorn worker processes.")
-def serve(host, port, workers):
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app under gunicorn (database: STATIONMAP_DATABASE_URL)."""
     import os
     import shutil
@@ -686,7 +701,7 @@ def serve(host, port, workers):
 # -- sample data ------------------------------------------------------------------
 
 @main.group("sample")
-def sample_group():
+def sample_group() -> None:
     """The bundled SAMPLE stations (generated, not real)."""
 
 
@@ -694,7 +709,7 @@ def sample_group():
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Where to write the GeoJSON (default: the bundled data/sample/stations.geojson).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the one the bundled file uses).")
-def sample_generate(out, seed):
+def sample_generate(out: str | None, seed: int | None) -> None:
     """Regenerate the sample stations GeoJSON (WGS-84), byte-for-byte reproducible."""
     from stationmap.io import sample as _sample
 
@@ -735,8 +750,10 @@ def sample_generate(out, seed):
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local cluster workers (default: cores).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output folder.")
-def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, method, network_spec, add_n, solver,
-                 candidates, demand_path, demand_column, use_sample, scheduler, workers, lang, out_dir):
+def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float | None, cell_m: float, shape: str,
+                 h3_resolution: int | None, method: str, network_spec: str | None, add_n: int | None, solver: str,
+                 candidates: str | None, demand_path: str | None, demand_column: str, use_sample: bool,
+                 scheduler: str | None, workers: int | None, lang: str, out_dir: str) -> None:
     """Coverage of a district (adcode) by stations: cells, gaps, suggested sites, figures, charts, map.
 
     Writes into --out: coverage.gpkg (cells, gaps, sites, districts), figures.csv and figures.xlsx,
@@ -773,7 +790,7 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
             raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and "
                                   "writes figures only: drop --add / --network / --method network")
         with tqdm(total=None, unit="district", desc="coverage", disable=None) as bar:
-            def tick(done, total):
+            def tick(done: int, total: int) -> None:
                 bar.total = total
                 bar.n = done
                 bar.refresh()
@@ -791,7 +808,7 @@ def coverage_cmd(adcode, kinds, mode, minutes, cell_m, shape, h3_resolution, met
     steps = ["districts", "grid", *[f"minutes: {k}" for k in (kinds or KINDS)], "demand",
              *(["sites"] if add_n else []), "tables", "geopackage", "charts", "map"]
     with tqdm(total=len(steps), desc="coverage", unit="step", disable=None) as bar:
-        def step(label):
+        def step(label: str) -> None:
             bar.set_description(label)
             bar.update(1)
         cov, sites, paths = planning.report(adcode, stations, out_dir, kinds=kinds or None, mode=mode,

@@ -376,7 +376,7 @@ class Districts:
         return out
 
 
-def _clean(v):
+def _clean(v: object) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     s = str(v).strip()

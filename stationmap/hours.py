@@ -49,7 +49,8 @@ def parse_opening_hours(expr: str) -> _oh.OpeningHours:
     """Parse an OSM ``opening_hours`` expression; ValidationError if malformed."""
     try:
         return _oh.OpeningHours(expr)
-    except (SyntaxError, _oh.ParserError) as exc:
+    # (ParserError is raised at runtime; the package's generated stub leaves it out)
+    except (SyntaxError, _oh.ParserError) as exc:  # type: ignore[attr-defined]
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         raise ValidationError(
             f"opening_hours is not valid OpenStreetMap syntax: {expr!r} ({first})",
@@ -188,10 +189,10 @@ def _opens(rs: tuple[str, ...], allowed_from: datetime | None, local: datetime, 
         shut = [r for r in rs if not _always(r) and not check(r)]
         if not shut:
             return t
-        nexts = [_next_change(r, t) for r in shut]
-        if any(n is None for n in nexts):
+        nexts = [n for n in (_next_change(r, t) for r in shut) if n is not None]
+        if len(nexts) < len(shut):
             return None  # a rule that is closed now never changes again
-        t = max(nexts)  # type: ignore[type-var]
+        t = max(nexts)
     return None
 
 

@@ -643,7 +643,8 @@ class _FlatTree:
         return compiled(_k_query)(self.nodes, self.split, self.order, self.points, q[0], q[1], q[2], k)
 
 
-def _k_query(nodes, split, order, points, q0, q1, q2, k):
+def _k_query(nodes: np.ndarray, split: np.ndarray, order: np.ndarray, points: np.ndarray, q0: float, q1: float,
+             q2: float, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-nearest search of a kd tree (see :class:`_FlatTree`); few arguments, each
     of a type numba checks quickly (its dispatch is most of a small query's time)."""
     best_d = np.full(k, np.inf)     # squared distances, ascending

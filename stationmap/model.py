@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -193,13 +193,13 @@ class Problem:
         return f"{where}, field {self.field or '-'}: {self.message}"
 
 
-def _blank(v) -> bool:
+def _blank(v: object) -> bool:
     if type(v) is str:
         return not v.strip()
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
-def _text(v) -> str:
+def _text(v: object) -> str:
     if type(v) is str:
         return v.strip()
     if _blank(v):
@@ -209,14 +209,14 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def _split(v) -> list:
+def _split(v: object) -> list[str]:
     if _blank(v):
         return []
     items = list(v) if isinstance(v, (list, tuple, set)) else _SPLIT.split(str(v))
     return [str(i).strip() for i in items if str(i).strip()]
 
 
-def _number(v, name, problems, row):
+def _number(v: object, name: str, problems: list[Problem], row: int | None) -> float | None:
     if _blank(v):
         problems.append(Problem(row, name, f"{name} is missing"))
         return None
@@ -232,10 +232,11 @@ def _number(v, name, problems, row):
 
 
 @lru_cache(maxsize=4096)
-def _vocab(raw, what: str) -> tuple[tuple, tuple]:
+def _vocab(raw: str | tuple, what: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(canonical values without repeats, unknown values) of a kinds/services cell."""
     norm = normalize_kind if what == "kinds" else normalize_service
-    good, bad = [], []
+    good: list[str] = []
+    bad: list[str] = []
     for v in _split(raw):
         n = norm(v)
         (bad if n is None else good).append(v if n is None else n)
@@ -310,15 +311,16 @@ def format_service_hours(pairs: tuple[tuple[str, str], ...], sep: str = " | ") -
     return sep.join(f"{sv}={h}" for sv, h in pairs)
 
 
-def normalize_kind(v) -> str | None:
+def normalize_kind(v: object) -> str | None:
     return _ALIASES_KIND.get(str(v).strip().lower()) or _ALIASES_KIND.get(str(v).strip())
 
 
-def normalize_service(v) -> str | None:
+def normalize_service(v: object) -> str | None:
     return _ALIASES_SERVICE.get(str(v).strip().lower()) or _ALIASES_SERVICE.get(str(v).strip())
 
 
-def _canonical(values, normalize, allowed, field: str) -> tuple:
+def _canonical(values: Iterable[object], normalize: Callable[[object], str | None], allowed: Iterable[str],
+               field: str) -> tuple[str, ...]:
     """Canonical names of ``values`` (first seen first); ValidationError naming the allowed ones."""
     out = []
     for v in values:
@@ -329,12 +331,12 @@ def _canonical(values, normalize, allowed, field: str) -> tuple:
     return tuple(dict.fromkeys(out))
 
 
-def check_kinds(values, *, field: str = "kind") -> tuple:
+def check_kinds(values: Iterable[object], *, field: str = "kind") -> tuple[str, ...]:
     """Canonical kinds for user input; ValidationError listing the allowed ones."""
     return _canonical(values, normalize_kind, KINDS, field)
 
 
-def check_services(values, *, field: str = "service") -> tuple:
+def check_services(values: Iterable[object], *, field: str = "service") -> tuple[str, ...]:
     """Canonical services for user input; ValidationError listing the allowed ones."""
     return _canonical(values, normalize_service, SERVICES, field)
 
@@ -430,7 +432,7 @@ def validated_fields(rec: dict, *, row: int | None = None,
                                 "station does not offer (add it to services)"))
 
     sid = _text(rec.get("id"))
-    if problems:
+    if problems or lon is None or lat is None:    # (a missing lon or lat is a problem)
         return None, problems
     fields = {  # a literal: a third of dict(...)'s cost, once per imported row
         "id": sid,
@@ -458,6 +460,6 @@ def validated_fields(rec: dict, *, row: int | None = None,
 def validate(rec: dict, *, datum: str = "wgs84") -> Station:
     """Validate one record; raise ValidationError with every problem in the message."""
     station, problems = validate_record(rec, datum=datum)
-    if problems:
+    if station is None:     # (None exactly when there are problems)
         raise ValidationError("; ".join(p.message for p in problems), field=problems[0].field)
     return station

@@ -36,9 +36,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from stationmap import geojson
@@ -112,16 +112,16 @@ class EmbedPresets:
                 "zoom": self.zoom, "list": self.show_list, "locate": self.locate, "scroll": self.scroll_zoom}
 
 
-def _one(args, name):
+def _one(args: Mapping[str, object], name: str) -> list[str]:
     getlist = getattr(args, "getlist", None)
-    values = getlist(name) if getlist else ([args[name]] if name in args else [])
+    values: list[Any] = getlist(name) if getlist else ([args[name]] if name in args else [])
     values = [v if isinstance(v, str) else str(v) for v in values]
     if len(values) > 1 and name not in ("kind", "service"):
         raise ValidationError(f"{name} must be given once, got {len(values)} values", field=name)
     return values
 
 
-def _bool(args, name, default):
+def _bool(args: Mapping[str, object], name: str, default: bool) -> bool:
     values = _one(args, name)
     if not values:
         return default
@@ -133,8 +133,8 @@ def _bool(args, name, default):
     raise ValidationError(f"{name} must be 1 or 0 (true or false), got {values[0]!r}", field=name)
 
 
-def _many(args, name, vocab):
-    out = []
+def _many(args: Mapping[str, object], name: str, vocab: Collection[str]) -> tuple[str, ...]:
+    out: list[str] = []
     for raw in _one(args, name):
         for v in raw.split(","):
             v = v.strip()
@@ -146,7 +146,8 @@ def _many(args, name, vocab):
     return tuple(dict.fromkeys(out))
 
 
-def parse_presets(args, *, basemaps=("amap", "osm"), default_lang: str = "zh") -> EmbedPresets:
+def parse_presets(args: Mapping[str, object], *, basemaps: Collection[str] = ("amap", "osm"),
+                  default_lang: str = "zh") -> EmbedPresets:
     """Presets from a query-string mapping (a Flask ``request.args`` or a dict).
 
     ``basemaps`` are the names available (Tianditu only with a key).  Unknown
@@ -191,7 +192,7 @@ def parse_presets(args, *, basemaps=("amap", "osm"), default_lang: str = "zh") -
 
 # -- framing ------------------------------------------------------------------------
 
-def check_embed_origins(embed_origins: dict) -> dict:
+def check_embed_origins(embed_origins: dict) -> dict[str, list[str]]:
     """``Settings.embed_origins`` checked: keys ``"*"`` or adcode prefixes, values origins.
 
     An origin is ``scheme://host[:port]`` (``https://*.example.org`` allowed)
@@ -236,7 +237,7 @@ def frame_ancestors(embed_origins: dict, adcode: str) -> list[str]:
 
 # -- the district's stations ----------------------------------------------------------
 
-def district_prefix(district) -> str:
+def district_prefix(district: District) -> str:
     """The adcode prefix of a district record: a city ``320400`` -> ``3204``, a county as is."""
     if getattr(district, "level", "county") == "city":
         return district.adcode[:4]
@@ -245,7 +246,8 @@ def district_prefix(district) -> str:
     return district.adcode
 
 
-def select_stations(stations, district, presets: EmbedPresets | None = None) -> list:
+def select_stations(stations: Iterable[Station], district: District,
+                    presets: EmbedPresets | None = None) -> list[Station]:
     """The district's stations that the presets show, by id; closed stations left out."""
     presets = presets or EmbedPresets()
     prefix = district_prefix(district)
@@ -291,8 +293,8 @@ TEMPLATES_DIR = PACKAGE_DIR / "web" / "templates"
 WEEK_MIN = 7 * 24 * 60
 
 
-def _merge(spans):
-    out = []
+def _merge(spans: Iterable[list[int]]) -> list[list[int]]:
+    out: list[list[int]] = []
     for a, b in sorted(spans):
         if out and a <= out[-1][1]:
             out[-1][1] = max(out[-1][1], b)
@@ -301,7 +303,7 @@ def _merge(spans):
     return out
 
 
-def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
+def open_intervals(station: Station, *, start: datetime, days: int = HOURS_HORIZON_DAYS) -> dict[str, Any]:
     """When ``station`` is open from ``start`` (aware) for ``days`` days, for a page with no server.
 
     Returns ``{"always": bool, "weekly": [[from, to], ...] | None, "open": [[from_ms, to_ms], ...],
@@ -322,7 +324,7 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
     week0 = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + timedelta(days=days)
     until = int(end.timestamp() * 1000)
-    out = {"always": False, "weekly": None, "open": [], "until": until}
+    out: dict[str, Any] = {"always": False, "weekly": None, "open": [], "until": until}
     if station.status != "active":
         out["weekly"] = []
         return out
@@ -331,7 +333,7 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
         out["always"] = True
         return out
 
-    def minutes(dt):  # minutes since week0, local time
+    def minutes(dt: datetime) -> int:  # minutes since week0, local time
         return round((dt.replace(tzinfo=TZ) - week0).total_seconds() / 60)
 
     total = minutes(end.replace(tzinfo=None))
@@ -339,7 +341,7 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
                    parse_opening_hours(hours).intervals(week0.replace(tzinfo=None), end.replace(tzinfo=None))
                    if st == _oh.State.OPEN)
     pattern = [[max(a, 0), min(b, WEEK_MIN)] for a, b in spans if a < WEEK_MIN and b > 0]
-    repeated = []
+    repeated: list[list[int]] = []
     for k in range(total // WEEK_MIN + 1):
         repeated.extend([a + k * WEEK_MIN, min(b + k * WEEK_MIN, total)] for a, b in pattern
                         if a + k * WEEK_MIN < total)
@@ -352,8 +354,9 @@ def open_intervals(station, *, start, days: int = HOURS_HORIZON_DAYS) -> dict:
     return out
 
 
-def static_payload(stations, *, boundaries: list, speeds_kmh: dict, detour_factor: float, minutes: float,
-                   title: str = "", now=None, horizon_days: int = HOURS_HORIZON_DAYS) -> dict:
+def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh: dict, detour_factor: float,
+                   minutes: float, title: str = "", now: datetime | None = None,
+                   horizon_days: int = HOURS_HORIZON_DAYS) -> dict[str, Any]:
     """Everything a published page knows, as one JSON-ready dict (coordinates WGS-84).
 
     ``features``: the stations with the API's properties (:func:`stationmap.geojson.properties`,
@@ -402,8 +405,8 @@ def stations_js(payload: dict) -> str:
     return f"/* stationmap: generated data, WGS-84 */\nwindow.{GLOBAL} = {body};\n"
 
 
-def write_site(out_dir, *, index_html: str, payload: dict, geojson: dict, static_dir, assets=ASSETS,
-               readme: str = "") -> list:
+def write_site(out_dir: str | Path, *, index_html: str, payload: dict, geojson: dict, static_dir: str | Path,
+               assets: Iterable[str] = ASSETS, readme: str = "") -> list[Path]:
     """Write a published site into ``out_dir`` (created; files of an earlier export replaced).
 
     Returns the paths written.  ``static_dir`` is the app's static folder, whose
@@ -417,7 +420,7 @@ def write_site(out_dir, *, index_html: str, payload: dict, geojson: dict, static
         raise ValidationError(f"--out must be a folder, got the file {str(out)!r}", field="out")
     out.mkdir(parents=True, exist_ok=True)
     static_dir = Path(static_dir)
-    written = []
+    written: list[Path] = []
     target_assets = out / "assets"
     for rel in assets:
         src = static_dir / rel
@@ -530,7 +533,7 @@ def page_environment(catalogue: babel.support.NullTranslations) -> jinja2.Enviro
         autoescape=jinja2.select_autoescape(("html", "htm", "xml", "xhtml", "svg")),
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(catalogue, newstyle=True)
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]  # (the i18n extension adds it)
     return env
 
 

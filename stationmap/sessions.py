@@ -100,9 +100,9 @@ def check(store: Store, token: str, *, idle: timedelta, max_age: timedelta) -> C
         return Check(None)
     t = now()
     reason = ""
-    if t - as_utc(row.created_at) > max_age:  # type: ignore[operator]
+    if t - as_utc(row.created_at) > max_age:
         reason = "max_age"
-    elif t - as_utc(row.last_seen) > idle:  # type: ignore[operator]
+    elif t - as_utc(row.last_seen) > idle:
         reason = "idle"
     if reason:
         with store.begin() as wconn:
@@ -111,7 +111,7 @@ def check(store: Store, token: str, *, idle: timedelta, max_age: timedelta) -> C
             if res.rowcount:
                 audit.record(wconn, "session_expired", user=_username(wconn, row.user_id), detail=reason, at=t)
         return Check(None, reason)
-    if t - as_utc(row.last_seen) >= TOUCH_EVERY:  # type: ignore[operator]
+    if t - as_utc(row.last_seen) >= TOUCH_EVERY:
         with store.begin() as wconn:
             wconn.execute(sa.update(sessions_table).where(c.id == sid).values(last_seen=t))
     return Check(int(row.user_id))

@@ -162,7 +162,7 @@ def check_unique(areas: Iterable[Area]) -> None:
         seen.add(a.adcode)
 
 
-def _check_wgs84_bounds(bounds):
+def _check_wgs84_bounds(bounds: tuple[float, float, float, float]) -> None:
     w, s, e, n = bounds
     if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
         raise ValidationError(f"area must be in WGS-84 degrees, got bounds {tuple(round(b, 3) for b in bounds)}",

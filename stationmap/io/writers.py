@@ -34,8 +34,9 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -44,7 +45,12 @@ from stationmap.errors import StationmapError, ValidationError
 from stationmap.geojson import EXPORT_PRECISION, record_features
 from stationmap.io.cells import write_csv
 from stationmap.io.readers import FORMATS, ZH_HEADERS, format_for
-from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Station, format_service_hours
+from stationmap.model import FIELDS, KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+    from stationmap.store import StationStore
 
 #: columns of CSV / XLSX / GeoPackage exports, in order
 COLUMNS = (*(f for f in FIELDS if f not in ("lon", "lat")), "lon", "lat", "datum")
@@ -58,7 +64,7 @@ def _zh_label(table: dict, key: str) -> str:
     return table[key][0].split(" / ")[0] if key in table else key
 
 
-def _coords(stations, datum: str):
+def _coords(stations: Sequence[Station], datum: str) -> tuple[list[float], list[float]]:
     lon = np.fromiter((s.lon for s in stations), dtype=float, count=len(stations))
     lat = np.fromiter((s.lat for s in stations), dtype=float, count=len(stations))
     if datum != "wgs84" and len(stations):
@@ -67,7 +73,7 @@ def _coords(stations, datum: str):
     return lon.tolist(), lat.tolist()
 
 
-def station_rows(stations, *, datum: str = "wgs84", lang: str = "en") -> list[dict]:
+def station_rows(stations: Iterable[Station], *, datum: str = "wgs84", lang: str = "en") -> list[dict[str, Any]]:
     """Flat rows (dicts keyed by :data:`COLUMNS`) for table formats.
 
     ``lon``/``lat`` are converted from WGS-84 to ``datum``; ``verified_at`` is
@@ -106,11 +112,11 @@ def stations_to_geojson(stations: Iterable[Station], *, datum: str = "wgs84") ->
     return {"type": "FeatureCollection", "datum": datum, "features": record_features(stations, datum=datum)}
 
 
-def _headers(lang):
+def _headers(lang: str) -> list[str]:
     return [ZH_HEADERS[c] for c in COLUMNS] if lang == "zh" else list(COLUMNS)
 
 
-def _write_csv(rows, f, lang):
+def _write_csv(rows: Iterable[dict[str, Any]], f: SupportsWrite[str], lang: str) -> None:
     write_csv(f, _headers(lang), ([(r[c].isoformat() if r[c] else "") if c in DATE_COLUMNS else r[c]
                                    for c in COLUMNS] for r in rows))
 
@@ -119,7 +125,7 @@ def _write_csv(rows, f, lang):
 PROBLEM_COLUMNS = ("unit", "row", "field", "message", "value")
 
 
-def write_problems_csv(problems, f) -> int:
+def write_problems_csv(problems: Iterable[Problem], f: SupportsWrite[str]) -> int:
     """Write problems (:class:`~stationmap.model.Problem`, e.g. an import's) as CSV to the text stream ``f``.
 
     Columns :data:`PROBLEM_COLUMNS`; ``value`` is the offending value as read,
@@ -130,7 +136,7 @@ def write_problems_csv(problems, f) -> int:
                                           for p in problems))
 
 
-def _write_xlsx(rows, f, lang):
+def _write_xlsx(rows: Iterable[dict[str, Any]], f: IO[bytes], lang: str) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -161,7 +167,7 @@ def _write_xlsx(rows, f, lang):
     wb.save(f)
 
 
-def _write_gpkg(rows, path, datum):
+def _write_gpkg(rows: list[dict[str, Any]], path: str, datum: str) -> None:
     import geopandas as gpd
     import pandas as pd
     import pyogrio
@@ -176,8 +182,8 @@ def _write_gpkg(rows, path, datum):
         pyogrio.write_dataframe(gdf, path, layer="stations", driver="GPKG")
 
 
-def write_stations(stations, target, *, fmt: str | None = None, datum: str = "wgs84",
-                   lang: str = "en") -> int:
+def write_stations(stations: Iterable[Station], target: str | os.PathLike[str] | IO[Any], *, fmt: str | None = None,
+                   datum: str = "wgs84", lang: str = "en") -> int:
     """Write stations to a file; return how many.
 
     Parameters
@@ -206,7 +212,7 @@ def write_stations(stations, target, *, fmt: str | None = None, datum: str = "wg
         raise ValidationError(f"lang must be one of {LANGS}, got {lang!r}", field="lang")
     stations = list(stations)
 
-    def emit(f, path=None):
+    def emit(f: Any, path: str = "") -> None:  # f: a text (csv, geojson) or binary (xlsx) stream; gpkg: path
         if fmt == "geojson":
             json.dump(stations_to_geojson(stations, datum=datum), f, ensure_ascii=False)
             f.write("\n")
@@ -223,7 +229,7 @@ def write_stations(stations, target, *, fmt: str | None = None, datum: str = "wg
                 p = os.path.join(d, "stations.gpkg")
                 emit(None, p)
                 with open(p, "rb") as src:
-                    shutil.copyfileobj(src, target)
+                    shutil.copyfileobj(src, cast("IO[bytes]", target))   # (a stream: it has write)
         else:
             emit(target)
         return len(stations)
@@ -241,8 +247,8 @@ def write_stations(stations, target, *, fmt: str | None = None, datum: str = "wg
             with open(tmp, "wb") as f:
                 emit(f)
         else:
-            with open(tmp, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as f:
-                emit(f)
+            with open(tmp, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as text:
+                emit(text)
         os.replace(tmp, path)
     except OSError as exc:
         raise StationmapError(f"{target}: cannot be written ({exc.strerror or exc})") from None
@@ -252,7 +258,8 @@ def write_stations(stations, target, *, fmt: str | None = None, datum: str = "wg
     return len(stations)
 
 
-def export_file(store, target, *, fmt: str | None = None, datum: str = "wgs84", lang: str = "en") -> int:
+def export_file(store: StationStore, target: str | os.PathLike[str] | IO[Any], *, fmt: str | None = None,
+                datum: str = "wgs84", lang: str = "en") -> int:
     """Write every station of ``store`` to ``target`` (see :func:`write_stations`)."""
     return write_stations(store.all(), target, fmt=fmt, datum=datum, lang=lang)
 

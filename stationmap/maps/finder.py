@@ -234,7 +234,7 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
                        "icon": static_url + kind_icon(kd)}
                   for kd in KIND_LABELS},
         "services": {s: {"label": label(SERVICE_LABELS, s, lang),
-                         "icon": (static_url + service_icon(s)) if service_icon(s) else None}
+                         "icon": (static_url + icon) if (icon := service_icon(s)) else None}
                      for s in SERVICE_LABELS},
         "key_services": list(KEY_SERVICES),
         "modes": mode_labels(lang),

@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from scipy.sparse import csr_matrix
 
     from stationmap.network.graph import ModeGraph
@@ -31,7 +33,7 @@ from stationmap.network.graph import Network
 class _Pt:
     __slots__ = ("lat", "lon")
 
-    def __init__(self, lon, lat):
+    def __init__(self, lon: float, lat: float) -> None:
         self.lon, self.lat = lon, lat
 
 
@@ -74,7 +76,8 @@ def snap_points(network: Network, mode: str, lon: ArrayLike, lat: ArrayLike, max
     return e, t, np.where(off, np.inf, d / network.walk_mps())
 
 
-def _source_arcs(network, g, e, t, access):
+def _source_arcs(network: Network, g: ModeGraph, e: np.ndarray, t: np.ndarray,
+                 access: np.ndarray) -> tuple[np.ndarray, ...]:
     """Arcs from a (virtual) source at each snapped station to the ends of its
     edge, in the reverse graph: weight = seconds from that end to the station."""
     T = g.edge_s[e]
@@ -84,7 +87,7 @@ def _source_arcs(network, g, e, t, access):
     return u, access + t * T, to_u, v, access + (1.0 - t) * T, to_v
 
 
-def _augmented(rev, n_src, arcs_per_src):
+def _augmented(rev: csr_matrix, n_src: int, arcs_per_src: Sequence[tuple[np.ndarray, np.ndarray]]) -> csr_matrix:
     """``rev`` with ``n_src`` virtual source nodes appended (rows n..n+n_src-1)."""
     from scipy.sparse import csr_matrix
 
@@ -138,7 +141,7 @@ class _Legs:
     base: np.ndarray    # off-road seconds
 
 
-def _cell_legs(network, g, mode, lon, lat, max_snap):
+def _cell_legs(network: Network, g: ModeGraph, mode: str, lon: ArrayLike, lat: ArrayLike, max_snap: float) -> _Legs:
     ce, ct, cacc = snap_points(network, mode, lon, lat, max_snap)
     ok = np.nonzero(ce >= 0)[0]
     e = ce[ok]
@@ -170,7 +173,9 @@ def _same_edge(legs: _Legs, g: ModeGraph, se: np.ndarray, st: np.ndarray, sacc: 
     return out
 
 
-def _station_blocks(network, g, rev, legs, se, st, sacc, limit_s, block=128):
+def _station_blocks(network: Network, g: ModeGraph, rev: csr_matrix, legs: _Legs, se: np.ndarray, st: np.ndarray,
+                    sacc: np.ndarray, limit_s: float,
+                    block: int = 128) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Seconds from every cell on the network to each station within ``limit_s``
     (one bounded search per station, in blocks): yields (station indices, (k, cells))."""
     from scipy.sparse.csgraph import dijkstra

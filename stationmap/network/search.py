@@ -199,7 +199,10 @@ class Searching:
 
 # -- compiled kernels ------------------------------------------------------------------------
 
-def _k_attach(e, t, d_off, max_snap_m, edge_u, edge_v, edge_s, can_fwd, can_back, snap_edge, snap_t, off_s, walk):
+def _k_attach(e: np.ndarray, t: np.ndarray, d_off: np.ndarray, max_snap_m: float, edge_u: np.ndarray,
+              edge_v: np.ndarray, edge_s: np.ndarray, can_fwd: np.ndarray, can_back: np.ndarray, snap_edge: int,
+              snap_t: float, off_s: float,
+              walk: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
     """See :meth:`Network.attachments`."""
     n = len(e)
     att_node = np.empty(2 * n, np.int64)
@@ -231,7 +234,8 @@ def _k_attach(e, t, d_off, max_snap_m, edge_u, edge_v, edge_s, can_fwd, can_back
     return att_node[:m], att_target[:m], att_s[:m], n_fwd, direct, cost
 
 
-def _k_chain(nodes, pred, n, indptr, indices, arc_eid, edge_len, snap_u, snap_t, snap_len):
+def _k_chain(nodes: np.ndarray, pred: np.ndarray, n: int, indptr: np.ndarray, indices: np.ndarray,
+             arc_eid: np.ndarray, edge_len: np.ndarray, snap_u: int, snap_t: float, snap_len: float) -> np.ndarray:
     """Metres from the search's start to each of ``nodes`` along the predecessor tree
     (index ``n`` is the snapped point; its virtual arcs run along the snapped edge).  The
     arc ``p -> v`` is found in ``p``'s row of the mode graph's CSR (the graph is simple)."""
@@ -257,8 +261,10 @@ def _k_chain(nodes, pred, n, indptr, indices, arc_eid, edge_len, snap_u, snap_t,
     return out
 
 
-def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_target, att_s,
-               direct_s, cost_s, k, floor):
+def _k_targets(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, s_nodes: np.ndarray,
+               s_times: np.ndarray, limit: float, att_node: np.ndarray, att_target: np.ndarray, att_s: np.ndarray,
+               direct_s: np.ndarray, cost_s: np.ndarray, k: int,
+               floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """See :meth:`Network.nearest_targets` (``att_*`` sorted by node).  The CSR's row ``n``
     (the virtual source's two arcs, set by :meth:`Network.search`) is never read: the
     search starts from ``s_nodes``/``s_times``, and the real rows lead to real nodes only."""
@@ -276,12 +282,12 @@ def _k_targets(indptr, indices, data, n, s_nodes, s_times, limit, att_node, att_
     # heap values: a node (>= 0), or -(1 + event) for the event of attachment `event`
     # (event < na) or of target event - na's direct way
 
-    def put(i, key, val):
+    def put(i: int, key: float, val: int) -> None:
         """Heap slot ``i`` holds (key, val)."""
         hk[i] = key
         hv[i] = val
 
-    def push(size, key, val):
+    def push(size: int, key: float, val: int) -> int:
         """Push (key, val) on the heap of ``size`` entries; returns the new size."""
         i = size
         while i > 0:

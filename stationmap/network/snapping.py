@@ -118,7 +118,7 @@ class Snapping:
         out[:, 1] = lat
         return out
 
-    def _snap_xy(self, g, qx, qy):
+    def _snap_xy(self, g: Any, qx: npt.ArrayLike, qy: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nearest open edge, fraction along it and distance (metres) for metric points (arrays)."""
         qx = np.atleast_1d(np.asarray(qx, dtype=np.float64))
         qy = np.atleast_1d(np.asarray(qy, dtype=np.float64))
@@ -267,7 +267,7 @@ class _SegmentGrid:
     (tests/unit/test_network.py).
     """
 
-    def __init__(self, ax, ay, bx, by):
+    def __init__(self, ax: npt.ArrayLike, ay: npt.ArrayLike, bx: npt.ArrayLike, by: npt.ArrayLike) -> None:
         ax, ay, bx, by = (np.ascontiguousarray(a, dtype=np.float64) for a in (ax, ay, bx, by))
         self.ax, self.ay, self.bx, self.by = ax, ay, bx, by
         n = len(ax)
@@ -306,14 +306,14 @@ class _SegmentGrid:
         position, the fraction along it of the nearest point ``(px, py)``, and the
         distance (Python numbers); position -1 (distance inf) when there is none or the
         point is not finite."""
-        pos, t, d = self.nearest_many(np.array((qx,)), np.array((qy,)))
-        i, t, d = int(pos[0]), float(t[0]), float(d[0])
+        pos, ts, ds = self.nearest_many(np.array((qx,)), np.array((qy,)))
+        i, t, d = int(pos[0]), float(ts[0]), float(ds[0])
         if i < 0:
             return -1, 0.0, math.inf, float(qx), float(qy)
         ax, ay = float(self.ax[i]), float(self.ay[i])
         return i, t, d, ax + t * (float(self.bx[i]) - ax), ay + t * (float(self.by[i]) - ay)
 
-    def nearest_many(self, qx, qy):
+    def nearest_many(self, qx: npt.ArrayLike, qy: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The segment nearest each point: ``(positions, t, distances)`` arrays (as :meth:`nearest`)."""
         return compiled(_grid_nearest)(self.start, self.items, self.x0, self.y0, self.cell, self.nx, self.ny,
                                        self.ax, self.ay, self.bx, self.by,
@@ -321,7 +321,9 @@ class _SegmentGrid:
                                        np.ascontiguousarray(qy, dtype=np.float64))
 
 
-def _grid_nearest(start, items, x0, y0, cell, nx, ny, ax, ay, bx, by, qx, qy):
+def _grid_nearest(start: np.ndarray, items: np.ndarray, x0: float, y0: float, cell: float, nx: int, ny: int,
+                  ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, qx: np.ndarray,
+                  qy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """See :class:`_SegmentGrid`.
 
     The rings are centred on the cell of the point's projection onto the grid's
@@ -418,7 +420,7 @@ class _LonLatFit:
     def covers(self, x: np.ndarray, y: np.ndarray) -> bool:
         return bool(x.min() >= self.x0 and x.max() <= self.x1 and y.min() >= self.y0 and y.max() <= self.y1)
 
-    def _eval(self, u, v):
+    def _eval(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.deg
         vp = np.empty((d + 1, len(v)))
         vp[0] = 1.0
@@ -434,7 +436,7 @@ class _LonLatFit:
             out.append(acc)
         return out[0] + self.lon0, out[1] + self.lat0
 
-    def __call__(self, x, y):
+    def __call__(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """lon, lat (arrays) for metric x, y (arrays inside the rectangle)."""
         shape = np.shape(x)
         u = (np.ravel(x) - self.cx) * (1.0 / self.hx)

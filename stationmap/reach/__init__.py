@@ -252,7 +252,9 @@ def isochrone(lon: float, lat: float, minutes: float = DEFAULT_MINUTES, mode: st
                      snap.distance_m, cell)
 
 
-def _circle_isochrone(lon, lat, minutes, mode, index, kinds, services, open_at, settings):
+def _circle_isochrone(lon: float, lat: float, minutes: float, mode: str, index: StationIndex | None,
+                      kinds: Iterable[str] | None, services: Iterable[str] | None, open_at: datetime | None,
+                      settings: Settings) -> Isochrone:
     r = circle_radius_m(minutes, mode, settings)
     poly = circle_polygon(lon, lat, r)
     area = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6    # on the ellipsoid (whatever the longitude)

@@ -72,7 +72,7 @@ class ReachSearch:
             self._kept = self.net.search_core(self.snap, mode=self.mode, limit_s=self.limit_s)
         return self._kept
 
-    def _arcs(self):
+    def _arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Arcs leaving the reached nodes, each edge drawn once: (r, s, tt, f, full, arc)."""
         net, g = self.net, self.g
         n = net.n_nodes
@@ -104,7 +104,7 @@ class ReachSearch:
         f[np.isnan(f)] = 1.0
         return r, s, tt, f, full, arc
 
-    def _extra(self):
+    def _extra(self) -> tuple[np.ndarray, ...]:
         """The off-road walk to the road and the two ways along the snapped edge: x0, y0, dx, dy."""
         net, g, sn = self.net, self.g, self.snap
         qx, qy, f0 = self.qx, self.qy, self.f0
@@ -173,7 +173,7 @@ class ReachSearch:
         return Outline.trace(cells, ras.W, c, ras.x0, ras.y0, min_hole_m2)
 
 
-def _ranges(starts, ends):
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The concatenated ``arange(starts[i], ends[i])``."""
     cnt = ends - starts
     cs = np.cumsum(cnt)
@@ -197,10 +197,10 @@ class _Raster:
         self.y1 = self.y0 + (self.H - 3) * c
         self.node_flat = (((net.y - self.y0) / c).astype(np.int64) * self.W
                           + ((net.x - self.x0) / c).astype(np.int64))
-        self._modes: dict = {}
+        self._modes: dict[str, _ModeCells] = {}
         self._lock = threading.Lock()
 
-    def mode_cells(self, net, mode):
+    def mode_cells(self, net: Network, mode: str) -> _ModeCells:
         mc = self._modes.get(mode)
         if mc is None:
             with self._lock:
@@ -221,7 +221,7 @@ class _ModeCells:
     (in ``core.ca_*`` order): start, vector (metres), seconds.
     """
 
-    def __init__(self, ras, net, mode):
+    def __init__(self, ras: _Raster, net: Network, mode: str) -> None:
         core = net.core(mode)
         g = net.graph(mode)
         W, NC = ras.W, ras.W * ras.H
@@ -324,7 +324,8 @@ class Outline:
         return polys[0] if len(polys) == 1 else shapely.MultiPolygon(list(polys))
 
 
-def _samples(x0, y0, dx, dy, full, c, ox, oy):
+def _samples(x0: np.ndarray, y0: np.ndarray, dx: np.ndarray, dy: np.ndarray, full: npt.ArrayLike | None, c: float,
+             ox: float, oy: float) -> tuple[np.ndarray, np.ndarray]:
     """Grid coordinates of samples along segments (as :func:`_along`): the end left
     out where ``full`` (a node, drawn anyway)."""
     if full is None:

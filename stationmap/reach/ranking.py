@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -82,13 +82,17 @@ def circle_times(hits: Iterable[Hit], mode: str, settings: Settings) -> list[Sta
     return [StationTime(h.station, h.distance_m * per_m, h.distance_m * detour, h.distance_m) for h in hits]
 
 
-def _candidate_slots(index, lon, lat, radius_m, *, kinds, services, open_at, net=None):
+def _candidate_slots(index: StationIndex | None, lon: float, lat: float, radius_m: float | None, *,
+                     kinds: Iterable[str] | None, services: Iterable[str] | None, open_at: datetime | None,
+                     net: Network | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Index slots and straight-line metres (arrays) of the stations that may be reached: within
     ``radius_m`` (None: anywhere on ``net``), filtered as :meth:`StationIndex.within_slots`."""
     if index is None:
         return np.empty(0, np.int64), np.empty(0)
     if radius_m is not None:
         return index.within_slots(lon, lat, radius_m, kinds=kinds, services=services, open_at=open_at)
+    if net is None:
+        raise TypeError("_candidate_slots: radius_m=None (anywhere on the network) needs net")
     w, s, e, n = net.bounds
     pad = net.settings.max_snap_m / 111_000.0
     padx = pad / max(math.cos(math.radians(lat)), 1e-6)
@@ -105,12 +109,15 @@ def rank_within(net: Network, snap: Snap, index: StationIndex | None, lon: float
     """The first ``k`` stations (None: all) reached within ``budget_s`` seconds, fastest
     first: only stations inside the straight-line radius the fastest road speed covers in
     that time can be reached, and the search goes no farther than the budget."""
+    if index is None:   # (no stations to reach)
+        return []
     radius = net.max_speed_mps(mode) * budget_s * (1.0 + 1e-6) + 1.0
     slots, straight = _candidate_slots(index, lon, lat, radius, **filters)
     return _fastest(net, snap, mode, index, slots, straight, len(slots) if k is None else k, budget_s)
 
 
-def _fastest(net, snap, mode, index, slots, straight, k, budget_s=np.inf, *, strict=False):
+def _fastest(net: Network, snap: Snap, mode: str, index: StationIndex, slots: np.ndarray, straight: np.ndarray,
+             k: int, budget_s: float = np.inf, *, strict: bool = False) -> list[StationTime]:
     """The ``k`` fastest of the candidate stations (index ``slots``, ``straight`` metres away)
     reached within ``budget_s`` (``strict``: in less; StationTime, fastest first, ties by id): one
     :meth:`~stationmap.network.Network.nearest_targets` search, which stops once the
@@ -150,7 +157,8 @@ _ROUNDS = 3
 _FIRST_CANDIDATES = 8
 
 
-def _rank_nearest(net, snap, index, lon, lat, mode, k, filters):
+def _rank_nearest(net: Network, snap: Snap, index: StationIndex | None, lon: float, lat: float, mode: str, k: int,
+                  filters: dict[str, Any]) -> list[StationTime]:
     """The ``k`` stations fastest to reach, with no time limit (exact).
 
     Timing every station on the network costs milliseconds; the answer is

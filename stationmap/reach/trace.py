@@ -15,7 +15,7 @@ import numpy as np
 from stationmap.jit import compiled
 
 
-def _case_tables():
+def _case_tables() -> tuple[np.ndarray, ...]:
     """Marching-squares tables.  A cell's corners, counter-clockwise from the lower
     left, are bits 1, 2, 4, 8 of its case; its edges 0 bottom, 1 right, 2 top,
     3 left.  Each run of marked corners gets one segment, from the edge where
@@ -51,14 +51,17 @@ _SE0, _SE1, _TWO, _SX, _SY, _DX, _DY, _DIR = _case_tables()
 
 # -- compiled kernels (numba; compiled on first use, cached on disk) ------------------------
 
-def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, star_cells, own,
-            sc_ptr, sc_cells, ca_x, ca_y, ca_dx, ca_dy, ca_w, snap_sa, tau_s, wx, wy, wdx, wdy, ox, oy, inv_c, W):
+def _k_cells(kd: np.ndarray, B: float, out_max: np.ndarray, kp: np.ndarray, sa_dst: np.ndarray, sa_tw: np.ndarray,
+             sa_s: np.ndarray, sa_ptr: np.ndarray, ca_tau: np.ndarray, star_ptr: np.ndarray, star_cells: np.ndarray,
+             own: np.ndarray, sc_ptr: np.ndarray, sc_cells: np.ndarray, ca_x: np.ndarray, ca_y: np.ndarray,
+             ca_dx: np.ndarray, ca_dy: np.ndarray, ca_w: np.ndarray, snap_sa: int, tau_s: float, wx: float, wy: float,
+             wdx: float, wdy: float, ox: float, oy: float, inv_c: float, W: int) -> np.ndarray:
     """The cells (flat indices on a network's grid) of everything reached: see
     :meth:`stationmap.reach.outline.ReachSearch.outline`.  ``kd``: seconds to
     the kept nodes (inf: not reached); ``B``: the seconds left at the road;
     ``(wx, wy, wdx, wdy)``: the off-road walk."""
 
-    def room(cells, n, more):
+    def room(cells: np.ndarray, n: int, more: int) -> np.ndarray:
         """``cells`` (``n`` used) if ``more`` fit, else a copy of twice ``n + more``."""
         if n + more <= cells.shape[0]:
             return cells
@@ -66,13 +69,13 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
         grown[:n] = cells[:n]
         return grown
 
-    def take(cells, n, src, a, b):
+    def take(cells: np.ndarray, n: int, src: np.ndarray, a: int, b: int) -> None:
         """Copy ``src[a:b]`` into ``cells`` after its ``n`` used (``room`` made space for them).  It returns
         nothing: a closure that calls another or returns an array is not inlined as cheaply (~10 %)."""
         for i in range(a, b):
             cells[n + i - a] = src[i]
 
-    def room2(pieces, npc, more):
+    def room2(pieces: np.ndarray, npc: int, more: int) -> np.ndarray:
         """``pieces`` (``npc`` used) if ``more`` fit, else a copy twice as long."""
         if npc + more <= pieces.shape[0]:
             return pieces
@@ -157,7 +160,8 @@ def _k_cells(kd, B, out_max, kp, sa_dst, sa_tw, sa_s, sa_ptr, ca_tau, star_ptr, 
     return cells[:n]
 
 
-def _k_trace(cells, W, max_cells, min_hole_cells):
+def _k_trace(cells: np.ndarray, W: int, max_cells: int,
+             min_hole_cells: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, tuple[int, int]]:
     """Trace the marked cells (flat indices on a grid ``W`` wide, not on its
     edge): each marks its four corner nodes, and the boundary runs half way
     between marked and unmarked nodes (marching squares on 0/1, what

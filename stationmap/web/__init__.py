@@ -17,6 +17,8 @@ and ``admin``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
@@ -25,6 +27,11 @@ from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
 from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages
 from stationmap.web.state import build_state, sync_index
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
+
+    from stationmap.config import Settings
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -62,7 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _secret_key(settings) -> str:
+def _secret_key(settings: Settings) -> str:
     """A per-instance random key kept in the instance folder (created once)."""
     import os
     import secrets
@@ -88,17 +95,18 @@ def _secret_key(settings) -> str:
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(StationmapError)
-    def _stationmap_error(exc: StationmapError):
+    def _stationmap_error(exc: StationmapError) -> ResponseReturnValue:
         if http.wants_json():
             return jsonify(exc.to_dict()), exc.http_status
         return render_template("error.html", status=exc.http_status, message=exc.message), exc.http_status
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
         if http.wants_json():
             body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
                               "message": exc.description, "field": None}}
             # the exception's own headers (Allow on a 405, Retry-After, WWW-Authenticate), not its HTML type
             headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-            return jsonify(body), exc.code, headers
+            # (a None code keeps jsonify's status: Flask takes it, its ResponseReturnValue does not say so)
+            return jsonify(body), exc.code, headers  # type: ignore[return-value]
         return exc

@@ -18,26 +18,37 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from stationmap import audit
 from stationmap import reports as _reports
-from stationmap.accounts import PermissionDenied
+from stationmap.accounts import PermissionDenied, User
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
 from stationmap.labels import DATUM_LABELS, REPORT_LABELS, label
-from stationmap.model import KINDS, SERVICES, STATUSES, Problem, format_service_hours, validate_record
+from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
 from stationmap.web.ui import lang, safe_next, signed_in_user
+
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from stationmap.districts import District
+    from stationmap.io.readers import FileProblem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
@@ -53,7 +64,7 @@ TEXT_FIELDS = ("name", "name_en", "address", "host", "operator", "phone", "openi
 
 # -- helpers -------------------------------------------------------------------
 
-def _user():
+def _user() -> User:
     user = signed_in_user()
     if user is None:  # login_required ran first; this is a safety net
         abort(401)
@@ -71,16 +82,16 @@ def district_name(adcode: str) -> str:
     return adcode
 
 
-def editable_districts(user) -> list:
+def editable_districts(user: User) -> list[District]:
     """Counties and zones the user may edit, by adcode."""
     return [r for r in _districts().all() if r.level in ("county", "zone") and user.can_edit(r.adcode)]
 
 
-def _station(station_id: str):
+def _station(station_id: str) -> Station:
     return state().store.get(station_id)
 
 
-def _require_station_scope(station) -> None:
+def _require_station_scope(station: Station) -> None:
     _user().require_edit(station.adcode)
 
 
@@ -89,14 +100,15 @@ def _latest_rev(station_id: str) -> int:
     return hist[0]["rev"] if hist else 0
 
 
-def _picker_points(station) -> dict:
+def _picker_points(station: Station | None) -> dict[str, list[float]]:
     """The station's position in every datum, for the map picker: {datum: [lon, lat]}."""
     if station is None:
         return {}
     return {d: [round(v, 7) for v in from_wgs84(station.lon, station.lat, d)] for d in DATUMS}
 
 
-def _form_context(station, *, values=None, problems=(), base_rev=0, new=False, status=200):
+def _form_context(station: Station | None, *, values: dict[str, Any] | None = None, problems: Iterable[Problem] = (),
+                  base_rev: int = 0, new: bool = False, status: int = 200) -> tuple[str, int]:
     from stationmap.maps.tiles import basemaps
 
     user = _user()
@@ -130,8 +142,8 @@ def _form_context(station, *, values=None, problems=(), base_rev=0, new=False, s
     ), status
 
 
-def _values_from_form(form) -> dict:
-    v = {f: (form.get(f) or "").strip() for f in TEXT_FIELDS}
+def _values_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    v: dict[str, Any] = {f: (form.get(f) or "").strip() for f in TEXT_FIELDS}
     v["adcode"] = (form.get("adcode") or "").strip()
     v["status"] = (form.get("status") or "active").strip()
     v["kinds"] = form.getlist("kinds")
@@ -145,8 +157,8 @@ def _values_from_form(form) -> dict:
     return v
 
 
-def _values_from_station(station) -> dict:
-    v = {f: getattr(station, f) for f in TEXT_FIELDS}
+def _values_from_station(station: Station) -> dict[str, Any]:
+    v: dict[str, Any] = {f: getattr(station, f) for f in TEXT_FIELDS}
     v.update(adcode=station.adcode, status=station.status, kinds=list(station.kinds),
              services=list(station.services), lon=f"{station.lon:.7f}", lat=f"{station.lat:.7f}",
              datum="wgs84", note="", reopens_on=station.reopens_on.isoformat() if station.reopens_on else "",
@@ -154,7 +166,8 @@ def _values_from_station(station) -> dict:
     return v
 
 
-def check_station_form(values: dict, *, existing=None):
+def check_station_form(values: dict[str, Any], *,
+                       existing: Station | None = None) -> tuple[Station | None, list[Problem]]:
     """Validate form ``values`` as an import row; returns ``(station, problems)``.
 
     The district (adcode) defaults to the county containing the point; a
@@ -192,7 +205,7 @@ def check_station_form(values: dict, *, existing=None):
 
 @bp.get("/")
 @login_required
-def index():
+def index() -> str:
     """The districts the signed-in user may edit, with counts and stations needing a visit."""
     user = _user()
     counts: dict = {}
@@ -211,7 +224,7 @@ def index():
 
 @bp.get("/districts/<adcode>")
 @login_required
-def district(adcode):
+def district(adcode: str) -> str:
     """A district's stations, those needing a visit, and those not verified in a year."""
     user = _user()
     if not re.fullmatch(r"\d{6}", adcode or ""):
@@ -229,17 +242,17 @@ def district(adcode):
 
 @bp.route("/stations/new", methods=["GET", "POST"])
 @login_required
-def station_new():
+def station_new() -> ResponseReturnValue:
     """Create a station: form, map picker, same validation as an import."""
     user = _user()
     if request.method == "GET":
         adcode = request.args.get("adcode", "")
-        values = {"adcode": adcode if user.can_edit(adcode) else "", "status": "active", "kinds": ["rest"],
-                  "services": [], "datum": "gcj02", "opening_hours": "24/7"}
+        values: dict[str, Any] = {"adcode": adcode if user.can_edit(adcode) else "", "status": "active",
+                                  "kinds": ["rest"], "services": [], "datum": "gcj02", "opening_hours": "24/7"}
         return _form_context(None, values=values, new=True)
     values = _values_from_form(request.form)
     station, problems = check_station_form(values)
-    if problems:
+    if station is None:     # (None exactly when there are problems)
         return _form_context(None, values=values, problems=problems, new=True, status=400)
     user.require_edit(station.adcode)
     station = replace(station, id="")
@@ -250,7 +263,7 @@ def station_new():
 
 @bp.route("/stations/<station_id>/edit", methods=["GET", "POST"])
 @login_required
-def station_edit(station_id):
+def station_edit(station_id: str) -> ResponseReturnValue:
     """Edit a station (both its old and its new district must be in the user's scope)."""
     user = _user()
     existing = _station(station_id)
@@ -260,7 +273,7 @@ def station_edit(station_id):
     values = _values_from_form(request.form)
     base_rev = request.form.get("base_rev", type=int)
     station, problems = check_station_form(values, existing=existing)
-    if problems:
+    if station is None:     # (None exactly when there are problems)
         return _form_context(existing, values=values, problems=problems, base_rev=base_rev or 0, status=400)
     user.require_edit(station.adcode)
     latest = _latest_rev(station_id)
@@ -275,7 +288,7 @@ def station_edit(station_id):
     return redirect(url_for("admin.district", adcode=station.adcode))
 
 
-def _set_status(station_id: str, status: str, note: str):
+def _set_status(station_id: str, status: str, note: str) -> Station:
     user = _user()
     st = _station(station_id)
     user.require_edit(st.adcode)
@@ -292,7 +305,7 @@ def _set_status(station_id: str, status: str, note: str):
 @bp.post("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"})
 @bp.post("/stations/<station_id>/reopen", endpoint="station_reopen", defaults={"status": "active"})
 @login_required
-def station_status(station_id, status):
+def station_status(station_id: str, status: str) -> WerkzeugResponse:
     """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports."""
     closing = status == "closed"
     note = (request.form.get("note") or ("closed" if closing else "reopened")).strip()[:500]
@@ -303,7 +316,7 @@ def station_status(station_id, status):
 
 @bp.post("/stations/<station_id>/verify")
 @login_required
-def station_verify(station_id):
+def station_verify(station_id: str) -> WerkzeugResponse:
     """"Still correct": verified today (Asia/Shanghai); resolves open reports."""
     user = _user()
     st = _station(station_id)
@@ -313,13 +326,13 @@ def station_verify(station_id):
     return _back_to(st)
 
 
-def _back_to(st):
+def _back_to(st: Station) -> WerkzeugResponse:
     """Redirect to the form's ``back`` (a path on this site), else to the station's district."""
     back = request.form.get("back")
     return redirect(back if _local(back) else url_for("admin.district", adcode=st.adcode))
 
 
-def _local(target) -> bool:
+def _local(target: str | None) -> TypeGuard[str]:
     return safe_next(target) is not None
 
 
@@ -362,7 +375,8 @@ def _load_upload(token: str) -> tuple[Path, dict]:
     return data, meta
 
 
-def scope_problems(user, stations, rows, *, unit: str = "row") -> list:
+def scope_problems(user: User, stations: Sequence[Station], rows: Sequence[int], *,
+                   unit: str = "row") -> list[FileProblem]:
     """Problems for stations outside the user's scope (new district or stored one)."""
     from stationmap.io.readers import FileProblem
 
@@ -414,7 +428,7 @@ def _preview(data: Path, meta: dict) -> dict:
 
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
-def import_upload():
+def import_upload() -> ResponseReturnValue:
     """Upload a file (CSV, XLSX, GeoJSON, GeoPackage); nothing is written before confirming."""
     user = _user()
     if request.method == "GET":
@@ -454,7 +468,7 @@ def import_upload():
 
 @bp.post("/import/<token>")
 @login_required
-def import_confirm(token):
+def import_confirm(token: str) -> WerkzeugResponse:
     """Import a previewed upload (checked again: the store may have changed since)."""
     from stationmap.io.importer import import_file
 
@@ -478,7 +492,7 @@ def import_confirm(token):
 
 @bp.post("/import/<token>/cancel")
 @login_required
-def import_cancel(token):
+def import_cancel(token: str) -> WerkzeugResponse:
     data, _meta = _load_upload(token)
     data.unlink(missing_ok=True)
     _upload_paths(token)[1].unlink(missing_ok=True)
@@ -486,7 +500,7 @@ def import_cancel(token):
     return redirect(url_for("admin.import_upload"))
 
 
-def _scope_error(problems) -> PermissionDenied:
+def _scope_error(problems: Sequence[Problem]) -> PermissionDenied:
     return PermissionDenied("; ".join(str(p) for p in problems[:5]) +
                             (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""), field="adcode")
 
@@ -506,7 +520,7 @@ def history_rows(station_id: str) -> list[dict]:
 
 
 @public_bp.get("/stations/<station_id>/history")
-def history(station_id):
+def history(station_id: str) -> str:
     """Every recorded change of a station (who, when, before and after).
 
     Editors' names are shown to signed-in users only.
@@ -531,7 +545,7 @@ def reports_context(station_id: str) -> dict:
 
 
 @public_bp.get("/stations/<station_id>/reports")
-def reports_page(station_id):
+def reports_page(station_id: str) -> str:
     """A station's recent worker reports and the buttons to add one."""
     station = state().index.get(station_id)
     if station is None:
@@ -540,7 +554,7 @@ def reports_page(station_id):
 
 
 @public_bp.post("/stations/<station_id>/reports")
-def report_add(station_id):
+def report_add(station_id: str) -> ResponseReturnValue:
     """An anonymous worker report (rate-limited per address; CSRF-protected)."""
     kind = request.form.get("kind", "")
     _reports.add_report(state().store, station_id, kind)
@@ -551,7 +565,7 @@ def report_add(station_id):
     return redirect(url_for("reports.reports_page", station_id=station_id))
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Register the blueprints, the report rate limit and the upload size limit."""
     limiter = app.extensions["stationmap_limiter"]
     limiter.limit(REPORT_LIMIT, methods=["POST"], scope="reports")(public_bp)
@@ -561,29 +575,29 @@ def init_app(app) -> None:
     app.register_blueprint(public_bp)
 
     @app.template_filter("kind_label")
-    def _kind_label(v):
+    def _kind_label(v: str) -> str:
         return label(KINDS, v, lang())
 
     @app.template_filter("service_label")
-    def _service_label(v):
+    def _service_label(v: str) -> str:
         return label(SERVICES, v, lang())
 
     @app.template_filter("status_label")
-    def _status_label(v):
+    def _status_label(v: str) -> str:
         return label(STATUSES, v, lang())
 
     @app.template_filter("report_label")
-    def _report_label(v):
+    def _report_label(v: str) -> str:
         return label(REPORT_LABELS, v, lang())
 
     @app.template_filter("local_time")
-    def _local_time(dt):
+    def _local_time(dt: datetime | str | None) -> str:
         """An aware datetime as ``YYYY-MM-DD HH:MM`` in Asia/Shanghai."""
         dt = as_utc(dt)
         return dt.astimezone(_reports.TZ).strftime("%Y-%m-%d %H:%M") if dt else ""
 
     @app.template_filter("pick_lang")
-    def _pick(pair):
+    def _pick(pair: Sequence[str]) -> str:
         return pair[1 if lang() == "en" else 0]
 
     app.jinja_env.globals.setdefault("reports_context", reports_context)

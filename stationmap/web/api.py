@@ -15,8 +15,9 @@ ranking plugs in as a function put in ``state().rank`` (see
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
@@ -71,6 +72,14 @@ from stationmap.web.params import (
 )
 from stationmap.web.state import boundary_features, district_counts, sorted_stations, state
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from stationmap.config import Settings
+    from stationmap.reach import Ranking
+    from stationmap.web.state import AppState
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _NEAREST = names(NEAREST)
@@ -81,7 +90,7 @@ _DISTRICTS = names(DISTRICTS)
 _BOUNDARIES = names(BOUNDARIES)
 
 
-def _point_query(p: Params, settings) -> tuple:
+def _point_query(p: Params, settings: Settings) -> tuple:
     """The arguments /nearest and /reach share, checked: lat, lon, datum, out_datum,
     kinds, services, open_now, at, mode, minutes (default: ``settings.minutes``), method."""
     lat = p.number(LAT)
@@ -97,8 +106,8 @@ def _point_query(p: Params, settings) -> tuple:
     return lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method
 
 
-def _rank_by_time(st, lon: float, lat: float, *, k: int, mode: str, kinds=(), services=(),
-                  open_at=None, method: str = "auto"):
+def _rank_by_time(st: AppState, lon: float, lat: float, *, k: int, mode: str, kinds: Iterable[str] = (),
+                  services: Iterable[str] = (), open_at: datetime | None = None, method: str = "auto") -> Ranking:
     """:func:`stationmap.reach.rank_stations` over the networks and index of the
     AppState ``st``, for a WGS-84 point.
 
@@ -121,7 +130,7 @@ def _no_network(exc: ValidationError, method: str, lon: float, lat: float) -> Va
 
 
 @bp.get("/nearest")
-def nearest():
+def nearest() -> Response:
     """The stations quickest to reach from a point, quickest first (GeoJSON FeatureCollection).
 
     Minutes by road where a network covers the point (``method=auto``, the
@@ -187,7 +196,7 @@ def nearest():
 
 
 @bp.get("/reach")
-def reach_area():
+def reach_area() -> Response:
     """The area reachable from a point in ``minutes`` (isochrone), and the stations in it (GeoJSON).
 
     By road where a network covers the point, else the circle of radius
@@ -232,7 +241,7 @@ def reach_area():
 
 
 @bp.get("/stations")
-def stations():
+def stations() -> Response:
     """Stations matching filters, in id order, a page at a time (GeoJSON FeatureCollection)."""
     p = Params(_STATIONS)
     datum, out_datum = p.choice(DATUM), p.choice(OUT_DATUM)
@@ -284,7 +293,7 @@ def stations():
     page = matched[offset:offset + limit]
     nxt = None
     if offset + limit < len(matched):
-        args = request.args.to_dict(flat=False)
+        args: dict[str, Any] = request.args.to_dict(flat=False)
         args["offset"] = [str(offset + limit)]
         nxt = url_for("api.stations", _external=False, **args)
     head = {
@@ -306,7 +315,7 @@ def stations():
 
 
 @bp.get("/stations/<path:station_id>", merge_slashes=False)
-def station(station_id: str):
+def station(station_id: str) -> Response:
     """One station as a GeoJSON Feature, with navigation links to it."""
     p = Params(_STATION)
     out_datum = p.choice(OUT_DATUM)
@@ -322,7 +331,7 @@ def station(station_id: str):
 
 
 @bp.get("/districts")
-def districts():
+def districts() -> Response:
     """Districts with stations: adcode, name, counts by kind, bbox (WGS-84)."""
     Params(_DISTRICTS)
     rows = district_counts()
@@ -330,7 +339,7 @@ def districts():
 
 
 @bp.get("/districts/boundaries")
-def boundaries():
+def boundaries() -> Response:
     """District boundaries, simplified for drawing (GeoJSON FeatureCollection, WGS-84)."""
     p = Params(_BOUNDARIES)
     level = p.choice(LEVEL)
@@ -353,7 +362,7 @@ def boundaries():
 
 
 @bp.get("/openapi.json")
-def openapi():
+def openapi() -> Response:
     """The OpenAPI 3 document of this API."""
     Params(frozenset())
     return json_response(document_for_app(current_app))

@@ -37,7 +37,7 @@ def _day(name: str) -> date | None:
 
 @bp.get("/audit")
 @login_required
-def audit_page():
+def audit_page() -> str:
     """The audit log, filtered and paged (admins only)."""
     user = signed_in_user()
     user.require_admin()  # type: ignore[union-attr]  # login_required ran first

@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from flask import (
     Blueprint,
@@ -73,6 +74,9 @@ from stationmap.web.http import DENY_HEADERS, AppSessionInterface, is_api_read, 
 from stationmap.web.state import state
 from stationmap.web.ui import safe_next, signed_in_user
 
+if TYPE_CHECKING:
+    from flask.typing import ResponseReturnValue
+
 bp = Blueprint("auth", __name__)
 
 #: failed sign-ins allowed per account name (the DB throttle: stationmap.sessions), as text
@@ -84,14 +88,14 @@ LOGIN_LIMIT_PER_ADDRESS = f"{sessions.MAX_FAILURES_PER_ADDRESS} failures per {se
 class LoginUser(UserMixin):
     """A :class:`stationmap.accounts.User` as Flask-Login wants it, with its session's token."""
 
-    def __init__(self, user: accounts.User, token: str):
+    def __init__(self, user: accounts.User, token: str) -> None:
         self.user = user
         self.token = token
 
     def get_id(self) -> str:
         return self.token  # what the cookie carries: the session's random token, nothing else
 
-    def __getattr__(self, name):  # username, role, scopes, can_edit, require_edit...
+    def __getattr__(self, name: str) -> Any:  # username, role, scopes, can_edit, require_edit...
         return getattr(self.user, name)
 
 
@@ -167,7 +171,7 @@ def init_app(app: Flask) -> None:
     max_age = timedelta(hours=settings.session_max_hours)
 
     @lm.user_loader
-    def _load(token: str):
+    def _load(token: str) -> LoginUser | None:
         store = state().store
         found = sessions.check(store, str(token), idle=idle, max_age=max_age)
         if found.user_id is None:
@@ -180,7 +184,7 @@ def init_app(app: Flask) -> None:
         return LoginUser(user, str(token))
 
     @lm.unauthorized_handler
-    def _unauthorized():
+    def _unauthorized() -> ResponseReturnValue:
         if request.method in ("GET", "HEAD"):
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return render_template("error.html", status=401, message=_("请先登录。")), 401
@@ -197,20 +201,20 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
     @app.errorhandler(CSRFError)
-    def _csrf_error(exc):
+    def _csrf_error(exc: CSRFError) -> tuple[str, int]:
         return render_template("error.html", status=400,
                                message=_("表单已过期或来自其他网站（%(reason)s）。请刷新页面后重试。",
                                          reason=exc.description)), 400
 
     @app.errorhandler(RateLimitExceeded)
-    def _rate_limited(exc):
+    def _rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
         msg = _("请求太频繁，请稍后再试（限制：%(limit)s）。", limit=exc.description)
         if wants_json():
             return jsonify({"error": {"code": "rate_limited", "message": msg, "field": None}}), 429
         return render_template("error.html", status=429, message=msg), 429
 
     @app.context_processor
-    def _auth_context():
+    def _auth_context() -> dict[str, Any]:
         return {"signed_in_user": signed_in_user()}
 
     app.extensions[_POLICY] = csp.for_base_maps(settings.tianditu_key)
@@ -239,7 +243,7 @@ def page_policy(app: Flask) -> csp.Policy:
     return app.extensions[_POLICY]
 
 
-def frame_headers(resp):
+def frame_headers(resp: Response) -> Response:
     """The Content-Security-Policy of a page, and framing refused unless the view allowed it
     (``g.frame_ancestors``).
 
@@ -281,7 +285,7 @@ def _locked_page(wait: timedelta) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     """Sign in with user name and password (throttled per account name and address)."""
     nxt = safe_next(request.values.get("next"))
     error = None
@@ -321,7 +325,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     """Sign out (a POST with the CSRF token, so other sites cannot sign anyone out): the
     session ends in the database too, so a copy of the cookie opens nothing."""
     store = state().store

@@ -19,13 +19,14 @@ import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, abort, current_app, render_template, send_file, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file, url_for
 from flask_babel import gettext as _
 
 from stationmap import coverage as cv
 from stationmap import csp
-from stationmap.config import WEB_MAX_CELLS
+from stationmap.config import DEFAULT_CELL_M, WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.instance import private_dir
 from stationmap.labels import KIND_LABELS, METHOD_LABELS, label, labels, mode_labels
@@ -34,6 +35,10 @@ from stationmap.web.features import json_response
 from stationmap.web.params import COVERAGE, COVERAGE_PAGE, Params, names
 from stationmap.web.state import state
 from stationmap.web.ui import lang
+
+if TYPE_CHECKING:
+    from stationmap.coverage import Coverage
+    from stationmap.siting import Sites
 
 bp = Blueprint("coverage", __name__)
 
@@ -67,18 +72,19 @@ def _texts() -> dict[str, str]:
 class _Args:
     """The run's arguments, checked at the edge."""
 
-    def __init__(self, p: Params, *, adcode: str | None):
+    def __init__(self, p: Params, *, adcode: str | None) -> None:
         from stationmap.districts import check_adcode
 
         settings = state().settings
-        self.adcode = check_adcode(adcode if adcode is not None else p.one("district"), field="district") \
+        checked = check_adcode(adcode if adcode is not None else p.one("district"), field="district") \
             if (adcode is not None or p.one("district")) else None
-        if self.adcode is None:
+        if checked is None:
             raise ValidationError("district is required (a 6-digit adcode)", field="district")
+        self.adcode = checked
         self.kind = p.choice(_PARAM["kind"])
         self.mode = p.choice(_PARAM["mode"])
         self.minutes = p.number(_PARAM["minutes"], settings.minutes)
-        self.cell = p.number(_PARAM["cell"])
+        self.cell = p.number(_PARAM["cell"], DEFAULT_CELL_M)   # (its declared default)
         self.method = p.choice(_PARAM["method"])
         self.add = p.integer(_PARAM["add"])
 
@@ -95,7 +101,7 @@ class _Args:
         return q
 
 
-def _run(args: _Args):
+def _run(args: _Args) -> tuple[Coverage, Sites | None]:
     """(coverage, sites) for ``args``, cached per arguments and store revision."""
     st = state()
     cache: OrderedDict = st.coverage_runs
@@ -129,11 +135,11 @@ def _run(args: _Args):
     return cov, sites
 
 
-def _fmt_share(x):
+def _fmt_share(x: float | None) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
-def _fmt_min(x, horizon):
+def _fmt_min(x: float | None, horizon: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if math.isinf(x):
@@ -142,7 +148,7 @@ def _fmt_min(x, horizon):
 
 
 @bp.get("/coverage/<adcode>")
-def page(adcode: str):
+def page(adcode: str) -> str:
     """The coverage map, figures and downloads of a district."""
     from stationmap.maps import render_parts
     from stationmap.maps.coverage import coverage_map
@@ -184,7 +190,7 @@ def page(adcode: str):
 
 
 @bp.get("/coverage/<adcode>/download/<name>")
-def download(adcode: str, name: str):
+def download(adcode: str, name: str) -> Response:
     """One of the files the CLI writes, for this run (written on first request)."""
     if name not in DOWNLOADS:
         abort(404)
@@ -212,7 +218,7 @@ def download(adcode: str, name: str):
 
 
 @bp.get("/api/v1/coverage")
-def api():
+def api() -> Response:
     """Coverage figures as JSON: ``district`` (adcode, required), ``kind``, ``mode``,
     ``minutes``, ``cell`` (metres), ``method``, ``add`` (suggest sites), ``cells=true``
     (the cells as a GeoJSON FeatureCollection, WGS-84), ``gaps`` (how many, default 20)."""
@@ -228,12 +234,12 @@ def api():
     return json_response(body)
 
 
-def _limits() -> dict[str, dict[str, float]]:
+def _limits() -> dict[str, dict[str, float | None]]:
     """The form's bounds, from the run's declared parameters (:data:`stationmap.web.params.COVERAGE`)."""
     return {name: {"min": _PARAM[name].lo, "max": _PARAM[name].hi} for name in ("minutes", "cell", "add")}
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Register the blueprint (called from :func:`stationmap.web.create_app`)."""
     app.register_blueprint(bp)
 

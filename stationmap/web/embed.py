@@ -23,7 +23,9 @@ other response refuses framing (:func:`stationmap.web.auth.frame_headers`).
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template, request, url_for
+from typing import TYPE_CHECKING
+
+from flask import Blueprint, Flask, g, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -31,32 +33,39 @@ from stationmap import publish
 from stationmap.web.state import district_counts, districts, state
 from stationmap.web.ui import finder_config, lang
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from stationmap.districts import District
+    from stationmap.maps.finder import MapParts
+    from stationmap.publish import EmbedPresets
+
 bp = Blueprint("embed", __name__)
 
 #: default iframe size in the builder, CSS pixels
 DEFAULT_SIZE = (640, 480)
 
 
-def basemap_names() -> tuple:
+def basemap_names() -> tuple[str, ...]:
     return publish.basemap_names(state().settings.tianditu_key)
 
 
-def get_district(adcode: str):
+def get_district(adcode: str) -> District:
     """The district record of ``adcode`` (400 if malformed, 404 if unknown)."""
     return districts().get(adcode)
 
 
-def presets_from_request():
+def presets_from_request() -> EmbedPresets:
     return publish.parse_presets(request.args, basemaps=basemap_names(),
                                  default_lang=state().settings.default_lang)
 
 
-def _view(district, presets) -> tuple:
+def _view(district: District, presets: EmbedPresets) -> tuple:
     """Centre (WGS-84), zoom, and the bounds to fit (:func:`stationmap.publish.view`)."""
     return publish.view(district, presets, state().index.stations())
 
 
-def embed_config(district, presets) -> dict:
+def embed_config(district: District, presets: EmbedPresets) -> dict:
     """finder.js's configuration for an embed: the finder's own, narrowed to the district."""
     cfg = finder_config(presets.lang)
     prefix = publish.district_prefix(district)
@@ -65,7 +74,7 @@ def embed_config(district, presets) -> dict:
     return publish.embed_config(cfg, district, presets, fit=fit, static=False, gettext=_)
 
 
-def _map_parts(district, presets):
+def _map_parts(district: District, presets: EmbedPresets) -> MapParts:
     from stationmap.maps.finder import finder_map, render_parts
 
     center, zoom, _fit = _view(district, presets)
@@ -76,7 +85,7 @@ def _map_parts(district, presets):
     return render_parts(m)
 
 
-def render_embed(district, presets, *, sample: bool = False) -> str:
+def render_embed(district: District, presets: EmbedPresets, *, sample: bool = False) -> str:
     """The embed page's HTML (a published site's: :func:`stationmap.publish.render_static_page`)."""
     with force_locale(presets.lang):
         parts = _map_parts(district, presets)
@@ -88,7 +97,7 @@ def render_embed(district, presets, *, sample: bool = False) -> str:
 
 
 @bp.get("/embed/<adcode>")
-def embed(adcode):
+def embed(adcode: str) -> str:
     """A district's stations on a map with minimal chrome, for an ``<iframe>``."""
     district = get_district(adcode)
     g.frame_ancestors = publish.frame_ancestors(state().settings.embed_origins, district.adcode)
@@ -99,7 +108,7 @@ def embed(adcode):
 
 
 @bp.get("/embed")
-def builder():
+def builder() -> str:
     """Choose a district, presets and size; live preview; copy the ``<iframe>`` snippet."""
     from stationmap.model import KINDS, SERVICES
     rows = [r for r in district_counts() if r["adcode"]]
@@ -118,7 +127,7 @@ def builder():
     )
 
 
-def export_district(adcode: str, out_dir, *, presets=None) -> dict:
+def export_district(adcode: str, out_dir: str | Path, *, presets: EmbedPresets | None = None) -> dict:
     """Write the static site of a district with this app's settings and stations (needs an app context).
 
     :func:`stationmap.publish.publish_district` does the work (no request, no
@@ -129,7 +138,7 @@ def export_district(adcode: str, out_dir, *, presets=None) -> dict:
                                     presets=presets)
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Register the embed blueprint; check the framing allowlist once."""
     publish.check_embed_origins(app.extensions["stationmap"].settings.embed_origins)
     app.register_blueprint(bp)

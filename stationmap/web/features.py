@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -31,7 +32,7 @@ from stationmap.hours import TZ, When, rfc3339, when_checker
 from stationmap.model import Station
 from stationmap.web.http import GEOJSON, api_response
 
-_PROP_CACHE: dict = {}
+_PROP_CACHE: dict[str, tuple[Station, dict[str, Any], str, dict[str, Any]]] = {}
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
@@ -40,7 +41,7 @@ def _quote_id(station_id: str) -> str:
     return station_id if _SAFE_ID.fullmatch(station_id) else quote(station_id, safe="")
 
 
-def _cached_feature(st, root: str) -> tuple:
+def _cached_feature(st: Station, root: str) -> tuple[Station, dict[str, Any], str, dict[str, Any]]:
     """``(station, properties, root, WGS-84 point geometry)`` of a station: its stored
     fields as feature properties, built once per Station object (a write makes a new
     one) and URL prefix (``request.script_root``); shared: never modify."""
@@ -119,7 +120,8 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
     return out
 
 
-_FRAGMENTS: dict = {}
+#: per station id: (the station object, {(fields, datum): its feature's text, open for more properties})
+_FRAGMENTS: dict[str, tuple[Station, dict[tuple[tuple[str, ...] | None, str], bytes]]] = {}
 
 
 @contextmanager
@@ -143,7 +145,7 @@ def no_gc(on: bool = True) -> Iterator[None]:
         gc.enable()
 
 
-def collection(head: dict, stations: Iterable[Station], **kwargs) -> bytes:
+def collection(head: dict, stations: Iterable[Station], **kwargs: Any) -> bytes:
     """The JSON text (UTF-8) of the FeatureCollection ``head`` (its last member
     ``"features": []``) with ``features(stations, **kwargs)`` in that place, built from
     cached pieces (:func:`feature_parts`) and joined once."""
@@ -156,7 +158,7 @@ def collection(head: dict, stations: Iterable[Station], **kwargs) -> bytes:
     return b"".join(parts)
 
 
-def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = "wgs84",
+def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum: str = "wgs84",
                   at: datetime | None = None, fields: Sequence[str] | None = None,
                   extra: Sequence[dict] | None = None, services: Sequence[str] = ()) -> None:
     """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
@@ -170,6 +172,7 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
     if not stations:
         parts.append(b"[]")
         return
+    key: tuple[tuple[str, ...] | None, str]
     if fields is None:
         static = STATIC_PROPERTIES
         key = (None, out_datum)     # (cheaper to hash than the tuple of all the names)
@@ -177,7 +180,7 @@ def feature_parts(parts: list, stations: Iterable[Station], *, out_datum: str = 
         static = tuple(f for f in fields if f not in TIME_PROPERTIES)
         key = (static, out_datum)
     times = TIME_PROPERTIES if fields is None else tuple(f for f in TIME_PROPERTIES if f in fields)
-    pieces = [None] * len(stations)
+    pieces = [b""] * len(stations)     # (each set below: from the cache or built)
     missing = []
     for i, st in enumerate(stations):
         hit = _FRAGMENTS.get(st.id)
@@ -244,7 +247,7 @@ def dumps(obj: object) -> bytes:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
 
 
-def _plain(obj):
+def _plain(obj: object) -> object:
     """The standard library's fallback for numpy scalars and arrays."""
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -72,15 +72,26 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from functools import lru_cache
-from types import FunctionType
+from types import FunctionType, ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, Response, request
-from flask.sessions import NullSession, SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Request, Response
+from flask.json.provider import DefaultJSONProvider
+from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.datastructures import Headers, ImmutableMultiDict, MultiDict
 from werkzeug.utils import cached_property, get_content_type
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from flask.typing import ResponseReturnValue
+
+    #: flask's ``request``, of this app's request class (StationmapFlask.request_class)
+    request: StationmapRequest
+else:
+    from flask import request
 
 #: the media type of the API's GeoJSON answers
 GEOJSON = "application/geo+json"
@@ -90,7 +101,7 @@ PID = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: PID.__setitem__(0, os.getpid()))
 
 
-def evict(cache: dict, room: int) -> None:
+def evict(cache: dict[Any, Any], room: int) -> None:
     """Drop the oldest entries of ``cache`` until it has fewer than ``room``
     (safe when another thread of a threaded server evicts at the same time)."""
     while len(cache) >= room:
@@ -114,12 +125,12 @@ class StationmapRequest(Request):
     compares the two)."""
 
     @cached_property
-    def arg_lists(self) -> dict:
+    def arg_lists(self) -> dict[str, list[str]]:
         """The query string as ``{name: [values]}`` (what ``args.lists()`` gives, as a
         plain dict: the API's parameter checks read it; never modify)."""
         qs = self.environ.get("QUERY_STRING", "")
         if qs.isascii() and "%" not in qs and "+" not in qs:
-            out: dict = {}
+            out: dict[str, list[str]] = {}
             for part in qs.split("&"):
                 if part:
                     k, _, v = part.partition("=")
@@ -131,7 +142,7 @@ class StationmapRequest(Request):
         return dict(self.args.lists())
 
     @cached_property
-    def args(self) -> MultiDict:
+    def args(self) -> MultiDict[str, str]:
         qs = self.environ.get("QUERY_STRING", "")
         if qs.isascii() and "%" not in qs and "+" not in qs:
             return self.parameter_storage_class(self.arg_lists)
@@ -157,7 +168,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def is_api_read(req: Request | None = None) -> bool:
     """Whether ``req`` (default: the current request) is a read-only JSON API request
     (asked by several hooks per request: the answer is kept in the request's environ)."""
-    req = request._get_current_object() if req is None else req
+    # (the proxy's own method: flask types ``request`` as the Request it stands for)
+    req = request._get_current_object() if req is None else req  # type: ignore[attr-defined]
     env = req.environ
     flag = env.get("stationmap.api_read")
     if flag is None:
@@ -181,13 +193,14 @@ class StationmapFlask(Flask):
     kept in a set; anything else takes Flask's way."""
 
     request_class = StationmapRequest
+    json: DefaultJSONProvider   # (Flask's default json_provider_class)
     _SYNC_CAP = 4096
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._sync_funcs: set = set()
+        self._sync_funcs: set[Callable[..., Any]] = set()
 
-    def ensure_sync(self, func: Callable) -> Callable:
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         known = self._sync_funcs
         if func in known:
             return func
@@ -206,7 +219,7 @@ def init_app(app: Flask) -> None:
 _API_READ_NOOPS = "stationmap_api_read_noops"
 
 
-def skip_on_api_reads(app: Flask, *hooks) -> None:
+def skip_on_api_reads(app: Flask, *hooks: Callable[..., Any]) -> None:
     """Mark before/after/teardown-request ``hooks`` as doing nothing for a read-only API request
     (:func:`is_api_read`): :func:`lean_hooks` leaves them out there."""
     app.extensions.setdefault(_API_READ_NOOPS, []).extend(hooks)
@@ -227,26 +240,26 @@ def lean_hooks(app: Flask) -> None:
     noops = app.extensions.get(_API_READ_NOOPS, [])
     if not noops:
         return
-    before = list(app.before_request_funcs.get(None, []))
+    before: list[Callable[[], Any]] = list(app.before_request_funcs.get(None, []))  # (called as they are: all sync)
     after = list(reversed(app.after_request_funcs.get(None, [])))
     teardown = list(reversed(app.teardown_request_funcs.get(None, [])))
     api_before = [f for f in before if f not in noops]
     api_after = [f for f in after if f not in noops]
     api_teardown = [f for f in teardown if f not in noops]
 
-    def _before_request():
+    def _before_request() -> ResponseReturnValue | None:
         for fn in (api_before if is_api_read() else before):
             rv = fn()
             if rv is not None:
                 return rv
         return None
 
-    def _after_request(resp):
+    def _after_request(resp: Response) -> Response:
         for fn in (api_after if is_api_read() else after):
             resp = fn(resp)
         return resp
 
-    def _teardown_request(exc=None):
+    def _teardown_request(exc: BaseException | None = None) -> None:
         for fn in (api_teardown if is_api_read() else teardown):
             fn(exc)
 
@@ -260,11 +273,11 @@ def lean_hooks(app: Flask) -> None:
 class ApiReadSession(NullSession):
     """The session of a read-only API request: empty, and writing to it is a bug."""
 
-    def _fail(self, *args, **kwargs):
+    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise RuntimeError("read-only API requests (GET /api/...) have no session; "
                            "do not read or write the session in an API view")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
 
 
 class AppSessionInterface(SecureCookieSessionInterface):
@@ -272,7 +285,7 @@ class AppSessionInterface(SecureCookieSessionInterface):
     those neither verify the cookie's signature nor ever send a cookie back.
     The API answers the same to everyone; nothing in it depends on who is signed in."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if is_api_read(request):
             return ApiReadSession()
         return super().open_session(app, request)
@@ -289,7 +302,7 @@ DENY_HEADERS = (
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
 )
 
-_CONTENT_TYPES: dict = {}
+_CONTENT_TYPES: dict[str, str] = {}
 
 
 def content_type(mimetype: str) -> str:
@@ -312,8 +325,13 @@ class ApiResponse(Response):
     werkzeug's way.
     """
 
+    # set by api_response and features.cached_response (compress and auth.frame_headers read them)
+    deny_framing: bool
+    encoded: bool
+    gzip_key: Hashable | None
+
     @classmethod
-    def of(cls, data: bytes, status: int, headers: list) -> ApiResponse:
+    def of(cls, data: bytes, status: int, headers: list[tuple[str, str]]) -> ApiResponse:
         """The response of ``data`` with ``headers`` (clean ``(name, str)`` pairs, the
         Content-Type among them) and a Content-Length: what ``Response(data,
         status, headers)`` builds (the same attributes: tests/web/test_api_cheap.py),
@@ -328,7 +346,7 @@ class ApiResponse(Response):
         self.response = [data]
         return self
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         body = self.response
         code = self._status_code
         if (type(body) is not list or self._on_close or not 200 <= code < 300 or code == 204
@@ -342,7 +360,7 @@ class ApiResponse(Response):
         return body
 
 
-def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool = True) -> Response:
+def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool = True) -> ApiResponse:
     """A JSON API answer with its final headers set at once.
 
     What the after-request hooks would add one by one, the API's answers carry
@@ -369,6 +387,7 @@ def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool 
 
 # -- compression -------------------------------------------------------------------------------
 
+_isal_zlib: ModuleType | None
 try:    # ISA-L deflate (optional: zlib does the same, slower)
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # pragma: no cover - isal is in install_requires
@@ -377,8 +396,8 @@ except ImportError:  # pragma: no cover - isal is in install_requires
 _COMPRESSIBLE = {"application/json", GEOJSON, "text/html", "text/css", "text/javascript",
                  "application/javascript", "image/svg+xml", "text/plain"}
 _MIN_SIZE = 512
-_STATIC_GZ: dict = {}
-_BODY_GZ: dict = {}
+_STATIC_GZ: dict[Hashable, bytes] = {}
+_BODY_GZ: dict[Hashable, bytes] = {}
 
 
 def accepts_gzip() -> bool:
@@ -443,10 +462,12 @@ def compress(resp: Response) -> Response:
         return resp
     etag = resp.get_etag()[0] if "ETag" in headers else None
     static = resp.direct_passthrough  # a file from the static folder
+    cache: dict[Hashable, bytes] | None
+    key: Hashable | None
     if static and etag:
         cache, key, room = _STATIC_GZ, (request.path, etag), 256
-    elif getattr(resp, "gzip_key", None) is not None:  # a body the view serves from its cache
-        cache, key, room = _BODY_GZ, resp.gzip_key, 16
+    elif (gzip_key := getattr(resp, "gzip_key", None)) is not None:  # a body the view serves from its cache
+        cache, key, room = _BODY_GZ, gzip_key, 16
     else:
         cache = key = None
     resp.direct_passthrough = False

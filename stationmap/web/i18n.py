@@ -6,7 +6,9 @@ cookie, else the instance default (``STATIONMAP_DEFAULT_LANG``, ``zh``).
 
 from __future__ import annotations
 
-from flask import request
+from typing import Any
+
+from flask import Flask, Response, request
 from flask_babel import Babel
 
 from stationmap.labels import LANGS, TRANSLATIONS_DIR
@@ -23,13 +25,13 @@ def select_locale() -> str:
     return state().settings.default_lang if state().settings.default_lang in LANGS else "zh"
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Flask-Babel, the language cookie, and ``lang`` in every template."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(app, locale_selector=select_locale)
 
     @app.after_request
-    def _remember(resp):
+    def _remember(resp: Response) -> Response:
         if resp.mimetype != "text/html":  # JSON, files: no language to remember
             return resp
         lang = request.args.get("lang")
@@ -40,5 +42,5 @@ def init_app(app) -> None:
     skip_on_api_reads(app, _remember)    # the API answers JSON
 
     @app.context_processor
-    def _lang():
+    def _lang() -> dict[str, Any]:
         return {"lang": ui.lang()}

@@ -10,6 +10,7 @@ that responses match the schemas here, and that bad input is refused.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from stationmap import __version__
 from stationmap.config import DETOUR_FACTOR, MODES
@@ -17,13 +18,16 @@ from stationmap.coords import DATUMS
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web import params
 
+if TYPE_CHECKING:
+    from flask import Flask
 
-def _error(description):
+
+def _error(description: str) -> dict[str, Any]:
     schema = {"$ref": "#/components/schemas/Error"}
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def register_paths(app, paths: dict) -> None:
+def register_paths(app: Flask, paths: dict) -> None:
     """Add OpenAPI path items of another blueprint (``{"/api/v1/x": {"get": {...}}}``).
 
     Call from that blueprint's ``init_app``; the served document then lists
@@ -33,7 +37,7 @@ def register_paths(app, paths: dict) -> None:
     app.extensions["stationmap"].openapi_paths.update(paths)
 
 
-def document_for_app(app) -> dict:
+def document_for_app(app: Flask) -> dict:
     """:func:`openapi_document` plus the paths registered with :func:`register_paths`."""
     extra = app.extensions["stationmap"].openapi_paths
     doc = openapi_document()

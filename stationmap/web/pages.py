@@ -17,6 +17,7 @@ from stationmap.errors import NotFoundError
 from stationmap.hours import TZ, When, when
 from stationmap.labels import label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
+from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, state
@@ -25,7 +26,7 @@ from stationmap.web.ui import center, finder_config, lang, mode_labels
 bp = Blueprint("pages", __name__)
 
 
-def _finder_parts(page_lang: str):
+def _finder_parts(page_lang: str) -> MapParts:
     st = state()
     key = (page_lang, st.settings.tianditu_key, url_for("static", filename=""), center())
     cache = st.finder_parts
@@ -41,7 +42,7 @@ def _finder_parts(page_lang: str):
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     """The courier finder: map, filters, the nearest stations."""
     page_lang = lang()
     parts = _finder_parts(page_lang)
@@ -97,13 +98,14 @@ def _hours_info(station: Station, now: datetime, page_lang: str) -> dict:
 
 
 @bp.get("/station/<path:station_id>", merge_slashes=False)
-def station(station_id: str):
+def station(station_id: str) -> str:
     """One station: details, hours, services, verified date, navigation links."""
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
     page_lang = lang()
-    mode = request.args.get("mode") if request.args.get("mode") in MODES else DEFAULT_MODE
+    asked = request.args.get("mode")
+    mode = asked if asked in MODES else DEFAULT_MODE
     now = datetime.now(TZ)
     nav = nav_links(st.lon, st.lat, st.name, mode=mode)
     services = [(s, label(SERVICES, s, page_lang),
@@ -120,7 +122,7 @@ def station(station_id: str):
 
 
 @bp.get("/districts")
-def districts():
+def districts() -> str:
     """Districts and their station counts."""
     rows = district_counts()
     return render_template("districts.html", rows=rows, any_sample=any(r["sample"] for r in rows),

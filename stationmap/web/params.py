@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-
-from flask import request
+from typing import TYPE_CHECKING, Any, overload
 
 from stationmap.config import (
     API_MAX_K,
@@ -47,6 +46,16 @@ from stationmap.errors import ValidationError
 from stationmap.hours import TZ
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web.features import PROPERTIES
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from stationmap.web.http import StationmapRequest
+
+    #: flask's ``request``, of the app's request class (stationmap.web.http.StationmapFlask)
+    request: StationmapRequest
+else:
+    from flask import request
 
 #: ``at`` must fall in these years (opening hours beyond them mean nothing)
 AT_YEARS = (1900, 2200)
@@ -80,7 +89,7 @@ class Param:
     kind: str
     description: str
     required: bool = False
-    default: object = None
+    default: Any = None     # of the kind's type: float (number), int, bool, str (choice)...
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
@@ -125,12 +134,12 @@ class Param:
         return d
 
 
-def _doc_number(x):
+def _doc_number(x: object) -> object:
     """A bound or default as the document writes it: ``15.0`` as ``15``."""
     return int(x) if isinstance(x, float) and x.is_integer() else x
 
 
-def names(params: Iterable[Param]) -> frozenset:
+def names(params: Iterable[Param]) -> frozenset[str]:
     """The names of ``params`` (what :class:`Params` allows)."""
     return frozenset(p.name for p in params)
 
@@ -181,7 +190,7 @@ REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES
               for p in NEAREST if p not in (K, ORDER))
 STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."))
-DISTRICTS = ()
+DISTRICTS: tuple[Param, ...] = ()
 BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."))
 COVERAGE = (
     Param("district", "adcode", "Adcode of the district.", required=True),
@@ -207,7 +216,7 @@ class Params:
     one or a bad value raises ValidationError naming the parameter.
     """
 
-    def __init__(self, allowed):
+    def __init__(self, allowed: Collection[str]) -> None:
         self.args = args = request.arg_lists   # {name: [values]}: plain dict lookups below
         for key in args:
             if key not in allowed:
@@ -221,6 +230,11 @@ class Params:
         if len(values) > 1:
             raise ValidationError(f"{name} must be given once, got {len(values)} values", field=name)
         return values[0] if values else None
+
+    @overload
+    def number(self, spec: Param, default: float) -> float: ...
+    @overload
+    def number(self, spec: Param, default: None = None) -> float | None: ...
 
     def number(self, spec: Param, default: float | None = None) -> float | None:
         """A finite number in ``spec``'s bounds (``default``, else ``spec.default``, when absent)."""
@@ -254,6 +268,8 @@ class Params:
         if raw is None:
             return spec.default
         lo, hi = spec.lo, spec.hi
+        if lo is None or hi is None:
+            raise ValueError(f"integer parameter {name!r} is declared without its bounds")
         text = raw.strip()
         if not _INT.fullmatch(text) or len(text) > 12:
             if _INT.fullmatch(text):
@@ -355,6 +371,7 @@ def parse_datetime(raw: str, *, field: str = "at") -> datetime:
     try:
         sec = min(int(ss or 0), 59)
         micro = int((frac or "0")[:6].ljust(6, "0"))
+        tzinfo: ZoneInfo | timezone
         if tz is None:
             tzinfo = TZ
         elif tz in ("Z", "z"):
