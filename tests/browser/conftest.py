@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.webforms import FINDER_NOON, Clock
 from tests.support.webforms import live_server, make_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -22,8 +23,16 @@ def finder_app(tmp_path_factory, web_stations_builder):
 
 
 @pytest.fixture(scope="module")
-def finder_url(finder_app):
-    with live_server(finder_app) as base:
+def finder_clock():
+    return Clock(FINDER_NOON)
+
+
+@pytest.fixture(scope="module")
+def finder_url(finder_app, finder_clock):
+    from stationmap.web import api
+
+    with pytest.MonkeyPatch.context() as mp, live_server(finder_app) as base:
+        mp.setattr(api, "now", finder_clock.now)
         yield base
 
 

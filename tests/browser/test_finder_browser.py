@@ -13,6 +13,8 @@ from pyproj import Geod
 
 from stationmap.config import DEFAULT_SPEEDS_KMH, DETOUR_FACTOR
 from stationmap.coords import wgs84_to_gcj02
+from stationmap.hours import open_at
+from tests.support.webforms import FINDER_NOON
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,9 +25,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ROOT_DATA = "() => Object.assign({}, document.documentElement.dataset)"
 
 
-def nearest_ids(stations, lon, lat, *, k=5, kinds=()):
+def nearest_ids(stations, lon, lat, *, k=5, kinds=(), at=FINDER_NOON):
+    """The finder's list by brute force: the k nearest open at ``at``, then the closed ones among
+    the k nearest (``order=open_first``; one speed, so nearest is quickest)."""
     cand = [s for s in stations if s.status != "closed" and (not kinds or set(kinds) & set(s.kinds))]
-    return [s.id for s in sorted(cand, key=lambda s: GEOD.inv(lon, lat, s.lon, s.lat)[2])[:k]]
+    near = sorted(cand, key=lambda s: GEOD.inv(lon, lat, s.lon, s.lat)[2])
+    return [s.id for s in [s for s in near if open_at(s, at)][:k] + [s for s in near[:k] if not open_at(s, at)]]
 
 
 def shown_on_map(stations, *, kinds=()):

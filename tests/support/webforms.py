@@ -88,3 +88,19 @@ def make_app(path, stations=(), **config):
         store.write_many(stations, user="test", note="fixture")
     return create_app({"database_url": url, "instance_path": str(path / "instance"), "TESTING": True, **config})
 
+
+#: the finder server's clock in these tests: a Monday at 10:00 Shanghai time, unless a test moves it
+#: (``finder_clock``): which stations are open, and so the list's order, must not hang on when CI runs
+FINDER_NOON = datetime(2026, 12, 7, 10, 0, tzinfo=TZ)
+
+
+class Clock:
+    """The finder server's "now" (``stationmap.web.api.now``), settable."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def now(self) -> tuple:
+        from stationmap.web.params import iso_time
+
+        return self.at, iso_time(self.at)
