@@ -73,6 +73,7 @@ KILL_WINDOW = 2.0
 SAMPLE_EVERY = 0.5
 TIMEOUT = 30.0
 WORKERS = 2
+WINDOW_S = 10.0
 GOAL_P99_MS = 1000.0
 USERNAME = "soak"
 
@@ -410,6 +411,9 @@ def soak(port: int, master: int, *, password: str, stations, clients: int = CLIE
     kill_errors, other_errors = split_failures(records, kill.get("at"))
     overall = _latency(records)
     per_kind = {k: _latency([r for r in records if r[0] == k]) for k in KINDS}
+    # by WINDOW_S-second window of their start: drift over the run, and the kill's window
+    per_window = [_latency([r for r in records if w * WINDOW_S <= r[1] < (w + 1) * WINDOW_S])
+                  for w in range(math.ceil(seconds / WINDOW_S))]
     rss_sum = max((sum(m[0] for m in s.values()) for _, s in samples), default=0)
     rss_max = max((m[0] for _, s in samples for m in s.values()), default=0)
     pss_sum = max((sum(m[1] or 0 for m in s.values()) for _, s in samples), default=0)
@@ -441,7 +445,7 @@ def soak(port: int, master: int, *, password: str, stations, clients: int = CLIE
         "error_samples": [{"kind": r[0], "start_s": round(r[1], 3), "end_s": round(r[2], 3), "error": r[4]}
                           for r in (kill_errors + other_errors)[:20]],
         "kill": {k: v for k, v in kill.items() if k != "workers"},
-        "latency": overall, "latency_by_kind": per_kind,
+        "latency": overall, "latency_by_kind": per_kind, "latency_by_window": per_window,
         "peak_workers_rss_mb": rss_sum / 1024, "peak_worker_rss_mb": rss_max / 1024,
         "peak_workers_pss_mb": pss_sum / 1024,
         "memory_samples": len(samples),
@@ -467,6 +471,11 @@ def report(r: dict) -> None:
     rows = [("all", r["latency"]), *r["latency_by_kind"].items()]
     for name, s in rows:
         print(f"  {name:<14}{s['n']:>7}{s['p50_ms']:>8.0f}{s['p95_ms']:>8.0f}{s['p99_ms']:>8.0f}{s['max_ms']:>8.0f}")
+    windows = []
+    for i, w in enumerate(r["latency_by_window"]):
+        a, b = i * WINDOW_S, min((i + 1) * WINDOW_S, r["seconds"])
+        windows.append(f"{a:.0f}-{b:.0f} s: {w['n'] / (b - a):.0f}/s {w['p50_ms']:.0f}/{w['p99_ms']:.0f}")
+    print(f"  by {WINDOW_S:.0f} s window of the start (requests/s, p50/p99 ms): " + ", ".join(windows))
     print(f"  peak worker memory (every {SAMPLE_EVERY} s): VmRSS {r['peak_workers_rss_mb']:.0f} MB the workers "
           f"together, {r['peak_worker_rss_mb']:.0f} MB the largest; PSS (shared pages counted once) "
           f"{r['peak_workers_pss_mb']:.0f} MB together")
