@@ -11,13 +11,14 @@ WORKERS ?= 2
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps init serve test style lint bench clean
+.PHONY: help venv system-deps init serve test style lint bench soak clean
 
 help:
 	@echo "make serve   - set up and serve the app on http://$(HOST):$(PORT) (SQLite, sample data)"
 	@echo "make test    - set up and run the whole test suite"
 	@echo "make lint    - ruff, import contracts and mypy over the library (configured in pyproject.toml, setup.cfg)"
 	@echo "make bench   - run the benchmarks and print their figures"
+	@echo "make soak    - 50 clients for 60 s against a served instance, a worker killed at 20 s (fails if errors or p99 > 1 s)"
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +62,10 @@ lint: style
 
 bench: venv
 	$(PY) benchmarks/run.py
+
+# benchmarks/bench_soak.py (also part of `make bench`); shorter: .venv/bin/python benchmarks/bench_soak.py --help
+soak: venv
+	$(PY) benchmarks/run.py soak
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -94,32 +94,50 @@ def free_port() -> int:
 
 def gunicorn(target: str, *, port: int, env: dict, cwd: str, workers: int = WORKERS,
              ready_path: str = "/nowhere") -> subprocess.Popen:
-    """Start gunicorn as ``stationmap serve`` does; returns once its workers have booted.
+    """Start gunicorn as ``stationmap serve`` does; returns once its workers have booted (:func:`start`)."""
+    exe = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    return start([exe, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", target],
+                 port=port, env=env, cwd=cwd, ready_path=ready_path)
+
+
+def start(argv: list, *, port: int, env: dict, cwd: str, ready_path: str = "/nowhere",
+          settle: bool = True) -> subprocess.Popen:
+    """Start the server ``argv`` (gunicorn, or ``stationmap serve``, which becomes gunicorn) that listens
+    on 127.0.0.1:``port``; returns once its workers have booted.
 
     gunicorn listens before its workers have built the app; a worker that is
     still booting just does not accept.  So wait for the first HTTP answer (to
     ``ready_path``, any status), then as long again: the workers boot side by side.
+    ``settle=False`` skips that second wait, for a server that builds the app before it
+    listens (``stationmap serve``: gunicorn's ``preload_app``, so its workers fork ready).
+    The server's stdout (the access log) is dropped; its stderr (gunicorn's
+    error log) is kept in a temporary file: :func:`error_log` reads it.
     """
-    exe = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server) gunicorn's error log (a pipe nobody reads could fill up)
-    proc = subprocess.Popen([exe, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                             "--access-logfile", "-", target],
-                            cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
+    proc.error_log = log  # type: ignore[attr-defined]
     t0 = time.time()
     deadline = t0 + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"gunicorn {target} exited: {log.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(f"{' '.join(argv)} exited: {error_log(proc)[-2000:]}")
         try:
             _request(port, ready_path)
         except OSError:
             time.sleep(0.1)
             continue
-        time.sleep(max(0.5, time.time() - t0))
+        if settle:
+            time.sleep(max(0.5, time.time() - t0))
         return proc
     proc.kill()
-    raise RuntimeError(f"gunicorn {target} did not start")
+    raise RuntimeError(f"{' '.join(argv)} did not start")
+
+
+def error_log(proc: subprocess.Popen) -> str:
+    """What the server started by :func:`start` wrote to its stderr so far."""
+    log = proc.error_log  # type: ignore[attr-defined]
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def stop(proc: subprocess.Popen) -> None:

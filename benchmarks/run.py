@@ -2,6 +2,8 @@
 
 Each benchmark module has ``main()`` that prints its figures and returns a
 dict; the combined results are written to benchmarks/results/latest.json.
+A benchmark that is also a check (bench_soak.py) puts what it found wrong in
+its dict's ``failures``: then this exits with status 1, after every benchmark ran.
 Usage: python benchmarks/run.py [name ...]   (e.g. ``index`` for bench_index.py)
 """
 
@@ -33,7 +35,10 @@ def main(argv=None) -> int:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    return 0
+    failed = {name: r["failures"] for name, r in results.items() if isinstance(r, dict) and r.get("failures")}
+    for name, why in failed.items():
+        print(f"FAILED {name}: {'; '.join(why)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
