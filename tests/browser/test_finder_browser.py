@@ -239,3 +239,44 @@ def test_circle_stays_where_no_network_covers_the_position(open_finder, web_quer
     assert page.evaluate("() => { let n = 0; stationmapFinder.state.posLayer.eachLayer(l => { "
                          "if (l instanceof L.Circle) n++; }); return n; }") == 1
     watch.assert_clean()
+
+
+def test_at_dawn_open_stations_come_first_and_closed_ones_say_when_they_open(open_finder, finder_clock,
+                                                                             web_stations, web_query_point):
+    """06:30 on a Monday: the nearest stations are mostly shut; the list puts the open ones first and
+    the closed ones after them, greyed, each with its opening time in words (issue 15)."""
+    from datetime import datetime
+
+    from stationmap.hours import TZ, when
+
+    lon, lat = web_query_point
+    dawn = datetime(2026, 12, 7, 6, 30, tzinfo=TZ)
+    finder_clock.at = dawn
+    try:
+        page, watch = open_finder(f"/?lat={lat}&lon={lon}")
+        wait_list(page, 1)
+        expected = nearest_ids(web_stations, lon, lat, at=dawn)
+        assert list_ids(page) == expected
+        opened = page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.open)")
+        n_open = opened.count("1")
+        assert 0 < n_open < len(opened) and opened == ["1"] * n_open + ["0"] * (len(opened) - n_open)
+        by_id = {s.id: s for s in web_stations}
+        for li_id, text in zip(expected, page.locator("#nearest-list li .when").all_text_contents()):
+            w = when(by_id[li_id], dawn)
+            if w.open_now:
+                assert text == (f"营业至 {w.closes_at:%H:%M}" if w.closes_at and w.closes_at.date() == dawn.date()
+                                else text if w.closes_at else "24 小时营业"), (li_id, text)
+            elif w.opens_at is not None and w.opens_at.date() == dawn.date():
+                assert text == f"{w.opens_at:%H:%M} 开门", (li_id, text)
+            else:
+                assert text.endswith("开门") or text.endswith("开放") or text.startswith("暂停开放"), (li_id, text)
+        assert page.locator("#nearest-list li.shut").count() == len(opened) - n_open
+        # the "open now" chip narrows to the open ones
+        page.click('[data-filter="open_now"]')
+        wait_list(page, 2)
+        assert list_ids(page) == expected[:n_open]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "finder-dawn-360.png"), full_page=True)
+        watch.assert_clean()
+    finally:
+        finder_clock.at = FINDER_NOON

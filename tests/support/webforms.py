@@ -6,6 +6,8 @@ import re
 import socket
 import threading
 from contextlib import contextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 PASSWORD = "a long test password"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -91,7 +93,7 @@ def make_app(path, stations=(), **config):
 
 #: the finder server's clock in these tests: a Monday at 10:00 Shanghai time, unless a test moves it
 #: (``finder_clock``): which stations are open, and so the list's order, must not hang on when CI runs
-FINDER_NOON = datetime(2026, 12, 7, 10, 0, tzinfo=TZ)
+FINDER_NOON = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 class Clock:
