@@ -39,10 +39,37 @@
     return false;
   }
 
+  // RFC 3339 in +08:00 of a time in ms (what the API writes)
+  function rfc3339(ms) { return new Date(ms + 8 * 3600000).toISOString().slice(0, 19) + '+08:00'; }
+
+  // when it closes (open at t) or next opens (closed at t), from the exported intervals; null: not known
+  function change(h, t) {
+    if (!h || h.always) { return null; }
+    var i;
+    if (h.weekly) {
+      var w = minuteOfWeek(t), best = null;
+      for (i = 0; i < h.weekly.length; i++) {
+        var iv = h.weekly[i];
+        if (w >= iv[0] && w < iv[1]) { return t + (iv[1] - w) * 60000 - (t % 60000); }
+        var ahead = iv[0] > w ? iv[0] - w : iv[0] + 10080 - w;
+        if (best === null || ahead < best) { best = ahead; }
+      }
+      return best === null ? null : t + best * 60000 - (t % 60000);
+    }
+    for (i = 0; i < h.open.length; i++) {
+      if (t >= h.open[i][0] && t < h.open[i][1]) { return i === h.open.length - 1 ? null : h.open[i][1]; }
+      if (h.open[i][0] > t) { return h.open[i][0]; }
+    }
+    return null;
+  }
+
   function props(f, t, extra) {
     var p = {}, src = f.properties;
     Object.keys(src).forEach(function (k) { if (k !== 'hours' && k !== 'nav') { p[k] = src[k]; } });
     p.open_now = openNow(src.hours, t);
+    var next = change(src.hours, t);
+    p.closes_at = p.open_now && next !== null ? rfc3339(next) : null;
+    p.opens_at = !p.open_now && next !== null ? rfc3339(next) : null;
     if (extra) { Object.keys(extra).forEach(function (k) { p[k] = extra[k]; }); }
     return p;
   }
@@ -99,16 +126,21 @@
     var minutesLimit = parseFloat(params.get('minutes')) || D.reach.minutes;
     var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
     var perMetre = D.reach.detour_factor / (speed * 1000 / 60);
-    var ranked = D.features.filter(function (f) { return f.properties.status === 'active' && accept(f, params, t); })
+    var all = D.features.filter(function (f) { return f.properties.status === 'active' && accept(f, params, t); })
       .map(function (f) {
         var c = f.geometry.coordinates;
         return { f: f, d: distance(lat, lon, c[1], c[0]) };
       })
-      .sort(function (a, b) { return a.d - b.d; })
-      .slice(0, k);
+      .sort(function (a, b) { return a.d - b.d; });
+    var ranked = all.slice(0, k);
+    if (params.get('order') === 'open_first') {  // the k nearest open, then the closed among the k nearest
+      var shut = ranked.filter(function (r) { return !openNow(r.f.properties.hours, t); });
+      ranked = all.filter(function (r) { return openNow(r.f.properties.hours, t); }).slice(0, k).concat(shut);
+    }
     return answer({
       type: 'FeatureCollection', datum: 'wgs84', sample: D.sample,
-      query: { lon: lon, lat: lat, mode: mode, minutes: minutesLimit, k: k },
+      query: { lon: lon, lat: lat, mode: mode, minutes: minutesLimit, k: k, order: params.get('order') || 'time',
+               at: rfc3339(t) },
       reach: { method: 'straight_line', speed_kmh: speed, detour_factor: D.reach.detour_factor,
                radius_m: minutesLimit / perMetre },
       features: ranked.map(function (r) {

@@ -214,18 +214,30 @@ def test_static_export_works_from_file_url(page, export, web_stations, xss_name)
     # a click on the map: the nearest stations, computed in the page, quickest first
     page.keyboard.press("Escape")
     box = page.locator(".folium-map").bounding_box()
+    before = datetime.now(timezone.utc)
     page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6)
     page.wait_for_function("() => document.querySelectorAll('#nearest-list li.station .dist').length > 0", timeout=10000)
+    after = datetime.now(timezone.utc)
     lat, lon = (float(v) for v in page.evaluate("document.documentElement.dataset.position").split(","))
     got = page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)")
+    is_open = page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.open === '1')")
     by_id = {s.id: s for s in web_stations}
     geod = Geod(ellps="WGS84")
     dist = {i: geod.inv(lon, lat, by_id[i].lon, by_id[i].lat)[2] for i in want}
-    expected = sorted(want, key=dist.get)[:len(got)]
-    assert len(got) == 5
-    # the same stations; order may differ only between near-ties (sphere vs ellipsoid)
+    near = sorted(want, key=dist.get)
+
+    def open_first(at):  # the k=5 nearest open at ``at``, then the closed among the 5 nearest
+        return ([i for i in near if by_id[i].open_at(at)][:5] + [i for i in near[:5] if not by_id[i].open_at(at)])
+
+    expected = open_first(before) if open_first(before) == got else open_first(after)
+    assert len(got) == len(expected) >= 5
+    # the open ones first; the same stations, the order differing only between near-ties (sphere vs ellipsoid)
+    n_open = sum(is_open)
+    assert is_open == [True] * n_open + [False] * (len(got) - n_open)
     assert set(got) == set(expected) or all(abs(dist[a] - dist[b]) < 0.005 * dist[b] for a, b in zip(got, expected))
-    assert all(dist[a] <= dist[b] * 1.005 for a, b in zip(got, got[1:]))
+    for group in (got[:n_open], got[n_open:]):
+        assert all(dist[a] <= dist[b] * 1.005 for a, b in zip(group, group[1:]))
+    assert page.locator("#nearest-list li .when").count() == len(got)  # each says when it closes or opens
     assert not page.errors
 
 
