@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import Watch
-from tests.support.webforms import PASSWORD, add_users, free_port, live_server, make_app, use_fast_hasher
+from tests.support.webforms import PASSWORD, add_users, free_port, live_server, make_app, serve_pages, use_fast_hasher
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,18 +56,7 @@ def site(app):
 def parents(ports):
     """Parent sites on two other local origins: ``pages[path]`` is the HTML served at ``path``."""
     pages: dict = {}
-
-    def parent_site(environ, start_response):
-        body = pages.get(environ.get("PATH_INFO", ""))
-        if body is None:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found"]
-        data = body.encode("utf-8")
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))])
-        return [data]
-
-    with live_server(parent_site, port=ports["allowed"]) as allowed, \
-            live_server(parent_site, port=ports["other"]) as other:
+    with serve_pages(ports["allowed"], pages) as allowed, serve_pages(ports["other"], pages) as other:
         yield {"allowed": allowed, "other": other, "pages": pages}
 
 

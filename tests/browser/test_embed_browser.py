@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pyproj import Geod
 
-from tests.support.webforms import free_port, live_server, make_app
+from tests.support.webforms import free_port, live_server, make_app, serve_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,29 +45,15 @@ def pages():
 @pytest.fixture(scope="module")
 def allowed(pages, ports):
     """The parent site on the origin the district's allowlist names."""
-    with _serve_on(ports["allowed"], pages) as base:
+    with serve_pages(ports["allowed"], pages) as base:
         yield base
 
 
 @pytest.fixture(scope="module")
 def other(pages, ports):
     """A parent site on an origin the allowlist does not name."""
-    with _serve_on(ports["other"], pages) as base:
+    with serve_pages(ports["other"], pages) as base:
         yield base
-
-
-def _serve_on(port, pages):
-    """A static server on another local origin; ``pages[path]`` is the HTML served at ``path``."""
-    def parent_site(environ, start_response):
-        body = pages.get(environ.get("PATH_INFO", ""))
-        if body is None:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found"]
-        data = body.encode("utf-8")
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))])
-        return [data]
-
-    return live_server(parent_site, port=port)
 
 
 @pytest.fixture

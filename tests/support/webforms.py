@@ -63,6 +63,21 @@ def live_server(app, port: int | None = None):
         t.join(5)
 
 
+def serve_pages(port: int, pages: dict):
+    """A static server on another local origin (``live_server``); ``pages[path]`` is the HTML
+    served at ``path``, 404 for anything else."""
+    def parent_site(environ, start_response):
+        body = pages.get(environ.get("PATH_INFO", ""))
+        if body is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        data = body.encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    return live_server(parent_site, port=port)
+
+
 def use_fast_hasher(monkeypatch) -> None:
     """Cheaper argon2id parameters for web tests that create many users (still argon2id).
 
