@@ -57,7 +57,12 @@ MAX_PASSWORD_LENGTH = 1024
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 _SCOPE = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
 
-_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
+#: argon2id with OWASP's recommended parameters (Password Storage Cheat Sheet: m=19 MiB, t=2, p=1).
+#: Not argon2-cffi's default (RFC 9106's low-memory profile, m=64 MiB, t=3, p=4): that costs ~175 ms
+#: of CPU over four threads a sign-in, so on a two-core server each sign-in stalls both workers
+#: (``make soak``: sign-ins at 2% of the requests took half the CPU, p99 1.6 s); this costs ~23 ms
+#: on one core.  Hashes made with other parameters are re-hashed at their next sign-in.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH: str | None = None
 
 

@@ -40,12 +40,34 @@ def test_hash_is_argon2id_with_salt_and_verifies_independently():
     params = extract_parameters(h1)
     assert params.type is Type.ID
     assert params.memory_cost >= 19 * 1024 and params.time_cost >= 2  # at least OWASP's argon2id minimum
+    assert (params.memory_cost, params.time_cost, params.parallelism) == (19 * 1024, 2, 1)  # OWASP's
     # the low-level reference implementation accepts it, and rejects another password
     assert verify_secret(h1.encode(), PW.encode(), Type.ID)
     assert accounts.verify_password(h1, PW)
     assert not accounts.verify_password(h1, PW + "x")
     assert not accounts.verify_password("not a hash", PW)
     assert PW not in h1
+
+
+def test_a_hash_made_with_older_parameters_is_remade_at_sign_in(store):
+    """A database from a release that used argon2-cffi's defaults (m=64 MiB, t=3, p=4): the user
+    still signs in, and the stored hash is remade with today's parameters."""
+    from argon2 import PasswordHasher
+    import sqlalchemy as sa
+
+    from stationmap.schema import users_table
+
+    accounts.add_user(store, "old.editor", PW, role="editor", scopes=["3204"])
+    with store.begin() as conn:
+        conn.execute(sa.update(users_table).where(users_table.c.username == "old.editor")
+                     .values(password_hash=PasswordHasher().hash(PW)))
+    assert accounts.authenticate(store, "old.editor", PW) is not None
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(users_table.c.password_hash)
+                              .where(users_table.c.username == "old.editor")).scalar_one()
+    p = extract_parameters(stored)
+    assert (p.memory_cost, p.time_cost, p.parallelism) == (19 * 1024, 2, 1)
+    assert accounts.authenticate(store, "old.editor", PW) is not None
 
 
 @pytest.mark.parametrize("pw", ["", "short", "x" * 9, "y" * 1025])
