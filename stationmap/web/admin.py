@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -42,6 +43,12 @@ from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
 from stationmap.web.ui import lang, safe_next, signed_in_user
+
+if TYPE_CHECKING:
+    from flask import Response
+
+    from stationmap.io.importer import Parsed
+    from stationmap.io.readers import FileProblem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
@@ -404,14 +411,14 @@ class Outcome:
         self.count += len(items)
         self.first.extend(items[:PREVIEW_MAX_ROWS - len(self.first)])
 
-    def append(self, item) -> None:
+    def append(self, item: Any) -> None:
         """Count ``item``; keep it while there is room."""
         self.count += 1
         if len(self.first) < PREVIEW_MAX_ROWS:
             self.first.append(item)
 
 
-def _parse_upload(data: Path, meta: dict, on_problem: Callable):
+def _parse_upload(data: Path, meta: dict, on_problem: Callable[[FileProblem], object]) -> Parsed:
     """The upload parsed as the preview and the problem list see it (the web upload's limits);
     its problems, in row order, go to ``on_problem`` (a file may have several in every row)."""
     from stationmap.io.importer import parse_stations
@@ -526,12 +533,12 @@ class _ProblemsCsv:
     """A problem list written as CSV to ``f`` (:func:`~stationmap.io.writers.write_problems_csv`)
     as its problems come, :data:`_CHUNK` at a time."""
 
-    def __init__(self, f) -> None:
+    def __init__(self, f: TextIO) -> None:
         self.f = f
-        self.batch: list = []
+        self.batch: list[FileProblem] = []
         self.header = True
 
-    def append(self, problem) -> None:
+    def append(self, problem: FileProblem) -> None:
         self.batch.append(problem)
         if len(self.batch) >= _CHUNK:
             self.flush()
@@ -546,7 +553,7 @@ class _ProblemsCsv:
 
 @bp.get("/import/<token>/problems.csv")
 @login_required
-def import_problems(token):
+def import_problems(token: str) -> Response:
     """Every problem of a previewed upload as CSV (the preview lists the first ones): the file's, in
     row order, then those of rows outside the user's scope.
 
@@ -557,7 +564,8 @@ def import_problems(token):
     data, meta = _load_upload(token)
     out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the response closes it)
     try:
-        text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")  # a BOM: Excel then reads UTF-8
+        # a BOM: Excel then reads UTF-8 (typeshed does not take a SpooledTemporaryFile for a binary file)
+        text = io.TextIOWrapper(cast("IO[bytes]", out), encoding="utf-8-sig", newline="")
         problems = _ProblemsCsv(text)
         parsed = _parse_upload(data, meta, problems.append)
         for p in scope_problems(user, parsed.stations, parsed.station_rows, unit=parsed.table.unit):
