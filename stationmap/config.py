@@ -72,6 +72,9 @@ WEB_MAX_GAPS = 1000
 WEB_MIN_MINUTES = 1.0
 #: The most sites :func:`stationmap.siting.suggest_sites` suggests in one run.
 MAX_SITES = 1000
+#: Rows the import preview (``/admin/import``) lists per outcome (new, changed, unchanged,
+#: problem); its counts are always whole, and the full problem list is a CSV download.
+PREVIEW_MAX_ROWS = 200
 
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the

@@ -85,15 +85,17 @@ def restore_cell(text: str) -> str:
     return text
 
 
-def write_csv(f: SupportsWrite[str], header: Iterable[object], rows: Iterable[Iterable[object]], *,
+def write_csv(f: SupportsWrite[str], header: Iterable[object] | None, rows: Iterable[Iterable[object]], *,
               lineterminator: str = "\r\n") -> int:
     """Write a CSV table to the text stream ``f``; return the number of rows.
 
-    The header is written plain (it names columns, it is ours); every row
-    cell goes through :func:`safe_cell`, text cells are double-quoted and
-    numbers are not.  Open ``f`` with ``newline=""``.
+    The header is written plain (it names columns, it is ours; None: no header
+    line, for the later parts of a table written in parts); every row cell
+    goes through :func:`safe_cell`, text cells are double-quoted and numbers
+    are not.  Open ``f`` with ``newline=""``.
     """
-    csv.writer(f, lineterminator=lineterminator).writerow([safe_cell(h) for h in header])
+    if header is not None:
+        csv.writer(f, lineterminator=lineterminator).writerow([safe_cell(h) for h in header])
     w = csv.writer(f, lineterminator=lineterminator, quoting=csv.QUOTE_NONNUMERIC)
     n = 0
     for r in rows:

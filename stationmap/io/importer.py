@@ -41,8 +41,9 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -112,7 +113,14 @@ class ImportResult:
 
 @dataclass
 class Parsed:
-    """A validated file: the good stations (WGS-84) and every problem."""
+    """A validated file: the good stations (WGS-84) and every problem.
+
+    ``table`` is the file's :class:`~stationmap.io.readers.Table` with its
+    ``records`` consumed (each let go once checked: a record and its station
+    are not both kept for every row); its ``rows``, ``fields`` and headers stay.
+    ``problems`` is empty when they went to :func:`parse_stations`' ``on_problem``;
+    ``problem_count`` and ``invalid_rows`` count them either way.
+    """
 
     table: Table
     datum: str
@@ -121,11 +129,10 @@ class Parsed:
     problems: list[FileProblem]
     warnings: list[str]
     datums: tuple[str, ...] = ()
-
-    @property
-    def invalid_rows(self) -> int:
-        """How many rows have a problem."""
-        return len({p.row for p in self.problems})
+    #: how many problems the file has
+    problem_count: int = 0
+    #: how many rows have a problem
+    invalid_rows: int = 0
 
 
 def _text(v: object) -> str:
@@ -144,7 +151,8 @@ def derived_id(name: str, address: str, lon: object, lat: object) -> str:
 
 def parse_stations(source: Source, *, filename: str | None = None, fmt: str | None = None,
                    datum: str | None = None, max_rows: int | None = None,
-                   max_bytes: int | None = None) -> Parsed:
+                   max_bytes: int | None = None,
+                   on_problem: Callable[[FileProblem], object] | None = None) -> Parsed:
     """Read and validate a station file without touching any store.
 
     Parameters
@@ -160,12 +168,17 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
         else WGS-84.  Stations come back in WGS-84.
     max_rows, max_bytes : int, optional
         Size limits (:func:`~stationmap.io.readers.read_table`; the web upload's).
+    on_problem : callable, optional
+        Called with each problem, in row order, instead of keeping it in
+        ``problems``: for a caller that needs only the first ones, or writes
+        them out as they come (a file may have several problems in every row).
 
     Returns
     -------
     Parsed
         ``stations`` (valid, WGS-84, with ids) and ``problems``
-        (:class:`~stationmap.io.readers.FileProblem`, ordered by row).
+        (:class:`~stationmap.io.readers.FileProblem`, ordered by row), with
+        their counts; the table's records are consumed.
 
     Raises
     ------
@@ -194,13 +207,18 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
         reader_problems.setdefault(p.row, []).append(p)
 
     problems: list[FileProblem] = []
-    valid: list[dict[str, Any]] = []  # each valid station's fields
+    # each valid row's Station, built at once; None while its coordinates wait to be converted
+    built: list[Station | None] = []
     st_rows: list[int] = []
-    st_datums: list[str] = []
-    raw_lon: list[float] = []
-    raw_lat: list[float] = []
+    st_datums: set[str] = set()
+    # datum -> (index in built, fields, lon, lat as given) of the rows to convert to WGS-84
+    to_convert: dict[str, list[tuple[int, dict[str, Any], float, float]]] = {}
     seen: dict[tuple[str, str], int] = {}
-    for rec, row in zip(table.records, table.rows):
+    n_problems = n_invalid = 0
+    records = table.records
+    records.reverse()  # taken from the end, in file order: each record goes once checked (memory)
+    for row in table.rows:
+        rec = records.pop()
         row_problems: list[FileProblem] = []
         rp = reader_problems.get(row, ())
         row_problems.extend(rp)
@@ -250,38 +268,37 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
                     fld = "name"
                 row_problems.append(FileProblem(row, fld, msg, sid, unit=unit))
         if row_problems or fields is None:  # (fields is None only for a row with problems)
-            problems.extend(row_problems)
+            n_invalid += 1
+            n_problems += len(row_problems)
+            if on_problem is None:
+                problems.extend(row_problems)
+            else:
+                for p in row_problems:
+                    on_problem(p)
             continue
         fields["id"] = sid
-        valid.append(fields)
         st_rows.append(row)
-        if d != "wgs84":
-            st_datums.append(d)
-            raw_lon.append(float(str(rec["lon"]).strip()) if not isinstance(rec["lon"], (int, float)) else rec["lon"])
-            raw_lat.append(float(str(rec["lat"]).strip()) if not isinstance(rec["lat"], (int, float)) else rec["lat"])
+        st_datums.add(d)
+        if d == "wgs84":
+            built.append(build_station(**fields))
         else:
-            st_datums.append(d)
-            raw_lon.append(np.nan)
-            raw_lat.append(np.nan)
+            lon, lat = (v if isinstance(v, (int, float)) else float(str(v).strip())
+                        for v in (rec["lon"], rec["lat"]))
+            to_convert.setdefault(d, []).append((len(built), fields, lon, lat))
+            built.append(None)
 
-    # datum conversion, vectorised per datum (validated_fields checked the input coordinates)
-    if any(d != "wgs84" for d in st_datums):
-        dat = np.asarray(st_datums)
-        lon_in = np.asarray(raw_lon, dtype=float)
-        lat_in = np.asarray(raw_lat, dtype=float)
-        for dname in set(st_datums) - {"wgs84"}:
-            idx = np.flatnonzero(dat == dname)
-            wlon, wlat = to_wgs84(lon_in[idx], lat_in[idx], dname)
-            wlon = np.round(wlon, 7).tolist()
-            wlat = np.round(wlat, 7).tolist()
-            for j, i in enumerate(idx.tolist()):
-                valid[i]["lon"] = wlon[j]
-                valid[i]["lat"] = wlat[j]
+    # datum conversion, vectorised per datum (validated_fields checked the input coordinates);
     # each Station built once, with its final id and coordinates (frozen: build_station, for speed)
-    stations = [build_station(**f) for f in valid]
-    problems.sort(key=lambda p: (p.row is None, p.row or 0))
+    for dname, items in to_convert.items():
+        wlon, wlat = to_wgs84(np.array([it[2] for it in items], dtype=float),
+                              np.array([it[3] for it in items], dtype=float), dname)
+        for (i, f, _lon, _lat), x, y in zip(items, np.round(wlon, 7).tolist(), np.round(wlat, 7).tolist()):
+            f["lon"], f["lat"] = x, y
+            built[i] = build_station(**f)
+    stations = cast("list[Station]", built)  # every None replaced above
     return Parsed(table=table, datum=default, stations=stations, station_rows=st_rows,
-                  problems=problems, warnings=warns, datums=tuple(sorted(set(st_datums))))
+                  problems=problems, warnings=warns, datums=tuple(sorted(st_datums)),
+                  problem_count=n_problems, invalid_rows=n_invalid)
 
 
 def _test_pause(conn: sa.Connection, n_written: int) -> None:

@@ -293,15 +293,16 @@ def _blank(v: object) -> bool:
 
 # -- CSV -------------------------------------------------------------------------
 
-def _decode(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    """The text and its encoding: UTF-8 (with or without BOM), else GB18030."""
     if b"\x00" in data[:4096]:
         raise ValidationError(f"{name}: is not a text CSV file (it contains binary data)")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8-sig"
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("gb18030")
+        return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
         raise ValidationError(
             f"{name}: is neither UTF-8 nor GBK/GB18030 text (byte {exc.start}); "
@@ -313,11 +314,13 @@ def read_csv(source: Source, *, name: str | None = None) -> Table:
     import pandas as pd
 
     name = name or str(source)
-    text = _decode(_load_bytes(source, name), name)
+    data = _load_bytes(source, name)
+    text, encoding = _decode(data, name)
     if not text.strip():
         raise _empty(name)
     # find the header line among the first lines (title lines may come first)
     head_lines = text[:65536].splitlines()[:10]
+    del text  # pandas reads the bytes: the text (2 or 4 bytes a character) is not kept beside its cells
     header_idx, sep = 0, ","
     for i, line in enumerate(head_lines):
         s = "," if "," in line else ("\t" if "\t" in line else (";" if ";" in line else ","))
@@ -333,7 +336,7 @@ def read_csv(source: Source, *, name: str | None = None) -> Table:
         sep = "," if "," in first else ("\t" if "\t" in first else (";" if ";" in first else ","))
     try:
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=object, keep_default_na=False, na_filter=False,
+            io.BytesIO(data), encoding=encoding, sep=sep, dtype=object, keep_default_na=False, na_filter=False,
             skiprows=header_idx, header=None, skip_blank_lines=False, engine="c",
         )
     except pd.errors.EmptyDataError:
@@ -350,7 +353,9 @@ def read_csv(source: Source, *, name: str | None = None) -> Table:
     _check_required(name, found, headers)
     fields = [mapping[i] for i in mapping]
     cols = [df.iloc[1:, i].tolist() for i in mapping]
-    if "'" in text:  # a leading ' that our exports put before a formula-like cell goes (stationmap.io.cells)
+    quoted = b"'" in data
+    del df, data
+    if quoted:  # a leading ' that our exports put before a formula-like cell goes (stationmap.io.cells)
         cols = [[restore_cell(v) if v[:1] == "'" else v for v in c] for c in cols]
     first_row = header_idx + 2  # spreadsheet row of the first data line
     records, rows = [], []

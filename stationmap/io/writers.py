@@ -125,15 +125,16 @@ def _write_csv(rows: Iterable[dict[str, Any]], f: SupportsWrite[str], lang: str)
 PROBLEM_COLUMNS = ("unit", "row", "field", "message", "value")
 
 
-def write_problems_csv(problems: Iterable[Problem], f: SupportsWrite[str]) -> int:
+def write_problems_csv(problems: Iterable[Problem], f: SupportsWrite[str], *, header: bool = True) -> int:
     """Write problems (:class:`~stationmap.model.Problem`, e.g. an import's) as CSV to the text stream ``f``.
 
     Columns :data:`PROBLEM_COLUMNS`; ``value`` is the offending value as read,
     neutralised like every CSV cell (:func:`stationmap.io.cells.safe_cell`).
-    Returns the number of problems written.
+    ``header=False`` leaves out the header line: a long list may be written in
+    parts, as its problems are found.  Returns the number of problems written.
     """
-    return write_csv(f, PROBLEM_COLUMNS, ((getattr(p, "unit", "row"), p.row, p.field or "", p.message, p.value)
-                                          for p in problems))
+    rows = ((getattr(p, "unit", "row"), p.row, p.field or "", p.message, p.value) for p in problems)
+    return write_csv(f, PROBLEM_COLUMNS if header else None, rows)
 
 
 def _write_xlsx(rows: Iterable[dict[str, Any]], f: IO[bytes], lang: str) -> None:

@@ -13,24 +13,27 @@ rate-limited worker reports ("open and fine", "closed", ...).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
 import secrets
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import IO, TYPE_CHECKING, Any, TextIO, TypeGuard, cast
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from stationmap import audit
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied, User
+from stationmap.config import PREVIEW_MAX_ROWS
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response as WerkzeugResponse
 
     from stationmap.districts import District
+    from stationmap.io.importer import Parsed
     from stationmap.io.readers import FileProblem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -376,53 +380,99 @@ def _load_upload(token: str) -> tuple[Path, dict]:
 
 
 def scope_problems(user: User, stations: Sequence[Station], rows: Sequence[int], *,
-                   unit: str = "row") -> list[FileProblem]:
-    """Problems for stations outside the user's scope (new district or stored one)."""
+                   unit: str = "row") -> Iterator[FileProblem]:
+    """Problems for stations outside the user's scope (new district or stored one), in the stations' order.
+
+    A generator: it asks the store for the stored districts of :data:`_CHUNK`
+    stations at a time, and keeps nothing per station.
+    """
     from stationmap.io.readers import FileProblem
 
-    out = []
-    stored = state().store.adcodes([s.id for s in stations])
+    store = state().store
     locate = _districts().locate
-    for s, row in zip(stations, rows):
-        code = s.adcode or locate(s.lon, s.lat) or ""
-        if not user.can_edit(code):
-            out.append(FileProblem(row, "adcode", _("区划代码 %(code)s 不在您可编辑的范围（%(scopes)s）内",
-                                                    code=code or "-", scopes=", ".join(user.scopes) or "-"),
-                                   code, unit=unit))
-        elif s.id in stored and not user.can_edit(stored[s.id]):
-            out.append(FileProblem(row, "id", _("站点 %(id)s 属于 %(code)s，不在您可编辑的范围内",
-                                                    id=s.id, code=stored[s.id] or "-"), s.id, unit=unit))
-    return out
+    for start in range(0, len(stations), _CHUNK):
+        chunk = stations[start:start + _CHUNK]
+        stored = store.adcodes([s.id for s in chunk])
+        for s, row in zip(chunk, rows[start:start + _CHUNK]):
+            code = s.adcode or locate(s.lon, s.lat) or ""
+            if not user.can_edit(code):
+                yield FileProblem(row, "adcode", _("区划代码 %(code)s 不在您可编辑的范围（%(scopes)s）内",
+                                                   code=code or "-", scopes=", ".join(user.scopes) or "-"),
+                                  code, unit=unit)
+            elif s.id in stored and not user.can_edit(stored[s.id]):
+                yield FileProblem(row, "id", _("站点 %(id)s 属于 %(code)s，不在您可编辑的范围内",
+                                               id=s.id, code=stored[s.id] or "-"), s.id, unit=unit)
+
+
+#: stations the preview compares with the store at a time (it holds their stored versions only)
+_CHUNK = 5000
+#: a problem list larger than this goes from memory to a temporary file
+_SPOOL_BYTES = 1 << 20
+
+
+@dataclass
+class Outcome:
+    """How many rows of an upload have one outcome, and the first :data:`PREVIEW_MAX_ROWS` of them."""
+
+    count: int = 0
+    first: list = field(default_factory=list)
+
+    def add(self, items: Sequence) -> None:
+        """Count ``items``; keep the first of them while there is room."""
+        self.count += len(items)
+        self.first.extend(items[:PREVIEW_MAX_ROWS - len(self.first)])
+
+    def append(self, item: Any) -> None:
+        """Count ``item``; keep it while there is room."""
+        self.count += 1
+        if len(self.first) < PREVIEW_MAX_ROWS:
+            self.first.append(item)
+
+
+def _parse_upload(data: Path, meta: dict, on_problem: Callable[[FileProblem], object]) -> Parsed:
+    """The upload parsed as the preview and the problem list see it (the web upload's limits);
+    its problems, in row order, go to ``on_problem`` (a file may have several in every row)."""
+    from stationmap.io.importer import parse_stations
+
+    settings = state().settings
+    return parse_stations(data, filename=meta["filename"], datum=meta["datum"], on_problem=on_problem,
+                          max_rows=settings.upload_max_rows, max_bytes=int(settings.upload_max_mb * 1e6))
 
 
 def _preview(data: Path, meta: dict) -> dict:
-    """What importing the upload would do: counts, per-station changes, every problem."""
-    from stationmap.io.importer import parse_stations
+    """What importing the upload would do: per outcome (new, changed, unchanged, problem, no district
+    code) an :class:`Outcome`, its count and its first rows; the changed ones with their changed fields.
+    The problems are the file's, in row order, then those of rows outside the user's scope (as in
+    :func:`import_problems`).
 
+    Nothing is kept for the other rows: the stations are compared with the store
+    :data:`_CHUNK` at a time, and only the first rows' stored versions are read.
+    """
     user = _user()
-    settings = state().settings
-    parsed = parse_stations(data, filename=meta["filename"], datum=meta["datum"],
-                            max_rows=settings.upload_max_rows, max_bytes=int(settings.upload_max_mb * 1e6))
+    file_problems = Outcome()
+    parsed = _parse_upload(data, meta, file_problems.append)
     store = state().store
-    new, changed, same = store.classify(parsed.stations)
     unit = parsed.table.unit
-    row_of = {id(s): r for s, r in zip(parsed.stations, parsed.station_rows)}
-    scope = scope_problems(user, parsed.stations, parsed.station_rows, unit=unit)
-    stored = {}
-    if changed:
-        for s in changed:
-            stored[s.id] = store.get(s.id)
+    stations, rows = parsed.stations, parsed.station_rows
+    new, changed, same, no_adcode = Outcome(), Outcome(), Outcome(), Outcome()
+    for start in range(0, len(stations), _CHUNK):
+        chunk = stations[start:start + _CHUNK]
+        with_row = {id(s): (s, r) for s, r in zip(chunk, rows[start:start + _CHUNK])}
+        for outcome, found in zip((new, changed, same), store.classify(chunk)):
+            outcome.add([with_row[id(s)] for s in found])
+        no_adcode.add([r for s, r in with_row.values() if not s.adcode])
     diffs = []
-    for s in changed:
-        before = stored[s.id].to_dict()
-        after = s.to_dict()
-        diffs.append({"station": s, "row": row_of[id(s)],
+    for s, row in changed.first:
+        before, after = store.get(s.id).to_dict(), s.to_dict()
+        diffs.append({"station": s, "row": row,
                       "fields": [(k, before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)]})
-    no_adcode = [row_of[id(s)] for s in parsed.stations if not s.adcode]
-    problems = sorted(list(parsed.problems) + scope, key=lambda p: (p.row or 0, p.field or ""))
-    return {"parsed": parsed, "new": [(s, row_of[id(s)]) for s in new], "changed": diffs,
-            "unchanged": len(same), "problems": problems, "scope_problems": scope,
-            "invalid_rows": len({p.row for p in parsed.problems}), "unit": unit, "no_adcode": no_adcode,
+    changed.first = diffs
+    scope = Outcome()
+    for p in scope_problems(user, stations, rows, unit=unit):
+        scope.append(p)
+    problems = Outcome(file_problems.count + scope.count, (file_problems.first + scope.first)[:PREVIEW_MAX_ROWS])
+    return {"new": new, "changed": changed, "unchanged": same, "problems": problems, "scope_problems": scope,
+            "invalid_rows": parsed.invalid_rows, "unit": unit, "no_adcode": no_adcode,
             "warnings": parsed.warnings, "rows": len(parsed.table.rows)}
 
 
@@ -460,8 +510,8 @@ def import_upload() -> ResponseReturnValue:
                         mb=f"{settings.upload_max_mb:g}")
             return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=message), 413
         return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=exc.message), 400
-    can_import = not pv["scope_problems"] and (meta["skip_invalid"] or not pv["invalid_rows"]) \
-        and (pv["new"] or pv["changed"])
+    can_import = not pv["scope_problems"].count and (meta["skip_invalid"] or not pv["invalid_rows"]) \
+        and bool(pv["new"].count or pv["changed"].count)
     return render_template("admin/import_preview.html", pv=pv, meta=meta, token=token, can_import=can_import,
                            district_name=district_name)
 
@@ -475,7 +525,7 @@ def import_confirm(token: str) -> WerkzeugResponse:
     user = _user()
     data, meta = _load_upload(token)
     pv = _preview(data, meta)
-    if pv["scope_problems"]:
+    if pv["scope_problems"].count:
         raise _scope_error(pv["scope_problems"])
     res = import_file(state().store, data, filename=meta["filename"], datum=meta["datum"],
                       skip_invalid=meta["skip_invalid"], user=user.username,
@@ -490,6 +540,60 @@ def import_confirm(token: str) -> WerkzeugResponse:
     return redirect(url_for("admin.index"))
 
 
+class _ProblemsCsv:
+    """A problem list written as CSV to ``f`` (:func:`~stationmap.io.writers.write_problems_csv`)
+    as its problems come, :data:`_CHUNK` at a time."""
+
+    def __init__(self, f: TextIO) -> None:
+        self.f = f
+        self.batch: list[FileProblem] = []
+        self.header = True
+
+    def append(self, problem: FileProblem) -> None:
+        self.batch.append(problem)
+        if len(self.batch) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        from stationmap.io.writers import write_problems_csv
+
+        write_problems_csv(self.batch, self.f, header=self.header)
+        self.batch.clear()
+        self.header = False
+
+
+@bp.get("/import/<token>/problems.csv")
+@login_required
+def import_problems(token: str) -> WerkzeugResponse:
+    """Every problem of a previewed upload as CSV (the preview lists the first ones): the file's, in
+    row order, then those of rows outside the user's scope.
+
+    The upload is checked again, as on confirming.  The problems are written as
+    they are found, to a temporary file (in memory while small), and sent from there.
+    """
+    user = _user()
+    data, meta = _load_upload(token)
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the response closes it)
+    try:
+        # a BOM: Excel then reads UTF-8 (typeshed does not take a SpooledTemporaryFile for a binary file)
+        text = io.TextIOWrapper(cast("IO[bytes]", out), encoding="utf-8-sig", newline="")
+        problems = _ProblemsCsv(text)
+        parsed = _parse_upload(data, meta, problems.append)
+        for p in scope_problems(user, parsed.stations, parsed.station_rows, unit=parsed.table.unit):
+            problems.append(p)
+        problems.flush()
+        text.flush()
+        text.detach()
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    response = send_file(out, mimetype="text/csv", as_attachment=True,
+                         download_name=f"{Path(meta['filename']).stem}-problems.csv")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.post("/import/<token>/cancel")
 @login_required
 def import_cancel(token: str) -> WerkzeugResponse:
@@ -500,9 +604,9 @@ def import_cancel(token: str) -> WerkzeugResponse:
     return redirect(url_for("admin.import_upload"))
 
 
-def _scope_error(problems: Sequence[Problem]) -> PermissionDenied:
-    return PermissionDenied("; ".join(str(p) for p in problems[:5]) +
-                            (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""), field="adcode")
+def _scope_error(problems: Outcome) -> PermissionDenied:
+    return PermissionDenied("; ".join(str(p) for p in problems.first[:5]) +
+                            (f" (+{problems.count - 5} more)" if problems.count > 5 else ""), field="adcode")
 
 
 # -- public: history and worker reports --------------------------------------------

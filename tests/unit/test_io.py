@@ -371,6 +371,52 @@ def test_datum_column_and_geojson_datum_member(store, tmp_path):
         import_file(store, g, datum="bd09")
 
 
+def test_mixed_datums_keep_each_station_its_own_point_in_row_order(tmp_path):
+    """Rows in WGS-84 are built at once and the others after their datum's vectorised conversion:
+    each station still gets its own point, in row order, and the records are let go once checked."""
+    from stationmap.coords import from_wgs84
+
+    points = [(116.40 + i * 0.01, 39.90 + i * 0.005) for i in range(7)]
+    datums = ["wgs84", "gcj02", "bd09", "gcj02", "wgs84", "bd09", "wgs84"]
+    lines = ["id,name,lon,lat,kinds,datum"]
+    for i, ((lon, lat), d) in enumerate(zip(points, datums)):
+        x, y = from_wgs84(lon, lat, d)
+        lines.append(f"s{i},站{i},{float(x)!r},{float(y)!r},rest,{d}")
+        if i == 2:
+            lines.append("bad,坏,abc,39.9,rest,gcj02")
+    parsed = parse_stations(write(tmp_path / "m.csv", "\n".join(lines) + "\n"))
+    assert [s.id for s in parsed.stations] == [f"s{i}" for i in range(7)]
+    assert parsed.station_rows == [2, 3, 4, 6, 7, 8, 9]
+    assert [(p.row, p.field) for p in parsed.problems] == [(5, "lon")]
+    for s, (lon, lat) in zip(parsed.stations, points):
+        assert abs(s.lon - lon) < 1e-6 and abs(s.lat - lat) < 1e-6, s
+    assert parsed.datums == ("bd09", "gcj02", "wgs84")
+    assert parsed.table.records == [] and len(parsed.table.rows) == 8
+
+
+def test_problems_can_go_to_a_callback_as_they_are_found(tmp_path):
+    """The web preview keeps the first problems only: ``on_problem`` gets each, in row order, and the
+    counts stay whole; the problem list writes them in parts with one header."""
+    from stationmap.io.writers import PROBLEM_COLUMNS, write_problems_csv
+
+    path = write(tmp_path / "p.csv", "id,name,lon,lat,kinds,phone\n"
+                                     "a,甲,120.1,31.1,rest,\n"
+                                     "b,,abc,31.2,rest,=1+1\n"
+                                     "c,丙,120.3,31.3,rest,\n"
+                                     "d,丁,120.4,31.4,spa,\n")
+    kept = parse_stations(path)
+    got: list = []
+    parsed = parse_stations(path, on_problem=got.append)
+    assert [(p.row, p.field) for p in got] == [(3, "name"), (3, "lon"), (3, "phone"), (5, "kinds")]
+    assert got == kept.problems and parsed.problems == []
+    assert (parsed.problem_count, parsed.invalid_rows) == (kept.problem_count, kept.invalid_rows) == (4, 2)
+    assert [s.id for s in parsed.stations] == [s.id for s in kept.stations] == ["a", "c"]
+    out = io.StringIO()
+    assert write_problems_csv(got[:1], out) + write_problems_csv(got[1:], out, header=False) == 4
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ",".join(PROBLEM_COLUMNS) and len(lines) == 5 and lines[3].endswith('"\'=1+1"')
+
+
 @pytest.mark.parametrize("datum, point", [("gcj02", REF_GCJ), ("bd09", REF_BD), ("wgs84", REF_WGS)])
 def test_export_datum_matches_reference(tmp_path, datum, point):
     st_ = [Station(id="p", name="天安门", lon=REF_WGS[0], lat=REF_WGS[1])]
