@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO, TypeGuard, cast
 
@@ -669,6 +670,10 @@ def report_add(station_id: str) -> ResponseReturnValue:
     return redirect(url_for("reports.reports_page", station_id=station_id))
 
 
+def _label_filter(table: dict[str, tuple[str, str]], key: str) -> str:
+    return label(table, key, lang())
+
+
 def init_app(app: Flask) -> None:
     """Register the blueprints, the report rate limit and the upload size limit."""
     limiter = app.extensions["stationmap_limiter"]
@@ -678,21 +683,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)
 
-    @app.template_filter("kind_label")
-    def _kind_label(v: str) -> str:
-        return label(KINDS, v, lang())
-
-    @app.template_filter("service_label")
-    def _service_label(v: str) -> str:
-        return label(SERVICES, v, lang())
-
-    @app.template_filter("status_label")
-    def _status_label(v: str) -> str:
-        return label(STATUSES, v, lang())
-
-    @app.template_filter("report_label")
-    def _report_label(v: str) -> str:
-        return label(REPORT_LABELS, v, lang())
+    # the page's-language label of a vocabulary key: {{ s.status|status_label }}
+    for name, table in (("kind_label", KINDS), ("service_label", SERVICES), ("status_label", STATUSES),
+                        ("report_label", REPORT_LABELS)):
+        app.add_template_filter(partial(_label_filter, table), name)
 
     @app.template_filter("local_time")
     def _local_time(dt: datetime | str | None) -> str:

@@ -96,14 +96,16 @@ def _point_query(p: Params, settings: Settings) -> tuple:
     lat = p.number(LAT)
     lon = p.number(LON)
     datum, out_datum = p.choice(DATUM), p.choice(OUT_DATUM)
-    kinds = p.many(KIND)
-    services = p.many(SERVICE)
-    open_now = p.boolean(OPEN_NOW)
-    at = p.when(AT)
+    kinds, services, open_now, at = _filters(p)
     mode = p.choice(MODE)
     minutes = p.number(MINUTES, settings.minutes)
     method = p.choice(METHOD)
     return lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method
+
+
+def _filters(p: Params) -> tuple[tuple[str, ...], tuple[str, ...], bool, datetime | None]:
+    """The station filters every search shares, checked: kinds, services, open_now, at."""
+    return p.many(KIND), p.many(SERVICE), p.boolean(OPEN_NOW), p.when(AT)
 
 
 def _rank_by_time(st: AppState, lon: float, lat: float, *, k: int, mode: str, kinds: Iterable[str] = (),
@@ -246,12 +248,9 @@ def stations() -> Response:
     p = Params(_STATIONS)
     datum, out_datum = p.choice(DATUM), p.choice(OUT_DATUM)
     bbox = p.bbox(BBOX)
-    kinds = p.many(KIND)
-    services = p.many(SERVICE)
+    kinds, services, open_now, at = _filters(p)
     statuses = p.many(STATUS)
     prefix = p.prefix(DISTRICT)
-    open_now = p.boolean(OPEN_NOW)
-    at = p.when(AT)
     limit = p.integer(LIMIT)
     offset = p.integer(OFFSET)
     fields = p.many(FIELDS) or None
