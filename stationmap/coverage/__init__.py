@@ -66,6 +66,7 @@ from stationmap.coverage.areas import (
     geometry_to_metric,
     geometry_to_wgs84,
     network_extent,
+    points_in,
     resolve_areas,
     to_metric,
     to_wgs84,
@@ -87,7 +88,13 @@ from stationmap.coverage.demand import (
     spread_population,
 )
 from stationmap.coverage.grid import Grid, crs_for, h3_resolution_for, locate_cells, make_grid
-from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes, network_reach
+from stationmap.coverage.minutes import (
+    StationArrays,
+    circle_minutes,
+    counted_stations,
+    network_minutes,
+    network_reach,
+)
 from stationmap.coverage.params import (
     DEFAULT_CELL_M,
     DEMAND_PROXIES,
@@ -106,13 +113,12 @@ from stationmap.coverage.params import (
 from stationmap.network.matrix import node_minutes
 
 __all__ = [
-    "DEFAULT_CELL_M", "DEMAND_PROXIES", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES",
-    "Area", "Coverage", "Grid", "ManyResult", "StationArrays",
-    "analyse", "analyse_many", "check_cell_m", "check_kind_list", "check_minutes", "check_mode", "check_unique",
-    "circle_minutes", "crs_for", "default_network", "default_network_for", "demand_from_frame", "demand_from_points",
-    "demand_from_polygons", "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for", "horizon_for",
-    "locate_cells", "make_grid", "margin_m", "network_extent", "network_minutes", "network_reach", "node_minutes",
-    "partition_stations", "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell",
-    "run_partition", "run_partitions", "speed_m_per_min", "spread_population", "to_metric", "to_wgs84",
-    "weighted_percentile",
+    "DEFAULT_CELL_M", "DEMAND_PROXIES", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES", "Area", "Coverage",
+    "Grid", "ManyResult", "StationArrays", "analyse", "analyse_many", "check_cell_m", "check_kind_list",
+    "check_minutes", "check_mode", "check_unique", "circle_minutes", "counted_stations", "crs_for",
+    "default_network", "default_network_for", "demand_from_frame", "demand_from_points", "demand_from_polygons",
+    "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for", "horizon_for", "locate_cells", "make_grid",
+    "margin_m", "network_extent", "network_minutes", "network_reach", "node_minutes", "partition_stations",
+    "points_in", "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell", "run_partition",
+    "run_partitions", "speed_m_per_min", "spread_population", "to_metric", "to_wgs84", "weighted_percentile",
 ]
