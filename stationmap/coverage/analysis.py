@@ -84,6 +84,8 @@ class Coverage:
     at: datetime | None = None
     #: the services a station must offer to count (at ``at``: while available)
     services: tuple[str, ...] = ()
+    #: the settings of the run (speeds, detour factor), for what is computed from it later
+    settings: Settings | None = field(default=None, repr=False)
 
     @property
     def sample(self) -> bool:
@@ -550,4 +552,4 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     return Coverage(grid=grid, areas=areas, kinds=kinds, mode=mode, threshold=minutes, horizon_minutes=horizon,
                     method=method, minutes=mins, count=cnts, demand=dem, demand_source=source, stations=st,
                     parent=parent, notes=notes, network=network if method == "network" else None, at=at,
-                    services=services)
+                    services=services, settings=settings)
