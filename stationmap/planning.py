@@ -33,6 +33,8 @@ from stationmap.labels import (
 from stationmap.network import Network
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -440,17 +442,18 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
            method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
            candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",
-           settings: Settings | None = None,
+           settings: Settings | None = None, at: datetime | None = None, services: Sequence[str] = (),
            progress: Callable[[str], None] | None = None) -> tuple[Coverage, siting.Sites | None, dict[str, Path]]:
     """Analyse ``area``, suggest ``add`` sites for the first kind, and write every
     output (:func:`write_outputs`).  Returns ``(coverage, sites or None, paths)``.
 
     ``area``, ``stations``, ``kinds``, ``demand`` and the other parameters of the run are
-    :func:`stationmap.coverage.analyse`'s; ``add``, ``solver`` and ``candidates``
+    :func:`stationmap.coverage.analyse`'s (``at``: the run at that moment, only the stations open then
+    count); ``add``, ``solver`` and ``candidates``
     :func:`stationmap.siting.suggest_sites`'s (``solver`` is its ``method``)."""
     cov = analyse(area, stations, kinds=kinds, mode=mode, minutes=minutes, method=method, network=network,
                   cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, demand=demand,
-                  demand_column=demand_column, settings=settings, progress=progress)
+                  demand_column=demand_column, settings=settings, at=at, services=services, progress=progress)
     sites = None
     if add:
         (progress or (lambda label: None))("sites")

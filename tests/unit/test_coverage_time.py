@@ -308,3 +308,74 @@ def test_a_network_profile_equals_its_runs():
                         settings=SETTINGS, at=m).stats() for m in moments]
     _assert_profile_equals(prof, snaps, [m.replace(tzinfo=SHANGHAI) for m in moments])
     assert len({tuple(s.demand_covered.round(12)) for s in snaps}) > 1
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+def test_cli_coverage_at_a_moment_and_its_week(tmp_path):
+    import pandas as pd
+
+    from stationmap.io.sample import load_sample
+    from tests.support.cli import run
+
+    out = tmp_path / "o"
+    res = run("coverage", "320402", "--sample", "--kind", "rest", "--cell", "1000", "--at", "2026-12-07T03:00",
+              "--profile", "week", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "at 2026-12-07 03:00 (Asia/Shanghai)" in res.output and "night (22:00-06:00) min, rest" in res.output
+    stations = load_sample(settings=SETTINGS)
+    at = datetime(2026, 12, 7, 3, tzinfo=SHANGHAI)
+    want = cv.analyse("320402", stations, kinds=["rest"], cell_m=1000, settings=SETTINGS, at=at).stats()
+    anytime = cv.analyse("320402", stations, kinds=["rest"], cell_m=1000, settings=SETTINGS).stats()
+    fig = pd.read_csv(out / "figures.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    assert fig.demand_covered.tolist() == pytest.approx(want.demand_covered.tolist(), abs=1e-9)
+    assert fig.demand_covered.item() < anytime.demand_covered.item()     # at 03:00 most stations are shut
+    prof = pd.read_csv(out / "profile_week.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    assert len(prof) == 168 and prof.moment.iloc[0] == "2026-12-07T00:00:00+08:00" and prof.sample_data.all()
+    assert prof.demand_covered.iloc[3] == pytest.approx(want.demand_covered.item(), abs=1e-9)
+    sheets = pd.read_excel(out / "profile_week.xlsx", sheet_name=None)
+    assert set(sheets) == {"profile", "figures", "about"}
+    night = sheets["figures"]
+    assert night.figure.tolist() == ["night", "night"] and night.statistic.tolist() == ["min", "mean"]
+    assert night.demand_covered.iloc[0] == pytest.approx(prof[prof.hour.map(lambda h: h >= 22 or h < 6)]
+                                                         .demand_covered.min(), abs=1e-9)
+    for name in ("profile_week_heatmap.png", "profile_week_lines.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_year_profile_writes_winter_and_summer(tmp_path):
+    import pandas as pd
+
+    from tests.support.cli import run
+
+    out = tmp_path / "y"
+    res = run("coverage", "320404", "--sample", "--kind", "hot_tea", "--cell", "1000", "--at", "2027-03-01",
+              "--profile", "year", "--hour", "9", "--lang", "en", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "the 15th of each month of 2027 at 09:00" in res.output and "winter (Dec-Feb) mean" in res.output
+    prof = pd.read_csv(out / "profile_year.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    assert prof.moment.tolist() == [f"2027-{m:02d}-15T09:00:00+08:00" for m in range(1, 13)]
+    fig = pd.read_csv(out / "figures.csv", encoding="utf-8-sig")
+    assert len(fig) == 1
+    figures = pd.read_excel(out / "profile_year.xlsx", sheet_name="figures")
+    assert figures.figure.tolist() == ["winter", "summer"]
+    winter = figures.set_index("figure").loc["winter", "demand_covered"]
+    assert winter == pytest.approx(prof[prof.month.isin([12, 1, 2])].demand_covered.mean(), abs=1e-9)
+
+
+@pytest.mark.parametrize("args,option", [
+    (["--at", "tomorrow"], "--at"),
+    (["--at", "2026-02-30T10:00"], "--at"),
+    (["--profile", "month"], "--profile"),
+    (["--profile", "year", "--hour", "24"], "--hour"),
+    (["--profile", "year", "--hour", "noon"], "--hour"),
+    (["--hour", "5"], "--hour"),
+])
+def test_cli_bad_time_input_is_one_clear_line(tmp_path, args, option):
+    from tests.support.cli import run
+
+    res = run("coverage", "320402", "--sample", *args, "--out", tmp_path / "o")
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0], res.output
+    assert not (tmp_path / "o").exists()
