@@ -31,11 +31,16 @@ from stationmap.config import (
     DEFAULT_METHOD,
     DEFAULT_MINUTES,
     DEFAULT_MODE,
+    DEFAULT_PROFILE_HOUR,
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
     METHODS,
     MODES,
+    NIGHT_FROM_HOUR,
+    NIGHT_TO_HOUR,
+    PROFILE_DAY,
+    PROFILES,
     WEB_MAX_ADD,
     WEB_MAX_CELL_M,
     WEB_MAX_GAPS,
@@ -193,6 +198,18 @@ COVERAGE = (
     Param("add", "integer", "Suggest this many new sites.", lo=0, hi=WEB_MAX_ADD, default=0),
     Param("cells", "boolean", "Include the cells as a GeoJSON FeatureCollection (WGS-84).", default=False),
     Param("gaps", "integer", "How many gaps to list.", lo=0, hi=WEB_MAX_GAPS, default=20),
+    replace(AT, description="Coverage at this moment (ISO 8601; without an offset it is Asia/Shanghai time; years "
+            f"{AT_YEARS[0]}-{AT_YEARS[1]}): only the stations open then count, for every figure, gap and site "
+            "(the response's `params.at` says which moment). Default: every station but the closed ones, whatever "
+            "their hours. With `profile`, the week or year it falls in (default: this week, this year)."),
+    replace(SERVICE, description="Only stations offering all of these services count; with `at` or `profile`, "
+            "only while each service that keeps its own hours is available."),
+    Param("profile", "choice", "Also the coverage over time, as `profile`: week = the 168 hours, Monday 00:00 to "
+          "Sunday 23:00 (Asia/Shanghai), of the week holding `at`, with the night figures (the minimum and mean "
+          f"over the hours from {NIGHT_FROM_HOUR:02d}:00 to {NIGHT_TO_HOUR:02d}:00); year = day {PROFILE_DAY} of "
+          "each month of `at`'s year at `hour`, with the winter (Dec-Feb) and summer (Jun-Aug) means.",
+          choices=PROFILES),
+    Param("hour", "integer", "The hour of the day of `profile=year`.", lo=0, hi=23, default=DEFAULT_PROFILE_HOUR),
 )
 #: the coverage page (HTML) takes the run's parameters and ``lang``
 COVERAGE_PAGE = frozenset({p.name for p in COVERAGE if p.name not in ("district", "cells", "gaps")} | {"lang"})
