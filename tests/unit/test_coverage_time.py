@@ -379,3 +379,18 @@ def test_cli_bad_time_input_is_one_clear_line(tmp_path, args, option):
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0], res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_partitioned_run_at_a_moment_counts_the_stations_open_then():
+    import pandas as pd
+
+    stations = _week_stations()
+    at = datetime(2026, 12, 7, 23, 30)
+    many = cv.analyse_many(_areas(), stations, minutes=5, cell_m=500, settings=SETTINGS, scheduler="serial", at=at)
+    # each partition is its district's own run (its own grid) with the stations open then
+    each = pd.concat([cv.analyse(a, stations, minutes=5, cell_m=500, settings=SETTINGS, at=at).stats(total=False)
+                      for a in _areas()], ignore_index=True)
+    assert many.stats.demand_covered.tolist() == pytest.approx(each.demand_covered.tolist(), abs=1e-12)
+    assert many.stats.stations.tolist() == each.stations.tolist()
+    anytime = cv.analyse_many(_areas(), stations, minutes=5, cell_m=500, settings=SETTINGS, scheduler="serial")
+    assert many.stats.stations.tolist() != anytime.stats.stations.tolist()
