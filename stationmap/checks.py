@@ -1,4 +1,5 @@
-"""The argument checks, one of each: points, modes, methods, minutes, k, cell sizes, kinds.
+"""The argument checks, one of each: points, modes, methods, minutes, k, cell sizes, kinds,
+time profiles and hours of the day.
 
 Each check returns the value in its canonical type or raises
 :class:`~stationmap.errors.ValidationError` naming the field and showing the bad
@@ -16,12 +17,12 @@ from typing import Literal, overload
 
 import numpy as np
 
-from stationmap.config import MAX_CELL_M, MAX_K, MAX_MINUTES, METHODS, MIN_CELL_M, MODES
+from stationmap.config import MAX_CELL_M, MAX_K, MAX_MINUTES, METHODS, MIN_CELL_M, MODES, PROFILES
 from stationmap.errors import ValidationError
 from stationmap.model import KINDS, check_kinds, check_services
 
-__all__ = ["check_cell_m", "check_k", "check_kind_list", "check_kinds", "check_method", "check_minutes",
-           "check_mode", "check_point", "check_positive", "check_services"]
+__all__ = ["check_cell_m", "check_hour", "check_k", "check_kind_list", "check_kinds", "check_method",
+           "check_minutes", "check_mode", "check_point", "check_positive", "check_profile", "check_services"]
 
 
 def check_point(lon: object, lat: object) -> tuple[float, float]:
@@ -130,3 +131,22 @@ def check_kind_list(kinds: str | Sequence[str] | None) -> tuple[str, ...]:
     if isinstance(kinds, str):
         kinds = [k for k in kinds.replace(";", ",").split(",") if k.strip()]
     return check_kinds(kinds, field="kind")
+
+
+def check_profile(profile: object, *, field: str = "profile") -> str:
+    """``profile`` if it is one of :data:`stationmap.config.PROFILES` (``week``, ``year``);
+    ValidationError (field ``field``) otherwise."""
+    if profile not in PROFILES:
+        raise ValidationError(f"{field} must be one of {', '.join(PROFILES)}, got {profile!r}", field=field)
+    return str(profile)
+
+
+def check_hour(hour: object, *, field: str = "hour") -> int:
+    """An hour of the day, 0-23 (an int, a numpy integer or a string of digits); ValidationError
+    (field ``field``) otherwise."""
+    x: object = hour
+    if isinstance(hour, str) and hour.strip().isdigit() and len(hour.strip()) <= 2:
+        x = int(hour.strip())
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not 0 <= x <= 23:
+        raise ValidationError(f"{field} must be an hour of the day, an integer in [0, 23], got {hour!r}", field=field)
+    return int(x)

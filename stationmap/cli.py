@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from stationmap.config import Settings
+    from stationmap.coverage import Profile
     from stationmap.io.readers import Source
     from stationmap.migrations import UpgradeResult
     from stationmap.network import Network
@@ -45,7 +46,8 @@ class _Group(click.Group):
             click.echo(f"error: {exc.message}", err=True)
             ctx.exit(1)
         except StationmapError as exc:
-            where = f" (field {exc.field})" if exc.field else ""
+            # (the field is named once: "--at must be ...", not "--at must be ... (field --at)")
+            where = f" (field {exc.field})" if exc.field and not exc.message.startswith(exc.field) else ""
             click.echo(f"error: {exc.message}{where}", err=True)
             ctx.exit(1)
 
@@ -753,18 +755,35 @@ def sample_generate(out: str | None, seed: int | None) -> None:
 @click.option("--scheduler", default=None,
               help="Partition by district on Dask: 'local' (a local cluster) or a scheduler address.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None, help="Local cluster workers (default: cores).")
+@click.option("--at", "at_text", default=None, metavar="DATETIME",
+              help="Coverage at this moment (ISO 8601, e.g. 2026-12-07T22:00; without an offset Asia/Shanghai "
+                   "time): only the stations open then count.  Default: every station but the closed ones, "
+                   "whatever their hours.")
+@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
+              help="Only stations offering all these services count (repeatable); with --at or --profile, only "
+                   "while each is available.")
+@click.option("--profile", "profiles", multiple=True, metavar="week|year",
+              help="Also the coverage over time (repeatable): week = the 168 hours, Monday 00:00 to Sunday 23:00, "
+                   "of the week holding --at (default: this week), with the night figures (22:00-06:00); year = "
+                   "the 15th of each month of --at's year at --hour, with the winter (Dec-Feb) and summer "
+                   "(Jun-Aug) figures.  Writes profile_<p>.csv/.xlsx, profile_<p>_heatmap.png, "
+                   "profile_<p>_lines.png.")
+@click.option("--hour", "hour_text", default=None, metavar="0-23",
+              help=f"The hour of the day of --profile year (default {_config.DEFAULT_PROFILE_HOUR}).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float | None, cell_m: float, shape: str,
                  h3_resolution: int | None, method: str, network_spec: str | None, add_n: int | None, solver: str,
                  candidates: str | None, demand_path: str | None, demand_column: str, use_sample: bool,
-                 scheduler: str | None, workers: int | None, lang: str, out_dir: str) -> None:
+                 scheduler: str | None, workers: int | None, at_text: str | None, services: tuple[str, ...],
+                 profiles: tuple[str, ...], hour_text: str | None, lang: str, out_dir: str) -> None:
     """Coverage of a district (adcode) by stations: cells, gaps, suggested sites, figures, charts, map.
 
     Writes into --out: coverage.gpkg (cells, gaps, sites, districts), figures.csv and figures.xlsx,
-    coverage_by_district.png, minutes_distribution.png, coverage_map.html and summary.json.
-    With --scheduler (or for the whole province) the run is partitioned by district on Dask and
-    writes the figures only.
+    coverage_by_district.png, minutes_distribution.png, coverage_map.html and summary.json; with
+    --profile, the profile's table and charts too.  With --at every figure, gap and site is for that
+    moment.  With --scheduler (or for the whole province) the run is partitioned by district on Dask
+    and writes the figures only.
     """
     from pathlib import Path
 
@@ -772,10 +791,17 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
 
     from stationmap import coverage as cv
     from stationmap import planning
+    from stationmap.checks import check_hour, check_profile
     from stationmap.districts import load_districts
+    from stationmap.hours import parse_datetime
     from stationmap.io.cells import frame_to_csv, frames_to_xlsx
     from stationmap.network import open_network
 
+    at = parse_datetime(at_text, field="--at") if at_text is not None else None
+    profiles = tuple(dict.fromkeys(check_profile(p, field="--profile") for p in profiles))
+    if hour_text is not None and "year" not in profiles:
+        raise StationmapError("--hour is the hour of the day of --profile year: add --profile year or drop --hour")
+    hour = check_hour(hour_text, field="--hour") if hour_text is not None else _config.DEFAULT_PROFILE_HOUR
     cfg = settings()
     if use_sample:
         from stationmap.io.sample import load_sample
@@ -791,9 +817,9 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     demand = cv.read_points(demand_path, weight_column=demand_column) if demand_path else None
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
     if scheduler or district.level == "province":
-        if add_n or network is not None or method == "network":
+        if add_n or network is not None or method == "network" or profiles:
             raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and "
-                                  "writes figures only: drop --add / --network / --method network")
+                                  "writes figures only: drop --add / --network / --method network / --profile")
         with tqdm(total=None, unit="district", desc="coverage", disable=None) as bar:
             def tick(done: int, total: int) -> None:
                 bar.total = total
@@ -802,7 +828,7 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
             res = cv.analyse_many(adcode, stations, kinds=kinds or None, mode=mode, minutes=minutes, cell_m=cell_m,
                                   shape=shape, h3_resolution=h3_resolution,
                                   scheduler=None if scheduler in (None, "local") else scheduler,
-                                  n_workers=workers, settings=cfg, progress=tick)
+                                  n_workers=workers, settings=cfg, at=at, services=services, progress=tick)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         frame_to_csv(res.stats, out / "figures.csv")
@@ -820,19 +846,40 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
                                             minutes=minutes, method=method, network=network, cell_m=cell_m,
                                             shape=shape, h3_resolution=h3_resolution, add=add_n, solver=solver,
                                             candidates=cand, demand=demand, demand_column=demand_column, lang=lang,
-                                            settings=cfg, progress=step)
+                                            settings=cfg, at=at, services=services, progress=step)
     first = cov.stats()
     kind = cov.kinds[0]
     row = first[first.kind == kind].iloc[-1]
-    click.echo(f"{row['name']} ({row['adcode']}), {kind}, {cov.threshold:g} min by {cov.mode} ({cov.method}): "
+    when = f" at {cov.at:%Y-%m-%d %H:%M} (Asia/Shanghai)" if cov.at is not None else ""
+    click.echo(f"{row['name']} ({row['adcode']}), {kind}, {cov.threshold:g} min by {cov.mode} ({cov.method}){when}: "
                f"demand covered {row['demand_covered']:.1%}, cross-covered {row['demand_cross_covered']:.1%}, "
                f"area covered {row['area_covered']:.1%}{sample_note}")
+    for name in profiles:
+        prof = cv.time_profile(cov, stations, cv.moments_for(name, at, hour), name=name, hour=hour)
+        paths.update(planning.write_profile(prof, cov, out_dir, kind=kind, lang=lang))
+        _echo_profile(prof, planning.whole_code(cov), kind)
     if sites is not None:
         click.echo(f"{len(sites.table)} suggested site(s) ({sites.method}{', optimal' if sites.optimal else ''}) "
                    f"raise demand covered to {sites.covered_after:.1%}")
     for note in cov.notes:
         click.echo(f"note: {note}")
     click.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")
+
+
+def _echo_profile(prof: Profile, code: str, kind: str) -> None:
+    """Say a coverage profile's span and its named figures (night; winter, summer) for the whole area."""
+    first, last = prof.moments[0], prof.moments[-1]
+    span = (f"{len(prof.moments)} hours, {first:%a %Y-%m-%d} to {last:%a %Y-%m-%d}" if prof.name == "week"
+            else f"the {first.day}th of each month of {first.year} at {prof.hour:02d}:00")
+    sets = ", ".join(f"{k} {n}" for k, n in prof.distinct_sets.items())
+    click.echo(f"profile {prof.name}: {span}; distinct sets of open stations: {sets}")
+    fig = prof.figures()
+    for _i, r in fig[(fig.adcode == code) & (fig.kind == kind)].iterrows():
+        what = {"night": f"night ({_config.NIGHT_FROM_HOUR:02d}:00-{_config.NIGHT_TO_HOUR:02d}:00)",
+                "winter": "winter (Dec-Feb)", "summer": "summer (Jun-Aug)"}[r["figure"]]
+        click.echo(f"  {what} {r['statistic']}, {kind}: demand covered {r['demand_covered']:.1%}, cross-covered "
+                   f"{r['demand_cross_covered']:.1%}, area covered {r['area_covered']:.1%}, cross-covered "
+                   f"{r['area_cross_covered']:.1%}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,6 +76,24 @@ MAX_SITES = 1000
 #: problem); its counts are always whole, and the full problem list is a CSV download.
 PREVIEW_MAX_ROWS = 200
 
+#: Coverage over time (``stationmap coverage --profile``, the API's and the page's ``profile``):
+#: ``week`` is the 168 hours, Monday 00:00 to Sunday 23:00, of the week holding ``at`` (default:
+#: this week); ``year`` is the :data:`PROFILE_DAY` of each month of ``at``'s year at one hour of
+#: the day (default :data:`DEFAULT_PROFILE_HOUR`).
+PROFILES = ("week", "year")
+PROFILE_DAY = 15
+DEFAULT_PROFILE_HOUR = 12
+#: The night of the night-coverage figures: the hours from 22:00 to 06:00 (those starting at
+#: 22, 23, 0, ... 5), every night of the week.
+NIGHT_FROM_HOUR = 22
+NIGHT_TO_HOUR = 6
+#: The months of the winter and summer coverage figures (means over them, from a year profile):
+#: hot tea and heating in winter, cooling in summer.
+WINTER_MONTHS = (12, 1, 2)
+SUMMER_MONTHS = (6, 7, 8)
+#: A moment asked about (``at``) must fall in these years: opening hours beyond them mean nothing.
+AT_YEARS = (1900, 2200)
+
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
 #: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).

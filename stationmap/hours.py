@@ -14,19 +14,23 @@ A station is open at a moment when all of these hold (Asia/Shanghai local time):
 (when open) and when it next opens (when closed), within :data:`HORIZON`;
 :func:`open_checker` answers "open?" for many stations at one moment.  The
 OSM rules are evaluated by opening-hours-py (:func:`parse_opening_hours`).
+:func:`parse_datetime` reads a moment asked about (the API's, the pages' and the
+CLI's ``at``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import opening_hours as _oh
 
+from stationmap.config import AT_YEARS
 from stationmap.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -100,6 +104,53 @@ def to_shanghai(at: datetime | None) -> datetime:
     if at.tzinfo is None:
         return at.replace(tzinfo=TZ)
     return at.astimezone(TZ)
+
+
+# -- moments asked about ------------------------------------------------------------------------
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"([Zz]|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+def parse_datetime(raw: str, *, field: str = "at") -> datetime:
+    """``raw`` (ISO 8601 / RFC 3339) as an aware datetime; naive means Asia/Shanghai.
+
+    A leap second (``:60``) is read as ``:59``.  ValidationError naming
+    ``field`` for anything else.
+    """
+    m = _DATETIME.fullmatch(raw.strip())
+    bad = ValidationError(
+        f"{field} must be an ISO 8601 date-time such as 2024-05-01T12:30:00+08:00, got {raw!r}", field=field)
+    if not m:
+        raise bad
+    y, mo, d, hh, mm, ss, frac, tz = m.groups()
+    try:
+        sec = min(int(ss or 0), 59)
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        tzinfo: ZoneInfo | timezone
+        if tz is None:
+            tzinfo = TZ
+        elif tz in ("Z", "z"):
+            tzinfo = timezone.utc
+        else:
+            sign = -1 if tz[0] == "-" else 1
+            digits = tz[1:].replace(":", "")
+            oh, om = int(digits[:2]), int(digits[2:])
+            if oh > 23 or om > 59:
+                raise ValueError("offset")
+            tzinfo = timezone(sign * timedelta(hours=oh, minutes=om))
+        at = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), sec, micro, tzinfo=tzinfo)
+        if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:
+            raise ValidationError(f"{field} must be in the years {AT_YEARS[0]}-{AT_YEARS[1]}, got {raw!r}",
+                                  field=field)
+        return at.astimezone(TZ)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise bad from None
 
 
 # -- a station ----------------------------------------------------------------------------------

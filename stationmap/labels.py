@@ -1,6 +1,7 @@
 """The words people read: zh/en labels of every vocabulary, and the babel catalogue for prose.
 
-Vocabulary labels (kinds, services, statuses, hosts, travel modes, methods, datums, reports) are
+Vocabulary labels (kinds, services, statuses, hosts, travel modes, methods, datums, reports,
+weekdays, months, time profiles and their named figures) are
 ``key -> (Chinese, English)`` tables here, and nowhere else; :func:`label` picks one.
 :mod:`stationmap.model` keeps the vocabularies (their keys and the aliases an import
 accepts) and re-exports the kind, service, status and host tables under their old names.
@@ -19,9 +20,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from stationmap.config import PACKAGE_DIR
+from stationmap.config import (
+    NIGHT_FROM_HOUR,
+    NIGHT_TO_HOUR,
+    PACKAGE_DIR,
+    PROFILE_DAY,
+    SUMMER_MONTHS,
+    WINTER_MONTHS,
+)
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from babel.support import NullTranslations
 
 #: where the catalogues live (``<lang>/LC_MESSAGES/messages.mo``)
@@ -107,6 +117,58 @@ DATUM_LABELS = {
     "gcj02": ("GCJ-02（高德、腾讯、微信）", "GCJ-02 (Amap, Tencent, WeChat)"),
     "bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
 }
+
+
+#: weekday (OSM's abbreviations, Monday first) -> (Chinese, English)
+WEEKDAY_LABELS = {
+    "Mo": ("周一", "Mon"), "Tu": ("周二", "Tue"), "We": ("周三", "Wed"), "Th": ("周四", "Thu"),
+    "Fr": ("周五", "Fri"), "Sa": ("周六", "Sat"), "Su": ("周日", "Sun"),
+}
+WEEKDAYS = tuple(WEEKDAY_LABELS)
+
+#: month (OSM's abbreviations) -> (Chinese, English)
+MONTH_LABELS = {
+    m: (f"{i}月", m) for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
+MONTHS = tuple(MONTH_LABELS)
+
+
+def _months(months: tuple[int, ...], lang: str) -> str:
+    first, last = MONTHS[months[0] - 1], MONTHS[months[-1] - 1]
+    if lang == "en":
+        return f"{first}–{last}"
+    return f"{months[0]}–{months[-1]} 月"
+
+
+#: time profile (:data:`stationmap.config.PROFILES`) -> (Chinese, English)
+PROFILE_LABELS = {
+    "week": ("一周（逐小时）", "Week (hourly)"),
+    "year": (f"全年（每月 {PROFILE_DAY} 日）", f"Year (the {PROFILE_DAY}th of each month)"),
+}
+
+#: the named figures of a time profile (:meth:`stationmap.coverage.Profile.figures`) -> (Chinese, English)
+FIGURE_LABELS = {
+    "night": (f"夜间（{NIGHT_FROM_HOUR:02d}:00–{NIGHT_TO_HOUR:02d}:00）",
+              f"Night ({NIGHT_FROM_HOUR:02d}:00–{NIGHT_TO_HOUR:02d}:00)"),
+    "winter": (f"冬季（{_months(WINTER_MONTHS, 'zh')}）", f"Winter ({_months(WINTER_MONTHS, 'en')})"),
+    "summer": (f"夏季（{_months(SUMMER_MONTHS, 'zh')}）", f"Summer ({_months(SUMMER_MONTHS, 'en')})"),
+}
+
+#: statistics of the named figures -> (Chinese, English)
+STATISTIC_LABELS = {
+    "min": ("最低", "minimum"),
+    "mean": ("平均", "mean"),
+}
+
+
+def moment_label(at: datetime, lang: str) -> str:
+    """A moment in words: ``2026年12月7日（周一）22:00`` / ``Mon 7 Dec 2026, 22:00`` (its own
+    wall-clock time: pass Asia/Shanghai times)."""
+    day = label(WEEKDAY_LABELS, WEEKDAYS[at.weekday()], lang)
+    if lang == "en":
+        return f"{day} {at.day} {MONTHS[at.month - 1]} {at.year}, {at:%H:%M}"
+    return f"{at.year}年{at.month}月{at.day}日（{day}）{at:%H:%M}"
 
 
 def label(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:

@@ -11,18 +11,30 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 import numpy as np
 
 from stationmap import siting
-from stationmap.config import DEFAULT_MODE, Settings
-from stationmap.coverage import DEFAULT_CELL_M, Coverage, analyse, records
+from stationmap.config import DEFAULT_MODE, NIGHT_FROM_HOUR, NIGHT_TO_HOUR, SUMMER_MONTHS, WINTER_MONTHS, Settings
+from stationmap.coverage import DEFAULT_CELL_M, Coverage, Profile, analyse, records
+from stationmap.hours import rfc3339
 from stationmap.io.cells import frame_to_csv, frames_to_xlsx
-from stationmap.labels import translations
+from stationmap.labels import (
+    FIGURE_LABELS,
+    MONTH_LABELS,
+    MONTHS,
+    PROFILE_LABELS,
+    WEEKDAY_LABELS,
+    WEEKDAYS,
+    label,
+    translations,
+)
 from stationmap.network import Network
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -31,6 +43,9 @@ if TYPE_CHECKING:
     from stationmap.coverage.areas import AreaSpec
     from stationmap.index import StationIndex
     from stationmap.model import Station
+
+#: where a chart goes: a file, or an open binary stream (the coverage page's inline image)
+Target: TypeAlias = "str | Path | BinaryIO"
 
 #: fonts with CJK glyphs, preferred first (fonts-wqy-microhei on Debian)
 CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
@@ -122,10 +137,21 @@ def chart_minutes_distribution(coverage: Coverage, path: str | Path, *, kind: st
 
 
 @contextmanager
-def _chart(coverage: Coverage, kind: str, zh: bool, font: str | None, path: str | Path,
+def _chart(coverage: Coverage, kind: str, zh: bool, font: str | None, path: Target,
            figsize: tuple[float, float]) -> Iterator[Axes]:
     """One chart's axes (matplotlib, Agg, ``font`` (:func:`cjk_font`) when there is one);
     on exit: the title, the sample-data mark, and the PNG written to ``path``."""
+    with _charts(coverage, kind, zh, font, path, figsize) as axes:
+        yield axes[0]
+
+
+@contextmanager
+def _charts(coverage: Coverage, kind: str, zh: bool, font: str | None, path: Target,
+            figsize: tuple[float, float], rows: int = 1, *, subtitle: str = "",
+            sample: bool | None = None, moment: bool = True) -> Iterator[list[Axes]]:
+    """:func:`_chart` with ``rows`` axes one above the other; the title (and ``subtitle``) over
+    the first.  ``sample``: whether to mark the chart as sample data (default: the run's);
+    ``moment``: whether the title names the run's moment (a profile's charts have their own)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -133,31 +159,205 @@ def _chart(coverage: Coverage, kind: str, zh: bool, font: str | None, path: str 
 
     with plt.rc_context({"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
                          "axes.unicode_minus": False}):
-        fig, ax = plt.subplots(figsize=figsize, dpi=110)
+        fig, axs = plt.subplots(rows, 1, figsize=figsize, dpi=110, squeeze=False)
+        axes = [a for (a,) in axs]
         try:
-            yield ax
-            ax.set_title(_chart_title(coverage, kind, zh), fontsize=10)
-            _sample_mark(fig, coverage, zh)
+            yield axes
+            title = _chart_title(coverage, kind, zh, moment=moment)
+            axes[0].set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=10)
+            _sample_mark(fig, coverage, zh, sample)
             fig.tight_layout()
-            fig.savefig(path)
+            fig.savefig(path, format="png")
         finally:
             plt.close(fig)
 
 
-def _chart_title(coverage: Coverage, kind: str, zh: bool) -> str:
+def _chart_title(coverage: Coverage, kind: str, zh: bool, *, moment: bool = True) -> str:
     from stationmap.maps.coverage import coverage_title
 
     if zh:
         name = (coverage.parent or {}).get("name") or coverage.areas[0].name
     else:   # (the district's adcode: its Chinese name needs a CJK font)
         name = (coverage.parent or {}).get("adcode") or coverage.areas[0].adcode or "area"
-    return coverage_title(name, kind, coverage.threshold, coverage.mode, "zh" if zh else "en")
+    return coverage_title(name, kind, coverage.threshold, coverage.mode, "zh" if zh else "en",
+                          at=coverage.at if moment else None)
 
 
-def _sample_mark(fig: Figure, coverage: Coverage, zh: bool) -> None:
-    if coverage.sample:
+def _sample_mark(fig: Figure, coverage: Coverage, zh: bool, sample: bool | None = None) -> None:
+    if coverage.sample if sample is None else sample:
         fig.text(0.99, 0.01, translations("zh" if zh else "en").gettext("示例数据（非真实站点）"),
                  ha="right", va="bottom", fontsize=8, color="#b35900")
+
+
+# -- coverage over time (stationmap.coverage.profile) ------------------------------------------
+
+def profile_table(profile: Profile, coverage: Coverage) -> pd.DataFrame:
+    """:attr:`Profile.table` with the run's parameters, for CSV/XLSX."""
+    df = profile.table.copy()
+    df.insert(3, "profile", profile.name)
+    df.insert(4, "mode", coverage.mode)
+    df.insert(5, "minutes", coverage.threshold)
+    df.insert(6, "method", coverage.method)
+    df["services"] = ",".join(profile.services)
+    df["sample_data"] = profile.sample
+    return df
+
+
+def profile_figures_table(profile: Profile, coverage: Coverage) -> pd.DataFrame:
+    """:meth:`Profile.figures` (night; winter and summer) with the run's parameters, for CSV/XLSX."""
+    df = profile.figures()
+    df.insert(3, "profile", profile.name)
+    df.insert(4, "mode", coverage.mode)
+    df.insert(5, "minutes", coverage.threshold)
+    df["sample_data"] = profile.sample
+    return df
+
+
+def whole_code(coverage: Coverage) -> str:
+    """The adcode of the figures' row for the whole area: the parent's (or ``all``) for several
+    districts, else the one district's."""
+    return coverage.groups()[-1][0]
+
+
+def _profile_setup(profile: Profile, coverage: Coverage, kind: str | None, lang: str) -> tuple:
+    """(kind, font, zh, gettext, the profile's words) of a profile chart."""
+    kind, font, zh, _ = _chart_setup(coverage, kind, lang)
+    if kind not in profile.kinds:
+        raise ValueError(f"the profile has no kind {kind!r}")
+    lg = "zh" if zh else "en"
+    what = label(PROFILE_LABELS, profile.name, lg)
+    if profile.name == "year":
+        what += f" {profile.hour:02d}:00"
+    when = f"{profile.moments[0]:%Y-%m-%d} – {profile.moments[-1]:%Y-%m-%d}"
+    return kind, font, zh, _, f"{what}, {when}"
+
+
+def chart_profile_heatmap(profile: Profile, coverage: Coverage, path: Target, *, kind: str | None = None,
+                          lang: str = "zh") -> Target:
+    """Heat-map of the share of demand covered once (top) and twice (bottom): a week as
+    weekday x hour of the whole area, the night hours marked; a year as district x month
+    (PNG, Agg)."""
+    kind, font, zh, _, sub = _profile_setup(profile, coverage, kind, lang)
+    lg = "zh" if zh else "en"
+    whole = whole_code(coverage)
+    if profile.name == "week":
+        size, rows_lab, cols_lab = (9.5, 6.4), [label(WEEKDAY_LABELS, d, lg) for d in WEEKDAYS], \
+            [f"{h}" for h in range(24)]
+    else:
+        groups = coverage.groups()
+        size = (9.5, 2.0 + 0.36 * len(groups) * 2)
+        rows_lab = [(n if zh else c) for c, n, *_r in groups]
+        cols_lab = [label(MONTH_LABELS, m, lg) for m in MONTHS]
+    with _charts(coverage, kind, zh, font, path, size, 2, subtitle=sub,
+                 sample=profile.sample or coverage.sample, moment=False) as axes:
+        for ax, col, what in ((axes[0], "demand_covered", _("人口覆盖率（≥1 站）")),
+                              (axes[1], "demand_cross_covered", _("交叉覆盖（≥2 站）"))):
+            if profile.name == "week":
+                data = profile.grid_of(col, kind=kind, adcode=whole) * 100
+            else:
+                data = np.array([profile.grid_of(col, kind=kind, adcode=c) for c, *_r in coverage.groups()]) * 100
+            im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="YlGn", vmin=0, vmax=100,
+                           interpolation="nearest")
+            ax.set_yticks(range(len(rows_lab)), rows_lab, fontsize=8)
+            ax.set_xticks(range(len(cols_lab)), cols_lab, fontsize=8)
+            if profile.name == "week":
+                for h in (NIGHT_TO_HOUR - 0.5, NIGHT_FROM_HOUR - 0.5):
+                    ax.axvline(h, color="#2c5aa0", lw=1, ls="--")
+                ax.set_xlabel(_("时（%(night)s 为夜间）") % {
+                    "night": f"{NIGHT_FROM_HOUR:02d}:00–{NIGHT_TO_HOUR:02d}:00"}, fontsize=8)
+            ax.set_ylabel(what, fontsize=8)
+            cb = ax.figure.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
+            cb.set_label("%", fontsize=8)
+    return path
+
+
+def chart_profile_lines(profile: Profile, coverage: Coverage, path: Target, *, kind: str | None = None,
+                        lang: str = "zh") -> Target:
+    """Line chart over the profile's moments: the share of demand covered once and twice and
+    of area covered once for the whole area (bold), demand covered once per district (thin);
+    the night hours shaded (PNG, Agg)."""
+    kind, font, zh, _, sub = _profile_setup(profile, coverage, kind, lang)
+    lg = "zh" if zh else "en"
+    t = profile.table[profile.table.kind == kind]
+    n = len(profile.moments)
+    x = np.arange(n)
+    groups = coverage.groups()
+    whole = whole_code(coverage)
+    with _charts(coverage, kind, zh, font, path, (11, 4.8), 1, subtitle=sub,
+                 sample=profile.sample or coverage.sample, moment=False) as (ax,):
+        if profile.name == "week":
+            for d in range(7):
+                ax.axvspan(d * 24 - 0.5, d * 24 + NIGHT_TO_HOUR - 0.5, color="#dde3f0", lw=0)
+                ax.axvspan(d * 24 + NIGHT_FROM_HOUR - 0.5, d * 24 + 23.5, color="#dde3f0", lw=0)
+            ax.set_xticks(np.arange(0, n, 24), [label(WEEKDAY_LABELS, d, lg) for d in WEEKDAYS])
+            ax.set_xticks(np.arange(0, n, 6), minor=True)
+            ax.set_xlim(-0.5, n - 0.5)
+            ax.set_xlabel(_("一周（逐小时），阴影为夜间 %(night)s") % {
+                "night": f"{NIGHT_FROM_HOUR:02d}:00–{NIGHT_TO_HOUR:02d}:00"})
+        else:
+            for months, color in ((WINTER_MONTHS, "#dde3f0"), (SUMMER_MONTHS, "#f6e3cf")):
+                for m in months:
+                    ax.axvspan(m - 1.5, m - 0.5, color=color, lw=0)
+            ax.set_xticks(x, [label(MONTH_LABELS, m, lg) for m in MONTHS])
+            ax.set_xlim(-0.5, n - 0.5)
+            ax.set_xlabel(_("每月 %(day)s 日 %(hour)s，阴影为%(winter)s与%(summer)s") % {
+                "day": f"{profile.moments[0].day}", "hour": f"{profile.hour:02d}:00",
+                "winter": label(FIGURE_LABELS, "winter", lg), "summer": label(FIGURE_LABELS, "summer", lg)})
+        if len(groups) > 1:
+            for code, name, *_r in groups[:-1]:
+                v = t[t.adcode == code].demand_covered.to_numpy(float) * 100
+                ax.plot(x, v, lw=0.9, alpha=0.8, label=name if zh else code)
+        w = t[t.adcode == whole]
+        ax.plot(x, w.demand_covered.to_numpy(float) * 100, lw=2.4, color="black", label=_("人口覆盖率（≥1 站）"))
+        ax.plot(x, w.demand_cross_covered.to_numpy(float) * 100, lw=2.0, color="#2c5aa0", ls="--",
+                label=_("交叉覆盖（≥2 站）"))
+        ax.plot(x, w.area_covered.to_numpy(float) * 100, lw=1.6, color="#888888", ls=":", label=_("面积覆盖率"))
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return path
+
+
+def write_profile(profile: Profile, coverage: Coverage, out_dir: str | Path, *, kind: str | None = None,
+                  lang: str = "zh") -> dict[str, Path]:
+    """Write a profile's outputs into ``out_dir``; returns {name: path}.  ``<p>`` is
+    ``week`` or ``year``:
+
+    * ``profile_<p>.csv`` (UTF-8 with BOM) and ``profile_<p>.xlsx`` (sheets profile,
+      figures, about): every moment, district and kind; the named figures (night;
+      winter and summer);
+    * ``profile_<p>_heatmap.png`` and ``profile_<p>_lines.png`` for ``kind`` (default:
+      the run's first).
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kind = coverage.resolve_kind(kind)
+    stem = f"profile_{profile.name}"
+    table, figures = profile_table(profile, coverage), profile_figures_table(profile, coverage)
+    paths = {f"{stem}_csv": frame_to_csv(table, out / f"{stem}.csv")}
+    about = {"profile": profile.name, "from": rfc3339(profile.moments[0]), "to": rfc3339(profile.moments[-1]),
+             "moments": len(profile.moments), "hour": profile.hour, "services": ",".join(profile.services) or "-",
+             "night": f"{NIGHT_FROM_HOUR:02d}:00-{NIGHT_TO_HOUR:02d}:00" if profile.name == "week" else "-",
+             "winter_months": ",".join(map(str, WINTER_MONTHS)) if profile.name == "year" else "-",
+             "summer_months": ",".join(map(str, SUMMER_MONTHS)) if profile.name == "year" else "-",
+             "stations_in_reach": profile.stations,
+             "distinct_open_sets": ", ".join(f"{k} {v}" for k, v in profile.distinct_sets.items()),
+             **{k: v for k, v in coverage.params().items() if k not in ("at", "sample")},
+             "time_zone": "Asia/Shanghai", "datum": "WGS-84 (EPSG:4326)"}
+    if profile.sample:
+        about["SAMPLE DATA"] = "the stations are generated samples, not real stations"
+    paths[f"{stem}_xlsx"] = frames_to_xlsx(
+        {"profile": table, "figures": figures,
+         "about": pd.DataFrame({"item": list(about), "value": [str(v) for v in about.values()]})},
+        out / f"{stem}.xlsx")
+    paths[f"{stem}_heatmap"] = Path(chart_profile_heatmap(  # type: ignore[arg-type]  # a path in, a path out
+        profile, coverage, out / f"{stem}_heatmap.png", kind=kind, lang=lang))
+    paths[f"{stem}_lines"] = Path(chart_profile_lines(  # type: ignore[arg-type]  # a path in, a path out
+        profile, coverage, out / f"{stem}_lines.png", kind=kind, lang=lang))
+    return paths
 
 
 def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None = None,
@@ -242,17 +442,18 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
            method: str = "auto", network: Network | None = None, cell_m: float = DEFAULT_CELL_M,
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
            candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",
-           settings: Settings | None = None,
+           settings: Settings | None = None, at: datetime | None = None, services: Sequence[str] = (),
            progress: Callable[[str], None] | None = None) -> tuple[Coverage, siting.Sites | None, dict[str, Path]]:
     """Analyse ``area``, suggest ``add`` sites for the first kind, and write every
     output (:func:`write_outputs`).  Returns ``(coverage, sites or None, paths)``.
 
     ``area``, ``stations``, ``kinds``, ``demand`` and the other parameters of the run are
-    :func:`stationmap.coverage.analyse`'s; ``add``, ``solver`` and ``candidates``
+    :func:`stationmap.coverage.analyse`'s (``at``: the run at that moment, only the stations open then
+    count); ``add``, ``solver`` and ``candidates``
     :func:`stationmap.siting.suggest_sites`'s (``solver`` is its ``method``)."""
     cov = analyse(area, stations, kinds=kinds, mode=mode, minutes=minutes, method=method, network=network,
                   cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, demand=demand,
-                  demand_column=demand_column, settings=settings, progress=progress)
+                  demand_column=demand_column, settings=settings, at=at, services=services, progress=progress)
     sites = None
     if add:
         (progress or (lambda label: None))("sites")

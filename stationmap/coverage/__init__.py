@@ -43,6 +43,12 @@ How it works
    minutes.  **Gaps** (:meth:`Coverage.gaps`): connected uncovered areas
    (cells sharing an edge), ranked by uncovered demand.  **Sites**: see
    :mod:`stationmap.siting`.
+5. **When** (issue 15): a run counts every station but the closed ones, whatever
+   their hours; ``analyse(..., at=moment)`` counts only those open at that moment
+   (and with ``services``, offering them while available):
+   :func:`~stationmap.coverage.minutes.counted_stations`.  :func:`time_profile`
+   gives the figures at each hour of a week or on one day of each month, and the
+   night, winter and summer figures.
 
 Every coordinate in and out is WGS-84 lon/lat in degrees; distances are metres.
 
@@ -52,7 +58,8 @@ The package
     :mod:`~stationmap.coverage.grid` grids; :mod:`~stationmap.coverage.minutes` the two
     methods (the network one over :mod:`stationmap.network.matrix`);
     :mod:`~stationmap.coverage.demand` demand per cell; :mod:`~stationmap.coverage.analysis`
-    :func:`analyse` and :class:`Coverage`; :mod:`~stationmap.coverage.dask` partitioned runs.
+    :func:`analyse` and :class:`Coverage`; :mod:`~stationmap.coverage.dask` partitioned runs;
+    :mod:`~stationmap.coverage.profile` coverage over a week or a year (:func:`time_profile`).
     Tables, charts and the written outputs of a run are in :mod:`stationmap.planning`, which
     imports this package and :mod:`stationmap.siting`; this package imports neither.
 """
@@ -66,6 +73,7 @@ from stationmap.coverage.areas import (
     geometry_to_metric,
     geometry_to_wgs84,
     network_extent,
+    points_in,
     resolve_areas,
     to_metric,
     to_wgs84,
@@ -87,7 +95,13 @@ from stationmap.coverage.demand import (
     spread_population,
 )
 from stationmap.coverage.grid import Grid, crs_for, h3_resolution_for, locate_cells, make_grid
-from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes, network_reach
+from stationmap.coverage.minutes import (
+    StationArrays,
+    circle_minutes,
+    counted_stations,
+    network_minutes,
+    network_reach,
+)
 from stationmap.coverage.params import (
     DEFAULT_CELL_M,
     DEMAND_PROXIES,
@@ -103,16 +117,17 @@ from stationmap.coverage.params import (
     reach_m,
     speed_m_per_min,
 )
+from stationmap.coverage.profile import Profile, moments_for, time_profile, week_moments, year_moments
 from stationmap.network.matrix import node_minutes
 
 __all__ = [
-    "DEFAULT_CELL_M", "DEMAND_PROXIES", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES",
-    "Area", "Coverage", "Grid", "ManyResult", "StationArrays",
-    "analyse", "analyse_many", "check_cell_m", "check_kind_list", "check_minutes", "check_mode", "check_unique",
-    "circle_minutes", "crs_for", "default_network", "default_network_for", "demand_from_frame", "demand_from_points",
-    "demand_from_polygons", "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for", "horizon_for",
-    "locate_cells", "make_grid", "margin_m", "network_extent", "network_minutes", "network_reach", "node_minutes",
-    "partition_stations", "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell",
-    "run_partition", "run_partitions", "speed_m_per_min", "spread_population", "to_metric", "to_wgs84",
-    "weighted_percentile",
+    "DEFAULT_CELL_M", "DEMAND_PROXIES", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES", "Area", "Coverage",
+    "Grid", "ManyResult", "Profile", "StationArrays", "analyse", "analyse_many", "check_cell_m", "check_kind_list",
+    "check_minutes", "check_mode", "check_unique", "circle_minutes", "counted_stations", "crs_for",
+    "default_network", "default_network_for", "demand_from_frame", "demand_from_points", "demand_from_polygons",
+    "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for", "horizon_for", "locate_cells", "make_grid",
+    "margin_m", "moments_for", "network_extent", "network_minutes", "network_reach", "node_minutes",
+    "partition_stations", "points_in", "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell",
+    "run_partition", "run_partitions", "speed_m_per_min", "spread_population", "time_profile", "to_metric",
+    "to_wgs84", "week_moments", "weighted_percentile", "year_moments",
 ]

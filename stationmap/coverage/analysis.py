@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
@@ -15,7 +16,13 @@ import numpy as np
 from stationmap import config as _config
 from stationmap.checks import check_method
 from stationmap.config import DEFAULT_MODE
-from stationmap.coverage.areas import default_network, default_network_for, geometry_to_wgs84, resolve_areas
+from stationmap.coverage.areas import (
+    default_network,
+    default_network_for,
+    geometry_to_wgs84,
+    points_in,
+    resolve_areas,
+)
 from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
 from stationmap.coverage.grid import Grid, make_grid
 from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
@@ -29,7 +36,8 @@ from stationmap.coverage.params import (
     horizon_for,
 )
 from stationmap.errors import NotFoundError, ValidationError
-from stationmap.model import check_kinds
+from stationmap.hours import rfc3339, to_shanghai
+from stationmap.model import check_kinds, check_services
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -71,6 +79,13 @@ class Coverage:
     notes: list[str] = field(default_factory=list)
     #: the road network of a network-method run (not serialised)
     network: Network | None = field(default=None, repr=False)
+    #: the moment of a run "at a moment" (aware, Asia/Shanghai): only the stations open then
+    #: count; None: every station but the closed ones, whatever their hours
+    at: datetime | None = None
+    #: the services a station must offer to count (at ``at``: while available)
+    services: tuple[str, ...] = ()
+    #: the settings of the run (speeds, detour factor), for what is computed from it later
+    settings: Settings | None = field(default=None, repr=False)
 
     @property
     def sample(self) -> bool:
@@ -82,7 +97,8 @@ class Coverage:
         return {"mode": self.mode, "minutes": self.threshold, "horizon_minutes": self.horizon_minutes,
                 "method": self.method, "kinds": list(self.kinds), "shape": self.grid.shape,
                 "cell_m": self.grid.cell_m, "h3_resolution": self.grid.resolution, "crs": self.grid.crs,
-                "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid)}
+                "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid),
+                "at": rfc3339(self.at), "services": list(self.services)}
 
     # -- tables ---------------------------------------------------------------------
     @overload
@@ -124,25 +140,10 @@ class Coverage:
         import pandas as pd
 
         rows: list[dict[str, Any]] = []
-        groups: list[tuple[str, str, float | None, np.ndarray, BaseGeometry | None]] = [
-            (a.adcode, a.name, a.population, self.grid.adcode == a.adcode, a.geometry) for a in self.areas]
-        if total and len(self.areas) > 1:
-            p = self.parent or {}
-            pops = [a.population for a in self.areas if a.population is not None]
-            pop = float(sum(pops)) if len(pops) == len(self.areas) else None  # None: some unknown
-            groups.append((p.get("adcode", "all"), p.get("name", "all"), pop, np.ones(len(self.grid), bool),
-                           None))
+        groups = self.groups(total=total)
         st = self.stations
-        inside: dict[str, np.ndarray] = {}  # adcode -> which stations are inside
-        for code, _name, _pop, _m, geom in groups:
-            if geom is not None:
-                inside[code] = _points_in(geom, st.lon, st.lat)
-        if total and len(self.areas) > 1:  # the whole: inside any of the areas
-            every = np.zeros(len(st), bool)
-            for a in self.areas:
-                every |= inside[a.adcode]
-            inside[groups[-1][0]] = every
-        for code, name, pop, m, _geom in groups:
+        inside = self.inside(st.lon, st.lat, groups)
+        for code, name, pop, m in groups:
             area = self.grid.area_m2[m]
             dem = self.demand[m]
             for k in self.kinds:
@@ -165,6 +166,36 @@ class Coverage:
                 (rows[-1]["median_minutes_demand"], rows[-1]["p95_minutes_demand"]) = _percentiles(
                     mins, dem, order, (50, 95))
         return pd.DataFrame(rows)
+
+    def groups(self, *, total: bool = True) -> list[tuple[str, str, float | None, np.ndarray]]:
+        """The rows of the figures: ``(adcode, name, population, which cells)`` per district,
+        then (with ``total`` and several districts) the whole (the parent city's adcode and
+        name, else ``"all"``; its population None when any district's is unknown)."""
+        groups: list[tuple[str, str, float | None, np.ndarray]] = [
+            (a.adcode, a.name, a.population, self.grid.adcode == a.adcode) for a in self.areas]
+        if total and len(self.areas) > 1:
+            p = self.parent or {}
+            pops = [a.population for a in self.areas if a.population is not None]
+            pop = float(sum(pops)) if len(pops) == len(self.areas) else None  # None: some unknown
+            groups.append((p.get("adcode", "all"), p.get("name", "all"), pop, np.ones(len(self.grid), bool)))
+        return groups
+
+    def inside(self, lon: np.ndarray, lat: np.ndarray,
+               groups: Sequence[tuple[str, str, float | None, np.ndarray]]) -> dict[str, np.ndarray]:
+        """For each of ``groups`` (:meth:`groups`), which of the points (WGS-84) are inside it:
+        a district's polygon; the whole: any district's."""
+        by_code = {a.adcode: a for a in self.areas}
+        out: dict[str, np.ndarray] = {}
+        for code, *_rest in groups:
+            if code in by_code:
+                out[code] = points_in(by_code[code].geometry, lon, lat)
+        for code, *_rest in groups:
+            if code not in by_code:
+                every = np.zeros(len(lon), bool)
+                for a in self.areas:
+                    every |= out[a.adcode] if a.adcode in out else points_in(a.geometry, lon, lat)
+                out[code] = every
+        return out
 
     @overload
     def gaps(self, *, kind: str | None = None, geometry: Literal[False] = False,
@@ -324,15 +355,6 @@ def _dissolve_groups(grid: Grid, label: np.ndarray, wanted: npt.ArrayLike) -> li
     return out
 
 
-def _points_in(geom: BaseGeometry | None, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    import shapely
-
-    if geom is None or not len(lon):
-        return np.zeros(len(lon), bool)
-    shapely.prepare(geom)
-    return shapely.intersects_xy(geom, lon, lat)
-
-
 def _share(part: float, whole: float) -> float:
     return float(part) / float(whole) if whole > 0 else float("nan")
 
@@ -373,8 +395,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
             shape: str = "square", h3_resolution: int | None = None, crs: str | None = None,
             horizon_minutes: float | None = None, demand: Any = None, demand_column: str = "weight",
             demand_proxy: str = "auto", districts: Districts | None = None, settings: Settings | None = None,
-            grid: Grid | None = None, max_cells: int | None = None,
-            progress: Callable[[str], object] | None = None) -> Coverage:
+            grid: Grid | None = None, max_cells: int | None = None, at: datetime | None = None,
+            services: Sequence[str] = (), progress: Callable[[str], object] | None = None) -> Coverage:
     """Coverage of ``area`` by ``stations``.
 
     Parameters
@@ -384,7 +406,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         :meth:`Coverage.stats` and one for the whole city.
     stations : iterable of Station, StationIndex or StationArrays
         Closed stations are left out.  Stations outside the area count too
-        (a worker may cross a border); pass them all.
+        (a worker may cross a border); pass them all.  Which ones count is
+        :func:`stationmap.coverage.minutes.counted_stations`'s choice.
     kinds : list of str, optional
         Station kinds to analyse (default: every kind).
     mode : str
@@ -414,6 +437,14 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         Use this grid rather than make one (a partitioned run shares one).
     max_cells : int, optional
         Refuse (ValidationError on ``cell``) a grid of more cells than this.
+    at : datetime, optional
+        Coverage at this moment (naive: Asia/Shanghai time): only the stations open
+        then count (status, reopening date, opening hours: :mod:`stationmap.hours`),
+        for every figure, gap and band.  Default: every station but the closed ones,
+        whatever their hours.  ``stations`` must then be Station objects (or an index).
+    services : list of str, optional
+        Only the stations offering all of these services count (at ``at``: only while
+        each service with its own hours is available).
     progress : callable, optional
         Called with a short label as each step starts (the CLI's progress bar).
 
@@ -476,7 +507,9 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     if max_cells is not None and len(grid) > max_cells:
         raise ValidationError(f"cell {cell_m:g} m gives {len(grid):,} cells here, over the limit of {max_cells:,}: "
                               "use larger cells or a smaller district", field="cell")
-    st = StationArrays.from_stations(stations)
+    at = None if at is None else to_shanghai(at)
+    services = check_services(services, field="service") if services else ()
+    st = StationArrays.from_stations(stations, at=at, services=services)
 
     mins: dict[str, np.ndarray] = {}
     cnts: dict[str, np.ndarray] = {}
@@ -518,4 +551,5 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         source = f"supplied layer ({len(demand)} features, column {demand_column!r})"
     return Coverage(grid=grid, areas=areas, kinds=kinds, mode=mode, threshold=minutes, horizon_minutes=horizon,
                     method=method, minutes=mins, count=cnts, demand=dem, demand_source=source, stations=st,
-                    parent=parent, notes=notes, network=network if method == "network" else None)
+                    parent=parent, notes=notes, network=network if method == "network" else None, at=at,
+                    services=services, settings=settings)

@@ -209,3 +209,14 @@ def default_network(settings: Settings | None = None) -> Network | None:
     method uses when no network is given."""
     nets = load_networks(settings, skip_missing=True)
     return nets[sorted(nets)[0]] if nets else None
+
+
+def points_in(geom: BaseGeometry | None, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Booleans: which of the points (WGS-84) are in ``geom`` (its boundary included); none
+    when ``geom`` is None."""
+    import shapely
+
+    if geom is None or not len(lon):
+        return np.zeros(len(lon), bool)
+    shapely.prepare(geom)
+    return shapely.intersects_xy(geom, lon, lat)

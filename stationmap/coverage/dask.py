@@ -20,6 +20,8 @@ from stationmap.coverage.minutes import StationArrays
 from stationmap.errors import ValidationError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     from distributed import Client, Future
 
@@ -102,6 +104,7 @@ def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | S
                  horizon_minutes: float | None = None, scheduler: str | Client | None = None,
                  n_workers: int | None = None, processes: bool = True, keep_cells: bool = False,
                  batch_size: int | None = None, districts: Districts | None = None, settings: Settings | None = None,
+                 at: datetime | None = None, services: Sequence[str] = (),
                  progress: Callable[[int, int], object] | None = None) -> ManyResult:
     """Coverage of many districts, partitioned by district, on Dask.
 
@@ -123,6 +126,9 @@ def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | S
     batch_size : int, optional
         Partitions per Dask task (default: about a sixteenth of the
         partitions per worker thread).
+    at, services : optional
+        Only the stations open at ``at`` / offering ``services`` count, as in
+        :func:`~stationmap.coverage.analysis.analyse` (chosen once, before partitioning).
     progress : callable, optional
         Called with (done, total) as partitions finish.
     """
@@ -145,7 +151,7 @@ def analyse_many(areas: AreaSpec, stations: Iterable[Station] | StationIndex | S
         else:
             resolved += resolve_areas(a, districts=districts, settings=settings)
     check_unique(resolved)
-    st = StationArrays.from_stations(stations)
+    st = StationArrays.from_stations(stations, at=at, services=services)
     subsets = partition_stations(resolved, st, margin_m(mode, minutes, horizon_minutes=horizon, settings=settings))
     params = {"kinds": kinds, "mode": mode, "minutes": minutes, "cell_m": cell_m, "shape": shape,
               "h3_resolution": h3_resolution, "horizon_minutes": horizon, "keep_cells": keep_cells,

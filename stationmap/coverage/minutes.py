@@ -2,12 +2,18 @@
 two methods: ``"circle"`` (straight line x detour factor, :func:`circle_minutes`) and
 ``"network"`` (road travel time, :func:`network_minutes` over
 :mod:`stationmap.network.matrix`); and stations as arrays (:class:`StationArrays`).
+
+Which stations count in a run is decided here, in :func:`counted_stations`, and
+nowhere else: every station but the closed ones, or, at a moment (``at``), those
+open then; with services, those offering them (and, at a moment, while each is
+available).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
@@ -15,7 +21,8 @@ import numpy as np
 from stationmap import config as _config
 from stationmap.config import DEFAULT_MODE
 from stationmap.coverage.params import check_minutes, check_mode, horizon_for, speed_m_per_min
-from stationmap.model import KINDS, Station
+from stationmap.hours import open_checker
+from stationmap.model import KINDS, Station, check_services
 from stationmap.network.matrix import cell_minutes, reach_matrix
 
 if TYPE_CHECKING:
@@ -40,14 +47,15 @@ class StationArrays:
 
     @classmethod
     def from_stations(cls, stations: Iterable[Station] | StationIndex | StationArrays, *,
-                      include_closed: bool = False) -> StationArrays:
-        """Stations (closed ones left out unless ``include_closed``); StationArrays come back as they are."""
+                      include_closed: bool = False, at: datetime | None = None,
+                      services: Iterable[str] = ()) -> StationArrays:
+        """The stations that count (:func:`counted_stations`) as arrays; StationArrays come
+        back as they are (they keep no hours or services: ``at`` and ``services`` need stations)."""
         if isinstance(stations, StationArrays):
+            if at is not None or tuple(services):
+                raise TypeError("at and services choose among Station objects; StationArrays keep no hours")
             return stations
-        if hasattr(stations, "stations") and callable(stations.stations):
-            stations = stations.stations()
-        st = [s for s in stations  # type: ignore[union-attr]  # an index was replaced by its stations above
-              if include_closed or s.status != "closed"]
+        st = counted_stations(stations, include_closed=include_closed, at=at, services=services)
         bits = {k: 1 << i for i, k in enumerate(KINDS)}
         return cls(
             id=np.array([s.id for s in st], dtype=object),
@@ -69,6 +77,29 @@ class StationArrays:
         """The stations ``mask`` (booleans or indices) picks."""
         return StationArrays(self.id[mask], self.lon[mask], self.lat[mask], self.kinds[mask], self.sample[mask],
                              None if self.name is None else self.name[mask])
+
+
+def counted_stations(stations: Iterable[Station] | StationIndex, *, include_closed: bool = False,
+                     at: datetime | None = None, services: Iterable[str] = ()) -> list[Station]:
+    """The stations that count in a coverage run, in their order.
+
+    * Without ``at``: every station but the closed ones (every one with ``include_closed``),
+      whatever their hours: coverage "at any time".
+    * With ``at`` (naive: Asia/Shanghai): only the stations open at that moment
+      (:func:`stationmap.hours.open_checker`: status and reopening date, opening hours).
+    * With ``services``: only the stations offering all of them; with ``at`` too, only
+      while each service that keeps its own hours is available
+      (:func:`stationmap.hours.open_at` with ``services``).
+    """
+    if hasattr(stations, "stations") and callable(stations.stations):
+        stations = stations.stations()
+    wanted = check_services(services, field="service") if services else ()
+    st = [s for s in stations  # type: ignore[union-attr]  # an index was replaced by its stations above
+          if (include_closed or s.status != "closed") and all(w in s.services for w in wanted)]
+    if at is not None:
+        is_open = open_checker(at, wanted)
+        st = [s for s in st if is_open(s)]
+    return st
 
 
 def circle_minutes(cell_lon: npt.ArrayLike, cell_lat: npt.ArrayLike, station_lon: np.ndarray,

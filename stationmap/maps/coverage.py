@@ -40,11 +40,13 @@ from branca.element import Element, MacroElement
 from folium.template import Template
 
 from stationmap.errors import ValidationError
-from stationmap.labels import KIND_LABELS, LANGS, MODE_LABELS, label, translations
+from stationmap.labels import KIND_LABELS, LANGS, MODE_LABELS, label, moment_label, translations
 from stationmap.maps.icons import KIND_COLORS
 from stationmap.maps.tiles import basemaps
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import geopandas as gpd
     import numpy as np
     from branca.element import Figure
@@ -264,15 +266,17 @@ def _title(coverage: Coverage, kind: str, tx: Mapping[str, str], lang: str) -> s
         names = coverage.parent.get("name", names)
     elif len(coverage.areas) > 3:
         names += " …"
-    return coverage_title(names, kind, coverage.threshold, coverage.mode, lang)
+    return coverage_title(names, kind, coverage.threshold, coverage.mode, lang, at=coverage.at)
 
 
-def coverage_title(name: str, kind: str, minutes: float, mode: str, lang: str) -> str:
-    """``"<name>：<kind> <minutes> 分钟<mode>覆盖"`` in ``lang``: the map's and the charts' title."""
+def coverage_title(name: str, kind: str, minutes: float, mode: str, lang: str, *, at: datetime | None = None) -> str:
+    """``"<name>：<kind> <minutes> 分钟<mode>覆盖"`` in ``lang``, and the moment of a run at a
+    moment (``"· 2026年12月7日（周一）22:00"``): the map's and the charts' title."""
     _ = translations(lang).gettext
-    return _("%(name)s：%(kind)s %(minutes)s 分钟%(mode)s覆盖") % {
+    title = _("%(name)s：%(kind)s %(minutes)s 分钟%(mode)s覆盖") % {
         "name": name, "kind": label(KIND_LABELS, kind, lang), "minutes": f"{minutes:g}",
         "mode": label(MODE_LABELS, mode, lang)}
+    return title if at is None else f"{title} · {moment_label(at, lang)}"
 
 
 def _style(fill: str, fill_opacity: float, line: str, weight: float,

@@ -6,7 +6,13 @@ suggested sites, legend), the per-district figures and download links for the
 files the CLI writes (GeoPackage, CSV, XLSX, charts, standalone map).  The API
 returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
 
-Views only check their arguments and call the library; runs are cached per
+``at`` makes every figure, gap and site those of that moment (only the stations open
+then count; the page's time field), ``service`` counts only the stations offering it,
+and ``profile=week|year`` adds the coverage over time (:mod:`stationmap.coverage.profile`):
+the API returns it as ``profile``, the page shows its night or winter/summer figures,
+heat-map and line chart ("时间分布"), and its table and charts are downloads.
+
+Views only check their arguments and call the library; runs (and profiles) are cached per
 (arguments, store revision), and the downloads are written once per run into
 ``<instance>/coverage/``.  The web refuses grids of more than
 :data:`~stationmap.config.WEB_MAX_CELLS` cells (the CLI has no such limit).
@@ -26,10 +32,21 @@ from flask_babel import gettext as _
 
 from stationmap import coverage as cv
 from stationmap import csp
-from stationmap.config import DEFAULT_CELL_M, WEB_MAX_CELLS
+from stationmap.config import DEFAULT_CELL_M, PROFILES, WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.instance import private_dir
-from stationmap.labels import KIND_LABELS, METHOD_LABELS, label, labels, mode_labels
+from stationmap.labels import (
+    FIGURE_LABELS,
+    KIND_LABELS,
+    METHOD_LABELS,
+    PROFILE_LABELS,
+    SERVICE_LABELS,
+    STATISTIC_LABELS,
+    label,
+    labels,
+    mode_labels,
+    moment_label,
+)
 from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
 from stationmap.web.params import COVERAGE, COVERAGE_PAGE, Params, names
@@ -37,7 +54,7 @@ from stationmap.web.state import state
 from stationmap.web.ui import lang
 
 if TYPE_CHECKING:
-    from stationmap.coverage import Coverage
+    from stationmap.coverage import Coverage, Profile
     from stationmap.siting import Sites
 
 bp = Blueprint("coverage", __name__)
@@ -50,6 +67,14 @@ DOWNLOADS = {
     "minutes_distribution.png": "image/png",
     "coverage_map.html": "text/html; charset=utf-8",
     "summary.json": "application/json",
+}
+#: the files of a time profile (``profile=week`` or ``year``), as :func:`stationmap.planning.write_profile` names them
+PROFILE_DOWNLOADS = {
+    p: {f"profile_{p}.csv": "text/csv; charset=utf-8",
+        f"profile_{p}.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        f"profile_{p}_heatmap.png": "image/png",
+        f"profile_{p}_lines.png": "image/png"}
+    for p in PROFILES
 }
 _LOCK = threading.Lock()
 #: the parameters of a run, by name (declared in :data:`stationmap.web.params.COVERAGE`)
@@ -66,13 +91,19 @@ def _texts() -> dict[str, str]:
         "p95": _("95% 分钟"), "downloads": _("下载"), "sites": _("建议新增站点"), "rank": _("序号"),
         "new": _("新增覆盖人口"), "method": _("方法"), "note": _("说明"), "gaps": _("主要覆盖空白"),
         "size": _("面积 km²"), "demand": _("未覆盖人口"), "centre": _("中心（WGS-84）"), "all": _("合计"),
+        "at": _("时刻"), "service": _("服务"), "any_service": _("（不限）"), "profile": _("时间分布"),
+        "no_profile": _("（不显示）"), "hour": _("全年的钟点"),
+        "anytime": _("任意时刻：所有未关闭的站点都计入（不看营业时间）。选择时刻，只计入当时开放的站点。"),
+        "time": _("时间分布"), "figure": _("指标"), "statistic": _("统计"), "across": _("面积交叉覆盖率"),
+        "heatmap": _("热力图"), "lines": _("折线图"), "sets": _("不同的开放站点组合"),
     }
 
 
 class _Args:
-    """The run's arguments, checked at the edge."""
+    """The run's arguments, checked at the edge.  On the page (``page``) an empty time, service or
+    profile field means none (the form sends every field); the API refuses empty values."""
 
-    def __init__(self, p: Params, *, adcode: str | None) -> None:
+    def __init__(self, p: Params, *, adcode: str | None, page: bool = False) -> None:
         from stationmap.districts import check_adcode
 
         settings = state().settings
@@ -88,9 +119,28 @@ class _Args:
         self.method = p.choice(_PARAM["method"])
         self.add = p.integer(_PARAM["add"])
 
+        def given(name: str) -> bool:
+            return name in p.args and not (page and p.args[name] in ([""], []))
+
+        self.at = p.when(_PARAM["at"]) if given("at") else None
+        self.services: tuple[str, ...] = p.many(_PARAM["service"]) if given("service") else ()
+        self.profile: str | None = p.choice(_PARAM["profile"]) if given("profile") else None
+        self.hour: int = p.integer(_PARAM["hour"]) if given("hour") else _PARAM["hour"].default
+        if given("hour") and self.profile != "year" and not page:
+            raise ValidationError("hour is the hour of the day of profile=year: add profile=year or drop hour",
+                                  field="hour")
+        #: the moments of the profile (its week or year: the key of its cache)
+        self.moments = cv.moments_for(self.profile, self.at, self.hour) if self.profile else ()
+
     def key(self) -> tuple:
+        """What the run (the snapshot at ``at``) depends on."""
         return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add,
-                state().store.revision())
+                None if self.at is None else self.at.isoformat(), self.services, state().store.revision())
+
+    def profile_key(self) -> tuple:
+        """What the profile depends on: the run's grid and parameters, and its moments."""
+        return (*self.key(), self.profile, self.moments[0].isoformat() if self.moments else None,
+                self.hour if self.profile == "year" else None)
 
     def query(self) -> dict:
         q = {"kind": self.kind, "mode": self.mode, "minutes": f"{self.minutes:g}", "cell": f"{self.cell:g}"}
@@ -98,7 +148,20 @@ class _Args:
             q["method"] = self.method
         if self.add:
             q["add"] = str(self.add)
+        if self.at is not None:
+            q["at"] = self.at.isoformat(timespec="minutes" if not (self.at.second or self.at.microsecond)
+                                        else "seconds")
+        if self.services:
+            q["service"] = ",".join(self.services)
+        if self.profile:
+            q["profile"] = self.profile
+            if self.profile == "year":
+                q["hour"] = str(self.hour)
         return q
+
+    def at_field(self) -> str:
+        """``at`` as the form's datetime-local field shows it (Asia/Shanghai wall-clock time)."""
+        return "" if self.at is None else f"{self.at:%Y-%m-%dT%H:%M}"
 
 
 def _run(args: _Args) -> tuple[Coverage, Sites | None]:
@@ -126,13 +189,33 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
             else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
-                     districts=districts, max_cells=WEB_MAX_CELLS)
+                     districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services)
     sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
     with _LOCK:
         cache[key] = (cov, sites)
         while len(cache) > 6:
             cache.popitem(last=False)
     return cov, sites
+
+
+def _profile(args: _Args, cov: Coverage) -> Profile | None:
+    """The time profile ``args`` ask for (None without ``profile``), cached as the runs are."""
+    if not args.profile:
+        return None
+    st = state()
+    cache: OrderedDict = st.coverage_runs
+    key = ("profile", *args.profile_key())
+    with _LOCK:
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+    prof = cv.time_profile(cov, st.index.stations(), args.moments, name=args.profile, hour=args.hour)
+    with _LOCK:
+        cache[key] = prof
+        while len(cache) > 6:
+            cache.popitem(last=False)
+    return prof
 
 
 def _fmt_share(x: float | None) -> str:
@@ -153,10 +236,11 @@ def page(adcode: str) -> str:
     from stationmap.maps import render_parts
     from stationmap.maps.coverage import coverage_map
 
-    args = _Args(Params(COVERAGE_PAGE), adcode=adcode)
+    args = _Args(Params(COVERAGE_PAGE), adcode=adcode, page=True)
     page_lang = lang()
     t = _texts()
     cov, sites = _run(args)
+    prof = _profile(args, cov)
     cache = state().coverage_parts
     pkey = (args.key(), page_lang, url_for("static", filename=""))
     parts = cache.get(pkey)
@@ -179,36 +263,87 @@ def page(adcode: str) -> str:
             for r in cv.records(cov.stats())]
     gaps = cov.gaps(kind=args.kind).head(10)
     q = args.query()
-    downloads = [(name, url_for("coverage.download", adcode=args.adcode, name=name, **q)) for name in DOWNLOADS]
+    downloads = [(name, url_for("coverage.download", adcode=args.adcode, name=name, **q))
+                 for name in _downloads(args)]
     title = (cov.parent or {}).get("name") or "、".join(a.name for a in cov.areas)
+    moment = None if cov.at is None else moment_label(cov.at, page_lang)
     return render_template(
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
-        downloads=downloads, args=args, title=title, any_sample=cov.sample, notes=cov.notes,
-        method=label(METHOD_LABELS, cov.method, page_lang), kinds=list(labels(KIND_LABELS, page_lang).items()),
-        modes=list(mode_labels(page_lang).items()), limits=_limits(),
+        downloads=downloads, args=args, title=title, any_sample=cov.sample or bool(prof and prof.sample),
+        notes=cov.notes, method=label(METHOD_LABELS, cov.method, page_lang),
+        kinds=list(labels(KIND_LABELS, page_lang).items()), modes=list(mode_labels(page_lang).items()),
+        services=list(labels(SERVICE_LABELS, page_lang).items()),
+        profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
+        time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         api_url=url_for("coverage.api", district=args.adcode, **q))
+
+
+def _downloads(args: _Args) -> dict[str, str]:
+    """The files of a run (and of its profile): name -> media type."""
+    return {**DOWNLOADS, **(PROFILE_DOWNLOADS[args.profile] if args.profile else {})}
+
+
+def _time_section(args: _Args, cov: Coverage, prof: Profile, page_lang: str) -> dict:
+    """The page's "时间分布" section: the heat-map and the line chart (PNG as data: URLs, drawn once
+    per profile and language) and the named figures (night; winter and summer) per district."""
+    import base64
+    import io
+
+    from stationmap.planning import chart_profile_heatmap, chart_profile_lines
+
+    cache = state().coverage_parts
+    key = ("profile-charts", args.profile_key(), page_lang)
+    charts = cache.get(key)
+    if charts is None:
+        charts = {}
+        for name, draw in (("heatmap", chart_profile_heatmap), ("lines", chart_profile_lines)):
+            buf = io.BytesIO()
+            draw(prof, cov, buf, kind=args.kind, lang=page_lang)
+            charts[name] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        with _LOCK:
+            cache[key] = charts
+            while len(cache) > 6:
+                cache.popitem(last=False)
+    whole = (cov.parent or {}).get("adcode", "all")
+    figures = [{"name": _("合计") if r["adcode"] == "all" else r["name"], "adcode": r["adcode"],
+                "figure": label(FIGURE_LABELS, r["figure"], page_lang),
+                "statistic": label(STATISTIC_LABELS, r["statistic"], page_lang),
+                "cov": _fmt_share(r["demand_covered"]), "cross": _fmt_share(r["demand_cross_covered"]),
+                "acov": _fmt_share(r["area_covered"]), "across": _fmt_share(r["area_cross_covered"]),
+                "total": r["adcode"] == whole}
+               for r in cv.records(prof.figures()) if r["kind"] == args.kind]
+    first, last = prof.moments[0], prof.moments[-1]
+    return {"charts": charts, "figures": figures, "sets": prof.distinct_sets.get(args.kind, 0),
+            "what": label(PROFILE_LABELS, prof.name, page_lang)
+            + (f" {prof.hour:02d}:00" if prof.hour is not None else ""),
+            "span": f"{moment_label(first, page_lang)} – {moment_label(last, page_lang)}"}
 
 
 @bp.get("/coverage/<adcode>/download/<name>")
 def download(adcode: str, name: str) -> Response:
     """One of the files the CLI writes, for this run (written on first request)."""
-    if name not in DOWNLOADS:
+    args = _Args(Params(COVERAGE_PAGE), adcode=adcode, page=True)
+    files = _downloads(args)
+    if name not in files:
         abort(404)
-    args = _Args(Params(COVERAGE_PAGE), adcode=adcode)
     page_lang = lang()
     cov, sites = _run(args)
-    digest = hashlib.sha256(repr((args.key(), page_lang)).encode()).hexdigest()[:20]
+    prof = _profile(args, cov)
+    digest = hashlib.sha256(repr((args.profile_key(), page_lang)).encode()).hexdigest()[:20]
     folder = Path(state().settings.instance_path) / "coverage" / digest
     done = folder / ".done"
     with _LOCK:
         if not done.exists():
-            from stationmap.planning import write_outputs
+            from stationmap.planning import write_outputs, write_profile
 
             private_dir(folder)
             write_outputs(cov, folder, kind=args.kind, sites=sites, lang=page_lang)
+            if prof is not None:
+                write_profile(prof, cov, folder, kind=args.kind, lang=page_lang)
             done.write_text("ok")
-    stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min_{name}"
-    resp = send_file(folder / name, mimetype=DOWNLOADS[name], as_attachment=not name.endswith(".html"),
+    when = f"_{cov.at:%Y%m%dT%H%M}" if cov.at is not None else ""
+    stem = f"{args.adcode}_{args.kind}_{args.mode}_{args.minutes:g}min{when}_{name}"
+    resp = send_file(folder / name, mimetype=files[name], as_attachment=not name.endswith(".html"),
                      download_name=stem)
     if name.endswith(".html"):  # the standalone map, shown in the browser: its inline scripts
         # (Leaflet, the map) are fixed text, allowed by their hashes (stationmap.csp)
@@ -221,7 +356,9 @@ def download(adcode: str, name: str) -> Response:
 def api() -> Response:
     """Coverage figures as JSON: ``district`` (adcode, required), ``kind``, ``mode``,
     ``minutes``, ``cell`` (metres), ``method``, ``add`` (suggest sites), ``cells=true``
-    (the cells as a GeoJSON FeatureCollection, WGS-84), ``gaps`` (how many, default 20)."""
+    (the cells as a GeoJSON FeatureCollection, WGS-84), ``gaps`` (how many, default 20),
+    ``at`` (coverage at that moment: only the stations open then count), ``service``,
+    ``profile`` (``week`` or ``year``: the coverage over time, as ``profile``) and ``hour``."""
     p = Params(_API_NAMES)
     args = _Args(p, adcode=None)
     want_cells = p.boolean(_PARAM["cells"])
@@ -231,6 +368,9 @@ def api() -> Response:
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
     if sites is not None:
         body["sites"] = sites.to_dict()
+    prof = _profile(args, cov)
+    if prof is not None:
+        body["profile"] = prof.to_dict()
     return json_response(body)
 
 

@@ -8,7 +8,7 @@ bad value is a :class:`~stationmap.errors.ValidationError` naming the
 parameter, answered with 400), and :mod:`stationmap.web.openapi` writes the
 same tuples into the document (:meth:`Param.openapi`).
 
-Also here: reading date-times (:func:`parse_datetime`) and the default ``at``
+Also here: reading date-times (:func:`parse_datetime`, from :mod:`stationmap.hours`) and the default ``at``
 (:func:`now`, made once a second).
 """
 
@@ -19,22 +19,28 @@ import re
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, overload
 
 from stationmap.config import (
     API_MAX_K,
+    AT_YEARS,
     DEFAULT_CELL_M,
     DEFAULT_K,
     DEFAULT_LIMIT,
     DEFAULT_METHOD,
     DEFAULT_MINUTES,
     DEFAULT_MODE,
+    DEFAULT_PROFILE_HOUR,
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
     METHODS,
     MODES,
+    NIGHT_FROM_HOUR,
+    NIGHT_TO_HOUR,
+    PROFILE_DAY,
+    PROFILES,
     WEB_MAX_ADD,
     WEB_MAX_CELL_M,
     WEB_MAX_GAPS,
@@ -43,13 +49,11 @@ from stationmap.config import (
 )
 from stationmap.coords import DATUMS
 from stationmap.errors import ValidationError
-from stationmap.hours import TZ
+from stationmap.hours import TZ, parse_datetime
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web.features import PROPERTIES
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from stationmap.web.http import StationmapRequest
 
     #: flask's ``request``, of the app's request class (stationmap.web.http.StationmapFlask)
@@ -57,18 +61,10 @@ if TYPE_CHECKING:
 else:
     from flask import request
 
-#: ``at`` must fall in these years (opening hours beyond them mean nothing)
-AT_YEARS = (1900, 2200)
-
 _NUM = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PLAIN_NUMBER = frozenset("0123456789.+-eE")
 _INT = re.compile(r"[+-]?\d+")
 _PREFIX = re.compile(r"\d{1,6}")
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
-    r"([Zz]|[+-]\d{2}:?\d{2})?)?"
-)
 
 
 # -- declarations --------------------------------------------------------------------------
@@ -202,6 +198,18 @@ COVERAGE = (
     Param("add", "integer", "Suggest this many new sites.", lo=0, hi=WEB_MAX_ADD, default=0),
     Param("cells", "boolean", "Include the cells as a GeoJSON FeatureCollection (WGS-84).", default=False),
     Param("gaps", "integer", "How many gaps to list.", lo=0, hi=WEB_MAX_GAPS, default=20),
+    replace(AT, description="Coverage at this moment (ISO 8601; without an offset it is Asia/Shanghai time; years "
+            f"{AT_YEARS[0]}-{AT_YEARS[1]}): only the stations open then count, for every figure, gap and site "
+            "(the response's `params.at` says which moment). Default: every station but the closed ones, whatever "
+            "their hours. With `profile`, the week or year it falls in (default: this week, this year)."),
+    replace(SERVICE, description="Only stations offering all of these services count; with `at` or `profile`, "
+            "only while each service that keeps its own hours is available."),
+    Param("profile", "choice", "Also the coverage over time, as `profile`: week = the 168 hours, Monday 00:00 to "
+          "Sunday 23:00 (Asia/Shanghai), of the week holding `at`, with the night figures (the minimum and mean "
+          f"over the hours from {NIGHT_FROM_HOUR:02d}:00 to {NIGHT_TO_HOUR:02d}:00); year = day {PROFILE_DAY} of "
+          "each month of `at`'s year at `hour`, with the winter (Dec-Feb) and summer (Jun-Aug) means.",
+          choices=PROFILES),
+    Param("hour", "integer", "The hour of the day of `profile=year`.", lo=0, hi=23, default=DEFAULT_PROFILE_HOUR),
 )
 #: the coverage page (HTML) takes the run's parameters and ``lang``
 COVERAGE_PAGE = frozenset({p.name for p in COVERAGE if p.name not in ("district", "cells", "gaps")} | {"lang"})
@@ -355,44 +363,7 @@ class Params:
 
 
 # -- date-times ----------------------------------------------------------------------------------
-
-def parse_datetime(raw: str, *, field: str = "at") -> datetime:
-    """``raw`` (ISO 8601 / RFC 3339) as an aware datetime; naive means Asia/Shanghai.
-
-    A leap second (``:60``) is read as ``:59``.  ValidationError naming
-    ``field`` for anything else.
-    """
-    m = _DATETIME.fullmatch(raw.strip())
-    bad = ValidationError(
-        f"{field} must be an ISO 8601 date-time such as 2024-05-01T12:30:00+08:00, got {raw!r}", field=field)
-    if not m:
-        raise bad
-    y, mo, d, hh, mm, ss, frac, tz = m.groups()
-    try:
-        sec = min(int(ss or 0), 59)
-        micro = int((frac or "0")[:6].ljust(6, "0"))
-        tzinfo: ZoneInfo | timezone
-        if tz is None:
-            tzinfo = TZ
-        elif tz in ("Z", "z"):
-            tzinfo = timezone.utc
-        else:
-            sign = -1 if tz[0] == "-" else 1
-            digits = tz[1:].replace(":", "")
-            oh, om = int(digits[:2]), int(digits[2:])
-            if oh > 23 or om > 59:
-                raise ValueError("offset")
-            tzinfo = timezone(sign * timedelta(hours=oh, minutes=om))
-        at = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), sec, micro, tzinfo=tzinfo)
-        if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:
-            raise ValidationError(f"{field} must be in the years {AT_YEARS[0]}-{AT_YEARS[1]}, got {raw!r}",
-                                  field=field)
-        return at.astimezone(TZ)
-    except (ValueError, OverflowError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise bad from None
-
+# (reading them: :func:`stationmap.hours.parse_datetime`, shared with the CLI)
 
 _NOW: tuple = (None, None, "")
 
