@@ -113,27 +113,37 @@ def _echo_schema(res: UpgradeResult, *, err: bool = False, quiet_when_new: bool 
 @click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
 @click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
               help="Only stations with all these services (repeatable).")
-@click.option("--open-now", is_flag=True, help="Only stations open now (Asia/Shanghai).")
+@click.option("--open-now", is_flag=True, help="Only stations open at --at (default: now; Asia/Shanghai).")
+@click.option("--at", "at_text", default=None, metavar="DATETIME",
+              help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
+                   "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], services: tuple[str, ...],
-            open_now: bool, fmt: str) -> None:
-    """Print the stations nearest a point, nearest first (output in WGS-84)."""
+            open_now: bool, at_text: str | None, fmt: str) -> None:
+    """Print the stations nearest a point, nearest first (output in WGS-84), each with whether it is
+    open at --at and when that changes (with --service: while those services are available too)."""
     from datetime import datetime
 
     from stationmap.coords import to_wgs84
-    from stationmap.hours import TZ
+    from stationmap.hours import TZ, parse_datetime, rfc3339, when_checker
     from stationmap.index import StationIndex
 
+    at = parse_datetime(at_text, field="--at") if at_text is not None else datetime.now(TZ)
     wlon, wlat = to_wgs84(lon, lat, datum)
     index = StationIndex.from_store(open_store())
     hits = index.nearest(wlon, wlat, k=k, kinds=kinds or None, services=services or None,
-                         open_at=datetime.now(TZ) if open_now else None)
-    rows = [{"id": h.station.id, "name": h.station.name, "distance_m": round(h.distance_m, 1),
-             "lon": h.station.lon, "lat": h.station.lat, "kinds": list(h.station.kinds),
-             "sample": h.station.is_sample} for h in hits]
+                         open_at=at if open_now else None)
+    when_of = when_checker(at, services)
+    rows = []
+    for h in hits:
+        w = when_of(h.station)
+        rows.append({"id": h.station.id, "name": h.station.name, "distance_m": round(h.distance_m, 1),
+                     "lon": h.station.lon, "lat": h.station.lat, "kinds": list(h.station.kinds),
+                     "open_now": w.open_now, "closes_at": rfc3339(w.closes_at), "opens_at": rfc3339(w.opens_at),
+                     "sample": h.station.is_sample})
     if fmt == "json":
-        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat}, "stations": rows},
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat, "at": rfc3339(at)},
+                               "stations": rows}, ensure_ascii=False, indent=2))
         return
     if not rows:
         click.echo("no station found")
@@ -141,7 +151,11 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
     for i, r in enumerate(rows, 1):
         tag = "  [sample data]" if r["sample"] else ""
         where = f"{r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84"
-        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({where}){tag}")
+        if r["open_now"]:
+            state = f"open until {r['closes_at'][:16].replace('T', ' ')}" if r["closes_at"] else "open, no closing soon"
+        else:
+            state = f"closed, opens {r['opens_at'][:16].replace('T', ' ')}" if r["opens_at"] else "closed"
+        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({where}; {state}){tag}")
 
 
 # -- road networks and reach (issue 4) ---------------------------------------------

@@ -249,6 +249,27 @@ def test_nearest_matches_a_brute_force_geodesic_search(url, tmp_path, monkeypatc
     assert text.exit_code == 0 and ref[0][1] in text.stdout and "[sample data]" in text.stdout
 
 
+def test_nearest_says_when_each_station_opens_or_closes_at_a_moment(url):
+    run("import", "-", input=json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [119.95, 31.78]},
+         "properties": {"id": "day", "name": "日间驿站", "kinds": ["rest"], "opening_hours": "Mo-Su 08:00-20:00"}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [119.96, 31.78]},
+         "properties": {"id": "night", "name": "夜间驿站", "kinds": ["rest"], "opening_hours": "22:00-06:00"}}]}))
+    res = run("nearest", "--lon", 119.95, "--lat", 31.78, "--at", "2026-12-07T06:30", "--format", "json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout)
+    assert body["query"]["at"] == "2026-12-07T06:30:00+08:00"
+    day, night = body["stations"]
+    assert (day["open_now"], day["opens_at"], day["closes_at"]) == (False, "2026-12-07T08:00:00+08:00", None)
+    assert (night["open_now"], night["closes_at"]) == (False, None) and night["opens_at"] == "2026-12-07T22:00:00+08:00"
+    only = run("nearest", "--lon", 119.95, "--lat", 31.78, "--at", "2026-12-07T23:00", "--open-now", "--format", "json")
+    assert [s["id"] for s in json.loads(only.stdout)["stations"]] == ["night"]
+    text = run("nearest", "--lon", 119.95, "--lat", 31.78, "--at", "2026-12-07T12:00", "--k", 1)
+    assert "open until 2026-12-07 20:00" in text.stdout
+    bad = run("nearest", "--lon", 119.95, "--lat", 31.78, "--at", "tomorrow")
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "--at" in bad.stderr
+
+
 def test_nearest_in_gcj02_and_before_init(url):
     res = run("nearest", "--lon", 120.6, "--lat", 31.3)
     assert res.exit_code == 1 and "run `stationmap init` first" in res.stderr
