@@ -134,7 +134,7 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
     hits = index.nearest(wlon, wlat, k=k, kinds=kinds or None, services=services or None,
                          open_at=at if open_now else None)
     when_of = when_checker(at, services)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for h in hits:
         w = when_of(h.station)
         rows.append({"id": h.station.id, "name": h.station.name, "distance_m": round(h.distance_m, 1),
