@@ -314,7 +314,7 @@ def open_intervals(station: Station, *, start: datetime, days: int = HOURS_HORIZ
     ``Date.now()``), known up to ``until``.  ``always`` for 24/7; nothing
     open for a station that is not active.
     """
-    from datetime import timedelta
+    from datetime import datetime, time, timedelta
 
     import opening_hours as _oh
 
@@ -325,6 +325,27 @@ def open_intervals(station: Station, *, start: datetime, days: int = HOURS_HORIZ
     end = start + timedelta(days=days)
     until = int(end.timestamp() * 1000)
     out: dict[str, Any] = {"always": False, "weekly": None, "open": [], "until": until}
+    if station.status == "temporarily_closed" and station.reopens_on is not None:
+        # open as an active station from its reopening day (:mod:`stationmap.hours`): listed intervals
+        reopen = datetime.combine(station.reopens_on, time(), TZ)
+        if reopen >= end:
+            out["weekly"] = []
+            return out
+        from dataclasses import replace
+
+        active = open_intervals(replace(station, status="active"), start=max(start, reopen), days=days)
+        from_ms, spans_ms = int(reopen.timestamp() * 1000), []
+        if active["always"]:
+            spans_ms = [[from_ms, until]]
+        elif active["weekly"] is not None:
+            w0 = int(week0.timestamp() * 1000)
+            for k in range(days // 7 + 2):
+                spans_ms += [[w0 + (a + k * WEEK_MIN) * 60000, w0 + (b + k * WEEK_MIN) * 60000]
+                             for a, b in active["weekly"]]
+        else:
+            spans_ms = active["open"]
+        out["open"] = [[max(a, from_ms), min(b, until)] for a, b in spans_ms if b > from_ms and a < until]
+        return out
     if station.status != "active":
         out["weekly"] = []
         return out

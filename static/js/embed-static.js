@@ -126,7 +126,8 @@
     var minutesLimit = parseFloat(params.get('minutes')) || D.reach.minutes;
     var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
     var perMetre = D.reach.detour_factor / (speed * 1000 / 60);
-    var all = D.features.filter(function (f) { return f.properties.status === 'active' && accept(f, params, t); })
+    // as the server: closed stations never, temporarily closed ones too (closed now, or open from their reopening day)
+    var all = D.features.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
       .map(function (f) {
         var c = f.geometry.coordinates;
         return { f: f, d: distance(lat, lon, c[1], c[0]) };

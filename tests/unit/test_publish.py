@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -153,16 +153,24 @@ def _open_in(h, t: datetime) -> bool:
     "24/7", "Mo-Fr 08:00-12:00,13:30-17:30; Sa 09:00-12:00", "Mo-Su 20:00-08:00",
     "Su 22:00-24:00; Mo 00:00-02:00", "Jun-Aug Mo-Fr 08:00-18:00", "Mo-Fr 09:00-17:00; 2024 Jun 10 off",
 ])
-@pytest.mark.parametrize("status", ["active", "temporarily_closed"])
+@pytest.mark.parametrize("status", ["active", "temporarily_closed", "reopening"])
 def test_open_intervals_agree_with_the_model(hours, status):
-    st = Station(id="a", name="a", lon=120.0, lat=31.8, opening_hours=hours, status=status)
+    """The page's answer equals :mod:`stationmap.hours` at 400 random moments; "reopening":
+    temporarily closed until 2024-06-20, 22 days into the span."""
+    reopening = status == "reopening"
+    st = Station(id="a", name="a", lon=120.0, lat=31.8, opening_hours=hours,
+                 status="temporarily_closed" if reopening else status,
+                 reopens_on=date(2024, 6, 20) if reopening else None)
     start = datetime(2024, 5, 29, 6, 17, tzinfo=TZ)
     h = publish.open_intervals(st, start=start, days=60)
     rng = random.Random(11)
     for _ in range(400):
         t = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 60))
         assert _open_in(h, t) == st.open_at(t), (hours, t)
-    if status != "active":
+    if reopening:
+        assert h["weekly"] is None and h["open"] and min(a for a, _b in h["open"]) >= datetime(
+            2024, 6, 20, tzinfo=TZ).timestamp() * 1000
+    elif status != "active":
         assert h["weekly"] == [] and not h["always"]
     elif hours.startswith("Mo-Fr 08:00"):
         assert h["weekly"] is not None and h["open"] == []  # compact: one week
