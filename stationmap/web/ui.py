@@ -68,6 +68,28 @@ def signed_in_user() -> User | None:
     return None
 
 
+def error_title(status: int) -> str:
+    """What an error page's status means, in the page's language (its title and heading)."""
+    titles = {
+        400: _("请求有误"), 401: _("需要登录"), 403: _("没有权限"), 404: _("未找到"), 405: _("不支持的请求方式"),
+        409: _("内容冲突"), 413: _("内容过大"), 429: _("请求太频繁"), 500: _("服务器出错"),
+    }
+    return titles.get(status) or (_("请求有误") if 400 <= status < 500 else _("服务器出错"))
+
+
+def error_message(status: int) -> str:
+    """The sentence of an error page whose error carries none in the page's language (werkzeug's
+    own pages are English)."""
+    messages = {
+        400: _("请求的内容有误，请检查后重试。"), 401: _("请先登录。"), 403: _("您的账号没有权限进行此操作。"),
+        404: _("找不到您要访问的页面。请检查地址，或回到首页查找站点。"),
+        405: _("此地址不接受这种请求方式。"), 413: _("发送的内容超过了允许的大小。"),
+        429: _("请求太频繁，请稍后再试。"),
+    }
+    return messages.get(status) or (_("请求没有完成，请检查后重试。") if 400 <= status < 500
+                                    else _("服务器出错了，请稍后再试。"))
+
+
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path on this site (no open redirects), else None."""
     if not target:
