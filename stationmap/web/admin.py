@@ -37,7 +37,7 @@ from stationmap.config import PREVIEW_MAX_ROWS
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS, REPORT_LABELS, label
+from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
@@ -611,15 +611,27 @@ def _scope_error(problems: Outcome) -> PermissionDenied:
 
 # -- public: history and worker reports --------------------------------------------
 
+def _shown(field: str, value: object, page_lang: str) -> str:
+    """A stored value as the pages show it: labels for vocabulary keys (:func:`stationmap.labels.field_value`),
+    a district's name with its code."""
+    if field == "adcode" and value:
+        name = district_name(str(value))
+        return f"{name}（{value}）" if name != value else str(value)
+    return field_value(field, value, page_lang)
+
+
 def history_rows(station_id: str) -> list[dict]:
-    """The station's changes, newest first, each with the fields that changed."""
+    """The station's changes, newest first, each with the fields that changed: ``(label, before, after)``
+    in the page's language, as the pages show them (never the stored codes or Python lists)."""
+    page_lang = lang()
     out = []
     for h in state().store.history(station_id):
         before, after = h["before"] or {}, h["after"] or {}
         keys = [k for k in (after or before) if before.get(k) != after.get(k)] if (before and after) else []
         at = as_utc(h["at"])
         out.append({**h, "at_local": at.astimezone(_reports.TZ) if at else None,
-                    "fields": [(k, before.get(k), after.get(k)) for k in keys]})
+                    "fields": [(label(FIELD_LABELS, k, page_lang), _shown(k, before.get(k), page_lang),
+                                _shown(k, after.get(k), page_lang)) for k in keys]})
     return out
 
 

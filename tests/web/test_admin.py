@@ -292,6 +292,39 @@ def test_history_page_shows_who_when_before_after(app, store):
     assert app.test_client().get("/stations/nope/history").status_code == 404
 
 
+@pytest.mark.parametrize("lang, expect", [
+    ("zh", ["<strong>类型</strong>：<del>工会驿站</del> → <ins>工会驿站、热茶点</ins>",
+            "<strong>服务</strong>：<del>饮用水</del> → <ins>热水、卫生间</ins>",
+            "<strong>状态</strong>：<del>正常开放</del> → <ins>暂停开放</ins>"]),
+    ("en", ["<strong>Kinds</strong>：<del>Rest station</del> → <ins>Rest station, Hot-tea point</ins>",
+            "<strong>Services</strong>：<del>Drinking water</del> → <ins>Hot water, Toilet</ins>",
+            "<strong>Status</strong>：<del>Active</del> → <ins>Temporarily closed</ins>"]),
+])
+def test_history_shows_labels_not_codes_or_python_lists(app, store, lang, expect):
+    """Issue 20: the history showed ``['rest']`` and ``hot_water``; it shows what the pages show."""
+    from dataclasses import replace
+
+    st = store.get("zl-1")
+    store.update(replace(st, kinds=("rest", "hot_tea"), services=("hot_water", "toilet"),
+                         status="temporarily_closed"), user="zl", note="kinds, services, status")
+    html = app.test_client().get(f"/stations/zl-1/history?lang={lang}").get_data(as_text=True)
+    changes = html.split("<tbody>", 1)[1]
+    for line in expect:
+        assert line in changes, changes
+    for code in ("[", "&#39;rest&#39;", "hot_water", "hot_tea", "temporarily_closed", "drinking_water"):
+        assert code not in changes, code
+    for field in ("kinds", "services", "status"):
+        assert f"<strong>{field}</strong>" not in changes
+
+
+def test_history_shows_a_moved_stations_districts_by_name(app, store):
+    from dataclasses import replace
+
+    store.update(replace(store.get("zl-1"), adcode="320402"), user="cz", note="moved")
+    html = app.test_client().get("/stations/zl-1/history").get_data(as_text=True)
+    assert "<del>常州市 钟楼区（320404）</del> → <ins>常州市 天宁区（320402）</ins>" in html
+
+
 def test_close_reopen_and_verify_resolve_reports(app, store):
     reports.add_report(store, "zl-1", "no_hot_water")
     c = _client(app, "zl")
