@@ -112,7 +112,8 @@ def _picker_points(station: Station | None) -> dict[str, list[float]]:
 
 
 def _form_context(station: Station | None, *, values: dict[str, Any] | None = None, problems: Iterable[Problem] = (),
-                  base_rev: int = 0, new: bool = False, status: int = 200) -> tuple[str, int]:
+                  base_rev: int = 0, new: bool = False, status: int = 200,
+                  confirm_close: bool = False) -> tuple[str, int]:
     from stationmap.maps.tiles import basemaps
 
     user = _user()
@@ -142,7 +143,7 @@ def _form_context(station: Station | None, *, values: dict[str, Any] | None = No
         "admin/station_form.html", station=station, values=values, problems=list(problems),
         field_problems=by_field, base_rev=base_rev, new=new, kinds=KINDS, services=SERVICES,
         statuses=STATUSES, datums=DATUM_LABELS, districts=editable_districts(user),
-        district_name=district_name, picker=picker, text_fields=TEXT_FIELDS,
+        district_name=district_name, picker=picker, text_fields=TEXT_FIELDS, confirm_close=confirm_close,
     ), status
 
 
@@ -280,6 +281,9 @@ def station_edit(station_id: str) -> ResponseReturnValue:
     if station is None:     # (None exactly when there are problems)
         return _form_context(existing, values=values, problems=problems, base_rev=base_rev or 0, status=400)
     user.require_edit(station.adcode)
+    if station.status == "closed" and existing.status != "closed" and request.form.get("confirm_close") != "1":
+        # closing by the form asks as the close button does: the form again, with the question
+        return _form_context(existing, values=values, base_rev=base_rev or 0, confirm_close=True)
     latest = _latest_rev(station_id)
     if base_rev is not None and base_rev != latest:
         who = state().store.history(station_id)[0]["user"] or "?"
@@ -306,16 +310,34 @@ def _set_status(station_id: str, status: str, note: str) -> Station:
     return st
 
 
-@bp.post("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"})
+@bp.route("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"},
+          methods=["GET", "POST"])
 @bp.post("/stations/<station_id>/reopen", endpoint="station_reopen", defaults={"status": "active"})
 @login_required
-def station_status(station_id: str, status: str) -> WerkzeugResponse:
-    """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports."""
+def station_status(station_id: str, status: str) -> ResponseReturnValue:
+    """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports.
+
+    Closing asks first: a GET, or a POST without ``confirm=1``, changes nothing and answers the
+    question page (what closing changes, the note, confirm or cancel); reopening puts a station back
+    and is not asked.
+    """
     closing = status == "closed"
+    if closing and (request.method == "GET" or request.form.get("confirm") != "1"):
+        return _confirm_close(station_id)
     note = (request.form.get("note") or ("closed" if closing else "reopened")).strip()[:500]
     st = _set_status(station_id, status, note)
     flash(_("已关闭：%(name)s", name=st.name) if closing else _("已重新开放：%(name)s", name=st.name))
     return _back_to(st)
+
+
+def _confirm_close(station_id: str) -> ResponseReturnValue:
+    """The question before closing: the station, what closing changes, a note; confirm or cancel."""
+    st = _station(station_id)
+    _user().require_edit(st.adcode)
+    back = request.values.get("back")
+    back = back if _local(back) else url_for("admin.district", adcode=st.adcode)
+    return render_template("admin/confirm_close.html", station=st, back=back,
+                           note=(request.values.get("note") or "").strip()[:500])
 
 
 @bp.post("/stations/<station_id>/verify")

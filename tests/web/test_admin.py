@@ -77,7 +77,7 @@ def _edit_form(store, sid, **over):
 WRITES = {
     "new": ("/admin/stations/new", lambda store: _form()),
     "edit": ("/admin/stations/zl-1/edit", lambda store: _edit_form(store, "zl-1", name="改过的名字")),
-    "close": ("/admin/stations/zl-1/close", lambda store: {}),
+    "close": ("/admin/stations/zl-1/close", lambda store: {"confirm": "1"}),  # (asked and confirmed)
     "reopen": ("/admin/stations/zl-closed/reopen", lambda store: {}),
     "verify": ("/admin/stations/zl-1/verify", lambda store: {}),
 }
@@ -333,7 +333,7 @@ def test_close_reopen_and_verify_resolve_reports(app, store):
     c.post("/admin/stations/zl-1/verify", data={"csrf_token": fresh_token(c, "/admin/")})
     assert reports.needs_visit(store) == []
     reports.add_report(store, "zl-1", "closed")
-    c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/")})
+    c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/"), "confirm": "1"})
     assert reports.needs_visit(store) == [] and store.get("zl-1").status == "closed"
     notes = [h["note"] for h in store.history("zl-1")]
     assert notes[0] == "closed"
@@ -634,3 +634,55 @@ def test_an_xlsx_bomb_upload_is_refused_quickly_in_the_page_language(app, lang, 
     assert "Internal Server Error" not in html
     folder = Path(app.extensions["stationmap"].settings.instance_path) / "uploads"
     assert list(folder.glob("*")) == []  # nothing pending is left behind
+
+
+# -- closing asks first (issue 20) ---------------------------------------------------
+
+@pytest.mark.parametrize("lang, question, leaves, kept", [
+    ("zh", "确定要关闭「钟楼测试驿站」吗？", "从公开地图", "修改历史会保留"),
+    ("en", "Close “钟楼测试驿站”?", "leaves the public map", "history keeps it"),
+])
+def test_closing_asks_once_saying_what_it_changes(app, store, lang, question, leaves, kept):
+    c = _client(app, "zl")
+    rev = store.revision()
+    # the district page's button only opens the question
+    district = c.get(f"/admin/districts/320404?lang={lang}").get_data(as_text=True)
+    assert 'method="post" action="/admin/stations/zl-1/close"' not in district
+    assert 'method="get" action="/admin/stations/zl-1/close"' in district
+    for r in (c.get("/admin/stations/zl-1/close"),  # ... and a POST without the confirmation changes nothing
+              c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/"), "note": "拆除"})):
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and question in html and leaves in html and kept in html
+        assert 'name="confirm" value="1"' in html and 'href="/admin/districts/320404"' in html  # confirm or cancel
+        assert store.revision() == rev and store.get("zl-1").status == "active"
+    assert 'value="拆除"' in html  # the note typed before is kept
+    r = c.post("/admin/stations/zl-1/close", data={"csrf_token": csrf_token(html), "confirm": "1", "note": "拆除",
+                                                   "back": "/admin/districts/320404"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/districts/320404")
+    assert store.get("zl-1").status == "closed" and store.history("zl-1")[0]["note"] == "拆除"
+    history = c.get("/stations/zl-1/history").get_data(as_text=True)
+    assert "钟楼测试驿站" in history  # the history keeps it
+
+
+def test_the_close_question_is_for_editors_of_the_station_only(app, store):
+    assert _client(app, "tn").get("/admin/stations/zl-1/close").status_code == 403
+    assert _client(app).get("/admin/stations/zl-1/close").status_code == 302  # to sign in
+    assert _client(app, "zl").get("/admin/stations/nope/close").status_code == 404
+
+
+def test_reopening_is_not_asked(app, store):
+    c = _client(app, "zl")
+    r = c.post("/admin/stations/zl-closed/reopen", data={"csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302 and store.get("zl-closed").status == "active"
+
+
+def test_closing_through_the_edit_form_asks_too(app, store):
+    c = _client(app, "zl")
+    form = _edit_form(store, "zl-1", status="closed", note="暂停使用")
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "确定要关闭「钟楼测试驿站」吗？" in html and "从公开地图" in html
+    assert 'name="confirm_close" value="1"' in html and 'value="暂停使用"' in html  # the form as typed
+    assert store.get("zl-1").status == "active"
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "confirm_close": "1", "csrf_token": csrf_token(html)})
+    assert r.status_code == 302 and store.get("zl-1").status == "closed"
