@@ -37,7 +37,7 @@ from stationmap.config import PREVIEW_MAX_ROWS
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label
+from stationmap.labels import DATUM_LABELS, FIELD_LABELS, LIST_SEPARATORS, REPORT_LABELS, field_value, label
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
@@ -259,7 +259,9 @@ def station_new() -> ResponseReturnValue:
     station, problems = check_station_form(values)
     if station is None:     # (None exactly when there are problems)
         return _form_context(None, values=values, problems=problems, new=True, status=400)
-    user.require_edit(station.adcode)
+    if not user.can_edit(station.adcode):  # the form again, as typed, with the problem on its field
+        return _form_context(None, values=values, problems=[_scope_problem(user, station.adcode)], new=True,
+                             status=403)
     station = replace(station, id="")
     state().store.insert(station, user=user.username, note=values["note"] or "created on the web")
     flash(_("已新增站点：%(name)s", name=station.name))
@@ -280,7 +282,9 @@ def station_edit(station_id: str) -> ResponseReturnValue:
     station, problems = check_station_form(values, existing=existing)
     if station is None:     # (None exactly when there are problems)
         return _form_context(existing, values=values, problems=problems, base_rev=base_rev or 0, status=400)
-    user.require_edit(station.adcode)
+    if not user.can_edit(station.adcode):  # moved out of the user's districts: the form again, as typed
+        return _form_context(existing, values=values, problems=[_scope_problem(user, station.adcode)],
+                             base_rev=base_rev or 0, status=403)
     if station.status == "closed" and existing.status != "closed" and request.form.get("confirm_close") != "1":
         # closing by the form asks as the close button does: the form again, with the question
         return _form_context(existing, values=values, base_rev=base_rev or 0, confirm_close=True)
@@ -294,6 +298,21 @@ def station_edit(station_id: str) -> ResponseReturnValue:
         state().store.update(station, user=user.username, note=values["note"] or "edited on the web")
         flash(_("已保存：%(name)s", name=station.name))
     return redirect(url_for("admin.district", adcode=station.adcode))
+
+
+def _scope_problem(user: User, adcode: str) -> Problem:
+    """The problem of a station placed in a district ``user`` may not edit, on the district field."""
+    return Problem(None, "adcode", _("该位置在%(district)s（%(code)s），不在您可编辑的区县（%(scopes)s）内："
+                                     "请在地图上选择您负责区县内的位置，或选择区县。",
+                                     district=district_name(adcode) or "-", code=adcode or "-",
+                                     scopes=LIST_SEPARATORS[lang()].join(_scope_name(c) for c in user.scopes) or "-"))
+
+
+def _scope_name(prefix: str) -> str:
+    """An editor's scope (an adcode prefix) by name: ``常州市`` for ``3204``, ``常州市 钟楼区`` for ``320404``."""
+    code = prefix.ljust(6, "0")
+    name = district_name(code)
+    return name if name != code else prefix
 
 
 def _set_status(station_id: str, status: str, note: str) -> Station:
@@ -719,6 +738,10 @@ def init_app(app: Flask) -> None:
     @app.template_filter("service_label")
     def _service_label(v: str) -> str:
         return label(SERVICES, v, lang())
+
+    @app.template_filter("field_label")
+    def _field_label(v: str | None) -> str:
+        return label(FIELD_LABELS, v, lang()) if v else ""
 
     @app.template_filter("status_label")
     def _status_label(v: str) -> str:

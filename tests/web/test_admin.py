@@ -686,3 +686,38 @@ def test_closing_through_the_edit_form_asks_too(app, store):
     assert store.get("zl-1").status == "active"
     r = c.post("/admin/stations/zl-1/edit", data={**form, "confirm_close": "1", "csrf_token": csrf_token(html)})
     assert r.status_code == 302 and store.get("zl-1").status == "closed"
+
+
+# -- a station outside the editor's districts: the form is kept (issue 20) ----------------
+
+@pytest.mark.parametrize("lang, said", [("zh", "不在您可编辑的区县（常州市 钟楼区）内"),
+                                        ("en", "outside the districts you may edit (常州市 钟楼区)")])
+def test_out_of_scope_create_keeps_the_form_with_the_problem_on_the_district(app, store, lang, said):
+    c = _client(app, "zl")
+    rev = store.revision()
+    form = _form(name="天宁新驿站", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]), address="天宁路8号",
+                 phone="0519-8888 8888", services=["toilet", "wifi"], opening_hours="Mo-Su 07:00-22:00",
+                 note="新建")
+    r = c.post(f"/admin/stations/new?lang={lang}", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and store.revision() == rev
+    assert 'class="station-form"' in html  # the form, not an error page
+    for typed in ('value="天宁新驿站"', 'value="天宁路8号"', 'value="0519-8888 8888"', 'value="Mo-Su 07:00-22:00"',
+                  f'value="{TN_POINT[0]}"', f'value="{TN_POINT[1]}"', 'value="新建"',
+                  'name="services" value="toilet" checked', 'name="services" value="wifi" checked'):
+        assert typed in html, typed
+    # the problem is named on the district field, saying where the point is and what the user may edit
+    after_adcode = html.split('<select id="f-adcode" name="adcode">', 1)[1].split("</fieldset>", 1)[0]
+    error = re.search(r'<div class="field-error" role="alert">(.*?)</div>', after_adcode).group(1)
+    assert "天宁区" in error and "320402" in error and said in error
+    listed = html.split('class="problems"', 1)[1].split("</div>")[0]
+    assert ("<li>行政区划代码：" if lang == "zh" else "<li>District code: ") in listed, listed
+
+
+def test_moving_a_station_out_of_scope_keeps_the_edit_form(app, store):
+    c = _client(app, "zl")
+    form = _edit_form(store, "zl-1", name="搬走的驿站", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]), adcode="")
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and 'value="搬走的驿站"' in html and "天宁区" in html
+    assert store.get("zl-1").name == "钟楼测试驿站"
