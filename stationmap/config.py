@@ -76,6 +76,10 @@ MAX_SITES = 1000
 #: problem); its counts are always whole, and the full problem list is a CSV download.
 PREVIEW_MAX_ROWS = 200
 
+#: One device's identical worker report (same address, station and kind) within this many minutes
+#: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
+REPORT_REPEAT_MINUTES = 10.0
+
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
 #: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).

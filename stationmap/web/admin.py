@@ -26,7 +26,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO, TypeGuard, cast
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -685,7 +697,7 @@ def history(station_id: str) -> str:
     rows = history_rows(station_id)
     current = state().index.get(station_id)
     if current is None and not rows:
-        raise NotFoundError(f"no station with id {station_id!r}", field="id")
+        raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
     user = signed_in_user()
     return render_template("admin/history.html", station=current, rows=rows, station_id=station_id,
                            show_users=user is not None,
@@ -706,17 +718,23 @@ def reports_page(station_id: str) -> str:
     """A station's recent worker reports and the buttons to add one."""
     station = state().index.get(station_id)
     if station is None:
-        raise NotFoundError(f"no station with id {station_id!r}", field="id")
-    return render_template("admin/reports.html", station=station)
+        raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
+    return render_template("admin/reports.html", station=station, any_sample=station.is_sample)
 
 
 @public_bp.post("/stations/<station_id>/reports")
 def report_add(station_id: str) -> ResponseReturnValue:
-    """An anonymous worker report (rate-limited per address; CSRF-protected)."""
+    """An anonymous worker report (rate-limited per address; CSRF-protected).
+
+    The same report from the same address within ``REPORT_REPEAT_MINUTES`` is counted once
+    (:func:`stationmap.reports.add_report`) and answered as received all the same.
+    """
     kind = request.form.get("kind", "")
-    _reports.add_report(state().store, station_id, kind)
+    key = _reports.reporter_key(current_app.secret_key or "", client_address(), station_id, kind)
+    report = _reports.add_report(state().store, station_id, kind, reporter=key)
     if request.accept_mimetypes.best == "application/json":
-        return jsonify({"ok": True, "station_id": station_id, "kind": kind}), 201
+        return jsonify({"ok": True, "station_id": station_id, "kind": kind, "counted": not report.repeat}), (
+            200 if report.repeat else 201)
     flash(_("谢谢！您的反馈已记录：%(what)s",
             what=label(REPORT_LABELS, kind, lang())))
     return redirect(url_for("reports.reports_page", station_id=station_id))
