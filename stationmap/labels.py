@@ -102,6 +102,16 @@ REPORT_LABELS = {
     "charging_broken": ("充电坏了", "Charging broken"),
 }
 
+#: the period of a rate limit (``limits``' granularity names) -> (Chinese, English)
+PERIOD_LABELS = {
+    "second": ("秒", "second"),
+    "minute": ("分钟", "minute"),
+    "hour": ("小时", "hour"),
+    "day": ("天", "day"),
+    "month": ("个月", "month"),
+    "year": ("年", "year"),
+}
+
 #: datum (:data:`stationmap.coords.DATUMS`) -> (Chinese, English): which maps use it
 DATUM_LABELS = {
     "wgs84": ("WGS-84（GPS、OpenStreetMap、天地图）", "WGS-84 (GPS, OpenStreetMap, Tianditu)"),

@@ -99,7 +99,7 @@ def _register_errors(app: Flask) -> None:
     def _stationmap_error(exc: StationmapError) -> ResponseReturnValue:
         if http.wants_json():
             return jsonify(exc.to_dict()), exc.http_status
-        return render_template("error.html", status=exc.http_status, message=exc.message), exc.http_status
+        return render_template("error.html", status=exc.http_status, message=ui.error_text(exc)), exc.http_status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:

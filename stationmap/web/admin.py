@@ -49,13 +49,13 @@ from stationmap.config import PREVIEW_MAX_ROWS
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS, FIELD_LABELS, LIST_SEPARATORS, REPORT_LABELS, field_value, label
+from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
-from stationmap.web.ui import lang, safe_next, signed_in_user
+from stationmap.web.ui import district_name, lang, safe_next, scope_names, signed_in_user
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -85,17 +85,6 @@ def _user() -> User:
     if user is None:  # login_required ran first; this is a safety net
         abort(401)
     return user
-
-
-def district_name(adcode: str) -> str:
-    """``"常州市 钟楼区"`` for an adcode, or the adcode itself when unknown."""
-    if not adcode:
-        return ""
-    d = _districts()
-    if adcode in d:
-        rec = d.get(adcode)
-        return f"{rec.city} {rec.name}" if rec.city and rec.city != rec.name else rec.name
-    return adcode
 
 
 def editable_districts(user: User) -> list[District]:
@@ -317,14 +306,7 @@ def _scope_problem(user: User, adcode: str) -> Problem:
     return Problem(None, "adcode", _("该位置在%(district)s（%(code)s），不在您可编辑的区县（%(scopes)s）内："
                                      "请在地图上选择您负责区县内的位置，或选择区县。",
                                      district=district_name(adcode) or "-", code=adcode or "-",
-                                     scopes=LIST_SEPARATORS[lang()].join(_scope_name(c) for c in user.scopes) or "-"))
-
-
-def _scope_name(prefix: str) -> str:
-    """An editor's scope (an adcode prefix) by name: ``常州市`` for ``3204``, ``常州市 钟楼区`` for ``320404``."""
-    code = prefix.ljust(6, "0")
-    name = district_name(code)
-    return name if name != code else prefix
+                                     scopes=scope_names(user)))
 
 
 def _set_status(station_id: str, status: str, note: str) -> Station:
@@ -658,8 +640,11 @@ def import_cancel(token: str) -> WerkzeugResponse:
 
 
 def _scope_error(problems: Outcome) -> PermissionDenied:
-    return PermissionDenied("; ".join(str(p) for p in problems.first[:5]) +
-                            (f" (+{problems.count - 5} more)" if problems.count > 5 else ""), field="adcode")
+    """The refusal of an import with rows outside the user's districts, in the page's language."""
+    first = "; ".join(_("第 %(row)s 行：%(message)s", row=p.row, message=p.message) for p in problems.first[:5])
+    more = _("（另有 %(n)s 行）", n=problems.count - 5) if problems.count > 5 else ""
+    said = _("%(n)s 行不在您可编辑的区县内，没有导入任何数据。", n=problems.count)
+    return PermissionDenied(f"{said} {first}{more}", field="adcode")
 
 
 # -- public: history and worker reports --------------------------------------------

@@ -15,11 +15,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from stationmap import labels
-from stationmap.accounts import User
+from stationmap.accounts import PermissionDenied, User
 from stationmap.config import DEFAULT_K
+from stationmap.errors import StationmapError
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
-from stationmap.web.state import sorted_stations, state
+from stationmap.web.state import districts, sorted_stations, state
 
 
 def lang() -> str:
@@ -66,6 +67,47 @@ def signed_in_user() -> User | None:
     if current_user and current_user.is_authenticated:
         return current_user.user
     return None
+
+
+def district_name(adcode: str) -> str:
+    """``"常州市 钟楼区"`` for an adcode, or the adcode itself when unknown."""
+    if not adcode:
+        return ""
+    d = districts()
+    if adcode in d:
+        rec = d.get(adcode)
+        return f"{rec.city} {rec.name}" if rec.city and rec.city != rec.name else rec.name
+    return adcode
+
+
+def scope_names(user: User) -> str:
+    """The districts an editor may edit, by name, as a list in the page's language
+    (``常州市``: scope ``3204``; ``常州市 钟楼区``: ``320404``); ``-`` for none."""
+    names = []
+    for prefix in user.scopes:
+        code = prefix.ljust(6, "0")
+        name = district_name(code)
+        names.append(name if name != code else prefix)
+    return labels.LIST_SEPARATORS[lang()].join(names) or "-"
+
+
+def error_text(exc: StationmapError) -> str:
+    """What an error page says of ``exc`` in the page's language.
+
+    The library's messages are English (the CLI's and the API's); a refusal of the user's role or
+    districts (:class:`~stationmap.accounts.PermissionDenied`) is said from what it carries.
+    """
+    if isinstance(exc, PermissionDenied):
+        if exc.field == "role":
+            return _("只有管理员可以打开此页面或进行此操作。")
+        if exc.adcode is not None:
+            user = signed_in_user()
+            if not exc.adcode:
+                return _("您的账号不能编辑没有区县的站点。")
+            return _("您的账号不能编辑%(district)s（%(code)s）的站点；您可以编辑：%(scopes)s。",
+                     district=district_name(exc.adcode), code=exc.adcode,
+                     scopes=scope_names(user) if user else "-")
+    return exc.message
 
 
 def error_title(status: int) -> str:

@@ -724,3 +724,74 @@ def test_moving_a_station_out_of_scope_keeps_the_edit_form(app, store):
     html = r.get_data(as_text=True)
     assert r.status_code == 403 and 'value="搬走的驿站"' in html and "天宁区" in html
     assert store.get("zl-1").name == "钟楼测试驿站"
+
+
+# -- the 403 and rate-limit pages speak the page's language (issue 20) -----------------------
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _main_text(html: str) -> str:
+    """The visible text of the page's <main> and its <title>."""
+    main = html.split("<main>", 1)[1].split("</main>", 1)[0]
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    return re.sub(r"<[^>]+>", " ", title + " " + main)
+
+
+def _in_language(text: str, lang: str, *, names=()) -> None:
+    """zh: not one English word; en: no Chinese but the proper ``names`` (districts, stations)."""
+    for name in names:
+        text = text.replace(name, "")
+    if lang == "zh":
+        assert not _WORD.findall(text), text
+    else:
+        assert not _CJK.search(text), text
+
+
+def _403_pages(app, store, lang):
+    """Every way to a 403 page: a district, a station, the close question and the audit log of
+    another's, and an import with rows outside the user's districts."""
+    tn = _client(app, "tn")
+    yield tn.get(f"/admin/stations/zl-1/edit?lang={lang}"), ("常州市 钟楼区", "常州市 天宁区")
+    yield tn.get(f"/admin/districts/320404?lang={lang}"), ("常州市 钟楼区", "常州市 天宁区")
+    yield tn.get(f"/admin/stations/zl-1/close?lang={lang}"), ("常州市 钟楼区", "常州市 天宁区")
+    yield tn.get(f"/admin/audit?lang={lang}"), ()
+    data = {"file": (io.BytesIO("id,name,kinds,lon,lat,adcode\nzz-1,外区,rest,119.931,31.781,320404\n".encode()),
+                     "list.csv"), "datum": "auto", "csrf_token": fresh_token(tn, "/admin/import")}
+    html = tn.post("/admin/import", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    # the preview offers no import (its cancel form names the upload): confirming it anyway is refused
+    token = re.search(r'action="/admin/import/([A-Za-z0-9_-]+)/cancel"', html).group(1)
+    yield tn.post(f"/admin/import/{token}?lang={lang}", data={"csrf_token": csrf_token(html)}), ()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_403_pages_are_in_the_pages_language(app, store, lang):
+    said = {"zh": ("没有权限", "您的账号不能编辑常州市 钟楼区（320404）的站点；您可以编辑：常州市 天宁区。"),
+            "en": ("Not allowed", "Your account may not edit the stations of 常州市 钟楼区 (320404); "
+                                  "you may edit: 常州市 天宁区.")}[lang]
+    pages = list(_403_pages(app, store, lang))
+    for r, names in pages:
+        html = r.get_data(as_text=True)
+        assert r.status_code == 403, html
+        assert f"<h1>403 {said[0]}</h1>" in html
+        _in_language(_main_text(html), lang, names=names)
+    assert said[1] in pages[0][0].get_data(as_text=True)
+    assert ("只有管理员" if lang == "zh" else "Only an administrator") in pages[3][0].get_data(as_text=True)
+    assert ("1 行不在您可编辑的区县内" if lang == "zh" else "1 rows are outside") in pages[4][0].get_data(as_text=True)
+    assert "zz-1" not in store.ids()
+
+
+@pytest.mark.parametrize("lang, limit", [("zh", "每分钟 6 次"), ("en", "6 per minute")])
+def test_the_rate_limit_page_is_in_the_pages_language(app, lang, limit):
+    c = app.test_client()
+    token = fresh_token(c)
+    sent = [("zl-1", k) for k in ("ok", "closed", "no_hot_water", "charging_broken")] + [("tn-1", "ok"),
+                                                                                        ("tn-1", "closed")]
+    assert [c.post(f"/stations/{sid}/reports", data={"kind": k, "csrf_token": token}).status_code
+            for sid, k in sent] == [302] * 6
+    r = c.post(f"/stations/tn-1/reports?lang={lang}", data={"kind": "no_hot_water", "csrf_token": token})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 429 and limit in html and "per 1 minute" not in html
+    assert ("请求太频繁" if lang == "zh" else "Too many requests") in html
+    _in_language(_main_text(html), lang)
