@@ -67,10 +67,18 @@ _DUMMY_HASH: str | None = None
 
 
 class PermissionDenied(StationmapError, PermissionError):
-    """A signed-in user asked for something outside their role or scopes."""
+    """A signed-in user asked for something outside their role or scopes.
+
+    ``adcode``: the district the user may not edit (``""``: a station without one), or None
+    when the refusal is not about a district; so a page can say it in its own language.
+    """
 
     http_status = 403
     code = "forbidden"
+
+    def __init__(self, message: str, *, field: str | None = None, adcode: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.adcode = adcode
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class User:
         """Raise :class:`PermissionDenied` unless :meth:`can_edit` ``adcode``."""
         if not self.can_edit(adcode):
             where = f"district {adcode}" if adcode else "stations without a district"
-            raise PermissionDenied(f"user {self.username!r} may not edit {where}", field="adcode")
+            raise PermissionDenied(f"user {self.username!r} may not edit {where}", field="adcode", adcode=adcode or "")
 
     def require_admin(self) -> None:
         """Raise :class:`PermissionDenied` unless the user is an administrator."""

@@ -715,8 +715,14 @@ def serve(host: str, port: int, workers: int) -> None:
     if host in ("127.0.0.1", "localhost", "::1") and not os.environ.get("STATIONMAP_SECURE_COOKIES"):
         # plain http on this machine only: a Secure session cookie would never come back
         os.environ["STATIONMAP_SECURE_COOKIES"] = "0"
-    os.execv(gunicorn, [gunicorn, "--config", "python:stationmap.gunicorn_conf", "--workers", str(workers),
-                        "--bind", f"{host}:{port}", "--access-logfile", "-", "stationmap.web:create_app()"])
+    os.execv(gunicorn, [gunicorn, *gunicorn_args(host, port, workers)])
+
+
+def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
+    """gunicorn's arguments for ``stationmap serve`` (its settings file, ``stationmap/gunicorn_conf.py``,
+    keeps the control socket in the instance folder)."""
+    return ["--config", "python:stationmap.gunicorn_conf", "--workers", str(workers),
+            "--bind", f"{host}:{port}", "--access-logfile", "-", "stationmap.web:create_app()"]
 
 
 # -- sample data ------------------------------------------------------------------

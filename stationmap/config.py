@@ -94,6 +94,10 @@ SUMMER_MONTHS = (6, 7, 8)
 #: A moment asked about (``at``) must fall in these years: opening hours beyond them mean nothing.
 AT_YEARS = (1900, 2200)
 
+#: One device's identical worker report (same address, station and kind) within this many minutes
+#: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
+REPORT_REPEAT_MINUTES = 10.0
+
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
 #: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).

@@ -6,15 +6,43 @@ a request that reaches the port finds a worker with the app built, and
 (:func:`when_ready`).  Each forked worker gets the master's station index
 copy-on-write, but must not share its database connections: :func:`post_fork`
 drops the inherited pool (SQLAlchemy's advice for forked processes).
+
+gunicorn (25.1 and later) opens a control socket for ``gunicornc``; its default,
+``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``~/.gunicorn/gunicorn.ctl``, is one path
+for every gunicorn of the user, so a second instance on the machine would take it
+over from the first (and remove it when it stops).  Each instance keeps its own in
+its instance folder (:func:`control_socket_settings`); older gunicorns ignore the
+two settings.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from stationmap import config as _config
+from stationmap.instance import private_dir
+
+#: the control socket's file in the instance folder (``gunicornc -s <instance>/gunicorn.ctl``)
+CONTROL_SOCKET_NAME = "gunicorn.ctl"
+#: the longest path a Unix socket may have (``sun_path``: 108 bytes on Linux, its NUL included)
+MAX_SOCKET_PATH_BYTES = 107
+
+
+def control_socket_settings(instance_path: str | os.PathLike) -> tuple[str, bool]:
+    """``(control_socket, control_socket_disable)``: the socket in the instance folder, or
+    none when that path is too long for a Unix socket (the server runs the same without it)."""
+    path = Path(instance_path).resolve() / CONTROL_SOCKET_NAME
+    return str(path), len(os.fsencode(path)) > MAX_SOCKET_PATH_BYTES
+
+
 preload_app = True
+_instance = _config.load().instance_path
+control_socket, control_socket_disable = control_socket_settings(_instance)
+if not control_socket_disable:
+    private_dir(_instance)  # 0700, before gunicorn would make it with its own mode
 
 # gunicorn ships no type hints: its Arbiter (``server``) and Worker are typed Any here.
 

@@ -17,6 +17,7 @@ so ``pybabel extract`` finds its strings (list the module in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -111,6 +112,16 @@ REPORT_LABELS = {
     "charging_broken": ("充电坏了", "Charging broken"),
 }
 
+#: the period of a rate limit (``limits``' granularity names) -> (Chinese, English)
+PERIOD_LABELS = {
+    "second": ("秒", "second"),
+    "minute": ("分钟", "minute"),
+    "hour": ("小时", "hour"),
+    "day": ("天", "day"),
+    "month": ("个月", "month"),
+    "year": ("年", "year"),
+}
+
 #: datum (:data:`stationmap.coords.DATUMS`) -> (Chinese, English): which maps use it
 DATUM_LABELS = {
     "wgs84": ("WGS-84（GPS、OpenStreetMap、天地图）", "WGS-84 (GPS, OpenStreetMap, Tianditu)"),
@@ -170,6 +181,35 @@ def moment_label(at: datetime, lang: str) -> str:
         return f"{day} {at.day} {MONTHS[at.month - 1]} {at.year}, {at:%H:%M}"
     return f"{at.year}年{at.month}月{at.day}日（{day}）{at:%H:%M}"
 
+#: a station's field -> (Chinese, English): the history's "what changed", the export's Chinese headers
+FIELD_LABELS = {
+    "id": ("编号", "ID"),
+    "name": ("名称", "Name"),
+    "name_en": ("英文名称", "English name"),
+    "kinds": ("类型", "Kinds"),
+    "services": ("服务", "Services"),
+    "address": ("地址", "Address"),
+    "adcode": ("行政区划代码", "District code"),
+    "host": ("承办单位", "Host"),
+    "operator": ("运营单位", "Operator"),
+    "phone": ("电话", "Phone"),
+    "opening_hours": ("开放时间", "Opening hours"),
+    "status": ("状态", "Status"),
+    "verified_at": ("核实日期", "Verified on"),
+    "source": ("来源", "Source"),
+    "reopens_on": ("恢复开放日期", "Reopens on"),
+    "service_hours": ("分项服务时间", "Service hours"),
+    "lon": ("经度", "Longitude"),
+    "lat": ("纬度", "Latitude"),
+    "datum": ("坐标系", "Datum"),
+}
+
+#: how a list of labels is joined, per language
+LIST_SEPARATORS = {"zh": "、", "en": ", "}
+#: the vocabulary table of each field whose values are keys of one
+_FIELD_VOCABULARIES = {"kinds": KIND_LABELS, "services": SERVICE_LABELS, "status": STATUS_LABELS,
+                       "host": HOST_LABELS}
+
 
 def label(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
     """The Chinese or English label of ``key`` in one of the tables above (the key itself
@@ -182,6 +222,30 @@ def labels(table: dict[str, tuple[str, str]], lang: str) -> dict[str, str]:
     """``{key: label}`` of a whole table in ``lang``."""
     i = 1 if lang == "en" else 0
     return {k: pair[i] for k, pair in table.items()}
+
+
+def join_labels(table: dict[str, tuple[str, str]], keys: Iterable[str], lang: str) -> str:
+    """The labels of ``keys`` joined as the language writes a list: ``热水、卫生间``, ``Hot water, Toilet``."""
+    return LIST_SEPARATORS.get(lang, ", ").join(label(table, k, lang) for k in keys)
+
+
+def field_value(field: str, value: object, lang: str) -> str:
+    """A stored value of a station's ``field`` as the pages show it: vocabulary keys as their labels
+    (lists joined by :func:`join_labels`), service hours as ``label hours`` entries, nothing as ``""``.
+
+    For what a record of the change log holds (:meth:`stationmap.model.Station.to_dict`): lists, a
+    ``{service: hours}`` dict, dates as ISO text.
+    """
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    table = _FIELD_VOCABULARIES.get(field)
+    if isinstance(value, dict):
+        sep = "；" if lang == "zh" else "; "
+        return sep.join(f"{label(SERVICE_LABELS, str(k), lang)} {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return join_labels(table, (str(v) for v in value), lang) if table else LIST_SEPARATORS.get(
+            lang, ", ").join(str(v) for v in value)
+    return label(table, str(value), lang) if table else str(value)
 
 
 def mode_labels(lang: str) -> dict[str, str]:

@@ -2,8 +2,11 @@
 
 Anyone may report, from a station's page, one of :data:`REPORT_KINDS`:
 "open and fine", "closed", "no hot water", "charging broken".  Reports are
-anonymous (nothing about the reporter is stored) and kept in the
-``station_reports`` table (:data:`stationmap.schema.reports_table`).
+anonymous and kept in the ``station_reports`` table
+(:data:`stationmap.schema.reports_table`).  One device's identical report (same
+client address, station and kind) within :data:`~stationmap.config.REPORT_REPEAT_MINUTES`
+is counted once: the report keeps a keyed hash of the three (:func:`reporter_key`,
+never the address itself) for that long, and the hash is erased after.
 
 A *problem* report (any kind but ``ok``) stays open until an editor deals
 with the station: confirming it is still correct (:func:`verify_station`),
@@ -17,13 +20,16 @@ imports Flask.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from stationmap.config import REPORT_REPEAT_MINUTES
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.hours import TZ
 from stationmap.labels import REPORT_LABELS
@@ -52,6 +58,9 @@ class Report:
     at: datetime
     resolved_at: datetime | None = None
     resolved_by: str = ""
+    #: set by :func:`add_report` when this is an earlier identical report of the same device,
+    #: within :data:`~stationmap.config.REPORT_REPEAT_MINUTES`, and nothing new was counted
+    repeat: bool = field(default=False, compare=False)
 
     @property
     def is_problem(self) -> bool:
@@ -104,16 +113,44 @@ def _row_to_report(row: sa.Row[Any]) -> Report:
                   resolved_at=as_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "")
 
 
-def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime | None = None) -> Report:
-    """Record a worker report about an existing station (NotFoundError otherwise)."""
+def reporter_key(secret: str | bytes, address: str, station_id: str, kind: str) -> str:
+    """What recognises one device's repeated report: HMAC-SHA-256 (keyed with the instance's
+    ``secret``) of the client ``address`` with the station and the kind, 32 hex digits; ``""``
+    without an address.  The address cannot be read back from it (an unkeyed hash of an IPv4
+    address could be, by trying all 2**32), and it matches nothing of another station or kind."""
+    if not address:
+        return ""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    msg = "\x00".join((address, station_id, kind)).encode("utf-8")
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime | None = None,
+               reporter: str = "", repeat_minutes: float = REPORT_REPEAT_MINUTES) -> Report:
+    """Record a worker report about an existing station (NotFoundError otherwise).
+
+    ``reporter`` (:func:`reporter_key`): when a report with the same key was recorded within
+    ``repeat_minutes`` before ``at``, nothing is added and that report is returned with
+    ``repeat=True``.  Keys older than the window are erased here, in the same transaction.
+    """
     kind = check_report_kind(kind)
     when = as_utc(at) or _now()
+    since = when - timedelta(minutes=repeat_minutes)
+    t = reports_table
     with store.begin() as conn:
         found = conn.execute(sa.select(stations_table.c.id).where(stations_table.c.id == station_id)).first()
         if found is None:
             raise NotFoundError(f"no station with id {station_id!r}", field="id")
-        res = conn.execute(sa.insert(reports_table).values(station_id=station_id, kind=kind, at=when,
-                                                           resolved_at=None, resolved_by=""))
+        conn.execute(sa.update(t).where(t.c.reporter != "", t.c.at < since).values(reporter=""))
+        if reporter:
+            earlier = conn.execute(
+                sa.select(t).where(t.c.station_id == station_id, t.c.kind == kind, t.c.reporter == reporter,
+                                   t.c.at >= since, t.c.at <= when)
+                .order_by(t.c.at.desc(), t.c.id.desc()).limit(1)).first()
+            if earlier is not None:
+                return replace(_row_to_report(earlier), repeat=True)
+        res = conn.execute(sa.insert(t).values(station_id=station_id, kind=kind, at=when, resolved_at=None,
+                                               resolved_by="", reporter=reporter))
         rid = res.inserted_primary_key[0]  # type: ignore[index]  # a one-row INSERT always has its key
     return Report(id=int(rid), station_id=station_id, kind=kind, at=when)
 

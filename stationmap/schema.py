@@ -119,6 +119,9 @@ reports_table = sa.Table(
     _utc("at", index=True),
     _utc("resolved_at", nullable=True),
     sa.Column("resolved_by", sa.Text, nullable=False, default=""),
+    # a keyed hash of the reporter's address with the station and kind, kept only for
+    # config.REPORT_REPEAT_MINUTES to count a repeat once, then erased (migration 0004)
+    sa.Column("reporter", sa.String(64), nullable=False, default="", server_default=""),
 )
 
 sessions_table = sa.Table(

@@ -83,6 +83,7 @@ from typing import Any, Protocol, TypeAlias
 
 from stationmap.errors import TooLargeError, ValidationError, geodata_read_errors
 from stationmap.io.cells import restore_cell
+from stationmap.labels import FIELD_LABELS
 from stationmap.model import Problem
 
 #: file extension -> format name
@@ -119,14 +120,8 @@ HEADER_ALIASES = {
     "datum": ("crs", "坐标系", "坐标系统"),
 }
 
-#: the Chinese header written for each field by ``export --lang zh``
-ZH_HEADERS = {
-    "id": "编号", "name": "名称", "name_en": "英文名称", "kinds": "类型", "services": "服务",
-    "address": "地址", "adcode": "行政区划代码", "host": "承办单位", "operator": "运营单位",
-    "phone": "电话", "opening_hours": "开放时间", "status": "状态", "verified_at": "核实日期",
-    "source": "来源", "reopens_on": "恢复开放日期", "service_hours": "分项服务时间",
-    "lon": "经度", "lat": "纬度", "datum": "坐标系",
-}
+#: the Chinese header written for each field by ``export --lang zh``: its label (:data:`stationmap.labels.FIELD_LABELS`)
+ZH_HEADERS = {k: zh for k, (zh, _en) in FIELD_LABELS.items()}
 
 REQUIRED = ("name", "lon", "lat")
 

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
-from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages
+from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, ui
 from stationmap.web.state import build_state, sync_index
 
 if TYPE_CHECKING:
@@ -94,19 +94,23 @@ def _secret_key(settings: Settings) -> str:
 
 
 def _register_errors(app: Flask) -> None:
+    app.jinja_env.globals["error_title"] = ui.error_title
     @app.errorhandler(StationmapError)
     def _stationmap_error(exc: StationmapError) -> ResponseReturnValue:
         if http.wants_json():
             return jsonify(exc.to_dict()), exc.http_status
-        return render_template("error.html", status=exc.http_status, message=exc.message), exc.http_status
+        return render_template("error.html", status=exc.http_status, message=ui.error_text(exc)), exc.http_status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        # the exception's own headers (Allow on a 405, Retry-After, WWW-Authenticate), not its HTML type
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if http.wants_json():
             body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
                               "message": exc.description, "field": None}}
-            # the exception's own headers (Allow on a 405, Retry-After, WWW-Authenticate), not its HTML type
-            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
             # (a None code keeps jsonify's status: Flask takes it, its ResponseReturnValue does not say so)
             return jsonify(body), exc.code, headers  # type: ignore[return-value]
-        return exc
+        if exc.response is not None or exc.code is None:  # a response made for it, or a redirect
+            return exc
+        # the page in the page's language, with the site's header (werkzeug's own is English, untitled)
+        return render_template("error.html", status=exc.code, message=ui.error_message(exc.code)), exc.code, headers

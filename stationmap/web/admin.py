@@ -27,7 +27,19 @@ from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO, TypeGuard, cast
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -38,13 +50,13 @@ from stationmap.config import PREVIEW_MAX_ROWS
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS, REPORT_LABELS, label
+from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
-from stationmap.web.ui import lang, safe_next, signed_in_user
+from stationmap.web.ui import district_name, lang, safe_next, scope_names, signed_in_user
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -76,17 +88,6 @@ def _user() -> User:
     return user
 
 
-def district_name(adcode: str) -> str:
-    """``"常州市 钟楼区"`` for an adcode, or the adcode itself when unknown."""
-    if not adcode:
-        return ""
-    d = _districts()
-    if adcode in d:
-        rec = d.get(adcode)
-        return f"{rec.city} {rec.name}" if rec.city and rec.city != rec.name else rec.name
-    return adcode
-
-
 def editable_districts(user: User) -> list[District]:
     """Counties and zones the user may edit, by adcode."""
     return [r for r in _districts().all() if r.level in ("county", "zone") and user.can_edit(r.adcode)]
@@ -113,7 +114,8 @@ def _picker_points(station: Station | None) -> dict[str, list[float]]:
 
 
 def _form_context(station: Station | None, *, values: dict[str, Any] | None = None, problems: Iterable[Problem] = (),
-                  base_rev: int = 0, new: bool = False, status: int = 200) -> tuple[str, int]:
+                  base_rev: int = 0, new: bool = False, status: int = 200,
+                  confirm_close: bool = False) -> tuple[str, int]:
     from stationmap.maps.tiles import basemaps
 
     user = _user()
@@ -143,7 +145,7 @@ def _form_context(station: Station | None, *, values: dict[str, Any] | None = No
         "admin/station_form.html", station=station, values=values, problems=list(problems),
         field_problems=by_field, base_rev=base_rev, new=new, kinds=KINDS, services=SERVICES,
         statuses=STATUSES, datums=DATUM_LABELS, districts=editable_districts(user),
-        district_name=district_name, picker=picker, text_fields=TEXT_FIELDS,
+        district_name=district_name, picker=picker, text_fields=TEXT_FIELDS, confirm_close=confirm_close,
     ), status
 
 
@@ -259,7 +261,9 @@ def station_new() -> ResponseReturnValue:
     station, problems = check_station_form(values)
     if station is None:     # (None exactly when there are problems)
         return _form_context(None, values=values, problems=problems, new=True, status=400)
-    user.require_edit(station.adcode)
+    if not user.can_edit(station.adcode):  # the form again, as typed, with the problem on its field
+        return _form_context(None, values=values, problems=[_scope_problem(user, station.adcode)], new=True,
+                             status=403)
     station = replace(station, id="")
     state().store.insert(station, user=user.username, note=values["note"] or "created on the web")
     flash(_("已新增站点：%(name)s", name=station.name))
@@ -280,7 +284,12 @@ def station_edit(station_id: str) -> ResponseReturnValue:
     station, problems = check_station_form(values, existing=existing)
     if station is None:     # (None exactly when there are problems)
         return _form_context(existing, values=values, problems=problems, base_rev=base_rev or 0, status=400)
-    user.require_edit(station.adcode)
+    if not user.can_edit(station.adcode):  # moved out of the user's districts: the form again, as typed
+        return _form_context(existing, values=values, problems=[_scope_problem(user, station.adcode)],
+                             base_rev=base_rev or 0, status=403)
+    if station.status == "closed" and existing.status != "closed" and request.form.get("confirm_close") != "1":
+        # closing by the form asks as the close button does: the form again, with the question
+        return _form_context(existing, values=values, base_rev=base_rev or 0, confirm_close=True)
     latest = _latest_rev(station_id)
     if base_rev is not None and base_rev != latest:
         who = state().store.history(station_id)[0]["user"] or "?"
@@ -291,6 +300,14 @@ def station_edit(station_id: str) -> ResponseReturnValue:
         state().store.update(station, user=user.username, note=values["note"] or "edited on the web")
         flash(_("已保存：%(name)s", name=station.name))
     return redirect(url_for("admin.district", adcode=station.adcode))
+
+
+def _scope_problem(user: User, adcode: str) -> Problem:
+    """The problem of a station placed in a district ``user`` may not edit, on the district field."""
+    return Problem(None, "adcode", _("该位置在%(district)s（%(code)s），不在您可编辑的区县（%(scopes)s）内："
+                                     "请在地图上选择您负责区县内的位置，或选择区县。",
+                                     district=district_name(adcode) or "-", code=adcode or "-",
+                                     scopes=scope_names(user)))
 
 
 def _set_status(station_id: str, status: str, note: str) -> Station:
@@ -307,16 +324,34 @@ def _set_status(station_id: str, status: str, note: str) -> Station:
     return st
 
 
-@bp.post("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"})
+@bp.route("/stations/<station_id>/close", endpoint="station_close", defaults={"status": "closed"},
+          methods=["GET", "POST"])
 @bp.post("/stations/<station_id>/reopen", endpoint="station_reopen", defaults={"status": "active"})
 @login_required
-def station_status(station_id: str, status: str) -> WerkzeugResponse:
-    """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports."""
+def station_status(station_id: str, status: str) -> ResponseReturnValue:
+    """Close or reopen a station (note: the form's, else "closed" / "reopened"); resolves open reports.
+
+    Closing asks first: a GET, or a POST without ``confirm=1``, changes nothing and answers the
+    question page (what closing changes, the note, confirm or cancel); reopening puts a station back
+    and is not asked.
+    """
     closing = status == "closed"
+    if closing and (request.method == "GET" or request.form.get("confirm") != "1"):
+        return _confirm_close(station_id)
     note = (request.form.get("note") or ("closed" if closing else "reopened")).strip()[:500]
     st = _set_status(station_id, status, note)
     flash(_("已关闭：%(name)s", name=st.name) if closing else _("已重新开放：%(name)s", name=st.name))
     return _back_to(st)
+
+
+def _confirm_close(station_id: str) -> ResponseReturnValue:
+    """The question before closing: the station, what closing changes, a note; confirm or cancel."""
+    st = _station(station_id)
+    _user().require_edit(st.adcode)
+    back = request.values.get("back")
+    back = back if _local(back) else url_for("admin.district", adcode=st.adcode)
+    return render_template("admin/confirm_close.html", station=st, back=back,
+                           note=(request.values.get("note") or "").strip()[:500])
 
 
 @bp.post("/stations/<station_id>/verify")
@@ -606,21 +641,36 @@ def import_cancel(token: str) -> WerkzeugResponse:
 
 
 def _scope_error(problems: Outcome) -> PermissionDenied:
-    return PermissionDenied("; ".join(str(p) for p in problems.first[:5]) +
-                            (f" (+{problems.count - 5} more)" if problems.count > 5 else ""), field="adcode")
+    """The refusal of an import with rows outside the user's districts, in the page's language."""
+    first = "; ".join(_("第 %(row)s 行：%(message)s", row=p.row, message=p.message) for p in problems.first[:5])
+    more = _("（另有 %(n)s 行）", n=problems.count - 5) if problems.count > 5 else ""
+    said = _("%(n)s 行不在您可编辑的区县内，没有导入任何数据。", n=problems.count)
+    return PermissionDenied(f"{said} {first}{more}", field="adcode")
 
 
 # -- public: history and worker reports --------------------------------------------
 
+def _shown(field: str, value: object, page_lang: str) -> str:
+    """A stored value as the pages show it: labels for vocabulary keys (:func:`stationmap.labels.field_value`),
+    a district's name with its code."""
+    if field == "adcode" and value:
+        name = district_name(str(value))
+        return f"{name}（{value}）" if name != value else str(value)
+    return field_value(field, value, page_lang)
+
+
 def history_rows(station_id: str) -> list[dict]:
-    """The station's changes, newest first, each with the fields that changed."""
+    """The station's changes, newest first, each with the fields that changed: ``(label, before, after)``
+    in the page's language, as the pages show them (never the stored codes or Python lists)."""
+    page_lang = lang()
     out = []
     for h in state().store.history(station_id):
         before, after = h["before"] or {}, h["after"] or {}
         keys = [k for k in (after or before) if before.get(k) != after.get(k)] if (before and after) else []
         at = as_utc(h["at"])
         out.append({**h, "at_local": at.astimezone(_reports.TZ) if at else None,
-                    "fields": [(k, before.get(k), after.get(k)) for k in keys]})
+                    "fields": [(label(FIELD_LABELS, k, page_lang), _shown(k, before.get(k), page_lang),
+                                _shown(k, after.get(k), page_lang)) for k in keys]})
     return out
 
 
@@ -633,7 +683,7 @@ def history(station_id: str) -> str:
     rows = history_rows(station_id)
     current = state().index.get(station_id)
     if current is None and not rows:
-        raise NotFoundError(f"no station with id {station_id!r}", field="id")
+        raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
     user = signed_in_user()
     return render_template("admin/history.html", station=current, rows=rows, station_id=station_id,
                            show_users=user is not None,
@@ -654,17 +704,23 @@ def reports_page(station_id: str) -> str:
     """A station's recent worker reports and the buttons to add one."""
     station = state().index.get(station_id)
     if station is None:
-        raise NotFoundError(f"no station with id {station_id!r}", field="id")
-    return render_template("admin/reports.html", station=station)
+        raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
+    return render_template("admin/reports.html", station=station, any_sample=station.is_sample)
 
 
 @public_bp.post("/stations/<station_id>/reports")
 def report_add(station_id: str) -> ResponseReturnValue:
-    """An anonymous worker report (rate-limited per address; CSRF-protected)."""
+    """An anonymous worker report (rate-limited per address; CSRF-protected).
+
+    The same report from the same address within ``REPORT_REPEAT_MINUTES`` is counted once
+    (:func:`stationmap.reports.add_report`) and answered as received all the same.
+    """
     kind = request.form.get("kind", "")
-    _reports.add_report(state().store, station_id, kind)
+    key = _reports.reporter_key(current_app.secret_key or "", client_address(), station_id, kind)
+    report = _reports.add_report(state().store, station_id, kind, reporter=key)
     if request.accept_mimetypes.best == "application/json":
-        return jsonify({"ok": True, "station_id": station_id, "kind": kind}), 201
+        return jsonify({"ok": True, "station_id": station_id, "kind": kind, "counted": not report.repeat}), (
+            200 if report.repeat else 201)
     flash(_("谢谢！您的反馈已记录：%(what)s",
             what=label(REPORT_LABELS, kind, lang())))
     return redirect(url_for("reports.reports_page", station_id=station_id))
@@ -687,6 +743,10 @@ def init_app(app: Flask) -> None:
     for name, table in (("kind_label", KINDS), ("service_label", SERVICES), ("status_label", STATUSES),
                         ("report_label", REPORT_LABELS)):
         app.add_template_filter(partial(_label_filter, table), name)
+
+    @app.template_filter("field_label")
+    def _field_label(v: str | None) -> str:
+        return label(FIELD_LABELS, v, lang()) if v else ""
 
     @app.template_filter("local_time")
     def _local_time(dt: datetime | str | None) -> str:

@@ -70,12 +70,14 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stationmap import accounts, audit, csp, sessions
+from stationmap.labels import PERIOD_LABELS, label
 from stationmap.web.http import DENY_HEADERS, AppSessionInterface, is_api_read, skip_on_api_reads, wants_json
 from stationmap.web.state import state
-from stationmap.web.ui import safe_next, signed_in_user
+from stationmap.web.ui import lang, safe_next, signed_in_user
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
+    from limits import RateLimitItem
 
 bp = Blueprint("auth", __name__)
 
@@ -208,7 +210,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
-        msg = _("请求太频繁，请稍后再试（限制：%(limit)s）。", limit=exc.description)
+        msg = _("请求太频繁，请稍后再试（限制：%(limit)s）。", limit=limit_words(exc.limit.limit))
         if wants_json():
             return jsonify({"error": {"code": "rate_limited", "message": msg, "field": None}}), 429
         return render_template("error.html", status=429, message=msg), 429
@@ -220,6 +222,15 @@ def init_app(app: Flask) -> None:
     app.extensions[_POLICY] = csp.for_base_maps(settings.tianditu_key)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(frame_headers)
+
+
+def limit_words(item: RateLimitItem) -> str:
+    """A rate limit in the page's language: ``每分钟 6 次``, ``6 per minute`` (Flask-Limiter's own
+    description, ``6 per 1 minute``, is English only)."""
+    unit = label(PERIOD_LABELS, item.GRANULARITY.name, lang())
+    if item.multiples == 1:
+        return _("每%(unit)s %(n)s 次", unit=unit, n=item.amount)
+    return _("每 %(m)s %(unit)s %(n)s 次", m=item.multiples, unit=unit, n=item.amount)
 
 
 _DENY_NAMES = frozenset(k.lower() for k, _v in DENY_HEADERS)

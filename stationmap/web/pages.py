@@ -8,8 +8,9 @@ browser.  Every page that shows sample data says so (``any_sample``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 
 from stationmap.config import DEFAULT_MODE, MODES
@@ -22,6 +23,9 @@ from stationmap.maps.nav import nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, state
 from stationmap.web.ui import center, finder_config, lang, mode_labels
+
+if TYPE_CHECKING:
+    from flask import Response
 
 bp = Blueprint("pages", __name__)
 
@@ -119,6 +123,17 @@ def station(station_id: str) -> str:
         primary_color=KIND_COLORS[primary_kind(st.kinds)],
         primary_icon=url_for("static", filename=kind_icon(primary_kind(st.kinds))),
     )
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The site's icon where browsers look for it first.
+
+    ``static/favicon.ico`` is ``static/icons/favicon.svg`` (the rest-station house on the header's
+    red) drawn at 16, 32 and 48 px with Pillow; pages link both (base.html).
+    """
+    return send_from_directory(str(current_app.static_folder), "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=7 * 24 * 3600)
 
 
 @bp.get("/districts")

@@ -15,11 +15,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from stationmap import labels
-from stationmap.accounts import User
+from stationmap.accounts import PermissionDenied, User
 from stationmap.config import DEFAULT_K
+from stationmap.errors import StationmapError
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
-from stationmap.web.state import sorted_stations, state
+from stationmap.web.state import districts, sorted_stations, state
 
 
 def lang() -> str:
@@ -66,6 +67,69 @@ def signed_in_user() -> User | None:
     if current_user and current_user.is_authenticated:
         return current_user.user
     return None
+
+
+def district_name(adcode: str) -> str:
+    """``"常州市 钟楼区"`` for an adcode, or the adcode itself when unknown."""
+    if not adcode:
+        return ""
+    d = districts()
+    if adcode in d:
+        rec = d.get(adcode)
+        return f"{rec.city} {rec.name}" if rec.city and rec.city != rec.name else rec.name
+    return adcode
+
+
+def scope_names(user: User) -> str:
+    """The districts an editor may edit, by name, as a list in the page's language
+    (``常州市``: scope ``3204``; ``常州市 钟楼区``: ``320404``); ``-`` for none."""
+    names = []
+    for prefix in user.scopes:
+        code = prefix.ljust(6, "0")
+        name = district_name(code)
+        names.append(name if name != code else prefix)
+    return labels.LIST_SEPARATORS[lang()].join(names) or "-"
+
+
+def error_text(exc: StationmapError) -> str:
+    """What an error page says of ``exc`` in the page's language.
+
+    The library's messages are English (the CLI's and the API's); a refusal of the user's role or
+    districts (:class:`~stationmap.accounts.PermissionDenied`) is said from what it carries.
+    """
+    if isinstance(exc, PermissionDenied):
+        if exc.field == "role":
+            return _("只有管理员可以打开此页面或进行此操作。")
+        if exc.adcode is not None:
+            user = signed_in_user()
+            if not exc.adcode:
+                return _("您的账号不能编辑没有区县的站点。")
+            return _("您的账号不能编辑%(district)s（%(code)s）的站点；您可以编辑：%(scopes)s。",
+                     district=district_name(exc.adcode), code=exc.adcode,
+                     scopes=scope_names(user) if user else "-")
+    return exc.message
+
+
+def error_title(status: int) -> str:
+    """What an error page's status means, in the page's language (its title and heading)."""
+    titles = {
+        400: _("请求有误"), 401: _("需要登录"), 403: _("没有权限"), 404: _("未找到"), 405: _("不支持的请求方式"),
+        409: _("内容冲突"), 413: _("内容过大"), 429: _("请求太频繁"), 500: _("服务器出错"),
+    }
+    return titles.get(status) or (_("请求有误") if 400 <= status < 500 else _("服务器出错"))
+
+
+def error_message(status: int) -> str:
+    """The sentence of an error page whose error carries none in the page's language (werkzeug's
+    own pages are English)."""
+    messages = {
+        400: _("请求的内容有误，请检查后重试。"), 401: _("请先登录。"), 403: _("您的账号没有权限进行此操作。"),
+        404: _("找不到您要访问的页面。请检查地址，或回到首页查找站点。"),
+        405: _("此地址不接受这种请求方式。"), 413: _("发送的内容超过了允许的大小。"),
+        429: _("请求太频繁，请稍后再试。"),
+    }
+    return messages.get(status) or (_("请求没有完成，请检查后重试。") if 400 <= status < 500
+                                    else _("服务器出错了，请稍后再试。"))
 
 
 def safe_next(target: str | None) -> str | None:

@@ -280,3 +280,45 @@ def test_at_dawn_open_stations_come_first_and_closed_ones_say_when_they_open(ope
         watch.assert_clean()
     finally:
         finder_clock.at = FINDER_NOON
+
+
+#: where each filter chip is at 390 px: fully in the viewport, else whether its own strip scrolls
+#: sideways *visibly* (a scrollbar shown) and, scrolled to it, shows it whole; and the page's own width
+_CHIPS_AT_390 = """() => {
+  const vw = document.documentElement.clientWidth;
+  const inside = (r, box) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+  const out = {vw, pageWidth: document.documentElement.scrollWidth, bad: [], chips: 0};
+  for (const strip of document.querySelectorAll('.filters .chips')) {
+    const cs = getComputedStyle(strip);
+    const scrolls = strip.scrollWidth > strip.clientWidth + 0.5 && ['auto', 'scroll'].includes(cs.overflowX);
+    const bar = strip.offsetHeight - strip.clientHeight - parseFloat(cs.borderTopWidth) - parseFloat(cs.borderBottomWidth);
+    for (const chip of strip.querySelectorAll('.chip')) {
+      out.chips += 1;
+      if (inside(chip.getBoundingClientRect(), {left: 0, right: vw})) continue;
+      let reached = false;
+      if (scrolls && bar > 0) {
+        chip.scrollIntoView({block: 'nearest', inline: 'nearest'});
+        const r = chip.getBoundingClientRect();
+        reached = inside(r, strip.getBoundingClientRect()) && inside(r, {left: 0, right: vw});
+        strip.scrollLeft = 0;
+      }
+      if (!reached) out.bad.push(chip.textContent.trim());
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_filter_chip_can_be_seen_at_390_px(open_finder, lang):
+    """Issue 20: at 390 px the last chips were cut off by the screen's edge, in a strip whose
+    scrollbar was hidden: nothing said there were more."""
+    page, watch = open_finder(f"/?lang={lang}", width=390, height=844)
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    got = page.evaluate(_CHIPS_AT_390)
+    assert got["chips"] >= 13  # kinds, open now and the key services, modes
+    assert got["bad"] == [], f"chips cut off at 390 px: {got['bad']}"
+    assert got["pageWidth"] <= got["vw"], "the page itself scrolls sideways"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"finder-chips-390-{lang}.png"))
+    watch.assert_clean()

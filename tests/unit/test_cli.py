@@ -281,3 +281,44 @@ def test_nearest_in_gcj02_and_before_init(url):
               "--format", "json")
     (hit,) = json.loads(res.stdout)["stations"]
     assert hit["id"] == "tam" and hit["distance_m"] < 0.05
+
+
+# -- serve: gunicorn's control socket (issue 20) -------------------------------------
+
+def _gunicorn_cfg(argv: list[str], monkeypatch):
+    """gunicorn's settings as gunicorn itself reads them from ``argv`` (its config module reloaded)."""
+    import importlib
+    import sys
+
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    import stationmap.gunicorn_conf
+
+    importlib.reload(stationmap.gunicorn_conf)  # it reads STATIONMAP_INSTANCE_PATH when loaded
+    monkeypatch.setattr(sys, "argv", ["gunicorn", *argv])
+    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
+
+
+def test_serve_keeps_gunicorns_control_socket_in_its_instance_folder(tmp_path, monkeypatch):
+    """Two instances on one machine must not share gunicorn's default ~/.gunicorn/gunicorn.ctl."""
+    from stationmap.cli import gunicorn_args
+
+    sockets = []
+    for name in ("one", "two"):
+        instance = tmp_path / name / "instance"
+        monkeypatch.setenv("STATIONMAP_INSTANCE_PATH", str(instance))
+        cfg = _gunicorn_cfg(gunicorn_args("127.0.0.1", 8000, 2), monkeypatch)
+        assert cfg.control_socket == str(instance.resolve() / "gunicorn.ctl")
+        assert not cfg.control_socket_disable
+        assert instance.is_dir() and (instance.stat().st_mode & 0o777) == 0o700
+        sockets.append(cfg.control_socket)
+    assert sockets[0] != sockets[1]
+
+
+def test_serve_has_no_control_socket_where_its_path_is_too_long_for_one(tmp_path, monkeypatch):
+    from stationmap.cli import gunicorn_args
+
+    instance = tmp_path / ("x" * 120) / "instance"
+    monkeypatch.setenv("STATIONMAP_INSTANCE_PATH", str(instance))
+    cfg = _gunicorn_cfg(gunicorn_args("127.0.0.1", 8000, 2), monkeypatch)
+    assert cfg.control_socket_disable, "a Unix socket path is at most 107 bytes: none rather than a shared one"

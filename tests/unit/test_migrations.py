@@ -60,10 +60,12 @@ def _rows(path: Path) -> dict:
 
 def _assert_kept(before: dict, after: dict) -> None:
     """Every station, history row, account and report of ``before`` is in ``after`` byte for byte;
-    stations gain the columns of later revisions (0003: reopens_on, service_hours), empty."""
+    stations and reports gain the columns of later revisions (0003: reopens_on, service_hours;
+    0004: the reporter key), empty."""
     after = dict(after)
     assert after.pop("stations") == [(*r, None, "") for r in before["stations"]]
-    assert after == {t: rows for t, rows in before.items() if t != "stations"}
+    assert after.pop("station_reports") == [(*r, "") for r in before["station_reports"]]
+    assert after == {t: rows for t, rows in before.items() if t not in ("stations", "station_reports")}
 
 
 def _sqlite_schema(path: Path) -> list:

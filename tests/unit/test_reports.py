@@ -114,3 +114,58 @@ def test_stale_stations(make_station):
         make_station(id="e", verified_at=date(2023, 6, 2)),  # 365 days ago: not yet stale
     ]
     assert [s.id for s in reports.stale_stations(sts, today=today)] == ["c", "b"]
+
+
+# -- one device's identical report is counted once (issue 20) ---------------------------------
+
+SECRET = "instance secret"
+
+
+def _stored(store, station_id):
+    """(kind, reporter key) of the station's stored reports, oldest first, read with plain SQL."""
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT kind, reporter FROM station_reports WHERE station_id = :s ORDER BY id"), {"s": station_id})]
+
+
+def test_the_same_report_of_one_device_within_the_window_is_counted_once(store):
+    from stationmap.config import REPORT_REPEAT_MINUTES
+
+    key = reports.reporter_key(SECRET, "203.0.113.7", "zl-1", "closed")
+    first = reports.add_report(store, "zl-1", "closed", at=T0, reporter=key)
+    again = reports.add_report(store, "zl-1", "closed", at=T0 + timedelta(minutes=REPORT_REPEAT_MINUTES - 1),
+                               reporter=key)
+    assert not first.repeat and again.repeat and again.id == first.id
+    assert _stored(store, "zl-1") == [("closed", key)]
+    # another device, another kind, another station: each counted
+    other = reports.reporter_key(SECRET, "203.0.113.8", "zl-1", "closed")
+    assert not reports.add_report(store, "zl-1", "closed", at=T0 + timedelta(minutes=2), reporter=other).repeat
+    ok_key = reports.reporter_key(SECRET, "203.0.113.7", "zl-1", "ok")
+    assert not reports.add_report(store, "zl-1", "ok", at=T0 + timedelta(minutes=3), reporter=ok_key).repeat
+    zl2 = reports.reporter_key(SECRET, "203.0.113.7", "zl-2", "closed")
+    assert not reports.add_report(store, "zl-2", "closed", at=T0 + timedelta(minutes=3), reporter=zl2).repeat
+    assert [k for k, _r in _stored(store, "zl-1")] == ["closed", "closed", "ok"]
+    # after the window the same device's report counts again, and the keys of the window before are erased
+    later = reports.add_report(store, "zl-1", "closed", at=T0 + timedelta(minutes=REPORT_REPEAT_MINUTES + 5),
+                               reporter=key)
+    assert not later.repeat
+    assert _stored(store, "zl-1") == [("closed", ""), ("closed", ""), ("ok", ""), ("closed", key)]
+    assert len(reports.recent_reports(store, "zl-1", now=T0 + timedelta(hours=1))) == 4
+
+
+def test_reports_without_a_reporter_key_are_each_counted(store):
+    for _ in range(3):
+        assert not reports.add_report(store, "tn-1", "ok", at=T0).repeat
+    assert len(_stored(store, "tn-1")) == 3
+
+
+def test_reporter_key_keeps_no_address():
+    key = reports.reporter_key(SECRET, "203.0.113.7", "zl-1", "closed")
+    assert len(key) == 32 and "203" not in key and int(key, 16) >= 0
+    assert key == reports.reporter_key(SECRET.encode(), "203.0.113.7", "zl-1", "closed")
+    assert len({key, reports.reporter_key("another secret", "203.0.113.7", "zl-1", "closed"),
+                reports.reporter_key(SECRET, "203.0.113.7", "zl-2", "closed"),
+                reports.reporter_key(SECRET, "203.0.113.7", "zl-1", "ok")}) == 4
+    assert reports.reporter_key(SECRET, "", "zl-1", "closed") == ""

@@ -77,7 +77,7 @@ def _edit_form(store, sid, **over):
 WRITES = {
     "new": ("/admin/stations/new", lambda store: _form()),
     "edit": ("/admin/stations/zl-1/edit", lambda store: _edit_form(store, "zl-1", name="改过的名字")),
-    "close": ("/admin/stations/zl-1/close", lambda store: {}),
+    "close": ("/admin/stations/zl-1/close", lambda store: {"confirm": "1"}),  # (asked and confirmed)
     "reopen": ("/admin/stations/zl-closed/reopen", lambda store: {}),
     "verify": ("/admin/stations/zl-1/verify", lambda store: {}),
 }
@@ -292,6 +292,39 @@ def test_history_page_shows_who_when_before_after(app, store):
     assert app.test_client().get("/stations/nope/history").status_code == 404
 
 
+@pytest.mark.parametrize("lang, expect", [
+    ("zh", ["<strong>类型</strong>：<del>工会驿站</del> → <ins>工会驿站、热茶点</ins>",
+            "<strong>服务</strong>：<del>饮用水</del> → <ins>热水、卫生间</ins>",
+            "<strong>状态</strong>：<del>正常开放</del> → <ins>暂停开放</ins>"]),
+    ("en", ["<strong>Kinds</strong>：<del>Rest station</del> → <ins>Rest station, Hot-tea point</ins>",
+            "<strong>Services</strong>：<del>Drinking water</del> → <ins>Hot water, Toilet</ins>",
+            "<strong>Status</strong>：<del>Active</del> → <ins>Temporarily closed</ins>"]),
+])
+def test_history_shows_labels_not_codes_or_python_lists(app, store, lang, expect):
+    """Issue 20: the history showed ``['rest']`` and ``hot_water``; it shows what the pages show."""
+    from dataclasses import replace
+
+    st = store.get("zl-1")
+    store.update(replace(st, kinds=("rest", "hot_tea"), services=("hot_water", "toilet"),
+                         status="temporarily_closed"), user="zl", note="kinds, services, status")
+    html = app.test_client().get(f"/stations/zl-1/history?lang={lang}").get_data(as_text=True)
+    changes = html.split("<tbody>", 1)[1]
+    for line in expect:
+        assert line in changes, changes
+    for code in ("[", "&#39;rest&#39;", "hot_water", "hot_tea", "temporarily_closed", "drinking_water"):
+        assert code not in changes, code
+    for field in ("kinds", "services", "status"):
+        assert f"<strong>{field}</strong>" not in changes
+
+
+def test_history_shows_a_moved_stations_districts_by_name(app, store):
+    from dataclasses import replace
+
+    store.update(replace(store.get("zl-1"), adcode="320402"), user="cz", note="moved")
+    html = app.test_client().get("/stations/zl-1/history").get_data(as_text=True)
+    assert "<del>常州市 钟楼区（320404）</del> → <ins>常州市 天宁区（320402）</ins>" in html
+
+
 def test_close_reopen_and_verify_resolve_reports(app, store):
     reports.add_report(store, "zl-1", "no_hot_water")
     c = _client(app, "zl")
@@ -300,7 +333,7 @@ def test_close_reopen_and_verify_resolve_reports(app, store):
     c.post("/admin/stations/zl-1/verify", data={"csrf_token": fresh_token(c, "/admin/")})
     assert reports.needs_visit(store) == []
     reports.add_report(store, "zl-1", "closed")
-    c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/")})
+    c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/"), "confirm": "1"})
     assert reports.needs_visit(store) == [] and store.get("zl-1").status == "closed"
     notes = [h["note"] for h in store.history("zl-1")]
     assert notes[0] == "closed"
@@ -461,9 +494,12 @@ def test_anonymous_report_needs_csrf_and_shows_up(app, store):
 def test_reports_are_rate_limited(app, store):
     c = app.test_client()
     token = fresh_token(c)
-    codes = [c.post("/stations/zl-1/reports", data={"kind": "ok", "csrf_token": token}).status_code for _ in range(8)]
+    # eight different reports (an identical one is counted once, but limited all the same)
+    sent = [(sid, kind) for sid in ("zl-1", "tn-1") for kind in ("ok", "closed", "no_hot_water", "charging_broken")]
+    codes = [c.post(f"/stations/{sid}/reports", data={"kind": kind, "csrf_token": token}).status_code
+             for sid, kind in sent]
     assert codes[:6] == [302] * 6 and codes[6:] == [429, 429]
-    assert len(reports.recent_reports(store, "zl-1")) == 6
+    assert len(reports.recent_reports(store, "zl-1")) + len(reports.recent_reports(store, "tn-1")) == 6
 
 
 def test_sign_in_is_rate_limited(app):
@@ -601,3 +637,161 @@ def test_an_xlsx_bomb_upload_is_refused_quickly_in_the_page_language(app, lang, 
     assert "Internal Server Error" not in html
     folder = Path(app.extensions["stationmap"].settings.instance_path) / "uploads"
     assert list(folder.glob("*")) == []  # nothing pending is left behind
+
+
+# -- closing asks first (issue 20) ---------------------------------------------------
+
+@pytest.mark.parametrize("lang, question, leaves, kept", [
+    ("zh", "确定要关闭「钟楼测试驿站」吗？", "从公开地图", "修改历史会保留"),
+    ("en", "Close “钟楼测试驿站”?", "leaves the public map", "history keeps it"),
+])
+def test_closing_asks_once_saying_what_it_changes(app, store, lang, question, leaves, kept):
+    c = _client(app, "zl")
+    rev = store.revision()
+    # the district page's button only opens the question
+    district = c.get(f"/admin/districts/320404?lang={lang}").get_data(as_text=True)
+    assert 'method="post" action="/admin/stations/zl-1/close"' not in district
+    assert 'method="get" action="/admin/stations/zl-1/close"' in district
+    for r in (c.get("/admin/stations/zl-1/close"),  # ... and a POST without the confirmation changes nothing
+              c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/"), "note": "拆除"})):
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and question in html and leaves in html and kept in html
+        assert 'name="confirm" value="1"' in html and 'href="/admin/districts/320404"' in html  # confirm or cancel
+        assert store.revision() == rev and store.get("zl-1").status == "active"
+    assert 'value="拆除"' in html  # the note typed before is kept
+    r = c.post("/admin/stations/zl-1/close", data={"csrf_token": csrf_token(html), "confirm": "1", "note": "拆除",
+                                                   "back": "/admin/districts/320404"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/districts/320404")
+    assert store.get("zl-1").status == "closed" and store.history("zl-1")[0]["note"] == "拆除"
+    history = c.get("/stations/zl-1/history").get_data(as_text=True)
+    assert "钟楼测试驿站" in history  # the history keeps it
+
+
+def test_the_close_question_is_for_editors_of_the_station_only(app, store):
+    assert _client(app, "tn").get("/admin/stations/zl-1/close").status_code == 403
+    assert _client(app).get("/admin/stations/zl-1/close").status_code == 302  # to sign in
+    assert _client(app, "zl").get("/admin/stations/nope/close").status_code == 404
+
+
+def test_reopening_is_not_asked(app, store):
+    c = _client(app, "zl")
+    r = c.post("/admin/stations/zl-closed/reopen", data={"csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302 and store.get("zl-closed").status == "active"
+
+
+def test_closing_through_the_edit_form_asks_too(app, store):
+    c = _client(app, "zl")
+    form = _edit_form(store, "zl-1", status="closed", note="暂停使用")
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "确定要关闭「钟楼测试驿站」吗？" in html and "从公开地图" in html
+    assert 'name="confirm_close" value="1"' in html and 'value="暂停使用"' in html  # the form as typed
+    assert store.get("zl-1").status == "active"
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "confirm_close": "1", "csrf_token": csrf_token(html)})
+    assert r.status_code == 302 and store.get("zl-1").status == "closed"
+
+
+# -- a station outside the editor's districts: the form is kept (issue 20) ----------------
+
+@pytest.mark.parametrize("lang, said", [("zh", "不在您可编辑的区县（常州市 钟楼区）内"),
+                                        ("en", "outside the districts you may edit (常州市 钟楼区)")])
+def test_out_of_scope_create_keeps_the_form_with_the_problem_on_the_district(app, store, lang, said):
+    c = _client(app, "zl")
+    rev = store.revision()
+    form = _form(name="天宁新驿站", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]), address="天宁路8号",
+                 phone="0519-8888 8888", services=["toilet", "wifi"], opening_hours="Mo-Su 07:00-22:00",
+                 note="新建")
+    r = c.post(f"/admin/stations/new?lang={lang}", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and store.revision() == rev
+    assert 'class="station-form"' in html  # the form, not an error page
+    for typed in ('value="天宁新驿站"', 'value="天宁路8号"', 'value="0519-8888 8888"', 'value="Mo-Su 07:00-22:00"',
+                  f'value="{TN_POINT[0]}"', f'value="{TN_POINT[1]}"', 'value="新建"',
+                  'name="services" value="toilet" checked', 'name="services" value="wifi" checked'):
+        assert typed in html, typed
+    # the problem is named on the district field, saying where the point is and what the user may edit
+    after_adcode = html.split('<select id="f-adcode" name="adcode">', 1)[1].split("</fieldset>", 1)[0]
+    error = re.search(r'<div class="field-error" role="alert">(.*?)</div>', after_adcode).group(1)
+    assert "天宁区" in error and "320402" in error and said in error
+    listed = html.split('class="problems"', 1)[1].split("</div>")[0]
+    assert ("<li>行政区划代码：" if lang == "zh" else "<li>District code: ") in listed, listed
+
+
+def test_moving_a_station_out_of_scope_keeps_the_edit_form(app, store):
+    c = _client(app, "zl")
+    form = _edit_form(store, "zl-1", name="搬走的驿站", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]), adcode="")
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and 'value="搬走的驿站"' in html and "天宁区" in html
+    assert store.get("zl-1").name == "钟楼测试驿站"
+
+
+# -- the 403 and rate-limit pages speak the page's language (issue 20) -----------------------
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _main_text(html: str) -> str:
+    """The visible text of the page's <main> and its <title>."""
+    main = html.split("<main>", 1)[1].split("</main>", 1)[0]
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    return re.sub(r"<[^>]+>", " ", title + " " + main)
+
+
+def _in_language(text: str, lang: str, *, names=()) -> None:
+    """zh: not one English word; en: no Chinese but the proper ``names`` (districts, stations)."""
+    for name in names:
+        text = text.replace(name, "")
+    if lang == "zh":
+        assert not _WORD.findall(text), text
+    else:
+        assert not _CJK.search(text), text
+
+
+def _403_pages(app, store, lang):
+    """Every way to a 403 page: a district, a station, the close question and the audit log of
+    another's, and an import with rows outside the user's districts."""
+    tn = _client(app, "tn")
+    yield tn.get(f"/admin/stations/zl-1/edit?lang={lang}"), ("常州市 钟楼区", "常州市 天宁区")
+    yield tn.get(f"/admin/districts/320404?lang={lang}"), ("常州市 钟楼区", "常州市 天宁区")
+    yield tn.get(f"/admin/stations/zl-1/close?lang={lang}"), ("常州市 钟楼区", "常州市 天宁区")
+    yield tn.get(f"/admin/audit?lang={lang}"), ()
+    data = {"file": (io.BytesIO("id,name,kinds,lon,lat,adcode\nzz-1,外区,rest,119.931,31.781,320404\n".encode()),
+                     "list.csv"), "datum": "auto", "csrf_token": fresh_token(tn, "/admin/import")}
+    html = tn.post("/admin/import", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    # the preview offers no import (its cancel form names the upload): confirming it anyway is refused
+    token = re.search(r'action="/admin/import/([A-Za-z0-9_-]+)/cancel"', html).group(1)
+    yield tn.post(f"/admin/import/{token}?lang={lang}", data={"csrf_token": csrf_token(html)}), ()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_403_pages_are_in_the_pages_language(app, store, lang):
+    said = {"zh": ("没有权限", "您的账号不能编辑常州市 钟楼区（320404）的站点；您可以编辑：常州市 天宁区。"),
+            "en": ("Not allowed", "Your account may not edit the stations of 常州市 钟楼区 (320404); "
+                                  "you may edit: 常州市 天宁区.")}[lang]
+    pages = list(_403_pages(app, store, lang))
+    for r, names in pages:
+        html = r.get_data(as_text=True)
+        assert r.status_code == 403, html
+        assert f"<h1>403 {said[0]}</h1>" in html
+        _in_language(_main_text(html), lang, names=names)
+    assert said[1] in pages[0][0].get_data(as_text=True)
+    assert ("只有管理员" if lang == "zh" else "Only an administrator") in pages[3][0].get_data(as_text=True)
+    assert ("1 行不在您可编辑的区县内" if lang == "zh" else "1 rows are outside") in pages[4][0].get_data(as_text=True)
+    assert "zz-1" not in store.ids()
+
+
+@pytest.mark.parametrize("lang, limit", [("zh", "每分钟 6 次"), ("en", "6 per minute")])
+def test_the_rate_limit_page_is_in_the_pages_language(app, lang, limit):
+    c = app.test_client()
+    token = fresh_token(c)
+    sent = [("zl-1", k) for k in ("ok", "closed", "no_hot_water", "charging_broken")] + [("tn-1", "ok"),
+                                                                                        ("tn-1", "closed")]
+    assert [c.post(f"/stations/{sid}/reports", data={"kind": k, "csrf_token": token}).status_code
+            for sid, k in sent] == [302] * 6
+    r = c.post(f"/stations/tn-1/reports?lang={lang}", data={"kind": "no_hot_water", "csrf_token": token})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 429 and limit in html and "per 1 minute" not in html
+    assert ("请求太频繁" if lang == "zh" else "Too many requests") in html
+    _in_language(_main_text(html), lang)

@@ -152,7 +152,7 @@ def test_a_write_through_one_worker_is_seen_through_every_other(servers):
     # the same session works on server B (one database, one secret key): close it there
     status, district = br.get(f"{b}/admin/districts/320404")
     assert status == 200 and "改名后的驿站" in district
-    assert br.post(f"{b}/admin/stations/zl-1/close", {"csrf_token": csrf_token(district)}) == 302
+    assert br.post(f"{b}/admin/stations/zl-1/close", {"csrf_token": csrf_token(district), "confirm": "1"}) == 302
     for _ in range(8):
         listed = _fresh(f"{a}/api/v1/stations?district=320404&status=active")
         assert "zl-1" not in listed and "zl-2" in listed

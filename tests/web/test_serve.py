@@ -48,6 +48,15 @@ def test_serve_answers_when_it_says_serving(tmp_path):
         assert status == 200
         assert json.loads(body)["districts"], "the sample stations are served"
         assert time.monotonic() - said_serving_at < 15
+        # gunicorn's control socket is this instance's own, in its instance folder (issue 20)
+        ctl = tmp_path / "instance" / "gunicorn.ctl"
+        t1 = time.monotonic()
+        while not ctl.is_socket() and time.monotonic() - t1 < 10:
+            time.sleep(0.05)
+        assert ctl.is_socket(), log.read_text(errors="replace")[-3000:]
+        shown = subprocess.run([str(Path(sys.executable).parent / "gunicornc"), "-s", str(ctl), "-j",
+                                "-c", "show workers"], capture_output=True, text=True, timeout=30)
+        assert shown.returncode == 0 and len(json.loads(shown.stdout)["workers"]) == 2, shown
         # both workers have their own database connections: many requests, all fine
         for _ in range(20):
             assert _get(f"http://127.0.0.1:{port}/api/v1/stations?limit=1")[0] == 200

@@ -306,7 +306,8 @@ def test_station_closure_reopening_and_import_are_audited(app, store):
 
     c = _signed_in(app, "zl")
     for action in ("close", "reopen"):
-        r = c.post(f"/admin/stations/zl-1/{action}", data={"csrf_token": fresh_token(c, "/admin/"), "note": "test"})
+        r = c.post(f"/admin/stations/zl-1/{action}", data={"csrf_token": fresh_token(c, "/admin/"), "note": "test",
+                                                           "confirm": "1"})
         assert r.status_code == 302
     data = {"file": (io.BytesIO("id,name,kinds,lon,lat,adcode\nup-1,上传,rest,119.931,31.781,320404\n".encode()),
                      "list.csv"), "datum": "auto", "csrf_token": fresh_token(c, "/admin/import")}

@@ -68,3 +68,50 @@ def test_header_sign_in_admin_sign_out(app, users, lang, sign_in_text, admin_tex
     header = c.get("/districts").get_data(as_text=True).split("</header>")[0]
     assert "login-link" in header and "admin-link" not in header
     assert c.get("/admin/").status_code == 302  # signed out for real
+
+
+def test_report_page_of_a_sample_station_shows_the_sample_banner(client, web_stations):
+    """Issue 20: every other page said the station was sample data; its report page did not."""
+    sample = next(s for s in web_stations if s.is_sample)
+    real = next(s for s in web_stations if not s.is_sample)
+    html = client.get(f"/stations/{sample.id}/reports").get_data(as_text=True)
+    assert 'class="sample-banner"' in html and "示例数据" in html
+    station_page = client.get(f"/station/{sample.id}").get_data(as_text=True)
+    banner = re.search(r'<div class="sample-banner"[^>]*>.*?</div>', station_page).group(0)
+    assert banner in html  # the same banner as the station's own page
+    assert 'class="sample-banner"' not in client.get(f"/stations/{real.id}/reports").get_data(as_text=True)
+    en = client.get(f"/stations/{sample.id}/reports?lang=en").get_data(as_text=True)
+    assert 'class="sample-banner"' in en and "Sample data" in en
+
+
+def test_the_same_report_sent_again_is_counted_once_and_still_received(app, client):
+    page = client.get("/stations/w-001/reports").get_data(as_text=True)
+    token = csrf_token(page)
+    for _ in range(3):
+        r = client.post("/stations/w-001/reports", data={"kind": "closed", "csrf_token": token},
+                        follow_redirects=True)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and "谢谢！您的反馈已记录：已关闭" in html  # received, every time
+    assert _report_rows(app, "w-001") == ["closed"]
+    # another kind from the same device, and the same kind from another device, count
+    client.post("/stations/w-001/reports", data={"kind": "ok", "csrf_token": token})
+    other = app.test_client()
+    other_token = csrf_token(other.get("/stations/w-001/reports").get_data(as_text=True))
+    r = other.post("/stations/w-001/reports", data={"kind": "closed", "csrf_token": other_token},
+                   environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    assert r.status_code == 302
+    assert sorted(_report_rows(app, "w-001")) == ["closed", "closed", "ok"]
+
+
+def test_a_repeated_report_answers_json_as_received_and_not_counted(app, client):
+    token = csrf_token(client.get("/stations/w-002/reports").get_data(as_text=True))
+    headers = {"Accept": "application/json"}
+    first = client.post("/stations/w-002/reports", data={"kind": "no_hot_water", "csrf_token": token}, headers=headers)
+    again = client.post("/stations/w-002/reports", data={"kind": "no_hot_water", "csrf_token": token}, headers=headers)
+    assert first.status_code == 201 and first.json["ok"] and first.json["counted"]
+    assert again.status_code == 200 and again.json["ok"] and not again.json["counted"]
+    assert _report_rows(app, "w-002") == ["no_hot_water"]
+    path = app.extensions["stationmap"].store.engine.url.database
+    with sqlite3.connect(path) as conn:  # the address is never stored, only a keyed hash of it
+        (key,) = conn.execute("SELECT reporter FROM station_reports WHERE station_id = 'w-002'").fetchone()
+    assert len(key) == 32 and "127.0.0.1" not in key
