@@ -64,14 +64,19 @@ def cjk_font() -> str | None:
     return None
 
 
+def _with_run(df: pd.DataFrame, columns: dict[str, Any], sample: bool) -> pd.DataFrame:
+    """``df`` with the run's parameters as columns after its first three (district and kind), and
+    ``sample_data`` last: how every figure table of a run says what it is."""
+    for i, (name, value) in enumerate(columns.items(), 3):
+        df.insert(i, name, value)
+    df["sample_data"] = sample
+    return df
+
+
 def figures_table(coverage: Coverage) -> pd.DataFrame:
     """:meth:`Coverage.stats` with the run's parameters, for CSV/XLSX."""
-    df = coverage.stats()
-    df.insert(3, "mode", coverage.mode)
-    df.insert(4, "minutes", coverage.threshold)
-    df.insert(5, "method", coverage.method)
-    df["sample_data"] = coverage.sample
-    return df
+    return _with_run(coverage.stats(), {"mode": coverage.mode, "minutes": coverage.threshold,
+                                        "method": coverage.method}, coverage.sample)
 
 
 def _chart_setup(coverage: Coverage, kind: str | None, lang: str) -> tuple:
@@ -193,24 +198,17 @@ def _sample_mark(fig: Figure, coverage: Coverage, zh: bool, sample: bool | None 
 
 def profile_table(profile: Profile, coverage: Coverage) -> pd.DataFrame:
     """:attr:`Profile.table` with the run's parameters, for CSV/XLSX."""
-    df = profile.table.copy()
-    df.insert(3, "profile", profile.name)
-    df.insert(4, "mode", coverage.mode)
-    df.insert(5, "minutes", coverage.threshold)
-    df.insert(6, "method", coverage.method)
-    df["services"] = ",".join(profile.services)
-    df["sample_data"] = profile.sample
+    df = _with_run(profile.table.copy(), {"profile": profile.name, "mode": coverage.mode,
+                                          "minutes": coverage.threshold, "method": coverage.method},
+                   profile.sample)
+    df.insert(len(df.columns) - 1, "services", ",".join(profile.services))
     return df
 
 
 def profile_figures_table(profile: Profile, coverage: Coverage) -> pd.DataFrame:
     """:meth:`Profile.figures` (night; winter and summer) with the run's parameters, for CSV/XLSX."""
-    df = profile.figures()
-    df.insert(3, "profile", profile.name)
-    df.insert(4, "mode", coverage.mode)
-    df.insert(5, "minutes", coverage.threshold)
-    df["sample_data"] = profile.sample
-    return df
+    return _with_run(profile.figures(), {"profile": profile.name, "mode": coverage.mode,
+                                         "minutes": coverage.threshold}, profile.sample)
 
 
 def whole_code(coverage: Coverage) -> str:
