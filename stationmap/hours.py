@@ -21,6 +21,7 @@ CLI's ``at``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -32,6 +33,7 @@ import opening_hours as _oh
 
 from stationmap.config import AT_YEARS
 from stationmap.errors import ValidationError
+from stationmap.labels import MONTH_LABELS, WEEKDAY_LABELS, WEEKDAY_LONG_LABELS, label, translations
 
 if TYPE_CHECKING:
     from stationmap.model import Station
@@ -308,3 +310,307 @@ def when_checker(at: datetime, services: Iterable[str] = ()) -> Callable[[Statio
         return hit
 
     return when_of
+
+
+# -- hours as people write them -----------------------------------------------------------------
+#
+# A small grammar of the forms Chinese editors type (周一至周五 9:00-17:00, 每天 8:00-20:00,
+# 24小时, 工作日, 11月-3月, 上午8点-下午6点, rules separated by ；or ，): the text is cut into tokens
+# (months, days, times, "all day", "closed"), separators and a few filler words are skipped, and
+# the tokens are put together as OSM rules ``[months] [days] [times | off]``; a selector (month
+# or day) after a rule's times starts the next rule.  Anything else is refused, naming the part.
+
+_DAY_CHARS = {"一": "Mo", "二": "Tu", "三": "We", "四": "Th", "五": "Fr", "六": "Sa", "日": "Su", "天": "Su",
+              "1": "Mo", "2": "Tu", "3": "We", "4": "Th", "5": "Fr", "6": "Sa", "7": "Su"}
+_NTH = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "最后一": -1}
+_DAY = r"(?:周|星期|礼拜)([一二三四五六日天1-7])"
+#: a dash as people type it (after NFKC): ASCII, hyphen, non-breaking hyphen, en and em dash,
+#: horizontal bar, tildes, 至, 到
+_DASH = r"\s*(?:[-\u2010\u2011\u2013\u2014\u2015~\u301c]+|至|到)\s*"
+_PERIOD = r"(上午|早上|早晨|中午|下午|晚上|傍晚|凌晨)?\s*"
+#: a clock time: 9:00, 9.30, 9点, 9点半, 9点30分, 9时, 下午6点, and a bare hour (9-17)
+_CLOCK = _PERIOD + r"(\d{1,2})(?:[:.](\d{2})|点(半|\d{1,2}分?)?|时(\d{1,2}分?)?)?"
+_NEXT_YEAR = r"(?:次年|翌年|第二年)?"
+_TOKENS = [  # (kind, pattern), tried in order at each position
+    ("nth", rf"每月\s*第?\s*(一|二|三|四|五|[1-5]|最后一)\s*个?\s*{_DAY}"),
+    ("always", r"(?:(?:7\s*[x×*]\s*)?24\s*(?:小时|h|H)|全天候?|全日|通宵|昼夜)(?:开放|营业|服务)?"),
+    ("daterange", rf"(\d{{1,2}})月(\d{{1,2}})[日号]{_DASH}{_NEXT_YEAR}(?:(\d{{1,2}})月)?(\d{{1,2}})[日号]"),
+    ("monthrange", rf"(\d{{1,2}})月?{_DASH}{_NEXT_YEAR}(\d{{1,2}})月(?:份)?"),
+    ("month", r"(\d{1,2})月(?:份)?"),
+    ("timerange", rf"{_CLOCK}{_DASH}(?:次日\s*)?{_CLOCK}"),
+    ("weekend", r"周末|双休日|周六日"),
+    ("dayrange", rf"{_DAY}{_DASH}(?:周|星期|礼拜)?([一二三四五六日天1-7])"),
+    ("day", _DAY),
+    ("weekdays", r"工作日"),
+    ("holidays", r"(?:法定)?节假日"),
+    ("everyday", r"每天|每日|天天|全周|全年无休|周一至周日|一周七天"),
+    ("off", r"休息|闭馆|休馆|关闭|不开放|闭店|停业|不营业"),
+    ("sep", r"[;；]"),
+    ("skip", r"[\s,，、:/()（）]+|及|和|与|以及|开放时间|营业时间|服务时间|开放|营业|服务|全年|均|为|时间|次日"),
+]
+_PATTERNS = dict(_TOKENS)
+_TOKEN = re.compile("|".join(f"(?P<{k}>{p})" for k, p in _TOKENS))
+_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_PM = ("下午", "晚上", "傍晚")
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def _minutes(period: str | None, hour: str, colon: str | None, half: str | None, shi: str | None) -> int:
+    """Minutes after midnight of one clock time of :data:`_CLOCK`'s groups."""
+    h = int(hour)
+    extra = half or shi or ""
+    m = int(colon) if colon else 30 if extra == "半" else int(extra.rstrip("分") or 0)
+    if (period in _PM and h < 12) or (period == "中午" and h < 6):
+        h += 12
+    if h > 24 or m > 59 or (h == 24 and m):
+        raise ValueError(f"{hour}:{m:02d}")
+    return h * 60 + m
+
+
+@dataclass
+class _Rule:
+    months: str = ""
+    days: list[str] | None = None
+    times: list[str] | None = None
+    off: bool = False
+
+    def has_when(self) -> bool:
+        return bool(self.times) or self.off
+
+    def selectors(self) -> str:
+        return " ".join(p for p in (self.months, ",".join(self.days or ())) if p)
+
+    def osm(self) -> str:
+        what = "off" if self.off and not self.times else ",".join(self.times or ())
+        if self.off and self.times:
+            what += " off"
+        return " ".join(p for p in (self.selectors(), what) if p)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _time_range(g: tuple[str | None, ...]) -> str:
+    p1, h1, c1, half1, shi1, p2, h2, c2, half2, shi2 = g
+    start = _minutes(p1, str(h1), c1, half1, shi1)
+    end = _minutes(p2 or (p1 if p1 in _PM else None), str(h2), c2, half2, shi2)
+    if p2 is None and end < start and end < 12 * 60 and start < end + 12 * 60 <= 24 * 60:
+        end += 12 * 60  # 9点-5点: the afternoon, as people mean it
+    if end == start:
+        raise ValueError("empty")
+    return f"{_hhmm(start)}-{_hhmm(end)}"
+
+
+def _chinese_hours(text: str) -> str:
+    """The OSM rules of ``text`` written as Chinese editors write hours; ValueError naming
+    the first part that is not understood."""
+    rules: list[_Rule] = []
+    cur = _Rule()
+
+    def flush() -> None:
+        nonlocal cur
+        if rules and cur.times and not (cur.months or cur.days is not None or cur.off):
+            cur.months, cur.days = rules[-1].months, rules[-1].days  # 周一至周五 9-12点；14-18点
+        if cur.days == [] and not (cur.months or cur.has_when()):
+            cur.times = ["00:00-24:00"]  # 每天, 全年无休: every day, all day
+        if cur.months or cur.days or cur.has_when():
+            same = next((r for r in rules if r.selectors() == cur.selectors() and r.times and cur.times
+                         and not r.off and not cur.off), None)
+            if same is not None and same.times is not None and cur.times is not None:
+                same.times += [t for t in cur.times if t not in same.times]  # 9-12；14-18 the same days
+            else:
+                rules.append(cur)
+        cur = _Rule()
+
+    def selector() -> None:
+        if cur.has_when():
+            flush()
+
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(text[pos:pos + 12])
+        kind = str(m.lastgroup)
+        part = re.fullmatch(_PATTERNS[kind], m.group(kind))  # (the token's own groups)
+        g = part.groups() if part is not None else ()
+        try:
+            if kind in ("month", "monthrange", "daterange"):
+                selector()
+                if cur.days:
+                    raise ValueError(m.group(kind))  # months come before days
+                if kind == "month":
+                    cur.months = _MONTH_ABBR[int(g[0]) - 1] if 1 <= int(g[0]) <= 12 else ""
+                elif kind == "monthrange":
+                    a, b = int(g[0]), int(g[1])
+                    if not (1 <= a <= 12 and 1 <= b <= 12):
+                        raise ValueError(m.group(kind))
+                    cur.months = f"{_MONTH_ABBR[a - 1]}-{_MONTH_ABBR[b - 1]}"
+                else:
+                    ma, da, mb, db = int(g[0]), int(g[1]), int(g[2] or g[0]), int(g[3])
+                    date(2024, ma, da)
+                    date(2024, mb, db)  # (ValueError for 2月30日)
+                    cur.months = f"{_MONTH_ABBR[ma - 1]} {da:02d}-{_MONTH_ABBR[mb - 1]} {db:02d}"
+                if not cur.months:
+                    raise ValueError(m.group(kind))
+            elif kind in ("day", "dayrange", "weekdays", "weekend", "holidays", "nth", "everyday"):
+                selector()
+                if kind == "everyday":
+                    cur.days = cur.days or []
+                else:
+                    day = (_DAY_CHARS[str(g[0])] if kind == "day"
+                           else f"{_DAY_CHARS[str(g[0])]}-{_DAY_CHARS[str(g[1])]}" if kind == "dayrange"
+                           else f"{_DAY_CHARS[str(g[1])]}[{_NTH[str(g[0])]}]" if kind == "nth"
+                           else {"weekdays": "Mo-Fr", "weekend": "Sa,Su", "holidays": "PH"}[kind])
+                    cur.days = [*(cur.days or []), day]
+            elif kind == "timerange":
+                cur.times = [*(cur.times or []), _time_range(g)]
+            elif kind == "always":
+                cur.times = [*(cur.times or []), "00:00-24:00"]
+            elif kind == "off":
+                cur.off = True
+            elif kind == "sep":
+                flush()
+        except (ValueError, KeyError, IndexError):
+            raise ValueError(m.group(kind)) from None
+        pos = m.end()
+    flush()
+    out = "; ".join(r.osm() for r in rules)
+    if not out:
+        raise ValueError(text)
+    return ALWAYS if out == "00:00-24:00" else out
+
+
+@lru_cache(maxsize=4096)
+def normalize_hours(text: str, *, field: str = "opening_hours") -> str:
+    """Opening hours as an editor types them, as OpenStreetMap ``opening_hours``.
+
+    The text is read as Chinese editors write hours: ``周一至周五 9:00-17:00`` -> ``Mo-Fr 09:00-17:00``,
+    ``每天 8:00-20:00`` -> ``08:00-20:00``, ``24小时`` / ``全天`` -> ``24/7``, ``工作日`` ->
+    ``Mo-Fr``, ``周末`` -> ``Sa,Su``, ``11月-3月`` -> ``Nov-Mar``, ``上午8点-下午6点`` ->
+    ``08:00-18:00``, ``每月第一个周一`` -> ``Mo[1]``, ``周一休息`` -> ``Mo off``; full-width
+    colons and digits, Chinese dashes and 至/到 are read as their ASCII forms, and rules
+    separated by ``；`` or ``，`` become ``;``-separated rules (a later one narrows the earlier
+    ones, as OSM reads them; the same days twice add their times: ``9-12点；14-18点``).
+    Text this grammar does not read, in OSM syntax (ASCII) that opening-hours-py reads, is kept
+    as typed (``Mo-Fr 08:00-18:00; PH off``).  ValidationError naming the part that is not
+    understood (``field`` names the field).
+    """
+    raw = unicodedata.normalize("NFKC", text or "").strip()
+    if not raw:
+        raise ValidationError(f"{field} is empty", field=field)
+    try:
+        out = _chinese_hours(raw)
+        parse_opening_hours(out)
+        return out
+    except ValidationError as exc:
+        part = exc.message
+    except ValueError as exc:
+        part = str(exc)
+    if raw.isascii():  # OSM syntax as typed; else its parser's complaint
+        try:
+            parse_opening_hours(raw)
+        except ValidationError as exc:
+            raise ValidationError(f"{exc.message.replace('opening_hours', field, 1)}; or write hours as "
+                                  "周一至周五 9:00-17:00, 每天 8:00-20:00, 24小时", field=field) from None
+        return raw
+    raise ValidationError(
+        f"{field} is not valid OpenStreetMap syntax, nor hours written as 周一至周五 9:00-17:00, "
+        f"每天 8:00-20:00 or 24小时: {text.strip()!r} (not understood: {part.strip()!r})", field=field)
+
+
+# -- hours in words ---------------------------------------------------------------------------
+
+_M = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_MD = rf"{_M}(?: \d{{1,2}})?"
+_D = r"(?:Mo|Tu|We|Th|Fr|Sa|Su)"
+_DAYSEL = rf"(?:{_D}\[-?[1-5]\]|{_D}(?:-{_D})?|PH)"
+_HM = r"\d{2}:\d{2}"
+_WORDS_RULE = re.compile(
+    rf"(?:(?P<months>{_MD}(?:-{_MD})?(?:,{_MD}(?:-{_MD})?)*)(?:\s+|$))?"
+    rf"(?:(?P<days>{_DAYSEL}(?:,{_DAYSEL})*)(?:\s+|$))?"
+    rf"(?P<times>{_HM}-{_HM}(?:,{_HM}-{_HM})*)?\s*(?P<off>off|closed)?")
+
+
+def _clock(hm: str) -> str:
+    """``08:00`` as ``8:00``."""
+    return hm[1:] if hm.startswith("0") and hm != "00:00" and len(hm) == 5 else hm
+
+
+def hours_words(expr: str, lang: str) -> str:
+    """OSM ``opening_hours`` in words, in ``lang`` (``zh``, ``en``).
+
+    ``Mo-Fr 08:00-18:00`` -> ``周一至周五 8:00–18:00`` / ``Mon–Fri 8:00–18:00``; ``24/7`` ->
+    ``24 小时`` / ``24 hours``; ``Nov-Mar 07:00-19:00`` -> ``11月–3月 每天 7:00–19:00`` /
+    ``Nov–Mar daily 7:00–19:00``; ``Mo[1]`` -> ``每月第一个周一`` / ``first Monday of the month``;
+    ``PH off`` -> ``法定节假日 休息`` / ``public holidays closed``; rules joined by ``；`` / ``; ``.
+
+    The words cover rules of the form ``[months or dates] [weekdays, nth weekdays, PH] [times |
+    off]``, which is what :func:`normalize_hours` writes and what most stations have.  A rule
+    beyond them (sun times, week numbers, ``+``, comments, ``||`` fallbacks, years) gives the
+    raw OSM text, whole: words for part of the rules would mislead.
+    """
+    _ = translations(lang).gettext
+    en = lang == "en"
+    text = (expr or "").strip() or ALWAYS
+    if text == ALWAYS:
+        return _("24 小时")
+    out = []
+    for rule in (r.strip() for r in text.split(";")):
+        m = _WORDS_RULE.fullmatch(rule)
+        if not rule or m is None or "||" in rule:
+            return text
+        words = []
+        if m["months"]:
+            words.append((", " if en else "、").join(_month_range(r, lang) for r in m["months"].split(",")))
+        if m["days"]:
+            days = []
+            for d in m["days"].split(","):
+                if d == "PH":
+                    days.append(_("法定节假日"))
+                elif "[" in d:
+                    nth = int(d[3:-1])
+                    day = label(WEEKDAY_LONG_LABELS if en else WEEKDAY_LABELS, d[:2], lang)
+                    days.append({1: _("每月第一个%(day)s") % {"day": day}, 2: _("每月第二个%(day)s") % {"day": day},
+                                 3: _("每月第三个%(day)s") % {"day": day}, 4: _("每月第四个%(day)s") % {"day": day},
+                                 5: _("每月第五个%(day)s") % {"day": day}, -1: _("每月最后一个%(day)s") % {"day": day}
+                                 }.get(nth, d))
+                else:
+                    a, _dash, b = d.partition("-")
+                    first = label(WEEKDAY_LABELS, a, lang)
+                    days.append(first if not b else f"{first}–{label(WEEKDAY_LABELS, b, lang)}" if en
+                                else f"{first}至{label(WEEKDAY_LABELS, b, lang)}")
+            words.append((", " if en else "、").join(days))
+        elif m["times"]:
+            words.append(_("每天"))
+        if m["times"]:
+            spans = []
+            for span in m["times"].split(","):
+                a, b = span.split("-")
+                if (a, b) == ("00:00", "24:00"):
+                    spans.append(_("24 小时"))
+                elif b <= a:
+                    spans.append(_("%(a)s–次日 %(b)s") % {"a": _clock(a), "b": _clock(b)})
+                else:
+                    spans.append(f"{_clock(a)}–{_clock(b)}")
+            words.append((", " if en else "、").join(spans))
+        if m["off"]:
+            words.append(_("休息"))
+        elif not m["times"]:
+            words.append(_("全天"))
+        said = " ".join(words)
+        out.append(said[:1].upper() + said[1:] if en else said)
+    return ("; " if en else "；").join(out)
+
+
+def _month_range(text: str, lang: str) -> str:
+    """``Nov-Mar`` -> ``11月–3月`` / ``Nov–Mar``; ``Nov 01-Mar 31`` -> ``11月1日–3月31日`` / ``1 Nov–31 Mar``."""
+    def one(md: str) -> str:
+        mon, _sp, day = md.partition(" ")
+        name = label(MONTH_LABELS, mon, lang)
+        if not day:
+            return name
+        return f"{int(day)} {name}" if lang == "en" else f"{name}{int(day)}日"
+
+    return "–".join(one(p) for p in text.split("-"))

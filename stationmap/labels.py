@@ -136,6 +136,11 @@ WEEKDAY_LABELS = {
     "Fr": ("周五", "Fri"), "Sa": ("周六", "Sat"), "Su": ("周日", "Sun"),
 }
 WEEKDAYS = tuple(WEEKDAY_LABELS)
+#: weekday -> its full name (Chinese, English): "the first Monday of the month"
+WEEKDAY_LONG_LABELS = {
+    "Mo": ("星期一", "Monday"), "Tu": ("星期二", "Tuesday"), "We": ("星期三", "Wednesday"),
+    "Th": ("星期四", "Thursday"), "Fr": ("星期五", "Friday"), "Sa": ("星期六", "Saturday"), "Su": ("星期日", "Sunday"),
+}
 
 #: month (OSM's abbreviations) -> (Chinese, English)
 MONTH_LABELS = {

@@ -3,7 +3,8 @@
 A station is one place a worker can go: a union rest station (驿站), a hot-tea
 point (热茶点) or a legal-aid post (法律援助点); a place may be several kinds at
 once.  Coordinates are WGS-84.  Opening hours use OpenStreetMap's
-``opening_hours`` syntax, evaluated in Asia/Shanghai time.
+``opening_hours`` syntax, evaluated in Asia/Shanghai time; hours typed as Chinese
+editors write them (周一至周五 9:00-17:00) are stored normalised to it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from functools import lru_cache
 
 from stationmap import hours as _hours
 from stationmap.errors import ValidationError
-from stationmap.hours import parse_opening_hours
+from stationmap.hours import normalize_hours
 from stationmap.labels import HOST_LABELS, KIND_LABELS, SERVICE_LABELS, STATUS_LABELS
 
 #: the vocabularies: kind, service, status and (suggested) host -> (Chinese, English);
@@ -265,7 +266,8 @@ _SERVICE_HOURS_SPLIT = re.compile(r"\n|(?<!\|)\|(?!\|)")
 def parse_service_hours(v: object) -> tuple[tuple[str, str], ...]:
     """A station's ``service_hours`` from a dict ``{service: hours}``, pairs, JSON of a dict, or
     text ``service=hours`` entries separated by new lines or ``|`` (services by any of their
-    names, hours in OpenStreetMap ``opening_hours`` syntax); sorted by service.
+    names, hours in OpenStreetMap ``opening_hours`` syntax or as Chinese editors write them,
+    stored normalised: :func:`stationmap.hours.normalize_hours`); sorted by service.
     ValidationError naming the entry that is wrong."""
     if _blank(v):
         return ()
@@ -298,7 +300,7 @@ def parse_service_hours(v: object) -> tuple[tuple[str, str], ...]:
                                   f"(allowed: {', '.join(SERVICES)})", field="service_hours")
         hours = str(hours or "").strip() or "24/7"
         try:
-            parse_opening_hours(hours)
+            hours = normalize_hours(hours, field="service_hours")
         except ValidationError as exc:
             raise ValidationError(f"service_hours of {service}: {exc.message}", field="service_hours") from None
         out[service] = hours
@@ -401,7 +403,7 @@ def validated_fields(rec: dict, *, row: int | None = None,
 
     hours = _text(rec.get("opening_hours")) or "24/7"
     try:
-        parse_opening_hours(hours)
+        hours = normalize_hours(hours)
     except ValidationError as exc:
         problems.append(Problem(row, "opening_hours", exc.message, hours))
 

@@ -60,7 +60,7 @@ def stations_bad_csv():
         "b-06,巴黎,2.35,48.85,rest,,24/7",                             # 7 outside China
         "b-07,咖啡馆,120.66,31.36,cafe,,24/7",                          # 8 unknown kind
         "b-08,按摩,120.67,31.37,rest,massage,24/7",                     # 9 unknown service
-        "b-09,时间错,120.68,31.38,rest,,8点到18点",                      # 10 bad opening hours
+        "b-09,时间错,120.68,31.38,rest,,有空就开",                        # 10 bad opening hours
         "b-01,重复编号,120.69,31.39,rest,,24/7",                        # 11 duplicate id (row 2)
         "b-10,也好,120.70,31.40,hot_tea,hot_water,Mo-Fr 08:00-18:00",   # 12 valid
     ]
