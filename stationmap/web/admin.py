@@ -49,6 +49,7 @@ from stationmap.accounts import PermissionDenied, User
 from stationmap.config import PREVIEW_MAX_ROWS
 from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
+from stationmap.hours import hours_words
 from stationmap.instance import FILE_MODE, private_dir, write_private
 from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
@@ -115,7 +116,7 @@ def _picker_points(station: Station | None) -> dict[str, list[float]]:
 
 def _form_context(station: Station | None, *, values: dict[str, Any] | None = None, problems: Iterable[Problem] = (),
                   base_rev: int = 0, new: bool = False, status: int = 200,
-                  confirm_close: bool = False) -> tuple[str, int]:
+                  confirm_close: bool = False, understood: Iterable[tuple[str, str, str]] = ()) -> tuple[str, int]:
     from stationmap.maps.tiles import basemaps
 
     user = _user()
@@ -146,6 +147,7 @@ def _form_context(station: Station | None, *, values: dict[str, Any] | None = No
         field_problems=by_field, base_rev=base_rev, new=new, kinds=KINDS, services=SERVICES,
         statuses=STATUSES, datums=DATUM_LABELS, districts=editable_districts(user),
         district_name=district_name, picker=picker, text_fields=TEXT_FIELDS, confirm_close=confirm_close,
+        understood=list(understood),
     ), status
 
 
@@ -208,6 +210,32 @@ def check_station_form(values: dict[str, Any], *,
     return station, []
 
 
+def hours_understood(values: dict[str, Any], station: Station) -> list[tuple[str, str, str]]:
+    """What the form's typed hours were understood as, when that is not what was typed:
+    ``(what, words, OSM)`` for the opening hours and each service's own hours
+    (:func:`stationmap.hours.normalize_hours` wrote the OSM, :func:`~stationmap.hours.hours_words`
+    says it); empty when the editor typed exactly what is stored."""
+    page_lang = lang()
+    out = []
+    typed = (values.get("opening_hours") or "").strip()
+    if typed and typed != station.opening_hours:
+        out.append((label(FIELD_LABELS, "opening_hours", page_lang),
+                    hours_words(station.opening_hours, page_lang), station.opening_hours))
+    typed = "\n".join(line.strip() for line in (values.get("service_hours") or "").splitlines() if line.strip())
+    if typed and typed != format_service_hours(station.service_hours, sep="\n"):
+        out += [(label(SERVICES, s, page_lang), hours_words(h, page_lang), h) for s, h in station.service_hours]
+    return out
+
+
+def _confirm_hours(station: Station | None, values: dict[str, Any], understood: list[tuple[str, str, str]],
+                   checked: Station, *, new: bool = False, base_rev: int = 0) -> tuple[str, int]:
+    """The form again with the hours as understood (in words and in OSM, the OSM in the fields):
+    a second "save" saves them."""
+    values = {**values, "opening_hours": checked.opening_hours,
+              "service_hours": format_service_hours(checked.service_hours, sep="\n")}
+    return _form_context(station, values=values, new=new, base_rev=base_rev, understood=understood)
+
+
 # -- dashboard and district pages ----------------------------------------------
 
 @bp.get("/")
@@ -264,6 +292,9 @@ def station_new() -> ResponseReturnValue:
     if not user.can_edit(station.adcode):  # the form again, as typed, with the problem on its field
         return _form_context(None, values=values, problems=[_scope_problem(user, station.adcode)], new=True,
                              status=403)
+    understood = hours_understood(values, station)
+    if understood:  # hours typed as people say them: shown as understood, saved by a second submit
+        return _confirm_hours(None, values, understood, station, new=True)
     station = replace(station, id="")
     state().store.insert(station, user=user.username, note=values["note"] or "created on the web")
     flash(_("已新增站点：%(name)s", name=station.name))
@@ -287,6 +318,9 @@ def station_edit(station_id: str) -> ResponseReturnValue:
     if not user.can_edit(station.adcode):  # moved out of the user's districts: the form again, as typed
         return _form_context(existing, values=values, problems=[_scope_problem(user, station.adcode)],
                              base_rev=base_rev or 0, status=403)
+    understood = hours_understood(values, station)
+    if understood:  # hours typed as people say them: shown as understood, saved by a second submit
+        return _confirm_hours(existing, values, understood, station, base_rev=base_rev or 0)
     if station.status == "closed" and existing.status != "closed" and request.form.get("confirm_close") != "1":
         # closing by the form asks as the close button does: the form again, with the question
         return _form_context(existing, values=values, base_rev=base_rev or 0, confirm_close=True)

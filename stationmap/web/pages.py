@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
-from stationmap.hours import TZ, When, when
+from stationmap.hours import TZ, When, hours_words, when
 from stationmap.labels import label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.finder import MapParts
@@ -90,13 +90,15 @@ def when_words(w: When, now: datetime, *, page_lang: str, kinds: tuple = (), sta
 
 
 def _hours_info(station: Station, now: datetime, page_lang: str) -> dict:
-    """Open now and when that changes, in words, for the station page; each service's own hours."""
+    """The hours in words (:func:`~stationmap.hours.hours_words`, the raw OSM text beside them),
+    open now and when that changes, in words, for the station page; each service's own hours."""
     w = when(station, now)
-    own = [(label(SERVICES, s, page_lang), h,
+    own = [(label(SERVICES, s, page_lang), h, hours_words(h, page_lang),
             when_words(when(station, now, [s]), now, page_lang=page_lang, kinds=station.kinds,
                        status=station.status))
            for s, h in station.service_hours]
-    return {"open_now": w.open_now, "always": (station.opening_hours or "").strip() in ("", "24/7"),
+    raw = (station.opening_hours or "").strip() or "24/7"
+    return {"open_now": w.open_now, "raw": raw, "text": hours_words(raw, page_lang),
             "words": when_words(w, now, page_lang=page_lang, kinds=station.kinds, status=station.status),
             "services": own}
 
