@@ -686,10 +686,14 @@ def _scope_error(problems: Outcome) -> PermissionDenied:
 
 def _shown(field: str, value: object, page_lang: str) -> str:
     """A stored value as the pages show it: labels for vocabulary keys (:func:`stationmap.labels.field_value`),
-    a district's name with its code."""
+    a district's name with its code, hours in words (:func:`stationmap.hours.hours_words`)."""
     if field == "adcode" and value:
         name = district_name(str(value))
         return f"{name}（{value}）" if name != value else str(value)
+    if field == "opening_hours" and value:
+        return hours_words(str(value), page_lang)
+    if field == "service_hours" and isinstance(value, dict) and value:
+        return field_value(field, {k: hours_words(str(v), page_lang) for k, v in value.items()}, page_lang)
     return field_value(field, value, page_lang)
 
 

@@ -325,6 +325,17 @@ def test_history_shows_a_moved_stations_districts_by_name(app, store):
     assert "<del>常州市 钟楼区（320404）</del> → <ins>常州市 天宁区（320402）</ins>" in html
 
 
+def test_history_shows_hours_in_words(app, store):
+    from dataclasses import replace
+
+    store.update(replace(store.get("zl-1"), opening_hours="Mo-Fr 08:00-18:00", services=("legal_aid",),
+                         service_hours=(("legal_aid", "Th 14:00-17:00"),)), user="zl", note="hours")
+    html = app.test_client().get("/stations/zl-1/history").get_data(as_text=True)
+    changes = html.split("<tbody>", 1)[1]
+    assert "<ins>周一至周五 8:00–18:00</ins>" in changes and "法律援助 周四 14:00–17:00" in changes
+    assert "Mo-Fr 08:00-18:00" not in changes and "Th 14:00" not in changes
+
+
 def test_close_reopen_and_verify_resolve_reports(app, store):
     reports.add_report(store, "zl-1", "no_hot_water")
     c = _client(app, "zl")
