@@ -26,8 +26,13 @@ def _fast_hasher(monkeypatch):
     use_fast_hasher(monkeypatch)
 
 
+#: a point of each district the rows use (the adcode must agree with the point)
+WEST = {"320404": 119.93, "320402": 119.96}  # 钟楼区, 天宁区 at lat 31.78
+
+
 def _row(i: int, *, name_suffix: str = "", phone: str = "0519-88888888", adcode: str = "320404") -> list:
-    return [f"p-{i:04d}", f"预览驿站{i}{name_suffix}", "rest", f"{119.93 + i * 1e-5:.5f}", "31.78", adcode, phone]
+    return [f"p-{i:04d}", f"预览驿站{i}{name_suffix}", "rest", f"{WEST[adcode] + i * 1e-5:.5f}", "31.78", adcode,
+            phone]
 
 
 def _csv(rows) -> str:
