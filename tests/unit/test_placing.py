@@ -36,19 +36,9 @@ def counties():
     return frame[frame.level == "county"]
 
 
-@pytest.fixture(scope="module")
-def sip_outline():
-    doc = json.loads(Path(SETTINGS.zone_outlines_path).read_text(encoding="utf-8"))
-    (feat,) = [f for f in doc["features"] if f["properties"]["adcode"] == "320571"]
-    return shapely.from_geojson(json.dumps(feat["geometry"]))
-
-
-def expected_district(counties, sip_outline, lon: float, lat: float) -> str:
-    """The county polygon holding the point (just one, away from borders), or 320571 inside SIP's outline."""
-    p = shapely.Point(lon, lat)
-    if sip_outline.contains(p):
-        return "320571"
-    (code,) = [c for c, g in zip(counties.adcode, counties.geometry) if g.contains(p)]
+def county_of(counties, lon: float, lat: float) -> str:
+    """The one county polygon holding the point (the points are away from borders)."""
+    (code,) = [c for c, g in zip(counties.adcode, counties.geometry) if g.contains(shapely.Point(lon, lat))]
     return code
 
 
@@ -64,16 +54,20 @@ def write_csv(path: Path, rows: list[tuple], header: str = "name,lat,lon,kind") 
     return path
 
 
-def test_cli_import_without_an_adcode_column_places_each_row(url, tmp_path, counties, sip_outline):
+def test_cli_import_without_an_adcode_column_places_each_row(url, tmp_path, counties):
     f = write_csv(tmp_path / "s.csv", [(name, lat, lon, "rest") for _, name, lon, lat in POINTS])
     res = run("import", f)
     assert res.exit_code == 0, res.stderr
     stored = {s.name: s for s in StationStore(url).all()}
     assert len(stored) == 4
-    for _, name, lon, lat in POINTS:
-        assert stored[name].adcode == expected_district(counties, sip_outline, lon, lat), name
-    # the most specific district: the zone, not the county polygon it was cut from
-    assert stored["园区驿站"].adcode == "320571"
+    for _, name, lon, lat in POINTS[:3]:
+        assert stored[name].adcode == county_of(counties, lon, lat), name
+    # the most specific district: the zone (inside its outline), not the county polygon it was cut from
+    assert county_of(counties, 120.72, 31.32) == "320506" and stored["园区驿站"].adcode == "320571"
+    outline = json.loads((Path(SETTINGS.data_dir) / "boundaries" / "zone_outlines.geojson").read_text())
+    (sip,) = [shapely.from_geojson(json.dumps(f["geometry"])) for f in outline["features"]
+              if f["properties"]["adcode"] == "320571"]
+    assert sip.contains(shapely.Point(120.72, 31.32))
     assert [stored[n].adcode for n in ("钟楼驿站", "天宁驿站", "紫金山驿站")] == ["320404", "320402", "320102"]
 
 
