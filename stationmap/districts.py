@@ -20,7 +20,7 @@ Every record is a :class:`District`.  Levels:
     an approximate area, not a legal boundary, used to place points in the
     zone rather than in the county it was cut from.  The bundled file outlines
     320571 苏州工业园区 by the convex hull of the bundled SIP road graph (its core,
-    about 40 km² of its 278 km²; see ``data/boundaries/PROVENANCE.md``).
+    about 55 km² of its 278 km²; see ``data/boundaries/PROVENANCE.md``).
 
 Placing a point (:meth:`Districts.locate`, :meth:`Districts.place_many`): the
 most specific district holding it, a zone outline before a county polygon.
