@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 MAX_ID_LEN = 64
 TEST_PAUSE_ENV = "STATIONMAP_TEST_IMPORT_PAUSE"
 #: rows placed in their districts at a time (one bulk point-in-polygon lookup each)
-PLACE_BATCH = 5000
+PLACE_BATCH = 20_000
 
 
 @dataclass
