@@ -449,6 +449,10 @@ class Districts:
         here_all = specific.copy()
         # the common case at once: no adcode given, the point in a district
         plain = (said_all == "") & (specific != None)  # noqa: E711  (elementwise)
+        if fallback is not None:  # ... and points in no district, given none or the fallback
+            outside = (specific == None) & ((said_all == "") | (said_all == fallback))  # noqa: E711
+            here_all[outside] = fallback
+            plain |= outside
         problems: dict[int, str] = {}
         for i in np.flatnonzero(~plain).tolist():
             said, here, cty = said_all[i], specific[i], county[i]

@@ -244,8 +244,11 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
         problems in row order and build its stations."""
         nonlocal n_invalid, n_problems
         valid = [f for _, p, f, _ in batch if not p and f is not None]
-        for dname in {d for _, p, f, d in batch if not p and f is not None and d != "wgs84"}:
-            todo = [f for _, p, f, d in batch if not p and f is not None and d == dname]
+        by_datum: dict[str, list[dict[str, Any]]] = {}
+        for _, p, f, d in batch:
+            if d != "wgs84" and not p and f is not None:
+                by_datum.setdefault(d, []).append(f)
+        for dname, todo in by_datum.items():
             wlon, wlat = to_wgs84(np.array([f["lon"] for f in todo], dtype=float),
                                   np.array([f["lat"] for f in todo], dtype=float), dname)
             for f, x, y in zip(todo, np.round(wlon, 7).tolist(), np.round(wlat, 7).tolist()):
