@@ -245,8 +245,8 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
         nonlocal n_invalid, n_problems
         valid = [f for _, p, f, _ in batch if not p and f is not None]
         by_datum: dict[str, list[dict[str, Any]]] = {}
-        for _, p, f, d in batch:
-            if d != "wgs84" and not p and f is not None:
+        for _, probs, f, d in batch:
+            if d != "wgs84" and not probs and f is not None:
                 by_datum.setdefault(d, []).append(f)
         for dname, todo in by_datum.items():
             wlon, wlat = to_wgs84(np.array([f["lon"] for f in todo], dtype=float),
