@@ -297,6 +297,7 @@ def init(no_sample: bool) -> None:
     sample stations the database has never had are added: running it again
     changes nothing, and edited or deleted sample stations stay so.
     """
+    from stationmap.districts import load_districts
     from stationmap.io.importer import import_file
     from stationmap.io.sample import sample_path
     from stationmap.store import StationStore
@@ -304,6 +305,7 @@ def init(no_sample: bool) -> None:
     cfg = settings()
     store = StationStore.from_settings(cfg)
     _echo_schema(_migrate(store), quiet_when_new=True)
+    _repair(store, cfg, user="stationmap init", quiet=True)
     where = _shown_url(store.url)
     if no_sample:
         click.echo(f"database ready: {where} ({store.count()} stations)")
@@ -314,11 +316,48 @@ def init(no_sample: bool) -> None:
                    "(`stationmap sample generate` writes it)", err=True)
         click.echo(f"database ready: {where} ({store.count()} stations)")
         return
-    res = import_file(store, path, user="stationmap init", note="sample stations", update_existing=False)
+    res = import_file(store, path, user="stationmap init", note="sample stations", update_existing=False,
+                      districts=load_districts(cfg))
     for w in res.warnings:
         click.echo(w, err=True)
     click.echo(f"database ready: {where} ({store.count()} stations; sample: {res.new} added, "
                f"{res.kept} already there)")
+
+
+def _repair(store: StationStore, cfg: Settings, *, user: str, quiet: bool = False,
+            dry_run: bool = False) -> int:
+    """Give stored stations without an adcode their district; say what was done.  How many stay unplaced."""
+    from stationmap.repair import repair_districts
+
+    rep = repair_districts(store, settings=cfg, user=user, dry_run=dry_run)
+    if quiet and not rep.set and not rep.unplaced:
+        return 0
+    click.echo(("dry run, nothing written: " if dry_run else "") + rep.summary())
+    for sid, code in sorted(rep.set.items()):
+        if not quiet:
+            click.echo(f"  {sid}: {code}")
+    for st in rep.unplaced:
+        click.echo(f"  could not place {st.id} ({st.name}) at lon {st.lon}, lat {st.lat}: "
+                   "in no known district", err=True)
+    return len(rep.unplaced)
+
+
+@main.command("repair-districts")
+@click.option("--dry-run", is_flag=True, help="Say what would be set; write nothing.")
+@click.option("--user", "user_name", default=None, help="Name recorded in the change log [default: cli:<login>].")
+def repair_districts_cmd(dry_run: bool, user_name: str | None) -> None:
+    """Give every stored station without an adcode the district its point lies in.
+
+    The district is the most specific one holding the point (苏州工业园区 320571
+    inside its outline), as every import and edit does; each repair is written
+    to the station's history.  Stations whose point lies in no known district
+    (the bundled boundaries cover Jiangsu only) are listed and left as they are
+    (exit status 1).  `stationmap init` runs this too.
+    """
+    cfg = settings()
+    store = open_store()
+    if _repair(store, cfg, user=_cli_user(user_name), dry_run=dry_run):
+        sys.exit(1)
 
 
 @main.command("import")
@@ -330,15 +369,26 @@ def init(no_sample: bool) -> None:
                                               "invalid; write nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if some are invalid "
                                                    "(the invalid ones are still listed).")
+@click.option("--district", default=None, metavar="ADCODE",
+              help="District (6-digit adcode) of the rows whose point lies in no known district (the bundled "
+                   "boundaries cover Jiangsu only); without it such rows are invalid.  Every other row's "
+                   "district comes from its point.")
 @click.option("--user", "user_name", default=None, help="Name recorded in the change log [default: cli:<login>].")
-def import_cmd(file: str, datum: str | None, dry_run: bool, skip_invalid: bool, user_name: str | None) -> None:
+def import_cmd(file: str, datum: str | None, dry_run: bool, skip_invalid: bool, district: str | None,
+               user_name: str | None) -> None:
     """Import stations from FILE: .csv, .xlsx, .geojson/.json or .gpkg ('-': GeoJSON on stdin).
 
     Headers may be English field names or the usual Chinese ones (名称, 经度,
     纬度, 类型, 服务, 地址, 开放时间, ...).  Every row is checked; any invalid
     row and nothing is written (exit status 1) unless --skip-invalid.  The
     import is one transaction: all rows or none.
+
+    Each station's district (adcode) comes from its point: the most specific
+    district holding it (苏州工业园区 320571 inside its outline).  A row's adcode
+    that names another district is invalid; a point in no known district is
+    invalid unless --district gives its district.
     """
+    from stationmap.districts import load_districts
     from stationmap.io.importer import import_file
     from stationmap.store import StationStore
 
@@ -347,10 +397,11 @@ def import_cmd(file: str, datum: str | None, dry_run: bool, skip_invalid: bool, 
     source, kw = file, {}
     if file == "-":
         source, kw = getattr(sys.stdin, "buffer", sys.stdin), {"filename": "<stdin>", "fmt": "geojson"}
-    store = StationStore.from_settings(settings()) if dry_run else open_store(create=True)
+    cfg = settings()
+    store = StationStore.from_settings(cfg) if dry_run else open_store(create=True)
     try:
         res = import_file(store, source, datum=datum, dry_run=dry_run, skip_invalid=skip_invalid,
-                          user=_cli_user(user_name), **kw)
+                          user=_cli_user(user_name), districts=load_districts(cfg), district=district, **kw)
     except ImportReportError as exc:
         for w in getattr(exc, "warnings", ()):
             click.echo(w, err=True)

@@ -193,6 +193,12 @@ class Settings:
         return Path(self.data_dir) / "boundaries" / "jiangsu_admin_wgs84.gpkg"
 
     @property
+    def zone_outlines_path(self) -> Path:
+        """Outlines of census zones without a polygon (GeoJSON) under ``data_dir``
+        (:meth:`stationmap.districts.Districts.set_zone_outlines`)."""
+        return Path(self.data_dir) / "boundaries" / "zone_outlines.geojson"
+
+    @property
     def population_path(self) -> Path:
         """The census population table (CSV) under ``data_dir``."""
         return Path(self.data_dir) / "census" / "population.csv"

@@ -15,7 +15,18 @@ Every record is a :class:`District`.  Levels:
     census units with **no polygon**: development zones such as 320571
     苏州工业园区 (Suzhou Industrial Park) and 320611 港闸区 (abolished in 2020).
     Their ``geometry`` and ``bbox`` are None; the census counts them apart
-    from the county polygons that contain them.
+    from the county polygons that contain them.  A zone may have an *outline*
+    (``data/boundaries/zone_outlines.geojson``, :meth:`Districts.zone_outline`):
+    an approximate area, not a legal boundary, used to place points in the
+    zone rather than in the county it was cut from.  The bundled file outlines
+    320571 苏州工业园区 by the convex hull of the bundled SIP road graph (its core,
+    about 55 km² of its 278 km²; see ``data/boundaries/PROVENANCE.md``).
+
+Placing a point (:meth:`Districts.locate`, :meth:`Districts.place_many`): the
+most specific district holding it, a zone outline before a county polygon.
+:meth:`Districts.assign_many` is the rule every write path applies to a
+station's adcode (import, upload, the editing form, ``stationmap
+repair-districts``).
 
 Population: a county's or zone's census ``POPU``; a city's is the sum over every
 census unit of that city (zones included); the province's is the sum over all of
@@ -32,7 +43,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -234,7 +245,30 @@ class Districts:
         self._by_level = {lv: [r for r in records.values() if r.level == lv] for lv in LEVELS}
         self._tree: shapely.STRtree | None = None
         self._tree_codes: np.ndarray | None = None
+        self._outlines: dict[str, BaseGeometry] = {}
+        self._zone_tree: shapely.STRtree | None = None
+        self._zone_codes: np.ndarray | None = None
         self._lock = threading.Lock()
+
+    def set_zone_outlines(self, outlines: Mapping[str, BaseGeometry]) -> None:
+        """Give zones (census units without a polygon) an outline: ``{adcode: (Multi)Polygon}``
+        in WGS-84.  Points in an outline are placed in the zone (:meth:`place_many`)."""
+        checked: dict[str, BaseGeometry] = {}
+        for code, geom in outlines.items():
+            rec = self.get(code)
+            if rec.level != "zone":
+                raise ConfigError(f"{self.source}: an outline is given for {rec.adcode} ({rec.name}), "
+                                  f"which is a {rec.level} with its own polygon, not a zone")
+            if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+                raise ConfigError(f"{self.source}: the outline of zone {rec.adcode} is not a polygon")
+            checked[rec.adcode] = geom
+        with self._lock:
+            self._outlines = dict(sorted(checked.items()))
+            self._zone_tree = self._zone_codes = None
+
+    def zone_outline(self, adcode: str | int) -> BaseGeometry | None:
+        """The outline of a zone (:meth:`set_zone_outlines`), or None."""
+        return self._outlines.get(check_adcode(adcode))
 
     # -- construction ------------------------------------------------------------
 
@@ -319,6 +353,18 @@ class Districts:
 
     # -- point in polygon -------------------------------------------------------------
 
+    def _zone_index(self) -> tuple[shapely.STRtree | None, np.ndarray]:
+        if self._zone_tree is None and self._outlines:
+            with self._lock:
+                if self._zone_tree is None and self._outlines:
+                    import shapely
+
+                    geoms = np.array(list(self._outlines.values()), dtype=object)
+                    shapely.prepare(geoms)
+                    self._zone_codes = np.array(list(self._outlines), dtype=object)
+                    self._zone_tree = shapely.STRtree(geoms)
+        return self._zone_tree, self._zone_codes  # type: ignore[return-value]  # built above (or no outlines)
+
     def _index(self) -> tuple[shapely.STRtree, np.ndarray]:
         if self._tree is None:
             with self._lock:
@@ -332,48 +378,145 @@ class Districts:
                     self._tree = shapely.STRtree(geoms)
         return self._tree, self._tree_codes  # type: ignore[return-value]  # built above
 
-    def locate(self, lon: float, lat: float) -> str | None:
-        """Adcode of the county containing the WGS-84 point ``(lon, lat)``, or None.
+    def locate(self, lon: float, lat: float, *, zones: bool = True) -> str | None:
+        """Adcode of the most specific district containing the WGS-84 point ``(lon, lat)``, or None.
 
-        Points on a shared border go to the lower adcode.  Zones have no
-        polygon, so a point in Suzhou Industrial Park gives the county whose
-        polygon covers it (320506 吴中区 in the bundled data).
+        A zone whose outline holds the point (320571 苏州工业园区 with the
+        bundled outlines), else the county whose polygon holds it; with
+        ``zones=False`` always the county (320506 吴中区 for a point in
+        Suzhou Industrial Park, in the bundled data).  Points on a shared
+        border go to the lower adcode.
         """
         for name, v in (("lon", lon), ("lat", lat)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(float(v)):
                 raise ValidationError(f"{name} must be a finite number, got {v!r}", field=name)
-        return self.locate_many([float(lon)], [float(lat)])[0]
+        return self.locate_many([float(lon)], [float(lat)], zones=zones)[0]
 
-    def locate_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> np.ndarray:
+    def locate_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike, *, zones: bool = True) -> np.ndarray:
         """Vectorised :meth:`locate` over WGS-84 arrays.
 
-        Returns an object array of adcodes, None where a point is in no county
+        Returns an object array of adcodes, None where a point is in no district
         or is not finite.
         """
-        import shapely
+        specific, county = self.place_many(lons, lats)
+        return specific if zones else county
 
+    def place_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """``(most specific district, county)`` of each WGS-84 point: two object arrays of
+        adcodes, None where a point is in none (or is not finite).
+
+        One bulk STRtree query over the county polygons (and one over the zone
+        outlines), not one point-in-polygon test per point.
+        """
         lons = np.asarray(lons, dtype=float).ravel()
         lats = np.asarray(lats, dtype=float).ravel()
         if lons.shape != lats.shape:
             raise ValidationError(
                 f"lons and lats must have the same length, got {lons.size} and {lats.size}", field="lats")
-        out = np.full(lons.size, None, dtype=object)
-        ok = np.isfinite(lons) & np.isfinite(lats)
-        if not ok.any():
-            return out
         tree, codes = self._index()
-        idx = np.flatnonzero(ok)
-        points = shapely.points(lons[idx], lats[idx])
-        q_in, q_tree = tree.query(points, predicate="intersects")
-        if q_in.size:
-            # several hits (a shared border): keep the lowest tree index = lowest adcode
-            order = np.lexsort((q_tree, q_in))
-            q_in, q_tree = q_in[order], q_tree[order]
-            first = np.ones(q_in.size, dtype=bool)
-            first[1:] = q_in[1:] != q_in[:-1]
-            out[idx[q_in[first]]] = codes[q_tree[first]]
+        county = _lookup(tree, codes, lons, lats)
+        ztree, zcodes = self._zone_index()
+        if ztree is None:
+            return county, county
+        zone = _lookup(ztree, zcodes, lons, lats)
+        return np.where(zone != None, zone, county), county  # noqa: E711  (elementwise)
+
+    def assign_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike, stated: Sequence[str], *,
+                    fallback: str | None = None) -> tuple[list[str], dict[int, str]]:
+        """The adcode each station gets from its WGS-84 point and the adcode it states.
+
+        The rule of every write path.  Per point:
+
+        * no stated adcode: the most specific district holding the point (:meth:`place_many`);
+        * a stated adcode is kept when the point agrees with it: it names that
+          district or the county whose polygon holds the point, or it names a
+          zone of that county's city (a zone without an outline, or whose outline
+          does not hold the point: the bundled data do not know the zone's full
+          extent); a stated adcode naming another district is a problem that
+          names both;
+        * a point in no known district (the bundled boundaries cover Jiangsu
+          only) is a problem, unless ``fallback`` is given: then it gets
+          ``fallback`` (a stated adcode other than ``fallback`` is a problem).
+
+        Returns ``(adcodes, problems)``: an adcode per point (``""`` where there
+        is a problem) and ``{index: message}`` (English, naming the codes).
+        """
+        specific, county = self.place_many(lons, lats)
+        if len(stated) != len(specific):
+            raise ValidationError(f"stated adcodes: expected {len(specific)}, got {len(stated)}", field="adcode")
+        said_all = np.array([c or "" for c in stated], dtype=object)
+        here_all = specific.copy()
+        # the common case at once: no adcode given, the point in a district
+        plain = (said_all == "") & (specific != None)  # noqa: E711  (elementwise)
+        if fallback is not None:  # ... and points in no district, given none or the fallback
+            outside = (specific == None) & ((said_all == "") | (said_all == fallback))  # noqa: E711
+            here_all[outside] = fallback
+            plain |= outside
+        problems: dict[int, str] = {}
+        for i in np.flatnonzero(~plain).tolist():
+            said, here, cty = said_all[i], specific[i], county[i]
+            if here is None:
+                if fallback is None:
+                    problems[i] = ("the point lies in no known district (the bundled boundaries cover "
+                                   "Jiangsu only); give the district to keep it (stationmap import --district)")
+                elif said and said != fallback:
+                    problems[i] = (f"adcode {said} is given but the point lies in no known district and "
+                                   f"the district for such points is {fallback}")
+                else:
+                    here_all[i] = fallback
+                    continue
+                here_all[i] = ""
+            elif said == here or self._agrees(said, here, cty):
+                here_all[i] = said
+            else:
+                problems[i] = (f"adcode {said} ({self._label(said)}) disagrees with the point, "
+                               f"which lies in {here} ({self._label(here)})")
+                here_all[i] = ""
+        return here_all.tolist(), problems
+
+    def _agrees(self, said: str, here: str, county: str | None) -> bool:
+        if said == county:
+            return True
+        rec = self._records.get(said)
+        if rec is None or rec.level != "zone" or county is None or said[:4] != county[:4]:
+            return False
+        return here == county  # not inside another zone's outline
+
+    def _label(self, code: str) -> str:
+        rec = self._records.get(code)
+        return rec.name if rec is not None else "unknown district"
+
+
+def _lookup(tree: shapely.STRtree, codes: np.ndarray, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """The code of the first (lowest index) geometry of ``tree`` holding each point; None outside."""
+    import shapely
+
+    out = np.full(lons.size, None, dtype=object)
+    ok = np.isfinite(lons) & np.isfinite(lats)
+    if not ok.any():
         return out
+    idx = np.flatnonzero(ok)
+    # candidates by bounding box (fast), then each geometry tests its candidates at once with its
+    # prepared form (a predicate in the query would test point against polygon, unprepared: 40x slower)
+    q_in, q_tree = tree.query(shapely.points(lons[idx], lats[idx]))
+    if q_in.size:
+        geoms = tree.geometries
+        keep = np.zeros(q_in.size, dtype=bool)
+        by_geom = np.argsort(q_tree, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(q_tree[by_geom]) != 0])
+        for a, b in zip(starts, np.r_[starts[1:], by_geom.size]):
+            sel = by_geom[a:b]
+            pts = idx[q_in[sel]]
+            keep[sel] = shapely.intersects_xy(geoms[q_tree[sel[0]]], lons[pts], lats[pts])
+        q_in, q_tree = q_in[keep], q_tree[keep]
+    if q_in.size:
+        order = np.lexsort((q_tree, q_in))
+        q_in, q_tree = q_in[order], q_tree[order]
+        first = np.ones(q_in.size, dtype=bool)
+        first[1:] = q_in[1:] != q_in[:-1]
+        out[idx[q_in[first]]] = codes[q_tree[first]]
+    return out
 
 
 def _clean(v: object) -> str | None:
@@ -432,6 +575,21 @@ def read_census(path: str | os.PathLike) -> dict[str, tuple[str, int | None]]:
     return out
 
 
+def read_zone_outlines(path: str | os.PathLike) -> dict[str, BaseGeometry]:
+    """``{adcode: polygon}`` from a zone-outline GeoJSON (WGS-84; each feature's
+    ``adcode`` property; the bundled ``data/boundaries/zone_outlines.geojson``)."""
+    import json
+
+    from shapely.geometry import shape
+
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        return {check_adcode(f["properties"]["adcode"]): shape(f["geometry"]) for f in data["features"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+        raise ConfigError(f"{p}: cannot read zone outlines (GeoJSON features with an adcode): {exc}") from None
+
+
 _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -447,7 +605,8 @@ def _stamp(path: str | os.PathLike) -> tuple:
 def load_districts(settings: Settings | None = None) -> Districts:
     """The :class:`Districts` of ``settings`` (default: :func:`stationmap.config.load`).
 
-    Cached per boundaries and census file (path and modification time), so
+    Zones get the outlines of ``settings.zone_outlines_path`` when that file exists.
+    Cached per boundaries, census and outline file (path and modification time), so
     repeated calls are free and an edited file is read again.
     """
     if settings is None:
@@ -455,12 +614,15 @@ def load_districts(settings: Settings | None = None) -> Districts:
 
         settings = config.load()
     bpath, ppath = Path(settings.boundaries_path), Path(settings.population_path)
-    key = (_stamp(bpath), _stamp(ppath))
+    zpath = Path(settings.zone_outlines_path)
+    key = (_stamp(bpath), _stamp(ppath), _stamp(zpath))
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
         return hit
     districts = Districts.from_files(bpath, ppath)
+    if zpath.is_file():
+        districts.set_zone_outlines(read_zone_outlines(zpath))
     with _CACHE_LOCK:
         _CACHE[key] = districts
     return districts

@@ -141,6 +141,16 @@ class StationStore:
             rows = conn.execute(sa.select(stations_table).order_by(stations_table.c.id))
             return [row_to_station(r) for r in rows]
 
+    def without_adcode(self, *, conn: sa.Connection | None = None) -> list[Station]:
+        """The stored stations with no district code (empty or NULL ``adcode``), in id order
+        (read on ``conn``, inside its transaction, when given)."""
+        c = stations_table.c
+        q = sa.select(stations_table).where(sa.or_(c.adcode == "", c.adcode.is_(None))).order_by(c.id)
+        if conn is not None:
+            return [row_to_station(r) for r in conn.execute(q)]
+        with self.engine.connect() as own:
+            return [row_to_station(r) for r in own.execute(q)]
+
     def get(self, station_id: str) -> Station:
         """The stored station ``station_id``; NotFoundError if there is none."""
         with self.engine.connect() as conn:

@@ -24,6 +24,13 @@ Rules
   contradicts an explicit ``datum=`` is a problem).
 * A file without a kinds column imports every station as ``rest`` (工会驿站),
   with a warning.
+* Every station's district (adcode) comes from its point
+  (:meth:`stationmap.districts.Districts.assign_many`, one bulk lookup per
+  :data:`PLACE_BATCH` rows): the most specific district holding it (苏州工业园区
+  320571 inside its outline) when the row gives none; a given adcode that
+  disagrees with the point is a problem naming both; a point in no known
+  district (outside Jiangsu, in the sea) is a problem, unless ``district=`` is
+  given: such rows get that adcode.
 
 Test hook
 ---------
@@ -43,11 +50,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stationmap.coords import check_datum, to_wgs84
+from stationmap.districts import check_adcode
 from stationmap.errors import ImportReportError, ValidationError
 from stationmap.io.readers import FileProblem, Source, Table, read_table
 from stationmap.model import Station, build_station, validated_fields
@@ -55,11 +63,14 @@ from stationmap.model import Station, build_station, validated_fields
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from stationmap.districts import Districts
     from stationmap.store import StationStore
 
 #: longest id the store's ``id`` column holds
 MAX_ID_LEN = 64
 TEST_PAUSE_ENV = "STATIONMAP_TEST_IMPORT_PAUSE"
+#: rows placed in their districts at a time (one bulk point-in-polygon lookup each)
+PLACE_BATCH = 20_000
 
 
 @dataclass
@@ -152,7 +163,8 @@ def derived_id(name: str, address: str, lon: object, lat: object) -> str:
 def parse_stations(source: Source, *, filename: str | None = None, fmt: str | None = None,
                    datum: str | None = None, max_rows: int | None = None,
                    max_bytes: int | None = None,
-                   on_problem: Callable[[FileProblem], object] | None = None) -> Parsed:
+                   on_problem: Callable[[FileProblem], object] | None = None,
+                   districts: Districts | None = None, district: str | None = None) -> Parsed:
     """Read and validate a station file without touching any store.
 
     Parameters
@@ -172,6 +184,11 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
         Called with each problem, in row order, instead of keeping it in
         ``problems``: for a caller that needs only the first ones, or writes
         them out as they come (a file may have several problems in every row).
+    districts : Districts, optional
+        Where points are placed (default: :func:`~stationmap.districts.load_districts`).
+    district : str, optional
+        The adcode of rows whose point lies in no known district (without it
+        such rows are problems).
 
     Returns
     -------
@@ -207,14 +224,58 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
         reader_problems.setdefault(p.row, []).append(p)
 
     problems: list[FileProblem] = []
-    # each valid row's Station, built at once; None while its coordinates wait to be converted
-    built: list[Station | None] = []
+    built: list[Station] = []
     st_rows: list[int] = []
     st_datums: set[str] = set()
-    # datum -> (index in built, fields, lon, lat as given) of the rows to convert to WGS-84
-    to_convert: dict[str, list[tuple[int, dict[str, Any], float, float]]] = {}
     seen: dict[tuple[str, str], int] = {}
     n_problems = n_invalid = 0
+    if districts is None:
+        from stationmap.districts import load_districts
+
+        districts = load_districts()
+    if district is not None:
+        district = check_adcode(district, field="district")
+    # rows checked but not yet placed in their district: (row, problems, fields or None, datum)
+    pending: list[tuple[int, list[FileProblem], dict[str, Any] | None, str]] = []
+
+    def place(batch: list[tuple[int, list[FileProblem], dict[str, Any] | None, str]]) -> None:
+        """Convert the batch's valid rows to WGS-84 (per datum, vectorised), give each its
+        district (:meth:`Districts.assign_many`, one bulk lookup), then report the batch's
+        problems in row order and build its stations."""
+        nonlocal n_invalid, n_problems
+        valid = [f for _, p, f, _ in batch if not p and f is not None]
+        by_datum: dict[str, list[dict[str, Any]]] = {}
+        for _, probs, f, d in batch:
+            if d != "wgs84" and not probs and f is not None:
+                by_datum.setdefault(d, []).append(f)
+        for dname, todo in by_datum.items():
+            wlon, wlat = to_wgs84(np.array([f["lon"] for f in todo], dtype=float),
+                                  np.array([f["lat"] for f in todo], dtype=float), dname)
+            for f, x, y in zip(todo, np.round(wlon, 7).tolist(), np.round(wlat, 7).tolist()):
+                f["lon"], f["lat"] = x, y
+        codes, where = districts.assign_many([f["lon"] for f in valid], [f["lat"] for f in valid],
+                                             [f["adcode"] for f in valid], fallback=district)
+        k = 0
+        for row, row_problems, fields, d in batch:
+            if not row_problems and fields is not None:
+                if k in where:
+                    row_problems.append(FileProblem(row, "adcode", where[k], fields["adcode"], unit=unit))
+                else:
+                    fields["adcode"] = codes[k]
+                k += 1
+            if row_problems or fields is None:  # (fields is None only for a row with problems)
+                n_invalid += 1
+                n_problems += len(row_problems)
+                if on_problem is None:
+                    problems.extend(row_problems)
+                else:
+                    for p in row_problems:
+                        on_problem(p)
+                continue
+            st_rows.append(row)
+            st_datums.add(d)
+            built.append(build_station(**fields))
+
     records = table.records
     records.reverse()  # taken from the end, in file order: each record goes once checked (memory)
     for row in table.rows:
@@ -267,36 +328,17 @@ def parse_stations(source: Source, *, filename: str | None = None, fmt: str | No
                            "(give each row an id if they are different stations)")
                     fld = "name"
                 row_problems.append(FileProblem(row, fld, msg, sid, unit=unit))
-        if row_problems or fields is None:  # (fields is None only for a row with problems)
-            n_invalid += 1
-            n_problems += len(row_problems)
-            if on_problem is None:
-                problems.extend(row_problems)
-            else:
-                for p in row_problems:
-                    on_problem(p)
-            continue
-        fields["id"] = sid
-        st_rows.append(row)
-        st_datums.add(d)
-        if d == "wgs84":
-            built.append(build_station(**fields))
-        else:
-            lon, lat = (v if isinstance(v, (int, float)) else float(str(v).strip())
-                        for v in (rec["lon"], rec["lat"]))
-            to_convert.setdefault(d, []).append((len(built), fields, lon, lat))
-            built.append(None)
-
-    # datum conversion, vectorised per datum (validated_fields checked the input coordinates);
-    # each Station built once, with its final id and coordinates (frozen: build_station, for speed)
-    for dname, items in to_convert.items():
-        wlon, wlat = to_wgs84(np.array([it[2] for it in items], dtype=float),
-                              np.array([it[3] for it in items], dtype=float), dname)
-        for (i, f, _lon, _lat), x, y in zip(items, np.round(wlon, 7).tolist(), np.round(wlat, 7).tolist()):
-            f["lon"], f["lat"] = x, y
-            built[i] = build_station(**f)
-    stations = cast("list[Station]", built)  # every None replaced above
-    return Parsed(table=table, datum=default, stations=stations, station_rows=st_rows,
+        if not row_problems and fields is not None:
+            fields["id"] = sid
+            if d != "wgs84":  # converted (vectorised) when the batch is placed
+                fields["lon"], fields["lat"] = (v if isinstance(v, (int, float)) else float(str(v).strip())
+                                                for v in (rec["lon"], rec["lat"]))
+        pending.append((row, row_problems, fields, d))
+        if len(pending) >= PLACE_BATCH:
+            place(pending)
+            pending.clear()
+    place(pending)
+    return Parsed(table=table, datum=default, stations=built, station_rows=st_rows,
                   problems=problems, warnings=warns, datums=tuple(sorted(st_datums)),
                   problem_count=n_problems, invalid_rows=n_invalid)
 
@@ -317,7 +359,8 @@ def _test_pause(conn: sa.Connection, n_written: int) -> None:
 
 def import_file(store: StationStore | None, source: Source, *, filename: str | None = None, fmt: str | None = None,
                 datum: str | None = None, dry_run: bool = False, skip_invalid: bool = False,
-                user: str = "", note: str | None = None, update_existing: bool = True) -> ImportResult:
+                user: str = "", note: str | None = None, update_existing: bool = True,
+                districts: Districts | None = None, district: str | None = None) -> ImportResult:
     """Import a station file into ``store`` in one transaction.
 
     Parameters
@@ -348,6 +391,9 @@ def import_file(store: StationStore | None, source: Source, *, filename: str | N
         entry: a deleted station stays deleted) are added; the others are left
         as they are and counted as ``kept`` (``stationmap init`` loads the
         sample this way, so edits to sample stations survive it).
+    districts, district : optional
+        As for :func:`parse_stations`: where points are placed, and the adcode
+        of rows whose point lies in no known district.
 
     Returns
     -------
@@ -364,7 +410,8 @@ def import_file(store: StationStore | None, source: Source, *, filename: str | N
         Some rows are invalid (and neither ``skip_invalid`` nor ``dry_run``):
         ``problems`` lists every one; nothing was written.
     """
-    parsed = parse_stations(source, filename=filename, fmt=fmt, datum=datum)
+    parsed = parse_stations(source, filename=filename, fmt=fmt, datum=datum, districts=districts,
+                            district=district)
     table = parsed.table
     res = ImportResult(source=table.source, fmt=table.fmt, datum=parsed.datum, rows=len(table.rows),
                        invalid=parsed.invalid_rows, dry_run=dry_run, problems=parsed.problems,

@@ -179,8 +179,12 @@ def check_station_form(values: dict[str, Any], *,
                        existing: Station | None = None) -> tuple[Station | None, list[Problem]]:
     """Validate form ``values`` as an import row; returns ``(station, problems)``.
 
-    The district (adcode) defaults to the county containing the point; a
-    point that lies in another city than the adcode says is a problem.
+    The district (adcode) comes from the point by the rule of every write path
+    (:meth:`stationmap.districts.Districts.assign_many`): the most specific
+    district holding it when none is chosen (or when the station moved and
+    its district was left as it was); a chosen district the point is not in
+    is a problem on ``adcode`` naming both; a point in no known district keeps
+    the district chosen.
     """
     problems: list = []
     try:
@@ -196,17 +200,22 @@ def check_station_form(values: dict[str, Any], *,
     station, problems = validate_record(rec, datum=datum)
     if station is None:
         return None, problems
-    located = _districts().locate(station.lon, station.lat)
-    if not station.adcode:
+    d = _districts()
+    said = station.adcode
+    if existing is not None and said == existing.adcode and (station.lon, station.lat) != (existing.lon, existing.lat):
+        said = ""  # the station moved and its district was left as it was: the district follows the point
+    if said and said not in d:
+        return None, [Problem(None, "adcode", _("未知的区划代码 %(code)s", code=said))]
+    # the rule of every write path; a point in no known district keeps the district the editor chose
+    (code,), where = d.assign_many([station.lon], [station.lat], [said], fallback=said or None)
+    if where:
+        located = d.locate(station.lon, station.lat)
         if located is None:
             return None, [Problem(None, "adcode", _("该位置不在任何区县内，请选择区县。"))]
-        station = replace(station, adcode=located)
-    elif station.adcode not in _districts():
-        return None, [Problem(None, "adcode", _("未知的区划代码 %(code)s", code=station.adcode))]
-    elif located is not None and located[:4] != station.adcode[:4]:
-        return None, [Problem(None, "lon", _("该位置在%(where)s（%(code)s），不在所选区县 %(adcode)s 所属的市",
-                                              where=district_name(located), code=located,
-                                              adcode=station.adcode))]
+        return None, [Problem(None, "adcode", _("该位置在%(where)s（%(code)s），不在所选区县%(name)s（%(adcode)s）内",
+                                                 where=district_name(located), code=located,
+                                                 name=district_name(said), adcode=said))]
+    station = replace(station, adcode=code)
     return station, []
 
 
@@ -459,12 +468,11 @@ def scope_problems(user: User, stations: Sequence[Station], rows: Sequence[int],
     from stationmap.io.readers import FileProblem
 
     store = state().store
-    locate = _districts().locate
     for start in range(0, len(stations), _CHUNK):
         chunk = stations[start:start + _CHUNK]
         stored = store.adcodes([s.id for s in chunk])
         for s, row in zip(chunk, rows[start:start + _CHUNK]):
-            code = s.adcode or locate(s.lon, s.lat) or ""
+            code = s.adcode  # every parsed station has its district (the importer placed it)
             if not user.can_edit(code):
                 yield FileProblem(row, "adcode", _("区划代码 %(code)s 不在您可编辑的范围（%(scopes)s）内",
                                                    code=code or "-", scopes=", ".join(user.scopes) or "-"),
@@ -506,12 +514,14 @@ def _parse_upload(data: Path, meta: dict, on_problem: Callable[[FileProblem], ob
 
     settings = state().settings
     return parse_stations(data, filename=meta["filename"], datum=meta["datum"], on_problem=on_problem,
-                          max_rows=settings.upload_max_rows, max_bytes=int(settings.upload_max_mb * 1e6))
+                          max_rows=settings.upload_max_rows, max_bytes=int(settings.upload_max_mb * 1e6),
+                          districts=_districts())
 
 
 def _preview(data: Path, meta: dict) -> dict:
-    """What importing the upload would do: per outcome (new, changed, unchanged, problem, no district
-    code) an :class:`Outcome`, its count and its first rows; the changed ones with their changed fields.
+    """What importing the upload would do: per outcome (new, changed, unchanged, problem) an
+    :class:`Outcome`, its count and its first rows (each station with the district it lands in, as
+    the import records it); the changed ones with their changed fields.
     The problems are the file's, in row order, then those of rows outside the user's scope (as in
     :func:`import_problems`).
 
@@ -524,13 +534,12 @@ def _preview(data: Path, meta: dict) -> dict:
     store = state().store
     unit = parsed.table.unit
     stations, rows = parsed.stations, parsed.station_rows
-    new, changed, same, no_adcode = Outcome(), Outcome(), Outcome(), Outcome()
+    new, changed, same = Outcome(), Outcome(), Outcome()
     for start in range(0, len(stations), _CHUNK):
         chunk = stations[start:start + _CHUNK]
         with_row = {id(s): (s, r) for s, r in zip(chunk, rows[start:start + _CHUNK])}
         for outcome, found in zip((new, changed, same), store.classify(chunk)):
             outcome.add([with_row[id(s)] for s in found])
-        no_adcode.add([r for s, r in with_row.values() if not s.adcode])
     diffs = []
     for s, row in changed.first:
         before, after = store.get(s.id).to_dict(), s.to_dict()
@@ -542,7 +551,7 @@ def _preview(data: Path, meta: dict) -> dict:
         scope.append(p)
     problems = Outcome(file_problems.count + scope.count, (file_problems.first + scope.first)[:PREVIEW_MAX_ROWS])
     return {"new": new, "changed": changed, "unchanged": same, "problems": problems, "scope_problems": scope,
-            "invalid_rows": parsed.invalid_rows, "unit": unit, "no_adcode": no_adcode,
+            "invalid_rows": parsed.invalid_rows, "unit": unit,
             "warnings": parsed.warnings, "rows": len(parsed.table.rows)}
 
 
@@ -599,7 +608,7 @@ def import_confirm(token: str) -> WerkzeugResponse:
         raise _scope_error(pv["scope_problems"])
     res = import_file(state().store, data, filename=meta["filename"], datum=meta["datum"],
                       skip_invalid=meta["skip_invalid"], user=user.username,
-                      note=f"web import {meta['filename']}")
+                      note=f"web import {meta['filename']}", districts=_districts())
     audit.record(state().store, "import_confirmed", user=user.username, address=client_address(),
                  detail=f"{meta['filename']}: {res.new} new, {res.updated} updated, {res.unchanged} unchanged, "
                         f"{res.invalid} invalid")

@@ -201,8 +201,9 @@ def districts() -> Districts:
 def district_counts() -> list[dict]:
     """Per district with stations: adcode, name, city, counts by kind, total, bbox (WGS-84), sample.
 
-    A station without an adcode is counted in the county whose polygon holds
-    it; stations outside every polygon are counted under adcode ``""``.
+    A station without an adcode (stored before every write path placed it) is counted in the
+    most specific district holding its point (:meth:`Districts.locate_many`; `stationmap
+    repair-districts` stores it); stations outside every district are counted under adcode ``""``.
     Cached until the index changes.
     """
     st = state()

@@ -27,7 +27,7 @@ document.addEventListener('securitypolicyviolation', function (e) {
                          source: e.sourceFile + ':' + e.lineNumber, page: String(location.href)});
 }, true);
 """
-CSV = "id,name,kinds,lon,lat,adcode\nup-1,上传驿站一,rest,119.935,31.785,320402\n"
+CSV = "id,name,kinds,lon,lat,adcode\nup-1,上传驿站一,rest,119.98,31.79,320402\n"  # a point in 天宁区 (issue 20)
 
 
 @pytest.fixture(scope="module")

@@ -31,10 +31,18 @@ def url(tmp_path, monkeypatch):
 
 
 
+def link_bundled_places(data_dir: Path) -> None:
+    """The bundled boundaries and census in ``data_dir``: imports place each station in its district."""
+    for sub in ("boundaries", "census"):
+        (data_dir / sub).symlink_to(SAMPLE.parents[1] / sub)
+
+
 def tiny_data_dir(tmp_path: Path) -> Path:
-    """A data dir whose sample file holds 3 stations (WGS-84)."""
+    """A data dir whose sample file holds 3 stations (WGS-84); the bundled boundaries and census
+    (where imported stations are placed)."""
     d = tmp_path / "data"
     (d / "sample").mkdir(parents=True)
+    link_bundled_places(d)
     feats = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
          "properties": {"id": sid, "name": name, "kinds": ["rest"], "source": "sample"}}
@@ -64,7 +72,7 @@ def test_init_keeps_edits_and_deletions_of_sample_stations(url, tmp_path, monkey
     monkeypatch.setenv("STATIONMAP_DATA_DIR", str(tiny_data_dir(tmp_path)))
     assert run("init").exit_code == 0
     store = StationStore(url)
-    store.update(Station(id="s1", name="一号（改名）", lon=120.60, lat=31.30, source="sample"))
+    store.update(Station(id="s1", name="一号（改名）", lon=120.60, lat=31.30, source="sample", adcode="320508"))
     store.delete("s2")
     rev = store.revision()
     assert run("init").exit_code == 0
@@ -135,7 +143,7 @@ def test_import_chinese_xlsx_gbk_csv_and_gcj02(url, tmp_path):
     assert res.exit_code == 0 and "2 new" in res.stdout
     f = tmp_path / "amap.csv"
     f.write_text("编号,名称,经度,纬度,类型\np,天安门,116.41024449916938,39.91640428150164,驿站\n", encoding="utf-8")
-    res = run("import", f, "--datum", "gcj02")
+    res = run("import", f, "--datum", "gcj02", "--district", "110101")  # Beijing: outside the boundaries
     assert res.exit_code == 0 and "converted from gcj02 to WGS-84" in res.stdout
     s = StationStore(url).get("p")
     assert abs(s.lon - 116.404) < 2e-7 and abs(s.lat - 39.915) < 2e-7
@@ -233,6 +241,7 @@ def test_nearest_matches_a_brute_force_geodesic_search(url, tmp_path, monkeypatc
     data = tmp_path / "d"
     (data / "sample").mkdir(parents=True)
     shutil.copy(SAMPLE, data / "sample" / "stations.geojson")
+    link_bundled_places(data)
     monkeypatch.setenv("STATIONMAP_DATA_DIR", str(data))
     run("init")
     stations = StationStore(url).all()
@@ -273,7 +282,7 @@ def test_nearest_says_when_each_station_opens_or_closes_at_a_moment(url):
 def test_nearest_in_gcj02_and_before_init(url):
     res = run("nearest", "--lon", 120.6, "--lat", 31.3)
     assert res.exit_code == 1 and "run `stationmap init` first" in res.stderr
-    run("import", "-", input=json.dumps({"type": "FeatureCollection", "features": [
+    run("import", "-", "--district", "110101", input=json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.404, 39.915]},
          "properties": {"id": "tam", "name": "天安门", "kinds": ["rest"]}}]}))
     # the GCJ-02 coordinates of the same place (coordtransform's published value): distance ~0

@@ -3,6 +3,7 @@ known places, and a brute-force point-in-polygon over the GeoPackage read direct
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -23,6 +24,7 @@ from stationmap.districts import LEVELS, District, Districts, load_districts
 from stationmap.errors import ConfigError, NotFoundError, ValidationError
 
 SETTINGS = config.load()
+OUTLINES = SETTINGS.zone_outlines_path
 
 # data/census/PROVENANCE.md, "Verification"
 CHANGZHOU = {
@@ -156,7 +158,7 @@ KNOWN = [
     (118.840, 32.070, "320102"),   # 紫金山, Nanjing: 玄武区
     (119.575, 31.745, "320413"),   # Jintan town
     (119.430, 31.290, "320481"),   # 天目湖, Liyang
-    (120.720, 31.320, "320506"),   # Suzhou Industrial Park: no polygon of its own, inside 吴中区 here
+    (120.720, 31.320, "320571"),   # Suzhou Industrial Park: no polygon of its own, inside its outline
     (121.475, 31.232, None),       # People's Square, Shanghai
     (116.397, 39.908, None),       # Tian'anmen, Beijing
     (122.500, 33.000, None),       # Yellow Sea
@@ -179,10 +181,36 @@ def test_locate_many_equals_brute_force(districts, raw):
         inside = shapely.intersects_xy(geom, lons, lats)
         hits += inside
         expect[inside & (expect == None)] = code  # noqa: E711  lowest adcode on shared borders
-    got = districts.locate_many(lons, lats)
+    got = districts.locate_many(lons, lats, zones=False)
     assert (hits > 0).sum() > 1000  # the sample really exercises Jiangsu
     assert list(got) == list(expect)
-    assert [districts.locate(x, y) for x, y in zip(lons[:200], lats[:200])] == list(expect[:200])
+    assert [districts.locate(x, y, zones=False) for x, y in zip(lons[:200], lats[:200])] == list(expect[:200])
+    # the most specific district: a zone outline before the county it was cut from
+    sip = shapely.from_geojson(json.dumps(json.loads(OUTLINES.read_text())["features"][0]["geometry"]))
+    in_sip = shapely.intersects_xy(sip, lons, lats)
+    assert list(districts.locate_many(lons, lats)) == list(np.where(in_sip, "320571", expect))
+
+
+def test_a_point_in_suzhou_industrial_park_is_placed_in_the_zone(districts):
+    """320571 has no polygon: its outline (the convex hull of the bundled SIP road graph) places points."""
+    assert districts.locate(120.72, 31.32, zones=False) == "320506"  # the county polygon it was cut from
+    specific, county = districts.place_many([120.72, 119.95, 123.5], [31.32, 31.78, 33.5])
+    assert list(specific) == ["320571", "320404", None] and list(county) == ["320506", "320404", None]
+    assert districts.zone_outline("320571").contains(shapely.Point(120.72, 31.32))
+    assert districts.zone_outline("320671") is None
+
+
+def test_assign_many_is_the_rule_of_every_write_path(districts):
+    codes, problems = districts.assign_many(
+        [120.72, 120.72, 119.95, 123.5, 120.60, 120.72],
+        [31.32, 31.32, 31.78, 33.5, 31.30, 31.32],
+        ["", "320506", "320402", "", "320571", "320505"])
+    assert codes[:3] == ["320571", "320506", ""] and codes[4] == "320571"
+    assert "320402 (天宁区)" in problems[2] and "320404 (钟楼区)" in problems[2]  # names both
+    assert "no known district" in problems[3]
+    assert set(problems) == {2, 3, 5}  # 虎丘区 is another county than the one holding the point
+    codes, problems = districts.assign_many([123.5, 123.5], [33.5, 33.5], ["", "320402"], fallback="320707")
+    assert codes == ["320707", ""] and "320707" in problems[1]
 
 
 def test_every_county_contains_its_representative_point(districts, raw):

@@ -25,7 +25,7 @@ from stationmap.store import StationStore
 
 def station_csv(path: Path, n: int, *, name: str) -> Path:
     lines = ["id,name,lon,lat,kinds"]
-    lines += [f"k{i:05d},{name}{i},{120 + i * 1e-4:.7f},{31 + i * 1e-4:.7f},rest" for i in range(n)]
+    lines += [f"k{i:05d},{name}{i},{120.3 + i * 1e-4:.7f},{31.5 + i * 1e-4:.7f},rest" for i in range(n)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -31,6 +31,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 REF_WGS = (116.404, 39.915)
 REF_GCJ = (116.41024449916938, 39.91640428150164)
 REF_BD = (116.41662724378733, 39.922699552216216)
+#: the reference points are in Beijing, outside the bundled (Jiangsu) boundaries: imported under 东城区
+BEIJING = "110101"
 
 
 @pytest.fixture
@@ -182,7 +184,8 @@ def test_skip_invalid_imports_exactly_the_valid_rows(store, bad_file):
 
 
 def test_dry_run_counts_and_writes_nothing(store, tmp_path):
-    store.write_many([Station(id="a", name="甲", lon=120.1, lat=31.1), Station(id="b", name="乙", lon=120.2, lat=31.2)])
+    store.write_many([Station(id="a", name="甲", lon=120.1, lat=31.1, adcode="320506"),  # 吴中区, as imported
+                      Station(id="b", name="乙", lon=120.2, lat=31.2, adcode="320506")])
     before = state(store)
     f = write(tmp_path / "s.csv", "id,name,lon,lat,kinds\n"
                                   "a,甲,120.1,31.1,rest\n"      # unchanged
@@ -337,7 +340,7 @@ def test_file_like_upload(store):
 @pytest.mark.parametrize("datum, point", [("gcj02", REF_GCJ), ("bd09", REF_BD), ("wgs84", REF_WGS)])
 def test_declared_datum_is_converted_to_wgs84(store, tmp_path, datum, point):
     f = write(tmp_path / "s.csv", f"id,name,lon,lat,kinds\np,天安门,{point[0]!r},{point[1]!r},rest\n")
-    res = import_file(store, f, datum=datum)
+    res = import_file(store, f, datum=datum, district=BEIJING)
     s = store.get("p")
     assert abs(s.lon - REF_WGS[0]) < 2e-7 and abs(s.lat - REF_WGS[1]) < 2e-7
     assert res.datums == (datum,)
@@ -351,24 +354,24 @@ def test_datum_column_and_geojson_datum_member(store, tmp_path):
                                   f"b,丙,{REF_BD[0]},{REF_BD[1]},rest,BD09\n"
                                   f"x,丁,{REF_WGS[0]},{REF_WGS[1]},rest,utm\n")
     with pytest.raises(ImportReportError) as ei:
-        import_file(store, f)
+        import_file(store, f, district=BEIJING)
     assert [(p.row, p.field) for p in ei.value.problems] == [(5, "datum")]
-    import_file(store, f, skip_invalid=True)
+    import_file(store, f, skip_invalid=True, district=BEIJING)
     for s in store.all():
         assert abs(s.lon - REF_WGS[0]) < 2e-7 and abs(s.lat - REF_WGS[1]) < 2e-7, s
     # a datum column that contradicts the datum asked for is a row problem
     with pytest.raises(ImportReportError) as ei:
-        import_file(store, f, datum="wgs84", skip_invalid=False)
+        import_file(store, f, datum="wgs84", skip_invalid=False, district=BEIJING)
     assert [(p.row, p.field) for p in ei.value.problems] == [(3, "datum"), (4, "datum"), (5, "datum")]
 
     doc = {"type": "FeatureCollection", "datum": "gcj02", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(REF_GCJ)},
          "properties": {"id": "j", "name": "戊", "kinds": ["rest"]}}]}
     g = write(tmp_path / "s.geojson", json.dumps(doc))
-    import_file(store, g)
+    import_file(store, g, district=BEIJING)
     assert abs(store.get("j").lon - REF_WGS[0]) < 2e-7 and abs(store.get("j").lat - REF_WGS[1]) < 2e-7
     with pytest.raises(ValidationError, match="declares its coordinates as gcj02 but datum bd09"):
-        import_file(store, g, datum="bd09")
+        import_file(store, g, datum="bd09", district=BEIJING)
 
 
 def test_mixed_datums_keep_each_station_its_own_point_in_row_order(tmp_path):
@@ -384,7 +387,7 @@ def test_mixed_datums_keep_each_station_its_own_point_in_row_order(tmp_path):
         lines.append(f"s{i},站{i},{float(x)!r},{float(y)!r},rest,{d}")
         if i == 2:
             lines.append("bad,坏,abc,39.9,rest,gcj02")
-    parsed = parse_stations(write(tmp_path / "m.csv", "\n".join(lines) + "\n"))
+    parsed = parse_stations(write(tmp_path / "m.csv", "\n".join(lines) + "\n"), district=BEIJING)
     assert [s.id for s in parsed.stations] == [f"s{i}" for i in range(7)]
     assert parsed.station_rows == [2, 3, 4, 6, 7, 8, 9]
     assert [(p.row, p.field) for p in parsed.problems] == [(5, "lon")]
@@ -446,9 +449,9 @@ def varied_stations():
                 reopens_on=date(2027, 1, 4),
                 service_hours=(("cooling", "Jun-Sep 10:00-16:00"), ("microwave", "Mo[1] 11:00-13:00 || Tu off"))),
         Station(id="cz-2", name="=SUM(A1:A9)", lon=119.95, lat=31.78, kinds=("legal_aid",), services=(),
-                phone="+86 519 1234", status="closed"),
+                phone="+86 519 1234", status="closed", adcode="320404"),
         Station(id="cz-3", name="热茶点", lon=119.9000001, lat=31.7000001, kinds=("hot_tea",),
-                services=("hot_water",), opening_hours="Nov-Mar 07:00-19:00", source="sample"),
+                services=("hot_water",), adcode="320412", opening_hours="Nov-Mar 07:00-19:00", source="sample"),
     ]
 
 
@@ -531,7 +534,7 @@ def test_fast_change_log_json_equals_json_dumps(name, address, phone, kinds, lon
 def big_csv(path: Path, n: int, *, start: int = 0, name: str = "驿站") -> Path:
     lines = ["id,name,lon,lat,kinds,services,verified_at"]
     for i in range(start, start + n):
-        lines.append(f"s{i:05d},{name}{i},{120 + i * 1e-4:.7f},{31 + i * 1e-4:.7f},rest,"
+        lines.append(f"s{i:05d},{name}{i},{120.3 + i * 1e-4:.7f},{31.5 + i * 1e-4:.7f},rest,"
                      f"{'hot_water;toilet' if i % 2 else ''},{'2024-05-01' if i % 3 else ''}")
     return write(path, "\n".join(lines) + "\n")
 
@@ -560,7 +563,7 @@ def test_large_import_uses_the_bulk_path_correctly(tmp_path, backend, request):
     res = import_file(store, f, user="bulk")
     assert res.new == 1500 and store.count() == 1500 and store.revision() == 1500
     s = store.get("s00007")
-    assert (s.name, s.lon, s.lat, s.services, s.verified_at) == ("驿站7", 120.0007, 31.0007,
+    assert (s.name, s.lon, s.lat, s.services, s.verified_at) == ("驿站7", 120.3007, 31.5007,
                                                                 ("hot_water", "toilet"), date(2024, 5, 1))
     assert store.get("s00009").verified_at is None
     (h,) = store.history("s00007")

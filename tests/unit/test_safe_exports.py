@@ -34,9 +34,11 @@ def _read(path: Path) -> list[dict]:
 
 def _hostile_stations():
     out = [Station(id=f"h{i}", name=p, address=p, lon=round(119.95 + i * 0.001, 7), lat=31.78, kinds=("rest",),
-                   phone="=1+1" if i == 0 else "+86 519 1234")  # h0: a row stored before phones were checked
+                   phone="=1+1" if i == 0 else "+86 519 1234",  # h0: a row stored before phones were checked
+                   adcode="320404" if i < 4 else "320402")  # the districts their points are in
            for i, p in enumerate(PAYLOADS)]
-    out.append(Station(id="n1", name="-12.5", address="1e3", lon=119.9, lat=31.7, kinds=("rest",), phone="+86"))
+    out.append(Station(id="n1", name="-12.5", address="1e3", lon=119.9, lat=31.7, kinds=("rest",), phone="+86",
+                       adcode="320412"))
     return out
 
 
@@ -62,7 +64,8 @@ def test_station_csv_export_neutralises_formula_cells(tmp_path, lang):
 def test_exported_csv_imports_back_unchanged(tmp_path):
     stations = [dataclasses.replace(s, phone="+86 519 1234")
                 for s in _hostile_stations() if not s.name.startswith(("\t", "\r"))]  # import trims those
-    stations.append(Station(id="q", name="'=already quoted", address="'abc", lon=119.91, lat=31.7, kinds=("rest",)))
+    stations.append(Station(id="q", name="'=already quoted", address="'abc", lon=119.91, lat=31.7, kinds=("rest",),
+                            adcode="320412"))
     write_stations(stations, tmp_path / "s.csv")
     assert _read(tmp_path / "s.csv")[-1]["name"] == "''=already quoted"
     t = parse_stations(tmp_path / "s.csv")

@@ -806,3 +806,18 @@ def test_the_rate_limit_page_is_in_the_pages_language(app, lang, limit):
     assert r.status_code == 429 and limit in html and "per 1 minute" not in html
     assert ("请求太频繁" if lang == "zh" else "Too many requests") in html
     _in_language(_main_text(html), lang)
+
+
+def test_a_moved_station_takes_the_district_of_its_new_point(app, store):
+    """Issue 20: an edit that moves a station places it by its point, as every write path does."""
+    c = _client(app, "cz")  # editor of every Changzhou district
+    form = _edit_form(store, "zl-1", lon=str(TN_POINT[0]), lat=str(TN_POINT[1]))  # district left as it was
+    assert form["adcode"] == "320404"
+    r = c.post("/admin/stations/zl-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    assert r.status_code == 302 and store.get("zl-1").adcode == "320402"
+    # a district chosen that the point is not in: the form again, the problem on the district, naming both
+    form = _edit_form(store, "tn-1", adcode="320411")
+    r = c.post("/admin/stations/tn-1/edit", data={**form, "csrf_token": fresh_token(c, "/admin/")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and store.get("tn-1").adcode == "320402"
+    assert "该位置在常州市 天宁区（320402），不在所选区县常州市 新北区（320411）内" in html

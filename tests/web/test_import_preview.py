@@ -26,8 +26,13 @@ def _fast_hasher(monkeypatch):
     use_fast_hasher(monkeypatch)
 
 
+#: a point of each district the rows use (the adcode must agree with the point)
+WEST = {"320404": 119.93, "320402": 119.96}  # 钟楼区, 天宁区 at lat 31.78
+
+
 def _row(i: int, *, name_suffix: str = "", phone: str = "0519-88888888", adcode: str = "320404") -> list:
-    return [f"p-{i:04d}", f"预览驿站{i}{name_suffix}", "rest", f"{119.93 + i * 1e-5:.5f}", "31.78", adcode, phone]
+    return [f"p-{i:04d}", f"预览驿站{i}{name_suffix}", "rest", f"{WEST[adcode] + i * 1e-5:.5f}", "31.78", adcode,
+            phone]
 
 
 def _csv(rows) -> str:
@@ -180,3 +185,25 @@ def test_the_problem_list_has_the_scope_problems_too_after_the_files_own(make_we
     assert [(p["row"], p["field"]) for p in rows] == [("4", "phone"), ("6", "phone"), ("3", "adcode"),
                                                       ("5", "adcode")]
     assert [p["value"] for p in rows] == ["'@SUM(A1)", "'+cmd|' /C calc'!A0", "320402", "320402"]
+
+
+def test_the_preview_shows_the_district_each_row_lands_in(make_web_app):
+    """Issue 20: rows without an adcode column are placed by their point (苏州工业园区 320571, not the
+    county it was cut from); the preview names each row's district as the store will record it."""
+    app = make_web_app([])
+    add_users(app.extensions["stationmap"].store)
+    c = _client(app, "admin")
+    text = ("name,lat,lon,kind\n钟楼驿站,31.78,119.93,rest\n园区驿站,31.32,120.72,rest\n"
+            "海上驿站,33.5,123.5,rest\n")
+    html = _upload(c, text, name="s.csv").get_data(as_text=True)
+    new = re.search(r'<table[^>]*id="new".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    cells = re.findall(r'<tr><td>(\d+)</td><td>([^<]*)</td><td class="district">([^<]*)</td>', new)
+    assert cells == [("2", "钟楼驿站", "常州市 钟楼区（320404）"), ("3", "园区驿站", "苏州市 苏州工业园区（320571）")]
+    assert _first_cells(html, "problems") == [4] and "no known district" in html  # the sea row
+    # confirmed with "skip invalid rows": the store records the districts the preview showed
+    data = {"file": (io.BytesIO(text.encode("utf-8")), "s.csv"), "datum": "auto", "skip_invalid": "1",
+            "csrf_token": fresh_token(c, "/admin/import")}
+    html = c.post("/admin/import", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    c.post(f"/admin/import/{_token(html)}", data={"csrf_token": fresh_token(c, "/admin/import")})
+    stored = {s.name: s.adcode for s in app.extensions["stationmap"].store.all()}
+    assert stored == {"钟楼驿站": "320404", "园区驿站": "320571"}
