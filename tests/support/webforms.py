@@ -78,6 +78,15 @@ def serve_pages(port: int, pages: dict):
     return live_server(parent_site, port=port)
 
 
+def signed_client(app, user: str | None = None):
+    """A test client of ``app``, signed in as ``user`` through the form (None: signed out)."""
+    c = app.test_client()
+    if user:
+        r = sign_in(c, user)
+        assert r.status_code == 302, r.get_data(as_text=True)
+    return c
+
+
 def use_fast_hasher(monkeypatch) -> None:
     """Cheaper argon2id parameters for web tests that create many users (still argon2id).
 

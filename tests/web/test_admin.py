@@ -14,7 +14,7 @@ from stationmap import reports
 from stationmap.coords import wgs84_to_bd09, wgs84_to_gcj02
 from stationmap.hours import TZ
 from stationmap.model import Station
-from tests.support.webforms import PASSWORD, add_users, csrf_token, fresh_token, sign_in, use_fast_hasher
+from tests.support.webforms import PASSWORD, add_users, csrf_token, fresh_token, sign_in, signed_client, use_fast_hasher
 
 ZL_POINT = (119.93, 31.78)   # in 320404 Zhonglou
 TN_POINT = (120.00, 31.80)   # in 320402 Tianning
@@ -48,12 +48,7 @@ def store(app):
     return app.extensions["stationmap"].store
 
 
-def _client(app, user=None):
-    c = app.test_client()
-    if user:
-        r = sign_in(c, user)
-        assert r.status_code == 302, r.get_data(as_text=True)
-    return c
+_client = signed_client
 
 
 def _form(**over):

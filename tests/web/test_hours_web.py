@@ -12,7 +12,7 @@ import pytest
 
 from stationmap.hours import TZ
 from stationmap.model import Station
-from tests.support.webforms import add_users, csrf_token, fresh_token, sign_in, use_fast_hasher
+from tests.support.webforms import add_users, csrf_token, fresh_token, signed_client, use_fast_hasher
 
 ZL_POINT = (119.93, 31.78)   # in 320404 Zhonglou
 
@@ -46,11 +46,7 @@ def store(app):
     return app.extensions["stationmap"].store
 
 
-def _client(app, user=None):
-    c = app.test_client()
-    if user:
-        assert sign_in(c, user).status_code == 302
-    return c
+_client = signed_client
 
 
 def _form(**over):
