@@ -209,12 +209,16 @@ class Coverage:
         """Connected uncovered areas for ``kind`` (default: the first kind), ranked
         by uncovered demand, then area.
 
+        A gap stops at a district boundary: uncovered cells on both sides of
+        one are two gaps, each in its own district with its own area and demand.
+
         Columns: rank, kind, cells, area_km2, demand, adcode (the district
-        holding most of the gap), lon, lat (WGS-84 centre: the gap's cell
+        holding the gap), lon, lat (WGS-84 centre: the gap's cell
         nearest its area centroid, so it lies in the gap), max_minutes.
         With ``geometry``, a GeoDataFrame of the dissolved gap polygons.
         """
         import pandas as pd
+        from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
         kind = self.resolve_kind(kind)
@@ -224,7 +228,11 @@ class Coverage:
             df = pd.DataFrame(columns=cols)
             return _maybe_geo(df, [] if geometry else None)
         sub = self.grid.subset(unc)
-        ncomp, label = connected_components(sub.adjacency(), directed=False)
+        # a gap stops at a district boundary: neighbours in different districts are not joined
+        adj = sub.adjacency().tocoo()
+        same = sub.adcode[adj.row] == sub.adcode[adj.col]
+        adj = coo_matrix((adj.data[same], (adj.row[same], adj.col[same])), shape=adj.shape)
+        ncomp, label = connected_components(adj.tocsr(), directed=False)
         area, dem = sub.area_m2, self.demand[unc]
         a_sum = np.bincount(label, weights=area, minlength=ncomp)
         d_sum = np.bincount(label, weights=dem, minlength=ncomp)
@@ -238,9 +246,8 @@ class Coverage:
         mins = self.minutes[kind][unc]
         max_min = np.full(ncomp, -np.inf)
         np.maximum.at(max_min, label, mins)
-        main_code = _majority(label, sub.adcode, area, ncomp)
         df = pd.DataFrame({"kind": kind, "cells": n_cells, "area_km2": a_sum / 1e6, "demand": d_sum,
-                           "adcode": main_code, "lon": sub.lon[first], "lat": sub.lat[first],
+                           "adcode": sub.adcode[first], "lon": sub.lon[first], "lat": sub.lat[first],
                            "max_minutes": max_min})
         df["_label"] = np.arange(ncomp)
         df = df[df.cells >= int(min_cells)]
@@ -324,18 +331,6 @@ def _maybe_geo(df: pd.DataFrame, geoms: Iterable[BaseGeometry] | None) -> pd.Dat
     import geopandas as gpd
 
     return gpd.GeoDataFrame(df, geometry=list(geoms), crs="EPSG:4326")
-
-
-def _majority(label: np.ndarray, codes: np.ndarray, weight: np.ndarray, ncomp: int) -> np.ndarray:
-    """The code of each component holding most of its weight (ties: the smallest code)."""
-    import pandas as pd
-
-    t = pd.DataFrame({"l": label, "c": codes, "w": weight}).groupby(["l", "c"], sort=True)["w"].sum()
-    t = t.reset_index().sort_values(["l", "w", "c"], ascending=[True, False, True], kind="mergesort")
-    best = t.drop_duplicates("l")
-    out = np.empty(ncomp, dtype=object)
-    out[best["l"].to_numpy()] = best["c"].to_numpy()
-    return out
 
 
 def _dissolve_groups(grid: Grid, label: np.ndarray, wanted: npt.ArrayLike) -> list[BaseGeometry]:

@@ -198,6 +198,62 @@ def test_weighted_percentile_matches_numpy_inverted_cdf():
 
 # -- gaps ---------------------------------------------------------------------------
 
+def _gap_components(cov, kind):
+    """Reference gaps (square grid): uncovered cells joined to an edge-sharing uncovered
+    neighbour of the same district, by networkx."""
+    g = cov.grid
+    unc = np.nonzero(cov.count[kind] == 0)[0]
+    G = nx.Graph()
+    G.add_nodes_from(unc.tolist())
+    pos = {(int(g.i[k]), int(g.j[k]), g.adcode[k]): int(k) for k in unc}
+    for (i, j, code), k in pos.items():
+        for nb in ((i + 1, j, code), (i, j + 1, code)):
+            if nb in pos:
+                G.add_edge(k, pos[nb])
+    return list(nx.connected_components(G))
+
+
+def _assert_gaps_split_by_district(cov, kind, *, outlines=True):
+    """Each gap is one reference component of one district; per district the gaps' areas and
+    demand add up to that district's uncovered cells; no gap's outline reaches into another district."""
+    g = cov.grid
+    comps = _gap_components(cov, kind)
+    gaps = cov.gaps(kind=kind, geometry=outlines)
+    assert len(gaps) == len(comps)
+    want = sorted((g.adcode[next(iter(c))], len(c), round(float(g.area_m2[list(c)].sum()) / 1e6, 6),
+                   round(float(cov.demand[list(c)].sum()), 4)) for c in comps)
+    got = sorted((r.adcode, int(r.cells), round(r.area_km2, 6), round(r.demand, 4)) for r in gaps.itertuples())
+    assert got == want
+    assert all(len({g.adcode[k] for k in c}) == 1 for c in comps)
+    unc = cov.count[kind] == 0
+    for a in cov.areas:
+        mine = gaps[gaps.adcode == a.adcode]
+        in_a = unc & (g.adcode == a.adcode)
+        assert mine.area_km2.sum() == pytest.approx(g.area_m2[in_a].sum() / 1e6, rel=1e-9, abs=1e-9)
+        assert mine.demand.sum() == pytest.approx(cov.demand[in_a].sum(), rel=1e-9, abs=1e-9)
+        # the centre of each gap is an uncovered cell of its district
+        centres = set(zip(np.round(g.lon[in_a], 9), np.round(g.lat[in_a], 9)))
+        assert all((round(x, 9), round(y, 9)) in centres for x, y in zip(mine.lon, mine.lat))
+    # no gap spans two districts: its outline overlaps no other district's cells (but for the
+    # slivers of reprojected shared edges, well under 1% of a cell)
+    for r in gaps.itertuples() if outlines else ():
+        others = shapely.union_all(g.subset(np.nonzero(g.adcode != r.adcode)[0]).polygons_wgs84())
+        one_cell = shapely.area(r.geometry) / r.cells
+        assert shapely.area(shapely.intersection(r.geometry, others)) < 0.01 * one_cell
+
+
+def test_a_gap_stops_at_a_district_boundary():
+    # no station: each district is one uncovered block, and the two touch along 119.985
+    cov = cv.analyse(_areas(), [], kinds=["rest"], mode="walk", minutes=10, settings=SETTINGS)
+    gaps = cov.gaps(kind="rest")
+    assert sorted(gaps.adcode) == ["900001", "900002"]
+    _assert_gaps_split_by_district(cov, "rest")
+    # a station on the boundary leaves gaps that would have joined across it on either side
+    st = [Station(id="b", name="b", lon=119.985, lat=31.77, kinds=("rest",))]
+    cov = cv.analyse(_areas(), st, kinds=["rest"], mode="walk", minutes=10, settings=SETTINGS)
+    _assert_gaps_split_by_district(cov, "rest")
+
+
 def test_gaps_are_connected_uncovered_areas_ranked_by_demand():
     # a north-south line of stations cuts the west district in two; a ring of six encloses a hole
     stations = [Station(id=f"l{k}", name="l", lon=119.967, lat=31.748 + 0.0045 * k, kinds=("rest",))
@@ -209,14 +265,7 @@ def test_gaps_are_connected_uncovered_areas_ranked_by_demand():
     cov = cv.analyse(_areas(), stations, kinds=["rest"], mode="walk", minutes=10, settings=SETTINGS)
     g = cov.grid
     unc = np.nonzero(cov.count["rest"] == 0)[0]
-    G = nx.Graph()
-    G.add_nodes_from(unc.tolist())
-    pos = {(int(g.i[k]), int(g.j[k])): int(k) for k in unc}
-    for (i, j), k in pos.items():
-        for nb in ((i + 1, j), (i, j + 1)):
-            if nb in pos:
-                G.add_edge(k, pos[nb])
-    comps = list(nx.connected_components(G))
+    comps = _gap_components(cov, "rest")
     assert len(comps) >= 3
     want = sorted(((round(cov.demand[list(c)].sum(), 6), len(c)) for c in comps), reverse=True)
     gaps = cov.gaps(kind="rest")
@@ -496,6 +545,10 @@ def test_sample_changzhou_six_districts_circle():
     best, count = _reference(cov.grid.lon[pick], cov.grid.lat[pick], stations, "rest", mode="ebike", minutes=15,
                              horizon=cov.horizon_minutes)
     np.testing.assert_array_equal(cov.count["rest"][pick], count)
+    # the city's gaps are split at its districts' boundaries
+    _assert_gaps_split_by_district(cov, "rest", outlines=False)
+    gaps = cov.gaps(kind="rest")
+    assert (gaps.area_km2.to_numpy() <= rest.loc[gaps.adcode, "area_km2"].to_numpy() + 1e-9).all()
 
 
 @pytest.mark.slow
