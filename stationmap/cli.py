@@ -932,6 +932,8 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     if sites is not None:
         click.echo(f"{len(sites.table)} suggested site(s) ({sites.method}{', optimal' if sites.optimal else ''}) "
                    f"raise demand covered to {sites.covered_after:.1%}")
+        if sites.shortfall is not None:
+            click.echo(planning.shortfall_text(sites.shortfall, lang))
     for note in cov.notes:
         click.echo(f"note: {note}")
     click.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")

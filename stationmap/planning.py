@@ -79,6 +79,34 @@ def figures_table(coverage: Coverage) -> pd.DataFrame:
                                         "method": coverage.method}, coverage.sample)
 
 
+def shortfall_text(shortfall: dict[str, Any], lang: str) -> str:
+    """Why fewer sites came back than asked (:attr:`stationmap.siting.Sites.shortfall`), in words
+    of ``lang``: the one wording of the CLI, the coverage page and the API."""
+    _ = translations(lang).gettext
+    f = {**shortfall, "cells": shortfall["uncovered_cells"], "people": f"{shortfall['uncovered_demand']:,.0f}",
+         "reached": shortfall["reached_cells"],
+         "reached_people": f"{shortfall['uncovered_demand'] - shortfall['unreachable_demand']:,.0f}",
+         "left": f"{shortfall['left_demand']:,.0f}",
+         "far": shortfall["unreachable_cells"], "far_people": f"{shortfall['unreachable_demand']:,.0f}"}
+    reason = shortfall["reason"]
+    if reason == "no_uncovered_demand":
+        text = _("没有建议站点：现有站点已覆盖所有有人口的网格。") % f
+    elif reason == "no_candidate_reaches":
+        text = _("没有建议站点：%(cells)d 个未覆盖网格（%(people)s 人）都不在任何候选点的可达范围内。") % f
+    elif reason == "all_reachable_covered" and shortfall["candidates"] < shortfall["asked"]:
+        text = _("只建议 %(given)d 个站点（要求 %(asked)d 个）：只有 %(candidates)d 个候选点能到达未覆盖的网格；"
+                 "这 %(given)d 个站点已覆盖它们可达的全部 %(reached)d 个未覆盖网格（%(reached_people)s 人），"
+                 "其余候选点不再增加覆盖人口。") % f
+    elif reason == "all_reachable_covered":
+        text = _("只建议 %(given)d 个站点（要求 %(asked)d 个）：这 %(given)d 个站点已覆盖候选点可达的全部 "
+                 "%(reached)d 个未覆盖网格（%(reached_people)s 人），其余候选点不再增加覆盖人口。") % f
+    else:
+        text = _("只建议 %(given)d 个站点（要求 %(asked)d 个）：求解器提前停止，可达范围内仍有 %(left)s 人未覆盖。") % f
+    if reason != "no_candidate_reaches" and shortfall["unreachable_cells"]:
+        text += _("另有 %(far)d 个网格（%(far_people)s 人）不在任何候选点的可达范围内。") % f
+    return text
+
+
 def _chart_setup(coverage: Coverage, kind: str | None, lang: str) -> tuple:
     """(kind, CJK font or None, whether the chart is in Chinese, its gettext): Chinese needs a CJK
     font, so a chart asked for in Chinese is drawn in English on a machine without one."""
@@ -395,6 +423,8 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
                                     " | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
     if coverage.sample:
         about.loc[len(about)] = ["SAMPLE DATA", "the stations are generated samples, not real stations"]
+    if sites is not None and sites.shortfall is not None:
+        about.loc[len(about)] = ["sites_shortfall", shortfall_text(sites.shortfall, lang)]
     paths["xlsx"] = out / "figures.xlsx"
     frames_to_xlsx({"figures": fig, "gaps": pd.DataFrame(gaps.drop(columns="geometry")),
                     **({"sites": sites.table} if sites is not None else {}), "about": about}, paths["xlsx"])

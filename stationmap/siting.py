@@ -55,6 +55,10 @@ if TYPE_CHECKING:
     from stationmap.network import Network
 
 SOLVERS = ("auto", "exact", "greedy")
+#: why fewer sites came back than asked (``Sites.shortfall["reason"]``): no cell with demand is
+#: uncovered; no candidate reaches any that is; the sites given already cover all the uncovered
+#: demand any candidate reaches (the remaining candidates add none); the solver stopped early
+SHORTFALL_REASONS = ("no_uncovered_demand", "no_candidate_reaches", "all_reachable_covered", "solver_stopped")
 #: "auto" uses the exact solver up to this many (candidate, demand) coverage pairs
 EXACT_MAX_NNZ = 1_000_000
 #: default candidates (grid cells) are thinned to every k-th cell when the
@@ -87,15 +91,23 @@ class Sites:
     #: booleans per grid cell: covered by the sites and by no existing station (:func:`suggest_sites` sets it)
     newly_covered: np.ndarray | None = field(repr=False, default=None)
     notes: list[str] = field(default_factory=list)
+    #: when fewer sites than asked came back, why: ``reason`` (one of :data:`SHORTFALL_REASONS`),
+    #: ``asked``, ``given``, ``uncovered_cells`` / ``uncovered_demand`` (cells with demand no existing
+    #: station covers), ``candidates`` (candidate sites reaching any of them), ``reached_cells``
+    #: (uncovered cells some candidate reaches), ``left_demand`` (reachable demand the sites leave
+    #: uncovered), ``unreachable_cells`` / ``unreachable_demand`` (beyond every candidate's reach);
+    #: None when all ``n`` came back
+    shortfall: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the figures, notes and the sites' table as records."""
+        """JSON-ready: the figures, notes, the shortfall and the sites' table as records."""
         from stationmap.coverage import records
 
         return {"kind": self.kind, "n": self.n, "method": self.method, "optimal": self.optimal,
                 "status": self.status, "objective": self.objective, "uncovered_before": self.uncovered_before,
                 "total_demand": self.total_demand, "covered_before": _finite(self.covered_before),
                 "covered_after": _finite(self.covered_after), "notes": list(self.notes),
+                "shortfall": dict(self.shortfall) if self.shortfall is not None else None,
                 "sites": records(self.table)}
 
     def stations(self, *, prefix: str = "new") -> list[Station]:
@@ -354,7 +366,7 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
     coverage : stationmap.coverage.Coverage
     n : int
         How many sites (1-1000).  Fewer come back when fewer suffice to
-        cover every coverable uncovered cell.
+        cover every coverable uncovered cell; ``Sites.shortfall`` says why.
     kind : str, optional
         Default: the coverage's first kind.
     candidates : optional
@@ -449,12 +461,38 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
         hit = np.asarray(A2[np.asarray(order)].sum(axis=0)).ravel() > 0
         for k in np.nonzero(hit)[0].tolist():
             newly[rows[members[k]]] = True
-    if len(sel) < n:
-        notes.append(f"{len(sel)} site(s) cover every uncovered cell that any candidate can reach")
+    shortfall = _shortfall(n, len(sel), A2, w2, order, members, w) if len(sel) < n else None
     after = covered_before + objective / total if total > 0 else float("nan")
     return Sites(kind=kind, n=n, method=method, optimal=bool(optimal), status=status, table=table,
                  objective=objective, uncovered_before=uncovered, total_demand=total,
-                 covered_before=covered_before, covered_after=after, newly_covered=newly, notes=notes)
+                 covered_before=covered_before, covered_after=after, newly_covered=newly, notes=notes,
+                 shortfall=shortfall)
+
+
+def _shortfall(n: int, given: int, A2: csr_matrix, w2: np.ndarray, order: Sequence[int],
+               members: list[np.ndarray], w: np.ndarray) -> dict[str, Any]:
+    """Why ``given`` < ``n`` sites came back (see :attr:`Sites.shortfall`), from the reduced problem:
+    ``A2`` (useful candidates, merged demand rows), ``w2`` their demand, ``members`` the demand rows
+    (indices into ``w``, the uncovered cells with demand) each merged row stands for."""
+    reached = np.zeros(len(w), bool)
+    for m in members:
+        reached[m] = True
+    hit = np.zeros(A2.shape[1], bool)
+    if len(order):
+        hit = np.asarray(A2[np.asarray(order)].sum(axis=0)).ravel() > 0
+    left = float(w2[~hit].sum())
+    if not len(w):
+        reason = "no_uncovered_demand"
+    elif not A2.shape[0]:
+        reason = "no_candidate_reaches"
+    elif left <= 1e-9 * max(1.0, float(w2.sum())):
+        reason = "all_reachable_covered"
+    else:
+        reason = "solver_stopped"
+    return {"reason": reason, "asked": int(n), "given": int(given), "uncovered_cells": len(w),
+            "uncovered_demand": float(w.sum()), "candidates": int(A2.shape[0]),
+            "reached_cells": int(reached.sum()), "left_demand": left,
+            "unreachable_cells": int((~reached).sum()), "unreachable_demand": float(w[~reached].sum())}
 
 
 def _value(A: csr_matrix, w: np.ndarray, chosen: Sequence[int]) -> float:

@@ -269,6 +269,7 @@ def page(adcode: str) -> str:
     moment = None if cov.at is None else moment_label(cov.at, page_lang)
     return render_template(
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
+        shortfall=_shortfall(sites, page_lang),
         downloads=downloads, args=args, title=title, any_sample=cov.sample or bool(prof and prof.sample),
         notes=cov.notes, method=label(METHOD_LABELS, cov.method, page_lang),
         kinds=list(labels(KIND_LABELS, page_lang).items()), modes=list(mode_labels(page_lang).items()),
@@ -276,6 +277,13 @@ def page(adcode: str) -> str:
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         api_url=url_for("coverage.api", district=args.adcode, **q))
+
+
+def _shortfall(sites: Sites | None, page_lang: str) -> str | None:
+    """Why fewer sites came back than asked, in the page's language (None when all did)."""
+    from stationmap.planning import shortfall_text
+
+    return shortfall_text(sites.shortfall, page_lang) if sites is not None and sites.shortfall else None
 
 
 def _downloads(args: _Args) -> dict[str, str]:
@@ -368,6 +376,8 @@ def api() -> Response:
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
     if sites is not None:
         body["sites"] = sites.to_dict()
+        if sites.shortfall is not None:
+            body["sites"]["shortfall"]["text"] = _shortfall(sites, lang())
     prof = _profile(args, cov)
     if prof is not None:
         body["profile"] = prof.to_dict()

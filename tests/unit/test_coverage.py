@@ -588,6 +588,27 @@ def test_sample_outputs_from_the_cli(tmp_path):
     assert set(fig.adcode) == {"320402", "320404", "320411", "320412", "320413", "320481", "320400"}
 
 
+def test_cli_says_why_fewer_sites_came_back(tmp_path):
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    runner = CliRunner()
+    for lang, words in (("zh", "个站点（要求 50 个）：这"), ("en", "sites suggested (50 asked): these")):
+        out = tmp_path / lang
+        res = runner.invoke(main, ["coverage", "320402", "--sample", "--kind", "rest", "--mode", "ebike",
+                                   "--add", "50", "--lang", lang, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        given = len(summary["sites"]["sites"])
+        assert summary["sites"]["shortfall"]["reason"] == "all_reachable_covered"
+        assert summary["sites"]["shortfall"]["given"] == given < 50
+        line = next(ln for ln in res.output.splitlines() if words in ln)
+        assert str(given) in line
+        about = pd.read_excel(out / "figures.xlsx", sheet_name="about")
+        assert words in about.set_index("item").loc["sites_shortfall", "value"]
+
+
 def test_cli_errors_are_clean(tmp_path):
     from click.testing import CliRunner
 

@@ -126,7 +126,60 @@ def test_fewer_sites_when_fewer_suffice():
     cov.demand[np.nonzero(cov.count["rest"] == 0)[0][:1]] = 10.0
     sites = siting.suggest_sites(cov, 5, settings=SETTINGS)
     assert len(sites.table) == 1 and sites.objective == pytest.approx(10.0)
-    assert any("cover every" in n for n in sites.notes)
+    sf = sites.shortfall
+    assert sf["reason"] == "all_reachable_covered" and (sf["asked"], sf["given"]) == (5, 1)
+    assert (sf["uncovered_cells"], sf["reached_cells"], sf["unreachable_cells"]) == (1, 1, 0)
+    assert sf["uncovered_demand"] == pytest.approx(10.0) and sf["left_demand"] == 0.0
+    assert sites.to_dict()["shortfall"] == sf
+    assert siting.suggest_sites(cov, 1, settings=SETTINGS).shortfall is None
+
+
+def test_fifty_sites_asked_in_a_small_district_says_why_fewer_came():
+    from stationmap.io.sample import load_sample
+    from stationmap.planning import shortfall_text
+
+    stations = load_sample(settings=SETTINGS)
+    cov = cv.analyse("320402", stations, kinds=["rest"], mode="ebike", settings=SETTINGS)
+    sites = siting.suggest_sites(cov, 50, settings=SETTINGS)
+    sf = sites.shortfall
+    assert 0 < len(sites.table) < 50 and sf is not None
+    assert sf["reason"] == "all_reachable_covered" and (sf["asked"], sf["given"]) == (50, len(sites.table))
+    # true: the uncovered cells with people are what the coverage says ...
+    unc = (cov.count["rest"] == 0) & (cov.demand > 0)
+    assert sf["uncovered_cells"] == int(unc.sum()) > 0
+    assert sf["uncovered_demand"] == pytest.approx(float(cov.demand[unc].sum()))
+    # ... and with the suggested sites added, every one of them is covered: another site adds nothing
+    after = cv.analyse("320402", [*stations, *sites.stations()], kinds=["rest"], mode="ebike", settings=SETTINGS)
+    assert not ((after.count["rest"] == 0) & (after.demand > 0)).any()
+    assert (sf["reached_cells"], sf["unreachable_cells"], sf["left_demand"]) == (int(unc.sum()), 0, 0.0)
+    zh, en = shortfall_text(sf, "zh"), shortfall_text(sf, "en")
+    assert f"只建议 {len(sites.table)} 个站点（要求 50 个）" in zh and f"{int(unc.sum())} 个未覆盖网格" in zh
+    assert f"Only {len(sites.table)} sites suggested (50 asked)" in en and "add no people" in en
+
+
+def test_shortfall_when_nothing_is_uncovered_or_no_candidate_reaches():
+    cov = _coverage(EXISTING, minutes=5)
+    unc = (cov.count["rest"] == 0) & (cov.demand > 0)
+    # host places far outside the district reach none of the uncovered cells
+    sites = siting.suggest_sites(cov, 3, candidates=[(121.5, 31.2), (118.8, 32.0)], settings=SETTINGS)
+    sf = sites.shortfall
+    assert len(sites.table) == 0 and sf["reason"] == "no_candidate_reaches" and sf["candidates"] == 0
+    assert (sf["uncovered_cells"], sf["unreachable_cells"]) == (int(unc.sum()), int(unc.sum()))
+    assert sf["unreachable_demand"] == pytest.approx(float(cov.demand[unc].sum()))
+    # one host place: it covers what it reaches (by pyproj.Geod), the rest is out of reach
+    radius = 5 * SETTINGS.speed_kmh("walk") * 1000 / 60 / SETTINGS.detour_factor
+    k = int(np.nonzero(unc)[0][0])
+    host = (float(cov.grid.lon[k]), float(cov.grid.lat[k]))
+    sites = siting.suggest_sites(cov, 3, candidates=[host], settings=SETTINGS)
+    reach = (geod_matrix([host[0]], [host[1]], cov.grid.lon, cov.grid.lat)[0] <= radius) & unc
+    sf = sites.shortfall
+    assert sf["reason"] == "all_reachable_covered" and (sf["given"], sf["candidates"]) == (1, 1)
+    assert (sf["reached_cells"], sf["unreachable_cells"]) == (int(reach.sum()), int((unc & ~reach).sum()))
+    assert sf["unreachable_demand"] == pytest.approx(float(cov.demand[unc & ~reach].sum()))
+    # nothing uncovered has people
+    cov.demand[cov.count["rest"] == 0] = 0.0
+    sf = siting.suggest_sites(cov, 2, settings=SETTINGS).shortfall
+    assert sf["reason"] == "no_uncovered_demand" and (sf["given"], sf["uncovered_cells"]) == (0, 0)
 
 
 def test_greedy_can_miss_the_optimum_and_exact_does_not():

@@ -113,6 +113,40 @@ def test_downloads(ro_client):
     assert ro_client.get("/coverage/320404/download/figures.csv?cell=abc").status_code == 400
 
 
+def test_fewer_sites_than_asked_are_explained_on_the_page_and_in_the_api(ro_client, web_stations):
+    import html as html_mod
+
+    from stationmap import siting
+
+    q = "kind=rest&mode=ebike&add=50"
+    body = _no_nan(ro_client.get(f"/api/v1/coverage?district=320402&{q}").get_data(as_text=True))
+    sites = body["sites"]
+    given = len(sites["sites"])
+    sf = sites["shortfall"]
+    assert 0 < given < 50 and sf["reason"] == "all_reachable_covered" and (sf["asked"], sf["given"]) == (50, given)
+    # true: the sites leave no cell with people uncovered
+    cov = cv.analyse("320402", web_stations, kinds=["rest"], mode="ebike")
+    new = siting.suggest_sites(cov, 50)
+    after = cv.analyse("320402", [*web_stations, *new.stations()], kinds=["rest"], mode="ebike")
+    assert len(new.table) == given and not ((after.count["rest"] == 0) & (after.demand > 0)).any()
+    assert sf["uncovered_cells"] == int(((cov.count["rest"] == 0) & (cov.demand > 0)).sum())
+    assert f"只建议 {given} 个站点（要求 50 个）" in sf["text"]
+    # the API words it in the language the pages use (the lang cookie)
+    ro_client.set_cookie("lang", "en")
+    try:
+        en = _no_nan(ro_client.get(f"/api/v1/coverage?district=320402&{q}").get_data(as_text=True))
+    finally:
+        ro_client.delete_cookie("lang")
+    assert en["sites"]["shortfall"]["text"].startswith(f"Only {given} sites suggested (50 asked)")
+    for lang, words in (("zh", f"只建议 {given} 个站点"), ("en", f"Only {given} sites suggested")):
+        page = ro_client.get(f"/coverage/320402?{q}&lang={lang}").get_data(as_text=True)
+        i = page.index('id="coverage-sites-shortfall"')
+        assert words in html_mod.unescape(page[i:page.index("</p>", i)])
+    ro_client.delete_cookie("lang")        # ?lang=en is remembered: forget it for the next tests
+    page = ro_client.get("/coverage/320402?kind=rest&mode=ebike&add=2").get_data(as_text=True)
+    assert "coverage-sites-shortfall" not in page
+
+
 def test_page_bad_input_is_not_a_500(ro_client):
     assert ro_client.get("/coverage/320402?mode=plane").status_code == 400
     assert ro_client.get("/coverage/12?").status_code == 400
