@@ -17,9 +17,10 @@ so ``pybabel extract`` finds its strings (list the module in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from stationmap.config import (
     NIGHT_FROM_HOUR,
@@ -251,6 +252,56 @@ def field_value(field: str, value: object, lang: str) -> str:
         return join_labels(table, (str(v) for v in value), lang) if table else LIST_SEPARATORS.get(
             lang, ", ").join(str(v) for v in value)
     return label(table, str(value), lang) if table else str(value)
+
+
+#: how :func:`display_name` found a name: the stored name, the stored English name, pinyin of the name
+NAME_SOURCES = ("name", "name_en", "pinyin")
+
+_HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+
+
+class Named(Protocol):
+    """What :func:`display_name` reads of a station."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+
+
+def display_name(station: Named, lang: str) -> tuple[str, str]:
+    """The station's name as a reader of ``lang`` sees it, and how it was found (one of
+    :data:`NAME_SOURCES`): in Chinese the stored name; in English the stored English name where
+    one is given, else the name itself when it has no Chinese characters, else its pinyin
+    (:func:`pinyin_name`; pages mark it as pinyin)."""
+    if lang != "en":
+        return station.name, "name"
+    english = (station.name_en or "").strip()
+    if english:
+        return english, "name_en"
+    if not _HAN.search(station.name or ""):
+        return station.name, "name"
+    return pinyin_name(station.name), "pinyin"
+
+
+@lru_cache(maxsize=4096)
+def pinyin_name(name: str) -> str:
+    """A Chinese name in pinyin for readers of English, by pypinyin (its phrase dictionary picks
+    the reading of a character with several: 银行 yinhang): each syllable capitalised, without tone
+    marks (ü kept), separated by spaces; other text (digits, Latin letters) kept, full-width
+    forms folded (``钟楼邮政驿站３号`` -> ``Zhong Lou You Zheng Yi Zhan 3 Hao``)."""
+    import unicodedata
+
+    from pypinyin import Style, lazy_pinyin
+
+    words: list[str] = []
+    for k, run in enumerate(_HAN.split(name)):
+        if k % 2:  # a run of Chinese characters
+            words.extend(p.capitalize() for p in lazy_pinyin(run, style=Style.NORMAL, v_to_u=True))
+        else:
+            words.extend(unicodedata.normalize("NFKC", run).split())
+    text = re.sub(r"\s+([)\]}、,.;:!?])", r"\1", " ".join(words))   # no space inside brackets, before marks
+    return re.sub(r"([(\[{])\s+", r"\1", text)
 
 
 def mode_labels(lang: str) -> dict[str, str]:

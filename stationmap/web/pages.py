@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
 from stationmap.hours import TZ, When, hours_words, when
-from stationmap.labels import label
+from stationmap.labels import display_name, label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import nav_links
@@ -118,8 +118,10 @@ def station(station_id: str) -> str:
                  url_for("static", filename=service_icon(s)) if service_icon(s) else None)
                 for s in st.services]
     kinds = [(k, label(KINDS, k, page_lang), KIND_COLORS.get(k, "#666")) for k in st.kinds]
+    shown_name, name_source = display_name(st, page_lang)
     return render_template(
-        "station.html", st=st, kinds=kinds, services=services, status=label(STATUSES, st.status, page_lang),
+        "station.html", st=st, shown_name=shown_name, name_source=name_source, kinds=kinds, services=services,
+        status=label(STATUSES, st.status, page_lang),
         host=label(HOSTS, st.host, page_lang) if st.host else "",
         hours=_hours_info(st, now, page_lang), nav=nav, any_sample=st.is_sample, lang_name=page_lang,
         primary_color=KIND_COLORS[primary_kind(st.kinds)],

@@ -36,3 +36,35 @@ def test_every_field_of_a_station_record_has_a_label_in_both_languages():
 def test_join_labels_writes_lists_as_each_language_does():
     assert join_labels(KIND_LABELS, ["legal_aid", "rest"], "zh") == "法律援助点、工会驿站"
     assert join_labels(SERVICE_LABELS, ["wifi", "toilet"], "en") == "Wi-Fi, Toilet"
+
+
+# -- station names for readers of English (issue 20: English mode kept Chinese names) -----------
+
+@pytest.mark.parametrize("name, pinyin", [
+    ("钟楼邮政驿站", "Zhong Lou You Zheng Yi Zhan"),
+    ("中国银行户外劳动者驿站（3号）", "Zhong Guo Yin Hang Hu Wai Lao Dong Zhe Yi Zhan (3 Hao)"),  # 行 as in 银行
+    ("重庆路驿站", "Chong Qing Lu Yi Zhan"),                          # 重 as in 重庆, not zhong
+    ("长江路行政服务中心", "Chang Jiang Lu Xing Zheng Fu Wu Zhong Xin"),  # 长 chang, 行 xing
+    ("绿地驿站 A座", "Lü Di Yi Zhan A Zuo"),                            # ü kept, Latin text kept
+    ("新北区１号驿站", "Xin Bei Qu 1 Hao Yi Zhan"),                      # full-width digit folded
+])
+def test_pinyin_name(name, pinyin):
+    from stationmap.labels import pinyin_name
+
+    assert pinyin_name(name) == pinyin
+
+
+def test_display_name_says_where_the_name_comes_from():
+    from stationmap.labels import NAME_SOURCES, display_name
+
+    plain = Station(id="a", name="钟楼邮政驿站", lon=119.95, lat=31.78)
+    named = Station(id="b", name="钟楼邮政驿站", name_en="Zhonglou Post Office Rest Station", lon=119.95, lat=31.78)
+    latin = Station(id="c", name="Starbucks 7", lon=119.95, lat=31.78)
+    assert display_name(plain, "zh") == ("钟楼邮政驿站", "name")
+    assert display_name(named, "zh") == ("钟楼邮政驿站", "name")
+    assert display_name(plain, "en") == ("Zhong Lou You Zheng Yi Zhan", "pinyin")
+    assert display_name(named, "en") == ("Zhonglou Post Office Rest Station", "name_en")
+    assert display_name(latin, "en") == ("Starbucks 7", "name")
+    blank = Station(id="d", name="钟楼邮政驿站", name_en="  ", lon=119.95, lat=31.78)
+    assert display_name(blank, "en")[1] == "pinyin"
+    assert {display_name(s, "en")[1] for s in (plain, named, latin)} == set(NAME_SOURCES)

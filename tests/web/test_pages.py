@@ -161,6 +161,30 @@ def test_small_and_error_responses_are_not_compressed(ro_client):
     assert r.get_json()["error"]["field"] == "lat"
 
 
+def test_english_station_page_names_the_station_in_english_or_pinyin(make_web_app, make_station):
+    client = make_web_app([make_station(id="py-1", name="钟楼邮政驿站"),
+                           make_station(id="en-1", name="钟楼邮政驿站", name_en="Zhonglou Post Office Rest Station",
+                                        lon=119.96)]).test_client()
+
+    def heading(html):
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        h1 = re.search(r"<h1>(.*?)</h1>", html, re.S).group(1)
+        return title, re.sub(r"<[^>]+>", "", h1)
+
+    title, h1 = heading(client.get("/station/py-1?lang=en").get_data(as_text=True))
+    assert title.startswith("Zhong Lou You Zheng Yi Zhan · ") and "Zhong Lou You Zheng Yi Zhan (pinyin)" in h1
+    html = client.get("/station/py-1?lang=en").get_data(as_text=True)
+    assert '<p class="name-zh" lang="zh">钟楼邮政驿站</p>' in html   # the Chinese name, to show a local
+    title, h1 = heading(client.get("/station/en-1?lang=en").get_data(as_text=True))
+    assert title.startswith("Zhonglou Post Office Rest Station · ") and "pinyin" not in h1
+    assert "Zhonglou Post Office Rest Station" in h1
+    for sid in ("py-1", "en-1"):   # Chinese pages keep the stored name, with nothing beside it
+        html = client.get(f"/station/{sid}?lang=zh").get_data(as_text=True)
+        title, h1 = heading(html)
+        assert title.startswith("钟楼邮政驿站 · ") and "钟楼邮政驿站" in h1 and "拼音" not in h1
+        assert 'class="name-zh"' not in html
+
+
 def test_station_page_shows_the_host_label_not_its_key(db_url, make_station):
     from stationmap.store import StationStore
     from stationmap.web import create_app
