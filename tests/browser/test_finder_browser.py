@@ -65,7 +65,7 @@ def test_page_loads_offline_without_errors_and_draws_stations_and_boundaries(ope
     assert page.locator(".sm-notice").is_visible()
     # no geolocation answer (headless chromium leaves the permission prompt open): the
     # page says how to set a position instead, and shows no alert
-    assert page.locator("#finder-status").text_content() in ("点击地图或点定位按钮，设置我的位置。", "正在定位……")
+    assert page.locator("#finder-status").text_content() in ("点击地图再点“设为我的位置”，或点定位按钮。", "正在定位……")
     assert page.locator("#nearest-list li").count() == 0
     assert page.locator(".sample-banner").is_visible()
     # mobile first: nothing wider than the 360 px screen
@@ -87,7 +87,9 @@ def test_geolocation_lists_the_nearest_stations_with_escaped_names(open_finder, 
     assert page.locator('img[src="x"]').count() == 0
     # distance, minutes (e-bike is the default mode), open badge, services and nav buttons
     d = GEOD.inv(lon, lat, 119.96, 31.79)[2]
-    assert first.locator(".dist").text_content() == f"{round(d)} 米"
+    # no road network here: the distance is the straight line, and says so (issue 20)
+    assert first.locator(".dist").text_content() == f"直线距离 {round(d)} 米"
+    assert first.locator(".dist-straight").count() == 0
     minutes = d * DETOUR_FACTOR / (DEFAULT_SPEEDS_KMH["ebike"] * 1000 / 60)
     assert first.locator(".mins").text_content() == f"约 {max(1, round(minutes))} 分钟"
     assert first.locator(".badge.open").count() == 1
@@ -154,14 +156,17 @@ def test_markers_shift_to_gcj02_over_amap_and_back_over_osm(open_finder, web_sta
     xss = next(s for s in web_stations if s.id == "xss")
     ll = page.evaluate("() => { const m = stationmapFinder.state.markerById['xss'].getLatLng(); return [m.lng, m.lat]; }")
     assert ll == pytest.approx(list(wgs84_to_gcj02(xss.lon, xss.lat)), abs=1e-9)
-    # a click on the Amap map is taken back to WGS-84 (the inverse of the shift)
+    # a point picked on the Amap map ("set my position here") is taken back to WGS-84 (the inverse of the shift)
+    picked = page.evaluate("() => { const m = stationmapFinder.state.map, ll = m.containerPointToLatLng([180, 120]);"
+                           " return [ll.lng, ll.lat, ll.lat - m.containerPointToLatLng([180, 121]).lat]; }")
+    one_px = picked.pop()
     page.click(".folium-map", position={"x": 180, "y": 120})
+    page.click(".sm-setpos-btn")
     wait_js(page, "() => document.documentElement.dataset.listVersion === '1'")
     pos = page.evaluate("() => [stationmapFinder.state.pos.lon, stationmapFinder.state.pos.lat]")
     glon, glat = wgs84_to_gcj02(*pos)
-    px = page.evaluate(f"() => {{ const p = stationmapFinder.state.map.latLngToContainerPoint([{glat}, {glon}]);"
-                       " return [p.x, p.y]; }")
-    assert px == pytest.approx([180, 120], abs=1.5)  # the clicked pixel, to within rounding
+    # the clicked pixel's point, to within a pixel (Playwright's click may land between pixels)
+    assert [glon, glat] == pytest.approx(picked, abs=one_px)
     shift_m = GEOD.inv(pos[0], pos[1], glon, glat)[2]
     assert 200 < shift_m < 1200  # and the shift was undone: WGS-84 is 300-700 m from GCJ-02
     # switch to OpenStreetMap (WGS-84) with the layer control
@@ -321,4 +326,77 @@ def test_every_filter_chip_can_be_seen_at_390_px(open_finder, lang):
     assert got["pageWidth"] <= got["vw"], "the page itself scrolls sideways"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"finder-chips-390-{lang}.png"))
+    watch.assert_clean()
+
+
+#: a point of the map's own surface (no marker, control, popup or cluster) in the lower part of the map
+_BARE_MAP_POINT = """() => {
+  const map = stationmapFinder.state.map, box = map.getContainer().getBoundingClientRect();
+  for (let y = Math.round(box.bottom) - 60; y > box.top + 120; y -= 13) {
+    for (let x = Math.round(box.left) + 60; x < box.right - 60; x += 17) {
+      const e = document.elementFromPoint(x, y);
+      if (e && map.getContainer().contains(e) && !e.closest('.leaflet-marker-icon, .leaflet-control, .leaflet-popup')
+          && !e.closest('.leaflet-interactive')) return [x, y];
+    }
+  }
+  return null;
+}"""
+
+
+def _position(page):
+    return page.evaluate("() => document.documentElement.dataset.position")
+
+
+def test_a_tap_that_closes_a_popup_keeps_my_position(open_finder, web_query_point):
+    """Issue 20: tapping the map to close a station's popup moved "my position" there. The position
+    moves only by a deliberate act: "set my position here", a long press, or dragging its marker."""
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}", width=390, height=740)
+    wait_list(page, 1)
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    start = _position(page)
+    assert start == f"{lat:.6f},{lon:.6f}"
+    # open a station's popup from the list, then tap the map elsewhere to close it
+    page.locator("#nearest-list li .when").first.click()
+    page.wait_for_selector(".sm-popup .st-nav a")
+    page.wait_for_timeout(400)  # the popup's pan, if any
+    x, y = page.evaluate(_BARE_MAP_POINT)
+    page.mouse.click(x, y)
+    page.wait_for_timeout(500)
+    assert page.locator(".sm-popup").count() == 0  # the popup closed
+    assert page.locator(".sm-setpos-btn").count() == 0  # and nothing else opened
+    assert _position(page) == start
+    assert page.evaluate("() => document.documentElement.dataset.listVersion") == "1"
+    # a tap with nothing open offers "set my position here"; the offer alone moves nothing
+    x, y = page.evaluate(_BARE_MAP_POINT)
+    picked = page.evaluate(f"""() => {{ const S = stationmapFinder.state, r = S.map.getContainer().getBoundingClientRect();
+        const c = [{x} - r.left, {y} - r.top], w = stationmapFinder.fromDisp(S.map.containerPointToLatLng(c));
+        return [w.lon, w.lat, w.lat - stationmapFinder.fromDisp(S.map.containerPointToLatLng([c[0], c[1] + 1])).lat]; }}""")
+    one_px = picked.pop()
+    page.mouse.click(x, y)
+    btn = page.locator(".sm-setpos-btn")
+    assert btn.text_content() == "设为我的位置"
+    assert _position(page) == start
+    btn.click()
+    wait_list(page, 2)
+    got = [float(v) for v in _position(page).split(",")]
+    assert got == pytest.approx([picked[1], picked[0]], abs=one_px)  # the tapped point, to within a pixel
+    page.wait_for_selector(".sm-setpos-btn", state="detached")  # the offer closed (after its fade)
+    # a long press (contextmenu) moves it at once
+    x, y = page.evaluate(_BARE_MAP_POINT)
+    before = _position(page)
+    page.mouse.click(x, y, button="right")
+    wait_list(page, 3)
+    assert _position(page) != before
+    # dragging the position marker moves it
+    before = _position(page)
+    icon = page.locator(".sm-pos-icon").bounding_box()
+    cx, cy = icon["x"] + icon["width"] / 2, icon["y"] + icon["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(cx + 4 * i, cy + 3 * i)
+    page.mouse.up()
+    wait_list(page, 4)
+    assert _position(page) != before
     watch.assert_clean()
