@@ -400,3 +400,53 @@ def test_a_tap_that_closes_a_popup_keeps_my_position(open_finder, web_query_poin
     wait_list(page, 4)
     assert _position(page) != before
     watch.assert_clean()
+
+
+#: the open popup's box, the map's, and every visible map control's (viewport pixels)
+_POPUP_AND_CONTROLS = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return {l: r.left, t: r.top, r: r.right, b: r.bottom}; };
+  const popup = document.querySelector('.leaflet-popup');
+  const controls = [...document.querySelectorAll('.leaflet-control')]
+    .filter(c => c.offsetWidth && c.offsetHeight && getComputedStyle(c).display !== 'none').map(c => [c.className, box(c)]);
+  return {popup: popup && box(popup), map: box(stationmapFinder.state.map.getContainer()), controls,
+          vw: document.documentElement.clientWidth, vh: window.innerHeight};
+}"""
+
+
+def _stable_popup(page):
+    """The popup's box once it has stopped moving (autoPan animates)."""
+    last = None
+    for _ in range(40):
+        got = page.evaluate(_POPUP_AND_CONTROLS)
+        if got["popup"] is not None and got == last:
+            return got
+        last = got
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the popup did not settle: {last}")
+
+
+@pytest.mark.parametrize("corner_x", [30, 195, 360])
+def test_a_popup_opens_fully_visible_clear_of_the_controls_at_390_px(open_finder, web_query_point, corner_x):
+    """Issue 20: at 390 px a marker near the map's top edge opened its popup under the zoom,
+    locate and layer controls (and off the map). It opens panned into view, clear of every control."""
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}", width=390, height=740)
+    wait_list(page, 1)
+    sid = list_ids(page)[0]
+    # put the station's marker at the top edge of the map, under the controls
+    page.evaluate(f"""() => {{ const S = stationmapFinder.state, m = S.listed['{sid}'] || S.markerById['{sid}'];
+        const p = S.map.latLngToContainerPoint(m.getLatLng());
+        S.map.panBy([p.x - {corner_x}, p.y - 12], {{animate: false}}); }}""")
+    page.evaluate(f"() => stationmapFinder.openPopup('{sid}')")
+    page.wait_for_selector(".sm-popup .st-nav a")  # the popup at its full size (name, hours, links)
+    got = _stable_popup(page)
+    p, mp = got["popup"], got["map"]
+    assert 0 <= p["l"] and p["r"] <= got["vw"] and 0 <= p["t"] and p["b"] <= got["vh"], got
+    assert mp["l"] <= p["l"] and p["r"] <= mp["r"] and mp["t"] <= p["t"] and p["b"] <= mp["b"], got
+    assert len(got["controls"]) >= 3  # zoom, locate, layers (and the scale, attribution, offline notice)
+    for name, c in got["controls"]:
+        overlap = min(p["r"], c["r"]) - max(p["l"], c["l"]) > 0 and min(p["b"], c["b"]) - max(p["t"], c["t"]) > 0
+        assert not overlap, (name, c, p)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"finder-popup-390-{corner_x}.png"))
+    watch.assert_clean()
