@@ -332,7 +332,10 @@
       },
       onAdd: function (m) {
         L.Marker.prototype.onAdd.call(this, m);
-        if (this._icon) { this._icon.setAttribute('data-id', this.feature.id); }
+        if (this._icon) {
+          this._icon.setAttribute('data-id', this.feature.id);
+          L.DomUtil[this.options.pane === LISTED_PANE ? 'addClass' : 'removeClass'](this._icon, 'sm-listed');
+        }
         return this;
       },
       openTooltip: function (latlng) { bindTooltipOnce(this); return L.Marker.prototype.openTooltip.call(this, latlng); }
@@ -358,6 +361,9 @@
 
     // The stations the list names are drawn each on its own, never inside a cluster (S.listLayer):
     // at first paint every listed station is a marker on the map.
+    // their own pane, above the clusters; their icons do not slide with the clusters' animations (CSS)
+    var LISTED_PANE = 'smListed';
+    map.createPane(LISTED_PANE).style.zIndex = 640;
     S.listLayer = L.layerGroup().addTo(map);
     S.listed = {};
     function showMarkers() {
@@ -457,10 +463,12 @@
         var m = S.listed[id];
         if (now[id] === m) { return; }
         S.listLayer.removeLayer(m);
+        m.options.pane = 'markerPane';
         if (S.markerById[id] === m && matches(m.feature.properties)) { refs.cluster.addLayer(m); }
       });
       markers.forEach(function (m) {
         if (refs.cluster.hasLayer(m)) { refs.cluster.removeLayer(m); }
+        if (m.options.pane !== LISTED_PANE) { S.listLayer.removeLayer(m); m.options.pane = LISTED_PANE; }
         S.listLayer.addLayer(m);
       });
       S.listed = now;
@@ -468,20 +476,17 @@
     }
     F.pinListed = pinListed;
 
-    // the position and its listed stations in view, clear of the controls (zooms out only when needed,
-    // except for a located position's first answer, which fits them)
+    // the position and its listed stations in view (zooms out only when one is not, except for a
+    // located position's first answer, which fits them); a marker's icon stands 32 px above its point
+    var FIT_TL = L.point(28, 44), FIT_BR = L.point(28, 12);
     function showListed(features) {
       var pts = features.map(function (f) { return disp(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
       pts.push(disp(S.pos.lat, S.pos.lon));
-      var bounds = L.latLngBounds(pts);
-      var pad = controlPadding();
-      var inner = L.bounds(map.containerPointToLayerPoint(L.point(24, pad.tl.y + 24)),
-                           map.containerPointToLayerPoint(map.getSize().subtract(L.point(24, pad.br.y))));
-      var inView = pts.every(function (ll) { return inner.contains(map.latLngToLayerPoint(ll)); });
+      var inner = L.bounds(FIT_TL, map.getSize().subtract(FIT_BR));
+      var inView = pts.every(function (ll) { return inner.contains(map.latLngToContainerPoint(ll)); });
       if (!S.fitNext && inView) { return; }
       S.fitNext = false;
-      map.fitBounds(bounds, { maxZoom: 16, animate: false, paddingTopLeft: L.point(24, pad.tl.y + 32),
-                              paddingBottomRight: L.point(24, pad.br.y + 8) });
+      map.fitBounds(L.latLngBounds(pts), { maxZoom: 16, animate: false, paddingTopLeft: FIT_TL, paddingBottomRight: FIT_BR });
     }
 
     function renderList(data) {

@@ -450,3 +450,25 @@ def test_a_popup_opens_fully_visible_clear_of_the_controls_at_390_px(open_finder
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"finder-popup-390-{corner_x}.png"))
     watch.assert_clean()
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 740), (1280, 800)])
+def test_every_station_the_list_names_is_a_marker_on_screen_at_first_paint(open_finder, web_stations,
+                                                                             web_query_point, width, height):
+    """Issue 20: the list named stations the map had clustered away or left out of view."""
+    from tests.support.mapview import listed_off_map
+
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}", width=width, height=height)
+    wait_list(page, 1)
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    ids, missing = listed_off_map(page)
+    assert ids == nearest_ids(web_stations, lon, lat) and len(ids) >= 5
+    assert missing == []
+    # the kind filter changes the list: the new list's stations are drawn, the old ones rejoin the clusters
+    page.click('[data-filter="kind"][data-value="hot_tea"]')
+    wait_list(page, 2)
+    ids2, missing = listed_off_map(page)
+    assert ids2 == nearest_ids(web_stations, lon, lat, kinds=("hot_tea",)) and missing == []
+    assert int(page.evaluate(ROOT_DATA)["markers"]) == len(shown_on_map(web_stations, kinds=("hot_tea",)))
+    watch.assert_clean()
