@@ -6,6 +6,7 @@ with pyproj.Geod, marker positions with stationmap.coords (GCJ-02 over Amap).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -472,3 +473,59 @@ def test_every_station_the_list_names_is_a_marker_on_screen_at_first_paint(open_
     assert ids2 == nearest_ids(web_stations, lon, lat, kinds=("hot_tea",)) and missing == []
     assert int(page.evaluate(ROOT_DATA)["markers"]) == len(shown_on_map(web_stations, kinds=("hot_tea",)))
     watch.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def sip_url(tmp_path_factory, web_stations_builder, finder_clock):
+    """A finder whose stations include three inside SIP's road network (the shared one has none there)."""
+    from stationmap.model import Station
+    from stationmap.web import api
+    from tests.support.webforms import live_server, make_app
+
+    sip = [Station(id=f"sip-{i}", name=f"园区驿站{i}", lon=lon, lat=lat, kinds=("rest",), services=("toilet",),
+                   adcode="320571", opening_hours="24/7", source="test")
+           for i, (lon, lat) in enumerate([(120.7260, 31.3235), (120.7105, 31.3150), (120.7330, 31.3290)])]
+    app = make_app(tmp_path_factory.mktemp("finder-sip"), [*web_stations_builder(), *sip])
+    with pytest.MonkeyPatch.context() as mp, live_server(app) as base:
+        mp.setattr(api, "now", finder_clock.now)
+        yield base, app
+
+
+@pytest.mark.parametrize(("lang", "roads", "straight"), [("zh", "路网距离 ", "直线距离 "),
+                                                          ("en", " along the roads", " in a straight line")])
+def test_each_distance_says_whether_it_is_along_the_roads_or_the_straight_line(chromium, sip_url, lang,
+                                                                               roads, straight):
+    """Issue 20: the list and the reach area gave different distances for one station and point, with
+    no word why. Inside SIP's road network the list shows both, each named."""
+    from tests.browser.conftest import Watch
+
+    base, app = sip_url
+    lon, lat = 120.72, 31.32  # inside the SIP road network
+    ctx = chromium.new_context(viewport={"width": 390, "height": 740}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
+                   else route.abort("internetdisconnected"))
+        watch = Watch(page, base)
+        page.goto(f"{base}/?lat={lat}&lon={lon}&lang={lang}")
+        wait_list(page, 1)
+        asked = page.evaluate("() => document.querySelector('#nearest-list').dataset.query")
+        body = app.test_client().get(f"/api/v1/nearest?{asked}").get_json()
+        assert body["reach"]["method"] == "network"
+
+        def words(m, label):  # as finder.js formats: Math.round (half up) metres, km to 0.1 below 10 km
+            km, metres = f"{m / 1000:.{1 if m < 10000 else 0}f}", math.floor(m + 0.5)
+            if lang == "en":
+                return (f"{metres} m" if m < 1000 else f"{km} km") + label
+            return label + (f"{metres} 米" if m < 1000 else f"{km} 公里")
+
+        dists = page.locator("#nearest-list li .dist").all_text_contents()
+        straights = page.locator("#nearest-list li .dist-straight").all_text_contents()
+        feats = body["features"]
+        assert len(dists) == len(straights) == len(feats) > 0
+        assert dists == [words(f["properties"]["distance_m"], roads) for f in feats]
+        assert straights == [words(f["properties"]["straight_m"], straight) for f in feats]
+        assert any(f["properties"]["distance_m"] != f["properties"]["straight_m"] for f in feats)
+        watch.assert_clean()
+    finally:
+        ctx.close()
