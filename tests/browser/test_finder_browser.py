@@ -370,9 +370,10 @@ def test_a_tap_that_closes_a_popup_keeps_my_position(open_finder, web_query_poin
     assert page.evaluate("() => document.documentElement.dataset.listVersion") == "1"
     # a tap with nothing open offers "set my position here"; the offer alone moves nothing
     x, y = page.evaluate(_BARE_MAP_POINT)
-    picked = page.evaluate(f"""() => {{ const S = stationmapFinder.state, r = S.map.getContainer().getBoundingClientRect();
-        const c = [{x} - r.left, {y} - r.top], w = stationmapFinder.fromDisp(S.map.containerPointToLatLng(c));
-        return [w.lon, w.lat, w.lat - stationmapFinder.fromDisp(S.map.containerPointToLatLng([c[0], c[1] + 1])).lat]; }}""")
+    picked = page.evaluate(f"""() => {{ const F = stationmapFinder, S = F.state;
+        const r = S.map.getContainer().getBoundingClientRect(), c = [{x} - r.left, {y} - r.top];
+        const w = F.fromDisp(S.map.containerPointToLatLng(c));
+        return [w.lon, w.lat, w.lat - F.fromDisp(S.map.containerPointToLatLng([c[0], c[1] + 1])).lat]; }}""")
     one_px = picked.pop()
     page.mouse.click(x, y)
     btn = page.locator(".sm-setpos-btn")
@@ -408,7 +409,8 @@ _POPUP_AND_CONTROLS = """() => {
   const box = e => { const r = e.getBoundingClientRect(); return {l: r.left, t: r.top, r: r.right, b: r.bottom}; };
   const popup = document.querySelector('.leaflet-popup');
   const controls = [...document.querySelectorAll('.leaflet-control')]
-    .filter(c => c.offsetWidth && c.offsetHeight && getComputedStyle(c).display !== 'none').map(c => [c.className, box(c)]);
+    .filter(c => c.offsetWidth && c.offsetHeight && getComputedStyle(c).display !== 'none')
+    .map(c => [c.className, box(c)]);
   return {popup: popup && box(popup), map: box(stationmapFinder.state.map.getContainer()), controls,
           vw: document.documentElement.clientWidth, vh: window.innerHeight};
 }"""
@@ -442,7 +444,7 @@ def test_a_popup_opens_fully_visible_clear_of_the_controls_at_390_px(open_finder
     page.wait_for_selector(".sm-popup .st-nav a")  # the popup at its full size (name, hours, links)
     got = _stable_popup(page)
     p, mp = got["popup"], got["map"]
-    assert 0 <= p["l"] and p["r"] <= got["vw"] and 0 <= p["t"] and p["b"] <= got["vh"], got
+    assert p["l"] >= 0 and p["r"] <= got["vw"] and p["t"] >= 0 and p["b"] <= got["vh"], got
     assert mp["l"] <= p["l"] and p["r"] <= mp["r"] and mp["t"] <= p["t"] and p["b"] <= mp["b"], got
     assert len(got["controls"]) >= 3  # zoom, locate, layers (and the scale, attribution, offline notice)
     for name, c in got["controls"]:
