@@ -313,12 +313,14 @@
     function bindTooltipOnce(m) {
       if (!m.getTooltip()) { m.bindTooltip(nameTooltip, { direction: 'top' }); }
     }
-    refs.cluster.on('click', function (e) {
+    function onMarkerClick(e) {
       if (e.layer && e.layer.feature && !e.layer.getPopup()) { e.layer.openPopup(); }
-    });
-    refs.cluster.on('mouseover', function (e) {
+    }
+    function onMarkerOver(e) {
       if (e.layer && e.layer.feature && !e.layer.getTooltip()) { bindTooltipOnce(e.layer); e.layer.openTooltip(); }
-    });
+    }
+    refs.cluster.on('click', onMarkerClick);
+    refs.cluster.on('mouseover', onMarkerOver);
     F.openPopup = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openPopup(); } };
     F.openTooltip = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openTooltip(); } };
 
@@ -364,7 +366,10 @@
     // their own pane, above the clusters; their icons do not slide with the clusters' animations (CSS)
     var LISTED_PANE = 'smListed';
     map.createPane(LISTED_PANE).style.zIndex = 640;
-    S.listLayer = L.layerGroup().addTo(map);
+    S.listLayer = L.featureGroup().addTo(map);
+    // their popups and tooltips are bound on first use, as the clustered markers' are
+    S.listLayer.on('click', onMarkerClick);
+    S.listLayer.on('mouseover', onMarkerOver);
     S.listed = {};
     function showMarkers() {
       var cluster = refs.cluster;

@@ -474,6 +474,9 @@ def test_every_station_the_list_names_is_a_marker_on_screen_at_first_paint(open_
     ids2, missing = listed_off_map(page)
     assert ids2 == nearest_ids(web_stations, lon, lat, kinds=("hot_tea",)) and missing == []
     assert int(page.evaluate(ROOT_DATA)["markers"]) == len(shown_on_map(web_stations, kinds=("hot_tea",)))
+    # a listed station's marker opens its popup like any other
+    page.locator(f'.leaflet-marker-icon[data-id="{ids2[0]}"]').click()
+    page.wait_for_selector(".sm-popup .st-nav a")
     watch.assert_clean()
 
 
