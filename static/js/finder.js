@@ -4,8 +4,9 @@
  * stationmapFinder.init(map, config, refs).  It
  *  - loads the stations as GeoJSON from the JSON API and draws them, clustered;
  *  - draws the district boundaries (works when no tiles load: offline, intranet);
- *  - sets "my position" from the browser's geolocation, a click on the map or
- *    ?lat=&lon= (WGS-84) in the page URL, then asks /api/v1/nearest for the
+ *  - sets "my position" from the browser's geolocation, a deliberate act on the
+ *    map ("set my position here" in the popup a tap opens, a long press, dragging
+ *    the position marker) or ?lat=&lon= (WGS-84) in the page URL, then asks /api/v1/nearest for the
  *    nearest stations and shows them with the reach circle;
  *  - applies the filter chips (kind, services, open now) and the travel mode.
  *
@@ -196,6 +197,29 @@
         new Notice({ position: 'bottomleft' }).addTo(map);
     }
 
+    // -- popups open clear of the map's controls (zoom, locate, layers, notices, attribution) --
+    // autoPan pads the popup away from the corners' control stacks, measured when it opens.
+    function controlPadding() {
+      var box = map.getContainer().getBoundingClientRect();
+      var top = 0, bottom = 0;
+      ['top', 'bottom'].forEach(function (side) {
+        Array.prototype.forEach.call(map.getContainer().querySelectorAll('.leaflet-' + side + ' .leaflet-control'), function (c) {
+          var r = c.getBoundingClientRect();
+          if (!r.width || !r.height) { return; }
+          if (side === 'top') { top = Math.max(top, r.bottom - box.top); } else { bottom = Math.max(bottom, box.bottom - r.top); }
+        });
+      });
+      return { tl: L.point(8, Math.ceil(top) + 8), br: L.point(8, Math.ceil(bottom) + 8) };
+    }
+    function padded(options) {
+      var pad = controlPadding();
+      options.autoPan = true;
+      options.autoPanPaddingTopLeft = pad.tl;
+      options.autoPanPaddingBottomRight = pad.br;
+      return options;
+    }
+    F.controlPadding = controlPadding;
+
     // -- icons per kind --
     var icons = {};
     var kindOrder = Object.keys(cfg.kinds);
@@ -246,7 +270,7 @@
 
     function stationPage(id) { return safeHref(cfg.urls.station_page + encodeURIComponent(id)); }
 
-    function popupFor(f) {
+    function popupFor(f, marker) {
       var p = f.properties;
       var box = el('div', { 'class': 'sm-popup' });
       var name = el('a', { 'class': 'st-name', href: stationPage(f.id) }, '…');
@@ -262,6 +286,9 @@
         name.textContent = d.properties.name;
         facts.appendChild(el('span', { 'class': 'when' }, whenText(d.properties, shanghaiDay(new Date()))));
         navBox.appendChild(navButtons(d.properties.nav));
+        // the popup grew: lay it out again and pan it clear of the controls
+        var pp = marker && marker.getPopup();
+        if (pp && pp.isOpen() && pp.getContent() === box) { pp.update(); }
       }).catch(function () { name.textContent = T.details; });
       return box;
     }
@@ -281,23 +308,38 @@
     // Popups and tooltips are bound on a marker's first click / hover (through the
     // cluster group's events), not up front for thousands of markers.
     function bindPopupOnce(m) {
-      if (!m.getPopup()) { m.bindPopup(function () { return popupFor(m.feature); }, { maxWidth: 260 }); }
+      if (!m.getPopup()) { m.bindPopup('', { maxWidth: 260 }); }
     }
     function bindTooltipOnce(m) {
       if (!m.getTooltip()) { m.bindTooltip(nameTooltip, { direction: 'top' }); }
     }
-    refs.cluster.on('click', function (e) {
-      if (e.layer && e.layer.feature && !e.layer.getPopup()) { bindPopupOnce(e.layer); e.layer.openPopup(); }
-    });
-    refs.cluster.on('mouseover', function (e) {
+    function onMarkerClick(e) {
+      if (e.layer && e.layer.feature && !e.layer.getPopup()) { e.layer.openPopup(); }
+    }
+    function onMarkerOver(e) {
       if (e.layer && e.layer.feature && !e.layer.getTooltip()) { bindTooltipOnce(e.layer); e.layer.openTooltip(); }
-    });
-    F.openPopup = function (id) { var m = S.markerById[id]; if (m) { m.openPopup(); } };
-    F.openTooltip = function (id) { var m = S.markerById[id]; if (m) { m.openTooltip(); } };
+    }
+    refs.cluster.on('click', onMarkerClick);
+    refs.cluster.on('mouseover', onMarkerOver);
+    F.openPopup = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openPopup(); } };
+    F.openTooltip = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openTooltip(); } };
 
     // openPopup / openTooltip also work on a marker not yet bound (embed.js calls them)
     var StationMarker = L.Marker.extend({
-      openPopup: function (latlng) { bindPopupOnce(this); return L.Marker.prototype.openPopup.call(this, latlng); },
+      openPopup: function (latlng) {
+        bindPopupOnce(this);
+        padded(this.getPopup().options);  // the controls as they are now (a notice may have come or gone)
+        this.getPopup().setContent(popupFor(this.feature, this));  // fresh each time: names, hours, links
+        return L.Marker.prototype.openPopup.call(this, latlng);
+      },
+      onAdd: function (m) {
+        L.Marker.prototype.onAdd.call(this, m);
+        if (this._icon) {
+          this._icon.setAttribute('data-id', this.feature.id);
+          L.DomUtil[this.options.pane === LISTED_PANE ? 'addClass' : 'removeClass'](this._icon, 'sm-listed');
+        }
+        return this;
+      },
       openTooltip: function (latlng) { bindTooltipOnce(this); return L.Marker.prototype.openTooltip.call(this, latlng); }
     });
 
@@ -319,15 +361,31 @@
       return true;
     }
 
+    // The stations the list names are drawn each on its own, never inside a cluster (S.listLayer):
+    // at first paint every listed station is a marker on the map.
+    // their own pane, above the clusters; their icons do not slide with the clusters' animations (CSS)
+    var LISTED_PANE = 'smListed';
+    map.createPane(LISTED_PANE).style.zIndex = 640;
+    S.listLayer = L.featureGroup().addTo(map);
+    // their popups and tooltips are bound on first use, as the clustered markers' are
+    S.listLayer.on('click', onMarkerClick);
+    S.listLayer.on('mouseover', onMarkerOver);
+    S.listed = {};
     function showMarkers() {
       var cluster = refs.cluster;
       cluster.clearLayers();
+      S.listLayer.clearLayers();
       var shown = S.markers.filter(function (m) { return matches(m.feature.properties); });
       shown.forEach(function (m) {
         var c = m.feature.geometry.coordinates;
         m.setLatLng(disp(c[1], c[0]));
       });
-      cluster.addLayers(shown);
+      cluster.addLayers(shown.filter(function (m) { return !S.listed[m.feature.id]; }));
+      Object.keys(S.listed).forEach(function (id) {
+        var m = S.listed[id], c = m.feature.geometry.coordinates;
+        m.setLatLng(disp(c[1], c[0]));
+        S.listLayer.addLayer(m);
+      });
       root.dataset.markers = String(shown.length);
       if (countEl) { countEl.textContent = fmt(T.count, { n: shown.length }); }
       return shown.length;
@@ -362,7 +420,10 @@
       } else if (radius) {
         L.circle(ll, { radius: radius, color: '#1a73e8', weight: 1.5, fillOpacity: 0.08, interactive: false }).addTo(S.posLayer);
       }
-      L.marker(ll, { icon: L.divIcon({ className: 'sm-pos-icon', html: '<div class="sm-pos"></div>', iconSize: [24, 24] }), interactive: false, keyboard: false })
+      // the position marker can be dragged to a new position
+      L.marker(ll, { icon: L.divIcon({ className: 'sm-pos-icon', html: '<div class="sm-pos"></div>', iconSize: [24, 24] }),
+                     draggable: true, keyboard: false, title: T.my_position, autoPan: true })
+        .on('dragend', function (e) { moveHere(e.target.getLatLng()); })
         .addTo(S.posLayer);
     }
     S.posLayer.addTo(map);
@@ -388,18 +449,58 @@
         .catch(function () { /* keep the circle */ });
     }
 
+    // the listed stations leave the clusters for S.listLayer; the ones no longer listed go back.
+    // A listed station the marker layer does not hold (temporarily closed, not yet loaded) gets
+    // a marker made from its list entry.
+    function pinListed(features) {
+      var now = {}, markers = [];
+      features.forEach(function (f) {
+        var id = f.properties.id, m = S.markerById[id];
+        if (!m) {
+          var c = f.geometry.coordinates;
+          m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds)), keyboard: false });
+          m.feature = { type: 'Feature', id: id, geometry: f.geometry, properties: f.properties };
+        }
+        now[id] = m;
+        markers.push(m);
+      });
+      Object.keys(S.listed).forEach(function (id) {
+        var m = S.listed[id];
+        if (now[id] === m) { return; }
+        S.listLayer.removeLayer(m);
+        m.options.pane = 'markerPane';
+        if (S.markerById[id] === m && matches(m.feature.properties)) { refs.cluster.addLayer(m); }
+      });
+      markers.forEach(function (m) {
+        if (refs.cluster.hasLayer(m)) { refs.cluster.removeLayer(m); }
+        if (m.options.pane !== LISTED_PANE) { S.listLayer.removeLayer(m); m.options.pane = LISTED_PANE; }
+        S.listLayer.addLayer(m);
+      });
+      S.listed = now;
+      root.dataset.listed = String(markers.length);
+    }
+    F.pinListed = pinListed;
+
+    // the position and its listed stations in view (zooms out only when one is not, except for a
+    // located position's first answer, which fits them); a marker's icon stands 32 px above its point
+    var FIT_TL = L.point(28, 44), FIT_BR = L.point(28, 12);
+    function showListed(features) {
+      var pts = features.map(function (f) { return disp(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
+      pts.push(disp(S.pos.lat, S.pos.lon));
+      var inner = L.bounds(FIT_TL, map.getSize().subtract(FIT_BR));
+      var inView = pts.every(function (ll) { return inner.contains(map.latLngToContainerPoint(ll)); });
+      if (!S.fitNext && inView) { return; }
+      S.fitNext = false;
+      map.fitBounds(L.latLngBounds(pts), { maxZoom: 16, animate: false, paddingTopLeft: FIT_TL, paddingBottomRight: FIT_BR });
+    }
+
     function renderList(data) {
       listEl.textContent = '';
       S.radius = data.reach.radius_m;
       drawPosition(S.radius);
+      pinListed(data.features);
       if (!data.features.length) { status(T.no_results); return; }
-      if (S.fitNext) {
-        // first answer for a located position: show it with its nearest stations
-        S.fitNext = false;
-        var pts = data.features.map(function (f) { return disp(f.geometry.coordinates[1], f.geometry.coordinates[0]); });
-        pts.push(disp(S.pos.lat, S.pos.lon));
-        map.fitBounds(L.latLngBounds(pts).pad(0.15), { maxZoom: 16, animate: false });
-      }
+      showListed(data.features);
       status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }));
       data.features.forEach(function (f) {
         var p = f.properties;
@@ -415,7 +516,13 @@
         if (p.sample) { head.appendChild(el('span', { 'class': 'tag-sample' }, T.sample)); }
         li.appendChild(head);
         var facts = el('div', { 'class': 'st-facts' });
-        facts.appendChild(el('span', { 'class': 'dist' }, formatDistance(p.distance_m)));
+        // which distance it is: along the roads (a road network covers the position) or the straight line
+        var onRoads = data.reach.method === 'network';
+        facts.appendChild(el('span', { 'class': 'dist', 'data-kind': onRoads ? 'roads' : 'straight' },
+                             fmt(onRoads ? T.dist_roads : T.dist_straight, { d: formatDistance(p.distance_m) })));
+        if (onRoads && p.straight_m !== undefined) {
+          facts.appendChild(el('span', { 'class': 'dist-straight' }, fmt(T.dist_straight, { d: formatDistance(p.straight_m) })));
+        }
         facts.appendChild(el('span', { 'class': 'mins' }, fmt(T.minutes, { n: Math.max(1, Math.round(p.minutes)) })));
         facts.appendChild(serviceIcons(p.services));
         li.appendChild(facts);
@@ -423,8 +530,9 @@
         li.appendChild(navButtons(p.nav));
         li.addEventListener('click', function (ev) {
           if (ev.target.closest('a')) { return; }
-          var m = S.markerById[p.id];
-          if (m && refs.cluster.hasLayer(m)) { refs.cluster.zoomToShowLayer(m, function () { F.openPopup(p.id); }); }
+          var m = S.listed[p.id] || S.markerById[p.id];
+          if (m && S.listLayer.hasLayer(m)) { m.openPopup(); }
+          else if (m && refs.cluster.hasLayer(m)) { refs.cluster.zoomToShowLayer(m, function () { F.openPopup(p.id); }); }
         });
         listEl.appendChild(li);
       });
@@ -473,10 +581,38 @@
     }
     F.setPosition = function (lat, lon) { setPosition({ lat: lat, lon: lon }, 'api', true); };
 
-    map.on('click', function (e) {
-      if (refs.locate && refs.locate._active) { refs.locate.stop(); }
-      setPosition(fromDisp(e.latlng), 'click', false);
+    // "My position" moves only by a deliberate act: the "set my position here" button of the
+    // popup a tap on the map opens, a long press (contextmenu), or dragging the position marker.
+    // A tap that closes something (a popup, the expanded layer list) does nothing else.
+    var closingTap = false;
+    map.on('preclick', function () {
+      // runs before Leaflet closes the open popup on this tap (handlers fire in the order added)
+      var layers = map.getContainer().querySelector('.leaflet-control-layers-expanded');
+      closingTap = !!(S.popup || layers);
     });
+    map.on('popupopen', function (e) { S.popup = e.popup; });
+    map.on('popupclose', function (e) { if (S.popup === e.popup) { S.popup = null; } });
+    function moveHere(latlng) {
+      if (refs.locate && refs.locate._active) { refs.locate.stop(); }
+      map.closePopup();
+      setPosition(fromDisp(latlng), 'pick', false);
+    }
+    function offerPosition(latlng) {
+      var box = el('div', { 'class': 'sm-setpos' });
+      var btn = el('button', { type: 'button', 'class': 'btn sm-setpos-btn' }, T.set_position);
+      btn.addEventListener('click', function () { moveHere(latlng); });
+      box.appendChild(btn);
+      var popup = L.popup(padded({ closeButton: true, className: 'sm-setpos-popup', minWidth: 120 }))
+        .setLatLng(latlng).setContent(box);
+      popup.openOn(map);
+    }
+    map.on('click', function (e) {
+      var wasClosing = closingTap;
+      closingTap = false;
+      if (wasClosing) { return; }
+      offerPosition(e.latlng);
+    });
+    map.on('contextmenu', function (e) { moveHere(e.latlng); });
     map.on('locationfound', function (e) {
       // the browser reports WGS-84 whatever the base map
       setPosition({ lat: e.latlng.lat, lon: e.latlng.lng }, 'locate', S.posSource !== 'locate');

@@ -197,11 +197,14 @@ def test_static_export_works_from_file_url(page, export, web_stations, xss_name)
     assert int(page.evaluate("document.documentElement.dataset.markers")) == len(want)
     assert int(page.evaluate("document.documentElement.dataset.boundaries")) == 1
     _check_xss(page.main_frame, xss_name, page)
-    # a click on the map: the nearest stations, computed in the page, quickest first
+    # a point set on the map ("set my position here"): the nearest stations, computed in the page, quickest first
     page.keyboard.press("Escape")
     box = page.locator(".folium-map").bounding_box()
     before = datetime.now(timezone.utc)
     page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6)
+    if page.locator(".sm-setpos-btn").count() == 0:  # that tap closed the station's popup: tap again
+        page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6)
+    page.click(".sm-setpos-btn")
     page.wait_for_function("() => document.querySelectorAll('#nearest-list li.station .dist').length > 0", timeout=10000)
     after = datetime.now(timezone.utc)
     lat, lon = (float(v) for v in page.evaluate("document.documentElement.dataset.position").split(","))
@@ -244,3 +247,46 @@ def test_static_hours_and_week_clock(page, export):
     feats = page.evaluate("STATIONMAP_STATIC.features.map(f => [f.id, f.properties.status, "
                           "stationmapStatic.openNow(f.properties.hours, Date.now())])")
     assert feats and all(not is_open for _id, status, is_open in feats if status != "active")
+
+
+def _listed_on_screen(page, web_stations):
+    """After the nearest list appears: every station it names is a marker on screen (issue 20)."""
+    from tests.support.mapview import listed_off_map
+
+    page.wait_for_function("() => document.querySelectorAll('#nearest-list li.station .dist').length > 0",
+                           timeout=15000)
+    page.wait_for_function("() => document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+    ids, missing = listed_off_map(page.main_frame)
+    # (the embed's list may still name stations across the district's border: another item of issue 20)
+    assert len(ids) >= 5 and set(ids) <= {s.id for s in web_stations}
+    assert missing == [], f"listed but not drawn on screen: {missing} of {ids}"
+
+
+@pytest.mark.parametrize("width", [390, 1000])
+def test_embed_draws_every_listed_station_at_first_paint(chromium, site, web_stations, web_query_point, width):
+    """Issue 20: the embed drew one of the five nearest; the others only once the map was panned."""
+    lon, lat = web_query_point
+    ctx = chromium.new_context(viewport={"width": width, "height": 700}, permissions=["geolocation"],
+                               geolocation={"longitude": lon, "latitude": lat})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{site}/embed/{DISTRICT}")  # the embed takes no position in its URL: the visitor locates
+        page.wait_for_function("() => document.documentElement.dataset.embedList !== undefined", timeout=15000)
+        page.click(".leaflet-control-locate a")
+        _listed_on_screen(page, web_stations)
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("width", [390, 1000])
+def test_published_site_draws_every_listed_station_at_first_paint(chromium, export, web_stations, web_query_point,
+                                                                   width):
+    """The same, for the published site opened from file://."""
+    lon, lat = web_query_point
+    ctx = chromium.new_context(viewport={"width": width, "height": 700})
+    try:
+        page = ctx.new_page()
+        page.goto((export / "index.html").as_uri() + f"?lat={lat}&lon={lon}")
+        _listed_on_screen(page, web_stations)
+    finally:
+        ctx.close()

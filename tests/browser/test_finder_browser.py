@@ -6,6 +6,7 @@ with pyproj.Geod, marker positions with stationmap.coords (GCJ-02 over Amap).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_page_loads_offline_without_errors_and_draws_stations_and_boundaries(ope
     assert page.locator(".sm-notice").is_visible()
     # no geolocation answer (headless chromium leaves the permission prompt open): the
     # page says how to set a position instead, and shows no alert
-    assert page.locator("#finder-status").text_content() in ("点击地图或点定位按钮，设置我的位置。", "正在定位……")
+    assert page.locator("#finder-status").text_content() in ("点击地图再点“设为我的位置”，或点定位按钮。", "正在定位……")
     assert page.locator("#nearest-list li").count() == 0
     assert page.locator(".sample-banner").is_visible()
     # mobile first: nothing wider than the 360 px screen
@@ -87,7 +88,9 @@ def test_geolocation_lists_the_nearest_stations_with_escaped_names(open_finder, 
     assert page.locator('img[src="x"]').count() == 0
     # distance, minutes (e-bike is the default mode), open badge, services and nav buttons
     d = GEOD.inv(lon, lat, 119.96, 31.79)[2]
-    assert first.locator(".dist").text_content() == f"{round(d)} 米"
+    # no road network here: the distance is the straight line, and says so (issue 20)
+    assert first.locator(".dist").text_content() == f"直线距离 {round(d)} 米"
+    assert first.locator(".dist-straight").count() == 0
     minutes = d * DETOUR_FACTOR / (DEFAULT_SPEEDS_KMH["ebike"] * 1000 / 60)
     assert first.locator(".mins").text_content() == f"约 {max(1, round(minutes))} 分钟"
     assert first.locator(".badge.open").count() == 1
@@ -154,14 +157,17 @@ def test_markers_shift_to_gcj02_over_amap_and_back_over_osm(open_finder, web_sta
     xss = next(s for s in web_stations if s.id == "xss")
     ll = page.evaluate("() => { const m = stationmapFinder.state.markerById['xss'].getLatLng(); return [m.lng, m.lat]; }")
     assert ll == pytest.approx(list(wgs84_to_gcj02(xss.lon, xss.lat)), abs=1e-9)
-    # a click on the Amap map is taken back to WGS-84 (the inverse of the shift)
+    # a point picked on the Amap map ("set my position here") is taken back to WGS-84 (the inverse of the shift)
+    picked = page.evaluate("() => { const m = stationmapFinder.state.map, ll = m.containerPointToLatLng([180, 120]);"
+                           " return [ll.lng, ll.lat, ll.lat - m.containerPointToLatLng([180, 121]).lat]; }")
+    one_px = picked.pop()
     page.click(".folium-map", position={"x": 180, "y": 120})
+    page.click(".sm-setpos-btn")
     wait_js(page, "() => document.documentElement.dataset.listVersion === '1'")
     pos = page.evaluate("() => [stationmapFinder.state.pos.lon, stationmapFinder.state.pos.lat]")
     glon, glat = wgs84_to_gcj02(*pos)
-    px = page.evaluate(f"() => {{ const p = stationmapFinder.state.map.latLngToContainerPoint([{glat}, {glon}]);"
-                       " return [p.x, p.y]; }")
-    assert px == pytest.approx([180, 120], abs=1.5)  # the clicked pixel, to within rounding
+    # the clicked pixel's point, to within a pixel (Playwright's click may land between pixels)
+    assert [glon, glat] == pytest.approx(picked, abs=one_px)
     shift_m = GEOD.inv(pos[0], pos[1], glon, glat)[2]
     assert 200 < shift_m < 1200  # and the shift was undone: WGS-84 is 300-700 m from GCJ-02
     # switch to OpenStreetMap (WGS-84) with the layer control
@@ -322,3 +328,209 @@ def test_every_filter_chip_can_be_seen_at_390_px(open_finder, lang):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"finder-chips-390-{lang}.png"))
     watch.assert_clean()
+
+
+#: a point of the map's own surface (no marker, control, popup or cluster) in the lower part of the map
+_BARE_MAP_POINT = """() => {
+  const map = stationmapFinder.state.map, box = map.getContainer().getBoundingClientRect();
+  for (let y = Math.round(box.bottom) - 60; y > box.top + 120; y -= 13) {
+    for (let x = Math.round(box.left) + 60; x < box.right - 60; x += 17) {
+      const e = document.elementFromPoint(x, y);
+      if (e && map.getContainer().contains(e) && !e.closest('.leaflet-marker-icon, .leaflet-control, .leaflet-popup')
+          && !e.closest('.leaflet-interactive')) return [x, y];
+    }
+  }
+  return null;
+}"""
+
+
+def _position(page):
+    return page.evaluate("() => document.documentElement.dataset.position")
+
+
+def test_a_tap_that_closes_a_popup_keeps_my_position(open_finder, web_query_point):
+    """Issue 20: tapping the map to close a station's popup moved "my position" there. The position
+    moves only by a deliberate act: "set my position here", a long press, or dragging its marker."""
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}", width=390, height=740)
+    wait_list(page, 1)
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    start = _position(page)
+    assert start == f"{lat:.6f},{lon:.6f}"
+    # open a station's popup from the list, then tap the map elsewhere to close it
+    page.locator("#nearest-list li .when").first.click()
+    page.wait_for_selector(".sm-popup .st-nav a")
+    page.wait_for_timeout(400)  # the popup's pan, if any
+    x, y = page.evaluate(_BARE_MAP_POINT)
+    page.mouse.click(x, y)
+    page.wait_for_timeout(500)
+    assert page.locator(".sm-popup").count() == 0  # the popup closed
+    assert page.locator(".sm-setpos-btn").count() == 0  # and nothing else opened
+    assert _position(page) == start
+    assert page.evaluate("() => document.documentElement.dataset.listVersion") == "1"
+    # a tap with nothing open offers "set my position here"; the offer alone moves nothing
+    x, y = page.evaluate(_BARE_MAP_POINT)
+    picked = page.evaluate(f"""() => {{ const F = stationmapFinder, S = F.state;
+        const r = S.map.getContainer().getBoundingClientRect(), c = [{x} - r.left, {y} - r.top];
+        const w = F.fromDisp(S.map.containerPointToLatLng(c));
+        return [w.lon, w.lat, w.lat - F.fromDisp(S.map.containerPointToLatLng([c[0], c[1] + 1])).lat]; }}""")
+    one_px = picked.pop()
+    page.mouse.click(x, y)
+    btn = page.locator(".sm-setpos-btn")
+    assert btn.text_content() == "设为我的位置"
+    assert _position(page) == start
+    btn.click()
+    wait_list(page, 2)
+    got = [float(v) for v in _position(page).split(",")]
+    assert got == pytest.approx([picked[1], picked[0]], abs=one_px)  # the tapped point, to within a pixel
+    page.wait_for_selector(".sm-setpos-btn", state="detached")  # the offer closed (after its fade)
+    # a long press (contextmenu) moves it at once
+    x, y = page.evaluate(_BARE_MAP_POINT)
+    before = _position(page)
+    page.mouse.click(x, y, button="right")
+    wait_list(page, 3)
+    assert _position(page) != before
+    # dragging the position marker moves it
+    before = _position(page)
+    icon = page.locator(".sm-pos-icon").bounding_box()
+    cx, cy = icon["x"] + icon["width"] / 2, icon["y"] + icon["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(cx + 4 * i, cy + 3 * i)
+    page.mouse.up()
+    wait_list(page, 4)
+    assert _position(page) != before
+    watch.assert_clean()
+
+
+#: the open popup's box, the map's, and every visible map control's (viewport pixels)
+_POPUP_AND_CONTROLS = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return {l: r.left, t: r.top, r: r.right, b: r.bottom}; };
+  const popup = document.querySelector('.leaflet-popup');
+  const controls = [...document.querySelectorAll('.leaflet-control')]
+    .filter(c => c.offsetWidth && c.offsetHeight && getComputedStyle(c).display !== 'none')
+    .map(c => [c.className, box(c)]);
+  return {popup: popup && box(popup), map: box(stationmapFinder.state.map.getContainer()), controls,
+          vw: document.documentElement.clientWidth, vh: window.innerHeight};
+}"""
+
+
+def _stable_popup(page):
+    """The popup's box once it has stopped moving (autoPan animates)."""
+    last = None
+    for _ in range(40):
+        got = page.evaluate(_POPUP_AND_CONTROLS)
+        if got["popup"] is not None and got == last:
+            return got
+        last = got
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the popup did not settle: {last}")
+
+
+@pytest.mark.parametrize("corner_x", [30, 195, 360])
+def test_a_popup_opens_fully_visible_clear_of_the_controls_at_390_px(open_finder, web_query_point, corner_x):
+    """Issue 20: at 390 px a marker near the map's top edge opened its popup under the zoom,
+    locate and layer controls (and off the map). It opens panned into view, clear of every control."""
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}", width=390, height=740)
+    wait_list(page, 1)
+    sid = list_ids(page)[0]
+    # put the station's marker at the top edge of the map, under the controls
+    page.evaluate(f"""() => {{ const S = stationmapFinder.state, m = S.listed['{sid}'] || S.markerById['{sid}'];
+        const p = S.map.latLngToContainerPoint(m.getLatLng());
+        S.map.panBy([p.x - {corner_x}, p.y - 12], {{animate: false}}); }}""")
+    page.evaluate(f"() => stationmapFinder.openPopup('{sid}')")
+    page.wait_for_selector(".sm-popup .st-nav a")  # the popup at its full size (name, hours, links)
+    got = _stable_popup(page)
+    p, mp = got["popup"], got["map"]
+    assert p["l"] >= 0 and p["r"] <= got["vw"] and p["t"] >= 0 and p["b"] <= got["vh"], got
+    assert mp["l"] <= p["l"] and p["r"] <= mp["r"] and mp["t"] <= p["t"] and p["b"] <= mp["b"], got
+    assert len(got["controls"]) >= 3  # zoom, locate, layers (and the scale, attribution, offline notice)
+    for name, c in got["controls"]:
+        overlap = min(p["r"], c["r"]) - max(p["l"], c["l"]) > 0 and min(p["b"], c["b"]) - max(p["t"], c["t"]) > 0
+        assert not overlap, (name, c, p)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"finder-popup-390-{corner_x}.png"))
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 740), (1280, 800)])
+def test_every_station_the_list_names_is_a_marker_on_screen_at_first_paint(open_finder, web_stations,
+                                                                             web_query_point, width, height):
+    """Issue 20: the list named stations the map had clustered away or left out of view."""
+    from tests.support.mapview import listed_off_map
+
+    lon, lat = web_query_point
+    page, watch = open_finder(f"/?lat={lat}&lon={lon}", width=width, height=height)
+    wait_list(page, 1)
+    wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+    ids, missing = listed_off_map(page)
+    assert ids == nearest_ids(web_stations, lon, lat) and len(ids) >= 5
+    assert missing == []
+    # the kind filter changes the list: the new list's stations are drawn, the old ones rejoin the clusters
+    page.click('[data-filter="kind"][data-value="hot_tea"]')
+    wait_list(page, 2)
+    ids2, missing = listed_off_map(page)
+    assert ids2 == nearest_ids(web_stations, lon, lat, kinds=("hot_tea",)) and missing == []
+    assert int(page.evaluate(ROOT_DATA)["markers"]) == len(shown_on_map(web_stations, kinds=("hot_tea",)))
+    # a listed station's marker opens its popup like any other
+    page.locator(f'.leaflet-marker-icon[data-id="{ids2[0]}"]').click()
+    page.wait_for_selector(".sm-popup .st-nav a")
+    watch.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def sip_url(tmp_path_factory, web_stations_builder, finder_clock):
+    """A finder whose stations include three inside SIP's road network (the shared one has none there)."""
+    from stationmap.model import Station
+    from stationmap.web import api
+    from tests.support.webforms import live_server, make_app
+
+    sip = [Station(id=f"sip-{i}", name=f"园区驿站{i}", lon=lon, lat=lat, kinds=("rest",), services=("toilet",),
+                   adcode="320571", opening_hours="24/7", source="test")
+           for i, (lon, lat) in enumerate([(120.7260, 31.3235), (120.7105, 31.3150), (120.7330, 31.3290)])]
+    app = make_app(tmp_path_factory.mktemp("finder-sip"), [*web_stations_builder(), *sip])
+    with pytest.MonkeyPatch.context() as mp, live_server(app) as base:
+        mp.setattr(api, "now", finder_clock.now)
+        yield base, app
+
+
+@pytest.mark.parametrize(("lang", "roads", "straight"), [("zh", "路网距离 ", "直线距离 "),
+                                                          ("en", " along the roads", " in a straight line")])
+def test_each_distance_says_whether_it_is_along_the_roads_or_the_straight_line(chromium, sip_url, lang,
+                                                                               roads, straight):
+    """Issue 20: the list and the reach area gave different distances for one station and point, with
+    no word why. Inside SIP's road network the list shows both, each named."""
+    from tests.browser.conftest import Watch
+
+    base, app = sip_url
+    lon, lat = 120.72, 31.32  # inside the SIP road network
+    ctx = chromium.new_context(viewport={"width": 390, "height": 740}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
+                   else route.abort("internetdisconnected"))
+        watch = Watch(page, base)
+        page.goto(f"{base}/?lat={lat}&lon={lon}&lang={lang}")
+        wait_list(page, 1)
+        asked = page.evaluate("() => document.querySelector('#nearest-list').dataset.query")
+        body = app.test_client().get(f"/api/v1/nearest?{asked}").get_json()
+        assert body["reach"]["method"] == "network"
+
+        def words(m, label):  # as finder.js formats: Math.round (half up) metres, km to 0.1 below 10 km
+            km, metres = f"{m / 1000:.{1 if m < 10000 else 0}f}", math.floor(m + 0.5)
+            if lang == "en":
+                return (f"{metres} m" if m < 1000 else f"{km} km") + label
+            return label + (f"{metres} 米" if m < 1000 else f"{km} 公里")
+
+        dists = page.locator("#nearest-list li .dist").all_text_contents()
+        straights = page.locator("#nearest-list li .dist-straight").all_text_contents()
+        feats = body["features"]
+        assert len(dists) == len(straights) == len(feats) > 0
+        assert dists == [words(f["properties"]["distance_m"], roads) for f in feats]
+        assert straights == [words(f["properties"]["straight_m"], straight) for f in feats]
+        assert any(f["properties"]["distance_m"] != f["properties"]["straight_m"] for f in feats)
+        watch.assert_clean()
+    finally:
+        ctx.close()

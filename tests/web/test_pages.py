@@ -119,7 +119,7 @@ def test_language_switch_and_cookie(make_web_app, web_stations):
     assert "lang=en" in r.headers.get("Set-Cookie", "")
     # the cookie keeps English on the next page, and the finder's JS strings follow
     again = client.get("/").get_data(as_text=True)
-    assert "Nearest stations" in again and "Tap the map or the locate button" in again
+    assert "Nearest stations" in again and "Tap the map, then “Set as my position”" in again
     assert "Opening hours" in client.get("/station/xss").get_data(as_text=True)
 
 
