@@ -8,6 +8,11 @@ user's name; the other workers' indexes catch up before their next request.
 
 Public routes (blueprint ``reports``): a station's history, and anonymous,
 rate-limited worker reports ("open and fine", "closed", ...).
+
+Why one module of ~800 lines: the station form, the import flow (upload,
+preview, problem list, confirm) and the history all turn on the same scope
+checks and the same words for a station's fields, kept here once.  The import
+flow is the part to move into its own blueprint when it grows.
 """
 
 from __future__ import annotations
