@@ -181,19 +181,15 @@ def rules(station: Station, services: Iterable[str] = ()) -> tuple[str, ...]:
 
 def open_at(station: Station, at: datetime | None = None, services: Iterable[str] = ()) -> bool:
     """Whether ``station`` (and each of ``services`` it keeps hours for) is open at ``at``
-    (default: now; naive times are Shanghai time)."""
-    local = to_shanghai(at).replace(tzinfo=None)
-    if station.status != "active" and not status_allows(station, local.date()):
-        return False
-    check = hours_checker(local)
-    if not (services and station.service_hours):
-        return _always(station.opening_hours) or check(station.opening_hours)
-    return all(_always(r) or check(r) for r in rules(station, services))
+    (default: now; naive times are Shanghai time).  For many stations at one moment,
+    :func:`open_checker` (the time zone conversion made once)."""
+    return open_checker(to_shanghai(at), services)(station)
 
 
 def open_checker(at: datetime, services: Iterable[str] = ()) -> Callable[[Station], bool]:
-    """``is_open(station)`` at ``at`` for many stations: :func:`open_at` with the time zone
-    conversion and the minute's cache key made once."""
+    """``is_open(station)`` at ``at`` for many stations: the status (:func:`status_allows`), the
+    station's hours and each of ``services``' own hours, with the time zone conversion and the
+    minute's cache key made once."""
     local = to_shanghai(at).replace(tzinfo=None)
     day = local.date()
     check = hours_checker(local)
@@ -202,13 +198,9 @@ def open_checker(at: datetime, services: Iterable[str] = ()) -> Callable[[Statio
     def is_open(st: Station) -> bool:
         if st.status != "active" and not status_allows(st, day):
             return False
-        hours = st.opening_hours
-        if not (not hours or hours.strip() == ALWAYS or check(hours)):
-            return False
-        if services and st.service_hours:
-            own = dict(st.service_hours)
-            return all(check(own[s]) for s in services if s in own and not _always(own[s]))
-        return True
+        if not (services and st.service_hours):
+            return _always(st.opening_hours) or check(st.opening_hours)
+        return all(_always(r) or check(r) for r in rules(st, services))
 
     return is_open
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -38,7 +39,7 @@ from stationmap.checks import check_point
 from stationmap.config import MAX_K
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
-from stationmap.hours import open_at as open_at_
+from stationmap.hours import open_checker
 from stationmap.jit import compiled
 from stationmap.model import KINDS, Station, check_kinds, check_services
 
@@ -128,6 +129,8 @@ class StationIndex:
         self._xyz = np.empty((0, 3))
         self._ll = np.empty((0, 2))     # lon, lat per slot (bbox queries)
         self._shut = np.empty(0, dtype=bool)    # per slot: a live closed station
+        #: ``(at, services, is_open)`` of the last query that asked who is open (:meth:`_open_checker`)
+        self._last_checker: tuple[datetime, tuple[str, ...], Callable[[Station], bool]] | None = None
         self._kmask = np.empty(0, dtype=np.int64)
         self._n = 0
         #: removed slots still in the kd trees (until the next rebuild)
@@ -311,7 +314,15 @@ class StationIndex:
     def _accept(self, st: Station, services: tuple[str, ...] | None, open_at: datetime | None) -> bool:
         if services and not all(s in st.services for s in services):
             return False
-        return open_at is None or open_at_(st, open_at, services or ())
+        return open_at is None or self._open_checker(open_at, services or ())(st)
+
+    def _open_checker(self, at: datetime, services: tuple[str, ...]) -> Callable[[Station], bool]:
+        """:func:`stationmap.hours.open_checker` of ``at``, kept for the next station of the same
+        query (its time zone conversion costs more than the check)."""
+        last = self._last_checker
+        if last is None or last[0] is not at or last[1] != services:
+            last = self._last_checker = (at, services, open_checker(at, services))
+        return last[2]
 
     def nearest(self, lon: float, lat: float, *, k: int = 1, kinds: Iterable[str] | None = None,
                 services: Iterable[str] | None = None, open_at: datetime | None = None,
