@@ -12,6 +12,11 @@ Apple      GCJ-02   ``https://maps.apple.com/?daddr=LAT,LON&...`` (Apple Maps us
                     GCJ-02 inside China)
 =========  =======  ==========================================================
 
+``src`` names the caller: Amap takes any name, Baidu requires
+``webapp.<company>.<app>``. ``tests/unit/test_nav_uri_apis.py`` checks every link
+against each app's documented URI API (parameter names, mode names, datum,
+coordinate order and precision).
+
 Travel modes map to each app's own: walk -> walk / walking / ``dirflg=w``;
 bike and ebike -> ride / riding / (Apple Maps' URL scheme has no cycling
 flag, so none is sent); car -> car / driving / ``dirflg=d``.
@@ -36,6 +41,8 @@ _AMAP_MODE = {"walk": "walk", "bike": "ride", "ebike": "ride", "car": "car"}
 _BAIDU_MODE = {"walk": "walking", "bike": "riding", "ebike": "riding", "car": "driving"}
 _APPLE_FLAG = {"walk": "w", "bike": None, "ebike": None, "car": "d"}
 SOURCE = "stationmap"
+# Baidu's URI API requires ``src`` in the form ``webapp.<company>.<app>`` for web callers
+BAIDU_SOURCE = "webapp.stationmap.finder"
 
 
 def _baidu_text(s: str) -> str:
@@ -88,13 +95,13 @@ def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], nam
         return [{
             "amap": f"https://uri.amap.com/navigation?to={d.amap_to}{amap_tail}",
             "baidu": (f"https://api.map.baidu.com/marker?location={d.baidu_location}&title={d.name_q}"
-                      f"&content={d.name_q}&coord_type=bd09ll&output=html&src={SOURCE}"),
+                      f"&content={d.name_q}&coord_type=bd09ll&output=html&src={BAIDU_SOURCE}"),
             "apple": f"https://maps.apple.com/?daddr={d.apple}{apple_tail}",
         } for d in dests]
     o = _place(float(origin_wgs84[0]), float(origin_wgs84[1]), origin_name)
     # what follows each destination, the same for all of them
     amap_tail = f"&from={o.amap_to}&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative=1"
-    baidu_tail = f"&mode={baidu_mode}&coord_type=bd09ll&output=html&src={SOURCE}"
+    baidu_tail = f"&mode={baidu_mode}&coord_type=bd09ll&output=html&src={BAIDU_SOURCE}"
     baidu_head = f"https://api.map.baidu.com/direction?origin={o.baidu_latlng}&destination="
     apple_tail = f"&saddr={o.apple}{apple_tail}"
     return [{
