@@ -2,7 +2,7 @@
 
 Goal: <= 10 s (wall clock) for the first import (200,000 new stations, one change-log row
 each, one transaction).  The rows give no adcode: each is placed in the district its
-point lies in (issue 20; one bulk STRtree lookup per 20,000 rows); the box also covers
+point lies in (issue 20; one bulk point-in-polygon lookup per 20,000 rows); the box also covers
 Shanghai, Anhui, Shandong and the sea, whose rows get ``district=`` (``--district``).
 Also timed: the same file again (all unchanged: nothing written) and a GCJ-02 file of
 the same size (vectorised datum conversion).  Run ``python benchmarks/bench_import.py [ROWS]``.

@@ -243,10 +243,10 @@ class Districts:
         self._records = dict(sorted(records.items()))
         records = self._records
         self._by_level = {lv: [r for r in records.values() if r.level == lv] for lv in LEVELS}
-        self._tree: shapely.STRtree | None = None
+        self._geoms: np.ndarray | None = None
         self._tree_codes: np.ndarray | None = None
         self._outlines: dict[str, BaseGeometry] = {}
-        self._zone_tree: shapely.STRtree | None = None
+        self._zone_geoms: np.ndarray | None = None
         self._zone_codes: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -264,7 +264,7 @@ class Districts:
             checked[rec.adcode] = geom
         with self._lock:
             self._outlines = dict(sorted(checked.items()))
-            self._zone_tree = self._zone_codes = None
+            self._zone_geoms = self._zone_codes = None
 
     def zone_outline(self, adcode: str | int) -> BaseGeometry | None:
         """The outline of a zone (:meth:`set_zone_outlines`), or None."""
@@ -353,30 +353,30 @@ class Districts:
 
     # -- point in polygon -------------------------------------------------------------
 
-    def _zone_index(self) -> tuple[shapely.STRtree | None, np.ndarray]:
-        if self._zone_tree is None and self._outlines:
+    def _zone_index(self) -> tuple[np.ndarray | None, np.ndarray]:
+        if self._zone_geoms is None and self._outlines:
             with self._lock:
-                if self._zone_tree is None and self._outlines:
+                if self._zone_geoms is None and self._outlines:
                     import shapely
 
                     geoms = np.array(list(self._outlines.values()), dtype=object)
                     shapely.prepare(geoms)
                     self._zone_codes = np.array(list(self._outlines), dtype=object)
-                    self._zone_tree = shapely.STRtree(geoms)
-        return self._zone_tree, self._zone_codes  # type: ignore[return-value]  # built above (or no outlines)
+                    self._zone_geoms = geoms
+        return self._zone_geoms, self._zone_codes  # type: ignore[return-value]  # built above (or no outlines)
 
-    def _index(self) -> tuple[shapely.STRtree, np.ndarray]:
-        if self._tree is None:
+    def _index(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._geoms is None:
             with self._lock:
-                if self._tree is None:
+                if self._geoms is None:
                     import shapely
 
                     counties = self._by_level["county"]
                     geoms = np.array([r.geometry for r in counties], dtype=object)
                     shapely.prepare(geoms)
                     self._tree_codes = np.array([r.adcode for r in counties], dtype=object)
-                    self._tree = shapely.STRtree(geoms)
-        return self._tree, self._tree_codes  # type: ignore[return-value]  # built above
+                    self._geoms = geoms
+        return self._geoms, self._tree_codes  # type: ignore[return-value]  # built above
 
     def locate(self, lon: float, lat: float, *, zones: bool = True) -> str | None:
         """Adcode of the most specific district containing the WGS-84 point ``(lon, lat)``, or None.
@@ -406,20 +406,20 @@ class Districts:
         """``(most specific district, county)`` of each WGS-84 point: two object arrays of
         adcodes, None where a point is in none (or is not finite).
 
-        One bulk STRtree query over the county polygons (and one over the zone
-        outlines), not one point-in-polygon test per point.
+        One bulk lookup over the county polygons (and one over the zone outlines,
+        :func:`_lookup`), not one point-in-polygon test per point.
         """
         lons = np.asarray(lons, dtype=float).ravel()
         lats = np.asarray(lats, dtype=float).ravel()
         if lons.shape != lats.shape:
             raise ValidationError(
                 f"lons and lats must have the same length, got {lons.size} and {lats.size}", field="lats")
-        tree, codes = self._index()
-        county = _lookup(tree, codes, lons, lats)
-        ztree, zcodes = self._zone_index()
-        if ztree is None:
+        geoms, codes = self._index()
+        county = _lookup(geoms, codes, lons, lats)
+        zgeoms, zcodes = self._zone_index()
+        if zgeoms is None:
             return county, county
-        zone = _lookup(ztree, zcodes, lons, lats)
+        zone = _lookup(zgeoms, zcodes, lons, lats)
         return np.where(zone != None, zone, county), county  # noqa: E711  (elementwise)
 
     def assign_many(self, lons: npt.ArrayLike, lats: npt.ArrayLike, stated: Sequence[str], *,
@@ -488,34 +488,33 @@ class Districts:
         return rec.name if rec is not None else "unknown district"
 
 
-def _lookup(tree: shapely.STRtree, codes: np.ndarray, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
-    """The code of the first (lowest index) geometry of ``tree`` holding each point; None outside."""
+def _lookup(geoms: np.ndarray, codes: np.ndarray, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """The code of the first (lowest index) of the prepared ``geoms`` holding each point; None outside.
+
+    No point geometries are made (creating 200,000 of them costs more than the
+    whole lookup): the points are sorted by longitude once, each geometry takes
+    the slice within its bounding box (a binary search, then a latitude test)
+    and tests it with its prepared form (``shapely.intersects_xy``).
+    """
     import shapely
 
     out = np.full(lons.size, None, dtype=object)
-    ok = np.isfinite(lons) & np.isfinite(lats)
-    if not ok.any():
+    idx = np.flatnonzero(np.isfinite(lons) & np.isfinite(lats))
+    if not idx.size:
         return out
-    idx = np.flatnonzero(ok)
-    # candidates by bounding box (fast), then each geometry tests its candidates at once with its
-    # prepared form (a predicate in the query would test point against polygon, unprepared: 40x slower)
-    q_in, q_tree = tree.query(shapely.points(lons[idx], lats[idx]))
-    if q_in.size:
-        geoms = tree.geometries
-        keep = np.zeros(q_in.size, dtype=bool)
-        by_geom = np.argsort(q_tree, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(q_tree[by_geom]) != 0])
-        for a, b in zip(starts, np.r_[starts[1:], by_geom.size]):
-            sel = by_geom[a:b]
-            pts = idx[q_in[sel]]
-            keep[sel] = shapely.intersects_xy(geoms[q_tree[sel[0]]], lons[pts], lats[pts])
-        q_in, q_tree = q_in[keep], q_tree[keep]
-    if q_in.size:
-        order = np.lexsort((q_tree, q_in))
-        q_in, q_tree = q_in[order], q_tree[order]
-        first = np.ones(q_in.size, dtype=bool)
-        first[1:] = q_in[1:] != q_in[:-1]
-        out[idx[q_in[first]]] = codes[q_tree[first]]
+    order = idx[np.argsort(lons[idx], kind="stable")]
+    xs = lons[order]
+    done = np.zeros(lons.size, dtype=bool)
+    for j, (x0, y0, x1, y1) in enumerate(shapely.bounds(geoms).tolist()):
+        cand = order[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x1, "right")]
+        if not cand.size:
+            continue
+        y = lats[cand]
+        cand = cand[(y >= y0) & (y <= y1) & ~done[cand]]  # the lowest index wins: skip points placed
+        if cand.size:
+            hit = cand[shapely.intersects_xy(geoms[j], lons[cand], lats[cand])]
+            out[hit] = codes[j]
+            done[hit] = True
     return out
 
 

@@ -256,7 +256,8 @@ def station_json_slow(s: Station) -> str:
 
 _jstr = json.encoder.encode_basestring  # the C implementation where there is one
 _FAST_FIELDS = ("adcode", "address", "host", "id", "kinds", "lat", "lon", "name", "name_en", "opening_hours",
-                "operator", "phone", "services", "source", "status", "verified_at")
+                "operator", "phone", "reopens_on", "service_hours", "services", "source", "status",
+                "verified_at")
 _FAST_JSON = tuple(sorted(f.name for f in dataclasses.fields(Station))) == _FAST_FIELDS
 
 

@@ -172,9 +172,12 @@ def test_locate_known_places(districts, lon, lat, expect):
 
 def test_locate_many_equals_brute_force(districts, raw):
     rng = np.random.default_rng(7)
-    lons = rng.uniform(116.0, 122.2, 3000)
-    lats = rng.uniform(30.6, 35.2, 3000)
     counties = raw[raw.level == "county"].sort_values("adcode")
+    # random points, plus polygon vertices: on shared borders and on bounding-box edges
+    corners = shapely.get_coordinates(counties.geometry.to_numpy())
+    corners = corners[rng.choice(len(corners), 600, replace=False)]
+    lons = np.r_[rng.uniform(116.0, 122.2, 3000), corners[:, 0]]
+    lats = np.r_[rng.uniform(30.6, 35.2, 3000), corners[:, 1]]
     expect = np.full(lons.size, None, dtype=object)
     hits = np.zeros(lons.size, dtype=int)
     for code, geom in zip(counties.adcode, counties.geometry):
