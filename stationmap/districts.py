@@ -55,7 +55,6 @@ from stationmap.errors import ConfigError, NotFoundError, ValidationError, geoda
 if TYPE_CHECKING:
     import geopandas as gpd
     import numpy.typing as npt
-    import shapely
     from shapely.geometry.base import BaseGeometry
 
     from stationmap.config import Settings
