@@ -748,7 +748,8 @@ def publish(adcode: str, out: str, kinds: tuple[str, ...], services: tuple[str, 
     presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(cfg.tianditu_key),
                             default_lang=cfg.default_lang)
     res = publish_district(adcode, out, settings=cfg, stations=store.all(), presets=presets)
-    click.echo(f"published {res['stations']} stations of {adcode} to {res['out']} "
+    click.echo(f"published {res['stations']} stations of {adcode} and {res['neighbours']} of neighbouring districts "
+               f"within reach of its boundary (labelled 邻区) to {res['out']} "
                f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
 
 

@@ -46,6 +46,7 @@ from flask import current_app
 
 from stationmap import config as _config
 from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG, simplified_boundaries
+from stationmap.errors import NotFoundError, ValidationError
 from stationmap.index import StationIndex
 from stationmap.instance import private_dir, write_private
 from stationmap.model import KINDS
@@ -193,13 +194,16 @@ def any_sample() -> bool:
 
 def district_scope(adcode: str) -> tuple[Scope, StationIndex]:
     """The scope of district ``adcode`` (:func:`stationmap.scope.district_scope`: its stations and its
-    neighbours' within reach) and an index of its stations, kept per index revision (400 if the adcode
-    is malformed, 404 if unknown)."""
+    neighbours' within reach) and an index of its stations, kept per index revision (ValidationError on
+    ``scope`` if the adcode is malformed or unknown)."""
     from stationmap import scope
     from stationmap.publish import district_prefix
 
     st = state()
-    district = districts().get(adcode)
+    try:
+        district = districts().get(adcode)
+    except (ValidationError, NotFoundError) as exc:  # a bad parameter: a 400 naming it
+        raise ValidationError(f"scope: {exc.message}", field="scope") from None
     key = (st.index_key(), district.adcode)
     hit = st.scopes.get(key)
     if hit is None:
