@@ -59,3 +59,20 @@ def test_scope_holds_the_district_and_its_neighbours_within_reach_in_metres(zhon
     # in metres: a reach of 5 km takes "far" too
     assert [s.id for s in scope.district_scope(border_stations(), d, "320404", d.geometry, 5000).neighbours] \
         == ["far", "near", "tea"]
+
+
+def test_published_site_carries_its_neighbours_within_reach_marked(tmp_path):
+    """stationmap publish: the district's stations and the neighbour 280 m across the border (marked),
+    never the one 4.7 km across; and the words to say none within in the site's language."""
+    import json
+
+    from stationmap.publish import EmbedPresets, publish_district
+
+    res = publish_district("320404", tmp_path, settings=config.load(), stations=border_stations(),
+                           presets=EmbedPresets(lang="en"))
+    assert res["stations"] == 2 and res["neighbours"] == 2
+    text = (tmp_path / "stations.js").read_text(encoding="utf-8")
+    data = json.loads(text[text.index("= ") + 2:].rstrip().rstrip(";"))
+    assert {f["id"]: f["properties"]["neighbour"] for f in data["features"]} == \
+        {"own": False, "own-2": False, "near": True, "tea": True}
+    assert data["none_within"]["none_within"] == "No %(what)s within %(m)s minutes."
