@@ -121,12 +121,17 @@ def _echo_schema(res: UpgradeResult, *, err: bool = False, quiet_when_new: bool 
 def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], services: tuple[str, ...],
             open_now: bool, at_text: str | None, fmt: str) -> None:
     """Print the stations nearest a point, nearest first (output in WGS-84), each with whether it is
-    open at --at and when that changes (with --service: while those services are available too)."""
+    open at --at and when that changes (with --service: while those services are available too).
+
+    When none of them is within the finder's minutes (STATIONMAP_MINUTES, by e-bike on the straight-line
+    estimate), it says so first and names the nearest, as every page and /api/v1/nearest do."""
     from datetime import datetime
 
     from stationmap.coords import to_wgs84
     from stationmap.hours import TZ, parse_datetime, rfc3339, when_checker
     from stationmap.index import StationIndex
+    from stationmap.reach.circle import circle_minutes
+    from stationmap.within import none_within
 
     at = parse_datetime(at_text, field="--at") if at_text is not None else datetime.now(TZ)
     wlon, wlat = to_wgs84(lon, lat, datum)
@@ -134,6 +139,9 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
     hits = index.nearest(wlon, wlat, k=k, kinds=kinds or None, services=services or None,
                          open_at=at if open_now else None)
     when_of = when_checker(at, services)
+    cfg = settings()
+    nothing = none_within(((h.station.id, h.station.name, circle_minutes(h.distance_m, _config.DEFAULT_MODE, cfg),
+                            h.distance_m) for h in hits), cfg.minutes, kinds=kinds, services=services)
     rows: list[dict[str, Any]] = []
     for h in hits:
         w = when_of(h.station)
@@ -143,8 +151,11 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
                      "sample": h.station.is_sample})
     if fmt == "json":
         click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat, "at": rfc3339(at)},
+                               "none_within": None if nothing is None else nothing.to_dict(),
                                "stations": rows}, ensure_ascii=False, indent=2))
         return
+    if nothing is not None:
+        click.echo(nothing.words(cfg.default_lang))
     if not rows:
         click.echo("no station found")
         return
@@ -737,7 +748,8 @@ def publish(adcode: str, out: str, kinds: tuple[str, ...], services: tuple[str, 
     presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(cfg.tianditu_key),
                             default_lang=cfg.default_lang)
     res = publish_district(adcode, out, settings=cfg, stations=store.all(), presets=presets)
-    click.echo(f"published {res['stations']} stations of {adcode} to {res['out']} "
+    click.echo(f"published {res['stations']} stations of {adcode} and {res['neighbours']} of neighbouring districts "
+               f"within reach of its boundary (labelled 邻区) to {res['out']} "
                f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
 
 

@@ -251,13 +251,15 @@ def select_stations(stations: Iterable[Station], district: District,
     """The district's stations that the presets show, by id; closed stations left out."""
     presets = presets or EmbedPresets()
     prefix = district_prefix(district)
-    kinds, services = set(presets.kinds), set(presets.services)
-    out = [s for s in stations
-           if s.adcode.startswith(prefix) and s.status != "closed"
-           and (not kinds or not kinds.isdisjoint(s.kinds))
-           and (not services or services.issubset(s.services))]
+    out = [s for s in stations if s.adcode.startswith(prefix) and s.status != "closed" and shows(presets, s)]
     out.sort(key=lambda s: s.id)
     return out
+
+
+def shows(presets: EmbedPresets, station: Station) -> bool:
+    """Whether the presets' kinds and services show ``station``."""
+    kinds, services = set(presets.kinds), set(presets.services)
+    return (not kinds or not kinds.isdisjoint(station.kinds)) and (not services or services.issubset(station.services))
 
 
 # -- the static site ------------------------------------------------------------------
@@ -377,20 +379,25 @@ def open_intervals(station: Station, *, start: datetime, days: int = HOURS_HORIZ
 
 def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh: dict, detour_factor: float,
                    minutes: float, title: str = "", now: datetime | None = None,
-                   horizon_days: int = HOURS_HORIZON_DAYS) -> dict[str, Any]:
+                   horizon_days: int = HOURS_HORIZON_DAYS, neighbours: Collection[str] = (),
+                   lang: str = "zh") -> dict[str, Any]:
     """Everything a published page knows, as one JSON-ready dict (coordinates WGS-84).
 
     ``features``: the stations with the API's properties (:func:`stationmap.geojson.properties`,
     no ``url``: a static site has no station pages), their opening
     intervals (:func:`open_intervals`) and navigation links per travel mode;
     ``boundaries``: district outlines (GeoJSON features); ``reach``: speeds
-    and detour factor for the straight-line travel-time estimate.
+    and detour factor for the straight-line travel-time estimate.  The stations whose ids are in
+    ``neighbours`` (a neighbouring district's, within reach: :mod:`stationmap.scope`) carry
+    ``neighbour: true``, the others ``false``; ``none_within``: the words in ``lang`` to say that
+    nothing of the asked kind is within the limit (:func:`stationmap.within.words_table`).
     """
     from datetime import datetime
 
     from stationmap.config import MODES
     from stationmap.hours import TZ
     from stationmap.maps.nav import nav_links_many
+    from stationmap.within import words_table
 
     now = (now or datetime.now(TZ)).astimezone(TZ)
     stations = list(stations)
@@ -407,6 +414,7 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
         props = geojson.properties(s)
         props["hours"] = open_intervals(s, start=now, days=horizon_days)
         props["nav"] = nav
+        props["neighbour"] = s.id in neighbours
         feats.append(geojson.feature(s, geojson.point(s.lon, s.lat), props))
     return {
         "type": "FeatureCollection", "datum": "wgs84", "title": title,
@@ -415,6 +423,7 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
         "features": feats,
         "boundaries": {"type": "FeatureCollection", "datum": "wgs84", "features": list(boundaries)},
         "reach": {"speeds_kmh": dict(speeds_kmh), "detour_factor": float(detour_factor), "minutes": float(minutes)},
+        "none_within": words_table(lang),
     }
 
 
@@ -521,7 +530,8 @@ def embed_config(finder_cfg: dict, district: District, presets: EmbedPresets, *,
     cfg = finder_cfg
     prefix = district_prefix(district)
     mq = dict(cfg.get("marker_query") or {})
-    mq["district"] = prefix
+    # the district's stations and its neighbours' within reach (stationmap.scope), in the map and the list
+    mq["scope"] = district.adcode
     if mq.get("fields"):  # the embed's list shows the names: load them with the markers
         fields = [f for f in str(mq["fields"]).split(",") if f]
         mq["fields"] = ",".join(fields + ([] if "name" in fields else ["name"]))
@@ -530,6 +540,9 @@ def embed_config(finder_cfg: dict, district: District, presets: EmbedPresets, *,
     if presets.services:
         mq["service"] = ",".join(presets.services)
     cfg["marker_query"] = mq
+    cfg["nearest_query"] = {"scope": district.adcode}
+    # the presets' kinds and services filter the list from its first query (a position in the page's URL)
+    cfg["filters"] = {"kind": list(presets.kinds), "service": list(presets.services)}
     cfg["autolocate"] = False  # never ask a visitor of another site for their position unprompted
     cfg["embed"] = {
         **presets.to_dict(), "adcode": district.adcode, "prefix": prefix, "fit_bounds": fit,
@@ -599,8 +612,9 @@ def site_readme(district: District, n: int, generated: str, sample: bool) -> str
         f"{full_name(district)} ({district.adcode}): {n} stations, exported {generated} by stationmap.",
         "",
         "index.html        the map; open it from disk or put the folder on any static web host",
-        "stations.js       the stations and district outline for index.html (window.STATIONMAP_STATIC)",
-        "stations.geojson  the same stations as GeoJSON (WGS-84)",
+        "stations.js       the stations and district outline for index.html (window.STATIONMAP_STATIC);",
+        "                  with the neighbouring districts' stations near the boundary (neighbour: true)",
+        "stations.geojson  the district's own stations as GeoJSON (WGS-84)",
         "assets/           Leaflet and plugins (BSD-2-Clause / MIT, see assets/vendor/*/LICENSE), scripts, icons",
         "",
         "Opening hours are known up to 120 days after the export; export again to refresh.",
@@ -639,10 +653,13 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
     Returns
     -------
     dict
-        ``{"stations": n, "files": [paths written], "out": Path}``.
+        ``{"stations": n, "neighbours": n, "files": [paths written], "out": Path}``: the district's
+        stations, and the neighbouring districts' within reach (:mod:`stationmap.scope`) that the
+        site shows too, labelled 邻区.
     """
     from pathlib import Path
 
+    from stationmap import scope
     from stationmap.districts import load_districts, simplified_boundaries
     from stationmap.io.writers import stations_to_geojson
 
@@ -651,14 +668,19 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
     presets = presets or EmbedPresets(lang=settings.default_lang)
     every = list(stations)
     chosen = select_stations(every, district, presets)
+    # the neighbouring districts' stations within reach of the boundary, as the app's embed shows them
+    scoped = scope.district_scope(every, district, district_prefix(district),
+                                  scope.district_shape(districts, district), scope.reach_m(settings))
+    near = [s for s in scoped.neighbours if shows(presets, s)]
     bounds = simplified_boundaries(districts, "county", prefix=district_prefix(district))
-    payload = static_payload(chosen, boundaries=bounds, speeds_kmh=settings.speeds_kmh,
+    payload = static_payload([*chosen, *near], boundaries=bounds, speeds_kmh=settings.speeds_kmh,
                              detour_factor=settings.detour_factor, minutes=settings.minutes,
-                             title=full_name(district), now=now)
+                             title=full_name(district), now=now, neighbours={s.id for s in near},
+                             lang=presets.lang)
     sample = any(s.is_sample for s in chosen)
     html = render_static_page(district, presets, stations=every, tianditu_key=settings.tianditu_key,
                               minutes=settings.minutes, sample=sample)
     readme = site_readme(district, len(chosen), payload["generated_at"], sample)
     files = write_site(out_dir, index_html=html, payload=payload, geojson=stations_to_geojson(chosen),
                        static_dir=PACKAGE_DIR.parent / "static", readme=readme)
-    return {"stations": len(chosen), "files": files, "out": Path(out_dir)}
+    return {"stations": len(chosen), "neighbours": len(near), "files": files, "out": Path(out_dir)}

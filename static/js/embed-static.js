@@ -140,6 +140,7 @@
     }
     return answer({
       type: 'FeatureCollection', datum: 'wgs84', sample: D.sample,
+      none_within: noneWithin(all, perMetre, minutesLimit, list(params, 'kind'), list(params, 'service')),
       query: { lon: lon, lat: lat, mode: mode, minutes: minutesLimit, k: k, order: params.get('order') || 'time',
                at: rfc3339(t) },
       reach: { method: 'straight_line', speed_kmh: speed, detour_factor: D.reach.detour_factor,
@@ -152,6 +153,33 @@
         });
       })
     });
+  }
+
+  // as stationmap.within: nothing of the asked kind within the limit -> say so and name the nearest
+  // (straight line: a published site has no road network), in the words of D.none_within
+  function fmt(template, values) {
+    return String(template).replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? '' : String(values[k]); });
+  }
+  function noneWithin(ranked, perMetre, limit, kinds, services) {
+    var W = D.none_within;
+    if (!W || ranked.some(function (r) { return r.d * perMetre <= limit; })) { return null; }
+    var what = kinds.length ? kinds.map(function (k) { return W.kinds[k] || k; }).join(W.or) : W.station;
+    if (services.length) {
+      what = fmt(W.with_services, { what: what, services: services.map(function (s) { return W.services[s] || s; }).join(W.and) });
+    }
+    if (W.lower) { what = what.toLowerCase(); }
+    var text = fmt(W.none_within, { m: String(limit), what: what });
+    var near = null;
+    if (ranked.length) {
+      var r = ranked[0], dm = r.d;
+      var dist = dm < 1000 ? fmt(W.metres, { n: Math.round(dm) }) : fmt(W.kilometres, { n: (dm / 1000).toFixed(dm < 10000 ? 1 : 0) });
+      near = { id: r.f.id, name: r.f.properties.name, minutes: Math.round(dm * perMetre * 10) / 10,
+               distance_m: Math.round(dm * 10) / 10, distance: 'straight_line' };
+      text += W.space + fmt(W.nearest_is, { name: near.name, d: fmt(W.dist_straight, { d: dist }) });
+    }
+    var message = {};
+    message[W.lang] = text;
+    return { minutes: limit, kinds: kinds, services: services, nearest: near, message: message };
   }
 
   function route(url) {

@@ -6,7 +6,7 @@
  *  - give the nearest-station list the same kind / service presets,
  *  - fit the district when the URL gave no centre and zoom,
  *  - hide the locate button when the presets say so,
- *  - list the district's stations until the visitor picks a position.
+ *  - list the district's stations (then its neighbours', 邻区) until the visitor picks a position.
  * Text reaches the page through textContent only.
  */
 (function () {
@@ -32,8 +32,10 @@
   function districtList() {
     if (!E.list || S.pos || !listEl) { return; }
     listEl.textContent = '';
+    // the district's own stations first, then its neighbours' within reach (labelled 邻区), each by name
     var feats = S.features.slice().sort(function (a, b) {
-      return String(a.properties.name).localeCompare(String(b.properties.name), 'zh');
+      var na = a.properties.neighbour ? 1 : 0, nb = b.properties.neighbour ? 1 : 0;
+      return na - nb || String(a.properties.name).localeCompare(String(b.properties.name), 'zh');
     });
     if (statusEl) { statusEl.textContent = feats.length ? E.strings.district_list + ' (' + feats.length + ')' : E.strings.empty; }
     feats.forEach(function (f) {
@@ -49,6 +51,14 @@
         if (m && S.refs.cluster.hasLayer(m)) { S.refs.cluster.zoomToShowLayer(m, function () { m.openPopup(); }); }
       });
       li.appendChild(btn);
+      if (f.properties.neighbour) {
+        li.classList.add('neighbour');
+        var tag = document.createElement('span');
+        tag.className = 'tag-neighbour';
+        tag.title = S.cfg.strings.neighbour_title;
+        tag.textContent = S.cfg.strings.neighbour;
+        li.appendChild(tag);
+      }
       listEl.appendChild(li);
     });
     root.dataset.embedList = String(feats.length);

@@ -122,6 +122,10 @@
       posLayer: L.layerGroup(), tileNotice: false
     };
     F.state = S;
+    // filters preset by the configuration (an embed's kinds and services), in place before the first query
+    ['kind', 'service'].forEach(function (f) {
+      ((cfg.filters || {})[f] || []).forEach(function (v) { S.filters[f][v] = true; });
+    });
     var T = cfg.strings;
     var whenText = whenWords(cfg);
     var statusEl = document.getElementById('finder-status');
@@ -227,14 +231,18 @@
       for (var i = 0; i < kindOrder.length; i++) { if (kinds.indexOf(kindOrder[i]) >= 0) { return kindOrder[i]; } }
       return kindOrder[0];
     }
-    function iconFor(kind) {
-      if (!icons[kind]) {
+    // a neighbouring district's station (an embed's scope, neighbour: true) is drawn apart: sm-neighbour
+    function iconFor(kind, neighbour) {
+      var key = kind + (neighbour ? ':n' : '');
+      if (!icons[key]) {
         var k = cfg.kinds[kind];
         var html = '<div class="sm-pin" style="background:' + k.color + '"><img alt="" src="' + k.icon + '"></div>';
-        icons[kind] = L.divIcon({ html: html, className: 'sm-marker sm-kind-' + kind, iconSize: [28, 28], iconAnchor: [14, 32], popupAnchor: [0, -30], tooltipAnchor: [12, -18] });
+        icons[key] = L.divIcon({ html: html, className: 'sm-marker sm-kind-' + kind + (neighbour ? ' sm-neighbour' : ''),
+                                 iconSize: [28, 28], iconAnchor: [14, 32], popupAnchor: [0, -30], tooltipAnchor: [12, -18] });
       }
-      return icons[kind];
+      return icons[key];
     }
+    function neighbourTag() { return el('span', { 'class': 'tag-neighbour', title: T.neighbour_title }, T.neighbour); }
 
     function serviceIcons(services) {
       var span = el('span', { 'class': 'st-svc' });
@@ -275,6 +283,7 @@
       var box = el('div', { 'class': 'sm-popup' });
       var name = el('a', { 'class': 'st-name', href: stationPage(f.id) }, '…');
       box.appendChild(name);
+      if (p.neighbour) { box.appendChild(neighbourTag()); }
       var facts = el('div', { 'class': 'st-facts' });
       facts.appendChild(el('span', null, p.kinds.map(function (k) { return (cfg.kinds[k] || { label: k }).label; }).join(' · ')));
       facts.appendChild(el('span', { 'class': 'badge ' + (p.open_now ? 'open' : 'closed') }, p.open_now ? T.open : T.closed));
@@ -296,7 +305,9 @@
     var names = {};
     function nameTooltip(layer) {
       var id = layer.feature.id;
-      if (names[id] !== undefined) { return el('span', null, names[id]); }
+      if (names[id] !== undefined) {
+        return el('span', null, names[id] + (layer.feature.properties.neighbour ? ' · ' + T.neighbour : ''));
+      }
       details(id).then(function (d) {
         names[id] = d.properties.name;
         var tip = layer.getTooltip();
@@ -346,7 +357,8 @@
     function buildMarkers() {
       S.markers = S.features.map(function (f) {
         var c = f.geometry.coordinates;
-        var m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds)), keyboard: false });
+        var m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds), f.properties.neighbour),
+                                                      keyboard: false });
         m.feature = f;
         S.markerById[f.id] = m;
         return m;
@@ -458,7 +470,8 @@
         var id = f.properties.id, m = S.markerById[id];
         if (!m) {
           var c = f.geometry.coordinates;
-          m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds)), keyboard: false });
+          m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(f.properties.kinds), f.properties.neighbour),
+                                                    keyboard: false });
           m.feature = { type: 'Feature', id: id, geometry: f.geometry, properties: f.properties };
         }
         now[id] = m;
@@ -499,9 +512,12 @@
       S.radius = data.reach.radius_m;
       drawPosition(S.radius);
       pinListed(data.features);
-      if (!data.features.length) { status(T.no_results); return; }
+      // nothing of the asked kind within the limit: the answer says so, and names the nearest (none_within)
+      var none = data.none_within && data.none_within.message && data.none_within.message[cfg.lang];
+      root.dataset.noneWithin = none ? '1' : '0';
+      if (!data.features.length) { status(none || T.no_results, !!none); return; }
       showListed(data.features);
-      status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }));
+      status(none || fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }), !!none);
       data.features.forEach(function (f) {
         var p = f.properties;
         var li = el('li', { 'class': 'station' + (p.within_minutes ? ' within' : ' outside') + (p.open_now ? '' : ' shut'),
@@ -513,6 +529,7 @@
         head.appendChild(dot);
         head.appendChild(el('a', { 'class': 'st-name', href: safeHref(p.url) }, p.name));
         head.appendChild(el('span', { 'class': 'badge ' + (p.open_now ? 'open' : 'closed') }, p.open_now ? T.open : T.closed));
+        if (p.neighbour) { head.appendChild(neighbourTag()); li.classList.add('neighbour'); }
         if (p.sample) { head.appendChild(el('span', { 'class': 'tag-sample' }, T.sample)); }
         li.appendChild(head);
         var facts = el('div', { 'class': 'st-facts' });
@@ -546,6 +563,7 @@
       q.set('k', String(cfg.k));
       q.set('mode', S.mode);
       q.set('minutes', String(cfg.minutes));
+      Object.keys(cfg.nearest_query || {}).forEach(function (k) { q.set(k, cfg.nearest_query[k]); });
       Object.keys(S.filters.kind).forEach(function (k) { q.append('kind', k); });
       Object.keys(S.filters.service).forEach(function (s) { q.append('service', s); });
       // open now first, the closed ones after them with when they open; the chip: open ones only

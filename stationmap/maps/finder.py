@@ -275,5 +275,7 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
             "reach": _("%(mode)s %(m)s 分钟范围"),
             "boundaries": _("区县边界"),
             "sample": _("示例"),
+            "neighbour": _("邻区"),
+            "neighbour_title": _("邻近区县的站点，在本区边界附近"),
         },
     }

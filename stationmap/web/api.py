@@ -60,6 +60,7 @@ from stationmap.web.params import (
     ORDER,
     OUT_DATUM,
     REACH,
+    SCOPE,
     SERVICE,
     STATION,
     STATIONS,
@@ -70,13 +71,15 @@ from stationmap.web.params import (
     names,
     now,
 )
-from stationmap.web.state import boundary_features, district_counts, sorted_stations, state
+from stationmap.web.state import boundary_features, district_counts, district_scope, sorted_stations, state
+from stationmap.within import none_within
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
     from stationmap.config import Settings
+    from stationmap.index import StationIndex
     from stationmap.reach import Ranking
     from stationmap.web.state import AppState
 
@@ -109,16 +112,18 @@ def _filters(p: Params) -> tuple[tuple[str, ...], tuple[str, ...], bool, datetim
 
 
 def _rank_by_time(st: AppState, lon: float, lat: float, *, k: int, mode: str, kinds: Iterable[str] = (),
-                  services: Iterable[str] = (), open_at: datetime | None = None, method: str = "auto") -> Ranking:
-    """:func:`stationmap.reach.rank_stations` over the networks and index of the
-    AppState ``st``, for a WGS-84 point.
+                  services: Iterable[str] = (), open_at: datetime | None = None, method: str = "auto",
+                  index: StationIndex | None = None) -> Ranking:
+    """:func:`stationmap.reach.rank_stations` over the networks and index (default: the whole
+    index) of the AppState ``st``, for a WGS-84 point.
 
     ``method="network"`` where no network covers the point raises
     ValidationError naming ``method`` and the point.
     """
     try:
-        return rank_stations(st.networks, st.index, lon, lat, mode=mode, k=k, kinds=kinds or None,
-                             services=services or None, open_at=open_at, method=method, settings=st.settings)
+        return rank_stations(st.networks, st.index if index is None else index, lon, lat, mode=mode, k=k,
+                             kinds=kinds or None, services=services or None, open_at=open_at, method=method,
+                             settings=st.settings)
     except ValidationError as exc:
         raise _no_network(exc, method, lon, lat) from None
 
@@ -147,16 +152,20 @@ def nearest() -> Response:
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     at_, at_text = (at, iso_time(at)) if at else now()
     open_at = at_ if open_now else None
+    index, neighbours = st.index, None
+    if (scope_adcode := p.one(SCOPE.name)) is not None:  # a district's embed: its stations and its neighbours'
+        sc, index = district_scope(scope_adcode)
+        neighbours = sc.neighbour_ids
 
     def ranked_times(open_at: datetime | None) -> tuple:
         rank = st.rank
         if rank is not None:  # a ranking put in state().rank
-            ranked = rank(st.index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
+            ranked = rank(index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
                           open_at=open_at)
             return (getattr(rank, "method", "custom"), None, None,
                     [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked])
         ranking = _rank_by_time(st, wlon, wlat, k=k, mode=mode, kinds=kinds, services=services,
-                                open_at=open_at, method=method)
+                                open_at=open_at, method=method, index=index)
         return ranking.method, ranking.network, ranking.snap_m, ranking.stations
 
     used, net_name, snap_m, times = ranked_times(open_at)
@@ -173,6 +182,12 @@ def nearest() -> Response:
     extra = [{"distance_m": round(t.distance_m if on_roads else t.straight_m, 1), "straight_m": round(t.straight_m, 1),
               "minutes": round(t.minutes, 1), "within_minutes": bool(t.minutes <= minutes), "nav": nav}
              for t, nav in zip(times, navs)]
+    if neighbours is not None:
+        for s, e in zip(stations, extra):
+            e["neighbour"] = s.id in neighbours
+    # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
+    nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
+                           for t in times), minutes, kinds=kinds, services=services, on_roads=on_roads)
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     speed = settings.speed_kmh(mode)
     head = {
@@ -191,6 +206,7 @@ def nearest() -> Response:
             "detour_factor": settings.detour_factor,
             "radius_m": round(circle_radius_m(minutes, mode, settings), 1),
         },
+        "none_within": None if nothing is None else nothing.to_dict(),
         "features": [],
     }
     # the features from their cached pieces (features.feature_parts), with this request's properties
@@ -251,6 +267,7 @@ def stations() -> Response:
     kinds, services, open_now, at = _filters(p)
     statuses = p.many(STATUS)
     prefix = p.prefix(DISTRICT)
+    scope_adcode = p.one(SCOPE.name)
     limit = p.integer(LIMIT)
     offset = p.integer(OFFSET)
     fields = p.many(FIELDS) or None
@@ -275,7 +292,11 @@ def stations() -> Response:
     kind_set, service_set = set(kinds), set(services)
     is_open = open_checker(at_, services)
     matched = []
-    for s in sorted_stations():
+    candidates, neighbours = sorted_stations(), None
+    if scope_adcode is not None:  # a district's embed: its own stations first, then its neighbours'
+        sc = district_scope(scope_adcode)[0]
+        candidates, neighbours = sc.stations(), sc.neighbour_ids
+    for s in candidates:
         if bbox is not None and not (bbox[0] <= s.lon <= bbox[2] and bbox[1] <= s.lat <= bbox[3]):
             continue
         if kind_set and kind_set.isdisjoint(s.kinds):
@@ -306,7 +327,8 @@ def stations() -> Response:
         "features": [],
     }
     with no_gc(len(page) > 1000):
-        body = collection(head, page, out_datum=out_datum, at=at_, fields=fields, services=services)
+        extra = None if neighbours is None else [{"neighbour": s.id in neighbours} for s in page]
+        body = collection(head, page, out_datum=out_datum, at=at_, fields=fields, services=services, extra=extra)
     if cache_key is not None:
         evict(st.stations_bodies, 8)
         st.stations_bodies[cache_key] = body

@@ -73,6 +73,8 @@ def openapi_document() -> dict:
             "straight_m": {"type": "number", "minimum": 0},
             "role": {"type": "string", "enum": ["station"]},
             "within_minutes": {"type": "boolean"}, "nav": nav,
+            "neighbour": {"type": "boolean", "description": "with scope: true for a neighbouring district's "
+                                                            "station within reach of the district (邻区)"},
         },
     }
     point = {"type": "object", "required": ["type", "coordinates"],
@@ -86,7 +88,8 @@ def openapi_document() -> dict:
     datum_prop = {"type": "string", "enum": list(DATUMS)}
     used = {"type": "string", "enum": ["network", "circle"]}
     nearest_fc = {
-        "type": "object", "required": ["type", "datum", "method", "network", "sample", "query", "reach", "features"],
+        "type": "object", "required": ["type", "datum", "method", "network", "sample", "query", "reach",
+                                       "none_within", "features"],
         "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "datum": datum_prop,
             "method": {"type": "string", "description": "network or circle (the method used)"},
@@ -100,6 +103,25 @@ def openapi_document() -> dict:
             "reach": {"type": "object", "required": ["method", "speed_kmh", "detour_factor", "radius_m"],
                       "properties": {"method": {"type": "string"}, "speed_kmh": {"type": "number"},
                                      "detour_factor": {"type": "number"}, "radius_m": {"type": "number"}}},
+            "none_within": {
+                "type": "object", "nullable": True,
+                "description": "null when a station of the asked kinds and services is within the minutes; "
+                               "else: none is (stationmap.within), the nearest one (null: none at all) with its "
+                               "distance (roads or straight_line), and the sentence to show in zh and en",
+                "required": ["minutes", "kinds", "services", "nearest", "message"],
+                "properties": {
+                    "minutes": {"type": "number"},
+                    "kinds": {"type": "array", "items": {"type": "string", "enum": list(KINDS)}},
+                    "services": {"type": "array", "items": {"type": "string", "enum": list(SERVICES)}},
+                    "nearest": {"type": "object", "nullable": True,
+                                "required": ["id", "name", "minutes", "distance_m", "distance"],
+                                "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                               "minutes": {"type": "number"}, "distance_m": {"type": "number"},
+                                               "distance": {"type": "string", "enum": ["roads", "straight_line"]}}},
+                    "message": {"type": "object", "required": ["zh", "en"],
+                                "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
+                },
+            },
             "features": {"type": "array", "items": {"$ref": "#/components/schemas/StationFeature"}},
         },
     }

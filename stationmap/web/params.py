@@ -181,10 +181,13 @@ FIELDS = Param("fields", "many", "Only these properties (the id is always the fe
 LEVEL = Param("level", "choice", "Level.", choices=("city", "county"), default="county")
 
 #: the parameters of each endpoint, in the document's order
-NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, ORDER, MODE, MINUTES, METHOD)
+SCOPE = Param("scope", "adcode", "Adcode of a district: only its stations and the stations of neighbouring "
+              "districts within reach of its boundary (the finder's minutes at the default mode, straight line), "
+              "each with the property neighbour (true for a neighbour's); what an embed of the district shows.")
+NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, ORDER, MODE, MINUTES, METHOD, SCOPE)
 REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES else p
-              for p in NEAREST if p not in (K, ORDER))
-STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
+              for p in NEAREST if p not in (K, ORDER, SCOPE))
+STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."))
 DISTRICTS: tuple[Param, ...] = ()
 BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."))

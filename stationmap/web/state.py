@@ -20,6 +20,7 @@ boundaries                 AppState, and                   the boundary file cha
                            ``<instance>/cache/``
 boundary_bodies            AppState                        64 bodies, oldest dropped (:func:`evict`)
 stations_bodies            AppState                        8 bodies, oldest dropped; keyed by the minute
+scopes                     AppState                        16 districts' scopes, oldest dropped; per index
 finder_parts               AppState                        16 maps (per language and centre), then cleared
 coverage_runs /            AppState                        6 runs / maps, least recently used dropped
 coverage_parts
@@ -45,14 +46,16 @@ from flask import current_app
 
 from stationmap import config as _config
 from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG, simplified_boundaries
+from stationmap.errors import NotFoundError, ValidationError
 from stationmap.index import StationIndex
 from stationmap.instance import private_dir, write_private
 from stationmap.model import KINDS
 from stationmap.store import StationStore
-from stationmap.web.http import PID
+from stationmap.web.http import PID, evict
 
 if TYPE_CHECKING:
     from stationmap.districts import Districts
+    from stationmap.scope import Scope
 
 
 
@@ -102,6 +105,8 @@ class AppState:
     boundary_bodies: dict = field(default_factory=dict)
     #: ``{key: JSON text}`` of ``/api/v1/stations`` answers without ``at``
     stations_bodies: dict = field(default_factory=dict)
+    #: ``{(index key, adcode): (Scope, StationIndex of its stations)}`` of :func:`district_scope`
+    scopes: dict = field(default_factory=dict)
     #: ``{key: rendered map parts}`` of the finder page
     finder_parts: dict = field(default_factory=dict)
     #: coverage runs and their rendered maps (:mod:`stationmap.web.coverage`), least recently used first
@@ -185,6 +190,29 @@ def any_sample() -> bool:
     if cached is None or cached[0] != key:
         cached = st.any_sample = (key, any(s.is_sample for s in st.index.stations()))
     return cached[1]
+
+
+def district_scope(adcode: str) -> tuple[Scope, StationIndex]:
+    """The scope of district ``adcode`` (:func:`stationmap.scope.district_scope`: its stations and its
+    neighbours' within reach) and an index of its stations, kept per index revision (ValidationError on
+    ``scope`` if the adcode is malformed or unknown)."""
+    from stationmap import scope
+    from stationmap.publish import district_prefix
+
+    st = state()
+    try:
+        district = districts().get(adcode)
+    except (ValidationError, NotFoundError) as exc:  # a bad parameter: a 400 naming it
+        raise ValidationError(f"scope: {exc.message}", field="scope") from None
+    key = (st.index_key(), district.adcode)
+    hit = st.scopes.get(key)
+    if hit is None:
+        sc = scope.district_scope(st.index.stations(), district, district_prefix(district),
+                                  scope.district_shape(districts(), district), scope.reach_m(st.settings))
+        hit = (sc, StationIndex.from_stations(sc.stations()).prepare())
+        evict(st.scopes, 16)
+        st.scopes[key] = hit
+    return hit
 
 
 def districts() -> Districts:

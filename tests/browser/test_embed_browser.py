@@ -78,9 +78,22 @@ def _frame(page, prefix, *, tries=100):
     return None
 
 
+def _scope(stations, *, kinds=(), statuses=("active",)):
+    """Ids the district's embed shows (issue 20): its own stations and its neighbours' within reach
+    (:mod:`stationmap.scope`), of ``statuses`` and ``kinds``; the neighbours' ids."""
+    from stationmap import config, scope
+    from stationmap.districts import load_districts
+
+    settings = config.load()
+    districts = load_districts(settings)
+    d = districts.get(DISTRICT)
+    sc = scope.district_scope(stations, d, DISTRICT, scope.district_shape(districts, d), scope.reach_m(settings))
+    ok = [s for s in sc.stations() if s.status in statuses and (not kinds or set(kinds) & set(s.kinds))]
+    return sorted(s.id for s in ok), {s.id for s in ok} & sc.neighbour_ids
+
+
 def _active(stations, *, kinds=()):
-    return sorted(s.id for s in stations if s.adcode == DISTRICT and s.status == "active"
-                  and (not kinds or set(kinds) & set(s.kinds)))
+    return _scope(stations, kinds=kinds)[0]
 
 
 def _iframe_page(src, **attrs):
@@ -213,7 +226,7 @@ def test_static_export_works_from_file_url(page, export, web_stations, xss_name)
     by_id = {s.id: s for s in web_stations}
     geod = Geod(ellps="WGS84")
     # listed as the server lists them: every station but the closed ones (temporarily closed: closed now)
-    listable = [s.id for s in web_stations if s.adcode == DISTRICT and s.status != "closed"]
+    listable = _scope(web_stations, statuses=("active", "temporarily_closed"))[0]  # with the neighbours
     dist = {i: geod.inv(lon, lat, by_id[i].lon, by_id[i].lat)[2] for i in listable}
     near = sorted(listable, key=dist.get)
 
@@ -257,7 +270,6 @@ def _listed_on_screen(page, web_stations):
                            timeout=15000)
     page.wait_for_function("() => document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
     ids, missing = listed_off_map(page.main_frame)
-    # (the embed's list may still name stations across the district's border: another item of issue 20)
     assert len(ids) >= 5 and set(ids) <= {s.id for s in web_stations}
     assert missing == [], f"listed but not drawn on screen: {missing} of {ids}"
 
@@ -288,5 +300,139 @@ def test_published_site_draws_every_listed_station_at_first_paint(chromium, expo
         page = ctx.new_page()
         page.goto((export / "index.html").as_uri() + f"?lat={lat}&lon={lon}")
         _listed_on_screen(page, web_stations)
+    finally:
+        ctx.close()
+
+
+# -- one scope for list and map, neighbours labelled; nothing of a kind within reach (issue 20) --------------
+
+def _list_and_map(page):
+    """(ids the nearest list names, ids drawn as listed markers, ids labelled 邻区 in the list, neighbour markers)."""
+    page.wait_for_function("() => document.querySelectorAll('#nearest-list li.station .dist').length > 0",
+                           timeout=15000)
+    page.wait_for_function("() => document.documentElement.dataset.stationsLoaded !== undefined", timeout=15000)
+    listed = page.eval_on_selector_all("#nearest-list li.station", "els => els.map(e => e.dataset.id)")
+    drawn = page.eval_on_selector_all(".leaflet-marker-icon.sm-listed", "els => els.map(e => e.dataset.id)")
+    labelled = page.eval_on_selector_all("#nearest-list li.station",
+                                         "els => els.filter(e => e.querySelector('.tag-neighbour')"
+                                         " && e.querySelector('.tag-neighbour').textContent === '邻区')"
+                                         ".map(e => e.dataset.id)")
+    hollow = page.eval_on_selector_all(".leaflet-marker-icon.sm-neighbour", "els => els.map(e => e.dataset.id)")
+    return listed, drawn, labelled, hollow
+
+
+@pytest.fixture(scope="module")
+def border_app(tmp_path_factory):
+    from tests.support.border import border_stations
+
+    return make_app(tmp_path_factory.mktemp("border"), border_stations())
+
+
+@pytest.fixture(scope="module")
+def border_site(border_app):
+    with live_server(border_app) as base:
+        yield base
+
+
+def _publish(app, out, presets=None):
+    from stationmap.web.embed import export_district
+
+    with app.test_request_context("/embed/320404"):
+        export_district("320404", out, presets=presets)
+    return out
+
+
+def _open(chromium, url, point):
+    lon, lat = point
+    ctx = chromium.new_context(viewport={"width": 390, "height": 760}, permissions=["geolocation"],
+                               geolocation={"longitude": lon, "latitude": lat})
+    page = ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    return ctx, page
+
+
+@pytest.mark.parametrize("where", ["embed", "published"])
+def test_list_and_map_share_one_scope_with_the_neighbour_across_the_border(chromium, border_app, border_site,
+                                                                           tmp_path, where):
+    """钟楼区's embed and published site at 390 px, 300 m from 天宁区: the station 280 m across the border
+    is listed and drawn, labelled 邻区 with a marker of its own style; the one 4.7 km across is neither
+    (the embed's list used to name stations of any district while its map showed only its own; the
+    published site knew only its own district)."""
+    from tests.support.border import BORDER_POINT
+
+    lon, lat = BORDER_POINT
+    if where == "embed":
+        ctx, page = _open(chromium, f"{border_site}/embed/320404", BORDER_POINT)
+    else:
+        site = _publish(border_app, tmp_path / "site")
+        ctx, page = _open(chromium, (site / "index.html").as_uri(), BORDER_POINT)
+    try:
+        page.wait_for_function("() => document.documentElement.dataset.embedList !== undefined", timeout=15000)
+        # before a position: the district's list, its own stations first, the neighbours after, labelled
+        assert page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)") == \
+            ["own", "own-2", "near", "tea"]  # (by name, pinyin order: 钟楼边界, 钟楼西; 天宁边界, 天宁热茶点)
+        assert page.locator("#nearest-list li[data-id='near'] .tag-neighbour").inner_text() == "邻区"
+        if where == "embed":
+            page.click(".leaflet-control-locate a")
+        else:
+            page.goto((site / "index.html").as_uri() + f"?lat={lat}&lon={lon}")
+        listed, drawn, labelled, hollow = _list_and_map(page)
+        assert sorted(listed) == sorted(drawn) == ["near", "own", "own-2", "tea"]     # never "far"
+        assert sorted(labelled) == sorted(hollow) == ["near", "tea"]
+        assert int(page.evaluate("document.documentElement.dataset.markers")) == 4
+        page.hover(".leaflet-marker-icon.sm-neighbour[data-id='near']")
+        page.wait_for_function("() => /天宁边界驿站 · 邻区/.test("
+                               "(document.querySelector('.leaflet-tooltip') || {}).textContent)", timeout=5000)
+        assert not page.errors
+    finally:
+        ctx.close()
+
+
+HOT_TEA_ZH = "15 分钟范围内没有热茶点。最近的是天宁热茶点，直线距离 6.9 公里。"
+HOT_TEA_EN = "No hot-tea point within 15 minutes. The nearest is 天宁热茶点, 6.9 km in a straight line."
+
+
+def test_finder_says_no_hot_tea_within_reach_and_names_the_nearest(chromium, border_site):
+    """The finder at 390 px, in the west of 钟楼区: no hot-tea point within 15 minutes; the sentence names
+    the nearest with its straight-line distance, and the list shows it first."""
+    from tests.support.border import WEST_POINT
+
+    lon, lat = WEST_POINT
+    ctx, page = _open(chromium, f"{border_site}/?lat={lat}&lon={lon}", WEST_POINT)
+    try:
+        page.wait_for_function("() => document.documentElement.dataset.listVersion !== undefined", timeout=15000)
+        assert page.evaluate("document.documentElement.dataset.noneWithin") == "0"
+        page.click("[data-filter='kind'][data-value='hot_tea']")
+        page.wait_for_function("() => document.documentElement.dataset.noneWithin === '1'", timeout=10000)
+        assert page.locator("#finder-status").inner_text() == HOT_TEA_ZH
+        assert page.eval_on_selector_all("#nearest-list li.station", "els => els.map(e => e.dataset.id)") == ["tea"]
+        assert not page.errors
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("where", ["embed", "published"])
+def test_embed_and_published_site_say_no_hot_tea_within_reach(chromium, border_app, border_site, tmp_path, where):
+    """The same rule in the district's embed and its published site (English, kind=hot_tea): the same
+    sentence, naming the same station (a neighbour, labelled) with its distance."""
+    from stationmap.publish import EmbedPresets
+    from tests.support.border import WEST_POINT
+
+    lon, lat = WEST_POINT
+    if where == "embed":
+        ctx, page = _open(chromium, f"{border_site}/embed/320404?kind=hot_tea&lang=en", WEST_POINT)
+        page.wait_for_function("() => document.documentElement.dataset.embedList !== undefined", timeout=15000)
+        page.click(".leaflet-control-locate a")
+    else:
+        site = _publish(border_app, tmp_path / "tea-site", EmbedPresets(kinds=("hot_tea",), lang="en"))
+        ctx, page = _open(chromium, (site / "index.html").as_uri() + f"?lat={lat}&lon={lon}", WEST_POINT)
+    try:
+        page.wait_for_function("() => document.documentElement.dataset.noneWithin === '1'", timeout=15000)
+        assert page.locator("#finder-status").inner_text() == HOT_TEA_EN
+        assert page.eval_on_selector_all("#nearest-list li.station", "els => els.map(e => e.dataset.id)") == ["tea"]
+        assert page.locator("#nearest-list li[data-id='tea'] .tag-neighbour").inner_text() == "neighbouring district"
+        assert not page.errors
     finally:
         ctx.close()

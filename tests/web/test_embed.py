@@ -38,7 +38,8 @@ def test_embed_page_and_frame_ancestors(client, web_stations):
     assert "X-Frame-Options" not in r.headers
     html = r.get_data(as_text=True)
     cfg = _config(html)
-    assert cfg["marker_query"]["district"] == "320402"
+    assert cfg["marker_query"]["scope"] == "320402"   # its stations and its neighbours' within reach
+    assert cfg["nearest_query"] == {"scope": "320402"}  # the list: the same scope as the map
     assert cfg["embed"]["adcode"] == "320402" and cfg["autolocate"] is False
     assert cfg["urls"]["boundaries"].endswith("district=320402")
     assert '"scrollWheelZoom": false' in html  # off by default inside an iframe
@@ -130,7 +131,11 @@ def test_publish_writes_a_self_contained_site(cli_env, tmp_path, web_stations, x
     assert r.exit_code == 0, r.output
     data = _read_js(out / "stations.js")
     want = sorted(s.id for s in web_stations if s.adcode == "320402" and s.status != "closed" and "rest" in s.kinds)
-    assert sorted(f["id"] for f in data["features"]) == want and "xss" in want
+    own = [f["id"] for f in data["features"] if not f["properties"]["neighbour"]]
+    assert sorted(own) == want and "xss" in want
+    # the neighbouring districts' stations near the boundary come too, marked (issue 20)
+    near = [f for f in data["features"] if f["properties"]["neighbour"]]
+    assert near and all(f["properties"]["adcode"] != "320402" and "rest" in f["properties"]["kinds"] for f in near)
     gj = json.loads((out / "stations.geojson").read_text(encoding="utf-8"))
     assert sorted(f["id"] for f in gj["features"]) == want and gj["datum"] == "wgs84"
     html = (out / "index.html").read_text(encoding="utf-8")
