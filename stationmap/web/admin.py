@@ -546,10 +546,14 @@ def _preview(data: Path, meta: dict) -> dict:
         for outcome, found in zip((new, changed, same), store.classify(chunk)):
             outcome.add([with_row[id(s)] for s in found])
     diffs = []
+    page_lang = lang()
     for s, row in changed.first:
         before, after = store.get(s.id).to_dict(), s.to_dict()
+        # labels and values as the pages show them (as the history does), never the stored codes
         diffs.append({"station": s, "row": row,
-                      "fields": [(k, before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)]})
+                      "fields": [(label(FIELD_LABELS, k, page_lang), _shown(k, before.get(k), page_lang),
+                                  _shown(k, after.get(k), page_lang))
+                                 for k in after if before.get(k) != after.get(k)]})
     changed.first = diffs
     scope = Outcome()
     for p in scope_problems(user, stations, rows, unit=unit):
