@@ -199,7 +199,7 @@ def test_the_preview_shows_the_district_each_row_lands_in(make_web_app):
     new = re.search(r'<table[^>]*id="new".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
     cells = re.findall(r'<tr><td>(\d+)</td><td>([^<]*)</td><td class="district">([^<]*)</td>', new)
     assert cells == [("2", "钟楼驿站", "常州市 钟楼区（320404）"), ("3", "园区驿站", "苏州市 苏州工业园区（320571）")]
-    assert _first_cells(html, "problems") == [4] and "no known district" in html  # the sea row
+    assert _first_cells(html, "problems") == [4] and "不在任何已知区县内" in html  # the sea row
     # confirmed with "skip invalid rows": the store records the districts the preview showed
     data = {"file": (io.BytesIO(text.encode("utf-8")), "s.csv"), "datum": "auto", "skip_invalid": "1",
             "csrf_token": fresh_token(c, "/admin/import")}
