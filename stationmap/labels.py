@@ -317,3 +317,117 @@ def translations(lang: str) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS_DIR), [lang], "messages")
 
 
+
+
+# -- the library's messages in Chinese -----------------------------------------------------------
+
+#: The library's messages (English: what the CLI prints and the API answers) as the Chinese pages say
+#: them: ``(English pattern, Chinese)``, most specific first.  In a pattern ``{x}`` stands for any text;
+#: a ``{field}`` is said by its label (:data:`FIELD_LABELS`), ``{choices}`` and ``{value}`` by their
+#: vocabulary labels where they are keys of one.  A message no pattern matches is shown as it is,
+#: and ``tests/web/test_zh_errors.py`` walks the pages to catch one that reaches a person.
+MESSAGE_LABELS: tuple[tuple[str, str], ...] = (
+    ("{file}: unsupported file type {ext}: use one of {exts}",
+     "{file}：不支持的文件类型 {ext}，请使用 {exts}（Excel / WPS 表格请另存为 .xlsx 或 .csv）"),
+    ("{file}: is not a valid .xlsx workbook{detail}", "{file}：不是有效的 .xlsx 工作簿，请用 Excel / WPS 另存后重试"),
+    ("{file}: is not a valid GeoPackage{detail}", "{file}：不是有效的 GeoPackage 文件"),
+    ("{file}: the file is empty", "{file}：文件是空的"),
+    ("{file}: missing required {what} {cols}; found: {found}",
+     "{file}：缺少必需的列（名称、经度、纬度）；文件中的列：{found}"),
+    ("{field} is missing (one or more of {choices})", "缺少{field}（可选：{choices}）"),
+    ("{field} is missing", "缺少{field}"),
+    ("{field} must be a number in ({lo}, {hi}], got {value}",
+     "{field}必须是大于 {lo}、不超过 {hi} 的数，而不是 {value}"),
+    ("{field} must be an integer in [{lo}, {hi}], got {value}",
+     "{field}必须是 {lo} 到 {hi} 之间的整数，而不是 {value}"),
+    ("{field} must be an hour of the day, an integer in [0, 23], got {value}",
+     "{field}必须是 0 到 23 之间的整点，而不是 {value}"),
+    ("{field} must be a finite number, got {value}", "{field}必须是有限的数，而不是 {value}"),
+    ("{field} must be a positive number, got {value}", "{field}必须是正数，而不是 {value}"),
+    ("{field} must be a number, got {value}", "{field}必须是数字，而不是 {value}"),
+    ("{field} must be in [{lo}, {hi}] metres, got {value}", "{field}必须在 {lo} 到 {hi} 米之间，而不是 {value}"),
+    ("{field} must be in [{lo}, {hi}], got {value}", "{field}必须在 {lo} 到 {hi} 之间，而不是 {value}"),
+    ("{field} must be a date YYYY-MM-DD, got {value}",
+     "{field}必须是 YYYY-MM-DD 格式的日期（如 2026-03-01），而不是 {value}"),
+    ("{field} must be an ISO 8601 date-time such as {example}, got {value}",
+     "{field}必须是日期时间（如 {example}），而不是 {value}"),
+    ("{field} must be 6 digits, got {value}", "{field}必须是 6 位数字，而不是 {value}"),
+    ("{field} must be one of {choices}, got {value}", "{field}必须是以下之一：{choices}，而不是 {value}"),
+    ("latitude and longitude look swapped (lon={lon}, lat={lat})", "经度和纬度似乎填反了（经度 {lon}，纬度 {lat}）"),
+    ("point ({lon}, {lat}) is outside China", "位置（{lon}, {lat}）不在中国境内"),
+    ("unknown kind {value} (allowed: {choices})", "未知的类型 {value}（可选：{choices}）"),
+    ("unknown service {value} (allowed: {choices})", "未知的服务 {value}（可选：{choices}）"),
+    ("unknown status {value} (allowed: {choices})", "未知的状态 {value}（可选：{choices}）"),
+    ("{field} must be a telephone number {detail}, got {value}",
+     "{field}必须是电话号码（数字、空格、+ - ( )，分机可写作 转123），而不是 {value}"),
+    ("{field} is not valid OpenStreetMap syntax: {value} ({detail}); or write hours as {examples}",
+     ("无法识别{field} {value}：请按 OpenStreetMap 格式填写（如 Mo-Fr 08:00-18:00），"
+     "或写成 周一至周五 9:00-17:00、每天 8:00-20:00、24小时")),
+    ("{field} is not valid OpenStreetMap syntax: {value} ({detail})",
+     "无法识别{field} {value}：请按 OpenStreetMap 格式填写（如 Mo-Fr 08:00-18:00）"),
+    ("service_hours entries are service=hours, got {value}",
+     "分项服务时间每行写作 服务=时间（如 hot_water=Mo-Fr 08:00-18:00），而不是 {value}"),
+    ("service_hours names {services}, which the station does not offer (add it to services)",
+     "分项服务时间写了站点未提供的服务：{services}（请先在服务中勾选）"),
+    (("the point lies in no known district (the bundled boundaries cover Jiangsu only); give the district to "
+     "keep it (stationmap import --district)"),
+     "该位置不在任何已知区县内（内置边界只包括江苏省）；如要保留，请指定区县（stationmap import --district）"),
+    (("adcode {said} is given but the point lies in no known district and the district for such points is "
+     "{fallback}"), "填写的区划代码为 {said}，但该位置不在任何已知区县内，此类位置的区县为 {fallback}"),
+    ("no station with id {value}", "没有编号为 {value} 的站点"),
+    ("no district with adcode {value}", "没有区划代码为 {value} 的区县"),
+    ("unknown parameter {value}; this endpoint takes {choices}", "未知的参数 {value}；可用的参数：{choices}"),
+    ("unknown parameter {value}; an embed takes {choices}", "未知的参数 {value}；嵌入地图可用的参数：{choices}"),
+    ("The CSRF token is missing.", "缺少表单令牌"),
+    ("The CSRF session token is missing.", "会话中没有表单令牌（可能已退出或 Cookie 被清除）"),
+    ("The CSRF token has expired.", "表单令牌已过期"),
+    ("The CSRF token is invalid.", "表单令牌无效"),
+    ("The CSRF tokens do not match.", "表单令牌不匹配"),
+)
+
+#: the query parameters of the pages a message may name (besides a station's fields)
+PARAMETER_LABELS = {
+    "minutes": ("分钟数", "Minutes"), "mode": ("出行方式", "Mode"), "kind": ("类型", "Kind"),
+    "method": ("计算方法", "Method"), "profile": ("时段", "Profile"), "at": ("时间", "Time"),
+    "hour": ("小时", "Hour"), "cell": ("网格大小", "Cell size"), "k": ("数量", "Count"),
+    "report": ("反馈", "Report"), "service": ("服务", "Service"), "lang": ("语言", "Language"),
+    "basemap": ("底图", "Base map"), "zoom": ("缩放级别", "Zoom"), "center": ("中心", "Centre"),
+}
+
+_VOCABULARIES = (KIND_LABELS, SERVICE_LABELS, STATUS_LABELS, MODE_LABELS, METHOD_LABELS, REPORT_LABELS,
+                 DATUM_LABELS, PROFILE_LABELS, HOST_LABELS)
+
+
+@lru_cache(maxsize=1)
+def _message_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    out = []
+    for english, zh in MESSAGE_LABELS:
+        parts = re.split(r"\{(\w+)\}", english)
+        rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
+        out.append((re.compile(rx + r"\Z", re.S), zh))
+    return tuple(out)
+
+
+def _said(name: str, value: str, lang: str) -> str:
+    """One part of a library message in ``lang``: a field by its label, keys by their labels."""
+    if name == "field":
+        table = FIELD_LABELS if value in FIELD_LABELS else PARAMETER_LABELS
+        return label(table, value, lang) if value in table else value
+    if name in ("choices", "value", "services"):
+        keys = re.findall(r"[A-Za-z0-9_]+", value)
+        tables = [next((t for t in _VOCABULARIES if k in t), None) for k in keys]
+        if keys and all(tables):
+            return LIST_SEPARATORS[lang].join(label(t, k, lang) for t, k in zip(tables, keys) if t)
+    return value
+
+
+def say(message: str, lang: str) -> str:
+    """A library message (English) in ``lang``: as it is in English, in Chinese by
+    :data:`MESSAGE_LABELS` (a ``file: `` or ``row N: `` prefix kept)."""
+    if lang != "zh" or not message:
+        return message
+    for rx, zh in _message_patterns():
+        m = rx.match(message)
+        if m:
+            return zh.format(**{k: _said(k, v, lang) for k, v in m.groupdict().items()})
+    return message

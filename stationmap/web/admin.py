@@ -56,7 +56,7 @@ from stationmap.coords import DATUMS, check_datum, from_wgs84
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.hours import hours_words
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label
+from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label, say
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
@@ -144,6 +144,8 @@ def _form_context(station: Station | None, *, values: dict[str, Any] | None = No
            for b in basemaps(tianditu_key=state().settings.tianditu_key, lang=lang())]
     picker = {"basemaps": bms, "point": _picker_points(station),
               "center": {d: list(from_wgs84(center[0], center[1], d)) for d in DATUMS} if center else None}
+    page_lang = lang()
+    problems = [replace(p, message=say(p.message, page_lang)) for p in problems]  # the library says English
     by_field: dict = {}
     for p in problems:
         by_field.setdefault(p.field or "", []).append(p.message)
@@ -546,10 +548,14 @@ def _preview(data: Path, meta: dict) -> dict:
         for outcome, found in zip((new, changed, same), store.classify(chunk)):
             outcome.add([with_row[id(s)] for s in found])
     diffs = []
+    page_lang = lang()
     for s, row in changed.first:
         before, after = store.get(s.id).to_dict(), s.to_dict()
+        # labels and values as the pages show them (as the history does), never the stored codes
         diffs.append({"station": s, "row": row,
-                      "fields": [(k, before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)]})
+                      "fields": [(label(FIELD_LABELS, k, page_lang), _shown(k, before.get(k), page_lang),
+                                  _shown(k, after.get(k), page_lang))
+                                 for k in after if before.get(k) != after.get(k)]})
     changed.first = diffs
     scope = Outcome()
     for p in scope_problems(user, stations, rows, unit=unit):
@@ -593,7 +599,7 @@ def import_upload() -> ResponseReturnValue:
                         "stationmap import 导入。", rows=f"{settings.upload_max_rows:,}",
                         mb=f"{settings.upload_max_mb:g}")
             return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=message), 413
-        return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=exc.message), 400
+        return render_template("admin/import.html", datums=DATUM_LABELS, user=user, error=say(exc.message, lang())), 400
     can_import = not pv["scope_problems"].count and (meta["skip_invalid"] or not pv["invalid_rows"]) \
         and bool(pv["new"].count or pv["changed"].count)
     return render_template("admin/import_preview.html", pv=pv, meta=meta, token=token, can_import=can_import,

@@ -70,7 +70,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stationmap import accounts, audit, csp, sessions
-from stationmap.labels import PERIOD_LABELS, label
+from stationmap.labels import PERIOD_LABELS, label, say
 from stationmap.web.http import DENY_HEADERS, AppSessionInterface, is_api_read, skip_on_api_reads, wants_json
 from stationmap.web.state import state
 from stationmap.web.ui import lang, safe_next, signed_in_user
@@ -206,7 +206,7 @@ def init_app(app: Flask) -> None:
     def _csrf_error(exc: CSRFError) -> tuple[str, int]:
         return render_template("error.html", status=400,
                                message=_("表单已过期或来自其他网站（%(reason)s）。请刷新页面后重试。",
-                                         reason=exc.description)), 400
+                                         reason=say(str(exc.description), lang()))), 400
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_babel import Babel
 
-from stationmap.labels import LANGS, TRANSLATIONS_DIR
+from stationmap.labels import LANGS, TRANSLATIONS_DIR, say
 from stationmap.web import ui
 from stationmap.web.http import skip_on_api_reads
 from stationmap.web.state import state
@@ -40,6 +40,11 @@ def init_app(app: Flask) -> None:
         return resp
 
     skip_on_api_reads(app, _remember)    # the API answers JSON
+
+    @app.template_filter("say")
+    def _say(message: str) -> str:
+        """A library message (English) in the page's language: ``{{ p.message|say }}``."""
+        return say(message, ui.lang())
 
     @app.context_processor
     def _lang() -> dict[str, Any]:

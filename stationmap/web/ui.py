@@ -107,7 +107,7 @@ def error_text(exc: StationmapError) -> str:
             return _("您的账号不能编辑%(district)s（%(code)s）的站点；您可以编辑：%(scopes)s。",
                      district=district_name(exc.adcode), code=exc.adcode,
                      scopes=scope_names(user) if user else "-")
-    return exc.message
+    return labels.say(exc.message, lang())
 
 
 def error_title(status: int) -> str:

@@ -68,3 +68,17 @@ def test_display_name_says_where_the_name_comes_from():
     blank = Station(id="d", name="钟楼邮政驿站", name_en="  ", lon=119.95, lat=31.78)
     assert display_name(blank, "en")[1] == "pinyin"
     assert {display_name(s, "en")[1] for s in (plain, named, latin)} == set(NAME_SOURCES)
+
+
+def test_each_library_message_pattern_says_only_what_its_english_holds():
+    """A Chinese message names only the parts its English pattern captures (else ``say`` would fail)."""
+    import re
+
+    from stationmap.labels import MESSAGE_LABELS, say
+
+    for english, zh in MESSAGE_LABELS:
+        assert set(re.findall(r"\{(\w+)\}", zh)) <= set(re.findall(r"\{(\w+)\}", english)), english
+    assert say("name is missing", "zh") == "缺少名称"
+    assert say("name is missing", "en") == "name is missing"
+    assert say("something the table does not know", "zh") == "something the table does not know"
+    assert say("mode must be one of ('walk', 'car'), got 'x'", "zh") == "出行方式必须是以下之一：步行、汽车，而不是 'x'"

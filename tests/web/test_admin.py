@@ -226,7 +226,8 @@ def test_pages_need_sign_in_and_scope(app):
 def test_form_validation_errors_name_the_field(app, store, over, field, message):
     c = _client(app, "admin")
     n = store.count()
-    r = c.post("/admin/stations/new", data={**_form(**over), "csrf_token": fresh_token(c, "/admin/")})
+    # the library's words in an English page (tests/web/test_zh_errors.py: the same in Chinese)
+    r = c.post("/admin/stations/new?lang=en", data={**_form(**over), "csrf_token": fresh_token(c, "/admin/")})
     assert r.status_code == 400
     html = r.get_data(as_text=True)
     assert message in html
@@ -349,14 +350,14 @@ def test_close_reopen_and_verify_resolve_reports(app, store):
 def test_form_refuses_a_phone_that_is_not_a_number_on_the_field(app, store, phone):
     c = _client(app, "admin")
     n = store.count()
-    r = c.post("/admin/stations/new", data={**_form(phone=phone), "csrf_token": fresh_token(c, "/admin/")})
+    r = c.post("/admin/stations/new?lang=en", data={**_form(phone=phone), "csrf_token": fresh_token(c, "/admin/")})
     assert r.status_code == 400 and store.count() == n
     html = r.get_data(as_text=True)
     assert re.search(r'id="f-phone"[^>]*><div class="field-error" role="alert">phone must be a telephone number',
                      html)
     assert "<script>" not in html.split('id="f-phone"')[1].split("</form>")[0]
     before = store.get("zl-1")
-    r = c.post("/admin/stations/zl-1/edit", data={**_edit_form(store, "zl-1", phone=phone),
+    r = c.post("/admin/stations/zl-1/edit?lang=en", data={**_edit_form(store, "zl-1", phone=phone),
                                                    "csrf_token": fresh_token(c, "/admin/")})
     assert r.status_code == 400 and store.get("zl-1") == before
     assert 'id="f-phone"' in r.get_data(as_text=True) and "phone must be a telephone number" in r.get_data(as_text=True)
@@ -365,7 +366,7 @@ def test_form_refuses_a_phone_that_is_not_a_number_on_the_field(app, store, phon
 @pytest.mark.parametrize("phone", ["0519-8888 8888", "+86 (519) 8888-8888", "12345转678", "13800138000"])
 def test_form_accepts_telephone_numbers(app, store, phone):
     c = _client(app, "admin")
-    r = c.post("/admin/stations/zl-1/edit", data={**_edit_form(store, "zl-1", phone=phone),
+    r = c.post("/admin/stations/zl-1/edit?lang=en", data={**_edit_form(store, "zl-1", phone=phone),
                                                    "csrf_token": fresh_token(c, "/admin/")})
     assert r.status_code == 302 and store.get("zl-1").phone == phone
 
@@ -420,7 +421,7 @@ def test_upload_lists_every_invalid_row_and_writes_nothing(app, store):
     html = r.get_data(as_text=True)
     assert r.status_code == 200
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\w*)</td>", html.split('id="problems"')[1].split("</table>")[0])
-    assert {(int(a), b) for a, b in rows} >= {(3, "name"), (4, "lon"), (5, "kinds")}
+    assert {(int(a), b) for a, b in rows} >= {(3, "名称"), (4, "经度"), (5, "类型")}  # the fields' labels
     assert "确认导入" not in html  # no confirm button with invalid rows
     token = _token(html)
     r = c.post(f"/admin/import/{token}", data={"csrf_token": csrf_token(html)})
@@ -442,7 +443,7 @@ def test_upload_refuses_a_phone_that_is_not_a_number(app, store):
             "up-3,上传驿站三,rest,119.937,31.785,320404,<script>\n")
     html = _upload(c, text).get_data(as_text=True)
     rows = re.findall(r"<tr><td>(\d+)</td><td>(\w*)</td>", html.split('id="problems"')[1].split("</table>")[0])
-    assert {(int(a), b) for a, b in rows} == {(3, "phone"), (4, "phone")}
+    assert {(int(a), b) for a, b in rows} == {(3, "电话"), (4, "电话")}
     assert "确认导入" not in html
     r = c.post(f"/admin/import/{_token(html)}", data={"csrf_token": csrf_token(html)})
     assert r.status_code == 400 and store.revision() == rev

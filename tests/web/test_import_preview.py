@@ -199,7 +199,7 @@ def test_the_preview_shows_the_district_each_row_lands_in(make_web_app):
     new = re.search(r'<table[^>]*id="new".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
     cells = re.findall(r'<tr><td>(\d+)</td><td>([^<]*)</td><td class="district">([^<]*)</td>', new)
     assert cells == [("2", "钟楼驿站", "常州市 钟楼区（320404）"), ("3", "园区驿站", "苏州市 苏州工业园区（320571）")]
-    assert _first_cells(html, "problems") == [4] and "no known district" in html  # the sea row
+    assert _first_cells(html, "problems") == [4] and "不在任何已知区县内" in html  # the sea row
     # confirmed with "skip invalid rows": the store records the districts the preview showed
     data = {"file": (io.BytesIO(text.encode("utf-8")), "s.csv"), "datum": "auto", "skip_invalid": "1",
             "csrf_token": fresh_token(c, "/admin/import")}
@@ -207,3 +207,25 @@ def test_the_preview_shows_the_district_each_row_lands_in(make_web_app):
     c.post(f"/admin/import/{_token(html)}", data={"csrf_token": fresh_token(c, "/admin/import")})
     stored = {s.name: s.adcode for s in app.extensions["stationmap"].store.all()}
     assert stored == {"钟楼驿站": "320404", "园区驿站": "320571"}
+
+
+def test_the_preview_names_changed_fields_and_values_as_the_pages_do(make_web_app):
+    """Issue 20: the changed-field list shows the pages' labels (服务, 热水), never the stored codes
+    (``services``, ``hot_water``) or Python lists, in zh and in en."""
+    stored = "id,name,kinds,services,lon,lat,adcode\nq-1,标签驿站,rest,,119.93,31.78,320404\n"
+    app = make_web_app(parse_stations(io.BytesIO(stored.encode()), filename="s.csv").stations)
+    add_users(app.extensions["stationmap"].store)
+    c = _client(app, "admin")
+    text = "id,name,kinds,services,lon,lat,adcode\nq-1,标签驿站,rest;hot_tea,hot_water,119.93,31.78,320404\n"
+
+    def changes(lang: str) -> str:
+        html = _upload(c, text, name="s.csv", lang=lang).get_data(as_text=True)
+        return re.search(r'<table[^>]*id="changed".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+
+    zh = changes("zh")
+    assert "<strong>服务</strong>：<del></del> → <ins>热水</ins>" in zh
+    assert "<strong>类型</strong>" in zh and "热茶点" in zh
+    en = changes("en")
+    assert "<strong>Services</strong>" in en and "Hot water" in en
+    for html in (zh, en):
+        assert "hot_water" not in html and "services" not in html and "[" not in html
