@@ -574,6 +574,7 @@
       }
       S.pos = { lat: pos.lat, lon: pos.lon };
       S.posSource = source;
+      unknownPosition(false);
       root.dataset.position = S.pos.lat.toFixed(6) + ',' + S.pos.lon.toFixed(6);
       drawPosition(S.radius);
       if (pan) { map.setView(disp(pos.lat, pos.lon), Math.max(map.getZoom(), 14), { animate: false }); S.fitNext = true; }
@@ -613,6 +614,26 @@
       offerPosition(e.latlng);
     });
     map.on('contextmenu', function (e) { moveHere(e.latlng); });
+
+    // -- until a position is known the map says so, with a way to set it --
+    // (the map opens on the densest area of stations: stationmap.index.densest_area)
+    var NoPosition = L.Control.extend({
+      onAdd: function () {
+        var box = el('div', { 'class': 'sm-nopos', role: 'status' });
+        box.appendChild(el('span', { 'class': 'sm-nopos-text' }, T.position_unknown));
+        var btn = el('button', { type: 'button', 'class': 'btn sm-nopos-btn', title: T.set_position_help }, T.set_position_here);
+        btn.addEventListener('click', function () { offerPosition(map.getCenter()); });
+        box.appendChild(btn);
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      }
+    });
+    var noPosition = null;
+    function unknownPosition(show) {
+      if (show && !noPosition) { noPosition = new NoPosition({ position: 'bottomleft' }).addTo(map); }
+      if (!show && noPosition) { map.removeControl(noPosition); noPosition = null; }
+      root.dataset.positionKnown = show ? 'false' : 'true';
+    }
     map.on('locationfound', function (e) {
       // the browser reports WGS-84 whatever the base map
       setPosition({ lat: e.latlng.lat, lon: e.latlng.lng }, 'locate', S.posSource !== 'locate');
@@ -690,6 +711,7 @@
 
     loadStations();
 
+    if (!S.pos) { unknownPosition(true); }
     var params = new URLSearchParams(window.location.search);
     var plat = parseFloat(params.get('lat')), plon = parseFloat(params.get('lon'));
     if (isFinite(plat) && isFinite(plon) && Math.abs(plat) <= 90 && Math.abs(plon) <= 180) {
