@@ -120,7 +120,8 @@ def distances_m(lon: float, lat: float, lons: npt.ArrayLike, lats: npt.ArrayLike
     return GEOD.inv(np.full(n, float(lon)), np.full(n, float(lat)), lons, np.asarray(lats, dtype=float))[2]
 
 
-def densest_area(lons: npt.ArrayLike, lats: npt.ArrayLike, *, cell_m: float = OPENING_CELL_M) -> tuple[float, float] | None:
+def densest_area(lons: npt.ArrayLike, lats: npt.ArrayLike, *,
+                 cell_m: float = OPENING_CELL_M) -> tuple[float, float] | None:
     """The middle (lon, lat) of the densest area of points: the square cell of ``cell_m`` metres that
     holds the most of them, in metres on a plane tangent at their median (equirectangular; within
     1 % over a province), and the mean of the points in that cell.  None for no points.
