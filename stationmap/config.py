@@ -98,6 +98,11 @@ AT_YEARS = (1900, 2200)
 #: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
 REPORT_REPEAT_MINUTES = 10.0
 
+#: Side of the square cells (metres) in which the finder looks for the densest area of stations to open
+#: on when it does not know where the user is (:func:`stationmap.index.densest_area`): about what a phone
+#: shows at the finder's opening zoom (13), so the cell it picks fills the first view.
+OPENING_CELL_M = 3_000.0
+
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the
 #: usual planning value (Ballou et al. 2002; Boeing 2019 for Chinese cities).

@@ -18,13 +18,15 @@ not the one-step approximations (1-2 m off) found in many libraries.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from pyproj import Geod
 
-from stationmap.errors import ValidationError
+from stationmap.errors import PointTextError, ValidationError
 
 DATUMS = ("wgs84", "gcj02", "bd09")
 
@@ -375,3 +377,158 @@ def utm_crs_for(lon: float, lat: float) -> str:
     """A metric CRS (UTM zone, WGS-84) for a WGS-84 point: ``EPSG:326NN``."""
     zone = int((lon + 180.0) // 6.0) + 1
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+# ---- coordinates as people type or paste them ---------------------------------------------------
+
+#: China's longitudes and latitudes (with a margin): they do not overlap, so the order of two
+#: numbers inside China is never in doubt.
+CHINA_LON = (73.0, 136.0)
+CHINA_LAT = (3.0, 54.0)
+#: the longest text :func:`parse_point_text` reads (a share link with a long place name)
+POINT_TEXT_MAX = 2000
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+class PointText(NamedTuple):
+    """What :func:`parse_point_text` understood: the point in WGS-84, and how it was read."""
+
+    lon: float
+    lat: float
+    #: the datum the text gave the point in (one of :data:`DATUMS`)
+    datum: str
+    #: ``"amap"`` (an Amap share link), ``"baidu"`` (a Baidu one) or ``"text"`` (two numbers)
+    source: str
+    #: ``"latlon"`` or ``"lonlat"``: the order the numbers were written in
+    order: str
+    #: the point as written, (lon, lat) in ``datum``
+    given: tuple[float, float]
+
+
+def _in(v: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= v <= bounds[1]
+
+
+def _pair(text: str, *, order: str | None = None) -> tuple[float, float, str]:
+    """(lon, lat, order) of the first two numbers in ``text``; ``order`` given, or guessed from
+    China's ranges."""
+    nums = [float(x) for x in _NUMBER.findall(text)][:2]
+    if len(nums) < 2:
+        raise PointTextError(f"expected two numbers (longitude and latitude), got {text[:80]!r}",
+                             reason="no_numbers")
+    a, b = nums
+    if order is None:
+        if _in(a, CHINA_LAT) and _in(b, CHINA_LON):
+            order = "latlon"
+        elif _in(a, CHINA_LON) and _in(b, CHINA_LAT):
+            order = "lonlat"
+        else:
+            raise PointTextError(f"{a:g}, {b:g} is not a point in China (longitude {CHINA_LON[0]:g}-"
+                                 f"{CHINA_LON[1]:g}, latitude {CHINA_LAT[0]:g}-{CHINA_LAT[1]:g})",
+                                 reason="outside_china")
+    lon, lat = (b, a) if order == "latlon" else (a, b)
+    if not (_in(lon, CHINA_LON) and _in(lat, CHINA_LAT)):
+        raise PointTextError(f"longitude {lon:g}, latitude {lat:g} is not a point in China", reason="outside_china")
+    return lon, lat, order
+
+
+def _first(query: dict[str, list[str]], *names: str) -> str | None:
+    for n in names:
+        if query.get(n) and query[n][0].strip():
+            return query[n][0]
+    return None
+
+
+def _amap(parts: Any, query: dict[str, list[str]]) -> tuple[float, float, str, str]:
+    """An Amap link: ``position=lng,lat`` (uri.amap.com/marker), ``lng=&lat=`` (ditu.amap.com/regeo),
+    ``to=``/``from=``/``location=``/``center=`` ``lng,lat[,name]``, or ``p=poiid,lat,lng,...``
+    (ditu.amap.com); GCJ-02 unless ``coordinate=wgs84``."""
+    datum = "wgs84" if (_first(query, "coordinate") or "").lower() == "wgs84" else "gcj02"
+    if (lng := _first(query, "lng", "lon")) and (lat := _first(query, "lat")):
+        lon, la, order = _pair(f"{lng},{lat}", order="lonlat")
+        return lon, la, datum, order
+    if v := _first(query, "position", "location", "to", "center", "from"):
+        lon, la, order = _pair(v, order="lonlat")
+        return lon, la, datum, order
+    if v := _first(query, "p"):
+        fields = v.split(",")
+        if len(fields) >= 3:
+            lon, la, order = _pair(f"{fields[1]},{fields[2]}", order="latlon")
+            return lon, la, datum, order
+    if parts.netloc.lower().split(".")[0] in ("surl", "f", "t"):
+        raise PointTextError("a short Amap link cannot be read offline: open it and copy the long link, "
+                             "or the coordinates", reason="short_link")
+    raise PointTextError("this Amap link names no point (position=, lng= and lat=, to= ...)",
+                         reason="link_without_point")
+
+
+def _baidu(parts: Any, query: dict[str, list[str]]) -> tuple[float, float, str, str]:
+    """A Baidu link: ``location=lat,lng`` or ``latlng=lat,lng`` (``api.map.baidu.com/marker``,
+    ``/geocoder``, ``/direction`` ``destination=latlng:lat,lng|name:..``); BD-09 unless ``coord_type``
+    says ``gcj02`` or ``wgs84``; ``bd09mc`` (Mercator metres) is refused."""
+    ct = (_first(query, "coord_type", "coordtype") or "bd09ll").strip().lower()
+    if ct == "bd09mc":
+        raise PointTextError("the link gives Baidu Mercator metres (coord_type=bd09mc), not degrees",
+                             reason="mercator")
+    datum = {"gcj02": "gcj02", "wgs84": "wgs84"}.get(ct, "bd09")
+    for name in ("location", "latlng", "destination", "origin"):
+        v = _first(query, name)
+        if v:
+            v = v.split("|")[0].removeprefix("latlng:")
+            lon, lat, order = _pair(v, order="latlon")
+            return lon, lat, datum, order
+    if parts.netloc.lower().split(".")[0] in ("j", "surl", "dwz"):
+        raise PointTextError("a short Baidu link cannot be read offline: open it and copy the long link, "
+                             "or the coordinates", reason="short_link")
+    raise PointTextError("this Baidu link names no point (location= or latlng=)", reason="link_without_point")
+
+
+def parse_point_text(text: object, datum: str = "wgs84") -> PointText:
+    """A point from what an editor types or pastes, converted to WGS-84 with :func:`to_wgs84`.
+
+    * an Amap share link (``https://uri.amap.com/marker?position=120.7,31.3``,
+      ``https://ditu.amap.com/regeo?lng=120.7&lat=31.3``, ...): longitude first, GCJ-02;
+    * a Baidu share link (``https://api.map.baidu.com/marker?location=31.3,120.7&coord_type=bd09ll``,
+      ``...?latlng=31.3,120.7``): latitude first, BD-09 unless ``coord_type`` says otherwise;
+    * two numbers in either order (``31.3, 120.7``, ``120.7 31.3``, ``120.7，31.3``), in ``datum``;
+      which is the latitude is told by China's ranges (:data:`CHINA_LON`, :data:`CHINA_LAT`),
+      which do not overlap.
+
+    Raises
+    ------
+    PointTextError
+        With a ``reason`` and a message saying what is wrong: no text, fewer than two numbers,
+        a point outside China, a short link (it needs the internet to resolve), a link with no point.
+
+    Examples
+    --------
+    >>> p = parse_point_text("31.3, 120.7")
+    >>> (p.lon, p.lat, p.order, p.datum)
+    (120.7, 31.3, 'latlon', 'wgs84')
+    """
+    s = str(text if text is not None else "").strip()
+    if not s:
+        raise PointTextError("type or paste coordinates or a map link", reason="empty")
+    if len(s) > POINT_TEXT_MAX:
+        raise PointTextError(f"at most {POINT_TEXT_MAX} characters", reason="too_long")
+    given_datum = check_datum(datum)
+    url = s if "://" in s else ("https://" + s if re.match(r"^[\w.-]+\.(com|cn)/", s) else "")
+    if url:
+        parts = urlsplit(url)
+        host = parts.netloc.lower()
+        query = parse_qs(parts.query)
+        if host.endswith(("amap.com", "gaode.com")):
+            lon, lat, given_datum, order = _amap(parts, query)
+            source = "amap"
+        elif host.endswith("baidu.com"):
+            lon, lat, given_datum, order = _baidu(parts, query)
+            source = "baidu"
+        else:
+            raise PointTextError(f"links from {host or url[:40]!r} are not read: paste an Amap or Baidu link, "
+                                 "or the coordinates", reason="link_without_point")
+    else:
+        lon, lat, order = _pair(s)
+        source = "text"
+    wlon, wlat = to_wgs84(lon, lat, given_datum)
+    return PointText(float(wlon), float(wlat), given_datum, source, order, (lon, lat))

@@ -104,3 +104,16 @@ def geodata_read_errors() -> tuple[type[Exception], ...]:
     from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 
     return (DataSourceError, DataLayerError, FieldError, RuntimeError, OSError, ValueError)
+
+
+class PointTextError(ValidationError):
+    """Typed or pasted coordinates that cannot be read (:func:`stationmap.coords.parse_point_text`).
+
+    ``reason`` says which problem, so a page can say it in its own language: ``"empty"``,
+    ``"no_numbers"``, ``"outside_china"``, ``"short_link"``, ``"mercator"`` (Baidu's
+    ``bd09mc``), ``"link_without_point"``, ``"too_long"``.
+    """
+
+    def __init__(self, message: str, *, reason: str, field: str | None = "text") -> None:
+        super().__init__(message, field=field)
+        self.reason = reason

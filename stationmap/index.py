@@ -36,8 +36,8 @@ from rtree import index as rtree_index
 from scipy.spatial import cKDTree
 
 from stationmap.checks import check_point
-from stationmap.config import MAX_K
-from stationmap.coords import GEOD
+from stationmap.config import MAX_K, OPENING_CELL_M
+from stationmap.coords import EARTH_RADIUS_M, GEOD
 from stationmap.errors import ValidationError
 from stationmap.hours import open_checker
 from stationmap.jit import compiled
@@ -118,6 +118,39 @@ def distances_m(lon: float, lat: float, lons: npt.ArrayLike, lats: npt.ArrayLike
     lons = np.asarray(lons, dtype=float)
     n = lons.size
     return GEOD.inv(np.full(n, float(lon)), np.full(n, float(lat)), lons, np.asarray(lats, dtype=float))[2]
+
+
+def densest_area(lons: npt.ArrayLike, lats: npt.ArrayLike, *,
+                 cell_m: float = OPENING_CELL_M) -> tuple[float, float] | None:
+    """The middle (lon, lat) of the densest area of points: the square cell of ``cell_m`` metres that
+    holds the most of them, in metres on a plane tangent at their median (equirectangular; within
+    1 % over a province), and the mean of the points in that cell.  None for no points.
+
+    Where the finder opens when it does not know where the user is: a median of stations spread over
+    several cities can fall on an empty field between them; the densest cell has stations around it.
+    Ties go to the cell with the most points in its eight neighbours, then to the lowest cell.
+    """
+    x_deg = np.asarray(lons, dtype=float).ravel()
+    y_deg = np.asarray(lats, dtype=float).ravel()
+    if x_deg.size == 0:
+        return None
+    cell = _check_metres(cell_m, "cell_m")
+    if cell <= 0:
+        raise ValidationError(f"cell_m must be positive, got {cell_m!r}", field="cell_m")
+    lat0 = float(np.median(y_deg))
+    per_deg = math.pi * EARTH_RADIUS_M / 180.0
+    x = x_deg * per_deg * math.cos(math.radians(lat0))
+    y = y_deg * per_deg
+    ix = np.floor((x - x.min()) / cell).astype(np.int64)
+    iy = np.floor((y - y.min()) / cell).astype(np.int64)
+    keys, inverse, counts = np.unique(np.stack([ix, iy], axis=1), axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    where = {(int(a), int(b)): int(c) for (a, b), c in zip(keys, counts, strict=True)}
+    around = [sum(where.get((int(a) + dx, int(b) + dy), 0) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+              for a, b in keys]
+    best = max(range(len(keys)), key=lambda i: (int(counts[i]), around[i], -i))
+    inside = inverse == best
+    return float(x_deg[inside].mean()), float(y_deg[inside].mean())
 
 
 class StationIndex:

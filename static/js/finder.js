@@ -114,6 +114,47 @@
     };
   }
 
+  // ---- what a map without tiles still has: district outlines (the finder, and the station form's
+  // picker, static/js/admin-picker.js) ----------------------------------------------------------------
+
+  // the district outlines (GeoJSON in WGS-84) as a backdrop layer; disp(lat, lon) -> the base map's datum
+  function outlines(geojson, disp) {
+    return L.geoJSON(geojson, {
+      coordsToLatLng: function (c) { return disp(c[1], c[0]); },
+      style: { color: '#5b6b7a', weight: 1.2, opacity: 0.8, fill: true, fillColor: '#eef1f4', fillOpacity: 0.25 },
+      interactive: false
+    });
+  }
+
+  // call onFail once the base map `layer` (a tile layer or a group of them) fails to load a tile.
+  // Tiles start loading before the scripts run, so look for ones that already failed, and listen for the rest.
+  function watchTiles(map, layer, onFail) {
+    var layers = layer.eachLayer ? [] : [layer];
+    if (layer.eachLayer) { layer.eachLayer(function (l) { layers.push(l); }); }
+    var broken = false;
+    layers.forEach(function (l) {
+      l.on('tileerror', onFail);
+      Object.keys(l._tiles || {}).forEach(function (key) {
+        var img = l._tiles[key].el;
+        if (img && img.complete && !img.naturalWidth) { broken = true; }
+      });
+    });
+    if (broken && map.hasLayer(layer)) { onFail(); }
+  }
+
+  // a note at the bottom left of the map; a tap hides it
+  function notice(map, text) {
+    var Notice = L.Control.extend({
+      onAdd: function () {
+        var box = el('div', { 'class': 'sm-notice', role: 'note' }, text);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.on(box, 'click', function () { box.style.display = 'none'; });
+        return box;
+      }
+    });
+    return new Notice({ position: 'bottomleft' }).addTo(map);
+  }
+
   function init(map, cfg, refs) {
     var S = {
       map: map, cfg: cfg, refs: refs, datum: 'wgs84', pos: null, posSource: null,
@@ -170,35 +211,12 @@
     // -- base maps that cannot load (offline, intranet) --
     // Tiles start loading before this script runs, so look for ones that already
     // failed, and listen for the rest.
-    function brokenTiles(layer) {
-      var broken = false;
-      var layers = layer.eachLayer ? [] : [layer];
-      if (layer.eachLayer) { layer.eachLayer(function (l) { layers.push(l); }); }
-      layers.forEach(function (l) {
-        Object.keys(l._tiles || {}).forEach(function (key) {
-          var img = l._tiles[key].el;
-          if (img && img.complete && !img.naturalWidth) { broken = true; }
-        });
-      });
-      return broken;
-    }
-    refs.bases.forEach(function (b) {
-      b.layer.on('tileerror', tilesFailed);
-      if (map.hasLayer(b.layer) && brokenTiles(b.layer)) { tilesFailed(); }
-    });
+    refs.bases.forEach(function (b) { watchTiles(map, b.layer, tilesFailed); });
     function tilesFailed() {
         if (S.tileNotice) { return; }
         S.tileNotice = true;
         root.dataset.tiles = 'failed';
-        var Notice = L.Control.extend({
-          onAdd: function () {
-            var box = el('div', { 'class': 'sm-notice', role: 'note' }, T.tiles_failed);
-            L.DomEvent.disableClickPropagation(box);
-            L.DomEvent.on(box, 'click', function () { box.style.display = 'none'; });
-            return box;
-          }
-        });
-        new Notice({ position: 'bottomleft' }).addTo(map);
+        notice(map, T.tiles_failed);
     }
 
     // -- popups open clear of the map's controls (zoom, locate, layers, notices, attribution) --
@@ -408,11 +426,7 @@
       if (!S.boundaries) { return; }
       var wasShown = !S.boundaryLayer || map.hasLayer(S.boundaryLayer);
       if (S.boundaryLayer) { refs.layers.removeLayer(S.boundaryLayer); map.removeLayer(S.boundaryLayer); }
-      S.boundaryLayer = L.geoJSON(S.boundaries, {
-        coordsToLatLng: function (c) { return disp(c[1], c[0]); },
-        style: { color: '#5b6b7a', weight: 1.2, opacity: 0.8, fill: true, fillColor: '#eef1f4', fillOpacity: 0.25 },
-        interactive: false
-      });
+      S.boundaryLayer = outlines(S.boundaries, disp);
       if (wasShown) { S.boundaryLayer.addTo(map); S.boundaryLayer.bringToBack(); }
       refs.layers.addOverlay(S.boundaryLayer, T.boundaries);
     }
@@ -592,6 +606,7 @@
       }
       S.pos = { lat: pos.lat, lon: pos.lon };
       S.posSource = source;
+      unknownPosition(false);
       root.dataset.position = S.pos.lat.toFixed(6) + ',' + S.pos.lon.toFixed(6);
       drawPosition(S.radius);
       if (pan) { map.setView(disp(pos.lat, pos.lon), Math.max(map.getZoom(), 14), { animate: false }); S.fitNext = true; }
@@ -631,6 +646,26 @@
       offerPosition(e.latlng);
     });
     map.on('contextmenu', function (e) { moveHere(e.latlng); });
+
+    // -- until a position is known the map says so, with a way to set it --
+    // (the map opens on the densest area of stations: stationmap.index.densest_area)
+    var NoPosition = L.Control.extend({
+      onAdd: function () {
+        var box = el('div', { 'class': 'sm-nopos', role: 'status' });
+        box.appendChild(el('span', { 'class': 'sm-nopos-text' }, T.position_unknown));
+        var btn = el('button', { type: 'button', 'class': 'btn sm-nopos-btn', title: T.set_position_help }, T.set_position_here);
+        btn.addEventListener('click', function () { offerPosition(map.getCenter()); });
+        box.appendChild(btn);
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      }
+    });
+    var noPosition = null;
+    function unknownPosition(show) {
+      if (show && !noPosition) { noPosition = new NoPosition({ position: 'bottomleft' }).addTo(map); }
+      if (!show && noPosition) { map.removeControl(noPosition); noPosition = null; }
+      root.dataset.positionKnown = show ? 'false' : 'true';
+    }
     map.on('locationfound', function (e) {
       // the browser reports WGS-84 whatever the base map
       setPosition({ lat: e.latlng.lat, lon: e.latlng.lng }, 'locate', S.posSource !== 'locate');
@@ -708,6 +743,7 @@
 
     loadStations();
 
+    if (!S.pos) { unknownPosition(true); }
     var params = new URLSearchParams(window.location.search);
     var plat = parseFloat(params.get('lat')), plon = parseFloat(params.get('lon'));
     if (isFinite(plat) && isFinite(plon) && Math.abs(plat) <= 90 && Math.abs(plon) <= 180) {
@@ -719,5 +755,6 @@
     root.dataset.finder = 'ready';
   }
 
-  var F = window.stationmapFinder = { init: init, wgs2gcj: wgs2gcj, gcj2wgs: gcj2wgs };
+  var F = window.stationmapFinder = { init: init, wgs2gcj: wgs2gcj, gcj2wgs: gcj2wgs, outlines: outlines,
+                                     watchTiles: watchTiles, notice: notice };
 }());

@@ -18,6 +18,7 @@ from stationmap import labels
 from stationmap.accounts import PermissionDenied, User
 from stationmap.config import DEFAULT_K
 from stationmap.errors import StationmapError
+from stationmap.index import densest_area
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
 from stationmap.web.state import districts, sorted_stations, state
@@ -34,18 +35,14 @@ def mode_labels() -> dict:
 
 
 def center() -> tuple[float, float]:
-    """The median WGS-84 position of the stations (cached with them), else DEFAULT_CENTER."""
+    """Where the finder opens before it knows where the user is: the middle of the densest area of
+    stations (:func:`stationmap.index.densest_area`; cached with them), else DEFAULT_CENTER."""
     st = state()
     stations = sorted_stations()
     key = id(stations)
     cached = st.center
     if cached is None or cached[0] != key:
-        if stations:
-            lons = sorted(s.lon for s in stations)
-            lats = sorted(s.lat for s in stations)
-            middle = (lons[len(lons) // 2], lats[len(lats) // 2])
-        else:
-            middle = DEFAULT_CENTER
+        middle = densest_area([s.lon for s in stations], [s.lat for s in stations]) or DEFAULT_CENTER
         cached = st.center = (key, middle)
     return cached[1]
 

@@ -109,3 +109,49 @@ def test_the_time_control_changes_the_map_and_the_figures(open_page, web_station
     page.wait_for_function(f"() => ({MARKERS})() > 0")
     assert page.evaluate(MARKERS) == before_markers and page.evaluate(FIGURES) == before_figures
     watch.assert_clean()
+
+
+#: the page's width against the viewport's, each control's box, the legend's box and whether each
+#: table's own box is within the viewport (a table may scroll inside it)
+PHONE_FIT = """() => ({
+  scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+  controls: [...document.querySelectorAll('.cov-form label, .cov-form button')].map(e => {
+    const r = e.getBoundingClientRect(); return [r.left, r.right]; }),
+  legend: (() => { const e = document.querySelector('.sm-coverage-legend'); if (!e) { return null; }
+    const r = e.getBoundingClientRect(), m = document.querySelector('.cov-map').getBoundingClientRect();
+    return [r.left, r.right, r.top, r.bottom, m.left, m.right, m.top, m.bottom, r.width * r.height]; })(),
+  tables: [...document.querySelectorAll('table.cov')].map(t => {
+    const r = t.parentElement.getBoundingClientRect(); return [r.left, r.right]; }),
+})"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_coverage_page_fits_a_390_px_phone(chromium, site, lang):
+    """Issue 20: the coverage page scrolled sideways on a phone; its controls and legend ran off screen."""
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True,
+                               has_touch=True)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(site)
+                   else route.abort("internetdisconnected"))
+        watch = Watch(page, site)
+        page.goto(f"{site}/coverage/320404?kind=rest&cell=500&minutes=10&add=3&profile=week&lang={lang}")
+        page.wait_for_selector("#coverage-sites", state="attached")
+        page.wait_for_selector(".sm-coverage-legend", state="attached")
+        fit = page.evaluate(PHONE_FIT)
+        assert fit["scroll"] <= fit["inner"] == 390
+        assert fit["controls"] and all(0 <= left and right <= 390 for left, right in fit["controls"])
+        left, right, top, bottom, mleft, mright, mtop, mbottom, area = fit["legend"]
+        assert area > 0 and mleft <= left and right <= mright and mtop <= top and bottom <= mbottom
+        assert 0 <= left and right <= 390
+        assert page.locator(".sm-coverage-legend").is_visible()
+        assert len(fit["tables"]) >= 3 and all(0 <= lf and rt <= 390 for lf, rt in fit["tables"])
+        # every control can be reached and used: the submit button takes a tap
+        page.locator(".cov-form button[type=submit]").scroll_into_view_if_needed()
+        assert page.locator(".cov-form button[type=submit]").is_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"coverage-390-{lang}.png"), full_page=True)
+        watch.assert_clean()
+    finally:
+        ctx.close()

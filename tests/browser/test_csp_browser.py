@@ -146,9 +146,10 @@ def test_public_pages(browser, site):
     b = browser
     page = b.open(f"{site}/", STATIONS)
     page.wait_for_function(TILES_TRIED, polling=100)   # Amap's tiles were asked for (and aborted)
-    box = page.locator(".folium-map").bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)  # a tap offers the point
-    page.click(".sm-setpos-btn")  # "set my position here": the list
+    # the map opens on the stations (a tap at its centre finds a marker): the "position unknown"
+    # box's button offers the map's centre, then "set my position here": the list
+    page.click(".sm-nopos-btn")
+    page.click(".sm-setpos-btn")
     page.wait_for_function("() => Number(document.documentElement.dataset.listVersion || 0) >= 1", polling=100)
     # a station's tooltip and popup (built on first use): zoomed in past the clustering
     page.evaluate("""() => { const S = stationmapFinder.state, m = S.markerById['xss'];

@@ -534,3 +534,69 @@ def test_each_distance_says_whether_it_is_along_the_roads_or_the_straight_line(c
         watch.assert_clean()
     finally:
         ctx.close()
+
+
+#: markers (stations or clusters) whose icon's centre is inside the map and the viewport
+MARKERS_IN_VIEW = """() => {
+  const map = document.querySelector('.leaflet-container').getBoundingClientRect();
+  return [...document.querySelectorAll('.leaflet-marker-icon')].filter(e => {
+    const r = e.getBoundingClientRect(), cx = (r.left + r.right) / 2, cy = (r.top + r.bottom) / 2;
+    return r.width > 0 && cx >= map.left && cx <= map.right && cy >= map.top && cy <= map.bottom
+      && cy <= window.innerHeight;
+  }).length;
+}"""
+
+
+@pytest.fixture(scope="module")
+def two_cities_url(tmp_path_factory, finder_clock):
+    """Stations in two cities whose per-axis median (Suzhou's longitude, Nanjing's latitude) is an
+    empty field north of the Yangtze: where the finder opened before issue 20."""
+    from stationmap.model import Station
+    from stationmap.web import api
+    from tests.support.webforms import live_server, make_app
+
+    suzhou = [Station(id=f"sz-{i}", name=f"苏州驿站{i}", lon=120.620 + 0.001 * (i % 5), lat=31.300 + 0.001 * (i // 5),
+                      kinds=("rest",), adcode="320508", opening_hours="24/7", source="test") for i in range(20)]
+    nanjing = [Station(id=f"nj-{i}", name=f"南京驿站{i}", lon=118.70 + 0.02 * (i % 5), lat=32.00 + 0.02 * (i // 5),
+                       kinds=("rest",), adcode="320106", opening_hours="24/7", source="test") for i in range(20)]
+    app = make_app(tmp_path_factory.mktemp("finder-two-cities"), [*suzhou, *nanjing])
+    with pytest.MonkeyPatch.context() as mp, live_server(app) as base:
+        mp.setattr(api, "now", finder_clock.now)
+        yield base
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_without_geolocation_the_map_opens_on_stations_and_says_the_position_is_unknown(chromium, two_cities_url,
+                                                                                       lang):
+    """Issue 20: with no position (geolocation not granted) the finder opened on an empty area."""
+    from tests.browser.conftest import Watch
+
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN" if lang == "zh" else "en-GB",
+                               permissions=[])
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(15_000)
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(two_cities_url)
+                   else route.abort("internetdisconnected"))
+        watch = Watch(page, two_cities_url)
+        page.goto(f"{two_cities_url}/?lang={lang}")
+        wait_js(page, "() => document.documentElement.dataset.stationsLoaded !== undefined")
+        assert page.evaluate(MARKERS_IN_VIEW) > 0  # stations on screen at first paint, before any pan
+        box = page.locator(".sm-nopos")
+        assert box.is_visible()
+        unknown, button = ("您的位置未知", "设置我的位置") if lang == "zh" else ("Your position is unknown",
+                                                                          "Set my position")
+        assert unknown in box.text_content()
+        btn = box.locator("button.sm-nopos-btn")
+        assert btn.is_visible() and btn.text_content() == button
+        # the button opens the deliberate "set my position here" control at the map's centre
+        btn.click()
+        page.locator(".sm-setpos-btn").click()
+        wait_list(page, 1)
+        assert page.evaluate(ROOT_DATA)["positionKnown"] == "true"
+        assert page.locator(".sm-nopos").count() == 0
+        lat, lon = (float(v) for v in page.evaluate(ROOT_DATA)["position"].split(","))
+        assert GEOD.inv(lon, lat, 120.622, 31.302)[2] < 3_000  # the densest cell: Suzhou's tight group
+        watch.assert_clean()
+    finally:
+        ctx.close()

@@ -5,7 +5,8 @@ import pytest
 from pyproj import Geod
 
 from stationmap import coords
-from stationmap.errors import ValidationError
+from stationmap.coords import bd09_to_wgs84, gcj02_to_wgs84, parse_point_text, to_wgs84
+from stationmap.errors import PointTextError, ValidationError
 
 GEOD = Geod(ellps="WGS84")
 
@@ -105,3 +106,80 @@ def test_datum_aliases():
     assert coords.check_datum("GCJ-02") == "gcj02"
     assert coords.check_datum("baidu") == "bd09"
     assert coords.to_wgs84(*coords.from_wgs84(120.5, 31.3, "bd09"), "bd09") == pytest.approx((120.5, 31.3), abs=1e-8)
+
+
+# ---- parse_point_text: typed or pasted coordinates and share links (issue 20) ----------------------
+
+_LON, _LAT = 120.7, 31.3
+
+
+def _close(p, lon, lat):
+    return abs(p.lon - lon) < 1e-9 and abs(p.lat - lat) < 1e-9
+
+
+@pytest.mark.parametrize(("text", "source", "datum", "order"), [
+    ("https://uri.amap.com/marker?position=120.7,31.3&name=%E9%A9%BF%E7%AB%99&src=x", "amap", "gcj02", "lonlat"),
+    ("https://ditu.amap.com/regeo?lng=120.7&lat=31.3&name=x", "amap", "gcj02", "lonlat"),
+    ("https://uri.amap.com/navigation?to=120.7,31.3,%E9%A9%BF%E7%AB%99&mode=walk", "amap", "gcj02", "lonlat"),
+    ("https://ditu.amap.com/?p=B0FFG5V2Q3,31.3,120.7,name,addr", "amap", "gcj02", "latlon"),
+    ("uri.amap.com/marker?position=120.7,31.3", "amap", "gcj02", "lonlat"),
+    ("https://uri.amap.com/marker?position=120.7,31.3&coordinate=wgs84", "amap", "wgs84", "lonlat"),
+    ("https://api.map.baidu.com/marker?location=31.3,120.7&title=a&content=b&output=html&coord_type=bd09ll",
+     "baidu", "bd09", "latlon"),
+    ("https://api.map.baidu.com/marker?location=31.3,120.7&output=html", "baidu", "bd09", "latlon"),
+    ("https://api.map.baidu.com/geocoder?latlng=31.3,120.7&output=html", "baidu", "bd09", "latlon"),
+    ("https://api.map.baidu.com/marker?location=31.3,120.7&coord_type=gcj02&output=html", "baidu", "gcj02",
+     "latlon"),
+    ("https://api.map.baidu.com/marker?location=31.3,120.7&coord_type=wgs84&output=html", "baidu", "wgs84",
+     "latlon"),
+    ("https://api.map.baidu.com/direction?destination=latlng:31.3,120.7|name:x&mode=walking", "baidu", "bd09",
+     "latlon"),
+])
+def test_share_links_are_read_in_their_own_datum(text, source, datum, order):
+    p = parse_point_text(text, datum="wgs84")  # the link's datum, not the form's
+    assert (p.source, p.datum, p.order, p.given) == (source, datum, order, (_LON, _LAT))
+    assert _close(p, *to_wgs84(_LON, _LAT, datum))
+    if datum == "gcj02":
+        assert _close(p, *gcj02_to_wgs84(_LON, _LAT))
+    elif datum == "bd09":
+        assert _close(p, *bd09_to_wgs84(_LON, _LAT))
+    else:
+        assert _close(p, _LON, _LAT)
+
+
+@pytest.mark.parametrize(("text", "order"), [
+    ("31.3, 120.7", "latlon"), ("120.7,31.3", "lonlat"), ("31.3 120.7", "latlon"), ("120.7，31.3", "lonlat"),
+    ("  N31.3  E120.7 ", "latlon"), ("(120.7; 31.3)", "lonlat"),
+])
+@pytest.mark.parametrize("datum", ["wgs84", "gcj02", "bd09"])
+def test_two_numbers_in_either_order_in_the_chosen_datum(text, order, datum):
+    p = parse_point_text(text, datum=datum)
+    assert (p.source, p.datum, p.order, p.given) == ("text", datum, order, (_LON, _LAT))
+    assert _close(p, *to_wgs84(_LON, _LAT, datum))
+    assert (p.lon != _LON) == (datum != "wgs84")
+
+
+@pytest.mark.parametrize(("text", "reason", "words"), [
+    ("", "empty", "type or paste"),
+    ("   ", "empty", "type or paste"),
+    ("120.7", "no_numbers", "two numbers"),
+    ("驿站在这里", "no_numbers", "two numbers"),
+    ("33.5, 160.5", "outside_china", "not a point in China"),
+    ("-31.3, -120.7", "outside_china", "not a point in China"),
+    ("https://uri.amap.com/marker?name=x", "link_without_point", "names no point"),
+    ("https://surl.amap.com/3Xb7cd", "short_link", "short Amap link"),
+    ("https://api.map.baidu.com/marker?location=3480000,13430000&coord_type=bd09mc", "mercator", "Mercator"),
+    ("https://api.map.baidu.com/marker?title=x", "link_without_point", "names no point"),
+    ("https://example.org/?q=31.3,120.7", "link_without_point", "not read"),
+    ("1" * 3000, "too_long", "at most"),
+])
+def test_bad_text_gives_a_clear_message(text, reason, words):
+    with pytest.raises(PointTextError) as err:
+        parse_point_text(text)
+    assert err.value.reason == reason and words in err.value.message and err.value.field == "text"
+    assert err.value.http_status == 400
+
+
+def test_an_unknown_datum_is_refused():
+    with pytest.raises(ValidationError, match="datum"):
+        parse_point_text("31.3, 120.7", datum="mars")

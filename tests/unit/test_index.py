@@ -324,3 +324,20 @@ def test_nearest_after_edits_stays_on_the_fast_path(jiangsu, monkeypatch):
                     check(index.nearest(float(lon), float(lat), k=k, kinds=kinds, include_closed=include_closed),
                           ref, k)
     assert len(calls) == len(points) * 2 * 2 * 2    # every query took the fast path
+
+
+def test_densest_area_is_the_middle_of_the_fullest_cell_not_the_median():
+    from stationmap.index import densest_area
+
+    # 20 stations within 500 m in Suzhou, 20 spread over 8 km in Nanjing: the per-axis median
+    # (Suzhou's longitude, Nanjing's latitude) is an empty field; the densest 3 km cell is Suzhou's
+    lons = [120.620 + 0.001 * (i % 5) for i in range(20)] + [118.70 + 0.02 * (i % 5) for i in range(20)]
+    lats = [31.300 + 0.001 * (i // 5) for i in range(20)] + [32.00 + 0.02 * (i // 5) for i in range(20)]
+    lon, lat = densest_area(lons, lats)
+    assert abs(lon - 120.622) < 1e-9 and abs(lat - 31.3015) < 1e-9
+    # two stations 1 km apart outweigh a lone one; the answer is their mean
+    assert densest_area([120.62, 118.7, 118.71], [31.3, 32.0, 32.0], cell_m=3000) == pytest.approx((118.705, 32.0))
+    assert densest_area([], []) is None
+    assert densest_area([119.9], [31.8]) == (119.9, 31.8)
+    with pytest.raises(ValidationError):
+        densest_area([119.9], [31.8], cell_m=0)

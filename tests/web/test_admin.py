@@ -817,3 +817,48 @@ def test_a_moved_station_takes_the_district_of_its_new_point(app, store):
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and store.get("tn-1").adcode == "320402"
     assert "该位置在常州市 天宁区（320402），不在所选区县常州市 新北区（320411）内" in html
+
+
+# -- the picker's paste box: typed coordinates and share links, read on the server (issue 20) --
+
+def test_point_text_reads_a_share_link_and_says_what_it_understood(app):
+    from stationmap.coords import from_wgs84, gcj02_to_wgs84
+
+    c = _client(app, "zl")
+    r = c.get("/admin/point", query_string={"text": "https://uri.amap.com/marker?position=119.94,31.775&name=x",
+                                            "datum": "bd09"})
+    assert r.status_code == 200
+    d = r.get_json()
+    lon, lat = gcj02_to_wgs84(119.94, 31.775)
+    assert (d["lon"], d["lat"]) == (round(lon, 7), round(lat, 7))
+    assert (d["datum"], d["source"], d["order"], d["given"]) == ("gcj02", "amap", "lonlat", [119.94, 31.775])
+    assert d["points"]["gcj02"] == pytest.approx([119.94, 31.775], abs=1e-7)
+    assert d["points"]["bd09"] == pytest.approx(list(from_wgs84(lon, lat, "bd09")), abs=1e-7)
+    assert d["words"] == (f"理解为 WGS-84 纬度 {lat:.7f}，经度 {lon:.7f}（高德分享链接：GCJ-02（高德、腾讯、微信），"
+                          "经度在前 119.94, 31.775）")
+    # plain numbers take the chosen datum; in English the words are English
+    r = c.get("/admin/point", query_string={"text": "31.775, 119.94", "datum": "wgs84", "lang": "en"})
+    d = r.get_json()
+    assert (d["lon"], d["lat"], d["order"], d["datum"]) == (119.94, 31.775, "latlon", "wgs84")
+    assert d["words"].startswith("Understood as WGS-84 latitude 31.7750000, longitude 119.9400000 (typed coordinates: "
+                                 "WGS-84") and "latitude first 31.775, 119.94" in d["words"]
+
+
+@pytest.mark.parametrize(("text", "datum", "field", "words"), [
+    ("", "wgs84", "text", "请输入或粘贴坐标"),
+    ("31.775", "wgs84", "text", "没有找到两个数字"),
+    ("33.5, 170.5", "wgs84", "text", "不是中国境内的位置（经度 73–136，纬度 3–54）"),
+    ("https://surl.amap.com/abc123", "wgs84", "text", "短链接要联网才能打开"),
+    ("https://api.map.baidu.com/marker?location=3480000,13430000&coord_type=bd09mc", "wgs84", "text", "墨卡托"),
+    ("31.775, 119.94", "mars", "datum", "请选择坐标系"),
+])
+def test_point_text_refuses_bad_text_with_a_message_in_the_page_language(app, text, datum, field, words):
+    r = _client(app, "zl").get("/admin/point", query_string={"text": text, "datum": datum})
+    assert r.status_code == 400
+    err = r.get_json()["error"]
+    assert err["field"] == field and words in err["message"]
+
+
+def test_point_text_needs_a_signed_in_editor(app):
+    r = app.test_client().get("/admin/point", query_string={"text": "31.775, 119.94"})
+    assert r.status_code in (302, 401)

@@ -83,3 +83,14 @@ def test_ui_is_chinese_by_default_and_english_on_request(ro_client):
     # strings handed to the finder script are translated too
     assert "Your position is unavailable" in en
     assert Path(MO).stat().st_size > 1000
+
+
+def test_the_english_catalogue_defines_each_message_once():
+    """A merge of two branches can leave a msgid twice; the compiler keeps one silently."""
+    import collections
+    import re
+
+    po = Path(__file__).resolve().parents[2] / "stationmap/translations/en/LC_MESSAGES/messages.po"
+    ids = re.findall(r'^msgid ((?:".*"\n)+)', po.read_text(encoding="utf-8"), flags=re.M)
+    twice = [i for i, n in collections.Counter(ids).items() if n > 1 and i != '""\n']
+    assert not twice, f"defined more than once in {po.name}: {twice}"
