@@ -182,7 +182,8 @@ def network_build(source: str, out: str, name: str | None) -> None:
     path = net.save(out)
     km = float(net.edge_length_m.sum()) / 1000.0
     click.echo(f"built network {net.name!r} from {source}: {net.n_nodes} nodes, {net.n_edges} edges, "
-               f"{km:.1f} km of road, {int(net.edge_oneway.sum())} one-way; "
+               f"{km:.1f} km of road, {int((net.edge_oneway != 0).sum())} one-way for some mode"
+               f"{'' if net.oneway_known else ' (the source has no one-way data: every street two-way)'}; "
                f"{time.perf_counter() - t0:.1f} s; wrote {path}")
     click.echo(f"to use it: STATIONMAP_NETWORKS='{json.dumps({net.name: str(path)})}'")
 

@@ -24,7 +24,7 @@ from stationmap.checks import check_mode
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import utm_crs_for
 from stationmap.errors import ConfigError, NotFoundError, ValidationError
-from stationmap.network.osm import CLOSED, MODE_BIT, PUSHED, ROAD_CLASSES, Building
+from stationmap.network.osm import CLOSED, MODE_BIT, ONEWAY_BACK_SHIFT, PUSHED, ROAD_CLASSES, Building
 from stationmap.network.search import Searching
 from stationmap.network.snapping import Snap, Snapping
 
@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
     from stationmap.config import Settings
 
-FORMAT = "stationmap-network/1"
+#: the compiled file's format: version 2 holds one-way bits per mode (riders keep to one-way
+#: streets, issue 21) and whether the source had one-way data; a version 1 file is refused with
+#: the command that rebuilds it
+FORMAT = "stationmap-network/2"
 
 
 @dataclass
@@ -108,14 +111,18 @@ class Network(Snapping, Searching, Building):
     edge_length_m : ndarray (m,)  geodesic length
     edge_class : ndarray (m,)  index into :attr:`classes`
     edge_access : ndarray (m,)  bit mask of modes (:data:`stationmap.config.MODES` order)
-    edge_oneway : ndarray (m,)  bool, one-way u -> v for cars
+    edge_oneway : ndarray (m,)  one-way bits per mode (:func:`~stationmap.network.osm.tag_access`,
+        :data:`~stationmap.network.osm.ONEWAY_RULES`)
+    oneway_known : bool  the source had one-way data; False: every street is two-way here and
+        times are optimistic (every answer that uses the network says so)
     """
 
     def __init__(self, *, name: str, lon: npt.ArrayLike, lat: npt.ArrayLike, edge_u: npt.ArrayLike,
                  edge_v: npt.ArrayLike, edge_length_m: npt.ArrayLike, edge_class: npt.ArrayLike,
                  classes: Iterable[str], edge_access: npt.ArrayLike, edge_oneway: npt.ArrayLike,
                  arc_indptr: npt.ArrayLike | None = None, arc_dst: npt.ArrayLike | None = None,
-                 arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None) -> None:
+                 arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None,
+                 oneway_known: bool = True) -> None:
         self.name = str(name)
         self.source = str(source)
         self.lon = np.ascontiguousarray(lon, dtype=np.float64)
@@ -126,7 +133,8 @@ class Network(Snapping, Searching, Building):
         self.edge_class = np.ascontiguousarray(edge_class, dtype=np.uint8)
         self.classes = tuple(str(c) for c in classes)
         self.edge_access = np.ascontiguousarray(edge_access, dtype=np.uint8)
-        self.edge_oneway = np.ascontiguousarray(edge_oneway, dtype=bool)
+        self.edge_oneway = np.ascontiguousarray(edge_oneway, dtype=np.uint8)
+        self.oneway_known = bool(oneway_known)
         if arc_indptr is None:
             arc_indptr, arc_dst, arc_eid = _arcs(len(self.lon), self.edge_u, self.edge_v)
         self.arc_indptr = np.ascontiguousarray(arc_indptr, dtype=np.int32)
@@ -247,8 +255,8 @@ class Network(Snapping, Searching, Building):
         open_e = ((self.edge_access & bit) != 0) & (sp_e > 0)
         with np.errstate(divide="ignore"):
             edge_s = np.where(open_e, self.edge_length_m / (np.where(open_e, sp_e, 1.0) / 3.6), np.inf)
-        can_fwd = open_e.copy()
-        can_back = open_e & (~self.edge_oneway if mode == "car" else True)
+        can_fwd = open_e & ((self.edge_oneway & (bit << ONEWAY_BACK_SHIFT)) == 0)
+        can_back = open_e & ((self.edge_oneway & bit) == 0)
         src_all = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.arc_indptr))
         fwd_all = self.arc_dst == self.edge_v[self.arc_eid]
         ok = np.where(fwd_all, can_fwd[self.arc_eid], can_back[self.arc_eid])
@@ -373,7 +381,7 @@ class Network(Snapping, Searching, Building):
         """The arrays that define the network (what :meth:`save` writes)."""
         return {
             "format": np.array(FORMAT), "name": np.array(self.name), "source": np.array(self.source),
-            "classes": np.array(self.classes),
+            "classes": np.array(self.classes), "oneway_known": np.array(self.oneway_known),
             "lon": self.lon, "lat": self.lat,
             "edge_u": self.edge_u, "edge_v": self.edge_v, "edge_length_m": self.edge_length_m,
             "edge_class": self.edge_class, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
@@ -411,7 +419,7 @@ class Network(Snapping, Searching, Building):
                    edge_class=a["edge_class"], classes=[str(c) for c in a["classes"]],
                    edge_access=a["edge_access"], edge_oneway=a["edge_oneway"],
                    arc_indptr=a["arc_indptr"], arc_dst=a["arc_dst"], arc_eid=a["arc_eid"],
-                   settings=settings)
+                   settings=settings, oneway_known=bool(a["oneway_known"]))
 
 
 def _arcs(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -75,6 +75,7 @@ def test_sip_graph_matches_the_geopackage(sip):
     assert np.median(np.abs(ours - theirs)) < 0.3
     assert ours.sum() == pytest.approx(theirs.sum(), rel=2e-3)
     assert not sip.edge_oneway.any()                  # the GeoPackage has no one-way information
+    assert not sip.oneway_known                        # ... and the network says so
 
 
 def test_committed_sip_file_is_what_the_build_gives():
@@ -141,7 +142,8 @@ def test_tags_and_modes_on_a_hand_made_grid():
     both = lambda *pairs: {p for a, b in pairs for p in ((a, b), (b, a))}  # noqa: E731
     assert arcs("car") == {(1, 2), (2, 3), (7, 8), (8, 9), (6, 3)} | both((4, 5), (5, 6))
     assert arcs("walk") == both((1, 2), (2, 3), (4, 5), (5, 6), (1, 4), (4, 7), (3, 6), (6, 9), (5, 8))
-    assert arcs("bike") == arcs("ebike") == both((1, 2), (2, 3), (4, 5), (5, 6), (1, 4), (4, 7), (3, 6), (5, 8))
+    # riders keep to the one-way streets as cars do (issue 21: no riding against traffic, 逆行)
+    assert arcs("bike") == arcs("ebike") == {(1, 2), (2, 3), (6, 3)} | both((4, 5), (5, 6), (1, 4), (4, 7), (5, 8))
     # bikes are pushed on the footway: walking speed there, riding speed elsewhere
     g = net.graph("bike")
     e14 = [e for e in range(net.n_edges) if {net.edge_u[e], net.edge_v[e]} == {nid[1], nid[4]}][0]
