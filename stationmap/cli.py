@@ -21,6 +21,7 @@ import click
 from stationmap import config as _config
 from stationmap.coords import DATUMS
 from stationmap.errors import ImportReportError, StationmapError
+from stationmap.labels import oneway_note
 from stationmap.model import KINDS, SERVICES
 
 if TYPE_CHECKING:
@@ -242,6 +243,8 @@ def reach(lat: float, lon: float, datum: str, minutes: float | None, mode: str, 
     how = (f"on network {iso.network!r} (start {iso.snap_m:.0f} m from the road)" if iso.method == "network"
            else f"straight line x {cfg.detour_factor:g} (no road network covers the start)")
     click.echo(f"{iso.minutes:g} min by {mode} from {wlon:.6f}, {wlat:.6f} (WGS-84), {how}")
+    if iso.oneway_respected is False:
+        click.echo(oneway_note(False, "en"))
     click.echo(f"reachable area: {iso.area_km2:.2f} km²")
     if not iso.stations:
         click.echo("no station within reach")
@@ -935,7 +938,7 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
                    f"raise demand covered to {sites.covered_after:.1%}")
         if sites.shortfall is not None:
             click.echo(planning.shortfall_text(sites.shortfall, lang))
-    for note in cov.notes:
+    for note in [*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, "en")])]:
         click.echo(f"note: {note}")
     click.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")
 

@@ -501,7 +501,10 @@
       pinListed(data.features);
       if (!data.features.length) { status(T.no_results); return; }
       showListed(data.features);
-      status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }));
+      // a road network without one-way data: its times are optimistic, and the page says so
+      root.dataset.oneway = data.oneway_respected === false ? 'unknown' : (data.oneway_respected ? 'respected' : '');
+      status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }) +
+             (data.oneway_respected === false ? ' ' + T.oneway_unknown : ''));
       data.features.forEach(function (f) {
         var p = f.properties;
         var li = el('li', { 'class': 'station' + (p.within_minutes ? ' within' : ' outside') + (p.open_now ? '' : ' shut'),

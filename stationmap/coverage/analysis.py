@@ -98,7 +98,14 @@ class Coverage:
                 "method": self.method, "kinds": list(self.kinds), "shape": self.grid.shape,
                 "cell_m": self.grid.cell_m, "h3_resolution": self.grid.resolution, "crs": self.grid.crs,
                 "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid),
-                "at": rfc3339(self.at), "services": list(self.services)}
+                "at": rfc3339(self.at), "services": list(self.services),
+                "oneway_respected": self.oneway_respected}
+
+    @property
+    def oneway_respected(self) -> bool | None:
+        """The network of a network-method run keeps to one-way streets (False: its source had no
+        one-way data and the minutes are optimistic); None for the circle method."""
+        return None if self.network is None else self.network.oneway_known
 
     # -- tables ---------------------------------------------------------------------
     @overload

@@ -66,11 +66,14 @@ class Ranking:
     stations: list[StationTime] = field(default_factory=list)    # fastest first
     network: str | None = None
     snap_m: float | None = None   # query point to the road (network method)
+    #: the network keeps to one-way streets (False: no one-way data, optimistic times); None: circle
+    oneway_respected: bool | None = None
 
     def to_dict(self) -> dict:
         return {"datum": "wgs84", "query": {"lon": self.lon, "lat": self.lat}, "mode": self.mode,
                 "method": self.method, "network": self.network, "minutes": self.minutes,
                 "snap_m": None if self.snap_m is None else round(self.snap_m, 1),
+                "oneway_respected": self.oneway_respected,
                 "stations": [s.to_dict() for s in self.stations]}
 
 
@@ -266,4 +269,5 @@ def rank_stations(network: Networks, index: StationIndex | None, lon: float, lat
         ranked = rank_within(net, snap, index, lon, lat, mode, minutes * 60.0, k, filters)
     else:
         ranked = _rank_nearest(net, snap, index, lon, lat, mode, k, filters)
-    return Ranking(lon, lat, mode, "network", minutes, ranked, net.name, snap.distance_m)
+    return Ranking(lon, lat, mode, "network", minutes, ranked, net.name, snap.distance_m,
+                   oneway_respected=net.oneway_known)

@@ -46,6 +46,7 @@ from stationmap.labels import (
     labels,
     mode_labels,
     moment_label,
+    oneway_note,
 )
 from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
@@ -271,7 +272,8 @@ def page(adcode: str) -> str:
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
         shortfall=_shortfall(sites, page_lang),
         downloads=downloads, args=args, title=title, any_sample=cov.sample or bool(prof and prof.sample),
-        notes=cov.notes, method=label(METHOD_LABELS, cov.method, page_lang),
+        notes=[*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, page_lang)])],
+        method=label(METHOD_LABELS, cov.method, page_lang),
         kinds=list(labels(KIND_LABELS, page_lang).items()), modes=list(mode_labels(page_lang).items()),
         services=list(labels(SERVICE_LABELS, page_lang).items()),
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
@@ -374,6 +376,7 @@ def api() -> Response:
     cov, sites = _run(args)
     body = cov.to_dict(cells=want_cells)
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
+    body["oneway_note"] = oneway_note(cov.oneway_respected, lang())
     if sites is not None:
         body["sites"] = sites.to_dict()
         if sites.shortfall is not None:

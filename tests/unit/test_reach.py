@@ -587,6 +587,7 @@ def test_cli_reach_geojson_matches_networkx(sip, cli_db, stations):
     gj = json.loads(res.output)
     area, *points = gj["features"]
     assert area["properties"]["method"] == "network" and area["properties"]["network"] == "sip"
+    assert area["properties"]["oneway_respected"] is False       # the SIP GeoPackage has no one-way data
     dist, H, sn, off = reference_times(sip, "ebike", lon, lat)
     byid = {s.id: s for s in stations}
     want = {s.id for s in stations
@@ -603,11 +604,13 @@ def test_cli_reach_text_and_datums(cli_db):
     res = _cli("reach", "--lat", 31.31, "--lon", 120.72, "--minutes", 10)
     assert res.exit_code == 0 and "on network 'sip'" in res.output and "km²" in res.output
     assert "station(s) within reach" in res.output
+    assert "This road network has no one-way data" in res.output
     glon, glat = wgs84_to_gcj02(120.72, 31.31)
     res2 = _cli("reach", "--lat", glat, "--lon", glon, "--datum", "gcj02", "--minutes", 10)
     assert res2.output == res.output
     far = _cli("reach", "--lat", 31.78, "--lon", 119.95, "--minutes", 5)
     assert far.exit_code == 0 and "straight line x 1.3" in far.output and "no station within reach" in far.output
+    assert "one-way" not in far.output
 
 
 @pytest.mark.parametrize("args, message", [
