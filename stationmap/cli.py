@@ -189,6 +189,59 @@ def network_build(source: str, out: str, name: str | None) -> None:
     click.echo(f"to use it: STATIONMAP_NETWORKS='{json.dumps({net.name: str(path)})}'")
 
 
+@network_group.command("fetch")
+@click.argument("adcode")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(list(_config.MODES)),
+              help="The modes whose 15-minute trip the margin around the district must hold (repeatable; "
+                   "default all, so the fastest, car).")
+@click.option("--source", default="geofabrik", show_default=True,
+              help="geofabrik (the province's extract, found in the region index of STATIONMAP_OSM_INDEX_URL), "
+                   "an http(s) URL of a .osm.pbf, or a local .osm.pbf FILE.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+              help="Where downloaded extracts are kept, by URL (default: the instance's osm folder).")
+@click.option("--name", default=None, help="Name to register the network under (default: the adcode).")
+def network_fetch(adcode: str, modes: tuple[str, ...], source: str, cache_dir: str | None, name: str | None) -> None:
+    """Fetch the OpenStreetMap roads of district ADCODE, clip them to it and a 15-minute margin, build
+    the travel-time network and register it: serve, nearest, reach and coverage then use it."""
+    import time
+    from pathlib import Path
+
+    from stationmap.network.fetch import fetch
+
+    t0 = time.perf_counter()
+    cfg = settings()
+    net, entry = fetch(adcode, cfg, source=source, modes=modes or _config.MODES,
+                       cache_dir=Path(cache_dir) if cache_dir else None, name=name,
+                       progress=sys.stderr.isatty(), echo=click.echo)
+    click.echo(f"registered network {net.name!r} for {entry['area']} ({entry['adcode']}): {net.n_nodes} nodes, "
+               f"{net.n_edges} edges, OSM data of {entry['osm_date'] or 'unknown date'}; "
+               f"{time.perf_counter() - t0:.1f} s; {entry['licence']}")
+
+
+@network_group.command("list")
+def network_list() -> None:
+    """The networks registered for this instance (name, area, source, OSM data date, nodes, edges)."""
+    from stationmap.network.registry import entries
+
+    nets = entries(settings())
+    if not nets:
+        click.echo("no network registered (stationmap network fetch ADCODE registers one)")
+        return
+    for name, e in sorted(nets.items()):
+        click.echo(f"{name}\t{e.get('area', '')}\t{e.get('source', '')}\t{e.get('osm_date') or 'unknown date'}\t"
+                   f"{e.get('nodes', '?')} nodes\t{e.get('edges', '?')} edges")
+
+
+@network_group.command("remove")
+@click.argument("name")
+def network_remove(name: str) -> None:
+    """Forget the registered network NAME (and delete its compiled file)."""
+    from stationmap.network.registry import unregister
+
+    e = unregister(settings(), name)
+    click.echo(f"removed network {name!r} ({e.get('area', '')})")
+
+
 def _networks_for(spec: str | None, cfg: Settings) -> dict[str, Network]:
     """{name: Network}: the configured networks, or the one ``spec`` names (a configured
     name, a compiled .npz, or a .gpkg / .osm.pbf built in memory)."""

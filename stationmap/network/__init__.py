@@ -62,7 +62,9 @@ The package
     and the coordinate transforms; :mod:`~stationmap.network.search` the searches from a snapped
     point and their compiled kernels; :mod:`~stationmap.network.matrix` the many-to-many searches
     of coverage; :mod:`~stationmap.network.loader` the one loader and cache of networks (used by
-    the app, the CLI and coverage).  Outside this package, only :mod:`stationmap.reach` reads
+    the app, the CLI and coverage; it adds the networks of :mod:`~stationmap.network.registry`,
+    those ``stationmap network fetch`` registered for the instance); :mod:`~stationmap.network.fetch`
+    fetching, clipping and building a district's roads from OpenStreetMap.  Outside this package, only :mod:`stationmap.reach` reads
     a mode graph's arrays (its real arcs, to draw isochrones); nothing reads its virtual node.
 """
 

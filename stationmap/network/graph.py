@@ -310,7 +310,10 @@ class Network(Snapping, Searching, Building):
         twoway = np.asarray(g.arc_twoway, dtype=bool)
         ids = np.arange(A, dtype=np.int64)
         deg = np.diff(indptr)
-        contracted = (deg == 2) & (np.bincount(src[twoway], minlength=n) == 2)
+        # two edges meet there, both open both ways: two arcs out, both two-way, and no third arc in
+        # (a one-way street ending at a node of a two-way road: riders and cars keep to one-way streets)
+        contracted = ((deg == 2) & (np.bincount(src[twoway], minlength=n) == 2)
+                      & (np.bincount(dst, minlength=n) == 2))
         rounds = max(int(A).bit_length(), 1) + 1
         while True:
             # the arc after one entering a contracted node: that node's other arc

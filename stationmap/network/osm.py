@@ -20,6 +20,7 @@ from stationmap.errors import NotFoundError, ValidationError, geodata_read_error
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    from shapely.geometry.base import BaseGeometry
 
     from stationmap.config import Settings
 
@@ -383,13 +384,18 @@ class Building:
 
     @classmethod
     def from_osm(cls: type[_Net], path: str | os.PathLike, *, name: str | None = None,
-                 settings: Settings | None = None, largest_only: bool = True) -> _Net:
+                 settings: Settings | None = None, largest_only: bool = True,
+                 clip: BaseGeometry | None = None, source: str | None = None) -> _Net:
         """A road graph from an OpenStreetMap file (``.osm.pbf``, ``.osm``), read with osmium.
 
         Ways with a routable ``highway`` tag become edges (split at every node);
-        nodes missing from the extract split the way there.
+        nodes missing from the extract split the way there.  ``clip`` (a WGS-84
+        polygon): only the edges with an end inside it are kept (a province's
+        extract cut to a district and its margin).  ``source``: what the network
+        records as its source (default the file's name).
         """
         import osmium
+        import osmium.filter
 
         path = Path(path)
         if not path.exists():
@@ -397,7 +403,10 @@ class Building:
         refs, lons, lats = [], [], []
         eu_ref, ev_ref, hw_list, acc_list, ow_list = [], [], [], [], []
         try:
-            fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+            highways = osmium.filter.KeyFilter("highway")   # ways without one skipped in C++ (nodes all kept)
+            highways.enable_for(osmium.osm.WAY)
+            fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
+                highways)
             for obj in fp:     # (nodes and ways only: no changesets, areas or relations)
                 if not obj.is_way():  # type: ignore[union-attr]
                     continue
@@ -434,10 +443,18 @@ class Building:
         lat = np.asarray(lats)[first]
         u = np.searchsorted(uniq, np.asarray(eu_ref, dtype=np.int64))
         v = np.searchsorted(uniq, np.asarray(ev_ref, dtype=np.int64))
+        hw, acc, ow = np.asarray(hw_list, dtype=object), np.asarray(acc_list), np.asarray(ow_list)
+        if clip is not None:
+            import shapely
+
+            inside = shapely.contains_xy(clip, lon, lat)
+            keep = inside[u] | inside[v]
+            if not keep.any():
+                raise ValidationError(f"{path}: no routable highway inside the area asked for", field="source")
+            u, v, hw, acc, ow = u[keep], v[keep], hw[keep], acc[keep], ow[keep]
         stem = path.name.split(".")[0]
-        return cls.from_arrays(lon, lat, u, v, highway=np.asarray(hw_list, dtype=object),
-                               access=np.asarray(acc_list), oneway=np.asarray(ow_list), oneway_known=True,
-                               name=name or stem, source=path.name, largest_only=largest_only,
+        return cls.from_arrays(lon, lat, u, v, highway=hw, access=acc, oneway=ow, oneway_known=True,
+                               name=name or stem, source=source or path.name, largest_only=largest_only,
                                settings=settings)
 
     @classmethod

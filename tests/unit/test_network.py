@@ -543,3 +543,20 @@ def test_points_far_outside_the_projection_are_refused_not_crashing(sip, lon, la
         sip.snap(lon, lat, mode="walk")
     assert exc.value.field == "point"
     assert not sip.covers(lon, lat, mode="walk")
+
+
+@pytest.mark.parametrize("mode", ["bike", "car"])
+def test_contracted_search_where_one_way_streets_end_on_two_way_roads(sip, mode):
+    """Every 7th SIP street made one-way (for bikes and cars, as OpenStreetMap's oneway=yes is): a
+    one-way street ending in the middle of a two-way road must keep that node (issue 21)."""
+    from stationmap.network.osm import MODE_BIT
+
+    bits = MODE_BIT["bike"] | MODE_BIT["ebike"] | MODE_BIT["car"]
+    ow = np.where(np.arange(sip.n_edges) % 7 == 0, bits, 0)
+    net = Network.from_arrays(sip.lon, sip.lat, sip.edge_u, sip.edge_v,
+                              highway=np.array([sip.classes[c] for c in sip.edge_class], dtype=object),
+                              oneway=ow, settings=SETTINGS)
+    assert (net.edge_oneway != 0).sum() > 1000
+    rng = np.random.default_rng(5)
+    nodes = rng.choice(net.n_nodes, 3, replace=False)
+    assert _core_check(net, mode, [(net.lon[k] + 2e-4, net.lat[k] + 1e-4) for k in nodes], 10 * 60.0) > 300
