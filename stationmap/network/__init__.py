@@ -65,7 +65,8 @@ The package
     the app, the CLI and coverage; it adds the networks of :mod:`~stationmap.network.registry`,
     those ``stationmap network fetch`` registered for the instance); :mod:`~stationmap.network.fetch`
     fetching, clipping and building a district's roads from OpenStreetMap.  Outside this
-    package, only :mod:`stationmap.reach` reads a mode graph's arrays (its real arcs, to draw isochrones); nothing reads its virtual node.
+    package, only :mod:`stationmap.reach` reads a mode graph's arrays (its real arcs, to draw
+    isochrones); nothing reads its virtual node.
 """
 
 from stationmap.network.graph import FORMAT, Network
