@@ -491,7 +491,7 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         d = districts.get(area)
         if d.level in ("city", "province"):
             parent = {"adcode": d.adcode, "name": d.name}
-        if d.level == "zone" and network is None:
+        if network is None and method != "circle":     # a zone's network, or one fetched for the district
             network = default_network_for(d, settings=settings, districts=districts)
     areas = resolve_areas(area, districts=districts, network=network, settings=settings)
     if method == "auto":

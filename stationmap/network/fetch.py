@@ -381,6 +381,7 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
     say(f"clipping to {area_name} and {margin / 1000:.1f} km around it ({settings.minutes:g} min of the fastest "
         f"of {', '.join(modes)})")
     net = Network.from_osm(path, name=name, settings=settings, clip=clip, source=origin)
+    net.home_adcode, net.home = str(adcode), polygon
     out = Path(settings.networks_dir) / f"{name}.npz"
     net.save(out)
     entry = {"path": str(out), "area": area_name, "adcode": str(adcode), "source": origin,

@@ -113,6 +113,9 @@ class Network(Snapping, Searching, Building):
     edge_access : ndarray (m,)  bit mask of modes (:data:`stationmap.config.MODES` order)
     edge_oneway : ndarray (m,)  one-way bits per mode (:func:`~stationmap.network.osm.tag_access`,
         :data:`~stationmap.network.osm.ONEWAY_RULES`)
+    home_adcode : str  the district the network was fetched for (``stationmap network fetch``), or ""
+    home : shapely (Multi)Polygon or None  that district's WGS-84 polygon: a point inside it is served
+        by this network before any other that reaches it (:func:`stationmap.reach.choose_network`)
     oneway_known : bool  the source had one-way data; False: every street is two-way here and
         times are optimistic (every answer that uses the network says so)
     """
@@ -122,7 +125,7 @@ class Network(Snapping, Searching, Building):
                  classes: Iterable[str], edge_access: npt.ArrayLike, edge_oneway: npt.ArrayLike,
                  arc_indptr: npt.ArrayLike | None = None, arc_dst: npt.ArrayLike | None = None,
                  arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None,
-                 oneway_known: bool = True) -> None:
+                 oneway_known: bool = True, home_adcode: str = "", home: Any = None) -> None:
         self.name = str(name)
         self.source = str(source)
         self.lon = np.ascontiguousarray(lon, dtype=np.float64)
@@ -135,6 +138,12 @@ class Network(Snapping, Searching, Building):
         self.edge_access = np.ascontiguousarray(edge_access, dtype=np.uint8)
         self.edge_oneway = np.ascontiguousarray(edge_oneway, dtype=np.uint8)
         self.oneway_known = bool(oneway_known)
+        self.home_adcode = str(home_adcode or "")
+        self.home = home
+        if home is not None:
+            import shapely
+
+            shapely.prepare(home)
         if arc_indptr is None:
             arc_indptr, arc_dst, arc_eid = _arcs(len(self.lon), self.edge_u, self.edge_v)
         self.arc_indptr = np.ascontiguousarray(arc_indptr, dtype=np.int32)
@@ -385,6 +394,7 @@ class Network(Snapping, Searching, Building):
         return {
             "format": np.array(FORMAT), "name": np.array(self.name), "source": np.array(self.source),
             "classes": np.array(self.classes), "oneway_known": np.array(self.oneway_known),
+            "home_adcode": np.array(self.home_adcode), "home_wkb": _wkb(self.home),
             "lon": self.lon, "lat": self.lat,
             "edge_u": self.edge_u, "edge_v": self.edge_v, "edge_length_m": self.edge_length_m,
             "edge_class": self.edge_class, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
@@ -422,7 +432,25 @@ class Network(Snapping, Searching, Building):
                    edge_class=a["edge_class"], classes=[str(c) for c in a["classes"]],
                    edge_access=a["edge_access"], edge_oneway=a["edge_oneway"],
                    arc_indptr=a["arc_indptr"], arc_dst=a["arc_dst"], arc_eid=a["arc_eid"],
-                   settings=settings, oneway_known=bool(a["oneway_known"]))
+                   settings=settings, oneway_known=bool(a["oneway_known"]),
+                   home_adcode=str(a.get("home_adcode", "")), home=_from_wkb(a.get("home_wkb")))
+
+
+def _wkb(geom: Any) -> np.ndarray:
+    """A geometry as WKB bytes in a uint8 array (empty for None): what the compiled file stores."""
+    if geom is None:
+        return np.zeros(0, np.uint8)
+    import shapely
+
+    return np.frombuffer(shapely.to_wkb(geom), dtype=np.uint8)
+
+
+def _from_wkb(arr: np.ndarray | None) -> Any:
+    if arr is None or not len(arr):
+        return None
+    import shapely
+
+    return shapely.from_wkb(np.asarray(arr, dtype=np.uint8).tobytes())
 
 
 def _arcs(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

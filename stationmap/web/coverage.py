@@ -185,9 +185,10 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
         d = districts.get(args.adcode)
     except NotFoundError:
         raise NotFoundError(f"no district with adcode {args.adcode!r}", field="district") from None
-    if d.level == "zone" or args.method == "network":
-        network = cv.default_network_for(d, settings=st.settings, districts=districts) if d.level == "zone" \
-            else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
+    if args.method != "circle":     # a zone's network, or the one fetched for the district (issue 21)
+        network = cv.default_network_for(d, settings=st.settings, districts=districts)
+    if network is None and args.method == "network":
+        network = next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
                      districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services)

@@ -209,6 +209,7 @@ def test_fetch_builds_registers_and_equals_networkx(tmp_path, server, sip_pbf):
     e2 = entries(s)["320506"]
     assert e2["margin_m"] == pytest.approx(16 / 3.6 * 15 * 60)      # the e-bike's 15 minutes
     assert set(load_networks(s)) == {"320571", "320506"}
+    check_several_networks(s)
     # ... and works offline: the server gone, the same command still builds from the cache
     server.close()
     assert cli(env, "network", "fetch", "320571").exit_code == 0
@@ -218,6 +219,49 @@ def test_fetch_builds_registers_and_equals_networkx(tmp_path, server, sip_pbf):
     assert set(entries(s)) == {"320571"} and not path.exists()
     bad = cli(env, "network", "remove", "nowhere")
     assert bad.exit_code == 1 and "no registered network 'nowhere' (320571)" in bad.output
+
+
+def check_several_networks(s):
+    """Two registered networks overlapping by their margins (320506 吴中区 holds the park 320571 was
+    cut from): a point is served by the network of the district holding it, the smallest first, in
+    whatever order they come; the coverage of a district uses its own network."""
+    import shapely
+
+    from stationmap import coverage as cv
+    from stationmap.districts import load_districts
+    from stationmap.index import StationIndex
+    from stationmap.model import Station
+    from stationmap.reach import choose_network, rank_stations
+
+    nets = load_networks(s)
+    sip, wz = nets["320571"], nets["320506"]
+    d = load_districts(s)
+    wuzhong = d.get("320506").geometry
+    hull = d.zone_outline("320571")
+    assert hull is not None and sip.home.equals(hull) and wz.home.equals(wuzhong)
+    inside_sip = (120.72, 31.315)
+    assert hull.contains(shapely.Point(inside_sip)) and wuzhong.contains(shapely.Point(inside_sip))
+    # a road point of the park's network just outside the park, in Wuzhong
+    c = hull.centroid
+    outside = None
+    for x, y in np.asarray(hull.exterior.coords):
+        px, py = x + (x - c.x) * 0.01, y + (y - c.y) * 0.01
+        if wuzhong.contains(shapely.Point(px, py)) and not hull.contains(shapely.Point(px, py)):
+            outside = (px, py)
+            break
+    assert outside is not None
+    for order in ([sip, wz], [wz, sip]):
+        assert choose_network(order, *inside_sip, mode="ebike")[0] is sip
+        assert choose_network(order, *outside, mode="ebike")[0] is wz
+        # a station just across the park's border counts from inside it (the margin holds it)
+        st = Station(id="x", name="跨界", lon=outside[0], lat=outside[1], kinds=("rest",), source="test")
+        r = rank_stations(order, StationIndex.from_stations([st]), *inside_sip, mode="ebike", settings=s, k=1)
+        assert r.network == "320571" and r.method == "network" and len(r.stations) == 1
+    st = [Station(id="w", name="吴中站", lon=outside[0], lat=outside[1], kinds=("rest",), source="test")]
+    cov = cv.analyse("320506", st, kinds=["rest"], mode="ebike", cell_m=2000, settings=s)
+    assert cov.method == "network" and cov.network is wz and cov.oneway_respected is True
+    cov = cv.analyse("320571", st, kinds=["rest"], mode="ebike", cell_m=1000, settings=s)
+    assert cov.method == "network" and cov.network is sip
 
 
 def test_api_nearest_uses_the_fetched_network(tmp_path, server):
@@ -232,6 +276,10 @@ def test_api_nearest_uses_the_fetched_network(tmp_path, server):
     body = r.get_json()
     assert r.status_code == 200 and body["method"] == "network" and body["network"] == "320571"
     assert body["oneway_respected"] is True and body["oneway_note"] is None
+    r = app.test_client().get("/api/v1/coverage", query_string={"district": "320571", "mode": "ebike", "cell": 1000})
+    body = r.get_json()
+    assert r.status_code == 200 and body["params"]["method"] == "network"
+    assert body["params"]["oneway_respected"] is True and body["oneway_note"] is None
 
 
 def test_a_cut_transfer_is_resumed_with_a_range_request(tmp_path, server, sip_pbf):
