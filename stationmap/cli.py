@@ -118,37 +118,57 @@ def _echo_schema(res: UpgradeResult, *, err: bool = False, quiet_when_new: bool 
 @click.option("--at", "at_text", default=None, metavar="DATETIME",
               help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
                    "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now.")
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True,
+              help="Travel mode: stations are ranked by minutes along the roads where a road network covers the "
+                   "point (the configured and registered ones), else by straight-line distance.")
+@click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
+              help="auto: the roads where a network covers the point, else the straight line (circle); network: "
+                   "roads only; circle: the straight line only.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], services: tuple[str, ...],
-            open_now: bool, at_text: str | None, fmt: str) -> None:
-    """Print the stations nearest a point, nearest first (output in WGS-84), each with whether it is
+            open_now: bool, at_text: str | None, mode: str, method: str, fmt: str) -> None:
+    """Print the stations nearest a point, quickest first (output in WGS-84): by minutes along the roads
+    where a road network covers the point, else by straight-line distance; each with whether it is
     open at --at and when that changes (with --service: while those services are available too)."""
     from datetime import datetime
 
     from stationmap.coords import to_wgs84
     from stationmap.hours import TZ, parse_datetime, rfc3339, when_checker
     from stationmap.index import StationIndex
+    from stationmap.reach import rank_stations
 
+    cfg = settings()
     at = parse_datetime(at_text, field="--at") if at_text is not None else datetime.now(TZ)
     wlon, wlat = to_wgs84(lon, lat, datum)
     index = StationIndex.from_store(open_store())
-    hits = index.nearest(wlon, wlat, k=k, kinds=kinds or None, services=services or None,
-                         open_at=at if open_now else None)
+    nets = {} if method == "circle" else _networks_for(None, cfg)
+    ranking = rank_stations(nets, index, float(wlon), float(wlat), mode=mode, k=k, kinds=kinds or None,
+                            services=services or None, open_at=at if open_now else None, method=method,
+                            settings=cfg)
+    on_roads = ranking.method == "network"
     when_of = when_checker(at, services)
     rows: list[dict[str, Any]] = []
-    for h in hits:
-        w = when_of(h.station)
-        rows.append({"id": h.station.id, "name": h.station.name, "distance_m": round(h.distance_m, 1),
-                     "lon": h.station.lon, "lat": h.station.lat, "kinds": list(h.station.kinds),
+    for t in ranking.stations:
+        st, w = t.station, when_of(t.station)
+        rows.append({"id": st.id, "name": st.name, "distance_m": round(t.distance_m if on_roads else t.straight_m, 1),
+                     "straight_m": round(t.straight_m, 1), "minutes": round(t.minutes, 2),
+                     "lon": st.lon, "lat": st.lat, "kinds": list(st.kinds),
                      "open_now": w.open_now, "closes_at": rfc3339(w.closes_at), "opens_at": rfc3339(w.opens_at),
-                     "sample": h.station.is_sample})
+                     "sample": st.is_sample})
+    note = oneway_note(ranking.oneway_respected, "en")
     if fmt == "json":
-        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat, "at": rfc3339(at)},
+        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat, "at": rfc3339(at), "mode": mode},
+                               "method": ranking.method, "network": ranking.network,
+                               "oneway_respected": ranking.oneway_respected, "oneway_note": note,
                                "stations": rows}, ensure_ascii=False, indent=2))
         return
     if not rows:
         click.echo("no station found")
         return
+    click.echo(f"by {mode} " + (f"along the roads of network {ranking.network!r}" if on_roads
+                                else f"by straight line (minutes: x {cfg.detour_factor:g} at the {mode} speed)"))
+    if note:
+        click.echo(note)
     for i, r in enumerate(rows, 1):
         tag = "  [sample data]" if r["sample"] else ""
         where = f"{r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84"
@@ -156,7 +176,7 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
             state = f"open until {r['closes_at'][:16].replace('T', ' ')}" if r["closes_at"] else "open, no closing soon"
         else:
             state = f"closed, opens {r['opens_at'][:16].replace('T', ' ')}" if r["opens_at"] else "closed"
-        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({where}; {state}){tag}")
+        click.echo(f"{i:>2}. {r['minutes']:5.1f} min {r['distance_m']:>9.0f} m  {r['name']}  ({where}; {state}){tag}")
 
 
 # -- road networks and reach (issue 4) ---------------------------------------------

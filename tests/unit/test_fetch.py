@@ -276,6 +276,18 @@ def test_api_nearest_uses_the_fetched_network(tmp_path, server):
     body = r.get_json()
     assert r.status_code == 200 and body["method"] == "network" and body["network"] == "320571"
     assert body["oneway_respected"] is True and body["oneway_note"] is None
+    # ... and the CLI's nearest
+    env = {**env, "STATIONMAP_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite"}
+    assert cli(env, "db", "upgrade").exit_code == 0
+    gj = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
+        "type": "Point", "coordinates": [120.72, 31.315]}, "properties": {"id": "a", "name": "园区驿站", "kinds": ["rest"]}}]}
+    assert CliRunner().invoke(main, ["import", "-"], input=json.dumps(gj), env=env).exit_code == 0
+    res = cli(env, "nearest", "--lon", "120.721", "--lat", "31.316", "--format", "json")
+    out = json.loads(res.output)
+    assert out["method"] == "network" and out["network"] == "320571" and out["oneway_respected"] is True
+    assert out["stations"][0]["id"] == "a" and out["stations"][0]["distance_m"] >= out["stations"][0]["straight_m"]
+    text = cli(env, "nearest", "--lon", "120.721", "--lat", "31.316").output
+    assert "along the roads of network '320571'" in text and "one-way" not in text
     r = app.test_client().get("/api/v1/coverage", query_string={"district": "320571", "mode": "ebike", "cell": 1000})
     body = r.get_json()
     assert r.status_code == 200 and body["params"]["method"] == "network"

@@ -730,3 +730,21 @@ def test_circle_near_the_antimeridian_is_cut_there(lon):
     geod_area = sum(abs(GEOD.geometry_area_perimeter(g)[0]) for g in poly.geoms) / 1e6
     assert geod_area == pytest.approx(iso.area_km2, rel=0.01)
 
+
+
+def test_cli_nearest_ranks_by_road_on_sip_and_says_it_has_no_one_way_data(sip, cli_db, stations):
+    lon, lat = 120.72, 31.31
+    res = _cli("nearest", "--lat", lat, "--lon", lon, "--mode", "ebike", "--k", 3, "--format", "json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output)
+    assert body["method"] == "network" and body["network"] == "sip" and body["oneway_respected"] is False
+    assert "no one-way data" in body["oneway_note"]
+    dist, H, sn, off = reference_times(sip, "ebike", lon, lat)
+    ref = sorted((station_reference(sip, "ebike", lon, lat, s, dist, H, sn, off)[0], s.id) for s in stations)[:3]
+    assert [r["id"] for r in body["stations"]] == [sid for _, sid in ref]
+    for r, (secs, _) in zip(body["stations"], ref):
+        assert r["minutes"] * 60 == pytest.approx(secs, abs=1.0)
+    text = _cli("nearest", "--lat", lat, "--lon", lon, "--mode", "ebike", "--k", 3)
+    assert "along the roads of network 'sip'" in text.output and "no one-way data" in text.output
+    far = _cli("nearest", "--lat", 31.78, "--lon", 119.95, "--format", "json")
+    assert json.loads(far.output)["method"] == "circle" and json.loads(far.output)["oneway_note"] is None
