@@ -216,7 +216,8 @@ def network_build(source: str, out: str, name: str | None) -> None:
                    "default all, so the fastest, car).")
 @click.option("--source", default="geofabrik", show_default=True,
               help="geofabrik (the province's extract, found in the region index of STATIONMAP_OSM_INDEX_URL), "
-                   "an http(s) URL of a .osm.pbf, or a local .osm.pbf FILE.")
+                   "overpass (the roads of a small area from STATIONMAP_OVERPASS_URL), an http(s) URL of a "
+                   ".osm.pbf, or a local .osm.pbf FILE.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
               help="Where downloaded extracts are kept, by URL (default: the instance's osm folder).")
 @click.option("--name", default=None, help="Name to register the network under (default: the adcode).")

@@ -185,6 +185,8 @@ class Settings:
     #: province up in (Geofabrik's ``index-v1.json`` format: features with ``id``, ``name``,
     #: ``parent``, ``urls.pbf`` and a polygon)
     osm_index_url: str = "https://download.geofabrik.de/index-v1.json"
+    #: the Overpass API `stationmap network fetch --source overpass` asks for a small area's roads
+    overpass_url: str = "https://overpass-api.de/api/interpreter"
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -59,9 +59,9 @@ TIMEOUT_S = 60.0
 
 # -- the region index -------------------------------------------------------------------------
 
-def _open(url: str, *, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
-    """``urlopen`` with the errors turned into one FetchError line each."""
-    req = urllib.request.Request(url, headers={"User-Agent": "stationmap", **(headers or {})})
+def _open(url: str, *, headers: dict[str, str] | None = None, data: bytes | None = None) -> http.client.HTTPResponse:
+    """``urlopen`` (a POST of ``data`` when given) with the errors turned into one FetchError line each."""
+    req = urllib.request.Request(url, data=data, headers={"User-Agent": "stationmap", **(headers or {})})
     try:
         return urllib.request.urlopen(req, timeout=TIMEOUT_S)  # (http(s): download() checks)
     except urllib.error.HTTPError as exc:
@@ -272,6 +272,38 @@ def download(url: str, cache_dir: Path, *, progress: bool = False) -> tuple[Path
     return dest, True
 
 
+def overpass(url: str, area: BaseGeometry, cache_dir: Path) -> tuple[Path, bool]:
+    """The roads (ways with a ``highway`` tag and their nodes) in ``area``'s bounding box from the
+    Overpass API at ``url``, as OpenStreetMap XML in ``cache_dir`` (by URL and box: asked once):
+    (path, asked now).  For a small area: Overpass servers refuse or time out on a province."""
+    from urllib.parse import urlencode
+
+    if urlparse(url).scheme not in ("http", "https"):
+        raise ValidationError(f"the Overpass URL must be http(s), got {url!r}", field="overpass_url")
+    w, s, e, n = (round(float(b), 6) for b in area.bounds)
+    query = f'[out:xml][timeout:600];way["highway"]({s},{w},{n},{e});(._;>;);out body;'
+    dest = cache_dir / f"overpass-{_url_key(url + query)}.osm"
+    if dest.exists():
+        return dest, False
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    with _open(url, data=urlencode({"data": query}).encode("ascii")) as resp, open(part, "wb") as out:
+        while chunk := resp.read(CHUNK):
+            out.write(chunk)
+    with open(part, "rb") as f:
+        head = f.read(4096)
+        f.seek(max(part.stat().st_size - 4096, 0))
+        tail = f.read()
+    if b"<osm" not in head or b"</osm>" not in tail:
+        part.unlink()
+        raise FetchError(f"{url}: the answer is not (whole) OpenStreetMap XML; try a smaller area, or {ADVICE}")
+    if b"<remark>" in tail and b"error" in tail.split(b"<remark>")[-1].lower():
+        part.unlink()
+        raise FetchError(f"{url}: Overpass stopped with an error (the area may be too large); {ADVICE}")
+    part.replace(dest)
+    return dest, True
+
+
 # -- the clip and the build -------------------------------------------------------------------
 
 def margin_m(settings: Settings, modes: Iterable[str] = MODES) -> float:
@@ -309,8 +341,16 @@ def _stack(xy: tuple) -> Any:
 
 
 def osm_date(path: Path) -> str | None:
-    """The date of the OpenStreetMap data in a PBF (its header's replication timestamp), or None."""
+    """The date of the OpenStreetMap data in a PBF (its header's replication timestamp) or in an
+    Overpass answer (its ``<meta osm_base>``), or None."""
+    import re
+
     import osmium
+
+    if path.suffix == ".osm":
+        with open(path, "rb") as f:
+            m = re.search(rb'<meta\s+osm_base="([^"]+)"', f.read(4096))
+        return m.group(1).decode("ascii", "replace") if m else None
 
     try:
         reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
@@ -343,7 +383,8 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
     """Fetch, clip, build, save and register the road network of district ``adcode``.
 
     Returns the network and its registry entry (:mod:`~stationmap.network.registry`).
-    ``source``: ``geofabrik``, an http(s) URL of a ``.osm.pbf``, or a local file.
+    ``source``: ``geofabrik``, ``overpass`` (the roads of the clip area's bounding box from
+    ``Settings.overpass_url``), an http(s) URL of a ``.osm.pbf``, or a local file.
     ``echo``: called with a line of progress now and then (None: silent).
     """
     from stationmap.checks import check_mode
@@ -356,7 +397,14 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
     area_name, polygon = district_polygon(adcode, settings)
     name = name or str(adcode)
     region = None
-    if source == "geofabrik":
+    margin = margin_m(settings, modes)
+    clip = clip_area(polygon, margin)
+    if source == "overpass":
+        url = ""
+        path, fresh = overpass(settings.overpass_url, clip, cache_dir)
+        say(f"{'asked Overpass' if fresh else 'cached'}: {path}")
+        origin = settings.overpass_url
+    elif source == "geofabrik":
         index = region_index(settings, cache_dir)
         region = find_region(index, polygon, base_url=settings.osm_index_url)
         say(f"{area_name} ({adcode}) lies in region {region['name']!r} ({region['id']}): {region['pbf']}")
@@ -369,15 +417,13 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
         path, fresh = download(url, cache_dir, progress=progress)
         say(f"{'downloaded' if fresh else 'cached'}: {path}")
         origin = url
-    else:
+    elif source != "overpass":
         path = Path(source)
         if not path.is_file():
-            raise NotFoundError(f"--source must be geofabrik, an http(s) URL or an existing .osm.pbf file, got "
-                                f"{source!r}", field="source")
+            raise NotFoundError(f"--source must be geofabrik, overpass, an http(s) URL or an existing .osm.pbf "
+                                f"file, got {source!r}", field="source")
         check_pbf(path, url=str(path))
         origin = str(path.resolve())
-    margin = margin_m(settings, modes)
-    clip = clip_area(polygon, margin)
     say(f"clipping to {area_name} and {margin / 1000:.1f} km around it ({settings.minutes:g} min of the fastest "
         f"of {', '.join(modes)})")
     net = Network.from_osm(path, name=name, settings=settings, clip=clip, source=origin)

@@ -100,6 +100,21 @@ class Server:
                     self.close_connection = True
                 self.wfile.write(part)
 
+            def do_POST(self):
+                from urllib.parse import parse_qs
+
+                n = int(self.headers.get("Content-Length") or 0)
+                query = parse_qs(self.rfile.read(n).decode())["data"][0]
+                server.log.append((self.path, query))
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404, "Not Found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -366,3 +381,34 @@ def test_a_local_file_and_a_url_as_source(tmp_path, server, sip_pbf):
     bad.write_bytes(b"not a pbf")
     res = cli(env, "network", "fetch", "320571", "--source", str(bad))
     assert res.exit_code == 1 and "not an OpenStreetMap PBF" in res.output
+
+
+def test_overpass_for_a_small_area(tmp_path, server):
+    """--source overpass: the roads of the clip area's box, asked once (then cached), built like any other."""
+    from tests.unit.test_network import ONEWAY_OSM
+
+    xml = ONEWAY_OSM.read_text().replace('generator="hand">', 'generator="hand">\n  <meta osm_base="2026-12-07T08:00:00Z"/>')
+    server.files["/api/interpreter"] = xml.encode()
+    env = {**env_for(tmp_path, "http://127.0.0.1:9/index-v1.json"),
+           "STATIONMAP_OVERPASS_URL": server.base + "/api/interpreter"}
+    res = cli(env, "network", "fetch", "320571", "--source", "overpass", "--mode", "walk", "--name", "grid")
+    assert res.exit_code == 0, res.output
+    (query,) = server.gets("/api/interpreter")
+    assert 'way["highway"]' in query
+    # the box: the park's outline grown by 15 min of walking (1.2 km), south, west, north, east
+    s_, w_, n_, e_ = (float(x) for x in query.split("(")[1].split(")")[0].split(","))
+    hull = config.load(environ=env)
+    from stationmap.districts import load_districts
+    from stationmap.network.fetch import clip_area
+
+    want = clip_area(load_districts(hull).zone_outline("320571"), 4.8 / 3.6 * 15 * 60).bounds
+    assert (w_, s_, e_, n_) == pytest.approx(want, abs=1e-6)
+    e = entries(settings_of(env))["grid"]
+    assert e["source"] == server.base + "/api/interpreter" and e["osm_date"] == "2026-12-07T08:00:00Z"
+    assert e["nodes"] == 9
+    assert cli(env, "network", "fetch", "320571", "--source", "overpass", "--mode", "walk").exit_code == 0
+    assert len(server.gets("/api/interpreter")) == 1          # the same box: from the cache
+    server.files["/api/interpreter"] = b'<?xml version="1.0"?><osm><remark> runtime error: out of memory </remark></osm>'
+    res = cli(env, "network", "fetch", "320571", "--source", "overpass", "--name", "big")
+    assert res.exit_code == 1 and "Overpass stopped with an error" in res.output and "big" not in entries(
+        settings_of(env))
