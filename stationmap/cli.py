@@ -191,7 +191,10 @@ def network_group() -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="Where to write the compiled network (.npz).")
 @click.option("--name", default=None, help="Network name (default: from the file name).")
-def network_build(source: str, out: str, name: str | None) -> None:
+@click.option("--licence", default=None,
+              help="The data's licence and credit, shown wherever the network's results are (default: "
+                   "\"© OpenStreetMap contributors, ODbL\" for an OpenStreetMap file, none for a GeoPackage).")
+def network_build(source: str, out: str, name: str | None, licence: str | None) -> None:
     """Compile SOURCE (an OpenStreetMap .osm.pbf / .osm file, or a .gpkg road graph
     with layers nodes and edges; WGS-84) into a network file that loads in milliseconds."""
     import time
@@ -199,7 +202,7 @@ def network_build(source: str, out: str, name: str | None) -> None:
     from stationmap.network import Network
 
     t0 = time.perf_counter()
-    net = Network.build(source, name=name, settings=settings())
+    net = Network.build(source, name=name, settings=settings(), licence=licence)
     path = net.save(out)
     km = float(net.edge_length_m.sum()) / 1000.0
     click.echo(f"built network {net.name!r} from {source}: {net.n_nodes} nodes, {net.n_edges} edges, "

@@ -501,6 +501,15 @@
       pinListed(data.features);
       if (!data.features.length) { status(T.no_results); return; }
       showListed(data.features);
+      // the road data's credit on the map while its results are shown
+      // (Leaflet writes an attribution as HTML: the credit goes in as text)
+      var credit = data.network_licence ? String(data.network_licence).replace(/&/g, '&amp;').replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;') : null;
+      if (credit && map.attributionControl && S.credit !== credit) {
+        if (S.credit) { map.attributionControl.removeAttribution(S.credit); }
+        map.attributionControl.addAttribution(credit);
+        S.credit = credit;
+      }
       // a road network without one-way data: its times are optimistic, and the page says so
       root.dataset.oneway = data.oneway_respected === false ? 'unknown' : (data.oneway_respected ? 'respected' : '');
       status(fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }) +

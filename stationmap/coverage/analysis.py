@@ -99,7 +99,8 @@ class Coverage:
                 "cell_m": self.grid.cell_m, "h3_resolution": self.grid.resolution, "crs": self.grid.crs,
                 "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid),
                 "at": rfc3339(self.at), "services": list(self.services),
-                "oneway_respected": self.oneway_respected}
+                "oneway_respected": self.oneway_respected,
+                "network_licence": (self.network.licence or None) if self.network is not None else None}
 
     @property
     def oneway_respected(self) -> bool | None:

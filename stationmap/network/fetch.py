@@ -389,7 +389,8 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
     """
     from stationmap.checks import check_mode
     from stationmap.network.graph import Network
-    from stationmap.network.registry import OSM_LICENCE, register
+    from stationmap.network.osm import OSM_LICENCE
+    from stationmap.network.registry import register
 
     say = echo or (lambda _line: None)
     modes = tuple(check_mode(m) for m in modes) or MODES

@@ -116,6 +116,9 @@ class OnewayRule:
     opened_by: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
+#: the licence and credit of OpenStreetMap data: recorded with every network built from it
+OSM_LICENCE = "© OpenStreetMap contributors, ODbL"
+
 _CONTRAFLOW = frozenset({"opposite", "opposite_lane", "opposite_track"})
 _TWO_WAY = frozenset({"no"})
 
@@ -453,20 +456,30 @@ class Building:
                 raise ValidationError(f"{path}: no routable highway inside the area asked for", field="source")
             u, v, hw, acc, ow = u[keep], v[keep], hw[keep], acc[keep], ow[keep]
         stem = path.name.split(".")[0]
-        return cls.from_arrays(lon, lat, u, v, highway=hw, access=acc, oneway=ow, oneway_known=True,
-                               name=name or stem, source=source or path.name, largest_only=largest_only,
-                               settings=settings)
+        net = cls.from_arrays(lon, lat, u, v, highway=hw, access=acc, oneway=ow, oneway_known=True,
+                              name=name or stem, source=source or path.name, largest_only=largest_only,
+                              settings=settings)
+        net.licence = OSM_LICENCE     # type: ignore[attr-defined]  # (a Network's attribute)
+        return net
 
     @classmethod
     def build(cls: type[_Net], source: str | os.PathLike, *, name: str | None = None,
-              settings: Settings | None = None) -> _Net:
-        """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file."""
+              settings: Settings | None = None, licence: str | None = None) -> _Net:
+        """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file.
+        ``licence``: the data's licence and credit (default: OpenStreetMap's for an OpenStreetMap
+        file, none for a GeoPackage, which does not say)."""
         p = Path(source)
         low = p.name.lower()
         if low.endswith(".gpkg"):
-            return cls.from_gpkg(p, name=name, settings=settings)
-        if low.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")):
-            return cls.from_osm(p, name=name, settings=settings)
+            net = cls.from_gpkg(p, name=name, settings=settings)
+        elif low.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")):
+            net = cls.from_osm(p, name=name, settings=settings)
+        else:
+            net = None
+        if net is not None:
+            if licence is not None:
+                net.licence = licence     # type: ignore[attr-defined]  # (a Network's attribute)
+            return net
         raise ValidationError(
             f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
             field="source")

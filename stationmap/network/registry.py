@@ -27,8 +27,6 @@ from stationmap.errors import ConfigError, NotFoundError
 if TYPE_CHECKING:
     from stationmap.config import Settings
 
-#: the licence and credit of OpenStreetMap data, recorded with every fetched network
-OSM_LICENCE = "© OpenStreetMap contributors, ODbL"
 REGISTRY_FILE = "registry.json"
 _LOCK = threading.Lock()
 

@@ -156,12 +156,13 @@ def nearest() -> Response:
             ranked = rank(st.index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
                           open_at=open_at)
             return (getattr(rank, "method", "custom"), None, None,
-                    [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked], None)
+                    [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked], None, None)
         ranking = _rank_by_time(st, wlon, wlat, k=k, mode=mode, kinds=kinds, services=services,
                                 open_at=open_at, method=method)
-        return ranking.method, ranking.network, ranking.snap_m, ranking.stations, ranking.oneway_respected
+        return (ranking.method, ranking.network, ranking.snap_m, ranking.stations, ranking.oneway_respected,
+                ranking.licence)
 
-    used, net_name, snap_m, times, oneway_respected = ranked_times(open_at)
+    used, net_name, snap_m, times, oneway_respected, licence = ranked_times(open_at)
     if order == "open_first" and open_at is None:
         # the k quickest open then; after them the closed ones among the k quickest overall
         is_open = open_checker(at_, services)
@@ -184,6 +185,7 @@ def nearest() -> Response:
         "network": net_name,
         "oneway_respected": oneway_respected,
         "oneway_note": oneway_note(oneway_respected, lang()),
+        "network_licence": licence,
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(qlon, PRECISION), "lat": round(qlat, PRECISION), "mode": mode,
                   "minutes": minutes, "k": k, "order": order, "at": at_text, "method": method},
@@ -240,6 +242,7 @@ def reach_area() -> Response:
         "network": iso.network,
         "oneway_respected": iso.oneway_respected,
         "oneway_note": oneway_note(iso.oneway_respected, lang()),
+        "network_licence": iso.licence,
         "area_km2": round(iso.area_km2, 4),
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(float(qlon), PRECISION), "lat": round(float(qlat), PRECISION), "mode": mode,

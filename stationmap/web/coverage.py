@@ -273,13 +273,22 @@ def page(adcode: str) -> str:
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
         shortfall=_shortfall(sites, page_lang),
         downloads=downloads, args=args, title=title, any_sample=cov.sample or bool(prof and prof.sample),
-        notes=[*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, page_lang)])],
+        notes=_page_notes(cov, page_lang),
         method=label(METHOD_LABELS, cov.method, page_lang),
         kinds=list(labels(KIND_LABELS, page_lang).items()), modes=list(mode_labels(page_lang).items()),
         services=list(labels(SERVICE_LABELS, page_lang).items()),
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         api_url=url_for("coverage.api", district=args.adcode, **q))
+
+
+def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:
+    """The notes under the coverage page's figures: the run's, the one-way note of a network
+    without one-way data, and the road data's credit of a network-method run."""
+    notes = [*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, page_lang)])]
+    if cov.network is not None and cov.network.licence:
+        notes.append(_("路网数据 %(credit)s", credit=cov.network.licence))
+    return notes
 
 
 def _shortfall(sites: Sites | None, page_lang: str) -> str | None:

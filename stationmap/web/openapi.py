@@ -90,7 +90,10 @@ def openapi_document() -> dict:
                                                   "has no one-way data, every street counts as two-way and times "
                                                   "are optimistic; null for the circle method"},
               "oneway_note": {"type": "string", "nullable": True,
-                              "description": "a sentence in the page language when oneway_respected is false"}}
+                              "description": "a sentence in the page language when oneway_respected is false"},
+              "network_licence": {"type": "string", "nullable": True,
+                                  "description": "the road data's licence and credit (network method), e.g. "
+                                                 "\"© OpenStreetMap contributors, ODbL\""}}
     nearest_fc = {
         "type": "object", "required": ["type", "datum", "method", "network", "oneway_respected", "oneway_note",
                                        "sample", "query", "reach", "features"],

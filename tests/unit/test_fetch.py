@@ -291,6 +291,9 @@ def test_api_nearest_uses_the_fetched_network(tmp_path, server):
     body = r.get_json()
     assert r.status_code == 200 and body["method"] == "network" and body["network"] == "320571"
     assert body["oneway_respected"] is True and body["oneway_note"] is None
+    assert body["network_licence"] == "© OpenStreetMap contributors, ODbL"          # credited
+    page = app.test_client().get("/coverage/320571?mode=ebike&cell=1000").get_data(as_text=True)
+    assert "路网数据 © OpenStreetMap contributors, ODbL" in page
     # ... and the CLI's nearest
     env = {**env, "STATIONMAP_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite"}
     assert cli(env, "db", "upgrade").exit_code == 0

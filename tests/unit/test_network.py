@@ -79,7 +79,8 @@ def test_sip_graph_matches_the_geopackage(sip):
 
 
 def test_committed_sip_file_is_what_the_build_gives():
-    built = Network.build(SIP_GPKG, settings=SETTINGS).arrays()
+    # data/roads/PROVENANCE.md: the SIP roads are OpenStreetMap's (`network build --licence`)
+    built = Network.build(SIP_GPKG, settings=SETTINGS, licence="© OpenStreetMap contributors, ODbL").arrays()
     with np.load(SIP_NPZ, allow_pickle=False) as z:
         saved = {k: z[k] for k in z.files}
     assert built.keys() == saved.keys()
@@ -507,7 +508,8 @@ def test_cli_network_build_writes_a_loadable_network(tmp_path):
     from stationmap.cli import main
 
     out = tmp_path / "nets" / "sip.npz"
-    res = CliRunner().invoke(main, ["network", "build", str(SIP_GPKG), "--out", str(out)])
+    res = CliRunner().invoke(main, ["network", "build", str(SIP_GPKG), "--out", str(out),
+                                    "--licence", "© OpenStreetMap contributors, ODbL"])
     assert res.exit_code == 0, res.output
     assert "11029 nodes" in res.output and "STATIONMAP_NETWORKS" in res.output
     built = Network.load(out, settings=SETTINGS)
@@ -516,6 +518,7 @@ def test_cli_network_build_writes_a_loadable_network(tmp_path):
             np.testing.assert_array_equal(built.arrays()[k], z[k], err_msg=k)
     res = CliRunner().invoke(main, ["network", "build", str(ONEWAY_OSM), "--out", str(tmp_path / "o.npz"),
                                     "--name", "grid"])
+    assert Network.load(tmp_path / "o.npz").licence == "© OpenStreetMap contributors, ODbL"   # an OSM file says
     assert res.exit_code == 0 and "'grid'" in res.output and "5 one-way" in res.output   # 1-2, 2-3, 6-3 and the motorway 7-8, 8-9
 
 

@@ -206,6 +206,7 @@ def test_answers_on_the_sip_network_say_it_has_no_one_way_data(net_client):
         zh = get(net_client, path, lon=lon, lat=lat, mode="ebike")
         assert zh["method"] == "network" and zh["oneway_respected"] is False
         assert "单行道" in zh["oneway_note"]
+        assert zh["network_licence"] == "© OpenStreetMap contributors, ODbL"    # data/roads/PROVENANCE.md
         net_client.set_cookie("lang", "en")         # the page's language, as the finder's requests carry it
         try:
             en = get(net_client, path, lon=lon, lat=lat, mode="ebike")
@@ -218,6 +219,7 @@ def test_answers_on_the_sip_network_say_it_has_no_one_way_data(net_client):
     for path in ("/api/v1/nearest", "/api/v1/reach"):
         body = get(net_client, path, lon=CZ_POINT[0], lat=CZ_POINT[1])
         assert body["method"] == "circle" and body["oneway_respected"] is None and body["oneway_note"] is None
+        assert body["network_licence"] is None
 
 
 def test_answers_on_a_network_with_one_way_data_say_it_is_respected(tmp_path, web_stations_builder):
