@@ -21,6 +21,7 @@ import click
 from stationmap import config as _config
 from stationmap.coords import DATUMS
 from stationmap.errors import ImportReportError, StationmapError
+from stationmap.labels import oneway_note
 from stationmap.model import KINDS, SERVICES
 
 if TYPE_CHECKING:
@@ -117,40 +118,55 @@ def _echo_schema(res: UpgradeResult, *, err: bool = False, quiet_when_new: bool 
 @click.option("--at", "at_text", default=None, metavar="DATETIME",
               help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
                    "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now.")
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True,
+              help="Travel mode: stations are ranked by minutes along the roads where a road network covers the "
+                   "point (the configured and registered ones), else by straight-line distance.")
+@click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
+              help="auto: the roads where a network covers the point, else the straight line (circle); network: "
+                   "roads only; circle: the straight line only.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], services: tuple[str, ...],
-            open_now: bool, at_text: str | None, fmt: str) -> None:
-    """Print the stations nearest a point, nearest first (output in WGS-84), each with whether it is
+            open_now: bool, at_text: str | None, mode: str, method: str, fmt: str) -> None:
+    """Print the stations nearest a point, quickest first (output in WGS-84): by minutes along the roads
+    where a road network covers the point, else by straight-line distance; each with whether it is
     open at --at and when that changes (with --service: while those services are available too).
 
-    When none of them is within the finder's minutes (STATIONMAP_MINUTES, by e-bike on the straight-line
-    estimate), it says so first and names the nearest, as every page and /api/v1/nearest do."""
+    When none of them is within the finder's minutes (STATIONMAP_MINUTES), it says so first and names
+    the nearest, as every page and /api/v1/nearest do."""
     from datetime import datetime
 
     from stationmap.coords import to_wgs84
     from stationmap.hours import TZ, parse_datetime, rfc3339, when_checker
     from stationmap.index import StationIndex
-    from stationmap.reach.circle import circle_minutes
+    from stationmap.reach import rank_stations
     from stationmap.within import none_within
 
+    cfg = settings()
     at = parse_datetime(at_text, field="--at") if at_text is not None else datetime.now(TZ)
     wlon, wlat = to_wgs84(lon, lat, datum)
     index = StationIndex.from_store(open_store())
-    hits = index.nearest(wlon, wlat, k=k, kinds=kinds or None, services=services or None,
-                         open_at=at if open_now else None)
+    nets = {} if method == "circle" else _networks_for(None, cfg)
+    ranking = rank_stations(nets, index, float(wlon), float(wlat), mode=mode, k=k, kinds=kinds or None,
+                            services=services or None, open_at=at if open_now else None, method=method,
+                            settings=cfg)
+    on_roads = ranking.method == "network"
     when_of = when_checker(at, services)
-    cfg = settings()
-    nothing = none_within(((h.station.id, h.station.name, circle_minutes(h.distance_m, _config.DEFAULT_MODE, cfg),
-                            h.distance_m) for h in hits), cfg.minutes, kinds=kinds, services=services)
+    nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
+                           for t in ranking.stations), cfg.minutes, kinds=kinds, services=services,
+                          on_roads=on_roads)
     rows: list[dict[str, Any]] = []
-    for h in hits:
-        w = when_of(h.station)
-        rows.append({"id": h.station.id, "name": h.station.name, "distance_m": round(h.distance_m, 1),
-                     "lon": h.station.lon, "lat": h.station.lat, "kinds": list(h.station.kinds),
+    for t in ranking.stations:
+        st, w = t.station, when_of(t.station)
+        rows.append({"id": st.id, "name": st.name, "distance_m": round(t.distance_m if on_roads else t.straight_m, 1),
+                     "straight_m": round(t.straight_m, 1), "minutes": round(t.minutes, 2),
+                     "lon": st.lon, "lat": st.lat, "kinds": list(st.kinds),
                      "open_now": w.open_now, "closes_at": rfc3339(w.closes_at), "opens_at": rfc3339(w.opens_at),
-                     "sample": h.station.is_sample})
+                     "sample": st.is_sample})
+    note = oneway_note(ranking.oneway_respected, "en")
     if fmt == "json":
-        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat, "at": rfc3339(at)},
+        click.echo(json.dumps({"datum": "wgs84", "query": {"lon": wlon, "lat": wlat, "at": rfc3339(at), "mode": mode},
+                               "method": ranking.method, "network": ranking.network,
+                               "oneway_respected": ranking.oneway_respected, "oneway_note": note,
                                "none_within": None if nothing is None else nothing.to_dict(),
                                "stations": rows}, ensure_ascii=False, indent=2))
         return
@@ -159,6 +175,10 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
     if not rows:
         click.echo("no station found")
         return
+    click.echo(f"by {mode} " + (f"along the roads of network {ranking.network!r}" if on_roads
+                                else f"by straight line (minutes: x {cfg.detour_factor:g} at the {mode} speed)"))
+    if note:
+        click.echo(note)
     for i, r in enumerate(rows, 1):
         tag = "  [sample data]" if r["sample"] else ""
         where = f"{r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84"
@@ -166,7 +186,7 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
             state = f"open until {r['closes_at'][:16].replace('T', ' ')}" if r["closes_at"] else "open, no closing soon"
         else:
             state = f"closed, opens {r['opens_at'][:16].replace('T', ' ')}" if r["opens_at"] else "closed"
-        click.echo(f"{i:>2}. {r['distance_m']:>9.0f} m  {r['name']}  ({where}; {state}){tag}")
+        click.echo(f"{i:>2}. {r['minutes']:5.1f} min {r['distance_m']:>9.0f} m  {r['name']}  ({where}; {state}){tag}")
 
 
 # -- road networks and reach (issue 4) ---------------------------------------------
@@ -181,7 +201,10 @@ def network_group() -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="Where to write the compiled network (.npz).")
 @click.option("--name", default=None, help="Network name (default: from the file name).")
-def network_build(source: str, out: str, name: str | None) -> None:
+@click.option("--licence", default=None,
+              help="The data's licence and credit, shown wherever the network's results are (default: "
+                   "\"© OpenStreetMap contributors, ODbL\" for an OpenStreetMap file, none for a GeoPackage).")
+def network_build(source: str, out: str, name: str | None, licence: str | None) -> None:
     """Compile SOURCE (an OpenStreetMap .osm.pbf / .osm file, or a .gpkg road graph
     with layers nodes and edges; WGS-84) into a network file that loads in milliseconds."""
     import time
@@ -189,13 +212,68 @@ def network_build(source: str, out: str, name: str | None) -> None:
     from stationmap.network import Network
 
     t0 = time.perf_counter()
-    net = Network.build(source, name=name, settings=settings())
+    net = Network.build(source, name=name, settings=settings(), licence=licence)
     path = net.save(out)
     km = float(net.edge_length_m.sum()) / 1000.0
     click.echo(f"built network {net.name!r} from {source}: {net.n_nodes} nodes, {net.n_edges} edges, "
-               f"{km:.1f} km of road, {int(net.edge_oneway.sum())} one-way; "
+               f"{km:.1f} km of road, {int((net.edge_oneway != 0).sum())} one-way for some mode"
+               f"{'' if net.oneway_known else ' (the source has no one-way data: every street two-way)'}; "
                f"{time.perf_counter() - t0:.1f} s; wrote {path}")
     click.echo(f"to use it: STATIONMAP_NETWORKS='{json.dumps({net.name: str(path)})}'")
+
+
+@network_group.command("fetch")
+@click.argument("adcode")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(list(_config.MODES)),
+              help="The modes whose 15-minute trip the margin around the district must hold (repeatable; "
+                   "default all, so the fastest, car).")
+@click.option("--source", default="geofabrik", show_default=True,
+              help="geofabrik (the province's extract, found in the region index of STATIONMAP_OSM_INDEX_URL), "
+                   "overpass (the roads of a small area from STATIONMAP_OVERPASS_URL), an http(s) URL of a "
+                   ".osm.pbf, or a local .osm.pbf FILE.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+              help="Where downloaded extracts are kept, by URL (default: the instance's osm folder).")
+@click.option("--name", default=None, help="Name to register the network under (default: the adcode).")
+def network_fetch(adcode: str, modes: tuple[str, ...], source: str, cache_dir: str | None, name: str | None) -> None:
+    """Fetch the OpenStreetMap roads of district ADCODE, clip them to it and a 15-minute margin, build
+    the travel-time network and register it: serve, nearest, reach and coverage then use it."""
+    import time
+    from pathlib import Path
+
+    from stationmap.network.fetch import fetch
+
+    t0 = time.perf_counter()
+    cfg = settings()
+    net, entry = fetch(adcode, cfg, source=source, modes=modes or _config.MODES,
+                       cache_dir=Path(cache_dir) if cache_dir else None, name=name,
+                       progress=sys.stderr.isatty(), echo=click.echo)
+    click.echo(f"registered network {net.name!r} for {entry['area']} ({entry['adcode']}): {net.n_nodes} nodes, "
+               f"{net.n_edges} edges, OSM data of {entry['osm_date'] or 'unknown date'}; "
+               f"{time.perf_counter() - t0:.1f} s; {entry['licence']}")
+
+
+@network_group.command("list")
+def network_list() -> None:
+    """The networks registered for this instance (name, area, source, OSM data date, nodes, edges)."""
+    from stationmap.network.registry import entries
+
+    nets = entries(settings())
+    if not nets:
+        click.echo("no network registered (stationmap network fetch ADCODE registers one)")
+        return
+    for name, e in sorted(nets.items()):
+        click.echo(f"{name}\t{e.get('area', '')}\t{e.get('source', '')}\t{e.get('osm_date') or 'unknown date'}\t"
+                   f"{e.get('nodes', '?')} nodes\t{e.get('edges', '?')} edges")
+
+
+@network_group.command("remove")
+@click.argument("name")
+def network_remove(name: str) -> None:
+    """Forget the registered network NAME (and delete its compiled file)."""
+    from stationmap.network.registry import unregister
+
+    e = unregister(settings(), name)
+    click.echo(f"removed network {name!r} ({e.get('area', '')})")
 
 
 def _networks_for(spec: str | None, cfg: Settings) -> dict[str, Network]:
@@ -252,6 +330,8 @@ def reach(lat: float, lon: float, datum: str, minutes: float | None, mode: str, 
     how = (f"on network {iso.network!r} (start {iso.snap_m:.0f} m from the road)" if iso.method == "network"
            else f"straight line x {cfg.detour_factor:g} (no road network covers the start)")
     click.echo(f"{iso.minutes:g} min by {mode} from {wlon:.6f}, {wlat:.6f} (WGS-84), {how}")
+    if iso.oneway_respected is False:
+        click.echo(oneway_note(False, "en"))
     click.echo(f"reachable area: {iso.area_km2:.2f} km²")
     if not iso.stations:
         click.echo("no station within reach")
@@ -975,7 +1055,7 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
                    f"raise demand covered to {sites.covered_after:.1%}")
         if sites.shortfall is not None:
             click.echo(planning.shortfall_text(sites.shortfall, lang))
-    for note in cov.notes:
+    for note in [*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, "en")])]:
         click.echo(f"note: {note}")
     click.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out_dir}")
 

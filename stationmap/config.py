@@ -186,11 +186,28 @@ class Settings:
     #: reverse proxies whose X-Forwarded-For names the client: "" (none: the peer address is the
     #: client), a hop count ("1": werkzeug's ProxyFix) or proxy addresses ("10.0.0.5,10.0.0.6")
     trusted_proxies: str = ""
+    #: the region index of OpenStreetMap extracts `stationmap network fetch` looks a district's
+    #: province up in (Geofabrik's ``index-v1.json`` format: features with ``id``, ``name``,
+    #: ``parent``, ``urls.pbf`` and a polygon)
+    osm_index_url: str = "https://download.geofabrik.de/index-v1.json"
+    #: the Overpass API `stationmap network fetch --source overpass` asks for a small area's roads
+    overpass_url: str = "https://overpass-api.de/api/interpreter"
 
     def __post_init__(self) -> None:
         if not self.database_url:
             url = "sqlite:///" + str(Path(self.instance_path) / "stationmap.sqlite")
             object.__setattr__(self, "database_url", url)
+
+    @property
+    def osm_cache_dir(self) -> Path:
+        """Where `stationmap network fetch` keeps downloaded extracts (by URL) and the region index."""
+        return Path(self.instance_path) / "osm"
+
+    @property
+    def networks_dir(self) -> Path:
+        """Where `stationmap network fetch` writes the networks it builds, and their registry
+        (``registry.json``: :mod:`stationmap.network.registry`)."""
+        return Path(self.instance_path) / "networks"
 
     @property
     def boundaries_path(self) -> Path:

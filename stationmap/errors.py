@@ -64,6 +64,14 @@ class ConflictError(StationmapError):
     code = "conflict"
 
 
+class FetchError(StationmapError):
+    """Downloading data failed (no route, DNS, HTTP error, a truncated or corrupt file): the
+    message names the URL and what to do."""
+
+    http_status = 502
+    code = "fetch"
+
+
 class ConfigError(StationmapError):
     """Configuration that cannot work (bad database URL, missing data file)."""
 

@@ -309,6 +309,16 @@ def mode_labels(lang: str) -> dict[str, str]:
     return labels(MODE_LABELS, lang)
 
 
+def oneway_note(oneway_respected: bool | None, lang: str) -> str | None:
+    """The sentence an answer carries when its road network has no one-way data (its
+    ``oneway_respected`` is False: every street two-way, the times optimistic), in ``lang``;
+    None otherwise."""
+    if oneway_respected is not False:
+        return None
+    _ = translations(lang).gettext
+    return _("该路网没有单行道数据：每条路都按双向计算，骑车和开车的时间可能偏短。")
+
+
 @lru_cache(maxsize=len(LANGS))
 def translations(lang: str) -> NullTranslations:
     """Babel's catalogue of ``lang`` (a NullTranslations for Chinese, the message ids' language)."""

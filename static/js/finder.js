@@ -531,7 +531,19 @@
       root.dataset.noneWithin = none ? '1' : '0';
       if (!data.features.length) { status(none || T.no_results, !!none); return; }
       showListed(data.features);
-      status(none || fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes }), !!none);
+      // the road data's credit on the map while its results are shown
+      // (Leaflet writes an attribution as HTML: the credit goes in as text)
+      var credit = data.network_licence ? String(data.network_licence).replace(/&/g, '&amp;').replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;') : null;
+      if (credit && map.attributionControl && S.credit !== credit) {
+        if (S.credit) { map.attributionControl.removeAttribution(S.credit); }
+        map.attributionControl.addAttribution(credit);
+        S.credit = credit;
+      }
+      // a road network without one-way data: its times are optimistic, and the page says so
+      root.dataset.oneway = data.oneway_respected === false ? 'unknown' : (data.oneway_respected ? 'respected' : '');
+      status((none || fmt(T.reach, { mode: cfg.modes[S.mode], m: data.query.minutes })) +
+             (data.oneway_respected === false ? ' ' + T.oneway_unknown : ''), !!none);
       data.features.forEach(function (f) {
         var p = f.properties;
         var li = el('li', { 'class': 'station' + (p.within_minutes ? ' within' : ' outside') + (p.open_now ? '' : ' shut'),

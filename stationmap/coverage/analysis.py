@@ -98,7 +98,15 @@ class Coverage:
                 "method": self.method, "kinds": list(self.kinds), "shape": self.grid.shape,
                 "cell_m": self.grid.cell_m, "h3_resolution": self.grid.resolution, "crs": self.grid.crs,
                 "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid),
-                "at": rfc3339(self.at), "services": list(self.services)}
+                "at": rfc3339(self.at), "services": list(self.services),
+                "oneway_respected": self.oneway_respected,
+                "network_licence": (self.network.licence or None) if self.network is not None else None}
+
+    @property
+    def oneway_respected(self) -> bool | None:
+        """The network of a network-method run keeps to one-way streets (False: its source had no
+        one-way data and the minutes are optimistic); None for the circle method."""
+        return None if self.network is None else self.network.oneway_known
 
     # -- tables ---------------------------------------------------------------------
     @overload
@@ -484,7 +492,7 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         d = districts.get(area)
         if d.level in ("city", "province"):
             parent = {"adcode": d.adcode, "name": d.name}
-        if d.level == "zone" and network is None:
+        if network is None and method != "circle":     # a zone's network, or one fetched for the district
             network = default_network_for(d, settings=settings, districts=districts)
     areas = resolve_areas(area, districts=districts, network=network, settings=settings)
     if method == "auto":

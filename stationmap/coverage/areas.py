@@ -178,16 +178,21 @@ def network_extent(network: Network) -> BaseGeometry:
 
 def default_network_for(district: District, *, settings: Settings | None = None, districts: Districts | None = None,
                         networks: Mapping[str, Network] | None = None) -> Network | None:
-    """The road network that delimits a census zone without a polygon (such as
-    320571, Suzhou Industrial Park): among ``networks`` (default: the
-    configured ones that exist, :func:`stationmap.network.load_networks`), the first (by name) whose
-    centre lies in the zone's city; None if there is none, or if ``district``
-    is not a zone (a county has its own polygon: give a network explicitly
-    to use one there)."""
-    if district.level != "zone":
+    """The road network of a district: among ``networks`` (default: the configured and
+    registered ones that exist, :func:`stationmap.network.load_networks`), the one fetched for it
+    (``stationmap network fetch``: its ``home_adcode``); else, for a census zone without a polygon
+    (such as 320571, Suzhou Industrial Park), the first (by name) whose centre lies in the zone's
+    city; None if there is none (a county with no network fetched for it: give a network
+    explicitly to use one there)."""
+    if district.level not in ("zone", "county"):
         return None
     nets = load_networks(settings, skip_missing=True) if networks is None else networks
     if not nets:
+        return None
+    for name in sorted(nets):
+        if nets[name].home_adcode == district.adcode:
+            return nets[name]
+    if district.level != "zone":
         return None
     if districts is None:
         from stationmap.districts import load_districts

@@ -30,7 +30,7 @@ from folium.template import Template
 from stationmap.config import DEFAULT_MODE
 from stationmap.coords import check_datum
 from stationmap.errors import ValidationError
-from stationmap.labels import KIND_LABELS, SERVICE_LABELS, label, mode_labels
+from stationmap.labels import KIND_LABELS, SERVICE_LABELS, label, mode_labels, oneway_note
 from stationmap.maps.icons import KEY_SERVICES, KIND_COLORS, kind_icon, service_icon
 from stationmap.maps.tiles import add_basemaps
 
@@ -276,6 +276,7 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
             "load_failed": _("站点数据加载失败，请稍后重试。"),
             "count": _("地图上共 %(n)s 个站点"),
             "reach": _("%(mode)s %(m)s 分钟范围"),
+            "oneway_unknown": oneway_note(False, lang),
             "boundaries": _("区县边界"),
             "sample": _("示例"),
             "neighbour": _("邻区"),

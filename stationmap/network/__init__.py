@@ -22,7 +22,7 @@ so changing a speed needs no rebuild)
     ========= ============================================ =========================
     walk      every class except motorway                  ``speeds_kmh["walk"]``
     bike      every class except motorway and steps;       ``speeds_kmh["bike"]``;
-              both ways on one-way streets                 walking speed on footway
+              keeps to one-way streets (see below)         walking speed on footway
                                                            and pedestrian (pushed)
     ebike     as bike                                      ``speeds_kmh["ebike"]``
     car       classes with a car speed; one-way respected  ``car_speeds_kmh[class]``
@@ -30,10 +30,15 @@ so changing a speed needs no rebuild)
 
     OpenStreetMap ``access``, ``foot``, ``bicycle``, ``motor_vehicle``,
     ``motorcar`` and ``vehicle`` tags close or open a way per mode;
-    ``oneway`` (``yes``, ``-1``), ``junction=roundabout`` and motorways make a
-    way one-way for cars.  E-bikes are non-motor vehicles (非机动车) in China and
+    One-way streets: :data:`~stationmap.network.osm.ONEWAY_RULES` is the one
+    table of which tags bind and open each mode (cars, bikes and e-bikes keep
+    to ``oneway``, roundabouts and ``oneway=-1``; contraflow cycle lanes and
+    ``oneway:bicycle=no`` open a street to riders; walkers only to
+    ``oneway:foot``).  E-bikes are non-motor vehicles (非机动车) in China and
     follow the ``bicycle`` tags.  The GeoPackage graph has no one-way or access
-    information, so on it every road is two-way for every mode.
+    information, so on it every road is two-way for every mode and the network
+    says so (``oneway_known`` False; every answer using it carries
+    ``oneway_respected: false``).
 
 Searches run :func:`scipy.sparse.csgraph.dijkstra` with ``limit`` on a CSR
 matrix per mode.  The matrix has one extra "virtual" node whose two arcs are
@@ -57,18 +62,31 @@ The package
     and the coordinate transforms; :mod:`~stationmap.network.search` the searches from a snapped
     point and their compiled kernels; :mod:`~stationmap.network.matrix` the many-to-many searches
     of coverage; :mod:`~stationmap.network.loader` the one loader and cache of networks (used by
-    the app, the CLI and coverage).  Outside this package, only :mod:`stationmap.reach` reads
-    a mode graph's arrays (its real arcs, to draw isochrones); nothing reads its virtual node.
+    the app, the CLI and coverage; it adds the networks of :mod:`~stationmap.network.registry`,
+    those ``stationmap network fetch`` registered for the instance); :mod:`~stationmap.network.fetch`
+    fetching, clipping and building a district's roads from OpenStreetMap.  Outside this
+    package, only :mod:`stationmap.reach` reads a mode graph's arrays (its real arcs, to draw
+    isochrones); nothing reads its virtual node.
 """
 
 from stationmap.network.graph import FORMAT, Network
 from stationmap.network.loader import load_networks, open_network
 from stationmap.network.matrix import cell_minutes, node_minutes, reach_matrix, reverse_graph, snap_points
-from stationmap.network.osm import CLOSED, NOT_ROUTABLE, PUSHED, ROAD_CLASSES, class_access, road_class, tag_access
+from stationmap.network.osm import (
+    CLOSED,
+    NOT_ROUTABLE,
+    ONEWAY_RULES,
+    PUSHED,
+    ROAD_CLASSES,
+    class_access,
+    mode_oneway,
+    road_class,
+    tag_access,
+)
 from stationmap.network.snapping import Snap
 
 __all__ = [
-    "CLOSED", "FORMAT", "NOT_ROUTABLE", "PUSHED", "ROAD_CLASSES", "Network", "Snap", "cell_minutes", "class_access",
-    "load_networks", "node_minutes", "open_network", "reach_matrix", "reverse_graph", "road_class", "snap_points",
-    "tag_access",
+    "CLOSED", "FORMAT", "NOT_ROUTABLE", "ONEWAY_RULES", "PUSHED", "ROAD_CLASSES", "Network", "Snap", "cell_minutes",
+    "class_access", "load_networks", "mode_oneway", "node_minutes", "open_network", "reach_matrix", "reverse_graph",
+    "road_class", "snap_points", "tag_access",
 ]

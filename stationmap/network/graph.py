@@ -24,7 +24,7 @@ from stationmap.checks import check_mode
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import utm_crs_for
 from stationmap.errors import ConfigError, NotFoundError, ValidationError
-from stationmap.network.osm import CLOSED, MODE_BIT, PUSHED, ROAD_CLASSES, Building
+from stationmap.network.osm import CLOSED, MODE_BIT, ONEWAY_BACK_SHIFT, PUSHED, ROAD_CLASSES, Building
 from stationmap.network.search import Searching
 from stationmap.network.snapping import Snap, Snapping
 
@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
     from stationmap.config import Settings
 
-FORMAT = "stationmap-network/1"
+#: the compiled file's format: version 2 holds one-way bits per mode (riders keep to one-way
+#: streets, issue 21) and whether the source had one-way data; a version 1 file is refused with
+#: the command that rebuilds it
+FORMAT = "stationmap-network/2"
 
 
 @dataclass
@@ -108,14 +111,21 @@ class Network(Snapping, Searching, Building):
     edge_length_m : ndarray (m,)  geodesic length
     edge_class : ndarray (m,)  index into :attr:`classes`
     edge_access : ndarray (m,)  bit mask of modes (:data:`stationmap.config.MODES` order)
-    edge_oneway : ndarray (m,)  bool, one-way u -> v for cars
+    edge_oneway : ndarray (m,)  one-way bits per mode (:func:`~stationmap.network.osm.tag_access`,
+        :data:`~stationmap.network.osm.ONEWAY_RULES`)
+    home_adcode : str  the district the network was fetched for (``stationmap network fetch``), or ""
+    home : shapely (Multi)Polygon or None  that district's WGS-84 polygon: a point inside it is served
+        by this network before any other that reaches it (:func:`stationmap.reach.choose_network`)
+    oneway_known : bool  the source had one-way data; False: every street is two-way here and
+        times are optimistic (every answer that uses the network says so)
     """
 
     def __init__(self, *, name: str, lon: npt.ArrayLike, lat: npt.ArrayLike, edge_u: npt.ArrayLike,
                  edge_v: npt.ArrayLike, edge_length_m: npt.ArrayLike, edge_class: npt.ArrayLike,
                  classes: Iterable[str], edge_access: npt.ArrayLike, edge_oneway: npt.ArrayLike,
                  arc_indptr: npt.ArrayLike | None = None, arc_dst: npt.ArrayLike | None = None,
-                 arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None) -> None:
+                 arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None,
+                 oneway_known: bool = True, home_adcode: str = "", home: Any = None, licence: str = "") -> None:
         self.name = str(name)
         self.source = str(source)
         self.lon = np.ascontiguousarray(lon, dtype=np.float64)
@@ -126,7 +136,17 @@ class Network(Snapping, Searching, Building):
         self.edge_class = np.ascontiguousarray(edge_class, dtype=np.uint8)
         self.classes = tuple(str(c) for c in classes)
         self.edge_access = np.ascontiguousarray(edge_access, dtype=np.uint8)
-        self.edge_oneway = np.ascontiguousarray(edge_oneway, dtype=bool)
+        self.edge_oneway = np.ascontiguousarray(edge_oneway, dtype=np.uint8)
+        self.oneway_known = bool(oneway_known)
+        self.home_adcode = str(home_adcode or "")
+        #: the data's licence and credit ("© OpenStreetMap contributors, ODbL"), shown by every page
+        #: and answer that uses the network; "" when unknown
+        self.licence = str(licence or "")
+        self.home = home
+        if home is not None:
+            import shapely
+
+            shapely.prepare(home)
         if arc_indptr is None:
             arc_indptr, arc_dst, arc_eid = _arcs(len(self.lon), self.edge_u, self.edge_v)
         self.arc_indptr = np.ascontiguousarray(arc_indptr, dtype=np.int32)
@@ -247,8 +267,8 @@ class Network(Snapping, Searching, Building):
         open_e = ((self.edge_access & bit) != 0) & (sp_e > 0)
         with np.errstate(divide="ignore"):
             edge_s = np.where(open_e, self.edge_length_m / (np.where(open_e, sp_e, 1.0) / 3.6), np.inf)
-        can_fwd = open_e.copy()
-        can_back = open_e & (~self.edge_oneway if mode == "car" else True)
+        can_fwd = open_e & ((self.edge_oneway & (bit << ONEWAY_BACK_SHIFT)) == 0)
+        can_back = open_e & ((self.edge_oneway & bit) == 0)
         src_all = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.arc_indptr))
         fwd_all = self.arc_dst == self.edge_v[self.arc_eid]
         ok = np.where(fwd_all, can_fwd[self.arc_eid], can_back[self.arc_eid])
@@ -302,7 +322,10 @@ class Network(Snapping, Searching, Building):
         twoway = np.asarray(g.arc_twoway, dtype=bool)
         ids = np.arange(A, dtype=np.int64)
         deg = np.diff(indptr)
-        contracted = (deg == 2) & (np.bincount(src[twoway], minlength=n) == 2)
+        # two edges meet there, both open both ways: two arcs out, both two-way, and no third arc in
+        # (a one-way street ending at a node of a two-way road: riders and cars keep to one-way streets)
+        contracted = ((deg == 2) & (np.bincount(src[twoway], minlength=n) == 2)
+                      & (np.bincount(dst, minlength=n) == 2))
         rounds = max(int(A).bit_length(), 1) + 1
         while True:
             # the arc after one entering a contracted node: that node's other arc
@@ -373,7 +396,9 @@ class Network(Snapping, Searching, Building):
         """The arrays that define the network (what :meth:`save` writes)."""
         return {
             "format": np.array(FORMAT), "name": np.array(self.name), "source": np.array(self.source),
-            "classes": np.array(self.classes),
+            "classes": np.array(self.classes), "oneway_known": np.array(self.oneway_known),
+            "home_adcode": np.array(self.home_adcode), "home_wkb": _wkb(self.home),
+            "licence": np.array(self.licence),
             "lon": self.lon, "lat": self.lat,
             "edge_u": self.edge_u, "edge_v": self.edge_v, "edge_length_m": self.edge_length_m,
             "edge_class": self.edge_class, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
@@ -411,7 +436,26 @@ class Network(Snapping, Searching, Building):
                    edge_class=a["edge_class"], classes=[str(c) for c in a["classes"]],
                    edge_access=a["edge_access"], edge_oneway=a["edge_oneway"],
                    arc_indptr=a["arc_indptr"], arc_dst=a["arc_dst"], arc_eid=a["arc_eid"],
-                   settings=settings)
+                   settings=settings, oneway_known=bool(a["oneway_known"]),
+                   home_adcode=str(a.get("home_adcode", "")), home=_from_wkb(a.get("home_wkb")),
+                   licence=str(a.get("licence", "")))
+
+
+def _wkb(geom: Any) -> np.ndarray:
+    """A geometry as WKB bytes in a uint8 array (empty for None): what the compiled file stores."""
+    if geom is None:
+        return np.zeros(0, np.uint8)
+    import shapely
+
+    return np.frombuffer(shapely.to_wkb(geom), dtype=np.uint8)
+
+
+def _from_wkb(arr: np.ndarray | None) -> Any:
+    if arr is None or not len(arr):
+        return None
+    import shapely
+
+    return shapely.from_wkb(np.asarray(arr, dtype=np.uint8).tobytes())
 
 
 def _arcs(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from stationmap import config as _config
 from stationmap.config import Settings
 from stationmap.errors import NotFoundError
 from stationmap.network.graph import Network
+from stationmap.network.registry import registered
 
 #: how many loaded networks the cache keeps (least recently used go first)
 CACHE_SIZE = 8
@@ -55,6 +56,16 @@ def _load(name: str | None, path: str | os.PathLike, settings: Settings) -> Netw
     return net if net is not None else Network.load(path, name=name, settings=settings)
 
 
+def configured(settings: Settings) -> dict[str, str]:
+    """{name: compiled file} of every network the instance uses: ``settings.networks``, then
+    the networks registered by ``stationmap network fetch`` (:mod:`~stationmap.network.registry`)
+    under names ``settings.networks`` does not use."""
+    out = {str(k): str(v) for k, v in (settings.networks or {}).items()}
+    for name, path in registered(settings).items():
+        out.setdefault(name, path)
+    return out
+
+
 def load_networks(settings: Settings | None = None, *, skip_missing: bool = False) -> dict[str, Network]:
     """The networks named in ``settings.networks``, loaded once per process (see the
     module's docstring).
@@ -82,7 +93,7 @@ def load_networks(settings: Settings | None = None, *, skip_missing: bool = Fals
     """
     settings = settings or _config.load()
     out = {}
-    for name, path in (settings.networks or {}).items():
+    for name, path in configured(settings).items():
         net = _cached(str(name), path, settings) if skip_missing else _load(str(name), path, settings)
         if net is not None:
             out[str(name)] = net
@@ -112,12 +123,12 @@ def open_network(spec: str | os.PathLike, *, settings: Settings | None = None) -
         If the file cannot be read as a network.
     """
     settings = settings or _config.load()
-    configured = settings.networks or {}
-    if spec in configured:
-        return _load(str(spec), configured[spec], settings)
+    known = configured(settings)
+    if spec in known:
+        return _load(str(spec), known[spec], settings)
     p = Path(str(spec))
     if not p.exists():
-        names = ", ".join(sorted(configured)) or "none configured"
+        names = ", ".join(sorted(known)) or "none configured"
         raise NotFoundError(f"network must be a configured name ({names}) or a file, got {str(spec)!r}",
                             field="network")
     if p.suffix.lower() == ".npz":

@@ -8,6 +8,7 @@ The rules per mode are in the package's docstring (:mod:`stationmap.network`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -19,6 +20,7 @@ from stationmap.errors import NotFoundError, ValidationError, geodata_read_error
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+    from shapely.geometry.base import BaseGeometry
 
     from stationmap.config import Settings
 
@@ -93,10 +95,104 @@ def class_access(cls: str) -> int:
     return bits
 
 
-def tag_access(cls: str, tags: Tags) -> tuple[int, int]:
-    """(mode bit mask, oneway) for an OpenStreetMap way: oneway 1 forward, -1 backward, 0 both.
+@dataclass(frozen=True)
+class OnewayRule:
+    """How one travel mode reads OpenStreetMap's one-way tags (a row of :data:`ONEWAY_RULES`).
 
-    ``tags`` is any mapping with ``get``.  One-way applies to cars only.
+    Attributes
+    ----------
+    own_keys : the mode's own keys (``oneway:bicycle``), read first: ``yes``/``true``/``1``
+        one-way along the way, ``-1``/``reverse`` against it, ``no`` both ways, whatever ``oneway`` says
+    obeys_oneway : the general ``oneway`` tag binds the mode
+    implied : ``junction=roundabout``/``circular`` and motorways are one-way for the mode
+        without a ``oneway`` tag (``oneway=no`` still opens them)
+    opened_by : (key, values): any of these opens the other direction of a way that is one-way
+        by ``oneway`` or by implication (a contraflow cycle lane); the own keys still win
+    """
+
+    own_keys: tuple[str, ...]
+    obeys_oneway: bool
+    implied: bool
+    opened_by: tuple[tuple[str, frozenset[str]], ...] = ()
+
+
+#: the licence and credit of OpenStreetMap data: recorded with every network built from it
+OSM_LICENCE = "© OpenStreetMap contributors, ODbL"
+
+_CONTRAFLOW = frozenset({"opposite", "opposite_lane", "opposite_track"})
+_TWO_WAY = frozenset({"no"})
+
+#: **The one-way rules, the one place they are written down** (README, "Road networks", points here).
+#:
+#: ========= ================================= ========================================================
+#: mode      bound by                          opened the other way by
+#: ========= ================================= ========================================================
+#: walk      ``oneway:foot=yes|-1`` only;      (nothing else: ``oneway=*`` and roundabouts do not bind
+#:           ``oneway:foot=no``                pedestrians)
+#: bike      ``oneway:bicycle``, else          ``oneway:bicycle=no``; ``cycleway``, ``cycleway:left``,
+#:           ``oneway=yes|true|1|-1|reverse``, ``cycleway:right``, ``cycleway:both`` =
+#:           else ``junction=roundabout`` /    ``opposite|opposite_lane|opposite_track``;
+#:           ``circular`` (implied one-way)    ``cycleway:left|right|both:oneway=no``
+#: ebike     as bike (an e-bike is a non-motor vehicle, 非机动车: riding against traffic, 逆行, is illegal)
+#: car       ``oneway=*``, else roundabouts    (nothing)
+#:           and motorways (implied)
+#: ========= ================================= ========================================================
+#:
+#: ``oneway=no`` (or a mode's own key ``=no``) keeps a roundabout or motorway two-way.  A network built
+#: from a source without one-way tags (the bundled SIP GeoPackage) has every road two-way for every
+#: mode and says so (:attr:`~stationmap.network.Network.oneway_known` is False).
+ONEWAY_RULES: dict[str, OnewayRule] = {
+    "walk": OnewayRule(own_keys=("oneway:foot",), obeys_oneway=False, implied=False),
+    "bike": OnewayRule(
+        own_keys=("oneway:bicycle",), obeys_oneway=True, implied=True,
+        opened_by=(("cycleway", _CONTRAFLOW), ("cycleway:left", _CONTRAFLOW), ("cycleway:right", _CONTRAFLOW),
+                   ("cycleway:both", _CONTRAFLOW), ("cycleway:left:oneway", _TWO_WAY),
+                   ("cycleway:right:oneway", _TWO_WAY), ("cycleway:both:oneway", _TWO_WAY))),
+    "car": OnewayRule(own_keys=(), obeys_oneway=True, implied=True),
+}
+ONEWAY_RULES["ebike"] = ONEWAY_RULES["bike"]
+
+#: edge one-way bits: mode bit (:data:`MODE_BIT`) for "only u -> v", shifted by this for "only v -> u"
+ONEWAY_BACK_SHIFT = len(MODES)
+
+
+def _direction(value: object) -> int | None:
+    """1 (along the way), -1 (against it), 0 (both ways) for a one-way value; None if unset or unknown."""
+    v = str(value or "").strip().lower()
+    if v in _ONEWAY_FWD:
+        return 1
+    if v in _ONEWAY_REV:
+        return -1
+    if v == "no" or v == "false" or v == "0":
+        return 0
+    return None
+
+
+def mode_oneway(mode: str, cls: str, tags: Tags) -> int:
+    """The one-way direction of a way for ``mode`` by :data:`ONEWAY_RULES`: 1 only along the
+    way, -1 only against it, 0 both ways."""
+    rule = ONEWAY_RULES[mode]
+    for key in rule.own_keys:
+        d = _direction(tags.get(key))
+        if d is not None:
+            return d
+    d = _direction(tags.get("oneway")) if rule.obeys_oneway else None
+    if d is None:
+        general = _direction(tags.get("oneway"))
+        implied = rule.implied and general is None and (
+            str(tags.get("junction") or "").lower() in ("roundabout", "circular") or cls == "motorway")
+        d = 1 if implied else 0
+    if d and any(str(tags.get(k) or "").strip().lower() in vals for k, vals in rule.opened_by):
+        return 0
+    return d
+
+
+def tag_access(cls: str, tags: Tags) -> tuple[int, int]:
+    """(mode bit mask, one-way bits) for an OpenStreetMap way.
+
+    ``tags`` is any mapping with ``get``.  The one-way bits hold, for each mode that is
+    one-way on the way (:func:`mode_oneway`), its bit (:data:`MODE_BIT`) when it may go only
+    along the way, or that bit shifted by :data:`ONEWAY_BACK_SHIFT` when only against it.
     """
     bits = class_access(cls)
     general = str(tags.get("access") or "").lower()
@@ -113,18 +209,19 @@ def tag_access(cls: str, tags: Tags) -> tuple[int, int]:
             bits &= ~MODE_BIT[mode]
         elif verdict is True and (mode != "car" or cls in DEFAULT_CAR_SPEEDS_KMH) and cls not in CLOSED.get(mode, ()):
             bits |= MODE_BIT[mode]
-    ow = str(tags.get("oneway") or "").lower()
-    if ow in _ONEWAY_FWD:
-        oneway = 1
-    elif ow in _ONEWAY_REV:
-        oneway = -1
-    elif ow == "no":
-        oneway = 0
-    elif str(tags.get("junction") or "").lower() in ("roundabout", "circular") or cls == "motorway":
-        oneway = 1
-    else:
-        oneway = 0
+    oneway = 0
+    for mode in MODES:
+        d = mode_oneway(mode, cls, tags)
+        if d:
+            oneway |= MODE_BIT[mode] << (0 if d > 0 else ONEWAY_BACK_SHIFT)
     return bits, oneway
+
+
+def reverse_oneway(bits: npt.ArrayLike) -> np.ndarray:
+    """One-way bits of edges turned round (u and v swapped): "only u -> v" and "only v -> u" trade places."""
+    b = np.asarray(bits, dtype=np.int64)
+    low = (1 << ONEWAY_BACK_SHIFT) - 1
+    return ((b & low) << ONEWAY_BACK_SHIFT) | ((b >> ONEWAY_BACK_SHIFT) & low)
 
 
 _Net = TypeVar("_Net", bound="Building")
@@ -140,7 +237,8 @@ class Building:
     @classmethod
     def from_arrays(cls: type[_Net], lon: npt.ArrayLike, lat: npt.ArrayLike, u: npt.ArrayLike, v: npt.ArrayLike,
                     *, highway: str | npt.ArrayLike = "residential", access: npt.ArrayLike | None = None,
-                    oneway: npt.ArrayLike | None = None, name: str = "network", source: str = "",
+                    oneway: npt.ArrayLike | None = None, oneway_known: bool | None = None,
+                    name: str = "network", source: str = "",
                     largest_only: bool = True, settings: Settings | None = None) -> _Net:
         """Compile a network from WGS-84 node coordinates and an edge list.
 
@@ -150,7 +248,11 @@ class Building:
         u, v : array (m,)  node indices of each straight edge
         highway : str or array (m,)  OpenStreetMap ``highway`` value per edge
         access : array (m,) of int, optional  mode bit masks (default: by road class)
-        oneway : array (m,) of int, optional  1 one-way u -> v, -1 one-way v -> u, 0 both (cars only)
+        oneway : array (m,) of int, optional  one-way bits per edge (:func:`tag_access`: a mode's
+            :data:`MODE_BIT` for "only u -> v", shifted by :data:`ONEWAY_BACK_SHIFT` for "only v -> u");
+            default every edge two-way for every mode
+        oneway_known : bool, optional  the source says which ways are one-way (default: ``oneway`` given);
+            False marks the network's times as optimistic (every street two-way)
         largest_only : keep only the largest connected piece
         """
         lon = np.asarray(lon, dtype=np.float64)
@@ -175,10 +277,11 @@ class Building:
         ow = np.zeros(m, np.int64) if oneway is None else np.asarray(oneway, dtype=np.int64)
         keep &= (u != v) & (acc != 0)
         u, v, names, acc, ow = u[keep], v[keep], names[keep], acc[keep], ow[keep]
-        # one-way backwards: turn the edge round
-        back = ow < 0
+        # one-way against the way only (oneway=-1): turn the edge round, so one-way edges run u -> v
+        low = (1 << ONEWAY_BACK_SHIFT) - 1
+        back = ((ow & low) == 0) & ((ow >> ONEWAY_BACK_SHIFT) != 0)
         u, v = np.where(back, v, u), np.where(back, u, v)
-        ow = ow != 0
+        ow = np.where(back, reverse_oneway(ow), ow)
         # parallel edges: a node at the middle of every repeat keeps the graph simple
         a, b = np.minimum(u, v), np.maximum(u, v)
         order = np.lexsort((b, a))
@@ -231,13 +334,15 @@ class Building:
         length = GEOD.inv(lon[u], lat[u], lon[v], lat[v])[2] if len(u) else np.empty(0)
         return cls(name=name, source=source, lon=lon, lat=lat, edge_u=u, edge_v=v,
                    edge_length_m=np.asarray(length, dtype=np.float64), edge_class=ecls, classes=classes,
-                   edge_access=acc, edge_oneway=ow, settings=settings)
+                   edge_access=acc, edge_oneway=ow, settings=settings,
+                   oneway_known=(oneway is not None) if oneway_known is None else bool(oneway_known))
 
     @classmethod
     def from_gpkg(cls: type[_Net], path: str | os.PathLike, *, name: str | None = None,
                   settings: Settings | None = None, largest_only: bool = True) -> _Net:
         """A road graph from a GeoPackage with layers ``nodes`` (node_id, lon, lat)
-        and ``edges`` (u, v, highway), coordinates WGS-84.  Every edge is two-way."""
+        and ``edges`` (u, v, highway), coordinates WGS-84.  Every edge is two-way: the layers
+        carry no one-way data, so the network says its times are optimistic (``oneway_known``)."""
         import pyogrio
 
         path = Path(path)
@@ -277,17 +382,23 @@ class Building:
         hw = edges["highway"].astype(str).to_numpy(object)
         hw = np.where(hw == "other", "road", hw)   # the TMAP "other" class: an unknown road
         return cls.from_arrays(lon, lat, iu, iv, highway=hw, name=name or path.stem.split("_")[0],
-                               source=path.name, largest_only=largest_only, settings=settings)
+                               source=path.name, largest_only=largest_only, settings=settings,
+                               oneway_known=False)
 
     @classmethod
     def from_osm(cls: type[_Net], path: str | os.PathLike, *, name: str | None = None,
-                 settings: Settings | None = None, largest_only: bool = True) -> _Net:
+                 settings: Settings | None = None, largest_only: bool = True,
+                 clip: BaseGeometry | None = None, source: str | None = None) -> _Net:
         """A road graph from an OpenStreetMap file (``.osm.pbf``, ``.osm``), read with osmium.
 
         Ways with a routable ``highway`` tag become edges (split at every node);
-        nodes missing from the extract split the way there.
+        nodes missing from the extract split the way there.  ``clip`` (a WGS-84
+        polygon): only the edges with an end inside it are kept (a province's
+        extract cut to a district and its margin).  ``source``: what the network
+        records as its source (default the file's name).
         """
         import osmium
+        import osmium.filter
 
         path = Path(path)
         if not path.exists():
@@ -295,7 +406,10 @@ class Building:
         refs, lons, lats = [], [], []
         eu_ref, ev_ref, hw_list, acc_list, ow_list = [], [], [], [], []
         try:
-            fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+            highways = osmium.filter.KeyFilter("highway")   # ways without one skipped in C++ (nodes all kept)
+            highways.enable_for(osmium.osm.WAY)
+            fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
+                highways)
             for obj in fp:     # (nodes and ways only: no changesets, areas or relations)
                 if not obj.is_way():  # type: ignore[union-attr]
                     continue
@@ -332,22 +446,40 @@ class Building:
         lat = np.asarray(lats)[first]
         u = np.searchsorted(uniq, np.asarray(eu_ref, dtype=np.int64))
         v = np.searchsorted(uniq, np.asarray(ev_ref, dtype=np.int64))
+        hw, acc, ow = np.asarray(hw_list, dtype=object), np.asarray(acc_list), np.asarray(ow_list)
+        if clip is not None:
+            import shapely
+
+            inside = shapely.contains_xy(clip, lon, lat)
+            keep = inside[u] | inside[v]
+            if not keep.any():
+                raise ValidationError(f"{path}: no routable highway inside the area asked for", field="source")
+            u, v, hw, acc, ow = u[keep], v[keep], hw[keep], acc[keep], ow[keep]
         stem = path.name.split(".")[0]
-        return cls.from_arrays(lon, lat, u, v, highway=np.asarray(hw_list, dtype=object),
-                               access=np.asarray(acc_list), oneway=np.asarray(ow_list),
-                               name=name or stem, source=path.name, largest_only=largest_only,
-                               settings=settings)
+        net = cls.from_arrays(lon, lat, u, v, highway=hw, access=acc, oneway=ow, oneway_known=True,
+                              name=name or stem, source=source or path.name, largest_only=largest_only,
+                              settings=settings)
+        net.licence = OSM_LICENCE     # type: ignore[attr-defined]  # (a Network's attribute)
+        return net
 
     @classmethod
     def build(cls: type[_Net], source: str | os.PathLike, *, name: str | None = None,
-              settings: Settings | None = None) -> _Net:
-        """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file."""
+              settings: Settings | None = None, licence: str | None = None) -> _Net:
+        """Build from a ``.gpkg`` road graph or an OpenStreetMap ``.osm.pbf`` / ``.osm`` / ``.pbf`` file.
+        ``licence``: the data's licence and credit (default: OpenStreetMap's for an OpenStreetMap
+        file, none for a GeoPackage, which does not say)."""
         p = Path(source)
         low = p.name.lower()
         if low.endswith(".gpkg"):
-            return cls.from_gpkg(p, name=name, settings=settings)
-        if low.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")):
-            return cls.from_osm(p, name=name, settings=settings)
+            net = cls.from_gpkg(p, name=name, settings=settings)
+        elif low.endswith((".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")):
+            net = cls.from_osm(p, name=name, settings=settings)
+        else:
+            net = None
+        if net is not None:
+            if licence is not None:
+                net.licence = licence     # type: ignore[attr-defined]  # (a Network's attribute)
+            return net
         raise ValidationError(
             f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
             field="source")

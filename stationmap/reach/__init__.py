@@ -126,6 +126,11 @@ class Isochrone:
     network: str | None = None
     snap_m: float | None = None
     resolution_m: float | None = None
+    #: the network keeps to one-way streets (False: its source had no one-way data, every street
+    #: counts as two-way and the times are optimistic); None for the circle method
+    oneway_respected: bool | None = None
+    #: the network data's licence and credit (network method; None when unknown or for the circle)
+    licence: str | None = None
 
     def properties(self) -> dict:
         """The GeoJSON properties of the area (query, mode, method, network, area, counts)."""
@@ -133,7 +138,8 @@ class Isochrone:
                 "mode": self.mode, "method": self.method, "network": self.network,
                 "area_km2": round(self.area_km2, 4),
                 "snap_m": None if self.snap_m is None else round(self.snap_m, 1),
-                "resolution_m": self.resolution_m, "stations": len(self.stations)}
+                "resolution_m": self.resolution_m, "stations": len(self.stations),
+                "oneway_respected": self.oneway_respected, "licence": self.licence}
 
     def to_geojson(self, *, precision: int | None = PRECISION) -> dict:
         """A GeoJSON FeatureCollection (WGS-84): the area (``role: isochrone``,
@@ -249,7 +255,7 @@ def isochrone(lon: float, lat: float, minutes: float = DEFAULT_MINUTES, mode: st
     filters = {"kinds": kinds, "services": services, "open_at": open_at}
     stations = rank_within(net, snap, index, lon, lat, mode, budget, None, filters)
     return Isochrone(lon, lat, minutes, mode, "network", poly, area, stations, net.name,
-                     snap.distance_m, cell)
+                     snap.distance_m, cell, oneway_respected=net.oneway_known, licence=net.licence or None)
 
 
 def _circle_isochrone(lon: float, lat: float, minutes: float, mode: str, index: StationIndex | None,

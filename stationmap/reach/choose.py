@@ -37,7 +37,8 @@ def choose_network(networks: Networks, lon: float, lat: float, *, mode: str = DE
     """``(network, snap)`` for a WGS-84 point, or ``(None, None)`` for the circle method.
 
     ``networks``: a Network, a list of them or a {name: Network} mapping (the
-    first that covers the point wins).  ``method="network"`` raises
+    first that covers the point wins; a network whose ``home`` district holds the
+    point, one fetched for it, before the others).  ``method="network"`` raises
     ValidationError when none covers it (naming the distance and the limit).
     """
     return choose_network_checked(networks, lon, lat, check_mode(mode), check_method(method), settings)
@@ -55,6 +56,15 @@ def choose_network_checked(networks: Networks, lon: float, lat: float, mode: str
                                   "(settings.networks)", field="method")
         return None, None
     first_error: ValidationError | None = None
+    # the network fetched for the district holding the point first, the smallest district first (a
+    # zone before the county it was cut from; registered networks overlap by their margins); then
+    # the others, in their order
+    if len(nets) > 1:
+        import shapely
+
+        homes = sorted((net for net in nets if net.home is not None and shapely.contains_xy(net.home, lon, lat)),
+                       key=lambda net: net.home.area)
+        nets = homes + [net for net in nets if net not in homes]
     for net in nets:
         limit = (settings or net.settings).max_snap_m
         w, s, e, n = net.bounds

@@ -66,11 +66,16 @@ class Ranking:
     stations: list[StationTime] = field(default_factory=list)    # fastest first
     network: str | None = None
     snap_m: float | None = None   # query point to the road (network method)
+    #: the network keeps to one-way streets (False: no one-way data, optimistic times); None: circle
+    oneway_respected: bool | None = None
+    #: the network data's licence and credit (network method; None when unknown or for the circle)
+    licence: str | None = None
 
     def to_dict(self) -> dict:
         return {"datum": "wgs84", "query": {"lon": self.lon, "lat": self.lat}, "mode": self.mode,
                 "method": self.method, "network": self.network, "minutes": self.minutes,
                 "snap_m": None if self.snap_m is None else round(self.snap_m, 1),
+                "oneway_respected": self.oneway_respected, "licence": self.licence,
                 "stations": [s.to_dict() for s in self.stations]}
 
 
@@ -266,4 +271,5 @@ def rank_stations(network: Networks, index: StationIndex | None, lon: float, lat
         ranked = rank_within(net, snap, index, lon, lat, mode, minutes * 60.0, k, filters)
     else:
         ranked = _rank_nearest(net, snap, index, lon, lat, mode, k, filters)
-    return Ranking(lon, lat, mode, "network", minutes, ranked, net.name, snap.distance_m)
+    return Ranking(lon, lat, mode, "network", minutes, ranked, net.name, snap.distance_m,
+                   oneway_respected=net.oneway_known, licence=net.licence or None)

@@ -24,6 +24,7 @@ from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.geojson import polygon_geometry
 from stationmap.hours import open_checker
+from stationmap.labels import oneway_note
 from stationmap.maps.nav import nav_links_many
 from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web.features import (
@@ -72,6 +73,7 @@ from stationmap.web.params import (
     now,
 )
 from stationmap.web.state import boundary_features, district_counts, district_scope, sorted_stations, state
+from stationmap.web.ui import lang
 from stationmap.within import none_within
 
 if TYPE_CHECKING:
@@ -163,12 +165,13 @@ def nearest() -> Response:
             ranked = rank(index, wlon, wlat, k=k, mode=mode, settings=settings, kinds=kinds, services=services,
                           open_at=open_at)
             return (getattr(rank, "method", "custom"), None, None,
-                    [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked])
+                    [StationTime(r.station, r.minutes, r.distance_m, r.distance_m) for r in ranked], None, None)
         ranking = _rank_by_time(st, wlon, wlat, k=k, mode=mode, kinds=kinds, services=services,
                                 open_at=open_at, method=method, index=index)
-        return ranking.method, ranking.network, ranking.snap_m, ranking.stations
+        return (ranking.method, ranking.network, ranking.snap_m, ranking.stations, ranking.oneway_respected,
+                ranking.licence)
 
-    used, net_name, snap_m, times = ranked_times(open_at)
+    used, net_name, snap_m, times, oneway_respected, licence = ranked_times(open_at)
     if order == "open_first" and open_at is None:
         # the k quickest open then; after them the closed ones among the k quickest overall
         is_open = open_checker(at_, services)
@@ -195,6 +198,9 @@ def nearest() -> Response:
         "datum": out_datum,
         "method": used,
         "network": net_name,
+        "oneway_respected": oneway_respected,
+        "oneway_note": oneway_note(oneway_respected, lang()),
+        "network_licence": licence,
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(qlon, PRECISION), "lat": round(qlat, PRECISION), "mode": mode,
                   "minutes": minutes, "k": k, "order": order, "at": at_text, "method": method},
@@ -250,6 +256,9 @@ def reach_area() -> Response:
         "datum": out_datum,
         "method": iso.method,
         "network": iso.network,
+        "oneway_respected": iso.oneway_respected,
+        "oneway_note": oneway_note(iso.oneway_respected, lang()),
+        "network_licence": iso.licence,
         "area_km2": round(iso.area_km2, 4),
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(float(qlon), PRECISION), "lat": round(float(qlat), PRECISION), "mode": mode,

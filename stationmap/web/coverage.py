@@ -46,6 +46,7 @@ from stationmap.labels import (
     labels,
     mode_labels,
     moment_label,
+    oneway_note,
 )
 from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
@@ -184,9 +185,10 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
         d = districts.get(args.adcode)
     except NotFoundError:
         raise NotFoundError(f"no district with adcode {args.adcode!r}", field="district") from None
-    if d.level == "zone" or args.method == "network":
-        network = cv.default_network_for(d, settings=st.settings, districts=districts) if d.level == "zone" \
-            else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
+    if args.method != "circle":     # a zone's network, or the one fetched for the district (issue 21)
+        network = cv.default_network_for(d, settings=st.settings, districts=districts)
+    if network is None and args.method == "network":
+        network = next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
                      districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services)
@@ -271,12 +273,22 @@ def page(adcode: str) -> str:
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
         shortfall=_shortfall(sites, page_lang),
         downloads=downloads, args=args, title=title, any_sample=cov.sample or bool(prof and prof.sample),
-        notes=cov.notes, method=label(METHOD_LABELS, cov.method, page_lang),
+        notes=_page_notes(cov, page_lang),
+        method=label(METHOD_LABELS, cov.method, page_lang),
         kinds=list(labels(KIND_LABELS, page_lang).items()), modes=list(mode_labels(page_lang).items()),
         services=list(labels(SERVICE_LABELS, page_lang).items()),
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         api_url=url_for("coverage.api", district=args.adcode, **q))
+
+
+def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:
+    """The notes under the coverage page's figures: the run's, the one-way note of a network
+    without one-way data, and the road data's credit of a network-method run."""
+    notes = [*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, page_lang)])]
+    if cov.network is not None and cov.network.licence:
+        notes.append(_("路网数据 %(credit)s", credit=cov.network.licence))
+    return notes
 
 
 def _shortfall(sites: Sites | None, page_lang: str) -> str | None:
@@ -374,6 +386,7 @@ def api() -> Response:
     cov, sites = _run(args)
     body = cov.to_dict(cells=want_cells)
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
+    body["oneway_note"] = oneway_note(cov.oneway_respected, lang())
     if sites is not None:
         body["sites"] = sites.to_dict()
         if sites.shortfall is not None:

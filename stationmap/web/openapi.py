@@ -87,10 +87,20 @@ def openapi_document() -> dict:
                               "datum": {"type": "string", "enum": list(DATUMS)}}}
     datum_prop = {"type": "string", "enum": list(DATUMS)}
     used = {"type": "string", "enum": ["network", "circle"]}
+    oneway = {"oneway_respected": {"type": "boolean", "nullable": True,
+                                   "description": "the road network keeps to one-way streets; false: its source "
+                                                  "has no one-way data, every street counts as two-way and times "
+                                                  "are optimistic; null for the circle method"},
+              "oneway_note": {"type": "string", "nullable": True,
+                              "description": "a sentence in the page language when oneway_respected is false"},
+              "network_licence": {"type": "string", "nullable": True,
+                                  "description": "the road data's licence and credit (network method), e.g. "
+                                                 "\"© OpenStreetMap contributors, ODbL\""}}
     nearest_fc = {
-        "type": "object", "required": ["type", "datum", "method", "network", "sample", "query", "reach",
-                                       "none_within", "features"],
+        "type": "object", "required": ["type", "datum", "method", "network", "oneway_respected", "oneway_note",
+                                       "sample", "query", "reach", "none_within", "features"],
         "properties": {
+            **oneway,
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "datum": datum_prop,
             "method": {"type": "string", "description": "network or circle (the method used)"},
             "network": nullable_str,
@@ -142,9 +152,10 @@ def openapi_document() -> dict:
                                           "resolution_m": {"type": "number", "nullable": True},
                                           "stations": {"type": "integer", "minimum": 0}}}}}
     reach_fc = {
-        "type": "object", "required": ["type", "datum", "method", "network", "area_km2", "sample", "query",
-                                       "features"],
+        "type": "object", "required": ["type", "datum", "method", "network", "oneway_respected", "oneway_note",
+                                       "area_km2", "sample", "query", "features"],
         "properties": {
+            **oneway,
             "type": {"type": "string", "enum": ["FeatureCollection"]}, "datum": datum_prop, "method": used,
             "network": nullable_str, "area_km2": {"type": "number", "minimum": 0}, "sample": {"type": "boolean"},
             "query": {"type": "object", "required": ["lon", "lat", "mode", "minutes", "method", "at"]},

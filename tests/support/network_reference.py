@@ -39,8 +39,9 @@ def nx_graph(net, mode, settings=SETTINGS):
         if not (acc & bit) or v_kmh <= 0:
             continue
         s = L / (v_kmh / 3.6)
-        G.add_edge(u, v, weight=s, length=L)
-        if not (ow and mode == "car"):
+        if not ow & (bit << len(config.MODES)):     # not "only v -> u" for this mode
+            G.add_edge(u, v, weight=s, length=L)
+        if not ow & bit:                            # not "only u -> v"
             G.add_edge(v, u, weight=s, length=L)
     return G
 
@@ -71,8 +72,10 @@ def whole_network_times(net, mode, lon, lat, stations, settings=SETTINGS):
     kmh = np.array([speed_kmh(mode, c, settings) for c in net.classes], dtype=float)[net.edge_class]
     bit = 1 << config.MODES.index(mode)
     fwd = ((net.edge_access & bit) != 0) & (kmh > 0)
-    back = fwd & ~(net.edge_oneway.astype(bool) if mode == "car" else np.zeros(net.n_edges, bool))
     secs = np.where(fwd, net.edge_length_m / (np.where(fwd, kmh, 1.0) / 3.6), np.inf)
+    ow = net.edge_oneway.astype(np.int64)
+    back = fwd & ((ow & bit) == 0)
+    fwd = fwd & ((ow & (bit << len(config.MODES))) == 0)
     sn = net.snap(lon, lat, mode=mode)
     e0, t0 = sn.edge, sn.t
     u, v, L = net.edge_u, net.edge_v, net.edge_length_m

@@ -140,7 +140,7 @@ def test_circle_minutes_and_counts_equal_geod_brute_force(mode, minutes):
     stations = _stations()
     stations.append(Station(id="gone", name="closed", lon=119.97, lat=31.77, kinds=("rest",), status="closed"))
     cov = cv.analyse(_areas(), stations, mode=mode, minutes=minutes, settings=SETTINGS)
-    assert cov.method == "circle"
+    assert cov.method == "circle" and cov.oneway_respected is None
     g = cov.grid
     for kind in KINDS:
         best, count = _reference(g.lon, g.lat, stations, kind, mode=mode, minutes=minutes,
@@ -463,6 +463,7 @@ def test_zone_without_polygon_takes_the_network_extent(sip):
     stations = [Station(id="z1", name="园区站", lon=120.725, lat=31.315, kinds=("rest",))]
     cov = cv.analyse("320571", stations, network=sip, kinds=["rest"], settings=SETTINGS, districts=d)
     assert cov.method == "network"
+    assert cov.oneway_respected is False and cov.to_dict()["params"]["oneway_respected"] is False
     hull = shapely.convex_hull(shapely.multipoints(np.column_stack([sip.lon, sip.lat])))
     assert cov.areas[0].geometry.equals(hull)
     assert cov.notes and "convex hull" in cov.notes[0]
@@ -563,6 +564,7 @@ def test_sample_outputs_from_the_cli(tmp_path):
                                "--mode", "walk", "--add", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "SAMPLE" in res.output and "(network)" in res.output
+    assert "note: This road network has no one-way data" in res.output      # the GeoPackage has none
     for name in ("coverage.gpkg", "figures.csv", "figures.xlsx", "coverage_by_district.png",
                  "minutes_distribution.png", "coverage_map.html", "summary.json"):
         assert (out / name).stat().st_size > 0, name

@@ -75,10 +75,12 @@ def test_sip_graph_matches_the_geopackage(sip):
     assert np.median(np.abs(ours - theirs)) < 0.3
     assert ours.sum() == pytest.approx(theirs.sum(), rel=2e-3)
     assert not sip.edge_oneway.any()                  # the GeoPackage has no one-way information
+    assert not sip.oneway_known                        # ... and the network says so
 
 
 def test_committed_sip_file_is_what_the_build_gives():
-    built = Network.build(SIP_GPKG, settings=SETTINGS).arrays()
+    # data/roads/PROVENANCE.md: the SIP roads are OpenStreetMap's (`network build --licence`)
+    built = Network.build(SIP_GPKG, settings=SETTINGS, licence="© OpenStreetMap contributors, ODbL").arrays()
     with np.load(SIP_NPZ, allow_pickle=False) as z:
         saved = {k: z[k] for k in z.files}
     assert built.keys() == saved.keys()
@@ -141,7 +143,8 @@ def test_tags_and_modes_on_a_hand_made_grid():
     both = lambda *pairs: {p for a, b in pairs for p in ((a, b), (b, a))}  # noqa: E731
     assert arcs("car") == {(1, 2), (2, 3), (7, 8), (8, 9), (6, 3)} | both((4, 5), (5, 6))
     assert arcs("walk") == both((1, 2), (2, 3), (4, 5), (5, 6), (1, 4), (4, 7), (3, 6), (6, 9), (5, 8))
-    assert arcs("bike") == arcs("ebike") == both((1, 2), (2, 3), (4, 5), (5, 6), (1, 4), (4, 7), (3, 6), (5, 8))
+    # riders keep to the one-way streets as cars do (issue 21: no riding against traffic, 逆行)
+    assert arcs("bike") == arcs("ebike") == {(1, 2), (2, 3), (6, 3)} | both((4, 5), (5, 6), (1, 4), (4, 7), (5, 8))
     # bikes are pushed on the footway: walking speed there, riding speed elsewhere
     g = net.graph("bike")
     e14 = [e for e in range(net.n_edges) if {net.edge_u[e], net.edge_v[e]} == {nid[1], nid[4]}][0]
@@ -505,7 +508,8 @@ def test_cli_network_build_writes_a_loadable_network(tmp_path):
     from stationmap.cli import main
 
     out = tmp_path / "nets" / "sip.npz"
-    res = CliRunner().invoke(main, ["network", "build", str(SIP_GPKG), "--out", str(out)])
+    res = CliRunner().invoke(main, ["network", "build", str(SIP_GPKG), "--out", str(out),
+                                    "--licence", "© OpenStreetMap contributors, ODbL"])
     assert res.exit_code == 0, res.output
     assert "11029 nodes" in res.output and "STATIONMAP_NETWORKS" in res.output
     built = Network.load(out, settings=SETTINGS)
@@ -514,6 +518,7 @@ def test_cli_network_build_writes_a_loadable_network(tmp_path):
             np.testing.assert_array_equal(built.arrays()[k], z[k], err_msg=k)
     res = CliRunner().invoke(main, ["network", "build", str(ONEWAY_OSM), "--out", str(tmp_path / "o.npz"),
                                     "--name", "grid"])
+    assert Network.load(tmp_path / "o.npz").licence == "© OpenStreetMap contributors, ODbL"   # an OSM file says
     assert res.exit_code == 0 and "'grid'" in res.output and "5 one-way" in res.output   # 1-2, 2-3, 6-3 and the motorway 7-8, 8-9
 
 
@@ -541,3 +546,20 @@ def test_points_far_outside_the_projection_are_refused_not_crashing(sip, lon, la
         sip.snap(lon, lat, mode="walk")
     assert exc.value.field == "point"
     assert not sip.covers(lon, lat, mode="walk")
+
+
+@pytest.mark.parametrize("mode", ["bike", "car"])
+def test_contracted_search_where_one_way_streets_end_on_two_way_roads(sip, mode):
+    """Every 7th SIP street made one-way (for bikes and cars, as OpenStreetMap's oneway=yes is): a
+    one-way street ending in the middle of a two-way road must keep that node (issue 21)."""
+    from stationmap.network.osm import MODE_BIT
+
+    bits = MODE_BIT["bike"] | MODE_BIT["ebike"] | MODE_BIT["car"]
+    ow = np.where(np.arange(sip.n_edges) % 7 == 0, bits, 0)
+    net = Network.from_arrays(sip.lon, sip.lat, sip.edge_u, sip.edge_v,
+                              highway=np.array([sip.classes[c] for c in sip.edge_class], dtype=object),
+                              oneway=ow, settings=SETTINGS)
+    assert (net.edge_oneway != 0).sum() > 1000
+    rng = np.random.default_rng(5)
+    nodes = rng.choice(net.n_nodes, 3, replace=False)
+    assert _core_check(net, mode, [(net.lon[k] + 2e-4, net.lat[k] + 1e-4) for k in nodes], 10 * 60.0) > 300

@@ -587,6 +587,7 @@ def test_cli_reach_geojson_matches_networkx(sip, cli_db, stations):
     gj = json.loads(res.output)
     area, *points = gj["features"]
     assert area["properties"]["method"] == "network" and area["properties"]["network"] == "sip"
+    assert area["properties"]["oneway_respected"] is False       # the SIP GeoPackage has no one-way data
     dist, H, sn, off = reference_times(sip, "ebike", lon, lat)
     byid = {s.id: s for s in stations}
     want = {s.id for s in stations
@@ -603,11 +604,13 @@ def test_cli_reach_text_and_datums(cli_db):
     res = _cli("reach", "--lat", 31.31, "--lon", 120.72, "--minutes", 10)
     assert res.exit_code == 0 and "on network 'sip'" in res.output and "km²" in res.output
     assert "station(s) within reach" in res.output
+    assert "This road network has no one-way data" in res.output
     glon, glat = wgs84_to_gcj02(120.72, 31.31)
     res2 = _cli("reach", "--lat", glat, "--lon", glon, "--datum", "gcj02", "--minutes", 10)
     assert res2.output == res.output
     far = _cli("reach", "--lat", 31.78, "--lon", 119.95, "--minutes", 5)
     assert far.exit_code == 0 and "straight line x 1.3" in far.output and "no station within reach" in far.output
+    assert "one-way" not in far.output
 
 
 @pytest.mark.parametrize("args, message", [
@@ -727,3 +730,21 @@ def test_circle_near_the_antimeridian_is_cut_there(lon):
     geod_area = sum(abs(GEOD.geometry_area_perimeter(g)[0]) for g in poly.geoms) / 1e6
     assert geod_area == pytest.approx(iso.area_km2, rel=0.01)
 
+
+
+def test_cli_nearest_ranks_by_road_on_sip_and_says_it_has_no_one_way_data(sip, cli_db, stations):
+    lon, lat = 120.72, 31.31
+    res = _cli("nearest", "--lat", lat, "--lon", lon, "--mode", "ebike", "--k", 3, "--format", "json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.output)
+    assert body["method"] == "network" and body["network"] == "sip" and body["oneway_respected"] is False
+    assert "no one-way data" in body["oneway_note"]
+    dist, H, sn, off = reference_times(sip, "ebike", lon, lat)
+    ref = sorted((station_reference(sip, "ebike", lon, lat, s, dist, H, sn, off)[0], s.id) for s in stations)[:3]
+    assert [r["id"] for r in body["stations"]] == [sid for _, sid in ref]
+    for r, (secs, _) in zip(body["stations"], ref):
+        assert r["minutes"] * 60 == pytest.approx(secs, abs=1.0)
+    text = _cli("nearest", "--lat", lat, "--lon", lon, "--mode", "ebike", "--k", 3)
+    assert "along the roads of network 'sip'" in text.output and "no one-way data" in text.output
+    far = _cli("nearest", "--lat", 31.78, "--lon", 119.95, "--format", "json")
+    assert json.loads(far.output)["method"] == "circle" and json.loads(far.output)["oneway_note"] is None

@@ -196,3 +196,38 @@ def test_reach_out_datum_moves_the_polygon_and_the_stations(net_client):
     for fa, fg in zip(a["features"][1:], g["features"][1:]):
         (x, y), (xg, yg) = fa["geometry"]["coordinates"], fg["geometry"]["coordinates"]
         assert GEOD.inv(x, y, xg, yg)[2] == pytest.approx(np.median(d), abs=5)
+
+
+# -- one-way data (issue 21): a network without it says so in every answer -------------------------
+
+def test_answers_on_the_sip_network_say_it_has_no_one_way_data(net_client):
+    lon, lat = SIP_POINT
+    for path in ("/api/v1/nearest", "/api/v1/reach"):
+        zh = get(net_client, path, lon=lon, lat=lat, mode="ebike")
+        assert zh["method"] == "network" and zh["oneway_respected"] is False
+        assert "单行道" in zh["oneway_note"]
+        assert zh["network_licence"] == "© OpenStreetMap contributors, ODbL"    # data/roads/PROVENANCE.md
+        net_client.set_cookie("lang", "en")         # the page's language, as the finder's requests carry it
+        try:
+            en = get(net_client, path, lon=lon, lat=lat, mode="ebike")
+        finally:
+            net_client.delete_cookie("lang")
+        assert en["oneway_respected"] is False and "no one-way data" in en["oneway_note"]
+    area = get(net_client, "/api/v1/reach", lon=lon, lat=lat, mode="walk")["features"][0]["properties"]
+    assert area["role"] == "isochrone"
+    # off every network: the circle, where one-way streets do not apply
+    for path in ("/api/v1/nearest", "/api/v1/reach"):
+        body = get(net_client, path, lon=CZ_POINT[0], lat=CZ_POINT[1])
+        assert body["method"] == "circle" and body["oneway_respected"] is None and body["oneway_note"] is None
+        assert body["network_licence"] is None
+
+
+def test_answers_on_a_network_with_one_way_data_say_it_is_respected(tmp_path, web_stations_builder):
+    from tests.unit.test_network import ONEWAY_OSM
+
+    npz = Network.build(ONEWAY_OSM, settings=SETTINGS).save(tmp_path / "grid.npz")
+    client = make_app(tmp_path / "inst", web_stations_builder(), networks={"grid": str(npz)}).test_client()
+    for path in ("/api/v1/nearest", "/api/v1/reach"):
+        body = get(client, path, lon=120.7011, lat=31.301, mode="bike")
+        assert body["method"] == "network" and body["network"] == "grid"
+        assert body["oneway_respected"] is True and body["oneway_note"] is None

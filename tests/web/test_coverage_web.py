@@ -165,6 +165,13 @@ def test_zone_uses_the_configured_network(make_web_app, web_stations, tmp_path):
     body = r.get_json()
     assert body["params"]["method"] == "network" and "road length" in body["params"]["demand"]
     assert body["districts"][0]["note"] and 0 < body["stats"][0]["demand_covered"] < 1
+    # the SIP roads have no one-way data: the answer and the page say so (issue 21)
+    assert body["params"]["oneway_respected"] is False and "单行道" in body["oneway_note"]
+    client = app.test_client()
+    page = client.get("/coverage/320571?mode=walk&cell=500").get_data(as_text=True)
+    assert "该路网没有单行道数据" in page
+    page = client.get("/coverage/320571?mode=walk&cell=500&lang=en").get_data(as_text=True)
+    assert "This road network has no one-way data" in page
     bare = make_web_app(web_stations, networks={})
     r = bare.test_client().get("/api/v1/coverage?district=320571")
     assert r.status_code == 404 and "no boundary polygon" in r.get_json()["error"]["message"]
