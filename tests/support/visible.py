@@ -14,6 +14,8 @@ _WORD = re.compile(r"[A-Za-z]{2,}")
 _SKIP = {"script", "style", "template", "noscript"}
 #: a value quoted in a message: what the person typed, shown back as it was
 _QUOTED = re.compile("'[^']*'|\"[^\"]*\"|‘[^’]*’|“[^”]*”")
+#: a link shown as an example (a share link the picker reads): an address, not a sentence
+_URL = re.compile(r"https?://\S+")
 
 
 class _Text(HTMLParser):
@@ -55,7 +57,7 @@ def english_sentences(html: str) -> list[str]:
     for text in visible_texts(html):
         if _CJK.search(text):
             continue
-        rest = _QUOTED.sub(" ", text)
+        rest = _QUOTED.sub(" ", _URL.sub(" ", text))
         for name in ALLOWED:
             rest = rest.replace(name, " ")
         if len(_WORD.findall(rest)) >= 3:
@@ -71,7 +73,7 @@ def untranslated(html: str) -> list[str]:
         if not _CJK.search(text):
             continue
         for piece in _CJK.split(text):
-            rest = _QUOTED.sub(" ", piece)
+            rest = _QUOTED.sub(" ", _URL.sub(" ", piece))
             for name in ALLOWED:
                 rest = rest.replace(name, " ")
             if len(re.findall(r"[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){2,}", rest)):
