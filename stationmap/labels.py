@@ -284,6 +284,22 @@ def display_name(station: Named, lang: str) -> tuple[str, str]:
     return pinyin_name(station.name), "pinyin"
 
 
+#: how a name shown to a reader of English was found, as a sentence says it beside the Chinese name
+NAME_SOURCE_LABELS = {"pinyin": ("拼音", "pinyin"), "name_en": ("英文名称", "English name")}
+
+
+def name_in_text(station: Named, lang: str) -> str:
+    """A station's name inside a sentence for a reader of ``lang``: in English its :func:`display_name`
+    with the Chinese name (the one on its sign) beside it, ``Tian Ning Re Cha Dian (pinyin, 天宁热茶点)``,
+    ``Zhonglou West Station (钟楼西驿站)``; else its name."""
+    shown, source = display_name(station, lang)
+    if source == "name" or shown == station.name:
+        return station.name
+    if source == "pinyin":
+        return f"{shown} ({label(NAME_SOURCE_LABELS, source, lang)}, {station.name})"
+    return f"{shown} ({station.name})"
+
+
 @lru_cache(maxsize=1 << 17)   # once per name: the API's lang=en lists whole districts (10,000 names ~ 3 MB)
 def pinyin_name(name: str) -> str:
     """A Chinese name in pinyin for readers of English, by pypinyin (its phrase dictionary picks

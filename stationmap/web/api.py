@@ -14,6 +14,7 @@ ranking plugs in as a function put in ``state().rank`` (see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -190,6 +191,10 @@ def nearest() -> Response:
     # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
     nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
                            for t in times), minutes, kinds=kinds, services=services, on_roads=on_roads)
+    if nothing is not None and nothing.nearest is not None:   # its English name, for the English sentence
+        name_en = next((t.station.name_en for t in times if t.station.id == nothing.nearest.id), "")
+        if name_en:
+            nothing = replace(nothing, nearest=replace(nothing.nearest, name_en=name_en))
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     speed = settings.speed_kmh(mode)
     head = {

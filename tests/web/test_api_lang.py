@@ -142,3 +142,14 @@ def test_pinyin_is_made_once_per_name(client, monkeypatch):
         client.get(f"/api/v1/nearest?{Q}&k=3&lang=en")
         client.get("/api/v1/stations?lang=en&at=2026-12-07T10:00")
     assert calls == ["星湖街驿站"]     # (钟楼驿站 has its English name; Starbucks 2 no Chinese)
+
+
+@pytest.mark.parametrize("lon, english", [(SIP[0] - 0.05, "Xing Hu Jie Yi Zhan (pinyin, 星湖街驿站)"),
+                                          (SIP[0] + 0.01, "Zhonglou Station (钟楼驿站)")])
+def test_none_within_names_the_nearest_in_english_beside_the_chinese_name(client, lon, english):
+    lat = SIP[1] + (0 if lon < SIP[0] else 0.05)
+    nw = client.get(f"/api/v1/nearest?lat={lat}&lon={lon}&k=3&minutes=1&method=circle").get_json()["none_within"]
+    assert f"The nearest is {english}, " in nw["message"]["en"]
+    chinese = english.split("(")[-1].split(", ")[-1].rstrip(")")
+    assert f"最近的是{chinese}，" in nw["message"]["zh"]
+    assert nw["nearest"]["name"] == chinese
