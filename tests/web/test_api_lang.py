@@ -153,3 +153,23 @@ def test_none_within_names_the_nearest_in_english_beside_the_chinese_name(client
     chinese = english.split("(")[-1].split(", ")[-1].rstrip(")")
     assert f"最近的是{chinese}，" in nw["message"]["zh"]
     assert nw["nearest"]["name"] == chinese
+
+
+def test_a_413_says_the_limit_in_both_languages(make_web_app):
+    """A request body over the limit, on a JSON path (a probe route that reads its body: the API's own
+    routes are GET only): the message and display_message name the limit."""
+    from flask import request
+
+    app = make_web_app(STATIONS, MAX_CONTENT_LENGTH=200_000)
+
+    @app.post("/api/v1/_probe")
+    def _probe():
+        return {"n": len(request.get_data())}
+
+    c = app.test_client()
+    for lang, said in (("zh", "发送的内容超过了允许的大小（最大 195 KB）。"),
+                       ("en", "What was sent is larger than allowed (at most 195 KB).")):
+        r = c.post(f"/api/v1/_probe?lang={lang}", data=b"x" * 300_000)
+        err = r.get_json()["error"]
+        assert r.status_code == 413 and err["display_message"] == said
+        assert err["message"] == "the request is larger than the limit of 195 KB"
