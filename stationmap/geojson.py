@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stationmap.coords import from_wgs84
+from stationmap.labels import display_name
 from stationmap.model import Station
 
 if TYPE_CHECKING:
@@ -73,6 +74,20 @@ def properties(st: Station, url: str | None = None) -> dict:
         "verified_at": st.verified_at.isoformat() if st.verified_at else None,
         "sample": st.is_sample, "url": url,
     }
+
+
+#: what a reader of English gets besides ``name`` when asking with ``lang=en`` (:func:`display_properties`)
+DISPLAY_PROPERTIES = ("display_name", "display_name_source")
+
+
+def display_properties(st: Station, lang: str | None) -> dict[str, str]:
+    """``display_name`` (the name a reader of ``lang`` sees) and ``display_name_source`` (how it was
+    found: ``name_en``, ``pinyin`` or ``name``; :func:`stationmap.labels.display_name`) of ``st``
+    in English; nothing in Chinese or without a language (the stored ``name`` is what they read)."""
+    if lang != "en":
+        return {}
+    shown, source = display_name(st, lang)
+    return {"display_name": shown, "display_name_source": source}
 
 
 def record_properties(st: Station) -> dict:

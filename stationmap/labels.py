@@ -284,7 +284,23 @@ def display_name(station: Named, lang: str) -> tuple[str, str]:
     return pinyin_name(station.name), "pinyin"
 
 
-@lru_cache(maxsize=4096)
+#: how a name shown to a reader of English was found, as a sentence says it beside the Chinese name
+NAME_SOURCE_LABELS = {"pinyin": ("拼音", "pinyin"), "name_en": ("英文名称", "English name")}
+
+
+def name_in_text(station: Named, lang: str) -> str:
+    """A station's name inside a sentence for a reader of ``lang``: in English its :func:`display_name`
+    with the Chinese name (the one on its sign) beside it, ``Tian Ning Re Cha Dian (pinyin, 天宁热茶点)``,
+    ``Zhonglou West Station (钟楼西驿站)``; else its name."""
+    shown, source = display_name(station, lang)
+    if source == "name" or shown == station.name:
+        return station.name
+    if source == "pinyin":
+        return f"{shown} ({label(NAME_SOURCE_LABELS, source, lang)}, {station.name})"
+    return f"{shown} ({station.name})"
+
+
+@lru_cache(maxsize=1 << 17)   # once per name: the API's lang=en lists whole districts (10,000 names ~ 3 MB)
 def pinyin_name(name: str) -> str:
     """A Chinese name in pinyin for readers of English, by pypinyin (its phrase dictionary picks
     the reading of a character with several: 银行 yinhang): each syllable capitalised, without tone
@@ -346,6 +362,21 @@ MESSAGE_LABELS: tuple[tuple[str, str], ...] = (
      "{file}：缺少必需的列（名称、经度、纬度）；文件中的列：{found}"),
     ("{field} is missing (one or more of {choices})", "缺少{field}（可选：{choices}）"),
     ("{field} is missing", "缺少{field}"),
+    ("{field} is required", "缺少{field}"),
+    ("{field} must be given once, got {n} values", "{field}只能给一次，而不是 {n} 次"),
+    ("{field} must be true or false, got {value}", "{field}必须是 true 或 false，而不是 {value}"),
+    ("{field} must be an integer, got {value}", "{field}必须是整数，而不是 {value}"),
+    ("{field} must be an adcode or adcode prefix of 1-6 digits, got {value}",
+     "{field}必须是 1 到 6 位数字的区划代码或其前缀，而不是 {value}"),
+    ("{field} must be four numbers west,south,east,north, got {value}",
+     "{field}必须是四个数：西,南,东,北（经纬度），而不是 {value}"),
+    ("{field} must be four finite numbers, got {value}", "{field}必须是四个有限的数，而不是 {value}"),
+    ("{field} longitudes must be in [-180, 180] and latitudes in [-90, 90], got {value}",
+     "{field}的经度必须在 -180 到 180 之间、纬度在 -90 到 90 之间，而不是 {value}"),
+    ("{field} must have west <= east and south <= north, got {value}",
+     "{field}必须西不大于东、南不大于北，而不是 {value}"),
+    (("method=network: no road network covers the point (lon {lon}, lat {lat} WGS-84): {detail}; use "
+      "method=auto or circle"), "没有路网覆盖该位置（经度 {lon}，纬度 {lat}，WGS-84）；请用 method=auto 或 circle"),
     ("{field} must be a number in ({lo}, {hi}], got {value}",
      "{field}必须是大于 {lo}、不超过 {hi} 的数，而不是 {value}"),
     ("{field} must be an integer in [{lo}, {hi}], got {value}",
@@ -357,6 +388,7 @@ MESSAGE_LABELS: tuple[tuple[str, str], ...] = (
     ("{field} must be a number, got {value}", "{field}必须是数字，而不是 {value}"),
     ("{field} must be in [{lo}, {hi}] metres, got {value}", "{field}必须在 {lo} 到 {hi} 米之间，而不是 {value}"),
     ("{field} must be in [{lo}, {hi}], got {value}", "{field}必须在 {lo} 到 {hi} 之间，而不是 {value}"),
+    ("{field} must be in ({lo}, {hi}], got {value}", "{field}必须大于 {lo}、不超过 {hi}，而不是 {value}"),
     ("{field} must be a date YYYY-MM-DD, got {value}",
      "{field}必须是 YYYY-MM-DD 格式的日期（如 2026-03-01），而不是 {value}"),
     ("{field} must be an ISO 8601 date-time such as {example}, got {value}",
@@ -402,6 +434,11 @@ PARAMETER_LABELS = {
     "hour": ("小时", "Hour"), "cell": ("网格大小", "Cell size"), "k": ("数量", "Count"),
     "report": ("反馈", "Report"), "service": ("服务", "Service"), "lang": ("语言", "Language"),
     "basemap": ("底图", "Base map"), "zoom": ("缩放级别", "Zoom"), "center": ("中心", "Centre"),
+    "open_now": ("正在营业", "Open now"), "order": ("排序", "Order"), "out_datum": ("输出坐标系", "Output datum"),
+    "bbox": ("范围", "Bounding box"), "district": ("区划代码", "District"), "scope": ("区县范围", "Scope"),
+    "limit": ("每页数量", "Page size"), "offset": ("偏移量", "Offset"), "fields": ("属性", "Fields"),
+    "level": ("级别", "Level"), "add": ("建议站点数", "Sites to add"), "cells": ("网格", "Cells"),
+    "gaps": ("空白区数量", "Gaps"),
 }
 
 _VOCABULARIES = (KIND_LABELS, SERVICE_LABELS, STATUS_LABELS, MODE_LABELS, METHOD_LABELS, REPORT_LABELS,

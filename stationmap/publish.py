@@ -389,7 +389,9 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
     ``boundaries``: district outlines (GeoJSON features); ``reach``: speeds
     and detour factor for the straight-line travel-time estimate.  The stations whose ids are in
     ``neighbours`` (a neighbouring district's, within reach: :mod:`stationmap.scope`) carry
-    ``neighbour: true``, the others ``false``; ``none_within``: the words in ``lang`` to say that
+    ``neighbour: true``, the others ``false``; in English each carries ``display_name`` and
+    ``display_name_source`` too (:func:`stationmap.geojson.display_properties`, as the API's
+    ``lang=en``); ``none_within``: the words in ``lang`` to say that
     nothing of the asked kind is within the limit (:func:`stationmap.within.words_table`).
     """
     from datetime import datetime
@@ -415,6 +417,7 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
         props["hours"] = open_intervals(s, start=now, days=horizon_days)
         props["nav"] = nav
         props["neighbour"] = s.id in neighbours
+        props.update(geojson.display_properties(s, lang))   # in English: the English name or pinyin
         feats.append(geojson.feature(s, geojson.point(s.lon, s.lat), props))
     return {
         "type": "FeatureCollection", "datum": "wgs84", "title": title,

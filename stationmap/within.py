@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stationmap.labels import KIND_LABELS, LANGS, SERVICE_LABELS, label, translations
+from stationmap.labels import KIND_LABELS, LANGS, NAME_SOURCE_LABELS, SERVICE_LABELS, label, name_in_text, translations
 
 #: a distance along the roads (a road network served) or the straight line
 ROADS, STRAIGHT = "roads", "straight_line"
@@ -30,6 +30,7 @@ class Nearest:
     minutes: float
     distance_m: float
     distance: str  # ROADS or STRAIGHT
+    name_en: str = ""   # its English name, if given: an English sentence names it so (else in pinyin)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "minutes": round(self.minutes, 1),
@@ -52,7 +53,8 @@ class NoneWithin:
         text = _("%(m)s 分钟范围内没有%(what)s。") % {"m": m, "what": what_words(self.kinds, self.services, lang)}
         if self.nearest is not None:
             d = distance_words(self.nearest.distance_m, self.nearest.distance, lang)
-            text += (" " if lang == "en" else "") + _("最近的是%(name)s，%(d)s。") % {"name": self.nearest.name, "d": d}
+            text += (" " if lang == "en" else "") + _("最近的是%(name)s，%(d)s。") % {
+                "name": name_in_text(self.nearest, lang), "d": d}
         return text
 
     def to_dict(self) -> dict:
@@ -116,4 +118,5 @@ def words_table(lang: str) -> dict:
             "metres": _("%(n)s 米"), "kilometres": _("%(n)s 公里"),
             "dist_straight": _("直线距离 %(d)s"), "dist_roads": _("路网距离 %(d)s"),
             "kinds": {k: label(KIND_LABELS, k, lang) for k in KIND_LABELS},
-            "services": {s: label(SERVICE_LABELS, s, lang) for s in SERVICE_LABELS}}
+            "services": {s: label(SERVICE_LABELS, s, lang) for s in SERVICE_LABELS},
+            "pinyin": label(NAME_SOURCE_LABELS, "pinyin", lang)}   # (names: labels.name_in_text)

@@ -160,6 +160,12 @@
   function fmt(template, values) {
     return String(template).replace(/%\((\w+)\)s/g, function (_, k) { return values[k] === undefined ? '' : String(values[k]); });
   }
+  // a name inside a sentence (as stationmap.labels.name_in_text): in English the English name or pinyin
+  // (published with display_name), the Chinese name beside it
+  function nameInText(p, W) {
+    if (!p.display_name || p.display_name === p.name) { return p.name; }
+    return p.display_name + ' (' + (p.display_name_source === 'pinyin' ? W.pinyin + ', ' : '') + p.name + ')';
+  }
   function noneWithin(ranked, perMetre, limit, kinds, services) {
     var W = D.none_within;
     if (!W || ranked.some(function (r) { return r.d * perMetre <= limit; })) { return null; }
@@ -175,7 +181,7 @@
       var dist = dm < 1000 ? fmt(W.metres, { n: Math.round(dm) }) : fmt(W.kilometres, { n: (dm / 1000).toFixed(dm < 10000 ? 1 : 0) });
       near = { id: r.f.id, name: r.f.properties.name, minutes: Math.round(dm * perMetre * 10) / 10,
                distance_m: Math.round(dm * 10) / 10, distance: 'straight_line' };
-      text += W.space + fmt(W.nearest_is, { name: near.name, d: fmt(W.dist_straight, { d: dist }) });
+      text += W.space + fmt(W.nearest_is, { name: nameInText(r.f.properties, W), d: fmt(W.dist_straight, { d: dist }) });
     }
     var message = {};
     message[W.lang] = text;

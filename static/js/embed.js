@@ -33,24 +33,24 @@
     if (!E.list || S.pos || !listEl) { return; }
     listEl.textContent = '';
     // the district's own stations first, then its neighbours' within reach (labelled 邻区), each by name
+    // (by the name the reader sees: in English the English name or pinyin, display_name)
+    var lang = S.cfg.lang === 'en' ? 'en' : 'zh';
+    function shown(f) { return String(f.properties.display_name || f.properties.name); }
     var feats = S.features.slice().sort(function (a, b) {
       var na = a.properties.neighbour ? 1 : 0, nb = b.properties.neighbour ? 1 : 0;
-      return na - nb || String(a.properties.name).localeCompare(String(b.properties.name), 'zh');
+      return na - nb || shown(a).localeCompare(shown(b), lang);
     });
     if (statusEl) { statusEl.textContent = feats.length ? E.strings.district_list + ' (' + feats.length + ')' : E.strings.empty; }
     feats.forEach(function (f) {
       var li = document.createElement('li');
       li.className = 'station';
       li.setAttribute('data-id', f.id);
-      var btn = document.createElement('button');
-      btn.type = 'button';
-      btn.className = 'st-name';
-      btn.textContent = f.properties.name;
+      // the name (in English with the marker and the Chinese name: finder.js's appendName)
+      var btn = F.appendName(li, f.properties, 'button', { type: 'button', 'class': 'st-name' });
       btn.addEventListener('click', function () {
         var m = S.markerById[f.id];
         if (m && S.refs.cluster.hasLayer(m)) { S.refs.cluster.zoomToShowLayer(m, function () { m.openPopup(); }); }
       });
-      li.appendChild(btn);
       if (f.properties.neighbour) {
         li.classList.add('neighbour');
         var tag = document.createElement('span');

@@ -262,6 +262,27 @@
     }
     function neighbourTag() { return el('span', { 'class': 'tag-neighbour', title: T.neighbour_title }, T.neighbour); }
 
+    // A station's name as the page's reader sees it: in English the API's display_name (asked with
+    // lang=en: the given English name, else pinyin, marked as such), with the Chinese name beside it,
+    // the one on the station's sign.  Appends to `box`; the first node gets `attrs` (a link, a button).
+    function shownName(p) { return p.display_name || p.name; }
+    function appendName(box, p, tag, attrs) {
+      var main = el(tag, attrs, shownName(p));
+      main.setAttribute('data-name-source', p.display_name_source || 'name');
+      box.appendChild(main);
+      if (p.display_name_source === 'pinyin') { box.appendChild(el('small', { 'class': 'name-source' }, T.pinyin)); }
+      if (p.display_name && p.display_name !== p.name) { box.appendChild(el('span', { 'class': 'name-zh', lang: 'zh' }, p.name)); }
+      return main;
+    }
+    function nameLine(p) {  // the same in one line of text (a tooltip)
+      var out = shownName(p);
+      if (p.display_name_source === 'pinyin') { out += ' ' + T.pinyin; }
+      if (p.display_name && p.display_name !== p.name) { out += ' · ' + p.name; }
+      return out;
+    }
+    // the API's message in the page's language (asked with lang=): display_message, else message
+    function apiMessage(d) { return d && d.error && (d.error.display_message || d.error.message); }
+
     function serviceIcons(services) {
       var span = el('span', { 'class': 'st-svc' });
       cfg.key_services.forEach(function (s) {
@@ -287,7 +308,8 @@
     var detailCache = {};
     function details(id) {
       if (!detailCache[id]) {
-        detailCache[id] = fetch(cfg.urls.station_api + encodeURIComponent(id) + '?mode=' + encodeURIComponent(S.mode))
+        detailCache[id] = fetch(cfg.urls.station_api + encodeURIComponent(id) + '?mode=' + encodeURIComponent(S.mode) +
+                                '&lang=' + encodeURIComponent(cfg.lang))
           .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
           .catch(function (err) { delete detailCache[id]; throw err; });
       }
@@ -299,8 +321,10 @@
     function popupFor(f, marker) {
       var p = f.properties;
       var box = el('div', { 'class': 'sm-popup' });
+      var nameBox = el('div', { 'class': 'st-title' });
       var name = el('a', { 'class': 'st-name', href: stationPage(f.id) }, '…');
-      box.appendChild(name);
+      nameBox.appendChild(name);
+      box.appendChild(nameBox);
       if (p.neighbour) { box.appendChild(neighbourTag()); }
       var facts = el('div', { 'class': 'st-facts' });
       facts.appendChild(el('span', null, p.kinds.map(function (k) { return (cfg.kinds[k] || { label: k }).label; }).join(' · ')));
@@ -310,7 +334,8 @@
       var navBox = el('div');
       box.appendChild(navBox);
       details(f.id).then(function (d) {
-        name.textContent = d.properties.name;
+        nameBox.textContent = '';
+        appendName(nameBox, d.properties, 'a', { 'class': 'st-name', href: stationPage(f.id) });
         facts.appendChild(el('span', { 'class': 'when' }, whenText(d.properties, shanghaiDay(new Date()))));
         navBox.appendChild(navButtons(d.properties.nav));
         // the popup grew: lay it out again and pan it clear of the controls
@@ -327,7 +352,7 @@
         return el('span', null, names[id] + (layer.feature.properties.neighbour ? ' · ' + T.neighbour : ''));
       }
       details(id).then(function (d) {
-        names[id] = d.properties.name;
+        names[id] = nameLine(d.properties);
         var tip = layer.getTooltip();
         if (tip && tip.isOpen()) { tip.update(); }  // calls nameTooltip again, which now knows the name
       }).catch(function () { /* keep the ellipsis */ });
@@ -352,6 +377,7 @@
     refs.cluster.on('mouseover', onMarkerOver);
     F.openPopup = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openPopup(); } };
     F.openTooltip = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openTooltip(); } };
+    F.appendName = appendName;   // (embed.js's district list)
 
     // openPopup / openTooltip also work on a marker not yet bound (embed.js calls them)
     var StationMarker = L.Marker.extend({
@@ -463,7 +489,7 @@
       if (data.method !== 'network') { root.dataset.reach = 'circle'; return; }
       var pos = S.pos;
       var rq = new URLSearchParams();
-      ['lat', 'lon', 'mode', 'minutes'].forEach(function (k) { rq.set(k, q.get(k)); });
+      ['lat', 'lon', 'mode', 'minutes', 'lang'].forEach(function (k) { rq.set(k, q.get(k)); });
       fetch(cfg.urls.reach + '?' + rq.toString())
         .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
         .then(function (d) {
@@ -553,7 +579,7 @@
         var dot = el('span', { 'class': 'st-kind', title: kind.label });
         dot.style.background = kind.color;
         head.appendChild(dot);
-        head.appendChild(el('a', { 'class': 'st-name', href: safeHref(p.url) }, p.name));
+        appendName(head, p, 'a', { 'class': 'st-name', href: safeHref(p.url) });
         head.appendChild(el('span', { 'class': 'badge ' + (p.open_now ? 'open' : 'closed') }, p.open_now ? T.open : T.closed));
         if (p.neighbour) { head.appendChild(neighbourTag()); li.classList.add('neighbour'); }
         if (p.sample) { head.appendChild(el('span', { 'class': 'tag-sample' }, T.sample)); }
@@ -589,6 +615,7 @@
       q.set('k', String(cfg.k));
       q.set('mode', S.mode);
       q.set('minutes', String(cfg.minutes));
+      q.set('lang', cfg.lang);   // English names (display_name) and error messages in the page's language
       Object.keys(cfg.nearest_query || {}).forEach(function (k) { q.set(k, cfg.nearest_query[k]); });
       Object.keys(S.filters.kind).forEach(function (k) { q.append('kind', k); });
       Object.keys(S.filters.service).forEach(function (s) { q.append('service', s); });
@@ -601,7 +628,7 @@
         .then(function (res) {
           if (my !== S.req) { return; }
           listEl.removeAttribute('aria-busy');
-          if (!res.ok) { status((res.d.error && res.d.error.message) || T.load_failed, true); return; }
+          if (!res.ok) { status(apiMessage(res.d) || T.load_failed, true); return; }
           renderList(res.d);
           loadArea(res.d, q, my);
           listEl.dataset.query = q.toString();
@@ -732,6 +759,7 @@
         });
       }
       var q = new URLSearchParams(cfg.marker_query);
+      q.set('lang', cfg.lang);   // with names (an embed's list): the English reader's names too
       return page(cfg.urls.stations + '?' + q.toString()).then(function (feats) {
         S.features = feats;
         buildMarkers();

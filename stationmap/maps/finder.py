@@ -281,5 +281,6 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
             "sample": _("示例"),
             "neighbour": _("邻区"),
             "neighbour_title": _("邻近区县的站点，在本区边界附近"),
+            "pinyin": _("（拼音）"),
         },
     }

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
+from flask_babel import force_locale
 from werkzeug.exceptions import HTTPException
 
 from stationmap import config as _config
@@ -98,7 +99,11 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(StationmapError)
     def _stationmap_error(exc: StationmapError) -> ResponseReturnValue:
         if http.wants_json():
-            return jsonify(exc.to_dict()), exc.http_status
+            body = exc.to_dict()
+            lang = i18n.api_lang()
+            with force_locale(lang):   # the English message for programs; the same in the reader's language
+                body["error"].update(lang=lang, display_message=ui.error_text(exc, lang))
+            return jsonify(body), exc.http_status
         return render_template("error.html", status=exc.http_status, message=ui.error_text(exc)), exc.http_status
 
     @app.errorhandler(HTTPException)
@@ -106,8 +111,14 @@ def _register_errors(app: Flask) -> None:
         # the exception's own headers (Allow on a 405, Retry-After, WWW-Authenticate), not its HTML type
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if http.wants_json():
+            lang = i18n.api_lang()
+            message = exc.description
+            if exc.code == 413:     # say the limit (werkzeug's sentence does not)
+                message = f"the request is larger than the limit of {ui.size_text(request.max_content_length)}"
+            with force_locale(lang):
+                display = ui.error_message(exc.code or 400)
             body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
-                              "message": exc.description, "field": None}}
+                              "message": message, "field": None, "lang": lang, "display_message": display}}
             # (a None code keeps jsonify's status: Flask takes it, its ResponseReturnValue does not say so)
             return jsonify(body), exc.code, headers  # type: ignore[return-value]
         if exc.response is not None or exc.code is None:  # a response made for it, or a redirect

@@ -14,6 +14,7 @@ ranking plugs in as a function put in ``state().rank`` (see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ from stationmap.web.params import (
     DISTRICTS,
     FIELDS,
     KIND,
+    LANG,
     LAT,
     LEVEL,
     LIMIT,
@@ -151,6 +153,7 @@ def nearest() -> Response:
     lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, settings)
     k = p.integer(K)
     order = p.choice(ORDER)
+    lang: str | None = p.choice(LANG)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     at_, at_text = (at, iso_time(at)) if at else now()
     open_at = at_ if open_now else None
@@ -191,6 +194,10 @@ def nearest() -> Response:
     # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
     nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
                            for t in times), minutes, kinds=kinds, services=services, on_roads=on_roads)
+    if nothing is not None and nothing.nearest is not None:   # its English name, for the English sentence
+        name_en = next((t.station.name_en for t in times if t.station.id == nothing.nearest.id), "")
+        if name_en:
+            nothing = replace(nothing, nearest=replace(nothing.nearest, name_en=name_en))
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
     speed = settings.speed_kmh(mode)
     head = {
@@ -216,7 +223,8 @@ def nearest() -> Response:
         "features": [],
     }
     # the features from their cached pieces (features.feature_parts), with this request's properties
-    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services))
+    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
+                                       lang=lang))
 
 
 @bp.get("/reach")
@@ -229,6 +237,7 @@ def reach_area() -> Response:
     st = state()
     p = Params(_REACH)
     lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, st.settings)
+    lang: str | None = p.choice(LANG)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     wlon, wlat = float(wlon), float(wlat)
     at_, at_text = (at, iso_time(at)) if at else now()
@@ -250,7 +259,7 @@ def reach_area() -> Response:
     extra = [{"role": "station", "minutes": round(s.minutes, 1),
               "distance_m": round(s.distance_m if iso.method == "network" else s.straight_m, 1),
               "straight_m": round(s.straight_m, 1)} for s in iso.stations]
-    feats = [area, *features(stations, out_datum=out_datum, at=at_, extra=extra, services=services)]
+    feats = [area, *features(stations, out_datum=out_datum, at=at_, extra=extra, services=services, lang=lang)]
     return geojson_response({
         "type": "FeatureCollection",
         "datum": out_datum,
@@ -280,6 +289,7 @@ def stations() -> Response:
     limit = p.integer(LIMIT)
     offset = p.integer(OFFSET)
     fields = p.many(FIELDS) or None
+    lang: str | None = p.choice(LANG)
     at_ = at or now()[0]
     # Without ``at`` the answer depends on the minute (open_now) and the stations
     # only: the finder's marker layer (10,000 stations) is built once a minute.
@@ -337,7 +347,8 @@ def stations() -> Response:
     }
     with no_gc(len(page) > 1000):
         extra = None if neighbours is None else [{"neighbour": s.id in neighbours} for s in page]
-        body = collection(head, page, out_datum=out_datum, at=at_, fields=fields, services=services, extra=extra)
+        body = collection(head, page, out_datum=out_datum, at=at_, fields=fields, services=services, extra=extra,
+                          lang=lang)
     if cache_key is not None:
         evict(st.stations_bodies, 8)
         st.stations_bodies[cache_key] = body
@@ -351,11 +362,12 @@ def station(station_id: str) -> Response:
     out_datum = p.choice(OUT_DATUM)
     at = p.when(AT)
     mode = p.choice(MODE)
+    lang: str | None = p.choice(LANG)
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
     nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
-    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav}])[0]
+    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav}], lang=lang)[0]
     feat["datum"] = out_datum
     return geojson_response(feat)
 
@@ -363,7 +375,7 @@ def station(station_id: str) -> Response:
 @bp.get("/districts")
 def districts() -> Response:
     """Districts with stations: adcode, name, counts by kind, bbox (WGS-84)."""
-    Params(_DISTRICTS)
+    Params(_DISTRICTS).choice(LANG)    # (lang: the language of an error's display_message)
     rows = district_counts()
     return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows), "districts": rows})
 
@@ -372,6 +384,7 @@ def districts() -> Response:
 def boundaries() -> Response:
     """District boundaries, simplified for drawing (GeoJSON FeatureCollection, WGS-84)."""
     p = Params(_BOUNDARIES)
+    p.choice(LANG)
     level = p.choice(LEVEL)
     prefix = p.prefix(DISTRICT)
     feats = boundary_features(level)

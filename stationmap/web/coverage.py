@@ -380,6 +380,7 @@ def api() -> Response:
     ``at`` (coverage at that moment: only the stations open then count), ``service``,
     ``profile`` (``week`` or ``year``: the coverage over time, as ``profile``) and ``hour``."""
     p = Params(_API_NAMES)
+    p.choice(_PARAM["lang"])     # (the language of an error's display_message, and of the shortfall's text)
     args = _Args(p, adcode=None)
     want_cells = p.boolean(_PARAM["cells"])
     n_gaps = p.integer(_PARAM["gaps"])

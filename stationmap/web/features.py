@@ -92,12 +92,13 @@ def time_members(w: When) -> dict:
 
 def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datetime | None = None,
              fields: Sequence[str] | None = None, extra: Sequence[dict] | None = None,
-             services: Sequence[str] = ()) -> list[dict]:
+             services: Sequence[str] = (), lang: str | None = None) -> list[dict]:
     """GeoJSON Point features for ``stations``; coordinates in ``out_datum``.
 
     ``fields`` limits the properties to those named (default: all of
     :data:`PROPERTIES`; the station id is always the feature's ``id``);
-    ``extra[i]`` (a dict) is merged into feature ``i``'s properties.
+    ``extra[i]`` (a dict) is merged into feature ``i``'s properties; ``lang="en"`` adds the
+    English reader's name (:func:`stationmap.geojson.display_properties`) where ``name`` is shown.
     """
     stations = list(stations)
     if not stations:
@@ -108,9 +109,12 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
     times = TIME_PROPERTIES if fields is None else tuple(f for f in TIME_PROPERTIES if f in fields)
     out = []
     root = request.script_root
+    named = lang == "en" and (fields is None or "name" in fields)
     for i, st in enumerate(stations):
         _st, base, _root, geom = _cached_feature(st, root)
         props = base.copy() if fields is None else {f: base[f] for f in fields if f in base}
+        if named:
+            props.update(geojson.display_properties(st, lang))
         if times:
             members = time_members(when_of(st))
             props.update((f, members[f]) for f in times)
@@ -120,8 +124,8 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
     return out
 
 
-#: per station id: (the station object, {(fields, datum): its feature's text, open for more properties})
-_FRAGMENTS: dict[str, tuple[Station, dict[tuple[tuple[str, ...] | None, str], bytes]]] = {}
+#: per station id: (the station object, {(fields, datum[, "en"]): its feature's text, open for more properties})
+_FRAGMENTS: dict[str, tuple[Station, dict[tuple, bytes]]] = {}
 
 
 @contextmanager
@@ -160,7 +164,8 @@ def collection(head: dict, stations: Iterable[Station], **kwargs: Any) -> bytes:
 
 def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum: str = "wgs84",
                   at: datetime | None = None, fields: Sequence[str] | None = None,
-                  extra: Sequence[dict] | None = None, services: Sequence[str] = ()) -> None:
+                  extra: Sequence[dict] | None = None, services: Sequence[str] = (),
+                  lang: str | None = None) -> None:
     """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
 
     A station's feature text, all but ``open_now``, is kept per station object,
@@ -172,13 +177,15 @@ def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum:
     if not stations:
         parts.append(b"[]")
         return
-    key: tuple[tuple[str, ...] | None, str]
+    key: tuple[tuple[str, ...] | None, str] | tuple[tuple[str, ...] | None, str, str]
     if fields is None:
         static = STATIC_PROPERTIES
         key = (None, out_datum)     # (cheaper to hash than the tuple of all the names)
     else:
         static = tuple(f for f in fields if f not in TIME_PROPERTIES)
         key = (static, out_datum)
+    if lang == "en":    # the English reader's name is a static property: kept in the piece
+        key = (*key, lang)
     times = TIME_PROPERTIES if fields is None else tuple(f for f in TIME_PROPERTIES if f in fields)
     pieces = [b""] * len(stations)     # (each set below: from the cache or built)
     missing = []
@@ -190,7 +197,7 @@ def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum:
             missing.append(i)
     if missing:
         sub = [stations[i] for i in missing]
-        for i, feat in zip(missing, features(sub, out_datum=out_datum, fields=static)):
+        for i, feat in zip(missing, features(sub, out_datum=out_datum, fields=static, lang=lang)):
             text = geojson.feature_json(feat)   # properties last: the piece is cut open there
             # open for more properties ("open_now"): ends in "," unless it has none
             piece = text[:-2] + (b"," if feat["properties"] else b"")

@@ -25,6 +25,21 @@ def select_locale() -> str:
     return state().settings.default_lang if state().settings.default_lang in LANGS else "zh"
 
 
+def api_lang() -> str:
+    """The language of the JSON API's words for people (an error's ``display_message``): ``?lang=``
+    (``zh``, ``en``), else the first of Chinese and English in the request's Accept-Language (by its
+    order of preference; ``zh-CN`` counts as Chinese, a ``*`` as neither), else English, the
+    language of the API's ``message`` (a program that sends neither gets the words it parses)."""
+    lang = request.args.get("lang")
+    if lang in LANGS:
+        return lang
+    for value, quality in request.accept_languages:
+        primary = value.split("-", 1)[0].split("_", 1)[0].lower()
+        if quality > 0 and primary in LANGS:
+            return primary
+    return "en"
+
+
 def init_app(app: Flask) -> None:
     """Flask-Babel, the language cookie, and ``lang`` in every template."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))

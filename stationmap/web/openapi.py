@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from stationmap import __version__
 from stationmap.config import DETOUR_FACTOR, MODES
 from stationmap.coords import DATUMS
+from stationmap.labels import LANGS
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web import params
 
@@ -75,6 +76,11 @@ def openapi_document() -> dict:
             "within_minutes": {"type": "boolean"}, "nav": nav,
             "neighbour": {"type": "boolean", "description": "with scope: true for a neighbouring district's "
                                                             "station within reach of the district (邻区)"},
+            "display_name": {"type": "string", "description": "with lang=en, where `name` is given: the name "
+                             "a reader of English sees: the station's English name, else its name in pinyin"},
+            "display_name_source": {"type": "string", "enum": ["name_en", "pinyin", "name"],
+                                    "description": "with lang=en: where `display_name` comes from (name: the "
+                                                   "name has no Chinese characters)"},
         },
     }
     point = {"type": "object", "required": ["type", "coordinates"],
@@ -195,7 +201,9 @@ def openapi_document() -> dict:
                 "`datum` / `out_datum` say otherwise. Travel minutes are along the roads where a road network "
                 "covers the point, elsewhere straight-line estimates: geodesic "
                 f"distance x a detour factor ({DETOUR_FACTOR} by default) / the mode's speed. Errors are "
-                '`{"error": {"code", "message", "field"}}` with a 4xx status. See docs/api.md.'),
+                '`{"error": {"code", "message", "field", "lang", "display_message"}}` with a 4xx status: '
+                "`message` in English, `display_message` in `lang` (else the Accept-Language, else English). "
+                "See docs/api.md."),
         },
         "paths": {
             "/api/v1/nearest": {"get": {
@@ -259,8 +267,15 @@ def openapi_document() -> dict:
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["code", "message", "field"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": nullable_str}}}},
+                "type": "object", "required": ["code", "message", "field", "lang", "display_message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string", "description": "English, stable: for programs"},
+                    "field": nullable_str,
+                    "lang": {"type": "string", "enum": list(LANGS), "description": "the language of "
+                             "display_message: `lang`, else the Accept-Language, else en"},
+                    "display_message": {"type": "string", "description": "the message in `lang`, for people"},
+                }}}},
             "StationProperties": station_props,
             "StationFeature": feature,
         }},

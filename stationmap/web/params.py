@@ -50,6 +50,7 @@ from stationmap.config import (
 from stationmap.coords import DATUMS
 from stationmap.errors import ValidationError
 from stationmap.hours import TZ, parse_datetime
+from stationmap.labels import LANGS
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web.features import PROPERTIES
 
@@ -180,17 +181,26 @@ FIELDS = Param("fields", "many", "Only these properties (the id is always the fe
                "payload for maps.", choices=PROPERTIES, explode=False)
 LEVEL = Param("level", "choice", "Level.", choices=("city", "county"), default="county")
 
+LANG = Param("lang", "choice", "The reader's language: the language of an error's `display_message` (without "
+             "`lang`: the request's Accept-Language, else English); with `en`, each station also carries "
+             "`display_name` (its English name where one is given, else its name in pinyin) and "
+             "`display_name_source` (`name_en`, `pinyin`, or `name` for a name without Chinese characters) "
+             "wherever it carries `name`.", choices=LANGS)
+
 #: the parameters of each endpoint, in the document's order
 SCOPE = Param("scope", "adcode", "Adcode of a district: only its stations and the stations of neighbouring "
               "districts within reach of its boundary (the finder's minutes at the default mode, straight line), "
               "each with the property neighbour (true for a neighbour's); what an embed of the district shows.")
-NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, ORDER, MODE, MINUTES, METHOD, SCOPE)
+NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, ORDER, MODE, MINUTES, METHOD, SCOPE, LANG)
 REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES else p
               for p in NEAREST if p not in (K, ORDER, SCOPE))
-STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
-STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."))
-DISTRICTS: tuple[Param, ...] = ()
-BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."))
+STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS,
+            LANG)
+STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."), LANG)
+_ERRORS_IN = replace(LANG, description="The language of an error's `display_message` (without `lang`: the "
+                     "request's Accept-Language, else English).")
+DISTRICTS: tuple[Param, ...] = (_ERRORS_IN,)
+BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."), _ERRORS_IN)
 COVERAGE = (
     Param("district", "adcode", "Adcode of the district.", required=True),
     Param("kind", "choice", "Station kind.", choices=tuple(KINDS), default="rest"),
@@ -213,6 +223,7 @@ COVERAGE = (
           "each month of `at`'s year at `hour`, with the winter (Dec-Feb) and summer (Jun-Aug) means.",
           choices=PROFILES),
     Param("hour", "integer", "The hour of the day of `profile=year`.", lo=0, hi=23, default=DEFAULT_PROFILE_HOUR),
+    _ERRORS_IN,
 )
 #: the coverage page (HTML) takes the run's parameters and ``lang``
 COVERAGE_PAGE = frozenset({p.name for p in COVERAGE if p.name not in ("district", "cells", "gaps")} | {"lang"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import url_for
+from flask import request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -88,8 +88,9 @@ def scope_names(user: User) -> str:
     return labels.LIST_SEPARATORS[lang()].join(names) or "-"
 
 
-def error_text(exc: StationmapError) -> str:
-    """What an error page says of ``exc`` in the page's language.
+def error_text(exc: StationmapError, in_lang: str | None = None) -> str:
+    """What an error page says of ``exc`` in the page's language (or ``in_lang``: the API's, under
+    ``force_locale(in_lang)``).
 
     The library's messages are English (the CLI's and the API's); a refusal of the user's role or
     districts (:class:`~stationmap.accounts.PermissionDenied`) is said from what it carries.
@@ -104,7 +105,16 @@ def error_text(exc: StationmapError) -> str:
             return _("您的账号不能编辑%(district)s（%(code)s）的站点；您可以编辑：%(scopes)s。",
                      district=district_name(exc.adcode), code=exc.adcode,
                      scopes=scope_names(user) if user else "-")
-    return labels.say(exc.message, lang())
+    return labels.say(exc.message, in_lang or lang())
+
+
+def size_text(n: int | None) -> str:
+    """A size limit in bytes as people read it: ``64 MB``, ``195 KB``."""
+    if n is None:
+        return "-"
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.3g} MB"
+    return f"{max(1, round(n / 1024))} KB"
 
 
 def error_title(status: int) -> str:
@@ -122,7 +132,8 @@ def error_message(status: int) -> str:
     messages = {
         400: _("请求的内容有误，请检查后重试。"), 401: _("请先登录。"), 403: _("您的账号没有权限进行此操作。"),
         404: _("找不到您要访问的页面。请检查地址，或回到首页查找站点。"),
-        405: _("此地址不接受这种请求方式。"), 413: _("发送的内容超过了允许的大小。"),
+        405: _("此地址不接受这种请求方式。"),
+        413: _("发送的内容超过了允许的大小（最大 %(limit)s）。", limit=size_text(request.max_content_length)),
         429: _("请求太频繁，请稍后再试。"),
     }
     return messages.get(status) or (_("请求没有完成，请检查后重试。") if 400 <= status < 500

@@ -391,7 +391,7 @@ def test_list_and_map_share_one_scope_with_the_neighbour_across_the_border(chrom
 
 
 HOT_TEA_ZH = "15 分钟范围内没有热茶点。最近的是天宁热茶点，直线距离 6.9 公里。"
-HOT_TEA_EN = "No hot-tea point within 15 minutes. The nearest is 天宁热茶点, 6.9 km in a straight line."
+HOT_TEA_EN = "No hot-tea point within 15 minutes. The nearest is Tian Ning Re Cha Dian (pinyin, 天宁热茶点), 6.9 km in a straight line."
 
 
 def test_finder_says_no_hot_tea_within_reach_and_names_the_nearest(chromium, border_site):

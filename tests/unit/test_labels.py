@@ -82,3 +82,14 @@ def test_each_library_message_pattern_says_only_what_its_english_holds():
     assert say("name is missing", "en") == "name is missing"
     assert say("something the table does not know", "zh") == "something the table does not know"
     assert say("mode must be one of ('walk', 'car'), got 'x'", "zh") == "出行方式必须是以下之一：步行、汽车，而不是 'x'"
+
+
+def test_a_name_inside_an_english_sentence_keeps_the_chinese_name_beside_it():
+    from types import SimpleNamespace
+
+    from stationmap.labels import name_in_text
+
+    assert name_in_text(SimpleNamespace(name="天宁热茶点", name_en=""), "en") == "Tian Ning Re Cha Dian (pinyin, 天宁热茶点)"
+    assert name_in_text(SimpleNamespace(name="钟楼驿站", name_en="Zhonglou Station"), "en") == "Zhonglou Station (钟楼驿站)"
+    assert name_in_text(SimpleNamespace(name="Starbucks 2", name_en=""), "en") == "Starbucks 2"
+    assert name_in_text(SimpleNamespace(name="钟楼驿站", name_en="Zhonglou Station"), "zh") == "钟楼驿站"

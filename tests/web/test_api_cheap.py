@@ -61,7 +61,10 @@ def test_api_reads_are_not_rate_limited_but_sign_in_is(client):
 
 def test_lang_query_remembered_on_pages_not_on_api(client):
     assert any(c.startswith("lang=en") for c in _cookie_headers(client.get("/?lang=en")))
-    r = client.get("/api/v1/districts?lang=en")
+    r = client.get("/api/v1/districts?lang=en")    # (lang: the language of the API's error messages)
+    assert r.status_code == 200
+    assert _cookie_headers(r) == []
+    r = client.get("/api/v1/districts?lang=fr")
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "lang"
     assert _cookie_headers(r) == []
 

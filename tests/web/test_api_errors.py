@@ -11,7 +11,9 @@ def check_error(r, status, field, *words):
     assert r.status_code == status, (r.status_code, r.data[:300])
     assert r.mimetype == "application/json"
     err = r.get_json()["error"]
-    assert set(err) == {"code", "message", "field"}
+    assert set(err) == {"code", "message", "field", "lang", "display_message"}
+    # a client that asks no language (no lang, no Accept-Language) reads the English message twice
+    assert err["lang"] == "en" and err["display_message"] == err["message"]
     assert err["field"] == field
     for w in words:
         assert w in err["message"], (w, err["message"])

@@ -30,7 +30,7 @@ def test_nearest_says_none_within_and_names_the_nearest_hot_tea_point(client):
     assert nw["nearest"]["id"] == "tea" and nw["nearest"]["distance"] == "straight_line"
     assert 6_800 < nw["nearest"]["distance_m"] < 7_000 and nw["nearest"]["minutes"] > 15
     assert nw["message"]["zh"] == "15 分钟范围内没有热茶点。最近的是天宁热茶点，直线距离 6.9 公里。"
-    assert nw["message"]["en"] == "No hot-tea point within 15 minutes. The nearest is 天宁热茶点, 6.9 km in a straight line."
+    assert nw["message"]["en"] == "No hot-tea point within 15 minutes. The nearest is Tian Ning Re Cha Dian (pinyin, 天宁热茶点), 6.9 km in a straight line."
     # the embed's scope holds it (a neighbour): the same answer there
     assert nearest(client, WEST_POINT, kind="hot_tea", scope="320404")["none_within"] == nw
     assert nearest(client, kind="hot_tea")["none_within"] is None     # from the border it is within 15 minutes

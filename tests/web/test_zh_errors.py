@@ -180,3 +180,42 @@ def test_the_walk_fails_on_an_english_sentence():
     assert not untranslated("<p>数据来自 OpenStreetMap 贡献者</p><p>Mo-Fr 08:00-18:00</p>"
                             "<script>var a = 'one two three';</script><p>必须是数字，而不是 'abc def ghi'</p>")
     assert english_sentences("<p>Only in English here</p>") == ["Only in English here"]
+
+
+#: the finder's and embeds' API requests, refused, each for another reason
+BAD_API = ("/api/v1/nearest?lat=abc&lon=119.93", "/api/v1/nearest?lon=119.93", "/api/v1/nearest?lat=95&lon=119.93",
+           "/api/v1/nearest?lat=31.78&lon=119.93&k=0", "/api/v1/nearest?lat=31.78&lon=119.93&kind=pub",
+           "/api/v1/nearest?lat=31.78&lon=119.93&mode=plane", "/api/v1/nearest?lat=31.78&lon=119.93&at=later",
+           "/api/v1/nearest?lat=31.78&lon=119.93&lat=31.7", "/api/v1/nearest?lat=31.78&lon=119.93&scope=12",
+           "/api/v1/reach?lat=31.78&lon=119.93&minutes=-1", "/api/v1/reach?lat=31.78&lon=119.93&method=guess",
+           "/api/v1/stations?bbox=1,2,3", "/api/v1/stations?bbox=3,2,1,4", "/api/v1/stations?open_now=yes",
+           "/api/v1/stations?service=sauna", "/api/v1/stations?limit=x", "/api/v1/stations?district=abc",
+           "/api/v1/stations?fields=colour", "/api/v1/stations?knd=rest", "/api/v1/stations/nope",
+           "/api/v1/districts/boundaries?level=planet", "/api/v1/nowhere")
+
+
+def test_every_api_refusal_the_finder_shows_is_chinese_with_lang_zh(app):
+    """The finder and embeds show the API's display_message: with lang=zh it is Chinese (the English
+    message stays for programs)."""
+    c = app.test_client()
+    found = {}
+    for url in BAD_API:
+        r = c.get(url + ("&" if "?" in url else "?") + "lang=zh")
+        assert 400 <= r.status_code < 500, url
+        err = r.get_json()["error"]
+        assert err["lang"] == "zh" and err["message"]
+        bad = untranslated(f"<p>{err['display_message']}</p>")
+        if bad:
+            found[url] = bad
+    assert not found, found
+
+
+def test_the_413_page_says_the_limit_in_the_page_language(app):
+    c = signed_client(app, "zl")
+    for lang, said in (("zh", "发送的内容超过了允许的大小（最大 195 KB）。"),
+                       ("en", "What was sent is larger than allowed (at most 195 KB).")):
+        c.get(f"/?lang={lang}")
+        r = c.post("/admin/import", data={"datum": "auto", "csrf_token": fresh_token(c, "/admin/import"),
+                                          "file": (io.BytesIO(b"x" * 300_000), "s.csv")},
+                   content_type="multipart/form-data")
+        assert r.status_code == 413 and said in r.get_data(as_text=True), lang
