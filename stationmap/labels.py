@@ -335,6 +335,15 @@ def oneway_note(oneway_respected: bool | None, lang: str) -> str | None:
     return _("该路网没有单行道数据：每条路都按双向计算，骑车和开车的时间可能偏短。")
 
 
+def oneway_notes(oneway_respected: bool | None) -> dict[str, str] | None:
+    """:func:`oneway_note` in every language, ``{lang: sentence}`` (the JSON API's form: an answer
+    carries its words for people in each language, as ``none_within.message`` does); None when the
+    network keeps to one-way streets or there is no network."""
+    if oneway_respected is not False:
+        return None
+    return {lang: oneway_note(False, lang) or "" for lang in LANGS}
+
+
 @lru_cache(maxsize=len(LANGS))
 def translations(lang: str) -> NullTranslations:
     """Babel's catalogue of ``lang`` (a NullTranslations for Chinese, the message ids' language)."""

@@ -25,7 +25,7 @@ from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.geojson import polygon_geometry
 from stationmap.hours import open_checker
-from stationmap.labels import oneway_note
+from stationmap.labels import oneway_notes
 from stationmap.maps.nav import nav_links_many
 from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web.features import (
@@ -75,7 +75,6 @@ from stationmap.web.params import (
     now,
 )
 from stationmap.web.state import boundary_features, district_counts, district_scope, sorted_stations, state
-from stationmap.web.ui import lang
 from stationmap.within import none_within
 
 if TYPE_CHECKING:
@@ -206,7 +205,7 @@ def nearest() -> Response:
         "method": used,
         "network": net_name,
         "oneway_respected": oneway_respected,
-        "oneway_note": oneway_note(oneway_respected, lang()),
+        "oneway_note": oneway_notes(oneway_respected),
         "network_licence": licence,
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(qlon, PRECISION), "lat": round(qlat, PRECISION), "mode": mode,
@@ -266,7 +265,7 @@ def reach_area() -> Response:
         "method": iso.method,
         "network": iso.network,
         "oneway_respected": iso.oneway_respected,
-        "oneway_note": oneway_note(iso.oneway_respected, lang()),
+        "oneway_note": oneway_notes(iso.oneway_respected),
         "network_licence": iso.licence,
         "area_km2": round(iso.area_km2, 4),
         "sample": any(s.is_sample for s in stations),

@@ -47,6 +47,7 @@ from stationmap.labels import (
     mode_labels,
     moment_label,
     oneway_note,
+    oneway_notes,
 )
 from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
@@ -387,7 +388,7 @@ def api() -> Response:
     cov, sites = _run(args)
     body = cov.to_dict(cells=want_cells)
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
-    body["oneway_note"] = oneway_note(cov.oneway_respected, lang())
+    body["oneway_note"] = oneway_notes(cov.oneway_respected)
     if sites is not None:
         body["sites"] = sites.to_dict()
         if sites.shortfall is not None:

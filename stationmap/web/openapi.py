@@ -97,8 +97,10 @@ def openapi_document() -> dict:
                                    "description": "the road network keeps to one-way streets; false: its source "
                                                   "has no one-way data, every street counts as two-way and times "
                                                   "are optimistic; null for the circle method"},
-              "oneway_note": {"type": "string", "nullable": True,
-                              "description": "a sentence in the page language when oneway_respected is false"},
+              "oneway_note": {"type": "object", "nullable": True,
+                              "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
+                              "description": "when oneway_respected is false: the sentence that says so, "
+                                             "in Chinese and in English (as none_within.message)"},
               "network_licence": {"type": "string", "nullable": True,
                                   "description": "the road data's licence and credit (network method), e.g. "
                                                  "\"© OpenStreetMap contributors, ODbL\""}}

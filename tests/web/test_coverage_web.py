@@ -166,7 +166,7 @@ def test_zone_uses_the_configured_network(make_web_app, web_stations, tmp_path):
     assert body["params"]["method"] == "network" and "road length" in body["params"]["demand"]
     assert body["districts"][0]["note"] and 0 < body["stats"][0]["demand_covered"] < 1
     # the SIP roads have no one-way data: the answer and the page say so (issue 21)
-    assert body["params"]["oneway_respected"] is False and "单行道" in body["oneway_note"]
+    assert body["params"]["oneway_respected"] is False and "单行道" in body["oneway_note"]["zh"]
     client = app.test_client()
     page = client.get("/coverage/320571?mode=walk&cell=500").get_data(as_text=True)
     assert "该路网没有单行道数据" in page
