@@ -97,6 +97,8 @@ AT_YEARS = (1900, 2200)
 #: One device's identical worker report (same address, station and kind) within this many minutes
 #: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
 REPORT_REPEAT_MINUTES = 10.0
+#: The longest note a check-in may carry ("information wrong" needs one), in characters.
+CHECKIN_NOTE_MAX_CHARS = 500
 
 #: Ratio of road distance to straight-line distance used by the circle
 #: estimate.  Measured circuity of urban road networks is 1.2-1.4; 1.3 is the

@@ -13,8 +13,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from stationmap import __version__
-from stationmap.config import DETOUR_FACTOR, MODES
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, DETOUR_FACTOR, MODES
 from stationmap.coords import DATUMS
+from stationmap.labels import REPORT_LABELS, RESOLUTION_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web import params
 
@@ -172,6 +173,38 @@ def openapi_document() -> dict:
             "sample": {"type": "boolean"},
         },
     }
+    checkin_in = {
+        "type": "object", "required": ["outcome"], "additionalProperties": False,
+        "properties": {
+            "outcome": {"type": "string", "enum": list(REPORT_LABELS),
+                        "description": "open_ok confirms the station; every other outcome opens an item for "
+                                       "the district's editors"},
+            "service": {"type": "string", "enum": list(SERVICES), "description": "service_missing: which one"},
+            "lon": {"type": "number", "description": "moved: the suggested position, in `datum`"},
+            "lat": {"type": "number"},
+            "datum": {"type": "string", "enum": list(DATUMS), "default": "wgs84"},
+            "note": {"type": "string", "maxLength": CHECKIN_NOTE_MAX_CHARS,
+                     "description": "free text; required for info_wrong"},
+        },
+    }
+    checkin_out = {
+        "type": "object",
+        "required": ["id", "station_id", "outcome", "at", "problem", "open", "service", "position", "note",
+                     "resolution", "resolved_at", "counted"],
+        "properties": {
+            "id": {"type": "integer"}, "station_id": {"type": "string"},
+            "outcome": {"type": "string", "enum": list(REPORT_LABELS)},
+            "at": {"type": "string", "format": "date-time"}, "problem": {"type": "boolean"},
+            "open": {"type": "boolean"}, "service": nullable_str,
+            "position": {"type": "object", "nullable": True, "description": "WGS-84",
+                         "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}},
+            "note": {"type": "string"},
+            "resolution": {"type": "string", "nullable": True, "enum": [*RESOLUTION_LABELS, None]},
+            "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+            "counted": {"type": "boolean", "description": "false: the same device sent the same outcome "
+                                                          "within the repeat window; nothing new was counted"},
+        },
+    }
     geo = "application/geo+json"
     bad = _error("A parameter is missing, unknown, repeated or has a bad value; `field` names it.")
     return {
@@ -225,6 +258,22 @@ def openapi_document() -> dict:
                 "responses": {"200": {"description": "GeoJSON Feature.",
                                       "content": {geo: {"schema": {"$ref": "#/components/schemas/StationFeature"}}}},
                               "400": bad, "404": _error("No station with that id.")},
+            }},
+            "/api/v1/stations/{station_id}/checkins": {"post": {
+                "operationId": "checkin",
+                "summary": "Check in at a station: anonymous, rate-limited per client address (with the "
+                           "station page's form), no CSRF token; the body must be application/json.",
+                "parameters": station_params[:1],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": checkin_in}}},
+                "responses": {
+                    "201": {"description": "Recorded.", "content": {"application/json": {"schema": checkin_out}}},
+                    "200": {"description": "The same check-in of this device within the repeat window: "
+                                           "received, counted once (the earlier one is returned).",
+                            "content": {"application/json": {"schema": checkin_out}}},
+                    "400": _error("A bad body; `field` names what is wrong."),
+                    "404": _error("No station with that id."),
+                    "429": _error("Too many check-ins from this address."),
+                },
             }},
             "/api/v1/districts": {"get": {
                 "operationId": "districts", "summary": "Districts with stations: counts by kind and bounding box.",
