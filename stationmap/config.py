@@ -97,6 +97,11 @@ AT_YEARS = (1900, 2200)
 #: One device's identical worker report (same address, station and kind) within this many minutes
 #: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
 REPORT_REPEAT_MINUTES = 10.0
+#: A station not confirmed (an open_ok check-in, or the district's "still correct") within this
+#: many days is stale: listed on its district's page (``Settings.stale_days``, STATIONMAP_STALE_DAYS).
+STALE_DAYS = 180
+#: The windows of the per-district freshness figures (``/api/v1/districts``), in days.
+FRESHNESS_WINDOWS = (30, 90, 180)
 #: The longest note a check-in may carry ("information wrong" needs one), in characters.
 CHECKIN_NOTE_MAX_CHARS = 500
 
@@ -183,6 +188,8 @@ class Settings:
     #: reverse proxies whose X-Forwarded-For names the client: "" (none: the peer address is the
     #: client), a hop count ("1": werkzeug's ProxyFix) or proxy addresses ("10.0.0.5,10.0.0.6")
     trusted_proxies: str = ""
+    #: a station not confirmed within this many days is stale (its district's page lists it)
+    stale_days: int = STALE_DAYS
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -220,6 +227,7 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "detour_factor": float,
     "max_snap_m": float,
     "upload_max_rows": int,
+    "stale_days": int,
     "upload_max_mb": float,
     "speeds_kmh": json.loads,
     "car_speeds_kmh": json.loads,

@@ -125,6 +125,31 @@ RESOLUTION_LABELS = {
     "not_a_problem": ("不是问题", "Not a problem"),
 }
 
+#: how a station was last confirmed (:class:`stationmap.reports.Freshness`) -> (Chinese, English);
+#: ``{age}`` is an :data:`AGE_LABELS` phrase
+FRESHNESS_LABELS = {
+    "checkin": ("{age}骑手确认正常", "confirmed open by a worker {age}"),
+    "district": ("{age}区工会核实", "verified by the district {age}"),
+    "never": ("从未确认", "never confirmed"),
+}
+
+#: how long ago (:func:`stationmap.reports.age_words`) -> (Chinese, English); ``{n}`` the count
+AGE_LABELS = {
+    "today": ("今天", "today"),
+    "yesterday": ("昨天", "yesterday"),
+    "days": ("{n} 天前", "{n} days ago"),
+    "month": ("{n} 个月前", "{n} month ago"),
+    "months": ("{n} 个月前", "{n} months ago"),
+    "year": ("{n} 年前", "{n} year ago"),
+    "years": ("{n} 年前", "{n} years ago"),
+}
+
+#: a station's open problem check-ins -> (Chinese, English); ``{n}`` how many
+PROBLEM_LABELS = {
+    "one": ("有 {n} 个待处理的问题反馈", "{n} open problem reported"),
+    "many": ("有 {n} 个待处理的问题反馈", "{n} open problems reported"),
+}
+
 #: the period of a rate limit (``limits``' granularity names) -> (Chinese, English)
 PERIOD_LABELS = {
     "second": ("秒", "second"),

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from stationmap.config import CHECKIN_NOTE_MAX_CHARS, REPORT_REPEAT_MINUTES
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, FRESHNESS_WINDOWS, REPORT_REPEAT_MINUTES, STALE_DAYS
 from stationmap.coords import in_china
 from stationmap.errors import ConflictError, NotFoundError, ValidationError
 from stationmap.hours import TZ
-from stationmap.labels import REPORT_LABELS, RESOLUTION_LABELS
+from stationmap.labels import AGE_LABELS, FRESHNESS_LABELS, PROBLEM_LABELS, REPORT_LABELS, RESOLUTION_LABELS, label
 from stationmap.model import SERVICES, Station
 from stationmap.schema import as_utc, reports_table, row_to_station, stations_table
 
@@ -382,10 +382,116 @@ def needs_visit(store: StationStore, *, adcode_prefix: str = "", days: float | N
     return items
 
 
-def stale_stations(stations: Iterable[Station], *, max_age_days: int = 365, today: date | None = None) -> list[Station]:
-    """Stations not verified in ``max_age_days`` days (or never), oldest first."""
+# -- freshness: when and how a station was last confirmed ------------------------------------
+
+@dataclass(frozen=True)
+class Freshness:
+    """A station's last confirmation: the latest of its ``open_ok`` check-ins (``by="checkin"``)
+    and the district's "still correct" (``verified_at``, ``by="district"``); ``on`` is that day
+    in Asia/Shanghai (None, ``by=""``: never confirmed).  ``open_problems``: its open items."""
+
+    on: date | None
+    by: str
+    open_problems: int = 0
+
+    def age_days(self, today: date) -> int | None:
+        """Days from ``on`` to ``today`` (None: never confirmed)."""
+        return None if self.on is None else max(0, (today - self.on).days)
+
+    def words(self, lang: str, today: date) -> str:
+        """"3 天前骑手确认正常" / "verified by the district 2 months ago" / "从未确认"."""
+        if self.on is None:
+            return label(FRESHNESS_LABELS, "never", lang)
+        return label(FRESHNESS_LABELS, self.by, lang).format(age=age_words(self.age_days(today) or 0, lang))
+
+    def problem_words(self, lang: str) -> str:
+        """"有 2 个待处理的问题反馈" / "2 open problems reported"; "" without any."""
+        if not self.open_problems:
+            return ""
+        return label(PROBLEM_LABELS, "one" if self.open_problems == 1 else "many", lang).format(n=self.open_problems)
+
+    def to_dict(self, today: date) -> dict[str, Any]:
+        """JSON-ready: ``confirmed_on``, ``by``, ``age_days``, ``open_problems`` and the words in zh and en."""
+        return {"confirmed_on": self.on.isoformat() if self.on else None, "by": self.by or None,
+                "age_days": self.age_days(today), "open_problems": self.open_problems,
+                "text": {lang: self.words(lang, today) for lang in ("zh", "en")},
+                "problems_text": {lang: self.problem_words(lang) for lang in ("zh", "en")} if self.open_problems
+                else None}
+
+
+def age_words(days: int, lang: str) -> str:
+    """How long ago ``days`` days is: today, yesterday, N days (under 31), N months (of 30 days,
+    under 365), N years."""
+    if days <= 0:
+        return label(AGE_LABELS, "today", lang)
+    if days == 1:
+        return label(AGE_LABELS, "yesterday", lang)
+    if days < 31:
+        return label(AGE_LABELS, "days", lang).format(n=days)
+    if days < 365:
+        n = days // 30
+        return label(AGE_LABELS, "month" if n == 1 else "months", lang).format(n=n)
+    n = days // 365
+    return label(AGE_LABELS, "year" if n == 1 else "years", lang).format(n=n)
+
+
+def freshness_of(verified_at: date | None, last_ok: datetime | None, open_problems: int = 0) -> Freshness:
+    """The rule: the later of the district's ``verified_at`` and the last ``open_ok`` check-in
+    (its day in Asia/Shanghai); on the same day the check-in, which has a time, is the later."""
+    ok_day = None if last_ok is None else as_utc(last_ok).astimezone(TZ).date()
+    if ok_day is not None and (verified_at is None or ok_day >= verified_at):
+        return Freshness(ok_day, "checkin", open_problems)
+    if verified_at is not None:
+        return Freshness(verified_at, "district", open_problems)
+    return Freshness(None, "", open_problems)
+
+
+def freshness_many(store: StationStore, stations: Iterable[Station]) -> dict[str, Freshness]:
+    """``{id: Freshness}`` of ``stations`` (two grouped queries over the check-ins, however many stations)."""
+    stations = list(stations)
+    t = reports_table
+    last_ok: dict[str, datetime] = {}
+    problems: dict[str, int] = {}
+    ids = [s.id for s in stations]
+    many = len(ids) > 500  # a big batch: read every station's figures rather than a long IN list
+    with store.engine.connect() as conn:
+        q_ok = sa.select(t.c.station_id, sa.func.max(t.c.at)).where(t.c.kind == CONFIRMING_KIND)
+        q_open = sa.select(t.c.station_id, sa.func.count()).where(t.c.resolved_at.is_(None),
+                                                                   t.c.kind.in_(PROBLEM_KINDS))
+        if not many:
+            q_ok, q_open = q_ok.where(t.c.station_id.in_(ids)), q_open.where(t.c.station_id.in_(ids))
+        for sid, at in conn.execute(q_ok.group_by(t.c.station_id)):
+            last_ok[sid] = as_utc(at)
+        for sid, n in conn.execute(q_open.group_by(t.c.station_id)):
+            problems[sid] = int(n)
+    return {s.id: freshness_of(s.verified_at, last_ok.get(s.id), problems.get(s.id, 0)) for s in stations}
+
+
+def freshness(store: StationStore, station: Station) -> Freshness:
+    """The :class:`Freshness` of one station."""
+    return freshness_many(store, [station])[station.id]
+
+
+def freshness_figures(stations: Iterable[Station], fresh: dict[str, Freshness], *, today: date,
+                      windows: Iterable[int] = FRESHNESS_WINDOWS) -> dict[str, Any]:
+    """A set of stations' figures: of those not closed (``stations``), the share confirmed
+    within each of ``windows`` days (``{"30": 0.25, ...}``; None when there are none), how many
+    are stale (not within :data:`~stationmap.config.STALE_DAYS`, or never), and their open problems."""
+    live = [s for s in stations if s.status != "closed"]
+    ages = [fresh[s.id].age_days(today) for s in live]
+    share = {str(w): (round(sum(1 for a in ages if a is not None and a <= w) / len(live), 4) if live else None)
+             for w in windows}
+    return {"stations": len(live), "confirmed_within": share,
+            "never_confirmed": sum(1 for a in ages if a is None),
+            "open_problems": sum(fresh[s.id].open_problems for s in stations)}
+
+
+def stale_stations(stations: Iterable[Station], fresh: dict[str, Freshness], *, max_age_days: int = STALE_DAYS,
+                   today: date | None = None) -> list[Station]:
+    """Stations not closed and not confirmed (:class:`Freshness`) in ``max_age_days`` days (or
+    never), least recently confirmed first (never first)."""
     today = today or today_shanghai()
-    limit = today - timedelta(days=max_age_days)
-    out = [s for s in stations if s.status != "closed" and (s.verified_at is None or s.verified_at < limit)]
-    out.sort(key=lambda s: (s.verified_at is not None, s.verified_at or date.min, s.id))
+    out = [s for s in stations if s.status != "closed"
+           and (fresh[s.id].on is None or (fresh[s.id].age_days(today) or 0) > max_age_days)]
+    out.sort(key=lambda s: (fresh[s.id].on is not None, fresh[s.id].on or date.min, s.id))
     return out

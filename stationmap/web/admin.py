@@ -285,20 +285,25 @@ def index() -> str:
 @bp.get("/districts/<adcode>")
 @login_required
 def district(adcode: str) -> str:
-    """A district's stations, those needing a visit, and those not verified in a year."""
+    """A district's stations (each with its last confirmation), its open items, and its stale
+    stations (not confirmed within ``Settings.stale_days``)."""
     user = _user()
     if not re.fullmatch(r"\d{6}", adcode or ""):
         raise ValidationError(f"adcode must be 6 digits, got {adcode!r}", field="adcode")
     user.require_edit(adcode)
     stations = sorted((s for s in state().index.stations() if s.adcode == adcode), key=lambda s: s.id)
     visits = _reports.needs_visit(state().store, adcode_prefix=adcode)
-    stale = _reports.stale_stations(stations)
+    fresh = _reports.freshness_many(state().store, stations)
+    today = _reports.today_shanghai()
+    stale_days = state().settings.stale_days
+    stale = _reports.stale_stations(stations, fresh, max_age_days=stale_days, today=today)
+    fresh_words = {sid: f.words(lang(), today) for sid, f in fresh.items()}
     items = _reports.open_items(state().store, [v.station.id for v in visits])
     names = {v.station.id: v.station.name for v in visits}
     return render_template("admin/district.html", adcode=adcode, name=district_name(adcode),
                            stations=stations, visits=visits, stale=stale, kinds=KINDS,
                            statuses=STATUSES, report_kinds=REPORT_LABELS, items=items, item_names=names,
-                           resolutions=RESOLUTION_LABELS)
+                           resolutions=RESOLUTION_LABELS, fresh_words=fresh_words, stale_days=stale_days)
 
 
 @bp.post("/checkins/<int:report_id>/resolve")

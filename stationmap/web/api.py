@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from stationmap import reports
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
@@ -71,7 +72,14 @@ from stationmap.web.params import (
     names,
     now,
 )
-from stationmap.web.state import boundary_features, district_counts, district_scope, sorted_stations, state
+from stationmap.web.state import (
+    boundary_features,
+    district_counts,
+    district_members,
+    district_scope,
+    sorted_stations,
+    state,
+)
 from stationmap.within import none_within
 
 if TYPE_CHECKING:
@@ -185,6 +193,9 @@ def nearest() -> Response:
     if neighbours is not None:
         for s, e in zip(stations, extra):
             e["neighbour"] = s.id in neighbours
+    fresh, today = reports.freshness_many(st.store, stations), reports.today_shanghai()
+    for s, e in zip(stations, extra):
+        e["freshness"] = fresh[s.id].to_dict(today)
     # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
     nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
                            for t in times), minutes, kinds=kinds, services=services, on_roads=on_roads)
@@ -346,17 +357,23 @@ def station(station_id: str) -> Response:
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
     nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
-    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav}])[0]
+    fresh = reports.freshness(state().store, st).to_dict(reports.today_shanghai())
+    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}])[0]
     feat["datum"] = out_datum
     return geojson_response(feat)
 
 
 @bp.get("/districts")
 def districts() -> Response:
-    """Districts with stations: adcode, name, counts by kind, bbox (WGS-84)."""
+    """Districts with stations: adcode, name, counts by kind, bbox (WGS-84), freshness figures."""
     Params(_DISTRICTS)
-    rows = district_counts()
-    return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows), "districts": rows})
+    st = state()
+    rows, members = district_counts(), district_members()
+    fresh, today = reports.freshness_many(st.store, st.index.stations()), reports.today_shanghai()
+    rows = [{**r, "freshness": reports.freshness_figures(members.get(r["adcode"], []), fresh, today=today)}
+            for r in rows]
+    return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows),
+                          "stale_days": st.settings.stale_days, "districts": rows})
 
 
 @bp.get("/districts/boundaries")

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from stationmap import __version__
-from stationmap.config import CHECKIN_NOTE_MAX_CHARS, DETOUR_FACTOR, MODES
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, DETOUR_FACTOR, FRESHNESS_WINDOWS, MODES
 from stationmap.coords import DATUMS
 from stationmap.labels import REPORT_LABELS, RESOLUTION_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES
@@ -59,6 +59,17 @@ def openapi_document() -> dict:
                           "baidu": {"type": "string", "description": "Baidu URI (BD-09, coord_type=bd09ll)"},
                           "apple": {"type": "string", "description": "Apple Maps URL (GCJ-02 in China)"}}}
     nullable_str = {"type": "string", "nullable": True}
+    zh_en = {"type": "object", "required": ["zh", "en"],
+             "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}}
+    freshness = {
+        "type": "object", "required": ["confirmed_on", "by", "age_days", "open_problems", "text"],
+        "description": "when and how the station was last confirmed: the later of its last open_ok check-in "
+                       "(by checkin) and the district's verification (by district); the day in Asia/Shanghai",
+        "properties": {"confirmed_on": {"type": "string", "format": "date", "nullable": True},
+                       "by": {"type": "string", "enum": ["checkin", "district", None], "nullable": True},
+                       "age_days": {"type": "integer", "minimum": 0, "nullable": True},
+                       "open_problems": {"type": "integer", "minimum": 0}, "text": zh_en,
+                       "problems_text": {**zh_en, "nullable": True}}}
     station_props = {
         "type": "object",
         "properties": {
@@ -73,7 +84,7 @@ def openapi_document() -> dict:
             "distance_m": {"type": "number", "minimum": 0}, "minutes": {"type": "number", "minimum": 0},
             "straight_m": {"type": "number", "minimum": 0},
             "role": {"type": "string", "enum": ["station"]},
-            "within_minutes": {"type": "boolean"}, "nav": nav,
+            "within_minutes": {"type": "boolean"}, "nav": nav, "freshness": freshness,
             "neighbour": {"type": "boolean", "description": "with scope: true for a neighbouring district's "
                                                             "station within reach of the district (邻区)"},
         },
@@ -171,6 +182,17 @@ def openapi_document() -> dict:
             "total": {"type": "integer", "minimum": 0},
             "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4, "nullable": True},
             "sample": {"type": "boolean"},
+            "freshness": {
+                "type": "object", "required": ["stations", "confirmed_within", "never_confirmed", "open_problems"],
+                "description": "of the district's stations not closed: the share confirmed (open_ok check-in or "
+                               "the district's verification) within 30, 90 and 180 days (null: no such station), "
+                               "how many never were; open_problems: its open items",
+                "properties": {"stations": {"type": "integer", "minimum": 0},
+                               "confirmed_within": {"type": "object", "properties": {
+                                   str(w): {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
+                                   for w in FRESHNESS_WINDOWS}},
+                               "never_confirmed": {"type": "integer", "minimum": 0},
+                               "open_problems": {"type": "integer", "minimum": 0}}},
         },
     }
     checkin_in = {
@@ -276,11 +298,14 @@ def openapi_document() -> dict:
                 },
             }},
             "/api/v1/districts": {"get": {
-                "operationId": "districts", "summary": "Districts with stations: counts by kind and bounding box.",
+                "operationId": "districts",
+                "summary": "Districts with stations: counts by kind, bounding box, freshness figures.",
                 "parameters": [p.openapi() for p in params.DISTRICTS],
                 "responses": {"200": {"description": "Districts.", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["datum", "districts"],
                     "properties": {"datum": datum_prop, "sample": {"type": "boolean"},
+                                   "stale_days": {"type": "integer", "description": "a station not confirmed "
+                                                  "within so many days is stale (STATIONMAP_STALE_DAYS)"},
                                    "districts": {"type": "array", "items": district_row}}}}}},
                               "400": bad},
             }},

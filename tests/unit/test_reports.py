@@ -111,9 +111,13 @@ def test_stale_stations(make_station):
         make_station(id="b", verified_at=date(2023, 5, 1)),
         make_station(id="c"),
         make_station(id="d", verified_at=date(2022, 1, 1), status="closed"),
-        make_station(id="e", verified_at=date(2023, 6, 2)),  # 365 days ago: not yet stale
+        make_station(id="e", verified_at=date(2023, 6, 2)),  # 365 days ago: not yet stale at 365
+        make_station(id="f", verified_at=date(2022, 1, 1)),  # verified long ago, but a worker confirmed it
     ]
-    assert [s.id for s in reports.stale_stations(sts, today=today)] == ["c", "b"]
+    fresh = {s.id: reports.freshness_of(s.verified_at, None) for s in sts}
+    fresh["f"] = reports.freshness_of(date(2022, 1, 1), datetime(2024, 5, 30, 2, 0, tzinfo=timezone.utc))
+    assert [s.id for s in reports.stale_stations(sts, fresh, today=today, max_age_days=365)] == ["c", "b"]
+    assert [s.id for s in reports.stale_stations(sts, fresh, today=today)] == ["c", "b", "e"]  # 180 days
 
 
 # -- one device's identical report is counted once (issue 20) ---------------------------------
@@ -235,3 +239,36 @@ def test_details_another_outcome_does_not_use_are_dropped():
     d = reports.check_details("open_ok", service="hot_water", lon=119.9, lat=31.7, note=" ok ")
     assert d == reports.CheckinDetails(note="ok")
     assert reports.check_details("info_wrong", note="字" * 500).note == "字" * 500
+
+
+# -- freshness (issue 18) ---------------------------------------------------------------------------
+
+def test_freshness_is_the_later_of_check_in_and_verification_in_words():
+    today = date(2024, 6, 1)
+    ok = datetime(2024, 5, 29, 17, 0, tzinfo=timezone.utc)   # 30 May 01:00 in Shanghai
+    f = reports.freshness_of(date(2024, 4, 1), ok)
+    assert (f.on, f.by, f.age_days(today)) == (date(2024, 5, 30), "checkin", 2)
+    assert f.words("zh", today) == "2 天前骑手确认正常" and f.words("en", today) == "confirmed open by a worker 2 days ago"
+    f = reports.freshness_of(date(2024, 3, 20), datetime(2024, 1, 1, tzinfo=timezone.utc), open_problems=2)
+    assert (f.on, f.by) == (date(2024, 3, 20), "district")
+    assert f.words("zh", today) == "2 个月前区工会核实" and f.words("en", today) == "verified by the district 2 months ago"
+    assert f.problem_words("zh") == "有 2 个待处理的问题反馈" and f.problem_words("en") == "2 open problems reported"
+    same_day = reports.freshness_of(date(2024, 5, 30), ok)
+    assert same_day.by == "checkin"
+    never = reports.freshness_of(None, None)
+    assert never.words("zh", today) == "从未确认" and never.age_days(today) is None and never.problem_words("en") == ""
+    assert [reports.age_words(d, "en") for d in (0, 1, 5, 31, 45, 61, 365, 800)] == [
+        "today", "yesterday", "5 days ago", "1 month ago", "1 month ago", "2 months ago", "1 year ago", "2 years ago"]
+    assert reports.age_words(0, "zh") + "骑手确认正常" == reports.freshness_of(None, ok).words("zh", date(2024, 5, 30))
+
+
+def test_freshness_many_reads_the_stored_check_ins(store):
+    reports.add_report(store, "zl-1", "open_ok", at=T0 - timedelta(days=3))
+    reports.add_report(store, "zl-1", "open_ok", at=T0 - timedelta(days=1))
+    reports.add_report(store, "zl-1", "locked", at=T0)
+    r = reports.add_report(store, "tn-1", "not_found", at=T0)
+    reports.resolve_report(store, r.id, user="tn", resolution="fixed")
+    fresh = reports.freshness_many(store, store.all())
+    assert fresh["zl-1"] == reports.Freshness(date(2024, 5, 31), "checkin", 1)
+    assert fresh["tn-1"] == reports.Freshness(None, "", 0) and fresh["sz-1"].open_problems == 0
+    assert reports.freshness(store, store.get("zl-1")) == fresh["zl-1"]
