@@ -102,6 +102,9 @@ REPORT_REPEAT_MINUTES = 10.0
 STALE_DAYS = 180
 #: The windows of the per-district freshness figures (``/api/v1/districts``), in days.
 FRESHNESS_WINDOWS = (30, 90, 180)
+#: The change feed (``/api/v1/changes``): its page size, default and most.
+FEED_DEFAULT_LIMIT = 1000
+FEED_MAX_LIMIT = 10_000
 #: The longest note a check-in may carry ("information wrong" needs one), in characters.
 CHECKIN_NOTE_MAX_CHARS = 500
 

@@ -14,12 +14,14 @@ ranking plugs in as a function put in ``state().rank`` (see
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.http import is_resource_modified
 
-from stationmap import reports
+from stationmap import feed, reports
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
@@ -43,6 +45,7 @@ from stationmap.web.params import (
     AT,
     BBOX,
     BOUNDARIES,
+    CHANGES,
     DATUM,
     DISTRICT,
     DISTRICTS,
@@ -63,6 +66,7 @@ from stationmap.web.params import (
     REACH,
     SCOPE,
     SERVICE,
+    SINCE,
     STATION,
     STATIONS,
     STATUS,
@@ -99,6 +103,8 @@ _STATIONS = names(STATIONS)
 _STATION = names(STATION)
 _DISTRICTS = names(DISTRICTS)
 _BOUNDARIES = names(BOUNDARIES)
+_CHANGES = names(CHANGES)
+_FEED_LIMIT = next(p for p in CHANGES if p.name == "limit")
 
 
 def _point_query(p: Params, settings: Settings) -> tuple:
@@ -286,13 +292,16 @@ def stations() -> Response:
     # Without ``at`` the answer depends on the minute (open_now) and the stations
     # only: the finder's marker layer (10,000 stations) is built once a minute.
     st = state()
+    etag, modified = _validators(st, None if at else at_)
+    if not is_resource_modified(request.environ, etag=etag, last_modified=modified):
+        return _not_modified(etag, modified)
     cache_key = None
     if at is None:
         cache_key = (id(st.index), st.index.revision, len(st.index), at_.strftime("%Y%m%d%H%M"),
                      request.script_root, tuple(sorted(request.args.items(multi=True))))
         hit = st.stations_bodies.get(cache_key)
         if hit is not None:
-            return cached_response(hit, cache_key)
+            return _validated(cached_response(hit, cache_key), etag, modified)
     if bbox is not None and datum != "wgs84":
         # the box's corners to WGS-84; the box around them (the shift is smooth over a city)
         import numpy as np
@@ -343,7 +352,40 @@ def stations() -> Response:
     if cache_key is not None:
         evict(st.stations_bodies, 8)
         st.stations_bodies[cache_key] = body
-    return cached_response(body, cache_key)
+    return _validated(cached_response(body, cache_key), etag, modified)
+
+
+def _validators(st: AppState, minute: datetime | None) -> tuple[str, datetime | None]:
+    """The ``ETag`` and ``Last-Modified`` of a /stations answer: what it depends on is the data
+    revision (the index's, in step with the store's change log), the query and, without ``at``,
+    the minute (``minute``: its ``open_now``).  Last-Modified is when that revision was written
+    (and, without ``at``, no earlier than the minute began); None for a store never written."""
+    rev = st.index.revision
+    args = tuple(sorted(request.args.items(multi=True)))
+    tag = hashlib.blake2b(repr((rev, len(st.index), request.script_root, args,
+                                None if minute is None else minute.strftime("%Y%m%d%H%M"))).encode(),
+                          digest_size=12).hexdigest()
+    times = st.revision_times
+    if rev not in times:
+        evict(times, 64)
+        times[rev] = st.store.revision_time(rev)
+    modified = times[rev]
+    if minute is not None:
+        start = minute.astimezone(timezone.utc).replace(second=0, microsecond=0)
+        modified = start if modified is None or start > modified else modified
+    return f"r{rev}-{tag}", modified
+
+
+def _validated(resp: Response, etag: str, modified: datetime | None) -> Response:
+    resp.set_etag(etag, weak=True)  # weak: the same for the gzip and the identity encodings
+    if modified is not None:
+        resp.last_modified = modified
+    return resp
+
+
+def _not_modified(etag: str, modified: datetime | None) -> Response:
+    """304 Not Modified with the validators (no body)."""
+    return _validated(Response(status=304), etag, modified)
 
 
 @bp.get("/stations/<path:station_id>", merge_slashes=False)
@@ -397,6 +439,18 @@ def boundaries() -> Response:
     resp.cache_control.public = True
     resp.cache_control.max_age = 3600
     return resp
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """The change feed (:mod:`stationmap.feed`): created, updated and deleted (or closed) stations
+    in order after the cursor ``since``, a page at a time, with the next cursor."""
+    p = Params(_CHANGES)
+    since = p.integer(SINCE)
+    limit = p.integer(_FEED_LIMIT)
+    page = feed.changes(state().store, since, limit)
+    return json_response({"datum": "wgs84", **page.to_dict(),
+                          "next_url": url_for("api.changes", since=page.next, limit=limit)})
 
 
 @bp.get("/openapi.json")

@@ -270,9 +270,45 @@ def openapi_document() -> dict:
             "/api/v1/stations": {"get": {
                 "operationId": "stations", "summary": "Stations matching filters, in id order, a page at a time.",
                 "parameters": [p.openapi() for p in params.STATIONS],
-                "responses": {"200": {"description": "GeoJSON FeatureCollection.",
+                "responses": {"200": {"description": "GeoJSON FeatureCollection. `ETag` (weak) and "
+                                                     "`Last-Modified` follow the data revision (and, without `at`, "
+                                                     "the minute).",
+                                      "headers": {"ETag": {"schema": {"type": "string"}},
+                                                  "Last-Modified": {"schema": {"type": "string"}}},
                                       "content": {geo: {"schema": stations_fc}}},
+                              "304": {"description": "Not Modified: `If-None-Match` names the current ETag, or "
+                                                     "(without it) `If-Modified-Since` is not before Last-Modified."},
                               "400": bad},
+            }},
+            "/api/v1/changes": {"get": {
+                "operationId": "changes",
+                "summary": "The change feed: created, updated and deleted stations in order after a cursor, a page "
+                           "at a time. Apply each entry in order to a copy (upsert: put `station` under `id`; "
+                           "delete: remove `id`); from `since=0` on an empty copy, the copy ends with exactly the "
+                           "public stations (all but the closed: a closure is a delete with reason closed).",
+                "parameters": [p.openapi() for p in params.CHANGES],
+                "responses": {"200": {"description": "A page of entries.", "content": {"application/json": {
+                    "schema": {
+                        "type": "object", "required": ["datum", "entries", "next", "more", "revision", "next_url"],
+                        "properties": {
+                            "datum": datum_prop,
+                            "entries": {"type": "array", "items": {
+                                "type": "object", "required": ["rev", "id", "at", "op"],
+                                "properties": {
+                                    "rev": {"type": "integer"}, "id": {"type": "string"},
+                                    "at": {"type": "string", "format": "date-time", "nullable": True},
+                                    "op": {"type": "string", "enum": ["upsert", "delete"]},
+                                    "reason": {"type": "string", "enum": ["deleted", "closed"],
+                                               "description": "delete: why the station is no longer public"},
+                                    "station": {"type": "object", "description": "upsert: the station's record "
+                                                "as written (lon/lat WGS-84)"}}}},
+                            "next": {"type": "integer", "minimum": 0,
+                                     "description": "the cursor to ask with next (`since`)"},
+                            "more": {"type": "boolean", "description": "more entries after `next` exist already"},
+                            "revision": {"type": "integer", "minimum": 0,
+                                         "description": "the change log's latest number"},
+                            "next_url": {"type": "string"}}}}}},
+                    "400": bad},
             }},
             "/api/v1/stations/{station_id}": {"get": {
                 "operationId": "station", "summary": "One station, with navigation links to it.",

@@ -32,6 +32,8 @@ from stationmap.config import (
     DEFAULT_MINUTES,
     DEFAULT_MODE,
     DEFAULT_PROFILE_HOUR,
+    FEED_DEFAULT_LIMIT,
+    FEED_MAX_LIMIT,
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
@@ -190,6 +192,9 @@ REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES
 STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."))
 DISTRICTS: tuple[Param, ...] = ()
+SINCE = Param("since", "integer", "Cursor: the `next` of the previous page (the change log's number of the last "
+              "entry applied); 0 (the default) starts from the beginning.", lo=0, hi=2**62, default=0)
+CHANGES = (SINCE, Param("limit", "integer", "Entries per page.", lo=1, hi=FEED_MAX_LIMIT, default=FEED_DEFAULT_LIMIT))
 BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."))
 COVERAGE = (
     Param("district", "adcode", "Adcode of the district.", required=True),
