@@ -105,6 +105,15 @@ FRESHNESS_WINDOWS = (30, 90, 180)
 #: The change feed (``/api/v1/changes``): its page size, default and most.
 FEED_DEFAULT_LIMIT = 1000
 FEED_MAX_LIMIT = 10_000
+#: The open-data export (``stationmap export --open-data``): the licence of the station data and
+#: the attribution it asks for.  CC BY 4.0: anyone (a map app, a city's portal, a researcher) may
+#: reuse and combine the stations, commercially too, naming the source; no share-alike, which
+#: would keep the stations out of the commercial maps couriers use.  (Data taken from
+#: OpenStreetMap would have to stay ODbL; the stations are the unions' own records.)
+OPEN_DATA_LICENCE = ("CC-BY-4.0", "Creative Commons Attribution 4.0 International",
+                     "https://creativecommons.org/licenses/by/4.0/")
+OPEN_DATA_ATTRIBUTION = ("工会驿站数据：各区县总工会，经 stationmap 发布",
+                         "Station data: the district trade unions, published with stationmap")
 #: The longest note a check-in may carry ("information wrong" needs one), in characters.
 CHECKIN_NOTE_MAX_CHARS = 500
 
