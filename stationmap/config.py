@@ -94,7 +94,7 @@ SUMMER_MONTHS = (6, 7, 8)
 #: A moment asked about (``at``) must fall in these years: opening hours beyond them mean nothing.
 AT_YEARS = (1900, 2200)
 
-#: One device's identical worker report (same address, station and kind) within this many minutes
+#: One device's identical check-in (same address, station and outcome) within this many minutes
 #: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
 REPORT_REPEAT_MINUTES = 10.0
 #: A station not confirmed (an open_ok check-in, or the district's "still correct") within this

@@ -6,8 +6,10 @@ same validation as an import (:func:`stationmap.model.validate_record`).
 Each write is one store transaction, logged in ``station_changes`` with the
 user's name; the other workers' indexes catch up before their next request.
 
-Public routes (blueprint ``reports``): a station's history, and anonymous,
-rate-limited worker reports ("open and fine", "closed", ...).
+Public routes (blueprint ``reports``): a station's history, and anonymous, rate-limited
+check-ins (:mod:`stationmap.reports`), from the station's page and as
+``POST /api/v1/stations/<id>/checkins``; editors resolve the problem check-ins
+(``/admin/checkins/<id>/resolve``).
 
 Why one module of ~800 lines: the station form, the import flow (upload,
 preview, problem list, confirm) and the history all turn on the same scope
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
 
-#: worker reports allowed per client address
+#: check-ins allowed per client address (the page's form and the API together)
 REPORT_LIMIT = "6 per minute; 60 per day"
 #: uploads older than this are deleted
 UPLOAD_MAX_AGE_S = 6 * 3600
@@ -737,7 +739,7 @@ def _scope_error(problems: Outcome) -> PermissionDenied:
     return PermissionDenied(f"{said} {first}{more}", field="adcode")
 
 
-# -- public: history and worker reports --------------------------------------------
+# -- public: history and check-ins --------------------------------------------------
 
 def _shown(field: str, value: object, page_lang: str) -> str:
     """A stored value as the pages show it: labels for vocabulary keys (:func:`stationmap.labels.field_value`),
@@ -795,7 +797,7 @@ def reports_context(station_id: str) -> dict:
 
 @public_bp.get("/stations/<station_id>/reports")
 def reports_page(station_id: str) -> str:
-    """A station's recent worker reports and the buttons to add one."""
+    """A station's recent check-ins and the form to add one."""
     station = state().index.get(station_id)
     if station is None:
         raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
