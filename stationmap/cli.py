@@ -509,7 +509,11 @@ def import_cmd(file: str, datum: str | None, dry_run: bool, skip_invalid: bool, 
 
 
 @main.command()
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", required=False)
+@click.option("--open-data", "open_data", metavar="DIR",
+              help="Instead of FILE: the whole public dataset (every station not closed) in the folder DIR, as CSV "
+                   "and GeoJSON (WGS-84) with a data dictionary, the licence (CC BY 4.0), the attribution, the "
+                   "datum and the export time; sample data is marked in the files and their names.")
 @click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="Datum of the written coordinates: wgs84, gcj02 (Amap, Tencent), bd09 (Baidu).  "
                    "The file says which: GeoJSON in a top-level \"datum\" member, CSV / XLSX / "
@@ -518,10 +522,25 @@ def import_cmd(file: str, datum: str | None, dry_run: bool, skip_invalid: bool, 
               help="CSV / XLSX headers and values in English field names or in Chinese (名称, 经度, ...).")
 @click.option("--adcode", "adcodes", multiple=True,
               help="Only stations whose adcode starts with this (repeatable): 3204 = Changzhou.")
-def export(file: str, datum: str, lang: str, adcodes: tuple[str, ...]) -> None:
-    """Export every station to FILE (.csv, .xlsx, .geojson/.json, .gpkg; '-': GeoJSON on stdout)."""
+def export(file: str | None, open_data: str | None, datum: str, lang: str, adcodes: tuple[str, ...]) -> None:
+    """Export every station to FILE (.csv, .xlsx, .geojson/.json, .gpkg; '-': GeoJSON on stdout),
+    or the public dataset to a folder (--open-data DIR)."""
     from stationmap.io.writers import stations_to_geojson, write_stations
 
+    if open_data is not None:
+        if file is not None or adcodes or datum != "wgs84" or lang != "en":
+            raise StationmapError("--open-data DIR takes no FILE, --adcode, --datum or --lang: it is the whole "
+                                  "public dataset, in WGS-84")
+        from stationmap.io.opendata import write_open_data
+
+        store = open_store()
+        done = write_open_data(store, open_data)
+        _audit(store, "data_exported", f"{done.stations} stations (open data) to {open_data}")
+        click.echo(f"wrote {done.stations} public stations to {open_data}/ ({', '.join(done.files)}; WGS-84)"
+                   + ("; SAMPLE DATA, marked in the files and their names" if done.sample else ""))
+        return
+    if file is None:
+        raise StationmapError("give FILE (or --open-data DIR)")
     store = open_store()
     stations = store.all()
     if adcodes:

@@ -94,9 +94,28 @@ SUMMER_MONTHS = (6, 7, 8)
 #: A moment asked about (``at``) must fall in these years: opening hours beyond them mean nothing.
 AT_YEARS = (1900, 2200)
 
-#: One device's identical worker report (same address, station and kind) within this many minutes
+#: One device's identical check-in (same address, station and outcome) within this many minutes
 #: is counted once (:func:`stationmap.reports.add_report`); the hash that recognises it is erased after.
 REPORT_REPEAT_MINUTES = 10.0
+#: A station not confirmed (an open_ok check-in, or the district's "still correct") within this
+#: many days is stale: listed on its district's page (``Settings.stale_days``, STATIONMAP_STALE_DAYS).
+STALE_DAYS = 180
+#: The windows of the per-district freshness figures (``/api/v1/districts``), in days.
+FRESHNESS_WINDOWS = (30, 90, 180)
+#: The change feed (``/api/v1/changes``): its page size, default and most.
+FEED_DEFAULT_LIMIT = 1000
+FEED_MAX_LIMIT = 10_000
+#: The open-data export (``stationmap export --open-data``): the licence of the station data and
+#: the attribution it asks for.  CC BY 4.0: anyone (a map app, a city's portal, a researcher) may
+#: reuse and combine the stations, commercially too, naming the source; no share-alike, which
+#: would keep the stations out of the commercial maps couriers use.  (Data taken from
+#: OpenStreetMap would have to stay ODbL; the stations are the unions' own records.)
+OPEN_DATA_LICENCE = ("CC-BY-4.0", "Creative Commons Attribution 4.0 International",
+                     "https://creativecommons.org/licenses/by/4.0/")
+OPEN_DATA_ATTRIBUTION = ("工会驿站数据：各区县总工会，经 stationmap 发布",
+                         "Station data: the district trade unions, published with stationmap")
+#: The longest note a check-in may carry ("information wrong" needs one), in characters.
+CHECKIN_NOTE_MAX_CHARS = 500
 
 #: Side of the square cells (metres) in which the finder looks for the densest area of stations to open
 #: on when it does not know where the user is (:func:`stationmap.index.densest_area`): about what a phone
@@ -192,6 +211,8 @@ class Settings:
     osm_index_url: str = "https://download.geofabrik.de/index-v1.json"
     #: the Overpass API `stationmap network fetch --source overpass` asks for a small area's roads
     overpass_url: str = "https://overpass-api.de/api/interpreter"
+    #: a station not confirmed within this many days is stale (its district's page lists it)
+    stale_days: int = STALE_DAYS
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -240,6 +261,7 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "detour_factor": float,
     "max_snap_m": float,
     "upload_max_rows": int,
+    "stale_days": int,
     "upload_max_mb": float,
     "speeds_kmh": json.loads,
     "car_speeds_kmh": json.loads,

@@ -105,12 +105,49 @@ METHOD_LABELS = {
     "circle": ("直线距离 × 绕行系数", "straight line x detour factor"),
 }
 
-#: worker report (:data:`stationmap.reports.REPORT_KINDS`) -> (Chinese, English)
+#: a check-in's outcome (:data:`stationmap.reports.REPORT_KINDS`) -> (Chinese, English);
+#: every outcome but ``open_ok`` is a problem for the district's editors
 REPORT_LABELS = {
-    "ok": ("正常开放", "Open and fine"),
-    "closed": ("已关闭", "Closed"),
-    "no_hot_water": ("没有热水", "No hot water"),
-    "charging_broken": ("充电坏了", "Charging broken"),
+    "open_ok": ("正常开放", "Open and fine"),
+    "closed_when_open": ("该开时没开", "Closed though it should be open"),
+    "locked": ("锁着门/进不去", "Locked, cannot get in"),
+    "not_found": ("找不到（位置不对）", "Cannot find it (wrong place)"),
+    "moved": ("已搬到别处", "Moved elsewhere"),
+    "service_missing": ("某项服务没有或坏了", "A service is missing or broken"),
+    "info_wrong": ("信息有误", "Information is wrong"),
+}
+
+#: how an editor resolved a problem check-in (:data:`stationmap.reports.RESOLUTIONS`) -> (Chinese, English)
+RESOLUTION_LABELS = {
+    "fixed": ("已修好", "Fixed"),
+    "edited": ("已更正信息", "Information edited"),
+    "closed": ("站点已关闭", "Station closed"),
+    "not_a_problem": ("不是问题", "Not a problem"),
+}
+
+#: how a station was last confirmed (:class:`stationmap.reports.Freshness`) -> (Chinese, English);
+#: ``{age}`` is an :data:`AGE_LABELS` phrase
+FRESHNESS_LABELS = {
+    "checkin": ("{age}骑手确认正常", "confirmed open by a worker {age}"),
+    "district": ("{age}区工会核实", "verified by the district {age}"),
+    "never": ("从未确认", "never confirmed"),
+}
+
+#: how long ago (:func:`stationmap.reports.age_words`) -> (Chinese, English); ``{n}`` the count
+AGE_LABELS = {
+    "today": ("今天", "today"),
+    "yesterday": ("昨天", "yesterday"),
+    "days": ("{n} 天前", "{n} days ago"),
+    "month": ("{n} 个月前", "{n} month ago"),
+    "months": ("{n} 个月前", "{n} months ago"),
+    "year": ("{n} 年前", "{n} year ago"),
+    "years": ("{n} 年前", "{n} years ago"),
+}
+
+#: a station's open problem check-ins -> (Chinese, English); ``{n}`` how many
+PROBLEM_LABELS = {
+    "one": ("有 {n} 个待处理的问题反馈", "{n} open problem reported"),
+    "many": ("有 {n} 个待处理的问题反馈", "{n} open problems reported"),
 }
 
 #: the period of a rate limit (``limits``' granularity names) -> (Chinese, English)
@@ -402,6 +439,7 @@ MESSAGE_LABELS: tuple[tuple[str, str], ...] = (
      "{field}必须是 YYYY-MM-DD 格式的日期（如 2026-03-01），而不是 {value}"),
     ("{field} must be an ISO 8601 date-time such as {example}, got {value}",
      "{field}必须是日期时间（如 {example}），而不是 {value}"),
+    ("{field} must be at most {n} characters, got {value}", "{field}最多 {n} 个字，而不是 {value} 个字"),
     ("{field} must be 6 digits, got {value}", "{field}必须是 6 位数字，而不是 {value}"),
     ("{field} must be one of {choices}, got {value}", "{field}必须是以下之一：{choices}，而不是 {value}"),
     ("latitude and longitude look swapped (lon={lon}, lat={lat})", "经度和纬度似乎填反了（经度 {lon}，纬度 {lat}）"),
@@ -426,6 +464,9 @@ MESSAGE_LABELS: tuple[tuple[str, str], ...] = (
     (("adcode {said} is given but the point lies in no known district and the district for such points is "
      "{fallback}"), "填写的区划代码为 {said}，但该位置不在任何已知区县内，此类位置的区县为 {fallback}"),
     ("no station with id {value}", "没有编号为 {value} 的站点"),
+    ("no check-in with id {value}", "没有编号为 {value} 的现场反馈"),
+    ("check-in {value} is not an open item", "反馈 {value} 不是待处理的问题（可能已处理）"),
+    ("{field} must be text, got {value}", "{field}必须是文字，而不是 {value}"),
     ("no district with adcode {value}", "没有区划代码为 {value} 的区县"),
     ("unknown parameter {value}; this endpoint takes {choices}", "未知的参数 {value}；可用的参数：{choices}"),
     ("unknown parameter {value}; an embed takes {choices}", "未知的参数 {value}；嵌入地图可用的参数：{choices}"),
@@ -441,7 +482,8 @@ PARAMETER_LABELS = {
     "minutes": ("分钟数", "Minutes"), "mode": ("出行方式", "Mode"), "kind": ("类型", "Kind"),
     "method": ("计算方法", "Method"), "profile": ("时段", "Profile"), "at": ("时间", "Time"),
     "hour": ("小时", "Hour"), "cell": ("网格大小", "Cell size"), "k": ("数量", "Count"),
-    "report": ("反馈", "Report"), "service": ("服务", "Service"), "lang": ("语言", "Language"),
+    "report": ("反馈", "Report"), "outcome": ("反馈", "Outcome"), "note": ("说明", "Note"),
+    "resolution": ("处理结果", "Resolution"), "service": ("服务", "Service"), "lang": ("语言", "Language"),
     "basemap": ("底图", "Base map"), "zoom": ("缩放级别", "Zoom"), "center": ("中心", "Centre"),
     "open_now": ("正在营业", "Open now"), "order": ("排序", "Order"), "out_datum": ("输出坐标系", "Output datum"),
     "bbox": ("范围", "Bounding box"), "district": ("区划代码", "District"), "scope": ("区县范围", "Scope"),
@@ -451,7 +493,7 @@ PARAMETER_LABELS = {
 }
 
 _VOCABULARIES = (KIND_LABELS, SERVICE_LABELS, STATUS_LABELS, MODE_LABELS, METHOD_LABELS, REPORT_LABELS,
-                 DATUM_LABELS, PROFILE_LABELS, HOST_LABELS)
+                 RESOLUTION_LABELS, DATUM_LABELS, PROFILE_LABELS, HOST_LABELS)
 
 
 @lru_cache(maxsize=1)

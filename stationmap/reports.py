@@ -1,27 +1,32 @@
-"""Worker reports and verification: what people on the street say about a station.
+"""Check-ins: what people on the street say about a station, and what the editors did about it.
 
-Anyone may report, from a station's page, one of :data:`REPORT_KINDS`:
-"open and fine", "closed", "no hot water", "charging broken".  Reports are
-anonymous and kept in the ``station_reports`` table
-(:data:`stationmap.schema.reports_table`).  One device's identical report (same
-client address, station and kind) within :data:`~stationmap.config.REPORT_REPEAT_MINUTES`
-is counted once: the report keeps a keyed hash of the three (:func:`reporter_key`,
-never the address itself) for that long, and the hash is erased after.
+Anyone may check in, from a station's page or ``POST /api/v1/stations/<id>/checkins``, with one
+outcome of :data:`REPORT_KINDS` (labels: :data:`stationmap.labels.REPORT_LABELS`): open and fine;
+closed though it should be open; locked; cannot find it; moved (with a suggested WGS-84 position);
+a service missing or broken (which one, of :data:`stationmap.model.SERVICES`); information wrong
+(free text of at most :data:`~stationmap.config.CHECKIN_NOTE_MAX_CHARS` characters).  Check-ins
+are anonymous and kept in the ``station_reports`` table (:data:`stationmap.schema.reports_table`;
+"report" and "check-in" are one thing here): every one has its time, none is ever overwritten.
+One device's identical check-in (same client address, station and outcome) within
+:data:`~stationmap.config.REPORT_REPEAT_MINUTES` is counted once: the row keeps a keyed hash of
+the three (:func:`reporter_key`, never the address itself) for that long, and the hash is erased after.
 
-A *problem* report (any kind but ``ok``) stays open until an editor deals
-with the station: confirming it is still correct (:func:`verify_station`),
-closing or reopening it resolves every open report of that station
-(:func:`resolve_reports`); an ordinary edit does not.  :func:`needs_visit` lists the stations of a
-district with open problem reports: the union's to-do list.
+A *problem* check-in (any outcome but ``open_ok``) is an open item for the district's editors
+until they resolve it with one of :data:`RESOLUTIONS` (fixed, edited, closed, not a problem):
+one item (:func:`resolve_report`), or every open item of a station at once when they confirm
+it is still correct (:func:`verify_station`: not a problem), close it (closed) or reopen it
+(fixed); an ordinary edit resolves nothing.  A resolution adds when, who and how to the row;
+the check-in itself stays as it was.  :func:`needs_visit` lists the stations of a district with
+open items: the union's to-do list.
 
-Times are stored in UTC and shown in Asia/Shanghai.  This module never
-imports Flask.
+Times are stored in UTC and shown in Asia/Shanghai.  This module never imports Flask.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -29,20 +34,25 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from stationmap.config import REPORT_REPEAT_MINUTES
-from stationmap.errors import NotFoundError, ValidationError
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, FRESHNESS_WINDOWS, REPORT_REPEAT_MINUTES, STALE_DAYS
+from stationmap.coords import in_china
+from stationmap.errors import ConflictError, NotFoundError, ValidationError
 from stationmap.hours import TZ
-from stationmap.labels import REPORT_LABELS
-from stationmap.model import Station
+from stationmap.labels import AGE_LABELS, FRESHNESS_LABELS, PROBLEM_LABELS, REPORT_LABELS, RESOLUTION_LABELS, label
+from stationmap.model import SERVICES, Station
 from stationmap.schema import as_utc, reports_table, row_to_station, stations_table
 
 if TYPE_CHECKING:
     from stationmap.store import StationStore
 
-#: what a worker may report (labels: :data:`stationmap.labels.REPORT_LABELS`)
+#: a check-in's outcomes (labels: :data:`stationmap.labels.REPORT_LABELS`)
 REPORT_KINDS = tuple(REPORT_LABELS)
-#: the kinds that flag a station for a visit
-PROBLEM_KINDS = tuple(k for k in REPORT_KINDS if k != "ok")
+#: the outcome that confirms a station (counts toward its freshness)
+CONFIRMING_KIND = "open_ok"
+#: the outcomes that open an item for the district's editors
+PROBLEM_KINDS = tuple(k for k in REPORT_KINDS if k != CONFIRMING_KIND)
+#: how an editor resolves an item (labels: :data:`stationmap.labels.RESOLUTION_LABELS`)
+RESOLUTIONS = tuple(RESOLUTION_LABELS)
 
 #: how far back "recent" reports go, in days
 RECENT_DAYS = 30
@@ -58,6 +68,16 @@ class Report:
     at: datetime
     resolved_at: datetime | None = None
     resolved_by: str = ""
+    #: ``service_missing``: which service (a key of :data:`stationmap.model.SERVICES`)
+    service: str = ""
+    #: ``moved``: the suggested position, WGS-84
+    lon: float | None = None
+    lat: float | None = None
+    #: free text (required for ``info_wrong``)
+    note: str = ""
+    #: how the item was resolved (:data:`RESOLUTIONS`; "" while open, and for items resolved
+    #: before resolutions were recorded)
+    resolution: str = ""
     #: set by :func:`add_report` when this is an earlier identical report of the same device,
     #: within :data:`~stationmap.config.REPORT_REPEAT_MINUTES`, and nothing new was counted
     repeat: bool = field(default=False, compare=False)
@@ -78,8 +98,11 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (ISO 8601 times)."""
-        return {"id": self.id, "station_id": self.station_id, "kind": self.kind,
-                "at": self.at.isoformat(), "open": self.is_open,
+        return {"id": self.id, "station_id": self.station_id, "outcome": self.kind,
+                "at": self.at.isoformat(), "problem": self.is_problem, "open": self.is_open,
+                "service": self.service or None,
+                "position": None if self.lon is None or self.lat is None else {"lon": self.lon, "lat": self.lat},
+                "note": self.note, "resolution": self.resolution or None,
                 "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None}
 
 
@@ -99,8 +122,71 @@ class VisitItem:
 def check_report_kind(kind: object) -> str:
     """``kind`` if it is one of :data:`REPORT_KINDS`; ValidationError otherwise."""
     if not isinstance(kind, str) or kind not in REPORT_KINDS:
-        raise ValidationError(f"report must be one of {tuple(REPORT_KINDS)}, got {kind!r}", field="kind")
+        raise ValidationError(f"outcome must be one of {tuple(REPORT_KINDS)}, got {kind!r}", field="outcome")
     return kind
+
+
+def check_resolution(resolution: object) -> str:
+    """``resolution`` if it is one of :data:`RESOLUTIONS`; ValidationError otherwise."""
+    if not isinstance(resolution, str) or resolution not in RESOLUTIONS:
+        raise ValidationError(f"resolution must be one of {tuple(RESOLUTIONS)}, got {resolution!r}",
+                              field="resolution")
+    return resolution
+
+
+@dataclass(frozen=True)
+class CheckinDetails:
+    """What a check-in says besides its outcome, checked: service, position (WGS-84), note."""
+
+    service: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    note: str = ""
+
+
+def check_details(kind: str, *, service: object = "", lon: object = None, lat: object = None,
+                  note: object = "", max_note: int = CHECKIN_NOTE_MAX_CHARS) -> CheckinDetails:
+    """The details a check-in of outcome ``kind`` keeps, checked (ValidationError naming the field).
+
+    ``service_missing`` needs ``service``; ``moved`` needs a WGS-84 position in China (convert
+    other datums with :func:`stationmap.coords.to_wgs84` first); ``info_wrong`` needs a note.  A
+    note (any outcome) is at most ``max_note`` characters.  Details another outcome does not
+    use are dropped.
+    """
+    kind = check_report_kind(kind)
+    text = "" if note is None else note
+    if not isinstance(text, str):
+        raise ValidationError(f"note must be text, got {text!r}", field="note")
+    text = text.strip()
+    if len(text) > max_note:
+        raise ValidationError(f"note must be at most {max_note} characters, got {len(text)}", field="note")
+    if kind == "info_wrong" and not text:
+        raise ValidationError("note is missing", field="note")
+    out = CheckinDetails(note=text)
+    if kind == "service_missing":
+        if not service:
+            raise ValidationError("service is missing", field="service")
+        if not isinstance(service, str) or service not in SERVICES:
+            raise ValidationError(f"service must be one of {tuple(SERVICES)}, got {service!r}", field="service")
+        out = replace(out, service=service)
+    if kind == "moved":
+        x, y = _coordinate(lon, "lon"), _coordinate(lat, "lat")
+        if not bool(in_china(x, y)):
+            raise ValidationError(f"point ({x}, {y}) is outside China", field="lon")
+        out = replace(out, lon=x, lat=y)
+    return out
+
+
+def _coordinate(v: object, name: str) -> float:
+    if v is None or v == "":
+        raise ValidationError(f"{name} is missing", field=name)
+    try:
+        x = float(v)  # type: ignore[arg-type]  # anything float() takes; the rest is refused below
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be a number, got {v!r}", field=name) from None
+    if not math.isfinite(x):
+        raise ValidationError(f"{name} must be a finite number, got {v!r}", field=name)
+    return x
 
 
 def _now() -> datetime:
@@ -110,7 +196,9 @@ def _now() -> datetime:
 def _row_to_report(row: sa.Row[Any]) -> Report:
     m = row._mapping
     return Report(id=int(m["id"]), station_id=m["station_id"], kind=m["kind"], at=as_utc(m["at"]),
-                  resolved_at=as_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "")
+                  resolved_at=as_utc(m["resolved_at"]), resolved_by=m["resolved_by"] or "",
+                  service=m["service"] or "", lon=m["lon"], lat=m["lat"], note=m["note"] or "",
+                  resolution=m["resolution"] or "")
 
 
 def reporter_key(secret: str | bytes, address: str, station_id: str, kind: str) -> str:
@@ -126,14 +214,19 @@ def reporter_key(secret: str | bytes, address: str, station_id: str, kind: str) 
 
 
 def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime | None = None,
-               reporter: str = "", repeat_minutes: float = REPORT_REPEAT_MINUTES) -> Report:
-    """Record a worker report about an existing station (NotFoundError otherwise).
+               reporter: str = "", repeat_minutes: float = REPORT_REPEAT_MINUTES,
+               details: CheckinDetails | None = None) -> Report:
+    """Record a check-in about an existing station (NotFoundError otherwise).
+
+    ``details`` (:func:`check_details`; default: none) are checked against ``kind`` again here.
 
     ``reporter`` (:func:`reporter_key`): when a report with the same key was recorded within
     ``repeat_minutes`` before ``at``, nothing is added and that report is returned with
     ``repeat=True``.  Keys older than the window are erased here, in the same transaction.
     """
     kind = check_report_kind(kind)
+    d = details or CheckinDetails()
+    d = check_details(kind, service=d.service, lon=d.lon, lat=d.lat, note=d.note)
     when = as_utc(at) or _now()
     since = when - timedelta(minutes=repeat_minutes)
     t = reports_table
@@ -150,9 +243,11 @@ def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime 
             if earlier is not None:
                 return replace(_row_to_report(earlier), repeat=True)
         res = conn.execute(sa.insert(t).values(station_id=station_id, kind=kind, at=when, resolved_at=None,
-                                               resolved_by="", reporter=reporter))
+                                               resolved_by="", reporter=reporter, service=d.service,
+                                               lon=d.lon, lat=d.lat, note=d.note, resolution=""))
         rid = res.inserted_primary_key[0]  # type: ignore[index]  # a one-row INSERT always has its key
-    return Report(id=int(rid), station_id=station_id, kind=kind, at=when)
+    return Report(id=int(rid), station_id=station_id, kind=kind, at=when, service=d.service, lon=d.lon,
+                  lat=d.lat, note=d.note)
 
 
 def recent_reports(store: StationStore, station_id: str, *, days: float = RECENT_DAYS, now: datetime | None = None,
@@ -174,18 +269,64 @@ def report_counts(reports: Iterable[Report]) -> dict[str, int]:
     return out
 
 
-def resolve_reports(store: StationStore, station_id: str, *, user: str, at: datetime | None = None,
-                    conn: sa.Connection | None = None) -> int:
-    """Mark the station's open problem reports as dealt with; returns how many."""
+def resolve_reports(store: StationStore, station_id: str, *, user: str, resolution: str,
+                    at: datetime | None = None, conn: sa.Connection | None = None) -> int:
+    """Resolve every open item (problem check-in) of the station with ``resolution``; returns how many."""
+    resolution = check_resolution(resolution)
     when = as_utc(at) or _now()
     stmt = (sa.update(reports_table)
             .where(reports_table.c.station_id == station_id, reports_table.c.resolved_at.is_(None),
                    reports_table.c.kind.in_(PROBLEM_KINDS))
-            .values(resolved_at=when, resolved_by=str(user)))
+            .values(resolved_at=when, resolved_by=str(user), resolution=resolution))
     if conn is not None:
         return conn.execute(stmt).rowcount
     with store.begin() as c:
         return c.execute(stmt).rowcount
+
+
+def get_report(store: StationStore, report_id: int) -> Report:
+    """The check-in ``report_id``; NotFoundError if there is none."""
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(reports_table).where(reports_table.c.id == int(report_id))).first()
+    if row is None:
+        raise NotFoundError(f"no check-in with id {report_id!r}", field="id")
+    return _row_to_report(row)
+
+
+def resolve_report(store: StationStore, report_id: int, *, user: str, resolution: str,
+                   at: datetime | None = None) -> Report:
+    """Resolve one open item (a problem check-in not yet resolved) with ``resolution``.
+
+    NotFoundError if there is no such check-in; ConflictError if it is no problem or already
+    resolved (the first resolution stands).  Returns the check-in as resolved.
+    """
+    resolution = check_resolution(resolution)
+    when = as_utc(at) or _now()
+    t = reports_table
+    with store.begin() as conn:
+        n = conn.execute(sa.update(t).where(t.c.id == int(report_id), t.c.resolved_at.is_(None),
+                                            t.c.kind.in_(PROBLEM_KINDS))
+                         .values(resolved_at=when, resolved_by=str(user), resolution=resolution)).rowcount
+        row = conn.execute(sa.select(t).where(t.c.id == int(report_id))).first()
+    if row is None:
+        raise NotFoundError(f"no check-in with id {report_id!r}", field="id")
+    if n == 0:
+        raise ConflictError(f"check-in {report_id} is not an open item", field="id")
+    return _row_to_report(row)
+
+
+def open_items(store: StationStore, station_ids: Iterable[str] | None = None) -> list[Report]:
+    """The open items (unresolved problem check-ins), of ``station_ids`` (default: all), newest first."""
+    t = reports_table
+    q = (sa.select(t).where(t.c.resolved_at.is_(None), t.c.kind.in_(PROBLEM_KINDS))
+         .order_by(t.c.at.desc(), t.c.id.desc()))
+    if station_ids is not None:
+        ids = list(station_ids)
+        if not ids:
+            return []
+        q = q.where(t.c.station_id.in_(ids))
+    with store.engine.connect() as conn:
+        return [_row_to_report(r) for r in conn.execute(q)]
 
 
 def today_shanghai(now: datetime | None = None) -> date:
@@ -194,7 +335,8 @@ def today_shanghai(now: datetime | None = None) -> date:
 
 
 def verify_station(store: StationStore, station_id: str, *, user: str, now: datetime | None = None) -> Station:
-    """"Still correct": set ``verified_at`` to today (Asia/Shanghai) and resolve open reports.
+    """"Still correct": set ``verified_at`` to today (Asia/Shanghai) and resolve the station's open
+    items as not a problem.
 
     The change is recorded in the store's history (unless the station was
     already verified today, which changes nothing).  One transaction.
@@ -205,21 +347,22 @@ def verify_station(store: StationStore, station_id: str, *, user: str, now: date
             raise NotFoundError(f"no station with id {station_id!r}", field="id")
         station = replace(row_to_station(row), verified_at=today_shanghai(now))
         store.write_many([station], user=user, note="verified: still correct", mode="update", conn=conn)
-        resolve_reports(store, station_id, user=user, at=now, conn=conn)
+        resolve_reports(store, station_id, user=user, resolution="not_a_problem", at=now, conn=conn)
     return station
 
 
-def needs_visit(store: StationStore, *, adcode_prefix: str = "", days: float = RECENT_DAYS,
+def needs_visit(store: StationStore, *, adcode_prefix: str = "", days: float | None = None,
                 now: datetime | None = None) -> list[VisitItem]:
-    """Stations (adcode starting with ``adcode_prefix``) with open problem reports.
+    """Stations (adcode starting with ``adcode_prefix``) with open items.
 
-    Only reports of the last ``days`` days count.  Most recently reported first.
+    An item stays open until resolved, however old; ``days`` counts only the check-ins of
+    the last so many days.  Most recently reported first.
     """
-    since = (as_utc(now) or _now()) - timedelta(days=days)
     q = (sa.select(reports_table.c.station_id, reports_table.c.kind, reports_table.c.at)
          .join(stations_table, stations_table.c.id == reports_table.c.station_id)
-         .where(reports_table.c.resolved_at.is_(None), reports_table.c.kind.in_(PROBLEM_KINDS),
-                reports_table.c.at >= since))
+         .where(reports_table.c.resolved_at.is_(None), reports_table.c.kind.in_(PROBLEM_KINDS)))
+    if days is not None:
+        q = q.where(reports_table.c.at >= (as_utc(now) or _now()) - timedelta(days=days))
     if adcode_prefix:
         q = q.where(stations_table.c.adcode.startswith(str(adcode_prefix), autoescape=True))
     agg: dict[str, dict[str, Any]] = {}
@@ -239,10 +382,116 @@ def needs_visit(store: StationStore, *, adcode_prefix: str = "", days: float = R
     return items
 
 
-def stale_stations(stations: Iterable[Station], *, max_age_days: int = 365, today: date | None = None) -> list[Station]:
-    """Stations not verified in ``max_age_days`` days (or never), oldest first."""
+# -- freshness: when and how a station was last confirmed ------------------------------------
+
+@dataclass(frozen=True)
+class Freshness:
+    """A station's last confirmation: the latest of its ``open_ok`` check-ins (``by="checkin"``)
+    and the district's "still correct" (``verified_at``, ``by="district"``); ``on`` is that day
+    in Asia/Shanghai (None, ``by=""``: never confirmed).  ``open_problems``: its open items."""
+
+    on: date | None
+    by: str
+    open_problems: int = 0
+
+    def age_days(self, today: date) -> int | None:
+        """Days from ``on`` to ``today`` (None: never confirmed)."""
+        return None if self.on is None else max(0, (today - self.on).days)
+
+    def words(self, lang: str, today: date) -> str:
+        """"3 天前骑手确认正常" / "verified by the district 2 months ago" / "从未确认"."""
+        if self.on is None:
+            return label(FRESHNESS_LABELS, "never", lang)
+        return label(FRESHNESS_LABELS, self.by, lang).format(age=age_words(self.age_days(today) or 0, lang))
+
+    def problem_words(self, lang: str) -> str:
+        """"有 2 个待处理的问题反馈" / "2 open problems reported"; "" without any."""
+        if not self.open_problems:
+            return ""
+        return label(PROBLEM_LABELS, "one" if self.open_problems == 1 else "many", lang).format(n=self.open_problems)
+
+    def to_dict(self, today: date) -> dict[str, Any]:
+        """JSON-ready: ``confirmed_on``, ``by``, ``age_days``, ``open_problems`` and the words in zh and en."""
+        return {"confirmed_on": self.on.isoformat() if self.on else None, "by": self.by or None,
+                "age_days": self.age_days(today), "open_problems": self.open_problems,
+                "text": {lang: self.words(lang, today) for lang in ("zh", "en")},
+                "problems_text": {lang: self.problem_words(lang) for lang in ("zh", "en")} if self.open_problems
+                else None}
+
+
+def age_words(days: int, lang: str) -> str:
+    """How long ago ``days`` days is: today, yesterday, N days (under 31), N months (of 30 days,
+    under 365), N years."""
+    if days <= 0:
+        return label(AGE_LABELS, "today", lang)
+    if days == 1:
+        return label(AGE_LABELS, "yesterday", lang)
+    if days < 31:
+        return label(AGE_LABELS, "days", lang).format(n=days)
+    if days < 365:
+        n = days // 30
+        return label(AGE_LABELS, "month" if n == 1 else "months", lang).format(n=n)
+    n = days // 365
+    return label(AGE_LABELS, "year" if n == 1 else "years", lang).format(n=n)
+
+
+def freshness_of(verified_at: date | None, last_ok: datetime | None, open_problems: int = 0) -> Freshness:
+    """The rule: the later of the district's ``verified_at`` and the last ``open_ok`` check-in
+    (its day in Asia/Shanghai); on the same day the check-in, which has a time, is the later."""
+    ok_day = None if last_ok is None else as_utc(last_ok).astimezone(TZ).date()
+    if ok_day is not None and (verified_at is None or ok_day >= verified_at):
+        return Freshness(ok_day, "checkin", open_problems)
+    if verified_at is not None:
+        return Freshness(verified_at, "district", open_problems)
+    return Freshness(None, "", open_problems)
+
+
+def freshness_many(store: StationStore, stations: Iterable[Station]) -> dict[str, Freshness]:
+    """``{id: Freshness}`` of ``stations`` (two grouped queries over the check-ins, however many stations)."""
+    stations = list(stations)
+    t = reports_table
+    last_ok: dict[str, datetime] = {}
+    problems: dict[str, int] = {}
+    ids = [s.id for s in stations]
+    many = len(ids) > 500  # a big batch: read every station's figures rather than a long IN list
+    with store.engine.connect() as conn:
+        q_ok = sa.select(t.c.station_id, sa.func.max(t.c.at)).where(t.c.kind == CONFIRMING_KIND)
+        q_open = sa.select(t.c.station_id, sa.func.count()).where(t.c.resolved_at.is_(None),
+                                                                   t.c.kind.in_(PROBLEM_KINDS))
+        if not many:
+            q_ok, q_open = q_ok.where(t.c.station_id.in_(ids)), q_open.where(t.c.station_id.in_(ids))
+        for sid, at in conn.execute(q_ok.group_by(t.c.station_id)):
+            last_ok[sid] = as_utc(at)
+        for sid, n in conn.execute(q_open.group_by(t.c.station_id)):
+            problems[sid] = int(n)
+    return {s.id: freshness_of(s.verified_at, last_ok.get(s.id), problems.get(s.id, 0)) for s in stations}
+
+
+def freshness(store: StationStore, station: Station) -> Freshness:
+    """The :class:`Freshness` of one station."""
+    return freshness_many(store, [station])[station.id]
+
+
+def freshness_figures(stations: Iterable[Station], fresh: dict[str, Freshness], *, today: date,
+                      windows: Iterable[int] = FRESHNESS_WINDOWS) -> dict[str, Any]:
+    """A set of stations' figures: of those not closed (``stations``), the share confirmed
+    within each of ``windows`` days (``{"30": 0.25, ...}``; None when there are none), how many
+    are stale (not within :data:`~stationmap.config.STALE_DAYS`, or never), and their open problems."""
+    live = [s for s in stations if s.status != "closed"]
+    ages = [fresh[s.id].age_days(today) for s in live]
+    share = {str(w): (round(sum(1 for a in ages if a is not None and a <= w) / len(live), 4) if live else None)
+             for w in windows}
+    return {"stations": len(live), "confirmed_within": share,
+            "never_confirmed": sum(1 for a in ages if a is None),
+            "open_problems": sum(fresh[s.id].open_problems for s in stations)}
+
+
+def stale_stations(stations: Iterable[Station], fresh: dict[str, Freshness], *, max_age_days: int = STALE_DAYS,
+                   today: date | None = None) -> list[Station]:
+    """Stations not closed and not confirmed (:class:`Freshness`) in ``max_age_days`` days (or
+    never), least recently confirmed first (never first)."""
     today = today or today_shanghai()
-    limit = today - timedelta(days=max_age_days)
-    out = [s for s in stations if s.status != "closed" and (s.verified_at is None or s.verified_at < limit)]
-    out.sort(key=lambda s: (s.verified_at is not None, s.verified_at or date.min, s.id))
+    out = [s for s in stations if s.status != "closed"
+           and (fresh[s.id].on is None or (fresh[s.id].age_days(today) or 0) > max_age_days)]
+    out.sort(key=lambda s: (fresh[s.id].on is not None, fresh[s.id].on or date.min, s.id))
     return out

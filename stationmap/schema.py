@@ -12,7 +12,7 @@ Tables
 ``users``
     accounts (:mod:`stationmap.accounts`).
 ``station_reports``
-    anonymous worker reports (:mod:`stationmap.reports`).
+    anonymous check-ins (worker reports) and their resolutions (:mod:`stationmap.reports`).
 ``sessions``
     signed-in sessions, by the hash of their random id (:mod:`stationmap.sessions`).
 ``login_failures``
@@ -122,6 +122,13 @@ reports_table = sa.Table(
     # a keyed hash of the reporter's address with the station and kind, kept only for
     # config.REPORT_REPEAT_MINUTES to count a repeat once, then erased (migration 0004)
     sa.Column("reporter", sa.String(64), nullable=False, default="", server_default=""),
+    # check-ins (migration 0005): a service_missing's service, a moved's suggested position
+    # (WGS-84), a note, and how an editor resolved the item
+    sa.Column("service", sa.String(32), nullable=False, default="", server_default=""),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("note", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("resolution", sa.String(16), nullable=False, default="", server_default=""),
 )
 
 sessions_table = sa.Table(

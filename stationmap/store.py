@@ -189,6 +189,14 @@ class StationStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(changes_table.c.rev))).scalar() or 0
 
+    def revision_time(self, rev: int) -> datetime | None:
+        """When change ``rev`` was written (aware UTC); None for 0 or an unknown number."""
+        with self.engine.connect() as conn:
+            at = conn.execute(sa.select(changes_table.c.at).where(changes_table.c.rev == rev)).scalar()
+        if at is None:
+            return None
+        return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+
     def change_probe(self) -> ChangeProbe:
         """A :class:`ChangeProbe` of this store, for this process (make a new one after a fork)."""
         return ChangeProbe(self)
@@ -215,6 +223,19 @@ class StationStore:
             return out
 
     # -- writes -----------------------------------------------------------
+    @staticmethod
+    def _serialize_writes(conn: sa.Connection) -> None:
+        """Make the change log's numbers commit in order (first thing in a writing transaction).
+
+        SQLite has one writer at a time already.  PostgreSQL hands out the numbers (``rev``) as
+        rows are inserted, so two writers could commit out of order and a reader (the change
+        feed, another process's index) could see rev 11 before rev 10 and move past it; an
+        EXCLUSIVE lock on ``station_changes`` (readers go on) makes one writer wait for the
+        other: every number below a committed one is committed or rolled back.
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("LOCK TABLE station_changes IN EXCLUSIVE MODE"))
+
     def _log(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(sa.insert(changes_table), rows)
@@ -234,6 +255,7 @@ class StationStore:
     def delete(self, station_id: str, *, user: str = "", note: str = "") -> Station:
         """Delete one stored station (NotFoundError if there is none); the station it was."""
         with self.begin() as conn:
+            self._serialize_writes(conn)
             row = conn.execute(
                 sa.select(stations_table).where(stations_table.c.id == station_id)
             ).first()
@@ -295,6 +317,7 @@ class StationStore:
 
     def _write_many(self, conn: sa.Connection, stations: list[Station], user: str, note: str, mode: str,
                     log: bool, stats: dict[str, int] | None = None) -> list[Station]:
+        self._serialize_writes(conn)
         ids = [s.id for s in stations]
         existing = self._existing(conn, ids)
         if mode == "insert" and existing:

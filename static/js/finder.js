@@ -316,6 +316,14 @@
       return detailCache[id];
     }
 
+    // when and how the station was last confirmed, and its open problems (the API's freshness)
+    function freshnessLine(fr) {
+      if (!fr || !fr.text) { return null; }
+      var line = el('div', { 'class': 'st-fresh' + (fr.open_problems ? ' has-problems' : '') }, fr.text[cfg.lang] || fr.text.zh);
+      if (fr.problems_text) { line.appendChild(el('span', { 'class': 'st-problems' }, ' · ' + (fr.problems_text[cfg.lang] || fr.problems_text.zh))); }
+      return line;
+    }
+
     function stationPage(id) { return safeHref(cfg.urls.station_page + encodeURIComponent(id)); }
 
     function popupFor(f, marker) {
@@ -337,6 +345,8 @@
         nameBox.textContent = '';
         appendName(nameBox, d.properties, 'a', { 'class': 'st-name', href: stationPage(f.id) });
         facts.appendChild(el('span', { 'class': 'when' }, whenText(d.properties, shanghaiDay(new Date()))));
+        var fr = freshnessLine(d.properties.freshness);
+        if (fr) { box.insertBefore(fr, navBox); }
         navBox.appendChild(navButtons(d.properties.nav));
         // the popup grew: lay it out again and pan it clear of the controls
         var pp = marker && marker.getPopup();
@@ -596,6 +606,8 @@
         facts.appendChild(serviceIcons(p.services));
         li.appendChild(facts);
         li.appendChild(el('div', { 'class': 'when' }, whenText(p, data.query.at.slice(0, 10))));
+        var fr = freshnessLine(p.freshness);
+        if (fr) { li.appendChild(fr); }
         li.appendChild(navButtons(p.nav));
         li.addEventListener('click', function (ev) {
           if (ev.target.closest('a')) { return; }

@@ -6,8 +6,10 @@ same validation as an import (:func:`stationmap.model.validate_record`).
 Each write is one store transaction, logged in ``station_changes`` with the
 user's name; the other workers' indexes catch up before their next request.
 
-Public routes (blueprint ``reports``): a station's history, and anonymous,
-rate-limited worker reports ("open and fine", "closed", ...).
+Public routes (blueprint ``reports``): a station's history, and anonymous, rate-limited
+check-ins (:mod:`stationmap.reports`), from the station's page and as
+``POST /api/v1/stations/<id>/checkins``; editors resolve the problem check-ins
+(``/admin/checkins/<id>/resolve``).
 
 Why one module of ~800 lines: the station form, the import flow (upload,
 preview, problem list, confirm) and the history all turn on the same scope
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -51,12 +54,29 @@ from flask_login import login_required
 from stationmap import audit
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied, User
-from stationmap.config import PREVIEW_MAX_ROWS
-from stationmap.coords import CHINA_LAT, CHINA_LON, DATUMS, PointText, check_datum, from_wgs84, parse_point_text
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, PREVIEW_MAX_ROWS
+from stationmap.coords import (
+    CHINA_LAT,
+    CHINA_LON,
+    DATUMS,
+    PointText,
+    check_datum,
+    from_wgs84,
+    parse_point_text,
+    to_wgs84,
+)
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
 from stationmap.hours import hours_words
 from stationmap.instance import FILE_MODE, private_dir, write_private
-from stationmap.labels import DATUM_LABELS, FIELD_LABELS, REPORT_LABELS, field_value, label, say
+from stationmap.labels import (
+    DATUM_LABELS,
+    FIELD_LABELS,
+    REPORT_LABELS,
+    RESOLUTION_LABELS,
+    field_value,
+    label,
+    say,
+)
 from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format_service_hours, validate_record
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
@@ -76,7 +96,7 @@ if TYPE_CHECKING:
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 public_bp = Blueprint("reports", __name__)
 
-#: worker reports allowed per client address
+#: check-ins allowed per client address (the page's form and the API together)
 REPORT_LIMIT = "6 per minute; 60 per day"
 #: uploads older than this are deleted
 UPLOAD_MAX_AGE_S = 6 * 3600
@@ -280,17 +300,42 @@ def index() -> str:
 @bp.get("/districts/<adcode>")
 @login_required
 def district(adcode: str) -> str:
-    """A district's stations, those needing a visit, and those not verified in a year."""
+    """A district's stations (each with its last confirmation), its open items, and its stale
+    stations (not confirmed within ``Settings.stale_days``)."""
     user = _user()
     if not re.fullmatch(r"\d{6}", adcode or ""):
         raise ValidationError(f"adcode must be 6 digits, got {adcode!r}", field="adcode")
     user.require_edit(adcode)
     stations = sorted((s for s in state().index.stations() if s.adcode == adcode), key=lambda s: s.id)
     visits = _reports.needs_visit(state().store, adcode_prefix=adcode)
-    stale = _reports.stale_stations(stations)
+    fresh = _reports.freshness_many(state().store, stations)
+    today = _reports.today_shanghai()
+    stale_days = state().settings.stale_days
+    stale = _reports.stale_stations(stations, fresh, max_age_days=stale_days, today=today)
+    fresh_words = {sid: f.words(lang(), today) for sid, f in fresh.items()}
+    items = _reports.open_items(state().store, [v.station.id for v in visits])
+    names = {v.station.id: v.station.name for v in visits}
     return render_template("admin/district.html", adcode=adcode, name=district_name(adcode),
                            stations=stations, visits=visits, stale=stale, kinds=KINDS,
-                           statuses=STATUSES, report_kinds=REPORT_LABELS)
+                           statuses=STATUSES, report_kinds=REPORT_LABELS, items=items, item_names=names,
+                           resolutions=RESOLUTION_LABELS, fresh_words=fresh_words, stale_days=stale_days)
+
+
+@bp.post("/checkins/<int:report_id>/resolve")
+@login_required
+def checkin_resolve(report_id: int) -> WerkzeugResponse:
+    """Resolve one open item (a problem check-in) as fixed, edited, closed or not a problem.
+
+    Only an editor of the station's district (403 otherwise); an item already resolved is a 409.
+    """
+    user = _user()
+    item = _reports.get_report(state().store, report_id)
+    station = state().store.get(item.station_id)
+    user.require_edit(station.adcode)
+    resolution = _reports.check_resolution(request.form.get("resolution", ""))
+    _reports.resolve_report(state().store, report_id, user=user.username, resolution=resolution)
+    flash(_("已处理：%(name)s（%(how)s）", name=station.name, how=label(RESOLUTION_LABELS, resolution, lang())))
+    return _back_to(station)
 
 
 # -- one station -----------------------------------------------------------------
@@ -415,7 +460,8 @@ def _set_status(station_id: str, status: str, note: str) -> Station:
             store.write_many([replace(st, status=status)], user=user.username, note=note, mode="update", conn=conn)
             audit.record(conn, "station_closed" if status == "closed" else "station_reopened", user=user.username,
                          address=client_address(), detail=f"{st.id} {st.name}: {note}")
-        _reports.resolve_reports(store, station_id, user=user.username, conn=conn)
+        _reports.resolve_reports(store, station_id, user=user.username, conn=conn,
+                                 resolution="closed" if status == "closed" else "fixed")
     return st
 
 
@@ -747,7 +793,7 @@ def _scope_error(problems: Outcome) -> PermissionDenied:
     return PermissionDenied(f"{said} {first}{more}", field="adcode")
 
 
-# -- public: history and worker reports --------------------------------------------
+# -- public: history and check-ins --------------------------------------------------
 
 def _shown(field: str, value: object, page_lang: str) -> str:
     """A stored value as the pages show it: labels for vocabulary keys (:func:`stationmap.labels.field_value`),
@@ -799,34 +845,79 @@ def reports_context(station_id: str) -> dict:
     """Template context for the reports panel of a station page (``admin/_reports.html``)."""
     recent = _reports.recent_reports(state().store, station_id)
     return {"report_station_id": station_id, "recent_reports": recent,
-            "report_counts": _reports.report_counts(recent), "report_kinds": REPORT_LABELS}
+            "report_counts": _reports.report_counts(recent), "report_kinds": REPORT_LABELS,
+            "services": SERVICES, "datums": DATUM_LABELS, "note_max": CHECKIN_NOTE_MAX_CHARS}
 
 
 @public_bp.get("/stations/<station_id>/reports")
 def reports_page(station_id: str) -> str:
-    """A station's recent worker reports and the buttons to add one."""
+    """A station's recent check-ins and the form to add one."""
     station = state().index.get(station_id)
     if station is None:
         raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
     return render_template("admin/reports.html", station=station, any_sample=station.is_sample)
 
 
+def checkin_details(kind: str, values: Any) -> _reports.CheckinDetails:
+    """The details of a check-in from a form or a JSON body (``values.get``): service, a moved's
+    position in ``datum`` (default WGS-84, converted here with :func:`stationmap.coords.to_wgs84`),
+    note; checked against ``kind`` (:func:`stationmap.reports.check_details`)."""
+    lon, lat = values.get("lon"), values.get("lat")
+    datum = check_datum(values.get("datum") or "wgs84")
+    if kind == "moved" and datum != "wgs84":
+        try:
+            x, y = float(lon), float(lat)
+        except (TypeError, ValueError):  # check_details says what is wrong with them
+            x = y = math.nan
+        if math.isfinite(x) and math.isfinite(y):
+            lon, lat = (float(v) for v in to_wgs84(x, y, datum))
+    return _reports.check_details(kind, service=values.get("service") or "", lon=lon, lat=lat,
+                                  note=values.get("note") or "")
+
+
+def add_checkin(station_id: str, kind: object, values: Any) -> _reports.Report:
+    """Record an anonymous check-in (the web form's and the API's one path): its details
+    (:func:`checkin_details`), the device's repeat key (:func:`stationmap.reports.reporter_key`)."""
+    kind = _reports.check_report_kind(kind)
+    details = checkin_details(kind, values)
+    key = _reports.reporter_key(current_app.secret_key or "", client_address(), station_id, kind)
+    return _reports.add_report(state().store, station_id, kind, reporter=key, details=details)
+
+
 @public_bp.post("/stations/<station_id>/reports")
 def report_add(station_id: str) -> ResponseReturnValue:
-    """An anonymous worker report (rate-limited per address; CSRF-protected).
+    """An anonymous check-in from the station's page (rate-limited per address; CSRF-protected).
 
-    The same report from the same address within ``REPORT_REPEAT_MINUTES`` is counted once
+    The same outcome from the same address within ``REPORT_REPEAT_MINUTES`` is counted once
     (:func:`stationmap.reports.add_report`) and answered as received all the same.
     """
     kind = request.form.get("kind", "")
-    key = _reports.reporter_key(current_app.secret_key or "", client_address(), station_id, kind)
-    report = _reports.add_report(state().store, station_id, kind, reporter=key)
+    report = add_checkin(station_id, kind, request.form)
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"ok": True, "station_id": station_id, "kind": kind, "counted": not report.repeat}), (
             200 if report.repeat else 201)
     flash(_("谢谢！您的反馈已记录：%(what)s",
             what=label(REPORT_LABELS, kind, lang())))
     return redirect(url_for("reports.reports_page", station_id=station_id))
+
+
+@public_bp.post("/api/v1/stations/<station_id>/checkins")
+def api_checkin(station_id: str) -> ResponseReturnValue:
+    """``POST /api/v1/stations/<id>/checkins``: an anonymous check-in as JSON
+    (``{"outcome", "service", "lon", "lat", "datum", "note"}``); 201 with the check-in, 200 with
+    ``counted: false`` for a repeat.  Rate-limited with the station page's form (one limit);
+    no CSRF token (it carries no session's authority), but only ``application/json`` bodies,
+    which a cross-site form cannot send."""
+    if not request.is_json:
+        raise ValidationError("the body must be JSON (Content-Type: application/json)", field="body")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object", field="body")
+    unknown = sorted(set(body) - {"outcome", "service", "lon", "lat", "datum", "note"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    report = add_checkin(station_id, body.get("outcome"), body)
+    return jsonify({**report.to_dict(), "counted": not report.repeat}), 200 if report.repeat else 201
 
 
 def _label_filter(table: dict[str, tuple[str, str]], key: str) -> str:
@@ -836,7 +927,8 @@ def _label_filter(table: dict[str, tuple[str, str]], key: str) -> str:
 def init_app(app: Flask) -> None:
     """Register the blueprints, the report rate limit and the upload size limit."""
     limiter = app.extensions["stationmap_limiter"]
-    limiter.limit(REPORT_LIMIT, methods=["POST"], scope="reports")(public_bp)
+    limiter.shared_limit(REPORT_LIMIT, scope="reports", methods=["POST"])(public_bp)  # form and API: one count
+    app.extensions["csrf"].exempt(api_checkin)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.register_blueprint(bp)
@@ -844,7 +936,7 @@ def init_app(app: Flask) -> None:
 
     # the page's-language label of a vocabulary key: {{ s.status|status_label }}
     for name, table in (("kind_label", KINDS), ("service_label", SERVICES), ("status_label", STATUSES),
-                        ("report_label", REPORT_LABELS)):
+                        ("report_label", REPORT_LABELS), ("resolution_label", RESOLUTION_LABELS)):
         app.add_template_filter(partial(_label_filter, table), name)
 
     @app.template_filter("field_label")

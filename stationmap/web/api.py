@@ -14,12 +14,15 @@ ranking plugs in as a function put in ``state().rank`` (see
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.http import is_resource_modified
 
+from stationmap import feed, reports
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
@@ -44,6 +47,7 @@ from stationmap.web.params import (
     AT,
     BBOX,
     BOUNDARIES,
+    CHANGES,
     DATUM,
     DISTRICT,
     DISTRICTS,
@@ -65,6 +69,7 @@ from stationmap.web.params import (
     REACH,
     SCOPE,
     SERVICE,
+    SINCE,
     STATION,
     STATIONS,
     STATUS,
@@ -74,7 +79,14 @@ from stationmap.web.params import (
     names,
     now,
 )
-from stationmap.web.state import boundary_features, district_counts, district_scope, sorted_stations, state
+from stationmap.web.state import (
+    boundary_features,
+    district_counts,
+    district_members,
+    district_scope,
+    sorted_stations,
+    state,
+)
 from stationmap.within import none_within
 
 if TYPE_CHECKING:
@@ -94,6 +106,8 @@ _STATIONS = names(STATIONS)
 _STATION = names(STATION)
 _DISTRICTS = names(DISTRICTS)
 _BOUNDARIES = names(BOUNDARIES)
+_CHANGES = names(CHANGES)
+_FEED_LIMIT = next(p for p in CHANGES if p.name == "limit")
 
 
 def _point_query(p: Params, settings: Settings) -> tuple:
@@ -190,6 +204,9 @@ def nearest() -> Response:
     if neighbours is not None:
         for s, e in zip(stations, extra):
             e["neighbour"] = s.id in neighbours
+    fresh, today = reports.freshness_many(st.store, stations), reports.today_shanghai()
+    for s, e in zip(stations, extra):
+        e["freshness"] = fresh[s.id].to_dict(today)
     # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
     nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
                            for t in times), minutes, kinds=kinds, services=services, on_roads=on_roads)
@@ -293,13 +310,16 @@ def stations() -> Response:
     # Without ``at`` the answer depends on the minute (open_now) and the stations
     # only: the finder's marker layer (10,000 stations) is built once a minute.
     st = state()
+    etag, modified = _validators(st, None if at else at_)
+    if not is_resource_modified(request.environ, etag=etag, last_modified=modified):
+        return _not_modified(etag, modified)
     cache_key = None
     if at is None:
         cache_key = (id(st.index), st.index.revision, len(st.index), at_.strftime("%Y%m%d%H%M"),
                      request.script_root, tuple(sorted(request.args.items(multi=True))))
         hit = st.stations_bodies.get(cache_key)
         if hit is not None:
-            return cached_response(hit, cache_key)
+            return _validated(cached_response(hit, cache_key), etag, modified)
     if bbox is not None and datum != "wgs84":
         # the box's corners to WGS-84; the box around them (the shift is smooth over a city)
         import numpy as np
@@ -351,7 +371,40 @@ def stations() -> Response:
     if cache_key is not None:
         evict(st.stations_bodies, 8)
         st.stations_bodies[cache_key] = body
-    return cached_response(body, cache_key)
+    return _validated(cached_response(body, cache_key), etag, modified)
+
+
+def _validators(st: AppState, minute: datetime | None) -> tuple[str, datetime | None]:
+    """The ``ETag`` and ``Last-Modified`` of a /stations answer: what it depends on is the data
+    revision (the index's, in step with the store's change log), the query and, without ``at``,
+    the minute (``minute``: its ``open_now``).  Last-Modified is when that revision was written
+    (and, without ``at``, no earlier than the minute began); None for a store never written."""
+    rev = st.index.revision
+    args = tuple(sorted(request.args.items(multi=True)))
+    tag = hashlib.blake2b(repr((rev, len(st.index), request.script_root, args,
+                                None if minute is None else minute.strftime("%Y%m%d%H%M"))).encode(),
+                          digest_size=12).hexdigest()
+    times = st.revision_times
+    if rev not in times:
+        evict(times, 64)
+        times[rev] = st.store.revision_time(rev)
+    modified = times[rev]
+    if minute is not None:
+        start = minute.astimezone(timezone.utc).replace(second=0, microsecond=0)
+        modified = start if modified is None or start > modified else modified
+    return f"r{rev}-{tag}", modified
+
+
+def _validated(resp: Response, etag: str, modified: datetime | None) -> Response:
+    resp.set_etag(etag, weak=True)  # weak: the same for the gzip and the identity encodings
+    if modified is not None:
+        resp.last_modified = modified
+    return resp
+
+
+def _not_modified(etag: str, modified: datetime | None) -> Response:
+    """304 Not Modified with the validators (no body)."""
+    return _validated(Response(status=304), etag, modified)
 
 
 @bp.get("/stations/<path:station_id>", merge_slashes=False)
@@ -366,17 +419,23 @@ def station(station_id: str) -> Response:
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
     nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
-    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav}], lang=lang)[0]
+    fresh = reports.freshness(state().store, st).to_dict(reports.today_shanghai())
+    feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
     return geojson_response(feat)
 
 
 @bp.get("/districts")
 def districts() -> Response:
-    """Districts with stations: adcode, name, counts by kind, bbox (WGS-84)."""
+    """Districts with stations: adcode, name, counts by kind, bbox (WGS-84), freshness figures."""
     Params(_DISTRICTS).choice(LANG)    # (lang: the language of an error's display_message)
-    rows = district_counts()
-    return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows), "districts": rows})
+    st = state()
+    rows, members = district_counts(), district_members()
+    fresh, today = reports.freshness_many(st.store, st.index.stations()), reports.today_shanghai()
+    rows = [{**r, "freshness": reports.freshness_figures(members.get(r["adcode"], []), fresh, today=today)}
+            for r in rows]
+    return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows),
+                          "stale_days": st.settings.stale_days, "districts": rows})
 
 
 @bp.get("/districts/boundaries")
@@ -401,6 +460,18 @@ def boundaries() -> Response:
     resp.cache_control.public = True
     resp.cache_control.max_age = 3600
     return resp
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """The change feed (:mod:`stationmap.feed`): created, updated and deleted (or closed) stations
+    in order after the cursor ``since``, a page at a time, with the next cursor."""
+    p = Params(_CHANGES)
+    since = p.integer(SINCE)
+    limit = p.integer(_FEED_LIMIT)
+    page = feed.changes(state().store, since, limit)
+    return json_response({"datum": "wgs84", **page.to_dict(),
+                          "next_url": url_for("api.changes", since=page.next, limit=limit)})
 
 
 @bp.get("/openapi.json")

@@ -20,7 +20,7 @@
 * Flask-WTF's CSRFProtect on every POST/PUT/PATCH/DELETE of the app: forms
   carry ``{{ csrf_token() }}``, scripts send it as ``X-CSRFToken``.  A missing
   or wrong token is a 400.
-* Flask-Limiter: worker reports are rate-limited (admin.py).  The default
+* Flask-Limiter: check-ins are rate-limited (admin.py).  The default
   storage (``memory://``) counts per worker process;
   ``STATIONMAP_RATELIMIT_STORAGE_URI`` (redis) shares the counts between workers.
 * Session cookie: HttpOnly, SameSite=Lax, Secure per

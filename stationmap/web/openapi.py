@@ -13,9 +13,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from stationmap import __version__
-from stationmap.config import DETOUR_FACTOR, MODES
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, DETOUR_FACTOR, FRESHNESS_WINDOWS, MODES
 from stationmap.coords import DATUMS
-from stationmap.labels import LANGS
+from stationmap.labels import LANGS, REPORT_LABELS, RESOLUTION_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web import params
 
@@ -59,6 +59,17 @@ def openapi_document() -> dict:
                           "baidu": {"type": "string", "description": "Baidu URI (BD-09, coord_type=bd09ll)"},
                           "apple": {"type": "string", "description": "Apple Maps URL (GCJ-02 in China)"}}}
     nullable_str = {"type": "string", "nullable": True}
+    zh_en = {"type": "object", "required": ["zh", "en"],
+             "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}}
+    freshness = {
+        "type": "object", "required": ["confirmed_on", "by", "age_days", "open_problems", "text"],
+        "description": "when and how the station was last confirmed: the later of its last open_ok check-in "
+                       "(by checkin) and the district's verification (by district); the day in Asia/Shanghai",
+        "properties": {"confirmed_on": {"type": "string", "format": "date", "nullable": True},
+                       "by": {"type": "string", "enum": ["checkin", "district", None], "nullable": True},
+                       "age_days": {"type": "integer", "minimum": 0, "nullable": True},
+                       "open_problems": {"type": "integer", "minimum": 0}, "text": zh_en,
+                       "problems_text": {**zh_en, "nullable": True}}}
     station_props = {
         "type": "object",
         "properties": {
@@ -73,7 +84,7 @@ def openapi_document() -> dict:
             "distance_m": {"type": "number", "minimum": 0}, "minutes": {"type": "number", "minimum": 0},
             "straight_m": {"type": "number", "minimum": 0},
             "role": {"type": "string", "enum": ["station"]},
-            "within_minutes": {"type": "boolean"}, "nav": nav,
+            "within_minutes": {"type": "boolean"}, "nav": nav, "freshness": freshness,
             "neighbour": {"type": "boolean", "description": "with scope: true for a neighbouring district's "
                                                             "station within reach of the district (邻区)"},
             "display_name": {"type": "string", "description": "with lang=en, where `name` is given: the name "
@@ -189,6 +200,49 @@ def openapi_document() -> dict:
             "total": {"type": "integer", "minimum": 0},
             "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4, "nullable": True},
             "sample": {"type": "boolean"},
+            "freshness": {
+                "type": "object", "required": ["stations", "confirmed_within", "never_confirmed", "open_problems"],
+                "description": "of the district's stations not closed: the share confirmed (open_ok check-in or "
+                               "the district's verification) within 30, 90 and 180 days (null: no such station), "
+                               "how many never were; open_problems: its open items",
+                "properties": {"stations": {"type": "integer", "minimum": 0},
+                               "confirmed_within": {"type": "object", "properties": {
+                                   str(w): {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
+                                   for w in FRESHNESS_WINDOWS}},
+                               "never_confirmed": {"type": "integer", "minimum": 0},
+                               "open_problems": {"type": "integer", "minimum": 0}}},
+        },
+    }
+    checkin_in = {
+        "type": "object", "required": ["outcome"], "additionalProperties": False,
+        "properties": {
+            "outcome": {"type": "string", "enum": list(REPORT_LABELS),
+                        "description": "open_ok confirms the station; every other outcome opens an item for "
+                                       "the district's editors"},
+            "service": {"type": "string", "enum": list(SERVICES), "description": "service_missing: which one"},
+            "lon": {"type": "number", "description": "moved: the suggested position, in `datum`"},
+            "lat": {"type": "number"},
+            "datum": {"type": "string", "enum": list(DATUMS), "default": "wgs84"},
+            "note": {"type": "string", "maxLength": CHECKIN_NOTE_MAX_CHARS,
+                     "description": "free text; required for info_wrong"},
+        },
+    }
+    checkin_out = {
+        "type": "object",
+        "required": ["id", "station_id", "outcome", "at", "problem", "open", "service", "position", "note",
+                     "resolution", "resolved_at", "counted"],
+        "properties": {
+            "id": {"type": "integer"}, "station_id": {"type": "string"},
+            "outcome": {"type": "string", "enum": list(REPORT_LABELS)},
+            "at": {"type": "string", "format": "date-time"}, "problem": {"type": "boolean"},
+            "open": {"type": "boolean"}, "service": nullable_str,
+            "position": {"type": "object", "nullable": True, "description": "WGS-84",
+                         "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}},
+            "note": {"type": "string"},
+            "resolution": {"type": "string", "nullable": True, "enum": [*RESOLUTION_LABELS, None]},
+            "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+            "counted": {"type": "boolean", "description": "false: the same device sent the same outcome "
+                                                          "within the repeat window; nothing new was counted"},
         },
     }
     geo = "application/geo+json"
@@ -236,9 +290,45 @@ def openapi_document() -> dict:
             "/api/v1/stations": {"get": {
                 "operationId": "stations", "summary": "Stations matching filters, in id order, a page at a time.",
                 "parameters": [p.openapi() for p in params.STATIONS],
-                "responses": {"200": {"description": "GeoJSON FeatureCollection.",
+                "responses": {"200": {"description": "GeoJSON FeatureCollection. `ETag` (weak) and "
+                                                     "`Last-Modified` follow the data revision (and, without `at`, "
+                                                     "the minute).",
+                                      "headers": {"ETag": {"schema": {"type": "string"}},
+                                                  "Last-Modified": {"schema": {"type": "string"}}},
                                       "content": {geo: {"schema": stations_fc}}},
+                              "304": {"description": "Not Modified: `If-None-Match` names the current ETag, or "
+                                                     "(without it) `If-Modified-Since` is not before Last-Modified."},
                               "400": bad},
+            }},
+            "/api/v1/changes": {"get": {
+                "operationId": "changes",
+                "summary": "The change feed: created, updated and deleted stations in order after a cursor, a page "
+                           "at a time. Apply each entry in order to a copy (upsert: put `station` under `id`; "
+                           "delete: remove `id`); from `since=0` on an empty copy, the copy ends with exactly the "
+                           "public stations (all but the closed: a closure is a delete with reason closed).",
+                "parameters": [p.openapi() for p in params.CHANGES],
+                "responses": {"200": {"description": "A page of entries.", "content": {"application/json": {
+                    "schema": {
+                        "type": "object", "required": ["datum", "entries", "next", "more", "revision", "next_url"],
+                        "properties": {
+                            "datum": datum_prop,
+                            "entries": {"type": "array", "items": {
+                                "type": "object", "required": ["rev", "id", "at", "op"],
+                                "properties": {
+                                    "rev": {"type": "integer"}, "id": {"type": "string"},
+                                    "at": {"type": "string", "format": "date-time", "nullable": True},
+                                    "op": {"type": "string", "enum": ["upsert", "delete"]},
+                                    "reason": {"type": "string", "enum": ["deleted", "closed"],
+                                               "description": "delete: why the station is no longer public"},
+                                    "station": {"type": "object", "description": "upsert: the station's record "
+                                                "as written (lon/lat WGS-84)"}}}},
+                            "next": {"type": "integer", "minimum": 0,
+                                     "description": "the cursor to ask with next (`since`)"},
+                            "more": {"type": "boolean", "description": "more entries after `next` exist already"},
+                            "revision": {"type": "integer", "minimum": 0,
+                                         "description": "the change log's latest number"},
+                            "next_url": {"type": "string"}}}}}},
+                    "400": bad},
             }},
             "/api/v1/stations/{station_id}": {"get": {
                 "operationId": "station", "summary": "One station, with navigation links to it.",
@@ -247,12 +337,31 @@ def openapi_document() -> dict:
                                       "content": {geo: {"schema": {"$ref": "#/components/schemas/StationFeature"}}}},
                               "400": bad, "404": _error("No station with that id.")},
             }},
+            "/api/v1/stations/{station_id}/checkins": {"post": {
+                "operationId": "checkin",
+                "summary": "Check in at a station: anonymous, rate-limited per client address (with the "
+                           "station page's form), no CSRF token; the body must be application/json.",
+                "parameters": station_params[:1],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": checkin_in}}},
+                "responses": {
+                    "201": {"description": "Recorded.", "content": {"application/json": {"schema": checkin_out}}},
+                    "200": {"description": "The same check-in of this device within the repeat window: "
+                                           "received, counted once (the earlier one is returned).",
+                            "content": {"application/json": {"schema": checkin_out}}},
+                    "400": _error("A bad body; `field` names what is wrong."),
+                    "404": _error("No station with that id."),
+                    "429": _error("Too many check-ins from this address."),
+                },
+            }},
             "/api/v1/districts": {"get": {
-                "operationId": "districts", "summary": "Districts with stations: counts by kind and bounding box.",
+                "operationId": "districts",
+                "summary": "Districts with stations: counts by kind, bounding box, freshness figures.",
                 "parameters": [p.openapi() for p in params.DISTRICTS],
                 "responses": {"200": {"description": "Districts.", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["datum", "districts"],
                     "properties": {"datum": datum_prop, "sample": {"type": "boolean"},
+                                   "stale_days": {"type": "integer", "description": "a station not confirmed "
+                                                  "within so many days is stale (STATIONMAP_STALE_DAYS)"},
                                    "districts": {"type": "array", "items": district_row}}}}}},
                               "400": bad},
             }},

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 
+from stationmap import reports
 from stationmap.config import DEFAULT_MODE, MODES
 from stationmap.errors import NotFoundError
 from stationmap.hours import TZ, When, hours_words, when
@@ -105,7 +106,7 @@ def _hours_info(station: Station, now: datetime, page_lang: str) -> dict:
 
 @bp.get("/station/<path:station_id>", merge_slashes=False)
 def station(station_id: str) -> str:
-    """One station: details, hours, services, verified date, navigation links."""
+    """One station: details, hours, services, its last confirmation and open problems, navigation links."""
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(_("没有编号为 %(id)s 的站点", id=station_id), field="id")
@@ -119,6 +120,8 @@ def station(station_id: str) -> str:
                 for s in st.services]
     kinds = [(k, label(KINDS, k, page_lang), KIND_COLORS.get(k, "#666")) for k in st.kinds]
     shown_name, name_source = display_name(st, page_lang)
+    fresh = reports.freshness(state().store, st)
+    today = reports.today_shanghai()
     return render_template(
         "station.html", st=st, shown_name=shown_name, name_source=name_source, kinds=kinds, services=services,
         status=label(STATUSES, st.status, page_lang),
@@ -126,6 +129,8 @@ def station(station_id: str) -> str:
         hours=_hours_info(st, now, page_lang), nav=nav, any_sample=st.is_sample, lang_name=page_lang,
         primary_color=KIND_COLORS[primary_kind(st.kinds)],
         primary_icon=url_for("static", filename=kind_icon(primary_kind(st.kinds))),
+        freshness=fresh.words(page_lang, today), problems=fresh.problem_words(page_lang),
+        stale=fresh.on is None or (fresh.age_days(today) or 0) > state().settings.stale_days,
     )
 
 

@@ -32,6 +32,8 @@ from stationmap.config import (
     DEFAULT_MINUTES,
     DEFAULT_MODE,
     DEFAULT_PROFILE_HOUR,
+    FEED_DEFAULT_LIMIT,
+    FEED_MAX_LIMIT,
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
@@ -201,6 +203,10 @@ _ERRORS_IN = replace(LANG, description="The language of an error's `display_mess
                      "request's Accept-Language, else English).")
 DISTRICTS: tuple[Param, ...] = (_ERRORS_IN,)
 BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."), _ERRORS_IN)
+SINCE = Param("since", "integer", "Cursor: the `next` of the previous page (the change log's number of the last "
+              "entry applied); 0 (the default) starts from the beginning.", lo=0, hi=2**62, default=0)
+CHANGES = (SINCE, Param("limit", "integer", "Entries per page.", lo=1, hi=FEED_MAX_LIMIT, default=FEED_DEFAULT_LIMIT),
+           _ERRORS_IN)
 COVERAGE = (
     Param("district", "adcode", "Adcode of the district.", required=True),
     Param("kind", "choice", "Station kind.", choices=tuple(KINDS), default="rest"),

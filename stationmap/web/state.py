@@ -49,7 +49,7 @@ from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG, simp
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.index import StationIndex
 from stationmap.instance import private_dir, write_private
-from stationmap.model import KINDS
+from stationmap.model import KINDS, Station
 from stationmap.store import StationStore
 from stationmap.web.http import PID, evict
 
@@ -97,6 +97,10 @@ class AppState:
     any_sample: tuple | None = None
     #: ``(index key, rows)`` of :func:`district_counts`
     district_counts: tuple | None = None
+    #: ``(index key, {code: [Station]})`` of :func:`district_members`
+    district_members: tuple | None = None
+    #: ``{revision: when it was written}``: the Last-Modified of /api/v1/stations
+    revision_times: dict = field(default_factory=dict)
     #: ``(id of the sorted stations, (lon, lat))``: where the finder opens
     center: tuple | None = None
     #: ``{level: features}`` of :func:`boundary_features`
@@ -226,6 +230,28 @@ def districts() -> Districts:
     return d
 
 
+def district_members() -> dict[str, list[Station]]:
+    """The stations of each district, by the code :func:`district_counts` counts them under (a
+    station without an adcode: the district holding its point, ``""`` when none does).
+    Cached until the index changes."""
+    st = state()
+    key = st.index_key()
+    cached = st.district_members
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    all_st = st.index.stations()
+    missing = [s for s in all_st if not s.adcode]
+    located = {}
+    if missing:
+        codes = districts().locate_many([s.lon for s in missing], [s.lat for s in missing])
+        located = {s.id: (c or "") for s, c in zip(missing, codes)}
+    members: dict[str, list[Station]] = {}
+    for s in all_st:
+        members.setdefault(s.adcode or located.get(s.id, ""), []).append(s)
+    st.district_members = (key, members)
+    return members
+
+
 def district_counts() -> list[dict]:
     """Per district with stations: adcode, name, city, counts by kind, total, bbox (WGS-84), sample.
 
@@ -243,20 +269,14 @@ def district_counts() -> list[dict]:
     counts: dict[str, dict] = {}
     totals: dict[str, int] = {}
     sample: dict[str, bool] = {}
-    all_st = st.index.stations()
-    missing = [s for s in all_st if not s.adcode]
-    located = {}
-    if missing:
-        codes = all_districts.locate_many([s.lon for s in missing], [s.lat for s in missing])
-        located = {s.id: (c or "") for s, c in zip(missing, codes)}
-    for s in all_st:
-        code = s.adcode or located.get(s.id, "")
-        c = counts.setdefault(code, dict.fromkeys(KINDS, 0))
-        for k in s.kinds:
-            if k in c:
-                c[k] += 1
-        totals[code] = totals.get(code, 0) + 1
-        sample[code] = sample.get(code, False) or s.is_sample
+    for code, members in district_members().items():
+        for s in members:
+            c = counts.setdefault(code, dict.fromkeys(KINDS, 0))
+            for k in s.kinds:
+                if k in c:
+                    c[k] += 1
+            totals[code] = totals.get(code, 0) + 1
+            sample[code] = sample.get(code, False) or s.is_sample
     out = []
     for adcode in sorted(counts):
         rec = all_districts.get(adcode) if adcode and adcode in all_districts else None

@@ -17,7 +17,6 @@ from stationmap.coords import wgs84_to_gcj02
 from stationmap.hours import open_at
 from tests.support.webforms import FINDER_NOON
 
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 GEOD = Geod(ellps="WGS84")
@@ -600,3 +599,30 @@ def test_without_geolocation_the_map_opens_on_stations_and_says_the_position_is_
         watch.assert_clean()
     finally:
         ctx.close()
+
+
+def test_list_and_popup_say_how_fresh_a_station_is(open_finder, finder_app, web_query_point):
+    """Issue 18: the list and the popup say when and how a station was last confirmed, and its open
+    problems, from the API's freshness (the words of stationmap.reports.Freshness)."""
+    from datetime import datetime, timedelta, timezone
+
+    from stationmap import reports
+
+    store = finder_app.extensions["stationmap"].store
+    reports.add_report(store, "xss", "open_ok", at=datetime.now(timezone.utc) - timedelta(days=3))
+    item = reports.add_report(store, "xss", "locked")
+    try:
+        lon, lat = web_query_point
+        page, watch = open_finder(f"/?lat={lat}&lon={lon}")
+        wait_list(page, 1)
+        first = page.locator("#nearest-list li").first
+        assert first.get_attribute("data-id") == "xss"
+        assert first.locator(".st-fresh").text_content() == "3 天前骑手确认正常 · 有 1 个待处理的问题反馈"
+        assert first.locator(".st-fresh.has-problems .st-problems").count() == 1
+        page.evaluate("""() => { const S = stationmapFinder.state, m = S.markerById['xss'];
+            S.map.setView(m.getLatLng(), 18, {animate: false}); stationmapFinder.openPopup('xss'); }""")
+        page.wait_for_selector(".sm-popup .st-fresh")
+        assert page.locator(".sm-popup .st-fresh").text_content() == "3 天前骑手确认正常 · 有 1 个待处理的问题反馈"
+        watch.assert_clean()
+    finally:
+        reports.resolve_report(store, item.id, user="test", resolution="not_a_problem")

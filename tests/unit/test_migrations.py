@@ -61,10 +61,15 @@ def _rows(path: Path) -> dict:
 def _assert_kept(before: dict, after: dict) -> None:
     """Every station, history row, account and report of ``before`` is in ``after`` byte for byte;
     stations and reports gain the columns of later revisions (0003: reopens_on, service_hours;
-    0004: the reporter key), empty."""
+    0004: the reporter key; 0005: service, lon, lat, note, resolution), empty, but for 0005's
+    report kinds becoming check-in outcomes (no_hot_water: service_missing of hot_water)."""
+    outcome = {"ok": ("open_ok", ""), "closed": ("closed_when_open", ""),
+               "no_hot_water": ("service_missing", "hot_water"), "charging_broken": ("service_missing", "ebike_charging")}
     after = dict(after)
     assert after.pop("stations") == [(*r, None, "") for r in before["stations"]]
-    assert after.pop("station_reports") == [(*r, "") for r in before["station_reports"]]
+    want = [(r[0], r[1], outcome[r[2]][0], *r[3:], "", outcome[r[2]][1], None, None, "", "")
+            for r in before["station_reports"]]
+    assert after.pop("station_reports") == sorted(want, key=repr)
     assert after == {t: rows for t, rows in before.items() if t not in ("stations", "station_reports")}
 
 
@@ -116,7 +121,7 @@ def test_db_upgrade_adopts_a_database_made_before_migrations_and_keeps_everythin
     user = accounts.authenticate(store, "zhonglou.editor", "correct horse battery")
     assert user is not None and user.role == "editor" and user.scopes == ("320404",)
     got = {(r.station_id, r.kind, r.resolved_by) for r in reports.recent_reports(store, "cz-001", days=10**5)}
-    assert got == {("cz-001", "no_hot_water", "zhonglou.editor"), ("cz-001", "ok", "")}
+    assert got == {("cz-001", "service_missing", "zhonglou.editor"), ("cz-001", "open_ok", "")}
     # the app and the CLI go on writing to it
     accounts.add_user(store, "second.admin", "another long password", role="admin")
     assert run("user", "list").stdout.splitlines() == ["second.admin\tadmin\t*", "zhonglou.editor\teditor\t320404"]

@@ -333,13 +333,13 @@ def test_history_shows_hours_in_words(app, store):
 
 
 def test_close_reopen_and_verify_resolve_reports(app, store):
-    reports.add_report(store, "zl-1", "no_hot_water")
+    reports.add_report(store, "zl-1", "locked")
     c = _client(app, "zl")
     page = c.get("/admin/districts/320404").get_data(as_text=True)
     assert 'id="visits"' in page and page.index("钟楼测试驿站") < page.index("全部站点")
     c.post("/admin/stations/zl-1/verify", data={"csrf_token": fresh_token(c, "/admin/")})
     assert reports.needs_visit(store) == []
-    reports.add_report(store, "zl-1", "closed")
+    reports.add_report(store, "zl-1", "closed_when_open")
     c.post("/admin/stations/zl-1/close", data={"csrf_token": fresh_token(c, "/admin/"), "confirm": "1"})
     assert reports.needs_visit(store) == [] and store.get("zl-1").status == "closed"
     notes = [h["note"] for h in store.history("zl-1")]
@@ -486,23 +486,23 @@ def test_anonymous_report_needs_csrf_and_shows_up(app, store):
     c = app.test_client()
     page = c.get("/stations/zl-1/reports")
     assert page.status_code == 200
-    assert c.post("/stations/zl-1/reports", data={"kind": "no_hot_water"}).status_code == 400
-    r = c.post("/stations/zl-1/reports", data={"kind": "no_hot_water", "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert c.post("/stations/zl-1/reports", data={"kind": "locked"}).status_code == 400
+    r = c.post("/stations/zl-1/reports", data={"kind": "locked", "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert r.status_code == 302
-    assert [x.kind for x in reports.recent_reports(store, "zl-1")] == ["no_hot_water"]
-    assert "没有热水" in c.get("/stations/zl-1/reports").get_data(as_text=True)
+    assert [x.kind for x in reports.recent_reports(store, "zl-1")] == ["locked"]
+    assert "锁着门/进不去" in c.get("/stations/zl-1/reports").get_data(as_text=True)
     ed = _client(app, "zl")
-    assert "没有热水" in ed.get("/admin/districts/320404").get_data(as_text=True)
+    assert "锁着门/进不去" in ed.get("/admin/districts/320404").get_data(as_text=True)
     bad = c.post("/stations/zl-1/reports", data={"kind": "on_fire", "csrf_token": fresh_token(c)})
     assert bad.status_code == 400
-    assert c.post("/stations/nope/reports", data={"kind": "ok", "csrf_token": fresh_token(c)}).status_code == 404
+    assert c.post("/stations/nope/reports", data={"kind": "open_ok", "csrf_token": fresh_token(c)}).status_code == 404
 
 
 def test_reports_are_rate_limited(app, store):
     c = app.test_client()
     token = fresh_token(c)
     # eight different reports (an identical one is counted once, but limited all the same)
-    sent = [(sid, kind) for sid in ("zl-1", "tn-1") for kind in ("ok", "closed", "no_hot_water", "charging_broken")]
+    sent = [(sid, kind) for sid in ("zl-1", "tn-1") for kind in ("open_ok", "closed_when_open", "locked", "not_found")]
     codes = [c.post(f"/stations/{sid}/reports", data={"kind": kind, "csrf_token": token}).status_code
              for sid, kind in sent]
     assert codes[:6] == [302] * 6 and codes[6:] == [429, 429]
@@ -793,11 +793,11 @@ def test_403_pages_are_in_the_pages_language(app, store, lang):
 def test_the_rate_limit_page_is_in_the_pages_language(app, lang, limit):
     c = app.test_client()
     token = fresh_token(c)
-    sent = [("zl-1", k) for k in ("ok", "closed", "no_hot_water", "charging_broken")] + [("tn-1", "ok"),
-                                                                                        ("tn-1", "closed")]
+    sent = [("zl-1", k) for k in ("open_ok", "closed_when_open", "locked", "not_found")] + [("tn-1", "open_ok"),
+                                                                                        ("tn-1", "closed_when_open")]
     assert [c.post(f"/stations/{sid}/reports", data={"kind": k, "csrf_token": token}).status_code
             for sid, k in sent] == [302] * 6
-    r = c.post(f"/stations/tn-1/reports?lang={lang}", data={"kind": "no_hot_water", "csrf_token": token})
+    r = c.post(f"/stations/tn-1/reports?lang={lang}", data={"kind": "locked", "csrf_token": token})
     html = r.get_data(as_text=True)
     assert r.status_code == 429 and limit in html and "per 1 minute" not in html
     assert ("请求太频繁" if lang == "zh" else "Too many requests") in html

@@ -42,6 +42,7 @@ EXAMPLES = {
     ("/api/v1/reach", "positive"): 120, ("/api/v1/reach", "negative"): 100,
     # a coverage run costs up to seconds: a few cases, a known district mixed in
     ("/api/v1/coverage", "positive"): 12, ("/api/v1/coverage", "negative"): 12,
+    ("/api/v1/changes", "positive"): 40, ("/api/v1/changes", "negative"): 40,
     # /api/v1/districts takes no parameter: nothing to violate
     ("/api/v1/districts", "positive"): 20,
 }

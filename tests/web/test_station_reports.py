@@ -32,20 +32,20 @@ def test_station_page_reports_panel_posts_a_report(app, client):
     action, form = m.groups()
     assert action == "/stations/w-001/reports"
     kinds = re.findall(r'name="kind" value="([^"]+)"', form)
-    assert kinds == ["ok", "closed", "no_hot_water", "charging_broken"]
+    assert kinds == ["open_ok", "closed_when_open", "locked", "not_found", "service_missing", "moved", "info_wrong"]
     assert "最近 30 天没有反馈。" in html
     token = csrf_token(form)
-    r = client.post(action, data={"kind": "no_hot_water", "csrf_token": token})
+    r = client.post(action, data={"kind": "locked", "csrf_token": token})
     assert r.status_code == 302
-    assert _report_rows(app, "w-001") == ["no_hot_water"]
+    assert _report_rows(app, "w-001") == ["locked"]
     again = client.get("/station/w-001").get_data(as_text=True)
-    assert "没有热水" in again.split('class="recent-reports"', 1)[1].split("</ul>", 1)[0]
+    assert "锁着门/进不去" in again.split('class="recent-reports"', 1)[1].split("</ul>", 1)[0]
     en = client.get("/station/w-001?lang=en").get_data(as_text=True)
-    assert "No hot water" in en and "Open and fine" in en
+    assert "Locked, cannot get in" in en and "Open and fine" in en
 
 
 def test_report_from_station_page_without_token_is_refused(app, client):
-    r = client.post("/stations/w-001/reports", data={"kind": "closed"})
+    r = client.post("/stations/w-001/reports", data={"kind": "closed_when_open"})
     assert r.status_code == 400
     assert _report_rows(app, "w-001") == []
 
@@ -88,29 +88,29 @@ def test_the_same_report_sent_again_is_counted_once_and_still_received(app, clie
     page = client.get("/stations/w-001/reports").get_data(as_text=True)
     token = csrf_token(page)
     for _ in range(3):
-        r = client.post("/stations/w-001/reports", data={"kind": "closed", "csrf_token": token},
+        r = client.post("/stations/w-001/reports", data={"kind": "closed_when_open", "csrf_token": token},
                         follow_redirects=True)
         html = r.get_data(as_text=True)
-        assert r.status_code == 200 and "谢谢！您的反馈已记录：已关闭" in html  # received, every time
-    assert _report_rows(app, "w-001") == ["closed"]
+        assert r.status_code == 200 and "谢谢！您的反馈已记录：该开时没开" in html  # received, every time
+    assert _report_rows(app, "w-001") == ["closed_when_open"]
     # another kind from the same device, and the same kind from another device, count
-    client.post("/stations/w-001/reports", data={"kind": "ok", "csrf_token": token})
+    client.post("/stations/w-001/reports", data={"kind": "open_ok", "csrf_token": token})
     other = app.test_client()
     other_token = csrf_token(other.get("/stations/w-001/reports").get_data(as_text=True))
-    r = other.post("/stations/w-001/reports", data={"kind": "closed", "csrf_token": other_token},
+    r = other.post("/stations/w-001/reports", data={"kind": "closed_when_open", "csrf_token": other_token},
                    environ_base={"REMOTE_ADDR": "198.51.100.20"})
     assert r.status_code == 302
-    assert sorted(_report_rows(app, "w-001")) == ["closed", "closed", "ok"]
+    assert sorted(_report_rows(app, "w-001")) == ["closed_when_open", "closed_when_open", "open_ok"]
 
 
 def test_a_repeated_report_answers_json_as_received_and_not_counted(app, client):
     token = csrf_token(client.get("/stations/w-002/reports").get_data(as_text=True))
     headers = {"Accept": "application/json"}
-    first = client.post("/stations/w-002/reports", data={"kind": "no_hot_water", "csrf_token": token}, headers=headers)
-    again = client.post("/stations/w-002/reports", data={"kind": "no_hot_water", "csrf_token": token}, headers=headers)
+    first = client.post("/stations/w-002/reports", data={"kind": "locked", "csrf_token": token}, headers=headers)
+    again = client.post("/stations/w-002/reports", data={"kind": "locked", "csrf_token": token}, headers=headers)
     assert first.status_code == 201 and first.json["ok"] and first.json["counted"]
     assert again.status_code == 200 and again.json["ok"] and not again.json["counted"]
-    assert _report_rows(app, "w-002") == ["no_hot_water"]
+    assert _report_rows(app, "w-002") == ["locked"]
     path = app.extensions["stationmap"].store.engine.url.database
     with sqlite3.connect(path) as conn:  # the address is never stored, only a keyed hash of it
         (key,) = conn.execute("SELECT reporter FROM station_reports WHERE station_id = 'w-002'").fetchone()

@@ -121,7 +121,7 @@ def _pages(app) -> list[tuple[str, int, str]]:
     seen("report: unknown kind", anon.post("/stations/zl-1/reports", data={
         "kind": "ufo", "csrf_token": fresh_token(anon, "/stations/zl-1/reports")}))
     seen("report: unknown station", anon.post("/stations/nope/reports", data={
-        "kind": "ok", "csrf_token": fresh_token(anon, "/stations/zl-1/reports")}))
+        "kind": "open_ok", "csrf_token": fresh_token(anon, "/stations/zl-1/reports")}))
     seen("reports of an unknown station", anon.get("/stations/nope/reports"))
     seen("history of an unknown station", anon.get("/stations/nope/history"))
     # the coverage page's parameters
@@ -138,7 +138,7 @@ def _pages(app) -> list[tuple[str, int, str]]:
     seen("finder: bad parameter", anon.get("/?lat=abc&lon=1"))
     # 429: the report limit (6 a minute)
     for _ in range(7):
-        r = anon.post("/stations/zl-1/reports", data={"kind": "ok",
+        r = anon.post("/stations/zl-1/reports", data={"kind": "open_ok",
                                                        "csrf_token": fresh_token(anon, "/stations/zl-1/reports")})
     seen("429", r)
     return out
