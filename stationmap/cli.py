@@ -900,9 +900,10 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     demand = cv.read_points(demand_path, weight_column=demand_column) if demand_path else None
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
     if scheduler or district.level == "province":
-        if add_n or network is not None or method == "network" or profiles:
-            raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and "
-                                  "writes figures only: drop --add / --network / --method network / --profile")
+        if add_n or network is not None or method == "network" or profiles or demand is not None:
+            raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and the "
+                                  "census demand and writes figures only: drop --add / --network / --method network "
+                                  "/ --profile / --demand")
         with tqdm(total=None, unit="district", desc="coverage", disable=None) as bar:
             def tick(done: int, total: int) -> None:
                 bar.total = total
@@ -937,6 +938,8 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     click.echo(f"{row['name']} ({row['adcode']}), {kind}, {cov.threshold:g} min by {cov.mode} ({cov.method}){when}: "
                f"demand covered {row['demand_covered']:.1%}, cross-covered {row['demand_cross_covered']:.1%}, "
                f"area covered {row['area_covered']:.1%}{sample_note}")
+    for line in cov.assumptions()["text"][lang]:
+        click.echo(f"  {line}")
     for name in profiles:
         prof = cv.time_profile(cov, stations, cv.moments_for(name, at, hour), name=name, hour=hour)
         paths.update(planning.write_profile(prof, cov, out_dir, kind=kind, lang=lang))

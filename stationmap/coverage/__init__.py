@@ -38,6 +38,9 @@ How it works
    otherwise.  Any other demand layer (points or polygons with a weight)
    can be supplied instead (:func:`demand_from_points`,
    :func:`demand_from_polygons`).
+   What a run assumed (speed, detour factor and radius or network, minutes, moment,
+   demand and how it was spread, cells, sample data) is :func:`assumptions`, stated
+   in every output.
 4. **Figures** (:meth:`Coverage.stats`): per district and kind, stations,
    area and demand covered once and twice, median and 95th-percentile
    minutes.  **Gaps** (:meth:`Coverage.gaps`): connected uncovered areas
@@ -78,6 +81,7 @@ from stationmap.coverage.areas import (
     to_metric,
     to_wgs84,
 )
+from stationmap.coverage.assumptions import DEMAND_SPREADS, assumption_lines, assumptions, even_over_area
 from stationmap.coverage.dask import (
     ManyResult,
     analyse_many,
@@ -121,13 +125,14 @@ from stationmap.coverage.profile import Profile, moments_for, time_profile, week
 from stationmap.network.matrix import node_minutes
 
 __all__ = [
-    "DEFAULT_CELL_M", "DEMAND_PROXIES", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES", "Area", "Coverage",
-    "Grid", "ManyResult", "Profile", "StationArrays", "analyse", "analyse_many", "check_cell_m", "check_kind_list",
-    "check_minutes", "check_mode", "check_unique", "circle_minutes", "counted_stations", "crs_for",
-    "default_network", "default_network_for", "demand_from_frame", "demand_from_points", "demand_from_polygons",
-    "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for", "horizon_for", "locate_cells", "make_grid",
-    "margin_m", "moments_for", "network_extent", "network_minutes", "network_reach", "node_minutes",
-    "partition_stations", "points_in", "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell",
-    "run_partition", "run_partitions", "speed_m_per_min", "spread_population", "time_profile", "to_metric",
-    "to_wgs84", "week_moments", "weighted_percentile", "year_moments",
+    "DEFAULT_CELL_M", "DEMAND_PROXIES", "DEMAND_SPREADS", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES",
+    "Area", "Coverage", "Grid", "ManyResult", "Profile", "StationArrays", "analyse", "analyse_many",
+    "assumption_lines", "assumptions", "check_cell_m", "check_kind_list", "check_minutes", "check_mode",
+    "check_unique", "circle_minutes", "counted_stations", "crs_for", "default_network", "default_network_for",
+    "demand_from_frame", "demand_from_points", "demand_from_polygons", "even_over_area", "geometry_to_metric",
+    "geometry_to_wgs84", "h3_resolution_for", "horizon_for", "locate_cells", "make_grid", "margin_m", "moments_for",
+    "network_extent", "network_minutes", "network_reach", "node_minutes", "partition_stations", "points_in",
+    "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell", "run_partition", "run_partitions",
+    "speed_m_per_min", "spread_population", "time_profile", "to_metric", "to_wgs84", "week_moments",
+    "weighted_percentile", "year_moments",
 ]

@@ -2,9 +2,11 @@
 
 The page shows the coverage map (:func:`stationmap.maps.coverage.coverage_map`:
 cells coloured by minutes to the nearest station, gaps, cross-covered area,
-suggested sites, legend), the per-district figures and download links for the
-files the CLI writes (GeoPackage, CSV, XLSX, charts, standalone map).  The API
-returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
+suggested sites, legend), the per-district figures with the run's assumptions
+(:meth:`stationmap.coverage.Coverage.assumptions`; where demand is a census total spread
+evenly over area, a note saying so and how to give a demand layer) and download links
+for the files the CLI writes (GeoPackage, CSV, XLSX, charts, standalone map).  The API
+returns the figures and ``assumptions`` as JSON, and the cells as GeoJSON with ``cells=true``.
 
 ``at`` makes every figure, gap and site those of that moment (only the stations open
 then count; the page's time field), ``service`` counts only the stations offering it,
@@ -96,6 +98,9 @@ def _texts() -> dict[str, str]:
         "anytime": _("任意时刻：所有未关闭的站点都计入（不看营业时间）。选择时刻，只计入当时开放的站点。"),
         "time": _("时间分布"), "figure": _("指标"), "statistic": _("统计"), "across": _("面积交叉覆盖率"),
         "heatmap": _("热力图"), "lines": _("折线图"), "sets": _("不同的开放站点组合"),
+        "assumptions": _("本次分析的假设"),
+        "even": _("人口是按面积平均分摊的：农田、水面与城区一样密集，所以上面的覆盖率、覆盖空白和建议站点"
+                  "可能追着无人居住的地方走。请提供需求图层（如 WorldPop、GHS-POP 人口栅格），让数字更真实："),
     }
 
 
@@ -276,6 +281,7 @@ def page(adcode: str) -> str:
         services=list(labels(SERVICE_LABELS, page_lang).items()),
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
+        assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
         api_url=url_for("coverage.api", district=args.adcode, **q))
 
 
@@ -372,7 +378,7 @@ def api() -> Response:
     want_cells = p.boolean(_PARAM["cells"])
     n_gaps = p.integer(_PARAM["gaps"])
     cov, sites = _run(args)
-    body = cov.to_dict(cells=want_cells)
+    body = cov.to_dict(cells=want_cells, profile=args.profile)
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
     if sites is not None:
         body["sites"] = sites.to_dict()

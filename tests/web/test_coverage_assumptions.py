@@ -1,0 +1,88 @@
+"""Issue 17: every coverage answer states the same assumptions (the API's JSON, the page,
+summary.json, the XLSX "about" sheet, the chart captions, the HTML map's legend)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import io
+import json
+import re
+
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+
+from stationmap.planning import cjk_font
+
+QUERY = "kind=rest&mode=walk&minutes=12&cell=1000"
+
+
+def _legend_lines(text: str) -> list[str]:
+    """The assumption lines of a folium map's legend (its body is a JSON string in the script)."""
+    bodies = [json.loads(m) for m in re.findall(r'div\.innerHTML = ("(?:[^"\\]|\\.)*");', text)]
+    assert len(bodies) == 1, "one legend"
+    block = re.search(r"<details class='sm-assumptions'[^>]*>(.*?)</details>", bodies[0], re.S)
+    assert block, "the legend states the assumptions"
+    return [html_lib.unescape(x) for x in re.findall(r"<div[^>]*>(.*?)</div>", block.group(1))]
+
+
+def _page_lines(text: str) -> list[str]:
+    block = re.search(r'<section class="cov-assumptions" id="coverage-assumptions">(.*?)</section>', text, re.S)
+    assert block, "the page states the assumptions"
+    return [html_lib.unescape(x) for x in re.findall(r"<li>(.*?)</li>", block.group(1))]
+
+
+def _caption_lines(png: bytes) -> list[str]:
+    return Image.open(io.BytesIO(png)).text["Description"].split("\n")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_output_carries_the_same_assumptions(ro_client, lang):
+    q = f"{QUERY}&lang={lang}"
+    api = ro_client.get(f"/api/v1/coverage?district=320404&{QUERY}", headers={"Accept-Language": lang}).get_json()
+    rec = api["assumptions"]
+    lines = rec["text"][lang]
+    # the record says what was assumed
+    assert rec["mode"] == "walk" and rec["minutes"] == 12 and rec["method"] == "circle"
+    assert rec["detour_factor"] > 1 and rec["radius_m"] == pytest.approx(
+        12 * rec["speed_kmh"] * 1000 / 60 / rec["detour_factor"])
+    assert rec["demand"] == {"source": "census 2020", "spread": "area"} and rec["demand_even_over_area"]
+    assert rec["shape"] == "square" and rec["cell_m"] == 1000 and rec["sample"] is True
+    assert len(lines) == 7 and len(rec["text"]["zh"]) == len(rec["text"]["en"])
+    assert f"{rec['radius_m']:,.0f} m" in lines[1]
+    assert ("示例数据" if lang == "zh" else "SAMPLE DATA") in lines[-1]
+
+    page = ro_client.get(f"/coverage/320404?{q}").get_data(as_text=True)
+    assert _page_lines(page) == lines
+    assert 'id="coverage-even-demand"' in page and "--demand" in page   # spread evenly: said, and a way out
+
+    summary = json.loads(ro_client.get(f"/coverage/320404/download/summary.json?{q}").get_data(as_text=True))
+    assert summary["assumptions"] == rec
+
+    wb = load_workbook(io.BytesIO(ro_client.get(f"/coverage/320404/download/figures.xlsx?{q}").data))
+    about = [(r[0], r[1]) for r in wb["about"].iter_rows(values_only=True)][1:]
+    assert [v for k, v in about if k == "assumption"] == lines
+
+    chart_lang = lang if (lang == "en" or cjk_font()) else "en"  # Chinese charts need a CJK font
+    for name in ("coverage_by_district.png", "minutes_distribution.png"):
+        png = ro_client.get(f"/coverage/320404/download/{name}?{q}").data
+        assert _caption_lines(png) == rec["text"][chart_lang]
+
+    standalone = ro_client.get(f"/coverage/320404/download/coverage_map.html?{q}").get_data(as_text=True)
+    assert _legend_lines(standalone) == lines
+    assert _legend_lines(page) == lines                                  # the page's own map too
+
+
+def test_other_mode_or_minutes_state_other_assumptions(ro_client):
+    base = ro_client.get(f"/api/v1/coverage?district=320404&{QUERY}").get_json()["assumptions"]
+    bike = ro_client.get("/api/v1/coverage?district=320404&kind=rest&mode=bike&minutes=12&cell=1000"
+                         ).get_json()["assumptions"]
+    longer = ro_client.get("/api/v1/coverage?district=320404&kind=rest&mode=walk&minutes=20&cell=1000"
+                           ).get_json()["assumptions"]
+    assert bike["mode"] == "bike" and bike["speed_kmh"] > base["speed_kmh"] and bike["radius_m"] > base["radius_m"]
+    assert bike["text"]["zh"][0] != base["text"]["zh"][0] and bike["text"]["zh"][1] != base["text"]["zh"][1]
+    assert longer["minutes"] == 20 and longer["radius_m"] == pytest.approx(base["radius_m"] * 20 / 12)
+    assert longer["text"]["en"][2].startswith("Threshold: 20 minutes")
+    assert base["text"]["en"][2].startswith("Threshold: 12 minutes")
+    page = ro_client.get("/coverage/320404?kind=rest&mode=walk&minutes=20&cell=1000").get_data(as_text=True)
+    assert "20 分钟" in _page_lines(page)[2]
