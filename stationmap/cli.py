@@ -832,7 +832,9 @@ def sample_generate(out: str | None, seed: int | None) -> None:
 @click.option("--candidates", type=click.Path(dir_okay=False), default=None,
               help="Candidate host places (CSV lon,lat[,id] or GeoJSON/GeoPackage points, WGS-84); default grid cells.")
 @click.option("--demand", "demand_path", type=click.Path(dir_okay=False), default=None,
-              help="Demand layer (points or polygons with a weight column) instead of the census.")
+              help="Demand instead of the census spread over area: a population raster (GeoTIFF .tif, any CRS; "
+                   "each pixel shared among the cells it overlaps by area) or a layer of points or polygons with "
+                   "a weight column (CSV lon,lat / GeoJSON / GeoPackage).")
 @click.option("--demand-column", default="weight", show_default=True)
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled SAMPLE stations, not the database.")
 @click.option("--scheduler", default=None,
@@ -897,7 +899,10 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     district = load_districts(cfg).get(adcode)
     network = open_network(network_spec, settings=cfg) if network_spec else None
     cand = cv.read_points(candidates) if candidates else None
-    demand = cv.read_points(demand_path, weight_column=demand_column) if demand_path else None
+    demand: object = None
+    if demand_path:
+        demand = cv.PopulationRaster.open(demand_path) if cv.is_raster(demand_path) \
+            else cv.read_points(demand_path, weight_column=demand_column)
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
     if scheduler or district.level == "province":
         if add_n or network is not None or method == "network" or profiles or demand is not None:

@@ -24,7 +24,13 @@ from stationmap.coverage.areas import (
     resolve_areas,
 )
 from stationmap.coverage.assumptions import assumptions
-from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
+from stationmap.coverage.demand import (
+    PopulationRaster,
+    demand_from_frame,
+    demand_from_raster,
+    road_length_per_cell,
+    spread_population,
+)
 from stationmap.coverage.grid import Grid, make_grid
 from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
 from stationmap.coverage.params import (
@@ -426,9 +432,11 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         The grid (:func:`make_grid`).
     horizon_minutes : float, optional
         Minutes are reported up to this (default ``4 * minutes``).
-    demand : GeoDataFrame or array, optional
-        A demand layer (points or polygons with ``demand_column``) or an
-        array with one value per cell; default the census population spread
+    demand : GeoDataFrame, PopulationRaster or array, optional
+        A demand layer (points or polygons with ``demand_column``), a population
+        raster (:class:`~stationmap.coverage.demand.PopulationRaster`: each pixel
+        shared among the cells it overlaps by area) or an array with one value per
+        cell; default the census population spread
         by ``demand_proxy``: ``"roads"`` (road length per cell, needs a
         network), ``"uniform"`` (cell area) or ``"auto"`` (roads when a
         network is used, else uniform).
@@ -549,6 +557,11 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         if any(a.population is None for a in areas):
             source += " (relative demand where the population is unknown)"
             info["relative"] = True
+    elif isinstance(demand, PopulationRaster):
+        dem = demand_from_raster(grid, demand)
+        source = f"population raster {demand.name} ({demand.crs_name}, {demand.resolution_text})"
+        info = {"source": "raster", "spread": "pixel_area", "file": demand.name, "crs": demand.crs_name,
+                "resolution": demand.resolution_text}
     elif isinstance(demand, (np.ndarray, list, tuple)):
         dem = np.asarray(demand, dtype=float)
         if dem.shape != (len(grid),):
