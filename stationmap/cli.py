@@ -812,6 +812,47 @@ def sample_generate(out: str | None, seed: int | None) -> None:
 
 # -- coverage (issue 5) -----------------------------------------------------------
 
+@main.group("demand")
+def demand_group() -> None:
+    """Demand layers saved for a district: its default demand on the coverage page, the API and
+    `stationmap coverage` (instead of the census spread evenly over area)."""
+
+
+@demand_group.command("save")
+@click.argument("adcode")
+@click.argument("path", type=click.Path(dir_okay=False))
+def demand_save(adcode: str, path: str) -> None:
+    """Save the population raster PATH (GeoTIFF, any CRS) as district ADCODE's demand layer."""
+    from stationmap import coverage as cv
+
+    dest = cv.save_demand_layer(adcode, path, settings=settings())
+    r = cv.PopulationRaster.open(dest)
+    click.echo(f"saved {path} ({r.crs_name}, {r.resolution_text}) as the demand layer of {adcode}: {dest}")
+
+
+@demand_group.command("list")
+def demand_list() -> None:
+    """The saved demand layers, one line each: adcode and file."""
+    from stationmap import coverage as cv
+
+    layers = cv.saved_demand_layers(settings=settings())
+    if not layers:
+        click.echo("no saved demand layers: every district uses the census spread evenly over area")
+    for code, path in layers.items():
+        click.echo(f"{code}\t{path}")
+
+
+@demand_group.command("remove")
+@click.argument("adcode")
+def demand_remove(adcode: str) -> None:
+    """Forget district ADCODE's saved demand layer (its runs use the census again)."""
+    from stationmap import coverage as cv
+
+    if not cv.remove_demand_layer(adcode, settings=settings()):
+        raise StationmapError(f"no saved demand layer for {adcode}")
+    click.echo(f"removed the demand layer of {adcode}")
+
+
 @main.command("coverage")
 @click.argument("adcode")
 @click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True,
@@ -903,6 +944,8 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     if demand_path:
         demand = cv.PopulationRaster.open(demand_path) if cv.is_raster(demand_path) \
             else cv.read_points(demand_path, weight_column=demand_column)
+    elif not (scheduler or district.level == "province"):
+        demand = cv.saved_demand_layer(district.adcode, settings=cfg)   # the district's saved layer, if any
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
     if scheduler or district.level == "province":
         if add_n or network is not None or method == "network" or profiles or demand is not None:

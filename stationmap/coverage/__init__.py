@@ -38,7 +38,9 @@ How it works
    otherwise.  Any other demand layer (points or polygons with a weight)
    can be supplied instead (:func:`demand_from_points`,
    :func:`demand_from_polygons`), or a population raster in any CRS whose pixels are
-   shared among the cells by overlapping area (:func:`demand_from_raster`).
+   shared among the cells by overlapping area (:func:`demand_from_raster`).  A raster
+   saved for a district in the instance (:func:`save_demand_layer`) is that district's
+   default on the page, the API and the CLI.
    What a run assumed (speed, detour factor and radius or network, minutes, moment,
    demand and how it was spread, cells, sample data) is :func:`assumptions`, stated
    in every output.
@@ -100,7 +102,11 @@ from stationmap.coverage.demand import (
     demand_from_raster,
     is_raster,
     read_points,
+    remove_demand_layer,
     road_length_per_cell,
+    save_demand_layer,
+    saved_demand_layer,
+    saved_demand_layers,
     spread_population,
 )
 from stationmap.coverage.grid import Grid, crs_for, h3_resolution_for, locate_cells, make_grid
@@ -138,7 +144,7 @@ __all__ = [
     "demand_from_raster", "even_over_area", "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for",
     "horizon_for", "is_raster", "locate_cells", "make_grid", "margin_m", "moments_for", "network_extent",
     "network_minutes", "network_reach", "node_minutes", "partition_stations", "points_in", "reach_m", "read_points",
-    "records", "resolve_areas", "road_length_per_cell", "run_partition", "run_partitions", "speed_m_per_min",
-    "spread_population", "time_profile", "to_metric", "to_wgs84", "week_moments", "weighted_percentile",
-    "year_moments",
+    "records", "remove_demand_layer", "resolve_areas", "road_length_per_cell", "run_partition", "run_partitions",
+    "save_demand_layer", "saved_demand_layer", "saved_demand_layers", "speed_m_per_min", "spread_population",
+    "time_profile", "to_metric", "to_wgs84", "week_moments", "weighted_percentile", "year_moments",
 ]

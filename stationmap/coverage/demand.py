@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from shapely.geometry.base import BaseGeometry
 
+    from stationmap.config import Settings
     from stationmap.coverage.areas import Area
     from stationmap.network import Network
 
@@ -258,6 +259,61 @@ def demand_from_raster(grid: Grid, raster: PopulationRaster | str | os.PathLike[
         shapely.area(pix))[p_idx]
     np.add.at(out, c_idx, w[part][p_idx] * share)
     return out
+
+
+#: the folder of the instance holding the saved demand layers, ``<adcode>.tif``
+DEMAND_DIR = "demand"
+
+
+def _saved_path(adcode: str, settings: Settings | None) -> Path:
+    from stationmap import config as _config
+    from stationmap.districts import check_adcode
+
+    settings = settings or _config.load()
+    code = check_adcode(adcode, field="district")
+    return Path(settings.instance_path) / DEMAND_DIR / f"{code}.tif"
+
+
+def save_demand_layer(adcode: str, path: str | os.PathLike[str], *, settings: Settings | None = None) -> Path:
+    """Save the population raster at ``path`` as district ``adcode``'s demand layer in the
+    instance (``<instance>/demand/<adcode>.tif``, replacing any before): the default of that
+    district's runs on the page, the API and the CLI.  Returns where it went."""
+    import shutil
+
+    from stationmap.instance import private_dir
+
+    if not is_raster(path):
+        raise ValidationError(f"{path}: a saved demand layer is a population raster (.tif)", field="demand")
+    PopulationRaster.open(path)                      # readable, with a CRS
+    dest = _saved_path(adcode, settings)
+    private_dir(dest.parent)
+    tmp = dest.with_suffix(".tif.part")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+def saved_demand_layer(adcode: str, *, settings: Settings | None = None) -> PopulationRaster | None:
+    """District ``adcode``'s saved demand layer (:func:`save_demand_layer`), or None."""
+    dest = _saved_path(adcode, settings)
+    return PopulationRaster.open(dest) if dest.is_file() else None
+
+
+def remove_demand_layer(adcode: str, *, settings: Settings | None = None) -> bool:
+    """Forget district ``adcode``'s saved demand layer; True when there was one."""
+    dest = _saved_path(adcode, settings)
+    if dest.is_file():
+        dest.unlink()
+        return True
+    return False
+
+
+def saved_demand_layers(*, settings: Settings | None = None) -> dict[str, Path]:
+    """{adcode: file} of every saved demand layer of the instance."""
+    from stationmap import config as _config
+
+    folder = Path((settings or _config.load()).instance_path) / DEMAND_DIR
+    return {p.stem: p for p in sorted(folder.glob("*.tif"))} if folder.is_dir() else {}
 
 
 def read_points(path: str | os.PathLike[str], *, weight_column: str | None = None) -> gpd.GeoDataFrame:

@@ -138,9 +138,10 @@ class _Args:
         self.moments = cv.moments_for(self.profile, self.at, self.hour) if self.profile else ()
 
     def key(self) -> tuple:
-        """What the run (the snapshot at ``at``) depends on."""
+        """What the run (the snapshot at ``at``) depends on (and the district's saved demand layer)."""
         return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add,
-                None if self.at is None else self.at.isoformat(), self.services, state().store.revision())
+                None if self.at is None else self.at.isoformat(), self.services, state().store.revision(),
+                _demand_stamp(self.adcode))
 
     def profile_key(self) -> tuple:
         """What the profile depends on: the run's grid and parameters, and its moments."""
@@ -169,6 +170,15 @@ class _Args:
         return "" if self.at is None else f"{self.at:%Y-%m-%dT%H:%M}"
 
 
+def _demand_stamp(adcode: str) -> tuple | None:
+    """The district's saved demand layer as (modified, size), None without one: a new layer is a new run."""
+    layers = cv.saved_demand_layers(settings=state().settings)
+    if adcode not in layers:
+        return None
+    st = layers[adcode].stat()
+    return (st.st_mtime_ns, st.st_size)
+
+
 def _run(args: _Args) -> tuple[Coverage, Sites | None]:
     """(coverage, sites) for ``args``, cached per arguments and store revision."""
     st = state()
@@ -194,7 +204,8 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
             else next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
-                     districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services)
+                     districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services,
+                     demand=cv.saved_demand_layer(args.adcode, settings=st.settings))
     sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
     with _LOCK:
         cache[key] = (cov, sites)

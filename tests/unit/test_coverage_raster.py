@@ -211,3 +211,43 @@ def test_hexagon_cells_share_pixels_by_area_too(tmp_path):
     sq = cv.demand_from_raster(_grid(500.0), tmp_path / "pop.tif")
     # the town's peak cell holds more people than a rural one, on both grids
     assert dem.max() > 10 * np.median(dem[dem > 0]) and sq.max() > 10 * np.median(sq[sq > 0])
+
+
+def _district_raster(path, code="320402", value=7.0, step=0.002):
+    from stationmap.districts import load_districts
+
+    x0, y0, x1, y1 = load_districts().get(code).geometry.bounds
+    data = np.full((int((y1 - y0) / step) + 2, int((x1 - x0) / step) + 2), value)
+    return _write(path, data, from_origin(x0 - step, y1 + step, step, step), "EPSG:4326")
+
+
+def test_a_saved_layer_is_the_districts_default_in_the_cli(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    monkeypatch.setenv("STATIONMAP_INSTANCE_PATH", str(tmp_path / "instance"))
+    _district_raster(tmp_path / "pop.tif")
+    runner = CliRunner()
+    run = ["coverage", "320402", "--sample", "--cell", "1000", "--kind", "rest", "--lang", "en"]
+    res = runner.invoke(main, [*run, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0 and "census total spread evenly over area" in res.output   # the fallback, said
+    res = runner.invoke(main, ["demand", "save", "320402", str(tmp_path / "pop.tif")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "instance" / "demand" / "320402.tif").is_file()
+    assert "320402" in runner.invoke(main, ["demand", "list"]).output
+    res = runner.invoke(main, [*run, "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0 and "population raster 320402.tif" in res.output, res.output
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["assumptions"]["demand"]["spread"] == "pixel_area"
+    # another district keeps the census
+    res = runner.invoke(main, ["coverage", "320404", "--sample", "--cell", "1000", "--lang", "en",
+                               "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0 and "census total spread evenly" in res.output
+    assert runner.invoke(main, ["demand", "remove", "320402"]).exit_code == 0
+    res = runner.invoke(main, [*run, "--out", str(tmp_path / "d")])
+    assert "census total spread evenly over area" in res.output
+    bad = runner.invoke(main, ["demand", "remove", "320402"])
+    assert bad.exit_code != 0 and "no saved demand layer" in bad.output and "Traceback" not in bad.output
+    bad = runner.invoke(main, ["demand", "save", "320402", str(tmp_path / "b" / "summary.json")])
+    assert bad.exit_code != 0 and "population raster" in bad.output

@@ -86,3 +86,33 @@ def test_other_mode_or_minutes_state_other_assumptions(ro_client):
     assert base["text"]["en"][2].startswith("Threshold: 12 minutes")
     page = ro_client.get("/coverage/320404?kind=rest&mode=walk&minutes=20&cell=1000").get_data(as_text=True)
     assert "20 分钟" in _page_lines(page)[2]
+
+
+def test_a_saved_demand_layer_is_the_pages_and_the_apis_default(make_web_app, web_stations, tmp_path):
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    from stationmap import coverage as cv
+    from stationmap.districts import load_districts
+
+    app = make_web_app(web_stations)
+    client = app.test_client()
+    before = client.get(f"/api/v1/coverage?district=320404&{QUERY}").get_json()
+    assert before["assumptions"]["demand_even_over_area"]
+    x0, y0, x1, y1 = load_districts().get("320404").geometry.bounds
+    step = 0.002
+    data = np.full((int((y1 - y0) / step) + 2, int((x1 - x0) / step) + 2), 3.0, dtype="float32")
+    with rasterio.open(tmp_path / "pop.tif", "w", driver="GTiff", height=data.shape[0], width=data.shape[1],
+                       count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(step, 0, x0 - step, 0, -step, y1 + step)) as dst:
+        dst.write(data, 1)
+    with app.app_context():
+        from stationmap.web.state import state
+
+        cv.save_demand_layer("320404", tmp_path / "pop.tif", settings=state().settings)
+    after = client.get(f"/api/v1/coverage?district=320404&{QUERY}").get_json()   # not the cached run
+    assert after["assumptions"]["demand"]["spread"] == "pixel_area"
+    assert after["stats"][0]["demand"] != pytest.approx(before["stats"][0]["demand"])
+    page = client.get(f"/coverage/320404?{QUERY}").get_data(as_text=True)
+    assert any("320404.tif" in x for x in _page_lines(page)) and 'id="coverage-even-demand"' not in page
