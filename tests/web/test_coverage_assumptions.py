@@ -54,7 +54,7 @@ def test_every_output_carries_the_same_assumptions(ro_client, lang):
 
     page = ro_client.get(f"/coverage/320404?{q}").get_data(as_text=True)
     assert _page_lines(page) == lines
-    assert 'id="coverage-even-demand"' in page and "--demand" in page   # spread evenly: said, and a way out
+    assert 'id="coverage-even-demand"' in page and "stationmap demand save 320404" in page   # said, and a way out
 
     summary = json.loads(ro_client.get(f"/coverage/320404/download/summary.json?{q}").get_data(as_text=True))
     assert summary["assumptions"] == rec
