@@ -116,3 +116,27 @@ def test_a_saved_demand_layer_is_the_pages_and_the_apis_default(make_web_app, we
     assert after["stats"][0]["demand"] != pytest.approx(before["stats"][0]["demand"])
     page = client.get(f"/coverage/320404?{QUERY}").get_data(as_text=True)
     assert any("320404.tif" in x for x in _page_lines(page)) and 'id="coverage-even-demand"' not in page
+
+
+def test_a_network_run_states_its_network_and_a_moment_run_its_moment():
+    from datetime import datetime
+    from pathlib import Path
+
+    from stationmap import config
+    from stationmap import coverage as cv
+    from stationmap.model import Station
+    from stationmap.network import Network
+
+    net = Network.from_gpkg(Path(config.PACKAGE_DIR).parent / "data" / "roads" / "sip_roads.gpkg")
+    st = [Station(id="a", name="A", lon=120.72, lat=31.31, kinds=("rest",))]
+    cov = cv.analyse("320571", st, network=net, mode="walk", minutes=10, cell_m=500,
+                     at=datetime(2026, 12, 7, 22, 0), demand_proxy="roads")
+    rec = cov.assumptions()
+    assert rec["method"] == "network" and "radius_m" not in rec and rec["network"]["name"] == net.name
+    assert rec["network"]["source"] == (net.source or None) and rec["network"]["date"] is None
+    en = rec["text"]["en"]
+    assert en[1] == f"Method: road network {net.name} (source: {net.source or 'not recorded'}; date: not recorded)"
+    assert en[3].startswith("Moment: only the stations open on") and "22:00" in en[3]
+    assert en[4] == "Demand: the 2020 census total spread over the cells by road length"
+    assert en[-1] == "Stations: real station data (not sample data)"
+    assert not rec["demand_even_over_area"]
