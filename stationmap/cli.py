@@ -913,6 +913,7 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     """
     from pathlib import Path
 
+    import pandas as pd
     from tqdm import tqdm
 
     from stationmap import coverage as cv
@@ -964,7 +965,16 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         frame_to_csv(res.stats, out / "figures.csv")
-        frames_to_xlsx({"Sheet1": res.stats}, out / "figures.xlsx")
+        rec = cv.run_assumptions(mode=mode, method="circle", minutes=res.params["minutes"],
+                                 horizon_minutes=res.params["horizon_minutes"], at=at, services=services,
+                                 demand_info={"source": "census 2020", "spread": "area"}, shape=shape,
+                                 cell_m=cell_m, h3_resolution=h3_resolution, crs=None,
+                                 sample=any(s.is_sample for s in stations), settings=cfg)
+        lines = rec["text"][lang]
+        frames_to_xlsx({"Sheet1": res.stats, "about": pd.DataFrame({"item": ["assumption"] * len(lines),
+                                                                    "value": lines})}, out / "figures.xlsx")
+        for line in lines:
+            click.echo(f"  {line}")
         click.echo(f"{len(res.stats)} rows, {res.n_cells:,} cells, {res.seconds:.1f} s on {res.scheduler}; "
                    f"wrote {out / 'figures.csv'} and figures.xlsx{sample_note}")
         return

@@ -84,7 +84,13 @@ from stationmap.coverage.areas import (
     to_metric,
     to_wgs84,
 )
-from stationmap.coverage.assumptions import DEMAND_SPREADS, assumption_lines, assumptions, even_over_area
+from stationmap.coverage.assumptions import (
+    DEMAND_SPREADS,
+    assumption_lines,
+    assumptions,
+    even_over_area,
+    run_assumptions,
+)
 from stationmap.coverage.dask import (
     ManyResult,
     analyse_many,
@@ -144,7 +150,8 @@ __all__ = [
     "demand_from_raster", "even_over_area", "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for",
     "horizon_for", "is_raster", "locate_cells", "make_grid", "margin_m", "moments_for", "network_extent",
     "network_minutes", "network_reach", "node_minutes", "partition_stations", "points_in", "reach_m", "read_points",
-    "records", "remove_demand_layer", "resolve_areas", "road_length_per_cell", "run_partition", "run_partitions",
-    "save_demand_layer", "saved_demand_layer", "saved_demand_layers", "speed_m_per_min", "spread_population",
-    "time_profile", "to_metric", "to_wgs84", "week_moments", "weighted_percentile", "year_moments",
+    "records", "remove_demand_layer", "resolve_areas", "road_length_per_cell", "run_assumptions", "run_partition",
+    "run_partitions", "save_demand_layer", "saved_demand_layer", "saved_demand_layers", "speed_m_per_min",
+    "spread_population", "time_profile", "to_metric", "to_wgs84", "week_moments", "weighted_percentile",
+    "year_moments",
 ]

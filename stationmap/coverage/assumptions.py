@@ -22,7 +22,12 @@ from stationmap.hours import rfc3339
 from stationmap.labels import LANGS, MODE_LABELS, PROFILE_LABELS, label, moment_label, translations
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from stationmap.config import Settings
     from stationmap.coverage.analysis import Coverage
+    from stationmap.network import Network
 
 #: how a run's demand was put into its cells (``demand_info["spread"]``)
 DEMAND_SPREADS = ("area", "roads", "pixel_area", "points", "polygons", "cells")
@@ -39,23 +44,35 @@ def assumptions(coverage: Coverage, *, profile: str | None = None) -> dict[str, 
     when one was asked for), JSON-ready; ``text`` holds them as lines in each language
     (``{"zh": [...], "en": [...]}``)."""
     cov = coverage
-    settings = cov.settings or _config.load()
+    return run_assumptions(mode=cov.mode, method=cov.method, minutes=cov.threshold,
+                           horizon_minutes=cov.horizon_minutes, at=cov.at, services=cov.services,
+                           demand_info=cov.demand_info, shape=cov.grid.shape, cell_m=cov.grid.cell_m,
+                           h3_resolution=cov.grid.resolution, crs=cov.grid.crs, sample=cov.sample,
+                           settings=cov.settings, network=cov.network, profile=profile)
+
+
+def run_assumptions(*, mode: str, method: str, minutes: float, horizon_minutes: float, at: datetime | None,
+                    services: Sequence[str], demand_info: dict[str, Any], shape: str, cell_m: float | None,
+                    h3_resolution: int | None, crs: str | None, sample: bool, settings: Settings | None = None,
+                    network: Network | None = None, profile: str | None = None) -> dict[str, Any]:
+    """:func:`assumptions` from a run's parameters, for a run without one :class:`Coverage`
+    (a partitioned run: ``crs`` None, each district in its own UTM zone)."""
+    settings = settings or _config.load()
     rec: dict[str, Any] = {
-        "mode": cov.mode, "speed_kmh": settings.speed_kmh(cov.mode), "method": cov.method,
-        "minutes": cov.threshold, "horizon_minutes": cov.horizon_minutes,
-        "at": rfc3339(cov.at), "profile": profile, "services": list(cov.services),
-        "demand": dict(cov.demand_info), "demand_even_over_area": even_over_area(cov),
-        "shape": cov.grid.shape, "cell_m": cov.grid.cell_m, "h3_resolution": cov.grid.resolution,
-        "crs": cov.grid.crs, "sample": cov.sample,
+        "mode": mode, "speed_kmh": settings.speed_kmh(mode), "method": method,
+        "minutes": minutes, "horizon_minutes": horizon_minutes,
+        "at": rfc3339(at), "profile": profile, "services": list(services),
+        "demand": dict(demand_info), "demand_even_over_area": demand_info.get("spread") == "area",
+        "shape": shape, "cell_m": cell_m, "h3_resolution": h3_resolution, "crs": crs, "sample": bool(sample),
     }
-    if cov.method == "circle":
+    if method == "circle":
         rec["detour_factor"] = settings.detour_factor
-        rec["radius_m"] = reach_m(cov.threshold, cov.mode, settings=settings)
+        rec["radius_m"] = reach_m(minutes, mode, settings=settings)
         rec["network"] = None
     else:
-        net = cov.network
-        rec["network"] = {"name": getattr(net, "name", None) or None, "source": getattr(net, "source", None) or None,
-                          "date": getattr(net, "date", None) or None}
+        rec["network"] = {"name": getattr(network, "name", None) or None,
+                          "source": getattr(network, "source", None) or None,
+                          "date": getattr(network, "date", None) or None}
     rec["text"] = {lg: assumption_lines(rec, lg) for lg in LANGS}
     return rec
 
@@ -88,8 +105,10 @@ def assumption_lines(rec: dict[str, Any], lang: str) -> list[str]:
     if rec["services"]:
         lines.append(_("服务：只计入提供 %(services)s 的站点") % {"services": ", ".join(rec["services"])})
     lines.append(demand_line(rec["demand"], lang))
-    if rec["shape"] == "square":
+    if rec["shape"] == "square" and rec["crs"]:
         lines.append(_("网格：%(cell)s m 正方形（%(crs)s）") % {"cell": f"{rec['cell_m']:g}", "crs": rec["crs"]})
+    elif rec["shape"] == "square":
+        lines.append(_("网格：%(cell)s m 正方形（每个区县在其所在的 UTM 带）") % {"cell": f"{rec['cell_m']:g}"})
     else:
         lines.append(_("网格：H3 第 %(res)s 级六边形") % {"res": rec["h3_resolution"]})
     lines.append(_("站点：示例数据（生成的，并非真实站点）") if rec["sample"]
