@@ -940,6 +940,47 @@ def sample_national(n: int, seed: int | None, out: str) -> None:
 
 # -- coverage (issue 5) -----------------------------------------------------------
 
+@main.group("demand")
+def demand_group() -> None:
+    """Demand layers saved for a district: its default demand on the coverage page, the API and
+    `stationmap coverage` (instead of the census spread evenly over area)."""
+
+
+@demand_group.command("save")
+@click.argument("adcode")
+@click.argument("path", type=click.Path(dir_okay=False))
+def demand_save(adcode: str, path: str) -> None:
+    """Save the population raster PATH (GeoTIFF, any CRS) as district ADCODE's demand layer."""
+    from stationmap import coverage as cv
+
+    dest = cv.save_demand_layer(adcode, path, settings=settings())
+    r = cv.PopulationRaster.open(dest)
+    click.echo(f"saved {path} ({r.crs_name}, {r.resolution_text}) as the demand layer of {adcode}: {dest}")
+
+
+@demand_group.command("list")
+def demand_list() -> None:
+    """The saved demand layers, one line each: adcode and file."""
+    from stationmap import coverage as cv
+
+    layers = cv.saved_demand_layers(settings=settings())
+    if not layers:
+        click.echo("no saved demand layers: every district uses the census spread evenly over area")
+    for code, path in layers.items():
+        click.echo(f"{code}\t{path}")
+
+
+@demand_group.command("remove")
+@click.argument("adcode")
+def demand_remove(adcode: str) -> None:
+    """Forget district ADCODE's saved demand layer (its runs use the census again)."""
+    from stationmap import coverage as cv
+
+    if not cv.remove_demand_layer(adcode, settings=settings()):
+        raise StationmapError(f"no saved demand layer for {adcode}")
+    click.echo(f"removed the demand layer of {adcode}")
+
+
 @main.command("coverage")
 @click.argument("adcode")
 @click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True,
@@ -960,7 +1001,9 @@ def sample_national(n: int, seed: int | None, out: str) -> None:
 @click.option("--candidates", type=click.Path(dir_okay=False), default=None,
               help="Candidate host places (CSV lon,lat[,id] or GeoJSON/GeoPackage points, WGS-84); default grid cells.")
 @click.option("--demand", "demand_path", type=click.Path(dir_okay=False), default=None,
-              help="Demand layer (points or polygons with a weight column) instead of the census.")
+              help="Demand instead of the census spread over area: a population raster (GeoTIFF .tif, any CRS; "
+                   "each pixel shared among the cells it overlaps by area) or a layer of points or polygons with "
+                   "a weight column (CSV lon,lat / GeoJSON / GeoPackage).")
 @click.option("--demand-column", default="weight", show_default=True)
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled SAMPLE stations, not the database.")
 @click.option("--scheduler", default=None,
@@ -998,6 +1041,7 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     """
     from pathlib import Path
 
+    import pandas as pd
     from tqdm import tqdm
 
     from stationmap import coverage as cv
@@ -1025,12 +1069,18 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     district = load_districts(cfg).get(adcode)
     network = open_network(network_spec, settings=cfg) if network_spec else None
     cand = cv.read_points(candidates) if candidates else None
-    demand = cv.read_points(demand_path, weight_column=demand_column) if demand_path else None
+    demand: object = None
+    if demand_path:
+        demand = cv.PopulationRaster.open(demand_path) if cv.is_raster(demand_path) \
+            else cv.read_points(demand_path, weight_column=demand_column)
+    elif not (scheduler or district.level == "province"):
+        demand = cv.saved_demand_layer(district.adcode, settings=cfg)   # the district's saved layer, if any
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
     if scheduler or district.level == "province":
-        if add_n or network is not None or method == "network" or profiles:
-            raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and "
-                                  "writes figures only: drop --add / --network / --method network / --profile")
+        if add_n or network is not None or method == "network" or profiles or demand is not None:
+            raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and the "
+                                  "census demand and writes figures only: drop --add / --network / --method network "
+                                  "/ --profile / --demand")
         with tqdm(total=None, unit="district", desc="coverage", disable=None) as bar:
             def tick(done: int, total: int) -> None:
                 bar.total = total
@@ -1043,7 +1093,16 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         frame_to_csv(res.stats, out / "figures.csv")
-        frames_to_xlsx({"Sheet1": res.stats}, out / "figures.xlsx")
+        rec = cv.run_assumptions(mode=mode, method="circle", minutes=res.params["minutes"],
+                                 horizon_minutes=res.params["horizon_minutes"], at=at, services=services,
+                                 demand_info={"source": "census 2020", "spread": "area"}, shape=shape,
+                                 cell_m=cell_m, h3_resolution=h3_resolution, crs=None,
+                                 sample=any(s.is_sample for s in stations), settings=cfg)
+        lines = rec["text"][lang]
+        frames_to_xlsx({"Sheet1": res.stats, "about": pd.DataFrame({"item": ["assumption"] * len(lines),
+                                                                    "value": lines})}, out / "figures.xlsx")
+        for line in lines:
+            click.echo(f"  {line}")
         click.echo(f"{len(res.stats)} rows, {res.n_cells:,} cells, {res.seconds:.1f} s on {res.scheduler}; "
                    f"wrote {out / 'figures.csv'} and figures.xlsx{sample_note}")
         return
@@ -1065,6 +1124,8 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     click.echo(f"{row['name']} ({row['adcode']}), {kind}, {cov.threshold:g} min by {cov.mode} ({cov.method}){when}: "
                f"demand covered {row['demand_covered']:.1%}, cross-covered {row['demand_cross_covered']:.1%}, "
                f"area covered {row['area_covered']:.1%}{sample_note}")
+    for line in cov.assumptions()["text"][lang]:
+        click.echo(f"  {line}")
     for name in profiles:
         prof = cv.time_profile(cov, stations, cv.moments_for(name, at, hour), name=name, hour=hour)
         paths.update(planning.write_profile(prof, cov, out_dir, kind=kind, lang=lang))

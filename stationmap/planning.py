@@ -181,10 +181,12 @@ def _chart(coverage: Coverage, kind: str, zh: bool, font: str | None, path: Targ
 @contextmanager
 def _charts(coverage: Coverage, kind: str, zh: bool, font: str | None, path: Target,
             figsize: tuple[float, float], rows: int = 1, *, subtitle: str = "",
-            sample: bool | None = None, moment: bool = True) -> Iterator[list[Axes]]:
+            sample: bool | None = None, moment: bool = True,
+            profile: str | None = None) -> Iterator[list[Axes]]:
     """:func:`_chart` with ``rows`` axes one above the other; the title (and ``subtitle``) over
     the first.  ``sample``: whether to mark the chart as sample data (default: the run's);
-    ``moment``: whether the title names the run's moment (a profile's charts have their own)."""
+    ``moment``: whether the title names the run's moment (a profile's charts have their own);
+    ``profile``: the time profile a chart shows (its caption says so)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -199,8 +201,11 @@ def _charts(coverage: Coverage, kind: str, zh: bool, font: str | None, path: Tar
             title = _chart_title(coverage, kind, zh, moment=moment)
             axes[0].set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=10)
             _sample_mark(fig, coverage, zh, sample)
-            fig.tight_layout()
-            fig.savefig(path, format="png")
+            caption = chart_caption(coverage, "zh" if zh else "en", profile=profile)
+            fig.tight_layout(rect=(0, 0.3 / figsize[1], 1, 1))
+            fig.text(0.01, 0.005, _two_lines(caption), ha="left", va="bottom", fontsize=6.5, color="#444444",
+                     wrap=True)
+            fig.savefig(path, format="png", metadata={"Description": caption})
         finally:
             plt.close(fig)
 
@@ -214,6 +219,19 @@ def _chart_title(coverage: Coverage, kind: str, zh: bool, *, moment: bool = True
         name = (coverage.parent or {}).get("adcode") or coverage.areas[0].adcode or "area"
     return coverage_title(name, kind, coverage.threshold, coverage.mode, "zh" if zh else "en",
                           at=coverage.at if moment else None)
+
+
+def chart_caption(coverage: Coverage, lang: str, *, profile: str | None = None) -> str:
+    """A chart's caption: the run's assumptions (:meth:`Coverage.assumptions`, with its time
+    ``profile``) in ``lang``, one a line; also the PNG's ``Description``.  The chart draws
+    them in two lines."""
+    return "\n".join(coverage.assumptions(profile=profile)["text"][lang])
+
+
+def _two_lines(caption: str) -> str:
+    lines = caption.split("\n")
+    half = (len(lines) + 1) // 2
+    return " · ".join(lines[:half]) + "\n" + " · ".join(lines[half:])
 
 
 def _sample_mark(fig: Figure, coverage: Coverage, zh: bool, sample: bool | None = None) -> None:
@@ -275,7 +293,7 @@ def chart_profile_heatmap(profile: Profile, coverage: Coverage, path: Target, *,
         rows_lab = [(n if zh else c) for c, n, *_r in groups]
         cols_lab = [label(MONTH_LABELS, m, lg) for m in MONTHS]
     with _charts(coverage, kind, zh, font, path, size, 2, subtitle=sub,
-                 sample=profile.sample or coverage.sample, moment=False) as axes:
+                 sample=profile.sample or coverage.sample, moment=False, profile=profile.name) as axes:
         for ax, col, what in ((axes[0], "demand_covered", _("人口覆盖率（≥1 站）")),
                               (axes[1], "demand_cross_covered", _("交叉覆盖（≥2 站）"))):
             if profile.name == "week":
@@ -310,7 +328,7 @@ def chart_profile_lines(profile: Profile, coverage: Coverage, path: Target, *, k
     groups = coverage.groups()
     whole = whole_code(coverage)
     with _charts(coverage, kind, zh, font, path, (11, 4.8), 1, subtitle=sub,
-                 sample=profile.sample or coverage.sample, moment=False) as (ax,):
+                 sample=profile.sample or coverage.sample, moment=False, profile=profile.name) as (ax,):
         if profile.name == "week":
             for d in range(7):
                 ax.axvspan(d * 24 - 0.5, d * 24 + NIGHT_TO_HOUR - 0.5, color="#dde3f0", lw=0)
@@ -375,15 +393,29 @@ def write_profile(profile: Profile, coverage: Coverage, out_dir: str | Path, *, 
              "time_zone": "Asia/Shanghai", "datum": "WGS-84 (EPSG:4326)"}
     if profile.sample:
         about["SAMPLE DATA"] = "the stations are generated samples, not real stations"
+    lines = coverage.assumptions(profile=profile.name)["text"][lang]
     paths[f"{stem}_xlsx"] = frames_to_xlsx(
         {"profile": table, "figures": figures,
-         "about": pd.DataFrame({"item": list(about), "value": [str(v) for v in about.values()]})},
+         "about": pd.DataFrame({"item": ["assumption"] * len(lines) + list(about),
+                                "value": lines + [str(v) for v in about.values()]})},
         out / f"{stem}.xlsx")
     paths[f"{stem}_heatmap"] = Path(chart_profile_heatmap(  # type: ignore[arg-type]  # a path in, a path out
         profile, coverage, out / f"{stem}_heatmap.png", kind=kind, lang=lang))
     paths[f"{stem}_lines"] = Path(chart_profile_lines(  # type: ignore[arg-type]  # a path in, a path out
         profile, coverage, out / f"{stem}_lines.png", kind=kind, lang=lang))
     return paths
+
+
+def about_frame(coverage: Coverage, lang: str) -> pd.DataFrame:
+    """The XLSX "about" sheet of a run: its assumptions in words of ``lang`` (one row each,
+    item ``assumption``), then its parameters, notes and datum."""
+    import pandas as pd
+
+    lines = coverage.assumptions()["text"][lang]
+    params = coverage.params()
+    return pd.DataFrame({"item": [*(["assumption"] * len(lines)), *params.keys(), "notes", "datum"],
+                         "value": [*lines, *(str(v) for v in params.values()),
+                                   " | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
 
 
 def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None = None,
@@ -418,9 +450,7 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
     gaps = coverage.gaps(kind=kind, geometry=True)
     paths["csv"] = out / "figures.csv"
     frame_to_csv(fig, paths["csv"])
-    about = pd.DataFrame({"item": [*coverage.params().keys(), "notes", "datum"],
-                          "value": [*(str(v) for v in coverage.params().values()),
-                                    " | ".join(coverage.notes) or "-", "WGS-84 (EPSG:4326)"]})
+    about = about_frame(coverage, lang)
     if coverage.sample:
         about.loc[len(about)] = ["SAMPLE DATA", "the stations are generated samples, not real stations"]
     if sites is not None and sites.shortfall is not None:

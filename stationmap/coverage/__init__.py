@@ -37,7 +37,13 @@ How it works
    network covers the area (outdoor workers work on roads), the cell's area
    otherwise.  Any other demand layer (points or polygons with a weight)
    can be supplied instead (:func:`demand_from_points`,
-   :func:`demand_from_polygons`).
+   :func:`demand_from_polygons`), or a population raster in any CRS whose pixels are
+   shared among the cells by overlapping area (:func:`demand_from_raster`).  A raster
+   saved for a district in the instance (:func:`save_demand_layer`) is that district's
+   default on the page, the API and the CLI.
+   What a run assumed (speed, detour factor and radius or network, minutes, moment,
+   demand and how it was spread, cells, sample data) is :func:`assumptions`, stated
+   in every output.
 4. **Figures** (:meth:`Coverage.stats`): per district and kind, stations,
    area and demand covered once and twice, median and 95th-percentile
    minutes.  **Gaps** (:meth:`Coverage.gaps`): connected uncovered areas
@@ -78,6 +84,13 @@ from stationmap.coverage.areas import (
     to_metric,
     to_wgs84,
 )
+from stationmap.coverage.assumptions import (
+    DEMAND_SPREADS,
+    assumption_lines,
+    assumptions,
+    even_over_area,
+    run_assumptions,
+)
 from stationmap.coverage.dask import (
     ManyResult,
     analyse_many,
@@ -87,11 +100,19 @@ from stationmap.coverage.dask import (
     run_partitions,
 )
 from stationmap.coverage.demand import (
+    RASTER_SUFFIXES,
+    PopulationRaster,
     demand_from_frame,
     demand_from_points,
     demand_from_polygons,
+    demand_from_raster,
+    is_raster,
     read_points,
+    remove_demand_layer,
     road_length_per_cell,
+    save_demand_layer,
+    saved_demand_layer,
+    saved_demand_layers,
     spread_population,
 )
 from stationmap.coverage.grid import Grid, crs_for, h3_resolution_for, locate_cells, make_grid
@@ -121,13 +142,16 @@ from stationmap.coverage.profile import Profile, moments_for, time_profile, week
 from stationmap.network.matrix import node_minutes
 
 __all__ = [
-    "DEFAULT_CELL_M", "DEMAND_PROXIES", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS", "SHAPES", "Area", "Coverage",
-    "Grid", "ManyResult", "Profile", "StationArrays", "analyse", "analyse_many", "check_cell_m", "check_kind_list",
+    "DEFAULT_CELL_M", "DEMAND_PROXIES", "DEMAND_SPREADS", "HORIZON_FACTOR", "METHODS", "MINUTE_BANDS",
+    "RASTER_SUFFIXES", "SHAPES", "Area", "Coverage", "Grid", "ManyResult", "PopulationRaster", "Profile",
+    "StationArrays", "analyse", "analyse_many", "assumption_lines", "assumptions", "check_cell_m", "check_kind_list",
     "check_minutes", "check_mode", "check_unique", "circle_minutes", "counted_stations", "crs_for",
     "default_network", "default_network_for", "demand_from_frame", "demand_from_points", "demand_from_polygons",
-    "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for", "horizon_for", "locate_cells", "make_grid",
-    "margin_m", "moments_for", "network_extent", "network_minutes", "network_reach", "node_minutes",
-    "partition_stations", "points_in", "reach_m", "read_points", "records", "resolve_areas", "road_length_per_cell",
-    "run_partition", "run_partitions", "speed_m_per_min", "spread_population", "time_profile", "to_metric",
-    "to_wgs84", "week_moments", "weighted_percentile", "year_moments",
+    "demand_from_raster", "even_over_area", "geometry_to_metric", "geometry_to_wgs84", "h3_resolution_for",
+    "horizon_for", "is_raster", "locate_cells", "make_grid", "margin_m", "moments_for", "network_extent",
+    "network_minutes", "network_reach", "node_minutes", "partition_stations", "points_in", "reach_m", "read_points",
+    "records", "remove_demand_layer", "resolve_areas", "road_length_per_cell", "run_assumptions", "run_partition",
+    "run_partitions", "save_demand_layer", "saved_demand_layer", "saved_demand_layers", "speed_m_per_min",
+    "spread_population", "time_profile", "to_metric", "to_wgs84", "week_moments", "weighted_percentile",
+    "year_moments",
 ]

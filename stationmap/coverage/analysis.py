@@ -23,7 +23,14 @@ from stationmap.coverage.areas import (
     points_in,
     resolve_areas,
 )
-from stationmap.coverage.demand import demand_from_frame, road_length_per_cell, spread_population
+from stationmap.coverage.assumptions import assumptions
+from stationmap.coverage.demand import (
+    PopulationRaster,
+    demand_from_frame,
+    demand_from_raster,
+    road_length_per_cell,
+    spread_population,
+)
 from stationmap.coverage.grid import Grid, make_grid
 from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
 from stationmap.coverage.params import (
@@ -86,6 +93,9 @@ class Coverage:
     services: tuple[str, ...] = ()
     #: the settings of the run (speeds, detour factor), for what is computed from it later
     settings: Settings | None = field(default=None, repr=False)
+    #: how the demand was made: ``source`` (census, raster, layer, cells) and ``spread``
+    #: (:data:`stationmap.coverage.assumptions.DEMAND_SPREADS`), with the file and its details
+    demand_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sample(self) -> bool:
@@ -307,12 +317,18 @@ class Coverage:
             raise ValidationError(f"kind must be one of {self.kinds}, got {kind!r}", field="kind")
         return kind
 
-    def to_dict(self, *, cells: bool = False) -> dict[str, Any]:
-        """JSON-ready figures (non-finite numbers as None); the cells as a
-        GeoJSON FeatureCollection (WGS-84) when ``cells``."""
+    def assumptions(self, *, profile: str | None = None) -> dict[str, Any]:
+        """What the run assumed, as data and as words in each language
+        (:func:`stationmap.coverage.assumptions.assumptions`)."""
+        return assumptions(self, profile=profile)
+
+    def to_dict(self, *, cells: bool = False, profile: str | None = None) -> dict[str, Any]:
+        """JSON-ready figures (non-finite numbers as None) and the run's assumptions (with its
+        time ``profile`` when one was asked for); the cells as a GeoJSON FeatureCollection
+        (WGS-84) when ``cells``."""
         import json
 
-        out = {"params": self.params(), "datum": "wgs84",
+        out = {"params": self.params(), "assumptions": self.assumptions(profile=profile), "datum": "wgs84",
                "districts": [{"adcode": a.adcode, "name": a.name, "level": a.level,
                               "population": a.population, "note": a.note or None} for a in self.areas],
                "stats": records(self.stats()), "notes": list(self.notes)}
@@ -424,9 +440,11 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         The grid (:func:`make_grid`).
     horizon_minutes : float, optional
         Minutes are reported up to this (default ``4 * minutes``).
-    demand : GeoDataFrame or array, optional
-        A demand layer (points or polygons with ``demand_column``) or an
-        array with one value per cell; default the census population spread
+    demand : GeoDataFrame, PopulationRaster or array, optional
+        A demand layer (points or polygons with ``demand_column``), a population
+        raster (:class:`~stationmap.coverage.demand.PopulationRaster`: each pixel
+        shared among the cells it overlaps by area) or an array with one value per
+        cell; default the census population spread
         by ``demand_proxy``: ``"roads"`` (road length per cell, needs a
         network), ``"uniform"`` (cell area) or ``"auto"`` (roads when a
         network is used, else uniform).
@@ -529,6 +547,7 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
                                                mode=mode, minutes=minutes, horizon_minutes=horizon)
 
     step("demand")
+    info: dict[str, Any]
     if demand is None:
         proxy = demand_proxy
         if proxy == "auto":
@@ -538,21 +557,33 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
                 raise ValidationError("demand_proxy 'roads' needs a road network", field="demand_proxy")
             dem = spread_population(grid, areas, weights=road_length_per_cell(grid, network))
             source = "census 2020 population spread over cells by road length"
+            info = {"source": "census 2020", "spread": "roads"}
         else:
             dem = spread_population(grid, areas)
             source = "census 2020 population spread uniformly over cell area"
+            info = {"source": "census 2020", "spread": "area"}
         if any(a.population is None for a in areas):
             source += " (relative demand where the population is unknown)"
+            info["relative"] = True
+    elif isinstance(demand, PopulationRaster):
+        dem = demand_from_raster(grid, demand)
+        source = f"population raster {demand.name} ({demand.crs_name}, {demand.resolution_text})"
+        info = {"source": "raster", "spread": "pixel_area", "file": demand.name, "crs": demand.crs_name,
+                "resolution": demand.resolution_text}
     elif isinstance(demand, (np.ndarray, list, tuple)):
         dem = np.asarray(demand, dtype=float)
         if dem.shape != (len(grid),):
             raise ValidationError(f"demand must have one value per cell ({len(grid)}), got shape {dem.shape}",
                                   field="demand")
         source = "supplied per cell"
+        info = {"source": "cells", "spread": "cells"}
     else:
         dem = demand_from_frame(grid, demand, column=demand_column)
         source = f"supplied layer ({len(demand)} features, column {demand_column!r})"
+        points = set(demand.geometry.geom_type) <= {"Point"}
+        info = {"source": "layer", "spread": "points" if points else "polygons", "features": len(demand),
+                "column": demand_column}
     return Coverage(grid=grid, areas=areas, kinds=kinds, mode=mode, threshold=minutes, horizon_minutes=horizon,
                     method=method, minutes=mins, count=cnts, demand=dem, demand_source=source, stations=st,
                     parent=parent, notes=notes, network=network if method == "network" else None, at=at,
-                    services=services, settings=settings)
+                    services=services, settings=settings, demand_info=info)

@@ -1,6 +1,9 @@
 """Demand per cell: the census population spread over a district's cells by road length
-or area (:func:`spread_population`, :func:`road_length_per_cell`), or a supplied layer of
-points or polygons with a weight (:func:`demand_from_frame`, :func:`read_points`).
+or area (:func:`spread_population`, :func:`road_length_per_cell`), a supplied layer of
+points or polygons with a weight (:func:`demand_from_frame`, :func:`read_points`), or a
+population raster (a GeoTIFF in any CRS: WorldPop, GHS-POP, LandScan) whose every pixel is
+shared among the cells it overlaps in proportion to the overlapping area
+(:class:`PopulationRaster`, :func:`demand_from_raster`).
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from shapely.geometry.base import BaseGeometry
 
+    from stationmap.config import Settings
     from stationmap.coverage.areas import Area
     from stationmap.network import Network
 
@@ -128,6 +133,187 @@ def demand_from_frame(grid: Grid, frame: gpd.GeoDataFrame, *, column: str = "wei
     if types <= {"Polygon", "MultiPolygon"}:
         return demand_from_polygons(grid, frame.geometry.to_numpy(), w)
     raise ValidationError(f"demand layer must be all points or all polygons, got {sorted(types)}", field="demand")
+
+
+#: raster file names :func:`is_raster` takes for a population grid
+RASTER_SUFFIXES = (".tif", ".tiff")
+
+
+def is_raster(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` names a GeoTIFF (a population raster) rather than a vector layer."""
+    return Path(path).suffix.lower() in RASTER_SUFFIXES
+
+
+@dataclass(frozen=True)
+class PopulationRaster:
+    """A population raster (people per pixel, band ``band``) to use as a run's demand.
+
+    :meth:`open` checks the file and records its CRS and resolution, which the run's
+    assumptions state."""
+
+    path: Path
+    crs_name: str
+    resolution_text: str
+    band: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, band: int = 1) -> PopulationRaster:
+        """The raster at ``path``; ValidationError (field ``demand``) when it is not a readable
+        raster with a CRS and band ``band``."""
+        import rasterio
+        from rasterio.errors import RasterioError
+
+        p = Path(path)
+        if not p.is_file():
+            raise ValidationError(f"{p}: file not found", field="demand")
+        try:
+            with rasterio.open(p) as src:
+                if src.crs is None:
+                    raise ValidationError(f"{p}: the raster has no coordinate reference system", field="demand")
+                if not 1 <= band <= src.count:
+                    raise ValidationError(f"{p}: no band {band} (the raster has {src.count})", field="demand")
+                epsg = src.crs.to_epsg()
+                crs_name = f"EPSG:{epsg}" if epsg else src.crs.to_string()
+                rx, ry = src.res
+                unit = "°" if src.crs.is_geographic else " m"
+                res = f"{rx:.6g}{unit}" if math.isclose(rx, ry, rel_tol=1e-9) else f"{rx:.6g}{unit} × {ry:.6g}{unit}"
+        except RasterioError as exc:
+            raise ValidationError(f"{p}: cannot read as a raster: {exc}", field="demand") from None
+        return cls(path=p, crs_name=crs_name, resolution_text=res, band=band)
+
+
+def demand_from_raster(grid: Grid, raster: PopulationRaster | str | os.PathLike[str]) -> np.ndarray:
+    """Demand per cell from a population raster: each pixel's value is shared among the
+    cells it overlaps in proportion to the area of the overlap (in the grid's metric CRS),
+    not given whole to the cell holding its centre.  The pixels' edges are densified before
+    they are projected, so a raster in any CRS gives the same shares.  Nodata and NaN pixels
+    count 0; the part of a pixel outside every cell is dropped (demand outside the area).
+    ValidationError (field ``demand``) for a negative value or a raster that misses the area."""
+    import rasterio
+    import shapely
+    from pyproj import Transformer
+    from rasterio.windows import Window
+
+    r = raster if isinstance(raster, PopulationRaster) else PopulationRaster.open(raster)
+    out = np.zeros(len(grid))
+    if not len(grid):
+        return out
+    cells = grid.polygons_metric()
+    gx0, gy0, gx1, gy1 = shapely.total_bounds(cells)
+    with rasterio.open(r.path) as src:
+        to_src = Transformer.from_crs(grid.crs, src.crs, always_xy=True)
+        bx0, by0, bx1, by1 = to_src.transform_bounds(gx0, gy0, gx1, gy1, densify_pts=41)
+        # the pixels under the grid's bounds (the inverse of any affine transform), one more each side
+        inv = ~src.transform
+        wc, wr = zip(*((inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f)
+                       for x in (bx0, bx1) for y in (by0, by1)))
+        c0, c1 = max(int(np.floor(min(wc))) - 1, 0), min(int(np.ceil(max(wc))) + 1, src.width)
+        r0, r1 = max(int(np.floor(min(wr))) - 1, 0), min(int(np.ceil(max(wr))) + 1, src.height)
+        if c0 >= c1 or r0 >= r1 or not all(map(math.isfinite, (bx0, by0, bx1, by1))):
+            raise ValidationError(f"{r.name}: the raster does not cover the area analysed", field="demand")
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        data = src.read(r.band, window=win, masked=True).astype(float)
+        t = src.transform   # the window's transform (affine's `*` is deprecated: written out)
+        tf = type(t)(t.a, t.b, t.c + t.a * c0 + t.b * r0, t.d, t.e, t.f + t.d * c0 + t.e * r0)
+        to_grid = Transformer.from_crs(src.crs, grid.crs, always_xy=True)
+    vals = np.ma.filled(data, 0.0)
+    vals[~np.isfinite(vals)] = 0.0
+    if (vals < 0).any():
+        raise ValidationError(f"{r.name}: population must be >= 0, found {vals.min():g} (not marked nodata)",
+                              field="demand")
+    rows, cols = np.nonzero(vals > 0)
+    if not rows.size:
+        return out
+    w = vals[rows, cols]
+    # the pixels' corners (any affine transform), projected once as a lattice: a pixel is the quad
+    # of its four projected corners (an edge bends under 2 cm over 1 km in a UTM zone)
+    cc, rr = np.meshgrid(np.arange(vals.shape[1] + 1, dtype=float), np.arange(vals.shape[0] + 1, dtype=float))
+    lx, ly = to_grid.transform(tf.a * cc + tf.b * rr + tf.c, tf.d * cc + tf.e * rr + tf.f)
+    lx, ly = np.asarray(lx), np.asarray(ly)
+    qx = np.stack([lx[rows, cols], lx[rows, cols + 1], lx[rows + 1, cols + 1], lx[rows + 1, cols]], axis=1)
+    qy = np.stack([ly[rows, cols], ly[rows, cols + 1], ly[rows + 1, cols + 1], ly[rows + 1, cols]], axis=1)
+    whole = np.zeros(rows.size, bool)
+    if grid.shape == "square":
+        # a pixel inside one lattice square goes whole to that cell (or nowhere: outside the area)
+        c: float = grid.cell_m  # type: ignore[assignment]  # square grids have one
+        i0, i1 = np.floor(qx.min(axis=1) / c), np.ceil(qx.max(axis=1) / c) - 1
+        j0, j1 = np.floor(qy.min(axis=1) / c), np.ceil(qy.max(axis=1) / c) - 1
+        whole = (i0 == i1) & (j0 == j1)
+        k = locate_cells(grid, x=(i0[whole] + 0.5) * c, y=(j0[whole] + 0.5) * c)
+        ok = k >= 0
+        np.add.at(out, k[ok], w[whole][ok])
+    part = np.nonzero(~whole)[0]
+    if not part.size:
+        return out
+    ring = np.stack([np.column_stack([qx[part], qx[part, :1]]), np.column_stack([qy[part], qy[part, :1]])], axis=2)
+    pix = np.asarray(shapely.polygons(ring))
+    tree = shapely.STRtree(cells)
+    p_idx, c_idx = tree.query(pix, predicate="intersects")
+    if not p_idx.size:
+        return out
+    share = np.asarray(shapely.area(shapely.intersection(pix[p_idx], cells[c_idx]))) / np.asarray(
+        shapely.area(pix))[p_idx]
+    np.add.at(out, c_idx, w[part][p_idx] * share)
+    return out
+
+
+#: the folder of the instance holding the saved demand layers, ``<adcode>.tif``
+DEMAND_DIR = "demand"
+
+
+def _saved_path(adcode: str, settings: Settings | None) -> Path:
+    from stationmap import config as _config
+    from stationmap.districts import check_adcode
+
+    settings = settings or _config.load()
+    code = check_adcode(adcode, field="district")
+    return Path(settings.instance_path) / DEMAND_DIR / f"{code}.tif"
+
+
+def save_demand_layer(adcode: str, path: str | os.PathLike[str], *, settings: Settings | None = None) -> Path:
+    """Save the population raster at ``path`` as district ``adcode``'s demand layer in the
+    instance (``<instance>/demand/<adcode>.tif``, replacing any before): the default of that
+    district's runs on the page, the API and the CLI.  Returns where it went."""
+    import shutil
+
+    from stationmap.instance import private_dir
+
+    if not is_raster(path):
+        raise ValidationError(f"{path}: a saved demand layer is a population raster (.tif)", field="demand")
+    PopulationRaster.open(path)                      # readable, with a CRS
+    dest = _saved_path(adcode, settings)
+    private_dir(dest.parent)
+    tmp = dest.with_suffix(".tif.part")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+def saved_demand_layer(adcode: str, *, settings: Settings | None = None) -> PopulationRaster | None:
+    """District ``adcode``'s saved demand layer (:func:`save_demand_layer`), or None."""
+    dest = _saved_path(adcode, settings)
+    return PopulationRaster.open(dest) if dest.is_file() else None
+
+
+def remove_demand_layer(adcode: str, *, settings: Settings | None = None) -> bool:
+    """Forget district ``adcode``'s saved demand layer; True when there was one."""
+    dest = _saved_path(adcode, settings)
+    if dest.is_file():
+        dest.unlink()
+        return True
+    return False
+
+
+def saved_demand_layers(*, settings: Settings | None = None) -> dict[str, Path]:
+    """{adcode: file} of every saved demand layer of the instance."""
+    from stationmap import config as _config
+
+    folder = Path((settings or _config.load()).instance_path) / DEMAND_DIR
+    return {p.stem: p for p in sorted(folder.glob("*.tif"))} if folder.is_dir() else {}
 
 
 def read_points(path: str | os.PathLike[str], *, weight_column: str | None = None) -> gpd.GeoDataFrame:

@@ -12,7 +12,8 @@
 * the cross-covered area (two or more stations in reach) hatched in blue;
 * the stations of the kind analysed, and the suggested sites as numbered
   star markers;
-* district boundaries, a legend, and a "sample data" banner when the
+* district boundaries, a legend (with the run's assumptions:
+  :meth:`stationmap.coverage.Coverage.assumptions`), and a "sample data" banner when the
   stations are generated samples.
 
 Everything is drawn in WGS-84, so only WGS-84 base maps are offered
@@ -74,6 +75,7 @@ def _texts(lang: str) -> dict[str, str]:
         "sites": _("建议新增站点"), "districts": _("行政区界"), "sample": _("示例数据（生成的，并非真实站点）"),
         "rank": _("排名"), "area": _("面积"), "demand": _("未覆盖人口"), "site": _("建议站点"),
         "new": _("新增覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
+        "assumptions": _("本次分析的假设"),
     }
 
 
@@ -253,6 +255,10 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     if sites is not None and len(sites.table):
         rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;border-radius:50%;"
                     f"background:{SITE_COLOR};margin:0 6px 0 1px'></span>★ {html.escape(tx['sites'])}</div>")
+    lines = coverage.assumptions()["text"][lang]
+    rows.append(f"<details class='sm-assumptions'{' open' if standalone else ''} style='margin-top:4px'>"
+                f"<summary><b>{html.escape(tx['assumptions'])}</b></summary>"
+                + "".join(f"<div style='color:#333'>{html.escape(x)}</div>" for x in lines) + "</details>")
     _Legend(banner + "".join(rows)).add_to(m)
     folium.LayerControl(position="topright", collapsed=True).add_to(m)
     m.fit_bounds([[south, west], [north, east]])

@@ -2,9 +2,11 @@
 
 The page shows the coverage map (:func:`stationmap.maps.coverage.coverage_map`:
 cells coloured by minutes to the nearest station, gaps, cross-covered area,
-suggested sites, legend), the per-district figures and download links for the
-files the CLI writes (GeoPackage, CSV, XLSX, charts, standalone map).  The API
-returns the figures as JSON, and the cells as GeoJSON with ``cells=true``.
+suggested sites, legend), the per-district figures with the run's assumptions
+(:meth:`stationmap.coverage.Coverage.assumptions`; where demand is a census total spread
+evenly over area, a note saying so and how to give a demand layer) and download links
+for the files the CLI writes (GeoPackage, CSV, XLSX, charts, standalone map).  The API
+returns the figures and ``assumptions`` as JSON, and the cells as GeoJSON with ``cells=true``.
 
 ``at`` makes every figure, gap and site those of that moment (only the stations open
 then count; the page's time field), ``service`` counts only the stations offering it,
@@ -98,6 +100,9 @@ def _texts() -> dict[str, str]:
         "anytime": _("任意时刻：所有未关闭的站点都计入（不看营业时间）。选择时刻，只计入当时开放的站点。"),
         "time": _("时间分布"), "figure": _("指标"), "statistic": _("统计"), "across": _("面积交叉覆盖率"),
         "heatmap": _("热力图"), "lines": _("折线图"), "sets": _("不同的开放站点组合"),
+        "assumptions": _("本次分析的假设"),
+        "even": _("人口是按面积平均分摊的：农田、水面与城区一样密集，所以上面的覆盖率、覆盖空白和建议站点"
+                  "可能追着无人居住的地方走。请提供需求图层（如 WorldPop、GHS-POP 人口栅格），让数字更真实："),
     }
 
 
@@ -135,9 +140,10 @@ class _Args:
         self.moments = cv.moments_for(self.profile, self.at, self.hour) if self.profile else ()
 
     def key(self) -> tuple:
-        """What the run (the snapshot at ``at``) depends on."""
+        """What the run (the snapshot at ``at``) depends on (and the district's saved demand layer)."""
         return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add,
-                None if self.at is None else self.at.isoformat(), self.services, state().store.revision())
+                None if self.at is None else self.at.isoformat(), self.services, state().store.revision(),
+                _demand_stamp(self.adcode))
 
     def profile_key(self) -> tuple:
         """What the profile depends on: the run's grid and parameters, and its moments."""
@@ -166,6 +172,15 @@ class _Args:
         return "" if self.at is None else f"{self.at:%Y-%m-%dT%H:%M}"
 
 
+def _demand_stamp(adcode: str) -> tuple | None:
+    """The district's saved demand layer as (modified, size), None without one: a new layer is a new run."""
+    layers = cv.saved_demand_layers(settings=state().settings)
+    if adcode not in layers:
+        return None
+    st = layers[adcode].stat()
+    return (st.st_mtime_ns, st.st_size)
+
+
 def _run(args: _Args) -> tuple[Coverage, Sites | None]:
     """(coverage, sites) for ``args``, cached per arguments and store revision."""
     st = state()
@@ -192,7 +207,8 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
         network = next(iter(load_networks(st.settings, skip_missing=True).values()), None)
     cov = cv.analyse(args.adcode, st.index.stations(), kinds=[args.kind], mode=args.mode, minutes=args.minutes,
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
-                     districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services)
+                     districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services,
+                     demand=cv.saved_demand_layer(args.adcode, settings=st.settings))
     sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
     with _LOCK:
         cache[key] = (cov, sites)
@@ -280,6 +296,7 @@ def page(adcode: str) -> str:
         services=list(labels(SERVICE_LABELS, page_lang).items()),
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
+        assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
         api_url=url_for("coverage.api", district=args.adcode, **q))
 
 
@@ -386,7 +403,7 @@ def api() -> Response:
     want_cells = p.boolean(_PARAM["cells"])
     n_gaps = p.integer(_PARAM["gaps"])
     cov, sites = _run(args)
-    body = cov.to_dict(cells=want_cells)
+    body = cov.to_dict(cells=want_cells, profile=args.profile)
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
     body["oneway_note"] = oneway_notes(cov.oneway_respected)
     if sites is not None:

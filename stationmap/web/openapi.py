@@ -283,7 +283,8 @@ def openapi_document() -> dict:
                 "operationId": "coverage",
                 "summary": "Coverage figures of a district: minutes to the nearest station, gaps, sites.",
                 "parameters": [p.openapi() for p in params.COVERAGE],
-                "responses": {"200": {"description": "Coverage figures.",
+                "responses": {"200": {"description": "Coverage figures, and the run's assumptions (assumptions: "
+                                                     "speed, radius or network, minutes, demand, cells; zh and en).",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
                               "400": bad, "404": _error("No district with that adcode, or no boundary polygon.")},
             }},
