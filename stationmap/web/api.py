@@ -467,6 +467,7 @@ def changes() -> Response:
     """The change feed (:mod:`stationmap.feed`): created, updated and deleted (or closed) stations
     in order after the cursor ``since``, a page at a time, with the next cursor."""
     p = Params(_CHANGES)
+    p.choice(LANG)    # (lang: the language of an error's display_message)
     since = p.integer(SINCE)
     limit = p.integer(_FEED_LIMIT)
     page = feed.changes(state().store, since, limit)

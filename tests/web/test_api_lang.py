@@ -120,6 +120,8 @@ def test_route_and_method_errors_in_chinese(client):
 def test_the_openapi_document_says_lang_and_the_error_members(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     for path, op in doc["paths"].items():
+        if "get" not in op:  # (a POST with a JSON body: check-ins)
+            continue
         names = [p["name"] for p in op["get"]["parameters"]]
         assert "lang" in names, path
     err = doc["components"]["schemas"]["Error"]["properties"]["error"]
