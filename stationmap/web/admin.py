@@ -754,8 +754,8 @@ def import_problems(token: str) -> WerkzeugResponse:
     """
     user = _user()
     data, meta = _load_upload(token)
-    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the response closes it)
-    try:
+    with contextlib.ExitStack() as on_error:  # the file is closed if writing it fails; else the response closes it
+        out = on_error.enter_context(tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES))
         # a BOM: Excel then reads UTF-8 (typeshed does not take a SpooledTemporaryFile for a binary file)
         text = io.TextIOWrapper(cast("IO[bytes]", out), encoding="utf-8-sig", newline="")
         problems = _ProblemsCsv(text)
@@ -765,9 +765,7 @@ def import_problems(token: str) -> WerkzeugResponse:
         problems.flush()
         text.flush()
         text.detach()
-    except BaseException:
-        out.close()
-        raise
+        on_error.pop_all()
     out.seek(0)
     response = send_file(out, mimetype="text/csv", as_attachment=True,
                          download_name=f"{Path(meta['filename']).stem}-problems.csv")

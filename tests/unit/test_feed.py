@@ -147,32 +147,27 @@ def pg_server():
 def test_concurrent_writers_on_postgresql_never_let_the_feed_skip(pg_server):
     """Two writers and a reader at once on PostgreSQL, where the log's numbers are handed out before
     commit: the writers commit them in order (the store's lock), so the reader skips nothing."""
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from stationmap.schema import metadata
 
     store = StationStore(pg_server)
     metadata.drop_all(store.engine)
     store.create_all()
-    errors: list = []
 
     def writer(prefix: str) -> None:
-        try:
-            for n in range(25):
-                store.write_many([_station(f"{prefix}-{n % 7}", n), _station(f"{prefix}-x{n}", n)], user=prefix)
-                if n % 6 == 5:
-                    store.delete(f"{prefix}-x{n}", user=prefix)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for n in range(25):
+            store.write_many([_station(f"{prefix}-{n % 7}", n), _station(f"{prefix}-x{n}", n)], user=prefix)
+            if n % 6 == 5:
+                store.delete(f"{prefix}-x{n}", user=prefix)
 
-    threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b")]
     client = Client([3, 5])
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        client.read(store, pages=2)
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(2) as pool:
+        writers = [pool.submit(writer, p) for p in ("a", "b")]
+        while not all(w.done() for w in writers):
+            client.read(store, pages=2)
+        for w in writers:
+            w.result()  # a writer's error fails the test here
     client.read(store)
-    assert not errors and client.copy == public(store) and len(client.copy) == 2 * (7 + 25 - 4)
+    assert client.copy == public(store) and len(client.copy) == 2 * (7 + 25 - 4)
     store.engine.dispose()
