@@ -43,6 +43,12 @@ def wait_js(page, expression):
     page.wait_for_function(expression, polling=100)
 
 
+def wait_map_still(page):
+    """Wait until no pan animation moves the map (a popup's auto-pan): a click computed or aimed
+    before it ends can land beside its target on a loaded machine."""
+    wait_js(page, "() => { const a = stationmapFinder.state.map._panAnim; return !(a && a._inProgress); }")
+
+
 def list_ids(page):
     return page.eval_on_selector_all("#nearest-list li", "els => els.map(e => e.dataset.id)")
 
@@ -360,6 +366,7 @@ def test_a_tap_that_closes_a_popup_keeps_my_position(open_finder, web_query_poin
     page.locator("#nearest-list li .when").first.click()
     page.wait_for_selector(".sm-popup .st-nav a")
     page.wait_for_timeout(400)  # the popup's pan, if any
+    wait_map_still(page)
     x, y = page.evaluate(_BARE_MAP_POINT)
     page.mouse.click(x, y)
     page.wait_for_timeout(500)
@@ -378,6 +385,7 @@ def test_a_tap_that_closes_a_popup_keeps_my_position(open_finder, web_query_poin
     btn = page.locator(".sm-setpos-btn")
     assert btn.text_content() == "设为我的位置"
     assert _position(page) == start
+    wait_map_still(page)  # the offer's auto-pan
     btn.click()
     wait_list(page, 2)
     got = [float(v) for v in _position(page).split(",")]
