@@ -78,6 +78,16 @@ def serve_pages(port: int, pages: dict):
     return live_server(parent_site, port=port)
 
 
+def station_form(point, **over) -> dict:
+    """The admin's new-station form, filled in for a point just east of WGS-84 ``point`` (lon, lat);
+    ``over`` replaces fields."""
+    d = {"name": "新驿站", "kinds": ["rest"], "services": ["toilet", "hot_water"], "lon": str(point[0] + 0.001),
+         "lat": str(point[1]), "datum": "wgs84", "adcode": "", "opening_hours": "Mo-Fr 08:00-18:00",
+         "status": "active", "address": "测试路1号", "note": "test"}
+    d.update(over)
+    return d
+
+
 def signed_client(app, user: str | None = None):
     """A test client of ``app``, signed in as ``user`` through the form (None: signed out)."""
     c = app.test_client()

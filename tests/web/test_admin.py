@@ -14,7 +14,16 @@ from stationmap import reports
 from stationmap.coords import wgs84_to_bd09, wgs84_to_gcj02
 from stationmap.hours import TZ
 from stationmap.model import Station
-from tests.support.webforms import PASSWORD, add_users, csrf_token, fresh_token, sign_in, signed_client, use_fast_hasher
+from tests.support.webforms import (
+    PASSWORD,
+    add_users,
+    csrf_token,
+    fresh_token,
+    sign_in,
+    signed_client,
+    station_form,
+    use_fast_hasher,
+)
 
 ZL_POINT = (119.93, 31.78)   # in 320404 Zhonglou
 TN_POINT = (120.00, 31.80)   # in 320402 Tianning
@@ -52,11 +61,7 @@ _client = signed_client
 
 
 def _form(**over):
-    d = {"name": "新驿站", "kinds": ["rest"], "services": ["toilet", "hot_water"], "lon": str(ZL_POINT[0] + 0.001),
-         "lat": str(ZL_POINT[1]), "datum": "wgs84", "adcode": "", "opening_hours": "Mo-Fr 08:00-18:00",
-         "status": "active", "address": "测试路1号", "note": "test"}
-    d.update(over)
-    return d
+    return station_form(ZL_POINT, **over)
 
 
 def _edit_form(store, sid, **over):

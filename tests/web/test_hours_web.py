@@ -12,7 +12,7 @@ import pytest
 
 from stationmap.hours import TZ
 from stationmap.model import Station
-from tests.support.webforms import add_users, csrf_token, fresh_token, signed_client, use_fast_hasher
+from tests.support.webforms import add_users, csrf_token, fresh_token, signed_client, station_form, use_fast_hasher
 
 ZL_POINT = (119.93, 31.78)   # in 320404 Zhonglou
 
@@ -50,11 +50,7 @@ _client = signed_client
 
 
 def _form(**over):
-    d = {"name": "新驿站", "kinds": ["rest"], "services": ["toilet", "legal_aid"], "lon": str(ZL_POINT[0] + 0.001),
-         "lat": str(ZL_POINT[1]), "datum": "wgs84", "adcode": "", "opening_hours": "Mo-Fr 08:00-18:00",
-         "status": "active", "address": "测试路1号", "note": "test"}
-    d.update(over)
-    return d
+    return station_form(ZL_POINT, services=["toilet", "legal_aid"], **over)
 
 
 def _field(html: str, name: str) -> str:
