@@ -50,7 +50,7 @@ _client = signed_client
 
 
 def _form(**over):
-    return station_form(ZL_POINT, services=["toilet", "legal_aid"], **over)
+    return station_form(ZL_POINT, **{"services": ["toilet", "legal_aid"], **over})
 
 
 def _field(html: str, name: str) -> str:
