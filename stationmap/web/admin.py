@@ -81,7 +81,7 @@ from stationmap.model import KINDS, SERVICES, STATUSES, Problem, Station, format
 from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
-from stationmap.web.state import state
+from stationmap.web.state import freshness, state
 from stationmap.web.ui import district_name, lang, safe_next, scope_names, signed_in_user
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def district(adcode: str) -> str:
     user.require_edit(adcode)
     stations = sorted((s for s in state().index.stations() if s.adcode == adcode), key=lambda s: s.id)
     visits = _reports.needs_visit(state().store, adcode_prefix=adcode)
-    fresh = _reports.freshness_many(state().store, stations)
+    fresh = freshness(stations)
     today = _reports.today_shanghai()
     stale_days = state().settings.stale_days
     stale = _reports.stale_stations(stations, fresh, max_age_days=stale_days, today=today)

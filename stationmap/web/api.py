@@ -84,6 +84,7 @@ from stationmap.web.state import (
     district_counts,
     district_members,
     district_scope,
+    freshness,
     sorted_stations,
     state,
 )
@@ -204,7 +205,7 @@ def nearest() -> Response:
     if neighbours is not None:
         for s, e in zip(stations, extra):
             e["neighbour"] = s.id in neighbours
-    fresh, today = reports.freshness_many(st.store, stations), reports.today_shanghai()
+    fresh, today = freshness(stations), reports.today_shanghai()
     for s, e in zip(stations, extra):
         e["freshness"] = fresh[s.id].to_dict(today)
     # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
@@ -419,7 +420,7 @@ def station(station_id: str) -> Response:
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
     nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
-    fresh = reports.freshness(state().store, st).to_dict(reports.today_shanghai())
+    fresh = freshness([st])[st.id].to_dict(reports.today_shanghai())
     feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
     return geojson_response(feat)
@@ -431,7 +432,7 @@ def districts() -> Response:
     Params(_DISTRICTS).choice(LANG)    # (lang: the language of an error's display_message)
     st = state()
     rows, members = district_counts(), district_members()
-    fresh, today = reports.freshness_many(st.store, st.index.stations()), reports.today_shanghai()
+    fresh, today = freshness(st.index.stations()), reports.today_shanghai()
     rows = [{**r, "freshness": reports.freshness_figures(members.get(r["adcode"], []), fresh, today=today)}
             for r in rows]
     return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows),

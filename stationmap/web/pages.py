@@ -22,7 +22,7 @@ from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, pr
 from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
-from stationmap.web.state import any_sample, district_counts, state
+from stationmap.web.state import any_sample, district_counts, freshness, state
 from stationmap.web.ui import center, finder_config, lang, mode_labels
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def station(station_id: str) -> str:
                 for s in st.services]
     kinds = [(k, label(KINDS, k, page_lang), KIND_COLORS.get(k, "#666")) for k in st.kinds]
     shown_name, name_source = display_name(st, page_lang)
-    fresh = reports.freshness(state().store, st)
+    fresh = freshness([st])[st.id]
     today = reports.today_shanghai()
     return render_template(
         "station.html", st=st, shown_name=shown_name, name_source=name_source, kinds=kinds, services=services,

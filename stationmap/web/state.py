@@ -22,6 +22,8 @@ boundary_bodies            AppState                        64 bodies, oldest dro
 stations_bodies            AppState                        8 bodies, oldest dropped; keyed by the minute
 scopes                     AppState                        16 districts' scopes, oldest dropped; per index
 finder_parts               AppState                        16 maps (per language and centre), then cleared
+freshness                  AppState                        the database's next commit (any: a check-in
+                                                           too; :meth:`AppState.sync`); one per station
 coverage_runs /            AppState                        6 runs / maps, least recently used dropped
 coverage_parts
 networks                   module (per process)            4 sets of networks, oldest dropped
@@ -37,7 +39,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flask import current_app
 
 from stationmap import config as _config
+from stationmap import reports
 from stationmap.districts import BOUNDARY_DECIMALS, BOUNDARY_TOLERANCE_DEG, simplified_boundaries
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.index import StationIndex
@@ -55,6 +58,7 @@ from stationmap.web.http import PID, evict
 
 if TYPE_CHECKING:
     from stationmap.districts import Districts
+    from stationmap.reports import Freshness
     from stationmap.scope import Scope
 
 
@@ -91,6 +95,10 @@ class AppState:
     # -- caches (see the module's table) --
     #: ``(pid, ChangeProbe)``: the store's change probe of this process
     change_probe: tuple | None = None
+    #: how many times :meth:`sync` has seen that the database may have changed (any commit)
+    generation: int = 0
+    #: ``(generation, {station id: Freshness})`` of :func:`freshness`
+    freshness: tuple | None = None
     #: ``(index key, stations in id order)``
     sorted_stations: tuple | None = None
     #: ``(index key, any sample station)``
@@ -121,6 +129,7 @@ class AppState:
         """Apply changes other processes wrote since this index was built."""
         if not self._may_have_changed():
             return
+        self.generation += 1
         if self.store.revision() != self.index.revision:
             self.index.sync(self.store)
 
@@ -141,6 +150,22 @@ class AppState:
 def state() -> AppState:
     """The current app's :class:`AppState`."""
     return current_app.extensions["stationmap"]
+
+
+def freshness(stations: Iterable[Station]) -> dict[str, Freshness]:
+    """:func:`stationmap.reports.freshness_many` of ``stations``, kept until the database's next
+    commit (a check-in or an edit through any worker: :meth:`AppState.sync` counts them): the
+    check-in queries cost half of a /api/v1/nearest answer (0.4 of 0.84 ms, 5 stations)."""
+    st = state()
+    gen, cache = st.freshness if st.freshness is not None else (None, {})
+    if gen != st.generation:
+        cache = {}
+        st.freshness = (st.generation, cache)
+    stations = list(stations)
+    missing = [s for s in stations if s.id not in cache]
+    if missing:
+        cache.update(reports.freshness_many(st.store, missing))
+    return {s.id: cache[s.id] for s in stations}
 
 
 def sync_index() -> None:

@@ -146,3 +146,20 @@ def test_district_page_lists_stale_stations_by_the_configured_days(make_web_app)
         assert [n for n in ("从未核实站", "久未核实站", "新近核实站") if n in stale] == want
         assert stale.index("从未核实站") < stale.index("久未核实站")
     assert signed_client(app, "tn").get("/admin/districts/320404").status_code == 403
+
+
+def test_freshness_is_read_once_until_the_database_changes(make_web_app, monkeypatch):
+    """The check-in queries were half of a /nearest answer: they are kept until the next commit
+    (a check-in or an edit, through any worker), then read again."""
+    app = make_web_app([Station(id="zl-1", name="钟楼驿站", lon=ZL[0], lat=ZL[1], adcode="320404", kinds=("rest",))])
+    calls = []
+    real = reports.freshness_many
+    monkeypatch.setattr(reports, "freshness_many", lambda store, sts: calls.append(1) or real(store, sts))
+    c = app.test_client()
+    url = f"/api/v1/nearest?lon={ZL[0]}&lat={ZL[1]}&k=1"
+    for _ in range(3):
+        assert c.get(url).json["features"][0]["properties"]["freshness"]["text"]["zh"] == "从未确认"
+    assert len(calls) == 1
+    reports.add_report(app.extensions["stationmap"].store, "zl-1", "open_ok")   # as another worker would
+    assert c.get(url).json["features"][0]["properties"]["freshness"]["by"] == "checkin"
+    assert len(calls) == 2
