@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -411,12 +412,20 @@ class Freshness:
         return label(PROBLEM_LABELS, "one" if self.open_problems == 1 else "many", lang).format(n=self.open_problems)
 
     def to_dict(self, today: date) -> dict[str, Any]:
-        """JSON-ready: ``confirmed_on``, ``by``, ``age_days``, ``open_problems`` and the words in zh and en."""
-        return {"confirmed_on": self.on.isoformat() if self.on else None, "by": self.by or None,
-                "age_days": self.age_days(today), "open_problems": self.open_problems,
-                "text": {lang: self.words(lang, today) for lang in ("zh", "en")},
-                "problems_text": {lang: self.problem_words(lang) for lang in ("zh", "en")} if self.open_problems
-                else None}
+        """JSON-ready: ``confirmed_on``, ``by``, ``age_days``, ``open_problems`` and the words in zh and en.
+
+        Shared (cached per freshness and day: the words cost a fifth of a /nearest answer, and
+        stations share a few values): read it, do not change it."""
+        return _freshness_dict(self, today)
+
+
+@lru_cache(maxsize=4096)
+def _freshness_dict(f: Freshness, today: date) -> dict[str, Any]:
+    return {"confirmed_on": f.on.isoformat() if f.on else None, "by": f.by or None,
+            "age_days": f.age_days(today), "open_problems": f.open_problems,
+            "text": {lang: f.words(lang, today) for lang in ("zh", "en")},
+            "problems_text": {lang: f.problem_words(lang) for lang in ("zh", "en")} if f.open_problems
+            else None}
 
 
 def age_words(days: int, lang: str) -> str:
