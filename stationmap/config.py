@@ -72,6 +72,9 @@ WEB_MAX_GAPS = 1000
 WEB_MIN_MINUTES = 1.0
 #: The most sites :func:`stationmap.siting.suggest_sites` suggests in one run.
 MAX_SITES = 1000
+#: What :func:`stationmap.siting.suggest_sites` maximises (``--objective``, ``objective=``): demand
+#: covered at least once, or at least twice (the 双15 cross-coverage)
+SITING_OBJECTIVES = ("once", "twice")
 #: Rows the import preview (``/admin/import``) lists per outcome (new, changed, unchanged,
 #: problem); its counts are always whole, and the full problem list is a CSV download.
 PREVIEW_MAX_ROWS = 200

@@ -201,6 +201,12 @@ PROFILE_LABELS = {
     "year": (f"全年（每月 {PROFILE_DAY} 日）", f"Year (the {PROFILE_DAY}th of each month)"),
 }
 
+#: what the suggested sites maximise (:data:`stationmap.config.SITING_OBJECTIVES`) -> (Chinese, English)
+OBJECTIVE_LABELS = {
+    "once": ("覆盖人口最多（至少一个站点）", "Most people covered (by at least one station)"),
+    "twice": ("交叉覆盖人口最多（至少两个站点，双15）", "Most people cross-covered (two or more stations, 双15)"),
+}
+
 #: the named figures of a time profile (:meth:`stationmap.coverage.Profile.figures`) -> (Chinese, English)
 FIGURE_LABELS = {
     "night": (f"夜间（{NIGHT_FROM_HOUR:02d}:00–{NIGHT_TO_HOUR:02d}:00）",
@@ -489,11 +495,11 @@ PARAMETER_LABELS = {
     "bbox": ("范围", "Bounding box"), "district": ("区划代码", "District"), "scope": ("区县范围", "Scope"),
     "limit": ("每页数量", "Page size"), "offset": ("偏移量", "Offset"), "fields": ("属性", "Fields"),
     "level": ("级别", "Level"), "add": ("建议站点数", "Sites to add"), "cells": ("网格", "Cells"),
-    "gaps": ("空白区数量", "Gaps"),
+    "gaps": ("空白区数量", "Gaps"), "objective": ("选址目标", "Siting objective"),
 }
 
 _VOCABULARIES = (KIND_LABELS, SERVICE_LABELS, STATUS_LABELS, MODE_LABELS, METHOD_LABELS, REPORT_LABELS,
-                 RESOLUTION_LABELS, DATUM_LABELS, PROFILE_LABELS, HOST_LABELS)
+                 RESOLUTION_LABELS, DATUM_LABELS, PROFILE_LABELS, HOST_LABELS, OBJECTIVE_LABELS)
 
 
 @lru_cache(maxsize=1)

@@ -501,13 +501,14 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
            candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",
            settings: Settings | None = None, at: datetime | None = None, services: Sequence[str] = (),
-           progress: Callable[[str], None] | None = None) -> tuple[Coverage, siting.Sites | None, dict[str, Path]]:
+           progress: Callable[[str], None] | None = None, objective: str = "once"
+           ) -> tuple[Coverage, siting.Sites | None, dict[str, Path]]:
     """Analyse ``area``, suggest ``add`` sites for the first kind, and write every
     output (:func:`write_outputs`).  Returns ``(coverage, sites or None, paths)``.
 
     ``area``, ``stations``, ``kinds``, ``demand`` and the other parameters of the run are
     :func:`stationmap.coverage.analyse`'s (``at``: the run at that moment, only the stations open then
-    count); ``add``, ``solver`` and ``candidates``
+    count); ``add``, ``solver``, ``candidates`` and ``objective``
     :func:`stationmap.siting.suggest_sites`'s (``solver`` is its ``method``)."""
     cov = analyse(area, stations, kinds=kinds, mode=mode, minutes=minutes, method=method, network=network,
                   cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, demand=demand,
@@ -515,6 +516,7 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
     sites = None
     if add:
         (progress or (lambda label: None))("sites")
-        sites = siting.suggest_sites(cov, add, candidates=candidates, method=solver, settings=settings)
+        sites = siting.suggest_sites(cov, add, candidates=candidates, method=solver, settings=settings,
+                                     objective=objective)
     paths = write_outputs(cov, out_dir, sites=sites, lang=lang, progress=progress)
     return cov, sites, paths

@@ -1,4 +1,4 @@
-"""Where to add stations: the maximal covering location problem (MCLP).
+"""Where to add stations: the maximal covering location problem (MCLP), covered once or twice.
 
 Given a :class:`stationmap.coverage.Coverage`, choose up to ``n`` new sites
 for one station kind so as to cover the most demand that no existing
@@ -9,6 +9,20 @@ was (circles with the detour factor, or the road network).
 
 Candidate sites: the grid's cell centres (default) or a supplied list of
 host places (WGS-84 points: stations-to-be at banks, post offices, shops...).
+
+Objectives (:data:`OBJECTIVES`)
+    ``"once"``: the most demand covered at least once (the MCLP above).
+    ``"twice"``: the most demand covered at least twice, the "双15" cross-coverage
+    (backup coverage, after Hogan & ReVelle 1986): a cell one existing station
+    covers needs one new site in reach, a cell none covers needs two; cells
+    covered twice already are worth nothing more.  In the integer programme
+    ``need_i y_i <= sum_{j in N_i} x_j`` with ``y_i`` binary where ``need_i = 2``
+    (a continuous ``y_i`` would take half a cell for one site).  The greedy
+    heuristic maximises the submodular surrogate
+    ``sum_i w_i min(hits_i, need_i) / need_i`` (half a cell's demand for its
+    first of two sites, so a lone first site is not worth nothing), which for
+    ``"once"`` is the MCLP's own greedy; the figures reported are always the
+    true objective (demand reaching its need).
 
 Solvers
     ``"exact"``: the integer programme (Church & ReVelle 1974)
@@ -42,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stationmap.config import MAX_SITES
+from stationmap.config import SITING_OBJECTIVES as OBJECTIVES
 from stationmap.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -55,6 +70,8 @@ if TYPE_CHECKING:
     from stationmap.network import Network
 
 SOLVERS = ("auto", "exact", "greedy")
+#: how many stations in reach each objective asks of a cell
+OBJECTIVE_TIMES = {"once": 1, "twice": 2}
 #: why fewer sites came back than asked (``Sites.shortfall["reason"]``): no cell with demand is
 #: uncovered; no candidate reaches any that is; the sites given already cover all the uncovered
 #: demand any candidate reaches (the remaining candidates add none); the solver stopped early
@@ -72,9 +89,10 @@ class Sites:
 
     ``table``: a DataFrame, one row per site in order of added demand
     (rank, lon, lat (WGS-84), candidate, cell_id, adcode, new_demand,
-    cumulative_demand).  ``objective``: uncovered demand the sites cover
-    together; ``uncovered_before``: uncovered demand before.
-    ``covered_before`` / ``covered_after``: share of all demand covered.
+    cumulative_demand).  ``objective``: demand the sites bring to the
+    coverage asked (``objective_name``: once, or twice); ``uncovered_before``:
+    demand short of it before.  ``covered_before`` / ``covered_after``: share of
+    all demand covered once (twice with ``objective_name="twice"``).
     """
 
     kind: str
@@ -98,13 +116,16 @@ class Sites:
     #: uncovered), ``unreachable_cells`` / ``unreachable_demand`` (beyond every candidate's reach);
     #: None when all ``n`` came back
     shortfall: dict[str, Any] | None = None
+    #: the objective maximised (:data:`OBJECTIVES`): demand covered "once" or "twice"
+    objective_name: str = "once"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the figures, notes, the shortfall and the sites' table as records."""
         from stationmap.coverage import records
 
         return {"kind": self.kind, "n": self.n, "method": self.method, "optimal": self.optimal,
-                "status": self.status, "objective": self.objective, "uncovered_before": self.uncovered_before,
+                "status": self.status, "objective_name": self.objective_name, "objective": self.objective,
+                "uncovered_before": self.uncovered_before,
                 "total_demand": self.total_demand, "covered_before": _finite(self.covered_before),
                 "covered_after": _finite(self.covered_after), "notes": list(self.notes),
                 "shortfall": dict(self.shortfall) if self.shortfall is not None else None,
@@ -129,12 +150,13 @@ def _finite(x: float | None) -> float | None:
 
 def coverage_matrix(coverage: Coverage, *, kind: str | None = None, candidates: Any = None,
                     settings: Settings | None = None, network: Network | None = None,
-                    notes: list[str] | None = None
+                    notes: list[str] | None = None, times: int = 1
                     ) -> tuple[csr_matrix, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(A, demand rows, candidate lon, lat, ids) for the uncovered demand of ``kind``.
 
     ``A`` is a sparse boolean (candidates, demand rows) matrix.  Demand rows
-    are the cells no existing station of ``kind`` covers, with demand > 0.
+    are the cells with demand > 0 that fewer than ``times`` existing stations of
+    ``kind`` cover (``times=1``: none).
     """
     from stationmap import config as _config
     from stationmap import coverage as cv
@@ -142,7 +164,7 @@ def coverage_matrix(coverage: Coverage, *, kind: str | None = None, candidates: 
     settings = settings or _config.load()
     kind = coverage.resolve_kind(kind)
     grid = coverage.grid
-    rows = np.nonzero((coverage.count[kind] == 0) & (coverage.demand > 0))[0]
+    rows = np.nonzero((coverage.count[kind] < times) & (coverage.demand > 0))[0]
     clon, clat, cids = _candidates(coverage, candidates, rows, settings, notes)
     if coverage.method == "network":
         network = network if network is not None else coverage.network
@@ -262,15 +284,18 @@ def _parse_candidates(candidates: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 # -- solvers ----------------------------------------------------------------------------
 
-def reduce_problem(A: csr_matrix, w: npt.ArrayLike) -> tuple[csr_matrix, np.ndarray, np.ndarray, list[np.ndarray]]:
+def reduce_problem(A: csr_matrix, w: npt.ArrayLike, need: npt.ArrayLike | None = None
+                   ) -> tuple[csr_matrix, np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
     """Drop candidates covering nothing and demand nobody can cover; merge demand
-    rows with the same candidate set.  Returns (A', w', candidate index, row groups)."""
+    rows with the same candidate set (and the same ``need``: new sites each row
+    needs in reach, default 1).  Returns (A', w', candidate index, row groups, need')."""
     from scipy.sparse import csc_matrix, csr_matrix
 
     A = csr_matrix(A, dtype=bool)
     w = np.asarray(w, dtype=float)
-    col_any = np.asarray(A.sum(axis=0)).ravel() > 0
-    keep_d = np.nonzero(col_any & (w > 0))[0]
+    need = np.ones(len(w), np.int64) if need is None else np.asarray(need, dtype=np.int64)
+    reach = np.asarray(A.sum(axis=0)).ravel()
+    keep_d = np.nonzero((reach >= need) & (w > 0))[0]   # a row fewer candidates reach than it needs: lost
     A = A[:, keep_d]
     row_any = np.nonzero(np.asarray(A.sum(axis=1)).ravel() > 0)[0]
     A = A[row_any]
@@ -278,25 +303,32 @@ def reduce_problem(A: csr_matrix, w: npt.ArrayLike) -> tuple[csr_matrix, np.ndar
     C.sort_indices()
     groups: dict[bytes, list[int]] = {}
     for k in range(C.shape[1]):
-        key = C.indices[C.indptr[k]:C.indptr[k + 1]].tobytes()
+        key = bytes([int(need[keep_d[k]])]) + C.indices[C.indptr[k]:C.indptr[k + 1]].tobytes()
         groups.setdefault(key, []).append(k)
     reps = [g[0] for g in groups.values()]
     w2 = np.array([w[keep_d[g]].sum() for g in groups.values()], dtype=float)
     A2 = C[:, reps].tocsr()
     member = [keep_d[np.asarray(g)] for g in groups.values()]
-    return A2, w2, row_any, member
+    need2 = need[keep_d[np.asarray(reps, dtype=np.int64)]] if reps else np.empty(0, np.int64)
+    return A2, w2, row_any, member, need2
 
 
-def solve_greedy(A: csr_matrix, w: npt.ArrayLike, n: int) -> tuple[list[int], list[float]]:
-    """Lazy greedy MCLP on a boolean (candidates, demand) matrix: list of chosen
-    candidate rows (in order) and the marginal demand each added."""
-    from scipy.sparse import csc_matrix, csr_matrix
+def solve_greedy(A: csr_matrix, w: npt.ArrayLike, n: int, need: npt.ArrayLike | None = None
+                 ) -> tuple[list[int], list[float]]:
+    """Lazy greedy on a boolean (candidates, demand) matrix: the chosen candidate rows (in
+    order) and the demand each brought to its need (``need``: sites each row needs, default 1).
+
+    The gain maximised is the surrogate's, ``sum w_i / need_i`` over the rows still short of
+    their need (for ``need=1`` the MCLP's own greedy); it is submodular, so lazy evaluation
+    is exact and the surrogate is within ``1 - 1/e`` of its optimum."""
+    from scipy.sparse import csr_matrix
 
     A = csr_matrix(A, dtype=bool)
-    C = csc_matrix(A)
     w = np.asarray(w, dtype=float)
-    covered = np.zeros(A.shape[1], bool)
-    gains = np.asarray(A @ w).ravel() if A.shape[1] else np.zeros(A.shape[0])
+    need = np.ones(A.shape[1], np.int64) if need is None else np.asarray(need, dtype=np.int64)
+    unit = w / np.maximum(need, 1)
+    hits = np.zeros(A.shape[1], np.int64)
+    gains = np.asarray(A @ unit).ravel() if A.shape[1] else np.zeros(A.shape[0])
     heap = [(-g, j) for j, g in enumerate(gains.tolist()) if g > 0]
     heapq.heapify(heap)
     chosen: list[int] = []
@@ -304,22 +336,24 @@ def solve_greedy(A: csr_matrix, w: npt.ArrayLike, n: int) -> tuple[list[int], li
     while heap and len(chosen) < n:
         _neg, j = heapq.heappop(heap)
         cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
-        g = float(w[cols[~covered[cols]]].sum())
+        short = cols[hits[cols] < need[cols]]
+        g = float(unit[short].sum())
         if g <= 0:
             continue
         if heap and g < -heap[0][0] - 1e-12 * max(1.0, g):
             heapq.heappush(heap, (-g, j))
             continue
         chosen.append(j)
-        added.append(g)
-        covered[cols] = True
-    del C
+        hits[short] += 1
+        added.append(float(w[short[hits[short] == need[short]]].sum()))
     return chosen, added
 
 
 def solve_exact(A: csr_matrix, w: np.ndarray, n: int, *, time_limit_s: float = 60.0,
-                warm: Sequence[int] | None = None) -> tuple[list[int], str, bool]:
-    """MCLP by CBC (PuLP).  Returns (chosen candidate rows, status, optimal)."""
+                warm: Sequence[int] | None = None, need: npt.ArrayLike | None = None) -> tuple[list[int], str, bool]:
+    """MCLP by CBC (PuLP); with ``need`` (sites each demand row needs in reach, 1 or more) the
+    backup-coverage form: ``need_i y_i <= sum x_j``, ``y_i`` binary where ``need_i > 1``.
+    Returns (chosen candidate rows, status, optimal)."""
     import pulp
     from scipy.sparse import csc_matrix, csr_matrix
 
@@ -333,12 +367,15 @@ def solve_exact(A: csr_matrix, w: np.ndarray, n: int, *, time_limit_s: float = 6
     prob = pulp.LpProblem("mclp", pulp.LpMaximize)
     # PuLP >= 3.3 attaches variables to the model (LpVariable(...) is deprecated there); older PuLP lacks it
     var = getattr(prob, "add_variable", None) or pulp.LpVariable
+    need_ = [1] * n_d if need is None else np.asarray(need, dtype=np.int64).tolist()
     x = [var(f"x{j}", cat=pulp.LpBinary) for j in range(n_c)]
-    y = [var(f"y{i}", lowBound=0, upBound=1) for i in range(n_d)]
+    # y continuous where one site suffices (integral at the optimum), binary where two are needed
+    y = [var(f"y{i}", lowBound=0, upBound=1, cat=pulp.LpBinary if need_[i] > 1 else pulp.LpContinuous)
+         for i in range(n_d)]
     prob += pulp.LpAffineExpression([(y[i], float(w[i])) for i in range(n_d)])
     for i in range(n_d):
         js = C.indices[C.indptr[i]:C.indptr[i + 1]]
-        prob += pulp.LpAffineExpression([(y[i], 1.0)] + [(x[j], -1.0) for j in js.tolist()]) <= 0
+        prob += pulp.LpAffineExpression([(y[i], float(need_[i]))] + [(x[j], -1.0) for j in js.tolist()]) <= 0
     prob += pulp.LpAffineExpression([(xj, 1.0) for xj in x]) <= n
     if warm:
         for j in warm:
@@ -358,8 +395,9 @@ def solve_exact(A: csr_matrix, w: np.ndarray, n: int, *, time_limit_s: float = 6
 
 def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candidates: Any = None,
                   method: str = "auto", time_limit_s: float = 60.0, network: Network | None = None,
-                  settings: Settings | None = None) -> Sites:
-    """Up to ``n`` new sites for ``kind`` covering the most uncovered demand.
+                  settings: Settings | None = None, objective: str = "once") -> Sites:
+    """Up to ``n`` new sites for ``kind`` covering the most uncovered demand (``objective="once"``),
+    or bringing the most demand to two stations in reach (``"twice"``).
 
     Parameters
     ----------
@@ -383,6 +421,10 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
         For a network-method coverage: default the coverage's own network.
     settings : Settings, optional
         Speeds and detour factor of the circle method (default :func:`stationmap.config.load`).
+    objective : {"once", "twice"}
+        ``once``: the most demand no existing station covers, covered; ``twice``: the
+        most demand covered by at least two stations (existing ones count), the 双15
+        cross-coverage (see the module's notes on the heuristic).
 
     Returns
     -------
@@ -411,30 +453,34 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
         raise ValidationError(f"add must be an integer in [1, {MAX_SITES}], got {n!r}", field="add")
     if method not in SOLVERS:
         raise ValidationError(f"method must be one of {SOLVERS}, got {method!r}", field="method")
+    if objective not in OBJECTIVES:
+        raise ValidationError(f"objective must be one of {OBJECTIVES}, got {objective!r}", field="objective")
     n = int(n)
+    times = OBJECTIVE_TIMES[objective]
     kind = coverage.resolve_kind(kind)
     notes: list[str] = []
     A, rows, clon, clat, cids = coverage_matrix(coverage, kind=kind, candidates=candidates, settings=settings,
-                                                network=network, notes=notes)
+                                                network=network, notes=notes, times=times)
     w = coverage.demand[rows]
+    need = times - np.asarray(coverage.count[kind][rows], dtype=np.int64)
     total = float(coverage.demand.sum())
     uncovered = float(w.sum())
-    covered_before = (total - float(coverage.demand[coverage.count[kind] == 0].sum())) / total if total > 0 \
+    covered_before = (total - float(coverage.demand[coverage.count[kind] < times].sum())) / total if total > 0 \
         else float("nan")
-    A2, w2, cand_idx, members = reduce_problem(A, w)
+    A2, w2, cand_idx, members, need2 = reduce_problem(A, w, need)
     if method == "auto":
         method = "exact" if A2.nnz <= EXACT_MAX_NNZ else "greedy"
         if method == "greedy":
             notes.append(f"the problem has {A2.nnz:,} coverage pairs (over {EXACT_MAX_NNZ:,}): greedy heuristic used")
-    g_chosen, g_added = solve_greedy(A2, w2, n)
+    g_chosen, g_added = solve_greedy(A2, w2, n, need2)
     if method == "exact":
-        chosen, status, optimal = solve_exact(A2, w2, n, time_limit_s=time_limit_s, warm=g_chosen)
+        chosen, status, optimal = solve_exact(A2, w2, n, time_limit_s=time_limit_s, warm=g_chosen, need=need2)
         if not optimal:
             notes.append(f"CBC stopped ({status}) before proving optimality within {time_limit_s:g} s")
         # keep the better of CBC's answer and the greedy one (CBC may stop early)
-        if _value(A2, w2, chosen) < _value(A2, w2, g_chosen) - 1e-9:
+        if _value(A2, w2, chosen, need2) < _value(A2, w2, g_chosen, need2) - 1e-9:
             chosen, optimal = g_chosen, False
-        order, added = _order_by_gain(A2, w2, chosen)
+        order, added = _order_by_gain(A2, w2, chosen, need2)
     else:
         order, added, status, optimal = g_chosen, g_added, "greedy", False
     sel = cand_idx[np.asarray(order, dtype=np.int64)] if order else np.empty(0, np.int64)
@@ -455,32 +501,27 @@ def suggest_sites(coverage: Coverage, n: int, *, kind: str | None = None, candid
         "new_demand": np.asarray(added, dtype=float),
         "cumulative_demand": np.cumsum(np.asarray(added, dtype=float)),
     })
-    objective = float(np.sum(added))
+    value = float(np.sum(added))
     newly = np.zeros(len(grid), bool)
-    if order:
-        hit = np.asarray(A2[np.asarray(order)].sum(axis=0)).ravel() > 0
-        for k in np.nonzero(hit)[0].tolist():
-            newly[rows[members[k]]] = True
-    shortfall = _shortfall(n, len(sel), A2, w2, order, members, w) if len(sel) < n else None
-    after = covered_before + objective / total if total > 0 else float("nan")
+    for k in np.nonzero(_reached(A2, order, need2))[0].tolist():
+        newly[rows[members[k]]] = True
+    shortfall = _shortfall(n, len(sel), A2, w2, order, members, w, need2) if len(sel) < n else None
+    after = covered_before + value / total if total > 0 else float("nan")
     return Sites(kind=kind, n=n, method=method, optimal=bool(optimal), status=status, table=table,
-                 objective=objective, uncovered_before=uncovered, total_demand=total,
+                 objective=value, uncovered_before=uncovered, total_demand=total,
                  covered_before=covered_before, covered_after=after, newly_covered=newly, notes=notes,
-                 shortfall=shortfall)
+                 shortfall=shortfall, objective_name=objective)
 
 
 def _shortfall(n: int, given: int, A2: csr_matrix, w2: np.ndarray, order: Sequence[int],
-               members: list[np.ndarray], w: np.ndarray) -> dict[str, Any]:
+               members: list[np.ndarray], w: np.ndarray, need2: np.ndarray) -> dict[str, Any]:
     """Why ``given`` < ``n`` sites came back (see :attr:`Sites.shortfall`), from the reduced problem:
     ``A2`` (useful candidates, merged demand rows), ``w2`` their demand, ``members`` the demand rows
     (indices into ``w``, the uncovered cells with demand) each merged row stands for."""
     reached = np.zeros(len(w), bool)
     for m in members:
         reached[m] = True
-    hit = np.zeros(A2.shape[1], bool)
-    if len(order):
-        hit = np.asarray(A2[np.asarray(order)].sum(axis=0)).ravel() > 0
-    left = float(w2[~hit].sum())
+    left = float(w2[~_reached(A2, order, need2)].sum())
     if not len(w):
         reason = "no_uncovered_demand"
     elif not A2.shape[0]:
@@ -495,34 +536,45 @@ def _shortfall(n: int, given: int, A2: csr_matrix, w2: np.ndarray, order: Sequen
             "unreachable_cells": int((~reached).sum()), "unreachable_demand": float(w[~reached].sum())}
 
 
-def _value(A: csr_matrix, w: np.ndarray, chosen: Sequence[int]) -> float:
-    if not chosen:
-        return 0.0
-    hit = np.asarray(A[np.asarray(chosen)].sum(axis=0)).ravel() > 0
-    return float(w[hit].sum())
+def _reached(A: csr_matrix, chosen: Sequence[int], need: np.ndarray | None = None) -> np.ndarray:
+    """Per demand row of ``A``: do the ``chosen`` candidates reach it as often as it ``need``s
+    (default once)?"""
+    if not len(chosen):
+        return np.zeros(A.shape[1], bool)
+    return np.asarray(A[np.asarray(chosen)].sum(axis=0)).ravel() >= (1 if need is None else need)
 
 
-def _order_by_gain(A: csr_matrix, w: np.ndarray, chosen: Iterable[int]) -> tuple[list[int], list[float]]:
-    """Order a chosen set by marginal gain (largest first) with the gains."""
+def _value(A: csr_matrix, w: np.ndarray, chosen: Sequence[int], need: np.ndarray | None = None) -> float:
+    return float(w[_reached(A, chosen, need)].sum())
+
+
+def _order_by_gain(A: csr_matrix, w: np.ndarray, chosen: Iterable[int], need: np.ndarray
+                   ) -> tuple[list[int], list[float]]:
+    """Order a chosen set by marginal gain (largest first) with the gains: the demand each
+    brings to its need, ties (a first of two sites brings none) broken by the surrogate's
+    gain (:func:`solve_greedy`).  Sites that bring nothing at all are left out."""
     from scipy.sparse import csr_matrix
 
     A = csr_matrix(A)
+    unit = w / np.maximum(need, 1)
     left = list(chosen)
-    covered = np.zeros(A.shape[1], bool)
+    hits = np.zeros(A.shape[1], np.int64)
     order: list[int] = []
     added: list[float] = []
     while left:
         gains = []
         for j in left:
             cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
-            gains.append(float(w[cols[~covered[cols]]].sum()))
-        k = int(np.argmax(gains))
+            short = cols[hits[cols] < need[cols]]
+            gains.append((float(w[short[hits[short] + 1 == need[short]]].sum()), float(unit[short].sum())))
+        k = max(range(len(left)), key=gains.__getitem__)
         j = left.pop(k)
-        if gains[k] <= 0:
+        if gains[k][1] <= 0:
             continue
         order.append(j)
-        added.append(gains[k])
-        covered[A.indices[A.indptr[j]:A.indptr[j + 1]]] = True
+        added.append(gains[k][0])
+        cols = A.indices[A.indptr[j]:A.indptr[j + 1]]
+        hits[cols] += 1
     return order, added
 
 

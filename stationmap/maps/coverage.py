@@ -74,7 +74,7 @@ def _texts(lang: str) -> dict[str, str]:
         "gaps": _("覆盖空白（未覆盖区域）"), "cross": _("交叉覆盖（≥2 个站点）"), "stations": _("现有站点"),
         "sites": _("建议新增站点"), "districts": _("行政区界"), "sample": _("示例数据（生成的，并非真实站点）"),
         "rank": _("排名"), "area": _("面积"), "demand": _("未覆盖人口"), "site": _("建议站点"),
-        "new": _("新增覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
+        "new": _("新增覆盖人口"), "new_twice": _("新增交叉覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
         "assumptions": _("本次分析的假设"),
     }
 
@@ -231,7 +231,8 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
                       f'color:#fff;background:{SITE_COLOR};border:2px solid #fff;border-radius:50%;'
                       f'font:bold 12px sans-serif;box-shadow:0 1px 3px rgba(0,0,0,.5)">★{label}</div>'),
                 icon_size=(30, 30), icon_anchor=(15, 15))
-            tip = f"{tx['site']} {label} · {tx['new']} {r.new_demand:,.0f} · ({r.lon:.5f}, {r.lat:.5f})"
+            new = tx["new_twice" if sites.objective_name == "twice" else "new"]
+            tip = f"{tx['site']} {label} · {new} {r.new_demand:,.0f} · ({r.lon:.5f}, {r.lat:.5f})"
             folium.Marker([float(r.lat), float(r.lon)], icon=icon, tooltip=html.escape(tip)).add_to(fgn)
         fgn.add_to(m)
 

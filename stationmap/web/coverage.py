@@ -41,6 +41,7 @@ from stationmap.labels import (
     FIGURE_LABELS,
     KIND_LABELS,
     METHOD_LABELS,
+    OBJECTIVE_LABELS,
     PROFILE_LABELS,
     SERVICE_LABELS,
     STATISTIC_LABELS,
@@ -93,7 +94,10 @@ def _texts() -> dict[str, str]:
         "stations": _("站点数"), "area": _("面积 km²"), "population": _("人口（2020 普查）"),
         "cov": _("人口覆盖率"), "cross": _("交叉覆盖率"), "acov": _("面积覆盖率"), "median": _("中位分钟"),
         "p95": _("95% 分钟"), "downloads": _("下载"), "sites": _("建议新增站点"), "rank": _("序号"),
-        "new": _("新增覆盖人口"), "method": _("方法"), "note": _("说明"), "gaps": _("主要覆盖空白"),
+        "new": _("新增覆盖人口"), "new_twice": _("新增交叉覆盖人口"), "objective": _("选址目标"),
+        "sites_before_after": _("人口覆盖率 %.1f%% → %.1f%%"),
+        "sites_before_after_twice": _("交叉覆盖率 %.1f%% → %.1f%%"),
+        "method": _("方法"), "note": _("说明"), "gaps": _("主要覆盖空白"),
         "size": _("面积 km²"), "demand": _("未覆盖人口"), "centre": _("中心（WGS-84）"), "all": _("合计"),
         "at": _("时刻"), "service": _("服务"), "any_service": _("（不限）"), "profile": _("时间分布"),
         "no_profile": _("（不显示）"), "hour": _("全年的钟点"),
@@ -125,6 +129,7 @@ class _Args:
         self.cell = p.number(_PARAM["cell"], DEFAULT_CELL_M)   # (its declared default)
         self.method = p.choice(_PARAM["method"])
         self.add = p.integer(_PARAM["add"])
+        self.objective = p.choice(_PARAM["objective"])
 
         def given(name: str) -> bool:
             return name in p.args and not (page and p.args[name] in ([""], []))
@@ -141,7 +146,7 @@ class _Args:
 
     def key(self) -> tuple:
         """What the run (the snapshot at ``at``) depends on (and the district's saved demand layer)."""
-        return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add,
+        return (self.adcode, self.kind, self.mode, self.minutes, self.cell, self.method, self.add, self.objective,
                 None if self.at is None else self.at.isoformat(), self.services, state().store.revision(),
                 _demand_stamp(self.adcode))
 
@@ -156,6 +161,8 @@ class _Args:
             q["method"] = self.method
         if self.add:
             q["add"] = str(self.add)
+            if self.objective != "once":
+                q["objective"] = self.objective
         if self.at is not None:
             q["at"] = self.at.isoformat(timespec="minutes" if not (self.at.second or self.at.microsecond)
                                         else "seconds")
@@ -209,7 +216,8 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
                      method=args.method, network=network, cell_m=args.cell, settings=st.settings,
                      districts=districts, max_cells=WEB_MAX_CELLS, at=args.at, services=args.services,
                      demand=cv.saved_demand_layer(args.adcode, settings=st.settings))
-    sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20) if args.add else None
+    sites = siting.suggest_sites(cov, args.add, settings=st.settings, time_limit_s=20,
+                                 objective=args.objective) if args.add else None
     with _LOCK:
         cache[key] = (cov, sites)
         while len(cache) > 6:
@@ -294,7 +302,9 @@ def page(adcode: str) -> str:
         method=label(METHOD_LABELS, cov.method, page_lang),
         kinds=list(labels(KIND_LABELS, page_lang).items()), modes=list(mode_labels(page_lang).items()),
         services=list(labels(SERVICE_LABELS, page_lang).items()),
-        profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
+        profiles=list(labels(PROFILE_LABELS, page_lang).items()),
+        objectives=list(labels(OBJECTIVE_LABELS, page_lang).items()),
+        objective_label=label(OBJECTIVE_LABELS, args.objective, page_lang), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
         api_url=url_for("coverage.api", district=args.adcode, **q))

@@ -43,6 +43,7 @@ from stationmap.config import (
     NIGHT_TO_HOUR,
     PROFILE_DAY,
     PROFILES,
+    SITING_OBJECTIVES,
     WEB_MAX_ADD,
     WEB_MAX_CELL_M,
     WEB_MAX_GAPS,
@@ -215,6 +216,9 @@ COVERAGE = (
     Param("cell", "number", "Grid cell, metres.", lo=WEB_MIN_CELL_M, hi=WEB_MAX_CELL_M, default=DEFAULT_CELL_M),
     Param("method", "choice", "Travel-time method.", choices=METHODS, default=DEFAULT_METHOD),
     Param("add", "integer", "Suggest this many new sites.", lo=0, hi=WEB_MAX_ADD, default=0),
+    Param("objective", "choice", "What the suggested sites maximise: the people covered by at least one station "
+          "(once), or by at least two (twice: the 双15 cross-coverage; existing stations count, and a place no "
+          "station reaches needs two new sites).", choices=SITING_OBJECTIVES, default="once"),
     Param("cells", "boolean", "Include the cells as a GeoJSON FeatureCollection (WGS-84).", default=False),
     Param("gaps", "integer", "How many gaps to list.", lo=0, hi=WEB_MAX_GAPS, default=20),
     replace(AT, description="Coverage at this moment (ISO 8601; without an offset it is Asia/Shanghai time; years "

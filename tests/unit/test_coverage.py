@@ -628,3 +628,25 @@ def test_cli_errors_are_clean(tmp_path):
     assert res.exit_code == 1 and "adcode must be 6 digits" in res.output
     res = runner.invoke(main, ["coverage", "320402", "--sample", "--mode", "plane", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
+
+
+def test_cli_sites_for_cross_coverage(tmp_path):
+    """--objective twice: the sites' figures in summary.json are the cross-covered (双15) share."""
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    out = tmp_path / "twice"
+    res = CliRunner().invoke(main, ["coverage", "320402", "--sample", "--cell", "1000", "--minutes", "8",
+                                    "--add", "2", "--objective", "twice", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "raise demand covered twice from" in res.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    sites = summary["sites"]
+    assert sites["objective_name"] == "twice" and sites["covered_after"] > sites["covered_before"]
+    fig = pd.read_csv(out / "figures.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    row = fig[(fig.adcode == "320402") & (fig.kind == sites["kind"])]
+    assert len(row) == 1 and sites["covered_before"] == pytest.approx(row.demand_cross_covered.iloc[0])
+    bad = CliRunner().invoke(main, ["coverage", "320402", "--sample", "--add", "2", "--objective", "thrice",
+                                    "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--objective" in bad.output

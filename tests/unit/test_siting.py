@@ -218,7 +218,7 @@ def test_reduce_problem_merges_identical_demand_and_drops_useless_candidates():
                              [0, 0, 0, 0],
                              [1, 1, 1, 0]], dtype=bool))
     w = np.array([2.0, 3.0, 1.0, 7.0])
-    A2, w2, cand, members = siting.reduce_problem(A, w)
+    A2, w2, cand, members, _need = siting.reduce_problem(A, w)
     assert list(cand) == [0, 2]
     assert sorted(w2.tolist()) == [1.0, 5.0]
     assert sorted(sorted(m.tolist()) for m in members) == [[0, 1], [2]]
@@ -245,7 +245,64 @@ def test_network_sites_equal_brute_force():
     assert sites.optimal and sites.objective == pytest.approx(best, rel=1e-9)
 
 
+def _brute_force_twice(cov, cand_lon, cand_lat, n, *, minutes, mode="walk"):
+    """Best demand newly covered twice (existing stations count) over every subset of at most
+    ``n`` candidates, with reach by pyproj.Geod."""
+    radius = minutes * SETTINGS.speed_kmh(mode) * 1000 / 60 / SETTINGS.detour_factor
+    g = cov.grid
+    ex = np.array([[s.lon, s.lat] for s in EXISTING])
+    existing = (geod_matrix(ex[:, 0], ex[:, 1], g.lon, g.lat) <= radius).sum(axis=0)
+    covers = geod_matrix(cand_lon, cand_lat, g.lon, g.lat) <= radius
+    w = np.where(existing < 2, cov.demand, 0.0)
+    best = 0.0
+    for k in range(1, n + 1):
+        for sub in itertools.combinations(range(len(cand_lon)), k):
+            best = max(best, w[existing + covers[list(sub)].sum(axis=0) >= 2].sum())
+    return best, existing
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_twice_exact_equals_brute_force_over_host_places(n):
+    """双15 siting: the most demand brought to two stations in reach, against every n-subset."""
+    rng = np.random.default_rng(40 + n)
+    cand = [(float(x), float(y), f"h{k}") for k, (x, y) in
+            enumerate(zip(rng.uniform(119.95, 119.99, 11), rng.uniform(31.75, 31.78, 11)))]
+    cov = _coverage(EXISTING, minutes=8)
+    best, existing = _brute_force_twice(cov, [c[0] for c in cand], [c[1] for c in cand], n, minutes=8)
+    assert (existing == 1).any() and (existing == 0).any()   # both needs occur: one site, or two
+    sites = siting.suggest_sites(cov, n, candidates=cand, method="exact", settings=SETTINGS, objective="twice")
+    assert sites.optimal and sites.objective_name == "twice"
+    assert sites.objective == pytest.approx(best, rel=1e-9)
+    assert sites.table.new_demand.sum() == pytest.approx(best, rel=1e-9)
+    # the chosen places, measured again independently, cover that much twice
+    again, _ = _brute_force_twice(cov, sites.table.lon.to_numpy(), sites.table.lat.to_numpy(), len(sites.table),
+                                  minutes=8)
+    assert again == pytest.approx(best, rel=1e-9)
+    total = cov.demand.sum()
+    assert sites.covered_before == pytest.approx(cov.demand[existing >= 2].sum() / total)
+    assert sites.covered_after == pytest.approx(sites.covered_before + best / total)
+    # the heuristic: never better than the optimum, and its reported value is what its sites achieve
+    greedy = siting.suggest_sites(cov, n, candidates=cand, method="greedy", settings=SETTINGS, objective="twice")
+    g_again, _ = _brute_force_twice(cov, greedy.table.lon.to_numpy(), greedy.table.lat.to_numpy(),
+                                    len(greedy.table), minutes=8) if len(greedy.table) else (0.0, None)
+    assert greedy.objective == pytest.approx(g_again, rel=1e-9, abs=1e-9) and greedy.objective <= best + 1e-9
+
+
+def test_twice_needs_two_sites_where_no_station_reaches():
+    """A gap no station covers: one site there brings nothing twice; two bring all of it."""
+    A = csr_matrix(np.array([[1, 0], [1, 0], [0, 1]], bool))   # candidates 0 and 1 reach cell 0; 2 reaches cell 1
+    w = np.array([10.0, 4.0])
+    need = np.array([2, 1])
+    chosen, status, optimal = siting.solve_exact(A, w, 1, need=need)
+    assert optimal and chosen == [2]                      # alone, a site for cell 0 is worth nothing
+    chosen, status, optimal = siting.solve_exact(A, w, 2, need=need)
+    assert optimal and sorted(chosen) == [0, 1] and siting._value(A, w, chosen, need) == pytest.approx(10.0)
+    g_chosen, g_added = siting.solve_greedy(A, w, 2, need)
+    assert sorted(g_chosen) == [0, 1] and sum(g_added) == pytest.approx(10.0)
+
+
 @pytest.mark.parametrize("kw,field", [
+    ({"n": 2, "objective": "thrice"}, "objective"),
     ({"n": 0}, "add"), ({"n": 1001}, "add"), ({"n": 2.5}, "add"), ({"n": True}, "add"),
     ({"n": 2, "method": "genetic"}, "method"),
     ({"n": 2, "candidates": [("east", 31.0)]}, "candidates"),

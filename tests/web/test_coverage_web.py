@@ -59,6 +59,24 @@ def test_api_cells_as_geojson_and_sites(ro_client):
     assert len(body["gaps"]) == 1 and body["gaps"][0]["rank"] == 1
     sites = body["sites"]
     assert len(sites["sites"]) == 2 and sites["covered_after"] > sites["covered_before"]
+    assert sites["objective_name"] == "once"
+
+
+def test_api_and_page_site_for_cross_coverage(ro_client):
+    """objective=twice: the sites raise the share covered by two stations (the 双15 figure), the
+    same one the coverage's own cross-covered figure reports before; the page says which aim."""
+    once = ro_client.get("/api/v1/coverage?district=320402&cell=1000&minutes=8&add=2").get_json()
+    body = ro_client.get("/api/v1/coverage?district=320402&cell=1000&minutes=8&add=2&objective=twice").get_json()
+    sites = body["sites"]
+    assert sites["objective_name"] == "twice" and len(sites["sites"]) == 2
+    whole = body["stats"][-1]
+    assert sites["covered_before"] == pytest.approx(whole["demand_cross_covered"], abs=1e-9)
+    assert sites["covered_after"] > sites["covered_before"]
+    assert once["sites"]["covered_before"] == pytest.approx(whole["demand_covered"], abs=1e-9)
+    page = ro_client.get("/coverage/320402?cell=1000&minutes=8&add=2&objective=twice").get_data(as_text=True)
+    assert "交叉覆盖人口最多" in page and "新增交叉覆盖人口" in page and 'value="twice" selected' in page
+    en = ro_client.get("/coverage/320402?cell=1000&minutes=8&add=2&objective=twice&lang=en").get_data(as_text=True)
+    assert "Newly cross-covered demand" in en and "Demand cross-covered (twice)" in en
 
 
 @pytest.mark.parametrize("query,status,field", [
@@ -71,6 +89,7 @@ def test_api_cells_as_geojson_and_sites(ro_client):
     ("district=320402&cell=10", 400, "cell"),
     ("district=320402&add=-1", 400, "add"),
     ("district=320402&add=999", 400, "add"),
+    ("district=320402&add=2&objective=thrice", 400, "objective"),
     ("district=320402&cells=1", 400, "cells"),
     ("district=320402&foo=1", 400, "foo"),
     ("district=320402&mode=walk&mode=bike", 400, "mode"),
