@@ -72,6 +72,10 @@ WEB_MAX_GAPS = 1000
 WEB_MIN_MINUTES = 1.0
 #: The most sites :func:`stationmap.siting.suggest_sites` suggests in one run.
 MAX_SITES = 1000
+#: The largest ``capacity`` a station may state (people it serves at once: seats, beds); the
+#: accessibility index (E2SFCA) takes a station without one as 1 (:data:`DEFAULT_CAPACITY`)
+MAX_CAPACITY = 10_000
+DEFAULT_CAPACITY = 1
 #: What :func:`stationmap.siting.suggest_sites` maximises (``--objective``, ``objective=``): demand
 #: covered at least once, or at least twice (the 双15 cross-coverage)
 SITING_OBJECTIVES = ("once", "twice")

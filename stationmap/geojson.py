@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 #: properties a station feature can carry in the API (``fields`` picks among them)
 PROPERTIES = (
-    "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator", "phone",
+    "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator", "phone", "capacity",
     "opening_hours", "service_hours", "status", "reopens_on", "verified_at", "sample", "open_now", "closes_at",
     "opens_at", "url",
 )
@@ -68,7 +68,7 @@ def properties(st: Station, url: str | None = None) -> dict:
     return {
         "id": st.id, "name": st.name, "name_en": st.name_en, "kinds": list(st.kinds),
         "services": list(st.services), "address": st.address, "adcode": st.adcode, "host": st.host,
-        "operator": st.operator, "phone": st.phone, "opening_hours": st.opening_hours,
+        "operator": st.operator, "phone": st.phone, "capacity": st.capacity, "opening_hours": st.opening_hours,
         "service_hours": dict(st.service_hours), "status": st.status,
         "reopens_on": st.reopens_on.isoformat() if st.reopens_on else None,
         "verified_at": st.verified_at.isoformat() if st.verified_at else None,

@@ -248,6 +248,7 @@ FIELD_LABELS = {
     "source": ("来源", "Source"),
     "reopens_on": ("恢复开放日期", "Reopens on"),
     "service_hours": ("分项服务时间", "Service hours"),
+    "capacity": ("容量（人）", "Capacity (people)"),
     "lon": ("经度", "Longitude"),
     "lat": ("纬度", "Latitude"),
     "datum": ("坐标系", "Datum"),

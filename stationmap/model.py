@@ -69,6 +69,7 @@ PHONE = re.compile(rf"(?=(?:\D*\d){{3}}){_PHONE_ONE}(?: ?[/,，;；、] ?{_PHONE
 FIELDS = (
     "id", "name", "name_en", "kinds", "services", "address", "adcode", "host", "operator",
     "phone", "opening_hours", "status", "verified_at", "source", "lon", "lat", "reopens_on", "service_hours",
+    "capacity",
 )
 
 
@@ -103,6 +104,8 @@ class Station:
     #: ``((service, OSM opening_hours), ...)`` sorted by service: a service's own hours inside the
     #: station's (a tuple, so a Station stays hashable); :meth:`to_dict` gives a dict
     service_hours: tuple[tuple[str, str], ...] = ()
+    #: people the station serves at once (seats, beds), for the accessibility index; None: not known
+    capacity: int | None = None
 
     def open_at(self, at: datetime | None = None) -> bool:
         """Whether the station is open at ``at`` (Asia/Shanghai; default: now).
@@ -244,6 +247,24 @@ def _vocab(raw: str | tuple, what: str) -> tuple[tuple[str, ...], tuple[str, ...
         n = norm(v)
         (bad if n is None else good).append(v if n is None else n)
     return tuple(dict.fromkeys(good)), tuple(bad)
+
+
+def _capacity(v: object, problems: list[Problem], row: int | None) -> int | None:
+    """A ``capacity`` cell: a whole number of people, 1 to :data:`stationmap.config.MAX_CAPACITY`;
+    None when blank or wrong (a problem)."""
+    from stationmap.config import MAX_CAPACITY
+
+    if _blank(v):
+        return None
+    try:
+        x = float(str(v).strip()) if not isinstance(v, (int, float)) else float(v)
+    except ValueError:
+        x = math.nan
+    if not (x.is_integer() and 1 <= x <= MAX_CAPACITY):
+        problems.append(Problem(row, "capacity", f"capacity must be a whole number of people from 1 to "
+                                f"{MAX_CAPACITY}, got {v!r}", v))
+        return None
+    return int(x)
 
 
 def _date(v: object, name: str, problems: list[Problem], row: int | None) -> date | None:
@@ -425,6 +446,7 @@ def validated_fields(rec: dict, *, row: int | None = None,
 
     verified_at = _date(rec.get("verified_at"), "verified_at", problems, row)
     reopens_on = _date(rec.get("reopens_on"), "reopens_on", problems, row)
+    capacity = _capacity(rec.get("capacity"), problems, row)
     service_hours: tuple[tuple[str, str], ...] = ()
     try:
         service_hours = parse_service_hours(rec.get("service_hours"))
@@ -457,6 +479,7 @@ def validated_fields(rec: dict, *, row: int | None = None,
         "source": _text(rec.get("source")),
         "reopens_on": reopens_on,
         "service_hours": service_hours,
+        "capacity": capacity,
     }
     return fields, []
 

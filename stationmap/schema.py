@@ -81,6 +81,7 @@ stations_table = sa.Table(
     sa.Column("lat", sa.Float, nullable=False),  # WGS-84
     sa.Column("reopens_on", sa.Date, nullable=True),  # a temporarily closed station reopens (migration 0003)
     sa.Column("service_hours", sa.Text, nullable=False, default="", server_default=""),  # JSON {service: hours}
+    sa.Column("capacity", sa.Integer, nullable=True),  # people served at once (migration 0006)
     _utc("updated_at"),
 )
 
@@ -223,7 +224,7 @@ def station_columns(stations: list[Station], updated_at: datetime) -> dict[str, 
 #: :func:`~stationmap.model.build_station` positionally
 _STATION_ORDER = ("id", "name", "lon", "lat", "kinds", "services", "name_en", "address", "adcode", "host",
                   "operator", "phone", "opening_hours", "status", "verified_at", "source", "reopens_on",
-                  "service_hours")
+                  "service_hours", "capacity")
 if tuple(f.name for f in dataclasses.fields(Station)) != _STATION_ORDER:
     raise ImportError("Station's fields changed: update stationmap.schema.row_to_station and _STATION_ORDER")
 
@@ -241,7 +242,7 @@ def row_to_station(row: sa.Row[Any] | Mapping[str, Any]) -> Station:
         m["name_en"] or "", m["address"] or "", m["adcode"] or "", m["host"] or "",
         m["operator"] or "", m["phone"] or "", m["opening_hours"] or "24/7", m["status"] or "active",
         verified or None, m["source"] or "", _as_date(m.get("reopens_on")) or None,
-        _service_hours(m.get("service_hours")),
+        _service_hours(m.get("service_hours")), m.get("capacity"),
     )
 
 
@@ -262,8 +263,8 @@ def station_json_slow(s: Station) -> str:
 
 
 _jstr = json.encoder.encode_basestring  # the C implementation where there is one
-_FAST_FIELDS = ("adcode", "address", "host", "id", "kinds", "lat", "lon", "name", "name_en", "opening_hours",
-                "operator", "phone", "reopens_on", "service_hours", "services", "source", "status",
+_FAST_FIELDS = ("adcode", "address", "capacity", "host", "id", "kinds", "lat", "lon", "name", "name_en",
+                "opening_hours", "operator", "phone", "reopens_on", "service_hours", "services", "source", "status",
                 "verified_at")
 _FAST_JSON = tuple(sorted(f.name for f in dataclasses.fields(Station))) == _FAST_FIELDS
 
@@ -281,11 +282,13 @@ def station_json(s: Station | None) -> str | None:
     if _FAST_JSON and type(s) is Station:
         try:
             lon, lat, v = s.lon, s.lat, s.verified_at
-            r = s.reopens_on
+            r, c = s.reopens_on, s.capacity
             if type(lon) is float and type(lat) is float and math.isfinite(lon) and math.isfinite(lat) \
-                    and (v is None or type(v) is date) and (r is None or type(r) is date) and not s.service_hours:
+                    and (v is None or type(v) is date) and (r is None or type(r) is date) and not s.service_hours \
+                    and (c is None or type(c) is int):
                 return (
-                    f'{{"adcode": {_jstr(s.adcode)}, "address": {_jstr(s.address)}, "host": {_jstr(s.host)}, '
+                    f'{{"adcode": {_jstr(s.adcode)}, "address": {_jstr(s.address)}, '
+                    f'"capacity": {"null" if c is None else c}, "host": {_jstr(s.host)}, '
                     f'"id": {_jstr(s.id)}, "kinds": [{", ".join(map(_jstr, s.kinds))}], '
                     f'"lat": {float.__repr__(lat)}, "lon": {float.__repr__(lon)}, "name": {_jstr(s.name)}, '
                     f'"name_en": {_jstr(s.name_en)}, "opening_hours": {_jstr(s.opening_hours)}, '

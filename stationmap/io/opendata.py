@@ -67,6 +67,8 @@ _DICTIONARY: dict[str, tuple[str, str, str, dict[str, tuple[str, str]] | None]] 
     "reopens_on": ("date", "暂停开放的站点预计恢复开放的日期", "When a temporarily closed station reopens", None),
     "service_hours": ("text", "分项服务时间，服务=时间，以 | 分隔",
                       "A service's own hours, service=hours, separated by |", None),
+    "capacity": ("integer", "同时可服务的人数（座位等）；空表示未知", "People served at once (seats); empty: not known",
+                 None),
     "lon": ("number", "经度（WGS-84，EPSG:4326）", "Longitude (WGS-84, EPSG:4326)", None),
     "lat": ("number", "纬度（WGS-84，EPSG:4326）", "Latitude (WGS-84, EPSG:4326)", None),
     "datum": ("text", "坐标系，本数据集均为 wgs84", "Datum of lon/lat: wgs84 throughout", None),

@@ -114,6 +114,7 @@ HEADER_ALIASES = {
     "verified_at": ("verified", "核实日期", "更新日期", "核实时间", "更新时间"),
     "source": ("来源", "数据来源"),
     "reopens_on": ("reopen_date", "reopens", "恢复开放日期", "预计恢复日期", "恢复日期", "重新开放日期"),
+    "capacity": ("seats", "容量", "座位数", "可容纳人数", "服务能力"),
     "service_hours": ("分项服务时间", "服务项目时间", "各项服务时间"),
     "lon": ("lng", "long", "longitude", "x", "经度"),
     "lat": ("latitude", "y", "纬度"),

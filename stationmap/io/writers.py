@@ -97,7 +97,8 @@ def station_rows(stations: Iterable[Station], *, datum: str = "wgs84", lang: str
             "address": s.address, "adcode": s.adcode, "host": s.host, "operator": s.operator,
             "phone": s.phone, "opening_hours": s.opening_hours, "status": status,
             "verified_at": s.verified_at, "source": s.source, "reopens_on": s.reopens_on,
-            "service_hours": format_service_hours(s.service_hours), "lon": x, "lat": y, "datum": datum,
+            "service_hours": format_service_hours(s.service_hours), "capacity": s.capacity,
+            "lon": x, "lat": y, "datum": datum,
         })
     return out
 

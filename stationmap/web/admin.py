@@ -54,7 +54,7 @@ from flask_login import login_required
 from stationmap import audit
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied, User
-from stationmap.config import CHECKIN_NOTE_MAX_CHARS, PREVIEW_MAX_ROWS
+from stationmap.config import CHECKIN_NOTE_MAX_CHARS, MAX_CAPACITY, PREVIEW_MAX_ROWS
 from stationmap.coords import (
     CHINA_LAT,
     CHINA_LON,
@@ -178,6 +178,7 @@ def _form_context(station: Station | None, *, values: dict[str, Any] | None = No
         field_problems=by_field, base_rev=base_rev, new=new, kinds=KINDS, services=SERVICES,
         statuses=STATUSES, datums=DATUM_LABELS, districts=editable_districts(user),
         district_name=district_name, picker=picker, text_fields=TEXT_FIELDS, confirm_close=confirm_close,
+        max_capacity=MAX_CAPACITY,
         understood=list(understood),
     ), status
 
@@ -194,6 +195,7 @@ def _values_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
     v["note"] = (form.get("note") or "").strip()[:500]
     v["reopens_on"] = (form.get("reopens_on") or "").strip()
     v["service_hours"] = (form.get("service_hours") or "").strip()
+    v["capacity"] = (form.get("capacity") or "").strip()
     return v
 
 
@@ -202,7 +204,8 @@ def _values_from_station(station: Station) -> dict[str, Any]:
     v.update(adcode=station.adcode, status=station.status, kinds=list(station.kinds),
              services=list(station.services), lon=f"{station.lon:.7f}", lat=f"{station.lat:.7f}",
              datum="wgs84", note="", reopens_on=station.reopens_on.isoformat() if station.reopens_on else "",
-             service_hours=format_service_hours(station.service_hours, sep="\n"))
+             service_hours=format_service_hours(station.service_hours, sep="\n"),
+             capacity="" if station.capacity is None else str(station.capacity))
     return v
 
 
@@ -223,7 +226,7 @@ def check_station_form(values: dict[str, Any], *,
     except ValidationError as exc:
         return None, [Problem(None, "datum", exc.message)]
     rec = {k: values.get(k) for k in (*TEXT_FIELDS, "adcode", "status", "kinds", "services", "lon", "lat",
-                                      "reopens_on", "service_hours")}
+                                      "reopens_on", "service_hours", "capacity")}
     if existing is not None:
         rec.update(id=existing.id, verified_at=existing.verified_at, source=existing.source)
     else:

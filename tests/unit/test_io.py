@@ -446,7 +446,7 @@ def varied_stations():
                 address="苏州工业园区星海街9号, 一楼\n大厅", adcode="320571", host="工商银行", operator="园区总工会",
                 phone="0512-66681234", opening_hours="Mo-Fr 08:00-12:00,13:30-17:30; Sa 09:00-12:00",
                 status="temporarily_closed", verified_at=date(2024, 5, 1), source="union list 2024",
-                reopens_on=date(2027, 1, 4),
+                reopens_on=date(2027, 1, 4), capacity=8,
                 service_hours=(("cooling", "Jun-Sep 10:00-16:00"), ("microwave", "Mo[1] 11:00-13:00 || Tu off"))),
         Station(id="cz-2", name="=SUM(A1:A9)", lon=119.95, lat=31.78, kinds=("legal_aid",), services=(),
                 phone="+86 519 1234", status="closed", adcode="320404"),

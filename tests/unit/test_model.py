@@ -143,7 +143,7 @@ def test_station_is_frozen_and_build_station_equals_the_constructor():
                   name_en="A", address="路1号", adcode="320404", host="union", operator="总工会", phone="1",
                   opening_hours="Mo-Fr 08:00-18:00", status="temporarily_closed",
                   verified_at=date(2026, 5, 1), source="sample", reopens_on=date(2027, 1, 4),
-                  service_hours=(("toilet", "08:00-20:00"),))
+                  service_hours=(("toilet", "08:00-20:00"),), capacity=12)
     s = Station(**fields)
     built = build_station(**fields)
     assert type(built) is Station and built == s and hash(built) == hash(s)
@@ -157,3 +157,18 @@ def test_station_is_frozen_and_build_station_equals_the_constructor():
         build_station(id="a", name="甲", lon=120.1, lat=31.2)  # every field, no defaults
     with pytest.raises(TypeError):
         build_station(**fields, colour="red")
+
+
+@pytest.mark.parametrize("value,want", [("12", 12), (12, 12), (12.0, 12), (" 3 ", 3), ("", None), (None, None),
+                                        ("10000", 10000), (float("nan"), None)])
+def test_capacity_is_a_whole_number_of_people(value, want):
+    st = validate({"name": "甲", "lon": 120.1, "lat": 31.2, "kinds": "rest", "capacity": value})
+    assert st.capacity == want
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "2.5", "many", "10001", "1e9", "inf"])
+def test_a_bad_capacity_is_a_problem_naming_the_field(value):
+    st, problems = validate_record({"name": "甲", "lon": 120.1, "lat": 31.2, "kinds": "rest", "capacity": value},
+                                   row=7)
+    assert st is None and [(p.row, p.field) for p in problems] == [(7, "capacity")]
+    assert "capacity must be a whole number of people from 1 to 10000" in problems[0].message
