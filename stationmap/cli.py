@@ -1008,6 +1008,10 @@ def demand_remove(adcode: str) -> None:
                    "each pixel shared among the cells it overlaps by area) or a layer of points or polygons with "
                    "a weight column (CSV lon,lat / GeoJSON / GeoPackage).")
 @click.option("--demand-column", default="weight", show_default=True)
+@click.option("--accessibility", "with_access", is_flag=True,
+              help="Also the accessibility index (E2SFCA: places per 1,000 people in reach, from each station's "
+                   "capacity, 1 where none is stated; decay 1 / 0.68 / 0.22 over thirds of --minutes): a map "
+                   "layer, the cells' access column, the accessibility sheet and summary.json.")
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled SAMPLE stations, not the database.")
 @click.option("--scheduler", default=None,
               help="Partition by district on Dask: 'local' (a local cluster) or a scheduler address.")
@@ -1031,8 +1035,9 @@ def demand_remove(adcode: str) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output folder.")
 def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float | None, cell_m: float, shape: str,
                  h3_resolution: int | None, method: str, network_spec: str | None, add_n: int | None, solver: str,
-                 objective: str, candidates: str | None, demand_path: str | None, demand_column: str, use_sample: bool,
-                 scheduler: str | None, workers: int | None, at_text: str | None, services: tuple[str, ...],
+                 objective: str, candidates: str | None, demand_path: str | None, demand_column: str,
+                 with_access: bool, use_sample: bool, scheduler: str | None, workers: int | None,
+                 at_text: str | None, services: tuple[str, ...],
                  profiles: tuple[str, ...], hour_text: str | None, lang: str, out_dir: str) -> None:
     """Coverage of a district (adcode) by stations: cells, gaps, suggested sites, figures, charts, map.
 
@@ -1080,10 +1085,10 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
         demand = cv.saved_demand_layer(district.adcode, settings=cfg)   # the district's saved layer, if any
     sample_note = "  [SAMPLE stations: generated, not real]" if any(s.is_sample for s in stations) else ""
     if scheduler or district.level == "province":
-        if add_n or network is not None or method == "network" or profiles or demand is not None:
+        if add_n or network is not None or method == "network" or profiles or demand is not None or with_access:
             raise StationmapError("a partitioned run (--scheduler, or a province) uses the circle method and the "
                                   "census demand and writes figures only: drop --add / --network / --method network "
-                                  "/ --profile / --demand")
+                                  "/ --profile / --demand / --accessibility")
         with tqdm(total=None, unit="district", desc="coverage", disable=None) as bar:
             def tick(done: int, total: int) -> None:
                 bar.total = total
@@ -1110,7 +1115,8 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
                    f"wrote {out / 'figures.csv'} and figures.xlsx{sample_note}")
         return
     steps = ["districts", "grid", *[f"minutes: {k}" for k in (kinds or KINDS)], "demand",
-             *(["sites"] if add_n else []), "tables", "geopackage", "charts", "map"]
+             *(["sites"] if add_n else []), *(["accessibility"] if with_access else []), "tables", "geopackage",
+             "charts", "map"]
     with tqdm(total=len(steps), desc="coverage", unit="step", disable=None) as bar:
         def step(label: str) -> None:
             bar.set_description(label)
@@ -1120,7 +1126,7 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
                                             shape=shape, h3_resolution=h3_resolution, add=add_n, solver=solver,
                                             candidates=cand, demand=demand, demand_column=demand_column, lang=lang,
                                             settings=cfg, at=at, services=services, progress=step,
-                                            objective=objective)
+                                            objective=objective, accessibility=with_access)
     first = cov.stats()
     kind = cov.kinds[0]
     row = first[first.kind == kind].iloc[-1]

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from stationmap.coverage import StationArrays
+    from stationmap.coverage.accessibility import Accessibility
     from stationmap.coverage.areas import AreaSpec
     from stationmap.index import StationIndex
     from stationmap.model import Station
@@ -420,7 +421,8 @@ def about_frame(coverage: Coverage, lang: str) -> pd.DataFrame:
 
 def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None = None,
                   sites: siting.Sites | None = None, lang: str = "zh",
-                  progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+                  progress: Callable[[str], None] | None = None,
+                  accessibility: Accessibility | None = None) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``; returns {name: path}.
 
     * ``coverage.gpkg``: layers ``cells`` (polygons: minutes and counts per
@@ -431,6 +433,10 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
     * ``coverage_by_district.png``, ``minutes_distribution.png``.
     * ``coverage_map.html``: the standalone map.
     * ``summary.json``: parameters and figures.
+
+    With ``accessibility`` (E2SFCA), its scores too: the ``access`` column of the
+    ``cells`` layer, the ``accessibility`` sheet (per district), a map layer and
+    ``summary.json``'s ``accessibility``.
     """
     import json
 
@@ -457,13 +463,17 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
         about.loc[len(about)] = ["sites_shortfall", shortfall_text(sites.shortfall, lang)]
     paths["xlsx"] = out / "figures.xlsx"
     frames_to_xlsx({"figures": fig, "gaps": pd.DataFrame(gaps.drop(columns="geometry")),
-                    **({"sites": sites.table} if sites is not None else {}), "about": about}, paths["xlsx"])
+                    **({"sites": sites.table} if sites is not None else {}),
+                    **({"accessibility": accessibility.summary(coverage)} if accessibility is not None else {}),
+                    "about": about}, paths["xlsx"])
 
     step("geopackage")
     paths["gpkg"] = out / "coverage.gpkg"
     if paths["gpkg"].exists():
         paths["gpkg"].unlink()
     cells = coverage.cells(geometry=True)
+    if accessibility is not None:
+        cells["access"] = accessibility.score
     cells.to_file(paths["gpkg"], layer="cells", driver="GPKG")
     if len(gaps):
         gaps.to_file(paths["gpkg"], layer="gaps", driver="GPKG")
@@ -485,11 +495,13 @@ def write_outputs(coverage: Coverage, out_dir: str | Path, *, kind: str | None =
 
     step("map")
     paths["html"] = save_html(coverage_map(coverage, kind=kind, sites=sites, lang=lang, standalone=True,
-                                           gaps=gaps), out / "coverage_map.html")
+                                           gaps=gaps, accessibility=accessibility), out / "coverage_map.html")
     summary = coverage.to_dict()
     summary["gaps"] = records(pd.DataFrame(gaps.drop(columns="geometry")).head(50))
     if sites is not None:
         summary["sites"] = sites.to_dict()
+    if accessibility is not None:
+        summary["accessibility"] = accessibility.to_dict(coverage)
     paths["json"] = out / "summary.json"
     paths["json"].write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     return paths
@@ -501,7 +513,7 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
            shape: str = "square", h3_resolution: int | None = None, add: int | None = None, solver: str = "auto",
            candidates: Any = None, demand: Any = None, demand_column: str = "weight", lang: str = "zh",
            settings: Settings | None = None, at: datetime | None = None, services: Sequence[str] = (),
-           progress: Callable[[str], None] | None = None, objective: str = "once"
+           progress: Callable[[str], None] | None = None, objective: str = "once", accessibility: bool = False
            ) -> tuple[Coverage, siting.Sites | None, dict[str, Path]]:
     """Analyse ``area``, suggest ``add`` sites for the first kind, and write every
     output (:func:`write_outputs`).  Returns ``(coverage, sites or None, paths)``.
@@ -509,7 +521,8 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
     ``area``, ``stations``, ``kinds``, ``demand`` and the other parameters of the run are
     :func:`stationmap.coverage.analyse`'s (``at``: the run at that moment, only the stations open then
     count); ``add``, ``solver``, ``candidates`` and ``objective``
-    :func:`stationmap.siting.suggest_sites`'s (``solver`` is its ``method``)."""
+    :func:`stationmap.siting.suggest_sites`'s (``solver`` is its ``method``); ``accessibility``:
+    also the E2SFCA scores of the first kind (:func:`stationmap.coverage.accessibility.accessibility`)."""
     cov = analyse(area, stations, kinds=kinds, mode=mode, minutes=minutes, method=method, network=network,
                   cell_m=cell_m, shape=shape, h3_resolution=h3_resolution, demand=demand,
                   demand_column=demand_column, settings=settings, at=at, services=services, progress=progress)
@@ -518,5 +531,11 @@ def report(area: AreaSpec, stations: Iterable[Station] | StationIndex | StationA
         (progress or (lambda label: None))("sites")
         sites = siting.suggest_sites(cov, add, candidates=candidates, method=solver, settings=settings,
                                      objective=objective)
-    paths = write_outputs(cov, out_dir, sites=sites, lang=lang, progress=progress)
+    access = None
+    if accessibility:
+        from stationmap.coverage.accessibility import accessibility as e2sfca
+
+        (progress or (lambda label: None))("accessibility")
+        access = e2sfca(cov)
+    paths = write_outputs(cov, out_dir, sites=sites, lang=lang, progress=progress, accessibility=access)
     return cov, sites, paths

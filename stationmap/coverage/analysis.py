@@ -274,7 +274,7 @@ class Coverage:
         df.insert(0, "rank", np.arange(1, len(df) + 1))
         geoms = None
         if geometry:
-            geoms = _dissolve_groups(sub, label, df["_label"].to_numpy())
+            geoms = dissolve_groups(sub, label, df["_label"].to_numpy())
         df = df.drop(columns="_label")
         return _maybe_geo(df, geoms)
 
@@ -290,7 +290,7 @@ class Coverage:
         rows: list[dict[str, float]] = []
         geoms: list[BaseGeometry] = []
         labels = np.unique(band)
-        polys = _dissolve_groups(self.grid, band, labels)
+        polys = dissolve_groups(self.grid, band, labels)
         for lab, g in zip(labels.tolist(), polys):
             m = band == lab
             rows.append({"lo": edges[lab], "hi": edges[lab + 1], "cells": int(m.sum()),
@@ -305,7 +305,7 @@ class Coverage:
         m = self.count[kind] >= 2
         if not m.any():
             return None
-        return _dissolve_groups(self.grid, m.astype(np.int64), np.array([1]))[0]
+        return dissolve_groups(self.grid, m.astype(np.int64), np.array([1]))[0]
 
     def resolve_kind(self, kind: str | None) -> str:
         """The kind ``kind`` names (canonical; default: the run's first kind); ValidationError
@@ -357,7 +357,7 @@ def _maybe_geo(df: pd.DataFrame, geoms: Iterable[BaseGeometry] | None) -> pd.Dat
     return gpd.GeoDataFrame(df, geometry=list(geoms), crs="EPSG:4326")
 
 
-def _dissolve_groups(grid: Grid, label: np.ndarray, wanted: npt.ArrayLike) -> list[BaseGeometry]:
+def dissolve_groups(grid: Grid, label: np.ndarray, wanted: npt.ArrayLike) -> list[BaseGeometry]:
     """Union of the cells of each wanted label, in WGS-84 (squares: exact coverage union)."""
     import shapely
 

@@ -20,16 +20,19 @@ import numpy as np
 
 from stationmap import config as _config
 from stationmap.config import DEFAULT_MODE
-from stationmap.coverage.params import check_minutes, check_mode, horizon_for, speed_m_per_min
+from stationmap.coverage.params import check_minutes, check_mode, horizon_for, reach_m, speed_m_per_min
+from stationmap.errors import ValidationError
 from stationmap.hours import open_checker
 from stationmap.model import KINDS, Station, check_services
 from stationmap.network.matrix import cell_minutes, reach_matrix
+from stationmap.network.matrix import reach_pairs as network_pairs
 
 if TYPE_CHECKING:
     import numpy.typing as npt
     from scipy.sparse import csr_matrix
 
     from stationmap.config import Settings
+    from stationmap.coverage.analysis import Coverage
     from stationmap.index import StationIndex
     from stationmap.network import Network
 
@@ -44,6 +47,8 @@ class StationArrays:
     kinds: np.ndarray  # bit mask over KINDS
     sample: np.ndarray
     name: np.ndarray | None = None
+    #: people served at once (:attr:`stationmap.model.Station.capacity`), NaN where not known
+    capacity: np.ndarray | None = None
 
     @classmethod
     def from_stations(cls, stations: Iterable[Station] | StationIndex | StationArrays, *,
@@ -64,6 +69,7 @@ class StationArrays:
             kinds=np.array([sum(bits.get(k, 0) for k in s.kinds) for s in st], dtype=np.int64),
             sample=np.array([s.is_sample for s in st], dtype=bool),
             name=np.array([s.name for s in st], dtype=object),
+            capacity=np.array([np.nan if s.capacity is None else s.capacity for s in st], dtype=float),
         )
 
     def __len__(self) -> int:
@@ -76,7 +82,8 @@ class StationArrays:
     def subset(self, mask: np.ndarray) -> StationArrays:
         """The stations ``mask`` (booleans or indices) picks."""
         return StationArrays(self.id[mask], self.lon[mask], self.lat[mask], self.kinds[mask], self.sample[mask],
-                             None if self.name is None else self.name[mask])
+                             None if self.name is None else self.name[mask],
+                             None if self.capacity is None else self.capacity[mask])
 
 
 def counted_stations(stations: Iterable[Station] | StationIndex, *, include_closed: bool = False,
@@ -183,3 +190,31 @@ def network_reach(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.Array
     minutes = check_minutes(minutes)
     return reach_matrix(network, cell_lon, cell_lat, site_lon, site_lat, mode=mode, minutes=minutes,
                         max_snap_m=max_snap_m)
+
+
+def pair_minutes(coverage: Coverage, lon: np.ndarray, lat: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(cell, station, minutes)``: each station (WGS-84 ``lon``/``lat``) within the run's threshold
+    of each cell, as the run counts them (the circle method's radius on ECEF chords, minutes =
+    chord x detour factor / speed; the road network's travel times, cell to station)."""
+    g = coverage.grid
+    if not len(lon) or not len(g):
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
+    if coverage.method == "network":
+        if coverage.network is None:
+            raise ValidationError("a network-method run without its network: pass the run with its network",
+                                  field="method")
+        st, cells, sec = network_pairs(coverage.network, g.lon, g.lat, lon, lat, mode=coverage.mode,
+                                       minutes=coverage.threshold)
+        return cells.astype(np.int64), st.astype(np.int64), sec / 60.0
+    from scipy.spatial import cKDTree
+
+    from stationmap.index import ecef
+
+    settings = coverage.settings or _config.load()
+    radius = reach_m(coverage.threshold, coverage.mode, settings=settings)
+    # (an unbalanced tree builds in half the time and answers this one query as fast)
+    tree = cKDTree(g.xyz(), balanced_tree=False, compact_nodes=False)
+    pairs = tree.sparse_distance_matrix(cKDTree(ecef(lon, lat)), radius, output_type="ndarray")
+    per_min = speed_m_per_min(coverage.mode, settings) / settings.detour_factor
+    return pairs["i"].astype(np.int64), pairs["j"].astype(np.int64), pairs["v"] / per_min

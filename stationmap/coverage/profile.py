@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stationmap import config as _config
 from stationmap.checks import check_hour, check_profile
 from stationmap.config import (
     DEFAULT_PROFILE_HOUR,
@@ -49,8 +48,7 @@ from stationmap.config import (
     WINTER_MONTHS,
 )
 from stationmap.coverage.analysis import records
-from stationmap.coverage.minutes import counted_stations
-from stationmap.coverage.params import reach_m
+from stationmap.coverage.minutes import counted_stations, pair_minutes
 from stationmap.errors import ValidationError
 from stationmap.hours import TZ, open_checker, rfc3339, to_shanghai
 from stationmap.model import KINDS, check_services
@@ -211,29 +209,9 @@ def open_matrix(stations: Sequence[Station], moments: Sequence[datetime],
 
 def reach_pairs(coverage: Coverage, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(cell, station)`` index pairs: each station (WGS-84) within the run's threshold of
-    each cell, as the run counts them (the circle method's radius on ECEF chords; the road
-    network's travel times)."""
-    g = coverage.grid
-    if not len(lon) or not len(g):
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    if coverage.method == "network":
-        from stationmap.network.matrix import reach_matrix
-
-        if coverage.network is None:
-            raise ValidationError("a network-method run without its network cannot be profiled", field="method")
-        r = reach_matrix(coverage.network, g.lon, g.lat, lon, lat, mode=coverage.mode,
-                         minutes=coverage.threshold).tocoo()
-        return r.col.astype(np.int64), r.row.astype(np.int64)
-    from scipy.spatial import cKDTree
-
-    from stationmap.index import ecef
-
-    settings = coverage.settings or _config.load()
-    radius = reach_m(coverage.threshold, coverage.mode, settings=settings)
-    # (an unbalanced tree builds in half the time and answers this one query as fast)
-    cells = cKDTree(g.xyz(), balanced_tree=False, compact_nodes=False)
-    pairs = cells.sparse_distance_matrix(cKDTree(ecef(lon, lat)), radius, output_type="ndarray")
-    return pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    each cell, as the run counts them (:func:`stationmap.coverage.minutes.pair_minutes`)."""
+    cells, stations, _minutes = pair_minutes(coverage, lon, lat)
+    return cells, stations
 
 
 def time_profile(coverage: Coverage, stations: Iterable[Station] | StationIndex, moments: Sequence[datetime], *,

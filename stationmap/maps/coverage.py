@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from branca.element import Figure
 
     from stationmap.coverage import Coverage
+    from stationmap.coverage.accessibility import Accessibility
     from stationmap.siting import Sites
 
 #: colours of the minute bands, near to far (the last: beyond the horizon)
@@ -60,6 +61,8 @@ BAND_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027",
 GAP_COLOR = "#b2182b"
 CROSS_COLOR = "#2c5aa0"
 SITE_COLOR = "#6a1b9a"
+#: the accessibility classes (E2SFCA), lowest to highest (ColorBrewer PuBuGn)
+ACCESS_COLORS = ("#d0d1e6", "#a6bddb", "#67a9cf", "#1c9099", "#016c59")
 
 _STATIC = Path(__file__).resolve().parents[2] / "static"
 _LEAFLET = ("vendor/leaflet-1.9.4/leaflet.js", "vendor/leaflet-1.9.4/leaflet.css")
@@ -76,6 +79,7 @@ def _texts(lang: str) -> dict[str, str]:
         "rank": _("排名"), "area": _("面积"), "demand": _("未覆盖人口"), "site": _("建议站点"),
         "new": _("新增覆盖人口"), "new_twice": _("新增交叉覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
         "assumptions": _("本次分析的假设"),
+        "access": _("可达性指数（E2SFCA，每千人座位数）"),
     }
 
 
@@ -123,7 +127,8 @@ def _swatch(color: str, *, border: str | None = None, dash: bool = False, fill: 
 
 def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | None = None, lang: str = "zh",
                  tianditu_key: str = "", title: str | None = None, max_gaps: int = 50, standalone: bool = False,
-                 static_url: str = "/static", gaps: gpd.GeoDataFrame | None = None) -> folium.Map:
+                 static_url: str = "/static", gaps: gpd.GeoDataFrame | None = None,
+                 accessibility: Accessibility | None = None) -> folium.Map:
     """A folium map of ``coverage`` for ``kind`` (default its first kind).
 
     Parameters
@@ -137,6 +142,8 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
         Inline Leaflet (from ``static/vendor``) so the HTML works offline.
     gaps : GeoDataFrame, optional
         Precomputed ``coverage.gaps(kind=..., geometry=True)``.
+    accessibility : stationmap.coverage.accessibility.Accessibility, optional
+        Its scores as a layer (hidden at first): five classes of equal people.
     """
     if lang not in LANGS:
         raise ValidationError(f"lang must be one of {LANGS}, got {lang!r}", field="lang")
@@ -220,6 +227,18 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
                             tooltip=html.escape(f"{nm} ({sid})")).add_to(fgs)
     fgs.add_to(m)
 
+    # accessibility (E2SFCA), in classes of equal people
+    access_rows = []
+    if accessibility is not None:
+        fga = folium.FeatureGroup(name=tx["access"], show=False)
+        for k, (lo, hi, geom) in enumerate(accessibility.classes(coverage, n=len(ACCESS_COLORS))):
+            c = ACCESS_COLORS[k]
+            text = f"{lo:.3g}–{hi:.3g}"
+            folium.GeoJson(geom.__geo_interface__, style_function=_style(c, 0.6, c, 0.0),
+                           tooltip=html.escape(f"{tx['access']} · {text}")).add_to(fga)
+            access_rows.append(f"<div>{_swatch(c)}{html.escape(text)}</div>")
+        fga.add_to(m)
+
     # suggested sites
     if sites is not None and len(sites.table):
         fgn = folium.FeatureGroup(name=tx["sites"], show=True)
@@ -256,6 +275,9 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     if sites is not None and len(sites.table):
         rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;border-radius:50%;"
                     f"background:{SITE_COLOR};margin:0 6px 0 1px'></span>★ {html.escape(tx['sites'])}</div>")
+    if access_rows:
+        rows.append(f"<div style='margin-top:4px'><b>{html.escape(tx['access'])}</b></div>")
+        rows.extend(access_rows)
     lines = coverage.assumptions()["text"][lang]
     rows.append(f"<details class='sm-assumptions'{' open' if standalone else ''} style='margin-top:4px'>"
                 f"<summary><b>{html.escape(tx['assumptions'])}</b></summary>"

@@ -253,21 +253,32 @@ def reach_matrix(network: Network, cell_lon: ArrayLike, cell_lat: ArrayLike, sit
     by the caller).  Sites off the network reach nothing."""
     from scipy.sparse import coo_matrix
 
+    r, c, _sec = reach_pairs(network, cell_lon, cell_lat, site_lon, site_lat, mode=mode, minutes=minutes,
+                             max_snap_m=max_snap_m)
+    n_cells, n_sites = np.asarray(cell_lon).size, np.asarray(site_lon).size
+    return coo_matrix((np.ones(r.size, bool), (r, c)), shape=(n_sites, n_cells)).tocsr()
+
+
+def reach_pairs(network: Network, cell_lon: ArrayLike, cell_lat: ArrayLike, site_lon: ArrayLike,
+                site_lat: ArrayLike, *, mode: str, minutes: float, max_snap_m: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (site, cell) pairs of :func:`reach_matrix` with their trip times: ``(site index, cell
+    index, seconds)`` arrays, every trip from the cell to the site within ``minutes``."""
     mode = check_mode(mode)
     max_snap = network.settings.max_snap_m if max_snap_m is None else float(max_snap_m)
     g = network.graph(mode)
     _real, rev = reverse_graph(network, mode)
-    n_cells, n_sites = np.asarray(cell_lon).size, np.asarray(site_lon).size
     se, st, sacc = snap_points(network, mode, site_lon, site_lat, max_snap)
     on = np.nonzero(se >= 0)[0]
     legs = _cell_legs(network, g, mode, cell_lon, cell_lat, max_snap)
-    rows, cols = [], []
+    rows, cols, secs = [], [], []
     if on.size and legs.ok.size:
         limit = minutes * 60.0
         for k_idx, tk in _station_blocks(network, g, rev, legs, se[on], st[on], sacc[on], limit):
             r, c = np.nonzero(tk <= limit)
             rows.append(on[k_idx[r]])
             cols.append(legs.ok[c])
-    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
-    return coo_matrix((np.ones(r.size, bool), (r, c)), shape=(n_sites, n_cells)).tocsr()
+            secs.append(tk[r, c])
+    if not rows:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(secs).astype(float)

@@ -26,8 +26,9 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file, url_for
 from flask_babel import gettext as _
@@ -60,6 +61,7 @@ from stationmap.web.ui import lang
 
 if TYPE_CHECKING:
     from stationmap.coverage import Coverage, Profile
+    from stationmap.coverage.accessibility import Accessibility
     from stationmap.siting import Sites
 
 bp = Blueprint("coverage", __name__)
@@ -82,6 +84,7 @@ PROFILE_DOWNLOADS = {
     for p in PROFILES
 }
 _LOCK = threading.Lock()
+T = TypeVar("T")
 #: the parameters of a run, by name (declared in :data:`stationmap.web.params.COVERAGE`)
 _PARAM = {p.name: p for p in COVERAGE}
 _API_NAMES = names(COVERAGE)
@@ -105,6 +108,11 @@ def _texts() -> dict[str, str]:
         "time": _("时间分布"), "figure": _("指标"), "statistic": _("统计"), "across": _("面积交叉覆盖率"),
         "heatmap": _("热力图"), "lines": _("折线图"), "sets": _("不同的开放站点组合"),
         "assumptions": _("本次分析的假设"),
+        "with_access": _("同时计算可达性指数（E2SFCA）"),
+        "access": _("可达性指数（E2SFCA，每千人座位数）"), "access_mean": _("人口加权平均"),
+        "access_median": _("中位数（按人口）"), "access_none": _("无站点可达的人口比例"),
+        "access_how": _("每个站点的容量（座位数；未填写的按 1 计）按其服务范围内的人口分摊，"
+                        "再按出行时间衰减（前三分之一 1.0，中间 0.68，最后 0.22）累加到每个网格。"),
         "even": _("人口是按面积平均分摊的：农田、水面与城区一样密集，所以上面的覆盖率、覆盖空白和建议站点"
                   "可能追着无人居住的地方走。请提供需求图层（如 WorldPop、GHS-POP 人口栅格），让数字更真实："),
     }
@@ -130,6 +138,8 @@ class _Args:
         self.method = p.choice(_PARAM["method"])
         self.add = p.integer(_PARAM["add"])
         self.objective = p.choice(_PARAM["objective"])
+        #: also the accessibility index (E2SFCA) on the page and in its downloads
+        self.accessibility = p.boolean(_PARAM["accessibility"]) if page else False
 
         def given(name: str) -> bool:
             return name in p.args and not (page and p.args[name] in ([""], []))
@@ -168,6 +178,8 @@ class _Args:
                                         else "seconds")
         if self.services:
             q["service"] = ",".join(self.services)
+        if self.accessibility:
+            q["accessibility"] = "true"
         if self.profile:
             q["profile"] = self.profile
             if self.profile == "year":
@@ -225,24 +237,46 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
     return cov, sites
 
 
+def _access_rows(access: Accessibility, cov: Coverage, t: dict[str, str]) -> list[dict[str, str]]:
+    """The accessibility summary (per district, then the whole) as the page shows it."""
+    return [{"name": t["all"] if r["adcode"] == "all" else r["name"], "adcode": r["adcode"],
+             "mean": f"{r['mean_score']:.3g}" if r["mean_score"] == r["mean_score"] else "–",
+             "median": f"{r['median_score']:.3g}" if r["median_score"] == r["median_score"] else "–",
+             "none": _fmt_share(r["share_none"])}
+            for r in cv.records(access.summary(cov))]
+
+
+def _accessibility(args: _Args, cov: Coverage) -> Accessibility:
+    """The E2SFCA scores of the run of ``args``, cached as the runs are."""
+    from stationmap.coverage.accessibility import accessibility
+
+    return _cached(("accessibility", *args.key()), lambda: accessibility(cov, args.kind))
+
+
 def _profile(args: _Args, cov: Coverage) -> Profile | None:
     """The time profile ``args`` ask for (None without ``profile``), cached as the runs are."""
     if not args.profile:
         return None
     st = state()
-    cache: OrderedDict = st.coverage_runs
-    key = ("profile", *args.profile_key())
+    return _cached(("profile", *args.profile_key()),
+                   lambda: cv.time_profile(cov, st.index.stations(), args.moments, name=args.profile,
+                                           hour=args.hour))
+
+
+def _cached(key: tuple, make: Callable[[], T]) -> T:
+    """``make()``, kept under ``key`` with the last runs (``AppState.coverage_runs``, the 6 last used)."""
+    cache: OrderedDict = state().coverage_runs
     with _LOCK:
         hit = cache.get(key)
         if hit is not None:
             cache.move_to_end(key)
-            return hit
-    prof = cv.time_profile(cov, st.index.stations(), args.moments, name=args.profile, hour=args.hour)
+            return cast(T, hit)
+    made = make()
     with _LOCK:
-        cache[key] = prof
+        cache[key] = made
         while len(cache) > 6:
             cache.popitem(last=False)
-    return prof
+    return made
 
 
 def _fmt_share(x: float | None) -> str:
@@ -268,12 +302,13 @@ def page(adcode: str) -> str:
     t = _texts()
     cov, sites = _run(args)
     prof = _profile(args, cov)
+    access = _accessibility(args, cov) if args.accessibility else None
     cache = state().coverage_parts
-    pkey = (args.key(), page_lang, url_for("static", filename=""))
+    pkey = (args.key(), args.accessibility, page_lang, url_for("static", filename=""))
     parts = cache.get(pkey)
     if parts is None:
         m = coverage_map(cov, kind=args.kind, sites=sites, lang=page_lang, tianditu_key=state().settings.tianditu_key,
-                         static_url=url_for("static", filename="").rstrip("/"))
+                         static_url=url_for("static", filename="").rstrip("/"), accessibility=access)
         parts = render_parts(m)
         with _LOCK:
             cache[pkey] = parts
@@ -296,6 +331,7 @@ def page(adcode: str) -> str:
     moment = None if cov.at is None else moment_label(cov.at, page_lang)
     return render_template(
         "coverage.html", parts=parts, t=t, rows=rows, gaps=gaps.to_dict(orient="records"), sites=sites,
+        access=None if access is None else _access_rows(access, cov, t), access_notes=access.notes if access else [],
         shortfall=_shortfall(sites, page_lang),
         downloads=downloads, args=args, title=title, any_sample=cov.sample or bool(prof and prof.sample),
         notes=_page_notes(cov, page_lang),
@@ -377,7 +413,8 @@ def download(adcode: str, name: str) -> Response:
     page_lang = lang()
     cov, sites = _run(args)
     prof = _profile(args, cov)
-    digest = hashlib.sha256(repr((args.profile_key(), page_lang)).encode()).hexdigest()[:20]
+    access = _accessibility(args, cov) if args.accessibility else None
+    digest = hashlib.sha256(repr((args.profile_key(), args.accessibility, page_lang)).encode()).hexdigest()[:20]
     folder = Path(state().settings.instance_path) / "coverage" / digest
     done = folder / ".done"
     with _LOCK:
@@ -385,7 +422,7 @@ def download(adcode: str, name: str) -> Response:
             from stationmap.planning import write_outputs, write_profile
 
             private_dir(folder)
-            write_outputs(cov, folder, kind=args.kind, sites=sites, lang=page_lang)
+            write_outputs(cov, folder, kind=args.kind, sites=sites, lang=page_lang, accessibility=access)
             if prof is not None:
                 write_profile(prof, cov, folder, kind=args.kind, lang=page_lang)
             done.write_text("ok")
@@ -411,9 +448,16 @@ def api() -> Response:
     p.choice(_PARAM["lang"])     # (the language of an error's display_message, and of the shortfall's text)
     args = _Args(p, adcode=None)
     want_cells = p.boolean(_PARAM["cells"])
+    want_access = p.boolean(_PARAM["accessibility"])
     n_gaps = p.integer(_PARAM["gaps"])
     cov, sites = _run(args)
     body = cov.to_dict(cells=want_cells, profile=args.profile)
+    if want_access:
+        access = _accessibility(args, cov)
+        body["accessibility"] = access.to_dict(cov)
+        if want_cells:
+            for f, score in zip(body["cells"]["features"], access.score.tolist()):
+                f["properties"]["access"] = score
     body["gaps"] = cv.records(cov.gaps(kind=args.kind).head(n_gaps)) if n_gaps else []
     body["oneway_note"] = oneway_notes(cov.oneway_respected)
     if sites is not None:

@@ -220,6 +220,9 @@ COVERAGE = (
           "(once), or by at least two (twice: the 双15 cross-coverage; existing stations count, and a place no "
           "station reaches needs two new sites).", choices=SITING_OBJECTIVES, default="once"),
     Param("cells", "boolean", "Include the cells as a GeoJSON FeatureCollection (WGS-84).", default=False),
+    Param("accessibility", "boolean", "Also the accessibility index (E2SFCA: places per 1,000 people in reach, "
+          "from each station's capacity, 1 where none is stated; decay 1 / 0.68 / 0.22 over thirds of `minutes`), "
+          "per district; with `cells=true`, each cell's `access`.", default=False),
     Param("gaps", "integer", "How many gaps to list.", lo=0, hi=WEB_MAX_GAPS, default=20),
     replace(AT, description="Coverage at this moment (ISO 8601; without an offset it is Asia/Shanghai time; years "
             f"{AT_YEARS[0]}-{AT_YEARS[1]}): only the stations open then count, for every figure, gap and site "

@@ -650,3 +650,28 @@ def test_cli_sites_for_cross_coverage(tmp_path):
     bad = CliRunner().invoke(main, ["coverage", "320402", "--sample", "--add", "2", "--objective", "thrice",
                                     "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--objective" in bad.output
+
+
+def test_cli_accessibility_outputs(tmp_path):
+    """--accessibility: the E2SFCA scores in the cells layer, the accessibility sheet, summary.json
+    and a map layer; the people-weighted mean of the summary is the cells' own."""
+    import pyogrio
+    from click.testing import CliRunner
+
+    from stationmap.cli import main
+
+    out = tmp_path / "acc"
+    res = CliRunner().invoke(main, ["coverage", "320402", "--sample", "--cell", "1000", "--accessibility",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    acc = summary["accessibility"]
+    assert acc["method"] == "E2SFCA" and acc["capacity_assumed"] > 0 and acc["notes"]
+    cells = pyogrio.read_dataframe(out / "coverage.gpkg", layer="cells")
+    assert (cells.access >= 0).all() and (cells.access > 0).any()
+    row = next(r for r in acc["summary"] if r["adcode"] == "320402")
+    assert row["mean_score"] == pytest.approx((cells.demand * cells.access).sum() / cells.demand.sum())
+    sheet = pd.read_excel(out / "figures.xlsx", sheet_name="accessibility", dtype={"adcode": str})
+    assert sheet.adcode.iloc[0] == "320402"
+    html = (out / "coverage_map.html").read_text(encoding="utf-8")
+    assert "可达性指数（E2SFCA" in html

@@ -195,3 +195,22 @@ def test_zone_uses_the_configured_network(make_web_app, web_stations, tmp_path):
     r = bare.test_client().get("/api/v1/coverage?district=320571")
     assert r.status_code == 404 and "no boundary polygon" in r.get_json()["error"]["message"]
     assert math.isfinite(body["stats"][0]["area_km2"])
+
+
+def test_api_and_page_accessibility(ro_client):
+    """accessibility=true: the E2SFCA summary per district (the API, with each cell's score), a
+    table and a map layer on the page; the people-weighted mean is the cells' own."""
+    body = ro_client.get("/api/v1/coverage?district=320402&cell=1000&cells=true&accessibility=true").get_json()
+    acc = body["accessibility"]
+    assert acc["method"] == "E2SFCA" and acc["catchment_minutes"] == body["params"]["minutes"]
+    feats = body["cells"]["features"]
+    demand = [f["properties"]["demand"] for f in feats]
+    score = [f["properties"]["access"] for f in feats]
+    row = next(r for r in acc["summary"] if r["adcode"] == "320402")
+    assert row["mean_score"] == pytest.approx(sum(d * s for d, s in zip(demand, score)) / sum(demand))
+    assert "accessibility" not in ro_client.get("/api/v1/coverage?district=320402&cell=1000").get_json()
+    page = ro_client.get("/coverage/320402?cell=1000&accessibility=true").get_data(as_text=True)
+    assert 'id="coverage-access"' in page and "可达性指数（E2SFCA" in page and 'name="accessibility" value="true" checked' in page
+    assert "accessibility=true" in page            # the downloads carry it
+    plain = ro_client.get("/coverage/320402?cell=1000").get_data(as_text=True)
+    assert 'id="coverage-access"' not in plain
