@@ -76,6 +76,8 @@ MAX_SITES = 1000
 #: accessibility index (E2SFCA) takes a station without one as 1 (:data:`DEFAULT_CAPACITY`)
 MAX_CAPACITY = 10_000
 DEFAULT_CAPACITY = 1
+#: The most stations a what-if scenario adds, and the most it takes out (:mod:`stationmap.coverage.scenario`)
+MAX_SCENARIO_STATIONS = 200
 #: What :func:`stationmap.siting.suggest_sites` maximises (``--objective``, ``objective=``): demand
 #: covered at least once, or at least twice (the 双15 cross-coverage)
 SITING_OBJECTIVES = ("once", "twice")

@@ -32,7 +32,7 @@ from stationmap.coverage.demand import (
     spread_population,
 )
 from stationmap.coverage.grid import Grid, make_grid
-from stationmap.coverage.minutes import StationArrays, circle_minutes, network_minutes
+from stationmap.coverage.minutes import StationArrays, kind_minutes
 from stationmap.coverage.params import (
     DEFAULT_CELL_M,
     DEMAND_PROXIES,
@@ -537,14 +537,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     for k in kinds:
         step(f"minutes: {k}")
         sel = st.of_kind(k) if len(st) else np.zeros(0, bool)
-        if method == "circle":
-            mins[k], cnts[k] = circle_minutes(grid.lon, grid.lat, st.lon[sel], st.lat[sel], mode=mode,
-                                              minutes=minutes, horizon_minutes=horizon, settings=settings,
-                                              cell_xyz=grid.xyz())
-        else:
-            mins[k], cnts[k] = network_minutes(network,  # type: ignore[arg-type]  # set for "network" above
-                                               grid.lon, grid.lat, st.lon[sel], st.lat[sel],
-                                               mode=mode, minutes=minutes, horizon_minutes=horizon)
+        mins[k], cnts[k] = kind_minutes(method, network, grid.lon, grid.lat, st.lon[sel], st.lat[sel], mode=mode,
+                                        minutes=minutes, horizon=horizon, settings=settings, cell_xyz=grid.xyz())
 
     step("demand")
     info: dict[str, Any]

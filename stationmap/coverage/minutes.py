@@ -192,6 +192,20 @@ def network_reach(network: Network, cell_lon: npt.ArrayLike, cell_lat: npt.Array
                         max_snap_m=max_snap_m)
 
 
+def kind_minutes(method: str, network: Network | None, cell_lon: np.ndarray, cell_lat: np.ndarray,
+                 station_lon: np.ndarray, station_lat: np.ndarray, *, mode: str, minutes: float, horizon: float,
+                 settings: Settings, cell_xyz: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(minutes to the nearest, count within minutes)`` per cell by the run's ``method``
+    (:func:`circle_minutes` or, for ``"network"``, :func:`network_minutes` on ``network``)."""
+    if method == "circle":
+        return circle_minutes(cell_lon, cell_lat, station_lon, station_lat, mode=mode, minutes=minutes,
+                              horizon_minutes=horizon, settings=settings, cell_xyz=cell_xyz)
+    if network is None:
+        raise ValidationError("the network method needs its road network", field="method")
+    return network_minutes(network, cell_lon, cell_lat, station_lon, station_lat, mode=mode, minutes=minutes,
+                           horizon_minutes=horizon)
+
+
 def pair_minutes(coverage: Coverage, lon: np.ndarray, lat: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(cell, station, minutes)``: each station (WGS-84 ``lon``/``lat``) within the run's threshold

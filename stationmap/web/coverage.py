@@ -23,6 +23,8 @@ Views only check their arguments and call the library; runs (and profiles) are c
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
+import numpy as np
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file, url_for
 from flask_babel import gettext as _
 
@@ -55,7 +58,7 @@ from stationmap.labels import (
 )
 from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
-from stationmap.web.params import COVERAGE, COVERAGE_PAGE, Params, names
+from stationmap.web.params import COVERAGE, COVERAGE_PAGE, WHATIF, Params, names
 from stationmap.web.state import state
 from stationmap.web.ui import lang
 
@@ -88,6 +91,8 @@ T = TypeVar("T")
 #: the parameters of a run, by name (declared in :data:`stationmap.web.params.COVERAGE`)
 _PARAM = {p.name: p for p in COVERAGE}
 _API_NAMES = names(COVERAGE)
+_WHATIF = {p.name: p for p in WHATIF}
+_WHATIF_NAMES = names(WHATIF)
 
 def _texts() -> dict[str, str]:
     """The page's words in its language (Flask-Babel; Chinese is the message id)."""
@@ -401,6 +406,60 @@ def _time_section(args: _Args, cov: Coverage, prof: Profile, page_lang: str) -> 
             "what": label(PROFILE_LABELS, prof.name, page_lang)
             + (f" {prof.hour:02d}:00" if prof.hour is not None else ""),
             "span": f"{moment_label(first, page_lang)} – {moment_label(last, page_lang)}"}
+
+
+def _scenario(p: Params, adcode: str | None) -> tuple[_Args, Coverage, Coverage, list[tuple[float, float]],
+                                                       tuple[str, ...]]:
+    """The run of the query's parameters, and the same run for its scenario: ``new`` stations
+    (in ``datum``, converted to WGS-84) and ``without`` existing ones."""
+    from stationmap.coords import to_wgs84
+    from stationmap.coverage.scenario import what_if
+
+    args = _Args(p, adcode=adcode, page=adcode is not None)
+    datum = p.choice(_WHATIF["datum"])
+    new = p.points(_WHATIF["new"])
+    if datum != "wgs84" and new:
+        lon, lat = to_wgs84(np.array([x for x, _ in new]), np.array([y for _, y in new]), datum)
+        new = list(zip(np.round(lon, 7).tolist(), np.round(lat, 7).tolist()))
+    without = p.ids(_WHATIF["without"])
+    cov, _sites = _run(args)
+    return args, cov, what_if(cov, kind=args.kind, add=new, remove=without), new, without
+
+
+@bp.get("/api/v1/coverage/whatif")
+def whatif_api() -> Response:
+    """The run of ``/api/v1/coverage``'s parameters as it is and with a scenario (``new`` stations
+    dropped on the map, ``without`` existing ones), side by side (covered once, twice, people,
+    median minutes), and the scenario's gaps (GeoJSON, WGS-84)."""
+    from stationmap.coverage.scenario import comparison
+
+    p = Params(_WHATIF_NAMES)
+    p.choice(_PARAM["lang"])     # (the language of an error's display_message)
+    args, cov, after, new, without = _scenario(p, None)
+    gaps = after.gaps(kind=args.kind, geometry=True).head(50)
+    body = {"datum": "wgs84", "params": cov.params(), **comparison(cov, after, args.kind),
+            "new": [{"lon": x, "lat": y} for x, y in new], "without": list(without),
+            "gaps": json.loads(gaps.to_json(drop_id=True)) if len(gaps) else
+            {"type": "FeatureCollection", "features": []}}
+    return json_response(body)
+
+
+@bp.get("/coverage/<adcode>/whatif.csv")
+def whatif_csv(adcode: str) -> Response:
+    """The scenario as a CSV ``stationmap import`` takes: the new stations (kind, point, named
+    候选站点 n, source what-if) and the stations taken out, closed."""
+    from stationmap.coverage.scenario import scenario_stations
+    from stationmap.io.writers import write_stations
+
+    p = Params(_WHATIF_NAMES | COVERAGE_PAGE)
+    args, cov, _after, new, without = _scenario(p, adcode)
+    taken = [s for s in (state().index.get(i) for i in without) if s is not None]
+    rows = scenario_stations(cov, taken, kind=args.kind, add=new, remove=without)
+    buf = io.StringIO()
+    write_stations(rows, buf, fmt="csv")
+    resp = Response(buf.getvalue().encode("utf-8-sig"), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{args.adcode}_whatif_{args.kind}.csv"'
+    return resp
 
 
 @bp.get("/coverage/<adcode>/download/<name>")

@@ -37,6 +37,7 @@ from stationmap.config import (
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
+    MAX_SCENARIO_STATIONS,
     METHODS,
     MODES,
     NIGHT_FROM_HOUR,
@@ -79,7 +80,8 @@ class Param:
 
     ``kind`` is how it is read: ``number``, ``integer``, ``boolean``, ``choice``
     (one of ``choices``), ``many`` (a repeatable list of ``choices``), ``datetime``,
-    ``bbox``, ``prefix`` (an adcode prefix) or ``adcode`` (six digits).  ``default``
+    ``bbox``, ``prefix`` (an adcode prefix), ``adcode`` (six digits), ``points``
+    (``lon,lat;lon,lat...``, at most ``hi`` of them) or ``ids`` (comma-separated station ids).  ``default``
     is the value when it is absent (a view may pass the instance's own, e.g. the
     settings' minutes); ``explode`` is the OpenAPI style of a list (``kind=a&kind=b``
     or ``kind=a,b``; both are read).
@@ -118,6 +120,10 @@ class Param:
             return {"type": "string", "pattern": r"^[0-9]{1,6}$"}
         elif kind == "adcode":
             return {"type": "string", "pattern": r"^[0-9]{6}$"}
+        elif kind == "points":
+            return {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+(;-?[0-9.]+,-?[0-9.]+)*$"}
+        elif kind == "ids":
+            return {"type": "array", "items": {"type": "string"}}
         else:
             raise ValueError(f"unknown parameter kind {kind!r}")
         if self.default is not None:
@@ -237,6 +243,17 @@ COVERAGE = (
           choices=PROFILES),
     Param("hour", "integer", "The hour of the day of `profile=year`.", lo=0, hi=23, default=DEFAULT_PROFILE_HOUR),
     _ERRORS_IN,
+)
+#: the what-if of a run (``/api/v1/coverage/whatif``, ``/coverage/<adcode>/whatif.csv``): the run's own
+#: parameters, stations dropped on the map and stations taken out
+WHATIF = (
+    *(p for p in COVERAGE if p.name not in ("add", "objective", "cells", "gaps", "profile", "hour",
+                                               "accessibility")),
+    Param("new", "points", "Candidate stations of `kind`: `lon,lat;lon,lat...` in `datum`.",
+          hi=MAX_SCENARIO_STATIONS),
+    replace(DATUM, description="Datum of `new`: wgs84, gcj02 or bd09."),
+    Param("without", "ids", "Existing stations of `kind` taken out of the scenario (ids, comma-separated).",
+          hi=MAX_SCENARIO_STATIONS),
 )
 #: the coverage page (HTML) takes the run's parameters and ``lang``
 COVERAGE_PAGE = frozenset({p.name for p in COVERAGE if p.name not in ("district", "cells", "gaps")} | {"lang"})
@@ -372,6 +389,35 @@ class Params:
         if w > e or s > n:
             raise ValidationError(f"{name} must have west <= east and south <= north, got {raw!r}", field=name)
         return w, s, e, n
+
+    def points(self, spec: Param) -> list[tuple[float, float]]:
+        """``lon,lat;lon,lat...`` as pairs (at most ``spec.hi``); [] when absent."""
+        name = spec.name
+        raw = self.one(name)
+        if not raw:
+            return []
+        out = []
+        for k, part in enumerate(raw.split(";"), 1):
+            xy = part.split(",")
+            if len(xy) != 2 or not all(_NUM.fullmatch(v.strip()) for v in xy):
+                raise ValidationError(f"{name}: point {k} must be lon,lat (points separated by ;), got {part!r}",
+                                      field=name)
+            x, y = float(xy[0]), float(xy[1])
+            if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+                raise ValidationError(f"{name}: point {k} must have lon in [-180, 180] and lat in [-90, 90], "
+                                      f"got {part!r}", field=name)
+            out.append((x, y))
+        if spec.hi is not None and len(out) > spec.hi:
+            raise ValidationError(f"{name}: at most {spec.hi:g} points, got {len(out)}", field=name)
+        return out
+
+    def ids(self, spec: Param) -> tuple[str, ...]:
+        """Comma-separated (or repeated) station ids, without repeats (at most ``spec.hi``)."""
+        name = spec.name
+        got = tuple(dict.fromkeys(v.strip() for raw in self.args.get(name, []) for v in raw.split(",") if v.strip()))
+        if spec.hi is not None and len(got) > spec.hi:
+            raise ValidationError(f"{name}: at most {spec.hi:g} stations, got {len(got)}", field=name)
+        return got
 
     def prefix(self, spec: Param = DISTRICT) -> str | None:
         """An adcode prefix: 1-6 digits; a 6-digit city or province code ends in 00 / 0000
