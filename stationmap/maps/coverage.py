@@ -288,6 +288,18 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     return m
 
 
+def layer_names(m: folium.Map) -> dict[str, str]:
+    """The map's overlays by their name in the layer control -> the script's variable of each
+    (a page's script finds a layer of :func:`coverage_map` by it, e.g. to hide the gaps)."""
+    return {c.layer_name: c.get_name() for c in m._children.values()
+            if isinstance(c, folium.FeatureGroup) and getattr(c, "layer_name", None)}
+
+
+def gaps_layer_name(lang: str) -> str:
+    """The gaps overlay's name in the layer control, in ``lang``."""
+    return _texts(lang)["gaps"]
+
+
 def _title(coverage: Coverage, kind: str, tx: Mapping[str, str], lang: str) -> str:
     names = "、".join(a.name for a in coverage.areas[:3]) if lang == "zh" else ", ".join(
         a.name for a in coverage.areas[:3])

@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file, url_for
@@ -38,7 +38,7 @@ from flask_babel import gettext as _
 
 from stationmap import coverage as cv
 from stationmap import csp
-from stationmap.config import DEFAULT_CELL_M, PROFILES, WEB_MAX_CELLS
+from stationmap.config import DEFAULT_CELL_M, MAX_SCENARIO_STATIONS, PROFILES, WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.instance import private_dir
 from stationmap.labels import (
@@ -242,6 +242,29 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
     return cov, sites
 
 
+def _whatif_config(args: _Args, cov: Coverage, map_id: str, gaps_var: str | None, q: dict[str, str]) -> dict:
+    """What static/js/coverage-whatif.js needs: the map's and the gaps layer's script names, the
+    what-if API and CSV URLs for this run, the run's stations of its kind (WGS-84) and the words."""
+    run: dict[str, Any] = {k: v for k, v in q.items() if k in _WHATIF_NAMES}
+    st = cov.stations
+    sel = st.of_kind(args.kind) if len(st) else np.zeros(0, bool)
+    names = st.name if st.name is not None else st.id
+    return {
+        "map": map_id, "gaps_layer": gaps_var, "max": MAX_SCENARIO_STATIONS,
+        "api": url_for("coverage.whatif_api", district=args.adcode, **run),
+        "csv": url_for("coverage.whatif_csv", adcode=args.adcode, **run),
+        "stations": [{"id": i, "name": n, "lon": x, "lat": y}
+                     for i, n, x, y in zip(st.id[sel].tolist(), names[sel].tolist(), st.lon[sel].tolist(),
+                                           st.lat[sel].tolist())],
+        "t": {"add": _("添加候选站点：点击地图"), "adding": _("点击地图放置候选站点（再点按钮结束）"),
+              "clear": _("清除方案"), "csv": _("下载方案 CSV（可导入）"), "current": _("现状"),
+              "scenario": _("方案"), "change": _("变化"), "covered": _("人口覆盖率"), "cross": _("交叉覆盖率"),
+              "people": _("覆盖人口"), "uncovered": _("未覆盖人口"), "median": _("中位分钟"),
+              "candidate": _("候选站点"), "remove_hint": _("点击现有站点可将其移出方案，再点一次放回。"),
+              "removed": _("已移出方案"), "failed": _("计算失败"), "working": _("计算中…")},
+    }
+
+
 def _access_rows(access: Accessibility, cov: Coverage, t: dict[str, str]) -> list[dict[str, str]]:
     """The accessibility summary (per district, then the whole) as the page shows it."""
     return [{"name": t["all"] if r["adcode"] == "all" else r["name"], "adcode": r["adcode"],
@@ -300,7 +323,7 @@ def _fmt_min(x: float | None, horizon: float) -> str:
 def page(adcode: str) -> str:
     """The coverage map, figures and downloads of a district."""
     from stationmap.maps import render_parts
-    from stationmap.maps.coverage import coverage_map
+    from stationmap.maps.coverage import coverage_map, gaps_layer_name, layer_names
 
     args = _Args(Params(COVERAGE_PAGE), adcode=adcode, page=True)
     page_lang = lang()
@@ -310,13 +333,13 @@ def page(adcode: str) -> str:
     access = _accessibility(args, cov) if args.accessibility else None
     cache = state().coverage_parts
     pkey = (args.key(), args.accessibility, page_lang, url_for("static", filename=""))
-    parts = cache.get(pkey)
-    if parts is None:
+    hit = cache.get(pkey)
+    if hit is None:
         m = coverage_map(cov, kind=args.kind, sites=sites, lang=page_lang, tianditu_key=state().settings.tianditu_key,
                          static_url=url_for("static", filename="").rstrip("/"), accessibility=access)
-        parts = render_parts(m)
+        hit = (render_parts(m), layer_names(m).get(gaps_layer_name(page_lang)))
         with _LOCK:
-            cache[pkey] = parts
+            cache[pkey] = hit
             while len(cache) > 6:
                 cache.popitem(last=False)
     rows = [{"adcode": r["adcode"], "name": t["all"] if r["adcode"] == "all" else r["name"],
@@ -328,6 +351,7 @@ def page(adcode: str) -> str:
              "p95": _fmt_min(r["p95_minutes_demand"], cov.horizon_minutes),
              "total": r["adcode"] == (cov.parent or {}).get("adcode", "all")}
             for r in cv.records(cov.stats())]
+    parts, gaps_var = hit
     gaps = cov.gaps(kind=args.kind).head(10)
     q = args.query()
     downloads = [(name, url_for("coverage.download", adcode=args.adcode, name=name, **q))
@@ -348,7 +372,8 @@ def page(adcode: str) -> str:
         objective_label=label(OBJECTIVE_LABELS, args.objective, page_lang), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
-        api_url=url_for("coverage.api", district=args.adcode, **q))
+        api_url=url_for("coverage.api", district=args.adcode, **q),
+        whatif=_whatif_config(args, cov, parts.map_id, gaps_var, q))
 
 
 def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:
