@@ -292,8 +292,9 @@ def _networks_for(spec: str | None, cfg: Settings) -> dict[str, Network]:
 @click.option("--lon", type=float, required=True, help="Longitude of the start.")
 @click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="Datum of --lon/--lat: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
-@click.option("--minutes", type=click.FloatRange(0, _config.MAX_MINUTES, min_open=True), default=None,
-              help="Travel time [default: STATIONMAP_MINUTES, 15].")
+@click.option("--minutes", "minutes_text", default=None, metavar="MINUTES[,MINUTES...]",
+              help="Travel time [default: STATIONMAP_MINUTES, 15]; several ranges at once, comma-separated "
+                   f"(5,10,15; at most {_config.MAX_REACH_RANGES}), give one nested area each.")
 @click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True)
 @click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
               help="network: minutes on the roads; circle: straight line x detour factor; "
@@ -306,33 +307,51 @@ def _networks_for(spec: str | None, cfg: Settings) -> dict[str, Network]:
               help="Only stations with all these services (repeatable).")
 @click.option("--open-now", is_flag=True, help="Only stations open now (Asia/Shanghai).")
 @click.option("--format", "fmt", type=click.Choice(["text", "geojson"]), default="text", show_default=True,
-              help="geojson: the area and the stations as a FeatureCollection (WGS-84).")
-def reach(lat: float, lon: float, datum: str, minutes: float | None, mode: str, method: str, network_spec: str | None,
-          kinds: tuple[str, ...], services: tuple[str, ...], open_now: bool, fmt: str) -> None:
-    """The area reachable from a point in so many minutes, and the stations in it (output in WGS-84)."""
+              help="geojson: the areas and the stations as a FeatureCollection (WGS-84).")
+def reach(lat: float, lon: float, datum: str, minutes_text: str | None, mode: str, method: str,
+          network_spec: str | None, kinds: tuple[str, ...], services: tuple[str, ...], open_now: bool,
+          fmt: str) -> None:
+    """The area reachable from a point in so many minutes (one or several ranges), the people in it
+    (the districts' demand layers, else the 2020 census spread over area) and the stations in it
+    (output in WGS-84)."""
     from datetime import datetime
 
+    from stationmap.checks import check_minutes
     from stationmap.coords import to_wgs84
+    from stationmap.coverage.demand import people_within
     from stationmap.hours import TZ
     from stationmap.index import StationIndex
     from stationmap.reach import isochrone
 
     cfg = settings()
+    parts = [cfg.minutes] if minutes_text is None else minutes_text.split(",")
+    if len(parts) > _config.MAX_REACH_RANGES:
+        raise StationmapError(f"--minutes: at most {_config.MAX_REACH_RANGES} ranges, got {len(parts)}")
+    ranges = sorted({check_minutes(m, name="--minutes") for m in parts})
     wlon, wlat = to_wgs84(lon, lat, datum)
     nets = {} if method == "circle" else _networks_for(network_spec, cfg)
     index = StationIndex.from_store(open_store())
-    iso = isochrone(wlon, wlat, cfg.minutes if minutes is None else minutes, mode, network=nets, index=index,
-                    method=method, kinds=kinds or None, services=services or None,
-                    open_at=datetime.now(TZ) if open_now else None, settings=cfg)
+    isos = [isochrone(wlon, wlat, m, mode, network=nets, index=index, method=method, kinds=kinds or None,
+                      services=services or None, open_at=datetime.now(TZ) if open_now else None, settings=cfg)
+            for m in ranges]
+    people = [people_within(i.polygon, settings=cfg)["people"] for i in isos]
+    iso = isos[-1]
     if fmt == "geojson":
-        click.echo(json.dumps(iso.to_geojson(), ensure_ascii=False))
+        fc = iso.to_geojson()
+        areas = [{**one.to_geojson()["features"][0]} for one in isos]
+        for a, n in zip(areas, people):
+            a["properties"]["people"] = None if n is None else round(n)
+        click.echo(json.dumps({"type": "FeatureCollection", "features": [*areas, *fc["features"][1:]]},
+                              ensure_ascii=False))
         return
     how = (f"on network {iso.network!r} (start {iso.snap_m:.0f} m from the road)" if iso.method == "network"
            else f"straight line x {cfg.detour_factor:g} (no road network covers the start)")
-    click.echo(f"{iso.minutes:g} min by {mode} from {wlon:.6f}, {wlat:.6f} (WGS-84), {how}")
+    click.echo(f"{', '.join(f'{m:g}' for m in ranges)} min by {mode} from {wlon:.6f}, {wlat:.6f} (WGS-84), {how}")
     if iso.oneway_respected is False:
         click.echo(oneway_note(False, "en"))
-    click.echo(f"reachable area: {iso.area_km2:.2f} km²")
+    for one, n in zip(isos, people):
+        who = "people unknown" if n is None else f"about {n:,.0f} people (district demand layers, else census)"
+        click.echo(f"reachable in {one.minutes:g} min: {one.area_km2:.2f} km², {who}")
     if not iso.stations:
         click.echo("no station within reach")
         return

@@ -76,6 +76,8 @@ MAX_SITES = 1000
 #: accessibility index (E2SFCA) takes a station without one as 1 (:data:`DEFAULT_CAPACITY`)
 MAX_CAPACITY = 10_000
 DEFAULT_CAPACITY = 1
+#: The most ranges one isochrone request asks at once (``/api/v1/reach?minutes=5,10,15``, ``reach --minutes``)
+MAX_REACH_RANGES = 5
 #: The most stations a what-if scenario adds, and the most it takes out (:mod:`stationmap.coverage.scenario`)
 MAX_SCENARIO_STATIONS = 200
 #: What :func:`stationmap.siting.suggest_sites` maximises (``--objective``, ``objective=``): demand

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from stationmap.config import Settings
     from stationmap.coverage.areas import Area
+    from stationmap.districts import Districts
     from stationmap.network import Network
 
 
@@ -372,3 +373,56 @@ def read_points(path: str | os.PathLike[str], *, weight_column: str | None = Non
                                   f"got {gdf[weight_column].iloc[k]!r}", field=weight_column)
         gdf[weight_column] = w.astype(float)
     return gdf
+
+
+def people_within(polygon: BaseGeometry, *, settings: Settings | None = None, districts: Districts | None = None,
+                  cell_m: float = 100.0) -> dict[str, Any]:
+    """The people inside ``polygon`` (WGS-84), county by county, from the demand each county's runs use:
+
+    - its saved demand layer (a population raster, :func:`saved_demand_layer`): the pixels shared
+      among cells of ``cell_m`` over the part inside (:func:`demand_from_raster`);
+    - else the 2020 census spread evenly over the county's area: its people times the share of its
+      area inside (areas on the ellipsoid, pyproj.Geod).
+
+    Returns ``{"people": float or None (the polygon touches no county with a figure),
+    "raster": [adcodes], "census": [adcodes], "unknown": [adcodes with no census figure]}``.
+    """
+    import shapely
+    from pyproj import Geod
+
+    from stationmap.coverage.areas import Area
+    from stationmap.coverage.grid import make_grid
+
+    if districts is None:
+        from stationmap.districts import load_districts
+
+        districts = load_districts(settings)
+    geod = Geod(ellps="WGS84")
+    out: dict[str, Any] = {"people": None, "raster": [], "census": [], "unknown": []}
+    if polygon is None or polygon.is_empty:
+        return out
+    w, s, e, n = polygon.bounds
+    total = 0.0
+    for d in districts.all("county"):
+        if d.geometry is None or d.bbox is None:
+            continue
+        bw, bs, be, bn = d.bbox
+        if bw > e or be < w or bs > n or bn < s or not shapely.intersects(d.geometry, polygon):
+            continue
+        part = shapely.intersection(d.geometry, polygon)
+        if part.is_empty:
+            continue
+        raster = saved_demand_layer(d.adcode, settings=settings)
+        if raster is not None:
+            grid = make_grid([Area(d.adcode, d.name, d.level, part)], cell_m=cell_m)
+            total += float(demand_from_raster(grid, raster).sum())
+            out["raster"].append(d.adcode)
+        elif d.population is not None:
+            share = abs(geod.geometry_area_perimeter(part)[0]) / abs(geod.geometry_area_perimeter(d.geometry)[0])
+            total += d.population * share
+            out["census"].append(d.adcode)
+        else:
+            out["unknown"].append(d.adcode)
+    if out["raster"] or out["census"]:
+        out["people"] = total
+    return out

@@ -67,6 +67,7 @@ from stationmap.web.params import (
     ORDER,
     OUT_DATUM,
     REACH,
+    REACH_MINUTES,
     SCOPE,
     SERVICE,
     SINCE,
@@ -111,15 +112,16 @@ _CHANGES = names(CHANGES)
 _FEED_LIMIT = next(p for p in CHANGES if p.name == "limit")
 
 
-def _point_query(p: Params, settings: Settings) -> tuple:
+def _point_query(p: Params, settings: Settings, *, ranges: bool = False) -> tuple:
     """The arguments /nearest and /reach share, checked: lat, lon, datum, out_datum,
-    kinds, services, open_now, at, mode, minutes (default: ``settings.minutes``), method."""
+    kinds, services, open_now, at, mode, minutes (default: ``settings.minutes``; with
+    ``ranges``, a list: /reach's several ranges), method."""
     lat = p.number(LAT)
     lon = p.number(LON)
     datum, out_datum = p.choice(DATUM), p.choice(OUT_DATUM)
     kinds, services, open_now, at = _filters(p)
     mode = p.choice(MODE)
-    minutes = p.number(MINUTES, settings.minutes)
+    minutes = p.numbers(REACH_MINUTES, settings.minutes) if ranges else p.number(MINUTES, settings.minutes)
     method = p.choice(METHOD)
     return lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method
 
@@ -249,34 +251,44 @@ def reach_area() -> Response:
     """The area reachable from a point in ``minutes`` (isochrone), and the stations in it (GeoJSON).
 
     By road where a network covers the point, else the circle of radius
-    minutes x speed / detour factor.
+    minutes x speed / detour factor.  Several ranges (``minutes=5,10,15``) give one
+    nested area each, smallest first.  Each area says the people in it
+    (:func:`stationmap.coverage.people_within`: the districts' demand layers, else the census).
     """
+    from stationmap.coverage.demand import people_within
+
     st = state()
     p = Params(_REACH)
-    lat, lon, datum, out_datum, kinds, services, open_now, at, mode, minutes, method = _point_query(p, st.settings)
+    lat, lon, datum, out_datum, kinds, services, open_now, at, mode, ranges, method = _point_query(
+        p, st.settings, ranges=True)
     lang: str | None = p.choice(LANG)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     wlon, wlat = float(wlon), float(wlat)
     at_, at_text = (at, iso_time(at)) if at else now()
     try:
-        iso = isochrone(wlon, wlat, minutes, mode, network=st.networks, index=st.index, method=method,
-                        kinds=kinds or None, services=services or None, open_at=at_ if open_now else None,
-                        settings=st.settings)
+        isos = [isochrone(wlon, wlat, minutes, mode, network=st.networks, index=st.index, method=method,
+                          kinds=kinds or None, services=services or None, open_at=at_ if open_now else None,
+                          settings=st.settings) for minutes in ranges]
     except ValidationError as exc:
         raise _no_network(exc, method, wlon, wlat) from None
+    iso = isos[-1]     # the largest: its method, network and stations answer
     qlon, qlat = (wlon, wlat) if out_datum == "wgs84" else from_wgs84(wlon, wlat, out_datum)
-    area_props = {"role": "isochrone", "method": iso.method, "network": iso.network, "minutes": minutes,
-                  "mode": mode, "area_km2": round(iso.area_km2, 4),
-                  "snap_m": None if iso.snap_m is None else round(iso.snap_m, 1),
-                  "resolution_m": iso.resolution_m, "stations": len(iso.stations)}
-    area = {"type": "Feature", "id": "isochrone",
-            "geometry": polygon_geometry(iso.polygon, datum=out_datum),
-            "properties": area_props}
+    areas: list[dict[str, Any]] = []
+    for one in isos:
+        people = people_within(one.polygon, settings=st.settings)
+        areas.append({"type": "Feature", "id": "isochrone" if len(isos) == 1 else f"isochrone-{one.minutes:g}",
+                      "geometry": polygon_geometry(one.polygon, datum=out_datum),
+                      "properties": {"role": "isochrone", "method": one.method, "network": one.network,
+                                     "minutes": one.minutes, "mode": mode, "area_km2": round(one.area_km2, 4),
+                                     "snap_m": None if one.snap_m is None else round(one.snap_m, 1),
+                                     "resolution_m": one.resolution_m, "stations": len(one.stations),
+                                     "people": None if people["people"] is None else round(people["people"]),
+                                     "people_from": {"raster": people["raster"], "census": people["census"]}}})
     stations = [s.station for s in iso.stations]
     extra = [{"role": "station", "minutes": round(s.minutes, 1),
               "distance_m": round(s.distance_m if iso.method == "network" else s.straight_m, 1),
               "straight_m": round(s.straight_m, 1)} for s in iso.stations]
-    feats = [area, *features(stations, out_datum=out_datum, at=at_, extra=extra, services=services, lang=lang)]
+    feats = [*areas, *features(stations, out_datum=out_datum, at=at_, extra=extra, services=services, lang=lang)]
     return geojson_response({
         "type": "FeatureCollection",
         "datum": out_datum,
@@ -286,9 +298,10 @@ def reach_area() -> Response:
         "oneway_note": oneway_notes(iso.oneway_respected),
         "network_licence": iso.licence,
         "area_km2": round(iso.area_km2, 4),
+        "people": areas[-1]["properties"]["people"],
         "sample": any(s.is_sample for s in stations),
         "query": {"lon": round(float(qlon), PRECISION), "lat": round(float(qlat), PRECISION), "mode": mode,
-                  "minutes": minutes, "method": method, "at": at_text},
+                  "minutes": ranges[0] if len(ranges) == 1 else ranges, "method": method, "at": at_text},
         "features": feats,
     })
 

@@ -37,6 +37,7 @@ from stationmap.config import (
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
+    MAX_REACH_RANGES,
     MAX_SCENARIO_STATIONS,
     METHODS,
     MODES,
@@ -120,6 +121,11 @@ class Param:
             return {"type": "string", "pattern": r"^[0-9]{1,6}$"}
         elif kind == "adcode":
             return {"type": "string", "pattern": r"^[0-9]{6}$"}
+        elif kind == "numbers":
+            return {"type": "array", "items": {"type": "number", "minimum": _doc_number(self.lo),
+                                               "maximum": _doc_number(self.hi),
+                                               **({"exclusiveMinimum": True} if self.lo_open else {})},
+                    "minItems": 1, "maxItems": MAX_REACH_RANGES}
         elif kind == "points":
             return {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+(;-?[0-9.]+,-?[0-9.]+)*$"}
         elif kind == "ids":
@@ -201,8 +207,11 @@ SCOPE = Param("scope", "adcode", "Adcode of a district: only its stations and th
               "districts within reach of its boundary (the finder's minutes at the default mode, straight line), "
               "each with the property neighbour (true for a neighbour's); what an embed of the district shows.")
 NEAREST = (LAT, LON, DATUM, OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, K, ORDER, MODE, MINUTES, METHOD, SCOPE, LANG)
-REACH = tuple(replace(p, description="Travel time of the area.") if p is MINUTES else p
-              for p in NEAREST if p not in (K, ORDER, SCOPE))
+#: /reach's minutes: one range, or several at once (``5,10,15``: nested areas)
+REACH_MINUTES = replace(MINUTES, kind="numbers", explode=False,
+                        description="Travel time of the area; several ranges at once, comma-separated (`5,10,15`, at "
+                                    f"most {MAX_REACH_RANGES}), give one nested area each.")
+REACH = tuple(REACH_MINUTES if p is MINUTES else p for p in NEAREST if p not in (K, ORDER, SCOPE))
 STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS,
             LANG)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."), LANG)
@@ -296,22 +305,20 @@ class Params:
             if spec.required:
                 raise ValidationError(f"{name} is required", field=name)
             return spec.default if default is None else default
-        text = raw.strip()
-        try:    # (what float() reads from these characters is what _NUM matches: skip the regex)
-            x = float(text) if _PLAIN_NUMBER.issuperset(text) else None
-        except ValueError:
-            x = None
-        if x is None:
-            if not _NUM.fullmatch(text):
-                raise ValidationError(f"{name} must be a number, got {raw!r}", field=name)
-            x = float(text)
-        if not math.isfinite(x):
-            raise ValidationError(f"{name} must be a finite number, got {raw!r}", field=name)
-        lo, hi, lo_open = spec.lo, spec.hi, spec.lo_open
-        if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and x > hi):
-            left = "(" if lo_open else "["
-            raise ValidationError(f"{name} must be in {left}{lo:g}, {hi:g}], got {raw!r}", field=name)
-        return x
+        return _checked_number(spec, raw)
+
+    def numbers(self, spec: Param, default: float | None = None) -> list[float]:
+        """Comma-separated numbers, each as :meth:`number` checks one, ascending without repeats
+        (at most :data:`~stationmap.config.MAX_REACH_RANGES`); ``[default]`` when absent."""
+        raw = self.one(spec.name)
+        if raw is None:
+            first = self.number(spec, default)
+            return [] if first is None else [first]
+        parts = raw.split(",")
+        if len(parts) > MAX_REACH_RANGES:
+            raise ValidationError(f"{spec.name}: at most {MAX_REACH_RANGES} values, got {len(parts)}",
+                                  field=spec.name)
+        return sorted({_checked_number(spec, v) for v in parts})
 
     def integer(self, spec: Param) -> int:
         """An integer in ``spec``'s bounds (``spec.default`` when absent)."""
@@ -461,3 +468,24 @@ def iso_time(at: datetime) -> str:
     if off is not None and off.seconds % 60:
         at = at.astimezone(timezone.utc)
     return at.isoformat(timespec="seconds")
+
+
+def _checked_number(spec: Param, raw: str) -> float:
+    """``raw`` as a finite number in ``spec``'s bounds; ValidationError naming ``spec`` else."""
+    name = spec.name
+    text = raw.strip()
+    try:    # (what float() reads from these characters is what _NUM matches: skip the regex)
+        x = float(text) if _PLAIN_NUMBER.issuperset(text) else None
+    except ValueError:
+        x = None
+    if x is None:
+        if not _NUM.fullmatch(text):
+            raise ValidationError(f"{name} must be a number, got {raw!r}", field=name)
+        x = float(text)
+    if not math.isfinite(x):
+        raise ValidationError(f"{name} must be a finite number, got {raw!r}", field=name)
+    lo, hi, lo_open = spec.lo, spec.hi, spec.lo_open
+    if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and x > hi):
+        left = "(" if lo_open else "["
+        raise ValidationError(f"{name} must be in {left}{lo:g}, {hi:g}], got {raw!r}", field=name)
+    return x

@@ -613,10 +613,24 @@ def test_cli_reach_text_and_datums(cli_db):
     assert "one-way" not in far.output
 
 
+def test_cli_reach_several_ranges(cli_db):
+    res = _cli("reach", "--lat", 31.31, "--lon", 120.72, "--minutes", "10,5")
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("reachable in")]
+    assert [ln.split(" min")[0] for ln in lines] == ["reachable in 5", "reachable in 10"]
+    assert all("people" in ln for ln in lines)
+    gj = json.loads(_cli("reach", "--lat", 31.31, "--lon", 120.72, "--minutes", "5,10", "--format", "geojson").output)
+    areas = [f for f in gj["features"] if f["properties"]["role"] == "isochrone"]
+    assert [a["properties"]["minutes"] for a in areas] == [5, 10]
+    assert 0 < areas[0]["properties"]["people"] < areas[1]["properties"]["people"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lat", 31.318, "--lon", 120.693, "--method", "network"], "is 548 m from the nearest road"),
     (["--lat", 31.31, "--lon", 120.72, "--network", "nowhere"], "network must be a configured name (sip)"),
-    (["--lat", 31.31, "--lon", 120.72, "--minutes", 0], "Invalid value for '--minutes'"),
+    (["--lat", 31.31, "--lon", 120.72, "--minutes", 0], "--minutes must be a number in (0, 120]"),
+    (["--lat", 31.31, "--lon", 120.72, "--minutes", "5,x"], "--minutes must be a number"),
+    (["--lat", 31.31, "--lon", 120.72, "--minutes", "1,2,3,4,5,6"], "--minutes: at most 5 ranges"),
     (["--lat", 95, "--lon", 120.72], "lat must be in"),
 ])
 def test_cli_reach_errors(cli_db, args, message):

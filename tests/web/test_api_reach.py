@@ -117,7 +117,8 @@ def test_method_circle_inside_sip_is_the_estimate(net_client, sip):
 
 
 @pytest.mark.parametrize("bad", [{"method": "roads"}, {"minutes": "0"}, {"minutes": "121"},
-                                 {"mode": "plane"}, {"lat": "91"}, {"k": "3"}])
+                                 {"mode": "plane"}, {"lat": "91"}, {"k": "3"}, {"minutes": "5,abc"},
+                                 {"minutes": "0,5"}, {"minutes": "5,10,15,20,25,30"}, {"minutes": "5,,10"}])
 def test_reach_bad_input_is_a_400(net_client, bad):
     params = {"lon": SIP_POINT[0], "lat": SIP_POINT[1], **bad}
     r = net_client.get("/api/v1/reach", query_string=params)
@@ -227,3 +228,35 @@ def test_answers_on_a_network_with_one_way_data_say_it_is_respected(tmp_path, we
         body = get(client, path, lon=120.7011, lat=31.301, mode="bike")
         assert body["method"] == "network" and body["network"] == "grid"
         assert body["oneway_respected"] is True and body["oneway_note"] is None
+
+
+@pytest.mark.parametrize("point,method", [(CZ_POINT, "circle"), (SIP_POINT, "network")])
+def test_several_ranges_give_nested_areas_with_their_people(net_client, point, method):
+    """minutes=5,10,15: three areas, smallest first, each inside the next, with the people in each
+    (the census spread over the county's area: its people times the area's share of it)."""
+    from stationmap.districts import load_districts
+
+    lon, lat = point
+    body = get(net_client, "/api/v1/reach", lon=lon, lat=lat, mode="walk", minutes="15,5,10,10")
+    areas = [f for f in body["features"] if f["properties"]["role"] == "isochrone"]
+    assert [f["id"] for f in areas] == ["isochrone-5", "isochrone-10", "isochrone-15"]
+    assert body["method"] == method and body["query"]["minutes"] == [5, 10, 15]
+    polys = [shape(f["geometry"]) for f in areas]
+    for inner, outer in zip(polys, polys[1:]):
+        assert inner.difference(outer).area <= 0.01 * inner.area      # nested (to the network's raster)
+    people = [f["properties"]["people"] for f in areas]
+    assert 0 < people[0] < people[1] < people[2] == body["people"]
+    # the reference: each county's census people times the share of its area inside (pyproj.Geod)
+    d = load_districts()
+    want = 0.0
+    for c in d.all("county"):
+        part = c.geometry.intersection(polys[-1]) if c.geometry is not None else None
+        if part is not None and not part.is_empty and c.population:
+            want += c.population * abs(GEOD.geometry_area_perimeter(part)[0]) / abs(
+                GEOD.geometry_area_perimeter(c.geometry)[0])
+    assert people[-1] == pytest.approx(want, rel=1e-6, abs=1)
+    assert areas[-1]["properties"]["people_from"]["census"]
+    # the stations answer for the largest range
+    one = get(net_client, "/api/v1/reach", lon=lon, lat=lat, mode="walk", minutes=15)
+    assert [f["id"] for f in one["features"][1:]] == [f["id"] for f in body["features"][3:]]
+    assert one["features"][0]["id"] == "isochrone" and one["people"] == body["people"]
