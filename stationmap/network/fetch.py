@@ -340,29 +340,6 @@ def _stack(xy: tuple) -> Any:
     return np.column_stack(xy)
 
 
-def osm_date(path: Path) -> str | None:
-    """The date of the OpenStreetMap data in a PBF (its header's replication timestamp) or in an
-    Overpass answer (its ``<meta osm_base>``), or None."""
-    import re
-
-    import osmium
-
-    if path.suffix == ".osm":
-        with open(path, "rb") as f:
-            m = re.search(rb'<meta\s+osm_base="([^"]+)"', f.read(4096))
-        return m.group(1).decode("ascii", "replace") if m else None
-
-    try:
-        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
-        try:
-            stamp = reader.header().get("osmosis_replication_timestamp")
-        finally:
-            reader.close()
-    except RuntimeError:
-        return None
-    return stamp or None
-
-
 def district_polygon(adcode: str, settings: Settings) -> tuple[str, BaseGeometry]:
     """(name, WGS-84 polygon) of a district: its boundary, or a zone's outline."""
     from stationmap.districts import load_districts
@@ -389,7 +366,7 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
     """
     from stationmap.checks import check_mode
     from stationmap.network.graph import Network
-    from stationmap.network.osm import OSM_LICENCE
+    from stationmap.network.osm import OSM_LICENCE, osm_date
     from stationmap.network.registry import register
 
     say = echo or (lambda _line: None)
@@ -439,5 +416,5 @@ def fetch(adcode: str, settings: Settings, *, source: str = "geofabrik", modes: 
     return net, entry
 
 
-__all__ = ["ADVICE", "check_pbf", "clip_area", "download", "fetch", "find_region", "margin_m", "osm_date",
+__all__ = ["ADVICE", "check_pbf", "clip_area", "download", "fetch", "find_region", "margin_m",
            "region_index"]

@@ -125,7 +125,8 @@ class Network(Snapping, Searching, Building):
                  classes: Iterable[str], edge_access: npt.ArrayLike, edge_oneway: npt.ArrayLike,
                  arc_indptr: npt.ArrayLike | None = None, arc_dst: npt.ArrayLike | None = None,
                  arc_eid: npt.ArrayLike | None = None, source: str = "", settings: Settings | None = None,
-                 oneway_known: bool = True, home_adcode: str = "", home: Any = None, licence: str = "") -> None:
+                 oneway_known: bool = True, home_adcode: str = "", home: Any = None, licence: str = "",
+                 date: str = "") -> None:
         self.name = str(name)
         self.source = str(source)
         self.lon = np.ascontiguousarray(lon, dtype=np.float64)
@@ -142,6 +143,9 @@ class Network(Snapping, Searching, Building):
         #: the data's licence and credit ("© OpenStreetMap contributors, ODbL"), shown by every page
         #: and answer that uses the network; "" when unknown
         self.licence = str(licence or "")
+        #: the date of the data (an OpenStreetMap file's replication timestamp), "" when not recorded:
+        #: every coverage run on the network states it
+        self.date = str(date or "")
         self.home = home
         if home is not None:
             import shapely
@@ -398,7 +402,7 @@ class Network(Snapping, Searching, Building):
             "format": np.array(FORMAT), "name": np.array(self.name), "source": np.array(self.source),
             "classes": np.array(self.classes), "oneway_known": np.array(self.oneway_known),
             "home_adcode": np.array(self.home_adcode), "home_wkb": _wkb(self.home),
-            "licence": np.array(self.licence),
+            "licence": np.array(self.licence), "date": np.array(self.date),
             "lon": self.lon, "lat": self.lat,
             "edge_u": self.edge_u, "edge_v": self.edge_v, "edge_length_m": self.edge_length_m,
             "edge_class": self.edge_class, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
@@ -438,7 +442,7 @@ class Network(Snapping, Searching, Building):
                    arc_indptr=a["arc_indptr"], arc_dst=a["arc_dst"], arc_eid=a["arc_eid"],
                    settings=settings, oneway_known=bool(a["oneway_known"]),
                    home_adcode=str(a.get("home_adcode", "")), home=_from_wkb(a.get("home_wkb")),
-                   licence=str(a.get("licence", "")))
+                   licence=str(a.get("licence", "")), date=str(a.get("date", "")))
 
 
 def _wkb(geom: Any) -> np.ndarray:

@@ -460,6 +460,7 @@ class Building:
                               name=name or stem, source=source or path.name, largest_only=largest_only,
                               settings=settings)
         net.licence = OSM_LICENCE     # type: ignore[attr-defined]  # (a Network's attribute)
+        net.date = osm_date(path) or ""     # type: ignore[attr-defined]  # (a Network's attribute)
         return net
 
     @classmethod
@@ -483,3 +484,27 @@ class Building:
         raise ValidationError(
             f"source must be a .gpkg road graph or an OpenStreetMap .osm.pbf/.osm file, got {str(source)!r}",
             field="source")
+
+
+def osm_date(path: str | os.PathLike[str]) -> str | None:
+    """The date of the OpenStreetMap data in a PBF (its header's replication timestamp) or in an
+    Overpass answer (its ``<meta osm_base>``), or None."""
+    import re
+
+    import osmium
+
+    path = Path(path)
+    if path.suffix == ".osm":
+        with open(path, "rb") as f:
+            m = re.search(rb'<meta\s+osm_base="([^"]+)"', f.read(4096))
+        return m.group(1).decode("ascii", "replace") if m else None
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            stamp = reader.header().get("osmosis_replication_timestamp")
+        finally:
+            reader.close()
+    except RuntimeError:
+        return None
+    return stamp or None

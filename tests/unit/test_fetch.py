@@ -201,6 +201,14 @@ def test_fetch_builds_registers_and_equals_networkx(tmp_path, server, sip_pbf):
     assert list(nets) == ["320571"]
     net = nets["320571"]
     assert net.oneway_known and e["nodes"] == net.n_nodes and e["edges"] == net.n_edges
+    # the data's date travels with the compiled network into every coverage run's assumptions
+    assert net.date == OSM_DATE
+    from stationmap.coverage.assumptions import run_assumptions
+
+    rec = run_assumptions(mode="walk", method="network", minutes=15, horizon_minutes=60, at=None, services=(),
+                          demand_info={"source": "census 2020", "spread": "area"}, shape="square", cell_m=250,
+                          h3_resolution=None, crs=None, sample=False, settings=s, network=net)
+    assert rec["network"]["date"] == OSM_DATE and OSM_DATE in " ".join(rec["text"]["en"])
     # travel times equal networkx on the same OSM data (within 1 s), one-way streets kept by bikes and cars
     idx = {(round(float(lo), 7), round(float(la), 7)): i for i, (lo, la) in enumerate(zip(net.lon, net.lat))}
     rng = np.random.default_rng(3)
