@@ -204,7 +204,10 @@ def network_group() -> None:
 @click.option("--licence", default=None,
               help="The data's licence and credit, shown wherever the network's results are (default: "
                    "\"© OpenStreetMap contributors, ODbL\" for an OpenStreetMap file, none for a GeoPackage).")
-def network_build(source: str, out: str, name: str | None, licence: str | None) -> None:
+@click.option("--date", "data_date", default=None, metavar="DATE",
+              help="The date of the data, stated by every coverage run on the network (default: an OpenStreetMap "
+                   "file's replication timestamp; none for a GeoPackage, which does not say).")
+def network_build(source: str, out: str, name: str | None, licence: str | None, data_date: str | None) -> None:
     """Compile SOURCE (an OpenStreetMap .osm.pbf / .osm file, or a .gpkg road graph
     with layers nodes and edges; WGS-84) into a network file that loads in milliseconds."""
     import time
@@ -213,12 +216,14 @@ def network_build(source: str, out: str, name: str | None, licence: str | None) 
 
     t0 = time.perf_counter()
     net = Network.build(source, name=name, settings=settings(), licence=licence)
+    if data_date is not None:
+        net.date = data_date.strip()
     path = net.save(out)
     km = float(net.edge_length_m.sum()) / 1000.0
     click.echo(f"built network {net.name!r} from {source}: {net.n_nodes} nodes, {net.n_edges} edges, "
                f"{km:.1f} km of road, {int((net.edge_oneway != 0).sum())} one-way for some mode"
                f"{'' if net.oneway_known else ' (the source has no one-way data: every street two-way)'}; "
-               f"{time.perf_counter() - t0:.1f} s; wrote {path}")
+               f"{time.perf_counter() - t0:.1f} s; data of {net.date or 'an unrecorded date'}; wrote {path}")
     click.echo(f"to use it: STATIONMAP_NETWORKS='{json.dumps({net.name: str(path)})}'")
 
 

@@ -520,6 +520,10 @@ def test_cli_network_build_writes_a_loadable_network(tmp_path):
                                     "--name", "grid"])
     assert Network.load(tmp_path / "o.npz").licence == "© OpenStreetMap contributors, ODbL"   # an OSM file says
     assert res.exit_code == 0 and "'grid'" in res.output and "5 one-way" in res.output   # 1-2, 2-3, 6-3 and the motorway 7-8, 8-9
+    res = CliRunner().invoke(main, ["network", "build", str(SIP_GPKG), "--out", str(tmp_path / "d.npz"),
+                                    "--date", "2026-03-01"])
+    assert res.exit_code == 0 and "data of 2026-03-01" in res.output
+    assert Network.load(tmp_path / "d.npz").date == "2026-03-01"
 
 
 @pytest.mark.parametrize("args, message", [
