@@ -48,6 +48,7 @@ EVENTS = {
     "station_deleted": ("删除站点", "Station deleted"),
     "data_exported": ("导出全部数据", "Data exported"),
     "backup_made": ("备份数据库", "Backup made"),
+    "demand_layer": ("保存或删除需求图层", "Demand layer saved or removed"),
 }
 
 

@@ -33,11 +33,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, send_file, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_login import login_required
 
+from stationmap import audit, csp
 from stationmap import coverage as cv
-from stationmap import csp
 from stationmap.config import DEFAULT_CELL_M, MAX_SCENARIO_STATIONS, PROFILES, WEB_MAX_CELLS
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.instance import private_dir
@@ -60,7 +74,7 @@ from stationmap.web.auth import page_policy
 from stationmap.web.features import json_response
 from stationmap.web.params import COVERAGE, COVERAGE_PAGE, WHATIF, Params, names
 from stationmap.web.state import state
-from stationmap.web.ui import lang
+from stationmap.web.ui import lang, signed_in_user
 
 if TYPE_CHECKING:
     from stationmap.coverage import Coverage, Profile
@@ -242,6 +256,15 @@ def _run(args: _Args) -> tuple[Coverage, Sites | None]:
     return cov, sites
 
 
+def _demand_upload(adcode: str) -> dict[str, bool] | None:
+    """For an editor of the district (a county or zone) signed in: whether it has a saved demand layer
+    (the page then offers to upload one, and to remove it); None for anyone else."""
+    user = signed_in_user()
+    if user is None or not user.can_edit(adcode) or len(adcode) != 6 or adcode.endswith("00"):
+        return None
+    return {"saved": adcode in cv.saved_demand_layers(settings=state().settings)}
+
+
 def _whatif_config(args: _Args, cov: Coverage, map_id: str, gaps_var: str | None, q: dict[str, str]) -> dict:
     """What static/js/coverage-whatif.js needs: the map's and the gaps layer's script names, the
     what-if API and CSV URLs for this run, the run's stations of its kind (WGS-84) and the words."""
@@ -373,7 +396,7 @@ def page(adcode: str) -> str:
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
         api_url=url_for("coverage.api", district=args.adcode, **q),
-        whatif=_whatif_config(args, cov, parts.map_id, gaps_var, q))
+        whatif=_whatif_config(args, cov, parts.map_id, gaps_var, q), demand_upload=_demand_upload(args.adcode))
 
 
 def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:
@@ -485,6 +508,47 @@ def whatif_csv(adcode: str) -> Response:
     resp = Response(buf.getvalue().encode("utf-8-sig"), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="{args.adcode}_whatif_{args.kind}.csv"'
     return resp
+
+
+@bp.post("/coverage/<adcode>/demand")
+@login_required
+def demand_upload(adcode: str) -> ResponseReturnValue:
+    """Save an uploaded population raster (GeoTIFF, any CRS) as the district's demand layer
+    (:func:`stationmap.coverage.save_demand_layer`): from then on the default demand of its runs on
+    this page, the API and the CLI.  An editor of the district only; ``remove=1`` forgets the layer."""
+    import tempfile
+
+    from stationmap.districts import check_adcode
+
+    code = check_adcode(adcode, field="district")
+    user = signed_in_user()
+    if user is None:
+        abort(401)
+    user.require_edit(code)
+    settings = state().settings
+    back = url_for("coverage.page", adcode=code)
+    if request.form.get("remove"):
+        if cv.remove_demand_layer(code, settings=settings):
+            audit.record(state().store, "demand_layer", user=user.username, detail=f"{code}: removed")
+            flash(_("已删除本区的需求图层：覆盖分析改用普查人口按面积平均分摊。"))
+        return redirect(back)
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        raise ValidationError("choose a population raster (GeoTIFF .tif) to upload", field="file")
+    if not cv.is_raster(f.filename):
+        raise ValidationError(f"{Path(f.filename).name}: a demand layer is a population raster (.tif, .tiff)",
+                              field="file")
+    with tempfile.TemporaryDirectory(dir=private_dir(Path(settings.instance_path) / "uploads")) as d:
+        tmp = Path(d) / "upload.tif"
+        f.save(tmp)
+        try:
+            cv.save_demand_layer(code, tmp, settings=settings)
+        except ValidationError as exc:
+            raise ValidationError(exc.message.replace(str(tmp), Path(f.filename).name), field="file") from None
+    audit.record(state().store, "demand_layer", user=user.username,
+                 detail=f"{code}: {Path(f.filename).name[:200]}")
+    flash(_("已保存需求图层 %(name)s：本区的覆盖分析现按它计算人口。", name=Path(f.filename).name[:200]))
+    return redirect(back)
 
 
 @bp.get("/coverage/<adcode>/download/<name>")
