@@ -134,7 +134,7 @@ def test_network_area_share_equals_a_monte_carlo_with_networkx():
     snaps = []
     for s in stations:
         try:
-            snaps.append((s, net.snap(s.lon, s.lat, mode=mode)))
+            snaps.append(net.snap(s.lon, s.lat, mode=mode))
         except ValidationError:
             continue
 
@@ -155,7 +155,7 @@ def test_network_area_share_equals_a_monte_carlo_with_networkx():
             dist = nx.single_source_dijkstra_path_length(G, "p", cutoff=limit - off, weight="weight")
         finally:
             G.remove_node("p")
-        for s, ss in snaps:
+        for ss in snaps:
             u, v = int(net.edge_u[ss.edge]), int(net.edge_v[ss.edge])
             best = math.inf
             for a, frac in ((u, ss.t), (v, 1 - ss.t)):
