@@ -62,6 +62,20 @@ class ModeGraph:
     slot_snaps: Any = None  # StationIndex -> (edge, t, distance_m) arrays by slot (weak keys)
     core: _Core | None = None  # the graph with its two-way chains contracted (lazy)
 
+    def __getstate__(self) -> dict:
+        """For the derived-data cache (:mod:`stationmap.network.derived`): without the lock and the
+        per-index snaps (weak references), which a loaded graph makes afresh."""
+        d = dict(self.__dict__)
+        d.pop("lock", None)
+        d["slot_snaps"] = None
+        d["snaps"] = {}
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self.lock = threading.Lock()
+        self.slot_snaps = weakref.WeakKeyDictionary()
+
 
 @dataclass
 class _Core:
@@ -90,6 +104,15 @@ class _Core:
     edge_ca: np.ndarray    # (m,) position in ca_* of each open edge's u -> v arc (-1: closed)
     out_max_s: np.ndarray  # (nk,) the longest super-arc leaving each kept node (0 if none), seconds
     lock: threading.Lock
+
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d.pop("lock", None)
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self.lock = threading.Lock()
 
     def locate(self, snap: Snap, edge_s: np.ndarray) -> tuple[int, float]:
         """Where a snapped point lies: its super-arc and the seconds along it from its start
@@ -178,6 +201,9 @@ class Network(Snapping, Searching, Building):
         self._lonlat_fit = None
         #: data derived from the network by other modules (built lazily, e.g. isochrone grids)
         self.derived: dict = {}
+        #: where what is derived from the network is kept between starts (set by the loader;
+        #: written by :func:`stationmap.reach.prepare`: :mod:`stationmap.network.derived`)
+        self.cache_file: Path | None = None
         self._build_lock = threading.Lock()
 
     # -- sizes ------------------------------------------------------------------
@@ -408,6 +434,27 @@ class Network(Snapping, Searching, Building):
             "edge_class": self.edge_class, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
             "arc_indptr": self.arc_indptr, "arc_dst": self.arc_dst, "arc_eid": self.arc_eid,
         }
+
+    def constructor_arrays(self) -> dict[str, Any]:
+        """What the constructor takes, besides ``name`` and ``settings``, to make this network again
+        (the derived-data cache keeps it uncompressed: :mod:`stationmap.network.derived`)."""
+        return {"source": self.source, "lon": self.lon, "lat": self.lat, "edge_u": self.edge_u,
+                "edge_v": self.edge_v, "edge_length_m": self.edge_length_m, "edge_class": self.edge_class,
+                "classes": self.classes, "edge_access": self.edge_access, "edge_oneway": self.edge_oneway,
+                "arc_indptr": self.arc_indptr, "arc_dst": self.arc_dst, "arc_eid": self.arc_eid,
+                "oneway_known": self.oneway_known, "home_adcode": self.home_adcode, "home": self.home,
+                "licence": self.licence, "date": self.date}
+
+    def derived_state(self) -> dict[str, Any]:
+        """What the network has derived so far (mode graphs with their grids and contracted graphs,
+        and :attr:`derived`: snapping grids, isochrone rasters), for :meth:`attach_derived`."""
+        return {"modes": dict(self._modes), "derived": dict(self.derived)}
+
+    def attach_derived(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`derived_state` gave (for a network made from the same arrays and
+        settings: :func:`stationmap.network.derived.load` checks that)."""
+        self._modes.update(state["modes"])
+        self.derived.update(state["derived"])
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the compiled network to ``path`` (a compressed ``.npz``)."""

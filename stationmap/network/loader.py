@@ -19,6 +19,7 @@ from pathlib import Path
 from stationmap import config as _config
 from stationmap.config import Settings
 from stationmap.errors import NotFoundError
+from stationmap.network import derived
 from stationmap.network.graph import Network
 from stationmap.network.registry import registered
 
@@ -42,7 +43,13 @@ def _cached(name: str | None, path: str | os.PathLike, settings: Settings) -> Ne
     with _LOCK:
         net = _CACHE.get(key)
         if net is None:
-            net = _CACHE[key] = Network.load(path, name=name, settings=settings)
+            # what was derived from it at an earlier start, if kept (:mod:`stationmap.network.derived`)
+            file = derived.cache_file(path, settings)
+            net = derived.load(file, name, settings) if file is not None and file.is_file() else None
+            if net is None:
+                net = Network.load(path, name=name, settings=settings)
+            net.cache_file = file
+            _CACHE[key] = net
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
         else:

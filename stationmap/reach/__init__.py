@@ -67,6 +67,7 @@ minutes unless a name says seconds.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,6 +79,7 @@ from stationmap.config import DEFAULT_METHOD, DEFAULT_MINUTES, DEFAULT_MODE, MAX
 from stationmap.coords import GEOD
 from stationmap.errors import ValidationError
 from stationmap.geojson import PRECISION, features, polygon_geometry
+from stationmap.network import derived
 from stationmap.reach.choose import choose_network, choose_network_checked, network_list
 from stationmap.reach.circle import (
     circle_minutes,
@@ -88,6 +90,8 @@ from stationmap.reach.circle import (
 )
 from stationmap.reach.outline import MIN_HOLE_M2, RESOLUTION_M, ReachSearch, pieces_outline, pieces_polygon, raster
 from stationmap.reach.ranking import Ranking, StationTime, circle_times, rank_stations, rank_within
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -162,6 +166,7 @@ def prepare(networks: Networks, *, resolution_m: float = RESOLUTION_M) -> None:
     isochrone grid and its cells per mode, the fast lon/lat transform, the isochrone's
     compiled kernels) now: call it once at start, so no request pays for it."""
     for net in network_list(networks):
+        kept = net.cache_file is not None and net.cache_file.is_file()
         net.prepare()
         ras = raster(net, float(resolution_m))
         for mode in MODES:
@@ -179,6 +184,12 @@ def prepare(networks: Networks, *, resolution_m: float = RESOLUTION_M) -> None:
                     continue
                 ReachSearch(net, sn, mode, 1.0, lon, lat).outline(resolution_m=float(resolution_m))
                 break
+        if net.cache_file is not None and not kept:
+            try:
+                derived.save(net, net.cache_file)      # the next start reads all of it back
+            except OSError as exc:
+                log.warning("could not keep what was derived from network %s in %s: %s", net.name,
+                            net.cache_file, exc)
 
 
 def isochrone(lon: float, lat: float, minutes: float = DEFAULT_MINUTES, mode: str = DEFAULT_MODE, *,

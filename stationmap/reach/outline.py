@@ -200,6 +200,16 @@ class _Raster:
         self._modes: dict[str, _ModeCells] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """For the derived-data cache (:mod:`stationmap.network.derived`): without the lock."""
+        d = dict(self.__dict__)
+        d.pop("_lock", None)
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+
     def mode_cells(self, net: Network, mode: str) -> _ModeCells:
         mc = self._modes.get(mode)
         if mc is None:
