@@ -48,6 +48,8 @@ def _cached(name: str | None, path: str | os.PathLike, settings: Settings) -> Ne
             net = derived.load(file, name, settings) if file is not None and file.is_file() else None
             if net is None:
                 net = Network.load(path, name=name, settings=settings)
+                if file is not None:
+                    file.unlink(missing_ok=True)      # (unreadable: prepare writes it again)
             net.cache_file = file
             _CACHE[key] = net
             while len(_CACHE) > CACHE_SIZE:
