@@ -252,6 +252,12 @@ def network_fetch(adcode: str, modes: tuple[str, ...], source: str, cache_dir: s
     net, entry = fetch(adcode, cfg, source=source, modes=modes or _config.MODES,
                        cache_dir=Path(cache_dir) if cache_dir else None, name=name,
                        progress=sys.stderr.isatty(), echo=click.echo)
+    # what a server derives from it, computed now and kept in the instance: a running server
+    # picks the network up within seconds and only reads that back (stationmap.network.derived)
+    from stationmap.network import open_network
+    from stationmap.reach import prepare
+
+    prepare({net.name: open_network(net.name, settings=cfg)})
     click.echo(f"registered network {net.name!r} for {entry['area']} ({entry['adcode']}): {net.n_nodes} nodes, "
                f"{net.n_edges} edges, OSM data of {entry['osm_date'] or 'unknown date'}; "
                f"{time.perf_counter() - t0:.1f} s; {entry['licence']}")

@@ -76,6 +76,9 @@ MAX_SITES = 1000
 #: accessibility index (E2SFCA) takes a station without one as 1 (:data:`DEFAULT_CAPACITY`)
 MAX_CAPACITY = 10_000
 DEFAULT_CAPACITY = 1
+#: How often (seconds) a running server looks whether networks were fetched or removed
+#: (``stationmap network fetch`` / ``remove``): it then uses them without a restart
+NETWORKS_RECHECK_S = 5.0
 #: The most ranges one isochrone request asks at once (``/api/v1/reach?minutes=5,10,15``, ``reach --minutes``)
 MAX_REACH_RANGES = 5
 #: The most stations a what-if scenario adds, and the most it takes out (:mod:`stationmap.coverage.scenario`)

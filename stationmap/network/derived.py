@@ -4,10 +4,13 @@ A compiled network (``.npz``) holds its roads; everything a server builds from t
 answers -- each mode's travel-time graph, the snapping grid, the contracted graphs, the isochrone
 drawing grid and its cells per mode (:func:`stationmap.reach.prepare`) -- took 27 s for a
 million-node city on every start, in every process.  It is computed once and written to
-``<instance>/cache/networks/<name>-<key>.pickle`` with the network's own arrays (uncompressed:
-reading them back is a copy, not a decompression); a later start reads it back.  With
-``stationmap serve`` the app is built once in gunicorn's master (``preload_app``) and every worker
-shares that memory copy-on-write.
+``<instance>/cache/networks/<name>-<key>.pickle`` with the network's own arrays; a later start
+maps it into memory rather than reading it: the objects are a pickle (protocol 5) whose arrays
+are kept out of band, each its own aligned stretch of the file, and come back as arrays over the
+mapped file (copy-on-write: the searches' few in-place writes stay private to the process).
+Pages are read as the searches touch them, from the page cache that every process of the server
+shares; with ``stationmap serve`` the app is built once in gunicorn's master (``preload_app``) and
+the workers share its mapping too.
 
 The key is a digest of the compiled file (real path, size, modification time), the settings the
 derived data depend on (speeds, car speeds, snap limit, the isochrone cell) and the source of the
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import pickle
+import struct
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +39,12 @@ if TYPE_CHECKING:
     from stationmap.network.graph import Network
 
 #: bump when the layout of the cached objects changes in a way the source digest would not see
-FORMAT = "stationmap-derived/1"
+FORMAT = "stationmap-derived/2"
+#: the file: MAGIC, then the header's length (8 bytes, little-endian) and the header (JSON: the
+#: pickle's offset and length, each array buffer's offset and length), then the pickle and the
+#: buffers, each at a multiple of :data:`ALIGN` bytes
+MAGIC = b"SMDERIV2"
+ALIGN = 64
 #: where the files go, under the instance folder
 CACHE_DIR = ("cache", "networks")
 #: the modules whose code builds what is cached (their source is part of the key)
@@ -74,14 +84,27 @@ def load(file: Path, name: str | None, settings: Settings) -> Network | None:
 
     try:
         with open(file, "rb") as f:
-            saved = pickle.load(f)
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        if mm[:len(MAGIC)] != MAGIC:
+            return None
+        (n,) = struct.unpack_from("<Q", mm, len(MAGIC))
+        head = json.loads(bytes(mm[len(MAGIC) + 8:len(MAGIC) + 8 + n]))
+        view = memoryview(mm)
+        po, pl = head["pickle"]
+        saved = pickle.loads(view[po:po + pl],
+                             buffers=[view[o:o + ln] for o, ln in head["buffers"]])
         if saved.get("format") != FORMAT:
             return None
         net = Network(name=name or saved["name"], settings=settings, **saved["arrays"])
         net.attach_derived(saved["derived"])
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, TypeError, ValueError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, TypeError, ValueError,
+            struct.error, IndexError):
         return None
     return net
+
+
+def _aligned(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
 
 
 def save(net: Network, file: Path) -> None:
@@ -91,10 +114,26 @@ def save(net: Network, file: Path) -> None:
     payload: dict[str, Any] = {"format": FORMAT, "name": net.name, "arrays": arrays,
                                "derived": net.derived_state()}
     folder = private_dir(file.parent)
+    buffers: list[pickle.PickleBuffer] = []
+    body = pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    # the header's length depends on the offsets, which depend on it: reserve room, then fill in
+    reserve = 64 + 48 * (len(raws) + 1)
+    pos = _aligned(len(MAGIC) + 8 + reserve)
+    spans = []
+    for r in [memoryview(body), *raws]:
+        spans.append((pos, r.nbytes))
+        pos = _aligned(pos + r.nbytes)
+    head = json.dumps({"pickle": spans[0], "buffers": spans[1:]}).encode()
+    if len(head) > reserve:
+        raise ValueError("derived-data header larger than reserved")    # (cannot happen: 48 bytes a span)
     tmp = file.with_name(file.name + f".{os.getpid()}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.write(MAGIC + struct.pack("<Q", len(head)) + head)
+        for (off, _n), r in zip(spans, [memoryview(body), *raws]):
+            f.seek(off)
+            f.write(r)
     os.replace(tmp, file)
     stem = file.name.rsplit("-", 1)[0]
     for old in folder.glob(f"{stem}-*.pickle"):

@@ -36,6 +36,16 @@ def registry_path(settings: Settings) -> Path:
     return Path(settings.networks_dir) / REGISTRY_FILE
 
 
+def registry_stamp(settings: Settings) -> tuple[int, int] | None:
+    """The registry file's (modification time, size), None without one: what a running server
+    compares to see networks fetched or removed since it started."""
+    try:
+        st = os.stat(registry_path(settings))
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def entries(settings: Settings) -> dict[str, dict[str, Any]]:
     """{name: entry} of the registered networks (empty when nothing is registered), each
     entry's ``path`` made absolute."""

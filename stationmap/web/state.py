@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -121,17 +122,39 @@ class AppState:
     scopes: dict = field(default_factory=dict)
     #: ``{key: rendered map parts}`` of the finder page
     finder_parts: dict = field(default_factory=dict)
+    #: the network registry's stamp when :attr:`networks` was loaded, and when it was last looked at
+    #: (:meth:`sync_networks`: a network fetched or removed while the server runs is used or dropped)
+    networks_stamp: tuple | None = None
+    networks_checked: float = 0.0
     #: coverage runs and their rendered maps (:mod:`stationmap.web.coverage`), least recently used first
     coverage_runs: OrderedDict = field(default_factory=OrderedDict)
     coverage_parts: OrderedDict = field(default_factory=OrderedDict)
 
     def sync(self) -> None:
-        """Apply changes other processes wrote since this index was built."""
+        """Apply changes other processes wrote since this index was built (and, every
+        :data:`~stationmap.config.NETWORKS_RECHECK_S`, networks registered or removed since)."""
+        now = time.monotonic()
+        if now - self.networks_checked >= _config.NETWORKS_RECHECK_S:
+            self.sync_networks(now)
         if not self._may_have_changed():
             return
         self.generation += 1
         if self.store.revision() != self.index.revision:
             self.index.sync(self.store)
+
+    def sync_networks(self, now: float) -> None:
+        """Load the networks again when the registry changed (``stationmap network fetch`` or
+        ``remove`` while the server runs): what each derived is read back from the instance's cache
+        (the fetch wrote it), so a request pays for loading, not for preparing."""
+        from stationmap.network.registry import registry_stamp
+
+        self.networks_checked = now
+        stamp = registry_stamp(self.settings)
+        if stamp != self.networks_stamp:
+            self.networks = app_networks(self.settings)
+            self.networks_stamp = stamp
+            self.coverage_runs.clear()
+            self.coverage_parts.clear()
 
     def _may_have_changed(self) -> bool:
         """False only when the database surely has no new commit since the last call
@@ -179,7 +202,11 @@ def build_state(settings: _config.Settings) -> AppState:
     store.create_all()
     index = StationIndex.from_store(store).prepare()
     # road networks (issue 4): loaded and prepared once per process and settings
-    return AppState(settings=settings, store=store, index=index, networks=app_networks(settings))
+    from stationmap.network.registry import registry_stamp
+
+    stamp = registry_stamp(settings)
+    return AppState(settings=settings, store=store, index=index, networks=app_networks(settings),
+                    networks_stamp=stamp, networks_checked=time.monotonic())
 
 
 def app_networks(settings: _config.Settings) -> dict:

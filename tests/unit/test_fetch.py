@@ -423,3 +423,38 @@ def test_overpass_for_a_small_area(tmp_path, server):
     res = cli(env, "network", "fetch", "320571", "--source", "overpass", "--name", "big")
     assert res.exit_code == 1 and "Overpass stopped with an error" in res.output and "big" not in entries(
         settings_of(env))
+
+
+def test_a_running_server_takes_up_a_fetched_network_and_drops_a_removed_one(tmp_path, server):
+    """The app starts with no network; `network fetch` registers one (and keeps what a server
+    derives from it); within NETWORKS_RECHECK_S the running app answers by road there, reading
+    that back rather than building it; after `network remove` it answers by the circle again."""
+    from stationmap.model import Station
+    from stationmap.network.graph import Network
+    from tests.support.webforms import make_app
+
+    env = env_for(tmp_path, server.base + "/index-v1.json")
+    stations = [Station(id="a", name="园区驿站", lon=120.72, lat=31.315, kinds=("rest",), source="test")]
+    app = make_app(tmp_path, stations, networks={})
+    c = app.test_client()
+    q = {"lon": 120.721, "lat": 31.316, "mode": "ebike"}
+    assert c.get("/api/v1/nearest", query_string=q).get_json()["method"] == "circle"
+    assert cli(env, "network", "fetch", "320571").exit_code == 0
+    kept = list((tmp_path / "instance" / "cache" / "networks").glob("320571-*.pickle"))
+    assert len(kept) == 1                                       # the fetch prepared it
+    st = app.extensions["stationmap"]
+    st.networks_checked = -1e9                                  # (as if NETWORKS_RECHECK_S had passed)
+    from stationmap.network import loader
+
+    loader._CACHE.clear()                                       # (the server is another process)
+    built = []
+    orig = Network._build_mode
+    Network._build_mode = lambda self, mode: built.append(mode) or orig(self, mode)   # noqa: B023
+    try:
+        body = c.get("/api/v1/nearest", query_string=q).get_json()
+    finally:
+        Network._build_mode = orig
+    assert body["method"] == "network" and body["network"] == "320571" and built == []
+    assert cli(env, "network", "remove", "320571").exit_code == 0
+    st.networks_checked = -1e9
+    assert c.get("/api/v1/nearest", query_string=q).get_json()["method"] == "circle"
