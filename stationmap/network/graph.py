@@ -24,6 +24,7 @@ from stationmap.checks import check_mode
 from stationmap.config import DEFAULT_CAR_SPEEDS_KMH, MODES
 from stationmap.coords import utm_crs_for
 from stationmap.errors import ConfigError, NotFoundError, ValidationError
+from stationmap.locks import FreshLocks
 from stationmap.network.osm import CLOSED, MODE_BIT, ONEWAY_BACK_SHIFT, PUSHED, ROAD_CLASSES, Building
 from stationmap.network.search import Searching
 from stationmap.network.snapping import Snap, Snapping
@@ -41,7 +42,7 @@ FORMAT = "stationmap-network/2"
 
 
 @dataclass
-class ModeGraph:
+class ModeGraph(FreshLocks):
     """The CSR travel-time graph of one mode, with one virtual source node (index n)."""
 
     csr: csr_matrix        # (n+1, n+1), seconds
@@ -64,21 +65,16 @@ class ModeGraph:
 
     def __getstate__(self) -> dict:
         """For the derived-data cache (:mod:`stationmap.network.derived`): without the lock and the
-        per-index snaps (weak references), which a loaded graph makes afresh."""
-        d = dict(self.__dict__)
-        d.pop("lock", None)
-        d["slot_snaps"] = None
-        d["snaps"] = {}
-        return d
+        snaps of stations and indexes (weak references), which a loaded graph makes afresh."""
+        return {**super().__getstate__(), "slot_snaps": None, "snaps": {}}
 
     def __setstate__(self, d: dict) -> None:
-        self.__dict__.update(d)
-        self.lock = threading.Lock()
+        super().__setstate__(d)
         self.slot_snaps = weakref.WeakKeyDictionary()
 
 
 @dataclass
-class _Core:
+class _Core(FreshLocks):
     """A mode graph with its chains contracted, for searches that need times at
     junctions only (isochrones).
 
@@ -104,15 +100,6 @@ class _Core:
     edge_ca: np.ndarray    # (m,) position in ca_* of each open edge's u -> v arc (-1: closed)
     out_max_s: np.ndarray  # (nk,) the longest super-arc leaving each kept node (0 if none), seconds
     lock: threading.Lock
-
-    def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
-        d.pop("lock", None)
-        return d
-
-    def __setstate__(self, d: dict) -> None:
-        self.__dict__.update(d)
-        self.lock = threading.Lock()
 
     def locate(self, snap: Snap, edge_s: np.ndarray) -> tuple[int, float]:
         """Where a snapped point lies: its super-arc and the seconds along it from its start

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stationmap.locks import FreshLocks
 from stationmap.reach.trace import kernels
 
 if TYPE_CHECKING:
@@ -182,10 +183,12 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(cs[-1]) + np.repeat(starts - (cs - cnt), cnt)
 
 
-class _Raster:
+class _Raster(FreshLocks):
     """A network's fixed grid for drawing isochrones, for one cell size: its
     origin and size (metric CRS, a margin around the nodes), the cell of every
     node, and per mode the cells of the contracted graph (:class:`_ModeCells`)."""
+
+    _locks = ("_lock",)
 
     def __init__(self, net: Network, c: float, margin_m: float) -> None:
         self.c = c
@@ -198,16 +201,6 @@ class _Raster:
         self.node_flat = (((net.y - self.y0) / c).astype(np.int64) * self.W
                           + ((net.x - self.x0) / c).astype(np.int64))
         self._modes: dict[str, _ModeCells] = {}
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        """For the derived-data cache (:mod:`stationmap.network.derived`): without the lock."""
-        d = dict(self.__dict__)
-        d.pop("_lock", None)
-        return d
-
-    def __setstate__(self, d: dict) -> None:
-        self.__dict__.update(d)
         self._lock = threading.Lock()
 
     def mode_cells(self, net: Network, mode: str) -> _ModeCells:
