@@ -774,6 +774,55 @@ def db_revision(message: str) -> None:
     click.echo(f"wrote {migrations.new_revision(message)}")
 
 
+@main.command("posters")
+@click.argument("adcode")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the posters to (made if missing).")
+@click.option("--size", "sizes", type=click.Choice(["a4", "a5"]), multiple=True,
+              help="Paper sizes (repeatable; default both A4 and A5).")
+@click.option("--base-url", default=None,
+              help="The site's public address the QR codes open (https://stations.example.org); "
+                   "default STATIONMAP_PUBLIC_URL.")
+def posters_cmd(adcode: str, out_dir: str, sizes: tuple[str, ...], base_url: str | None) -> None:
+    """Printable posters of district ADCODE's stations (every one not closed): per station and size
+    <id>_A4.pdf / <id>_A5.pdf, and posters_<ADCODE>_A4.pdf / _A5.pdf with all of them, a page each.
+    Chinese first: the station's name, services, hours, the district union, and a QR code that opens
+    the station's check-in page (<base-url>/stations/<id>/reports)."""
+    from pathlib import Path
+
+    from stationmap import posters
+    from stationmap.districts import check_adcode, load_districts
+
+    cfg = settings()
+    adcode = check_adcode(adcode)
+    base = base_url or cfg.public_url
+    if not base:
+        raise StationmapError("the QR codes need the site's public address: give --base-url "
+                              "https://stations.example.org or set STATIONMAP_PUBLIC_URL", field="base_url")
+    posters.checkin_url(base, "x")  # a bad address is refused before any work
+    font = posters.find_font(cfg.poster_font)
+    stations = posters.district_stations(open_store().all(), adcode)
+    if not stations:
+        raise StationmapError(f"district {adcode} has no station that is not closed: no posters to make",
+                              field="adcode")
+    items = posters.poster_items(stations, load_districts(cfg), base)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for size in sizes or ("a4", "a5"):
+        for item in items:
+            (out / posters.poster_filename(posters.poster_stem(item.station), size)).write_bytes(
+                posters.poster_pdf([item], size=size, font_path=font))
+            written += 1
+        (out / posters.poster_filename(posters.district_stem(adcode, stations), size)).write_bytes(
+            posters.poster_pdf(items, size=size, font_path=font))
+        written += 1
+    sample = " (SAMPLE stations: marked on every poster and in the file names)" if any(
+        s.is_sample for s in stations) else ""
+    click.echo(f"wrote {written} PDF files for {len(stations)} stations of {adcode} to {out}/: QR codes open "
+               f"{posters.checkin_url(base, 'ID').removesuffix('/ID/reports')}/<id>/reports{sample}")
+
+
 @main.command("backup")
 @click.argument("file", metavar="FILE")
 def backup_cmd(file: str) -> None:

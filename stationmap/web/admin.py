@@ -338,6 +338,56 @@ def checkin_resolve(report_id: int) -> WerkzeugResponse:
     return _back_to(station)
 
 
+# -- posters ------------------------------------------------------------------------
+
+def poster_base_url() -> str:
+    """The address the posters' QR codes start with: ``Settings.public_url`` (STATIONMAP_PUBLIC_URL), else
+    the address this request came to (behind a proxy, as ``STATIONMAP_TRUSTED_PROXIES`` lets it say)."""
+    return state().settings.public_url or request.host_url
+
+
+def _poster(stations: list[Station], stem: str) -> WerkzeugResponse:
+    from stationmap import posters
+
+    size = posters.check_size(request.args.get("size", "a4"))
+    pdf = posters.poster_pdf(posters.poster_items(stations, _districts(), poster_base_url()), size=size,
+                             font_path=state().settings.poster_font)
+    response = send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
+                         download_name=posters.poster_filename(stem, size))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/stations/<station_id>/poster.pdf")
+@login_required
+def station_poster(station_id: str) -> WerkzeugResponse:
+    """The printable poster of one station (``?size=a4|a5``): its name, hours, services, the district
+    union, and a QR code that opens its check-in page.  An editor of its district only; a closed
+    station has none (409)."""
+    from stationmap.posters import poster_stem
+
+    st = _station(station_id)
+    _user().require_edit(st.adcode)
+    if st.status == "closed":
+        raise ConflictError(_("站点已关闭，不再张贴海报：%(name)s", name=st.name), field="status")
+    return _poster([st], poster_stem(st))
+
+
+@bp.get("/districts/<adcode>/posters.pdf")
+@login_required
+def district_posters(adcode: str) -> WerkzeugResponse:
+    """Every poster of a district in one PDF, a page each (``?size=a4|a5``): its stations not closed."""
+    from stationmap.posters import district_stations, district_stem
+
+    if not re.fullmatch(r"\d{6}", adcode or ""):
+        raise ValidationError(f"adcode must be 6 digits, got {adcode!r}", field="adcode")
+    _user().require_edit(adcode)
+    stations = district_stations(state().index.stations(), adcode)
+    if not stations:
+        raise NotFoundError(_("%(name)s没有开放的站点，没有海报可做。", name=district_name(adcode)), field="adcode")
+    return _poster(stations, district_stem(adcode, stations))
+
+
 # -- one station -----------------------------------------------------------------
 
 @bp.route("/stations/new", methods=["GET", "POST"])
