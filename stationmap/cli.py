@@ -1051,8 +1051,10 @@ def demand_remove(adcode: str) -> None:
               help="Candidate host places (CSV lon,lat[,id] or GeoJSON/GeoPackage points, WGS-84); default grid cells.")
 @click.option("--demand", "demand_path", type=click.Path(dir_okay=False), default=None,
               help="Demand instead of the census spread over area: a population raster (GeoTIFF .tif, any CRS; "
-                   "each pixel shared among the cells it overlaps by area) or a layer of points or polygons with "
-                   "a weight column (CSV lon,lat / GeoJSON / GeoPackage).")
+                   "each pixel shared among the cells it overlaps by area), a layer of points or polygons with "
+                   "a weight column (CSV lon,lat / GeoJSON / GeoPackage), or the word 'requests': the district's "
+                   "approved \"a station is needed here\" pins, each of weight 1 (a file named requests: "
+                   "./requests).")
 @click.option("--demand-column", default="weight", show_default=True)
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled SAMPLE stations, not the database.")
 @click.option("--scheduler", default=None,
@@ -1119,7 +1121,15 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     network = open_network(network_spec, settings=cfg) if network_spec else None
     cand = cv.read_points(candidates) if candidates else None
     demand: object = None
-    if demand_path:
+    if demand_path == "requests":   # the approved "a station is needed here" pins of the district
+        from stationmap.station_requests import approved_in, demand_frame
+
+        pins = approved_in(open_store(), district.geometry, district.adcode)
+        if not pins:
+            raise StationmapError(f"--demand requests: {district.adcode} has no approved station requests (editors "
+                                  "approve them on the district's page)", field="demand")
+        demand = demand_frame(pins, column=demand_column)
+    elif demand_path:
         demand = cv.PopulationRaster.open(demand_path) if cv.is_raster(demand_path) \
             else cv.read_points(demand_path, weight_column=demand_column)
     elif not (scheduler or district.level == "province"):

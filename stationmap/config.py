@@ -117,6 +117,12 @@ OPEN_DATA_ATTRIBUTION = ("工会驿站数据：各区县总工会，经 stationm
 #: The longest note a check-in may carry ("information wrong" needs one), in characters.
 CHECKIN_NOTE_MAX_CHARS = 500
 
+#: "A station is needed here" (:mod:`stationmap.station_requests`): the longest reason a pin may carry,
+#: in characters, and how many pins one client address may drop (the page's form and the API together;
+#: a limit of its own, beside the check-ins').
+REQUEST_REASON_MAX_CHARS = 200
+STATION_REQUEST_LIMIT = "3 per minute; 20 per day"
+
 #: Posters at a station's door (``stationmap posters``, the admin pages' poster buttons): the paper
 #: sizes, and where the CJK font is looked for when ``Settings.poster_font`` names none (Debian's
 #: ``fonts-wqy-microhei``, which ``make system-deps`` installs, first; a ``.ttc`` collection's

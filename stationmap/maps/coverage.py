@@ -32,7 +32,7 @@ import base64
 import html
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -60,6 +60,7 @@ BAND_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027",
 GAP_COLOR = "#b2182b"
 CROSS_COLOR = "#2c5aa0"
 SITE_COLOR = "#6a1b9a"
+REQUEST_COLOR = "#e08214"
 
 _STATIC = Path(__file__).resolve().parents[2] / "static"
 _LEAFLET = ("vendor/leaflet-1.9.4/leaflet.js", "vendor/leaflet-1.9.4/leaflet.css")
@@ -76,6 +77,7 @@ def _texts(lang: str) -> dict[str, str]:
         "rank": _("排名"), "area": _("面积"), "demand": _("未覆盖人口"), "site": _("建议站点"),
         "new": _("新增覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
         "assumptions": _("本次分析的假设"),
+        "requests": _("站点需求（已采纳的骑手建议）"),
     }
 
 
@@ -123,7 +125,8 @@ def _swatch(color: str, *, border: str | None = None, dash: bool = False, fill: 
 
 def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | None = None, lang: str = "zh",
                  tianditu_key: str = "", title: str | None = None, max_gaps: int = 50, standalone: bool = False,
-                 static_url: str = "/static", gaps: gpd.GeoDataFrame | None = None) -> folium.Map:
+                 static_url: str = "/static", gaps: gpd.GeoDataFrame | None = None,
+                 requests: Sequence[tuple[float, float, str]] = ()) -> folium.Map:
     """A folium map of ``coverage`` for ``kind`` (default its first kind).
 
     Parameters
@@ -137,6 +140,8 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
         Inline Leaflet (from ``static/vendor``) so the HTML works offline.
     gaps : GeoDataFrame, optional
         Precomputed ``coverage.gaps(kind=..., geometry=True)``.
+    requests : sequence of (lon, lat, reason)
+        Approved "a station is needed here" pins (WGS-84), drawn as orange squares with their reason.
     """
     if lang not in LANGS:
         raise ValidationError(f"lang must be one of {LANGS}, got {lang!r}", field="lang")
@@ -235,6 +240,18 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
             folium.Marker([float(r.lat), float(r.lon)], icon=icon, tooltip=html.escape(tip)).add_to(fgn)
         fgn.add_to(m)
 
+    # approved "a station is needed here" pins
+    if requests:
+        fgr = folium.FeatureGroup(name=tx["requests"], show=True)
+        for lon, lat, reason in requests:
+            icon = folium.DivIcon(
+                html=(f'<div class="sm-request" style="width:12px;height:12px;background:{REQUEST_COLOR};'
+                      f'border:2px solid #fff;box-shadow:0 1px 3px rgba(0,0,0,.5)"></div>'),
+                icon_size=(16, 16), icon_anchor=(8, 8))
+            folium.Marker([float(lat), float(lon)], icon=icon,
+                          tooltip=html.escape(f"{tx['requests']}: {reason}")).add_to(fgr)
+        fgr.add_to(m)
+
     # title, legend, layer control
     name = title or _title(coverage, kind, tx, lang)
     banner = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(name)}</div>'
@@ -255,6 +272,9 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     if sites is not None and len(sites.table):
         rows.append(f"<div><span style='display:inline-block;width:12px;height:12px;border-radius:50%;"
                     f"background:{SITE_COLOR};margin:0 6px 0 1px'></span>★ {html.escape(tx['sites'])}</div>")
+    if requests:
+        rows.append(f"<div><span style='display:inline-block;width:10px;height:10px;background:{REQUEST_COLOR};"
+                    f"margin:0 8px 0 2px'></span>{html.escape(tx['requests'])}</div>")
     lines = coverage.assumptions()["text"][lang]
     rows.append(f"<details class='sm-assumptions'{' open' if standalone else ''} style='margin-top:4px'>"
                 f"<summary><b>{html.escape(tx['assumptions'])}</b></summary>"

@@ -51,7 +51,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from stationmap import audit
+from stationmap import audit, station_requests
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied, User
 from stationmap.config import CHECKIN_NOTE_MAX_CHARS, PREVIEW_MAX_ROWS
@@ -72,6 +72,7 @@ from stationmap.labels import (
     DATUM_LABELS,
     FIELD_LABELS,
     REPORT_LABELS,
+    REQUEST_STATUS_LABELS,
     RESOLUTION_LABELS,
     field_value,
     label,
@@ -315,10 +316,13 @@ def district(adcode: str) -> str:
     fresh_words = {sid: f.words(lang(), today) for sid, f in fresh.items()}
     items = _reports.open_items(state().store, [v.station.id for v in visits])
     names = {v.station.id: v.station.name for v in visits}
+    pins = station_requests.list_requests(state().store, adcode_prefix=adcode, statuses=("pending", "approved"))
     return render_template("admin/district.html", adcode=adcode, name=district_name(adcode),
                            stations=stations, visits=visits, stale=stale, kinds=KINDS,
                            statuses=STATUSES, report_kinds=REPORT_LABELS, items=items, item_names=names,
-                           resolutions=RESOLUTION_LABELS, fresh_words=fresh_words, stale_days=stale_days)
+                           resolutions=RESOLUTION_LABELS, fresh_words=fresh_words, stale_days=stale_days,
+                           pending=[p for p in pins if p.status == "pending"],
+                           approved=[p for p in pins if p.status == "approved"])
 
 
 @bp.post("/checkins/<int:report_id>/resolve")
@@ -336,6 +340,27 @@ def checkin_resolve(report_id: int) -> WerkzeugResponse:
     _reports.resolve_report(state().store, report_id, user=user.username, resolution=resolution)
     flash(_("已处理：%(name)s（%(how)s）", name=station.name, how=label(RESOLUTION_LABELS, resolution, lang())))
     return _back_to(station)
+
+
+@bp.post("/station-requests/<int:request_id>/decide")
+@login_required
+def station_request_decide(request_id: int) -> WerkzeugResponse:
+    """Approve or reject a pending "a station is needed here" pin (``decision``: approved / rejected).
+
+    Only an editor of the district the pin lies in (an administrator for a pin in no known district:
+    :meth:`~stationmap.accounts.User.can_edit`; 403 otherwise); a pin already decided is a 409 (the
+    first decision stands).
+    """
+    user = _user()
+    pin = station_requests.get_request(state().store, request_id)
+    user.require_edit(pin.adcode)
+    decision = station_requests.check_decision(request.form.get("decision", ""))
+    station_requests.decide_request(state().store, request_id, user=user.username, decision=decision)
+    flash(_("已审核站点需求 %(id)s：%(how)s", id=request_id,
+            how=label(REQUEST_STATUS_LABELS, decision, lang())))
+    back = request.form.get("back")
+    return redirect(back if _local(back) else url_for("admin.district", adcode=pin.adcode) if pin.adcode
+                    else url_for("admin.index"))
 
 
 # -- posters ------------------------------------------------------------------------

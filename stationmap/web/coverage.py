@@ -60,6 +60,7 @@ from stationmap.web.ui import lang
 if TYPE_CHECKING:
     from stationmap.coverage import Coverage, Profile
     from stationmap.siting import Sites
+    from stationmap.station_requests import StationRequest
 
 bp = Blueprint("coverage", __name__)
 
@@ -260,12 +261,14 @@ def page(adcode: str) -> str:
     t = _texts()
     cov, sites = _run(args)
     prof = _profile(args, cov)
+    pins = approved_pins(cov)
+    pin_marks = tuple((p.lon, p.lat, p.reason) for p in pins)
     cache = state().coverage_parts
-    pkey = (args.key(), page_lang, url_for("static", filename=""))
+    pkey = (args.key(), page_lang, url_for("static", filename=""), pin_marks)
     parts = cache.get(pkey)
     if parts is None:
         m = coverage_map(cov, kind=args.kind, sites=sites, lang=page_lang, tianditu_key=state().settings.tianditu_key,
-                         static_url=url_for("static", filename="").rstrip("/"))
+                         static_url=url_for("static", filename="").rstrip("/"), requests=pin_marks)
         parts = render_parts(m)
         with _LOCK:
             cache[pkey] = parts
@@ -297,7 +300,20 @@ def page(adcode: str) -> str:
         profiles=list(labels(PROFILE_LABELS, page_lang).items()), limits=_limits(), moment=moment,
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
-        api_url=url_for("coverage.api", district=args.adcode, **q))
+        api_url=url_for("coverage.api", district=args.adcode, **q), pins=pins,
+        pins_url=url_for("station_requests.api_approved", district=args.adcode),
+        new_pin_url=url_for("station_requests.new"))
+
+
+def approved_pins(cov: Coverage) -> list[StationRequest]:
+    """The approved "a station is needed here" pins inside the run's districts, for the planners."""
+    import shapely
+
+    from stationmap.station_requests import approved_in
+
+    geoms = [a.geometry for a in cov.areas if a.geometry is not None]
+    return approved_in(state().store, shapely.union_all(geoms) if geoms else None,
+                       cov.areas[0].adcode if cov.areas else "")
 
 
 def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:
