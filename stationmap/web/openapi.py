@@ -420,12 +420,20 @@ def openapi_document() -> dict:
                 "operationId": "districts",
                 "summary": "Districts with stations: counts by kind, bounding box, freshness figures.",
                 "parameters": [p.openapi() for p in params.DISTRICTS],
-                "responses": {"200": {"description": "Districts.", "content": {"application/json": {"schema": {
+                "responses": {"200": {"description": "Districts. `ETag` (weak: a hash of the answer) and "
+                                                     "`Last-Modified` (the latest of the stations' last write, the "
+                                                     "last check-in or resolution, and the start of today in "
+                                                     "Asia/Shanghai).",
+                                      "headers": {"ETag": {"schema": {"type": "string"}},
+                                                  "Last-Modified": {"schema": {"type": "string"}}},
+                                      "content": {"application/json": {"schema": {
                     "type": "object", "required": ["datum", "districts"],
                     "properties": {"datum": datum_prop, "sample": {"type": "boolean"},
                                    "stale_days": {"type": "integer", "description": "a station not confirmed "
                                                   "within so many days is stale (STATIONMAP_STALE_DAYS)"},
                                    "districts": {"type": "array", "items": district_row}}}}}},
+                              "304": {"description": "Not Modified: `If-None-Match` names the current ETag, or "
+                                                     "(without it) `If-Modified-Since` is not before Last-Modified."},
                               "400": bad},
             }},
             "/api/v1/districts/boundaries": {"get": {
