@@ -895,7 +895,11 @@ def publish(adcode: str, out: str, kinds: tuple[str, ...], services: tuple[str, 
             "list": "1" if show_list else "0", "locate": "1" if locate else "0", "scroll": "1" if scroll_zoom else "0"}
     presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(cfg.tianditu_key),
                             default_lang=cfg.default_lang)
-    res = publish_district(adcode, out, settings=cfg, stations=store.all(), presets=presets)
+    from stationmap.reports import freshness_many
+
+    every = store.all()
+    res = publish_district(adcode, out, settings=cfg, stations=every, presets=presets,
+                           freshness=freshness_many(store, every))
     click.echo(f"published {res['stations']} stations of {adcode} and {res['neighbours']} of neighbouring districts "
                f"within reach of its boundary (labelled 邻区) to {res['out']} "
                f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
