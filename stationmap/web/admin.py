@@ -332,14 +332,68 @@ def checkin_resolve(report_id: int) -> WerkzeugResponse:
 
     Only an editor of the station's district (403 otherwise); an item already resolved is a 409.
     """
+    station, _item, resolution = _resolve_item(report_id, request.form.get("resolution", ""))
+    flash(_("已处理：%(name)s（%(how)s）", name=station.name, how=label(RESOLUTION_LABELS, resolution, lang())))
+    return _back_to(station)
+
+
+def _resolve_item(report_id: int, resolution: object) -> tuple[Station, _reports.Report, str]:
+    """Resolve one open item as the signed-in editor (the form's and the JSON API's one path): the
+    station, the item as resolved and the resolution.  403 for another district's item; 404, 409, 400
+    as :func:`stationmap.reports.resolve_report` and :func:`~stationmap.reports.check_resolution` say."""
     user = _user()
     item = _reports.get_report(state().store, report_id)
     station = state().store.get(item.station_id)
     user.require_edit(station.adcode)
-    resolution = _reports.check_resolution(request.form.get("resolution", ""))
-    _reports.resolve_report(state().store, report_id, user=user.username, resolution=resolution)
-    flash(_("已处理：%(name)s（%(how)s）", name=station.name, how=label(RESOLUTION_LABELS, resolution, lang())))
-    return _back_to(station)
+    how = _reports.check_resolution(resolution)
+    done = _reports.resolve_report(state().store, report_id, user=user.username, resolution=how)
+    return station, done, how
+
+
+def _item_json(item: _reports.Report, station: Station) -> dict[str, Any]:
+    return {**item.to_dict(), "resolved_by": item.resolved_by or None,
+            "station": {"id": station.id, "name": station.name, "adcode": station.adcode}}
+
+
+@bp.get("/api/items")
+@login_required
+def api_items() -> ResponseReturnValue:
+    """``GET /admin/api/items[?district=ADCODE]``: the open items (problem check-ins not resolved) of the
+    stations the signed-in editor may edit (of ``district``'s, an adcode or its prefix, when given),
+    newest first, and the session's ``csrf_token`` for the POSTs (``X-CSRFToken``).  A six-digit
+    district the editor may not edit is a 403."""
+    from flask_wtf.csrf import generate_csrf
+
+    user = _user()
+    prefix = request.args.get("district", "")
+    if prefix and not (prefix.isascii() and prefix.isdigit() and len(prefix) <= 6):
+        raise ValidationError(f"district must be 1 to 6 digits, got {prefix!r}", field="district")
+    if len(prefix) == 6:
+        user.require_edit(prefix)
+    unknown = sorted(set(request.args) - {"district"})
+    if unknown:
+        raise ValidationError(f"unknown parameter {unknown[0]!r}", field=unknown[0])
+    stations = {s.id: s for s in state().index.stations() if s.adcode.startswith(prefix) and user.can_edit(s.adcode)}
+    items = [_item_json(r, stations[r.station_id]) for r in _reports.open_items(state().store, list(stations))]
+    return jsonify({"items": items, "resolutions": list(RESOLUTION_LABELS), "csrf_token": generate_csrf()})
+
+
+@bp.post("/api/items/<int:report_id>/resolve")
+@login_required
+def api_resolve(report_id: int) -> ResponseReturnValue:
+    """``POST /admin/api/items/<id>/resolve`` with ``{"resolution": "fixed" | "edited" | "closed" |
+    "not_a_problem"}`` and the ``X-CSRFToken`` header: resolve one open item; 200 with the item.  An
+    editor of the station's district only (403); 404 no such item; 409 already resolved or no problem."""
+    if not request.is_json:
+        raise ValidationError("the body must be JSON (Content-Type: application/json)", field="body")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object", field="body")
+    unknown = sorted(set(body) - {"resolution"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    station, done, _how = _resolve_item(report_id, body.get("resolution"))
+    return jsonify(_item_json(done, station))
 
 
 @bp.post("/station-requests/<int:request_id>/decide")
