@@ -282,7 +282,8 @@ def _confirm_hours(station: Station | None, values: dict[str, Any], understood: 
 @bp.get("/")
 @login_required
 def index() -> str:
-    """The districts the signed-in user may edit, with counts and stations needing a visit."""
+    """The districts the signed-in user may edit, with counts, stations needing a visit and pending
+    station requests; for an administrator, the pending requests in no known district."""
     user = _user()
     counts: dict = {}
     for s in state().index.stations():
@@ -290,12 +291,18 @@ def index() -> str:
     visits: dict = {}
     for item in _reports.needs_visit(state().store):
         visits[item.station.adcode] = visits.get(item.station.adcode, 0) + 1
+    pending = station_requests.list_requests(state().store, statuses=("pending",))
+    asked: dict = {}
+    for pin in pending:
+        asked[pin.adcode] = asked.get(pin.adcode, 0) + 1
     rows = [{"adcode": r.adcode, "name": district_name(r.adcode), "stations": counts.get(r.adcode, 0),
-             "visits": visits.get(r.adcode, 0)} for r in editable_districts(user)]
+             "visits": visits.get(r.adcode, 0), "requests": asked.get(r.adcode, 0)} for r in editable_districts(user)]
     if user.is_admin:
-        rows = [r for r in rows if r["stations"] or r["visits"]] + [
-            r for r in rows if not (r["stations"] or r["visits"])]
-    return render_template("admin/index.html", rows=rows, user=user)
+        rows = [r for r in rows if r["stations"] or r["visits"] or r["requests"]] + [
+            r for r in rows if not (r["stations"] or r["visits"] or r["requests"])]
+    # pins in no known district: an administrator decides them, here
+    nowhere = [p for p in pending if not p.adcode] if user.is_admin else []
+    return render_template("admin/index.html", rows=rows, user=user, nowhere=nowhere)
 
 
 @bp.get("/districts/<adcode>")

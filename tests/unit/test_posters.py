@@ -4,6 +4,7 @@ markup or of any length stays inside the page; `stationmap posters` writes a dis
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import replace
 
@@ -141,7 +142,7 @@ def test_a_missing_font_names_the_package_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(posters, "POSTER_FONT_PATHS", (str(tmp_path / "nothing.ttc"),))
     with pytest.raises(ConfigError, match="fonts-wqy-microhei.*STATIONMAP_POSTER_FONT"):
         posters.find_font()
-    assert any(__import__("os").path.exists(p) for p in POSTER_FONT_PATHS)  # make system-deps installed one
+    assert any(os.path.exists(p) for p in POSTER_FONT_PATHS)  # make system-deps installed one
 
 
 def test_union_names():

@@ -146,10 +146,15 @@ def test_a_pin_in_no_known_district_is_for_an_administrator(app, store):
         r = c.post(f"/admin/station-requests/{far.id}/decide",
                    data={"decision": "approved", "csrf_token": fresh_token(c, "/admin/")})
         assert r.status_code == 403
+    assert "乌鲁木齐" not in signed_client(app, "cz").get("/admin/").get_data(as_text=True)
     c = signed_client(app, "admin")
+    index = c.get("/admin/").get_data(as_text=True)   # listed for the administrator, with the buttons
+    assert 'id="requests-nowhere"' in index and "乌鲁木齐" in index
+    assert f'action="/admin/station-requests/{far.id}/decide"' in index
     r = c.post(f"/admin/station-requests/{far.id}/decide",
-               data={"decision": "rejected", "csrf_token": fresh_token(c, "/admin/")})
-    assert r.status_code == 302 and sr.get_request(store, far.id).status == "rejected"
+               data={"decision": "rejected", "csrf_token": fresh_token(c, "/admin/"), "back": "/admin/"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/")
+    assert sr.get_request(store, far.id).status == "rejected"
 
 
 def test_signed_out_cannot_decide(app, store):
