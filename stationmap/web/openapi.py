@@ -403,9 +403,7 @@ def openapi_document() -> dict:
                 "get": {
                     "operationId": "stationRequests",
                     "summary": "The approved pins (newest first, WGS-84): demand points for the siting.",
-                    "parameters": [{"name": "district", "in": "query", "required": False,
-                                    "description": "only the districts whose adcode starts with this",
-                                    "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"}}],
+                    "parameters": [p.openapi() for p in params.STATION_REQUESTS],
                     "responses": {
                         "200": {"description": "Approved pins.", "content": {"application/json": {"schema": {
                             "type": "object", "required": ["datum", "district", "requests"],

@@ -21,6 +21,7 @@ from stationmap.config import REQUEST_REASON_MAX_CHARS, STATION_REQUEST_LIMIT
 from stationmap.coords import check_datum, parse_point_text, to_wgs84
 from stationmap.errors import ValidationError
 from stationmap.labels import DATUM_LABELS
+from stationmap.web.params import DISTRICT, LANG, STATION_REQUESTS, Params, names
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import state
 
@@ -90,12 +91,9 @@ def api_add() -> ResponseReturnValue:
 def api_approved() -> ResponseReturnValue:
     """``GET /api/v1/station-requests?district=ADCODE``: the approved pins of the districts whose adcode
     starts with ``district`` (all without it), newest first, WGS-84."""
-    prefix = request.args.get("district", "")
-    if prefix and not (prefix.isascii() and prefix.isdigit() and len(prefix) <= 6):
-        raise ValidationError(f"district must be 1 to 6 digits, got {prefix!r}", field="district")
-    unknown = sorted(set(request.args) - {"district"})
-    if unknown:
-        raise ValidationError(f"unknown parameter {unknown[0]!r}", field=unknown[0])
+    p = Params(names(STATION_REQUESTS))
+    p.choice(LANG)    # (lang: the language of an error's display_message)
+    prefix = p.prefix(DISTRICT) or ""
     pins = _requests.approved(state().store, prefix)
     body: dict[str, Any] = {"datum": "wgs84", "district": prefix or None, "requests": [p.to_dict() for p in pins]}
     return jsonify(body)
