@@ -249,11 +249,26 @@ def _draw(c: Canvas, item: PosterStation, font: str, width: float, height: float
                       colour=(0.75, 0.1, 0.1)) + 4 * k
     # the name, as large as it fits
     top -= block([(st.name, 1.0), (st.name_en, 0.5)], 118 * k, 36 * k, centred=True, smallest=12) + 10 * k
-    # the QR code and its invitation, at the bottom
+    # what the station offers, under the name: as much room as it needs, down to a smallest code
     footer = 22 * k
     caption_h = 52 * k
-    qr_side = min(inner, 290 * k)
-    qr_bottom = margin + footer + caption_h
+    gap = 12 * k
+    min_qr = 200 * k   # about 7 cm on A4, 5 cm on A5: read from a step or two away
+    info = [(f"开放时间：{hours_words(st.opening_hours, 'zh')}", 1.0),
+            (f"Hours: {hours_words(st.opening_hours, 'en')}", 0.8)]
+    if st.services:
+        info += [(f"服务：{_services_text(st, 'zh')}", 1.0), (f"Services: {_services_text(st, 'en')}", 0.8)]
+    if st.address:
+        info.append((f"地址 Address：{st.address}", 1.0))
+    if st.phone:
+        info.append((f"电话 Phone：{st.phone}", 1.0))
+    bottom = margin + footer + caption_h   # the code stands on its invitation, above the footer
+    room = top - bottom - min_qr - 2 * gap
+    if room > min_size * 1.3:
+        top -= block(info, room, 15 * k)
+    # the QR code: as large as the rest of the page allows (up to 300 pt on A4), centred in it
+    qr_side = max(min(inner, 300 * k, top - bottom - 2 * gap), min_qr)
+    qr_bottom = bottom + max(0.0, (top - bottom - qr_side) / 2)
     qr = segno.make(item.url, error="m")
     modules = qr.symbol_size(border=4)[0]
     unit = qr_side / modules
@@ -265,18 +280,6 @@ def _draw(c: Canvas, item: PosterStation, font: str, width: float, height: float
         for col, dark in enumerate(row):
             if dark:
                 c.rect(x0 + (col + 4) * unit, qr_bottom + qr_side - (r + 5) * unit, unit, unit, stroke=0, fill=1)
-    info_bottom = qr_bottom + qr_side + 10 * k
-    # what the station offers, between the name and the code
-    info = [(f"开放时间：{hours_words(st.opening_hours, 'zh')}", 1.0),
-            (f"Hours: {hours_words(st.opening_hours, 'en')}", 0.8)]
-    if st.services:
-        info += [(f"服务：{_services_text(st, 'zh')}", 1.0), (f"Services: {_services_text(st, 'en')}", 0.8)]
-    if st.address:
-        info.append((f"地址 Address：{st.address}", 1.0))
-    if st.phone:
-        info.append((f"电话 Phone：{st.phone}", 1.0))
-    if top - info_bottom > min_size * 1.3:
-        block(info, top - info_bottom, 15 * k)
     top = qr_bottom - 2 * k
     block([("扫码反馈：站点开着吗？设施好用吗？", 1.0), ("Scan to check in: is it open, does everything work?", 0.75),
            (item.url, 0.55)], caption_h - 2 * k, 14 * k, centred=True)
