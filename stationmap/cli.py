@@ -804,6 +804,55 @@ def db_revision(message: str) -> None:
     click.echo(f"wrote {migrations.new_revision(message)}")
 
 
+@main.command("posters")
+@click.argument("adcode")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the posters to (made if missing).")
+@click.option("--size", "sizes", type=click.Choice(["a4", "a5"]), multiple=True,
+              help="Paper sizes (repeatable; default both A4 and A5).")
+@click.option("--base-url", default=None,
+              help="The site's public address the QR codes open (https://stations.example.org); "
+                   "default STATIONMAP_PUBLIC_URL.")
+def posters_cmd(adcode: str, out_dir: str, sizes: tuple[str, ...], base_url: str | None) -> None:
+    """Printable posters of district ADCODE's stations (every one not closed): per station and size
+    <id>_A4.pdf / <id>_A5.pdf, and posters_<ADCODE>_A4.pdf / _A5.pdf with all of them, a page each.
+    Chinese first: the station's name, services, hours, the district union, and a QR code that opens
+    the station's check-in page (<base-url>/stations/<id>/reports)."""
+    from pathlib import Path
+
+    from stationmap import posters
+    from stationmap.districts import check_adcode, load_districts
+
+    cfg = settings()
+    adcode = check_adcode(adcode)
+    base = base_url or cfg.public_url
+    if not base:
+        raise StationmapError("the QR codes need the site's public address: give --base-url "
+                              "https://stations.example.org or set STATIONMAP_PUBLIC_URL", field="base_url")
+    posters.checkin_url(base, "x")  # a bad address is refused before any work
+    font = posters.find_font(cfg.poster_font)
+    stations = posters.district_stations(open_store().all(), adcode)
+    if not stations:
+        raise StationmapError(f"district {adcode} has no station that is not closed: no posters to make",
+                              field="adcode")
+    items = posters.poster_items(stations, load_districts(cfg), base)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for size in sizes or ("a4", "a5"):
+        for item in items:
+            (out / posters.poster_filename(posters.poster_stem(item.station), size)).write_bytes(
+                posters.poster_pdf([item], size=size, font_path=font))
+            written += 1
+        (out / posters.poster_filename(posters.district_stem(adcode, stations), size)).write_bytes(
+            posters.poster_pdf(items, size=size, font_path=font))
+        written += 1
+    sample = " (SAMPLE stations: marked on every poster and in the file names)" if any(
+        s.is_sample for s in stations) else ""
+    click.echo(f"wrote {written} PDF files for {len(stations)} stations of {adcode} to {out}/: QR codes open "
+               f"{posters.checkin_url(base, 'ID').removesuffix('/ID/reports')}/<id>/reports{sample}")
+
+
 @main.command("backup")
 @click.argument("file", metavar="FILE")
 def backup_cmd(file: str) -> None:
@@ -876,7 +925,11 @@ def publish(adcode: str, out: str, kinds: tuple[str, ...], services: tuple[str, 
             "list": "1" if show_list else "0", "locate": "1" if locate else "0", "scroll": "1" if scroll_zoom else "0"}
     presets = parse_presets({k: v for k, v in args.items() if v}, basemaps=basemap_names(cfg.tianditu_key),
                             default_lang=cfg.default_lang)
-    res = publish_district(adcode, out, settings=cfg, stations=store.all(), presets=presets)
+    from stationmap.reports import freshness_many
+
+    every = store.all()
+    res = publish_district(adcode, out, settings=cfg, stations=every, presets=presets,
+                           freshness=freshness_many(store, every))
     click.echo(f"published {res['stations']} stations of {adcode} and {res['neighbours']} of neighbouring districts "
                f"within reach of its boundary (labelled 邻区) to {res['out']} "
                f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
@@ -1035,8 +1088,10 @@ def demand_remove(adcode: str) -> None:
               help="Candidate host places (CSV lon,lat[,id] or GeoJSON/GeoPackage points, WGS-84); default grid cells.")
 @click.option("--demand", "demand_path", type=click.Path(dir_okay=False), default=None,
               help="Demand instead of the census spread over area: a population raster (GeoTIFF .tif, any CRS; "
-                   "each pixel shared among the cells it overlaps by area) or a layer of points or polygons with "
-                   "a weight column (CSV lon,lat / GeoJSON / GeoPackage).")
+                   "each pixel shared among the cells it overlaps by area), a layer of points or polygons with "
+                   "a weight column (CSV lon,lat / GeoJSON / GeoPackage), or the word 'requests': the district's "
+                   "approved \"a station is needed here\" pins, each of weight 1 (a file named requests: "
+                   "./requests).")
 @click.option("--demand-column", default="weight", show_default=True)
 @click.option("--accessibility", "with_access", is_flag=True,
               help="Also the accessibility index (E2SFCA: places per 1,000 people in reach, from each station's "
@@ -1108,7 +1163,15 @@ def coverage_cmd(adcode: str, kinds: tuple[str, ...], mode: str, minutes: float 
     network = open_network(network_spec, settings=cfg) if network_spec else None
     cand = cv.read_points(candidates) if candidates else None
     demand: object = None
-    if demand_path:
+    if demand_path == "requests":   # the approved "a station is needed here" pins of the district
+        from stationmap.station_requests import approved_in, demand_frame
+
+        pins = approved_in(open_store(), district.geometry, district.adcode)
+        if not pins:
+            raise StationmapError(f"--demand requests: {district.adcode} has no approved station requests (editors "
+                                  "approve them on the district's page)", field="demand")
+        demand = demand_frame(pins, column=demand_column)
+    elif demand_path:
         demand = cv.PopulationRaster.open(demand_path) if cv.is_raster(demand_path) \
             else cv.read_points(demand_path, weight_column=demand_column)
     elif not (scheduler or district.level == "province"):

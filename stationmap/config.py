@@ -131,6 +131,23 @@ OPEN_DATA_ATTRIBUTION = ("工会驿站数据：各区县总工会，经 stationm
 #: The longest note a check-in may carry ("information wrong" needs one), in characters.
 CHECKIN_NOTE_MAX_CHARS = 500
 
+#: "A station is needed here" (:mod:`stationmap.station_requests`): the longest reason a pin may carry,
+#: in characters, and how many pins one client address may drop (the page's form and the API together;
+#: a limit of its own, beside the check-ins').
+REQUEST_REASON_MAX_CHARS = 200
+STATION_REQUEST_LIMIT = "3 per minute; 20 per day"
+
+#: Posters at a station's door (``stationmap posters``, the admin pages' poster buttons): the paper
+#: sizes, and where the CJK font is looked for when ``Settings.poster_font`` names none (Debian's
+#: ``fonts-wqy-microhei``, which ``make system-deps`` installs, first; a ``.ttc`` collection's
+#: first face).
+POSTER_SIZES = ("a4", "a5")
+POSTER_FONT_PATHS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
+
 #: Side of the square cells (metres) in which the finder looks for the densest area of stations to open
 #: on when it does not know where the user is (:func:`stationmap.index.densest_area`): about what a phone
 #: shows at the finder's opening zoom (13), so the cell it picks fills the first view.
@@ -227,6 +244,13 @@ class Settings:
     overpass_url: str = "https://overpass-api.de/api/interpreter"
     #: a station not confirmed within this many days is stale (its district's page lists it)
     stale_days: int = STALE_DAYS
+    #: the site's public address (``https://stations.example.org``), from which links that leave the
+    #: site are made absolute: the QR code of a poster opens ``<public_url>/stations/<id>/reports``.
+    #: Empty: the web app uses the address it was asked on; `stationmap posters` then needs ``--base-url``
+    public_url: str = ""
+    #: the CJK font (TrueType ``.ttf`` or collection ``.ttc``) of the posters; empty: the first of
+    #: :data:`POSTER_FONT_PATHS` that exists
+    poster_font: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -117,6 +117,16 @@ class District:
         """Whether the unit has a boundary polygon (zones have none)."""
         return self.geometry is not None
 
+    @property
+    def union_name(self) -> str:
+        """The name of the unit's trade union: ``苏州市姑苏区总工会`` for a district of a city, ``昆山市总工会``
+        or ``沛县总工会`` for a county-level city or a county, and a zone named after
+        its city (they name themselves): ``苏州工业园区总工会``."""
+        if self.level in ("province", "city") or self.name.endswith(("市", "县")) or not self.city \
+                or self.name.startswith(self.city.removesuffix("市")):
+            return f"{self.name}总工会"
+        return f"{self.city}{self.name}总工会"
+
     def to_dict(self, *, geometry: bool = False) -> dict:
         """Plain JSON-ready dict; the boundary as a GeoJSON geometry when ``geometry``."""
         d: dict[str, Any] = {

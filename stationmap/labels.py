@@ -125,6 +125,14 @@ RESOLUTION_LABELS = {
     "not_a_problem": ("不是问题", "Not a problem"),
 }
 
+#: a "station needed here" pin's state (:data:`stationmap.station_requests.REQUEST_STATUSES`) and the
+#: editors' decisions (approved, rejected) -> (Chinese, English)
+REQUEST_STATUS_LABELS = {
+    "pending": ("待审核", "Pending"),
+    "approved": ("已采纳", "Approved"),
+    "rejected": ("不采纳", "Rejected"),
+}
+
 #: how a station was last confirmed (:class:`stationmap.reports.Freshness`) -> (Chinese, English);
 #: ``{age}`` is an :data:`AGE_LABELS` phrase
 FRESHNESS_LABELS = {

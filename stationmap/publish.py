@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from stationmap.config import Settings
     from stationmap.districts import District
     from stationmap.model import Station
+    from stationmap.reports import Freshness
 
 MIN_ZOOM, MAX_ZOOM = 3, 19
 _TRUE = ("1", "true", "on", "yes")
@@ -380,7 +381,7 @@ def open_intervals(station: Station, *, start: datetime, days: int = HOURS_HORIZ
 def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh: dict, detour_factor: float,
                    minutes: float, title: str = "", now: datetime | None = None,
                    horizon_days: int = HOURS_HORIZON_DAYS, neighbours: Collection[str] = (),
-                   lang: str = "zh") -> dict[str, Any]:
+                   lang: str = "zh", freshness: Mapping[str, Freshness] | None = None) -> dict[str, Any]:
     """Everything a published page knows, as one JSON-ready dict (coordinates WGS-84).
 
     ``features``: the stations with the API's properties (:func:`stationmap.geojson.properties`,
@@ -393,11 +394,17 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
     ``display_name_source`` too (:func:`stationmap.geojson.display_properties`, as the API's
     ``lang=en``); ``none_within``: the words in ``lang`` to say that
     nothing of the asked kind is within the limit (:func:`stationmap.within.words_table`).
+    With ``freshness`` (station id -> :class:`stationmap.reports.Freshness`) each station carries
+    ``confirmed`` (``{"on": day or null, "by": "checkin" / "district" / "", "problems": n}``) and the
+    payload ``freshness_words`` (the label tables of :mod:`stationmap.labels`): ``embed-static.js``
+    says them as the API's ``freshness`` (:meth:`~stationmap.reports.Freshness.words`), counting the
+    days to the day the page is read, and finder.js shows that line.
     """
     from datetime import datetime
 
     from stationmap.config import MODES
     from stationmap.hours import TZ
+    from stationmap.labels import AGE_LABELS, FRESHNESS_LABELS, PROBLEM_LABELS
     from stationmap.maps.nav import nav_links_many
     from stationmap.within import words_table
 
@@ -418,6 +425,10 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
         props["nav"] = nav
         props["neighbour"] = s.id in neighbours
         props.update(geojson.display_properties(s, lang))   # in English: the English name or pinyin
+        fresh = freshness.get(s.id) if freshness is not None else None
+        if fresh is not None:
+            props["confirmed"] = {"on": fresh.on.isoformat() if fresh.on else None, "by": fresh.by,
+                                  "problems": fresh.open_problems}
         feats.append(geojson.feature(s, geojson.point(s.lon, s.lat), props))
     return {
         "type": "FeatureCollection", "datum": "wgs84", "title": title,
@@ -427,6 +438,8 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
         "boundaries": {"type": "FeatureCollection", "datum": "wgs84", "features": list(boundaries)},
         "reach": {"speeds_kmh": dict(speeds_kmh), "detour_factor": float(detour_factor), "minutes": float(minutes)},
         "none_within": words_table(lang),
+        "freshness_words": {"freshness": FRESHNESS_LABELS, "age": AGE_LABELS, "problems": PROBLEM_LABELS}
+        if freshness is not None else None,
     }
 
 
@@ -634,7 +647,8 @@ def site_readme(district: District, n: int, generated: str, sample: bool) -> str
 
 
 def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, stations: Iterable[Station],
-                     presets: EmbedPresets | None = None, now: datetime | None = None) -> dict:
+                     presets: EmbedPresets | None = None, now: datetime | None = None,
+                     freshness: Mapping[str, Freshness] | None = None) -> dict:
     """Write the static site of district ``adcode`` into ``out_dir`` (``stationmap publish``).
 
     Parameters
@@ -652,6 +666,9 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
         Default: the settings' language, everything else as an embed's defaults.
     now : datetime, optional
         The export's time (aware; default now): opening hours are listed from it.
+    freshness : mapping of station id to Freshness, optional
+        When and how each station was last confirmed, and its open problems
+        (:func:`stationmap.reports.freshness_many`): the site says it as the finder does.
 
     Returns
     -------
@@ -679,7 +696,7 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
     payload = static_payload([*chosen, *near], boundaries=bounds, speeds_kmh=settings.speeds_kmh,
                              detour_factor=settings.detour_factor, minutes=settings.minutes,
                              title=full_name(district), now=now, neighbours={s.id for s in near},
-                             lang=presets.lang)
+                             lang=presets.lang, freshness=freshness)
     sample = any(s.is_sample for s in chosen)
     html = render_static_page(district, presets, stations=every, tianditu_key=settings.tianditu_key,
                               minutes=settings.minutes, sample=sample)

@@ -330,6 +330,16 @@ def open_items(store: StationStore, station_ids: Iterable[str] | None = None) ->
         return [_row_to_report(r) for r in conn.execute(q)]
 
 
+def last_activity(store: StationStore) -> datetime | None:
+    """When a check-in was last recorded or resolved (None: never): with the stations' revision time
+    and the date, when the freshness figures last changed (the Last-Modified of ``/api/v1/districts``)."""
+    t = reports_table
+    with store.engine.connect() as conn:
+        at, resolved = conn.execute(sa.select(sa.func.max(t.c.at), sa.func.max(t.c.resolved_at))).one()
+    times = [as_utc(x) for x in (at, resolved) if x is not None]
+    return max(times) if times else None
+
+
 def today_shanghai(now: datetime | None = None) -> date:
     """Today's date in Asia/Shanghai (``now`` naive is taken as UTC)."""
     return (as_utc(now) or _now()).astimezone(TZ).date()

@@ -153,6 +153,22 @@ login_failures_table = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
+#: "a station is needed here" (migration 0006): a pin dropped by a worker with a short reason,
+#: moderated by the editors of the district it lies in (:mod:`stationmap.station_requests`)
+requests_table = sa.Table(
+    "station_requests",
+    metadata,
+    _serial("id"),
+    sa.Column("lon", sa.Float, nullable=False),   # WGS-84
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("adcode", sa.String(6), nullable=False, default="", index=True),  # "" in no known district
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    _utc("at", index=True),
+    sa.Column("status", sa.String(16), nullable=False, default="pending", index=True),
+    _utc("decided_at", nullable=True),
+    sa.Column("decided_by", sa.Text, nullable=False, default=""),
+)
+
 audit_table = sa.Table(
     "audit_log",
     metadata,

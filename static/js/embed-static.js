@@ -6,7 +6,8 @@
  *   api/v1/stations, api/v1/stations/<id>, api/v1/nearest, api/v1/districts/boundaries
  * "Open now" comes from the opening intervals computed at export time; the
  * nearest stations from the same straight-line estimate the server uses
- * (geodesic distance x detour factor / speed of the mode).  Any other request
+ * (geodesic distance x detour factor / speed of the mode); each station's
+ * freshness (when and how it was last confirmed) from the export's record of it.  Any other request
  * goes to the real fetch (the base-map tiles are images and never pass here).
  */
 (function () {
@@ -63,9 +64,43 @@
     return null;
   }
 
+  // when and how a station was last confirmed, as the API's freshness (stationmap.reports.Freshness):
+  // the export's day and manner (properties.confirmed), the days counted to the day the page is read
+  // (Asia/Shanghai), in the words of D.freshness_words (stationmap.labels, as Freshness.words says them)
+  function dayNumber(iso) {
+    return Math.round(Date.UTC(+iso.slice(0, 4), +iso.slice(5, 7) - 1, +iso.slice(8, 10)) / 86400000);
+  }
+  function shanghaiDay(t) { return new Date(t + 8 * 3600000).toISOString().slice(0, 10); }
+  function ageWords(days, li) {
+    var A = D.freshness_words.age, n;
+    if (days <= 0) { return A.today[li]; }
+    if (days === 1) { return A.yesterday[li]; }
+    if (days < 31) { return A.days[li].replace('{n}', days); }
+    if (days < 365) { n = Math.floor(days / 30); return A[n === 1 ? 'month' : 'months'][li].replace('{n}', n); }
+    n = Math.floor(days / 365);
+    return A[n === 1 ? 'year' : 'years'][li].replace('{n}', n);
+  }
+  function freshness(c, t) {
+    var W = D.freshness_words;
+    if (!c || !W) { return undefined; }
+    var age = c.on ? Math.max(0, dayNumber(shanghaiDay(t)) - dayNumber(c.on)) : null;
+    var text = {}, problems = null;
+    ['zh', 'en'].forEach(function (lang, li) {
+      text[lang] = c.on ? W.freshness[c.by][li].replace('{age}', ageWords(age, li)) : W.freshness.never[li];
+      if (c.problems) {
+        problems = problems || {};
+        problems[lang] = W.problems[c.problems === 1 ? 'one' : 'many'][li].replace('{n}', c.problems);
+      }
+    });
+    return { confirmed_on: c.on, by: c.by || null, age_days: age, open_problems: c.problems, text: text,
+             problems_text: problems };
+  }
+
   function props(f, t, extra) {
     var p = {}, src = f.properties;
-    Object.keys(src).forEach(function (k) { if (k !== 'hours' && k !== 'nav') { p[k] = src[k]; } });
+    Object.keys(src).forEach(function (k) { if (k !== 'hours' && k !== 'nav' && k !== 'confirmed') { p[k] = src[k]; } });
+    var fr = freshness(src.confirmed, t);
+    if (fr) { p.freshness = fr; }
     p.open_now = openNow(src.hours, t);
     var next = change(src.hours, t);
     p.closes_at = p.open_now && next !== null ? rfc3339(next) : null;
@@ -219,5 +254,6 @@
     if (!realFetch) { return Promise.reject(new Error('fetch is not available')); }
     return realFetch(input, init);
   };
-  window.stationmapStatic = { route: route, openNow: openNow, distance: distance, minuteOfWeek: minuteOfWeek };
+  window.stationmapStatic = { route: route, openNow: openNow, distance: distance, minuteOfWeek: minuteOfWeek,
+                             freshness: freshness };
 }());

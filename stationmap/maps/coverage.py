@@ -32,7 +32,7 @@ import base64
 import html
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -63,6 +63,7 @@ CROSS_COLOR = "#2c5aa0"
 SITE_COLOR = "#6a1b9a"
 #: the accessibility classes (E2SFCA), lowest to highest (ColorBrewer PuBuGn)
 ACCESS_COLORS = ("#d0d1e6", "#a6bddb", "#67a9cf", "#1c9099", "#016c59")
+REQUEST_COLOR = "#e08214"
 
 _STATIC = Path(__file__).resolve().parents[2] / "static"
 _LEAFLET = ("vendor/leaflet-1.9.4/leaflet.js", "vendor/leaflet-1.9.4/leaflet.css")
@@ -80,6 +81,7 @@ def _texts(lang: str) -> dict[str, str]:
         "new": _("新增覆盖人口"), "new_twice": _("新增交叉覆盖人口"), "uncovered": _("未覆盖"), "covered": _("已覆盖"),
         "assumptions": _("本次分析的假设"),
         "access": _("可达性指数（E2SFCA，每千人座位数）"),
+        "requests": _("站点需求（已采纳的骑手建议）"),
     }
 
 
@@ -128,7 +130,8 @@ def _swatch(color: str, *, border: str | None = None, dash: bool = False, fill: 
 def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | None = None, lang: str = "zh",
                  tianditu_key: str = "", title: str | None = None, max_gaps: int = 50, standalone: bool = False,
                  static_url: str = "/static", gaps: gpd.GeoDataFrame | None = None,
-                 accessibility: Accessibility | None = None) -> folium.Map:
+                 accessibility: Accessibility | None = None,
+                 requests: Sequence[tuple[float, float, str]] = ()) -> folium.Map:
     """A folium map of ``coverage`` for ``kind`` (default its first kind).
 
     Parameters
@@ -144,6 +147,8 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
         Precomputed ``coverage.gaps(kind=..., geometry=True)``.
     accessibility : stationmap.coverage.accessibility.Accessibility, optional
         Its scores as a layer (hidden at first): five classes of equal people.
+    requests : sequence of (lon, lat, reason)
+        Approved "a station is needed here" pins (WGS-84), drawn as orange squares with their reason.
     """
     if lang not in LANGS:
         raise ValidationError(f"lang must be one of {LANGS}, got {lang!r}", field="lang")
@@ -255,6 +260,18 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
             folium.Marker([float(r.lat), float(r.lon)], icon=icon, tooltip=html.escape(tip)).add_to(fgn)
         fgn.add_to(m)
 
+    # approved "a station is needed here" pins
+    if requests:
+        fgr = folium.FeatureGroup(name=tx["requests"], show=True)
+        for lon, lat, reason in requests:
+            icon = folium.DivIcon(
+                html=(f'<div class="sm-request" style="width:12px;height:12px;background:{REQUEST_COLOR};'
+                      f'border:2px solid #fff;box-shadow:0 1px 3px rgba(0,0,0,.5)"></div>'),
+                icon_size=(16, 16), icon_anchor=(8, 8))
+            folium.Marker([float(lat), float(lon)], icon=icon,
+                          tooltip=html.escape(f"{tx['requests']}: {reason}")).add_to(fgr)
+        fgr.add_to(m)
+
     # title, legend, layer control
     name = title or _title(coverage, kind, tx, lang)
     banner = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(name)}</div>'
@@ -278,6 +295,9 @@ def coverage_map(coverage: Coverage, *, kind: str | None = None, sites: Sites | 
     if access_rows:
         rows.append(f"<div style='margin-top:4px'><b>{html.escape(tx['access'])}</b></div>")
         rows.extend(access_rows)
+    if requests:
+        rows.append(f"<div><span style='display:inline-block;width:10px;height:10px;background:{REQUEST_COLOR};"
+                    f"margin:0 8px 0 2px'></span>{html.escape(tx['requests'])}</div>")
     lines = coverage.assumptions()["text"][lang]
     rows.append(f"<details class='sm-assumptions'{' open' if standalone else ''} style='margin-top:4px'>"
                 f"<summary><b>{html.escape(tx['assumptions'])}</b></summary>"

@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
-from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, ui
+from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, station_requests, ui
 from stationmap.web.state import build_state, sync_index
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # accounts, CSRF, rate limits, framing headers; editing, worker reports, embeds (issue 6)
     auth.init_app(app)
     admin.init_app(app)
+    station_requests.init_app(app)  # "a station is needed here" pins (issue 18)
     app.register_blueprint(audit_log.bp)  # /admin/audit (issue 22)
     embed.init_app(app)
     coverage.init_app(app)  # coverage page + API (issue 5)

@@ -51,7 +51,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from stationmap import audit
+from stationmap import audit, station_requests
 from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied, User
 from stationmap.config import CHECKIN_NOTE_MAX_CHARS, MAX_CAPACITY, PREVIEW_MAX_ROWS
@@ -72,6 +72,7 @@ from stationmap.labels import (
     DATUM_LABELS,
     FIELD_LABELS,
     REPORT_LABELS,
+    REQUEST_STATUS_LABELS,
     RESOLUTION_LABELS,
     field_value,
     label,
@@ -284,7 +285,8 @@ def _confirm_hours(station: Station | None, values: dict[str, Any], understood: 
 @bp.get("/")
 @login_required
 def index() -> str:
-    """The districts the signed-in user may edit, with counts and stations needing a visit."""
+    """The districts the signed-in user may edit, with counts, stations needing a visit and pending
+    station requests; for an administrator, the pending requests in no known district."""
     user = _user()
     counts: dict = {}
     for s in state().index.stations():
@@ -292,12 +294,18 @@ def index() -> str:
     visits: dict = {}
     for item in _reports.needs_visit(state().store):
         visits[item.station.adcode] = visits.get(item.station.adcode, 0) + 1
+    pending = station_requests.list_requests(state().store, statuses=("pending",))
+    asked: dict = {}
+    for pin in pending:
+        asked[pin.adcode] = asked.get(pin.adcode, 0) + 1
     rows = [{"adcode": r.adcode, "name": district_name(r.adcode), "stations": counts.get(r.adcode, 0),
-             "visits": visits.get(r.adcode, 0)} for r in editable_districts(user)]
+             "visits": visits.get(r.adcode, 0), "requests": asked.get(r.adcode, 0)} for r in editable_districts(user)]
     if user.is_admin:
-        rows = [r for r in rows if r["stations"] or r["visits"]] + [
-            r for r in rows if not (r["stations"] or r["visits"])]
-    return render_template("admin/index.html", rows=rows, user=user)
+        rows = [r for r in rows if r["stations"] or r["visits"] or r["requests"]] + [
+            r for r in rows if not (r["stations"] or r["visits"] or r["requests"])]
+    # pins in no known district: an administrator decides them, here
+    nowhere = [p for p in pending if not p.adcode] if user.is_admin else []
+    return render_template("admin/index.html", rows=rows, user=user, nowhere=nowhere)
 
 
 @bp.get("/districts/<adcode>")
@@ -318,10 +326,13 @@ def district(adcode: str) -> str:
     fresh_words = {sid: f.words(lang(), today) for sid, f in fresh.items()}
     items = _reports.open_items(state().store, [v.station.id for v in visits])
     names = {v.station.id: v.station.name for v in visits}
+    pins = station_requests.list_requests(state().store, adcode_prefix=adcode, statuses=("pending", "approved"))
     return render_template("admin/district.html", adcode=adcode, name=district_name(adcode),
                            stations=stations, visits=visits, stale=stale, kinds=KINDS,
                            statuses=STATUSES, report_kinds=REPORT_LABELS, items=items, item_names=names,
-                           resolutions=RESOLUTION_LABELS, fresh_words=fresh_words, stale_days=stale_days)
+                           resolutions=RESOLUTION_LABELS, fresh_words=fresh_words, stale_days=stale_days,
+                           pending=[p for p in pins if p.status == "pending"],
+                           approved=[p for p in pins if p.status == "approved"])
 
 
 @bp.post("/checkins/<int:report_id>/resolve")
@@ -331,14 +342,139 @@ def checkin_resolve(report_id: int) -> WerkzeugResponse:
 
     Only an editor of the station's district (403 otherwise); an item already resolved is a 409.
     """
+    station, _item, resolution = _resolve_item(report_id, request.form.get("resolution", ""))
+    flash(_("已处理：%(name)s（%(how)s）", name=station.name, how=label(RESOLUTION_LABELS, resolution, lang())))
+    return _back_to(station)
+
+
+def _resolve_item(report_id: int, resolution: object) -> tuple[Station, _reports.Report, str]:
+    """Resolve one open item as the signed-in editor (the form's and the JSON API's one path): the
+    station, the item as resolved and the resolution.  403 for another district's item; 404, 409, 400
+    as :func:`stationmap.reports.resolve_report` and :func:`~stationmap.reports.check_resolution` say."""
     user = _user()
     item = _reports.get_report(state().store, report_id)
     station = state().store.get(item.station_id)
     user.require_edit(station.adcode)
-    resolution = _reports.check_resolution(request.form.get("resolution", ""))
-    _reports.resolve_report(state().store, report_id, user=user.username, resolution=resolution)
-    flash(_("已处理：%(name)s（%(how)s）", name=station.name, how=label(RESOLUTION_LABELS, resolution, lang())))
-    return _back_to(station)
+    how = _reports.check_resolution(resolution)
+    done = _reports.resolve_report(state().store, report_id, user=user.username, resolution=how)
+    return station, done, how
+
+
+def _item_json(item: _reports.Report, station: Station) -> dict[str, Any]:
+    return {**item.to_dict(), "resolved_by": item.resolved_by or None,
+            "station": {"id": station.id, "name": station.name, "adcode": station.adcode}}
+
+
+@bp.get("/api/items")
+@login_required
+def api_items() -> ResponseReturnValue:
+    """``GET /admin/api/items[?district=ADCODE]``: the open items (problem check-ins not resolved) of the
+    stations the signed-in editor may edit (of ``district``'s, an adcode or its prefix, when given),
+    newest first, and the session's ``csrf_token`` for the POSTs (``X-CSRFToken``).  A six-digit
+    district the editor may not edit is a 403."""
+    from flask_wtf.csrf import generate_csrf
+
+    user = _user()
+    prefix = request.args.get("district", "")
+    if prefix and not (prefix.isascii() and prefix.isdigit() and len(prefix) <= 6):
+        raise ValidationError(f"district must be 1 to 6 digits, got {prefix!r}", field="district")
+    if len(prefix) == 6:
+        user.require_edit(prefix)
+    unknown = sorted(set(request.args) - {"district"})
+    if unknown:
+        raise ValidationError(f"unknown parameter {unknown[0]!r}", field=unknown[0])
+    stations = {s.id: s for s in state().index.stations() if s.adcode.startswith(prefix) and user.can_edit(s.adcode)}
+    items = [_item_json(r, stations[r.station_id]) for r in _reports.open_items(state().store, list(stations))]
+    return jsonify({"items": items, "resolutions": list(RESOLUTION_LABELS), "csrf_token": generate_csrf()})
+
+
+@bp.post("/api/items/<int:report_id>/resolve")
+@login_required
+def api_resolve(report_id: int) -> ResponseReturnValue:
+    """``POST /admin/api/items/<id>/resolve`` with ``{"resolution": "fixed" | "edited" | "closed" |
+    "not_a_problem"}`` and the ``X-CSRFToken`` header: resolve one open item; 200 with the item.  An
+    editor of the station's district only (403); 404 no such item; 409 already resolved or no problem."""
+    if not request.is_json:
+        raise ValidationError("the body must be JSON (Content-Type: application/json)", field="body")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object", field="body")
+    unknown = sorted(set(body) - {"resolution"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    station, done, _how = _resolve_item(report_id, body.get("resolution"))
+    return jsonify(_item_json(done, station))
+
+
+@bp.post("/station-requests/<int:request_id>/decide")
+@login_required
+def station_request_decide(request_id: int) -> WerkzeugResponse:
+    """Approve or reject a pending "a station is needed here" pin (``decision``: approved / rejected).
+
+    Only an editor of the district the pin lies in (an administrator for a pin in no known district:
+    :meth:`~stationmap.accounts.User.can_edit`; 403 otherwise); a pin already decided is a 409 (the
+    first decision stands).
+    """
+    user = _user()
+    pin = station_requests.get_request(state().store, request_id)
+    user.require_edit(pin.adcode)
+    decision = station_requests.check_decision(request.form.get("decision", ""))
+    station_requests.decide_request(state().store, request_id, user=user.username, decision=decision)
+    flash(_("已审核站点需求 %(id)s：%(how)s", id=request_id,
+            how=label(REQUEST_STATUS_LABELS, decision, lang())))
+    back = request.form.get("back")
+    return redirect(back if _local(back) else url_for("admin.district", adcode=pin.adcode) if pin.adcode
+                    else url_for("admin.index"))
+
+
+# -- posters ------------------------------------------------------------------------
+
+def poster_base_url() -> str:
+    """The address the posters' QR codes start with: ``Settings.public_url`` (STATIONMAP_PUBLIC_URL), else
+    the address this request came to (behind a proxy, as ``STATIONMAP_TRUSTED_PROXIES`` lets it say)."""
+    return state().settings.public_url or request.host_url
+
+
+def _poster(stations: list[Station], stem: str) -> WerkzeugResponse:
+    from stationmap import posters
+
+    size = posters.check_size(request.args.get("size", "a4"))
+    pdf = posters.poster_pdf(posters.poster_items(stations, _districts(), poster_base_url()), size=size,
+                             font_path=state().settings.poster_font)
+    response = send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
+                         download_name=posters.poster_filename(stem, size))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/stations/<station_id>/poster.pdf")
+@login_required
+def station_poster(station_id: str) -> WerkzeugResponse:
+    """The printable poster of one station (``?size=a4|a5``): its name, hours, services, the district
+    union, and a QR code that opens its check-in page.  An editor of its district only; a closed
+    station has none (409)."""
+    from stationmap.posters import poster_stem
+
+    st = _station(station_id)
+    _user().require_edit(st.adcode)
+    if st.status == "closed":
+        raise ConflictError(_("站点已关闭，不再张贴海报：%(name)s", name=st.name), field="status")
+    return _poster([st], poster_stem(st))
+
+
+@bp.get("/districts/<adcode>/posters.pdf")
+@login_required
+def district_posters(adcode: str) -> WerkzeugResponse:
+    """Every poster of a district in one PDF, a page each (``?size=a4|a5``): its stations not closed."""
+    from stationmap.posters import district_stations, district_stem
+
+    if not re.fullmatch(r"\d{6}", adcode or ""):
+        raise ValidationError(f"adcode must be 6 digits, got {adcode!r}", field="adcode")
+    _user().require_edit(adcode)
+    stations = district_stations(state().index.stations(), adcode)
+    if not stations:
+        raise NotFoundError(_("%(name)s没有开放的站点，没有海报可做。", name=district_name(adcode)), field="adcode")
+    return _poster(stations, district_stem(adcode, stations))
 
 
 # -- one station -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.http import is_resource_modified
@@ -41,7 +41,7 @@ from stationmap.web.features import (
     json_response,
     no_gc,
 )
-from stationmap.web.http import evict
+from stationmap.web.http import api_response, evict
 from stationmap.web.openapi import document_for_app
 from stationmap.web.params import (
     AT,
@@ -398,15 +398,20 @@ def _validators(st: AppState, minute: datetime | None) -> tuple[str, datetime | 
     tag = hashlib.blake2b(repr((rev, len(st.index), request.script_root, args,
                                 None if minute is None else minute.strftime("%Y%m%d%H%M"))).encode(),
                           digest_size=12).hexdigest()
-    times = st.revision_times
-    if rev not in times:
-        evict(times, 64)
-        times[rev] = st.store.revision_time(rev)
-    modified = times[rev]
+    modified = _revision_time(st, rev)
     if minute is not None:
         start = minute.astimezone(timezone.utc).replace(second=0, microsecond=0)
         modified = start if modified is None or start > modified else modified
     return f"r{rev}-{tag}", modified
+
+
+def _revision_time(st: AppState, rev: int) -> datetime | None:
+    """When the store's revision ``rev`` was written (None for a store never written), remembered."""
+    times = st.revision_times
+    if rev not in times:
+        evict(times, 64)
+        times[rev] = st.store.revision_time(rev)
+    return cast("datetime | None", times[rev])
 
 
 def _validated(resp: Response, etag: str, modified: datetime | None) -> Response:
@@ -441,15 +446,31 @@ def station(station_id: str) -> Response:
 
 @bp.get("/districts")
 def districts() -> Response:
-    """Districts with stations: adcode, name, counts by kind, bbox (WGS-84), freshness figures."""
+    """Districts with stations: adcode, name, counts by kind, bbox (WGS-84), freshness figures.
+
+    With ``ETag`` (a hash of the answer: the same from every worker) and ``Last-Modified`` (the
+    latest of the stations' last write, the last check-in or resolution, and the start of today in
+    Asia/Shanghai, when the figures' ages move on); ``304 Not Modified`` to a client that has it."""
     Params(_DISTRICTS).choice(LANG)    # (lang: the language of an error's display_message)
     st = state()
-    rows, members = district_counts(), district_members()
-    fresh, today = freshness(st.index.stations()), reports.today_shanghai()
-    rows = [{**r, "freshness": reports.freshness_figures(members.get(r["adcode"], []), fresh, today=today)}
-            for r in rows]
-    return json_response({"datum": "wgs84", "sample": any(r["sample"] for r in rows),
-                          "stale_days": st.settings.stale_days, "districts": rows})
+    today = reports.today_shanghai()
+    key = (st.generation, id(st.index), st.index.revision, today)
+    if st.districts_body is None or st.districts_body[0] != key:
+        rows, members = district_counts(), district_members()
+        fresh = freshness(st.index.stations())
+        rows = [{**r, "freshness": reports.freshness_figures(members.get(r["adcode"], []), fresh, today=today)}
+                for r in rows]
+        body = dumps({"datum": "wgs84", "sample": any(r["sample"] for r in rows),
+                      "stale_days": st.settings.stale_days, "districts": rows})
+        etag = "d-" + hashlib.blake2b(body, digest_size=12).hexdigest()
+        day_start = datetime.combine(today, datetime.min.time(), tzinfo=reports.TZ).astimezone(timezone.utc)
+        times = [t for t in (_revision_time(st, st.index.revision), reports.last_activity(st.store), day_start)
+                 if t is not None]
+        st.districts_body = (key, body, etag, max(times))
+    _key, body, etag, modified = st.districts_body
+    if not is_resource_modified(request.environ, etag=etag, last_modified=modified):
+        return _not_modified(etag, modified)
+    return _validated(api_response(body, 200, "application/json", encode=False), etag, modified)
 
 
 @bp.get("/districts/boundaries")

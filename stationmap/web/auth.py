@@ -187,6 +187,9 @@ def init_app(app: Flask) -> None:
 
     @lm.unauthorized_handler
     def _unauthorized() -> ResponseReturnValue:
+        if wants_json():   # the editors' JSON API: a 401 a program can read, never the sign-in page
+            return jsonify({"error": {"code": "unauthorized", "field": None,
+                                      "message": "sign in first: the editors' API uses the session of /login"}}), 401
         if request.method in ("GET", "HEAD"):
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return render_template("error.html", status=401, message=_("请先登录。")), 401
@@ -203,7 +206,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
     @app.errorhandler(CSRFError)
-    def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
+        if wants_json():
+            return jsonify({"error": {"code": "csrf", "field": "X-CSRFToken",
+                                      "message": f"the CSRF token is missing or wrong ({exc.description}): "
+                                                 "send the csrf_token of GET /admin/api/items as X-CSRFToken"}}), 400
         return render_template("error.html", status=400,
                                message=_("表单已过期或来自其他网站（%(reason)s）。请刷新页面后重试。",
                                          reason=say(str(exc.description), lang()))), 400

@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from stationmap.coverage import Coverage, Profile
     from stationmap.coverage.accessibility import Accessibility
     from stationmap.siting import Sites
+    from stationmap.station_requests import StationRequest
 
 bp = Blueprint("coverage", __name__)
 
@@ -354,12 +355,15 @@ def page(adcode: str) -> str:
     cov, sites = _run(args)
     prof = _profile(args, cov)
     access = _accessibility(args, cov) if args.accessibility else None
+    pins = approved_pins(cov)
+    pin_marks = tuple((p.lon, p.lat, p.reason) for p in pins)
     cache = state().coverage_parts
-    pkey = (args.key(), args.accessibility, page_lang, url_for("static", filename=""))
+    pkey = (args.key(), args.accessibility, page_lang, url_for("static", filename=""), pin_marks)
     hit = cache.get(pkey)
     if hit is None:
         m = coverage_map(cov, kind=args.kind, sites=sites, lang=page_lang, tianditu_key=state().settings.tianditu_key,
-                         static_url=url_for("static", filename="").rstrip("/"), accessibility=access)
+                         static_url=url_for("static", filename="").rstrip("/"), accessibility=access,
+                         requests=pin_marks)
         hit = (render_parts(m), layer_names(m).get(gaps_layer_name(page_lang)))
         with _LOCK:
             cache[pkey] = hit
@@ -396,7 +400,20 @@ def page(adcode: str) -> str:
         time=_time_section(args, cov, prof, page_lang) if prof is not None else None,
         assumptions=cov.assumptions(profile=args.profile)["text"][page_lang], even=cv.even_over_area(cov),
         api_url=url_for("coverage.api", district=args.adcode, **q),
-        whatif=_whatif_config(args, cov, parts.map_id, gaps_var, q), demand_upload=_demand_upload(args.adcode))
+        whatif=_whatif_config(args, cov, parts.map_id, gaps_var, q), demand_upload=_demand_upload(args.adcode),
+        pins=pins, pins_url=url_for("station_requests.api_approved", district=args.adcode),
+        new_pin_url=url_for("station_requests.new"))
+
+
+def approved_pins(cov: Coverage) -> list[StationRequest]:
+    """The approved "a station is needed here" pins inside the run's districts, for the planners."""
+    import shapely
+
+    from stationmap.station_requests import approved_in
+
+    geoms = [a.geometry for a in cov.areas if a.geometry is not None]
+    return approved_in(state().store, shapely.union_all(geoms) if geoms else None,
+                       cov.areas[0].adcode if cov.areas else "")
 
 
 def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:

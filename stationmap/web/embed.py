@@ -30,7 +30,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from stationmap import publish
-from stationmap.web.state import district_counts, districts, state
+from stationmap.web.state import district_counts, districts, freshness, state
 from stationmap.web.ui import finder_config, lang
 
 if TYPE_CHECKING:
@@ -134,8 +134,9 @@ def export_district(adcode: str, out_dir: str | Path, *, presets: EmbedPresets |
     Flask); returns ``{"stations": n, "files": [...], "out": path}``.
     """
     st = state()
-    return publish.publish_district(adcode, out_dir, settings=st.settings, stations=st.store.all(),
-                                    presets=presets)
+    every = st.store.all()
+    return publish.publish_district(adcode, out_dir, settings=st.settings, stations=every, presets=presets,
+                                    freshness=freshness(every))
 
 
 def init_app(app: Flask) -> None:

@@ -178,8 +178,9 @@ def is_api_read(req: Request | None = None) -> bool:
 
 
 def wants_json() -> bool:
-    """Whether the current request is answered in JSON (errors too): any path under ``/api/``."""
-    return request.path.startswith("/api/")
+    """Whether the current request is answered in JSON (errors too): any path under ``/api/``, and the
+    editors' JSON API under ``/admin/api/`` (:mod:`stationmap.web.admin`)."""
+    return request.path.startswith(("/api/", "/admin/api/"))
 
 
 # -- the app ----------------------------------------------------------------------------------

@@ -13,9 +13,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from stationmap import __version__
-from stationmap.config import CHECKIN_NOTE_MAX_CHARS, DETOUR_FACTOR, FRESHNESS_WINDOWS, MODES
+from stationmap.config import (
+    CHECKIN_NOTE_MAX_CHARS,
+    DETOUR_FACTOR,
+    FRESHNESS_WINDOWS,
+    MODES,
+    REQUEST_REASON_MAX_CHARS,
+    STATION_REQUEST_LIMIT,
+)
 from stationmap.coords import DATUMS
-from stationmap.labels import LANGS, REPORT_LABELS, RESOLUTION_LABELS
+from stationmap.labels import LANGS, REPORT_LABELS, REQUEST_STATUS_LABELS, RESOLUTION_LABELS
 from stationmap.model import KINDS, SERVICES, STATUSES
 from stationmap.web import params
 
@@ -227,6 +234,30 @@ def openapi_document() -> dict:
                      "description": "free text; required for info_wrong"},
         },
     }
+    request_in = {
+        "type": "object", "required": ["lon", "lat", "reason"], "additionalProperties": False,
+        "properties": {
+            "lon": {"type": "number", "description": "where a station is needed, in `datum`"},
+            "lat": {"type": "number"},
+            "datum": {"type": "string", "enum": list(DATUMS), "default": "wgs84"},
+            "reason": {"type": "string", "minLength": 1, "maxLength": REQUEST_REASON_MAX_CHARS,
+                       "description": "why (spaces collapsed)"},
+        },
+    }
+    request_out = {
+        "type": "object", "required": ["id", "position", "datum", "adcode", "reason", "at", "status", "decided_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "position": {"type": "object", "required": ["lon", "lat"],
+                         "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}},
+            "datum": {"type": "string", "enum": ["wgs84"]},
+            "adcode": {"type": "string", "nullable": True,
+                       "description": "the district the pin lies in (its editors decide it); null: none known"},
+            "reason": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "status": {"type": "string", "enum": list(REQUEST_STATUS_LABELS)},
+            "decided_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+    }
     checkin_out = {
         "type": "object",
         "required": ["id", "station_id", "outcome", "at", "problem", "open", "service", "position", "note",
@@ -354,16 +385,53 @@ def openapi_document() -> dict:
                     "429": _error("Too many check-ins from this address."),
                 },
             }},
+            "/api/v1/station-requests": {
+                "post": {
+                    "operationId": "stationRequest",
+                    "summary": "\"A station is needed here\": drop a pin with a short reason; anonymous, "
+                               f"rate-limited per client address ({STATION_REQUEST_LIMIT}, with the page's form), "
+                               "no CSRF token; the body must be application/json.  Pending until an editor of "
+                               "the district it lies in approves or rejects it.",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": request_in}}},
+                    "responses": {
+                        "201": {"description": "Recorded, pending.",
+                                "content": {"application/json": {"schema": request_out}}},
+                        "400": _error("A bad body; `field` names what is wrong."),
+                        "429": _error("Too many pins from this address."),
+                    },
+                },
+                "get": {
+                    "operationId": "stationRequests",
+                    "summary": "The approved pins (newest first, WGS-84): demand points for the siting.",
+                    "parameters": [p.openapi() for p in params.STATION_REQUESTS],
+                    "responses": {
+                        "200": {"description": "Approved pins.", "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["datum", "district", "requests"],
+                            "properties": {"datum": {"type": "string", "enum": ["wgs84"]},
+                                           "district": nullable_str,
+                                           "requests": {"type": "array", "items": request_out}}}}}},
+                        "400": _error("A bad parameter."),
+                    },
+                },
+            },
             "/api/v1/districts": {"get": {
                 "operationId": "districts",
                 "summary": "Districts with stations: counts by kind, bounding box, freshness figures.",
                 "parameters": [p.openapi() for p in params.DISTRICTS],
-                "responses": {"200": {"description": "Districts.", "content": {"application/json": {"schema": {
+                "responses": {"200": {"description": "Districts. `ETag` (weak: a hash of the answer) and "
+                                                     "`Last-Modified` (the latest of the stations' last write, the "
+                                                     "last check-in or resolution, and the start of today in "
+                                                     "Asia/Shanghai).",
+                                      "headers": {"ETag": {"schema": {"type": "string"}},
+                                                  "Last-Modified": {"schema": {"type": "string"}}},
+                                      "content": {"application/json": {"schema": {
                     "type": "object", "required": ["datum", "districts"],
                     "properties": {"datum": datum_prop, "sample": {"type": "boolean"},
                                    "stale_days": {"type": "integer", "description": "a station not confirmed "
                                                   "within so many days is stale (STATIONMAP_STALE_DAYS)"},
                                    "districts": {"type": "array", "items": district_row}}}}}},
+                              "304": {"description": "Not Modified: `If-None-Match` names the current ETag, or "
+                                                     "(without it) `If-Modified-Since` is not before Last-Modified."},
                               "400": bad},
             }},
             "/api/v1/districts/boundaries": {"get": {

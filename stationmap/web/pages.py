@@ -147,7 +147,40 @@ def favicon() -> Response:
 
 @bp.get("/districts")
 def districts() -> str:
-    """Districts and their station counts."""
+    """Districts and their station counts, and the open-data download."""
+    from stationmap.config import OPEN_DATA_LICENCE
+
     rows = district_counts()
     return render_template("districts.html", rows=rows, any_sample=any(r["sample"] for r in rows),
-                           total=len(state().index))
+                           total=len(state().index), licence=OPEN_DATA_LICENCE)
+
+
+@bp.get("/open-data.zip")
+def open_data() -> Response:
+    """The public dataset as ``stationmap export --open-data`` writes it (every station not closed, CSV
+    and GeoJSON in WGS-84, the data dictionary, licence, attribution, metadata and README), zipped:
+    made once per data revision, last check-in and day (the last-confirmed column counts days)."""
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from flask import send_file
+
+    from stationmap.io.opendata import write_open_data
+
+    st = state()
+    key = (st.store.revision(), reports.last_activity(st.store), reports.today_shanghai())
+    if st.open_data_zip is None or st.open_data_zip[0] != key:
+        with tempfile.TemporaryDirectory() as tmp:
+            done = write_open_data(st.store, Path(tmp) / "open-data")
+            folder = "stationmap-open-data" + ("-SAMPLE" if done.sample else "")
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for name in done.files:
+                    z.write(done.folder / name, f"{folder}/{name}")
+        st.open_data_zip = (key, buf.getvalue(), f"{folder}.zip")
+    _key, data, name = st.open_data_zip
+    response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

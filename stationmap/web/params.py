@@ -219,6 +219,8 @@ _ERRORS_IN = replace(LANG, description="The language of an error's `display_mess
                      "request's Accept-Language, else English).")
 DISTRICTS: tuple[Param, ...] = (_ERRORS_IN,)
 BOUNDARIES = (LEVEL, replace(DISTRICT, description="Adcode prefix."), _ERRORS_IN)
+STATION_REQUESTS = (replace(DISTRICT, description="Only the districts whose adcode starts with this (a 6-digit "
+                            "city or province code stands for everything in it)."), _ERRORS_IN)
 SINCE = Param("since", "integer", "Cursor: the `next` of the previous page (the change log's number of the last "
               "entry applied); 0 (the default) starts from the beginning.", lo=0, hi=2**62, default=0)
 CHANGES = (SINCE, Param("limit", "integer", "Entries per page.", lo=1, hi=FEED_MAX_LIMIT, default=FEED_DEFAULT_LIMIT),

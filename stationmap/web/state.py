@@ -108,6 +108,10 @@ class AppState:
     district_counts: tuple | None = None
     #: ``(index key, {code: [Station]})`` of :func:`district_members`
     district_members: tuple | None = None
+    #: ``(key, zip bytes, file name)`` of ``/open-data.zip`` (key: revision, last check-in, day)
+    open_data_zip: tuple | None = None
+    #: ``(key, JSON text, ETag, Last-Modified)`` of ``/api/v1/districts`` (key: generation, index, day)
+    districts_body: tuple | None = None
     #: ``{revision: when it was written}``: the Last-Modified of /api/v1/stations
     revision_times: dict = field(default_factory=dict)
     #: ``(id of the sorted stations, (lon, lat))``: where the finder opens

@@ -32,7 +32,7 @@ def pg_server():
 def _empty(url: str) -> StationStore:
     store = StationStore(url)
     with store.engine.begin() as conn:
-        for t in ("alembic_version", "audit_log", "login_failures", "sessions", *reversed(TABLES)):
+        for t in ("alembic_version", "station_requests", "audit_log", "login_failures", "sessions", *reversed(TABLES)):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {t}"))
     return store
 

@@ -266,3 +266,20 @@ def test_publish_district_renders_without_flask(tmp_path):
     payload = json.loads(js[js.index("= ") + 2:].rstrip().rstrip(";"))
     assert sorted(f["id"] for f in payload["features"]) == ["x", "y"]
     assert payload["generated_at"] == "2024-06-01T08:00:00+08:00"
+
+
+def test_payload_records_each_stations_freshness_when_given():
+    from stationmap.labels import AGE_LABELS
+    from stationmap.reports import Freshness
+
+    stations = [Station(id="a", name="甲", lon=119.93, lat=31.78, adcode="320404"),
+                Station(id="b", name="乙", lon=119.94, lat=31.78, adcode="320404")]
+    plain = _payload(stations)
+    assert plain["freshness_words"] is None and all("confirmed" not in f["properties"] for f in plain["features"])
+    p = publish.static_payload(stations, boundaries=[], speeds_kmh={"walk": 4.8, "bike": 12, "ebike": 16, "car": 30},
+                               detour_factor=1.3, minutes=15, now=datetime(2024, 6, 1, tzinfo=timezone.utc),
+                               freshness={"a": Freshness(date(2024, 5, 29), "checkin", 2), "b": Freshness(None, "")})
+    props = {f["id"]: f["properties"] for f in p["features"]}
+    assert props["a"]["confirmed"] == {"on": "2024-05-29", "by": "checkin", "problems": 2}
+    assert props["b"]["confirmed"] == {"on": None, "by": "", "problems": 0}
+    assert json.loads(json.dumps(p["freshness_words"]))["age"]["days"] == list(AGE_LABELS["days"])
