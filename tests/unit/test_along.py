@@ -7,6 +7,7 @@ estimate written out with pyproj.Geod and the documented speeds and detour facto
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -251,3 +252,82 @@ def test_bad_arguments_name_their_field(kw, field):
     with pytest.raises(ValidationError) as exc:
         along_route(None, None, args["from_lon"], args["from_lat"], args["to_lon"], args["to_lat"], **rest)
     assert exc.value.field == field
+
+
+# -- stationmap along ----------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_stations(tmp_path, monkeypatch, sip):
+    from stationmap.store import StationStore
+
+    stations = random_stations(sip, 80, seed=9) + [
+        Station(id="cz1", name="常州驿站", lon=119.97, lat=31.785, kinds=("hot_tea",), opening_hours="Mo-Su 08:00-20:00"),
+        Station(id="cz2", name="常州夜站", lon=119.99, lat=31.80, kinds=("rest",), opening_hours="22:00-06:00")]
+    url = f"sqlite:///{tmp_path}/along.sqlite"
+    monkeypatch.setenv("STATIONMAP_DATABASE_URL", url)
+    store = StationStore(url)
+    store.create_all()
+    store.write_many(stations)
+    return stations
+
+
+def test_cli_along_on_sip_equals_networkx(sip, cli_stations):
+    from tests.support.cli import run
+
+    start, end = (120.700, 31.300), (120.745, 31.330)
+    res = run("along", "--from-lon", start[0], "--from-lat", start[1], "--to-lon", end[0], "--to-lat", end[1],
+              "--max-detour", 6, "--k", 50, "--format", "json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout)
+    assert body["method"] == "network" and body["network"] == "sip" and body["oneway_respected"] is False
+    assert "no one-way data" in body["oneway_note"]
+    route_s, ref = reference(sip, "ebike", start, end, cli_stations[:80])
+    assert body["route_minutes"] * 60 == pytest.approx(route_s, abs=1.0)
+    assert {r["id"] for r in body["stations"]} >= {k for k, (d, _r) in ref.items() if d <= 6 * 60 - 1}
+    assert len(body["stations"]) >= 3
+    for r in body["stations"]:
+        assert r["detour_minutes"] * 60 == pytest.approx(max(ref[r["id"]][0], 0), abs=1.0)
+        assert r["minutes"] * 60 == pytest.approx(ref[r["id"]][1], abs=1.0)
+    text = run("along", "--from-lon", start[0], "--from-lat", start[1], "--to-lon", end[0], "--to-lat", end[1],
+               "--max-detour", 6, "--k", 2)
+    assert "along the roads of network 'sip'" in text.stdout and "no one-way data" in text.stdout
+    assert body["stations"][0]["name"] in text.stdout and "min detour" in text.stdout
+
+
+def test_cli_along_elsewhere_is_the_circle_in_any_datum(cli_stations):
+    from stationmap.coords import wgs84_to_gcj02
+    from tests.support.cli import run
+
+    a, b = (119.95, 31.78), (120.00, 31.81)
+    wgs = run("along", "--from-lon", a[0], "--from-lat", a[1], "--to-lon", b[0], "--to-lat", b[1], "--max-detour", 10,
+              "--at", "2026-12-07T12:00", "--format", "json")
+    assert wgs.exit_code == 0, wgs.output
+    body = json.loads(wgs.stdout)
+    assert body["method"] == "circle" and [s["id"] for s in body["stations"]] == ["cz2", "cz1"]   # cz2 nearer the line
+    cz2, cz1 = body["stations"]
+    assert cz1["open_now"] is True and cz2["open_now"] is False and cz2["opens_at"] == "2026-12-07T22:00:00+08:00"
+    ga, gb = wgs84_to_gcj02(*a), wgs84_to_gcj02(*b)
+    gcj = run("along", "--from-lon", ga[0], "--from-lat", ga[1], "--to-lon", gb[0], "--to-lat", gb[1], "--datum",
+              "gcj02", "--max-detour", 10, "--at", "2026-12-07T12:00", "--format", "json")
+    for x, y in zip(json.loads(gcj.stdout)["stations"], body["stations"]):
+        assert x["id"] == y["id"] and x["detour_minutes"] == pytest.approx(y["detour_minutes"], abs=1e-3)
+    night = run("along", "--from-lon", a[0], "--from-lat", a[1], "--to-lon", b[0], "--to-lat", b[1], "--max-detour",
+                10, "--at", "2026-12-07T23:00", "--open-now", "--format", "json")
+    assert [s["id"] for s in json.loads(night.stdout)["stations"]] == ["cz2"]
+    none = run("along", "--from-lon", a[0], "--from-lat", a[1], "--to-lon", b[0], "--to-lat", b[1], "--kind",
+               "legal_aid")
+    assert none.exit_code == 0 and "no station within 3 min of detour" in none.stdout
+
+
+def test_cli_along_errors_are_one_line(cli_stations):
+    from tests.support.cli import run
+
+    res = run("along", "--from-lon", 119.95, "--from-lat", 31.78, "--to-lon", 120.0, "--to-lat", 31.81,
+              "--method", "network")
+    assert res.exit_code == 1 and res.stderr.count("\n") == 1
+    assert "no road network covers the from point" in res.stderr
+    res = run("along", "--from-lon", 119.95, "--from-lat", 95, "--to-lon", 120.0, "--to-lat", 31.81)
+    assert res.exit_code == 1 and "from_lat must be in [-90, 90]" in res.stderr
+    res = run("along", "--from-lon", 119.95, "--from-lat", 31.78, "--to-lon", 120.0, "--to-lat", 31.81,
+              "--max-detour", 0)
+    assert res.exit_code == 2     # a usage error, from click
