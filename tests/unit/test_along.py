@@ -137,6 +137,28 @@ def test_one_way_detours_equal_networkx(sip_oneway, mode):
     assert listed >= 10
 
 
+@pytest.mark.parametrize("mode", ["ebike", "walk"])
+def test_search_to_gives_every_nodes_time_to_the_point(sip_oneway, mode):
+    """Network.search_to (the reversed graph) against networkx from every node to a mid-edge point."""
+    G = nx_graph(sip_oneway, mode)
+    for lon, lat in random_pairs(sip_oneway, 3, seed=31)[0]:
+        sn = sip_oneway.snap(lon, lat, mode=mode)
+        H = with_points(G, sip_oneway, {"P": sn})
+        ref = nx.single_source_dijkstra_path_length(H.reverse(copy=False), "P")
+        got = sip_oneway.search_to(sn, mode=mode)
+        assert got.shape == (sip_oneway.n_nodes + 1,) and got[-1] == 0
+        want = np.array([ref.get(i, np.inf) for i in range(sip_oneway.n_nodes)])
+        assert np.array_equal(np.isinf(got[:-1]), np.isinf(want))
+        assert np.isinf(want).any() == (mode != "walk")      # one-way streets cut some nodes off by e-bike
+        fin = np.isfinite(want)
+        assert np.allclose(got[:-1][fin], want[fin], atol=1e-6)
+        # bounded: the nodes within the limit, the same times
+        lim = float(np.median(want[fin]))
+        part = sip_oneway.search_to(sn, mode=mode, limit_s=lim)
+        inside = want <= lim
+        assert np.allclose(part[:-1][inside], want[inside], atol=1e-6) and np.isinf(part[:-1][want > lim + 1e-6]).all()
+
+
 def block(oneway_bits):
     """Two parallel streets 1 km apart joined at both ends and the middle:
     south  0 -- 1 -- 2   (a one-way street 2 -> 1 -> 0 with ``oneway_bits``)
