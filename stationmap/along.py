@@ -256,19 +256,24 @@ def _network(net: Network, sa: Snap, sb: Snap, index: StationIndex | None, mode:
              filters: dict) -> tuple[float, _Found | None]:
     """The direct minutes and the stations within the detour, on the roads of ``net``: one search
     from the start, one (on the reversed graph) to the destination, each station looked up at
-    the ends of its road."""
+    the ends of its road.
+
+    Both searches stop at the direct time plus the detour allowed: no station farther than that
+    from the start (or from the destination) can be within the detour.  The direct time is not
+    known before the search from the start, so that search is bounded by a guess (twice the
+    circle estimate, plus the detour) and runs again, further, only when the destination lies
+    beyond it (:func:`_search_from`).
+    """
     g = net.graph(mode)
     walk = net.walk_mps()
-    fwd = net.search(sa, mode=mode)
-    road = _road_s(net, g, fwd, sa, sb.edge, sb.t, arrive=True)
-    route_road = float(road)
+    budget_s = budget * 60.0
+    fwd, route_road = _search_from(net, g, sa, sb, mode, budget_s)
     if not math.isfinite(route_road):
         raise ValidationError(f"no way along the roads of network {net.name!r} by {mode} from the from point to "
                               "the to point (one-way streets or closed roads)", field="to")
     route = (sa.distance_m / walk + route_road + sb.distance_m / walk) / 60.0
     if index is None:
         return route, None
-    budget_s = budget * 60.0
     back = net.search_to(sb, mode=mode, limit_s=route_road + budget_s)
     w, s, e, n = net.bounds
     limit = net.settings.max_snap_m
@@ -289,6 +294,28 @@ def _network(net: Network, sa: Snap, sb: Snap, index: StationIndex | None, mode:
     detour_s = reach_s + onward_s - route * 60.0
     keep = np.isfinite(detour_s) & (detour_s <= budget_s * (1.0 + 1e-12))
     return route, (slots[keep], np.maximum(detour_s[keep], 0.0) / 60.0, reach_s[keep] / 60.0, onward_s[keep] / 60.0)
+
+
+def _search_from(net: Network, g: ModeGraph, sa: Snap, sb: Snap, mode: str,
+                 budget_s: float) -> tuple[np.ndarray, float]:
+    """``(dist, road)``: a search from ``sa`` that reaches at least ``road + budget_s`` seconds, and
+    ``road``, the seconds along the roads from ``sa`` to ``sb`` (inf: no way).
+
+    A search bounded by ``limit`` gives exact times up to it; the way to ``sb`` found in it is the
+    fastest when it takes no more than ``limit``.  The first bound is a guess; when the way is
+    longer, or the guess does not reach ``sb`` at all, the search runs again (four times as far,
+    then without a bound).
+    """
+    straight = float(distances_m(sa.lon, sa.lat, [sb.lon], [sb.lat])[0])
+    limit = 2.0 * straight * minutes_per_metre(mode, net.settings) * 60.0 + budget_s + 60.0
+    for _ in range(3):
+        dist = net.search(sa, mode=mode, limit_s=limit)
+        road = float(_road_s(net, g, dist, sa, sb.edge, sb.t, arrive=True))
+        if road + budget_s <= limit:
+            return dist, road
+        limit = road + budget_s if road <= limit else 4.0 * limit
+    dist = net.search(sa, mode=mode)
+    return dist, float(_road_s(net, g, dist, sa, sb.edge, sb.t, arrive=True))
 
 
 def _road_s(net: Network, g: ModeGraph, dist: np.ndarray, sn: Snap, e: np.ndarray | int, t: np.ndarray | float, *,

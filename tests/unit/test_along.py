@@ -205,6 +205,36 @@ def test_a_one_way_street_built_for_the_test():
     assert [s.station.id for s in back.stations] == ["x"]
 
 
+def test_a_destination_across_a_river_is_reached_by_the_bridge_far_away():
+    """The way is thirty times the straight line: the first, guessed bound of the search from the start
+    falls short of the destination, the second of a station just past it; the search goes as far as
+    the way plus the detour allowed, and every station on the way is found."""
+    # west bank 0 - 1 - 2 (bridge) - 3 - 4 - 5 east bank, 200 m apart across the river at 0 / 5; then on
+    # to 6 (150 m past 5) and 7
+    lon = [120.000, 120.015, 120.0315, 120.0315, 120.015, 120.000, 119.99843, 119.9965]
+    lat = [31.000, 31.000, 31.000, 31.0018, 31.0018, 31.0018, 31.0018, 31.0018]
+    net = Network.from_arrays(lon, lat, [0, 1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7], highway="residential",
+                              name="river", settings=SETTINGS)
+    stations = [Station(id="bridge", name="桥头驿站", lon=120.0316, lat=31.0009),
+                Station(id="across", name="对岸驿站", lon=120.0, lat=31.0020),
+                Station(id="beyond", name="过了目的地的驿站", lon=119.9979, lat=31.0018)]
+    index = StationIndex.from_stations(stations)
+    start, end = (120.0, 31.0), (120.0, 31.0018)
+    got = along_route(net, index, *start, *end, mode="ebike", max_detour=3, method="network")
+    road_m = 2 * GEOD.inv(120.0, 31.0, 120.0315, 31.0)[2] + GEOD.inv(120.0315, 31.0, 120.0315, 31.0018)[2]
+    v = SETTINGS.speeds_kmh["ebike"] / 3.6
+    assert got.route_minutes * 60 == pytest.approx(road_m / v, abs=1.0)
+    assert got.straight_m < road_m / 25
+    assert [s.station.id for s in got.stations] == ["bridge", "across", "beyond"]
+    bridge, _across, beyond = got.stations
+    assert bridge.detour_minutes * 60 == pytest.approx(
+        2 * GEOD.inv(120.0316, 31.0009, 120.0315, 31.0009)[2] / WALK_MPS, abs=1.0)     # off the road and back
+    past = GEOD.inv(120.0, 31.0018, 119.9979, 31.0018)[2]
+    assert beyond.minutes * 60 == pytest.approx((road_m + past) / v, abs=1.0)
+    assert beyond.detour_minutes * 60 == pytest.approx(2 * past / v, abs=1.0)
+    assert check_against_reference(net, "ebike", start, end, stations, 3) == 3
+
+
 def test_circle_detours_equal_the_geodesic_formula():
     rng = np.random.default_rng(5)
     stations = [Station(id=f"c{i:03d}", name=f"站{i}", lon=float(rng.uniform(119.5, 121.5)),
