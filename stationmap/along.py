@@ -6,9 +6,10 @@ A station's **detour** is ``time(A -> station) + time(station -> B) - time(A -> 
 ``network``
     Where one road network covers both A and B (each within ``max_snap_m`` of a road open
     to the mode): one Dijkstra from A (:meth:`~stationmap.network.Network.search`) and one
-    to B on the reversed graph (:meth:`~stationmap.network.Network.search_to`, bounded by
-    the direct time plus the detour allowed), then each station's two times are looked up
-    at the ends of the road it snapped onto.  One-way streets bind as the mode keeps them
+    to B on the reversed graph (:meth:`~stationmap.network.Network.search_to`), both bounded
+    by the direct time plus the detour allowed (the first by a guess, widened when B lies
+    beyond it), then each station's two times are looked up at the ends of the road it
+    snapped onto.  One-way streets bind as the mode keeps them
     (the network's ``oneway_known`` says whether it has one-way data).  Every off-road
     part is walked, as in :func:`stationmap.reach.rank_stations`: A to its road, the road
     to the station and back, B's road to B (A's and B's cancel out of the detour).
