@@ -12,7 +12,15 @@ from pyproj import Geod
 
 from stationmap.config import DEFAULT_K, DEFAULT_MAX_DETOUR_MINUTES, DEFAULT_SPEEDS_KMH, DETOUR_FACTOR
 from stationmap.coords import wgs84_to_gcj02
-from tests.browser.test_finder_browser import _BARE_MAP_POINT, ARTIFACTS, ROOT_DATA, wait_js, wait_list, wait_map_still
+from tests.browser.test_finder_browser import (  # noqa: F401  (sip_url: a fixture)
+    _BARE_MAP_POINT,
+    ARTIFACTS,
+    ROOT_DATA,
+    sip_url,
+    wait_js,
+    wait_list,
+    wait_map_still,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,3 +162,36 @@ def test_unreadable_text_is_said_in_the_page_language(open_finder, web_query_poi
     watch.failed = [u for u in watch.failed if "/point?" not in u]
     watch.console_errors = [m for m in watch.console_errors if "400" not in m]
     watch.assert_clean()
+
+
+def test_inside_sip_the_route_is_along_the_roads(chromium, sip_url):
+    """Inside SIP's road network the list is the road answer (the same as the API's for the query the
+    page asked), and the page says the network has no one-way data."""
+    from tests.browser.conftest import Watch
+
+    base, app = sip_url
+    start, dest = (120.7105, 31.3150), (120.7330, 31.3290)     # two of the SIP stations' places
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(15_000)
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
+                   else route.abort("internetdisconnected"))
+        watch = Watch(page, base)
+        page.goto(f"{base}/?lat={start[1]}&lon={start[0]}")
+        wait_list(page, 1)
+        page.click("#along-toggle")
+        page.fill("#along-text", f"{dest[0]}, {dest[1]}")      # longitude first, WGS-84
+        page.click(".along-go")
+        wait_along(page, 1)
+        assert page.evaluate(ROOT_DATA)["alongMethod"] == "network"
+        asked = page.evaluate("() => document.querySelector('#along-list').dataset.query")
+        body = app.test_client().get(f"/api/v1/along?{asked}").get_json()
+        assert body["method"] == "network" and body["network"] == "sip"
+        assert along_list(page) == [f["id"] for f in body["features"]]
+        assert "sip-2" in along_list(page)       # the station at the destination
+        status = page.locator("#along-status").text_content()
+        assert "按路网计算" in status and "没有单行道数据" in status
+        watch.assert_clean()
+    finally:
+        ctx.close()
