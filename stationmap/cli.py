@@ -182,11 +182,99 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
     for i, r in enumerate(rows, 1):
         tag = "  [sample data]" if r["sample"] else ""
         where = f"{r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84"
-        if r["open_now"]:
-            state = f"open until {r['closes_at'][:16].replace('T', ' ')}" if r["closes_at"] else "open, no closing soon"
-        else:
-            state = f"closed, opens {r['opens_at'][:16].replace('T', ' ')}" if r["opens_at"] else "closed"
+        state = _open_words(r)
         click.echo(f"{i:>2}. {r['minutes']:5.1f} min {r['distance_m']:>9.0f} m  {r['name']}  ({where}; {state}){tag}")
+
+
+@main.command()
+@click.option("--from-lat", "from_lat", type=float, required=True, help="Latitude of the start.")
+@click.option("--from-lon", "from_lon", type=float, required=True, help="Longitude of the start.")
+@click.option("--to-lat", "to_lat", type=float, required=True, help="Latitude of the destination.")
+@click.option("--to-lon", "to_lon", type=float, required=True, help="Longitude of the destination.")
+@click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
+              help="Datum of both points: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
+@click.option("--max-detour", "max_detour", type=click.FloatRange(0, _config.MAX_DETOUR_MINUTES, min_open=True),
+              default=_config.DEFAULT_MAX_DETOUR_MINUTES, show_default=True,
+              help="The most extra minutes a station may cost (to it and on to the destination, less the direct "
+                   "way).")
+@click.option("--k", "k", type=click.IntRange(1, _config.MAX_K), default=_config.DEFAULT_K, show_default=True,
+              help="How many stations.")
+@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
+@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
+              help="Only stations with all these services (repeatable).")
+@click.option("--open-now", is_flag=True, help="Only stations open at --at (default: now; Asia/Shanghai).")
+@click.option("--at", "at_text", default=None, metavar="DATETIME",
+              help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
+                   "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now.")
+@click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True,
+              help="Travel mode.")
+@click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
+              help="auto: the roads where one network covers both points, else the straight line (circle); "
+                   "network: roads only; circle: the straight line only.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def along(from_lat: float, from_lon: float, to_lat: float, to_lon: float, datum: str, max_detour: float, k: int,
+          kinds: tuple[str, ...], services: tuple[str, ...], open_now: bool, at_text: str | None, mode: str,
+          method: str, fmt: str) -> None:
+    """Print the stations on the way from a start to a destination, least detour first (output in WGS-84):
+    the minutes to the station and on to the destination, less the direct way's, at most --max-detour.
+    Along the roads where one road network covers both points, else by the straight-line estimate;
+    each with the minutes to reach it and whether it is open at --at."""
+    from datetime import datetime
+
+    from stationmap.along import along_route
+    from stationmap.coords import to_wgs84
+    from stationmap.hours import TZ, parse_datetime, rfc3339, when_checker
+    from stationmap.index import StationIndex
+
+    cfg = settings()
+    at = parse_datetime(at_text, field="--at") if at_text is not None else datetime.now(TZ)
+    alon, alat = to_wgs84(from_lon, from_lat, datum)
+    blon, blat = to_wgs84(to_lon, to_lat, datum)
+    index = StationIndex.from_store(open_store())
+    nets = {} if method == "circle" else _networks_for(None, cfg)
+    route = along_route(nets, index, float(alon), float(alat), float(blon), float(blat), mode=mode,
+                        max_detour=max_detour, k=k, kinds=kinds or None, services=services or None,
+                        open_at=at if open_now else None, method=method, settings=cfg)
+    when_of = when_checker(at, services)
+    rows: list[dict[str, Any]] = []
+    for s in route.stations:
+        st, w = s.station, when_of(s.station)
+        rows.append({"id": st.id, "name": st.name, "detour_minutes": round(s.detour_minutes, 2),
+                     "minutes": round(s.minutes, 2), "onward_minutes": round(s.onward_minutes, 2),
+                     "straight_m": round(s.straight_m, 1), "lon": st.lon, "lat": st.lat, "kinds": list(st.kinds),
+                     "open_now": w.open_now, "closes_at": rfc3339(w.closes_at), "opens_at": rfc3339(w.opens_at),
+                     "sample": st.is_sample})
+    note = oneway_note(route.oneway_respected, "en")
+    if fmt == "json":
+        click.echo(json.dumps({"datum": "wgs84", "from": {"lon": route.from_lon, "lat": route.from_lat},
+                               "to": {"lon": route.to_lon, "lat": route.to_lat}, "at": rfc3339(at), "mode": mode,
+                               "max_detour": route.max_detour, "method": route.method, "network": route.network,
+                               "oneway_respected": route.oneway_respected, "oneway_note": note,
+                               "route_minutes": round(route.route_minutes, 2),
+                               "route_straight_m": round(route.straight_m, 1), "stations": rows},
+                              ensure_ascii=False, indent=2))
+        return
+    how = (f"along the roads of network {route.network!r}" if route.method == "network"
+           else f"by straight line (minutes: x {cfg.detour_factor:g} at the {mode} speed)")
+    click.echo(f"by {mode} {how}: the direct way takes {route.route_minutes:.1f} min")
+    if note:
+        click.echo(note)
+    if not rows:
+        click.echo(f"no station within {route.max_detour:g} min of detour")
+        return
+    for i, r in enumerate(rows, 1):
+        tag = "  [sample data]" if r["sample"] else ""
+        where = f"{r['id']}; {r['lon']:.6f}, {r['lat']:.6f} WGS-84"
+        state = _open_words(r)
+        click.echo(f"{i:>2}. +{r['detour_minutes']:4.1f} min detour, {r['minutes']:5.1f} min to reach  {r['name']}  "
+                   f"({where}; {state}){tag}")
+
+
+def _open_words(row: dict[str, Any]) -> str:
+    """"open until 2026-12-07 18:00" / "closed, opens ..." of a printed station's row."""
+    if row["open_now"]:
+        return f"open until {row['closes_at'][:16].replace('T', ' ')}" if row["closes_at"] else "open, no closing soon"
+    return f"closed, opens {row['opens_at'][:16].replace('T', ' ')}" if row["opens_at"] else "closed"
 
 
 # -- road networks and reach (issue 4) ---------------------------------------------

@@ -44,6 +44,14 @@ DEFAULT_METHOD = "auto"
 DEFAULT_MINUTES = 15.0
 MAX_MINUTES = 120.0
 
+#: Stations along a route (``/api/v1/along``, ``stationmap along``): the detour a station may cost
+#: when none is asked for, and the largest one anything accepts (minutes: time from the start to the
+#: station and on to the destination, less the time of the direct way).
+DEFAULT_MAX_DETOUR_MINUTES = 3.0
+MAX_DETOUR_MINUTES = 60.0
+#: the detours the finder's "顺路找驿站" offers to choose from (minutes; the default among them)
+FINDER_DETOUR_CHOICES = (1.0, 3.0, 5.0, 10.0)
+
 #: How many nearest stations an answer lists unless asked otherwise (``/api/v1/nearest``'s
 #: ``k``; the finder's list, in the web app and on a published site).
 DEFAULT_K = 5

@@ -438,6 +438,12 @@ MESSAGE_LABELS: tuple[tuple[str, str], ...] = (
      "{field}必须西不大于东、南不大于北，而不是 {value}"),
     (("method=network: no road network covers the point (lon {lon}, lat {lat} WGS-84): {detail}; use "
       "method=auto or circle"), "没有路网覆盖该位置（经度 {lon}，纬度 {lat}，WGS-84）；请用 method=auto 或 circle"),
+    (("method=network: no road network covers the {field} point (lon {lon}, lat {lat} WGS-84): {detail}; use "
+      "method=auto or circle"), "没有路网覆盖{field}（经度 {lon}，纬度 {lat}，WGS-84）；请用 method=auto 或 circle"),
+    ("method=network: no one road network covers both the from and the to point; use method=auto or circle",
+     "没有一个路网同时覆盖起点和终点；请用 method=auto 或 circle"),
+    (("no way along the roads of network {name} by {value} from the from point to the to point (one-way streets "
+      "or closed roads)"), "路网 {name} 中没有从起点到终点的{value}路线（单行道或道路封闭）"),
     ("{field} must be a number in ({lo}, {hi}], got {value}",
      "{field}必须是大于 {lo}、不超过 {hi} 的数，而不是 {value}"),
     ("{field} must be an integer in [{lo}, {hi}], got {value}",
@@ -505,6 +511,9 @@ PARAMETER_LABELS = {
     "limit": ("每页数量", "Page size"), "offset": ("偏移量", "Offset"), "fields": ("属性", "Fields"),
     "level": ("级别", "Level"), "add": ("建议站点数", "Sites to add"), "cells": ("网格", "Cells"),
     "gaps": ("空白区数量", "Gaps"), "objective": ("选址目标", "Siting objective"),
+    "from": ("起点", "Start"), "to": ("终点", "Destination"), "from_lat": ("起点纬度", "Start latitude"),
+    "from_lon": ("起点经度", "Start longitude"), "to_lat": ("终点纬度", "Destination latitude"),
+    "to_lon": ("终点经度", "Destination longitude"), "max_detour": ("最多绕路分钟数", "Largest detour"),
 }
 
 _VOCABULARIES = (KIND_LABELS, SERVICE_LABELS, STATUS_LABELS, MODE_LABELS, METHOD_LABELS, REPORT_LABELS,

@@ -388,6 +388,9 @@
     F.openPopup = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openPopup(); } };
     F.openTooltip = function (id) { var m = S.listed[id] || S.markerById[id]; if (m) { m.openTooltip(); } };
     F.appendName = appendName;   // (embed.js's district list)
+    // what static/js/finder-along.js ("顺路找驿站") builds its list and popups with
+    F.ui = { el: el, fmt: fmt, navButtons: navButtons, whenText: whenText, serviceIcons: serviceIcons,
+             apiMessage: apiMessage, primaryKind: primaryKind, stationPage: stationPage, padded: padded };
 
     // openPopup / openTooltip also work on a marker not yet bound (embed.js calls them)
     var StationMarker = L.Marker.extend({

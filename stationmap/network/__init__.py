@@ -44,6 +44,9 @@ Searches run :func:`scipy.sparse.csgraph.dijkstra` with ``limit`` on a CSR
 matrix per mode.  The matrix has one extra "virtual" node whose two arcs are
 set, per query, to the two ends of the edge the query point snapped onto, so a
 search starts from the exact point on the road without copying the graph.
+The same with every arc turned round (:meth:`Network.reverse`, :meth:`Network.search_to`) gives
+every node's time *to* a point: the stations along a route (:mod:`stationmap.along`) take one
+search from the start and one to the destination.
 Searches that need times at junctions only (isochrones) run on a contracted
 copy (:meth:`Network.core`, :meth:`Network.search_core`): the middle nodes of
 two-way chains are taken out and each chain becomes one arc, so Dijkstra

@@ -62,6 +62,7 @@ class ModeGraph(FreshLocks):
     snaps: dict | None = None  # (lon, lat) -> (edge, t, distance_m), stations
     slot_snaps: Any = None  # StationIndex -> (edge, t, distance_m) arrays by slot (weak keys)
     core: _Core | None = None  # the graph with its two-way chains contracted (lazy)
+    reverse: ReverseGraph | None = None  # the graph with its arcs turned round (lazy)
 
     def __getstate__(self) -> dict:
         """For the derived-data cache (:mod:`stationmap.network.derived`): without the lock and the
@@ -71,6 +72,17 @@ class ModeGraph(FreshLocks):
     def __setstate__(self, d: dict) -> None:
         super().__setstate__(d)
         self.slot_snaps = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class ReverseGraph(FreshLocks):
+    """A mode graph with every real arc turned round (``csr[a, b]`` = seconds from ``b`` to
+    ``a``), with one virtual node (index n) whose two arcs are set per search to the ends of
+    the edge a destination snapped onto: a search from it gives every node's time *to* the
+    destination (:meth:`~stationmap.network.Network.search_to`)."""
+
+    csr: csr_matrix        # (n+1, n+1), seconds
+    lock: threading.Lock
 
 
 @dataclass
@@ -325,6 +337,31 @@ class Network(Snapping, Searching, Building):
                 if g.core is None:
                     g.core = self._build_core(g)
         return g.core
+
+    def reverse(self, mode: str) -> ReverseGraph:
+        """The reversed graph of ``mode`` (:class:`ReverseGraph`; built on first use, then cached)."""
+        g = self.graph(mode)
+        if g.reverse is None:
+            with self._build_lock:
+                if g.reverse is None:
+                    g.reverse = self._build_reverse(g)
+        return g.reverse
+
+    def _build_reverse(self, g: ModeGraph) -> ReverseGraph:
+        import scipy.sparse as sp
+
+        n = self.n_nodes
+        nnz = int(g.csr.indptr[n])
+        real = sp.csr_matrix((g.csr.data[:nnz], g.csr.indices[:nnz], g.csr.indptr[:n + 1]), shape=(n, n))
+        rev = real.T.tocsr()
+        rev.sort_indices()
+        indptr = np.empty(n + 2, dtype=np.int32)     # (int32 and float64, as the mode graph's: scipy's
+        indptr[:n + 1] = rev.indptr                 # Dijkstra then searches it without a copy)
+        indptr[n + 1] = indptr[n] + 2          # the virtual node's two arcs
+        indices = np.concatenate([rev.indices.astype(np.int32), np.full(2, n, np.int32)])
+        data = np.concatenate([rev.data.astype(np.float64), np.zeros(2)])
+        csr = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+        return ReverseGraph(csr=csr, lock=threading.Lock())
 
     def _build_core(self, g: ModeGraph) -> _Core:
         import scipy.sparse as sp

@@ -57,8 +57,10 @@ def reverse_graph(network: Network, mode: str) -> tuple:
     nnz = int(g.csr.indptr[n])
     real = csr_matrix((g.csr.data[:nnz].copy(), g.csr.indices[:nnz].copy(), g.csr.indptr[:n + 1].copy()),
                       shape=(n, n))
-    rev = real.T.tocsr()
-    rev.sort_indices()
+    # the network's reversed graph (Network.reverse) without its virtual node
+    rv = network.reverse(mode).csr
+    rnz = int(rv.indptr[n])
+    rev = csr_matrix((rv.data[:rnz].copy(), rv.indices[:rnz].copy(), rv.indptr[:n + 1].copy()), shape=(n, n))
     _GRAPHS[key] = (weakref.ref(network), real, rev)
     return real, rev
 

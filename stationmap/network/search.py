@@ -32,6 +32,7 @@ class Searching:
         def n_nodes(self) -> int: ...
         def graph(self, mode: str) -> Any: ...
         def core(self, mode: str) -> Any: ...
+        def reverse(self, mode: str) -> Any: ...
         def walk_mps(self) -> float: ...
 
     @overload
@@ -65,6 +66,30 @@ class Searching:
             res = dijkstra(csr, directed=True, indices=n, limit=float(limit_s),  # type: ignore[call-overload]
                            return_predecessors=predecessors)    # (scipy-stubs: no scalar ``indices``)
         return res
+
+    def search_to(self, snap: Snap, *, mode: str, limit_s: float = np.inf) -> np.ndarray:
+        """Dijkstra *to* a snapped point, on the reversed graph (:meth:`reverse`): seconds
+        from every node to the point (inf beyond ``limit_s``; one-way streets as the mode
+        keeps them), the times a :meth:`search` from each node would find.
+
+        Returns ``dist`` (n+1: index n is the point itself).  The off-road part is not
+        included: add it yourself.
+        """
+        from scipy.sparse.csgraph import dijkstra
+
+        g = self.graph(check_mode(mode))
+        rv = self.reverse(mode)
+        n = self.n_nodes
+        e, t = snap.edge, snap.t
+        T = g.edge_s[e]
+        csr = rv.csr
+        with rv.lock:
+            # the point is reached from u going u -> v, from v going v -> u; else a harmless self-loop
+            csr.indices[-2] = self.edge_u[e] if g.can_fwd[e] else n
+            csr.indices[-1] = self.edge_v[e] if g.can_back[e] else n
+            csr.data[-2] = t * T if g.can_fwd[e] else 0.0
+            csr.data[-1] = (1.0 - t) * T if g.can_back[e] else 0.0
+            return dijkstra(csr, directed=True, indices=n, limit=float(limit_s))  # type: ignore[call-overload]
 
     def search_core(self, snap: Snap, *, mode: str, limit_s: float = np.inf) -> np.ndarray:
         """Dijkstra from a snapped point on the contracted graph (:meth:`core`):

@@ -56,13 +56,9 @@ from stationmap import reports as _reports
 from stationmap.accounts import PermissionDenied, User
 from stationmap.config import CHECKIN_NOTE_MAX_CHARS, MAX_CAPACITY, PREVIEW_MAX_ROWS
 from stationmap.coords import (
-    CHINA_LAT,
-    CHINA_LON,
     DATUMS,
-    PointText,
     check_datum,
     from_wgs84,
-    parse_point_text,
     to_wgs84,
 )
 from stationmap.errors import ConflictError, NotFoundError, TooLargeError, ValidationError
@@ -83,7 +79,7 @@ from stationmap.schema import as_utc
 from stationmap.web.auth import client_address
 from stationmap.web.state import districts as _districts
 from stationmap.web.state import freshness, state
-from stationmap.web.ui import district_name, lang, safe_next, scope_names, signed_in_user
+from stationmap.web.ui import district_name, lang, read_point, safe_next, scope_names, signed_in_user
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -505,45 +501,14 @@ def station_new() -> ResponseReturnValue:
     return redirect(url_for("admin.district", adcode=station.adcode))
 
 
-def _point_problem(exc: ValidationError) -> str:
-    """What the picker says of text it could not read, in the page's language."""
-    reason = getattr(exc, "reason", "datum")
-    return {
-        "empty": _("请输入或粘贴坐标，或高德、百度地图的位置分享链接。"),
-        "no_numbers": _("没有找到两个数字（经度和纬度）。"),
-        "outside_china": _("这不是中国境内的位置（经度 %(lon)s，纬度 %(lat)s）。",
-                           lon="{:g}–{:g}".format(*CHINA_LON), lat="{:g}–{:g}".format(*CHINA_LAT)),
-        "short_link": _("短链接要联网才能打开：请在浏览器中打开它，再复制完整的链接或坐标。"),
-        "mercator": _("链接给出的是百度墨卡托坐标（bd09mc），不是经纬度：请复制经纬度的链接或坐标。"),
-        "link_without_point": _("这个链接里没有位置：请粘贴高德或百度地图的位置分享链接，或直接输入坐标。"),
-        "too_long": _("内容太长。"),
-    }.get(reason, _("请选择坐标系：WGS-84、GCJ-02 或 BD-09。"))
-
-
-def point_words(p: PointText) -> str:
-    """``理解为 WGS-84 31.3020510, 120.6956895（高德分享链接：GCJ-02 经度在前 120.7, 31.3）``: what the
-    picker understood, said before the editor saves."""
-    source = {"amap": _("高德分享链接"), "baidu": _("百度分享链接"), "text": _("输入的坐标")}[p.source]
-    order = _("纬度在前") if p.order == "latlon" else _("经度在前")
-    first, second = (p.given[1], p.given[0]) if p.order == "latlon" else p.given
-    return _("理解为 WGS-84 纬度 %(lat)s，经度 %(lon)s（%(source)s：%(datum)s，%(order)s %(given)s）",
-             lat=f"{p.lat:.7f}", lon=f"{p.lon:.7f}", source=source, datum=label(DATUM_LABELS, p.datum, lang()),
-             order=order, given=f"{first:g}, {second:g}")
-
-
 @bp.get("/point")
 @login_required
 def point_text() -> ResponseReturnValue:
     """Typed or pasted coordinates or a share link, read for the picker by
     :func:`stationmap.coords.parse_point_text` (``?text=``, ``datum=`` for plain numbers): the point in
     WGS-84 and in every datum (to draw it over any base map), what was understood and, in words, how."""
-    try:
-        p = parse_point_text(request.args.get("text", ""), request.args.get("datum") or "wgs84")
-    except ValidationError as exc:
-        return jsonify({"error": {"code": exc.code, "message": _point_problem(exc), "field": exc.field}}), 400
-    return jsonify({"lon": round(p.lon, 7), "lat": round(p.lat, 7), "datum": p.datum, "source": p.source,
-                    "order": p.order, "given": list(p.given), "words": point_words(p),
-                    "points": {d: [round(v, 7) for v in from_wgs84(p.lon, p.lat, d)] for d in DATUMS}})
+    body, status = read_point(request.args.get("text", ""), request.args.get("datum") or "wgs84")
+    return jsonify(body), status
 
 
 @bp.route("/stations/<station_id>/edit", methods=["GET", "POST"])

@@ -15,6 +15,7 @@ ranking plugs in as a function put in ``state().rank`` (see
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
@@ -23,6 +24,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.http import is_resource_modified
 
 from stationmap import feed, reports
+from stationmap.along import along_route
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
@@ -44,6 +46,7 @@ from stationmap.web.features import (
 from stationmap.web.http import api_response, evict
 from stationmap.web.openapi import document_for_app
 from stationmap.web.params import (
+    ALONG,
     AT,
     BBOX,
     BOUNDARIES,
@@ -52,12 +55,15 @@ from stationmap.web.params import (
     DISTRICT,
     DISTRICTS,
     FIELDS,
+    FROM_LAT,
+    FROM_LON,
     KIND,
     LANG,
     LAT,
     LEVEL,
     LIMIT,
     LON,
+    MAX_DETOUR,
     METHOD,
     MINUTES,
     MODE,
@@ -74,6 +80,8 @@ from stationmap.web.params import (
     STATION,
     STATIONS,
     STATUS,
+    TO_LAT,
+    TO_LON,
     K,
     Params,
     iso_time,
@@ -104,6 +112,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _NEAREST = names(NEAREST)
 _REACH = names(REACH)
+_ALONG = names(ALONG)
 _STATIONS = names(STATIONS)
 _STATION = names(STATION)
 _DISTRICTS = names(DISTRICTS)
@@ -304,6 +313,72 @@ def reach_area() -> Response:
                   "minutes": ranges[0] if len(ranges) == 1 else ranges, "method": method, "at": at_text},
         "features": feats,
     })
+
+
+@bp.get("/along")
+def along() -> Response:
+    """The stations on the way from a start to a destination that cost the fewest extra minutes
+    (detour: time to the station and on to the destination, less the direct way's), least detour
+    first, within ``max_detour`` (GeoJSON FeatureCollection; :func:`stationmap.along.along_route`).
+
+    Along the roads where one network covers both points (``method=auto``, the default, or
+    ``network``), the circle estimate elsewhere (or ``circle``).
+    """
+    st = state()
+    p = Params(_ALONG)
+    # (required: a missing one is a 400, so the NaN default is never returned)
+    flat, flon, tlat, tlon = (p.number(spec, math.nan) for spec in (FROM_LAT, FROM_LON, TO_LAT, TO_LON))
+    datum, out_datum = p.choice(DATUM), p.choice(OUT_DATUM)
+    kinds, services, open_now, at = _filters(p)
+    k = p.integer(K)
+    mode = p.choice(MODE)
+    max_detour = p.number(MAX_DETOUR, MAX_DETOUR.default)
+    method = p.choice(METHOD)
+    lang: str | None = p.choice(LANG)
+    if datum == "wgs84":
+        (alon, alat), (blon, blat) = (flon, flat), (tlon, tlat)
+    else:
+        (alon, alat), (blon, blat) = to_wgs84(flon, flat, datum), to_wgs84(tlon, tlat, datum)
+    alon, alat, blon, blat = float(alon), float(alat), float(blon), float(blat)
+    at_, at_text = (at, iso_time(at)) if at else now()
+    route = along_route(st.networks, st.index, alon, alat, blon, blat, mode=mode, max_detour=max_detour, k=k,
+                        kinds=kinds, services=services, open_at=at_ if open_now else None, method=method,
+                        settings=st.settings)
+    stations = [s.station for s in route.stations]
+    navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
+                          mode=mode, origin_wgs84=(alon, alat), origin_name="我的位置")
+    fresh, today = freshness(stations), reports.today_shanghai()
+    extra = [{"detour_minutes": round(s.detour_minutes, 1), "minutes": round(s.minutes, 1),
+              "onward_minutes": round(s.onward_minutes, 1), "straight_m": round(s.straight_m, 1), "nav": nav,
+              "freshness": fresh[s.station.id].to_dict(today)} for s, nav in zip(route.stations, navs)]
+
+    def out(lon: float, lat: float) -> dict:
+        x, y = (lon, lat) if out_datum == "wgs84" else from_wgs84(lon, lat, out_datum)
+        return {"lon": round(float(x), PRECISION), "lat": round(float(y), PRECISION)}
+
+    head: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "datum": out_datum,
+        "method": route.method,
+        "network": route.network,
+        "oneway_respected": route.oneway_respected,
+        "oneway_note": oneway_notes(route.oneway_respected),
+        "network_licence": route.licence,
+        "sample": any(s.is_sample for s in stations),
+        "query": {"from": out(alon, alat), "to": out(blon, blat), "mode": mode, "max_detour": max_detour, "k": k,
+                  "at": at_text, "method": method},
+        "route": {
+            "minutes": round(route.route_minutes, 1),
+            "straight_m": round(route.straight_m, 1),
+            "snap_from_m": None if route.snap_from_m is None else round(route.snap_from_m, 1),
+            "snap_to_m": None if route.snap_to_m is None else round(route.snap_to_m, 1),
+            "speed_kmh": st.settings.speed_kmh(mode),
+            "detour_factor": st.settings.detour_factor,
+        },
+        "features": [],
+    }
+    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
+                                       lang=lang))
 
 
 @bp.get("/stations")

@@ -90,6 +90,10 @@ def openapi_document() -> dict:
             "sample": {"type": "boolean"}, "open_now": {"type": "boolean"}, "url": {"type": "string"},
             "distance_m": {"type": "number", "minimum": 0}, "minutes": {"type": "number", "minimum": 0},
             "straight_m": {"type": "number", "minimum": 0},
+            "detour_minutes": {"type": "number", "minimum": 0, "description": "/along: the extra minutes the "
+                               "station costs (to it and on to the destination, less the direct way)"},
+            "onward_minutes": {"type": "number", "minimum": 0, "description": "/along: minutes from the station "
+                               "to the destination"},
             "role": {"type": "string", "enum": ["station"]},
             "within_minutes": {"type": "boolean"}, "nav": nav, "freshness": freshness,
             "neighbour": {"type": "boolean", "description": "with scope: true for a neighbouring district's "
@@ -158,6 +162,32 @@ def openapi_document() -> dict:
                                 "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
                 },
             },
+            "features": {"type": "array", "items": {"$ref": "#/components/schemas/StationFeature"}},
+        },
+    }
+    lonlat = {"type": "object", "required": ["lon", "lat"],
+              "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}}
+    along_fc = {
+        "type": "object", "required": ["type", "datum", "method", "network", "oneway_respected", "oneway_note",
+                                       "sample", "query", "route", "features"],
+        "properties": {
+            **oneway,
+            "type": {"type": "string", "enum": ["FeatureCollection"]}, "datum": datum_prop, "method": used,
+            "network": nullable_str, "sample": {"type": "boolean"},
+            "query": {"type": "object", "required": ["from", "to", "mode", "max_detour", "k", "at", "method"],
+                      "properties": {"from": lonlat, "to": lonlat, "mode": {"type": "string", "enum": list(MODES)},
+                                     "max_detour": {"type": "number"}, "k": {"type": "integer"},
+                                     "at": {"type": "string", "format": "date-time"},
+                                     "method": {"type": "string"}}},
+            "route": {"type": "object", "required": ["minutes", "straight_m", "speed_kmh", "detour_factor"],
+                      "description": "the direct way from the start to the destination: its minutes (along the "
+                                     "roads, or the circle estimate), its straight-line metres, and how far each "
+                                     "end is from its road (network method)",
+                      "properties": {"minutes": {"type": "number", "minimum": 0},
+                                     "straight_m": {"type": "number", "minimum": 0},
+                                     "snap_from_m": {"type": "number", "nullable": True},
+                                     "snap_to_m": {"type": "number", "nullable": True},
+                                     "speed_kmh": {"type": "number"}, "detour_factor": {"type": "number"}}},
             "features": {"type": "array", "items": {"$ref": "#/components/schemas/StationFeature"}},
         },
     }
@@ -308,6 +338,18 @@ def openapi_document() -> dict:
                                                      "feature, role isochrone), then the stations in reach, "
                                                      "quickest first.",
                                       "content": {geo: {"schema": reach_fc}}},
+                              "400": bad},
+            }},
+            "/api/v1/along": {"get": {
+                "operationId": "along",
+                "summary": "The stations on the way from a start to a destination that cost the fewest extra "
+                           "minutes (detour), least detour first.",
+                "parameters": [p.openapi() for p in params.ALONG],
+                "responses": {"200": {"description": "GeoJSON FeatureCollection, least detour first (ties: the "
+                                                     "station reached sooner); each station's detour_minutes, "
+                                                     "minutes (to reach it), onward_minutes, nav links from the "
+                                                     "start.",
+                                      "content": {geo: {"schema": along_fc}}},
                               "400": bad},
             }},
             "/api/v1/coverage": {"get": {

@@ -10,20 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 
 from stationmap import reports
-from stationmap.config import DEFAULT_MODE, MODES
+from stationmap.config import DEFAULT_MODE, FINDER_DETOUR_CHOICES, MODES
 from stationmap.errors import NotFoundError
 from stationmap.hours import TZ, When, hours_words, when
-from stationmap.labels import display_name, label
+from stationmap.labels import DATUM_LABELS, display_name, label, labels
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, freshness, state
-from stationmap.web.ui import center, finder_config, lang, mode_labels
+from stationmap.web.ui import along_config, center, finder_config, lang, mode_labels, read_point
 
 if TYPE_CHECKING:
     from flask import Response
@@ -54,9 +54,20 @@ def index() -> str:
     kinds = [(k, label(KINDS, k, page_lang), KIND_COLORS[k]) for k in KINDS]
     services = [(s, label(SERVICES, s, page_lang), url_for("static", filename=service_icon(s)))
                 for s in KEY_SERVICES]
+    along = along_config()
     return render_template("finder.html", parts=parts, kinds=kinds, services=services,
                            modes=[(m, mode_labels()[m]) for m in MODES], default_mode=DEFAULT_MODE,
-                           any_sample=any_sample(), total=len(state().index))
+                           any_sample=any_sample(), total=len(state().index), along=along,
+                           datums=labels(DATUM_LABELS, page_lang), detours=FINDER_DETOUR_CHOICES)
+
+
+@bp.get("/point")
+def point() -> tuple[Response, int]:
+    """The finder's destination picker ("顺路找驿站"): typed coordinates in any datum or an Amap /
+    Baidu share link, read as the station form's picker reads them (:func:`stationmap.web.ui.read_point`;
+    public: it reads no stored data)."""
+    body, status = read_point(request.args.get("text", ""), request.args.get("datum") or "wgs84")
+    return jsonify(body), status
 
 
 _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",

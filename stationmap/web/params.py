@@ -28,12 +28,14 @@ from stationmap.config import (
     DEFAULT_CELL_M,
     DEFAULT_K,
     DEFAULT_LIMIT,
+    DEFAULT_MAX_DETOUR_MINUTES,
     DEFAULT_METHOD,
     DEFAULT_MINUTES,
     DEFAULT_MODE,
     DEFAULT_PROFILE_HOUR,
     FEED_DEFAULT_LIMIT,
     FEED_MAX_LIMIT,
+    MAX_DETOUR_MINUTES,
     MAX_LIMIT,
     MAX_MINUTES,
     MAX_OFFSET,
@@ -212,6 +214,22 @@ REACH_MINUTES = replace(MINUTES, kind="numbers", explode=False,
                         description="Travel time of the area; several ranges at once, comma-separated (`5,10,15`, at "
                                     f"most {MAX_REACH_RANGES}), give one nested area each.")
 REACH = tuple(REACH_MINUTES if p is MINUTES else p for p in NEAREST if p not in (K, ORDER, SCOPE))
+FROM_LAT = Param("from_lat", "number", "Latitude of the start (where the courier is).", required=True, lo=-90.0,
+                 hi=90.0)
+FROM_LON = Param("from_lon", "number", "Longitude of the start.", required=True, lo=-180.0, hi=180.0)
+TO_LAT = Param("to_lat", "number", "Latitude of the destination.", required=True, lo=-90.0, hi=90.0)
+TO_LON = Param("to_lon", "number", "Longitude of the destination.", required=True, lo=-180.0, hi=180.0)
+MAX_DETOUR = Param("max_detour", "number", "The most extra minutes a station may cost: time from the start to the "
+                   "station and on to the destination, less the time of the direct way.", lo=0.0,
+                   hi=MAX_DETOUR_MINUTES, lo_open=True, default=DEFAULT_MAX_DETOUR_MINUTES)
+ALONG = (FROM_LAT, FROM_LON, TO_LAT, TO_LON, replace(DATUM, description="Datum of the input coordinates (both "
+         "points): wgs84 (GPS, OpenStreetMap), gcj02 (Amap, Tencent, WeChat, Apple Maps in China) or bd09 (Baidu)."),
+         OUT_DATUM, KIND, SERVICE, OPEN_NOW, AT, replace(K, description="How many stations, least detour first."),
+         replace(MODE, description="Travel mode."), MAX_DETOUR,
+         replace(METHOD, description="auto: along the roads where one road network covers both the start and the "
+                 "destination, the circle estimate (straight line x detour factor / speed) elsewhere; network: roads "
+                 "only (400 where no one network covers both); circle: the estimate only. The response's `method` "
+                 "says which was used."), LANG)
 STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS,
             LANG)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."), LANG)

@@ -16,8 +16,9 @@ from flask_login import current_user
 
 from stationmap import labels
 from stationmap.accounts import PermissionDenied, User
-from stationmap.config import DEFAULT_K
-from stationmap.errors import StationmapError
+from stationmap.config import DEFAULT_K, DEFAULT_MAX_DETOUR_MINUTES, FINDER_DETOUR_CHOICES
+from stationmap.coords import CHINA_LAT, CHINA_LON, DATUMS, PointText, from_wgs84, parse_point_text
+from stationmap.errors import StationmapError, ValidationError
 from stationmap.index import densest_area
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
@@ -57,6 +58,35 @@ def finder_config(lang: str) -> dict:
         "station_page": url_for("pages.index") + "station/",
         "boundaries": url_for("api.boundaries", level="county"),
     }, static_url=url_for("static", filename=""), minutes=state().settings.minutes, k=DEFAULT_K)
+
+
+def along_config() -> dict:
+    """What static/js/finder-along.js ("顺路找驿站 / stations on my way") needs: URLs, how many stations
+    to list, the detours to choose from, and its words in the page's language (the form itself is in
+    templates/finder.html)."""
+    return {
+        "urls": {"along": url_for("api.along"), "point": url_for("pages.point")},
+        "k": DEFAULT_K,
+        "max_detour": DEFAULT_MAX_DETOUR_MINUTES,
+        "detours": list(FINDER_DETOUR_CHOICES),
+        "strings": {
+            "help": _("在地图上点目的地，再点“设为目的地”；"
+                      "或输入目的地的坐标（任意坐标系，也可粘贴高德、百度的位置分享链接）。"),
+            "set_destination": _("设为目的地"),
+            "destination": _("目的地"),
+            "need_position": _("先设置我的位置（起点），再找顺路的站点。"),
+            "searching": _("正在查找顺路的站点……"),
+            "failed": _("查找顺路站点失败，请稍后重试。"),
+            "reading": _("正在读取坐标……"),
+            "route": _("%(mode)s直达目的地约 %(m)s 分钟（%(how)s）"),
+            "on_roads": _("按路网计算"),
+            "straight": _("按直线距离估算"),
+            "none": _("绕路 %(n)s 分钟以内没有符合条件的站点。"),
+            "detour": _("绕路约 %(n)s 分钟"),
+            "no_detour": _("几乎不用绕路"),
+            "reach": _("约 %(n)s 分钟到达"),
+        },
+    }
 
 
 def signed_in_user() -> User | None:
@@ -138,6 +168,46 @@ def error_message(status: int) -> str:
     }
     return messages.get(status) or (_("请求没有完成，请检查后重试。") if 400 <= status < 500
                                     else _("服务器出错了，请稍后再试。"))
+
+
+def point_problem(exc: ValidationError) -> str:
+    """What a picker says of text it could not read as a point, in the page's language."""
+    reason = getattr(exc, "reason", "datum")
+    return {
+        "empty": _("请输入或粘贴坐标，或高德、百度地图的位置分享链接。"),
+        "no_numbers": _("没有找到两个数字（经度和纬度）。"),
+        "outside_china": _("这不是中国境内的位置（经度 %(lon)s，纬度 %(lat)s）。",
+                           lon="{:g}–{:g}".format(*CHINA_LON), lat="{:g}–{:g}".format(*CHINA_LAT)),
+        "short_link": _("短链接要联网才能打开：请在浏览器中打开它，再复制完整的链接或坐标。"),
+        "mercator": _("链接给出的是百度墨卡托坐标（bd09mc），不是经纬度：请复制经纬度的链接或坐标。"),
+        "link_without_point": _("这个链接里没有位置：请粘贴高德或百度地图的位置分享链接，或直接输入坐标。"),
+        "too_long": _("内容太长。"),
+    }.get(reason, _("请选择坐标系：WGS-84、GCJ-02 或 BD-09。"))
+
+
+def point_words(p: PointText) -> str:
+    """``理解为 WGS-84 31.3020510, 120.6956895（高德分享链接：GCJ-02 经度在前 120.7, 31.3）``: what a
+    picker understood, said before it is used."""
+    source = {"amap": _("高德分享链接"), "baidu": _("百度分享链接"), "text": _("输入的坐标")}[p.source]
+    order = _("纬度在前") if p.order == "latlon" else _("经度在前")
+    first, second = (p.given[1], p.given[0]) if p.order == "latlon" else p.given
+    return _("理解为 WGS-84 纬度 %(lat)s，经度 %(lon)s（%(source)s：%(datum)s，%(order)s %(given)s）",
+             lat=f"{p.lat:.7f}", lon=f"{p.lon:.7f}", source=source,
+             datum=labels.label(labels.DATUM_LABELS, p.datum, lang()), order=order, given=f"{first:g}, {second:g}")
+
+
+def read_point(text: str, datum: str) -> tuple[dict, int]:
+    """Typed or pasted coordinates or an Amap / Baidu share link, read by
+    :func:`stationmap.coords.parse_point_text` for a picker (the station form's, the finder's
+    destination): ``(JSON body, status)``, the point in WGS-84 and in every datum (to draw it over any
+    base map), what was understood and, in words, how; or a 400 saying what is wrong."""
+    try:
+        p = parse_point_text(text, datum)
+    except ValidationError as exc:
+        return {"error": {"code": exc.code, "message": point_problem(exc), "field": exc.field}}, 400
+    return {"lon": round(p.lon, 7), "lat": round(p.lat, 7), "datum": p.datum, "source": p.source,
+            "order": p.order, "given": list(p.given), "words": point_words(p),
+            "points": {d: [round(v, 7) for v in from_wgs84(p.lon, p.lat, d)] for d in DATUMS}}, 200
 
 
 def safe_next(target: str | None) -> str | None:

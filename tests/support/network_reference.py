@@ -119,3 +119,22 @@ def whole_network_times(net, mode, lon, lat, stations, settings=SETTINGS):
             out_s[i] = sn.distance_m / walk + road_s + ss.distance_m / walk
             out_m[i] = sn.distance_m + road_m + ss.distance_m
     return out_s, out_m
+
+
+def with_points(G, net, snaps):
+    """``G`` (:func:`nx_graph`) with each snapped point a node of its own on its edge: ``snaps``
+    maps a name to a Snap; the points on one edge cut it into a chain in order of ``t``, each
+    piece's seconds in proportion to its length (the reference for trips between points on the roads)."""
+    H = G.copy()
+    by_edge = {}
+    for name, sn in snaps.items():
+        by_edge.setdefault(sn.edge, []).append((sn.t, name))
+    for e, pts in by_edge.items():
+        u, v = int(net.edge_u[e]), int(net.edge_v[e])
+        chain = [(0.0, u), *sorted(pts), (1.0, v)]
+        for (ta, a), (tb, b) in zip(chain, chain[1:]):
+            if G.has_edge(u, v):
+                H.add_edge(a, b, weight=G[u][v]["weight"] * (tb - ta))
+            if G.has_edge(v, u):
+                H.add_edge(b, a, weight=G[v][u]["weight"] * (tb - ta))
+    return H

@@ -40,6 +40,7 @@ EXAMPLES = {
     ("/api/v1/stations/{station_id}", "positive"): 150, ("/api/v1/stations/{station_id}", "negative"): 150,
     ("/api/v1/districts/boundaries", "positive"): 60, ("/api/v1/districts/boundaries", "negative"): 60,
     ("/api/v1/reach", "positive"): 120, ("/api/v1/reach", "negative"): 100,
+    ("/api/v1/along", "positive"): 150, ("/api/v1/along", "negative"): 120,
     # a coverage run costs up to seconds: a few cases, a known district mixed in
     ("/api/v1/coverage", "positive"): 12, ("/api/v1/coverage", "negative"): 12,
     ("/api/v1/changes", "positive"): 40, ("/api/v1/changes", "negative"): 40,
@@ -98,9 +99,10 @@ def test_schemathesis(api_schema, path, mode):
 
 
 PARAM_NAMES = ["lat", "lon", "datum", "out_datum", "kind", "service", "status", "open_now", "at", "k", "mode",
-               "minutes", "bbox", "district", "limit", "offset", "fields", "level", "method", "x"]
+               "minutes", "bbox", "district", "limit", "offset", "fields", "level", "method", "x", "from_lat",
+               "from_lon", "to_lat", "to_lon", "max_detour"]
 ENDPOINTS = ["/api/v1/nearest", "/api/v1/stations", "/api/v1/stations/xss", "/api/v1/districts",
-             "/api/v1/districts/boundaries", "/api/v1/openapi.json", "/api/v1/reach"]
+             "/api/v1/districts/boundaries", "/api/v1/openapi.json", "/api/v1/reach", "/api/v1/along"]
 values = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", "nan", "NaN", "inf", "-inf", "1e309", "-0", "0", "1", "-1", "90", "-180.0", "1e-320",

@@ -191,7 +191,12 @@ BAD_API = ("/api/v1/nearest?lat=abc&lon=119.93", "/api/v1/nearest?lon=119.93", "
            "/api/v1/stations?bbox=1,2,3", "/api/v1/stations?bbox=3,2,1,4", "/api/v1/stations?open_now=yes",
            "/api/v1/stations?service=sauna", "/api/v1/stations?limit=x", "/api/v1/stations?district=abc",
            "/api/v1/stations?fields=colour", "/api/v1/stations?knd=rest", "/api/v1/stations/nope",
-           "/api/v1/districts/boundaries?level=planet", "/api/v1/nowhere")
+           "/api/v1/districts/boundaries?level=planet", "/api/v1/nowhere",
+           # the finder's "顺路找驿站" (issue 19)
+           "/api/v1/along?from_lat=31.78&from_lon=119.93&to_lat=31.8", "/api/v1/along?from_lat=95&from_lon=119.93"
+           "&to_lat=31.8&to_lon=119.95", "/api/v1/along?from_lat=31.78&from_lon=119.93&to_lat=31.8&to_lon=abc",
+           "/api/v1/along?from_lat=31.78&from_lon=119.93&to_lat=31.8&to_lon=119.95&max_detour=0",
+           "/api/v1/along?from_lat=31.78&from_lon=119.93&to_lat=31.8&to_lon=119.95&method=network")
 
 
 def test_every_api_refusal_the_finder_shows_is_chinese_with_lang_zh(app):
