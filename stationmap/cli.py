@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -104,20 +105,31 @@ def _echo_schema(res: UpgradeResult, *, err: bool = False, quiet_when_new: bool 
         click.echo(f"schema: upgraded from revision {start} to {res.after}", err=err)
 
 
+def _station_choice(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that choose and describe the stations of ``nearest`` and ``along``: --k, --kind,
+    --service, --open-now and --at."""
+    for opt in reversed([
+        click.option("--k", "k", type=click.IntRange(1, _config.MAX_K), default=_config.DEFAULT_K,
+                     show_default=True, help="How many stations."),
+        click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True,
+                     help="Only these kinds (repeatable)."),
+        click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
+                     help="Only stations with all these services (repeatable)."),
+        click.option("--open-now", is_flag=True, help="Only stations open at --at (default: now; Asia/Shanghai)."),
+        click.option("--at", "at_text", default=None, metavar="DATETIME",
+                     help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
+                          "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @main.command()
 @click.option("--lat", type=float, required=True, help="Latitude of the query point.")
 @click.option("--lon", type=float, required=True, help="Longitude of the query point.")
 @click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="Datum of --lon/--lat: wgs84 (GPS, OSM), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu).")
-@click.option("--k", "k", type=click.IntRange(1, _config.MAX_K), default=_config.DEFAULT_K, show_default=True,
-              help="How many stations.")
-@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
-@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
-              help="Only stations with all these services (repeatable).")
-@click.option("--open-now", is_flag=True, help="Only stations open at --at (default: now; Asia/Shanghai).")
-@click.option("--at", "at_text", default=None, metavar="DATETIME",
-              help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
-                   "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now.")
+@_station_choice
 @click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True,
               help="Travel mode: stations are ranked by minutes along the roads where a road network covers the "
                    "point (the configured and registered ones), else by straight-line distance.")
@@ -197,15 +209,7 @@ def nearest(lat: float, lon: float, datum: str, k: int, kinds: tuple[str, ...], 
               default=_config.DEFAULT_MAX_DETOUR_MINUTES, show_default=True,
               help="The most extra minutes a station may cost (to it and on to the destination, less the direct "
                    "way).")
-@click.option("--k", "k", type=click.IntRange(1, _config.MAX_K), default=_config.DEFAULT_K, show_default=True,
-              help="How many stations.")
-@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True, help="Only these kinds (repeatable).")
-@click.option("--service", "services", type=click.Choice(list(SERVICES)), multiple=True,
-              help="Only stations with all these services (repeatable).")
-@click.option("--open-now", is_flag=True, help="Only stations open at --at (default: now; Asia/Shanghai).")
-@click.option("--at", "at_text", default=None, metavar="DATETIME",
-              help="The moment for --open-now and for each station's open / closes at / opens at (ISO 8601, "
-                   "e.g. 2026-12-07T06:30; without an offset Asia/Shanghai time).  Default: now.")
+@_station_choice
 @click.option("--mode", type=click.Choice(list(_config.MODES)), default=_config.DEFAULT_MODE, show_default=True,
               help="Travel mode.")
 @click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
