@@ -604,6 +604,19 @@ _LONG_HOURS = ["Mo-Su 06:00-22:00", "Mo-Su 07:00-23:00"]
 _LAWYER_HOURS = ["Th 14:00-17:00", "We 14:00-17:30", "Mo[1] 09:00-12:00", "Tu[2,4] 09:00-11:30"]
 
 
+def _capacity(s: Station) -> int | None:
+    """A made-up capacity (people served at once) for the accessibility index, from the station's id
+    alone (a hash: the other draws of the sample stay as they were): none stated for one station
+    in five (the index then takes 1), else 4-16 seats at a rest station, 2-6 at a hot-tea point or
+    a legal-aid post."""
+    import hashlib
+
+    h = int.from_bytes(hashlib.sha256(s.id.encode()).digest()[:8], "big")
+    if h % 5 == 0:
+        return None
+    return 4 + (h >> 8) % 13 if "rest" in s.kinds else 2 + (h >> 8) % 5
+
+
 def _times(rng: _Rng, s: Station) -> Station:
     """The time details of one station, drawn in this order: whether its 24/7 stays so, the
     lawyer's hours, e-bike charging hours, winter-only hot water, a reopening date."""
@@ -620,7 +633,8 @@ def _times(rng: _Rng, s: Station) -> Station:
     reopens = None
     if s.status == "temporarily_closed" and rng.chance(0.7):
         reopens = SAMPLE_DAY + timedelta(days=7 + rng.below(114))
-    return replace(s, opening_hours=hours, service_hours=tuple(sorted(own.items())), reopens_on=reopens)
+    return replace(s, opening_hours=hours, service_hours=tuple(sorted(own.items())), reopens_on=reopens,
+                   capacity=_capacity(s))
 
 
 def generate(*, seed: int = DEFAULT_SEED, settings: Settings | None = None) -> list[Station]:
