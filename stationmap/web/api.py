@@ -29,7 +29,7 @@ from stationmap.errors import NotFoundError, ValidationError
 from stationmap.geojson import polygon_geometry
 from stationmap.hours import open_checker
 from stationmap.labels import oneway_notes
-from stationmap.maps.nav import nav_links_many
+from stationmap.maps.nav import client_of, in_app_browser, nav_links_many
 from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web.features import (
     PRECISION,
@@ -196,8 +196,9 @@ def nearest() -> Response:
         if closed:
             times = ranked_times(at_)[3] + closed
     stations = [t.station for t in times]
+    ua = request.user_agent.string
     navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
-                          mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置")
+                          mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置", client=client_of(ua))
     on_roads = used == "network"    # distance_m: along the roads; else the geodesic distance
     extra = [{"distance_m": round(t.distance_m if on_roads else t.straight_m, 1), "straight_m": round(t.straight_m, 1),
               "minutes": round(t.minutes, 1), "within_minutes": bool(t.minutes <= minutes), "nav": nav}
@@ -237,11 +238,15 @@ def nearest() -> Response:
             "radius_m": round(circle_radius_m(minutes, mode, settings), 1),
         },
         "none_within": None if nothing is None else nothing.to_dict(),
+        # the nav links were built for this browser: an in-app one (WeChat, QQ, ...) gets web pages
+        "in_app_browser": in_app_browser(ua),
         "features": [],
     }
     # the features from their cached pieces (features.feature_parts), with this request's properties
-    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
+    resp = geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
                                        lang=lang))
+    resp.vary.add("User-Agent")
+    return resp
 
 
 @bp.get("/reach")
@@ -419,11 +424,15 @@ def station(station_id: str) -> Response:
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
-    nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
+    ua = request.user_agent.string
+    nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode, client=client_of(ua))[0]
     fresh = freshness([st])[st.id].to_dict(reports.today_shanghai())
     feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
-    return geojson_response(feat)
+    feat["in_app_browser"] = in_app_browser(ua)
+    resp = geojson_response(feat)
+    resp.vary.add("User-Agent")
+    return resp
 
 
 @bp.get("/districts")

@@ -20,7 +20,7 @@ from stationmap.hours import TZ, When, hours_words, when
 from stationmap.labels import display_name, label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.finder import MapParts
-from stationmap.maps.nav import nav_links
+from stationmap.maps.nav import client_of, in_app_browser, nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, freshness, state
 from stationmap.web.ui import center, finder_config, lang, mode_labels
@@ -114,7 +114,8 @@ def station(station_id: str) -> str:
     asked = request.args.get("mode")
     mode = asked if asked in MODES else DEFAULT_MODE
     now = datetime.now(TZ)
-    nav = nav_links(st.lon, st.lat, st.name, mode=mode)
+    ua = request.user_agent.string
+    nav = nav_links(st.lon, st.lat, st.name, mode=mode, client=client_of(ua))
     services = [(s, label(SERVICES, s, page_lang),
                  url_for("static", filename=service_icon(s)) if service_icon(s) else None)
                 for s in st.services]
@@ -126,7 +127,8 @@ def station(station_id: str) -> str:
         "station.html", st=st, shown_name=shown_name, name_source=name_source, kinds=kinds, services=services,
         status=label(STATUSES, st.status, page_lang),
         host=label(HOSTS, st.host, page_lang) if st.host else "",
-        hours=_hours_info(st, now, page_lang), nav=nav, any_sample=st.is_sample, lang_name=page_lang,
+        hours=_hours_info(st, now, page_lang), nav=nav, in_app=in_app_browser(ua) is not None,
+        any_sample=st.is_sample, lang_name=page_lang,
         primary_color=KIND_COLORS[primary_kind(st.kinds)],
         primary_icon=url_for("static", filename=kind_icon(primary_kind(st.kinds))),
         freshness=fresh.words(page_lang, today), problems=fresh.problem_words(page_lang),
