@@ -23,6 +23,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.http import is_resource_modified
 
 from stationmap import feed, reports
+from stationmap.config import MODES, OFFLINE_RADIUS_M
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
@@ -62,6 +63,7 @@ from stationmap.web.params import (
     MINUTES,
     MODE,
     NEAREST,
+    OFFLINE,
     OFFSET,
     OPEN_NOW,
     ORDER,
@@ -102,6 +104,7 @@ if TYPE_CHECKING:
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _NEAREST = names(NEAREST)
+_OFFLINE = names(OFFLINE)
 _REACH = names(REACH)
 _STATIONS = names(STATIONS)
 _STATION = names(STATION)
@@ -245,6 +248,47 @@ def nearest() -> Response:
     # the features from their cached pieces (features.feature_parts), with this request's properties
     resp = geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
                                        lang=lang))
+    resp.vary.add("User-Agent")
+    return resp
+
+
+@bp.get("/offline")
+def offline_area() -> Response:
+    """What the finder keeps on the device to work with no network: every station not closed
+    within :data:`~stationmap.config.OFFLINE_RADIUS_M` of a point, nearest first, with its hours
+    (``opening_hours``, ``service_hours``, ``status``, ``reopens_on``: the device works out open
+    now from them, ``static/js/offline.js``) and its navigation links for each travel mode (from
+    the phone's position, for this browser: :func:`stationmap.maps.nav.client_of`), and the circle
+    estimate's speeds and detour factor (the device ranks by them), with the time it was made."""
+    st = state()
+    settings = st.settings
+    p = Params(_OFFLINE)
+    lat, lon = p.number(LAT), p.number(LON)
+    datum = p.choice(DATUM)
+    lang: str | None = p.choice(LANG)
+    wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
+    hits = st.index.within(wlon, wlat, OFFLINE_RADIUS_M)
+    stations = [h.station for h in hits]
+    ua = request.user_agent.string
+    client = client_of(ua)
+    lons, lats, labels_ = [s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations]
+    by_mode = {m: nav_links_many(lons, lats, labels_, mode=m, client=client) for m in MODES}
+    extra = [{"nav": {m: by_mode[m][i] for m in MODES}} for i in range(len(stations))]
+    at_, at_text = now()
+    head = {
+        "type": "FeatureCollection",
+        "datum": "wgs84",
+        "fetched_at": at_text,
+        "center": {"lon": round(wlon, PRECISION), "lat": round(wlat, PRECISION)},
+        "radius_m": OFFLINE_RADIUS_M,
+        "speeds_kmh": {m: settings.speed_kmh(m) for m in MODES},
+        "detour_factor": settings.detour_factor,
+        "minutes": settings.minutes,
+        "in_app_browser": in_app_browser(ua),
+        "sample": any(s.is_sample for s in stations),
+        "features": [],
+    }
+    resp = geojson_response(collection(head, stations, out_datum="wgs84", at=at_, extra=extra, lang=lang))
     resp.vary.add("User-Agent")
     return resp
 
