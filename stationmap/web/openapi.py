@@ -356,7 +356,11 @@ def openapi_document() -> dict:
                 "operationId": "checkin",
                 "summary": "Check in at a station: anonymous, rate-limited per client address (with the "
                            "station page's form), no CSRF token; the body must be application/json.",
-                "parameters": station_params[:1],
+                "parameters": [*station_params[:1], {
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                    "description": "The sender's key of this check-in (a UUID): sent again, whenever, it is "
+                                   "answered 200 with the first one and recorded once (the finder's offline queue)."}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": checkin_in}}},
                 "responses": {
                     "201": {"description": "Recorded.", "content": {"application/json": {"schema": checkin_out}}},
