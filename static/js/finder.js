@@ -603,12 +603,15 @@
           facts.appendChild(el('span', { 'class': 'dist-straight' }, fmt(T.dist_straight, { d: formatDistance(p.straight_m) })));
         }
         facts.appendChild(el('span', { 'class': 'mins' }, fmt(T.minutes, { n: Math.max(1, Math.round(p.minutes)) })));
+        if (data.offline) { facts.appendChild(el('span', { 'class': 'tag-offline' }, T.offline_estimate)); }
         facts.appendChild(serviceIcons(p.services));
         li.appendChild(facts);
-        li.appendChild(el('div', { 'class': 'when' }, whenText(p, data.query.at.slice(0, 10))));
+        li.appendChild(el('div', { 'class': 'when' }, p.hours_known === false
+          ? fmt(T.hours_unknown, { h: p.opening_hours }) : whenText(p, data.query.at.slice(0, 10))));
         var fr = freshnessLine(p.freshness);
         if (fr) { li.appendChild(fr); }
         li.appendChild(navButtons(p.nav));
+        if (data.in_app_browser) { li.appendChild(el('p', { 'class': 'nav-inapp-hint', role: 'note' }, T.open_in_browser)); }
         li.addEventListener('click', function (ev) {
           if (ev.target.closest('a')) { return; }
           var m = S.listed[p.id] || S.markerById[p.id];
@@ -645,9 +648,45 @@
           loadArea(res.d, q, my);
           listEl.dataset.query = q.toString();
           root.dataset.listVersion = String(my);
+          root.dataset.listSource = 'server';
+          keepArea();
         })
-        .catch(function () { if (my === S.req) { listEl.removeAttribute('aria-busy'); status(T.load_failed, true); } });
+        .catch(function () {
+          if (my !== S.req) { return; }
+          listEl.removeAttribute('aria-busy');
+          if (!offlineList(my)) { status(T.load_failed, true); }
+        });
     }
+
+    // -- with no network: the area kept on the device (static/js/offline.js) --
+    var OFF = window.stationmapOffline;
+    function keepArea() {
+      if (!OFF || !cfg.urls.offline || !S.pos) { return; }
+      OFF.remember(cfg, S.pos).catch(function () { /* kept next time */ });
+    }
+    // the nearest stations ranked on the device, labelled as an offline estimate; false without an area
+    function offlineList(my) {
+      var data = OFF && OFF.nearest({ pos: S.pos, mode: S.mode, k: cfg.k, minutes: cfg.minutes,
+                                      kinds: Object.keys(S.filters.kind), services: Object.keys(S.filters.service),
+                                      open_now: S.filters.open_now });
+      if (!data) { status(T.offline_none, true); return false; }
+      renderList(data);
+      status(fmt(T.offline_status, { n: data.area_size, age: ageWords(Date.now() - data.saved_at) }), true);
+      root.dataset.listVersion = String(my);
+      root.dataset.listSource = 'offline';
+      return true;
+    }
+    function ageWords(ms) {
+      var min = Math.max(1, Math.round(ms / 60000));
+      if (min < 60) { return fmt(T.age_minutes, { n: min }); }
+      if (min < 48 * 60) { return fmt(T.age_hours, { n: Math.round(min / 60) }); }
+      return fmt(T.age_days, { n: Math.round(min / 1440) });
+    }
+    // back online: the list from the server again, and the area kept refreshed
+    window.addEventListener('online', function () {
+      if (root.dataset.listSource === 'offline') { query(); }
+      if (root.dataset.markersSource === 'offline') { loadStations(); }
+    });
 
     function setPosition(pos, source, pan) {
       if (S.pos && source === 'locate' && S.posSource === 'locate') {
@@ -784,8 +823,20 @@
           });
         }
         root.dataset.stationsLoaded = String(n);
+        root.dataset.markersSource = 'server';
         if (!S.pos) { status(T.pick_position); }
-      }).catch(function () { status(T.load_failed, true); });
+      }).catch(function () {
+        var kept = OFF && OFF.markers();
+        if (!kept) { status(T.load_failed, true); return; }
+        S.features = kept;
+        S.markerById = {};
+        buildMarkers();
+        root.dataset.stationsLoaded = String(showMarkers());
+        root.dataset.markersSource = 'offline';
+        // no position yet: the one whose area is kept
+        var area = OFF.lastArea();
+        if (!S.pos && area) { setPosition({ lat: area.center.lat, lon: area.center.lon }, 'kept', true); }
+      });
     }
 
     fetch(cfg.urls.boundaries)

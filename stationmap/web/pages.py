@@ -7,6 +7,7 @@ browser.  Every page that shows sample data says so (``any_sample``).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -145,6 +146,44 @@ def favicon() -> Response:
     """
     return send_from_directory(str(current_app.static_folder), "favicon.ico", mimetype="image/vnd.microsoft.icon",
                                max_age=7 * 24 * 3600)
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker (``static/js/sw.js``) from the site's root, so that its scope (``/``)
+    covers the finder and the station pages; revalidated on every visit (``no-cache``), as
+    browsers do for workers anyway, so that a new release's worker is found at once."""
+    resp = send_from_directory(str(current_app.static_folder), "js/sw.js", mimetype="text/javascript", max_age=0)
+    resp.cache_control.no_cache = True
+    return resp
+
+
+@bp.get("/manifest.webmanifest")
+def manifest() -> Response:
+    """The web app manifest: the finder installs as an app (its name in Chinese first, then in the
+    page's language), opening on the finder, with the house icon (``static/icons/app-*.png``,
+    drawn from ``favicon.svg`` by ``tests/support/app_icons.py``)."""
+    page_lang = lang()
+    name_zh = "工会驿站地图"
+    name = name_zh if page_lang == "zh" else f"{name_zh} · {_('工会驿站地图')}"
+    icon = lambda size: {"src": url_for("static", filename=f"icons/app-{size}.png"),  # noqa: E731
+                         "sizes": f"{size}x{size}", "type": "image/png", "purpose": "any"}
+    body = {
+        "name": name,
+        "short_name": "工会驿站",
+        "description": _("附近的工会驿站、热茶点和法律援助点；离线也能查看上次看过的区域。"),
+        "lang": "zh-CN" if page_lang == "zh" else "en",
+        "start_url": url_for("pages.index"),
+        "scope": url_for("pages.index"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#c8102e",
+        "icons": [icon(192), icon(512),
+                  {"src": url_for("static", filename="icons/favicon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    resp = current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+    resp.vary.add("Cookie")
+    return resp
 
 
 @bp.get("/districts")
