@@ -559,6 +559,7 @@
 
     function renderList(data) {
       listEl.textContent = '';
+      inAppHint(data.in_app_browser);
       S.radius = data.reach.radius_m;
       drawPosition(S.radius);
       pinListed(data.features);
@@ -611,7 +612,6 @@
         var fr = freshnessLine(p.freshness);
         if (fr) { li.appendChild(fr); }
         li.appendChild(navButtons(p.nav));
-        if (data.in_app_browser) { li.appendChild(el('p', { 'class': 'nav-inapp-hint', role: 'note' }, T.open_in_browser)); }
         li.addEventListener('click', function (ev) {
           if (ev.target.closest('a')) { return; }
           var m = S.listed[p.id] || S.markerById[p.id];
@@ -620,6 +620,17 @@
         });
         listEl.appendChild(li);
       });
+    }
+
+    // inside WeChat, QQ, ... (the API says which): the links are web pages, and a note says how to
+    // get to the apps (open the page in the browser)
+    function inAppHint(which) {
+      var hint = document.getElementById('nav-inapp-hint');
+      if (!which) { if (hint) { hint.remove(); } return; }
+      if (!hint) {
+        hint = el('p', { id: 'nav-inapp-hint', 'class': 'nav-inapp-hint', role: 'note', 'data-browser': which }, T.open_in_browser);
+        listEl.parentNode.insertBefore(hint, listEl);
+      }
     }
 
     function query() {

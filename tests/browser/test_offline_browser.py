@@ -140,3 +140,31 @@ def test_a_check_in_made_offline_reaches_the_server_exactly_once(context, offlin
     _wait(other, "() => document.documentElement.dataset.sw === 'ready'")
     page.wait_for_timeout(500)
     assert _count(offline_app, sid) == before + 1
+
+
+WECHAT = ("Mozilla/5.0 (Linux; Android 12; V2118A Build/SP1A.210812.003; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Version/4.0 Chrome/86.0.4240.99 XWEB/4317 MMWEBSDK/20220903 Mobile Safari/537.36 MMWEBID/6170 "
+          "MicroMessenger/8.0.28.2240(0x28001C57) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64")
+
+
+@pytest.mark.parametrize("ua,in_app", [(WECHAT, True), (None, False)])
+def test_inside_wechat_the_list_links_are_web_pages_with_the_open_in_browser_hint(chromium, offline_url,
+                                                                                 web_query_point, ua, in_app):
+    lon, lat = web_query_point
+    kw = {"user_agent": ua} if ua else {}
+    ctx = chromium.new_context(viewport={"width": 390, "height": 800}, locale="zh-CN", service_workers="block", **kw)
+    try:
+        ctx.route(lambda url: not url.startswith(offline_url), lambda route: route.abort("internetdisconnected"))
+        page = ctx.new_page()
+        page.goto(offline_url + f"/?lat={lat}&lon={lon}")
+        _wait(page, "() => document.documentElement.dataset.listSource === 'server'")
+        rows = _list(page)
+        assert rows
+        for r in rows:
+            assert ("callnative=0" in r["nav"][0]) == in_app and ("callnative=1" in r["nav"][0]) != in_app
+        hints = page.eval_on_selector_all(".results .nav-inapp-hint", "els => els.map(e => e.textContent)")
+        assert len(hints) == (1 if in_app else 0)
+        assert all("在浏览器中打开" in h for h in hints)
+        assert page.is_visible("#nav-inapp-hint") == in_app
+    finally:
+        ctx.close()
