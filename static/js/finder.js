@@ -560,6 +560,9 @@
     function renderList(data) {
       listEl.textContent = '';
       inAppHint(data.in_app_browser);
+      if (window.performance && performance.mark && !performance.getEntriesByName('stationmap-list').length) {
+        performance.mark('stationmap-list');  // the first stations listed (benchmarks/bench_slow3g.py)
+      }
       S.radius = data.reach.radius_m;
       drawPosition(S.radius);
       pinListed(data.features);
@@ -649,7 +652,7 @@
       if (S.filters.open_now) { q.set('open_now', 'true'); } else { q.set('order', 'open_first'); }
       var my = ++S.req;
       listEl.setAttribute('aria-busy', 'true');
-      return fetch(cfg.urls.nearest + '?' + q.toString())
+      S.lastQuery = fetch(cfg.urls.nearest + '?' + q.toString())
         .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
         .then(function (res) {
           if (my !== S.req) { return; }
@@ -667,12 +670,16 @@
           listEl.removeAttribute('aria-busy');
           if (!offlineList(my)) { status(T.load_failed, true); }
         });
+      return S.lastQuery;
     }
 
     // -- with no network: the area kept on the device (static/js/offline.js) --
     var OFF = window.stationmapOffline;
+    // (after the marker layer: on a slow connection the area waits for what is on show)
     function keepArea() {
       if (!OFF || !cfg.urls.offline || !S.pos) { return; }
+      if (root.dataset.markersSource === undefined) { S.areaPending = true; return; }
+      S.areaPending = false;
       OFF.remember(cfg, S.pos).catch(function () { /* kept next time */ });
     }
     // the nearest stations ranked on the device, labelled as an offline estimate; false without an area
@@ -808,7 +815,7 @@
 
     // -- data --
     function loadStations() {
-      status(T.loading);
+      if (!S.pos) { status(T.loading); }   // (with a position, the status speaks of its list)
       var all = [];
       function page(url) {
         return fetch(url).then(function (r) {
@@ -838,7 +845,7 @@
         if (!S.pos) { status(T.pick_position); }
       }).catch(function () {
         var kept = OFF && OFF.markers();
-        if (!kept) { status(T.load_failed, true); return; }
+        if (!kept) { status(T.load_failed, true); root.dataset.markersSource = 'none'; return; }
         S.features = kept;
         S.markerById = {};
         buildMarkers();
@@ -850,21 +857,32 @@
       });
     }
 
-    fetch(cfg.urls.boundaries)
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (d) { if (d) { S.boundaries = d; drawBoundaries(); root.dataset.boundaries = String(d.features.length); } })
-      .catch(function () { /* boundaries are a backdrop only */ });
-
-    loadStations();
+    // the map's layers: the district outlines and every station's marker
+    var layersAsked = false;
+    function loadLayers() {
+      if (layersAsked) { return; }
+      layersAsked = true;
+      fetch(cfg.urls.boundaries)
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) { if (d) { S.boundaries = d; drawBoundaries(); root.dataset.boundaries = String(d.features.length); } })
+        .catch(function () { /* boundaries are a backdrop only */ });
+      loadStations().then(function () { if (S.areaPending) { keepArea(); } });
+    }
 
     if (!S.pos) { unknownPosition(true); }
     var params = new URLSearchParams(window.location.search);
     var plat = parseFloat(params.get('lat')), plon = parseFloat(params.get('lon'));
     if (isFinite(plat) && isFinite(plon) && Math.abs(plat) <= 90 && Math.abs(plon) <= 180) {
+      // a known position: its nearest stations first, the layers after them (on a slow
+      // connection the list does not wait behind the whole marker layer; benchmarks/bench_slow3g.py)
       setPosition({ lat: plat, lon: plon }, 'url', true);
-    } else if (cfg.autolocate && navigator.geolocation && refs.locate) {
-      status(T.locating);
-      refs.locate.start();
+      (S.lastQuery || Promise.resolve()).then(loadLayers, loadLayers);
+    } else {
+      loadLayers();
+      if (cfg.autolocate && navigator.geolocation && refs.locate) {
+        status(T.locating);
+        refs.locate.start();
+      }
     }
     root.dataset.finder = 'ready';
   }
