@@ -652,8 +652,7 @@
       if (S.filters.open_now) { q.set('open_now', 'true'); } else { q.set('order', 'open_first'); }
       var my = ++S.req;
       listEl.setAttribute('aria-busy', 'true');
-      S.lastQuery = fetch(cfg.urls.nearest + '?' + q.toString())
-        .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
+      S.lastQuery = firstAnswer(q.toString())
         .then(function (res) {
           if (my !== S.req) { return; }
           listEl.removeAttribute('aria-busy');
@@ -671,6 +670,25 @@
           if (!offlineList(my)) { status(T.load_failed, true); }
         });
       return S.lastQuery;
+    }
+
+    // The page's own answer to its first question (the server put it in the page, with the list
+    // drawn from it, when the URL gave the position: shown before any script; templates/finder.html),
+    // used once if it is that question and fresh, and not with no network (then the page is the copy
+    // kept for offline use, and its answer an old one); else the API's.
+    function firstAnswer(query) {
+      var first = document.getElementById('first-nearest');
+      if (first) {
+        first.remove();
+        var d = null;
+        try { d = JSON.parse(first.textContent); } catch (e) { d = null; }
+        var age = d && d.query && d.query.at ? Date.now() - Date.parse(d.query.at) : Infinity;
+        if (d && navigator.onLine && first.getAttribute('data-query') === query && age >= -60000 && age < 120000) {
+          return Promise.resolve({ ok: true, d: d });
+        }
+      }
+      return fetch(cfg.urls.nearest + '?' + query)
+        .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); });
     }
 
     // -- with no network: the area kept on the device (static/js/offline.js) --

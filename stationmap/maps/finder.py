@@ -180,6 +180,18 @@ class MapParts:
     #: the map's JavaScript name / element id
     map_id: str
 
+    @property
+    def head_styles(self) -> str:
+        """The style links and the map's CSS of :attr:`head` (for the page's ``<head>``)."""
+        return "\n".join(line for line in self.head.splitlines() if not line.lstrip().startswith("<script"))
+
+    @property
+    def head_scripts(self) -> str:
+        """The script tags of :attr:`head`: a page that shows something before the map (the
+        finder's first list) puts them at the end of ``<body>``, where they do not hold up its
+        parsing; the map's own script (:attr:`script`) follows them."""
+        return "\n".join(line for line in self.head.splitlines() if line.lstrip().startswith("<script"))
+
 
 def render_parts(m: folium.Map) -> MapParts:
     """Render ``m`` into :class:`MapParts`.

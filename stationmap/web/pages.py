@@ -8,15 +8,17 @@ browser.  Every page that shows sample data says so (``any_sample``).
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from stationmap import reports
-from stationmap.config import DEFAULT_MODE, MODES
-from stationmap.errors import NotFoundError
+from stationmap.config import DEFAULT_K, DEFAULT_MODE, MODES
+from stationmap.errors import NotFoundError, StationmapError
 from stationmap.hours import TZ, When, hours_words, when
 from stationmap.labels import display_name, label
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
@@ -47,6 +49,72 @@ def _finder_parts(page_lang: str) -> MapParts:
     return parts
 
 
+def _first_nearest(page_lang: str) -> str | None:
+    """The URL of the finder's first ``/api/v1/nearest`` question when the page's URL gives the
+    position (``?lat=&lon=``), written as static/js/finder.js's ``query()`` writes it (the same
+    parameters in the same order, no filter on, the default mode), for a ``<link rel=preload>``:
+    on a slow connection the answer travels while the scripts do (benchmarks/bench_slow3g.py).
+    None without a position."""
+    try:
+        lat, lon = float(request.args.get("lat", "")), float(request.args.get("lon", ""))
+    except ValueError:
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+        return None
+    minutes = state().settings.minutes
+    js_minutes = str(int(minutes)) if float(minutes).is_integer() else repr(float(minutes))  # String(x) in JS
+    return (f"{url_for('api.nearest')}?lat={lat:.6f}&lon={lon:.6f}&k={DEFAULT_K}&mode={DEFAULT_MODE}"
+            f"&minutes={js_minutes}&lang={page_lang}&order=open_first")
+
+
+def _metres_words(m: float) -> str:
+    """A distance as the finder's list says it (static/js/finder.js, ``formatDistance``)."""
+    if m < 1000:
+        return _("%(n)s 米", n=int(m + 0.5))
+    return _("%(n)s 公里", n=f"{m / 1000:.{1 if m < 10000 else 0}f}")
+
+
+def _first_list(page_lang: str) -> dict | None:
+    """The finder's first list, drawn by the server when the page's URL gives the position: on a
+    slow connection the courier reads the nearest stations before the map's scripts arrive
+    (benchmarks/bench_slow3g.py); finder.js then draws the list again from the same answer, which
+    the page carries (``json``; ``query``: the question, as finder.js asks it).  The answer is the
+    API's own (``/api/v1/nearest``, asked inside this request); None without a position or when
+    the API refuses the question."""
+    path = _first_nearest(page_lang)
+    view = current_app.view_functions.get("api.nearest")
+    if path is None or view is None:
+        return None
+    with current_app.test_request_context(path, headers={"User-Agent": request.user_agent.string}):
+        try:
+            resp = view()
+        except StationmapError:
+            return None
+    if resp.status_code != 200:
+        return None
+    data = json.loads(resp.get_data())
+    now = datetime.now(TZ)
+    on_roads = data["reach"]["method"] == "network"
+    items = []
+    for f in data["features"]:
+        p = f["properties"]
+        w = When(p["open_now"], closes_at=datetime.fromisoformat(p["closes_at"]) if p.get("closes_at") else None,
+                 opens_at=datetime.fromisoformat(p["opens_at"]) if p.get("opens_at") else None)
+        dist = _metres_words(p["distance_m"])
+        items.append({
+            "id": f["id"], "name": p.get("display_name") or p["name"], "url": p["url"],
+            "color": KIND_COLORS[primary_kind(tuple(p["kinds"]))], "open_now": p["open_now"],
+            "within": p["within_minutes"], "sample": p.get("sample", False), "nav": p["nav"],
+            "distance": _("路网距离 %(d)s", d=dist) if on_roads else _("直线距离 %(d)s", d=dist),
+            "minutes": _("约 %(n)s 分钟", n=max(1, int(p["minutes"] + 0.5))),
+            "when": when_words(w, now, page_lang=page_lang, kinds=tuple(p["kinds"]), status=p["status"]),
+        })
+    # (a data block ends at the first "</script": every "<" written as its JSON escape)
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    return {"stations": items, "json": Markup(text), "query": path.split("?", 1)[1],
+            "apps": [("amap", _("高德")), ("baidu", _("百度")), ("apple", _("苹果地图"))]}
+
+
 @bp.get("/")
 def index() -> str:
     """The courier finder: map, filters, the nearest stations."""
@@ -57,7 +125,8 @@ def index() -> str:
                 for s in KEY_SERVICES]
     return render_template("finder.html", parts=parts, kinds=kinds, services=services,
                            modes=[(m, mode_labels()[m]) for m in MODES], default_mode=DEFAULT_MODE,
-                           any_sample=any_sample(), total=len(state().index))
+                           any_sample=any_sample(), total=len(state().index),
+                           first=_first_list(page_lang))
 
 
 _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",

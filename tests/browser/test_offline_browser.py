@@ -73,10 +73,15 @@ def test_the_finder_opens_offline_with_the_list_hours_and_links(context, offline
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     path = f"/?lat={lat}&lon={lon}"
+    HITS.clear()
     _visit_with_signal(page, offline_url, path)
     _wait(page, "() => document.documentElement.dataset.listSource === 'server' && "
                 "document.documentElement.dataset.offlineArea !== undefined")
     online = _list(page)
+    # the page came with its first list (drawn by the server, before any script) and the answer it was
+    # drawn from, which finder.js took: it asked /api/v1/nearest nothing
+    assert HITS.count("/api/v1/nearest") == 0
+    assert page.get_attribute("#nearest-list", "data-first") == "server-rendered"
     assert online and not any(r["offline"] for r in online)
 
     context.set_offline(True)
