@@ -123,11 +123,13 @@ def main() -> dict:
 
     worst_first = max(r["seconds_to_list"] for r in first)
     worst_repeat = max(r["seconds_to_list"] for r in repeat)
-    print(f"stations: {len(stations)}; slow 3G (400 kbit/s, 400 ms RTT); {LOADS} browsers, each a first and a repeat visit")
+    print(f"stations: {len(stations)}; slow 3G (400 kbit/s, 400 ms RTT); {LOADS} browsers, "
+          "each a first and a repeat visit")
     print(f"  first visit (empty cache): first stations painted median {med(first, 'seconds_to_list'):.2f} s, "
           f"slowest {worst_first:.2f} s (goal <= {GOAL_SECONDS} s; drawn by the {first[0]['list_source']}); "
           f"finder.js's list median {med(first, 'seconds_to_scripted_list'):.2f} s; all markers painted median "
-          f"{med(first, 'seconds_to_markers'):.2f} s; {med(first, 'bytes') / 1000:.0f} kB in all (the offline area too)")
+          f"{med(first, 'seconds_to_markers'):.2f} s; {med(first, 'bytes') / 1000:.0f} kB in all "
+          "(the offline area too)")
     print(f"  repeat visit: first stations painted median {med(repeat, 'seconds_to_list'):.2f} s "
           f"(drawn by the {repeat[0]['list_source']}), finder.js's list median "
           f"{med(repeat, 'seconds_to_scripted_list'):.2f} s; markers median {med(repeat, 'seconds_to_markers'):.2f} s "

@@ -294,7 +294,8 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
             "neighbour": _("邻区"),
             "neighbour_title": _("邻近区县的站点，在本区边界附近"),
             "pinyin": _("（拼音）"),
-            "open_in_browser": _("在微信、QQ 等应用内，高德和百度打开网页版路线；要用苹果地图或地图 App 导航，请点右上角“···”，选择“在浏览器中打开”。"),
+            "open_in_browser": _("在微信、QQ 等应用内，高德和百度打开网页版路线；"
+                                 "要用苹果地图或地图 App 导航，请点右上角“···”，选择“在浏览器中打开”。"),
             "offline_estimate": _("离线估算"),
             "offline_status": _("离线：%(n)s 个站点，%(age)s前保存，直线距离按绕行系数估算时间。"),
             "offline_none": _("离线，且本机没有保存过附近的站点：联网后打开一次即可离线使用。"),
@@ -302,7 +303,6 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
             "age_minutes": _("%(n)s 分钟"),
             "age_hours": _("%(n)s 小时"),
             "age_days": _("%(n)s 天"),
-            "queued": _("已保存，联网后自动发送（%(n)s 条待发送）"),
-            "queue_sent": _("离线时保存的 %(n)s 条反馈已发送"),
+
         },
     }

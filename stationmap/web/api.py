@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.http import is_resource_modified
@@ -263,7 +263,8 @@ def offline_area() -> Response:
     st = state()
     settings = st.settings
     p = Params(_OFFLINE)
-    lat, lon = p.number(LAT), p.number(LON)
+    # (required: Params refuses a request without them)
+    lat, lon = cast("float", p.number(LAT)), cast("float", p.number(LON))
     datum = p.choice(DATUM)
     lang: str | None = p.choice(LANG)
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)

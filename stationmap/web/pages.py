@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
@@ -87,7 +87,7 @@ def _first_list(page_lang: str) -> dict | None:
         return None
     with current_app.test_request_context(path, headers={"User-Agent": request.user_agent.string}):
         try:
-            resp = view()
+            resp = cast("Response", view())   # (the API's views answer a Response)
         except StationmapError:
             return None
     if resp.status_code != 200:
