@@ -440,7 +440,8 @@
     function showMarkers() {
       var cluster = refs.cluster;
       cluster.clearLayers();
-      S.listLayer.clearLayers();
+      // (the listed markers stay where they are: a popup open on one stays open when the layer
+      // arrives after the list, as it does when the URL gives the position)
       var shown = S.markers.filter(function (m) { return matches(m.feature.properties); });
       shown.forEach(function (m) {
         var c = m.feature.geometry.coordinates;
@@ -450,7 +451,7 @@
       Object.keys(S.listed).forEach(function (id) {
         var m = S.listed[id], c = m.feature.geometry.coordinates;
         m.setLatLng(disp(c[1], c[0]));
-        S.listLayer.addLayer(m);
+        if (!S.listLayer.hasLayer(m)) { S.listLayer.addLayer(m); }
       });
       root.dataset.markers = String(shown.length);
       if (countEl) { countEl.textContent = fmt(T.count, { n: shown.length }); }

@@ -1,8 +1,8 @@
 /* stationmap service worker (served as /sw.js, scope /): the finder and the station pages open
  * with no network (issue 19).
  *
- *  - pages (the finder "/", a station "/station/<id>"): from the network, a copy kept; with no
- *    network the copy (the same URL, else the same path with any query);
+ *  - pages (the finder "/", a station "/station/<id>"): from the network, a copy kept under the
+ *    page's path; with no network that copy (whatever the query: the finder at any position);
  *  - the app's own files (/static/..., the manifest): the copy kept, refreshed from the network
  *    behind it (a new release's files replace the old on the next visit);
  *  - the finder's marker layer and district outlines (/api/v1/stations, /api/v1/districts/...):
@@ -42,8 +42,11 @@ function keep(request, response) {
   return response;
 }
 
+// a page is kept under its path alone (the finder at /?lat=&lon= of every position visited is one copy)
+function pageKey(url) { var u = new URL(url); return u.origin + u.pathname; }
+
 function networkFirst(request, loose) {
-  return fetch(request).then(function (r) { return keep(request, r); }, function (err) {
+  return fetch(request).then(function (r) { return keep(loose ? pageKey(request.url) : request, r); }, function (err) {
     return caches.open(CACHE).then(function (c) {
       return c.match(request, { ignoreVary: true }).then(function (hit) {
         return hit || (loose ? c.match(request, { ignoreSearch: true, ignoreVary: true }) : null);
@@ -80,8 +83,10 @@ self.addEventListener('message', function (event) {
   });
   event.waitUntil(caches.open(CACHE).then(function (c) {
     return Promise.all(urls.map(function (u) {
+      var path = new URL(u, self.location.origin).pathname;
+      var key = (path === '/' || path.indexOf('/station/') === 0) ? pageKey(new URL(u, self.location.origin).href) : u;
       return fetch(u, { credentials: 'same-origin' }).then(function (r) {
-        if (r.ok) { return c.put(u, r); }
+        if (r.ok) { return c.put(key, r); }
       }).catch(function () { /* kept next time */ });
     }));
   }).then(function () {
