@@ -55,6 +55,10 @@ FINDER_DETOUR_CHOICES = (1.0, 3.0, 5.0, 10.0)
 #: How many nearest stations an answer lists unless asked otherwise (``/api/v1/nearest``'s
 #: ``k``; the finder's list, in the web app and on a published site).
 DEFAULT_K = 5
+
+#: The finder keeps the stations within this many metres of the last position on the device
+#: (``/api/v1/offline``), to list them with no network (issue 19).
+OFFLINE_RADIUS_M = 20_000.0
 #: The most stations the library ranks or the index lists in one call (``--k`` of the CLI).
 MAX_K = 1000
 #: The most stations one API answer lists (``/api/v1/nearest``'s ``k``): a bound on a

@@ -39,7 +39,12 @@ A page of the web app (any ``text/html`` answer) is sent::
     Leaflet's images as ``data:`` PNGs.
 ``default-src 'self'``
     What else a page loads is the app's own: ``fetch()`` of the JSON API
-    (connect-src), the builder's preview of ``/embed`` (frame-src), CSS.
+    (connect-src), the builder's preview of ``/embed`` (frame-src), CSS, the
+    finder's web app manifest (manifest-src) and service worker ``/sw.js``
+    (worker-src, which falls back to script-src ``'self'``: a same-origin file,
+    no nonce needed; tests/browser/test_offline_browser.py registers it under
+    this policy).  A page the worker keeps for offline use keeps the policy
+    (and nonce) it was sent with: the copy is served with its own headers.
 ``object-src 'none'; base-uri 'none'; form-action 'self'``
     No plugins; no ``<base href>`` (the embed's ``<base target>`` has no URL,
     which base-uri leaves alone); forms post to the app only.

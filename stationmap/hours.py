@@ -43,8 +43,11 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 #: how far ahead :func:`when` looks for the next opening or closing
 HORIZON = timedelta(days=366)
-#: at most this many steps through the rules' changes (each step moves to a rule's next change)
-_MAX_STEPS = 64
+#: at most this many steps through the rules' changes (each step moves to a rule's next change):
+#: enough for rules that change a few times a day throughout :data:`HORIZON` (a station's hours and a
+#: service's that first overlap months ahead step day by day until then; 64 steps gave up after a
+#: month and said "not within the horizon", issue 19)
+_MAX_STEPS = 4096
 ALWAYS = "24/7"
 
 

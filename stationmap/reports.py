@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -178,6 +179,20 @@ def check_details(kind: str, *, service: object = "", lon: object = None, lat: o
     return out
 
 
+#: an idempotency key as a client makes one: a UUID, or up to 64 letters, digits, ``-`` and ``_``
+_CLIENT_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def check_client_key(key: object) -> str:
+    """A check-in's idempotency key (``""``: none), checked: 8 to 64 letters, digits, ``-``, ``_``."""
+    if key is None or key == "":
+        return ""
+    if not isinstance(key, str) or not _CLIENT_KEY.fullmatch(key):
+        raise ValidationError("Idempotency-Key must be 8 to 64 letters, digits, '-' or '_' (a UUID)",
+                              field="Idempotency-Key")
+    return key
+
+
 def _coordinate(v: object, name: str) -> float:
     if v is None or v == "":
         raise ValidationError(f"{name} is missing", field=name)
@@ -216,7 +231,7 @@ def reporter_key(secret: str | bytes, address: str, station_id: str, kind: str) 
 
 def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime | None = None,
                reporter: str = "", repeat_minutes: float = REPORT_REPEAT_MINUTES,
-               details: CheckinDetails | None = None) -> Report:
+               details: CheckinDetails | None = None, client_key: str = "") -> Report:
     """Record a check-in about an existing station (NotFoundError otherwise).
 
     ``details`` (:func:`check_details`; default: none) are checked against ``kind`` again here.
@@ -224,18 +239,42 @@ def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime 
     ``reporter`` (:func:`reporter_key`): when a report with the same key was recorded within
     ``repeat_minutes`` before ``at``, nothing is added and that report is returned with
     ``repeat=True``.  Keys older than the window are erased here, in the same transaction.
+
+    ``client_key`` (:func:`check_client_key`; the sender's idempotency key): a check-in with a key
+    already recorded is not added again, whenever it comes, and the first one is returned with
+    ``repeat=True`` (a check-in queued offline and sent twice is counted once).
     """
     kind = check_report_kind(kind)
+    client_key = check_client_key(client_key)
     d = details or CheckinDetails()
     d = check_details(kind, service=d.service, lon=d.lon, lat=d.lat, note=d.note)
     when = as_utc(at) or _now()
     since = when - timedelta(minutes=repeat_minutes)
+    try:
+        return _add_report(store, station_id, kind, when, since, reporter, d, client_key)
+    except sa.exc.IntegrityError:
+        if not client_key:
+            raise
+        # the same key sent twice at once: the other request's row won the unique index
+        return _add_report(store, station_id, kind, when, since, reporter, d, client_key)
+
+
+def _add_report(store: StationStore, station_id: str, kind: str, when: datetime, since: datetime, reporter: str,
+                d: CheckinDetails, client_key: str) -> Report:
+    """:func:`add_report`'s transaction."""
     t = reports_table
     with store.begin() as conn:
         found = conn.execute(sa.select(stations_table.c.id).where(stations_table.c.id == station_id)).first()
         if found is None:
             raise NotFoundError(f"no station with id {station_id!r}", field="id")
         conn.execute(sa.update(t).where(t.c.reporter != "", t.c.at < since).values(reporter=""))
+        if client_key:
+            sent = conn.execute(sa.select(t).where(t.c.client_key == client_key)).first()
+            if sent is not None:
+                if sent._mapping["station_id"] != station_id:
+                    raise ValidationError("Idempotency-Key was already used for another station's check-in",
+                                          field="Idempotency-Key")
+                return replace(_row_to_report(sent), repeat=True)
         if reporter:
             earlier = conn.execute(
                 sa.select(t).where(t.c.station_id == station_id, t.c.kind == kind, t.c.reporter == reporter,
@@ -245,7 +284,8 @@ def add_report(store: StationStore, station_id: str, kind: str, *, at: datetime 
                 return replace(_row_to_report(earlier), repeat=True)
         res = conn.execute(sa.insert(t).values(station_id=station_id, kind=kind, at=when, resolved_at=None,
                                                resolved_by="", reporter=reporter, service=d.service,
-                                               lon=d.lon, lat=d.lat, note=d.note, resolution=""))
+                                               lon=d.lon, lat=d.lat, note=d.note, resolution="",
+                                               client_key=client_key or None))
         rid = res.inserted_primary_key[0]  # type: ignore[index]  # a one-row INSERT always has its key
     return Report(id=int(rid), station_id=station_id, kind=kind, at=when, service=d.service, lon=d.lon,
                   lat=d.lat, note=d.note)

@@ -130,6 +130,10 @@ reports_table = sa.Table(
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("note", sa.Text, nullable=False, default="", server_default=""),
     sa.Column("resolution", sa.String(16), nullable=False, default="", server_default=""),
+    # the sender's idempotency key (migration 0008): a check-in queued offline and sent again is
+    # recorded once (the API's Idempotency-Key header); NULL for the form's
+    sa.Column("client_key", sa.String(64), nullable=True),
+    sa.Index("ux_station_reports_client_key", "client_key", unique=True),
 )
 
 sessions_table = sa.Table(

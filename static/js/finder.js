@@ -443,7 +443,8 @@
     function showMarkers() {
       var cluster = refs.cluster;
       cluster.clearLayers();
-      S.listLayer.clearLayers();
+      // (the listed markers stay where they are: a popup open on one stays open when the layer
+      // arrives after the list, as it does when the URL gives the position)
       var shown = S.markers.filter(function (m) { return matches(m.feature.properties); });
       shown.forEach(function (m) {
         var c = m.feature.geometry.coordinates;
@@ -453,7 +454,7 @@
       Object.keys(S.listed).forEach(function (id) {
         var m = S.listed[id], c = m.feature.geometry.coordinates;
         m.setLatLng(disp(c[1], c[0]));
-        S.listLayer.addLayer(m);
+        if (!S.listLayer.hasLayer(m)) { S.listLayer.addLayer(m); }
       });
       root.dataset.markers = String(shown.length);
       if (countEl) { countEl.textContent = fmt(T.count, { n: shown.length }); }
@@ -562,6 +563,10 @@
 
     function renderList(data) {
       listEl.textContent = '';
+      inAppHint(data.in_app_browser);
+      if (window.performance && performance.mark && !performance.getEntriesByName('stationmap-list').length) {
+        performance.mark('stationmap-list');  // the first stations listed (benchmarks/bench_slow3g.py)
+      }
       S.radius = data.reach.radius_m;
       drawPosition(S.radius);
       pinListed(data.features);
@@ -606,9 +611,11 @@
           facts.appendChild(el('span', { 'class': 'dist-straight' }, fmt(T.dist_straight, { d: formatDistance(p.straight_m) })));
         }
         facts.appendChild(el('span', { 'class': 'mins' }, fmt(T.minutes, { n: Math.max(1, Math.round(p.minutes)) })));
+        if (data.offline) { facts.appendChild(el('span', { 'class': 'tag-offline' }, T.offline_estimate)); }
         facts.appendChild(serviceIcons(p.services));
         li.appendChild(facts);
-        li.appendChild(el('div', { 'class': 'when' }, whenText(p, data.query.at.slice(0, 10))));
+        li.appendChild(el('div', { 'class': 'when' }, p.hours_known === false
+          ? fmt(T.hours_unknown, { h: p.opening_hours }) : whenText(p, data.query.at.slice(0, 10))));
         var fr = freshnessLine(p.freshness);
         if (fr) { li.appendChild(fr); }
         li.appendChild(navButtons(p.nav));
@@ -620,6 +627,17 @@
         });
         listEl.appendChild(li);
       });
+    }
+
+    // inside WeChat, QQ, ... (the API says which): the links are web pages, and a note says how to
+    // get to the apps (open the page in the browser)
+    function inAppHint(which) {
+      var hint = document.getElementById('nav-inapp-hint');
+      if (!which) { if (hint) { hint.remove(); } return; }
+      if (!hint) {
+        hint = el('p', { id: 'nav-inapp-hint', 'class': 'nav-inapp-hint', role: 'note', 'data-browser': which }, T.open_in_browser);
+        listEl.parentNode.insertBefore(hint, listEl);
+      }
     }
 
     function query() {
@@ -638,8 +656,7 @@
       if (S.filters.open_now) { q.set('open_now', 'true'); } else { q.set('order', 'open_first'); }
       var my = ++S.req;
       listEl.setAttribute('aria-busy', 'true');
-      return fetch(cfg.urls.nearest + '?' + q.toString())
-        .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
+      S.lastQuery = firstAnswer(q.toString())
         .then(function (res) {
           if (my !== S.req) { return; }
           listEl.removeAttribute('aria-busy');
@@ -648,9 +665,68 @@
           loadArea(res.d, q, my);
           listEl.dataset.query = q.toString();
           root.dataset.listVersion = String(my);
+          root.dataset.listSource = 'server';
+          keepArea();
         })
-        .catch(function () { if (my === S.req) { listEl.removeAttribute('aria-busy'); status(T.load_failed, true); } });
+        .catch(function () {
+          if (my !== S.req) { return; }
+          listEl.removeAttribute('aria-busy');
+          if (!offlineList(my)) { status(T.load_failed, true); }
+        });
+      return S.lastQuery;
     }
+
+    // The page's own answer to its first question (the server put it in the page, with the list
+    // drawn from it, when the URL gave the position: shown before any script; templates/finder.html),
+    // used once if it is that question and fresh, and not with no network (then the page is the copy
+    // kept for offline use, and its answer an old one); else the API's.
+    function firstAnswer(query) {
+      var first = document.getElementById('first-nearest');
+      if (first) {
+        first.remove();
+        var d = null;
+        try { d = JSON.parse(first.textContent); } catch (e) { d = null; }
+        var age = d && d.query && d.query.at ? Date.now() - Date.parse(d.query.at) : Infinity;
+        if (d && navigator.onLine && first.getAttribute('data-query') === query && age >= -60000 && age < 120000) {
+          return Promise.resolve({ ok: true, d: d });
+        }
+      }
+      return fetch(cfg.urls.nearest + '?' + query)
+        .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); });
+    }
+
+    // -- with no network: the area kept on the device (static/js/offline.js) --
+    var OFF = window.stationmapOffline;
+    // (after the marker layer: on a slow connection the area waits for what is on show)
+    function keepArea() {
+      if (!OFF || !cfg.urls.offline || !S.pos) { return; }
+      if (root.dataset.markersSource === undefined) { S.areaPending = true; return; }
+      S.areaPending = false;
+      OFF.remember(cfg, S.pos).catch(function () { /* kept next time */ });
+    }
+    // the nearest stations ranked on the device, labelled as an offline estimate; false without an area
+    function offlineList(my) {
+      var data = OFF && OFF.nearest({ pos: S.pos, mode: S.mode, k: cfg.k, minutes: cfg.minutes,
+                                      kinds: Object.keys(S.filters.kind), services: Object.keys(S.filters.service),
+                                      open_now: S.filters.open_now });
+      if (!data) { status(T.offline_none, true); return false; }
+      renderList(data);
+      status(fmt(T.offline_status, { n: data.area_size, age: ageWords(Date.now() - data.saved_at) }), true);
+      root.dataset.listVersion = String(my);
+      root.dataset.listSource = 'offline';
+      return true;
+    }
+    function ageWords(ms) {
+      var min = Math.max(1, Math.round(ms / 60000));
+      if (min < 60) { return fmt(T.age_minutes, { n: min }); }
+      if (min < 48 * 60) { return fmt(T.age_hours, { n: Math.round(min / 60) }); }
+      return fmt(T.age_days, { n: Math.round(min / 1440) });
+    }
+    // back online: the list from the server again, and the area kept refreshed
+    window.addEventListener('online', function () {
+      if (root.dataset.listSource === 'offline') { query(); }
+      if (root.dataset.markersSource === 'offline') { loadStations(); }
+    });
 
     function setPosition(pos, source, pan) {
       if (S.pos && source === 'locate' && S.posSource === 'locate') {
@@ -761,7 +837,7 @@
 
     // -- data --
     function loadStations() {
-      status(T.loading);
+      if (!S.pos) { status(T.loading); }   // (with a position, the status speaks of its list)
       var all = [];
       function page(url) {
         return fetch(url).then(function (r) {
@@ -787,25 +863,48 @@
           });
         }
         root.dataset.stationsLoaded = String(n);
+        root.dataset.markersSource = 'server';
         if (!S.pos) { status(T.pick_position); }
-      }).catch(function () { status(T.load_failed, true); });
+      }).catch(function () {
+        var kept = OFF && OFF.markers();
+        if (!kept) { status(T.load_failed, true); root.dataset.markersSource = 'none'; return; }
+        S.features = kept;
+        S.markerById = {};
+        buildMarkers();
+        root.dataset.stationsLoaded = String(showMarkers());
+        root.dataset.markersSource = 'offline';
+        // no position yet: the one whose area is kept
+        var area = OFF.lastArea();
+        if (!S.pos && area) { setPosition({ lat: area.center.lat, lon: area.center.lon }, 'kept', true); }
+      });
     }
 
-    fetch(cfg.urls.boundaries)
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (d) { if (d) { S.boundaries = d; drawBoundaries(); root.dataset.boundaries = String(d.features.length); } })
-      .catch(function () { /* boundaries are a backdrop only */ });
-
-    loadStations();
+    // the map's layers: the district outlines and every station's marker
+    var layersAsked = false;
+    function loadLayers() {
+      if (layersAsked) { return; }
+      layersAsked = true;
+      fetch(cfg.urls.boundaries)
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) { if (d) { S.boundaries = d; drawBoundaries(); root.dataset.boundaries = String(d.features.length); } })
+        .catch(function () { /* boundaries are a backdrop only */ });
+      loadStations().then(function () { if (S.areaPending) { keepArea(); } });
+    }
 
     if (!S.pos) { unknownPosition(true); }
     var params = new URLSearchParams(window.location.search);
     var plat = parseFloat(params.get('lat')), plon = parseFloat(params.get('lon'));
     if (isFinite(plat) && isFinite(plon) && Math.abs(plat) <= 90 && Math.abs(plon) <= 180) {
+      // a known position: its nearest stations first, the layers after them (on a slow
+      // connection the list does not wait behind the whole marker layer; benchmarks/bench_slow3g.py)
       setPosition({ lat: plat, lon: plon }, 'url', true);
-    } else if (cfg.autolocate && navigator.geolocation && refs.locate) {
-      status(T.locating);
-      refs.locate.start();
+      (S.lastQuery || Promise.resolve()).then(loadLayers, loadLayers);
+    } else {
+      loadLayers();
+      if (cfg.autolocate && navigator.geolocation && refs.locate) {
+        status(T.locating);
+        refs.locate.start();
+      }
     }
     root.dataset.finder = 'ready';
   }

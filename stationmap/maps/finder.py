@@ -180,6 +180,18 @@ class MapParts:
     #: the map's JavaScript name / element id
     map_id: str
 
+    @property
+    def head_styles(self) -> str:
+        """The style links and the map's CSS of :attr:`head` (for the page's ``<head>``)."""
+        return "\n".join(line for line in self.head.splitlines() if not line.lstrip().startswith("<script"))
+
+    @property
+    def head_scripts(self) -> str:
+        """The script tags of :attr:`head`: a page that shows something before the map (the
+        finder's first list) puts them at the end of ``<body>``, where they do not hold up its
+        parsing; the map's own script (:attr:`script`) follows them."""
+        return "\n".join(line for line in self.head.splitlines() if line.lstrip().startswith("<script"))
+
 
 def render_parts(m: folium.Map) -> MapParts:
     """Render ``m`` into :class:`MapParts`.
@@ -282,5 +294,15 @@ def finder_config(lang: str, *, gettext: Callable[[str], str], urls: dict, stati
             "neighbour": _("邻区"),
             "neighbour_title": _("邻近区县的站点，在本区边界附近"),
             "pinyin": _("（拼音）"),
+            "open_in_browser": _("在微信、QQ 等应用内，高德和百度打开网页版路线；"
+                                 "要用苹果地图或地图 App 导航，请点右上角“···”，选择“在浏览器中打开”。"),
+            "offline_estimate": _("离线估算"),
+            "offline_status": _("离线：%(n)s 个站点，%(age)s前保存，直线距离按绕行系数估算时间。"),
+            "offline_none": _("离线，且本机没有保存过附近的站点：联网后打开一次即可离线使用。"),
+            "hours_unknown": _("开放时间：%(h)s"),
+            "age_minutes": _("%(n)s 分钟"),
+            "age_hours": _("%(n)s 小时"),
+            "age_days": _("%(n)s 天"),
+
         },
     }

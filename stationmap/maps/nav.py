@@ -17,6 +17,13 @@ Apple      GCJ-02   ``https://maps.apple.com/?daddr=LAT,LON&...`` (Apple Maps us
 against each app's documented URI API (parameter names, mode names, datum,
 coordinate order and precision).
 
+Inside an in-app browser (WeChat, QQ, Weibo, DingTalk, Alipay, Douyin, ...: :func:`in_app_browser`
+reads the user agent) Amap's and Baidu's app-launch attempts do not work (Amap's URI API
+documentation: ``callnative`` cannot open the app from WeChat), so there (``client="in_app"``)
+the links are the apps' web pages that show the route: Amap's ``callnative=0`` and Baidu's
+``output=html`` (as everywhere); Apple Maps has no web route page, so its link stays and the
+page shows the "open in the browser" hint (在浏览器中打开) beside the buttons.
+
 Travel modes map to each app's own: walk -> walk / walking / ``dirflg=w``;
 bike and ebike -> ride / riding / (Apple Maps' URL scheme has no cycling
 flag, so none is sent); car -> car / driving / ``dirflg=d``.
@@ -36,6 +43,35 @@ from stationmap.coords import gcj02_to_bd09, wgs84_to_gcj02
 from stationmap.errors import ValidationError
 
 APPS = ("amap", "baidu", "apple")
+#: the clients a link is built for: a phone's browser (``app``: the links may open the apps) or
+#: an in-app browser (``in_app``: web pages that work there)
+CLIENTS = ("app", "in_app")
+#: in-app browsers by a token of their user agent (case-sensitive, as they send it)
+IN_APP_BROWSERS = (
+    ("MicroMessenger", "wechat"),   # WeChat (and WeChat Work: wxwork also sends MicroMessenger)
+    (" QQ/", "qq"),                 # QQ's own browser view (not QQ Browser: MQQBrowser/)
+    ("Weibo", "weibo"),
+    ("DingTalk", "dingtalk"),
+    ("AlipayClient", "alipay"),
+    ("aweme", "douyin"),            # Douyin / TikTok
+    ("Lark/", "lark"),              # Feishu / Lark
+    ("baiduboxapp", "baidu_app"),   # the Baidu app
+    ("XiaoHongShu", "xiaohongshu"),
+)
+
+
+
+def in_app_browser(user_agent: str | None) -> str | None:
+    """The in-app browser ``user_agent`` names (``wechat``, ``qq``, ... of
+    :data:`IN_APP_BROWSERS`), or None (a browser: Chrome, Safari, QQ Browser, ...)."""
+    ua = user_agent or ""
+    return next((name for token, name in IN_APP_BROWSERS if token in ua), None)
+
+
+def client_of(user_agent: str | None) -> str:
+    """The :data:`CLIENTS` value for ``user_agent``: ``in_app`` inside an in-app browser."""
+    return "in_app" if in_app_browser(user_agent) else "app"
+
 
 _AMAP_MODE = {"walk": "walk", "bike": "ride", "ebike": "ride", "car": "car"}
 _BAIDU_MODE = {"walk": "walking", "bike": "riding", "ebike": "riding", "car": "driving"}
@@ -57,7 +93,7 @@ def _amap_text(s: str) -> str:
 
 def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], names: Iterable[str], *,
                    mode: str = DEFAULT_MODE, origin_wgs84: tuple[float, float] | None = None,
-                   origin_name: str = "") -> list[dict[str, str]]:
+                   origin_name: str = "", client: str = "app") -> list[dict[str, str]]:
     """Navigation links for many WGS-84 destinations at once (vectorised conversions).
 
     Parameters
@@ -72,6 +108,9 @@ def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], nam
         Start point in WGS-84; without it the apps start from the phone's position.
     origin_name : str
         Label of the start point.
+    client : {"app", "in_app"}
+        Who opens the links (:func:`client_of`): ``in_app`` gives Amap's web route page
+        (``callnative=0``) for an in-app browser, where launching the app fails.
 
     Returns
     -------
@@ -85,13 +124,16 @@ def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], nam
     names = [str(n) for n in names]
     if not (len(lons) == len(lats) == len(names)):
         raise ValidationError("lons, lats and names must have the same length", field="names")
+    if client not in CLIENTS:
+        raise ValidationError(f"client must be one of {CLIENTS}, got {client!r}", field="client")
     if not lons:
         return []
+    native = "0" if client == "in_app" else "1"
     dests = _destinations(lons, lats, names)
     amap_mode, baidu_mode, apple_flag = _AMAP_MODE[mode], _BAIDU_MODE[mode], _APPLE_FLAG[mode]
     apple_tail = f"&dirflg={apple_flag}" if apple_flag else ""
     if origin_wgs84 is None:
-        amap_tail = f"&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative=1"
+        amap_tail = f"&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative={native}"
         return [{
             "amap": f"https://uri.amap.com/navigation?to={d.amap_to}{amap_tail}",
             "baidu": (f"https://api.map.baidu.com/marker?location={d.baidu_location}&title={d.name_q}"
@@ -100,7 +142,7 @@ def nav_links_many(lons_wgs84: Iterable[float], lats_wgs84: Iterable[float], nam
         } for d in dests]
     o = _place(float(origin_wgs84[0]), float(origin_wgs84[1]), origin_name)
     # what follows each destination, the same for all of them
-    amap_tail = f"&from={o.amap_to}&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative=1"
+    amap_tail = f"&from={o.amap_to}&mode={amap_mode}&src={SOURCE}&coordinate=gaode&callnative={native}"
     baidu_tail = f"&mode={baidu_mode}&coord_type=bd09ll&output=html&src={BAIDU_SOURCE}"
     baidu_head = f"https://api.map.baidu.com/direction?origin={o.baidu_latlng}&destination="
     apple_tail = f"&saddr={o.apple}{apple_tail}"
@@ -181,7 +223,8 @@ def _name_pieces(name: str) -> tuple[str, str, str]:
 
 
 def nav_links(lon_wgs84: float, lat_wgs84: float, name: str, *, mode: str = DEFAULT_MODE,
-              origin_wgs84: tuple[float, float] | None = None, origin_name: str = "") -> dict[str, str]:
+              origin_wgs84: tuple[float, float] | None = None, origin_name: str = "",
+              client: str = "app") -> dict[str, str]:
     """Navigation links to one WGS-84 destination; see :func:`nav_links_many`."""
     return nav_links_many([lon_wgs84], [lat_wgs84], [name], mode=mode,
-                          origin_wgs84=origin_wgs84, origin_name=origin_name)[0]
+                          origin_wgs84=origin_wgs84, origin_name=origin_name, client=client)[0]

@@ -977,13 +977,15 @@ def checkin_details(kind: str, values: Any) -> _reports.CheckinDetails:
                                   note=values.get("note") or "")
 
 
-def add_checkin(station_id: str, kind: object, values: Any) -> _reports.Report:
+def add_checkin(station_id: str, kind: object, values: Any, client_key: str = "") -> _reports.Report:
     """Record an anonymous check-in (the web form's and the API's one path): its details
-    (:func:`checkin_details`), the device's repeat key (:func:`stationmap.reports.reporter_key`)."""
+    (:func:`checkin_details`), the device's repeat key (:func:`stationmap.reports.reporter_key`),
+    the sender's idempotency key (the API's ``Idempotency-Key``)."""
     kind = _reports.check_report_kind(kind)
     details = checkin_details(kind, values)
     key = _reports.reporter_key(current_app.secret_key or "", client_address(), station_id, kind)
-    return _reports.add_report(state().store, station_id, kind, reporter=key, details=details)
+    return _reports.add_report(state().store, station_id, kind, reporter=key, details=details,
+                               client_key=_reports.check_client_key(client_key))
 
 
 @public_bp.post("/stations/<station_id>/reports")
@@ -1009,7 +1011,9 @@ def api_checkin(station_id: str) -> ResponseReturnValue:
     (``{"outcome", "service", "lon", "lat", "datum", "note"}``); 201 with the check-in, 200 with
     ``counted: false`` for a repeat.  Rate-limited with the station page's form (one limit);
     no CSRF token (it carries no session's authority), but only ``application/json`` bodies,
-    which a cross-site form cannot send."""
+    which a cross-site form cannot send.  An ``Idempotency-Key`` header (a UUID) makes a resend
+    of the same check-in (the finder's offline queue) answer 200 ``counted: false`` with the
+    first one, whenever it comes."""
     if not request.is_json:
         raise ValidationError("the body must be JSON (Content-Type: application/json)", field="body")
     body = request.get_json(silent=True)
@@ -1018,7 +1022,8 @@ def api_checkin(station_id: str) -> ResponseReturnValue:
     unknown = sorted(set(body) - {"outcome", "service", "lon", "lat", "datum", "note"})
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
-    report = add_checkin(station_id, body.get("outcome"), body)
+    # a check-in queued offline carries a key: sent again (a lost answer, a second tab) it counts once
+    report = add_checkin(station_id, body.get("outcome"), body, request.headers.get("Idempotency-Key", ""))
     return jsonify({**report.to_dict(), "counted": not report.repeat}), 200 if report.repeat else 201
 
 

@@ -25,13 +25,14 @@ from werkzeug.http import is_resource_modified
 
 from stationmap import feed, reports
 from stationmap.along import along_route
+from stationmap.config import MODES, OFFLINE_RADIUS_M
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.geojson import polygon_geometry
 from stationmap.hours import open_checker
 from stationmap.labels import oneway_notes
-from stationmap.maps.nav import nav_links_many
+from stationmap.maps.nav import client_of, in_app_browser, nav_links_many
 from stationmap.reach import StationTime, circle_radius_m, isochrone, rank_stations
 from stationmap.web.features import (
     PRECISION,
@@ -68,6 +69,7 @@ from stationmap.web.params import (
     MINUTES,
     MODE,
     NEAREST,
+    OFFLINE,
     OFFSET,
     OPEN_NOW,
     ORDER,
@@ -111,6 +113,7 @@ if TYPE_CHECKING:
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _NEAREST = names(NEAREST)
+_OFFLINE = names(OFFLINE)
 _REACH = names(REACH)
 _ALONG = names(ALONG)
 _STATIONS = names(STATIONS)
@@ -207,8 +210,9 @@ def nearest() -> Response:
         if closed:
             times = ranked_times(at_)[3] + closed
     stations = [t.station for t in times]
+    ua = request.user_agent.string
     navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
-                          mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置")
+                          mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置", client=client_of(ua))
     on_roads = used == "network"    # distance_m: along the roads; else the geodesic distance
     extra = [{"distance_m": round(t.distance_m if on_roads else t.straight_m, 1), "straight_m": round(t.straight_m, 1),
               "minutes": round(t.minutes, 1), "within_minutes": bool(t.minutes <= minutes), "nav": nav}
@@ -248,11 +252,57 @@ def nearest() -> Response:
             "radius_m": round(circle_radius_m(minutes, mode, settings), 1),
         },
         "none_within": None if nothing is None else nothing.to_dict(),
+        # the nav links were built for this browser: an in-app one (WeChat, QQ, ...) gets web pages
+        "in_app_browser": in_app_browser(ua),
         "features": [],
     }
     # the features from their cached pieces (features.feature_parts), with this request's properties
-    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
+    resp = geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
                                        lang=lang))
+    resp.vary.add("User-Agent")
+    return resp
+
+
+@bp.get("/offline")
+def offline_area() -> Response:
+    """What the finder keeps on the device to work with no network: every station not closed
+    within :data:`~stationmap.config.OFFLINE_RADIUS_M` of a point, nearest first, with its hours
+    (``opening_hours``, ``service_hours``, ``status``, ``reopens_on``: the device works out open
+    now from them, ``static/js/offline.js``) and its navigation links for each travel mode (from
+    the phone's position, for this browser: :func:`stationmap.maps.nav.client_of`), and the circle
+    estimate's speeds and detour factor (the device ranks by them), with the time it was made."""
+    st = state()
+    settings = st.settings
+    p = Params(_OFFLINE)
+    # (required: Params refuses a request without them)
+    lat, lon = cast("float", p.number(LAT)), cast("float", p.number(LON))
+    datum = p.choice(DATUM)
+    lang: str | None = p.choice(LANG)
+    wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
+    hits = st.index.within(wlon, wlat, OFFLINE_RADIUS_M)
+    stations = [h.station for h in hits]
+    ua = request.user_agent.string
+    client = client_of(ua)
+    lons, lats, labels_ = [s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations]
+    by_mode = {m: nav_links_many(lons, lats, labels_, mode=m, client=client) for m in MODES}
+    extra = [{"nav": {m: by_mode[m][i] for m in MODES}} for i in range(len(stations))]
+    at_, at_text = now()
+    head = {
+        "type": "FeatureCollection",
+        "datum": "wgs84",
+        "fetched_at": at_text,
+        "center": {"lon": round(wlon, PRECISION), "lat": round(wlat, PRECISION)},
+        "radius_m": OFFLINE_RADIUS_M,
+        "speeds_kmh": {m: settings.speed_kmh(m) for m in MODES},
+        "detour_factor": settings.detour_factor,
+        "minutes": settings.minutes,
+        "in_app_browser": in_app_browser(ua),
+        "sample": any(s.is_sample for s in stations),
+        "features": [],
+    }
+    resp = geojson_response(collection(head, stations, out_datum="wgs84", at=at_, extra=extra, lang=lang))
+    resp.vary.add("User-Agent")
+    return resp
 
 
 @bp.get("/reach")
@@ -512,11 +562,15 @@ def station(station_id: str) -> Response:
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
-    nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode)[0]
+    ua = request.user_agent.string
+    nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode, client=client_of(ua))[0]
     fresh = freshness([st])[st.id].to_dict(reports.today_shanghai())
     feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
-    return geojson_response(feat)
+    feat["in_app_browser"] = in_app_browser(ua)
+    resp = geojson_response(feat)
+    resp.vary.add("User-Agent")
+    return resp
 
 
 @bp.get("/districts")

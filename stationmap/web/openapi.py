@@ -330,6 +330,20 @@ def openapi_document() -> dict:
                                       "content": {geo: {"schema": nearest_fc}}},
                               "400": bad},
             }},
+            "/api/v1/offline": {"get": {
+                "operationId": "offline",
+                "summary": "What the finder keeps on the device to work offline: every station not closed within "
+                           "20 km of a point, nearest first, with its hours and its navigation links per travel "
+                           "mode (`nav.walk`, `nav.bike`, ...), and the circle estimate's `speeds_kmh` and "
+                           "`detour_factor`, with `fetched_at`. Links are web pages inside in-app browsers "
+                           "(`in_app_browser`: wechat, qq, ...; by the User-Agent).",
+                "parameters": [p.openapi() for p in params.OFFLINE],
+                "responses": {"200": {"description": "GeoJSON FeatureCollection (WGS-84), nearest first.",
+                                      "content": {geo: {"schema": {"type": "object",
+                                                                   "required": ["type", "features", "fetched_at",
+                                                                                "speeds_kmh", "detour_factor"]}}}},
+                              "400": bad},
+            }},
             "/api/v1/reach": {"get": {
                 "operationId": "reach",
                 "summary": "The area reachable from a point in `minutes` (isochrone), and the stations in it.",
@@ -415,7 +429,11 @@ def openapi_document() -> dict:
                 "operationId": "checkin",
                 "summary": "Check in at a station: anonymous, rate-limited per client address (with the "
                            "station page's form), no CSRF token; the body must be application/json.",
-                "parameters": station_params[:1],
+                "parameters": [*station_params[:1], {
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                    "description": "The sender's key of this check-in (a UUID): sent again, whenever, it is "
+                                   "answered 200 with the first one and recorded once (the finder's offline queue)."}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": checkin_in}}},
                 "responses": {
                     "201": {"description": "Recorded.", "content": {"application/json": {"schema": checkin_out}}},

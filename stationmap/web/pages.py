@@ -7,20 +7,23 @@ browser.  Every page that shows sample data says so (``any_sample``).
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from stationmap import reports
-from stationmap.config import DEFAULT_MODE, FINDER_DETOUR_CHOICES, MODES
-from stationmap.errors import NotFoundError
+from stationmap.config import DEFAULT_K, DEFAULT_MODE, FINDER_DETOUR_CHOICES, MODES
+from stationmap.errors import NotFoundError, StationmapError
 from stationmap.hours import TZ, When, hours_words, when
 from stationmap.labels import DATUM_LABELS, display_name, label, labels
 from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, primary_kind, render_parts, service_icon
 from stationmap.maps.finder import MapParts
-from stationmap.maps.nav import nav_links
+from stationmap.maps.nav import client_of, in_app_browser, nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, freshness, state
 from stationmap.web.ui import along_config, center, finder_config, lang, mode_labels, read_point
@@ -46,6 +49,72 @@ def _finder_parts(page_lang: str) -> MapParts:
     return parts
 
 
+def _first_nearest(page_lang: str) -> str | None:
+    """The URL of the finder's first ``/api/v1/nearest`` question when the page's URL gives the
+    position (``?lat=&lon=``), written as static/js/finder.js's ``query()`` writes it (the same
+    parameters in the same order, no filter on, the default mode), for a ``<link rel=preload>``:
+    on a slow connection the answer travels while the scripts do (benchmarks/bench_slow3g.py).
+    None without a position."""
+    try:
+        lat, lon = float(request.args.get("lat", "")), float(request.args.get("lon", ""))
+    except ValueError:
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+        return None
+    minutes = state().settings.minutes
+    js_minutes = str(int(minutes)) if float(minutes).is_integer() else repr(float(minutes))  # String(x) in JS
+    return (f"{url_for('api.nearest')}?lat={lat:.6f}&lon={lon:.6f}&k={DEFAULT_K}&mode={DEFAULT_MODE}"
+            f"&minutes={js_minutes}&lang={page_lang}&order=open_first")
+
+
+def _metres_words(m: float) -> str:
+    """A distance as the finder's list says it (static/js/finder.js, ``formatDistance``)."""
+    if m < 1000:
+        return _("%(n)s 米", n=int(m + 0.5))
+    return _("%(n)s 公里", n=f"{m / 1000:.{1 if m < 10000 else 0}f}")
+
+
+def _first_list(page_lang: str) -> dict | None:
+    """The finder's first list, drawn by the server when the page's URL gives the position: on a
+    slow connection the courier reads the nearest stations before the map's scripts arrive
+    (benchmarks/bench_slow3g.py); finder.js then draws the list again from the same answer, which
+    the page carries (``json``; ``query``: the question, as finder.js asks it).  The answer is the
+    API's own (``/api/v1/nearest``, asked inside this request); None without a position or when
+    the API refuses the question."""
+    path = _first_nearest(page_lang)
+    view = current_app.view_functions.get("api.nearest")
+    if path is None or view is None:
+        return None
+    with current_app.test_request_context(path, headers={"User-Agent": request.user_agent.string}):
+        try:
+            resp = cast("Response", view())   # (the API's views answer a Response)
+        except StationmapError:
+            return None
+    if resp.status_code != 200:
+        return None
+    data = json.loads(resp.get_data())
+    now = datetime.now(TZ)
+    on_roads = data["reach"]["method"] == "network"
+    items = []
+    for f in data["features"]:
+        p = f["properties"]
+        w = When(p["open_now"], closes_at=datetime.fromisoformat(p["closes_at"]) if p.get("closes_at") else None,
+                 opens_at=datetime.fromisoformat(p["opens_at"]) if p.get("opens_at") else None)
+        dist = _metres_words(p["distance_m"])
+        items.append({
+            "id": f["id"], "name": p.get("display_name") or p["name"], "url": p["url"],
+            "color": KIND_COLORS[primary_kind(tuple(p["kinds"]))], "open_now": p["open_now"],
+            "within": p["within_minutes"], "sample": p.get("sample", False), "nav": p["nav"],
+            "distance": _("路网距离 %(d)s", d=dist) if on_roads else _("直线距离 %(d)s", d=dist),
+            "minutes": _("约 %(n)s 分钟", n=max(1, int(p["minutes"] + 0.5))),
+            "when": when_words(w, now, page_lang=page_lang, kinds=tuple(p["kinds"]), status=p["status"]),
+        })
+    # (a data block ends at the first "</script": every "<" written as its JSON escape)
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    return {"stations": items, "json": Markup(text), "query": path.split("?", 1)[1],
+            "apps": [("amap", _("高德")), ("baidu", _("百度")), ("apple", _("苹果地图"))]}
+
+
 @bp.get("/")
 def index() -> str:
     """The courier finder: map, filters, the nearest stations."""
@@ -58,7 +127,8 @@ def index() -> str:
     return render_template("finder.html", parts=parts, kinds=kinds, services=services,
                            modes=[(m, mode_labels()[m]) for m in MODES], default_mode=DEFAULT_MODE,
                            any_sample=any_sample(), total=len(state().index), along=along,
-                           datums=labels(DATUM_LABELS, page_lang), detours=FINDER_DETOUR_CHOICES)
+                           datums=labels(DATUM_LABELS, page_lang), detours=FINDER_DETOUR_CHOICES,
+                           first=_first_list(page_lang))
 
 
 @bp.get("/point")
@@ -125,7 +195,8 @@ def station(station_id: str) -> str:
     asked = request.args.get("mode")
     mode = asked if asked in MODES else DEFAULT_MODE
     now = datetime.now(TZ)
-    nav = nav_links(st.lon, st.lat, st.name, mode=mode)
+    ua = request.user_agent.string
+    nav = nav_links(st.lon, st.lat, st.name, mode=mode, client=client_of(ua))
     services = [(s, label(SERVICES, s, page_lang),
                  url_for("static", filename=service_icon(s)) if service_icon(s) else None)
                 for s in st.services]
@@ -137,7 +208,8 @@ def station(station_id: str) -> str:
         "station.html", st=st, shown_name=shown_name, name_source=name_source, kinds=kinds, services=services,
         status=label(STATUSES, st.status, page_lang),
         host=label(HOSTS, st.host, page_lang) if st.host else "",
-        hours=_hours_info(st, now, page_lang), nav=nav, any_sample=st.is_sample, lang_name=page_lang,
+        hours=_hours_info(st, now, page_lang), nav=nav, in_app=in_app_browser(ua) is not None,
+        any_sample=st.is_sample, lang_name=page_lang,
         primary_color=KIND_COLORS[primary_kind(st.kinds)],
         primary_icon=url_for("static", filename=kind_icon(primary_kind(st.kinds))),
         freshness=fresh.words(page_lang, today), problems=fresh.problem_words(page_lang),
@@ -154,6 +226,44 @@ def favicon() -> Response:
     """
     return send_from_directory(str(current_app.static_folder), "favicon.ico", mimetype="image/vnd.microsoft.icon",
                                max_age=7 * 24 * 3600)
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker (``static/js/sw.js``) from the site's root, so that its scope (``/``)
+    covers the finder and the station pages; revalidated on every visit (``no-cache``), as
+    browsers do for workers anyway, so that a new release's worker is found at once."""
+    resp = send_from_directory(str(current_app.static_folder), "js/sw.js", mimetype="text/javascript", max_age=0)
+    resp.cache_control.no_cache = True
+    return resp
+
+
+@bp.get("/manifest.webmanifest")
+def manifest() -> Response:
+    """The web app manifest: the finder installs as an app (its name in Chinese first, then in the
+    page's language), opening on the finder, with the house icon (``static/icons/app-*.png``,
+    drawn from ``favicon.svg`` by ``tests/support/app_icons.py``)."""
+    page_lang = lang()
+    name_zh = "工会驿站地图"
+    name = name_zh if page_lang == "zh" else f"{name_zh} · {_('工会驿站地图')}"
+    icon = lambda size: {"src": url_for("static", filename=f"icons/app-{size}.png"),  # noqa: E731
+                         "sizes": f"{size}x{size}", "type": "image/png", "purpose": "any"}
+    body = {
+        "name": name,
+        "short_name": "工会驿站",
+        "description": _("附近的工会驿站、热茶点和法律援助点；离线也能查看上次看过的区域。"),
+        "lang": "zh-CN" if page_lang == "zh" else "en",
+        "start_url": url_for("pages.index"),
+        "scope": url_for("pages.index"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#c8102e",
+        "icons": [icon(192), icon(512),
+                  {"src": url_for("static", filename="icons/favicon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    resp = current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+    resp.vary.add("Cookie")
+    return resp
 
 
 @bp.get("/districts")

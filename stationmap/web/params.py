@@ -232,6 +232,8 @@ ALONG = (FROM_LAT, FROM_LON, TO_LAT, TO_LON, replace(DATUM, description="Datum o
                  "says which was used."), LANG)
 STATIONS = (BBOX, DATUM, OUT_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, LIMIT, OFFSET, FIELDS,
             LANG)
+OFFLINE = (replace(LAT, description="Latitude of the position whose area the device keeps."),
+           replace(LON, description="Longitude of the position whose area the device keeps."), DATUM, LANG)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."), LANG)
 _ERRORS_IN = replace(LANG, description="The language of an error's `display_message` (without `lang`: the "
                      "request's Accept-Language, else English).")

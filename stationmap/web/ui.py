@@ -57,6 +57,7 @@ def finder_config(lang: str) -> dict:
         "station_api": url_for("api.stations") + "/",
         "station_page": url_for("pages.index") + "station/",
         "boundaries": url_for("api.boundaries", level="county"),
+        "offline": url_for("api.offline_area"),
     }, static_url=url_for("static", filename=""), minutes=state().settings.minutes, k=DEFAULT_K)
 
 

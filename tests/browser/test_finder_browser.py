@@ -628,7 +628,7 @@ def test_list_and_popup_say_how_fresh_a_station_is(open_finder, finder_app, web_
         assert first.get_attribute("data-id") == "xss"
         assert first.locator(".st-fresh").text_content() == "3 天前骑手确认正常 · 有 1 个待处理的问题反馈"
         assert first.locator(".st-fresh.has-problems .st-problems").count() == 1
-        page.evaluate("""() => { const S = stationmapFinder.state, m = S.markerById['xss'];
+        page.evaluate("""() => { const S = stationmapFinder.state, m = S.listed['xss'] || S.markerById['xss'];
             S.map.setView(m.getLatLng(), 18, {animate: false}); stationmapFinder.openPopup('xss'); }""")
         page.wait_for_selector(".sm-popup .st-fresh")
         assert page.locator(".sm-popup .st-fresh").text_content() == "3 天前骑手确认正常 · 有 1 个待处理的问题反馈"

@@ -171,3 +171,13 @@ def test_a_record_with_service_hours_for_a_service_it_lacks_is_a_problem():
     assert station.reopens_on == date(2027, 1, 4)
     rec["reopens_on"] = "next week"
     assert [p.field for p in validate_record(rec, row=3)[1]] == ["reopens_on"]
+
+
+def test_a_service_whose_hours_first_meet_the_stations_months_ahead_opens_then():
+    """The station's hours (daytime, but all day in winter) and the charger's (22:00-06:00) meet
+    only from 1 December: found by stepping day by day through the rules' changes (64 steps gave
+    up after a month and said it would not open within a year; issue 19's device evaluator found it)."""
+    st = Station(id="x", name="x", lon=120.0, lat=31.0, opening_hours="Mar 17-Mar 06 Th-Sa 10:45-17:30; May,Dec-Feb",
+                 service_hours=(("ebike_charging", "22:00-06:00"),))
+    w = when(st, datetime(2027, 9, 14, 9, 1, tzinfo=TZ), ["ebike_charging"])
+    assert w == When(False, opens_at=datetime(2027, 12, 1, 0, 0, tzinfo=TZ))

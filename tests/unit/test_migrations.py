@@ -61,13 +61,14 @@ def _rows(path: Path) -> dict:
 def _assert_kept(before: dict, after: dict) -> None:
     """Every station, history row, account and report of ``before`` is in ``after`` byte for byte;
     stations and reports gain the columns of later revisions (0003: reopens_on, service_hours;
-    0004: the reporter key; 0005: service, lon, lat, note, resolution; 0006: capacity), empty, but for 0005's
+    0004: the reporter key; 0005: service, lon, lat, note, resolution; 0006: capacity; 0008: the client key),
+    empty, but for 0005's
     report kinds becoming check-in outcomes (no_hot_water: service_missing of hot_water)."""
     outcome = {"ok": ("open_ok", ""), "closed": ("closed_when_open", ""),
                "no_hot_water": ("service_missing", "hot_water"), "charging_broken": ("service_missing", "ebike_charging")}
     after = dict(after)
     assert after.pop("stations") == [(*r, None, "", None) for r in before["stations"]]
-    want = [(r[0], r[1], outcome[r[2]][0], *r[3:], "", outcome[r[2]][1], None, None, "", "")
+    want = [(r[0], r[1], outcome[r[2]][0], *r[3:], "", outcome[r[2]][1], None, None, "", "", None)
             for r in before["station_reports"]]
     assert after.pop("station_reports") == sorted(want, key=repr)
     assert after == {t: rows for t, rows in before.items() if t not in ("stations", "station_reports")}

@@ -211,3 +211,46 @@ def test_closing_and_reopening_resolve_with_their_resolution(app, store):
     rid2 = _item(store, kind="not_found")
     c.post("/admin/stations/zl-1/reopen", data={"csrf_token": fresh_token(c, "/admin/")})
     assert reports.get_report(store, rid2).resolution == "fixed"
+
+
+def _count(app) -> int:
+    store = app.extensions["stationmap"].store
+    return len(reports.recent_reports(store, "zl-1")) + len(reports.recent_reports(store, "tn-1"))
+
+
+def test_an_idempotency_key_counts_a_resent_check_in_once_whenever_it_comes(app):
+    """The offline queue (static/js/offline.js) sends each check-in with its own key: a resend (its
+    answer lost) is answered with the first, and only one is recorded; another key is another check-in."""
+    c = app.test_client()
+    key = "7d1c2f0e-4b7a-4a55-9d7e-0c2b8f1e9a31"
+    body = {"outcome": "info_wrong", "note": "电话号码已停机"}
+    first = c.post("/api/v1/stations/zl-1/checkins", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201 and first.json["counted"] is True
+    again = c.post("/api/v1/stations/zl-1/checkins", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 200 and again.json["counted"] is False and again.json["id"] == first.json["id"]
+    assert _count(app) == 1
+    # the repeat window would not catch this one (another outcome); the key does
+    other = c.post("/api/v1/stations/zl-1/checkins", json={"outcome": "locked"}, headers={"Idempotency-Key": key})
+    assert other.status_code == 200 and other.json["id"] == first.json["id"]
+    assert _count(app) == 1
+    new = c.post("/api/v1/stations/zl-1/checkins", json={"outcome": "locked"},
+                 headers={"Idempotency-Key": "0f6a7c1e-aaaa-4bbb-8ccc-123456789abc"})
+    assert new.status_code == 201 and _count(app) == 2
+
+
+@pytest.mark.parametrize("key", ["short", "has space in it", "x" * 65, "ключ-ключ-ключ"])
+def test_a_bad_idempotency_key_is_a_400_naming_it(app, key):
+    r = app.test_client().post("/api/v1/stations/zl-1/checkins", json={"outcome": "open_ok"},
+                               headers={"Idempotency-Key": key})
+    assert r.status_code == 400 and r.json["error"]["field"] == "Idempotency-Key"
+    assert _count(app) == 0
+
+
+def test_an_idempotency_key_of_another_station_is_refused(app):
+    c = app.test_client()
+    key = "5b0d9a34-1111-4222-8333-444455556666"
+    assert c.post("/api/v1/stations/zl-1/checkins", json={"outcome": "open_ok"},
+                  headers={"Idempotency-Key": key}).status_code == 201
+    r = c.post("/api/v1/stations/tn-1/checkins", json={"outcome": "open_ok"}, headers={"Idempotency-Key": key})
+    assert r.status_code == 400 and r.json["error"]["field"] == "Idempotency-Key"
+    assert _count(app) == 1

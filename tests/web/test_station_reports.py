@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.webforms import add_users, csrf_token, sign_in, use_fast_hasher
 
-_FORM = re.compile(r'<form method="post" action="([^"]+)" class="report-form">(.*?)</form>', re.S)
+_FORM = re.compile(r'<form method="post" action="([^"]+)" class="report-form"[^>]*>(.*?)</form>', re.S)
 
 
 @pytest.fixture
