@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
-from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, ui
+from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, tiles, ui
 from stationmap.web.state import build_state, sync_index
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(audit_log.bp)  # /admin/audit (issue 22)
     embed.init_app(app)
     coverage.init_app(app)  # coverage page + API (issue 5)
+    tiles.init_app(app)     # map tiles of stations: clusters and stations by what the screen shows (issue 16)
 
     app.before_request(sync_index)
     _register_errors(app)
