@@ -67,6 +67,9 @@ TILE_RADIUS_PX = 60.0
 TILE_SIZE_PX = 256
 TILE_MAX_ZOOM = 22
 TILE_MAX_AGE_S = 0
+#: the finder asks for tiles (clusters made by the server, what the screen shows) from this many
+#: stations on; below it, it loads every station once and clusters them itself
+FINDER_TILES_FROM = 5_000
 
 #: Coverage grids: default cell size and the sizes the library accepts, metres.
 DEFAULT_CELL_M = 250.0

@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ from stationmap.tiles import ClusterIndex
 from stationmap.web.http import PID, evict
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from stationmap.districts import Districts
     from stationmap.reports import Freshness
     from stationmap.scope import Scope
@@ -219,6 +222,9 @@ def sorted_stations() -> list:
     return cached[1]
 
 
+_CLUSTERS_LOCK = threading.Lock()
+
+
 def cluster_index() -> ClusterIndex:
     """The clusters of every zoom over every station (:class:`stationmap.tiles.ClusterIndex`),
     kept until the index changes; an edit that moves, adds or removes no station keeps the
@@ -229,12 +235,23 @@ def cluster_index() -> ClusterIndex:
     hit = st.clusters
     if hit is not None and hit[0] == key:
         return hit[1]
-    stations = st.index.stations()
-    made = hit[1].with_stations(stations) if hit is not None else None
-    if made is None:
-        made = ClusterIndex(stations)
-    st.clusters = (key, made)
+    with _CLUSTERS_LOCK:    # one build: a threaded server's other requests wait for it
+        hit = st.clusters
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        stations = st.index.stations()
+        made = hit[1].with_stations(stations) if hit is not None else None
+        if made is None:
+            made = ClusterIndex(stations)
+        st.clusters = (key, made)
     return made
+
+
+def warm(app: Flask) -> None:
+    """Build what the first requests would (the tiles' :func:`cluster_index`): ``stationmap serve``
+    does it in gunicorn's master, so every worker forks with it (copy-on-write)."""
+    with app.app_context():
+        cluster_index()
 
 
 def any_sample() -> bool:
