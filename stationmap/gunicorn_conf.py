@@ -68,7 +68,7 @@ def when_ready(server: Any) -> None:
     if app is not None and "stationmap" in getattr(app, "extensions", {}):
         from stationmap.web.state import warm
 
-        warm(app)
+        warm(app)  # type: ignore[arg-type]  # (the app gunicorn loaded: stationmap.web.create_app's)
     banner = os.environ.get("STATIONMAP_SERVE_BANNER")
     if banner:
         print(banner, file=sys.stderr, flush=True)
