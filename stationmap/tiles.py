@@ -102,6 +102,16 @@ def _spread(v: np.ndarray) -> np.ndarray:
     return v
 
 
+def _spread_int(v: int) -> int:
+    """:func:`_spread` of one Python int (a tile's column or row: no array's overhead)."""
+    v &= 0xFFFFFF
+    v = (v | (v << 16)) & 0x0000FFFF0000FFFF
+    v = (v | (v << 8)) & 0x00FF00FF00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v << 2)) & 0x3333333333333333
+    return (v | (v << 1)) & 0x5555555555555555
+
+
 def morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Morton codes at :data:`MORTON_ZOOM` of world coordinates."""
     scale = float(1 << MORTON_ZOOM)
@@ -113,9 +123,8 @@ def morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _tile_range(z: int, x: int, y: int) -> tuple[int, int]:
     """The Morton codes ``[lo, hi)`` of tile ``z/x/y``."""
-    code = int(morton(np.array([(x + 0.5) / (1 << z)]), np.array([(y + 0.5) / (1 << z)]))[0])
     shift = 2 * (MORTON_ZOOM - z)
-    lo = (code >> shift) << shift
+    lo = (_spread_int(x) | (_spread_int(y) << 1)) << shift
     return lo, lo + (1 << shift)
 
 
