@@ -150,3 +150,15 @@ def test_documented_in_openapi(ro_client):
     doc = ro_client.get("/api/v1/openapi.json").get_json()
     op = doc["paths"]["/api/v1/tiles/{z}/{x}/{y}.geojson"]["get"]
     assert {p["name"] for p in op["parameters"]} >= {"z", "x", "y", "datum", "kind", "service", "open_now", "status"}
+
+
+def test_the_finder_asks_for_tiles_from_many_stations_on(make_web_app, web_stations, monkeypatch):
+    """Below FINDER_TILES_FROM the finder loads every station (its config has no tiles); from it
+    on, its config names the tile URL and the marker query without a page size."""
+    app = make_web_app(web_stations)
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert '"tiles":' not in page and "/api/v1/tiles/" not in page
+    monkeypatch.setattr("stationmap.web.pages.FINDER_TILES_FROM", len(web_stations))
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert ('"tiles": {"max_zoom": 22, "query": {"fields": "kinds,services,open_now", "status": "active"}, '
+            '"url": "/api/v1/tiles/"}') in page
