@@ -63,12 +63,10 @@ def post_fork(server: Any, worker: Any) -> None:
 
 def when_ready(server: Any) -> None:
     """The app is built and the port is listening: build what the workers share (the map tiles'
-    clusters, :func:`stationmap.web.state.warm`, before they fork), then tell the user."""
-    app = _app(server)
-    if app is not None and "stationmap" in getattr(app, "extensions", {}):
-        from stationmap.web.state import warm
-
-        warm(app)  # type: ignore[arg-type]  # (the app gunicorn loaded: stationmap.web.create_app's)
+    clusters, the finder page: the app's ``warm``, before they fork), then tell the user."""
+    warm = getattr(_app(server), "warm", None)     # stationmap.web.http.StationmapFlask.warm
+    if warm is not None:
+        warm()
     banner = os.environ.get("STATIONMAP_SERVE_BANNER")
     if banner:
         print(banner, file=sys.stderr, flush=True)

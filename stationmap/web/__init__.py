@@ -17,6 +17,7 @@ and ``admin``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, render_template, request
@@ -27,7 +28,7 @@ from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
 from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, tiles, ui
-from stationmap.web.state import build_state, sync_index
+from stationmap.web.state import build_state, sync_index, warm
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -68,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request(sync_index)
     _register_errors(app)
     http.lean_hooks(app)
+    app.warm = partial(warm, app)
     return app
 
 
