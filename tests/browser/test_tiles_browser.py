@@ -142,10 +142,8 @@ def test_zooming_in_breaks_clusters_into_stations_with_popups(big_page):
     page.mouse.click(box[0], box[1])
     popup = page.locator(".leaflet-popup .sm-popup")
     popup.wait_for()
-    # the name comes from /api/v1/stations/<id> ('…' until then); a tile reload may draw the popup
-    # again meanwhile (its marker re-added), so any popup on screen with the name will do
-    page.wait_for_function("() => { const ns = [...document.querySelectorAll('.leaflet-popup .sm-popup .st-name')];"
-                           " return ns.length === 0 || ns.some(n => n.textContent !== '…'); }")
+    page.wait_for_function("() => !document.querySelector('.leaflet-popup .sm-popup .st-name')"
+                           " || document.querySelector('.leaflet-popup .sm-popup .st-name').textContent !== '…'")
     assert popup.locator(".badge").count() == 1
 
 
