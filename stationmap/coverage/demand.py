@@ -375,6 +375,22 @@ def read_points(path: str | os.PathLike[str], *, weight_column: str | None = Non
     return gdf
 
 
+#: {id of a boundary: (the boundary, its area in m² on the ellipsoid)}: a county's area is asked by
+#: every isochrone that reaches it (/api/v1/reach), and its boundary never changes in a process
+_AREAS: dict[int, tuple[BaseGeometry, float]] = {}
+
+
+def _geodesic_area_m2(geom: BaseGeometry) -> float:
+    hit = _AREAS.get(id(geom))
+    if hit is None or hit[0] is not geom:
+        from stationmap.coords import GEOD
+
+        if len(_AREAS) > 4096:
+            _AREAS.clear()
+        hit = _AREAS[id(geom)] = (geom, abs(GEOD.geometry_area_perimeter(geom)[0]))
+    return hit[1]
+
+
 def people_within(polygon: BaseGeometry, *, settings: Settings | None = None, districts: Districts | None = None,
                   cell_m: float = 100.0) -> dict[str, Any]:
     """The people inside ``polygon`` (WGS-84), county by county, from the demand each county's runs use:
@@ -388,8 +404,8 @@ def people_within(polygon: BaseGeometry, *, settings: Settings | None = None, di
     "raster": [adcodes], "census": [adcodes], "unknown": [adcodes with no census figure]}``.
     """
     import shapely
-    from pyproj import Geod
 
+    from stationmap.coords import GEOD
     from stationmap.coverage.areas import Area
     from stationmap.coverage.grid import make_grid
 
@@ -397,7 +413,6 @@ def people_within(polygon: BaseGeometry, *, settings: Settings | None = None, di
         from stationmap.districts import load_districts
 
         districts = load_districts(settings)
-    geod = Geod(ellps="WGS84")
     out: dict[str, Any] = {"people": None, "raster": [], "census": [], "unknown": []}
     if polygon is None or polygon.is_empty:
         return out
@@ -418,7 +433,7 @@ def people_within(polygon: BaseGeometry, *, settings: Settings | None = None, di
             total += float(demand_from_raster(grid, raster).sum())
             out["raster"].append(d.adcode)
         elif d.population is not None:
-            share = abs(geod.geometry_area_perimeter(part)[0]) / abs(geod.geometry_area_perimeter(d.geometry)[0])
+            share = abs(GEOD.geometry_area_perimeter(part)[0]) / _geodesic_area_m2(d.geometry)
             total += d.population * share
             out["census"].append(d.adcode)
         else:

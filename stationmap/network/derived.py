@@ -39,11 +39,11 @@ if TYPE_CHECKING:
     from stationmap.network.graph import Network
 
 #: bump when the layout of the cached objects changes in a way the source digest would not see
-FORMAT = "stationmap-derived/2"
-#: the file: MAGIC, then the header's length (8 bytes, little-endian) and the header (JSON: the
-#: pickle's offset and length, each array buffer's offset and length), then the pickle and the
-#: buffers, each at a multiple of :data:`ALIGN` bytes
-MAGIC = b"SMDERIV2"
+FORMAT = "stationmap-derived/3"
+#: the file: MAGIC, then the header's offset and length (8 bytes each, little-endian); from
+#: :data:`ALIGN` on, the pickle and the buffers, each at a multiple of :data:`ALIGN` bytes; last,
+#: the header (JSON: the pickle's offset and length, each array buffer's offset and length)
+MAGIC = b"SMDERIV3"
 ALIGN = 64
 #: where the files go, under the instance folder
 CACHE_DIR = ("cache", "networks")
@@ -87,8 +87,8 @@ def load(file: Path, name: str | None, settings: Settings) -> Network | None:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         if mm[:len(MAGIC)] != MAGIC:
             return None
-        (n,) = struct.unpack_from("<Q", mm, len(MAGIC))
-        head = json.loads(bytes(mm[len(MAGIC) + 8:len(MAGIC) + 8 + n]))
+        at, n = struct.unpack_from("<QQ", mm, len(MAGIC))
+        head = json.loads(bytes(mm[at:at + n]))
         view = memoryview(mm)
         po, pl = head["pickle"]
         saved = pickle.loads(view[po:po + pl],
@@ -117,23 +117,21 @@ def save(net: Network, file: Path) -> None:
     buffers: list[pickle.PickleBuffer] = []
     body = pickle.dumps(payload, protocol=5, buffer_callback=buffers.append)
     raws = [b.raw() for b in buffers]
-    # the header's length depends on the offsets, which depend on it: reserve room, then fill in
-    reserve = 64 + 48 * (len(raws) + 1)
-    pos = _aligned(len(MAGIC) + 8 + reserve)
+    pos = ALIGN
     spans = []
     for r in [memoryview(body), *raws]:
         spans.append((pos, r.nbytes))
         pos = _aligned(pos + r.nbytes)
     head = json.dumps({"pickle": spans[0], "buffers": spans[1:]}).encode()
-    if len(head) > reserve:
-        raise ValueError("derived-data header larger than reserved")    # (cannot happen: 48 bytes a span)
     tmp = file.with_name(file.name + f".{os.getpid()}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(MAGIC + struct.pack("<Q", len(head)) + head)
+        f.write(MAGIC + struct.pack("<QQ", pos, len(head)))
         for (off, _n), r in zip(spans, [memoryview(body), *raws]):
             f.seek(off)
             f.write(r)
+        f.seek(pos)
+        f.write(head)
     os.replace(tmp, file)
     stem = file.name.rsplit("-", 1)[0]
     for old in folder.glob(f"{stem}-*.pickle"):
