@@ -70,6 +70,19 @@ DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000_000
 
+#: Map tiles of stations (``/api/v1/tiles/{z}/{x}/{y}.geojson``, :mod:`stationmap.tiles`): the highest
+#: zoom with clusters (above it the stations themselves), the cluster radius in pixels of a tile
+#: of ``TILE_SIZE_PX`` (Leaflet's), the highest zoom asked, and how long a browser or CDN may
+#: keep a tile before asking again (it then gets a 304 while the data and the minute are the same).
+TILE_CLUSTER_MAX_ZOOM = 16
+TILE_RADIUS_PX = 60.0
+TILE_SIZE_PX = 256
+TILE_MAX_ZOOM = 22
+TILE_MAX_AGE_S = 0
+#: the finder asks for tiles (clusters made by the server, what the screen shows) from this many
+#: stations on; below it, it loads every station once and clusters them itself
+FINDER_TILES_FROM = 5_000
+
 #: Coverage grids: default cell size and the sizes the library accepts, metres.
 DEFAULT_CELL_M = 250.0
 MIN_CELL_M = 10.0

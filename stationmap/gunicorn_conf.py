@@ -62,7 +62,11 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """The app is built and the port is listening: tell the user."""
+    """The app is built and the port is listening: build what the workers share (the map tiles'
+    clusters, the finder page: the app's ``warm``, before they fork), then tell the user."""
+    warm = getattr(_app(server), "warm", None)     # stationmap.web.http.StationmapFlask.warm
+    if warm is not None:
+        warm()
     banner = os.environ.get("STATIONMAP_SERVE_BANNER")
     if banner:
         print(banner, file=sys.stderr, flush=True)

@@ -157,7 +157,7 @@ login_failures_table = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
-#: "a station is needed here" (migration 0006): a pin dropped by a worker with a short reason,
+#: "a station is needed here" (migration 0007): a pin dropped by a worker with a short reason,
 #: moderated by the editors of the district it lies in (:mod:`stationmap.station_requests`)
 requests_table = sa.Table(
     "station_requests",

@@ -441,6 +441,7 @@
     S.listLayer.on('mouseover', onMarkerOver);
     S.listed = {};
     function showMarkers() {
+      if (cfg.tiles) { return tiles.reload(); }
       var cluster = refs.cluster;
       cluster.clearLayers();
       // (the listed markers stay where they are: a popup open on one stays open when the layer
@@ -536,10 +537,10 @@
         if (now[id] === m) { return; }
         S.listLayer.removeLayer(m);
         m.options.pane = 'markerPane';
-        if (S.markerById[id] === m && matches(m.feature.properties)) { refs.cluster.addLayer(m); }
+        if (S.markerById[id] === m && matches(m.feature.properties)) { homeLayer(m).addLayer(m); }
       });
       markers.forEach(function (m) {
-        if (refs.cluster.hasLayer(m)) { refs.cluster.removeLayer(m); }
+        if (homeLayer(m).hasLayer(m)) { homeLayer(m).removeLayer(m); }
         if (m.options.pane !== LISTED_PANE) { S.listLayer.removeLayer(m); m.options.pane = LISTED_PANE; }
         S.listLayer.addLayer(m);
       });
@@ -831,8 +832,133 @@
 
     function redrawAll() {
       drawBoundaries();
-      if (S.markers.length) { showMarkers(); }
+      if (S.markers.length || cfg.tiles) { showMarkers(); }
       drawPosition(S.radius);
+    }
+
+    // The layer a station's marker is in when the list does not name it: the client-side clusters,
+    // or with tiles (cfg.tiles) the tile layer.
+    function homeLayer(m) { return (tiles && m.fromTile) ? tiles.layer : refs.cluster; }
+
+    // -- tiles: clusters and stations by what the screen shows (/api/v1/tiles/{z}/{x}/{y}.geojson) --
+    // The tiles are asked in the WGS-84 grid over the WGS-84 bounds of the view (over Amap they are
+    // shifted to draw, as everything else: disp), with the filters, so the counts are the server's.
+    // Stations are StationMarkers as above (popups, tooltips, the list's pins); clusters are count
+    // bubbles that zoom in to where they split.
+    function tileLayer() {
+      var layer = L.featureGroup().addTo(map), drawn = {}, cache = {}, cacheAt = 0, my = 0, first = true;
+      layer.on('click', onMarkerClick);
+      layer.on('mouseover', onMarkerOver);
+      function tileQuery() {
+        var q = new URLSearchParams(cfg.tiles.query);
+        q.set('lang', cfg.lang);
+        Object.keys(S.filters.kind).forEach(function (k) { q.append('kind', k); });
+        Object.keys(S.filters.service).forEach(function (v) { q.append('service', v); });
+        if (S.filters.open_now) { q.set('open_now', 'true'); }
+        return q.toString();
+      }
+      function visible() {
+        var b = map.getBounds(), z = Math.max(0, Math.min(cfg.tiles.max_zoom, Math.round(map.getZoom())));
+        var sw = fromDisp(b.getSouthWest()), ne = fromDisp(b.getNorthEast()), n = Math.pow(2, z);
+        function tx(lon) { return Math.max(0, Math.min(n - 1, Math.floor((lon + 180) / 360 * n))); }
+        function ty(lat) {
+          var s = Math.sin(Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180);
+          return Math.max(0, Math.min(n - 1, Math.floor((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * n)));
+        }
+        var out = [];
+        for (var x = tx(sw.lon); x <= tx(ne.lon); x++) {
+          for (var y = ty(ne.lat); y <= ty(sw.lat); y++) { out.push(z + '/' + x + '/' + y); }
+        }
+        return out;
+      }
+      function get(url) {
+        if (!cache[url]) {
+          cache[url] = fetch(url).then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
+            .catch(function (err) { delete cache[url]; throw err; });
+        }
+        return cache[url];
+      }
+      function bubble(p, ll) {
+        var size = p.count < 10 ? 'small' : p.count < 100 ? 'medium' : 'large';
+        var text = p.count < 10000 ? String(p.count) : Math.round(p.count / 1000) + 'k';
+        var box = el('div', null);
+        box.appendChild(el('span', null, text));
+        var title = Object.keys(cfg.kinds).filter(function (k) { return p.kinds[k]; })
+          .map(function (k) { return cfg.kinds[k].label + ' ' + p.kinds[k]; }).join(' · ');
+        var m = L.marker(ll, { icon: L.divIcon({ html: box, className: 'marker-cluster marker-cluster-' + size + ' sm-tile-cluster',
+                                                 iconSize: L.point(40, 40) }), title: title, keyboard: false });
+        m.on('click', function () { map.setView(ll, Math.min(map.getMaxZoom(), Math.max(p.expansion_zoom, map.getZoom() + 1))); });
+        m.on('add', function () { if (m._icon) { m._icon.setAttribute('data-count', String(p.count)); } });
+        return m;
+      }
+      function draw(answers) {
+        var now = {}, clusters = 0, stations = 0, total = 0, inView = 0, view = map.getBounds();
+        layer.eachLayer(function (m) { if (!m.feature) { layer.removeLayer(m); } });
+        answers.forEach(function (d) {
+          d.features.forEach(function (f) {
+            var c = f.geometry.coordinates, p = f.properties;
+            total += p.cluster ? p.count : 1;
+            if (view.contains(disp(c[1], c[0]))) { inView += p.cluster ? p.count : 1; }
+            if (p.cluster) { clusters += 1; layer.addLayer(bubble(p, disp(c[1], c[0]))); return; }
+            stations += 1;
+            now[f.id] = true;
+            if (S.listed[f.id]) { return; }   // drawn by the list already
+            var m = drawn[f.id];
+            if (!m) {
+              m = S.markerById[f.id];
+              if (!m || !m.fromTile) {
+                m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(p.kinds), p.neighbour), keyboard: false });
+                m.fromTile = true;
+              }
+              m.feature = f;
+              S.markerById[f.id] = m;
+              drawn[f.id] = m;
+            }
+            m.feature = f;
+            m.setLatLng(disp(c[1], c[0]));
+            if (!layer.hasLayer(m)) { layer.addLayer(m); }
+          });
+        });
+        Object.keys(drawn).forEach(function (id) {
+          if (!now[id]) { layer.removeLayer(drawn[id]); delete drawn[id]; }
+        });
+        root.dataset.tileClusters = String(clusters);
+        root.dataset.tileStations = String(stations);
+        root.dataset.tileTotal = String(total);
+        root.dataset.markers = String(inView);   // the stations (clusters counted in) on screen
+        if (countEl) { countEl.textContent = fmt(T.count, { n: inView }); }
+        return total;
+      }
+      function reload() {
+        var q = tileQuery(), mine = ++my;
+        if (q !== cache.query || Date.now() - cacheAt > 60000) { cache = { query: q }; cacheAt = Date.now(); }
+        if (first) { status(T.loading); }
+        var keys = visible();
+        root.dataset.tileKeys = keys.join(' ');
+        root.dataset.tilesPending = '1';
+        return Promise.all(keys.map(function (k) { return get(cfg.tiles.url + k + '.geojson?' + q); }))
+          .then(function (answers) {
+            if (mine !== my) { return; }
+            var n = draw(answers);
+            root.dataset.tilesPending = '0';
+            root.dataset.stationsLoaded = String(n);
+            root.dataset.tilesVersion = String(mine);
+            if (first) {
+              first = false;
+              if (window.performance && performance.mark) {
+                performance.mark('stationmap-markers');
+                requestAnimationFrame(function () {
+                  requestAnimationFrame(function () { performance.mark('stationmap-markers-painted'); });
+                });
+              }
+              if (!S.pos) { status(T.pick_position); }
+            }
+            return n;
+          })
+          .catch(function () { if (mine === my) { status(T.load_failed, true); } });
+      }
+      map.on('moveend', function () { reload(); });
+      return { layer: layer, reload: reload };
     }
 
     // -- data --
@@ -879,7 +1005,9 @@
       });
     }
 
-    // the map's layers: the district outlines and every station's marker
+    // many stations (cfg.tiles, stationmap/web/pages.py): only what the screen shows, by tile
+    var tiles = cfg.tiles ? tileLayer() : null;
+    // the map's layers: the district outlines and the stations' markers (all of them, or by tile)
     var layersAsked = false;
     function loadLayers() {
       if (layersAsked) { return; }
@@ -888,7 +1016,13 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (d) { if (d) { S.boundaries = d; drawBoundaries(); root.dataset.boundaries = String(d.features.length); } })
         .catch(function () { /* boundaries are a backdrop only */ });
-      loadStations().then(function () { if (S.areaPending) { keepArea(); } });
+      if (tiles) {
+        root.dataset.markersSource = 'tiles';     // (by tile from the server; the area is kept apart)
+        tiles.reload();
+        if (S.areaPending) { keepArea(); }
+      } else {
+        loadStations().then(function () { if (S.areaPending) { keepArea(); } });
+      }
     }
 
     if (!S.pos) { unknownPosition(true); }

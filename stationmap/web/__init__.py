@@ -17,6 +17,7 @@ and ``admin``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, render_template, request
@@ -26,8 +27,8 @@ from werkzeug.exceptions import HTTPException
 from stationmap import config as _config
 from stationmap.errors import StationmapError
 from stationmap.instance import private_dir, tighten, write_private
-from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, station_requests, ui
-from stationmap.web.state import build_state, sync_index
+from stationmap.web import admin, api, audit_log, auth, coverage, embed, http, i18n, pages, station_requests, tiles, ui
+from stationmap.web.state import build_state, sync_index, warm
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -64,10 +65,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(audit_log.bp)  # /admin/audit (issue 22)
     embed.init_app(app)
     coverage.init_app(app)  # coverage page + API (issue 5)
+    tiles.init_app(app)     # map tiles of stations: clusters and stations by what the screen shows (issue 16)
 
     app.before_request(sync_index)
     _register_errors(app)
     http.lean_hooks(app)
+    app.warm = partial(warm, app)
     return app
 
 

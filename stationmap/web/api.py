@@ -449,16 +449,16 @@ def stations() -> Response:
     # Without ``at`` the answer depends on the minute (open_now) and the stations
     # only: the finder's marker layer (10,000 stations) is built once a minute.
     st = state()
-    etag, modified = _validators(st, None if at else at_)
+    etag, modified = validators(st, None if at else at_)
     if not is_resource_modified(request.environ, etag=etag, last_modified=modified):
-        return _not_modified(etag, modified)
+        return not_modified(etag, modified)
     cache_key = None
     if at is None:
         cache_key = (id(st.index), st.index.revision, len(st.index), at_.strftime("%Y%m%d%H%M"),
                      request.script_root, tuple(sorted(request.args.items(multi=True))))
         hit = st.stations_bodies.get(cache_key)
         if hit is not None:
-            return _validated(cached_response(hit, cache_key), etag, modified)
+            return validated(cached_response(hit, cache_key), etag, modified)
     if bbox is not None and datum != "wgs84":
         # the box's corners to WGS-84; the box around them (the shift is smooth over a city)
         import numpy as np
@@ -510,17 +510,17 @@ def stations() -> Response:
     if cache_key is not None:
         evict(st.stations_bodies, 8)
         st.stations_bodies[cache_key] = body
-    return _validated(cached_response(body, cache_key), etag, modified)
+    return validated(cached_response(body, cache_key), etag, modified)
 
 
-def _validators(st: AppState, minute: datetime | None) -> tuple[str, datetime | None]:
-    """The ``ETag`` and ``Last-Modified`` of a /stations answer: what it depends on is the data
-    revision (the index's, in step with the store's change log), the query and, without ``at``,
-    the minute (``minute``: its ``open_now``).  Last-Modified is when that revision was written
-    (and, without ``at``, no earlier than the minute began); None for a store never written."""
+def validators(st: AppState, minute: datetime | None) -> tuple[str, datetime | None]:
+    """The ``ETag`` and ``Last-Modified`` of a /stations or /tiles answer: what it depends on is the
+    data revision (the index's, in step with the store's change log), the path and query and,
+    without ``at``, the minute (``minute``: its ``open_now``).  Last-Modified is when that revision
+    was written (and, without ``at``, no earlier than the minute began); None for a store never written."""
     rev = st.index.revision
     args = tuple(sorted(request.args.items(multi=True)))
-    tag = hashlib.blake2b(repr((rev, len(st.index), request.script_root, args,
+    tag = hashlib.blake2b(repr((rev, len(st.index), request.script_root, request.path, args,
                                 None if minute is None else minute.strftime("%Y%m%d%H%M"))).encode(),
                           digest_size=12).hexdigest()
     modified = _revision_time(st, rev)
@@ -539,16 +539,16 @@ def _revision_time(st: AppState, rev: int) -> datetime | None:
     return cast("datetime | None", times[rev])
 
 
-def _validated(resp: Response, etag: str, modified: datetime | None) -> Response:
+def validated(resp: Response, etag: str, modified: datetime | None) -> Response:
     resp.set_etag(etag, weak=True)  # weak: the same for the gzip and the identity encodings
     if modified is not None:
         resp.last_modified = modified
     return resp
 
 
-def _not_modified(etag: str, modified: datetime | None) -> Response:
+def not_modified(etag: str, modified: datetime | None) -> Response:
     """304 Not Modified with the validators (no body)."""
-    return _validated(Response(status=304), etag, modified)
+    return validated(Response(status=304), etag, modified)
 
 
 @bp.get("/stations/<path:station_id>", merge_slashes=False)
@@ -598,8 +598,8 @@ def districts() -> Response:
         st.districts_body = (key, body, etag, max(times))
     _key, body, etag, modified = st.districts_body
     if not is_resource_modified(request.environ, etag=etag, last_modified=modified):
-        return _not_modified(etag, modified)
-    return _validated(api_response(body, 200, "application/json", encode=False), etag, modified)
+        return not_modified(etag, modified)
+    return validated(api_response(body, 200, "application/json", encode=False), etag, modified)
 
 
 @bp.get("/districts/boundaries")

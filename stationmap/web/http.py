@@ -196,6 +196,9 @@ class StationmapFlask(Flask):
     request_class = StationmapRequest
     json: DefaultJSONProvider   # (Flask's default json_provider_class)
     _SYNC_CAP = 4096
+    #: builds what the first requests would (:func:`stationmap.web.state.warm`, set by
+    #: ``create_app``): gunicorn's master calls it before the workers fork (``gunicorn_conf.when_ready``)
+    warm: Callable[[], None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

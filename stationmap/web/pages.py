@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from stationmap import reports
-from stationmap.config import DEFAULT_K, DEFAULT_MODE, FINDER_DETOUR_CHOICES, MODES
+from stationmap.config import DEFAULT_K, DEFAULT_MODE, FINDER_DETOUR_CHOICES, FINDER_TILES_FROM, MODES, TILE_MAX_ZOOM
 from stationmap.errors import NotFoundError, StationmapError
 from stationmap.hours import TZ, When, hours_words, when
 from stationmap.labels import DATUM_LABELS, display_name, label, labels
@@ -36,12 +36,18 @@ bp = Blueprint("pages", __name__)
 
 def _finder_parts(page_lang: str) -> MapParts:
     st = state()
-    key = (page_lang, st.settings.tianditu_key, url_for("static", filename=""), center())
+    tiled = len(st.index) >= FINDER_TILES_FROM
+    key = (page_lang, st.settings.tianditu_key, url_for("static", filename=""), center(), tiled)
     cache = st.finder_parts
     parts = cache.get(key)
     if parts is None:
+        cfg = finder_config(page_lang)
+        if tiled:   # many stations: the finder asks for what the screen shows, by tile (issue 16)
+            cfg["tiles"] = {"url": url_for("tiles.tile", z=0, x=0, y=0).rsplit("/0/0/0.geojson", 1)[0] + "/",
+                            "query": {k: v for k, v in cfg["marker_query"].items() if k != "limit"},
+                            "max_zoom": TILE_MAX_ZOOM}
         m = finder_map(center_wgs84=center(), zoom=13, lang=page_lang, tianditu_key=st.settings.tianditu_key,
-                       config=finder_config(page_lang), static_url=url_for("static", filename="").rstrip("/"))
+                       config=cfg, static_url=url_for("static", filename="").rstrip("/"))
         parts = render_parts(m)
         if len(cache) > 16:
             cache.clear()

@@ -189,3 +189,39 @@ def test_sign_in_throttling_and_sign_out_hold_across_workers(servers):
     assert br.post(f"{b}/logout", {"csrf_token": csrf_token(admin_page)}) == 302
     for base in (a, b, a, b):
         assert copy.get(f"{base}/admin/")[0] == 302
+
+
+def test_a_write_through_one_worker_is_seen_in_the_tiles_of_every_other(servers):
+    """Map tiles (issue 16): a station closed through server A is gone from the tiles that server B's
+    workers serve (each keeps a cluster index per data revision), and the tiles' ETag changes."""
+    import json
+
+    from tests.web.test_api_tiles import _tile
+
+    (a, b), store = servers
+    x, y = _tile(119.93, 31.78, 18)
+    tile = f"/api/v1/tiles/18/{x}/{y}.geojson?status=active"
+    world = "/api/v1/tiles/0/0/0.geojson?status=active"
+    x2, y2 = _tile(119.935, 31.781, 18)
+    other = f"/api/v1/tiles/18/{x2}/{y2}.geojson?status=active"
+    for _ in range(8):     # every worker of both servers builds its clusters before the write
+        for base in (a, b):
+            assert "zl-1" in {f["id"] for f in json.loads(_fresh(base + tile))["features"]}
+            assert json.loads(_fresh(base + world))["total"] == 2
+    with urllib.request.urlopen(b + tile, timeout=20) as r:
+        etag = r.headers["ETag"]
+
+    br = _Browser()
+    _status, page = br.get(f"{a}/login")
+    assert br.post(f"{a}/login", {"username": "zl", "password": PASSWORD, "csrf_token": csrf_token(page)}) == 302
+    _status, district = br.get(f"{a}/admin/districts/320404")
+    assert br.post(f"{a}/admin/stations/zl-1/close", {"csrf_token": csrf_token(district), "confirm": "1"}) == 302
+
+    for _ in range(8):
+        for base in (b, a):
+            assert "zl-1" not in {f["id"] for f in json.loads(_fresh(base + tile))["features"]}
+            assert "zl-2" in {f["id"] for f in json.loads(_fresh(base + other))["features"]}
+            assert json.loads(_fresh(base + world))["total"] == 1
+    req = urllib.request.Request(b + tile, headers={"If-None-Match": etag, "Connection": "close"})
+    with urllib.request.urlopen(req, timeout=20) as r:
+        assert r.status == 200 and r.headers["ETag"] != etag

@@ -1,0 +1,189 @@
+"""``GET /api/v1/tiles/{z}/{x}/{y}.geojson``: what a map shows of the stations in one tile.
+
+Clusters at low zoom, the stations themselves at high zoom (:mod:`stationmap.tiles`), for the
+finder's filters, as GeoJSON.  GeoJSON rather than Mapbox Vector Tiles: the maps are Leaflet
+maps that draw markers with popups, icons and filters from GeoJSON features today (MVT would
+need a vector-tile renderer and a protobuf decoder in the page, and a second way to draw a
+station); a tile holds points only, a few dozen features, where MVT's gain (quantised
+geometry of lines and polygons) is small, and gzip takes the rest.
+
+Caching: the answer depends on the data revision, the tile, the query and (without ``at``) the
+minute (each station's ``open_now``): its weak ``ETag`` says so (the same validators as
+``/api/v1/stations``: :func:`stationmap.web.api.validators`), with ``Last-Modified`` and
+``Cache-Control: public, no-cache``: a browser or CDN keeps the tile and asks again each time,
+answered 304 while nothing changed; an edit through any worker changes the revision the next
+request sees (:meth:`stationmap.web.state.AppState.sync`).  Bodies are kept per index and minute
+(:attr:`~stationmap.web.state.AppState.tile_bodies`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from flask import Blueprint, Response, request
+from werkzeug.http import is_resource_modified
+
+from stationmap.config import TILE_MAX_AGE_S, TILE_MAX_ZOOM
+from stationmap.errors import ValidationError
+from stationmap.tiles import Filters, Tile, check_tile
+from stationmap.web import params
+from stationmap.web.api import not_modified, validated, validators
+from stationmap.web.features import PRECISION, cached_response, dumps, feature_parts
+from stationmap.web.http import evict
+from stationmap.web.openapi import register_paths
+from stationmap.web.params import AT, FIELDS, KIND, LANG, OPEN_NOW, SERVICE, STATUS, TILE_DATUM, Params, names, now
+from stationmap.web.state import any_sample, cluster_index, state
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from flask import Flask
+
+bp = Blueprint("tiles", __name__, url_prefix="/api/v1")
+
+_TILES = names(params.TILES)
+_INT = re.compile(r"\d{1,8}")
+#: tile bodies kept (each a few kB)
+BODIES_KEPT = 512
+
+
+def _coordinate(name: str, raw: str) -> int:
+    if not _INT.fullmatch(raw):
+        raise ValidationError(f"{name} must be a whole number 0 or more, got {raw!r}", field=name)
+    return int(raw)
+
+
+@bp.get("/tiles/<z>/<x>/<y>.geojson")
+def tile(z: str, x: str, y: str) -> Response:
+    """Clusters and stations of tile z/x/y (GeoJSON FeatureCollection)."""
+    zi, xi, yi = _coordinate("z", z), _coordinate("x", x), _coordinate("y", y)
+    try:
+        check_tile(zi, xi, yi)
+    except ValueError as exc:
+        bad = "z" if zi > TILE_MAX_ZOOM else "x" if xi >= (1 << zi) else "y"
+        raise ValidationError(str(exc), field=bad) from None
+    p = Params(_TILES)
+    datum = p.choice(TILE_DATUM)
+    kinds, services, statuses = p.many(KIND), p.many(SERVICE), p.many(STATUS)
+    open_now, at = p.boolean(OPEN_NOW), p.when(AT)
+    fields = p.many(FIELDS) or None
+    lang: str | None = p.choice(LANG)
+    at_ = at or now()[0]
+    st = state()
+    etag, modified = validators(st, None if at else at_)
+    if not is_resource_modified(request.environ, etag=etag, last_modified=modified):
+        return _cache_headers(not_modified(etag, modified))
+    key = None
+    if at is None:
+        key = ("tile", st.index_key(), at_.strftime("%Y%m%d%H%M"), request.script_root, request.path,
+               tuple(sorted(request.args.items(multi=True))))
+        hit = st.tile_bodies.get(key)
+        if hit is not None:
+            return _cache_headers(validated(cached_response(hit, key), etag, modified))
+    filters = Filters(kinds=kinds, services=services, statuses=statuses, open_at=at_ if open_now else None)
+    answer = cluster_index().tile(zi, xi, yi, filters, datum=datum)
+    body = tile_json(answer, at=at_, fields=fields, services=services, lang=lang, sample=any_sample())
+    if key is not None:
+        evict(st.tile_bodies, BODIES_KEPT)
+        st.tile_bodies[key] = body
+    return _cache_headers(validated(cached_response(body, key), etag, modified))
+
+
+def _cache_headers(resp: Response) -> Response:
+    resp.cache_control.public = True
+    if TILE_MAX_AGE_S:
+        resp.cache_control.max_age = TILE_MAX_AGE_S
+    else:
+        resp.cache_control.no_cache = True
+    return resp
+
+
+def tile_json(answer: Tile, *, at: datetime, fields: tuple[str, ...] | None, services: tuple[str, ...],
+              lang: str | None, sample: bool) -> bytes:
+    """The JSON text of a tile: its clusters, then its stations (the features of ``/api/v1/stations``
+    with ``fields``), coordinates in the tile's datum."""
+    head = dumps({"type": "FeatureCollection", "datum": answer.datum, "sample": sample,
+                  "tile": {"z": answer.z, "x": answer.x, "y": answer.y},
+                  "total": answer.total, "clusters": len(answer.clusters), "stations": len(answer.stations),
+                  "features": []})
+    clusters = b",".join(dumps({
+        "type": "Feature", "id": f"cluster-{answer.z}-{c.node}",
+        "geometry": {"type": "Point", "coordinates": [round(c.lon, PRECISION), round(c.lat, PRECISION)]},
+        "properties": {"cluster": True, "count": c.count, "kinds": c.kinds, "expansion_zoom": c.expansion_zoom},
+    }) for c in answer.clusters)
+    parts: list[bytes] = []
+    feature_parts(parts, answer.stations, out_datum=answer.datum, at=at, fields=fields, services=services,
+                  lang=lang)
+    stations = b"".join(parts)[1:]          # "...]" without its "["
+    sep = b"," if clusters and answer.stations else b""
+    return head[:-3] + b"[" + clusters + sep + stations + b"}"
+
+
+def _openapi() -> dict:
+    coord = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+    cluster_props = {
+        "type": "object", "required": ["cluster", "count", "kinds", "expansion_zoom"],
+        "properties": {
+            "cluster": {"type": "boolean", "enum": [True]},
+            "count": {"type": "integer", "minimum": 2, "description": "stations matching the filters"},
+            "kinds": {"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "of them, how many are of each kind (a station of two kinds counts in both)"},
+            "expansion_zoom": {"type": "integer", "description": "the zoom at which its stations (unfiltered) "
+                               "split into several clusters or stations"}}}
+    cluster_feature = {"type": "object", "required": ["type", "geometry", "properties"],
+                       "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                                      "id": {"type": "string"},
+                                      "geometry": {"type": "object", "required": ["type", "coordinates"],
+                                                   "properties": {"type": {"type": "string", "enum": ["Point"]},
+                                                                  "coordinates": coord}},
+                                      "properties": cluster_props}}
+    path_params = [
+        {"name": "z", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0,
+                                                                 "maximum": TILE_MAX_ZOOM},
+         "description": "Zoom."},
+        {"name": "x", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0},
+         "description": "Column, 0 to 2^z - 1, west to east."},
+        {"name": "y", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0},
+         "description": "Row, 0 to 2^z - 1, north to south (the XYZ scheme of OpenStreetMap, Leaflet, Amap)."},
+    ]
+    return {"/api/v1/tiles/{z}/{x}/{y}.geojson": {"get": {
+        "operationId": "tile",
+        "summary": "What a map shows of the stations in one Web-Mercator tile: clusters at low zoom, the "
+                   "stations at high zoom, for the filters.",
+        "description": "Clusters are supercluster's (radius in pixels of a 256-pixel tile, zooms 0 to the "
+                       "highest cluster zoom; above it every station is itself). A cluster's features are "
+                       "`cluster: true` with `count`, `kinds` and `expansion_zoom`; a cluster with one matching "
+                       "station is that station, a feature of `/api/v1/stations` (with `fields`). Each "
+                       "station and each cluster belongs to the one tile holding its point: over the tiles "
+                       "of a zoom every matching station is counted once. With `datum=gcj02` the tile is "
+                       "one of the GCJ-02 grid (a map over Amap tiles) and coordinates are GCJ-02. Weak "
+                       "ETag (data revision, tile, query, minute), Last-Modified, `Cache-Control: public, "
+                       "no-cache`: If-None-Match gets a 304 while nothing changed.",
+        "parameters": [*path_params, *(p.openapi() for p in params.TILES)],
+        "responses": {
+            "200": {"description": "GeoJSON FeatureCollection: clusters first, then stations.",
+                    "content": {"application/geo+json": {"schema": {
+                        "type": "object", "required": ["type", "datum", "tile", "total", "features"],
+                        "properties": {
+                            "type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "datum": {"type": "string", "enum": ["wgs84", "gcj02"]},
+                            "sample": {"type": "boolean"},
+                            "tile": {"type": "object", "required": ["z", "x", "y"],
+                                     "properties": {k: {"type": "integer"} for k in "zxy"}},
+                            "total": {"type": "integer", "description": "matching stations in the tile"},
+                            "clusters": {"type": "integer"},
+                            "stations": {"type": "integer"},
+                            "features": {"type": "array", "items": {"anyOf": [
+                                cluster_feature,
+                                {"$ref": "#/components/schemas/StationFeature"}]}}}}}}},
+            "304": {"description": "Not modified (If-None-Match / If-Modified-Since)."},
+            "400": {"description": "A bad tile or parameter.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        }}}}
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and its OpenAPI path (called from :func:`stationmap.web.create_app`)."""
+    app.register_blueprint(bp)
+    register_paths(app, _openapi())
