@@ -915,7 +915,10 @@
               drawn[f.id] = m;
             }
             m.feature = f;
-            m.setLatLng(disp(c[1], c[0]));
+            // moved only when it moved: a move also moves its open popup, whose autopan would end
+            // in moveend and ask for the tiles again (a loop that held the page for a minute)
+            var ll = disp(c[1], c[0]);
+            if (!m.getLatLng().equals(ll)) { m.setLatLng(ll); }
             if (!layer.hasLayer(m)) { layer.addLayer(m); }
           });
         });
@@ -957,7 +960,10 @@
           })
           .catch(function () { if (mine === my) { status(T.load_failed, true); } });
       }
-      map.on('moveend', function () { reload(); });
+      // a task of its own after moveend: the tiles asked before (cached promises) would otherwise
+      // draw in the same task as the move that asked for them
+      var soon = null;
+      map.on('moveend', function () { clearTimeout(soon); soon = setTimeout(reload, 0); });
       return { layer: layer, reload: reload };
     }
 
