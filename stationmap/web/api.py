@@ -257,10 +257,9 @@ def nearest() -> Response:
         "features": [],
     }
     # the features from their cached pieces (features.feature_parts), with this request's properties
-    resp = geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
-                                       lang=lang))
-    resp.vary.add("User-Agent")
-    return resp
+    # the nav links were made for this browser (User-Agent)
+    return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
+                                       lang=lang), vary=("User-Agent",))
 
 
 @bp.get("/offline")
@@ -300,9 +299,8 @@ def offline_area() -> Response:
         "sample": any(s.is_sample for s in stations),
         "features": [],
     }
-    resp = geojson_response(collection(head, stations, out_datum="wgs84", at=at_, extra=extra, lang=lang))
-    resp.vary.add("User-Agent")
-    return resp
+    return geojson_response(collection(head, stations, out_datum="wgs84", at=at_, extra=extra, lang=lang),
+                            vary=("User-Agent",))
 
 
 @bp.get("/reach")
@@ -568,9 +566,7 @@ def station(station_id: str) -> Response:
     feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
     feat["in_app_browser"] = in_app_browser(ua)
-    resp = geojson_response(feat)
-    resp.vary.add("User-Agent")
-    return resp
+    return geojson_response(feat, vary=("User-Agent",))
 
 
 @bp.get("/districts")

@@ -261,9 +261,9 @@ def _plain(obj: object) -> object:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
-def geojson_response(obj: object, status: int = 200) -> Response:
-    """``obj`` (or its JSON text) as ``application/geo+json``."""
-    return api_response(obj if isinstance(obj, (str, bytes)) else dumps(obj), status, GEOJSON)
+def geojson_response(obj: object, status: int = 200, *, vary: tuple[str, ...] = ()) -> Response:
+    """``obj`` (or its JSON text) as ``application/geo+json`` (``vary``: :func:`api_response`'s)."""
+    return api_response(obj if isinstance(obj, (str, bytes)) else dumps(obj), status, GEOJSON, vary=vary)
 
 
 def json_response(obj: object, status: int = 200) -> Response:

@@ -364,7 +364,8 @@ class ApiResponse(Response):
         return body
 
 
-def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool = True) -> ApiResponse:
+def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool = True,
+                 vary: tuple[str, ...] = ()) -> ApiResponse:
     """A JSON API answer with its final headers set at once.
 
     What the after-request hooks would add one by one, the API's answers carry
@@ -373,16 +374,19 @@ def api_response(body: str | bytes, status: int, mimetype: str, *, encode: bool 
     framed: ``frame_headers`` leaves them), and for a body under 64 KB, gzip
     (:func:`compress`'s rules) with ``Vary``.  Larger bodies, and any with
     ``encode=False`` (a body the view caches), are left to :func:`compress`,
-    which keeps the gzip of cached ones.
+    which keeps the gzip of cached ones.  ``vary``: the request headers the answer depends
+    on besides Accept-Encoding (``("User-Agent",)``: navigation links made for the browser),
+    set with the rest (``resp.vary.add`` parses and writes the header back: ~4 us).
     """
     data = body.encode() if isinstance(body, str) else body
     headers = [*DENY_HEADERS, ("Content-Type", content_type(mimetype))]
     encode = encode and (status != 200 or len(data) < 65536)
-    if encode and status == 200 and len(data) >= _MIN_SIZE:
-        headers.append(("Vary", "Accept-Encoding"))
-        if accepts_gzip():
-            data = _gzip(data, 0)     # the fastest: a small answer built for one request
-            headers.append(("Content-Encoding", "gzip"))
+    gzipped = encode and status == 200 and len(data) >= _MIN_SIZE
+    if gzipped or vary:
+        headers.append(("Vary", ", ".join((*vary, "Accept-Encoding") if gzipped else vary)))
+    if gzipped and accepts_gzip():
+        data = _gzip(data, 0)     # the fastest: a small answer built for one request
+        headers.append(("Content-Encoding", "gzip"))
     resp = ApiResponse.of(data, status, headers)
     resp.deny_framing = True
     resp.encoded = encode   # then compress() has nothing left to do

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+from stationmap.coords import wgs84_to_gcj02
 from tests.support.webforms import FINDER_NOON, Clock, live_server, make_app
 
 pytestmark = pytest.mark.slow
@@ -137,6 +138,13 @@ def test_zooming_in_breaks_clusters_into_stations_with_popups(big_page):
         d = _settle(page, version)
         assert page.evaluate("() => stationmapFinder.state.map.getZoom()") > zoom
     assert int(d["tileStations"]) > 0
+    # over Amap (the default base map) the WGS-84 tiles' stations are drawn shifted to GCJ-02
+    assert d["datum"] == "gcj02"
+    drawn = page.evaluate("""() => Object.values(stationmapFinder.state.markerById).filter(m => m.fromTile && m._map)
+        .map(m => [m.feature.geometry.coordinates, [m.getLatLng().lng, m.getLatLng().lat]])""")
+    assert drawn
+    for (lon, lat), shown in drawn:
+        assert shown == pytest.approx(list(wgs84_to_gcj02(lon, lat)), abs=1e-9)
     box = _clickable(page, ".leaflet-marker-pane .sm-marker")
     assert box is not None, "no station marker in view"
     # the page's long tasks from the click on: the popup's autopan must not ask for the tiles again

@@ -26,6 +26,11 @@ def test_nearest_and_station_links_follow_the_user_agent(ro_client, web_query_po
     assert r.status_code == 200
     d = r.get_json()
     assert d["in_app_browser"] == in_app and "User-Agent" in r.headers["Vary"]
+    # (one Vary header, naming both what the links and what the encoding depend on)
+    gz = ro_client.get("/api/v1/nearest", query_string={"lat": lat, "lon": lon, "mode": "walk"},
+                       headers={"User-Agent": ua, "Accept-Encoding": "gzip"})
+    assert gz.headers.get_all("Vary") == ["User-Agent, Accept-Encoding"]
+    assert gz.headers["Content-Encoding"] == "gzip"
     assert d["features"] and all(_callnative(f["properties"]["nav"]["amap"]) == native for f in d["features"])
     sid = d["features"][0]["id"]
     one = ro_client.get(f"/api/v1/stations/{sid}", headers={"User-Agent": ua})
