@@ -209,3 +209,28 @@ def test_accessibility_on_a_mixed_run_uses_each_cells_part(cov, sip, stations, s
     supply = np.where(np.isnan(cov.stations.capacity), float(config.DEFAULT_CAPACITY), cov.stations.capacity)
     ratio = np.divide(supply, w, out=np.zeros(len(stations)), where=w > 0)
     assert np.allclose(acc.ratio, ratio)
+
+
+def test_a_profile_of_a_mixed_run_equals_its_runs_at_each_moment(stations, settings):
+    from dataclasses import replace
+    from datetime import datetime
+
+    hours = ["Mo-Fr 08:00-18:00", "Mo-Su 22:00-06:00", "24/7"]
+    timed = [replace(s, opening_hours=hours[k % 3]) for k, s in enumerate(stations)]
+    base = cv.analyse([AREA], timed, kinds=["rest"], mode=MODE, minutes=MINUTES, cell_m=250, settings=settings)
+    assert base.method == "mixed"
+    moments = [datetime(2026, 12, 7, 3), datetime(2026, 12, 7, 12), datetime(2026, 12, 6, 12)]
+    prof = cv.time_profile(base, timed, moments, name="year")
+    t = prof.table
+    seen = set()
+    for m in moments:
+        snap = cv.analyse([AREA], timed, kinds=["rest"], mode=MODE, minutes=MINUTES, grid=base.grid,
+                          settings=settings, at=m)
+        assert snap.method == "mixed"
+        want = snap.stats(total=False).iloc[0]
+        got = t[t.moment.str.startswith(m.isoformat())].iloc[0]
+        assert got["stations_open"] == want["stations"]
+        for col in ("demand_covered", "demand_cross_covered", "area_covered"):
+            assert got[col] == pytest.approx(want[col], rel=1e-12, abs=1e-15)
+        seen.add(round(float(want["demand_covered"]), 12))
+    assert len(seen) > 1
