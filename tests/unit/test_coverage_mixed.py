@@ -114,10 +114,18 @@ def test_a_station_just_across_the_network_edge_counts_for_cells_inside(cov, sta
     assert (cov.count["rest"][on] - without.count["rest"][on]).max() == 1
 
 
-def test_figures_are_the_sums_of_the_parts(cov):
+def test_figures_are_the_sums_of_the_parts(cov, sip, stations, settings):
+    """The area's figures from the parts computed apart: the network's cells on the network alone,
+    the others by circles."""
     row = cov.stats(total=False).iloc[0]
-    d, c = cov.demand, cov.count["rest"]
+    g, d = cov.grid, cov.demand
     parts = [cov.cell_networks.index == 0, cov.cell_networks.index < 0]
+    slon, slat = _arrays(stations)
+    c = np.zeros(len(g), np.int64)
+    c[parts[0]] = cv.network_minutes(sip, g.lon[parts[0]], g.lat[parts[0]], slon, slat, mode=MODE,
+                                     minutes=MINUTES)[1]
+    c[parts[1]] = cv.circle_minutes(g.lon[parts[1]], g.lat[parts[1]], slon, slat, mode=MODE, minutes=MINUTES,
+                                    settings=settings)[1]
     people = sum(float(d[p].sum()) for p in parts)
     covered = sum(float(d[p & (c >= 1)].sum()) for p in parts)
     cross = sum(float(d[p & (c >= 2)].sum()) for p in parts)
