@@ -1168,7 +1168,9 @@ def demand_remove(adcode: str) -> None:
 @click.option("--shape", type=click.Choice(["square", "h3"]), default="square", show_default=True)
 @click.option("--h3-resolution", type=click.IntRange(0, 15), default=None, help="H3 resolution (default: from --cell).")
 @click.option("--method", type=click.Choice(list(_config.METHODS)), default=_config.DEFAULT_METHOD, show_default=True,
-              help="circle: straight line x detour factor; network: road graph (zones without a polygon need one).")
+              help="circle: straight line x detour factor; network: road graph (zones without a polygon need one); "
+                   "auto: a network of the district's own, else each cell by the network that holds it and "
+                   "circles elsewhere (the run then says 'mixed').")
 @click.option("--network", "network_spec", default=None,
               help="Road network: a name in STATIONMAP_NETWORKS, a compiled .npz or a .gpkg road graph.")
 @click.option("--add", "add_n", type=click.IntRange(1, _config.MAX_SITES), default=None, help="Suggest N new sites.")

@@ -103,6 +103,9 @@ METHOD_LABELS = {
     "auto": ("自动", "auto"),
     "network": ("路网", "road network"),
     "circle": ("直线距离 × 绕行系数", "straight line x detour factor"),
+    # (an outcome, not a choice: a coverage run whose cells a road network holds only in part)
+    "mixed": ("混合：路网覆盖的网格按道路，其余按直线距离 × 绕行系数",
+              "mixed: roads where a network covers the cell, straight line x detour factor elsewhere"),
 }
 
 #: a check-in's outcome (:data:`stationmap.reports.REPORT_KINDS`) -> (Chinese, English);

@@ -166,7 +166,9 @@ def coverage_matrix(coverage: Coverage, *, kind: str | None = None, candidates: 
     grid = coverage.grid
     rows = np.nonzero((coverage.count[kind] < times) & (coverage.demand > 0))[0]
     clon, clat, cids = _candidates(coverage, candidates, rows, settings, notes)
-    if coverage.method == "network":
+    if coverage.method == "mixed":
+        A = _mixed_reach(coverage, rows, clon, clat, settings)
+    elif coverage.method == "network":
         network = network if network is not None else coverage.network
         if network is None:
             raise ValidationError("this coverage used a road network: pass the same network", field="network")
@@ -176,6 +178,37 @@ def coverage_matrix(coverage: Coverage, *, kind: str | None = None, candidates: 
         A = _circle_reach(grid.lon[rows], grid.lat[rows], clon, clat, mode=coverage.mode,
                           minutes=coverage.threshold, settings=settings)
     return A, rows, clon, clat, cids
+
+
+def _mixed_reach(coverage: Coverage, rows: np.ndarray, site_lon: np.ndarray, site_lat: np.ndarray,
+                 settings: Settings) -> csr_matrix:
+    """:func:`coverage_matrix`'s A for a mixed run: each demand row by the part its cell is in
+    (its road network, or the circle), every site offered to each part."""
+    from scipy.sparse import coo_matrix
+
+    from stationmap import coverage as cv
+
+    parts = coverage.cell_networks
+    if parts is None:
+        raise ValidationError("a mixed coverage without its cells' networks", field="method")
+    grid = coverage.grid
+    part_of = parts.index[rows]
+    r_all, c_all = [], []
+    for i in np.unique(part_of).tolist():
+        cols = np.nonzero(part_of == i)[0]
+        lon, lat = grid.lon[rows[cols]], grid.lat[rows[cols]]
+        if i < 0:
+            sub = _circle_reach(lon, lat, site_lon, site_lat, mode=coverage.mode, minutes=coverage.threshold,
+                                settings=settings)
+        else:
+            sub = cv.network_reach(parts.networks[i], lon, lat, site_lon, site_lat, mode=coverage.mode,
+                                   minutes=coverage.threshold)
+        pairs = sub.tocoo()
+        r_all.append(pairs.row.astype(np.int64))
+        c_all.append(cols[pairs.col])
+    r = np.concatenate(r_all) if r_all else np.empty(0, np.int64)
+    c = np.concatenate(c_all) if c_all else np.empty(0, np.int64)
+    return coo_matrix((np.ones(r.size, bool), (r, c)), shape=(len(site_lon), rows.size)).tocsr()
 
 
 def _circle_reach(cell_lon: np.ndarray, cell_lat: np.ndarray, site_lon: np.ndarray, site_lat: np.ndarray, *,
@@ -215,7 +248,7 @@ def _candidates(coverage: Coverage, candidates: Any, rows: np.ndarray, settings:
 
     if not rows.size:
         return np.empty(0), np.empty(0), np.empty(0, dtype=object)
-    if coverage.method == "network":
+    if coverage.method != "circle":     # (network or mixed: the farthest a road trip may go)
         r = coverage.threshold * cv.speed_m_per_min(coverage.mode, settings)
     else:
         r = cv.reach_m(coverage.threshold, coverage.mode, settings=settings)

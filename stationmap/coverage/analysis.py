@@ -32,7 +32,7 @@ from stationmap.coverage.demand import (
     spread_population,
 )
 from stationmap.coverage.grid import Grid, make_grid
-from stationmap.coverage.minutes import StationArrays, kind_minutes
+from stationmap.coverage.minutes import CellNetworks, StationArrays, cell_networks, kind_minutes
 from stationmap.coverage.params import (
     DEFAULT_CELL_M,
     DEMAND_PROXIES,
@@ -45,6 +45,7 @@ from stationmap.coverage.params import (
 from stationmap.errors import NotFoundError, ValidationError
 from stationmap.hours import rfc3339, to_shanghai
 from stationmap.model import check_kinds, check_services
+from stationmap.network import load_networks
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -96,6 +97,27 @@ class Coverage:
     #: how the demand was made: ``source`` (census, raster, layer, cells) and ``spread``
     #: (:data:`stationmap.coverage.assumptions.DEMAND_SPREADS`), with the file and its details
     demand_info: dict[str, Any] = field(default_factory=dict)
+    #: the cells' road networks of a ``"mixed"`` run (each cell by the network holding it, the
+    #: circle elsewhere); None for a circle or network run (not serialised)
+    cell_networks: CellNetworks | None = field(default=None, repr=False)
+
+    @property
+    def networks(self) -> tuple[Network, ...]:
+        """The road networks the run used: its network, the networks of a mixed run's cells, or none."""
+        if self.cell_networks is not None:
+            return self.cell_networks.networks
+        return () if self.network is None else (self.network,)
+
+    def network_parts(self) -> list[dict[str, Any]]:
+        """Each road network the run used, JSON-ready: name, source, data date, licence, whether it
+        keeps to one-way streets and (a mixed run) how many cells it covers."""
+        out = []
+        for i, net in enumerate(self.networks):
+            cells = (int((self.cell_networks.index == i).sum()) if self.cell_networks is not None
+                     else len(self.grid))
+            out.append({"name": net.name, "source": net.source or None, "date": net.date or None,
+                        "licence": net.licence or None, "oneway_respected": net.oneway_known, "cells": cells})
+        return out
 
     @property
     def sample(self) -> bool:
@@ -110,13 +132,17 @@ class Coverage:
                 "demand": self.demand_source, "sample": self.sample, "cells": len(self.grid),
                 "at": rfc3339(self.at), "services": list(self.services),
                 "oneway_respected": self.oneway_respected,
-                "network_licence": (self.network.licence or None) if self.network is not None else None}
+                "network_licence": "; ".join(dict.fromkeys(n.licence for n in self.networks if n.licence)) or None,
+                **({"networks": self.network_parts(),
+                    "circle_cells": int((self.cell_networks.index < 0).sum())}
+                   if self.cell_networks is not None else {})}
 
     @property
     def oneway_respected(self) -> bool | None:
-        """The network of a network-method run keeps to one-way streets (False: its source had no
-        one-way data and the minutes are optimistic); None for the circle method."""
-        return None if self.network is None else self.network.oneway_known
+        """The road network(s) of the run keep to one-way streets (False: a source had no one-way
+        data and its minutes are optimistic); None for the circle method."""
+        nets = self.networks
+        return None if not nets else all(n.oneway_known for n in nets)
 
     # -- tables ---------------------------------------------------------------------
     @overload
@@ -127,14 +153,18 @@ class Coverage:
     def cells(self, *, geometry: bool) -> pd.DataFrame: ...
 
     def cells(self, *, geometry: bool = False) -> pd.DataFrame:
-        """One row per cell: ids, centre (WGS-84), area, demand, and per kind
-        ``minutes_<kind>``, ``count_<kind>``.  A GeoDataFrame (WGS-84 cell
+        """One row per cell: ids, centre (WGS-84), area, demand, (a mixed run) the cell's
+        ``method`` (``network`` or ``circle``) and ``network`` (its name, "" on the circle), and per
+        kind ``minutes_<kind>``, ``count_<kind>``.  A GeoDataFrame (WGS-84 cell
         polygons) when ``geometry``, else a DataFrame."""
         import pandas as pd
 
         g = self.grid
         cols = {"cell_id": g.cell_id, "adcode": g.adcode, "lon": g.lon, "lat": g.lat,
                 "area_m2": g.area_m2, "demand": self.demand}
+        if self.cell_networks is not None:
+            cols["method"] = self.cell_networks.method_of_cells()
+            cols["network"] = self.cell_networks.network_of_cells()
         for k in self.kinds:
             cols[f"minutes_{k}"] = self.minutes[k]
             cols[f"count_{k}"] = self.count[k]
@@ -435,7 +465,12 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         The threshold (default ``Settings.minutes``, 15).
     method : {"auto", "circle", "network"}
         ``"auto"``: the network when ``network`` is given (or the area is a
-        zone that only a network delimits), else circles.
+        zone that only a network delimits, or a county with a network fetched
+        for it); else, when some configured or registered network holds some of
+        the cells (:func:`~stationmap.coverage.minutes.cell_networks`), a
+        ``"mixed"`` run: those cells by their network, the others by circles
+        (``Coverage.method`` is then ``"mixed"`` and ``Coverage.cell_networks``
+        says which cell used what); else circles.
     cell_m, shape, h3_resolution, crs
         The grid (:func:`make_grid`).
     horizon_minutes : float, optional
@@ -513,6 +548,7 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         if network is None and method != "circle":     # a zone's network, or one fetched for the district
             network = default_network_for(d, settings=settings, districts=districts)
     areas = resolve_areas(area, districts=districts, network=network, settings=settings)
+    mixed_auto = method == "auto" and network is None
     if method == "auto":
         method = "network" if network is not None else "circle"
     if method == "network" and network is None:
@@ -528,6 +564,15 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     if max_cells is not None and len(grid) > max_cells:
         raise ValidationError(f"cell {cell_m:g} m gives {len(grid):,} cells here, over the limit of {max_cells:,}: "
                               "use larger cells or a smaller district", field="cell")
+    parts: CellNetworks | None = None
+    if mixed_auto:      # each cell by the network that holds it, circles elsewhere (issue 21)
+        nets = load_networks(settings, skip_missing=True)
+        parts = cell_networks([nets[k] for k in sorted(nets)], grid.lon, grid.lat, mode=mode) if nets else None
+        if parts is not None:
+            method = "mixed"
+            notes.append("mixed methods: the cells a road network holds by its roads ("
+                         + ", ".join(f"{p['name']}: {p['cells']:,} cells" for p in _parts_summary(parts))
+                         + f"), the other {int((parts.index < 0).sum()):,} by straight line x detour factor")
     at = None if at is None else to_shanghai(at)
     services = check_services(services, field="service") if services else ()
     st = StationArrays.from_stations(stations, at=at, services=services)
@@ -538,7 +583,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
         step(f"minutes: {k}")
         sel = st.of_kind(k) if len(st) else np.zeros(0, bool)
         mins[k], cnts[k] = kind_minutes(method, network, grid.lon, grid.lat, st.lon[sel], st.lat[sel], mode=mode,
-                                        minutes=minutes, horizon=horizon, settings=settings, cell_xyz=grid.xyz())
+                                        minutes=minutes, horizon=horizon, settings=settings, cell_xyz=grid.xyz(),
+                                        parts=parts)
 
     step("demand")
     info: dict[str, Any]
@@ -580,4 +626,8 @@ def analyse(area: AreaSpec, stations: Iterable[Station] | StationIndex | Station
     return Coverage(grid=grid, areas=areas, kinds=kinds, mode=mode, threshold=minutes, horizon_minutes=horizon,
                     method=method, minutes=mins, count=cnts, demand=dem, demand_source=source, stations=st,
                     parent=parent, notes=notes, network=network if method == "network" else None, at=at,
-                    services=services, settings=settings, demand_info=info)
+                    services=services, settings=settings, demand_info=info, cell_networks=parts)
+
+
+def _parts_summary(parts: CellNetworks) -> list[dict[str, Any]]:
+    return [{"name": n.name, "cells": int((parts.index == i).sum())} for i, n in enumerate(parts.networks)]

@@ -2,7 +2,8 @@
 
 :func:`assumptions` builds the record of a run: the mode and its speed; for the circle
 method the detour factor and the straight-line radius it gives, for the network method
-the network's name, source and date; the minutes (and horizon); the moment or the time
+the network's name, source and date, for a mixed run both (each network with the cells it
+covers, the circle for the others); the minutes (and horizon); the moment or the time
 profile; the demand's source and how it was spread over the cells; the cells' size and
 shape; and whether the stations are sample data.  It carries the same facts as words in
 Chinese and English (``text``), so the API's JSON, the coverage page, ``summary.json``,
@@ -48,15 +49,18 @@ def assumptions(coverage: Coverage, *, profile: str | None = None) -> dict[str, 
                            horizon_minutes=cov.horizon_minutes, at=cov.at, services=cov.services,
                            demand_info=cov.demand_info, shape=cov.grid.shape, cell_m=cov.grid.cell_m,
                            h3_resolution=cov.grid.resolution, crs=cov.grid.crs, sample=cov.sample,
-                           settings=cov.settings, network=cov.network, profile=profile)
+                           settings=cov.settings, network=cov.network, profile=profile,
+                           networks=cov.network_parts() if cov.method == "mixed" else None)
 
 
 def run_assumptions(*, mode: str, method: str, minutes: float, horizon_minutes: float, at: datetime | None,
                     services: Sequence[str], demand_info: dict[str, Any], shape: str, cell_m: float | None,
                     h3_resolution: int | None, crs: str | None, sample: bool, settings: Settings | None = None,
-                    network: Network | None = None, profile: str | None = None) -> dict[str, Any]:
+                    network: Network | None = None, profile: str | None = None,
+                    networks: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """:func:`assumptions` from a run's parameters, for a run without one :class:`Coverage`
-    (a partitioned run: ``crs`` None, each district in its own UTM zone)."""
+    (a partitioned run: ``crs`` None, each district in its own UTM zone).  A mixed run gives
+    its ``networks`` (:meth:`~stationmap.coverage.Coverage.network_parts`)."""
     settings = settings or _config.load()
     rec: dict[str, Any] = {
         "mode": mode, "speed_kmh": settings.speed_kmh(mode), "method": method,
@@ -65,11 +69,13 @@ def run_assumptions(*, mode: str, method: str, minutes: float, horizon_minutes: 
         "demand": dict(demand_info), "demand_even_over_area": demand_info.get("spread") == "area",
         "shape": shape, "cell_m": cell_m, "h3_resolution": h3_resolution, "crs": crs, "sample": bool(sample),
     }
-    if method == "circle":
+    if method in ("circle", "mixed"):
         rec["detour_factor"] = settings.detour_factor
         rec["radius_m"] = reach_m(minutes, mode, settings=settings)
         rec["network"] = None
-    else:
+    if method == "mixed":
+        rec["networks"] = [{k: p.get(k) for k in ("name", "source", "date", "cells")} for p in networks or ()]
+    elif method != "circle":
         rec["network"] = {"name": getattr(network, "name", None) or None,
                           "source": getattr(network, "source", None) or None,
                           "date": getattr(network, "date", None) or None}
@@ -83,12 +89,19 @@ def assumption_lines(rec: dict[str, Any], lang: str) -> list[str]:
     f: dict[str, Any] = {"mode": label(MODE_LABELS, rec["mode"], lang), "speed": f"{rec['speed_kmh']:g}",
                          "minutes": f"{rec['minutes']:g}", "horizon": f"{rec['horizon_minutes']:g}"}
     lines = [_("出行方式：%(mode)s，速度 %(speed)s km/h") % f]
+    unknown = _("未记录")
     if rec["method"] == "circle":
         f.update(detour=f"{rec['detour_factor']:g}", radius=f"{rec['radius_m']:,.0f}")
         lines.append(_("方法：直线距离 × 绕行系数 %(detour)s，即直线半径 %(radius)s m") % f)
+    elif rec["method"] == "mixed":
+        f.update(detour=f"{rec['detour_factor']:g}", radius=f"{rec['radius_m']:,.0f}")
+        lines += [_("方法（混合）：路网 %(name)s 覆盖的 %(cells)s 个网格按道路计算（来源：%(source)s；日期：%(date)s）")
+                  % {"name": net.get("name") or unknown, "cells": f"{net.get('cells') or 0:,}",
+                     "source": net.get("source") or unknown, "date": net.get("date") or unknown}
+                  for net in rec["networks"]]
+        lines.append(_("方法（混合）：其余网格按直线距离 × 绕行系数 %(detour)s，即直线半径 %(radius)s m") % f)
     else:
         net = rec["network"] or {}
-        unknown = _("未记录")
         f.update(name=net.get("name") or unknown, source=net.get("source") or unknown,
                  date=net.get("date") or unknown)
         lines.append(_("方法：路网 %(name)s（来源：%(source)s；日期：%(date)s）") % f)

@@ -65,7 +65,7 @@ def what_if(coverage: Coverage, *, kind: str | None = None, add: Sequence[tuple[
     g = coverage.grid
     mins, count = kind_minutes(coverage.method, coverage.network, g.lon, g.lat, s_lon, s_lat,
                                mode=coverage.mode, minutes=coverage.threshold, horizon=coverage.horizon_minutes,
-                               settings=settings, cell_xyz=g.xyz())
+                               settings=settings, cell_xyz=g.xyz(), parts=coverage.cell_networks)
     n = len(add)
     bit = 1 << tuple(KINDS).index(kind)
     new = StationArrays(

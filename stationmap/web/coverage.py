@@ -418,10 +418,11 @@ def approved_pins(cov: Coverage) -> list[StationRequest]:
 
 def _page_notes(cov: cv.Coverage, page_lang: str) -> list[str]:
     """The notes under the coverage page's figures: the run's, the one-way note of a network
-    without one-way data, and the road data's credit of a network-method run."""
+    without one-way data, and the road data's credit of each network the run used (one, or
+    those of a mixed run's cells)."""
     notes = [*cov.notes, *filter(None, [oneway_note(cov.oneway_respected, page_lang)])]
-    if cov.network is not None and cov.network.licence:
-        notes.append(_("路网数据 %(credit)s", credit=cov.network.licence))
+    notes += [_("路网数据 %(credit)s", credit=credit)
+              for credit in dict.fromkeys(n.licence for n in cov.networks if n.licence)]
     return notes
 
 

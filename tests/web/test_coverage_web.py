@@ -214,3 +214,29 @@ def test_api_and_page_accessibility(ro_client):
     assert "accessibility=true" in page            # the downloads carry it
     plain = ro_client.get("/coverage/320402?cell=1000").get_data(as_text=True)
     assert 'id="coverage-access"' not in plain
+
+
+def test_a_county_partly_on_a_network_is_covered_mixed(make_web_app, web_stations, tmp_path):
+    """Huqiu (320505) holds a corner of the SIP graph: those cells by its roads, the rest by circles;
+    the answer, the cells, the page and the what-if say so and credit the road data (issue 21)."""
+    from stationmap.io.sample import load_sample
+
+    npz = ROADS.with_name("sip.npz")        # the bundled compiled graph (it records the ODbL credit)
+    sip_stations = [s for s in load_sample() if s.adcode == "320571"][:20]
+    app = make_web_app(web_stations + sip_stations, networks={"sip": str(npz)})
+    client = app.test_client()
+    q = "district=320505&kind=rest&mode=walk&cell=500"
+    body = _no_nan(client.get(f"/api/v1/coverage?{q}&cells=true").get_data(as_text=True))
+    p = body["params"]
+    assert p["method"] == "mixed" and [n["name"] for n in p["networks"]] == ["sip"]
+    assert p["network_licence"] == "© OpenStreetMap contributors, ODbL" and p["oneway_respected"] is False
+    feats = body["cells"]["features"]
+    on = [f for f in feats if f["properties"]["method"] == "network"]
+    assert len(on) == p["networks"][0]["cells"] > 0 and len(feats) - len(on) == p["circle_cells"] > 0
+    assert {f["properties"]["network"] for f in on} == {"sip"}
+    assert any("Method (mixed)" in line for line in body["assumptions"]["text"]["en"])
+    page = client.get("/coverage/320505?kind=rest&mode=walk&cell=500").get_data(as_text=True)
+    assert "混合：路网覆盖的网格按道路" in page and "路网数据 © OpenStreetMap contributors, ODbL" in page
+    r = client.get(f"/api/v1/coverage/whatif?{q}&new=120.70,31.33")
+    assert r.status_code == 200 and r.get_json()["change"]["covered_people"] >= 0
+    assert client.get(f"/api/v1/coverage?{q}&method=circle").get_json()["params"]["method"] == "circle"
