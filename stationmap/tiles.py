@@ -269,6 +269,26 @@ class Cluster:
     node: int
 
 
+def cluster_feature(z: int, c: Cluster, precision: int) -> dict[str, Any]:
+    """A cluster of a tile of zoom ``z`` as a GeoJSON feature (``/api/v1/tiles`` and a published
+    site's tiles): ``cluster: true``, ``count``, ``kinds``, ``expansion_zoom``."""
+    return {"type": "Feature", "id": f"cluster-{z}-{c.node}",
+            "geometry": {"type": "Point", "coordinates": [round(c.lon, precision), round(c.lat, precision)]},
+            "properties": {"cluster": True, "count": c.count, "kinds": c.kinds, "expansion_zoom": c.expansion_zoom}}
+
+
+def tiles_with_stations(index: ClusterIndex, z: int) -> list[tuple[int, int]]:
+    """The tiles ``(x, y)`` of zoom ``z`` that hold a node (a cluster or a station) of the index, unfiltered."""
+    lvl = index.levels[min(z, index.max_zoom + 1)]
+    if not len(lvl.x):
+        return []
+    top = (1 << z) - 1
+    tx = np.clip(np.floor(lvl.x * (1 << z)), 0, top).astype(np.int64)
+    ty = np.clip(np.floor(lvl.y * (1 << z)), 0, top).astype(np.int64)
+    keys = np.unique(tx * (1 << z) + ty)
+    return [(int(k) >> z, int(k) & top) for k in keys]
+
+
 @dataclass
 class Tile:
     """What tile ``z/x/y`` shows for some filters: clusters and single stations."""

@@ -9,6 +9,15 @@
  * (geodesic distance x detour factor / speed of the mode); each station's
  * freshness (when and how it was last confirmed) from the export's record of it.  Any other request
  * goes to the real fetch (the base-map tiles are images and never pass here).
+ *
+ * A site of many stations (stationmap.publish.static_tiles; D.tiles) is cut into tiles: stations.js
+ * holds no station, finder.js asks for tiles/z/x/y.geojson by what the screen shows (cfg.tiles), and
+ * this answers each from tiles/z/x/y.js, a script that calls stationmapTile("z/x/y", {...}) (loaded by a
+ * <script> element: a page opened from file:// may load a script where it may not fetch a file; a tile
+ * with no file holds no station).  The stations of the tiles become known as they load (details);
+ * the nearest ones come from the tiles of the highest zoom (D.tiles.zoom, every station itself) around
+ * the position, as far as needed.  The filters apply to the stations; a cluster counts every
+ * published station of its area.
  */
 (function () {
   'use strict';
@@ -151,7 +160,96 @@
     return 2 * R * Math.asin(Math.min(1, Math.sqrt(a)));
   }
 
-  function nearest(params, t) {
+  // -- a site cut into tiles ------------------------------------------------------------------
+  var loaded = {}, waiting = {};
+  window.stationmapTile = function (key, d) {
+    d.features.forEach(function (f) { if (!f.properties.cluster) { byId[f.id] = f; } });
+    if (waiting[key]) { waiting[key](d); delete waiting[key]; }
+  };
+  function emptyTile(key) {
+    var p = key.split('/').map(Number);
+    return { type: 'FeatureCollection', datum: 'wgs84', tile: { z: p[0], x: p[1], y: p[2] }, total: 0, features: [] };
+  }
+  function loadTile(key) {
+    if (!loaded[key]) {
+      loaded[key] = new Promise(function (resolve) {
+        waiting[key] = resolve;
+        var s = document.createElement('script');
+        function done() {   // a file that is not there (or did not register): no station there
+          if (waiting[key]) { delete waiting[key]; resolve(emptyTile(key)); }
+          s.remove();
+        }
+        s.onload = done;
+        s.onerror = done;
+        s.src = 'tiles/' + key + '.js';
+        document.head.appendChild(s);
+      });
+    }
+    return loaded[key];
+  }
+  function tileAnswer(key, params, t) {
+    return loadTile(key).then(function (d) {
+      var total = 0, clusters = 0, stations = 0;
+      var feats = d.features.filter(function (f) { return f.properties.cluster || accept(f, params, t); })
+        .map(function (f) {
+          if (f.properties.cluster) { clusters += 1; total += f.properties.count; return f; }
+          stations += 1; total += 1;
+          return feature(f, t);
+        });
+      return new Response(JSON.stringify({ type: 'FeatureCollection', datum: 'wgs84', sample: D.sample, tile: d.tile,
+                                           total: total, clusters: clusters, stations: stations, features: feats }),
+                          { status: 200, headers: { 'Content-Type': 'application/geo+json' } });
+    });
+  }
+  // the published stations of the tiles of zoom D.tiles.zoom within r metres of a point (a box)
+  var MOST_TILES = 200;
+  function tileBox(lat, lon, r) {
+    var z = D.tiles.zoom, n = Math.pow(2, z);
+    var dlat = r / 110946, dlon = r / (111319.5 * Math.max(0.01, Math.cos(lat * Math.PI / 180)));
+    function tx(x) { return Math.max(0, Math.min(n - 1, Math.floor((x + 180) / 360 * n))); }
+    function ty(y) {
+      var s = Math.sin(Math.max(-85.05, Math.min(85.05, y)) * Math.PI / 180);
+      return Math.max(0, Math.min(n - 1, Math.floor((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * n)));
+    }
+    var keys = [];
+    for (var x = tx(lon - dlon); x <= tx(lon + dlon); x++) {
+      for (var y = ty(lat + dlat); y <= ty(lat - dlat); y++) { keys.push(z + '/' + x + '/' + y); }
+    }
+    return keys;
+  }
+  function stationsAround(keys) {
+    return Promise.all(keys.map(loadTile)).then(function (ds) {
+      var out = [];
+      ds.forEach(function (d) { d.features.forEach(function (f) { if (!f.properties.cluster) { out.push(f); } }); });
+      return out;
+    });
+  }
+  // the nearest from the tiles around the position: a box of the reach first, twice as wide while fewer
+  // than k stations lie within it (as long as the box stays under MOST_TILES tiles)
+  function nearestTiled(params, t) {
+    var lat = parseFloat(params.get('lat')), lon = parseFloat(params.get('lon'));
+    if (!isFinite(lat) || !isFinite(lon)) { return nearest(params, t, []); }
+    var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
+    function attempt(r) {
+      var keys = tileBox(lat, lon, r);
+      return stationsAround(keys).then(function (feats) {
+        var d = feats.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
+          .map(function (f) { var c = f.geometry.coordinates; return distance(lat, lon, c[1], c[0]); })
+          .filter(function (m) { return m <= r; });
+        if (d.length >= k || tileBox(lat, lon, 2 * r).length > MOST_TILES) { return nearest(params, t, feats); }
+        return attempt(2 * r);
+      });
+    }
+    return attempt(reachRadius(params));
+  }
+  function reachRadius(params) {
+    var mode = params.get('mode') || 'walk';
+    var speed = D.reach.speeds_kmh[mode] || D.reach.speeds_kmh.walk;
+    var minutesLimit = parseFloat(params.get('minutes')) || D.reach.minutes;
+    return minutesLimit / (D.reach.detour_factor / (speed * 1000 / 60));
+  }
+
+  function nearest(params, t, features) {
     var lat = parseFloat(params.get('lat')), lon = parseFloat(params.get('lon'));
     if (!isFinite(lat) || !isFinite(lon)) {
       return answer({ error: { code: 'invalid', message: 'lat and lon are required', field: 'lat' } }, 400);
@@ -162,7 +260,7 @@
     var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
     var perMetre = D.reach.detour_factor / (speed * 1000 / 60);
     // as the server: closed stations never, temporarily closed ones too (closed now, or open from their reopening day)
-    var all = D.features.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
+    var all = features.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
       .map(function (f) {
         var c = f.geometry.coordinates;
         return { f: f, d: distance(lat, lon, c[1], c[0]) };
@@ -242,7 +340,10 @@
       one.datum = 'wgs84';
       return answer(one);
     }
-    if (/(^|\/)api\/v1\/nearest$/.test(path)) { return nearest(params, t); }
+    if (/(^|\/)api\/v1\/nearest$/.test(path)) { return D.tiles ? nearestTiled(params, t) : nearest(params, t, D.features); }
+    if (D.tiles && (m = /(^|\/)tiles\/(\d+)\/(\d+)\/(\d+)\.geojson$/.exec(path))) {
+      return tileAnswer(m[2] + '/' + m[3] + '/' + m[4], params, t);
+    }
     if (/(^|\/)api\/v1\/districts\/boundaries$/.test(path)) { return answer(D.boundaries); }
     return null;
   }

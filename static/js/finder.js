@@ -892,7 +892,7 @@
         return m;
       }
       function draw(answers) {
-        var now = {}, clusters = 0, stations = 0, total = 0, inView = 0, view = map.getBounds();
+        var now = {}, clusters = 0, stations = 0, total = 0, inView = 0, view = map.getBounds(), feats = [];
         layer.eachLayer(function (m) { if (!m.feature) { layer.removeLayer(m); } });
         answers.forEach(function (d) {
           d.features.forEach(function (f) {
@@ -902,6 +902,7 @@
             if (p.cluster) { clusters += 1; layer.addLayer(bubble(p, disp(c[1], c[0]))); return; }
             stations += 1;
             now[f.id] = true;
+            feats.push(f);
             if (S.listed[f.id]) { return; }   // drawn by the list already
             var m = drawn[f.id];
             if (!m) {
@@ -925,6 +926,7 @@
         Object.keys(drawn).forEach(function (id) {
           if (!now[id]) { layer.removeLayer(drawn[id]); delete drawn[id]; }
         });
+        S.tileFeatures = feats;   // the stations drawn as themselves (an embed's list: static/js/embed.js)
         root.dataset.tileClusters = String(clusters);
         root.dataset.tileStations = String(stations);
         root.dataset.tileTotal = String(total);

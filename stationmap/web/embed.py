@@ -30,8 +30,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from stationmap import publish
-from stationmap.web.state import district_counts, districts, freshness, state
-from stationmap.web.ui import finder_config, lang
+from stationmap.config import FINDER_TILES_FROM
+from stationmap.web.state import district_counts, district_scope, districts, freshness, state
+from stationmap.web.ui import finder_config, lang, tiles_config
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,12 +67,18 @@ def _view(district: District, presets: EmbedPresets) -> tuple:
 
 
 def embed_config(district: District, presets: EmbedPresets) -> dict:
-    """finder.js's configuration for an embed: the finder's own, narrowed to the district."""
+    """finder.js's configuration for an embed: the finder's own, narrowed to the district; with many
+    stations in its scope (:data:`~stationmap.config.FINDER_TILES_FROM`, as the finder) the map asks for
+    the scope's tiles, what the screen shows, rather than every station (issue 16)."""
     cfg = finder_config(presets.lang)
     prefix = publish.district_prefix(district)
     cfg["urls"] = dict(cfg["urls"], boundaries=url_for("api.boundaries", level="county", district=prefix))
     _center, _zoom, fit = _view(district, presets)
-    return publish.embed_config(cfg, district, presets, fit=fit, static=False, gettext=_)
+    cfg = publish.embed_config(cfg, district, presets, fit=fit, static=False, gettext=_)
+    scope = district_scope(district.adcode)[0]
+    if len(scope.own) + len(scope.neighbours) >= FINDER_TILES_FROM:
+        cfg["tiles"] = tiles_config(cfg["marker_query"])
+    return cfg
 
 
 def _map_parts(district: District, presets: EmbedPresets) -> MapParts:

@@ -26,7 +26,7 @@ from werkzeug.http import is_resource_modified
 
 from stationmap.config import TILE_MAX_AGE_S, TILE_MAX_ZOOM
 from stationmap.errors import ValidationError
-from stationmap.tiles import Filters, Tile, check_tile
+from stationmap.tiles import Filters, Tile, check_tile, cluster_feature
 from stationmap.web import params
 from stationmap.web.api import not_modified, validated, validators
 from stationmap.web.features import PRECISION, cached_response, dumps, feature_parts
@@ -130,11 +130,7 @@ def tile_json(answer: Tile, *, at: datetime, fields: tuple[str, ...] | None, ser
                   "tile": {"z": answer.z, "x": answer.x, "y": answer.y},
                   "total": answer.total, "clusters": len(answer.clusters), "stations": len(answer.stations),
                   "features": []})
-    clusters = b",".join(dumps({
-        "type": "Feature", "id": f"cluster-{answer.z}-{c.node}",
-        "geometry": {"type": "Point", "coordinates": [round(c.lon, PRECISION), round(c.lat, PRECISION)]},
-        "properties": {"cluster": True, "count": c.count, "kinds": c.kinds, "expansion_zoom": c.expansion_zoom},
-    }) for c in answer.clusters)
+    clusters = b",".join(dumps(cluster_feature(answer.z, c, PRECISION)) for c in answer.clusters)
     parts: list[bytes] = []
     extra = None if neighbours is None else [{"neighbour": s.id in neighbours} for s in answer.stations]
     feature_parts(parts, answer.stations, out_datum=answer.datum, at=at, fields=fields, services=services,

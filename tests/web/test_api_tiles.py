@@ -192,3 +192,30 @@ def test_a_district_and_a_scope_count_as_the_stations_endpoint(ro_client, noon):
     r = ro_client.get("/api/v1/tiles/3/6/3.geojson?scope=999999")
     assert r.status_code in (400, 404) and r.get_json()["error"]["field"] == "scope"
     assert ro_client.get("/api/v1/tiles/3/6/3.geojson?district=32x").status_code == 400
+
+
+def test_an_embed_asks_for_its_scope_s_tiles_from_many_stations_on(make_web_app, web_stations, monkeypatch):
+    """An embed whose scope (its district and its neighbours within reach) holds FINDER_TILES_FROM stations
+    or more asks for the scope's tiles, with its presets as the page's filters; below, every station."""
+    import json
+    import re
+
+    app = make_web_app(web_stations)
+    client = app.test_client()
+    adcode = "320402"
+    n = len(client.get(f"/api/v1/stations?scope={adcode}&limit=10000").get_json()["features"])
+    assert n > 1
+
+    def config(url: str) -> dict:
+        page = client.get(url).get_data(as_text=True)
+        m = re.search(r'stationmapFinder\.init\([^,]+, (\{.*?\}), \{', page, re.S)
+        assert m, page[:2000]
+        return json.loads(m.group(1))
+
+    monkeypatch.setattr("stationmap.web.embed.FINDER_TILES_FROM", n + 1)
+    assert "tiles" not in config(f"/embed/{adcode}")
+    monkeypatch.setattr("stationmap.web.embed.FINDER_TILES_FROM", n)
+    cfg = config(f"/embed/{adcode}?kind=rest")
+    assert cfg["tiles"]["url"] == "/api/v1/tiles/"
+    assert cfg["tiles"]["query"]["scope"] == adcode and "kind" not in cfg["tiles"]["query"]
+    assert cfg["filters"]["kind"] == ["rest"]
