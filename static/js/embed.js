@@ -5,7 +5,6 @@
  * district's scope, kinds and services): all of them, or with many stations
  * (cfg.tiles) the scope's tiles, what the screen shows; here we
  *  - give the nearest-station list the same kind / service presets,
- *  - fit the district when the URL gave no centre and zoom,
  *  - hide the locate button when the presets say so,
  *  - list the district's stations (then its neighbours', 邻区) until the visitor picks a position;
  *    by tile, the stations the map draws as themselves, and a word to zoom in while it draws clusters.
@@ -18,15 +17,11 @@
   var root = document.documentElement;
   if (!S || !S.cfg || !S.cfg.embed) { return; }
   var E = S.cfg.embed;
-  var map = S.map;
+  var map = S.map;   // (finder.js fitted the district when the URL gave no centre and zoom: cfg.embed.fit_bounds)
 
   E.kinds.forEach(function (k) { S.filters.kind[k] = true; });
   E.services.forEach(function (s) { S.filters.service[s] = true; });
   if (!E.locate) { root.classList.add('no-locate'); }
-  if (E.fit_bounds) {
-    var b = E.fit_bounds;
-    map.fitBounds(L.latLngBounds(F.disp(b[1], b[0]), F.disp(b[3], b[2])), { animate: false, padding: [8, 8] });
-  }
 
   var listEl = document.getElementById('nearest-list');
   var statusEl = document.getElementById('finder-status');

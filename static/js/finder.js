@@ -197,6 +197,10 @@
 
     // the initial centre was given in WGS-84
     if (S.datum === 'gcj02') { map.setView(disp(map.getCenter().lat, map.getCenter().lng), map.getZoom(), { animate: false }); }
+    // an embed with no centre and zoom in its URL fits its district (WGS-84 bounds), before anything
+    // asks for what the screen shows (by tile: the district's tiles, not the default view's first)
+    var fit = cfg.embed && cfg.embed.fit_bounds;
+    if (fit) { map.fitBounds(L.latLngBounds(disp(fit[1], fit[0]), disp(fit[3], fit[2])), { animate: false, padding: [8, 8] }); }
 
     map.on('baselayerchange', function (e) {
       var b = refs.bases.filter(function (x) { return x.layer === e.layer; })[0];
