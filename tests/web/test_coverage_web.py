@@ -214,3 +214,25 @@ def test_api_and_page_accessibility(ro_client):
     assert "accessibility=true" in page            # the downloads carry it
     plain = ro_client.get("/coverage/320402?cell=1000").get_data(as_text=True)
     assert 'id="coverage-access"' not in plain
+
+
+def test_many_stations_are_one_geojson_layer_not_a_script_each(make_web_app, web_stations, xss_name, monkeypatch):
+    """From FINDER_TILES_FROM stations on the map, the station layer is one GeoJSON layer of the same
+    circles (the points written once as data): the same stations, escaped names, fewer bytes."""
+    import json
+    import re
+
+    app = make_web_app(web_stations)
+    url = "/coverage/320402?kind=rest&cell=1000"
+    few = app.test_client().get(url).get_data(as_text=True)
+    n = few.count("L.circleMarker(")
+    assert n > 5
+    monkeypatch.setattr("stationmap.maps.coverage.FINDER_TILES_FROM", n)
+    many = make_web_app(web_stations).test_client().get(url).get_data(as_text=True)
+    assert many.count("L.circleMarker(") == 0 and many.count("new L.CircleMarker(latlng") == 1   # (its pointToLayer)
+    dec = json.JSONDecoder()
+    data = [dec.raw_decode(many, m.end())[0] for m in re.finditer(r"_add\((?=\{)", many)]
+    points = [f for d in data for f in d["features"] if f["geometry"]["type"] == "Point" and "t" in f["properties"]]
+    assert len(points) == n
+    assert xss_name not in many
+    assert len(many) < len(few)
