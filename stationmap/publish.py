@@ -683,8 +683,8 @@ def site_readme(district: District, n: int, generated: str, sample: bool, *, til
     """``README.txt`` of a published site."""
     data = [
         "stations.js       the district outline and what the page needs for index.html (window.STATIONMAP_STATIC)",
-        f"tiles/            the stations cut into map tiles (z/x/y.js: clusters up to zoom {PUBLISH_STATIONS_ZOOM - 1}, the",
-        f"                  stations themselves at zoom {PUBLISH_STATIONS_ZOOM}, with the neighbouring districts' near",
+        f"tiles/            the stations cut into map tiles (z/x/y.js: clusters to zoom {PUBLISH_STATIONS_ZOOM - 1},",
+        f"                  the stations themselves at {PUBLISH_STATIONS_ZOOM}, with the neighbouring districts' near",
         "                  the boundary, neighbour: true); the page loads the ones the screen shows",
     ] if tiled else [
         "stations.js       the stations and district outline for index.html (window.STATIONMAP_STATIC);",
@@ -769,8 +769,8 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
     tiles = None
     if tiled:
         tiles = static_tiles(payload["features"], [*chosen, *near])
-        payload = {**payload, "features": [], "tiles": {"zoom": PUBLISH_STATIONS_ZOOM, "stations": len(chosen) + len(near),
-                                                        "files": len(tiles)}}
+        payload = {**payload, "features": [],
+                   "tiles": {"zoom": PUBLISH_STATIONS_ZOOM, "stations": len(chosen) + len(near), "files": len(tiles)}}
     html = render_static_page(district, presets, stations=every, tianditu_key=settings.tianditu_key,
                               minutes=settings.minutes, sample=sample, tiled=tiled)
     readme = site_readme(district, len(chosen), payload["generated_at"], sample, tiled=tiled)

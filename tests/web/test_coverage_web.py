@@ -219,6 +219,7 @@ def test_api_and_page_accessibility(ro_client):
 def test_many_stations_are_one_geojson_layer_not_a_script_each(make_web_app, web_stations, xss_name, monkeypatch):
     """From FINDER_TILES_FROM stations on the map, the station layer is one GeoJSON layer of the same
     circles (the points written once as data): the same stations, escaped names, fewer bytes."""
+    import html
     import json
     import re
 
@@ -234,5 +235,10 @@ def test_many_stations_are_one_geojson_layer_not_a_script_each(make_web_app, web
     data = [dec.raw_decode(many, m.end())[0] for m in re.finditer(r"_add\((?=\{)", many)]
     points = [f for d in data for f in d["features"] if f["geometry"]["type"] == "Point" and "t" in f["properties"]]
     assert len(points) == n
+    # the what-if toggles are the stations the map draws
+    whatif = json.loads(re.search(r'<script type="application/json" id="whatif-config">(.*?)</script>', many,
+                                  re.S).group(1))
+    assert sorted(f"{s['name']} ({s['id']})" for s in whatif["stations"]) == sorted(
+        html.unescape(f["properties"]["t"]) for f in points)
     assert xss_name not in many
     assert len(many) < len(few)
