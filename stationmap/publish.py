@@ -15,7 +15,11 @@
     (``index.html``, ``stations.geojson``, ``stations.js``, ``assets/``) that
     works from any static web host and from ``file://`` with no server: the
     stations are in ``stations.js``, which sets a global, because a page
-    opened from ``file://`` may not ``fetch()`` a local JSON file.
+    opened from ``file://`` may not ``fetch()`` a local JSON file.  From
+    :data:`~stationmap.config.FINDER_TILES_FROM` stations on they are cut
+    into map tiles instead (:func:`static_tiles`: ``tiles/z/x/y.js``, each
+    a script that registers itself), and the page loads the ones its
+    screen shows.
     ``index.html`` is the embed page (``web/templates/embed/embed.html``, the
     one ``/embed/<adcode>`` serves) rendered by :func:`render_static_page`
     with Jinja directly: a :func:`page_environment` whose ``_`` is Babel's

@@ -6,15 +6,19 @@ and the same configuration (:func:`stationmap.web.ui.finder_config`),
 narrowed to one district and the presets of the URL
 (:class:`stationmap.publish.EmbedPresets`), with minimal chrome around it.
 ``static/js/embed.js`` applies what finder.js has no option for (preset
-filters on the nearest-station list, fitting the district, the district's
-list before a position is chosen).
+filters on the nearest-station list, the district's list before a position
+is chosen); finder.js fits the district (``cfg.embed.fit_bounds``).  A
+district whose scope holds :data:`~stationmap.config.FINDER_TILES_FROM`
+stations or more is drawn by tile (``cfg.tiles``: ``/api/v1/tiles`` with
+``scope``), as the finder is.
 
 The static export (``stationmap publish``) renders the same page with Jinja
 directly and relative asset URLs (:func:`stationmap.publish.publish_district`;
 :func:`export_district` runs it with this app's settings and stations);
 ``static/js/embed-static.js`` answers finder.js's API requests from
-``stations.js`` (a global), so the page needs no server and works from
-``file://``.
+``stations.js`` (a global), and for a site of many stations from its
+pre-cut tiles (``tiles/z/x/y.js``), so the page needs no server and works
+from ``file://``.
 
 Framing: an embed response carries CSP ``frame-ancestors`` with the
 district's allowlist (:func:`stationmap.publish.frame_ancestors`); every

@@ -129,10 +129,19 @@ def test_the_embed_asks_for_its_scope_s_tiles(chromium, site, stations):
         page.on("pageerror", lambda e: errors.append(str(e)))
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if r.url.startswith(site + "/api/") else None)
+        done: list = []
+        page.on("requestfinished", lambda r: done.append(r) if r.url.startswith(site) else None)
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort("internetdisconnected"))
         page.goto(f"{site}/embed/{DISTRICT}")
         first = _tiles_drawn(page)
         assert first["clusters"] > 0
+        page.wait_for_timeout(500)
+        # the first view's bytes on the wire (bodies as sent, gzip where the server compresses, and headers)
+        sizes = [r.sizes() for r in list(done)]
+        wire = sum(z["responseBodySize"] + z["responseHeadersSize"] for z in sizes)
+        print(f"embed of {DISTRICT}, {len(stations)} stations: first view {wire} bytes transferred in {len(sizes)} "
+              f"responses")
+        assert wire <= FIRST_VIEW_BYTES
         assert any(f"/api/v1/tiles/" in u and f"scope={DISTRICT}" in u for u in asked)
         assert not any("/api/v1/stations?" in u for u in asked)
         # at a low zoom the tiles count the scope: the district's stations and its neighbours' within reach
