@@ -15,9 +15,9 @@
  * this answers each from tiles/z/x/y.js, a script that calls stationmapTile("z/x/y", {...}) (loaded by a
  * <script> element: a page opened from file:// may load a script where it may not fetch a file; a tile
  * with no file holds no station).  The stations of the tiles become known as they load (details);
- * the nearest ones come from the tiles of the highest zoom (D.tiles.zoom, every station itself) around
- * the position, as far as needed.  The filters apply to the stations; a cluster counts every
- * published station of its area.
+ * the nearest ones come from the tiles of the highest zoom (D.tiles.zoom, every station itself) in
+ * rings around the position, as far as needed (up to 225 tiles: ~15 km at zoom 14).  The filters
+ * apply to the stations; a cluster counts every published station of its area.
  */
 (function () {
   'use strict';
@@ -201,21 +201,27 @@
                           { status: 200, headers: { 'Content-Type': 'application/geo+json' } });
     });
   }
-  // the published stations of the tiles of zoom D.tiles.zoom within r metres of a point (a box)
-  var MOST_TILES = 200;
-  function tileBox(lat, lon, r) {
-    var z = D.tiles.zoom, n = Math.pow(2, z);
-    var dlat = r / 110946, dlon = r / (111319.5 * Math.max(0.01, Math.cos(lat * Math.PI / 180)));
-    function tx(x) { return Math.max(0, Math.min(n - 1, Math.floor((x + 180) / 360 * n))); }
-    function ty(y) {
-      var s = Math.sin(Math.max(-85.05, Math.min(85.05, y)) * Math.PI / 180);
-      return Math.max(0, Math.min(n - 1, Math.floor((0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * n)));
+  // The nearest from the tiles of zoom D.tiles.zoom around the position: rings of tiles around the
+  // one holding it (1, 9, 25, 81, 225 tiles), until k stations lie within the distance the rings surely
+  // cover (the position's distance to their outer edge), or the next ring would pass MOST_TILES.
+  var MOST_TILES = 225;
+  function tileOf(lat, lon, n) {
+    var s = Math.sin(Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180);
+    return [(lon + 180) / 360 * n, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * n];
+  }
+  function lonOf(x, n) { return x / n * 360 - 180; }
+  function latOf(y, n) { return Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI; }
+  function ring(lat, lon, r) {
+    var z = D.tiles.zoom, n = Math.pow(2, z), p = tileOf(lat, lon, n);
+    var cx = Math.floor(p[0]), cy = Math.floor(p[1]), keys = [];
+    for (var x = Math.max(0, cx - r); x <= Math.min(n - 1, cx + r); x++) {
+      for (var y = Math.max(0, cy - r); y <= Math.min(n - 1, cy + r); y++) { keys.push(z + '/' + x + '/' + y); }
     }
-    var keys = [];
-    for (var x = tx(lon - dlon); x <= tx(lon + dlon); x++) {
-      for (var y = ty(lat + dlat); y <= ty(lat - dlat); y++) { keys.push(z + '/' + x + '/' + y); }
-    }
-    return keys;
+    // the distance the box surely covers: to its nearest edge (west, east along the parallel; north, south)
+    var w = lonOf(cx - r, n), e = lonOf(cx + r + 1, n), no = latOf(cy - r, n), so = latOf(cy + r + 1, n);
+    var covered = Math.min(distance(lat, lon, lat, w), distance(lat, lon, lat, e), distance(lat, lon, no, lon),
+                           distance(lat, lon, so, lon));
+    return { keys: keys, covered: covered };
   }
   function stationsAround(keys) {
     return Promise.all(keys.map(loadTile)).then(function (ds) {
@@ -224,29 +230,23 @@
       return out;
     });
   }
-  // the nearest from the tiles around the position: a box of the reach first, twice as wide while fewer
-  // than k stations lie within it (as long as the box stays under MOST_TILES tiles)
   function nearestTiled(params, t) {
     var lat = parseFloat(params.get('lat')), lon = parseFloat(params.get('lon'));
     if (!isFinite(lat) || !isFinite(lon)) { return nearest(params, t, []); }
     var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
     function attempt(r) {
-      var keys = tileBox(lat, lon, r);
-      return stationsAround(keys).then(function (feats) {
-        var d = feats.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
-          .map(function (f) { var c = f.geometry.coordinates; return distance(lat, lon, c[1], c[0]); })
-          .filter(function (m) { return m <= r; });
-        if (d.length >= k || tileBox(lat, lon, 2 * r).length > MOST_TILES) { return nearest(params, t, feats); }
-        return attempt(2 * r);
+      var box = ring(lat, lon, r);
+      return stationsAround(box.keys).then(function (feats) {
+        var within = feats.filter(function (f) {
+          var c = f.geometry.coordinates;
+          return f.properties.status !== 'closed' && accept(f, params, t) && distance(lat, lon, c[1], c[0]) <= box.covered;
+        });
+        var next = r ? 2 * r : 1;
+        if (within.length >= k || Math.pow(2 * next + 1, 2) > MOST_TILES) { return nearest(params, t, feats); }
+        return attempt(next);
       });
     }
-    return attempt(reachRadius(params));
-  }
-  function reachRadius(params) {
-    var mode = params.get('mode') || 'walk';
-    var speed = D.reach.speeds_kmh[mode] || D.reach.speeds_kmh.walk;
-    var minutesLimit = parseFloat(params.get('minutes')) || D.reach.minutes;
-    return minutesLimit / (D.reach.detour_factor / (speed * 1000 / 60));
+    return attempt(0);
   }
 
   function nearest(params, t, features) {

@@ -58,6 +58,16 @@ def site(stations, tmp_path_factory):
         yield base
 
 
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The great-circle distance embed-static.js ranks by (mean-radius sphere)."""
+    import math
+
+    r = math.pi / 180
+    a = (math.sin((lat2 - lat1) * r / 2) ** 2
+         + math.cos(lat1 * r) * math.cos(lat2 * r) * math.sin((lon2 - lon1) * r / 2) ** 2)
+    return 2 * 6371008.8 * math.asin(min(1.0, math.sqrt(a)))
+
+
 def _context(chromium):
     return chromium.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
 
@@ -114,6 +124,14 @@ def test_the_published_site_reads_its_tiles_from_file(chromium, published, stati
         page.wait_for_function("() => document.querySelectorAll('#nearest-list li.station .dist').length >= 5")
         listed = page.eval_on_selector_all("#nearest-list li.station", "els => els.map(e => e.dataset.id)")
         assert len(set(listed)) == len(listed) >= 5
+        # the tiles' nearest are the nearest of all the published stations (brute force), near the dense
+        # middle and out where the rings must grow
+        own = [s for s in stations if s.adcode == DISTRICT and s.status != "closed"]
+        for lon, lat in [CENTRE, (CENTRE[0] - 0.07, CENTRE[1] + 0.03)]:
+            got = page.evaluate("""([lat, lon]) => stationmapStatic.route(`api/v1/nearest?lat=${lat}&lon=${lon}&k=5`)
+                                   .then(r => r.json()).then(d => d.features.map(f => f.id))""", [lat, lon])
+            want = sorted(own, key=lambda s: _metres(lat, lon, s.lat, s.lon))[:5]
+            assert got == [s.id for s in want], (lon, lat)
         assert not errors, errors
     finally:
         ctx.close()
