@@ -1024,7 +1024,9 @@ def publish(adcode: str, out: str, kinds: tuple[str, ...], services: tuple[str, 
                            freshness=freshness_many(store, every))
     click.echo(f"published {res['stations']} stations of {adcode} and {res['neighbours']} of neighbouring districts "
                f"within reach of its boundary (labelled 邻区) to {res['out']} "
-               f"({len(res['files'])} files); open {res['out'] / 'index.html'}")
+               f"({len(res['files'])} files"
+               + (f", the stations cut into {res['tiles']} map tiles under tiles/" if res["tiles"] else "")
+               + f"); open {res['out'] / 'index.html'}")
 
 
 # -- the web app -----------------------------------------------------------------

@@ -82,6 +82,10 @@ TILE_MAX_AGE_S = 0
 #: the finder asks for tiles (clusters made by the server, what the screen shows) from this many
 #: stations on; below it, it loads every station once and clusters them itself
 FINDER_TILES_FROM = 5_000
+#: a published site (``stationmap publish``) of FINDER_TILES_FROM stations or more is cut into tiles
+#: (``tiles/{z}/{x}/{y}.js``) with clusters up to the zoom before this one and every station itself from
+#: it on (a tile of ~2 km at 32°N: the list's nearest stations come from the few tiles around the position)
+PUBLISH_STATIONS_ZOOM = 14
 
 #: Coverage grids: default cell size and the sizes the library accepts, metres.
 DEFAULT_CELL_M = 250.0

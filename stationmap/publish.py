@@ -15,7 +15,11 @@
     (``index.html``, ``stations.geojson``, ``stations.js``, ``assets/``) that
     works from any static web host and from ``file://`` with no server: the
     stations are in ``stations.js``, which sets a global, because a page
-    opened from ``file://`` may not ``fetch()`` a local JSON file.
+    opened from ``file://`` may not ``fetch()`` a local JSON file.  From
+    :data:`~stationmap.config.FINDER_TILES_FROM` stations on they are cut
+    into map tiles instead (:func:`static_tiles`: ``tiles/z/x/y.js``, each
+    a script that registers itself), and the page loads the ones its
+    screen shows.
     ``index.html`` is the embed page (``web/templates/embed/embed.html``, the
     one ``/embed/<adcode>`` serves) rendered by :func:`render_static_page`
     with Jinja directly: a :func:`page_environment` whose ``_`` is Babel's
@@ -42,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from stationmap import geojson
-from stationmap.config import DEFAULT_K, PACKAGE_DIR
+from stationmap.config import DEFAULT_K, PACKAGE_DIR, PUBLISH_STATIONS_ZOOM
 from stationmap.errors import ConfigError, ValidationError
 from stationmap.labels import LANGS, translations
 from stationmap.model import KINDS, SERVICES
@@ -451,12 +455,56 @@ def stations_js(payload: dict) -> str:
     return f"/* stationmap: generated data, WGS-84 */\nwindow.{GLOBAL} = {body};\n"
 
 
+def tiles_query(marker_query: Mapping[str, str]) -> dict[str, str]:
+    """The query of a map's tiles (finder.js's ``cfg.tiles.query``): its marker layer's, without the page
+    size, and without kinds and services (the page's filters, which finder.js adds to each request)."""
+    return {k: v for k, v in marker_query.items() if k not in ("limit", "kind", "service")}
+
+
+def _script(call: str, *args: object) -> str:
+    """``call(args...);`` with the arguments as JSON (a script a page opened from ``file://`` can load)."""
+    body = ",".join(json.dumps(a, ensure_ascii=False, separators=(",", ":")) for a in args)
+    body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"{call}({body});\n"
+
+
+def static_tiles(features: list[dict], stations: list[Station]) -> dict[str, str]:
+    """A published site's pre-cut tiles: ``{"tiles/z/x/y.js": text}`` for every tile of zooms 0 to
+    :data:`~stationmap.config.PUBLISH_STATIONS_ZOOM` that holds a station (``stations``, each with its
+    published feature ``features[i]``).
+
+    Each is the GeoJSON ``/api/v1/tiles`` serves for the tile (clusters of a
+    :class:`~stationmap.tiles.ClusterIndex` built over the published stations, up to the zoom before
+    PUBLISH_STATIONS_ZOOM; from it on every station itself), its stations the published features
+    (opening intervals, navigation links: ``static/js/embed-static.js`` answers the API from them),
+    wrapped as ``stationmapTile("z/x/y", {...});``: a script, which a page opened from ``file://`` may
+    load where it may not ``fetch()`` a file.
+    """
+    from stationmap.geojson import PRECISION
+    from stationmap.tiles import ClusterIndex, cluster_feature, tiles_with_stations
+
+    index = ClusterIndex(stations, max_zoom=PUBLISH_STATIONS_ZOOM - 1)
+    by_id = {s.id: f for s, f in zip(stations, features)}
+    out: dict[str, str] = {}
+    for z in range(PUBLISH_STATIONS_ZOOM + 1):
+        for x, y in tiles_with_stations(index, z):
+            t = index.tile(z, x, y)
+            key = f"{z}/{x}/{y}"
+            out[f"tiles/{key}.js"] = _script("stationmapTile", key, {
+                "type": "FeatureCollection", "datum": "wgs84", "tile": {"z": z, "x": x, "y": y},
+                "total": t.total, "clusters": len(t.clusters), "stations": len(t.stations),
+                "features": [*(cluster_feature(z, c, PRECISION) for c in t.clusters),
+                             *(by_id[st.id] for st in t.stations)]})
+    return out
+
+
 def write_site(out_dir: str | Path, *, index_html: str, payload: dict, geojson: dict, static_dir: str | Path,
-               assets: Iterable[str] = ASSETS, readme: str = "") -> list[Path]:
+               assets: Iterable[str] = ASSETS, readme: str = "", tiles: Mapping[str, str] | None = None) -> list[Path]:
     """Write a published site into ``out_dir`` (created; files of an earlier export replaced).
 
     Returns the paths written.  ``static_dir`` is the app's static folder, whose
-    ``assets`` are copied under ``out_dir/assets/``.
+    ``assets`` are copied under ``out_dir/assets/``; ``tiles`` (:func:`static_tiles`) are written
+    under ``out_dir/tiles/`` (an earlier export's tiles removed first).
     """
     import shutil
     from pathlib import Path
@@ -489,6 +537,13 @@ def write_site(out_dir: str | Path, *, index_html: str, payload: dict, geojson: 
     }
     if readme:
         files["README.txt"] = readme
+    if (out / "tiles").is_dir():
+        shutil.rmtree(out / "tiles")
+    for name, text in (tiles or {}).items():
+        p = out / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        written.append(p)
     for name, text in files.items():
         p = out / name
         tmp = p.with_name(p.name + ".tmp")
@@ -563,7 +618,8 @@ def embed_config(finder_cfg: dict, district: District, presets: EmbedPresets, *,
     cfg["embed"] = {
         **presets.to_dict(), "adcode": district.adcode, "prefix": prefix, "fit_bounds": fit,
         "static": static,
-        "strings": {"district_list": _("本区站点"), "empty": _("没有符合条件的站点。")},
+        "strings": {"district_list": _("本区站点"), "empty": _("没有符合条件的站点。"),
+                    "zoom_in": _("放大地图可列出更多站点。")},
     }
     return cfg
 
@@ -588,12 +644,13 @@ def page_environment(catalogue: babel.support.NullTranslations) -> jinja2.Enviro
 
 
 def render_static_page(district: District, presets: EmbedPresets, *, stations: Iterable[Station],
-                       tianditu_key: str = "", minutes: float, sample: bool) -> str:
+                       tianditu_key: str = "", minutes: float, sample: bool, tiled: bool = False) -> str:
     """``index.html`` of a published site: the embed page with its assets under ``assets/``, and
     the app's Content-Security-Policy in a ``<meta>`` tag (:meth:`stationmap.csp.Policy.meta`).
 
     ``stations`` are every station (a zone is framed by its own, see :func:`view`);
-    ``sample`` says the page shows sample data.
+    ``sample`` says the page shows sample data; ``tiled``: the site's stations are in pre-cut tiles
+    (:func:`static_tiles`), which the map asks for by what the screen shows.
     """
     from stationmap import csp
     from stationmap.maps.finder import finder_config, finder_map, render_parts
@@ -604,6 +661,10 @@ def render_static_page(district: District, presets: EmbedPresets, *, stations: I
     cfg = finder_config(presets.lang, gettext=gettext, urls=dict(STATIC_URLS), static_url="assets/",
                         minutes=minutes, k=DEFAULT_K)
     cfg = embed_config(cfg, district, presets, fit=fit, static=True, gettext=gettext)
+    if tiled:   # (answered from tiles/z/x/y.js by embed-static.js; above their highest zoom, that zoom's)
+        # (every published station drawn, temporarily closed ones too: the tiles' clusters count them all)
+        query = {k: v for k, v in tiles_query(cfg["marker_query"]).items() if k != "status"}
+        cfg["tiles"] = {"url": "tiles/", "query": query, "max_zoom": PUBLISH_STATIONS_ZOOM}
     m = finder_map(center_wgs84=center, zoom=zoom, lang=presets.lang, tianditu_key=tianditu_key, config=cfg,
                    static_url="assets", basemap=presets.basemap or None)
     m.options["scroll_wheel_zoom"] = bool(presets.scroll_zoom)
@@ -622,14 +683,22 @@ def render_static_page(district: District, presets: EmbedPresets, *, stations: I
     return render(policy)
 
 
-def site_readme(district: District, n: int, generated: str, sample: bool) -> str:
+def site_readme(district: District, n: int, generated: str, sample: bool, *, tiled: bool = False) -> str:
     """``README.txt`` of a published site."""
+    data = [
+        "stations.js       the district outline and what the page needs for index.html (window.STATIONMAP_STATIC)",
+        f"tiles/            the stations cut into map tiles (z/x/y.js: clusters to zoom {PUBLISH_STATIONS_ZOOM - 1},",
+        f"                  the stations themselves at {PUBLISH_STATIONS_ZOOM}, with the neighbouring districts' near",
+        "                  the boundary, neighbour: true); the page loads the ones the screen shows",
+    ] if tiled else [
+        "stations.js       the stations and district outline for index.html (window.STATIONMAP_STATIC);",
+        "                  with the neighbouring districts' stations near the boundary (neighbour: true)",
+    ]
     lines = [
         f"{full_name(district)} ({district.adcode}): {n} stations, exported {generated} by stationmap.",
         "",
         "index.html        the map; open it from disk or put the folder on any static web host",
-        "stations.js       the stations and district outline for index.html (window.STATIONMAP_STATIC);",
-        "                  with the neighbouring districts' stations near the boundary (neighbour: true)",
+        *data,
         "stations.geojson  the district's own stations as GeoJSON (WGS-84)",
         "assets/           Leaflet and plugins (BSD-2-Clause / MIT, see assets/vendor/*/LICENSE), scripts, icons",
         "",
@@ -680,6 +749,7 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
     from pathlib import Path
 
     from stationmap import scope
+    from stationmap.config import FINDER_TILES_FROM
     from stationmap.districts import load_districts, simplified_boundaries
     from stationmap.io.writers import stations_to_geojson
 
@@ -698,9 +768,18 @@ def publish_district(adcode: str, out_dir: str | Path, *, settings: Settings, st
                              title=full_name(district), now=now, neighbours={s.id for s in near},
                              lang=presets.lang, freshness=freshness)
     sample = any(s.is_sample for s in chosen)
+    # many stations (as the finder and the embed: FINDER_TILES_FROM): pre-cut tiles, stations.js without them
+    tiled = len(chosen) + len(near) >= FINDER_TILES_FROM
+    tiles = None
+    if tiled:
+        tiles = static_tiles(payload["features"], [*chosen, *near])
+        payload = {**payload, "features": [],
+                   "tiles": {"zoom": PUBLISH_STATIONS_ZOOM, "stations": len(chosen) + len(near), "files": len(tiles)}}
     html = render_static_page(district, presets, stations=every, tianditu_key=settings.tianditu_key,
-                              minutes=settings.minutes, sample=sample)
-    readme = site_readme(district, len(chosen), payload["generated_at"], sample)
+                              minutes=settings.minutes, sample=sample, tiled=tiled)
+    readme = site_readme(district, len(chosen), payload["generated_at"], sample, tiled=tiled)
     files = write_site(out_dir, index_html=html, payload=payload, geojson=stations_to_geojson(chosen),
-                       static_dir=PACKAGE_DIR.parent / "static", readme=readme)
-    return {"stations": len(chosen), "neighbours": len(near), "files": files, "out": Path(out_dir)}
+                       static_dir=PACKAGE_DIR.parent / "static", readme=readme, tiles=tiles)
+    return {"stations": len(chosen), "neighbours": len(near), "files": files, "out": Path(out_dir),
+            "tiles": len(tiles or ())}
+

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from stationmap.config import DEFAULT_MODE
@@ -57,9 +58,14 @@ class Scope:
     neighbours: tuple[Station, ...]
     reach_m: float
 
-    @property
+    @cached_property
     def neighbour_ids(self) -> frozenset[str]:
         return frozenset(s.id for s in self.neighbours)
+
+    @cached_property
+    def ids(self) -> frozenset[str]:
+        """Every station of the scope, own and neighbours' (a tile filter: :class:`stationmap.tiles.Filters`)."""
+        return frozenset(s.id for s in self.stations())
 
     def stations(self) -> list[Station]:
         """Own first, then the neighbours."""

@@ -218,17 +218,23 @@ class Counts:
 @dataclass(frozen=True)
 class Filters:
     """What a tile counts and shows: stations of any of ``kinds`` (empty: all), offering all of
-    ``services``, of any of ``statuses`` (empty: all), and, with ``open_at``, open then."""
+    ``services``, of any of ``statuses`` (empty: all), and, with ``open_at``, open then; with
+    ``adcode``, only the stations whose adcode starts with it (a district: ``3204`` a city, ``320402``
+    a county); with ``ids``, only those stations (a district's scope, :mod:`stationmap.scope`: its own
+    and its neighbours' within reach)."""
 
     kinds: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     open_at: datetime | None = None
+    adcode: str = ""
+    ids: frozenset[str] | None = None
 
     def key(self) -> tuple:
         """The key of its :class:`Counts` (the moment to the minute: hours are in minutes)."""
         minute = None if self.open_at is None else self.open_at.replace(second=0, microsecond=0).isoformat()
-        return (tuple(sorted(self.kinds)), tuple(sorted(self.services)), tuple(sorted(self.statuses)), minute)
+        return (tuple(sorted(self.kinds)), tuple(sorted(self.services)), tuple(sorted(self.statuses)), minute,
+                self.adcode, self.ids)
 
     def matches(self, st: Station, is_open: Callable[[Station], bool] | None = None) -> bool:
         """Whether one station matches (the rule the masks vectorise; ``is_open``: the open
@@ -238,6 +244,10 @@ class Filters:
         if self.services and not set(self.services) <= set(st.services):
             return False
         if self.statuses and st.status not in self.statuses:
+            return False
+        if self.adcode and not st.adcode.startswith(self.adcode):
+            return False
+        if self.ids is not None and st.id not in self.ids:
             return False
         if self.open_at is not None:
             check = is_open or open_checker(self.open_at, self.services)
@@ -257,6 +267,26 @@ class Cluster:
     kinds: dict[str, int]
     expansion_zoom: int
     node: int
+
+
+def cluster_feature(z: int, c: Cluster, precision: int) -> dict[str, Any]:
+    """A cluster of a tile of zoom ``z`` as a GeoJSON feature (``/api/v1/tiles`` and a published
+    site's tiles): ``cluster: true``, ``count``, ``kinds``, ``expansion_zoom``."""
+    return {"type": "Feature", "id": f"cluster-{z}-{c.node}",
+            "geometry": {"type": "Point", "coordinates": [round(c.lon, precision), round(c.lat, precision)]},
+            "properties": {"cluster": True, "count": c.count, "kinds": c.kinds, "expansion_zoom": c.expansion_zoom}}
+
+
+def tiles_with_stations(index: ClusterIndex, z: int) -> list[tuple[int, int]]:
+    """The tiles ``(x, y)`` of zoom ``z`` that hold a node (a cluster or a station) of the index, unfiltered."""
+    lvl = index.levels[min(z, index.max_zoom + 1)]
+    if not len(lvl.x):
+        return []
+    top = (1 << z) - 1
+    tx = np.clip(np.floor(lvl.x * (1 << z)), 0, top).astype(np.int64)
+    ty = np.clip(np.floor(lvl.y * (1 << z)), 0, top).astype(np.int64)
+    keys = np.unique(tx * (1 << z) + ty)
+    return [(int(k) >> z, int(k) & top) for k in keys]
 
 
 @dataclass
@@ -354,6 +384,8 @@ class ClusterIndex:
         self.service_bits = np.array([_service_bits(s.services) for s in reps], np.int64)[groups]
         groups, reps = self._hours = _groups(st, _HOURS)
         self.status = np.array([_STATUS_CODE.get(s.status, -1) for s in reps], np.int64)[groups]
+        self._districts: tuple[np.ndarray, list[Station]] | None = None    # (made when a filter asks)
+        self._leaf_of: dict[str, int] | None = None
         self._counts: OrderedDict[tuple, Counts] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -378,6 +410,7 @@ class ClusterIndex:
         new = object.__new__(ClusterIndex)
         new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_counts", "_lock")})
         new.stations = leaves
+        new._districts = None      # (an edit may change a station's district; the ids stay in place)
         new._counts = OrderedDict()
         new._lock = threading.Lock()
         if changed:
@@ -417,6 +450,19 @@ class ClusterIndex:
             keep &= (self.service_bits & bits) == bits
         if f.statuses:
             keep &= np.isin(self.status, [_STATUS_CODE[s] for s in f.statuses if s in _STATUS_CODE])
+        if f.adcode:
+            if self._districts is None:
+                self._districts = _groups(self.stations, operator.attrgetter("adcode"))
+            groups, reps = self._districts
+            inside = np.fromiter((s.adcode.startswith(f.adcode) for s in reps), bool, len(reps))
+            keep &= inside[groups] if n else keep
+        if f.ids is not None:
+            if self._leaf_of is None:
+                self._leaf_of = {s.id: i for i, s in enumerate(self.stations)}
+            leaf_of = self._leaf_of
+            chosen = np.zeros(n, bool)
+            chosen[np.fromiter((leaf_of[i] for i in f.ids if i in leaf_of), np.int64)] = True
+            keep &= chosen
         if f.open_at is not None:
             groups, reps = self._hours
             is_open = open_checker(f.open_at, f.services)

@@ -9,6 +9,15 @@
  * (geodesic distance x detour factor / speed of the mode); each station's
  * freshness (when and how it was last confirmed) from the export's record of it.  Any other request
  * goes to the real fetch (the base-map tiles are images and never pass here).
+ *
+ * A site of many stations (stationmap.publish.static_tiles; D.tiles) is cut into tiles: stations.js
+ * holds no station, finder.js asks for tiles/z/x/y.geojson by what the screen shows (cfg.tiles), and
+ * this answers each from tiles/z/x/y.js, a script that calls stationmapTile("z/x/y", {...}) (loaded by a
+ * <script> element: a page opened from file:// may load a script where it may not fetch a file; a tile
+ * with no file holds no station).  The stations of the tiles become known as they load (details);
+ * the nearest ones come from the tiles of the highest zoom (D.tiles.zoom, every station itself) in
+ * rings around the position, as far as needed (up to 225 tiles: ~15 km at zoom 14).  The filters
+ * apply to the stations; a cluster counts every published station of its area.
  */
 (function () {
   'use strict';
@@ -151,7 +160,96 @@
     return 2 * R * Math.asin(Math.min(1, Math.sqrt(a)));
   }
 
-  function nearest(params, t) {
+  // -- a site cut into tiles ------------------------------------------------------------------
+  var loaded = {}, waiting = {};
+  window.stationmapTile = function (key, d) {
+    d.features.forEach(function (f) { if (!f.properties.cluster) { byId[f.id] = f; } });
+    if (waiting[key]) { waiting[key](d); delete waiting[key]; }
+  };
+  function emptyTile(key) {
+    var p = key.split('/').map(Number);
+    return { type: 'FeatureCollection', datum: 'wgs84', tile: { z: p[0], x: p[1], y: p[2] }, total: 0, features: [] };
+  }
+  function loadTile(key) {
+    if (!loaded[key]) {
+      loaded[key] = new Promise(function (resolve) {
+        waiting[key] = resolve;
+        var s = document.createElement('script');
+        function done() {   // a file that is not there (or did not register): no station there
+          if (waiting[key]) { delete waiting[key]; resolve(emptyTile(key)); }
+          s.remove();
+        }
+        s.onload = done;
+        s.onerror = done;
+        s.src = 'tiles/' + key + '.js';
+        document.head.appendChild(s);
+      });
+    }
+    return loaded[key];
+  }
+  function tileAnswer(key, params, t) {
+    return loadTile(key).then(function (d) {
+      var total = 0, clusters = 0, stations = 0;
+      var feats = d.features.filter(function (f) { return f.properties.cluster || accept(f, params, t); })
+        .map(function (f) {
+          if (f.properties.cluster) { clusters += 1; total += f.properties.count; return f; }
+          stations += 1; total += 1;
+          return feature(f, t);
+        });
+      return new Response(JSON.stringify({ type: 'FeatureCollection', datum: 'wgs84', sample: D.sample, tile: d.tile,
+                                           total: total, clusters: clusters, stations: stations, features: feats }),
+                          { status: 200, headers: { 'Content-Type': 'application/geo+json' } });
+    });
+  }
+  // The nearest from the tiles of zoom D.tiles.zoom around the position: rings of tiles around the
+  // one holding it (1, 9, 25, 81, 225 tiles), until k stations lie within the distance the rings surely
+  // cover (the position's distance to their outer edge), or the next ring would pass MOST_TILES.
+  var MOST_TILES = 225;
+  function tileOf(lat, lon, n) {
+    var s = Math.sin(Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180);
+    return [(lon + 180) / 360 * n, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * n];
+  }
+  function lonOf(x, n) { return x / n * 360 - 180; }
+  function latOf(y, n) { return Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI; }
+  function ring(lat, lon, r) {
+    var z = D.tiles.zoom, n = Math.pow(2, z), p = tileOf(lat, lon, n);
+    var cx = Math.floor(p[0]), cy = Math.floor(p[1]), keys = [];
+    for (var x = Math.max(0, cx - r); x <= Math.min(n - 1, cx + r); x++) {
+      for (var y = Math.max(0, cy - r); y <= Math.min(n - 1, cy + r); y++) { keys.push(z + '/' + x + '/' + y); }
+    }
+    // the distance the box surely covers: to its nearest edge (west, east along the parallel; north, south)
+    var w = lonOf(cx - r, n), e = lonOf(cx + r + 1, n), no = latOf(cy - r, n), so = latOf(cy + r + 1, n);
+    var covered = Math.min(distance(lat, lon, lat, w), distance(lat, lon, lat, e), distance(lat, lon, no, lon),
+                           distance(lat, lon, so, lon));
+    return { keys: keys, covered: covered };
+  }
+  function stationsAround(keys) {
+    return Promise.all(keys.map(loadTile)).then(function (ds) {
+      var out = [];
+      ds.forEach(function (d) { d.features.forEach(function (f) { if (!f.properties.cluster) { out.push(f); } }); });
+      return out;
+    });
+  }
+  function nearestTiled(params, t) {
+    var lat = parseFloat(params.get('lat')), lon = parseFloat(params.get('lon'));
+    if (!isFinite(lat) || !isFinite(lon)) { return nearest(params, t, []); }
+    var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
+    function attempt(r) {
+      var box = ring(lat, lon, r);
+      return stationsAround(box.keys).then(function (feats) {
+        var within = feats.filter(function (f) {
+          var c = f.geometry.coordinates;
+          return f.properties.status !== 'closed' && accept(f, params, t) && distance(lat, lon, c[1], c[0]) <= box.covered;
+        });
+        var next = r ? 2 * r : 1;
+        if (within.length >= k || Math.pow(2 * next + 1, 2) > MOST_TILES) { return nearest(params, t, feats); }
+        return attempt(next);
+      });
+    }
+    return attempt(0);
+  }
+
+  function nearest(params, t, features) {
     var lat = parseFloat(params.get('lat')), lon = parseFloat(params.get('lon'));
     if (!isFinite(lat) || !isFinite(lon)) {
       return answer({ error: { code: 'invalid', message: 'lat and lon are required', field: 'lat' } }, 400);
@@ -162,7 +260,7 @@
     var k = Math.max(1, Math.min(100, parseInt(params.get('k'), 10) || 5));
     var perMetre = D.reach.detour_factor / (speed * 1000 / 60);
     // as the server: closed stations never, temporarily closed ones too (closed now, or open from their reopening day)
-    var all = D.features.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
+    var all = features.filter(function (f) { return f.properties.status !== 'closed' && accept(f, params, t); })
       .map(function (f) {
         var c = f.geometry.coordinates;
         return { f: f, d: distance(lat, lon, c[1], c[0]) };
@@ -242,7 +340,10 @@
       one.datum = 'wgs84';
       return answer(one);
     }
-    if (/(^|\/)api\/v1\/nearest$/.test(path)) { return nearest(params, t); }
+    if (/(^|\/)api\/v1\/nearest$/.test(path)) { return D.tiles ? nearestTiled(params, t) : nearest(params, t, D.features); }
+    if (D.tiles && (m = /(^|\/)tiles\/(\d+)\/(\d+)\/(\d+)\.geojson$/.exec(path))) {
+      return tileAnswer(m[2] + '/' + m[3] + '/' + m[4], params, t);
+    }
     if (/(^|\/)api\/v1\/districts\/boundaries$/.test(path)) { return answer(D.boundaries); }
     return null;
   }

@@ -1,12 +1,13 @@
 /* stationmap embed: the finder map (static/js/finder.js) narrowed by the URL's presets.
  *
  * Runs after stationmapFinder.init (the folium map's script).  finder.js has
- * already loaded the district's stations (its marker query carries the
- * district, kinds and services); here we
+ * already asked for the district's stations (its marker query carries the
+ * district's scope, kinds and services): all of them, or with many stations
+ * (cfg.tiles) the scope's tiles, what the screen shows; here we
  *  - give the nearest-station list the same kind / service presets,
- *  - fit the district when the URL gave no centre and zoom,
  *  - hide the locate button when the presets say so,
- *  - list the district's stations (then its neighbours', 邻区) until the visitor picks a position.
+ *  - list the district's stations (then its neighbours', 邻区) until the visitor picks a position;
+ *    by tile, the stations the map draws as themselves, and a word to zoom in while it draws clusters.
  * Text reaches the page through textContent only.
  */
 (function () {
@@ -16,15 +17,11 @@
   var root = document.documentElement;
   if (!S || !S.cfg || !S.cfg.embed) { return; }
   var E = S.cfg.embed;
-  var map = S.map;
+  var map = S.map;   // (finder.js fitted the district when the URL gave no centre and zoom: cfg.embed.fit_bounds)
 
   E.kinds.forEach(function (k) { S.filters.kind[k] = true; });
   E.services.forEach(function (s) { S.filters.service[s] = true; });
   if (!E.locate) { root.classList.add('no-locate'); }
-  if (E.fit_bounds) {
-    var b = E.fit_bounds;
-    map.fitBounds(L.latLngBounds(F.disp(b[1], b[0]), F.disp(b[3], b[2])), { animate: false, padding: [8, 8] });
-  }
 
   var listEl = document.getElementById('nearest-list');
   var statusEl = document.getElementById('finder-status');
@@ -36,11 +33,16 @@
     // (by the name the reader sees: in English the English name or pinyin, display_name)
     var lang = S.cfg.lang === 'en' ? 'en' : 'zh';
     function shown(f) { return String(f.properties.display_name || f.properties.name); }
-    var feats = S.features.slice().sort(function (a, b) {
+    var tiled = !!S.cfg.tiles;
+    var feats = (tiled ? (S.tileFeatures || []) : S.features).slice().sort(function (a, b) {
       var na = a.properties.neighbour ? 1 : 0, nb = b.properties.neighbour ? 1 : 0;
       return na - nb || shown(a).localeCompare(shown(b), lang);
     });
-    if (statusEl) { statusEl.textContent = feats.length ? E.strings.district_list + ' (' + feats.length + ')' : E.strings.empty; }
+    var more = tiled && Number(root.dataset.tileClusters || 0) > 0;   // clusters on screen: zoom in for their stations
+    if (statusEl) {
+      statusEl.textContent = (feats.length ? E.strings.district_list + ' (' + feats.length + ')' : (more ? '' : E.strings.empty)) +
+        (more ? (feats.length ? ' ' : '') + E.strings.zoom_in : '');
+    }
     feats.forEach(function (f) {
       var li = document.createElement('li');
       li.className = 'station';
@@ -50,6 +52,7 @@
       btn.addEventListener('click', function () {
         var m = S.markerById[f.id];
         if (m && S.refs.cluster.hasLayer(m)) { S.refs.cluster.zoomToShowLayer(m, function () { m.openPopup(); }); }
+        else if (m && map.hasLayer(m)) { m.openPopup(); }   // a station of a tile, on screen
       });
       if (f.properties.neighbour) {
         li.classList.add('neighbour');
@@ -64,7 +67,13 @@
     root.dataset.embedList = String(feats.length);
   }
 
-  if (root.dataset.stationsLoaded !== undefined) {
+  if (S.cfg.tiles) {
+    // by tile: the list follows the tiles drawn (each reload sets data-tiles-version)
+    if (root.dataset.tilesVersion !== undefined) { districtList(); }
+    if (window.MutationObserver) {
+      new MutationObserver(districtList).observe(root, { attributes: true, attributeFilter: ['data-tiles-version'] });
+    }
+  } else if (root.dataset.stationsLoaded !== undefined) {
     districtList();
   } else if (window.MutationObserver) {
     var obs = new MutationObserver(function () {

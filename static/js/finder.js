@@ -197,6 +197,10 @@
 
     // the initial centre was given in WGS-84
     if (S.datum === 'gcj02') { map.setView(disp(map.getCenter().lat, map.getCenter().lng), map.getZoom(), { animate: false }); }
+    // an embed with no centre and zoom in its URL fits its district (WGS-84 bounds), before anything
+    // asks for what the screen shows (by tile: the district's tiles, not the default view's first)
+    var fit = cfg.embed && cfg.embed.fit_bounds;
+    if (fit) { map.fitBounds(L.latLngBounds(disp(fit[1], fit[0]), disp(fit[3], fit[2])), { animate: false, padding: [8, 8] }); }
 
     map.on('baselayerchange', function (e) {
       var b = refs.bases.filter(function (x) { return x.layer === e.layer; })[0];
@@ -892,7 +896,7 @@
         return m;
       }
       function draw(answers) {
-        var now = {}, clusters = 0, stations = 0, total = 0, inView = 0, view = map.getBounds();
+        var now = {}, clusters = 0, stations = 0, total = 0, inView = 0, view = map.getBounds(), feats = [];
         layer.eachLayer(function (m) { if (!m.feature) { layer.removeLayer(m); } });
         answers.forEach(function (d) {
           d.features.forEach(function (f) {
@@ -902,6 +906,7 @@
             if (p.cluster) { clusters += 1; layer.addLayer(bubble(p, disp(c[1], c[0]))); return; }
             stations += 1;
             now[f.id] = true;
+            feats.push(f);
             if (S.listed[f.id]) { return; }   // drawn by the list already
             var m = drawn[f.id];
             if (!m) {
@@ -925,6 +930,7 @@
         Object.keys(drawn).forEach(function (id) {
           if (!now[id]) { layer.removeLayer(drawn[id]); delete drawn[id]; }
         });
+        S.tileFeatures = feats;   // the stations drawn as themselves (an embed's list: static/js/embed.js)
         root.dataset.tileClusters = String(clusters);
         root.dataset.tileStations = String(stations);
         root.dataset.tileTotal = String(total);

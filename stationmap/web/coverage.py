@@ -268,10 +268,13 @@ def _demand_upload(adcode: str) -> dict[str, bool] | None:
 
 def _whatif_config(args: _Args, cov: Coverage, map_id: str, gaps_var: str | None, q: dict[str, str]) -> dict:
     """What static/js/coverage-whatif.js needs: the map's and the gaps layer's script names, the
-    what-if API and CSV URLs for this run, the run's stations of its kind (WGS-84) and the words."""
+    what-if API and CSV URLs for this run, the run's stations of its kind that the map shows (WGS-84:
+    :func:`stationmap.maps.coverage.shown_stations`, each a toggle) and the words."""
+    from stationmap.maps.coverage import shown_stations
+
     run: dict[str, Any] = {k: v for k, v in q.items() if k in _WHATIF_NAMES}
     st = cov.stations
-    sel = st.of_kind(args.kind) if len(st) else np.zeros(0, bool)
+    sel = shown_stations(cov, args.kind)
     names = st.name if st.name is not None else st.id
     return {
         "map": map_id, "gaps_layer": gaps_var, "max": MAX_SCENARIO_STATIONS,

@@ -6,15 +6,19 @@ and the same configuration (:func:`stationmap.web.ui.finder_config`),
 narrowed to one district and the presets of the URL
 (:class:`stationmap.publish.EmbedPresets`), with minimal chrome around it.
 ``static/js/embed.js`` applies what finder.js has no option for (preset
-filters on the nearest-station list, fitting the district, the district's
-list before a position is chosen).
+filters on the nearest-station list, the district's list before a position
+is chosen); finder.js fits the district (``cfg.embed.fit_bounds``).  A
+district whose scope holds :data:`~stationmap.config.FINDER_TILES_FROM`
+stations or more is drawn by tile (``cfg.tiles``: ``/api/v1/tiles`` with
+``scope``), as the finder is.
 
 The static export (``stationmap publish``) renders the same page with Jinja
 directly and relative asset URLs (:func:`stationmap.publish.publish_district`;
 :func:`export_district` runs it with this app's settings and stations);
 ``static/js/embed-static.js`` answers finder.js's API requests from
-``stations.js`` (a global), so the page needs no server and works from
-``file://``.
+``stations.js`` (a global), and for a site of many stations from its
+pre-cut tiles (``tiles/z/x/y.js``), so the page needs no server and works
+from ``file://``.
 
 Framing: an embed response carries CSP ``frame-ancestors`` with the
 district's allowlist (:func:`stationmap.publish.frame_ancestors`); every
@@ -30,8 +34,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from stationmap import publish
-from stationmap.web.state import district_counts, districts, freshness, state
-from stationmap.web.ui import finder_config, lang
+from stationmap.config import FINDER_TILES_FROM
+from stationmap.web.state import district_counts, district_scope, districts, freshness, state
+from stationmap.web.ui import finder_config, lang, tiles_config
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,12 +71,18 @@ def _view(district: District, presets: EmbedPresets) -> tuple:
 
 
 def embed_config(district: District, presets: EmbedPresets) -> dict:
-    """finder.js's configuration for an embed: the finder's own, narrowed to the district."""
+    """finder.js's configuration for an embed: the finder's own, narrowed to the district; with many
+    stations in its scope (:data:`~stationmap.config.FINDER_TILES_FROM`, as the finder) the map asks for
+    the scope's tiles, what the screen shows, rather than every station (issue 16)."""
     cfg = finder_config(presets.lang)
     prefix = publish.district_prefix(district)
     cfg["urls"] = dict(cfg["urls"], boundaries=url_for("api.boundaries", level="county", district=prefix))
     _center, _zoom, fit = _view(district, presets)
-    return publish.embed_config(cfg, district, presets, fit=fit, static=False, gettext=_)
+    cfg = publish.embed_config(cfg, district, presets, fit=fit, static=False, gettext=_)
+    scope = district_scope(district.adcode)[0]
+    if len(scope.own) + len(scope.neighbours) >= FINDER_TILES_FROM:
+        cfg["tiles"] = tiles_config(cfg["marker_query"])
+    return cfg
 
 
 def _map_parts(district: District, presets: EmbedPresets) -> MapParts:

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from stationmap import reports
-from stationmap.config import DEFAULT_K, DEFAULT_MODE, FINDER_DETOUR_CHOICES, FINDER_TILES_FROM, MODES, TILE_MAX_ZOOM
+from stationmap.config import DEFAULT_K, DEFAULT_MODE, FINDER_DETOUR_CHOICES, FINDER_TILES_FROM, MODES
 from stationmap.errors import NotFoundError, StationmapError
 from stationmap.hours import TZ, When, hours_words, when
 from stationmap.labels import DATUM_LABELS, display_name, label, labels
@@ -26,7 +26,7 @@ from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import client_of, in_app_browser, nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
 from stationmap.web.state import any_sample, district_counts, freshness, state
-from stationmap.web.ui import along_config, center, finder_config, lang, mode_labels, read_point
+from stationmap.web.ui import along_config, center, finder_config, lang, mode_labels, read_point, tiles_config
 
 if TYPE_CHECKING:
     from flask import Response
@@ -43,9 +43,7 @@ def _finder_parts(page_lang: str) -> MapParts:
     if parts is None:
         cfg = finder_config(page_lang)
         if tiled:   # many stations: the finder asks for what the screen shows, by tile (issue 16)
-            cfg["tiles"] = {"url": url_for("tiles.tile", z=0, x=0, y=0).rsplit("/0/0/0.geojson", 1)[0] + "/",
-                            "query": {k: v for k, v in cfg["marker_query"].items() if k != "limit"},
-                            "max_zoom": TILE_MAX_ZOOM}
+            cfg["tiles"] = tiles_config(cfg["marker_query"])
         m = finder_map(center_wgs84=center(), zoom=13, lang=page_lang, tianditu_key=st.settings.tianditu_key,
                        config=cfg, static_url=url_for("static", filename="").rstrip("/"))
         parts = render_parts(m)

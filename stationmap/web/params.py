@@ -238,7 +238,7 @@ OFFLINE = (replace(LAT, description="Latitude of the position whose area the dev
 TILE_DATUM = Param("datum", "choice", "Datum of the tile grid and of the answer's coordinates: wgs84 (OpenStreetMap, "
                    "Tianditu) or gcj02 (Amap, Tencent): the tile z/x/y of a map drawn over that datum's tiles, "
                    "its clusters and stations shifted to it.", choices=("wgs84", "gcj02"), default="wgs84")
-TILES = (TILE_DATUM, KIND, SERVICE, STATUS, OPEN_NOW, AT, FIELDS, LANG)
+TILES = (TILE_DATUM, KIND, SERVICE, STATUS, DISTRICT, SCOPE, OPEN_NOW, AT, FIELDS, LANG)
 STATION = (OUT_DATUM, AT, replace(MODE, description="Travel mode of the nav links."), LANG)
 _ERRORS_IN = replace(LANG, description="The language of an error's `display_message` (without `lang`: the "
                      "request's Accept-Language, else English).")

@@ -26,14 +26,28 @@ from werkzeug.http import is_resource_modified
 
 from stationmap.config import TILE_MAX_AGE_S, TILE_MAX_ZOOM
 from stationmap.errors import ValidationError
-from stationmap.tiles import Filters, Tile, check_tile
+from stationmap.tiles import Filters, Tile, check_tile, cluster_feature
 from stationmap.web import params
 from stationmap.web.api import not_modified, validated, validators
 from stationmap.web.features import PRECISION, cached_response, dumps, feature_parts
 from stationmap.web.http import evict
 from stationmap.web.openapi import register_paths
-from stationmap.web.params import AT, FIELDS, KIND, LANG, OPEN_NOW, SERVICE, STATUS, TILE_DATUM, Params, names, now
-from stationmap.web.state import any_sample, cluster_index, state
+from stationmap.web.params import (
+    AT,
+    DISTRICT,
+    FIELDS,
+    KIND,
+    LANG,
+    OPEN_NOW,
+    SCOPE,
+    SERVICE,
+    STATUS,
+    TILE_DATUM,
+    Params,
+    names,
+    now,
+)
+from stationmap.web.state import any_sample, cluster_index, district_scope, state
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -66,6 +80,8 @@ def tile(z: str, x: str, y: str) -> Response:
     p = Params(_TILES)
     datum = p.choice(TILE_DATUM)
     kinds, services, statuses = p.many(KIND), p.many(SERVICE), p.many(STATUS)
+    prefix = p.prefix(DISTRICT)
+    scope_adcode = p.one(SCOPE.name)
     open_now, at = p.boolean(OPEN_NOW), p.when(AT)
     fields = p.many(FIELDS) or None
     lang: str | None = p.choice(LANG)
@@ -81,9 +97,15 @@ def tile(z: str, x: str, y: str) -> Response:
         hit = st.tile_bodies.get(key)
         if hit is not None:
             return _cache_headers(validated(cached_response(hit, key), etag, modified))
-    filters = Filters(kinds=kinds, services=services, statuses=statuses, open_at=at_ if open_now else None)
+    ids, neighbours = None, None
+    if scope_adcode is not None:  # a district's embed: its stations and its neighbours' within reach
+        sc = district_scope(scope_adcode)[0]
+        ids, neighbours = sc.ids, sc.neighbour_ids
+    filters = Filters(kinds=kinds, services=services, statuses=statuses, open_at=at_ if open_now else None,
+                      adcode=prefix or "", ids=ids)
     answer = cluster_index().tile(zi, xi, yi, filters, datum=datum)
-    body = tile_json(answer, at=at_, fields=fields, services=services, lang=lang, sample=any_sample())
+    body = tile_json(answer, at=at_, fields=fields, services=services, lang=lang, sample=any_sample(),
+                     neighbours=neighbours)
     if key is not None:
         evict(st.tile_bodies, BODIES_KEPT)
         st.tile_bodies[key] = body
@@ -100,21 +122,19 @@ def _cache_headers(resp: Response) -> Response:
 
 
 def tile_json(answer: Tile, *, at: datetime, fields: tuple[str, ...] | None, services: tuple[str, ...],
-              lang: str | None, sample: bool) -> bytes:
+              lang: str | None, sample: bool, neighbours: frozenset[str] | None = None) -> bytes:
     """The JSON text of a tile: its clusters, then its stations (the features of ``/api/v1/stations``
-    with ``fields``), coordinates in the tile's datum."""
+    with ``fields``; with ``neighbours``, a district's scope, each with ``neighbour``), coordinates in
+    the tile's datum."""
     head = dumps({"type": "FeatureCollection", "datum": answer.datum, "sample": sample,
                   "tile": {"z": answer.z, "x": answer.x, "y": answer.y},
                   "total": answer.total, "clusters": len(answer.clusters), "stations": len(answer.stations),
                   "features": []})
-    clusters = b",".join(dumps({
-        "type": "Feature", "id": f"cluster-{answer.z}-{c.node}",
-        "geometry": {"type": "Point", "coordinates": [round(c.lon, PRECISION), round(c.lat, PRECISION)]},
-        "properties": {"cluster": True, "count": c.count, "kinds": c.kinds, "expansion_zoom": c.expansion_zoom},
-    }) for c in answer.clusters)
+    clusters = b",".join(dumps(cluster_feature(answer.z, c, PRECISION)) for c in answer.clusters)
     parts: list[bytes] = []
+    extra = None if neighbours is None else [{"neighbour": s.id in neighbours} for s in answer.stations]
     feature_parts(parts, answer.stations, out_datum=answer.datum, at=at, fields=fields, services=services,
-                  lang=lang)
+                  lang=lang, extra=extra)
     stations = b"".join(parts)[1:]          # "...]" without its "["
     sep = b"," if clusters and answer.stations else b""
     return head[:-3] + b"[" + clusters + sep + stations + b"}"
@@ -159,7 +179,9 @@ def _openapi() -> dict:
                        "of a zoom every matching station is counted once. With `datum=gcj02` the tile is "
                        "one of the GCJ-02 grid (a map over Amap tiles) and coordinates are GCJ-02. Weak "
                        "ETag (data revision, tile, query, minute), Last-Modified, `Cache-Control: public, "
-                       "no-cache`: If-None-Match gets a 304 while nothing changed.",
+                       "no-cache`: If-None-Match gets a 304 while nothing changed. With `district` only that "
+                       "district's stations count; with `scope` (an embed's) the district's and its neighbours' "
+                       "within reach, each station with `neighbour`.",
         "parameters": [*path_params, *(p.openapi() for p in params.TILES)],
         "responses": {
             "200": {"description": "GeoJSON FeatureCollection: clusters first, then stations.",

@@ -16,12 +16,13 @@ from flask_login import current_user
 
 from stationmap import labels
 from stationmap.accounts import PermissionDenied, User
-from stationmap.config import DEFAULT_K, DEFAULT_MAX_DETOUR_MINUTES, FINDER_DETOUR_CHOICES
+from stationmap.config import DEFAULT_K, DEFAULT_MAX_DETOUR_MINUTES, FINDER_DETOUR_CHOICES, TILE_MAX_ZOOM
 from stationmap.coords import CHINA_LAT, CHINA_LON, DATUMS, PointText, from_wgs84, parse_point_text
 from stationmap.errors import StationmapError, ValidationError
 from stationmap.index import densest_area
 from stationmap.maps import finder
 from stationmap.maps.finder import DEFAULT_CENTER
+from stationmap.publish import tiles_query
 from stationmap.web.state import districts, sorted_stations, state
 
 
@@ -59,6 +60,15 @@ def finder_config(lang: str) -> dict:
         "boundaries": url_for("api.boundaries", level="county"),
         "offline": url_for("api.offline_area"),
     }, static_url=url_for("static", filename=""), minutes=state().settings.minutes, k=DEFAULT_K)
+
+
+def tiles_config(marker_query: dict) -> dict:
+    """finder.js's ``cfg.tiles`` (many stations, :data:`~stationmap.config.FINDER_TILES_FROM`: the map asks
+    ``/api/v1/tiles`` for what the screen shows): the tiles' URL, the marker layer's query for them (its
+    kinds and services are the page's filters, which finder.js adds), the highest zoom asked."""
+    return {"url": url_for("tiles.tile", z=0, x=0, y=0).rsplit("/0/0/0.geojson", 1)[0] + "/",
+            "query": tiles_query(marker_query),
+            "max_zoom": TILE_MAX_ZOOM}
 
 
 def along_config() -> dict:

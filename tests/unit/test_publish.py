@@ -262,6 +262,7 @@ def test_publish_district_renders_without_flask(tmp_path):
     assert "/static/" not in html and XSS not in html
     assert "Union rest stations map" in html and "Stations in this district" in html  # the English catalogue
     assert "SAMPLE DATA" in (out / "README.txt").read_text(encoding="utf-8")
+    assert not (out / "tiles").exists()     # a few stations: one file, no tiles
     js = (out / "stations.js").read_text(encoding="utf-8")
     payload = json.loads(js[js.index("= ") + 2:].rstrip().rstrip(";"))
     assert sorted(f["id"] for f in payload["features"]) == ["x", "y"]
@@ -283,3 +284,61 @@ def test_payload_records_each_stations_freshness_when_given():
     assert props["a"]["confirmed"] == {"on": "2024-05-29", "by": "checkin", "problems": 2}
     assert props["b"]["confirmed"] == {"on": None, "by": "", "problems": 0}
     assert json.loads(json.dumps(p["freshness_words"]))["age"]["days"] == list(AGE_LABELS["days"])
+
+
+def _tile_payload(path: Path) -> tuple[str, dict]:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("stationmapTile(") and text.endswith(");\n")
+    key, _, body = text[len("stationmapTile("):-3].partition(",")
+    return json.loads(key), json.loads(body)
+
+
+def test_a_publish_of_many_stations_writes_tiles_that_count_every_station_at_every_zoom(tmp_path):
+    """More than FINDER_TILES_FROM stations: stations.js holds none, the tiles (z/x/y.js) hold them, and at
+    every zoom their clusters' counts and single stations add up to the published stations (the
+    district's and its neighbours' within reach), each station once, with its published properties."""
+    from stationmap import config
+    from stationmap.config import FINDER_TILES_FROM, PUBLISH_STATIONS_ZOOM
+    from tests.support.many import DISTRICT, many_in_district
+
+    stations = many_in_district(FINDER_TILES_FROM + 500)
+    out = tmp_path / "site"
+    res = publish.publish_district(DISTRICT, out, settings=config.load(), stations=stations,
+                                   now=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    published = res["stations"] + res["neighbours"]
+    assert res["stations"] == sum(1 for s in stations if s.adcode == DISTRICT and s.status != "closed")
+    assert res["neighbours"] > 0 and res["tiles"] > 0
+    js = (out / "stations.js").read_text(encoding="utf-8")
+    payload = json.loads(js[js.index("= ") + 2:].rstrip().rstrip(";"))
+    assert payload["features"] == [] and payload["tiles"]["zoom"] == PUBLISH_STATIONS_ZOOM
+    assert payload["tiles"]["stations"] == published
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert '"tiles": {"max_zoom": %d, "query": ' % PUBLISH_STATIONS_ZOOM in html
+    files = sorted((out / "tiles").rglob("*.js"))
+    assert len(files) == res["tiles"]
+    by_zoom: dict[int, list[dict]] = {}
+    for f in files:
+        key, d = _tile_payload(f)
+        assert f.relative_to(out / "tiles").as_posix() == key + ".js"
+        assert d["tile"] == dict(zip("zxy", map(int, key.split("/"))))
+        by_zoom.setdefault(d["tile"]["z"], []).append(d)
+    assert sorted(by_zoom) == list(range(PUBLISH_STATIONS_ZOOM + 1))
+    for z, tiles in by_zoom.items():
+        counts = [f["properties"]["count"] if f["properties"].get("cluster") else 1 for d in tiles for f in d["features"]]
+        assert sum(counts) == published, z
+        assert sum(d["total"] for d in tiles) == published
+        ids = [f["id"] for d in tiles for f in d["features"] if not f["properties"].get("cluster")]
+        assert len(ids) == len(set(ids))
+    assert by_zoom[0][0]["clusters"] >= 1
+    top = [f for d in by_zoom[PUBLISH_STATIONS_ZOOM] for f in d["features"]]
+    assert not any(f["properties"].get("cluster") for f in top)
+    assert {f["id"] for f in top if not f["properties"]["neighbour"]} == {
+        s.id for s in stations if s.adcode == DISTRICT and s.status != "closed"}
+    assert sum(f["properties"]["neighbour"] for f in top) == res["neighbours"]
+    assert {"hours", "nav", "neighbour", "kinds"} <= set(top[0]["properties"])
+    assert "tiles/" in (out / "README.txt").read_text(encoding="utf-8")
+    # a publish again over it with few stations: a single file again, the tiles gone
+    small = publish.publish_district(DISTRICT, out, settings=config.load(), stations=stations[:50])
+    assert small["tiles"] == 0 and not (out / "tiles").exists()
+    js = (out / "stations.js").read_text(encoding="utf-8")
+    assert len(json.loads(js[js.index("= ") + 2:].rstrip().rstrip(";"))["features"]) == small["stations"]

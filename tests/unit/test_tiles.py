@@ -17,6 +17,8 @@ from stationmap.model import KINDS, SERVICES, Station
 from stationmap.tiles import ClusterIndex, Filters, project, tile_bounds
 
 SH = ZoneInfo("Asia/Shanghai")
+#: districts of the stations (two counties of one city, another city's, another province's)
+ADCODES = ["320402", "320404", "320505", "310101"]
 HOURS = ["24/7", "Mo-Fr 08:00-18:00", "Mo-Su 07:00-22:00", "Sa-Su 09:00-17:00", "Nov-Mar 07:00-19:00"]
 
 
@@ -37,7 +39,8 @@ def _stations(n: int, seed: int) -> list[Station]:
                            kinds=tuple(rng.sample(list(KINDS), rng.choice([1, 1, 2]))),
                            services=tuple(rng.sample(list(SERVICES), rng.randint(0, 5))),
                            opening_hours=rng.choice(HOURS),
-                           status=rng.choice(["active"] * 8 + ["temporarily_closed", "closed"])))
+                           status=rng.choice(["active"] * 8 + ["temporarily_closed", "closed"]),
+                           adcode=rng.choice(ADCODES)))
     return out
 
 
@@ -74,6 +77,14 @@ def _random_filters(rng: random.Random) -> Filters:
                    open_at=rng.choice([None, at]))
 
 
+def _district_filters(rng: random.Random, stations: list[Station]) -> Filters:
+    """Random filters narrowed to a district (an adcode prefix) or to a scope (a set of ids)."""
+    f = _random_filters(rng)
+    if rng.random() < 0.5:
+        return replace(f, adcode=rng.choice(["3204", "320402", "320505", "31", "44"]))
+    return replace(f, ids=frozenset(s.id for s in rng.sample(stations, rng.randint(0, len(stations) // 3))))
+
+
 def _brute(stations: list[Station], f: Filters) -> list[Station]:
     is_open = open_checker(f.open_at, f.services) if f.open_at is not None else None
     return [s for s in stations if f.matches(s, is_open)]
@@ -83,7 +94,11 @@ def test_every_zoom_counts_each_matching_station_once(stations, index):
     """Over the tiles of a zoom that hold a matching station, the clusters' counts and the single
     stations add up to the matching stations, each station in the tile its node belongs to."""
     rng = random.Random(1)
-    for f in [Filters(), *(_random_filters(rng) for _ in range(2))]:
+    fs = [Filters(), *(_random_filters(rng) for _ in range(2)), Filters(adcode="3204"),
+          Filters(adcode="320505", kinds=("rest",)),
+          Filters(ids=frozenset(s.id for s in stations[::7]) | {"not-a-station"}),
+          *(_district_filters(rng, stations) for _ in range(2))]
+    for f in fs:
         want = _brute(stations, f)
         for z in range(0, 19):
             tiles = _around(stations, z)
@@ -115,8 +130,8 @@ def test_random_tiles_against_brute_force(stations, index):
     """Any tile: its total is the matching stations whose node's centre is in it, and a station
     shown alone lies in the tile (at the highest zooms its own point decides)."""
     rng = random.Random(2)
-    for _ in range(100):
-        f = _random_filters(rng)
+    for i in range(150):
+        f = _random_filters(rng) if i % 3 else _district_filters(rng, stations)
         z = rng.randint(0, 22)
         s = rng.choice(stations)
         x, y = _tile_of(s, z)
@@ -215,6 +230,20 @@ def test_an_edit_keeps_the_tree_and_a_move_rebuilds(stations, index):
     moved[10] = replace(moved[10], lon=moved[10].lon + 0.5)
     assert index.with_stations(moved) is None
     assert index.with_stations(stations[:-1]) is None
+
+
+def test_district_filters_follow_an_edit_of_the_district(stations, index):
+    """An adcode filter counts a station by the district it has now: an edit that moves it to another
+    district (same point) keeps the tree and changes the counts."""
+    f = Filters(adcode="320402")
+    before = index.tile(0, 0, 0, f).total
+    assert before == len(_brute(stations, f)) > 0
+    s = next(s for s in stations if s.adcode == "320404")
+    changed = [replace(x, adcode="320402") if x.id == s.id else x for x in stations]
+    kept = index.with_stations(changed)
+    assert kept is not None and kept.levels is index.levels
+    assert kept.tile(0, 0, 0, f).total == before + 1
+    assert index.tile(0, 0, 0, f).total == before
 
 
 def test_no_stations():

@@ -162,3 +162,60 @@ def test_the_finder_asks_for_tiles_from_many_stations_on(make_web_app, web_stati
     page = app.test_client().get("/").get_data(as_text=True)
     assert ('"tiles": {"max_zoom": 22, "query": {"fields": "kinds,services,open_now", "status": "active"}, '
             '"url": "/api/v1/tiles/"}') in page
+
+
+def test_a_district_and_a_scope_count_as_the_stations_endpoint(ro_client, noon):
+    """``district`` (an adcode prefix) and ``scope`` (an embed's district and its neighbours within
+    reach) narrow the tiles as they narrow /api/v1/stations, at every zoom; a scope's stations carry
+    ``neighbour`` as the stations endpoint's do."""
+    every = ro_client.get("/api/v1/stations?limit=10000&fields=adcode").get_json()["features"]
+    pts = [(f["geometry"]["coordinates"][0], f["geometry"]["coordinates"][1]) for f in every]
+    counts: dict[str, int] = {}
+    for f in every:
+        counts[f["properties"]["adcode"]] = counts.get(f["properties"]["adcode"], 0) + 1
+    adcode = max(counts, key=counts.__getitem__)
+    for q in [f"district={adcode}", f"district={adcode[:4]}&kind=rest", f"scope={adcode}",
+              f"scope={adcode}&status=active"]:
+        want = ro_client.get(f"/api/v1/stations?limit=10000&{q}").get_json()
+        assert 0 < want["total"] < len(every), q
+        for z in (0, 6, 10, 13, 19):
+            total, ids, _ = _sum_zoom(ro_client, z, q, pts)
+            assert total == want["total"], (q, z)
+        if q.startswith("scope"):
+            flags = {f["id"]: f["properties"]["neighbour"] for f in want["features"]}
+            assert any(flags.values()), "the scope has neighbours"
+            shown = {}
+            for x, y in _around(pts, 19):
+                for f in ro_client.get(f"/api/v1/tiles/19/{x}/{y}.geojson?{q}").get_json()["features"]:
+                    shown[f["id"]] = f["properties"]["neighbour"]
+            assert shown == flags
+    r = ro_client.get("/api/v1/tiles/3/6/3.geojson?scope=999999")
+    assert r.status_code in (400, 404) and r.get_json()["error"]["field"] == "scope"
+    assert ro_client.get("/api/v1/tiles/3/6/3.geojson?district=32x").status_code == 400
+
+
+def test_an_embed_asks_for_its_scope_s_tiles_from_many_stations_on(make_web_app, web_stations, monkeypatch):
+    """An embed whose scope (its district and its neighbours within reach) holds FINDER_TILES_FROM stations
+    or more asks for the scope's tiles, with its presets as the page's filters; below, every station."""
+    import json
+    import re
+
+    app = make_web_app(web_stations)
+    client = app.test_client()
+    adcode = "320402"
+    n = len(client.get(f"/api/v1/stations?scope={adcode}&limit=10000").get_json()["features"])
+    assert n > 1
+
+    def config(url: str) -> dict:
+        page = client.get(url).get_data(as_text=True)
+        m = re.search(r'stationmapFinder\.init\([^,]+, (\{.*?\}), \{', page, re.S)
+        assert m, page[:2000]
+        return json.loads(m.group(1))
+
+    monkeypatch.setattr("stationmap.web.embed.FINDER_TILES_FROM", n + 1)
+    assert "tiles" not in config(f"/embed/{adcode}")
+    monkeypatch.setattr("stationmap.web.embed.FINDER_TILES_FROM", n)
+    cfg = config(f"/embed/{adcode}?kind=rest")
+    assert cfg["tiles"]["url"] == "/api/v1/tiles/"
+    assert cfg["tiles"]["query"]["scope"] == adcode and "kind" not in cfg["tiles"]["query"]
+    assert cfg["filters"]["kind"] == ["rest"]

@@ -240,3 +240,31 @@ def test_a_county_partly_on_a_network_is_covered_mixed(make_web_app, web_station
     r = client.get(f"/api/v1/coverage/whatif?{q}&new=120.70,31.33")
     assert r.status_code == 200 and r.get_json()["change"]["covered_people"] >= 0
     assert client.get(f"/api/v1/coverage?{q}&method=circle").get_json()["params"]["method"] == "circle"
+
+
+def test_many_stations_are_one_geojson_layer_not_a_script_each(make_web_app, web_stations, xss_name, monkeypatch):
+    """From FINDER_TILES_FROM stations on the map, the station layer is one GeoJSON layer of the same
+    circles (the points written once as data): the same stations, escaped names, fewer bytes."""
+    import html
+    import json
+    import re
+
+    app = make_web_app(web_stations)
+    url = "/coverage/320402?kind=rest&cell=1000"
+    few = app.test_client().get(url).get_data(as_text=True)
+    n = few.count("L.circleMarker(")
+    assert n > 5
+    monkeypatch.setattr("stationmap.maps.coverage.FINDER_TILES_FROM", n)
+    many = make_web_app(web_stations).test_client().get(url).get_data(as_text=True)
+    assert many.count("L.circleMarker(") == 0 and many.count("new L.CircleMarker(latlng") == 1   # (its pointToLayer)
+    dec = json.JSONDecoder()
+    data = [dec.raw_decode(many, m.end())[0] for m in re.finditer(r"_add\((?=\{)", many)]
+    points = [f for d in data for f in d["features"] if f["geometry"]["type"] == "Point" and "t" in f["properties"]]
+    assert len(points) == n
+    # the what-if toggles are the stations the map draws
+    whatif = json.loads(re.search(r'<script type="application/json" id="whatif-config">(.*?)</script>', many,
+                                  re.S).group(1))
+    assert sorted(f"{s['name']} ({s['id']})" for s in whatif["stations"]) == sorted(
+        html.unescape(f["properties"]["t"]) for f in points)
+    assert xss_name not in many
+    assert len(many) < len(few)
