@@ -52,8 +52,15 @@ def _bench_api():
 
 def national_stations(n: int = N_STATIONS, seed: int = SEED) -> list:
     """``stationmap sample national`` stations, kept in the temporary folder (generating 200,000
-    takes half a minute)."""
-    cache = Path(tempfile.gettempdir()) / f"stationmap-bench-national-{n}-{seed}.pickle"
+    takes half a minute; the file's name carries the Station fields, so a pickle of an older model
+    is not read back)."""
+    import dataclasses
+    import hashlib
+
+    from stationmap.model import Station
+
+    model = hashlib.blake2b(repr([f.name for f in dataclasses.fields(Station)]).encode(), digest_size=4).hexdigest()
+    cache = Path(tempfile.gettempdir()) / f"stationmap-bench-national-{n}-{seed}-{model}.pickle"
     try:
         return pickle.loads(cache.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError):

@@ -17,6 +17,7 @@ two settings.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -67,6 +68,11 @@ def when_ready(server: Any) -> None:
     warm = getattr(_app(server), "warm", None)     # stationmap.web.http.StationmapFlask.warm
     if warm is not None:
         warm()
+    # what the master built outlives every request: out of the collector's sight (gc.freeze), a
+    # worker's collections neither walk it (their pauses) nor write its objects' GC headers, which
+    # would copy the pages it shares with the master into every worker
+    gc.collect()
+    gc.freeze()
     banner = os.environ.get("STATIONMAP_SERVE_BANNER")
     if banner:
         print(banner, file=sys.stderr, flush=True)

@@ -36,8 +36,10 @@ from stationmap.schema import (
     changes_table,
     metadata,
     row_to_station,
+    rows_to_stations,
     station_columns,
     station_json,
+    station_select,
     station_to_row,
     stations_table,
 )
@@ -138,8 +140,7 @@ class StationStore:
     def all(self) -> list[Station]:
         """Every stored station, in id order."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(stations_table).order_by(stations_table.c.id))
-            return [row_to_station(r) for r in rows]
+            return rows_to_stations(conn.execute(station_select().order_by(stations_table.c.id)))
 
     def without_adcode(self, *, conn: sa.Connection | None = None) -> list[Station]:
         """The stored stations with no district code (empty or NULL ``adcode``), in id order

@@ -23,7 +23,8 @@ stations_bodies            AppState                        8 bodies, oldest drop
 scopes                     AppState                        16 districts' scopes, oldest dropped; per index
 clusters                   AppState                        the index changes (one; an edit that moves no
                                                            station keeps its tree: ClusterIndex.with_stations)
-tile_bodies                AppState                        512 bodies, oldest dropped; keyed by index and minute
+tile_bodies                AppState                        4096 bodies (and their gzip), oldest dropped;
+                                                           keyed by index and minute
 finder_parts               AppState                        16 maps (per language and centre), then cleared
 freshness                  AppState                        the database's next commit (any: a check-in
                                                            too; :meth:`AppState.sync`); one per station
@@ -131,7 +132,7 @@ class AppState:
     stations_bodies: dict = field(default_factory=dict)
     #: ``(index key, ClusterIndex)`` of :func:`cluster_index`
     clusters: tuple | None = None
-    #: ``{key: JSON text}`` of ``/api/v1/tiles`` answers without ``at``
+    #: ``{key: JSON text and its gzip}`` of ``/api/v1/tiles`` answers without ``at``
     tile_bodies: dict = field(default_factory=dict)
     #: ``{(index key, adcode): (Scope, StationIndex of its stations)}`` of :func:`district_scope`
     scopes: dict = field(default_factory=dict)

@@ -331,3 +331,23 @@ def test_serve_has_no_control_socket_where_its_path_is_too_long_for_one(tmp_path
     monkeypatch.setenv("STATIONMAP_INSTANCE_PATH", str(instance))
     cfg = _gunicorn_cfg(gunicorn_args("127.0.0.1", 8000, 2), monkeypatch)
     assert cfg.control_socket_disable, "a Unix socket path is at most 107 bytes: none rather than a shared one"
+
+
+def test_serve_warms_the_app_then_freezes_the_masters_objects_before_the_workers_fork(monkeypatch):
+    """when_ready (in gunicorn's master, before it forks): the app's warm, then gc.freeze, so the
+    workers' collections leave what the master built alone (shared pages stay shared)."""
+    import gc
+    from types import SimpleNamespace
+
+    from stationmap import gunicorn_conf
+
+    monkeypatch.delenv("STATIONMAP_SERVE_BANNER", raising=False)
+    seen = []
+    app = SimpleNamespace(warm=lambda: seen.append(gc.get_freeze_count()))
+    gc.unfreeze()
+    try:
+        gunicorn_conf.when_ready(SimpleNamespace(app=SimpleNamespace(callable=app)))
+        assert seen == [0]                          # warmed before the freeze
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -45,6 +45,35 @@ def test_crud_and_history(store, make_station):
     assert store.revision() == 3
 
 
+def test_all_reads_every_field_back_and_shares_repeated_values(store, make_station):
+    """store.all() (rows_to_stations) gives what one row's reader (row_to_station) gives, field by
+    field, with one object per repeated value (kinds, services, hours, dates)."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from stationmap.schema import row_to_station, stations_table
+
+    stations = [
+        make_station(id="a", kinds=("rest",), services=("toilet", "wifi"), opening_hours="Mo-Fr 09:00-17:00",
+                     verified_at=date(2026, 3, 1), capacity=12, adcode="320402", host="post_office",
+                     service_hours=(("wifi", "Mo-Su 08:00-20:00"),)),
+        make_station(id="b", kinds=("rest",), services=("toilet", "wifi"), opening_hours="Mo-Fr 09:00-17:00",
+                     verified_at=date(2026, 3, 1), capacity=0, adcode="320402", host="post_office",
+                     status="temporarily_closed", reopens_on=date(2026, 4, 1)),
+        make_station(id="c", kinds=("rest", "ebike"), services=(), name_en="C", phone="0519-1",
+                     operator="工会", source="import"),
+    ]
+    store.write_many(stations, user="t")
+    with store.engine.connect() as conn:
+        one_by_one = [row_to_station(r) for r in conn.execute(sa.select(stations_table).order_by(stations_table.c.id))]
+    got = store.all()
+    assert got == one_by_one == stations
+    a, b, _c = got
+    assert a.services is b.services and a.kinds is b.kinds and a.opening_hours is b.opening_hours
+    assert a.verified_at is b.verified_at and a.adcode is b.adcode
+
+
 def test_write_many_is_all_or_nothing(store, make_station):
     store.insert(make_station(id="x"))
     with pytest.raises(ConflictError):

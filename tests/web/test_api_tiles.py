@@ -106,6 +106,22 @@ def test_gcj02_tiles_are_shifted(ro_client, noon):
         ro_client.get("/api/v1/stations?status=active").get_json()["total"]
 
 
+def test_a_kept_tile_is_gzipped_the_same_each_time(ro_client, noon):
+    """A tile served from the kept bodies, with and without gzip: the same JSON, the same ETag."""
+    import gzip
+
+    x, y = _tile(119.95, 31.78, 13)    # stations of Changzhou, themselves: a body worth gzipping
+    url = f"/api/v1/tiles/13/{x}/{y}.geojson"
+    plain = ro_client.get(url)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and len(plain.data) > 2000
+    zipped = [ro_client.get(url, headers={"Accept-Encoding": "gzip"}) for _ in range(2)]
+    for r in zipped:
+        assert r.headers["Content-Encoding"] == "gzip" and r.headers["Vary"] == "Accept-Encoding"
+        assert gzip.decompress(r.data) == plain.data and r.headers["ETag"] == plain.headers["ETag"]
+        assert r.headers["Cache-Control"] == "public, no-cache"
+    assert zipped[0].data == zipped[1].data and len(zipped[0].data) < len(plain.data)
+
+
 def test_etag_304_and_an_edit_changes_the_tile(app, noon):
     client = app.test_client()
     url = "/api/v1/tiles/5/26/13.geojson?status=active"
