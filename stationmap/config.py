@@ -86,6 +86,10 @@ FINDER_TILES_FROM = 5_000
 #: (``tiles/{z}/{x}/{y}.js``) with clusters up to the zoom before this one and every station itself from
 #: it on (a tile of ~2 km at 32°N: the list's nearest stations come from the few tiles around the position)
 PUBLISH_STATIONS_ZOOM = 14
+#: bytes of stations' feature text a worker keeps for the API's answers (stationmap.web.features):
+#: beyond it the kept text is dropped and built again as asked (a worker browsing 200,000 stations
+#: would otherwise keep growing past its start-up size)
+FEATURE_TEXT_KEPT_BYTES = 64 * 2**20
 
 #: Coverage grids: default cell size and the sizes the library accepts, metres.
 DEFAULT_CELL_M = 250.0

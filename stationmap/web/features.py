@@ -26,6 +26,7 @@ from urllib.parse import quote
 import orjson
 from flask import Response, request
 
+from stationmap import config as _config
 from stationmap import geojson
 from stationmap.geojson import PRECISION, PROPERTIES, STATIC_PROPERTIES, TIME_PROPERTIES  # noqa: F401 (PRECISION, PROPERTIES re-exported)
 from stationmap.hours import TZ, When, rfc3339, when_checker
@@ -126,6 +127,8 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
 
 #: per station id: (the station object, {(fields, datum[, "en"]): its feature's text, open for more properties})
 _FRAGMENTS: dict[str, tuple[Station, dict[tuple, bytes]]] = {}
+#: the bytes of text in _FRAGMENTS (at most config.FEATURE_TEXT_KEPT_BYTES)
+_FRAGMENT_BYTES = [0]
 
 
 @contextmanager
@@ -202,11 +205,15 @@ def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum:
             # open for more properties ("open_now"): ends in "," unless it has none
             piece = text[:-2] + (b"," if feat["properties"] else b"")
             st = stations[i]
+            if _FRAGMENT_BYTES[0] + len(piece) > _config.FEATURE_TEXT_KEPT_BYTES:
+                _FRAGMENTS.clear()
+                _FRAGMENT_BYTES[0] = 0
             hit = _FRAGMENTS.get(st.id)
-            if hit is None or hit[0] is not st:
-                if len(_FRAGMENTS) > 500_000:
-                    _FRAGMENTS.clear()
+            if hit is None or hit[0] is not st:     # new, or an edited station: its old text goes
+                if hit is not None:
+                    _FRAGMENT_BYTES[0] -= sum(map(len, hit[1].values()))
                 hit = _FRAGMENTS[st.id] = (st, {})
+            _FRAGMENT_BYTES[0] += len(piece) - len(hit[1].get(key, b""))
             hit[1][key] = piece
             pieces[i] = piece
     time_json = time_checker(at or datetime.now(TZ), services, times) if times else None
