@@ -18,7 +18,7 @@ import hashlib
 import math
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.http import is_resource_modified
@@ -141,6 +141,29 @@ def _point_query(p: Params, settings: Settings, *, ranges: bool = False) -> tupl
 def _filters(p: Params) -> tuple[tuple[str, ...], tuple[str, ...], bool, datetime | None]:
     """The station filters every search shares, checked: kinds, services, open_now, at."""
     return p.many(KIND), p.many(SERVICE), p.boolean(OPEN_NOW), p.when(AT)
+
+
+class LayerQuery(NamedTuple):
+    """What the map layers' answers (``/stations``, ``/tiles``) ask, checked: the station filters,
+    the features' fields and language, and the moment (``at`` as asked; ``when``: it, else now)."""
+
+    kinds: tuple[str, ...]
+    services: tuple[str, ...]
+    open_now: bool
+    at: datetime | None
+    statuses: tuple[str, ...]
+    prefix: str | None
+    scope: str | None
+    fields: tuple[str, ...] | None
+    lang: str | None
+    when: datetime
+
+
+def layer_query(p: Params) -> LayerQuery:
+    """The :class:`LayerQuery` of a request's parameters ``p``."""
+    kinds, services, open_now, at = _filters(p)
+    return LayerQuery(kinds, services, open_now, at, p.many(STATUS), p.prefix(DISTRICT), p.one(SCOPE.name),
+                      p.many(FIELDS) or None, p.choice(LANG), at or now()[0])
 
 
 def _rank_by_time(st: AppState, lon: float, lat: float, *, k: int, mode: str, kinds: Iterable[str] = (),
@@ -435,15 +458,9 @@ def stations() -> Response:
     p = Params(_STATIONS)
     datum, out_datum = p.choice(DATUM), p.choice(OUT_DATUM)
     bbox = p.bbox(BBOX)
-    kinds, services, open_now, at = _filters(p)
-    statuses = p.many(STATUS)
-    prefix = p.prefix(DISTRICT)
-    scope_adcode = p.one(SCOPE.name)
+    kinds, services, open_now, at, statuses, prefix, scope_adcode, fields, lang, at_ = layer_query(p)
     limit = p.integer(LIMIT)
     offset = p.integer(OFFSET)
-    fields = p.many(FIELDS) or None
-    lang: str | None = p.choice(LANG)
-    at_ = at or now()[0]
     # Without ``at`` the answer depends on the minute (open_now) and the stations
     # only: the finder's marker layer (10,000 stations) is built once a minute.
     st = state()

@@ -28,24 +28,14 @@ from stationmap.config import TILE_MAX_AGE_S, TILE_MAX_ZOOM
 from stationmap.errors import ValidationError
 from stationmap.tiles import Filters, Tile, check_tile, cluster_feature
 from stationmap.web import params
-from stationmap.web.api import not_modified, validated, validators
+from stationmap.web.api import layer_query, not_modified, validated, validators
 from stationmap.web.features import PRECISION, dumps, feature_parts
 from stationmap.web.http import GEOJSON, api_response, evict, gzip_small
 from stationmap.web.openapi import register_paths
 from stationmap.web.params import (
-    AT,
-    DISTRICT,
-    FIELDS,
-    KIND,
-    LANG,
-    OPEN_NOW,
-    SCOPE,
-    SERVICE,
-    STATUS,
     TILE_DATUM,
     Params,
     names,
-    now,
 )
 from stationmap.web.state import any_sample, cluster_index, district_scope, state
 
@@ -84,13 +74,7 @@ def tile(z: str, x: str, y: str) -> Response:
         raise ValidationError(str(exc), field=bad) from None
     p = Params(_TILES)
     datum = p.choice(TILE_DATUM)
-    kinds, services, statuses = p.many(KIND), p.many(SERVICE), p.many(STATUS)
-    prefix = p.prefix(DISTRICT)
-    scope_adcode = p.one(SCOPE.name)
-    open_now, at = p.boolean(OPEN_NOW), p.when(AT)
-    fields = p.many(FIELDS) or None
-    lang: str | None = p.choice(LANG)
-    at_ = at or now()[0]
+    kinds, services, open_now, at, statuses, prefix, scope_adcode, fields, lang, at_ = layer_query(p)
     st = state()
     etag, modified = validators(st, None if at else at_)
     if not is_resource_modified(request.environ, etag=etag, last_modified=modified):

@@ -40,14 +40,13 @@ def _many(base: list, n: int, seed: int = 16) -> list:
 def big_url(tmp_path_factory, web_stations_builder):
     app = make_app(tmp_path_factory.mktemp("tiles-browser"), _many(web_stations_builder(), N))
     clock = Clock(FINDER_NOON)
-    from stationmap.web import api, tiles
+    from stationmap.web import api
     from stationmap.web.state import warm
 
     warm(app)   # as `stationmap serve` does before its workers fork
 
     with pytest.MonkeyPatch.context() as mp, live_server(app) as base:
-        mp.setattr(api, "now", clock.now)
-        mp.setattr(tiles, "now", clock.now)
+        mp.setattr(api, "now", clock.now)     # (the tiles' clock too: api.layer_query)
         yield base
 
 

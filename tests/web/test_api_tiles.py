@@ -16,7 +16,7 @@ from tests.support.webforms import FINDER_NOON, Clock
 @pytest.fixture
 def noon(monkeypatch):
     clock = Clock(FINDER_NOON)
-    monkeypatch.setattr("stationmap.web.tiles.now", clock.now)
+    monkeypatch.setattr("stationmap.web.api.now", clock.now)   # (the tiles' and the stations' clock)
     return clock
 
 
