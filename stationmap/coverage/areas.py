@@ -6,9 +6,10 @@ the WGS-84 <-> metric projection helpers every part of a run uses.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 
@@ -169,11 +170,21 @@ def _check_wgs84_bounds(bounds: tuple[float, float, float, float]) -> None:
                               field="area")
 
 
+#: each network's extent, kept while the network is (a mixed coverage asks for it every run: 2 s at a
+#: million nodes)
+_EXTENTS: weakref.WeakKeyDictionary[Network, BaseGeometry] = weakref.WeakKeyDictionary()
+
+
 def network_extent(network: Network) -> BaseGeometry:
-    """The convex hull (WGS-84) of a road network's nodes: the study polygon of a zone."""
+    """The convex hull (WGS-84) of a road network's nodes: the study polygon of a zone, and where a
+    mixed coverage (:func:`stationmap.coverage.minutes.cell_networks`) looks for its cells."""
     import shapely
 
-    return shapely.convex_hull(shapely.multipoints(np.column_stack([network.lon, network.lat])))  # type: ignore[return-value]
+    hull = _EXTENTS.get(network)
+    if hull is None:
+        points = shapely.multipoints(np.column_stack([network.lon, network.lat]))
+        hull = _EXTENTS[network] = cast("BaseGeometry", shapely.convex_hull(points))
+    return hull
 
 
 def default_network_for(district: District, *, settings: Settings | None = None, districts: Districts | None = None,

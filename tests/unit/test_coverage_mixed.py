@@ -242,3 +242,13 @@ def test_a_profile_of_a_mixed_run_equals_its_runs_at_each_moment(stations, setti
             assert got[col] == pytest.approx(want[col], rel=1e-12, abs=1e-15)
         seen.add(round(float(want["demand_covered"]), 12))
     assert len(seen) > 1
+
+
+def test_a_network_s_extent_is_its_nodes_hull_made_once(sip):
+    import shapely
+
+    from stationmap.coverage import network_extent
+
+    hull = network_extent(sip)
+    assert hull.equals(shapely.MultiPoint(list(zip(sip.lon.tolist(), sip.lat.tolist()))).convex_hull)
+    assert network_extent(sip) is hull     # kept for the network (each mixed run asks for it)
