@@ -13,6 +13,11 @@ PASSWORD = "a long test password"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+#: a point in each of two neighbouring districts of Changzhou (WGS-84 lon, lat)
+ZL = (119.93, 31.78)     # 320404 Zhonglou
+TN = (120.00, 31.80)     # 320402 Tianning
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token of the first form in ``html``."""
     m = _TOKEN.search(html)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.webforms import make_app
+from stationmap.model import Station
+from tests.support.webforms import TN, ZL, add_users, make_app, use_fast_hasher
 
 
 @pytest.fixture
@@ -26,6 +27,26 @@ def app(make_web_app, web_stations):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    """The store of the test's ``app``."""
+    return app.extensions["stationmap"].store
+
+
+@pytest.fixture
+def two_district_app(make_web_app, monkeypatch):
+    """An app over a station in Zhonglou (``zl-1``, 320404) and one in Tianning (``tn-1``, 320402),
+    with the test users (:func:`~tests.support.webforms.add_users`: an editor of each district, the
+    city union, an admin) and the fast password hasher: the editors' tests."""
+    use_fast_hasher(monkeypatch)
+    app = make_web_app([
+        Station(id="zl-1", name="钟楼测试驿站", lon=ZL[0], lat=ZL[1], adcode="320404", kinds=("rest",)),
+        Station(id="tn-1", name="天宁测试驿站", lon=TN[0], lat=TN[1], adcode="320402", kinds=("rest",)),
+    ])
+    add_users(app.extensions["stationmap"].store)
+    return app
 
 
 @pytest.fixture(scope="module")

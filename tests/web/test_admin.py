@@ -52,11 +52,6 @@ def app(make_web_app):
     return app
 
 
-@pytest.fixture
-def store(app):
-    return app.extensions["stationmap"].store
-
-
 _client = signed_client
 
 

@@ -21,11 +21,6 @@ def app(make_web_app):
     return make_web_app([_st(i) for i in range(6)])
 
 
-@pytest.fixture
-def store(app):
-    return app.extensions["stationmap"].store
-
-
 def _sync(client, copy: dict, cursor: int, rng: random.Random) -> int:
     while True:
         body = client.get(f"/api/v1/changes?since={cursor}&limit={rng.randint(1, 4)}").json

@@ -9,11 +9,7 @@ import pytest
 
 from stationmap import reports
 from stationmap.coords import wgs84_to_gcj02
-from stationmap.model import Station
-from tests.support.webforms import add_users, fresh_token, signed_client, use_fast_hasher
-
-ZL = (119.93, 31.78)     # 320404 Zhonglou
-TN = (120.00, 31.80)     # 320402 Tianning
+from tests.support.webforms import fresh_token, signed_client
 
 #: outcome -> the details a check-in of it sends (besides the outcome)
 DETAILS = {
@@ -24,24 +20,9 @@ DETAILS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_hasher(monkeypatch):
-    use_fast_hasher(monkeypatch)
-
-
 @pytest.fixture
-def app(make_web_app):
-    app = make_web_app([
-        Station(id="zl-1", name="钟楼测试驿站", lon=ZL[0], lat=ZL[1], adcode="320404", kinds=("rest",)),
-        Station(id="tn-1", name="天宁测试驿站", lon=TN[0], lat=TN[1], adcode="320402", kinds=("rest",)),
-    ])
-    add_users(app.extensions["stationmap"].store)
-    return app
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["stationmap"].store
+def app(two_district_app):
+    return two_district_app
 
 
 def _rows(store, station_id):

@@ -12,9 +12,7 @@ import rasterio
 from affine import Affine
 
 from stationmap.model import Station
-from tests.support.webforms import add_users, fresh_token, signed_client, use_fast_hasher
-
-ZL = (119.93, 31.78)     # 320404 Zhonglou
+from tests.support.webforms import ZL, add_users, fresh_token, signed_client, use_fast_hasher
 
 
 @pytest.fixture(autouse=True)

@@ -28,11 +28,6 @@ def app(make_web_app):
     return make_web_app(_stations())
 
 
-@pytest.fixture
-def store(app):
-    return app.extensions["stationmap"].store
-
-
 def _assert_not_modified(c, etag, modified):
     again = c.get(URL, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag

@@ -7,31 +7,12 @@ from __future__ import annotations
 import pytest
 
 from stationmap import reports
-from stationmap.model import Station
-from tests.support.webforms import add_users, signed_client, use_fast_hasher
-
-ZL = (119.93, 31.78)     # 320404 Zhonglou
-TN = (120.00, 31.80)     # 320402 Tianning
-
-
-@pytest.fixture(autouse=True)
-def _fast_hasher(monkeypatch):
-    use_fast_hasher(monkeypatch)
+from tests.support.webforms import signed_client
 
 
 @pytest.fixture
-def app(make_web_app):
-    app = make_web_app([
-        Station(id="zl-1", name="钟楼测试驿站", lon=ZL[0], lat=ZL[1], adcode="320404", kinds=("rest",)),
-        Station(id="tn-1", name="天宁测试驿站", lon=TN[0], lat=TN[1], adcode="320402", kinds=("rest",)),
-    ])
-    add_users(app.extensions["stationmap"].store)
-    return app
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["stationmap"].store
+def app(two_district_app):
+    return two_district_app
 
 
 @pytest.fixture

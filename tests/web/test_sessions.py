@@ -31,11 +31,6 @@ def app(make_web_app):
 
 
 @pytest.fixture
-def store(app):
-    return app.extensions["stationmap"].store
-
-
-@pytest.fixture
 def clock(monkeypatch):
     """Move the sessions' clock: ``clock(minutes=31)`` puts it that far after the real now."""
     real = sessions.now
