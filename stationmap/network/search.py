@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from stationmap.config import Settings
 
 
+def _point_arcs(csr: Any, n: int, u: int, v: int, t: float, T: float, *, to_u: bool, to_v: bool) -> None:
+    """Set the last two arcs of ``csr`` (its row ``n``: a snapped point at ``t`` along the edge u -> v
+    of ``T`` seconds) to the edge's ends the mode may take: to ``u`` in ``t * T``, to ``v`` in
+    ``(1 - t) * T``; an end it may not take is a harmless self-loop of 0 s."""
+    csr.indices[-2] = u if to_u else n
+    csr.indices[-1] = v if to_v else n
+    csr.data[-2] = t * T if to_u else 0.0
+    csr.data[-1] = (1.0 - t) * T if to_v else 0.0
+
+
 class Searching:
     """Searches from a snapped point (mixed into :class:`~stationmap.network.Network`)."""
 
@@ -58,11 +68,8 @@ class Searching:
         T = g.edge_s[e]
         csr = g.csr
         with g.lock:
-            # virtual arcs: toward u needs v -> u, toward v needs u -> v; else a harmless self-loop
-            csr.indices[-2] = self.edge_u[e] if g.can_back[e] else n
-            csr.indices[-1] = self.edge_v[e] if g.can_fwd[e] else n
-            csr.data[-2] = t * T if g.can_back[e] else 0.0
-            csr.data[-1] = (1.0 - t) * T if g.can_fwd[e] else 0.0
+            # from the point: toward u needs v -> u, toward v needs u -> v
+            _point_arcs(csr, n, int(self.edge_u[e]), int(self.edge_v[e]), t, T, to_u=g.can_back[e], to_v=g.can_fwd[e])
             res = dijkstra(csr, directed=True, indices=n, limit=float(limit_s),  # type: ignore[call-overload]
                            return_predecessors=predecessors)    # (scipy-stubs: no scalar ``indices``)
         return res
@@ -84,11 +91,8 @@ class Searching:
         T = g.edge_s[e]
         csr = rv.csr
         with rv.lock:
-            # the point is reached from u going u -> v, from v going v -> u; else a harmless self-loop
-            csr.indices[-2] = self.edge_u[e] if g.can_fwd[e] else n
-            csr.indices[-1] = self.edge_v[e] if g.can_back[e] else n
-            csr.data[-2] = t * T if g.can_fwd[e] else 0.0
-            csr.data[-1] = (1.0 - t) * T if g.can_back[e] else 0.0
+            # (reversed) to the point: from u going u -> v, from v going v -> u
+            _point_arcs(csr, n, int(self.edge_u[e]), int(self.edge_v[e]), t, T, to_u=g.can_fwd[e], to_v=g.can_back[e])
             return dijkstra(csr, directed=True, indices=n, limit=float(limit_s))  # type: ignore[call-overload]
 
     def search_core(self, snap: Snap, *, mode: str, limit_s: float = np.inf) -> np.ndarray:
