@@ -18,11 +18,10 @@ the network only.
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from bench_network import timings  # (a sibling: benchmarks/ is on the path)
 from pyproj import Geod
 from scipy.sparse.csgraph import dijkstra
 
@@ -37,15 +36,6 @@ SIP_NPZ = ROOT / "data" / "roads" / "sip.npz"
 REPEAT = 30
 PAIRS = 8
 GOAL = 2.0
-
-
-def timings(f, repeat=REPEAT):
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t)
-    return min(out), statistics.median(out)
 
 
 def _pairs(net, n, rng, lo_m, hi_m):
@@ -81,8 +71,8 @@ def compare(net, n_stations, pairs, lo_m, hi_m, settings, label):
 
         first = ours()      # (snaps the stations and builds the reversed graph once, untimed)
         assert first.method == "network"
-        t_bare, m_bare = timings(bare)
-        t_ours, m_ours = timings(ours)
+        t_bare, m_bare = timings(bare, REPEAT)
+        t_ours, m_ours = timings(ours, REPEAT)
         rows.append({"straight_m": round(d), "route_minutes": round(first.route_minutes, 1),
                      "stations": len(first.stations), "two_dijkstra_ms": round(t_bare * 1e3, 2),
                      "along_ms": round(t_ours * 1e3, 2), "ratio": round(t_ours / t_bare, 2),

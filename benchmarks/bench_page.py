@@ -24,7 +24,6 @@ step <= 60 KB and <= 300 ms; the figures at 10,000 and 200,000 within 20% of eac
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import statistics
 import tempfile
@@ -39,20 +38,6 @@ GOAL_SECONDS = 1.0
 GOAL_STEP_BYTES = 60_000
 GOAL_STEP_SECONDS = 0.3
 GOAL_N_DIFF = 0.20
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _bench_api():
-    return _bench("bench_api")
 
 
 def load_once(browser, base: str) -> dict:
@@ -115,7 +100,7 @@ def serve(stations, tmp: Path):
     import subprocess
     import sys
 
-    api = _bench_api()
+    import bench_api as api
     db = api.make_database(tmp, stations)
     env = {"STATIONMAP_DATABASE_URL": db, "STATIONMAP_INSTANCE_PATH": str(tmp / "instance")}
     exe = str(Path(sys.executable).parent / "stationmap")
@@ -128,7 +113,7 @@ def serve(stations, tmp: Path):
 
 def measure(browser, stations, label: str) -> dict:
     """LOADS loads of the finder over ``stations``, each with an empty cache, and a zoom step in each."""
-    api = _bench_api()
+    import bench_api as api
     tmp = Path(tempfile.mkdtemp(prefix="stationmap-bench-page-"))
     server, base = serve(stations, tmp)
     try:
@@ -166,23 +151,14 @@ def measure(browser, stations, label: str) -> dict:
 
 
 def main() -> dict:
-    from playwright.sync_api import sync_playwright
+    import bench_tiles as tiles
+    import chromium
 
-    tiles = _bench("bench_tiles")
     sets = [(f"national {n:,}", tiles.national_stations(n)) for n in SIZES]
     out = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            # start chromium's renderer and network processes first: their start-up is
-            # the browser's, not the page's
-            warm = browser.new_context()
-            warm.new_page().goto("data:text/html,<p>warm-up</p>")
-            warm.close()
-            for label, stations in sets:
-                out[label] = measure(browser, stations, label)
-        finally:
-            browser.close()
+    with chromium.browser() as browser:
+        for label, stations in sets:
+            out[label] = measure(browser, stations, label)
     if len(out) == 2:
         (a, ra), (b, rb) = out.items()
         for what in ("bytes", "seconds_median_later_loads"):

@@ -20,7 +20,6 @@ Goal (issue 19): the first stations within 3 s.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import statistics
 import tempfile
@@ -31,18 +30,8 @@ LOADS = 3
 GOAL_SECONDS = 3.0
 #: 400 kbit/s in bytes per second, 400 ms round trip
 SLOW_3G = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 #: a point among the bench stations (Jiangsu)
 POSITION = (119.95, 31.78)
-
-
-def _bench_api():
-    spec = importlib.util.spec_from_file_location("bench_api", Path(__file__).resolve().parent / "bench_api.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _mark(page, name: str) -> float:
@@ -85,9 +74,9 @@ def _load(ctx, base: str) -> dict:
 
 
 def main() -> dict:
-    from playwright.sync_api import sync_playwright
 
-    api = _bench_api()
+    import bench_api as api
+    import chromium
     tmp = Path(tempfile.mkdtemp(prefix="stationmap-bench-slow3g-"))
     stations = api.bench_stations()
     db = api.make_database(tmp, stations)
@@ -97,23 +86,16 @@ def main() -> dict:
     base = f"http://127.0.0.1:{port}"
     first, repeat = [], []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                warm = browser.new_context()
-                warm.new_page().goto("data:text/html,<p>warm-up</p>")
-                warm.close()
-                for _ in range(LOADS):
-                    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-                    ctx.route(lambda url: not url.startswith(base), lambda r: r.abort())
-                    try:
-                        first.append(_load(ctx, base))
-                        time.sleep(0.5)   # the service worker keeps the page's files
-                        repeat.append(_load(ctx, base))
-                    finally:
-                        ctx.close()
-            finally:
-                browser.close()
+        with chromium.browser() as browser:
+            for _ in range(LOADS):
+                ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+                ctx.route(lambda url: not url.startswith(base), lambda r: r.abort())
+                try:
+                    first.append(_load(ctx, base))
+                    time.sleep(0.5)   # the service worker keeps the page's files
+                    repeat.append(_load(ctx, base))
+                finally:
+                    ctx.close()
     finally:
         api.stop(server)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import http.client
-import importlib.util
 import itertools
 import json
 import math
@@ -97,13 +96,6 @@ KINDS = ("finder", "nearest", "reach", "district", "embed", "login form", "sign 
 SIP_ADCODE = "320571"
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _bench_api():
-    spec = importlib.util.spec_from_file_location("bench_api", Path(__file__).resolve().parent / "bench_api.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -504,9 +496,9 @@ def report(r: dict) -> None:
 def run(*, clients: int = CLIENTS, seconds: float = SECONDS, kill_at: float | None = KILL_AT,
         workers: int = WORKERS, mix: dict | None = None) -> dict:
     """Set up the instance, serve it, soak it, stop it; returns :func:`soak`'s figures."""
-    from stationmap.io.sample import load_sample
+    import bench_api as api
 
-    api = _bench_api()
+    from stationmap.io.sample import load_sample
     tmp = Path(tempfile.mkdtemp(prefix="stationmap-soak-"))
     password = secrets.token_urlsafe(18)
     try:

@@ -19,7 +19,6 @@ Goals (issue 16): tiles >= 60% of the bare endpoint's requests per second, p99 <
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pickle
 import random
@@ -41,13 +40,6 @@ GOAL_RATIO = 0.60
 GOAL_P99_MS = 20.0
 GOAL_RSS_MB = 600
 GOAL_START_S = 10.0
-
-
-def _bench_api():
-    spec = importlib.util.spec_from_file_location("bench_api", Path(__file__).resolve().parent / "bench_api.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def national_stations(n: int = N_STATIONS, seed: int = SEED) -> list:
@@ -130,7 +122,7 @@ def build_figures(stations) -> dict:
 
 
 def main() -> dict:
-    api = _bench_api()
+    import bench_api as api
     stations = national_stations()
     build = build_figures(stations)
     print(f"stations: {len(stations)} (national SAMPLE, seed {SEED}); cluster index: built in "
