@@ -152,11 +152,11 @@ def measure(browser, stations, label: str) -> dict:
 
 def main() -> dict:
     import bench_tiles as tiles
-    import chromium
+    import headless
 
     sets = [(f"national {n:,}", tiles.national_stations(n)) for n in SIZES]
     out = {}
-    with chromium.browser() as browser:
+    with headless.browser() as browser:
         for label, stations in sets:
             out[label] = measure(browser, stations, label)
     if len(out) == 2:

@@ -76,7 +76,7 @@ def _load(ctx, base: str) -> dict:
 def main() -> dict:
 
     import bench_api as api
-    import chromium
+    import headless
     tmp = Path(tempfile.mkdtemp(prefix="stationmap-bench-slow3g-"))
     stations = api.bench_stations()
     db = api.make_database(tmp, stations)
@@ -86,7 +86,7 @@ def main() -> dict:
     base = f"http://127.0.0.1:{port}"
     first, repeat = [], []
     try:
-        with chromium.browser() as browser:
+        with headless.browser() as browser:
             for _ in range(LOADS):
                 ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
                 ctx.route(lambda url: not url.startswith(base), lambda r: r.abort())

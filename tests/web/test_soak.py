@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import bench_soak
+import bench_soak  # (benchmarks/ is on the path, as when the benchmarks run: setup.cfg)
 
 pytestmark = pytest.mark.slow
 
