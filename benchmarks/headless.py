@@ -1,5 +1,6 @@
-"""Headless chromium for the page benchmarks (bench_page.py, bench_slow3g.py; a module of its own, not a bench_*.py that run.py would run): Debian's chromium
-driven by Playwright, as the browser tests run it (tests/browser/conftest.py)."""
+"""Headless chromium for the page benchmarks (bench_page.py, bench_slow3g.py): Debian's chromium
+driven by Playwright, as the browser tests run it (tests/browser/conftest.py).  A module of its
+own, not a bench_*.py that run.py would run."""
 
 from __future__ import annotations
 
