@@ -1,9 +1,11 @@
 """/api/v1/nearest under gunicorn, against a bare Flask endpoint in the same run.
 
-Both apps run the way ``stationmap serve`` runs ours: gunicorn, 2 sync workers,
-127.0.0.1, access log on (to /dev/null here).  Ours serves 10,000 stations
-(the bundled sample stations, jittered and repeated) from SQLite; the bare
-app is ``Flask`` with one view returning a constant JSON body.  A second
+Ours runs under ``stationmap serve`` itself (gunicorn, 2 sync workers, its settings file:
+the app built before the workers fork, then out of the collector's sight), the bare app
+under gunicorn with the same workers; both on 127.0.0.1, access log on (to /dev/null
+here).  Ours serves 10,000 stations (the bundled sample stations, jittered and
+repeated) from SQLite; the bare app is ``Flask`` with one view returning a
+constant JSON body.  A second
 process loads each server for a bounded time with CONCURRENCY connections
 (one request per connection: gunicorn's sync workers close every connection)
 and records each request's latency, connect to last byte.  The two servers are
@@ -98,6 +100,15 @@ def gunicorn(target: str, *, port: int, env: dict, cwd: str, workers: int = WORK
     exe = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     return start([exe, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", target],
                  port=port, env=env, cwd=cwd, ready_path=ready_path)
+
+
+def serve(port: int, *, env: dict, cwd: str, workers: int = WORKERS) -> subprocess.Popen:
+    """Start ``stationmap serve`` (its database upgraded first, as the command requires) on
+    127.0.0.1:``port``; returns once it answers (:func:`start`)."""
+    exe = str(Path(sys.executable).parent / "stationmap")
+    subprocess.run([exe, "db", "upgrade"], env={**os.environ, **env}, cwd=cwd, check=True, capture_output=True)
+    return start([exe, "serve", "--port", str(port), "--workers", str(workers)], port=port, env=env, cwd=cwd,
+                 settle=False)
 
 
 def start(argv: list, *, port: int, env: dict, cwd: str, ready_path: str = "/nowhere",
@@ -243,7 +254,7 @@ def main() -> dict:
     (tmp / "bare_app.py").write_text(BARE_APP)
     env = {"STATIONMAP_DATABASE_URL": db, "STATIONMAP_INSTANCE_PATH": str(tmp / "instance")}
     ours_port, bare_port = free_port(), free_port()
-    ours = gunicorn("stationmap.web:create_app()", port=ours_port, env=env, cwd=str(tmp))
+    ours = serve(ours_port, env=env, cwd=str(tmp))
     bare = gunicorn("bare_app:app", port=bare_port, env={}, cwd=str(tmp))
     try:
         paths = nearest_paths(stations)
