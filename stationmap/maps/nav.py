@@ -61,9 +61,11 @@ IN_APP_BROWSERS = (
 
 
 
+@lru_cache(maxsize=1024)
 def in_app_browser(user_agent: str | None) -> str | None:
     """The in-app browser ``user_agent`` names (``wechat``, ``qq``, ... of
-    :data:`IN_APP_BROWSERS`), or None (a browser: Chrome, Safari, QQ Browser, ...)."""
+    :data:`IN_APP_BROWSERS`), or None (a browser: Chrome, Safari, QQ Browser, ...); kept per
+    User-Agent (a phone sends the same one with every request)."""
     ua = user_agent or ""
     return next((name for token, name in IN_APP_BROWSERS if token in ua), None)
 

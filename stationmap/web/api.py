@@ -44,7 +44,7 @@ from stationmap.web.features import (
     json_response,
     no_gc,
 )
-from stationmap.web.http import api_response, evict
+from stationmap.web.http import api_response, evict, user_agent
 from stationmap.web.openapi import document_for_app
 from stationmap.web.params import (
     ALONG,
@@ -96,6 +96,7 @@ from stationmap.web.state import (
     district_members,
     district_scope,
     freshness,
+    freshness_members,
     sorted_stations,
     state,
 )
@@ -233,7 +234,7 @@ def nearest() -> Response:
         if closed:
             times = ranked_times(at_)[3] + closed
     stations = [t.station for t in times]
-    ua = request.user_agent.string
+    ua = user_agent()
     navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
                           mode=mode, origin_wgs84=(wlon, wlat), origin_name="我的位置", client=client_of(ua))
     on_roads = used == "network"    # distance_m: along the roads; else the geodesic distance
@@ -243,9 +244,6 @@ def nearest() -> Response:
     if neighbours is not None:
         for s, e in zip(stations, extra):
             e["neighbour"] = s.id in neighbours
-    fresh, today = freshness(stations), reports.today_shanghai()
-    for s, e in zip(stations, extra):
-        e["freshness"] = fresh[s.id].to_dict(today)
     # nothing of the asked kind within the limit: say so and name the nearest (one rule everywhere)
     nothing = none_within(((t.station.id, t.station.name, t.minutes, t.distance_m if on_roads else t.straight_m)
                            for t in times), minutes, kinds=kinds, services=services, on_roads=on_roads)
@@ -282,7 +280,7 @@ def nearest() -> Response:
     # the features from their cached pieces (features.feature_parts), with this request's properties
     # the nav links were made for this browser (User-Agent)
     return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
-                                       lang=lang), vary=("User-Agent",))
+                                       lang=lang, members=freshness_members(stations)), vary=("User-Agent",))
 
 
 @bp.get("/offline")
@@ -303,7 +301,7 @@ def offline_area() -> Response:
     wlon, wlat = (lon, lat) if datum == "wgs84" else to_wgs84(lon, lat, datum)
     hits = st.index.within(wlon, wlat, OFFLINE_RADIUS_M)
     stations = [h.station for h in hits]
-    ua = request.user_agent.string
+    ua = user_agent()
     client = client_of(ua)
     lons, lats, labels_ = [s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations]
     by_mode = {m: nav_links_many(lons, lats, labels_, mode=m, client=client) for m in MODES}
@@ -416,12 +414,12 @@ def along() -> Response:
                         kinds=kinds, services=services, open_at=at_ if open_now else None, method=method,
                         settings=st.settings)
     stations = [s.station for s in route.stations]
+    ua = user_agent()
     navs = nav_links_many([s.lon for s in stations], [s.lat for s in stations], [s.name for s in stations],
-                          mode=mode, origin_wgs84=(alon, alat), origin_name="我的位置")
-    fresh, today = freshness(stations), reports.today_shanghai()
+                          mode=mode, origin_wgs84=(alon, alat), origin_name="我的位置", client=client_of(ua))
     extra = [{"detour_minutes": round(s.detour_minutes, 1), "minutes": round(s.minutes, 1),
-              "onward_minutes": round(s.onward_minutes, 1), "straight_m": round(s.straight_m, 1), "nav": nav,
-              "freshness": fresh[s.station.id].to_dict(today)} for s, nav in zip(route.stations, navs)]
+              "onward_minutes": round(s.onward_minutes, 1), "straight_m": round(s.straight_m, 1), "nav": nav}
+             for s, nav in zip(route.stations, navs)]
 
     def out(lon: float, lat: float) -> dict:
         x, y = (lon, lat) if out_datum == "wgs84" else from_wgs84(lon, lat, out_datum)
@@ -446,10 +444,11 @@ def along() -> Response:
             "speed_kmh": st.settings.speed_kmh(mode),
             "detour_factor": st.settings.detour_factor,
         },
+        "in_app_browser": in_app_browser(ua),   # the nav links were built for this browser
         "features": [],
     }
     return geojson_response(collection(head, stations, out_datum=out_datum, at=at_, extra=extra, services=services,
-                                       lang=lang))
+                                       lang=lang, members=freshness_members(stations)), vary=("User-Agent",))
 
 
 @bp.get("/stations")
@@ -577,9 +576,9 @@ def station(station_id: str) -> Response:
     st = state().index.get(station_id)
     if st is None:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
-    ua = request.user_agent.string
+    ua = user_agent()
     nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode, client=client_of(ua))[0]
-    fresh = freshness([st])[st.id].to_dict(reports.today_shanghai())
+    fresh = freshness([st])[st.id].to_dict(now()[0].date())
     feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
     feat["in_app_browser"] = in_app_browser(ua)

@@ -168,13 +168,15 @@ def collection(head: dict, stations: Iterable[Station], **kwargs: Any) -> bytes:
 def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum: str = "wgs84",
                   at: datetime | None = None, fields: Sequence[str] | None = None,
                   extra: Sequence[dict] | None = None, services: Sequence[str] = (),
-                  lang: str | None = None) -> None:
+                  lang: str | None = None, members: Sequence[bytes] | None = None) -> None:
     """Append to ``parts`` the pieces of the JSON text of ``features(stations, ...)``, ``[`` to ``]``.
 
     A station's feature text, all but ``open_now``, is kept per station object,
     properties and datum: a page of 10,000 stations is then one join of cached
     pieces, not 10,000 ``json.dumps`` (bench_page.py), and a /nearest answer the
     JSON of its few per-request properties (``extra[i]``, merged into feature ``i``'s).
+    ``members[i]``: more properties of feature ``i`` as JSON text the caller keeps
+    (``"name":value`` pairs, comma-separated: :func:`stationmap.web.state.freshness_members`).
     """
     stations = list(stations)
     if not stations:
@@ -223,6 +225,8 @@ def feature_parts(parts: list[bytes], stations: Iterable[Station], *, out_datum:
         add(sep)
         sep = b","
         more = orjson.dumps(extra[i])[1:-1] if extra is not None and extra[i] else b""
+        if members is not None and members[i]:
+            more = more + b"," + members[i] if more else members[i]
         if time_json is not None:
             add(p)
             add(time_json(stations[i]))

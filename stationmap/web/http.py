@@ -411,6 +411,11 @@ _STATIC_GZ: dict[Hashable, bytes] = {}
 _BODY_GZ: dict[Hashable, bytes] = {}
 
 
+def user_agent() -> str:
+    """The current request's User-Agent, "" without one (``request.user_agent`` makes an object of it)."""
+    return request.environ.get("HTTP_USER_AGENT", "")
+
+
 def accepts_gzip() -> bool:
     """Whether the current request's client takes gzip."""
     return _gzip_accepted(request.environ.get("HTTP_ACCEPT_ENCODING", ""))  # (request.headers: 3x the time)

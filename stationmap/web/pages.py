@@ -25,6 +25,7 @@ from stationmap.maps import KEY_SERVICES, KIND_COLORS, finder_map, kind_icon, pr
 from stationmap.maps.finder import MapParts
 from stationmap.maps.nav import client_of, in_app_browser, nav_links
 from stationmap.model import HOSTS, KINDS, SERVICES, STATUSES, Station
+from stationmap.web.http import user_agent
 from stationmap.web.state import any_sample, district_counts, freshness, state
 from stationmap.web.ui import along_config, center, finder_config, lang, mode_labels, read_point, tiles_config
 
@@ -89,7 +90,7 @@ def _first_list(page_lang: str) -> dict | None:
     view = current_app.view_functions.get("api.nearest")
     if path is None or view is None:
         return None
-    with current_app.test_request_context(path, headers={"User-Agent": request.user_agent.string}):
+    with current_app.test_request_context(path, headers={"User-Agent": user_agent()}):
         try:
             resp = cast("Response", view())   # (the API's views answer a Response)
         except StationmapError:
@@ -199,7 +200,7 @@ def station(station_id: str) -> str:
     asked = request.args.get("mode")
     mode = asked if asked in MODES else DEFAULT_MODE
     now = datetime.now(TZ)
-    ua = request.user_agent.string
+    ua = user_agent()
     nav = nav_links(st.lon, st.lat, st.name, mode=mode, client=client_of(ua))
     services = [(s, label(SERVICES, s, page_lang),
                  url_for("static", filename=service_icon(s)) if service_icon(s) else None)

@@ -28,10 +28,11 @@ tile_bodies                AppState                        4096 bodies (and thei
 finder_parts               AppState                        16 maps (per language and centre), then cleared
 freshness                  AppState                        the database's next commit (any: a check-in
                                                            too; :meth:`AppState.sync`); one per station
+freshness_members          AppState                        that, or the next day; one JSON text per station
 coverage_runs /            AppState                        6 runs / maps, least recently used dropped
 coverage_parts
 networks                   module (per process)            4 sets of networks, oldest dropped
-feature parts              :mod:`~stationmap.web.features`  per Station object; cleared past 500,000
+feature parts              :mod:`~stationmap.web.features`  per Station object; cleared past FEATURE_TEXT_KEPT_BYTES
 gzip of static files and   :mod:`~stationmap.web.http`     256 / 16 bodies, oldest dropped
 cached bodies
 =========================  ==============================  ==============================================
@@ -45,11 +46,12 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import orjson
 from flask import current_app
 
 from stationmap import config as _config
@@ -108,6 +110,8 @@ class AppState:
     generation: int = 0
     #: ``(generation, {station id: Freshness})`` of :func:`freshness`
     freshness: tuple | None = None
+    #: ``((generation, day), {station id: JSON text})`` of :func:`freshness_members`
+    freshness_members: tuple | None = None
     #: ``(index key, stations in id order)``
     sorted_stations: tuple | None = None
     #: ``(index key, any sample station)``
@@ -205,6 +209,28 @@ def freshness(stations: Iterable[Station]) -> dict[str, Freshness]:
     if missing:
         cache.update(reports.freshness_many(st.store, missing))
     return {s.id: cache[s.id] for s in stations}
+
+
+def freshness_members(stations: Sequence[Station]) -> list[bytes]:
+    """Each station's ``"freshness":{...}`` member, the JSON text of its :func:`freshness` today
+    (``Freshness.to_dict``; Asia/Shanghai, by the views' clock :func:`stationmap.web.params.now`),
+    for :func:`stationmap.web.features.collection`'s ``members``.  Kept per station until the
+    database's next commit or the next day: a /api/v1/nearest answer then joins five kept texts
+    (the look-ups, the words and their JSON were a tenth of its time under gunicorn, bench_api.py)."""
+    from stationmap.web.params import now
+
+    st = state()
+    key = (st.generation, now()[0].date())
+    kept = st.freshness_members
+    if kept is None or kept[0] != key:
+        kept = st.freshness_members = (key, {})
+    texts = kept[1]
+    missing = [s for s in stations if s.id not in texts]
+    if missing:
+        fresh, today = freshness(missing), key[1]
+        for s in missing:
+            texts[s.id] = b'"freshness":' + orjson.dumps(fresh[s.id].to_dict(today))
+    return [texts[s.id] for s in stations]
 
 
 def sync_index() -> None:

@@ -163,3 +163,25 @@ def test_freshness_is_read_once_until_the_database_changes(make_web_app, monkeyp
     reports.add_report(app.extensions["stationmap"].store, "zl-1", "open_ok")   # as another worker would
     assert c.get(url).json["features"][0]["properties"]["freshness"]["by"] == "checkin"
     assert len(calls) == 2
+
+
+def test_nearest_freshness_text_is_kept_for_the_day_and_ages_at_midnight(make_web_app, monkeypatch):
+    """/nearest joins each station's kept freshness text (state.freshness_members): the same text
+    as the station's own answer, and a day older once the views' clock passes midnight (Shanghai)."""
+    from stationmap.web import params
+
+    today = _today()
+    app = make_web_app([Station(id="zl-1", name="钟楼驿站", lon=ZL[0], lat=ZL[1], adcode="320404", kinds=("rest",),
+                                verified_at=today - timedelta(days=1))])
+    c = app.test_client()
+    url = f"/api/v1/nearest?lon={ZL[0]}&lat={ZL[1]}&k=1"
+    first = c.get(url).json["features"][0]["properties"]["freshness"]
+    assert first == c.get("/api/v1/stations/zl-1").json["properties"]["freshness"]
+    assert first["age_days"] == 1 and first["text"]["en"] == "verified by the district yesterday"
+    calls = []
+    real = reports.freshness_many
+    monkeypatch.setattr(reports, "freshness_many", lambda store, sts: calls.append(1) or real(store, sts))
+    at, text = params.now()
+    monkeypatch.setattr(params, "now", lambda: (at + timedelta(days=1), text))
+    later = c.get(url).json["features"][0]["properties"]["freshness"]
+    assert later["age_days"] == 2 and later["text"]["zh"] == "2 天前区工会核实" and not calls

@@ -36,6 +36,12 @@ def test_nearest_and_station_links_follow_the_user_agent(ro_client, web_query_po
     one = ro_client.get(f"/api/v1/stations/{sid}", headers={"User-Agent": ua})
     assert one.get_json()["in_app_browser"] == in_app
     assert _callnative(one.get_json()["properties"]["nav"]["amap"]) == native
+    # stations on the way (finder-along.js): the same links for the same browser
+    along = ro_client.get("/api/v1/along", headers={"User-Agent": ua}, query_string={
+        "from_lat": lat, "from_lon": lon, "to_lat": lat + 0.02, "to_lon": lon + 0.02, "max_detour": 10})
+    assert along.status_code == 200 and "User-Agent" in along.headers["Vary"]
+    assert along.get_json()["in_app_browser"] == in_app and along.get_json()["features"]
+    assert all(_callnative(f["properties"]["nav"]["amap"]) == native for f in along.get_json()["features"])
     page = ro_client.get(f"/station/{sid}", headers={"User-Agent": ua}).get_data(as_text=True)
     assert (HINT in page) == (in_app is not None)
     assert f"callnative={native}" in page
