@@ -2,7 +2,7 @@
 
 Served as ``stationmap serve`` serves it (gunicorn, 2 workers, SQLite, the app built before the
 workers fork) with the national SAMPLE (``stationmap sample national``, bench_tiles.national_stations)
-of 10,000 and of 200,000 stations, one after the other in one run: from 5,000 stations the finder
+of 10,000 and of 200,000 stations, both served at once, their loads taking turns: from 5,000 stations the finder
 asks for the tiles it shows (/api/v1/tiles), so the figures should not grow with N.  Each load is a fresh browser
 context (empty cache), 360 x 740 px, offline (requests that leave 127.0.0.1, the
 map tiles, are aborted).  Measured per load:
@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LOADS = 5
+LOADS = 9
 #: the national SAMPLE at these sizes, in one run (issue 16: the figures must not grow with N)
 SIZES = (10_000, 200_000)
 GOAL_BYTES = 300_000
@@ -111,26 +111,15 @@ def serve(stations, tmp: Path):
     return server, f"http://127.0.0.1:{port}"
 
 
-def measure(browser, stations, label: str) -> dict:
-    """LOADS loads of the finder over ``stations``, each with an empty cache, and a zoom step in each."""
-    import bench_api as api
-    tmp = Path(tempfile.mkdtemp(prefix="stationmap-bench-page-"))
-    server, base = serve(stations, tmp)
-    try:
-        runs = []
-        for _ in range(LOADS):
-            runs.append(load_once(browser, base))
-            time.sleep(0.2)
-    finally:
-        api.stop(server)
-        shutil.rmtree(tmp, ignore_errors=True)
+def report(label: str, n_stations: int, runs: list) -> dict:
+    """Print and return the figures of one size's ``runs`` (the first: the load that built the counts)."""
     first, rest = runs[0], runs[1:]
     warm_t = statistics.median(r["seconds_to_markers"] for r in rest)
     worst_t = max(r["seconds_to_markers"] for r in runs)
     worst_bytes = max(r["bytes"] for r in runs)
     steps = [r["step"] for r in runs if r.get("step")]
-    print(f"{label}: stations {len(stations)}, markers drawn (stations and clusters' counts on screen): "
-          f"{first['markers']}, {LOADS} loads, each with an empty cache")
+    print(f"{label}: stations {n_stations}, markers drawn (stations and clusters' counts on screen): "
+          f"{first['markers']}, {len(runs)} loads, each with an empty cache")
     print(f"  bytes transferred: {worst_bytes / 1000:.0f} kB (goal <= {GOAL_BYTES / 1000:.0f} kB)")
     for kind, n in sorted(first["by_kind"].items(), key=lambda kv: -kv[1]):
         print(f"    {kind:<22} {n / 1000:7.1f} kB")
@@ -143,7 +132,7 @@ def measure(browser, stations, label: str) -> dict:
               f"median {step_t * 1000:.0f} ms to drawn markers (goal <= {GOAL_STEP_SECONDS * 1000:.0f} ms)")
     else:
         step_bytes, step_t = None, None
-    return {"stations": len(stations), "markers": first["markers"], "bytes": worst_bytes,
+    return {"stations": n_stations, "markers": first["markers"], "bytes": worst_bytes,
             "bytes_by_kind": first["by_kind"], "seconds_first_load": first["seconds_to_markers"],
             "seconds_median_later_loads": warm_t, "seconds_slowest": worst_t, "runs": runs,
             "step_bytes": step_bytes, "step_seconds_median": step_t,
@@ -151,14 +140,32 @@ def measure(browser, stations, label: str) -> dict:
 
 
 def main() -> dict:
+    """Both sizes served at once, their loads alternating (the first load of each, then in turns,
+    each turn's order reversed), so that drift in the machine's speed hits both sizes alike; each
+    load a fresh context (empty cache) with a zoom step."""
+    import bench_api as api
     import bench_tiles as tiles
     import headless
 
     sets = [(f"national {n:,}", tiles.national_stations(n)) for n in SIZES]
-    out = {}
-    with headless.browser() as browser:
-        for label, stations in sets:
-            out[label] = measure(browser, stations, label)
+    servers, tmps = [], []
+    try:
+        for _label, stations in sets:
+            tmps.append(Path(tempfile.mkdtemp(prefix="stationmap-bench-page-")))
+            servers.append(serve(stations, tmps[-1]))
+        runs: list[list] = [[] for _ in sets]
+        with headless.browser() as browser:
+            for turn in range(LOADS):
+                order = range(len(sets)) if turn % 2 == 0 else reversed(range(len(sets)))
+                for i in order:
+                    runs[i].append(load_once(browser, servers[i][1]))
+                    time.sleep(0.2)
+    finally:
+        for server, _base in servers:
+            api.stop(server)
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
+    out = {label: report(label, len(stations), r) for (label, stations), r in zip(sets, runs)}
     if len(out) == 2:
         (a, ra), (b, rb) = out.items()
         for what in ("bytes", "seconds_median_later_loads"):
