@@ -578,7 +578,7 @@ def station(station_id: str) -> Response:
         raise NotFoundError(f"no station with id {station_id!r}", field="id")
     ua = user_agent()
     nav = nav_links_many([st.lon], [st.lat], [st.name], mode=mode, client=client_of(ua))[0]
-    fresh = freshness([st])[st.id].to_dict(now()[0].date())
+    fresh = freshness([st])[st.id].to_dict(reports.today_shanghai())
     feat = features([st], out_datum=out_datum, at=at, extra=[{"nav": nav, "freshness": fresh}], lang=lang)[0]
     feat["datum"] = out_datum
     feat["in_app_browser"] = in_app_browser(ua)

@@ -167,9 +167,7 @@ def test_freshness_is_read_once_until_the_database_changes(make_web_app, monkeyp
 
 def test_nearest_freshness_text_is_kept_for_the_day_and_ages_at_midnight(make_web_app, monkeypatch):
     """/nearest joins each station's kept freshness text (state.freshness_members): the same text
-    as the station's own answer, and a day older once the views' clock passes midnight (Shanghai)."""
-    from stationmap.web import params
-
+    as the station's own answer, and a day older once the day changes (Asia/Shanghai)."""
     today = _today()
     app = make_web_app([Station(id="zl-1", name="钟楼驿站", lon=ZL[0], lat=ZL[1], adcode="320404", kinds=("rest",),
                                 verified_at=today - timedelta(days=1))])
@@ -181,7 +179,7 @@ def test_nearest_freshness_text_is_kept_for_the_day_and_ages_at_midnight(make_we
     calls = []
     real = reports.freshness_many
     monkeypatch.setattr(reports, "freshness_many", lambda store, sts: calls.append(1) or real(store, sts))
-    at, text = params.now()
-    monkeypatch.setattr(params, "now", lambda: (at + timedelta(days=1), text))
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    monkeypatch.setattr(reports, "_now", lambda: tomorrow)
     later = c.get(url).json["features"][0]["properties"]["freshness"]
     assert later["age_days"] == 2 and later["text"]["zh"] == "2 天前区工会核实" and not calls
