@@ -46,6 +46,13 @@ def chromium():
         browser.close()
 
 
+def wait_map_still(page):
+    """Wait until no pan animation moves the finder's map (a popup's auto-pan): a click computed or
+    aimed before it ends can land beside its target on a loaded machine."""
+    page.wait_for_function("() => { const a = stationmapFinder.state.map._panAnim; return !(a && a._inProgress); }",
+                           polling=100)
+
+
 class Watch:
     """What went wrong in a page: uncaught errors, console errors, dialogs, failed requests."""
 

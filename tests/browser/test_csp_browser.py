@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import Watch
+from tests.browser.conftest import Watch, wait_map_still
 from tests.support.webforms import PASSWORD, add_users, free_port, live_server, make_app, serve_pages, use_fast_hasher
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -149,6 +149,7 @@ def test_public_pages(browser, site):
     # the map opens on the stations (a tap at its centre finds a marker): the "position unknown"
     # box's button offers the map's centre, then "set my position here": the list
     page.click(".sm-nopos-btn")
+    wait_map_still(page)
     page.click(".sm-setpos-btn")
     page.wait_for_function("() => Number(document.documentElement.dataset.listVersion || 0) >= 1", polling=100)
     # a station's tooltip and popup (built on first use): zoomed in past the clustering

@@ -15,6 +15,7 @@ from pyproj import Geod
 from stationmap.config import DEFAULT_SPEEDS_KMH, DETOUR_FACTOR
 from stationmap.coords import wgs84_to_gcj02
 from stationmap.hours import open_at
+from tests.browser.conftest import wait_map_still
 from tests.support.webforms import FINDER_NOON
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,12 +42,6 @@ def shown_on_map(stations, *, kinds=()):
 def wait_js(page, expression):
     """Wait until the JavaScript ``expression`` is truthy (checked every 100 ms)."""
     page.wait_for_function(expression, polling=100)
-
-
-def wait_map_still(page):
-    """Wait until no pan animation moves the map (a popup's auto-pan): a click computed or aimed
-    before it ends can land beside its target on a loaded machine."""
-    wait_js(page, "() => { const a = stationmapFinder.state.map._panAnim; return !(a && a._inProgress); }")
 
 
 def list_ids(page):
@@ -167,6 +162,7 @@ def test_markers_shift_to_gcj02_over_amap_and_back_over_osm(open_finder, web_sta
                            " return [ll.lng, ll.lat, ll.lat - m.containerPointToLatLng([180, 121]).lat]; }")
     one_px = picked.pop()
     page.click(".folium-map", position={"x": 180, "y": 120})
+    wait_map_still(page)  # the offer's auto-pan (a click aimed during it lands beside the button)
     page.click(".sm-setpos-btn")
     wait_js(page, "() => document.documentElement.dataset.listVersion === '1'")
     pos = page.evaluate("() => [stationmapFinder.state.pos.lon, stationmapFinder.state.pos.lat]")
@@ -599,6 +595,7 @@ def test_without_geolocation_the_map_opens_on_stations_and_says_the_position_is_
         assert btn.is_visible() and btn.text_content() == button
         # the button opens the deliberate "set my position here" control at the map's centre
         btn.click()
+        wait_map_still(page)
         page.locator(".sm-setpos-btn").click()
         wait_list(page, 1)
         assert page.evaluate(ROOT_DATA)["positionKnown"] == "true"
