@@ -18,6 +18,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from stationmap import hours as _hours
+from stationmap.config import MAX_CAPACITY
 from stationmap.errors import ValidationError
 from stationmap.hours import normalize_hours
 from stationmap.labels import HOST_LABELS, KIND_LABELS, SERVICE_LABELS, STATUS_LABELS
@@ -252,8 +253,6 @@ def _vocab(raw: str | tuple, what: str) -> tuple[tuple[str, ...], tuple[str, ...
 def _capacity(v: object, problems: list[Problem], row: int | None) -> int | None:
     """A ``capacity`` cell: a whole number of people, 1 to :data:`stationmap.config.MAX_CAPACITY`;
     None when blank or wrong (a problem)."""
-    from stationmap.config import MAX_CAPACITY
-
     if _blank(v):
         return None
     try:
@@ -387,8 +386,6 @@ def validated_fields(rec: dict, *, row: int | None = None,
     frozen Station once (``build_station(**fields)``): the importer derives
     missing ids and converts datums a whole column at a time.
     """
-    from stationmap.coords import to_wgs84
-
     problems: list[Problem] = []
     name = _text(rec.get("name"))
     if not name:
@@ -410,7 +407,9 @@ def validated_fields(rec: dict, *, row: int | None = None,
                 problems.append(Problem(row, "lat", f"latitude and longitude look swapped (lon={lon}, lat={lat})"))
             else:
                 problems.append(Problem(row, "lon", f"point ({lon}, {lat}) is outside China"))
-        else:
+        elif datum != "wgs84":
+            from stationmap.coords import to_wgs84  # (numpy and pyproj: only for a file in another datum)
+
             lon, lat = to_wgs84(lon, lat, datum)
 
     raw = rec.get("kinds")

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stationmap.bulk import no_gc
 from stationmap.coords import check_datum, to_wgs84
 from stationmap.districts import check_adcode
 from stationmap.errors import ImportReportError, ValidationError
@@ -357,6 +358,7 @@ def _test_pause(conn: sa.Connection, n_written: int) -> None:
     time.sleep(float(raw))
 
 
+@no_gc()   # a file's stations: thousands of acyclic objects that outlive the parse and the write
 def import_file(store: StationStore | None, source: Source, *, filename: str | None = None, fmt: str | None = None,
                 datum: str | None = None, dry_run: bool = False, skip_invalid: bool = False,
                 user: str = "", note: str | None = None, update_existing: bool = True,

@@ -25,6 +25,7 @@ from werkzeug.http import is_resource_modified
 
 from stationmap import feed, reports
 from stationmap.along import along_route
+from stationmap.bulk import no_gc
 from stationmap.config import MODES, OFFLINE_RADIUS_M
 from stationmap.coords import from_wgs84, to_wgs84
 from stationmap.districts import BOUNDARY_TOLERANCE_DEG
@@ -42,7 +43,6 @@ from stationmap.web.features import (
     features,
     geojson_response,
     json_response,
-    no_gc,
 )
 from stationmap.web.http import api_response, evict, user_agent
 from stationmap.web.openapi import document_for_app

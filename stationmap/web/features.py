@@ -14,11 +14,9 @@ join of cached bytes, bench_page.py), :func:`time_checker` gives the time proper
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -129,27 +127,6 @@ def features(stations: Iterable[Station], *, out_datum: str = "wgs84", at: datet
 _FRAGMENTS: dict[str, tuple[Station, dict[tuple, bytes]]] = {}
 #: the bytes of text in _FRAGMENTS (at most config.FEATURE_TEXT_KEPT_BYTES)
 _FRAGMENT_BYTES = [0]
-
-
-@contextmanager
-def no_gc(on: bool = True) -> Iterator[None]:
-    """Pause the cyclic garbage collector while building thousands of acyclic dicts and
-    strings: its passes over the app's large heap cost more than the build.
-
-    Measured (10,000 stations, the feature pieces built cold, test client, this machine):
-    ``/api/v1/stations?limit=10000`` 190 ms with the pause against 300-340 ms without;
-    the finder's marker query (``fields=kinds,services,open_now``) 130 ms against
-    240-265 ms.  The pause is process-wide, for that one build (a view turns it on for
-    pages over 1,000 stations only); a threaded server's other threads just collect later.
-    """
-    if not on or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def collection(head: dict, stations: Iterable[Station], **kwargs: Any) -> bytes:
