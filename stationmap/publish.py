@@ -450,9 +450,7 @@ def static_payload(stations: Iterable[Station], *, boundaries: list, speeds_kmh:
 def stations_js(payload: dict) -> str:
     """``stations.js``: sets ``window.STATIONMAP_STATIC`` to the payload (a script, not JSON,
     so that a page opened from ``file://`` can load it)."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return f"/* stationmap: generated data, WGS-84 */\nwindow.{GLOBAL} = {body};\n"
+    return f"/* stationmap: generated data, WGS-84 */\nwindow.{GLOBAL} = {_js_value(payload)};\n"
 
 
 def tiles_query(marker_query: Mapping[str, str]) -> dict[str, str]:
@@ -461,11 +459,11 @@ def tiles_query(marker_query: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in marker_query.items() if k not in ("limit", "kind", "service")}
 
 
-def _script(call: str, *args: object) -> str:
-    """``call(args...);`` with the arguments as JSON (a script a page opened from ``file://`` can load)."""
-    body = ",".join(json.dumps(a, ensure_ascii=False, separators=(",", ":")) for a in args)
-    body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return f"{call}({body});\n"
+def _js_value(obj: object) -> str:
+    """``obj`` as JSON that is also a JavaScript expression (U+2028 and U+2029 escaped), for the
+    scripts of a published site (a page opened from ``file://`` may load a script, not fetch JSON)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def static_tiles(features: list[dict], stations: list[Station]) -> dict[str, str]:
@@ -481,7 +479,7 @@ def static_tiles(features: list[dict], stations: list[Station]) -> dict[str, str
     load where it may not ``fetch()`` a file.
     """
     from stationmap.geojson import PRECISION
-    from stationmap.tiles import ClusterIndex, cluster_feature, tiles_with_stations
+    from stationmap.tiles import ClusterIndex, cluster_feature, tile_collection, tiles_with_stations
 
     index = ClusterIndex(stations, max_zoom=PUBLISH_STATIONS_ZOOM - 1)
     by_id = {s.id: f for s, f in zip(stations, features)}
@@ -490,11 +488,9 @@ def static_tiles(features: list[dict], stations: list[Station]) -> dict[str, str
         for x, y in tiles_with_stations(index, z):
             t = index.tile(z, x, y)
             key = f"{z}/{x}/{y}"
-            out[f"tiles/{key}.js"] = _script("stationmapTile", key, {
-                "type": "FeatureCollection", "datum": "wgs84", "tile": {"z": z, "x": x, "y": y},
-                "total": t.total, "clusters": len(t.clusters), "stations": len(t.stations),
-                "features": [*(cluster_feature(z, c, PRECISION) for c in t.clusters),
-                             *(by_id[st.id] for st in t.stations)]})
+            collection = tile_collection(t, [*(cluster_feature(z, c, PRECISION) for c in t.clusters),
+                                             *(by_id[st.id] for st in t.stations)])
+            out[f"tiles/{key}.js"] = f"stationmapTile({_js_value(key)},{_js_value(collection)});\n"
     return out
 
 

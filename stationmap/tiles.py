@@ -91,20 +91,10 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
 
 
-def _spread(v: np.ndarray) -> np.ndarray:
-    """The bits of ``v`` (< 2**24) spread to the even bit positions."""
-    v = v.astype(np.int64) & 0xFFFFFF
-    v = (v | (v << 16)) & 0x0000FFFF0000FFFF
-    v = (v | (v << 8)) & 0x00FF00FF00FF00FF
-    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
-    v = (v | (v << 2)) & 0x3333333333333333
-    v = (v | (v << 1)) & 0x5555555555555555
-    return v
-
-
-def _spread_int(v: int) -> int:
-    """:func:`_spread` of one Python int (a tile's column or row: no array's overhead)."""
-    v &= 0xFFFFFF
+def _spread(v: Any) -> Any:
+    """The bits of ``v`` (< 2**24; a Python int, a tile's column or row, or an int64 array) spread
+    to the even bit positions."""
+    v = v & 0xFFFFFF
     v = (v | (v << 16)) & 0x0000FFFF0000FFFF
     v = (v | (v << 8)) & 0x00FF00FF00FF00FF
     v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
@@ -124,7 +114,7 @@ def morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _tile_range(z: int, x: int, y: int) -> tuple[int, int]:
     """The Morton codes ``[lo, hi)`` of tile ``z/x/y``."""
     shift = 2 * (MORTON_ZOOM - z)
-    lo = (_spread_int(x) | (_spread_int(y) << 1)) << shift
+    lo = (_spread(x) | (_spread(y) << 1)) << shift
     return lo, lo + (1 << shift)
 
 
@@ -275,6 +265,13 @@ def cluster_feature(z: int, c: Cluster, precision: int) -> dict[str, Any]:
     return {"type": "Feature", "id": f"cluster-{z}-{c.node}",
             "geometry": {"type": "Point", "coordinates": [round(c.lon, precision), round(c.lat, precision)]},
             "properties": {"cluster": True, "count": c.count, "kinds": c.kinds, "expansion_zoom": c.expansion_zoom}}
+
+
+def tile_collection(t: Tile, features: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """A tile's GeoJSON FeatureCollection (``/api/v1/tiles`` and a published site's tiles): its datum,
+    ``tile``, ``total``, how many clusters and stations, members ``more``, then ``features``."""
+    return {"type": "FeatureCollection", "datum": t.datum, **more, "tile": {"z": t.z, "x": t.x, "y": t.y},
+            "total": t.total, "clusters": len(t.clusters), "stations": len(t.stations), "features": features}
 
 
 def tiles_with_stations(index: ClusterIndex, z: int) -> list[tuple[int, int]]:
@@ -441,12 +438,11 @@ class ClusterIndex:
         n = self.size
         keep = np.ones(n, bool)
         if f.kinds:
-            bits = sum(1 << _KIND_INDEX[k] for k in set(f.kinds) if k in _KIND_INDEX)
-            keep &= (self.kind_bits & bits) != 0
+            keep &= (self.kind_bits & _kind_bits(f.kinds)) != 0
         if f.services:
             if any(v not in _SERVICE_BIT for v in f.services):
                 return np.zeros(n, bool)
-            bits = sum(_SERVICE_BIT[v] for v in set(f.services))
+            bits = _service_bits(f.services)
             keep &= (self.service_bits & bits) == bits
         if f.statuses:
             keep &= np.isin(self.status, [_STATUS_CODE[s] for s in f.statuses if s in _STATUS_CODE])
@@ -523,11 +519,12 @@ class ClusterIndex:
         if datum != "wgs84" and len(lon):
             lon, lat = from_wgs84(lon, lat, datum)
         kinds = c.kinds[ne] - c.kinds[ns]
-        exp = lvl.expansion[nodes[many]]
+        cluster_nodes = nodes[many]
+        exp = lvl.expansion[cluster_nodes]
         for i in range(len(nc)):
             out.clusters.append(Cluster(count=int(nc[i]), lon=float(lon[i]), lat=float(lat[i]),
                                         kinds={k: int(kinds[i, j]) for j, k in enumerate(KINDS)},
-                                        expansion_zoom=int(exp[i]), node=int(nodes[many][i])))
+                                        expansion_zoom=int(exp[i]), node=int(cluster_nodes[i])))
         out.stations = [self.stations[i] for i in leaf.tolist()]
         return out
 

@@ -215,9 +215,9 @@ def freshness_members(stations: Sequence[Station]) -> list[bytes]:
     """Each station's ``"freshness":{...}`` member, the JSON text of its :func:`freshness` today
     (``Freshness.to_dict``; today in Asia/Shanghai, not the answer's ``at``: how long ago a station
     was confirmed is counted from the real day), for :func:`stationmap.web.features.collection`'s
-    ``members``.  Kept per station until the
-    database's next commit or the next day: a /api/v1/nearest answer then joins five kept texts
-    (the look-ups, the words and their JSON were a tenth of its time under gunicorn, bench_api.py)."""
+    ``members``.  Kept per station until the database's next commit or the next day: a
+    /api/v1/nearest answer then joins five kept texts (the look-ups, the words and their JSON were a
+    tenth of its time under gunicorn, bench_api.py)."""
     st = state()
     key = (st.generation, reports.today_shanghai())
     kept = st.freshness_members

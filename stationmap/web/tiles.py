@@ -26,7 +26,7 @@ from werkzeug.http import is_resource_modified
 
 from stationmap.config import TILE_MAX_AGE_S, TILE_MAX_ZOOM
 from stationmap.errors import ValidationError
-from stationmap.tiles import Filters, Tile, check_tile, cluster_feature
+from stationmap.tiles import Filters, Tile, check_tile, cluster_feature, tile_collection
 from stationmap.web import params
 from stationmap.web.api import layer_query, not_modified, validated, validators
 from stationmap.web.features import PRECISION, dumps, feature_parts
@@ -132,10 +132,7 @@ def tile_json(answer: Tile, *, at: datetime, fields: tuple[str, ...] | None, ser
     """The JSON text of a tile: its clusters, then its stations (the features of ``/api/v1/stations``
     with ``fields``; with ``neighbours``, a district's scope, each with ``neighbour``), coordinates in
     the tile's datum."""
-    head = dumps({"type": "FeatureCollection", "datum": answer.datum, "sample": sample,
-                  "tile": {"z": answer.z, "x": answer.x, "y": answer.y},
-                  "total": answer.total, "clusters": len(answer.clusters), "stations": len(answer.stations),
-                  "features": []})
+    head = dumps(tile_collection(answer, [], sample=sample))
     clusters = b",".join(dumps(cluster_feature(answer.z, c, PRECISION)) for c in answer.clusters)
     parts: list[bytes] = []
     extra = None if neighbours is None else [{"neighbour": s.id in neighbours} for s in answer.stations]

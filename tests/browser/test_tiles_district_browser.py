@@ -79,6 +79,16 @@ def _tiles_drawn(page, after: int = 0) -> dict:
                          " clusters: +d.tileClusters, stations: +d.tileStations, total: +d.tileTotal}; }")
 
 
+def _watched(ctx, prefix: str) -> tuple:
+    """A new page of ``ctx``, the page's uncaught errors and the URLs it asks that start with ``prefix``."""
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url) if r.url.startswith(prefix) else None)
+    return page, errors, urls
+
+
 def _zoom(page, lon: float, lat: float, z: int, before: dict) -> dict:
     page.evaluate("([lon, lat, z]) => { const F = stationmapFinder; F.state.map.setView(F.disp(lat, lon), z,"
                   " {animate: false}); }", [lon, lat, z])
@@ -89,11 +99,7 @@ def test_the_published_site_reads_its_tiles_from_file(chromium, published, stati
     out, n = published
     ctx = _context(chromium)
     try:
-        page = ctx.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        files: list[str] = []
-        page.on("request", lambda r: files.append(r.url) if r.url.startswith("file://") else None)
+        page, errors, files = _watched(ctx, "file://")
         # no internet: base-map tiles fail, the stations draw
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort("internetdisconnected"))
         page.goto((out / "index.html").as_uri())
@@ -142,11 +148,7 @@ def test_the_embed_asks_for_its_scope_s_tiles(chromium, site, stations):
     and close up its stations and its neighbours' (邻区), which its list names."""
     ctx = _context(chromium)
     try:
-        page = ctx.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        asked: list[str] = []
-        page.on("request", lambda r: asked.append(r.url) if r.url.startswith(site + "/api/") else None)
+        page, errors, asked = _watched(ctx, site + "/api/")
         done: list = []
         page.on("requestfinished", lambda r: done.append(r) if r.url.startswith(site) else None)
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort("internetdisconnected"))
