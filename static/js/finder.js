@@ -900,10 +900,10 @@
         layer.eachLayer(function (m) { if (!m.feature) { layer.removeLayer(m); } });
         answers.forEach(function (d) {
           d.features.forEach(function (f) {
-            var c = f.geometry.coordinates, p = f.properties;
+            var c = f.geometry.coordinates, p = f.properties, ll = disp(c[1], c[0]);
             total += p.cluster ? p.count : 1;
-            if (view.contains(disp(c[1], c[0]))) { inView += p.cluster ? p.count : 1; }
-            if (p.cluster) { clusters += 1; layer.addLayer(bubble(p, disp(c[1], c[0]))); return; }
+            if (view.contains(ll)) { inView += p.cluster ? p.count : 1; }
+            if (p.cluster) { clusters += 1; layer.addLayer(bubble(p, ll)); return; }
             stations += 1;
             now[f.id] = true;
             feats.push(f);
@@ -912,7 +912,7 @@
             if (!m) {
               m = S.markerById[f.id];
               if (!m || !m.fromTile) {
-                m = new StationMarker(disp(c[1], c[0]), { icon: iconFor(primaryKind(p.kinds), p.neighbour), keyboard: false });
+                m = new StationMarker(ll, { icon: iconFor(primaryKind(p.kinds), p.neighbour), keyboard: false });
                 m.fromTile = true;
               }
               m.feature = f;
@@ -922,7 +922,6 @@
             m.feature = f;
             // moved only when it moved: a move also moves its open popup, whose autopan would end
             // in moveend and ask for the tiles again (a loop that held the page for a minute)
-            var ll = disp(c[1], c[0]);
             if (!m.getLatLng().equals(ll)) { m.setLatLng(ll); }
             if (!layer.hasLayer(m)) { layer.addLayer(m); }
           });
@@ -954,12 +953,7 @@
             root.dataset.tilesVersion = String(mine);
             if (first) {
               first = false;
-              if (window.performance && performance.mark) {
-                performance.mark('stationmap-markers');
-                requestAnimationFrame(function () {
-                  requestAnimationFrame(function () { performance.mark('stationmap-markers-painted'); });
-                });
-              }
+              markersPainted();
               if (!S.pos) { status(T.pick_position); }
             }
             return n;
@@ -971,6 +965,16 @@
       var soon = null;
       map.on('moveend', function () { clearTimeout(soon); soon = setTimeout(reload, 0); });
       return { layer: layer, reload: reload };
+    }
+
+    // the first markers are drawn: marked, and painted in the frame after the one that drew them
+    // (benchmarks/bench_page.py measures to 'stationmap-markers-painted')
+    function markersPainted() {
+      if (!(window.performance && performance.mark)) { return; }
+      performance.mark('stationmap-markers');
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () { performance.mark('stationmap-markers-painted'); });
+      });
     }
 
     // -- data --
@@ -993,13 +997,7 @@
         S.features = feats;
         buildMarkers();
         var n = showMarkers();
-        if (window.performance && performance.mark) {
-          performance.mark('stationmap-markers');
-          // painted: the frame after the one that drew them (benchmarks/bench_page.py)
-          requestAnimationFrame(function () {
-            requestAnimationFrame(function () { performance.mark('stationmap-markers-painted'); });
-          });
-        }
+        markersPainted();
         root.dataset.stationsLoaded = String(n);
         root.dataset.markersSource = 'server';
         if (!S.pos) { status(T.pick_position); }
